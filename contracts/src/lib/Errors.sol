@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.28;
+
+// ---------------------------------------------------------------- TensorMerkle
+/// @notice A Merkle proof has the wrong number of siblings for a tree of `leafCount` leaves.
+error ProofLengthMismatch(uint256 got, uint256 expected);
+/// @notice A leaf index is outside the tree.
+error LeafIndexOutOfRange(uint256 index, uint256 leafCount);
+/// @notice A Merkle proof does not lead to the committed root.
+error ProofDoesNotVerify(bytes32 computed, bytes32 expected);
+/// @notice A chunk has the wrong byte length for its position in the tensor.
+error ChunkLengthMismatch(uint256 index, uint256 got, uint256 expected);
+/// @notice A tensor opening does not contain the chunk holding element `element`.
+error ElementNotOpened(uint256 element);
+
+// ---------------------------------------------------------------- Fp32
+/// @notice An input of an op is NaN or infinite: dispute the op that produced it instead.
+error NonFiniteInput(uint32 bits);
+
+// ---------------------------------------------------------------- SoundBound
+/// @notice A reduction longer than the exact accumulator supports.
+error ReductionTooLong(uint256 n);
+
+// ---------------------------------------------------------------- ModelRegistry
+/// @notice A model with this id is registered already.
+error ModelAlreadyRegistered(bytes32 modelId);
+/// @notice No model with this id is registered.
+error UnknownModel(bytes32 modelId);
+/// @notice A model must have at least one node.
+error EmptyGraph();
+
+// ---------------------------------------------------------------- ClaimManager
+/// @notice The bond sent does not match the required bond.
+error WrongBond(uint256 got, uint256 expected);
+/// @notice A claim with this id exists already.
+error ClaimExists(bytes32 claimId);
+/// @notice No claim with this id exists.
+error UnknownClaim(bytes32 claimId);
+/// @notice The claim is not pending (it was finalized or slashed).
+error ClaimNotPending(bytes32 claimId);
+/// @notice The challenge window of the claim is still open.
+error ChallengeWindowOpen(bytes32 claimId, uint256 closesAt);
+/// @notice The challenge window of the claim has closed.
+error ChallengeWindowClosed(bytes32 claimId, uint256 closedAt);
+/// @notice Only the bound dispute-game contract may settle challenges.
+error NotDisputeGame(address caller);
+/// @notice The dispute-game contract is bound already, or binding by someone other than the deployer.
+error GameBindingRefused();
+/// @notice The caller has nothing to withdraw.
+error NothingToWithdraw(address account);
+/// @notice An ETH transfer failed.
+error TransferFailed(address to, uint256 amount);
+
+// ---------------------------------------------------------------- DisputeGame
+/// @notice The op index is outside the model's graph.
+error OpOutOfRange(uint32 op, uint32 nodeCount);
+/// @notice The element is outside the op's output shape.
+error ElementOutOfRange(uint32 row, uint32 col);
+/// @notice The op kind cannot be adjudicated.
+error UnsupportedOp(uint8 kind);
+/// @notice The op reads a trace tensor that is not computed before it.
+error BadOpInput(uint32 op, uint32 input);
+/// @notice This exact element of this claim was already challenged by this challenger.
+error GameExists(bytes32 gameId);

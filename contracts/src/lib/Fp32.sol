@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.28;
+
+/// @title Fp32
+/// @notice Exact decoding of IEEE-754 binary32 values.
+/// @dev A finite fp32 value is (-1)^s * m * 2^e with an integer mantissa m < 2^24 and
+///      e = max(E, 1) - 150, where E is the 8-bit biased exponent:
+///        normal    (1 <= E <= 254): m = 2^23 | fraction
+///        subnormal (E == 0)       : m = fraction            (so +0 and -0 decode to m = 0)
+///      E == 255 is infinity (fraction 0) or NaN, which `decode` reports as not finite.
+library Fp32 {
+    /// @notice Decodes `bits`; `finite` is false for NaN and +-Inf (then the other fields are meaningless).
+    function decode(uint32 bits) internal pure returns (bool neg, uint256 m, int256 e, bool finite) {
+        neg = (bits >> 31) == 1;
+        uint256 biased = (bits >> 23) & 0xff;
+        uint256 frac = bits & 0x7fffff;
+        if (biased == 0xff) return (neg, 0, 0, false);
+        if (biased == 0) return (neg, frac, -149, true);
+        return (neg, frac | 0x800000, int256(biased) - 150, true);
+    }
+
+    /// @notice True for NaN and +-Inf.
+    function isNonFinite(uint32 bits) internal pure returns (bool) {
+        return ((bits >> 23) & 0xff) == 0xff;
+    }
+
+    /// @notice True for +0 and -0.
+    function isZero(uint32 bits) internal pure returns (bool) {
+        return (bits & 0x7fffffff) == 0;
+    }
+}

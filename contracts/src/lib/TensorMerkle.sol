@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.28;
+
+import {
+    ProofLengthMismatch,
+    LeafIndexOutOfRange,
+    ProofDoesNotVerify,
+    ChunkLengthMismatch,
+    ElementNotOpened
+} from "./Errors.sol";
+import {TensorOpening} from "./Types.sol";
+
+/// @title TensorMerkle
+/// @notice SHA-256 Merkle commitments, identical to `nao::commit` in Rust.
+/// @dev
+///   leaf(data)   = sha256(0x00 || data)
+///   node(l, r)   = sha256(0x01 || l || r)
+///   empty leaf   = sha256(0x00)                       (pads the leaf count to a power of two)
+///
+///            root                 depth = ceil(log2(leafCount)); a proof has exactly `depth` siblings,
+///          /      \               listed from the leaf upwards; bit i of the leaf index says whether
+///        n01       n23            the running hash is the right (1) or left (0) child at level i.
+///       /  \      /   \
+///     l0    l1  l2    empty
+///
+///   A tensor (fp32, little-endian, row-major) is cut into chunks of 256 elements (1 KiB; the last chunk
+///   may be shorter) whose leaves form the data root; the tensor root binds the shape on top:
+///     tensorRoot = sha256(0x02 || dataRoot || uint32be(rank) || uint32be(dim_0) || ...)
+///   Lists of roots (trace root, weights root) and of op descriptors (graph root) are the same trees
+///   with a 32-byte root or the ABI-encoded descriptor as leaf data.
+library TensorMerkle {
+    /// @notice Elements per chunk.
+    uint256 internal constant CHUNK_ELEMS = 256;
+    /// @notice Bytes per chunk.
+    uint256 internal constant CHUNK_BYTES = 1024;
+
+    /// @notice Hash of a leaf's data.
+    function leafHash(bytes memory data) internal pure returns (bytes32) {
+        return sha256(abi.encodePacked(bytes1(0x00), data));
+    }
+
+    /// @notice Hash of an inner node.
+    function nodeHash(bytes32 left, bytes32 right) internal pure returns (bytes32) {
+        return sha256(abi.encodePacked(bytes1(0x01), left, right));
+    }
+
+    /// @notice The padding leaf.
+    function emptyLeaf() internal pure returns (bytes32) {
+        return sha256(abi.encodePacked(bytes1(0x00)));
+    }
+
+    /// @notice Depth of a tree over `leafCount` leaves (0 for a single leaf).
+    function depth(uint256 leafCount) internal pure returns (uint256 d) {
+        while ((uint256(1) << d) < leafCount) ++d;
+    }
+
+    /// @notice Root reached from `leaf` at `index` with `proof`; checks index and proof length.
+    function rootFrom(bytes32 leaf, uint256 index, uint256 leafCount, bytes32[] calldata proof)
+        internal
+        pure
+        returns (bytes32 h)
+    {
+        // INVARIANT: only real leaves can be opened, and a proof climbs exactly to the root's level.
+        if (index >= leafCount) revert LeafIndexOutOfRange(index, leafCount);
+        uint256 d = depth(leafCount);
+        if (proof.length != d) revert ProofLengthMismatch(proof.length, d);
+        h = leaf;
+        for (uint256 i; i < d; ++i) {
+            h = ((index >> i) & 1) == 1 ? nodeHash(proof[i], h) : nodeHash(h, proof[i]);
+        }
+    }
+
+    /// @notice Reverts unless `leaf` sits at `index` of the tree with root `root`.
+    function verify(bytes32 root, bytes32 leaf, uint256 index, uint256 leafCount, bytes32[] calldata proof)
+        internal
+        pure
+    {
+        bytes32 got = rootFrom(leaf, index, leafCount, proof);
+        // INVARIANT: an opened leaf is committed under the root.
+        if (got != root) revert ProofDoesNotVerify(got, root);
+    }
+
+    /// @notice Root of a tensor from its data root and shape.
+    function tensorRoot(bytes32 dataRoot, uint32[] memory shape) internal pure returns (bytes32) {
+        bytes memory packed = abi.encodePacked(bytes1(0x02), dataRoot, uint32(shape.length));
+        for (uint256 i; i < shape.length; ++i) {
+            packed = abi.encodePacked(packed, shape[i]);
+        }
+        return sha256(packed);
+    }
+
+    /// @notice Number of chunks of a tensor of `numel` elements.
+    function chunkCount(uint256 numel) internal pure returns (uint256) {
+        return (numel + CHUNK_ELEMS - 1) / CHUNK_ELEMS;
+    }
+
+    /// @notice Verifies a tensor opening: every chunk under the data root, consecutive, of the right length,
+    ///         and the tensor root (data root + `shape`) at `listIndex` of the list with root `listRoot`.
+    function verifyOpening(
+        TensorOpening calldata t,
+        uint32[] memory shape,
+        bytes32 listRoot,
+        uint256 listIndex,
+        uint256 listCount
+    ) internal pure {
+        bytes32 root = tensorRoot(t.dataRoot, shape);
+        verify(listRoot, leafHash(abi.encodePacked(root)), listIndex, listCount, t.rootProof);
+        uint256 numel = 1;
+        for (uint256 i; i < shape.length; ++i) {
+            numel *= shape[i];
+        }
+        uint256 chunks = chunkCount(numel);
+        for (uint256 i; i < t.chunks.length; ++i) {
+            uint256 idx = t.chunks[i].index;
+            // INVARIANT: the opened chunks are consecutive, so element lookups are plain offsets.
+            if (i > 0 && idx != uint256(t.chunks[0].index) + i) revert ElementNotOpened(idx * CHUNK_ELEMS);
+            if (idx >= chunks) revert LeafIndexOutOfRange(idx, chunks);
+            uint256 want = idx + 1 < chunks ? CHUNK_BYTES : (numel - idx * CHUNK_ELEMS) * 4;
+            // INVARIANT: a chunk is exactly the bytes committed, no padding, no truncation.
+            if (t.chunks[i].data.length != want) revert ChunkLengthMismatch(idx, t.chunks[i].data.length, want);
+            verify(t.dataRoot, leafHash(t.chunks[i].data), idx, chunks, t.chunks[i].proof);
+        }
+    }
+
+    /// @notice The fp32 bits of element `g` (flat row-major index) from a verified opening.
+    function element(TensorOpening calldata t, uint256 g) internal pure returns (uint32) {
+        uint256 ci = g / CHUNK_ELEMS;
+        if (t.chunks.length == 0 || ci < t.chunks[0].index || ci - t.chunks[0].index >= t.chunks.length) {
+            revert ElementNotOpened(g);
+        }
+        bytes calldata d = t.chunks[ci - t.chunks[0].index].data;
+        uint256 o = (g % CHUNK_ELEMS) * 4;
+        return uint32(uint8(d[o])) | (uint32(uint8(d[o + 1])) << 8) | (uint32(uint8(d[o + 2])) << 16)
+            | (uint32(uint8(d[o + 3])) << 24);
+    }
+}
