@@ -1,1 +1,19 @@
-//! x
+//! # nao
+//!
+//! Tolerance-aware optimistic verification of neural-network inference. Data flows one way:
+//! model files → [`graph`] IR → [`runtime`] (candle) → [`trace`] → [`commit`]ments → claim on chain
+//! ([`chain`]) → dispute game → verdict, with [`region`]s deciding what an honest fp32 result may be.
+//! The [`roles`] (prover, watcher) join numerics and chain; [`simulate`] assembles them against anvil.
+
+pub mod chain;
+pub mod commit;
+mod error;
+pub mod graph;
+pub mod model;
+pub mod region;
+pub mod roles;
+pub mod runtime;
+pub mod simulate;
+pub mod trace;
+
+pub use error::{Error, Result};

@@ -1,0 +1,67 @@
+//! The library's error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in nao's library code; each variant names what is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A weights file could not be read or parsed.
+    #[error("weights file {path}: {reason}")]
+    Weights {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A tensor has a shape other than the one required.
+    #[error("tensor `{name}` has shape {got:?}, expected {expected:?}")]
+    Shape {
+        /// Which tensor.
+        name: String,
+        /// Its shape.
+        got: Vec<usize>,
+        /// The required shape.
+        expected: Vec<usize>,
+    },
+    /// A Merkle proof or opening does not match its root.
+    #[error("proof does not verify: computed root {got}, committed root {expected}")]
+    Proof {
+        /// Root computed from the proof.
+        got: String,
+        /// Root committed.
+        expected: String,
+    },
+    /// An index is outside the structure it indexes.
+    #[error("{what} index {index} is out of range (length {len})")]
+    OutOfRange {
+        /// What is indexed.
+        what: &'static str,
+        /// The index.
+        index: usize,
+        /// The length.
+        len: usize,
+    },
+    /// The numeric runtime failed.
+    #[error("runtime: {0}")]
+    Runtime(#[from] candle_core::Error),
+    /// A chain interaction failed.
+    #[error("chain: {0}")]
+    Chain(String),
+    /// A model is unknown (to the registry or to this node).
+    #[error("unknown model {0}")]
+    UnknownModel(String),
+    /// Trace data fetched from a prover does not match the claim's commitment.
+    #[error("trace data: {0}")]
+    TraceData(String),
+    /// An I/O error with the path involved.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// Result with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,121 @@
+//! The graph IR: operators in topological order over a trace of tensors.
+//!
+//! Trace tensor 0 is the claim's input; the output of node `i` is trace tensor `i + 1`; the last trace
+//! tensor is the claim's output. Weights are a separate list, indexed by nodes that use them.
+
+use crate::commit::{Hash, MerkleTree};
+
+/// Operator kinds; the numbering is the `OpKind` enum of `contracts/src/lib/Types.sol`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[repr(u8)]
+pub enum OpKind {
+    /// `y[r, c] = sum_k x[r, k] * w[c, k]`, weight stored `[out, in]` as nn.Linear.
+    MatMul = 1,
+    /// `y[r, c] = x[r, c] + b[c]`.
+    Add = 2,
+    /// `y[r, c] = max(x[r, c], 0)`.
+    Relu = 3,
+}
+
+impl OpKind {
+    /// Whether the op reads a weight tensor.
+    pub fn uses_weight(self) -> bool {
+        matches!(self, OpKind::MatMul | OpKind::Add)
+    }
+}
+
+/// One node of the graph; its ABI encoding is a leaf of the graph root (`OpNode` in Solidity).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OpNode {
+    /// What the op computes.
+    pub kind: OpKind,
+    /// Trace index of the input tensor.
+    pub input: u32,
+    /// Index of the weight tensor (0 when unused).
+    pub weight: u32,
+    /// Output rows.
+    pub rows: u32,
+    /// Output columns.
+    pub cols: u32,
+    /// Reduction length (MatMul), 0 otherwise.
+    pub inner: u32,
+}
+
+impl OpNode {
+    /// `abi.encode(node)`: six 32-byte big-endian words.
+    pub fn abi_encode(&self) -> [u8; 192] {
+        let mut out = [0u8; 192];
+        let words = [self.kind as u32, self.input, self.weight, self.rows, self.cols, self.inner];
+        for (i, w) in words.iter().enumerate() {
+            out[i * 32 + 28..(i + 1) * 32].copy_from_slice(&w.to_be_bytes());
+        }
+        out
+    }
+
+    /// Shape of the input tensor this node reads.
+    pub fn input_shape(&self) -> Vec<usize> {
+        match self.kind {
+            OpKind::MatMul => vec![self.rows as usize, self.inner as usize],
+            OpKind::Add | OpKind::Relu => vec![self.rows as usize, self.cols as usize],
+        }
+    }
+
+    /// Shape of the weight tensor this node reads, if any.
+    pub fn weight_shape(&self) -> Option<Vec<usize>> {
+        match self.kind {
+            OpKind::MatMul => Some(vec![self.cols as usize, self.inner as usize]),
+            OpKind::Add => Some(vec![self.cols as usize]),
+            OpKind::Relu => None,
+        }
+    }
+
+    /// Shape of the output.
+    pub fn output_shape(&self) -> Vec<usize> {
+        vec![self.rows as usize, self.cols as usize]
+    }
+}
+
+/// A model's computation: nodes in topological order.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Graph {
+    /// The nodes.
+    pub nodes: Vec<OpNode>,
+}
+
+impl Graph {
+    /// Merkle tree over the ABI-encoded nodes.
+    pub fn tree(&self) -> MerkleTree {
+        let leaves: Vec<[u8; 192]> = self.nodes.iter().map(OpNode::abi_encode).collect();
+        MerkleTree::from_leaves(&leaves)
+    }
+
+    /// The graph root.
+    pub fn root(&self) -> Hash {
+        self.tree().root()
+    }
+
+    /// Number of trace tensors (input + one per node).
+    pub fn trace_len(&self) -> usize {
+        self.nodes.len() + 1
+    }
+
+    /// Shape of the claim's input tensor.
+    pub fn input_shape(&self) -> Vec<usize> {
+        self.nodes[0].input_shape()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn abi_encoding_puts_each_field_in_its_own_word() {
+        let n = OpNode { kind: OpKind::Add, input: 3, weight: 1, rows: 2, cols: 0x0102_0304, inner: 0 };
+        let e = n.abi_encode();
+        assert_eq!(e[31], 2);
+        assert_eq!(e[63], 3);
+        assert_eq!(&e[156..160], &[1, 2, 3, 4]);
+        assert!(e[..28].iter().all(|b| *b == 0));
+    }
+}

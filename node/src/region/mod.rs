@@ -1,0 +1,7 @@
+//! Acceptance regions: what an honest fp32 execution may produce for each output element.
+//!
+//! [`sound`] holds the IEEE-754 worst-case bounds, decided exactly as the contract decides them.
+
+pub mod sound;
+
+pub use sound::{check_node, ElementVerdict, NodeCheck};

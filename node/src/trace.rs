@@ -1,0 +1,51 @@
+//! Traces of a run and their commitment (the claim's trace root).
+
+use crate::commit::{Hash, MerkleTree, TensorCommitment};
+use crate::model::HostTensor;
+
+/// Every tensor of a run: the input at 0, the output of node i at i + 1.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trace {
+    /// The tensors, in trace order.
+    pub tensors: Vec<HostTensor>,
+}
+
+/// The commitment of a trace: one tensor commitment per trace tensor and the tree over their roots.
+#[derive(Debug, Clone)]
+pub struct TraceCommitment {
+    /// Per-tensor commitments.
+    pub tensors: Vec<TensorCommitment>,
+    /// Tree over the tensor roots.
+    pub tree: MerkleTree,
+}
+
+impl Trace {
+    /// The claim's output (last tensor).
+    pub fn output(&self) -> &HostTensor {
+        self.tensors.last().expect("a trace has its input at least")
+    }
+
+    /// Commits every tensor and the list of their roots.
+    pub fn commit(&self) -> TraceCommitment {
+        let tensors: Vec<TensorCommitment> = self.tensors.iter().map(HostTensor::commit).collect();
+        let roots: Vec<Hash> = tensors.iter().map(TensorCommitment::root).collect();
+        TraceCommitment { tree: MerkleTree::from_leaves(&roots), tensors }
+    }
+}
+
+impl TraceCommitment {
+    /// The trace root.
+    pub fn root(&self) -> Hash {
+        self.tree.root()
+    }
+
+    /// Root of the input tensor.
+    pub fn input_root(&self) -> Hash {
+        self.tensors[0].root()
+    }
+
+    /// Root of the output tensor.
+    pub fn output_root(&self) -> Hash {
+        self.tensors.last().expect("non-empty").root()
+    }
+}
