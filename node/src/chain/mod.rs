@@ -1,1 +1,39 @@
-//! Chain side.
+//! The chain side: anvil, deployment, transactions and their receipts. Knows nothing of candle.
+
+mod anvil;
+mod deploy;
+mod proofs;
+mod tx;
+
+pub use anvil::{find_tool, LocalChain};
+pub use deploy::{deploy, Deployment, ProtocolParams};
+pub use proofs::{element_challenge, list_proof, ElementRef};
+pub use tx::{revert_reason, send, Sent};
+
+use alloy::network::EthereumWallet;
+use alloy::primitives::Address;
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::signers::local::PrivateKeySigner;
+
+use crate::{Error, Result};
+
+/// A provider that signs with one account, and that account.
+#[derive(Debug, Clone)]
+pub struct Client {
+    /// Type-erased provider with the account's wallet.
+    pub provider: DynProvider,
+    /// The sending account.
+    pub address: Address,
+}
+
+/// Connects to `rpc_url` with `signer` as the sending account, checking that the RPC answers.
+pub async fn connect(rpc_url: &str, signer: PrivateKeySigner) -> Result<Client> {
+    let url = rpc_url.parse().map_err(|e| Error::Chain(format!("bad RPC URL `{rpc_url}`: {e}")))?;
+    let address = signer.address();
+    let provider = ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(url).erased();
+    provider
+        .get_chain_id()
+        .await
+        .map_err(|e| Error::Chain(format!("RPC at {rpc_url} does not answer: {e}")))?;
+    Ok(Client { provider, address })
+}

@@ -80,3 +80,30 @@ impl Model {
         mlp::load(path, cfg)
     }
 }
+
+/// Everything registered on-chain about a model, with the trees needed to open any part of it.
+#[derive(Debug, Clone)]
+pub struct ModelCommitment {
+    /// Tree over the graph's node descriptors.
+    pub graph: MerkleTree,
+    /// Per-weight commitments.
+    pub weights: Vec<TensorCommitment>,
+    /// Tree over the weight tensor roots.
+    pub weights_tree: MerkleTree,
+    /// Hash of the acceptance-region profile.
+    pub profile_root: Hash,
+}
+
+impl Model {
+    /// Commits graph and weights; `profile` is the profile file's bytes.
+    pub fn commit(&self, profile: &[u8]) -> ModelCommitment {
+        use sha2::Digest;
+        let weights = self.weight_commitments();
+        ModelCommitment {
+            graph: self.graph.tree(),
+            weights_tree: Self::weights_tree(&weights),
+            weights,
+            profile_root: sha2::Sha256::digest(profile).into(),
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! Deploying the contracts.
+
+use alloy::primitives::{Address, U256};
+use nao_bindings::{ClaimManager, DisputeGame, ModelRegistry};
+
+use super::{send, Client};
+use crate::{Error, Result};
+
+/// Parameters fixed at deployment.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct ProtocolParams {
+    /// Seconds a claim can be challenged.
+    pub challenge_window: u64,
+    /// Wei a prover bonds per claim.
+    pub claim_bond: u128,
+    /// Wei a challenger bonds per challenge.
+    pub challenge_bond: u128,
+}
+
+impl Default for ProtocolParams {
+    fn default() -> Self {
+        Self { challenge_window: 3600, claim_bond: 10u128.pow(18), challenge_bond: 10u128.pow(17) }
+    }
+}
+
+/// Addresses of a deployment.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Deployment {
+    /// ModelRegistry.
+    pub registry: Address,
+    /// ClaimManager.
+    pub claims: Address,
+    /// DisputeGame.
+    pub game: Address,
+}
+
+/// Deploys registry, claim manager and dispute game, and binds the game to the claim manager.
+pub async fn deploy(client: &Client, params: ProtocolParams) -> Result<Deployment> {
+    let fail = |what: &str, e: alloy::contract::Error| Error::Chain(format!("deploying {what}: {e}"));
+    let registry = ModelRegistry::deploy(client.provider.clone()).await.map_err(|e| fail("ModelRegistry", e))?;
+    let claims = ClaimManager::deploy(
+        client.provider.clone(),
+        *registry.address(),
+        params.challenge_window,
+        U256::from(params.claim_bond),
+        U256::from(params.challenge_bond),
+    )
+    .await
+    .map_err(|e| fail("ClaimManager", e))?;
+    let game = DisputeGame::deploy(client.provider.clone(), *claims.address()).await.map_err(|e| fail("DisputeGame", e))?;
+    send("bindDisputeGame", claims.bindDisputeGame(*game.address())).await?;
+    let d = Deployment { registry: *registry.address(), claims: *claims.address(), game: *game.address() };
+    tracing::info!(?d, "deployed");
+    Ok(d)
+}

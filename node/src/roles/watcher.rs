@@ -1,0 +1,175 @@
+//! The watcher: follows claims, fetches and verifies their traces, checks every op element against its
+//! sound region, and challenges the first element outside it.
+
+use std::sync::Arc;
+
+use alloy::primitives::{Address, B256, U256};
+use alloy::providers::DynProvider;
+use nao_bindings::{ClaimManager, DisputeGame};
+
+use super::RegisteredModel;
+use crate::chain::{element_challenge, send, Client, Deployment, ElementRef, Sent};
+use crate::commit::Hash;
+use crate::model::HostTensor;
+use crate::region::{check_node, ElementVerdict};
+use crate::trace::Trace;
+use crate::{Error, Result};
+
+/// A claim seen in the claim manager's logs.
+#[derive(Debug, Clone)]
+pub struct ClaimSeen {
+    /// Claim id.
+    pub id: B256,
+    /// Model id.
+    pub model: B256,
+    /// Trace root.
+    pub trace_root: B256,
+    /// Where the prover serves the trace.
+    pub data_uri: String,
+}
+
+/// What checking a claim found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Finding {
+    /// Every element of every op is inside its sound region. `closest` is the inside element nearest to its
+    /// bound (what a careless challenger would dispute).
+    Clean {
+        /// The inside element nearest its bound.
+        closest: ElementRef,
+    },
+    /// This element is outside its sound region: provable fraud.
+    Violation(ElementRef),
+}
+
+/// A watcher following one model.
+pub struct Watcher {
+    client: Client,
+    claims: ClaimManager::ClaimManagerInstance<DynProvider>,
+    game: DisputeGame::DisputeGameInstance<DynProvider>,
+    model: Arc<RegisteredModel>,
+    http: reqwest::Client,
+}
+
+impl Watcher {
+    /// A watcher using `client`'s account.
+    pub fn new(client: Client, d: &Deployment, model: Arc<RegisteredModel>) -> Self {
+        Self {
+            claims: ClaimManager::new(d.claims, client.provider.clone()),
+            game: DisputeGame::new(d.game, client.provider.clone()),
+            client,
+            model,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// The watcher's address.
+    pub fn address(&self) -> Address {
+        self.client.address
+    }
+
+    /// Claims of the followed model posted since `from_block`, from the ClaimPosted logs.
+    pub async fn claims_since(&self, from_block: u64) -> Result<Vec<ClaimSeen>> {
+        let logs = self
+            .claims
+            .ClaimPosted_filter()
+            .topic2(self.model.id)
+            .from_block(from_block)
+            .query()
+            .await
+            .map_err(|e| Error::Chain(format!("ClaimPosted logs: {e}")))?;
+        Ok(logs
+            .into_iter()
+            .map(|(e, _)| ClaimSeen { id: e.claimId, model: e.modelId, trace_root: e.traceRoot, data_uri: e.dataUri })
+            .collect())
+    }
+
+    /// Fetches every trace tensor from the prover and checks shapes and roots against the claim.
+    pub async fn fetch_trace(&self, claim: &ClaimSeen) -> Result<Trace> {
+        let graph = &self.model.model.graph;
+        let mut tensors = Vec::with_capacity(graph.trace_len());
+        for i in 0..graph.trace_len() {
+            let want = if i == 0 { graph.input_shape() } else { graph.nodes[i - 1].output_shape() };
+            let url = format!("{}/{i}", claim.data_uri);
+            let resp = self
+                .http
+                .get(&url)
+                .send()
+                .await
+                .and_then(|r| r.error_for_status())
+                .map_err(|e| Error::TraceData(format!("{url}: {e}")))?;
+            let shape: Vec<usize> = resp
+                .headers()
+                .get("x-nao-shape")
+                .and_then(|v| v.to_str().ok())
+                .map(|s| s.split(',').filter_map(|d| d.parse().ok()).collect())
+                .unwrap_or_default();
+            if shape != want {
+                return Err(Error::TraceData(format!("{url}: shape {shape:?}, the graph says {want:?}")));
+            }
+            let bytes = resp.bytes().await.map_err(|e| Error::TraceData(format!("{url}: {e}")))?;
+            if bytes.len() != 4 * want.iter().product::<usize>() {
+                return Err(Error::TraceData(format!("{url}: {} bytes for shape {want:?}", bytes.len())));
+            }
+            let data = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+            tensors.push(HostTensor::new(want, data));
+        }
+        let trace = Trace { tensors };
+        let root: Hash = trace.commit().root();
+        if root != claim.trace_root.0 {
+            return Err(Error::TraceData(format!(
+                "trace served for claim {} has root 0x{}, the claim commits {}",
+                claim.id,
+                hex::encode(root),
+                claim.trace_root
+            )));
+        }
+        Ok(trace)
+    }
+
+    /// Checks every element of every op against its sound region, given the claim's own op inputs.
+    pub fn check(&self, trace: &Trace) -> Finding {
+        let m = &self.model.model;
+        let mut closest: Option<(ElementRef, f64)> = None;
+        for (i, node) in m.graph.nodes.iter().enumerate() {
+            let weight = node.kind.uses_weight().then(|| &m.weights[node.weight as usize]);
+            let check = check_node(node, &trace.tensors[node.input as usize], weight, &trace.tensors[i + 1]);
+            let at = |v: &ElementVerdict| ElementRef { op: i, row: v.element / node.cols as usize, col: v.element % node.cols as usize };
+            if let Some(v) = check.first_violation() {
+                tracing::warn!(op = i, element = v.element, ratio = v.ratio, "element outside its sound region");
+                return Finding::Violation(at(v));
+            }
+            if let Some(v) = check.closest_inside() {
+                if closest.is_none_or(|(_, r)| v.ratio > r) {
+                    closest = Some((at(v), v.ratio));
+                }
+            }
+        }
+        Finding::Clean { closest: closest.expect("a graph has at least one op").0 }
+    }
+
+    /// Challenges element `at` of `claim`, whose verified trace is `trace`, with the challenge bond.
+    pub async fn challenge(&self, claim: &ClaimSeen, trace: &Trace, at: ElementRef) -> Result<(DisputeGame::GameResolved, Sent)> {
+        let m = &self.model;
+        let tc = trace.commit();
+        let c = element_challenge(&m.model, &m.commitment, trace, &tc, at)?;
+        let bond = self.claims.challengeBond().call().await.map_err(|e| Error::Chain(format!("challengeBond: {e}")))?;
+        let sent = send("challenge", self.game.challenge(claim.id, c).value(bond)).await?;
+        let resolved = sent
+            .receipt
+            .decoded_log::<DisputeGame::GameResolved>()
+            .map(|l| l.data)
+            .ok_or_else(|| Error::Chain("challenge: no GameResolved event".into()))?;
+        tracing::info!(claim = %claim.id, ?at, outcome = resolved.outcome, gas = sent.gas_used, "game resolved");
+        Ok((resolved, sent))
+    }
+
+    /// Withdraws the watcher's credit.
+    pub async fn withdraw(&self) -> Result<Sent> {
+        send("withdraw", self.claims.withdraw()).await
+    }
+
+    /// The watcher's credit in the claim manager.
+    pub async fn credit(&self) -> Result<U256> {
+        self.claims.credit(self.address()).call().await.map_err(|e| Error::Chain(format!("credit: {e}")))
+    }
+}
