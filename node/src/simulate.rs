@@ -1,1 +1,337 @@
-//! Simulate.
+//! `nao simulate`: a whole protocol run on a local anvil chain, scenario by scenario.
+//!
+//! Starts anvil (stopped when this returns, errors included), deploys the contracts, registers the model,
+//! starts the prover's trace server, and plays each scenario with a real prover and a real watcher, every
+//! step a transaction on the chain. Time passes with anvil's clock controls, not sleeps.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use alloy::primitives::U256;
+use alloy::providers::ext::AnvilApi;
+use alloy::providers::Provider;
+use nao_bindings::ClaimManager;
+
+use crate::chain::{self, Client, Deployment, LocalChain, ProtocolParams, Sent};
+use crate::model::{Model, MlpConfig, MLP_TINY};
+use crate::roles::{Finding, Prover, RegisteredModel, TraceServer, TraceStore, Watcher};
+use crate::runtime::no_tamper;
+use crate::{Error, Result};
+
+/// The acceptance-region profile of the skeleton's model (hashed into its profile root).
+pub const MLP_TINY_PROFILE: &[u8] = include_bytes!("../../profiles/mlp-tiny.json");
+
+/// How a scenario ended, as read from the chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The claim outlived its window and was finalized; no challenge was lost by anyone.
+    Finalized,
+    /// A challenge proved an element outside its region; the prover's bond went to the challenger.
+    ProverSlashed,
+    /// A challenge failed; the challenger's bond went to the prover (and the claim still finalized).
+    ChallengerSlashed,
+    /// None of the above (a bug).
+    Unresolved,
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Outcome::Finalized => "finalized",
+            Outcome::ProverSlashed => "prover_slashed",
+            Outcome::ChallengerSlashed => "challenger_slashed",
+            Outcome::Unresolved => "unresolved",
+        })
+    }
+}
+
+/// A scenario: what the prover does, what the watcher does, and what must come of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    /// Honest prover, diligent watcher.
+    Honest,
+    /// The prover moves one matmul output element far outside its bound (and computes on from it).
+    CorruptedElement,
+    /// Honest prover; the watcher challenges the element nearest its bound anyway.
+    FalseChallenge,
+}
+
+impl Scenario {
+    /// Every scenario, in order.
+    pub const ALL: [Scenario; 3] = [Scenario::Honest, Scenario::CorruptedElement, Scenario::FalseChallenge];
+
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Honest => "honest",
+            Scenario::CorruptedElement => "corrupted-element",
+            Scenario::FalseChallenge => "false-challenge",
+        }
+    }
+
+    /// The outcome it must have.
+    pub fn expected(self) -> Outcome {
+        match self {
+            Scenario::Honest => Outcome::Finalized,
+            Scenario::CorruptedElement => Outcome::ProverSlashed,
+            Scenario::FalseChallenge => Outcome::ChallengerSlashed,
+        }
+    }
+
+    /// Looks a scenario up by name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+/// One transaction of a scenario.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TxGas {
+    /// What it did.
+    pub label: String,
+    /// Gas used.
+    pub gas: u64,
+}
+
+/// The result of one scenario.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ScenarioReport {
+    /// Scenario name.
+    pub name: String,
+    /// Outcome required.
+    pub expected: Outcome,
+    /// Outcome read from the chain.
+    pub outcome: Outcome,
+    /// Gas of all the scenario's transactions.
+    pub gas_used: u64,
+    /// Number of transactions.
+    pub txs: usize,
+    /// Each transaction.
+    pub tx_gas: Vec<TxGas>,
+    /// ETH (wei) each party gained (+) or lost (-) in the scenario, gas excluded: prover, watcher.
+    pub prover_delta_wei: String,
+    /// See `prover_delta_wei`.
+    pub watcher_delta_wei: String,
+}
+
+impl ScenarioReport {
+    /// Whether the outcome is the expected one.
+    pub fn passed(&self) -> bool {
+        self.outcome == self.expected
+    }
+}
+
+/// The whole run's report (`--report` JSON).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Report {
+    /// Per-scenario results.
+    pub scenarios: Vec<ScenarioReport>,
+    /// Contract addresses.
+    pub deployment: Deployment,
+    /// Protocol parameters.
+    pub params: ProtocolParams,
+}
+
+impl Report {
+    /// Whether every scenario had its expected outcome.
+    pub fn passed(&self) -> bool {
+        self.scenarios.iter().all(ScenarioReport::passed)
+    }
+}
+
+/// Options of a simulation.
+#[derive(Debug, Clone)]
+pub struct SimulateOptions {
+    /// Scenarios to play.
+    pub scenarios: Vec<Scenario>,
+    /// Where model weights are cached.
+    pub cache_dir: PathBuf,
+    /// Protocol parameters.
+    pub params: ProtocolParams,
+}
+
+impl Default for SimulateOptions {
+    fn default() -> Self {
+        Self { scenarios: Scenario::ALL.to_vec(), cache_dir: default_cache_dir(), params: ProtocolParams::default() }
+    }
+}
+
+/// `$NAO_CACHE`, else `$HOME/.cache/nao`, else `.cache` here.
+pub fn default_cache_dir() -> PathBuf {
+    if let Ok(d) = std::env::var("NAO_CACHE") {
+        return d.into();
+    }
+    std::env::var("HOME").map(|h| PathBuf::from(h).join(".cache/nao")).unwrap_or_else(|_| ".cache".into())
+}
+
+/// Loads the skeleton MLP from its safetensors file in `cache_dir`, writing it from its seed on first use.
+pub fn load_mlp(cache_dir: &std::path::Path, cfg: &MlpConfig) -> Result<Model> {
+    let path = cache_dir.join(format!("{}.safetensors", cfg.name));
+    if !path.exists() {
+        std::fs::create_dir_all(cache_dir).map_err(|source| Error::Io { path: cache_dir.into(), source })?;
+        cfg.write_safetensors(&path)?;
+        tracing::info!(path = %path.display(), "weights generated from seed");
+    }
+    Model::load_mlp(&path, cfg)
+}
+
+/// The parties of a simulation, on one chain.
+struct World {
+    deployer: Client,
+    prover: Prover,
+    watcher: Watcher,
+    deployment: Deployment,
+    params: ProtocolParams,
+    _server: TraceServer,
+}
+
+/// Runs the simulation on a fresh anvil; anvil is stopped when this returns.
+pub async fn simulate(opts: &SimulateOptions) -> Result<Report> {
+    let chain = LocalChain::start()?;
+    let report = simulate_on(&chain, opts).await;
+    drop(chain);
+    report
+}
+
+/// Runs the simulation against a running local chain.
+pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<Report> {
+    let url = chain.rpc_url();
+    let deployer = chain::connect(&url, chain.signer(0)).await?;
+    let deployment = chain::deploy(&deployer, opts.params).await?;
+    let model = load_mlp(&opts.cache_dir, &MLP_TINY)?;
+    let (registered, _) = RegisteredModel::register(&deployer, &deployment, model, MLP_TINY_PROFILE, "nao:mlp-tiny").await?;
+    let registered = Arc::new(registered);
+    let store = TraceStore::default();
+    let server = TraceServer::start(store.clone()).await?;
+    let prover_client = chain::connect(&url, chain.signer(1)).await?;
+    let watcher_client = chain::connect(&url, chain.signer(2)).await?;
+    let world = World {
+        prover: Prover::new(prover_client, &deployment, registered.clone(), store, server.url.clone()),
+        watcher: Watcher::new(watcher_client, &deployment, registered.clone()),
+        deployer,
+        deployment,
+        params: opts.params,
+        _server: server,
+    };
+    let bar = indicatif::ProgressBar::new(opts.scenarios.len() as u64).with_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("static template"),
+    );
+    let mut scenarios = Vec::new();
+    for (i, s) in opts.scenarios.iter().enumerate() {
+        bar.set_message(s.name());
+        scenarios.push(play(&world, *s, 1000 + i as u64).await?);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(Report { scenarios, deployment: world.deployment, params: world.params })
+}
+
+async fn credit(w: &World, who: alloy::primitives::Address) -> Result<U256> {
+    ClaimManager::new(w.deployment.claims, w.deployer.provider.clone())
+        .credit(who)
+        .call()
+        .await
+        .map_err(|e| Error::Chain(format!("credit: {e}")))
+}
+
+async fn advance_past_window(w: &World) -> Result<()> {
+    let p = &w.deployer.provider;
+    p.anvil_increase_time(w.params.challenge_window + 1)
+        .await
+        .map_err(|e| Error::Chain(format!("evm_increaseTime: {e}")))?;
+    p.anvil_mine(Some(1), None).await.map_err(|e| Error::Chain(format!("anvil_mine: {e}")))?;
+    Ok(())
+}
+
+/// Plays one scenario with an input drawn from `seed`.
+async fn play(w: &World, s: Scenario, seed: u64) -> Result<ScenarioReport> {
+    let mut txs: Vec<Sent> = Vec::new();
+    let (p0, w0) = (credit(w, w.prover.address()).await?, credit(w, w.watcher.address()).await?);
+    let from_block = w.deployer.provider.get_block_number().await.map_err(|e| Error::Chain(e.to_string()))?;
+    let input = MLP_TINY.input(seed);
+
+    // The prover runs and posts.
+    let posted = match s {
+        Scenario::CorruptedElement => {
+            let mut moved = |op: usize, t: &mut crate::model::HostTensor| {
+                if op == 0 {
+                    t.data[MLP_TINY.dims[1] + 5] += 1.0; // element (1, 5) of the first matmul
+                }
+            };
+            w.prover.post(&input, &mut moved).await?
+        }
+        _ => w.prover.post(&input, &mut no_tamper).await?,
+    };
+    txs.push(posted.sent.clone());
+
+    // The watcher follows the logs, fetches the trace over HTTP and checks it.
+    let seen = w.watcher.claims_since(from_block).await?;
+    let claim = seen
+        .into_iter()
+        .find(|c| c.id == posted.id)
+        .ok_or_else(|| Error::Chain(format!("watcher did not see claim {}", posted.id)))?;
+    let trace = w.watcher.fetch_trace(&claim).await?;
+    let finding = w.watcher.check(&trace);
+    let target = match (s, &finding) {
+        (_, Finding::Violation(at)) => Some(*at),
+        (Scenario::FalseChallenge, Finding::Clean { closest }) => Some(*closest),
+        _ => None,
+    };
+    let mut game_outcome = None;
+    if let Some(at) = target {
+        let (resolved, sent) = w.watcher.challenge(&claim, &trace, at).await?;
+        txs.push(sent);
+        game_outcome = Some(resolved.outcome);
+    }
+
+    // Time passes; whoever is owed collects.
+    let status = ClaimManager::new(w.deployment.claims, w.deployer.provider.clone())
+        .claim(posted.id)
+        .call()
+        .await
+        .map_err(|e| Error::Chain(format!("claim: {e}")))?
+        .status;
+    let slashed = status == 3;
+    if !slashed {
+        advance_past_window(w).await?;
+        txs.push(w.prover.finalize(posted.id).await?);
+    }
+    let (p1, w1) = (credit(w, w.prover.address()).await?, credit(w, w.watcher.address()).await?);
+    if p1 > U256::ZERO {
+        txs.push(w.prover.withdraw().await?);
+    }
+    if w1 > U256::ZERO {
+        txs.push(w.watcher.withdraw().await?);
+    }
+    let final_status = ClaimManager::new(w.deployment.claims, w.deployer.provider.clone())
+        .claim(posted.id)
+        .call()
+        .await
+        .map_err(|e| Error::Chain(format!("claim: {e}")))?
+        .status;
+    // ClaimStatus { None, Pending, Finalized, Slashed } and GameOutcome { None, ChallengerWon, ProverWon }.
+    const CHALLENGER_WON: u8 = 1;
+    const PROVER_WON: u8 = 2;
+    let outcome = match (final_status, game_outcome) {
+        (3, Some(CHALLENGER_WON)) => Outcome::ProverSlashed,
+        (2, Some(PROVER_WON)) => Outcome::ChallengerSlashed,
+        (2, None) => Outcome::Finalized,
+        _ => Outcome::Unresolved,
+    };
+    // Net ETH per party, gas excluded: credit gained minus bonds paid in.
+    let wei = |v: U256| i128::try_from(v).unwrap_or(i128::MAX);
+    let prover_delta = wei(p1) - wei(p0) - w.params.claim_bond as i128;
+    let challenged = if target.is_some() { w.params.challenge_bond as i128 } else { 0 };
+    let watcher_delta = wei(w1) - wei(w0) - challenged;
+    Ok(ScenarioReport {
+        name: s.name().into(),
+        expected: s.expected(),
+        outcome,
+        gas_used: txs.iter().map(|t| t.gas_used).sum(),
+        txs: txs.len(),
+        tx_gas: txs.iter().map(|t| TxGas { label: t.label.clone(), gas: t.gas_used }).collect(),
+        prover_delta_wei: prover_delta.to_string(),
+        watcher_delta_wei: watcher_delta.to_string(),
+    })
+}

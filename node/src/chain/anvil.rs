@@ -45,7 +45,6 @@ impl LocalChain {
         let instance = Anvil::new()
             .path(&path)
             .port(port)
-            .arg("--silent")
             .try_spawn()
             .map_err(|e| Error::Chain(format!("starting {} failed ({e}); run scripts/install.sh", path.display())))?;
         tracing::info!(pid = instance.child().id(), port, "anvil started");

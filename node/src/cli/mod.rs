@@ -1,0 +1,27 @@
+//! The command line: one file per subcommand.
+
+mod simulate;
+
+use clap::{Parser, Subcommand};
+
+/// nao: tolerance-aware optimistic verification of neural-network inference.
+#[derive(Debug, Parser)]
+#[command(name = "nao", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Simulate(simulate::SimulateArgs),
+}
+
+impl Cli {
+    /// Runs the command; returns the process exit code.
+    pub async fn run(self) -> eyre::Result<i32> {
+        match self.command {
+            Command::Simulate(a) => a.run().await,
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! `nao simulate`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use eyre::{bail, WrapErr};
+use nao::chain::ProtocolParams;
+use nao::simulate::{default_cache_dir, simulate, Report, Scenario, SimulateOptions};
+
+/// Plays whole disputes on a local anvil chain that it starts (and stops) itself: deploys the contracts,
+/// registers the model, and runs each scenario with a real prover and watcher. Exits 0 only if every
+/// scenario ends as expected.
+///
+/// Examples:
+///   nao simulate
+///   nao simulate --report report.json
+///   nao simulate --scenario corrupted-element
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Write the report as JSON to this file.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Play only these scenarios (honest, corrupted-element, false-challenge); default all.
+    #[arg(long = "scenario")]
+    scenarios: Vec<String>,
+    /// Cache directory for model weights [default: $NAO_CACHE or ~/.cache/nao].
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// Challenge window in seconds (chain time; anvil's clock is advanced, nobody waits).
+    #[arg(long, default_value_t = 3600)]
+    challenge_window: u64,
+}
+
+impl SimulateArgs {
+    pub async fn run(self) -> eyre::Result<i32> {
+        let scenarios = if self.scenarios.is_empty() {
+            Scenario::ALL.to_vec()
+        } else {
+            self.scenarios
+                .iter()
+                .map(|n| Scenario::from_name(n).ok_or_else(|| eyre::eyre!("unknown scenario `{n}`")))
+                .collect::<eyre::Result<_>>()?
+        };
+        if self.challenge_window == 0 {
+            bail!("--challenge-window must be at least 1 second");
+        }
+        let opts = SimulateOptions {
+            scenarios,
+            cache_dir: self.cache_dir.unwrap_or_else(default_cache_dir),
+            params: ProtocolParams { challenge_window: self.challenge_window, ..ProtocolParams::default() },
+        };
+        let report = simulate(&opts).await.wrap_err("simulation failed")?;
+        println!("{}", table(&report));
+        if let Some(path) = &self.report {
+            std::fs::write(path, serde_json::to_string_pretty(&report)?)
+                .wrap_err_with(|| format!("writing report {}", path.display()))?;
+        }
+        let passed = report.passed();
+        println!("{}", if passed { "all scenarios ended as expected" } else { "SOME SCENARIOS DID NOT END AS EXPECTED" });
+        Ok(if passed { 0 } else { 1 })
+    }
+}
+
+fn table(r: &Report) -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED).set_header([
+        "scenario", "expected", "outcome", "ok", "txs", "gas", "prover Δ ETH", "watcher Δ ETH", "transactions (gas)",
+    ]);
+    let eth = |w: &str| format!("{:+.3}", w.parse::<f64>().unwrap_or(f64::NAN) / 1e18);
+    for s in &r.scenarios {
+        let txs = s.tx_gas.iter().map(|t| format!("{} {}", t.label, t.gas)).collect::<Vec<_>>().join(", ");
+        t.add_row([
+            s.name.clone(),
+            s.expected.to_string(),
+            s.outcome.to_string(),
+            if s.passed() { "yes".into() } else { "NO".into() },
+            s.txs.to_string(),
+            s.gas_used.to_string(),
+            eth(&s.prover_delta_wei),
+            eth(&s.watcher_delta_wei),
+            txs,
+        ]);
+    }
+    t
+}
