@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.28;
+
+import {PRBTest} from "@prb/test/PRBTest.sol";
+import {ModelRegistry} from "../src/ModelRegistry.sol";
+import {ClaimManager} from "../src/ClaimManager.sol";
+import {DisputeGame} from "../src/DisputeGame.sol";
+import {TensorMerkle} from "../src/lib/TensorMerkle.sol";
+import {SoundBound} from "../src/lib/SoundBound.sol";
+import {
+    ModelSpec,
+    OpKind,
+    OpNode,
+    ClaimInput,
+    ElementChallenge,
+    TensorOpening,
+    ChunkOpening
+} from "../src/lib/Types.sol";
+
+/// @notice Exposes library internals as external calls (so calldata arguments and reverts are real).
+contract Harness {
+    function verify(bytes32 root, bytes32 leaf, uint256 index, uint256 count, bytes32[] calldata proof)
+        external
+        pure
+    {
+        TensorMerkle.verify(root, leaf, index, count, proof);
+    }
+
+    function dotWithin(uint32[] calldata x, uint32[] calldata w, uint32 y) external pure returns (bool) {
+        return SoundBound.dotWithin(x, w, y);
+    }
+
+    function addWithin(uint32 a, uint32 b, uint32 y) external pure returns (bool) {
+        return SoundBound.addWithin(a, b, y);
+    }
+
+    function reluWithin(uint32 xb, uint32 y) external pure returns (bool) {
+        return SoundBound.reluWithin(xb, y);
+    }
+}
+
+/// @notice Shared set-up: deployed contracts, funded parties, and a one-op model whose every tensor fits one
+///         chunk, so all roots are computed here by hand:
+///           y[0,0] = sum_k x[0,k] * w[0,k],  x = [1, 2, 3, 4],  w = [1, 1, 1, 1],  honest y = 10.
+abstract contract Base is PRBTest {
+    ModelRegistry internal registry;
+    ClaimManager internal claims;
+    DisputeGame internal game;
+
+    address internal prover = address(0xB0B);
+    address internal watcher = address(0xA11CE);
+    uint64 internal constant WINDOW = 1 hours;
+    uint256 internal constant CLAIM_BOND = 1 ether;
+    uint256 internal constant CHALLENGE_BOND = 0.1 ether;
+
+    uint32 internal constant ONE = 0x3f800000;
+    uint32 internal constant TEN = 0x41200000;
+
+    bytes32 internal modelId;
+    OpNode internal node;
+    uint32[] internal x;
+    uint32[] internal w;
+
+    function setUp() public virtual {
+        registry = new ModelRegistry();
+        claims = new ClaimManager(registry, WINDOW, CLAIM_BOND, CHALLENGE_BOND);
+        game = new DisputeGame(claims);
+        claims.bindDisputeGame(address(game));
+        vm.deal(prover, 100 ether);
+        vm.deal(watcher, 100 ether);
+        node = OpNode(OpKind.MatMul, 0, 0, 1, 1, 4);
+        x = [uint32(0x3f800000), 0x40000000, 0x40400000, 0x40800000];
+        w = [ONE, ONE, ONE, ONE];
+        modelId = registry.register(spec());
+    }
+
+    // ------------------------------------------------------------------ encoding helpers
+
+    /// fp32 bits as little-endian bytes.
+    function le(uint32[] memory bits) internal pure returns (bytes memory out) {
+        out = new bytes(bits.length * 4);
+        for (uint256 i; i < bits.length; ++i) {
+            for (uint256 b; b < 4; ++b) {
+                out[i * 4 + b] = bytes1(uint8(bits[i] >> (8 * b)));
+            }
+        }
+    }
+
+    function one(uint32 v) internal pure returns (uint32[] memory a) {
+        a = new uint32[](1);
+        a[0] = v;
+    }
+
+    function shape2(uint32 a, uint32 b) internal pure returns (uint32[] memory s) {
+        s = new uint32[](2);
+        s[0] = a;
+        s[1] = b;
+    }
+
+    function rootOf(uint32[] memory bits, uint32[] memory shape) internal pure returns (bytes32) {
+        return TensorMerkle.tensorRoot(TensorMerkle.leafHash(le(bits)), shape);
+    }
+
+    function listLeaf(bytes32 r) internal pure returns (bytes32) {
+        return TensorMerkle.leafHash(abi.encodePacked(r));
+    }
+
+    function spec() internal view returns (ModelSpec memory) {
+        return ModelSpec({
+            graphRoot: TensorMerkle.leafHash(abi.encode(node)),
+            nodeCount: 1,
+            weightsRoot: listLeaf(rootOf(w, shape2(1, 4))),
+            weightCount: 1,
+            profileRoot: keccak256("profile"),
+            uri: "test"
+        });
+    }
+
+    function inputRoot() internal view returns (bytes32) {
+        return rootOf(x, shape2(1, 4));
+    }
+
+    function traceRoot(uint32 y) internal view returns (bytes32) {
+        return TensorMerkle.nodeHash(listLeaf(inputRoot()), listLeaf(rootOf(one(y), shape2(1, 1))));
+    }
+
+    function claimInput(uint32 y) internal view returns (ClaimInput memory c) {
+        bytes32 out = rootOf(one(y), shape2(1, 1));
+        c.modelId = modelId;
+        c.inputRoot = inputRoot();
+        c.outputRoot = out;
+        c.traceRoot = traceRoot(y);
+        c.inputProof = new bytes32[](1);
+        c.inputProof[0] = listLeaf(out);
+        c.outputProof = new bytes32[](1);
+        c.outputProof[0] = listLeaf(inputRoot());
+        c.dataUri = "http://prover/traces/t";
+    }
+
+    function post(uint32 y) internal returns (bytes32 id) {
+        ClaimInput memory c = claimInput(y); // (sha256 is a precompile call: build before pranking)
+        vm.prank(prover);
+        id = claims.postClaim{value: CLAIM_BOND}(c);
+    }
+
+    function opening(uint32[] memory bits, bytes32 sibling, bool hasSibling)
+        internal
+        pure
+        returns (TensorOpening memory t)
+    {
+        t.dataRoot = TensorMerkle.leafHash(le(bits));
+        t.rootProof = new bytes32[](hasSibling ? 1 : 0);
+        if (hasSibling) t.rootProof[0] = sibling;
+        t.chunks = new ChunkOpening[](1);
+        t.chunks[0] = ChunkOpening(0, le(bits), new bytes32[](0));
+    }
+
+    /// The challenge of the only element of the only op of a claim with output `y`.
+    function challengeOf(uint32 y) internal view returns (ElementChallenge memory c) {
+        c.op = 0;
+        c.node = node;
+        c.nodeProof = new bytes32[](0);
+        c.output = opening(one(y), listLeaf(inputRoot()), true);
+        c.input = opening(x, listLeaf(rootOf(one(y), shape2(1, 1))), true);
+        c.weight = opening(w, bytes32(0), false);
+    }
+
+    function challenge(bytes32 id, ElementChallenge memory c) internal returns (bytes32) {
+        vm.prank(watcher);
+        return game.challenge{value: CHALLENGE_BOND}(id, c);
+    }
+}

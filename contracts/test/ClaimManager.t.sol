@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.28;
+
+import {Base} from "./Base.t.sol";
+import {ClaimManager} from "../src/ClaimManager.sol";
+import {ClaimInput, ClaimStatus} from "../src/lib/Types.sol";
+import {
+    WrongBond,
+    ClaimExists,
+    UnknownClaim,
+    ClaimNotPending,
+    ChallengeWindowOpen,
+    NotDisputeGame,
+    GameBindingRefused,
+    NothingToWithdraw,
+    UnknownModel,
+    ProofDoesNotVerify
+} from "../src/lib/Errors.sol";
+
+contract ClaimManagerTest is Base {
+    function test_postClaim_succeeds() public {
+        ClaimInput memory c = claimInput(TEN);
+        bytes32 id = claims.claimIdOf(modelId, c.inputRoot, c.outputRoot, c.traceRoot, prover);
+        vm.expectEmit(true, true, true, true, address(claims));
+        emit ClaimManager.ClaimPosted(id, modelId, prover, c.inputRoot, c.outputRoot, c.traceRoot, CLAIM_BOND, c.dataUri);
+        assertEq(post(TEN), id);
+        assertEq(uint8(claims.claim(id).status), uint8(ClaimStatus.Pending));
+        assertEq(address(claims).balance, CLAIM_BOND);
+    }
+
+    function test_postClaim_wrongBond_reverts() public {
+        ClaimInput memory c = claimInput(TEN);
+        vm.prank(prover);
+        vm.expectRevert(abi.encodeWithSelector(WrongBond.selector, 1, CLAIM_BOND));
+        claims.postClaim{value: 1}(c);
+    }
+
+    function test_postClaim_unknownModel_reverts() public {
+        ClaimInput memory c = claimInput(TEN);
+        c.modelId = keccak256("nope");
+        vm.prank(prover);
+        vm.expectRevert(abi.encodeWithSelector(UnknownModel.selector, c.modelId));
+        claims.postClaim{value: CLAIM_BOND}(c);
+    }
+
+    function test_postClaim_outputNotInTrace_reverts() public {
+        ClaimInput memory c = claimInput(TEN);
+        c.outputRoot = keccak256("another output");
+        vm.prank(prover);
+        vm.expectRevert(); // ProofDoesNotVerify(computed, traceRoot)
+        claims.postClaim{value: CLAIM_BOND}(c);
+        assertEq(address(claims).balance, 0);
+    }
+
+    function test_postClaim_twice_reverts() public {
+        bytes32 id = post(TEN);
+        ClaimInput memory c = claimInput(TEN);
+        vm.prank(prover);
+        vm.expectRevert(abi.encodeWithSelector(ClaimExists.selector, id));
+        claims.postClaim{value: CLAIM_BOND}(c);
+    }
+
+    function test_finalize_afterWindow_succeeds() public {
+        bytes32 id = post(TEN);
+        vm.warp(block.timestamp + WINDOW);
+        vm.expectEmit(true, true, false, true, address(claims));
+        emit ClaimManager.ClaimFinalized(id, prover, CLAIM_BOND);
+        claims.finalize(id);
+        assertEq(uint8(claims.claim(id).status), uint8(ClaimStatus.Finalized));
+        assertEq(claims.credit(prover), CLAIM_BOND);
+    }
+
+    function test_finalize_insideWindow_reverts() public {
+        bytes32 id = post(TEN);
+        uint256 closes = block.timestamp + WINDOW;
+        vm.warp(closes - 1);
+        vm.expectRevert(abi.encodeWithSelector(ChallengeWindowOpen.selector, id, closes));
+        claims.finalize(id);
+    }
+
+    function test_finalize_twice_reverts() public {
+        bytes32 id = post(TEN);
+        vm.warp(block.timestamp + WINDOW);
+        claims.finalize(id);
+        vm.expectRevert(abi.encodeWithSelector(ClaimNotPending.selector, id));
+        claims.finalize(id);
+        assertEq(claims.credit(prover), CLAIM_BOND);
+    }
+
+    function test_finalize_unknownClaim_reverts() public {
+        vm.expectRevert(abi.encodeWithSelector(UnknownClaim.selector, bytes32(0)));
+        claims.finalize(bytes32(0));
+    }
+
+    function test_withdraw_succeeds() public {
+        bytes32 id = post(TEN);
+        vm.warp(block.timestamp + WINDOW);
+        claims.finalize(id);
+        uint256 before = prover.balance;
+        vm.prank(prover);
+        claims.withdraw();
+        assertEq(prover.balance, before + CLAIM_BOND);
+        assertEq(claims.credit(prover), 0);
+        assertEq(address(claims).balance, 0);
+    }
+
+    function test_withdraw_nothing_reverts() public {
+        vm.prank(watcher);
+        vm.expectRevert(abi.encodeWithSelector(NothingToWithdraw.selector, watcher));
+        claims.withdraw();
+    }
+
+    function test_settle_notDisputeGame_reverts() public {
+        bytes32 id = post(TEN);
+        vm.prank(watcher);
+        vm.expectRevert(abi.encodeWithSelector(NotDisputeGame.selector, watcher));
+        claims.settle{value: CHALLENGE_BOND}(id, watcher, true);
+    }
+
+    function test_bindDisputeGame_twice_reverts() public {
+        vm.expectRevert(GameBindingRefused.selector);
+        claims.bindDisputeGame(address(1));
+    }
+
+    // Keeps the import used: the selector is what postClaim bubbles up on a bad proof.
+    function test_errorSelector_proofDoesNotVerify_succeeds() public pure {
+        assert(ProofDoesNotVerify.selector != bytes4(0));
+    }
+}

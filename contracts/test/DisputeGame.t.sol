@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.28;
+
+import {Base} from "./Base.t.sol";
+import {DisputeGame} from "../src/DisputeGame.sol";
+import {ClaimManager} from "../src/ClaimManager.sol";
+import {ElementChallenge, ClaimStatus, GameOutcome} from "../src/lib/Types.sol";
+import {
+    ChallengeWindowClosed,
+    ClaimNotPending,
+    WrongBond,
+    GameExists,
+    OpOutOfRange,
+    ElementOutOfRange,
+    ChunkLengthMismatch
+} from "../src/lib/Errors.sol";
+
+contract DisputeGameTest is Base {
+    /// 10 + 2 ulp is inside gamma_4 * 10 (see SoundBound tests), 10 + 3 ulp outside.
+    uint32 internal constant INSIDE = TEN + 2;
+    uint32 internal constant OUTSIDE = TEN + 3;
+
+    function test_challenge_outsideBound_slashesProver_succeeds() public {
+        bytes32 id = post(OUTSIDE);
+        ElementChallenge memory c = challengeOf(OUTSIDE);
+        bytes32 gid = game.gameIdOf(id, watcher, 0, 0, 0);
+        vm.expectEmit(true, true, true, true, address(game));
+        emit DisputeGame.GameResolved(gid, id, watcher, 0, 0, 0, OUTSIDE, GameOutcome.ChallengerWon);
+        vm.expectEmit(true, true, false, true, address(claims));
+        emit ClaimManager.ProverSlashed(id, watcher, CLAIM_BOND + CHALLENGE_BOND);
+        assertEq(challenge(id, c), gid);
+        assertEq(uint8(claims.claim(id).status), uint8(ClaimStatus.Slashed));
+        assertEq(claims.credit(watcher), CLAIM_BOND + CHALLENGE_BOND);
+        assertEq(claims.credit(prover), 0);
+        assertEq(uint8(game.game(gid).outcome), uint8(GameOutcome.ChallengerWon));
+        uint256 before = watcher.balance;
+        vm.prank(watcher);
+        claims.withdraw();
+        assertEq(watcher.balance, before + CLAIM_BOND + CHALLENGE_BOND);
+        assertEq(address(claims).balance, 0);
+    }
+
+    function test_challenge_insideBound_slashesChallenger_succeeds() public {
+        bytes32 id = post(INSIDE);
+        ElementChallenge memory c = challengeOf(INSIDE);
+        vm.expectEmit(true, true, true, true, address(claims));
+        emit ClaimManager.ChallengerSlashed(id, watcher, prover, CHALLENGE_BOND);
+        bytes32 gid = challenge(id, c);
+        assertEq(uint8(game.game(gid).outcome), uint8(GameOutcome.ProverWon));
+        assertEq(uint8(claims.claim(id).status), uint8(ClaimStatus.Pending));
+        assertEq(claims.credit(prover), CHALLENGE_BOND);
+        // the claim still finalizes after its window
+        vm.warp(block.timestamp + WINDOW);
+        claims.finalize(id);
+        assertEq(claims.credit(prover), CHALLENGE_BOND + CLAIM_BOND);
+    }
+
+    function test_challenge_nanOutput_slashesProver_succeeds() public {
+        uint32 nan = 0x7fc00000;
+        bytes32 id = post(nan);
+        challenge(id, challengeOf(nan));
+        assertEq(uint8(claims.claim(id).status), uint8(ClaimStatus.Slashed));
+    }
+
+    function test_challenge_flippedByte_reverts() public {
+        bytes32 id = post(OUTSIDE);
+        ElementChallenge memory c = challengeOf(OUTSIDE);
+        c.input.chunks[0].data[5] ^= 0x01;
+        vm.prank(watcher);
+        vm.expectRevert(); // ProofDoesNotVerify(computed, dataRoot)
+        game.challenge{value: CHALLENGE_BOND}(id, c);
+        assertEq(uint8(claims.claim(id).status), uint8(ClaimStatus.Pending));
+        assertEq(address(game).balance + claims.credit(watcher), 0);
+    }
+
+    function test_challenge_truncatedChunk_reverts() public {
+        bytes32 id = post(OUTSIDE);
+        ElementChallenge memory c = challengeOf(OUTSIDE);
+        c.weight.chunks[0].data = hex"0000803f";
+        vm.prank(watcher);
+        vm.expectRevert(abi.encodeWithSelector(ChunkLengthMismatch.selector, 0, 4, 16));
+        game.challenge{value: CHALLENGE_BOND}(id, c);
+    }
+
+    function test_challenge_afterWindow_reverts() public {
+        bytes32 id = post(OUTSIDE);
+        ElementChallenge memory c = challengeOf(OUTSIDE);
+        uint256 closes = block.timestamp + WINDOW;
+        vm.warp(closes);
+        vm.prank(watcher);
+        vm.expectRevert(abi.encodeWithSelector(ChallengeWindowClosed.selector, id, closes));
+        game.challenge{value: CHALLENGE_BOND}(id, c);
+    }
+
+    function test_challenge_slashedClaim_reverts() public {
+        bytes32 id = post(OUTSIDE);
+        ElementChallenge memory c = challengeOf(OUTSIDE);
+        challenge(id, c);
+        vm.prank(prover);
+        vm.expectRevert(abi.encodeWithSelector(ClaimNotPending.selector, id));
+        game.challenge{value: CHALLENGE_BOND}(id, c);
+    }
+
+    function test_challenge_wrongBond_reverts() public {
+        bytes32 id = post(OUTSIDE);
+        ElementChallenge memory c = challengeOf(OUTSIDE);
+        vm.prank(watcher);
+        vm.expectRevert(abi.encodeWithSelector(WrongBond.selector, 1, CHALLENGE_BOND));
+        game.challenge{value: 1}(id, c);
+    }
+
+    function test_challenge_sameElementTwice_reverts() public {
+        bytes32 id = post(INSIDE);
+        ElementChallenge memory c = challengeOf(INSIDE);
+        bytes32 gid = challenge(id, c);
+        vm.prank(watcher);
+        vm.expectRevert(abi.encodeWithSelector(GameExists.selector, gid));
+        game.challenge{value: CHALLENGE_BOND}(id, c);
+    }
+
+    function test_challenge_opOutOfRange_reverts() public {
+        bytes32 id = post(OUTSIDE);
+        ElementChallenge memory c = challengeOf(OUTSIDE);
+        c.op = 1;
+        vm.prank(watcher);
+        vm.expectRevert(abi.encodeWithSelector(OpOutOfRange.selector, 1, 1));
+        game.challenge{value: CHALLENGE_BOND}(id, c);
+    }
+
+    function test_challenge_elementOutOfRange_reverts() public {
+        bytes32 id = post(OUTSIDE);
+        ElementChallenge memory c = challengeOf(OUTSIDE);
+        c.col = 1;
+        vm.prank(watcher);
+        vm.expectRevert(abi.encodeWithSelector(ElementOutOfRange.selector, 0, 1));
+        game.challenge{value: CHALLENGE_BOND}(id, c);
+    }
+
+    function test_challenge_forgedNode_reverts() public {
+        bytes32 id = post(OUTSIDE);
+        ElementChallenge memory c = challengeOf(OUTSIDE);
+        c.node.inner = 3; // a descriptor that is not the registered one
+        vm.prank(watcher);
+        vm.expectRevert(); // ProofDoesNotVerify(computed, graphRoot)
+        game.challenge{value: CHALLENGE_BOND}(id, c);
+    }
+}

@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.28;
+
+import {PRBTest} from "@prb/test/PRBTest.sol";
+import {Fp32} from "../src/lib/Fp32.sol";
+
+contract Fp32Test is PRBTest {
+    function check(uint32 bits, bool neg, uint256 m, int256 e) internal pure {
+        (bool n, uint256 gm, int256 ge, bool f) = Fp32.decode(bits);
+        assert(f);
+        assert(n == neg);
+        assert(gm == m);
+        assert(ge == e);
+    }
+
+    function test_decode_normals_succeeds() public pure {
+        check(0x3f800000, false, 1 << 23, -23); // 1.0
+        check(0xc0000000, true, 1 << 23, -22); // -2.0
+        check(0x7f7fffff, false, (1 << 24) - 1, 104); // max finite
+        check(0x00800000, false, 1 << 23, -149); // smallest normal 2^-126
+    }
+
+    function test_decode_zerosAndSubnormals_succeeds() public pure {
+        check(0x00000000, false, 0, -149); // +0
+        check(0x80000000, true, 0, -149); // -0
+        check(0x00000001, false, 1, -149); // 2^-149
+        check(0x807fffff, true, (1 << 23) - 1, -149); // largest negative subnormal
+        assert(Fp32.isZero(0x80000000) && Fp32.isZero(0));
+    }
+
+    function test_decode_nanAndInf_succeeds() public pure {
+        (,,, bool f) = Fp32.decode(0x7f800000); // +Inf
+        assert(!f);
+        (,,, f) = Fp32.decode(0xff800000); // -Inf
+        assert(!f);
+        (,,, f) = Fp32.decode(0x7fc00000); // NaN
+        assert(!f);
+        assert(Fp32.isNonFinite(0x7f800001));
+    }
+
+    /// Decoding is exact: re-encoding (m, e) gives the same bits for every finite value.
+    function testFuzz_decode_roundTrips_succeeds(uint32 bits) public {
+        vm.assume(!Fp32.isNonFinite(bits));
+        (bool n, uint256 m, int256 e,) = Fp32.decode(bits);
+        uint32 biased = m >= (1 << 23) ? uint32(uint256(e + 150)) : 0;
+        uint32 back = (n ? uint32(1) << 31 : 0) | (biased << 23) | uint32(m & 0x7fffff);
+        assertEq(uint256(back), uint256(bits));
+        assert(m < (1 << 24));
+    }
+}
