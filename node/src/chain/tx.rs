@@ -9,6 +9,9 @@ use nao_bindings::{ClaimManager, DisputeGame, ModelRegistry};
 
 use crate::{Error, Result};
 
+/// How long `send` waits for a transaction to be mined.
+pub const RECEIPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// A mined transaction: its label, gas and receipt.
 #[derive(Debug, Clone)]
 pub struct Sent {
@@ -52,10 +55,21 @@ where
     D: CallDecoder,
 {
     let pending = call.send().await.map_err(|e| Error::Chain(format!("{label}: {}", revert_reason(&e))))?;
-    let receipt = pending
-        .get_receipt()
-        .await
-        .map_err(|e| Error::Chain(format!("{label}: no receipt: {e}")))?;
+    // Poll for the receipt directly (rather than through the provider's block heartbeat, which can miss a
+    // transaction mined before it starts watching), and give up with a named error instead of hanging.
+    let hash = *pending.tx_hash();
+    let provider = pending.provider().clone();
+    let deadline = std::time::Instant::now() + RECEIPT_TIMEOUT;
+    let receipt = loop {
+        match provider.get_transaction_receipt(hash).await {
+            Ok(Some(r)) => break r,
+            Ok(None) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await
+            }
+            Ok(None) => return Err(Error::Chain(format!("{label}: transaction {hash} not mined after {RECEIPT_TIMEOUT:?}"))),
+            Err(e) => return Err(Error::Chain(format!("{label}: receipt of {hash}: {e}"))),
+        }
+    };
     if !receipt.status() {
         return Err(Error::Chain(format!("{label}: transaction {} reverted", receipt.transaction_hash)));
     }
