@@ -19,7 +19,11 @@ pub fn run(model: &Model, input: &HostTensor, tamper: Tamper<'_>) -> Result<Trac
     let graph: &Graph = &model.graph;
     let want = graph.input_shape();
     if input.shape != want {
-        return Err(Error::Shape { name: "input".into(), got: input.shape.clone(), expected: want });
+        return Err(Error::Shape {
+            name: "input".into(),
+            got: input.shape.clone(),
+            expected: want,
+        });
     }
     let dev = Device::Cpu;
     let weights = model
@@ -49,7 +53,11 @@ mod tests {
     use crate::model::MLP_TINY;
 
     fn model() -> Model {
-        Model { name: "t".into(), graph: MLP_TINY.graph(), weights: MLP_TINY.generate_weights() }
+        Model {
+            name: "t".into(),
+            graph: MLP_TINY.graph(),
+            weights: MLP_TINY.generate_weights(),
+        }
     }
 
     #[test]
@@ -67,7 +75,12 @@ mod tests {
 
     #[test]
     fn a_wrong_input_shape_is_refused() {
-        let e = run(&model(), &HostTensor::new(vec![4, 63], vec![0.0; 252]), &mut no_tamper).unwrap_err();
+        let e = run(
+            &model(),
+            &HostTensor::new(vec![4, 63], vec![0.0; 252]),
+            &mut no_tamper,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("input"), "{e}");
     }
 }

@@ -46,7 +46,12 @@ impl LocalChain {
             .path(&path)
             .port(port)
             .try_spawn()
-            .map_err(|e| Error::Chain(format!("starting {} failed ({e}); run scripts/install.sh", path.display())))?;
+            .map_err(|e| {
+                Error::Chain(format!(
+                    "starting {} failed ({e}); run scripts/install.sh",
+                    path.display()
+                ))
+            })?;
         tracing::info!(pid = instance.child().id(), port, "anvil started");
         Ok(Self { instance })
     }

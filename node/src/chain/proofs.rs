@@ -52,18 +52,25 @@ pub fn element_challenge(
     tc: &TraceCommitment,
     at: ElementRef,
 ) -> Result<DisputeGame::ElementChallenge> {
-    let node = *model
-        .graph
-        .nodes
-        .get(at.op)
-        .ok_or(Error::OutOfRange { what: "op", index: at.op, len: model.graph.nodes.len() })?;
+    let node = *model.graph.nodes.get(at.op).ok_or(Error::OutOfRange {
+        what: "op",
+        index: at.op,
+        len: model.graph.nodes.len(),
+    })?;
     let (rows, cols) = (node.rows as usize, node.cols as usize);
     if at.row >= rows || at.col >= cols {
-        return Err(Error::OutOfRange { what: "element", index: at.row * cols + at.col, len: rows * cols });
+        return Err(Error::OutOfRange {
+            what: "element",
+            index: at.row * cols + at.col,
+            len: rows * cols,
+        });
     }
     let g = at.row * cols + at.col;
     let out_i = at.op + 1;
-    let output = opening(tc.tensors[out_i].open(&trace.tensors[out_i].data, g..g + 1)?, list_proof(&tc.tree, out_i)?);
+    let output = opening(
+        tc.tensors[out_i].open(&trace.tensors[out_i].data, g..g + 1)?,
+        list_proof(&tc.tree, out_i)?,
+    );
     let inp_i = node.input as usize;
     let inp = &trace.tensors[inp_i];
     let input_range = match node.kind {
@@ -73,7 +80,10 @@ pub fn element_challenge(
         }
         _ => g..g + 1,
     };
-    let input = opening(tc.tensors[inp_i].open(&inp.data, input_range)?, list_proof(&tc.tree, inp_i)?);
+    let input = opening(
+        tc.tensors[inp_i].open(&inp.data, input_range)?,
+        list_proof(&tc.tree, inp_i)?,
+    );
     let weight = match node.kind {
         crate::graph::OpKind::MatMul | crate::graph::OpKind::Add => {
             let wi = node.weight as usize;
@@ -85,11 +95,16 @@ pub fn element_challenge(
                 }
                 _ => at.col..at.col + 1,
             };
-            opening(mc.weights[wi].open(&w.data, range)?, list_proof(&mc.weights_tree, wi)?)
+            opening(
+                mc.weights[wi].open(&w.data, range)?,
+                list_proof(&mc.weights_tree, wi)?,
+            )
         }
-        crate::graph::OpKind::Relu => {
-            DisputeGame::TensorOpening { dataRoot: B256::ZERO, rootProof: vec![], chunks: vec![] }
-        }
+        crate::graph::OpKind::Relu => DisputeGame::TensorOpening {
+            dataRoot: B256::ZERO,
+            rootProof: vec![],
+            chunks: vec![],
+        },
     };
     Ok(DisputeGame::ElementChallenge {
         op: at.op as u32,

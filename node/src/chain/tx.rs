@@ -4,7 +4,6 @@ use alloy::contract::{CallBuilder, CallDecoder};
 use alloy::network::Ethereum;
 use alloy::providers::Provider;
 use alloy::rpc::types::TransactionReceipt;
-use alloy::sol_types::SolInterface;
 use nao_bindings::{ClaimManager, DisputeGame, ModelRegistry};
 
 use crate::{Error, Result};
@@ -34,17 +33,6 @@ pub fn revert_reason(err: &alloy::contract::Error) -> String {
     if let Some(e) = err.as_decoded_interface_error::<ModelRegistry::ModelRegistryErrors>() {
         return format!("{e:?}");
     }
-    if let Some(data) = err.as_revert_data() {
-        for decoded in [
-            DisputeGame::DisputeGameErrors::abi_decode(&data).ok().map(|e| format!("{e:?}")),
-            ClaimManager::ClaimManagerErrors::abi_decode(&data).ok().map(|e| format!("{e:?}")),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            return decoded;
-        }
-    }
     err.to_string()
 }
 
@@ -54,7 +42,10 @@ where
     P: Provider<Ethereum>,
     D: CallDecoder,
 {
-    let pending = call.send().await.map_err(|e| Error::Chain(format!("{label}: {}", revert_reason(&e))))?;
+    let pending = call
+        .send()
+        .await
+        .map_err(|e| Error::Chain(format!("{label}: {}", revert_reason(&e))))?;
     // Poll for the receipt directly (rather than through the provider's block heartbeat, which can miss a
     // transaction mined before it starts watching), and give up with a named error instead of hanging.
     let hash = *pending.tx_hash();
@@ -66,13 +57,24 @@ where
             Ok(None) if std::time::Instant::now() < deadline => {
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await
             }
-            Ok(None) => return Err(Error::Chain(format!("{label}: transaction {hash} not mined after {RECEIPT_TIMEOUT:?}"))),
+            Ok(None) => {
+                return Err(Error::Chain(format!(
+                    "{label}: transaction {hash} not mined after {RECEIPT_TIMEOUT:?}"
+                )))
+            }
             Err(e) => return Err(Error::Chain(format!("{label}: receipt of {hash}: {e}"))),
         }
     };
     if !receipt.status() {
-        return Err(Error::Chain(format!("{label}: transaction {} reverted", receipt.transaction_hash)));
+        return Err(Error::Chain(format!(
+            "{label}: transaction {} reverted",
+            receipt.transaction_hash
+        )));
     }
     tracing::debug!(label, gas = receipt.gas_used, "mined");
-    Ok(Sent { label: label.to_string(), gas_used: receipt.gas_used, receipt })
+    Ok(Sent {
+        label: label.to_string(),
+        gas_used: receipt.gas_used,
+        receipt,
+    })
 }

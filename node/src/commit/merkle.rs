@@ -78,7 +78,11 @@ impl MerkleTree {
     /// The proof of leaf `index`.
     pub fn proof(&self, index: usize) -> Result<MerkleProof> {
         if index >= self.leaf_count {
-            return Err(Error::OutOfRange { what: "leaf", index, len: self.leaf_count });
+            return Err(Error::OutOfRange {
+                what: "leaf",
+                index,
+                len: self.leaf_count,
+            });
         }
         let siblings = self.levels[..self.levels.len() - 1]
             .iter()
@@ -98,25 +102,40 @@ impl MerkleProof {
     /// The root this proof reaches from `leaf` (a leaf hash), checking the index and the proof length.
     pub fn root_from(&self, leaf: Hash, leaf_count: usize) -> Result<Hash> {
         if self.index >= leaf_count {
-            return Err(Error::OutOfRange { what: "leaf", index: self.index, len: leaf_count });
+            return Err(Error::OutOfRange {
+                what: "leaf",
+                index: self.index,
+                len: leaf_count,
+            });
         }
         if self.siblings.len() != depth(leaf_count) {
-            return Err(Error::OutOfRange { what: "proof length", index: self.siblings.len(), len: depth(leaf_count) });
+            return Err(Error::OutOfRange {
+                what: "proof length",
+                index: self.siblings.len(),
+                len: depth(leaf_count),
+            });
         }
-        Ok(self.siblings.iter().enumerate().fold(leaf, |h, (level, s)| {
-            if (self.index >> level) & 1 == 1 {
-                node_hash(s, &h)
-            } else {
-                node_hash(&h, s)
-            }
-        }))
+        Ok(self
+            .siblings
+            .iter()
+            .enumerate()
+            .fold(leaf, |h, (level, s)| {
+                if (self.index >> level) & 1 == 1 {
+                    node_hash(s, &h)
+                } else {
+                    node_hash(&h, s)
+                }
+            }))
     }
 
     /// Checks that `leaf` (a leaf hash) sits at this proof's index under `root`.
     pub fn verify(&self, leaf: Hash, leaf_count: usize, root: &Hash) -> Result<()> {
         let got = self.root_from(leaf, leaf_count)?;
         if &got != root {
-            return Err(Error::Proof { got: hex::encode(got), expected: hex::encode(root) });
+            return Err(Error::Proof {
+                got: hex::encode(got),
+                expected: hex::encode(root),
+            });
         }
         Ok(())
     }

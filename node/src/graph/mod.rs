@@ -45,7 +45,14 @@ impl OpNode {
     /// `abi.encode(node)`: six 32-byte big-endian words.
     pub fn abi_encode(&self) -> [u8; 192] {
         let mut out = [0u8; 192];
-        let words = [self.kind as u32, self.input, self.weight, self.rows, self.cols, self.inner];
+        let words = [
+            self.kind as u32,
+            self.input,
+            self.weight,
+            self.rows,
+            self.cols,
+            self.inner,
+        ];
         for (i, w) in words.iter().enumerate() {
             out[i * 32 + 28..(i + 1) * 32].copy_from_slice(&w.to_be_bytes());
         }
@@ -111,7 +118,14 @@ mod tests {
 
     #[test]
     fn abi_encoding_puts_each_field_in_its_own_word() {
-        let n = OpNode { kind: OpKind::Add, input: 3, weight: 1, rows: 2, cols: 0x0102_0304, inner: 0 };
+        let n = OpNode {
+            kind: OpKind::Add,
+            input: 3,
+            weight: 1,
+            rows: 2,
+            cols: 0x0102_0304,
+            inner: 0,
+        };
         let e = n.abi_encode();
         assert_eq!(e[31], 2);
         assert_eq!(e[63], 3);

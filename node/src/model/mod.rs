@@ -22,7 +22,12 @@ pub struct HostTensor {
 impl HostTensor {
     /// A tensor; `data.len()` must equal the product of `shape`.
     pub fn new(shape: Vec<usize>, data: Vec<f32>) -> Self {
-        assert_eq!(shape.iter().product::<usize>(), data.len(), "shape {shape:?} vs {} elements", data.len());
+        assert_eq!(
+            shape.iter().product::<usize>(),
+            data.len(),
+            "shape {shape:?} vs {} elements",
+            data.len()
+        );
         Self { shape, data }
     }
 
@@ -59,16 +64,27 @@ impl Model {
     pub fn validate(&self) -> Result<()> {
         for (i, n) in self.graph.nodes.iter().enumerate() {
             if n.input as usize > i {
-                return Err(Error::OutOfRange { what: "node input", index: n.input as usize, len: i + 1 });
+                return Err(Error::OutOfRange {
+                    what: "node input",
+                    index: n.input as usize,
+                    len: i + 1,
+                });
             }
             if let Some(want) = n.weight_shape() {
-                let w = self.weights.get(n.weight as usize).ok_or(Error::OutOfRange {
-                    what: "weight",
-                    index: n.weight as usize,
-                    len: self.weights.len(),
-                })?;
+                let w = self
+                    .weights
+                    .get(n.weight as usize)
+                    .ok_or(Error::OutOfRange {
+                        what: "weight",
+                        index: n.weight as usize,
+                        len: self.weights.len(),
+                    })?;
                 if w.shape != want {
-                    return Err(Error::Shape { name: format!("weight {}", n.weight), got: w.shape.clone(), expected: want });
+                    return Err(Error::Shape {
+                        name: format!("weight {}", n.weight),
+                        got: w.shape.clone(),
+                        expected: want,
+                    });
                 }
             }
         }

@@ -36,9 +36,21 @@ pub struct Prover {
 
 impl Prover {
     /// A prover posting to `d` with `client`'s account, serving traces from `store` at `data_url`.
-    pub fn new(client: Client, d: &Deployment, model: Arc<RegisteredModel>, store: TraceStore, data_url: String) -> Self {
+    pub fn new(
+        client: Client,
+        d: &Deployment,
+        model: Arc<RegisteredModel>,
+        store: TraceStore,
+        data_url: String,
+    ) -> Self {
         let claims = ClaimManager::new(d.claims, client.provider.clone());
-        Self { client, claims, model, store, data_url }
+        Self {
+            client,
+            claims,
+            model,
+            store,
+            data_url,
+        }
     }
 
     /// The prover's address.
@@ -52,7 +64,12 @@ impl Prover {
         let trace = runtime::run(&self.model.model, input, tamper)?;
         let tc = trace.commit();
         let last = tc.tensors.len() - 1;
-        let bond = self.claims.claimBond().call().await.map_err(|e| Error::Chain(format!("claimBond: {e}")))?;
+        let bond = self
+            .claims
+            .claimBond()
+            .call()
+            .await
+            .map_err(|e| Error::Chain(format!("claimBond: {e}")))?;
         let root = tc.root();
         let call = ClaimManager::ClaimInput {
             modelId: self.model.id,
@@ -72,7 +89,12 @@ impl Prover {
             .map(|l| l.claimId)
             .ok_or_else(|| Error::Chain("post: no ClaimPosted event".into()))?;
         tracing::info!(claim = %id, trace_root = %FixedBytes(root), gas = sent.gas_used, "claim posted");
-        Ok(PostedClaim { id, output, trace_root: FixedBytes(root), sent })
+        Ok(PostedClaim {
+            id,
+            output,
+            trace_root: FixedBytes(root),
+            sent,
+        })
     }
 
     /// Finalizes a claim whose window has closed.
@@ -87,6 +109,10 @@ impl Prover {
 
     /// The prover's credit in the claim manager.
     pub async fn credit(&self) -> Result<U256> {
-        self.claims.credit(self.address()).call().await.map_err(|e| Error::Chain(format!("credit: {e}")))
+        self.claims
+            .credit(self.address())
+            .call()
+            .await
+            .map_err(|e| Error::Chain(format!("credit: {e}")))
     }
 }

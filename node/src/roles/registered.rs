@@ -49,7 +49,14 @@ impl RegisteredModel {
             .map_err(|e| Error::Chain(format!("modelIdOf: {e}")))?;
         let sent = send("register", registry.register(spec)).await?;
         tracing::info!(model = %model.name, id = %id, "model registered");
-        Ok((Self { model, commitment, id }, sent))
+        Ok((
+            Self {
+                model,
+                commitment,
+                id,
+            },
+            sent,
+        ))
     }
 
     /// Checks that the registry knows this model with exactly these roots.
@@ -60,8 +67,13 @@ impl RegisteredModel {
             .call()
             .await
             .map_err(|_| Error::UnknownModel(format!("{} ({})", self.model.name, self.id)))?;
-        if spec.graphRoot.0 != self.commitment.graph.root() || spec.weightsRoot.0 != self.commitment.weights_tree.root() {
-            return Err(Error::UnknownModel(format!("{}: registered roots differ from the local model", self.id)));
+        if spec.graphRoot.0 != self.commitment.graph.root()
+            || spec.weightsRoot.0 != self.commitment.weights_tree.root()
+        {
+            return Err(Error::UnknownModel(format!(
+                "{}: registered roots differ from the local model",
+                self.id
+            )));
         }
         Ok(())
     }

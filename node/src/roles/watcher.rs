@@ -79,7 +79,12 @@ impl Watcher {
             .map_err(|e| Error::Chain(format!("ClaimPosted logs: {e}")))?;
         Ok(logs
             .into_iter()
-            .map(|(e, _)| ClaimSeen { id: e.claimId, model: e.modelId, trace_root: e.traceRoot, data_uri: e.dataUri })
+            .map(|(e, _)| ClaimSeen {
+                id: e.claimId,
+                model: e.modelId,
+                trace_root: e.traceRoot,
+                data_uri: e.dataUri,
+            })
             .collect())
     }
 
@@ -88,7 +93,11 @@ impl Watcher {
         let graph = &self.model.model.graph;
         let mut tensors = Vec::with_capacity(graph.trace_len());
         for i in 0..graph.trace_len() {
-            let want = if i == 0 { graph.input_shape() } else { graph.nodes[i - 1].output_shape() };
+            let want = if i == 0 {
+                graph.input_shape()
+            } else {
+                graph.nodes[i - 1].output_shape()
+            };
             let url = format!("{}/{i}", claim.data_uri);
             let resp = self
                 .http
@@ -104,13 +113,24 @@ impl Watcher {
                 .map(|s| s.split(',').filter_map(|d| d.parse().ok()).collect())
                 .unwrap_or_default();
             if shape != want {
-                return Err(Error::TraceData(format!("{url}: shape {shape:?}, the graph says {want:?}")));
+                return Err(Error::TraceData(format!(
+                    "{url}: shape {shape:?}, the graph says {want:?}"
+                )));
             }
-            let bytes = resp.bytes().await.map_err(|e| Error::TraceData(format!("{url}: {e}")))?;
+            let bytes = resp
+                .bytes()
+                .await
+                .map_err(|e| Error::TraceData(format!("{url}: {e}")))?;
             if bytes.len() != 4 * want.iter().product::<usize>() {
-                return Err(Error::TraceData(format!("{url}: {} bytes for shape {want:?}", bytes.len())));
+                return Err(Error::TraceData(format!(
+                    "{url}: {} bytes for shape {want:?}",
+                    bytes.len()
+                )));
             }
-            let data = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+            let data = bytes
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
             tensors.push(HostTensor::new(want, data));
         }
         let trace = Trace { tensors };
@@ -131,11 +151,28 @@ impl Watcher {
         let m = &self.model.model;
         let mut closest: Option<(ElementRef, f64)> = None;
         for (i, node) in m.graph.nodes.iter().enumerate() {
-            let weight = node.kind.uses_weight().then(|| &m.weights[node.weight as usize]);
-            let check = check_node(node, &trace.tensors[node.input as usize], weight, &trace.tensors[i + 1]);
-            let at = |v: &ElementVerdict| ElementRef { op: i, row: v.element / node.cols as usize, col: v.element % node.cols as usize };
+            let weight = node
+                .kind
+                .uses_weight()
+                .then(|| &m.weights[node.weight as usize]);
+            let check = check_node(
+                node,
+                &trace.tensors[node.input as usize],
+                weight,
+                &trace.tensors[i + 1],
+            );
+            let at = |v: &ElementVerdict| ElementRef {
+                op: i,
+                row: v.element / node.cols as usize,
+                col: v.element % node.cols as usize,
+            };
             if let Some(v) = check.first_violation() {
-                tracing::warn!(op = i, element = v.element, ratio = v.ratio, "element outside its sound region");
+                tracing::warn!(
+                    op = i,
+                    element = v.element,
+                    ratio = v.ratio,
+                    "element outside its sound region"
+                );
                 return Finding::Violation(at(v));
             }
             if let Some(v) = check.closest_inside() {
@@ -144,15 +181,27 @@ impl Watcher {
                 }
             }
         }
-        Finding::Clean { closest: closest.expect("a graph has at least one op").0 }
+        Finding::Clean {
+            closest: closest.expect("a graph has at least one op").0,
+        }
     }
 
     /// Challenges element `at` of `claim`, whose verified trace is `trace`, with the challenge bond.
-    pub async fn challenge(&self, claim: &ClaimSeen, trace: &Trace, at: ElementRef) -> Result<(DisputeGame::GameResolved, Sent)> {
+    pub async fn challenge(
+        &self,
+        claim: &ClaimSeen,
+        trace: &Trace,
+        at: ElementRef,
+    ) -> Result<(DisputeGame::GameResolved, Sent)> {
         let m = &self.model;
         let tc = trace.commit();
         let c = element_challenge(&m.model, &m.commitment, trace, &tc, at)?;
-        let bond = self.claims.challengeBond().call().await.map_err(|e| Error::Chain(format!("challengeBond: {e}")))?;
+        let bond = self
+            .claims
+            .challengeBond()
+            .call()
+            .await
+            .map_err(|e| Error::Chain(format!("challengeBond: {e}")))?;
         let sent = send("challenge", self.game.challenge(claim.id, c).value(bond)).await?;
         let resolved = sent
             .receipt
@@ -170,6 +219,10 @@ impl Watcher {
 
     /// The watcher's credit in the claim manager.
     pub async fn credit(&self) -> Result<U256> {
-        self.claims.credit(self.address()).call().await.map_err(|e| Error::Chain(format!("credit: {e}")))
+        self.claims
+            .credit(self.address())
+            .call()
+            .await
+            .map_err(|e| Error::Chain(format!("credit: {e}")))
     }
 }
