@@ -91,14 +91,8 @@ contract DisputeGame {
         if (n.kind == OpKind.MatMul) {
             TensorMerkle.verifyOpening(c.input, _shape2(n.rows, n.inner), traceRoot, n.input, traceLeaves);
             TensorMerkle.verifyOpening(c.weight, _shape2(n.cols, n.inner), spec.weightsRoot, n.weight, spec.weightCount);
-            uint32[] memory x = new uint32[](n.inner);
-            uint32[] memory w = new uint32[](n.inner);
-            uint256 xo = uint256(c.row) * n.inner;
-            uint256 wo = uint256(c.col) * n.inner;
-            for (uint256 k; k < n.inner; ++k) {
-                x[k] = TensorMerkle.element(c.input, xo + k);
-                w[k] = TensorMerkle.element(c.weight, wo + k);
-            }
+            uint32[] memory x = TensorMerkle.elements(c.input, uint256(c.row) * n.inner, n.inner);
+            uint32[] memory w = TensorMerkle.elements(c.weight, uint256(c.col) * n.inner, n.inner);
             inside = SoundBound.dotWithin(x, w, yBits);
         } else if (n.kind == OpKind.Add) {
             TensorMerkle.verifyOpening(c.input, _shape2(n.rows, n.cols), traceRoot, n.input, traceLeaves);

@@ -37,6 +37,21 @@ contract Harness {
     function reluWithin(uint32 xb, uint32 y) external pure returns (bool) {
         return SoundBound.reluWithin(xb, y);
     }
+
+    /// Gas of `SoundBound.dotWithin` alone on n terms of realistic fp32 values drawn from `seed`
+    /// (exponents 2^-8..2^-1, random signs and mantissas), measured inside the call.
+    function dotGas(uint256 n, uint256 seed) external view returns (uint256 used, bool inside) {
+        uint32[] memory x = new uint32[](n);
+        uint32[] memory w = new uint32[](n);
+        for (uint256 i; i < n; ++i) {
+            uint256 r = uint256(keccak256(abi.encode(seed, i)));
+            x[i] = uint32((r & 0x807fffff) | ((119 + (r >> 40) % 8) << 23));
+            w[i] = uint32(((r >> 64) & 0x807fffff) | ((119 + (r >> 100) % 8) << 23));
+        }
+        used = gasleft();
+        inside = SoundBound.dotWithin(x, w, 0);
+        used -= gasleft();
+    }
 }
 
 /// @notice Shared set-up: deployed contracts, funded parties, and a one-op model whose every tensor fits one

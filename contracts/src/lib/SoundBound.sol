@@ -25,113 +25,131 @@ import {NonFiniteInput, ReductionTooLong} from "./Errors.sol";
 ///   terms below 2^base are truncated (each by < 1 unit) and the check is relaxed by exactly that slack,
 ///   in the prover's favour: the judge never condemns an honest result; it could only miss a deviation
 ///   smaller than 2^-150 of the largest term, which no in-range model can produce.
-///   Addition y = fl(a + b) is the case n = 1 with terms a and b and no underflow term (IEEE addition is
-///   exact whenever its result is subnormal): |y - (a + b)| <= u |a + b| <= gamma_1 (|a| + |b|).
+///   Addition y = fl(a + b) is the dot product [a, b] . [1, 1] with rounding length n = 1 and no underflow
+///   term (IEEE addition is exact whenever its result is subnormal): |y - (a + b)| <= u|a + b| <= gamma_1 (|a| + |b|).
+///
+///   Exponents are kept biased so everything is unsigned: a product of fp32 values with biased exponents
+///   Ex, Ew (subnormals count as 1) is m * 2^(Ex + Ew - 300); y is my * 2^((Ey + 150) - 300). The unit 2^base
+///   is biased B = max(top - 190, 2), top the highest (biased) bit position of any nonzero term or y.
 library SoundBound {
-    /// @notice A product (or addend) exactly: (-1)^neg * m * 2^e.
-    struct Term {
-        bool neg;
-        uint256 m;
-        int256 e;
-    }
-
     uint256 internal constant TWO24 = 1 << 24;
     uint256 internal constant MAX_TERMS = 1 << 20;
-    int256 internal constant WINDOW = 190;
-    int256 internal constant MIN_EXP = -298;
-    int256 internal constant GRID_EXP = -149;
+    uint256 internal constant WINDOW = 190;
+    /// @dev Biased exponent of the smallest product unit (2^-298).
+    uint256 internal constant MIN_BIASED = 2;
+    /// @dev Biased exponent of the subnormal grid 2^-149.
+    uint256 internal constant GRID_BIASED = 151;
+    uint32 internal constant ONE = 0x3f800000;
 
-    /// @notice The exact product x * w of two finite fp32 values; reverts on NaN/Inf inputs.
-    function product(uint32 xBits, uint32 wBits) internal pure returns (Term memory t) {
-        (bool xn, uint256 xm, int256 xe, bool xf) = Fp32.decode(xBits);
-        (bool wn, uint256 wm, int256 we, bool wf) = Fp32.decode(wBits);
-        // INVARIANT: bounds are defined over finite inputs; a non-finite input is the fault of the op before.
-        if (!xf) revert NonFiniteInput(xBits);
-        if (!wf) revert NonFiniteInput(wBits);
-        t = Term(xn != wn, xm * wm, xe + we);
-    }
-
-    /// @notice The exact value of one finite fp32 value as a term; reverts on NaN/Inf.
-    function value(uint32 bits) internal pure returns (Term memory t) {
-        (bool n, uint256 m, int256 e, bool f) = Fp32.decode(bits);
-        if (!f) revert NonFiniteInput(bits);
-        t = Term(n, m, e);
-    }
-
-    /// @notice True iff `yBits` is inside the sound region of fl(sum of `terms`) with rounding length `n`;
-    ///         `underflow` enables the underflow term (products; false for additions). A NaN/Inf y is outside.
-    function within(Term[] memory terms, uint32 yBits, uint256 n, bool underflow) internal pure returns (bool) {
-        if (Fp32.isNonFinite(yBits)) return false;
+    /// @notice True iff `yBits` is inside the sound region of fl(sum_i x_i * w_i) with rounding length `n`;
+    ///         `underflow` enables the underflow term (false for additions). A NaN/Inf y is outside; a NaN/Inf
+    ///         input reverts with `NonFiniteInput`.
+    function within(uint32[] memory x, uint32[] memory w, uint32 yBits, uint256 n, bool underflow)
+        internal
+        pure
+        returns (bool)
+    {
+        if (((yBits >> 23) & 0xff) == 0xff) return false;
         if (n >= MAX_TERMS) revert ReductionTooLong(n);
-        (bool yNeg, uint256 yM, int256 yE,) = Fp32.decode(yBits);
+        uint256 len = x.length;
+        // INVARIANT: one weight per input.
+        if (w.length != len) revert ReductionTooLong(n);
+        unchecked {
+            // y = (-1)^yNeg * yM * 2^(yE - 300)
+            uint256 yE = (yBits >> 23) & 0xff;
+            uint256 yM = yBits & 0x7fffff;
+            if (yE == 0) yE = 1;
+            else yM |= 0x800000;
+            yE += 150;
 
-        // Pass 1: the highest bit of any term, and whether any product is off the 2^-149 grid.
-        int256 top = yM == 0 ? MIN_EXP : yE + int256(_bitLength(yM));
-        bool offGrid;
-        for (uint256 i; i < terms.length; ++i) {
-            if (terms[i].m == 0) continue;
-            int256 t = terms[i].e + int256(_bitLength(terms[i].m));
-            if (t > top) top = t;
-            if (terms[i].e < GRID_EXP && _trailingBelow(terms[i].m, GRID_EXP - terms[i].e)) offGrid = true;
-        }
-        int256 base = top - WINDOW > MIN_EXP ? top - WINDOW : MIN_EXP;
-
-        // Pass 2: exact (or truncated, with slack) sums in units of 2^base.
-        uint256 pos;
-        uint256 negSum;
-        bool inexact;
-        for (uint256 i; i < terms.length; ++i) {
-            if (terms[i].m == 0) continue;
-            (uint256 v, bool cut) = _align(terms[i].m, terms[i].e, base);
-            inexact = inexact || cut;
-            if (terms[i].neg) negSum += v;
-            else pos += v;
-        }
-        (uint256 yv, bool yCut) = _align(yM, yE, base);
-        inexact = inexact || yCut;
-
-        // d = |y - s| with s = pos - negSum, y = +-yv.
-        uint256 yPos = yNeg ? 0 : yv;
-        uint256 yNegPart = yNeg ? yv : 0;
-        uint256 left = yPos + negSum; // y - s = (yPos + negSum) - (pos + yNegPart)
-        uint256 right = pos + yNegPart;
-        uint256 d = left > right ? left - right : right - left;
-        uint256 a = pos + negSum;
-
-        if (inexact) {
-            d = d > n + 1 ? d - (n + 1) : 0;
-            a += n;
-        }
-        uint256 lhs = (TWO24 - n) * d;
-        uint256 rhs = n * a;
-        if (underflow && offGrid) {
-            uint256 u = (TWO24 - n) * n;
-            int256 sh = GRID_EXP - base;
-            if (sh >= 0) {
-                rhs += u << uint256(sh);
-            } else {
-                uint256 r = uint256(-sh);
-                rhs += (u + (uint256(1) << r) - 1) >> r;
+            // Pass 1: decode every product once into a packed word (sign << 255 | e << 64 | m), and find the
+            // highest bit of any term and whether any product is off the 2^-149 grid.
+            uint256 top = yM == 0 ? MIN_BIASED : yE + _bitLength(yM);
+            bool offGrid;
+            uint256[] memory terms = new uint256[](len);
+            for (uint256 i; i < len; ++i) {
+                uint256 xb;
+                uint256 wb;
+                assembly {
+                    let o := mul(add(i, 1), 0x20)
+                    xb := mload(add(x, o))
+                    wb := mload(add(w, o))
+                }
+                (uint256 m, uint256 e, bool sNeg) = _product(uint32(xb), uint32(wb));
+                if (m == 0) continue;
+                // products of two normals have 47 or 48 bits; only subnormal factors need the general bit length
+                uint256 t = e + ((m >> 46) != 0 ? 47 + (m >> 47) : _bitLength(m));
+                if (t > top) top = t;
+                if (e < GRID_BIASED && (m & ((uint256(1) << (GRID_BIASED - e)) - 1)) != 0) offGrid = true;
+                uint256 packed = (sNeg ? uint256(1) << 255 : 0) | (e << 64) | m;
+                assembly {
+                    mstore(add(terms, mul(add(i, 1), 0x20)), packed)
+                }
             }
+            uint256 base = top > WINDOW + MIN_BIASED ? top - WINDOW : MIN_BIASED;
+
+            // Pass 2: exact (or truncated, with slack) sums in units of 2^base.
+            uint256 pos;
+            uint256 neg;
+            bool inexact;
+            for (uint256 i; i < len; ++i) {
+                uint256 packed;
+                assembly {
+                    packed := mload(add(terms, mul(add(i, 1), 0x20)))
+                }
+                uint256 m = packed & 0xffffffffffffffff;
+                if (m == 0) continue;
+                uint256 e = (packed >> 64) & 0x3ff;
+                uint256 v;
+                if (e >= base) {
+                    v = m << (e - base);
+                } else {
+                    uint256 r = base - e;
+                    v = r >= 256 ? 0 : m >> r;
+                    if (v << r != m) inexact = true;
+                }
+                if (packed >> 255 == 1) neg += v;
+                else pos += v;
+            }
+            uint256 yv;
+            if (yM != 0) {
+                if (yE >= base) {
+                    yv = yM << (yE - base);
+                } else {
+                    uint256 r = base - yE;
+                    yv = r >= 256 ? 0 : yM >> r;
+                    if (yv << r != yM) inexact = true;
+                }
+            }
+            // d = |y - s|, s = pos - neg
+            (uint256 left, uint256 right) = (yBits >> 31) == 1 ? (neg, pos + yv) : (yv + neg, pos);
+            uint256 d = left > right ? left - right : right - left;
+            uint256 a = pos + neg;
+            if (inexact) {
+                d = d > n + 1 ? d - (n + 1) : 0;
+                a += n;
+            }
+            uint256 rhs = n * a;
+            if (underflow && offGrid) {
+                uint256 u = (TWO24 - n) * n;
+                if (GRID_BIASED >= base) rhs += u << (GRID_BIASED - base);
+                else rhs += (u + (uint256(1) << (base - GRID_BIASED)) - 1) >> (base - GRID_BIASED);
+            }
+            return (TWO24 - n) * d <= rhs;
         }
-        return lhs <= rhs;
     }
 
     /// @notice Sound region of a dot product: y = fl(sum x_i * w_i) over n = x.length terms.
     function dotWithin(uint32[] memory x, uint32[] memory w, uint32 yBits) internal pure returns (bool) {
-        Term[] memory terms = new Term[](x.length);
-        for (uint256 i; i < x.length; ++i) {
-            terms[i] = product(x[i], w[i]);
-        }
-        return within(terms, yBits, x.length, true);
+        return within(x, w, yBits, x.length, true);
     }
 
     /// @notice Sound region of an addition: y = fl(a + b).
     function addWithin(uint32 aBits, uint32 bBits, uint32 yBits) internal pure returns (bool) {
-        Term[] memory terms = new Term[](2);
-        terms[0] = value(aBits);
-        terms[1] = value(bBits);
-        return within(terms, yBits, 1, false);
+        uint32[] memory x = new uint32[](2);
+        uint32[] memory w = new uint32[](2);
+        (x[0], x[1], w[0], w[1]) = (aBits, bBits, ONE, ONE);
+        return within(x, w, yBits, 1, false);
     }
 
     /// @notice ReLU is exact: y = x for x > 0, y = +-0 otherwise.
@@ -141,18 +159,22 @@ library SoundBound {
         return positive ? yBits == xBits : Fp32.isZero(yBits);
     }
 
-    function _align(uint256 m, int256 e, int256 base) private pure returns (uint256 v, bool cut) {
-        if (m == 0) return (0, false);
-        if (e >= base) return (m << uint256(e - base), false);
-        uint256 r = uint256(base - e);
-        if (r >= 256) return (0, true);
-        v = m >> r;
-        cut = (v << r) != m;
-    }
-
-    function _trailingBelow(uint256 m, int256 bits) private pure returns (bool) {
-        if (bits >= 256) return m != 0;
-        return (m & ((uint256(1) << uint256(bits)) - 1)) != 0;
+    /// @dev The exact product of two fp32 values: m * 2^(e - 300), sign; reverts on NaN/Inf.
+    function _product(uint32 xb, uint32 wb) private pure returns (uint256 m, uint256 e, bool neg) {
+        unchecked {
+            uint256 xe = (xb >> 23) & 0xff;
+            uint256 we = (wb >> 23) & 0xff;
+            // INVARIANT: bounds are defined over finite inputs; a non-finite input is the fault of the op before.
+            if (xe == 0xff) revert NonFiniteInput(xb);
+            if (we == 0xff) revert NonFiniteInput(wb);
+            uint256 xm = xb & 0x7fffff;
+            uint256 wm = wb & 0x7fffff;
+            if (xe == 0) xe = 1;
+            else xm |= 0x800000;
+            if (we == 0) we = 1;
+            else wm |= 0x800000;
+            return (xm * wm, xe + we, ((xb ^ wb) >> 31) == 1);
+        }
     }
 
     function _bitLength(uint256 x) private pure returns (uint256) {

@@ -124,13 +124,37 @@ library TensorMerkle {
 
     /// @notice The fp32 bits of element `g` (flat row-major index) from a verified opening.
     function element(TensorOpening calldata t, uint256 g) internal pure returns (uint32) {
-        uint256 ci = g / CHUNK_ELEMS;
-        if (t.chunks.length == 0 || ci < t.chunks[0].index || ci - t.chunks[0].index >= t.chunks.length) {
-            revert ElementNotOpened(g);
+        return elements(t, g, 1)[0];
+    }
+
+    /// @notice The fp32 bits of elements [start, start + n) from a verified opening (consecutive chunks).
+    function elements(TensorOpening calldata t, uint256 start, uint256 n) internal pure returns (uint32[] memory out) {
+        out = new uint32[](n);
+        if (n == 0) return out;
+        uint256 first = start / CHUNK_ELEMS;
+        uint256 last = (start + n - 1) / CHUNK_ELEMS;
+        // INVARIANT: every element read lies in an opened (and verified) chunk.
+        if (t.chunks.length == 0 || first < t.chunks[0].index || last - t.chunks[0].index >= t.chunks.length) {
+            revert ElementNotOpened(start);
         }
-        bytes calldata d = t.chunks[ci - t.chunks[0].index].data;
-        uint256 o = (g % CHUNK_ELEMS) * 4;
-        return uint32(uint8(d[o])) | (uint32(uint8(d[o + 1])) << 8) | (uint32(uint8(d[o + 2])) << 16)
-            | (uint32(uint8(d[o + 3])) << 24);
+        uint256 k;
+        for (uint256 ci = first; ci <= last; ++ci) {
+            bytes calldata d = t.chunks[ci - t.chunks[0].index].data;
+            uint256 lo = ci == first ? start % CHUNK_ELEMS : 0;
+            uint256 hi = ci == last ? (start + n - 1) % CHUNK_ELEMS + 1 : CHUNK_ELEMS;
+            if (hi * 4 > d.length) revert ElementNotOpened(ci * CHUNK_ELEMS + hi - 1);
+            uint256 off;
+            assembly {
+                off := d.offset
+            }
+            for (uint256 j = lo; j < hi; ++j) {
+                uint256 v;
+                assembly {
+                    v := shr(224, calldataload(add(off, mul(j, 4))))
+                }
+                // little-endian bytes -> uint32
+                out[k++] = uint32(((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >> 8) & 0xff00) | (v >> 24));
+            }
+        }
     }
 }
