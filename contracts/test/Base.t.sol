@@ -45,7 +45,9 @@ contract Harness {
         uint32[] memory w = new uint32[](n);
         for (uint256 i; i < n; ++i) {
             uint256 r = uint256(keccak256(abi.encode(seed, i)));
+            // forge-lint: disable-next-line(unsafe-typecast)
             x[i] = uint32((r & 0x807fffff) | ((119 + (r >> 40) % 8) << 23));
+            // forge-lint: disable-next-line(unsafe-typecast)
             w[i] = uint32(((r >> 64) & 0x807fffff) | ((119 + (r >> 100) % 8) << 23));
         }
         used = gasleft();

@@ -42,7 +42,9 @@ contract Fp32Test is PRBTest {
     function testFuzz_decode_roundTrips_succeeds(uint32 bits) public {
         vm.assume(!Fp32.isNonFinite(bits));
         (bool n, uint256 m, int256 e,) = Fp32.decode(bits);
+        // forge-lint: disable-next-line(unsafe-typecast)
         uint32 biased = m >= (1 << 23) ? uint32(uint256(e + 150)) : 0;
+        // forge-lint: disable-next-line(unsafe-typecast)
         uint32 back = (n ? uint32(1) << 31 : 0) | (biased << 23) | uint32(m & 0x7fffff);
         assertEq(uint256(back), uint256(bits));
         assert(m < (1 << 24));

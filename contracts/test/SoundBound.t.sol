@@ -22,6 +22,7 @@ contract SoundBoundTest is PRBTest {
         uint256 e;
         while ((m >> (e + 1)) != 0) ++e;
         uint256 frac = (m << (23 - e)) & 0x7fffff;
+        // forge-lint: disable-next-line(unsafe-typecast)
         return sign | uint32((127 + e) << 23) | uint32(frac);
     }
 

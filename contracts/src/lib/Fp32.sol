@@ -16,7 +16,8 @@ library Fp32 {
         uint256 frac = bits & 0x7fffff;
         if (biased == 0xff) return (neg, 0, 0, false);
         if (biased == 0) return (neg, frac, -149, true);
-        return (neg, frac | 0x800000, int256(biased) - 150, true);
+        // forge-lint: disable-next-line(unsafe-typecast)
+        return (neg, frac | 0x800000, int256(biased) - 150, true); // biased <= 254
     }
 
     /// @notice True for NaN and +-Inf.

@@ -75,7 +75,7 @@ library SoundBound {
                     xb := mload(add(x, o))
                     wb := mload(add(w, o))
                 }
-                (uint256 m, uint256 e, bool sNeg) = _product(uint32(xb), uint32(wb));
+                (uint256 m, uint256 e, bool sNeg) = _product(xb, wb);
                 if (m == 0) continue;
                 // products of two normals have 47 or 48 bits; only subnormal factors need the general bit length
                 uint256 t = e + ((m >> 46) != 0 ? 47 + (m >> 47) : _bitLength(m));
@@ -160,13 +160,15 @@ library SoundBound {
     }
 
     /// @dev The exact product of two fp32 values: m * 2^(e - 300), sign; reverts on NaN/Inf.
-    function _product(uint32 xb, uint32 wb) private pure returns (uint256 m, uint256 e, bool neg) {
+    function _product(uint256 xb, uint256 wb) private pure returns (uint256 m, uint256 e, bool neg) {
         unchecked {
             uint256 xe = (xb >> 23) & 0xff;
             uint256 we = (wb >> 23) & 0xff;
             // INVARIANT: bounds are defined over finite inputs; a non-finite input is the fault of the op before.
-            if (xe == 0xff) revert NonFiniteInput(xb);
-            if (we == 0xff) revert NonFiniteInput(wb);
+            // forge-lint: disable-next-line(unsafe-typecast)
+            if (xe == 0xff) revert NonFiniteInput(uint32(xb)); // xb came from a uint32 array
+            // forge-lint: disable-next-line(unsafe-typecast)
+            if (we == 0xff) revert NonFiniteInput(uint32(wb));
             uint256 xm = xb & 0x7fffff;
             uint256 wm = wb & 0x7fffff;
             if (xe == 0) xe = 1;

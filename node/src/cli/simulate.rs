@@ -55,7 +55,11 @@ impl SimulateArgs {
                 ..ProtocolParams::default()
             },
         };
-        let report = simulate(&opts).await.wrap_err("simulation failed")?;
+        // Ctrl-C or SIGTERM drops the simulation future, and with it anvil (killed by PID in its Drop).
+        let report = tokio::select! {
+            r = simulate(&opts) => r.wrap_err("simulation failed")?,
+            _ = shutdown_signal() => bail!("interrupted; anvil stopped"),
+        };
         println!("{}", table(&report));
         if let Some(path) = &self.report {
             std::fs::write(path, serde_json::to_string_pretty(&report)?)
@@ -112,4 +116,12 @@ fn table(r: &Report) -> Table {
         ]);
     }
     t
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+    }
 }
