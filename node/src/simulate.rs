@@ -10,9 +10,10 @@ use std::sync::Arc;
 use alloy::primitives::U256;
 use alloy::providers::ext::AnvilApi;
 use alloy::providers::Provider;
-use nao_bindings::ClaimManager;
 
-use crate::chain::{self, Client, Deployment, LocalChain, ProtocolParams, Sent};
+use crate::chain::{
+    self, ClaimStatus, Client, Deployment, GameOutcome, LocalChain, ProtocolParams, Sent,
+};
 use crate::model::{MlpConfig, Model, MLP_TINY};
 use crate::roles::{Finding, Prover, RegisteredModel, TraceServer, TraceStore, Watcher};
 use crate::runtime::no_tamper;
@@ -258,14 +259,6 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
     })
 }
 
-async fn credit(w: &World, who: alloy::primitives::Address) -> Result<U256> {
-    ClaimManager::new(w.deployment.claims, w.deployer.provider.clone())
-        .credit(who)
-        .call()
-        .await
-        .map_err(|e| Error::Chain(format!("credit: {e}")))
-}
-
 async fn advance_past_window(w: &World) -> Result<()> {
     let p = &w.deployer.provider;
     p.anvil_increase_time(w.params.challenge_window + 1)
@@ -280,10 +273,8 @@ async fn advance_past_window(w: &World) -> Result<()> {
 /// Plays one scenario with an input drawn from `seed`.
 async fn play(w: &World, s: Scenario, seed: u64) -> Result<ScenarioReport> {
     let mut txs: Vec<Sent> = Vec::new();
-    let (p0, w0) = (
-        credit(w, w.prover.address()).await?,
-        credit(w, w.watcher.address()).await?,
-    );
+    let (pc, wc) = (w.prover.claims(), w.watcher.claims());
+    let (p0, w0) = (pc.credit().await?, wc.credit().await?);
     let from_block = w
         .deployer
         .provider
@@ -323,44 +314,26 @@ async fn play(w: &World, s: Scenario, seed: u64) -> Result<ScenarioReport> {
     if let Some(at) = target {
         let (resolved, sent) = w.watcher.challenge(&claim, &trace, at).await?;
         txs.push(sent);
-        game_outcome = Some(resolved.outcome);
+        game_outcome = Some(GameOutcome::from(resolved.outcome));
     }
 
     // Time passes; whoever is owed collects.
-    let status = ClaimManager::new(w.deployment.claims, w.deployer.provider.clone())
-        .claim(posted.id)
-        .call()
-        .await
-        .map_err(|e| Error::Chain(format!("claim: {e}")))?
-        .status;
-    let slashed = status == 3;
-    if !slashed {
+    if pc.status(posted.id).await? != ClaimStatus::Slashed {
         advance_past_window(w).await?;
-        txs.push(w.prover.finalize(posted.id).await?);
+        txs.push(pc.finalize(posted.id).await?);
     }
-    let (p1, w1) = (
-        credit(w, w.prover.address()).await?,
-        credit(w, w.watcher.address()).await?,
-    );
+    let (p1, w1) = (pc.credit().await?, wc.credit().await?);
     if p1 > U256::ZERO {
-        txs.push(w.prover.withdraw().await?);
+        txs.push(pc.withdraw().await?);
     }
     if w1 > U256::ZERO {
-        txs.push(w.watcher.withdraw().await?);
+        txs.push(wc.withdraw().await?);
     }
-    let final_status = ClaimManager::new(w.deployment.claims, w.deployer.provider.clone())
-        .claim(posted.id)
-        .call()
-        .await
-        .map_err(|e| Error::Chain(format!("claim: {e}")))?
-        .status;
-    // ClaimStatus { None, Pending, Finalized, Slashed } and GameOutcome { None, ChallengerWon, ProverWon }.
-    const CHALLENGER_WON: u8 = 1;
-    const PROVER_WON: u8 = 2;
+    let final_status = pc.status(posted.id).await?;
     let outcome = match (final_status, game_outcome) {
-        (3, Some(CHALLENGER_WON)) => Outcome::ProverSlashed,
-        (2, Some(PROVER_WON)) => Outcome::ChallengerSlashed,
-        (2, None) => Outcome::Finalized,
+        (ClaimStatus::Slashed, Some(GameOutcome::ChallengerWon)) => Outcome::ProverSlashed,
+        (ClaimStatus::Finalized, Some(GameOutcome::ProverWon)) => Outcome::ChallengerSlashed,
+        (ClaimStatus::Finalized, None) => Outcome::Finalized,
         _ => Outcome::Unresolved,
     };
     // Net ETH per party, gas excluded: credit gained minus bonds paid in.

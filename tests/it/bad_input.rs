@@ -2,120 +2,38 @@
 
 use std::sync::Arc;
 
-use alloy::primitives::FixedBytes;
+use alloy::primitives::{FixedBytes, U256};
 use alloy::providers::ext::AnvilApi;
-use nao::chain::{self, send};
+use nao::chain::{self, send, Client, Deployment, LocalChain};
 use nao::model::{Model, MLP_TINY};
 use nao::roles::{Finding, Prover, RegisteredModel, TraceServer, TraceStore, Watcher};
-use nao::runtime::no_tamper;
+use nao::runtime::{self, no_tamper};
 use nao_bindings::ClaimManager;
 
 use super::deployed;
 
-#[tokio::test(flavor = "multi_thread")]
-async fn late_challenges_second_finalizes_and_unknown_models_are_refused_by_name() {
-    let (chain, owner, d) = deployed().await;
-    let model = Model {
+/// A chain with a registered MLP, a prover serving its traces, and a watcher.
+struct Parties {
+    chain: LocalChain,
+    owner: Client,
+    d: Deployment,
+    store: TraceStore,
+    prover: Prover,
+    watcher: Watcher,
+    _server: TraceServer,
+}
+
+fn mlp() -> Model {
+    Model {
         name: "mlp".into(),
         graph: MLP_TINY.graph(),
         weights: MLP_TINY.generate_weights(),
-    };
-    let (registered, _) = RegisteredModel::register(&owner, &d, model, b"p", "u")
-        .await
-        .unwrap();
-    let registered = Arc::new(registered);
-    let store = TraceStore::default();
-    let server = TraceServer::start(store.clone()).await.unwrap();
-    let prover_client = chain::connect(&chain.rpc_url(), chain.signer(1))
-        .await
-        .unwrap();
-    let prover = Prover::new(
-        prover_client.clone(),
-        &d,
-        registered.clone(),
-        store,
-        server.url.clone(),
-    );
-    let watcher = Watcher::new(
-        chain::connect(&chain.rpc_url(), chain.signer(2))
-            .await
-            .unwrap(),
-        &d,
-        registered.clone(),
-    );
-
-    // A claim for an unknown model: the registry's error, named.
-    let claims = ClaimManager::new(d.claims, prover_client.provider.clone());
-    let bogus = ClaimManager::ClaimInput {
-        modelId: FixedBytes([7; 32]),
-        inputRoot: FixedBytes([0; 32]),
-        outputRoot: FixedBytes([0; 32]),
-        traceRoot: FixedBytes([0; 32]),
-        inputProof: vec![],
-        outputProof: vec![],
-        dataUri: String::new(),
-    };
-    let err = send(
-        "post",
-        claims
-            .postClaim(bogus)
-            .value(alloy::primitives::U256::from(10u128.pow(18))),
-    )
-    .await
-    .unwrap_err();
-    assert!(err.to_string().contains("UnknownModel"), "{err}");
-
-    // An honest claim, its window passes, then a challenge comes too late.
-    let posted = prover
-        .post(&MLP_TINY.input(9), &mut no_tamper)
-        .await
-        .unwrap();
-    let seen = watcher.claims_since(0).await.unwrap();
-    let claim = seen.iter().find(|c| c.id == posted.id).unwrap();
-    let trace = watcher.fetch_trace(claim).await.unwrap();
-    let Finding::Clean { closest } = watcher.check(&trace) else {
-        panic!("honest claim flagged")
-    };
-    owner.provider.anvil_increase_time(3601).await.unwrap();
-    owner.provider.anvil_mine(Some(1), None).await.unwrap();
-    let err = watcher.challenge(claim, &trace, closest).await.unwrap_err();
-    assert!(err.to_string().contains("ChallengeWindowClosed"), "{err}");
-    assert_eq!(
-        watcher.credit().await.unwrap(),
-        alloy::primitives::U256::ZERO
-    );
-
-    prover.finalize(posted.id).await.unwrap();
-    let err = prover.finalize(posted.id).await.unwrap_err();
-    assert!(err.to_string().contains("ClaimNotPending"), "{err}");
-    assert_eq!(
-        prover.credit().await.unwrap(),
-        alloy::primitives::U256::from(10u128.pow(18))
-    );
+    }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_dead_rpc_is_named() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let url = format!("http://127.0.0.1:{port}");
-    let chain = nao::chain::LocalChain::start().unwrap();
-    let err = chain::connect(&url, chain.signer(0)).await.unwrap_err();
-    assert!(err.to_string().contains(&url), "{err}");
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_trace_that_does_not_match_its_claim_is_refused() {
+async fn parties() -> Parties {
     let (chain, owner, d) = deployed().await;
-    let model = Model {
-        name: "mlp".into(),
-        graph: MLP_TINY.graph(),
-        weights: MLP_TINY.generate_weights(),
-    };
-    let (registered, _) = RegisteredModel::register(&owner, &d, model, b"p", "u")
+    let (registered, _) = RegisteredModel::register(&owner, &d, mlp(), b"p", "u")
         .await
         .unwrap();
     let registered = Arc::new(registered);
@@ -131,19 +49,111 @@ async fn a_trace_that_does_not_match_its_claim_is_refused() {
         store.clone(),
         server.url.clone(),
     );
-    let watcher = Watcher::new(
-        chain::connect(&chain.rpc_url(), chain.signer(2))
-            .await
-            .unwrap(),
-        &d,
-        registered,
+    let wc = chain::connect(&chain.rpc_url(), chain.signer(2))
+        .await
+        .unwrap();
+    let watcher = Watcher::new(wc, &d, registered);
+    Parties {
+        chain,
+        owner,
+        d,
+        store,
+        prover,
+        watcher,
+        _server: server,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn late_challenges_second_finalizes_and_unknown_models_are_refused_by_name() {
+    let Parties {
+        chain,
+        owner,
+        d,
+        prover,
+        watcher,
+        _server,
+        ..
+    } = parties().await;
+
+    // A claim for an unknown model: the registry's error, named, and no bond taken.
+    let pc = chain::connect(&chain.rpc_url(), chain.signer(1))
+        .await
+        .unwrap();
+    let claims = ClaimManager::new(d.claims, pc.provider.clone());
+    let bogus = ClaimManager::ClaimInput {
+        modelId: FixedBytes([7; 32]),
+        inputRoot: FixedBytes([0; 32]),
+        outputRoot: FixedBytes([0; 32]),
+        traceRoot: FixedBytes([0; 32]),
+        inputProof: vec![],
+        outputProof: vec![],
+        dataUri: String::new(),
+    };
+    let err = send(
+        "post",
+        claims.postClaim(bogus).value(U256::from(10u128.pow(18))),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("UnknownModel"), "{err}");
+
+    // An honest claim; its window passes; then a challenge comes too late.
+    let posted = prover
+        .post(&MLP_TINY.input(9), &mut no_tamper)
+        .await
+        .unwrap();
+    let seen = watcher.claims_since(0).await.unwrap();
+    let claim = seen.iter().find(|c| c.id == posted.id).unwrap();
+    let trace = watcher.fetch_trace(claim).await.unwrap();
+    let Finding::Clean { closest } = watcher.check(&trace) else {
+        panic!("honest claim flagged")
+    };
+    owner.provider.anvil_increase_time(3601).await.unwrap();
+    owner.provider.anvil_mine(Some(1), None).await.unwrap();
+    let err = watcher.challenge(claim, &trace, closest).await.unwrap_err();
+    assert!(err.to_string().contains("ChallengeWindowClosed"), "{err}");
+    assert_eq!(watcher.claims().credit().await.unwrap(), U256::ZERO);
+
+    // Finalized once; the second time is refused and pays nothing more.
+    prover.claims().finalize(posted.id).await.unwrap();
+    let err = prover.claims().finalize(posted.id).await.unwrap_err();
+    assert!(err.to_string().contains("ClaimNotPending"), "{err}");
+    assert_eq!(
+        prover.claims().credit().await.unwrap(),
+        U256::from(10u128.pow(18))
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dead_rpc_is_named() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let chain = LocalChain::start().unwrap();
+    let err = chain::connect(&url, chain.signer(0)).await.unwrap_err();
+    assert!(err.to_string().contains(&url), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trace_that_does_not_match_its_claim_is_refused() {
+    let Parties {
+        chain: _chain,
+        store,
+        prover,
+        watcher,
+        _server,
+        ..
+    } = parties().await;
     let posted = prover
         .post(&MLP_TINY.input(1), &mut no_tamper)
         .await
         .unwrap();
     // the prover swaps the stored trace for another run's: served data no longer matches the claim
-    let other = nao::runtime::run(&registered_model(), &MLP_TINY.input(2), &mut no_tamper).unwrap();
+    let other = runtime::run(&mlp(), &MLP_TINY.input(2), &mut no_tamper).unwrap();
     store.insert(posted.trace_root.0, other);
     let claim = watcher
         .claims_since(0)
@@ -154,12 +164,4 @@ async fn a_trace_that_does_not_match_its_claim_is_refused() {
         .unwrap();
     let err = watcher.fetch_trace(&claim).await.unwrap_err();
     assert!(err.to_string().contains("the claim commits"), "{err}");
-}
-
-fn registered_model() -> Model {
-    Model {
-        name: "mlp".into(),
-        graph: MLP_TINY.graph(),
-        weights: MLP_TINY.generate_weights(),
-    }
 }

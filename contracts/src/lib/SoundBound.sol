@@ -99,6 +99,7 @@ library SoundBound {
                 }
                 uint256 m = packed & 0xffffffffffffffff;
                 if (m == 0) continue;
+                // _align inlined: this loop is the hot path of every adjudication
                 uint256 e = (packed >> 64) & 0x3ff;
                 uint256 v;
                 if (e >= base) {
@@ -111,16 +112,8 @@ library SoundBound {
                 if (packed >> 255 == 1) neg += v;
                 else pos += v;
             }
-            uint256 yv;
-            if (yM != 0) {
-                if (yE >= base) {
-                    yv = yM << (yE - base);
-                } else {
-                    uint256 r = base - yE;
-                    yv = r >= 256 ? 0 : yM >> r;
-                    if (yv << r != yM) inexact = true;
-                }
-            }
+            (uint256 yv, bool yCut) = _align(yM, yE, base);
+            if (yCut) inexact = true;
             // d = |y - s|, s = pos - neg
             (uint256 left, uint256 right) = (yBits >> 31) == 1 ? (neg, pos + yv) : (yv + neg, pos);
             uint256 d = left > right ? left - right : right - left;
@@ -176,6 +169,16 @@ library SoundBound {
             if (we == 0) we = 1;
             else wm |= 0x800000;
             return (xm * wm, xe + we, ((xb ^ wb) >> 31) == 1);
+        }
+    }
+
+    /// @dev m * 2^(e - base) as an integer, truncated (cut = true) when bits fall below 2^base.
+    function _align(uint256 m, uint256 e, uint256 base) private pure returns (uint256 v, bool cut) {
+        unchecked {
+            if (e >= base) return (m << (e - base), false);
+            uint256 r = base - e;
+            v = r >= 256 ? 0 : m >> r;
+            cut = v << r != m;
         }
     }
 

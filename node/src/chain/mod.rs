@@ -1,11 +1,13 @@
 //! The chain side: anvil, deployment, transactions and their receipts. Knows nothing of candle.
 
 mod anvil;
+mod claims;
 mod deploy;
 mod proofs;
 mod tx;
 
 pub use anvil::{find_tool, LocalChain};
+pub use claims::{ClaimStatus, Claims, GameOutcome};
 pub use deploy::{deploy, Deployment, ProtocolParams};
 pub use proofs::{element_challenge, list_proof, ElementRef};
 pub use tx::{revert_reason, send, Sent};

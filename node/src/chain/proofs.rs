@@ -72,35 +72,19 @@ pub fn element_challenge(
         list_proof(&tc.tree, out_i)?,
     );
     let inp_i = node.input as usize;
-    let inp = &trace.tensors[inp_i];
-    let input_range = match node.kind {
-        crate::graph::OpKind::MatMul => {
-            let k = node.inner as usize;
-            at.row * k..(at.row + 1) * k
-        }
-        _ => g..g + 1,
-    };
     let input = opening(
-        tc.tensors[inp_i].open(&inp.data, input_range)?,
+        tc.tensors[inp_i].open(&trace.tensors[inp_i].data, node.input_range(at.row, at.col))?,
         list_proof(&tc.tree, inp_i)?,
     );
-    let weight = match node.kind {
-        crate::graph::OpKind::MatMul | crate::graph::OpKind::Add => {
+    let weight = match node.weight_range(at.col) {
+        Some(range) => {
             let wi = node.weight as usize;
-            let w = &model.weights[wi];
-            let range = match node.kind {
-                crate::graph::OpKind::MatMul => {
-                    let k = node.inner as usize;
-                    at.col * k..(at.col + 1) * k
-                }
-                _ => at.col..at.col + 1,
-            };
             opening(
-                mc.weights[wi].open(&w.data, range)?,
+                mc.weights[wi].open(&model.weights[wi].data, range)?,
                 list_proof(&mc.weights_tree, wi)?,
             )
         }
-        crate::graph::OpKind::Relu => DisputeGame::TensorOpening {
+        None => DisputeGame::TensorOpening {
             dataRoot: B256::ZERO,
             rootProof: vec![],
             chunks: vec![],

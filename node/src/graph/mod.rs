@@ -76,6 +76,32 @@ impl OpNode {
         }
     }
 
+    /// Flat range of the input elements that output element (row, col) depends on.
+    pub fn input_range(&self, row: usize, col: usize) -> std::ops::Range<usize> {
+        match self.kind {
+            OpKind::MatMul => {
+                let k = self.inner as usize;
+                row * k..(row + 1) * k
+            }
+            OpKind::Add | OpKind::Relu => {
+                let g = row * self.cols as usize + col;
+                g..g + 1
+            }
+        }
+    }
+
+    /// Flat range of the weight elements that output element (row, col) depends on, if any.
+    pub fn weight_range(&self, col: usize) -> Option<std::ops::Range<usize>> {
+        match self.kind {
+            OpKind::MatMul => {
+                let k = self.inner as usize;
+                Some(col * k..(col + 1) * k)
+            }
+            OpKind::Add => Some(col..col + 1),
+            OpKind::Relu => None,
+        }
+    }
+
     /// Shape of the output.
     pub fn output_shape(&self) -> Vec<usize> {
         vec![self.rows as usize, self.cols as usize]

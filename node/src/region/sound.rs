@@ -237,7 +237,8 @@ pub fn check_node(
                 OpKind::MatMul => {
                     let k = node.inner as usize;
                     let w = weight.expect("matmul has a weight");
-                    let (xr, wr) = (&input.data[r * k..(r + 1) * k], &w.data[c * k..(c + 1) * k]);
+                    let wrange = node.weight_range(c).expect("matmul has a weight");
+                    let (xr, wr) = (&input.data[node.input_range(r, c)], &w.data[wrange]);
                     let (d, b) =
                         screen(xr.iter().zip(wr).map(|(a, b)| (*a as f64, *b as f64)), k, y);
                     let ratio = d / b;

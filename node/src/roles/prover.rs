@@ -2,12 +2,11 @@
 
 use std::sync::Arc;
 
-use alloy::primitives::{FixedBytes, B256, U256};
-use alloy::providers::DynProvider;
+use alloy::primitives::{FixedBytes, B256};
 use nao_bindings::ClaimManager;
 
 use super::{RegisteredModel, TraceStore};
-use crate::chain::{list_proof, send, Client, Deployment, Sent};
+use crate::chain::{list_proof, send, Claims, Client, Deployment, Sent};
 use crate::model::HostTensor;
 use crate::runtime::{self, Tamper};
 use crate::{Error, Result};
@@ -28,7 +27,7 @@ pub struct PostedClaim {
 /// A prover bound to one model and one account.
 pub struct Prover {
     client: Client,
-    claims: ClaimManager::ClaimManagerInstance<DynProvider>,
+    claims: Claims,
     model: Arc<RegisteredModel>,
     store: TraceStore,
     data_url: String,
@@ -43,7 +42,7 @@ impl Prover {
         store: TraceStore,
         data_url: String,
     ) -> Self {
-        let claims = ClaimManager::new(d.claims, client.provider.clone());
+        let claims = Claims::new(&client, d);
         Self {
             client,
             claims,
@@ -64,12 +63,7 @@ impl Prover {
         let trace = runtime::run(&self.model.model, input, tamper)?;
         let tc = trace.commit();
         let last = tc.tensors.len() - 1;
-        let bond = self
-            .claims
-            .claimBond()
-            .call()
-            .await
-            .map_err(|e| Error::Chain(format!("claimBond: {e}")))?;
+        let bond = self.claims.claim_bond().await?;
         let root = tc.root();
         let call = ClaimManager::ClaimInput {
             modelId: self.model.id,
@@ -82,7 +76,7 @@ impl Prover {
         };
         let output = trace.output().clone();
         self.store.insert(root, trace);
-        let sent = send("post", self.claims.postClaim(call).value(bond)).await?;
+        let sent = send("post", self.claims.contract().postClaim(call).value(bond)).await?;
         let id = sent
             .receipt
             .decoded_log::<ClaimManager::ClaimPosted>()
@@ -97,22 +91,8 @@ impl Prover {
         })
     }
 
-    /// Finalizes a claim whose window has closed.
-    pub async fn finalize(&self, claim: B256) -> Result<Sent> {
-        send("finalize", self.claims.finalize(claim)).await
-    }
-
-    /// Withdraws the prover's credit.
-    pub async fn withdraw(&self) -> Result<Sent> {
-        send("withdraw", self.claims.withdraw()).await
-    }
-
-    /// The prover's credit in the claim manager.
-    pub async fn credit(&self) -> Result<U256> {
-        self.claims
-            .credit(self.address())
-            .call()
-            .await
-            .map_err(|e| Error::Chain(format!("credit: {e}")))
+    /// The claim manager as this prover.
+    pub fn claims(&self) -> &Claims {
+        &self.claims
     }
 }

@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use alloy::primitives::{Address, B256, U256};
+use alloy::primitives::{Address, B256};
 use alloy::providers::DynProvider;
-use nao_bindings::{ClaimManager, DisputeGame};
+use nao_bindings::DisputeGame;
 
 use super::RegisteredModel;
-use crate::chain::{element_challenge, send, Client, Deployment, ElementRef, Sent};
+use crate::chain::{element_challenge, send, Claims, Client, Deployment, ElementRef, Sent};
 use crate::commit::Hash;
 use crate::model::HostTensor;
 use crate::region::{check_node, ElementVerdict};
@@ -44,7 +44,7 @@ pub enum Finding {
 /// A watcher following one model.
 pub struct Watcher {
     client: Client,
-    claims: ClaimManager::ClaimManagerInstance<DynProvider>,
+    claims: Claims,
     game: DisputeGame::DisputeGameInstance<DynProvider>,
     model: Arc<RegisteredModel>,
     http: reqwest::Client,
@@ -54,7 +54,7 @@ impl Watcher {
     /// A watcher using `client`'s account.
     pub fn new(client: Client, d: &Deployment, model: Arc<RegisteredModel>) -> Self {
         Self {
-            claims: ClaimManager::new(d.claims, client.provider.clone()),
+            claims: Claims::new(&client, d),
             game: DisputeGame::new(d.game, client.provider.clone()),
             client,
             model,
@@ -71,6 +71,7 @@ impl Watcher {
     pub async fn claims_since(&self, from_block: u64) -> Result<Vec<ClaimSeen>> {
         let logs = self
             .claims
+            .contract()
             .ClaimPosted_filter()
             .topic2(self.model.id)
             .from_block(from_block)
@@ -196,12 +197,7 @@ impl Watcher {
         let m = &self.model;
         let tc = trace.commit();
         let c = element_challenge(&m.model, &m.commitment, trace, &tc, at)?;
-        let bond = self
-            .claims
-            .challengeBond()
-            .call()
-            .await
-            .map_err(|e| Error::Chain(format!("challengeBond: {e}")))?;
+        let bond = self.claims.challenge_bond().await?;
         let sent = send("challenge", self.game.challenge(claim.id, c).value(bond)).await?;
         let resolved = sent
             .receipt
@@ -212,17 +208,8 @@ impl Watcher {
         Ok((resolved, sent))
     }
 
-    /// Withdraws the watcher's credit.
-    pub async fn withdraw(&self) -> Result<Sent> {
-        send("withdraw", self.claims.withdraw()).await
-    }
-
-    /// The watcher's credit in the claim manager.
-    pub async fn credit(&self) -> Result<U256> {
-        self.claims
-            .credit(self.address())
-            .call()
-            .await
-            .map_err(|e| Error::Chain(format!("credit: {e}")))
+    /// The claim manager as this watcher.
+    pub fn claims(&self) -> &Claims {
+        &self.claims
     }
 }
