@@ -8,23 +8,12 @@ const CONTRACTS: &[&str] = &["ModelRegistry", "ClaimManager", "DisputeGame"];
 
 fn main() {
     let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
-    let root = Path::new(&manifest)
-        .parent()
-        .expect("bindings/ sits in the workspace root");
-    println!(
-        "cargo:rerun-if-changed={}",
-        root.join("contracts/src").display()
-    );
-    println!(
-        "cargo:rerun-if-changed={}",
-        root.join("foundry.toml").display()
-    );
+    let root = Path::new(&manifest).parent().expect("bindings/ sits in the workspace root");
+    println!("cargo:rerun-if-changed={}", root.join("contracts/src").display());
+    println!("cargo:rerun-if-changed={}", root.join("foundry.toml").display());
     let forge = root.join(".tools/bin/forge");
     let solc = root.join(".tools/bin/solc");
-    let artifacts_exist = CONTRACTS.iter().all(|c| {
-        root.join(format!("contracts/out/{c}.sol/{c}.json"))
-            .exists()
-    });
+    let artifacts_exist = CONTRACTS.iter().all(|c| root.join(format!("contracts/out/{c}.sol/{c}.json")).exists());
     if forge.exists() && solc.exists() {
         let out = Command::new(&forge)
             .args(["build", "--root"])

@@ -7,8 +7,7 @@ use clap::Parser;
 fn main() -> eyre::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("NAO_LOG")
-                .unwrap_or_else(|_| "warn,nao=info".into()),
+            tracing_subscriber::EnvFilter::try_from_env("NAO_LOG").unwrap_or_else(|_| "warn,nao=info".into()),
         )
         .with_writer(std::io::stderr)
         .init();

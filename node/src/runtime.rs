@@ -1,50 +1,153 @@
-//! The traced runtime: executes a [`Graph`] with candle on the CPU and records every op output in order.
+//! The traced runtime: executes a [`Graph`] with candle on the CPU and records every op output in order;
+//! [`replay`] re-executes one node from its operand tensors alone.
 
-use candle_core::{Device, Tensor};
+use candle_core::{DType, Device, Tensor, D};
 
-use crate::graph::{Graph, OpKind};
+use crate::graph::{Graph, Node, Op, Src};
 use crate::model::{HostTensor, Model};
 use crate::trace::Trace;
 use crate::{Error, Result};
 
-/// A hook that may rewrite an op's output before later ops read it (how dishonest provers are simulated;
-/// honest runs pass [`no_tamper`]).
+/// A hook that may rewrite an op's output before later ops read it (how dishonest provers are simulated).
 pub type Tamper<'a> = &'a mut dyn FnMut(usize, &mut HostTensor);
 
-/// The hook that changes nothing.
-pub fn no_tamper(_: usize, _: &mut HostTensor) {}
+/// A model's weights on the device, prepared once and reused by every run.
+pub struct Runtime {
+    device: Device,
+    weights: Vec<Tensor>,
+}
 
-/// Runs `model` on `input` and returns the trace: the input, then every node's output.
-pub fn run(model: &Model, input: &HostTensor, tamper: Tamper<'_>) -> Result<Trace> {
-    let graph: &Graph = &model.graph;
-    let want = graph.input_shape();
-    if input.shape != want {
-        return Err(Error::Shape {
-            name: "input".into(),
-            got: input.shape.clone(),
-            expected: want,
-        });
+fn to_device(t: &HostTensor, dev: &Device) -> candle_core::Result<Tensor> {
+    Tensor::from_slice(&t.data, t.shape.as_slice(), dev)
+}
+
+fn to_host(t: &Tensor) -> candle_core::Result<HostTensor> {
+    Ok(HostTensor::new(t.dims().to_vec(), t.flatten_all()?.to_vec1::<f32>()?))
+}
+
+/// Executes one op on candle tensors; `shape` is the node's output shape.
+fn exec(op: &Op, x: &[Tensor], shape: &[usize]) -> candle_core::Result<Tensor> {
+    let y = match *op {
+        Op::MatMul => {
+            let (w, k) = (&x[1], x[0].dim(D::Minus1)?);
+            let rows = x[0].elem_count() / k;
+            x[0].reshape((rows, k))?.matmul(&w.t()?)?
+        }
+        Op::BatchMatMul { transpose_b } => {
+            let b = if transpose_b { x[1].t()? } else { x[1].clone() };
+            x[0].matmul(&b)?
+        }
+        Op::Add => x[0].broadcast_add(&x[1])?,
+        Op::Mul => x[0].broadcast_mul(&x[1])?,
+        Op::Scale { factor } => (&x[0] * factor as f64)?,
+        Op::Embedding => x[1].index_select(&x[0].flatten_all()?.to_dtype(DType::U32)?, 0)?,
+        Op::LayerNorm { eps } => candle_nn::ops::layer_norm(&x[0].contiguous()?, &x[1], &x[2], eps)?,
+        Op::RmsNorm { eps } => candle_nn::ops::rms_norm(&x[0].contiguous()?, &x[1], eps)?,
+        Op::Softmax => candle_nn::ops::softmax_last_dim(&x[0].contiguous()?)?,
+        Op::Gelu => x[0].gelu_erf()?,
+        Op::Silu => x[0].silu()?,
+        Op::Relu => x[0].relu()?,
+        Op::Rope { theta, offset } => {
+            let (_, t, d) = x[0].dims3()?;
+            let (cos, sin) = rope_tables(theta, offset as usize, t, d, x[0].device())?;
+            candle_nn::rotary_emb::rope(&x[0].unsqueeze(0)?.contiguous()?, &cos, &sin)?.squeeze(0)?
+        }
+        Op::CausalMask { offset } => {
+            let (_, q, k) = x[0].dims3()?;
+            let mask: Vec<u8> = (0..q).flat_map(|i| (0..k).map(move |j| u8::from(j > offset as usize + i))).collect();
+            let mask = Tensor::from_vec(mask, (q, k), x[0].device())?.broadcast_as(x[0].shape())?;
+            let neg = Tensor::new(f32::NEG_INFINITY, x[0].device())?.broadcast_as(x[0].shape())?;
+            mask.where_cond(&neg, &x[0])?
+        }
+        Op::Reshape => x[0].reshape(shape)?,
+        Op::Transpose { a, b } => x[0].transpose(a as usize, b as usize)?.contiguous()?,
+        Op::Narrow { dim, start, len } => x[0].narrow(dim as usize, start as usize, len as usize)?.contiguous()?,
+        Op::Concat { dim } => Tensor::cat(&[&x[0], &x[1]], dim as usize)?,
+        Op::Argmax => x[0].argmax(D::Minus1)?.to_dtype(DType::F32)?,
+        Op::MeanRows => x[0].mean(0)?,
+    };
+    y.reshape(shape)
+}
+
+/// cos/sin tables `[t, d/2]` of the rotate-half rope at positions `offset..offset + t`, computed in f64.
+fn rope_tables(theta: f32, offset: usize, t: usize, d: usize, dev: &Device) -> candle_core::Result<(Tensor, Tensor)> {
+    let half = d / 2;
+    let mut cos = Vec::with_capacity(t * half);
+    let mut sin = Vec::with_capacity(t * half);
+    for p in offset..offset + t {
+        for i in 0..half {
+            let inv = 1.0 / (theta as f64).powf(2.0 * i as f64 / d as f64);
+            let a = p as f64 * inv;
+            cos.push(a.cos() as f32);
+            sin.push(a.sin() as f32);
+        }
     }
+    Ok((Tensor::from_vec(cos, (t, half), dev)?, Tensor::from_vec(sin, (t, half), dev)?))
+}
+
+impl Runtime {
+    /// Moves `model`'s weights to the CPU device.
+    pub fn new(model: &Model) -> Result<Self> {
+        let device = Device::Cpu;
+        let weights = model.weights.iter().map(|w| to_device(w, &device)).collect::<candle_core::Result<_>>()?;
+        Ok(Self { device, weights })
+    }
+
+    /// Runs `graph` on `input` and returns the trace: the input, then every node's output. `tamper`, when
+    /// given, may rewrite each op's output before later ops read it.
+    pub fn run(&self, graph: &Graph, input: &HostTensor, mut tamper: Option<Tamper<'_>>) -> Result<Trace> {
+        if input.shape != graph.input_shape {
+            return Err(Error::Shape {
+                name: "input".into(),
+                got: input.shape.clone(),
+                expected: graph.input_shape.clone(),
+            });
+        }
+        let mut trace: Vec<Tensor> = Vec::with_capacity(graph.trace_len());
+        trace.push(to_device(input, &self.device)?);
+        for (i, node) in graph.nodes.iter().enumerate() {
+            let operands: Vec<Tensor> = node
+                .inputs
+                .iter()
+                .map(|s| match s {
+                    Src::Trace(t) => trace[*t as usize].clone(),
+                    Src::Weight(w) => self.weights[*w as usize].clone(),
+                })
+                .collect();
+            let mut y = exec(&node.op, &operands, &node.shape)?;
+            if let Some(f) = tamper.as_mut() {
+                let mut h = to_host(&y)?;
+                f(i, &mut h);
+                y = to_device(&h, &self.device)?;
+            }
+            trace.push(y);
+        }
+        let tensors = trace.iter().map(to_host).collect::<candle_core::Result<_>>()?;
+        Ok(Trace { tensors })
+    }
+}
+
+/// Runs `model` on `input` (preparing its weights for this one run).
+pub fn run(model: &Model, input: &HostTensor, tamper: Option<Tamper<'_>>) -> Result<Trace> {
+    Runtime::new(model)?.run(&model.graph, input, tamper)
+}
+
+/// Re-executes `node` from its operand tensors alone (what a watcher or validator does for one op).
+pub fn replay(node: &Node, operands: &[&HostTensor]) -> Result<HostTensor> {
     let dev = Device::Cpu;
-    let weights = model
-        .weights
+    let x = operands.iter().map(|t| to_device(t, &dev)).collect::<candle_core::Result<Vec<_>>>()?;
+    Ok(to_host(&exec(&node.op, &x, &node.shape)?)?)
+}
+
+/// The operand tensors of node `i` of a trace (trace tensors or model weights).
+pub fn operands<'a>(model: &'a Model, trace: &'a Trace, node: &Node) -> Vec<&'a HostTensor> {
+    node.inputs
         .iter()
-        .map(|w| Tensor::from_slice(&w.data, w.shape.as_slice(), &dev))
-        .collect::<candle_core::Result<Vec<_>>>()?;
-    let mut tensors = vec![input.clone()];
-    for (i, node) in graph.nodes.iter().enumerate() {
-        let x = &tensors[node.input as usize];
-        let x = Tensor::from_slice(&x.data, x.shape.as_slice(), &dev)?;
-        let y = match node.kind {
-            OpKind::MatMul => x.matmul(&weights[node.weight as usize].t()?)?,
-            OpKind::Add => x.broadcast_add(&weights[node.weight as usize])?,
-            OpKind::Relu => x.relu()?,
-        };
-        let mut out = HostTensor::new(node.output_shape(), y.flatten_all()?.to_vec1::<f32>()?);
-        tamper(i, &mut out);
-        tensors.push(out);
-    }
-    Ok(Trace { tensors })
+        .map(|s| match s {
+            Src::Trace(t) => &trace.tensors[*t as usize],
+            Src::Weight(w) => &model.weights[*w as usize],
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -52,21 +155,12 @@ mod tests {
     use super::*;
     use crate::model::MLP_TINY;
 
-    fn model() -> Model {
-        Model {
-            name: "t".into(),
-            graph: MLP_TINY.graph(),
-            weights: MLP_TINY.generate_weights(),
-        }
-    }
-
     #[test]
     fn records_every_op_output_and_matches_a_naive_forward() {
-        let m = model();
+        let m = MLP_TINY.generated();
         let x = MLP_TINY.input(7);
-        let t = run(&m, &x, &mut no_tamper).unwrap();
+        let t = run(&m, &x, None).unwrap();
         assert_eq!(t.tensors.len(), m.graph.trace_len());
-        // naive f64 reference of the first matmul element
         let w = &m.weights[0];
         let s: f64 = (0..64).map(|k| x.data[k] as f64 * w.data[k] as f64).sum();
         assert!((t.tensors[1].data[0] as f64 - s).abs() < 1e-5);
@@ -74,13 +168,41 @@ mod tests {
     }
 
     #[test]
+    fn replay_of_every_node_reproduces_the_run_bit_for_bit() {
+        let m = MLP_TINY.generated();
+        let t = run(&m, &MLP_TINY.input(3), None).unwrap();
+        for (i, node) in m.graph.nodes.iter().enumerate() {
+            let y = replay(node, &operands(&m, &t, node)).unwrap();
+            assert_eq!(y, t.tensors[i + 1], "node {i}");
+        }
+    }
+
+    #[test]
     fn a_wrong_input_shape_is_refused() {
-        let e = run(
-            &model(),
-            &HostTensor::new(vec![4, 63], vec![0.0; 252]),
-            &mut no_tamper,
-        )
-        .unwrap_err();
+        let e = run(&MLP_TINY.generated(), &HostTensor::new(vec![4, 63], vec![0.0; 252]), None).unwrap_err();
         assert!(e.to_string().contains("input"), "{e}");
+    }
+
+    fn node(op: Op, n: usize, shape: &[usize]) -> Node {
+        Node { op, inputs: (0..n as u32).map(Src::Trace).collect(), shape: shape.to_vec() }
+    }
+
+    #[test]
+    fn attention_pieces_compute_what_they_say() {
+        // causal mask: row 0 sees key 0 only
+        let s = HostTensor::new(vec![1, 2, 2], vec![1.0, 2.0, 3.0, 4.0]);
+        let m = replay(&node(Op::CausalMask { offset: 0 }, 1, &[1, 2, 2]), &[&s]).unwrap();
+        assert_eq!(m.data[1], f32::NEG_INFINITY);
+        assert_eq!(m.data[2..], [3.0, 4.0]);
+        let p = replay(&node(Op::Softmax, 1, &[1, 2, 2]), &[&m]).unwrap();
+        assert_eq!(p.data[..2], [1.0, 0.0]);
+        // rope at position 0 is the identity
+        let x = HostTensor::new(vec![1, 1, 4], vec![1.0, 2.0, 3.0, 4.0]);
+        let r = replay(&node(Op::Rope { theta: 10000.0, offset: 0 }, 1, &[1, 1, 4]), &[&x]).unwrap();
+        assert_eq!(r.data, x.data);
+        // argmax as fp32 index
+        let a = replay(&node(Op::Argmax, 1, &[2]), &[&HostTensor::new(vec![2, 3], vec![0.0, 5.0, 1.0, 9.0, 2.0, 3.0])])
+            .unwrap();
+        assert_eq!(a.data, [1.0, 0.0]);
     }
 }

@@ -11,12 +11,9 @@ use alloy::primitives::U256;
 use alloy::providers::ext::AnvilApi;
 use alloy::providers::Provider;
 
-use crate::chain::{
-    self, ClaimStatus, Client, Deployment, GameOutcome, LocalChain, ProtocolParams, Sent,
-};
+use crate::chain::{self, ClaimStatus, Client, Deployment, GameOutcome, LocalChain, ProtocolParams, Sent};
 use crate::model::{MlpConfig, Model, MLP_TINY};
 use crate::roles::{Finding, Prover, RegisteredModel, TraceServer, TraceStore, Watcher};
-use crate::runtime::no_tamper;
 use crate::{Error, Result};
 
 /// The acceptance-region profile of the skeleton's model (hashed into its profile root).
@@ -60,11 +57,7 @@ pub enum Scenario {
 
 impl Scenario {
     /// Every scenario, in order.
-    pub const ALL: [Scenario; 3] = [
-        Scenario::Honest,
-        Scenario::CorruptedElement,
-        Scenario::FalseChallenge,
-    ];
+    pub const ALL: [Scenario; 3] = [Scenario::Honest, Scenario::CorruptedElement, Scenario::FalseChallenge];
 
     /// Its name.
     pub fn name(self) -> &'static str {
@@ -158,11 +151,7 @@ pub struct SimulateOptions {
 
 impl Default for SimulateOptions {
     fn default() -> Self {
-        Self {
-            scenarios: Scenario::ALL.to_vec(),
-            cache_dir: default_cache_dir(),
-            params: ProtocolParams::default(),
-        }
+        Self { scenarios: Scenario::ALL.to_vec(), cache_dir: default_cache_dir(), params: ProtocolParams::default() }
     }
 }
 
@@ -171,19 +160,14 @@ pub fn default_cache_dir() -> PathBuf {
     if let Ok(d) = std::env::var("NAO_CACHE") {
         return d.into();
     }
-    std::env::var("HOME")
-        .map(|h| PathBuf::from(h).join(".cache/nao"))
-        .unwrap_or_else(|_| ".cache".into())
+    std::env::var("HOME").map(|h| PathBuf::from(h).join(".cache/nao")).unwrap_or_else(|_| ".cache".into())
 }
 
 /// Loads the skeleton MLP from its safetensors file in `cache_dir`, writing it from its seed on first use.
 pub fn load_mlp(cache_dir: &std::path::Path, cfg: &MlpConfig) -> Result<Model> {
     let path = cache_dir.join(format!("{}.safetensors", cfg.name));
     if !path.exists() {
-        std::fs::create_dir_all(cache_dir).map_err(|source| Error::Io {
-            path: cache_dir.into(),
-            source,
-        })?;
+        std::fs::create_dir_all(cache_dir).map_err(|source| Error::Io { path: cache_dir.into(), source })?;
         cfg.write_safetensors(&path)?;
         tracing::info!(path = %path.display(), "weights generated from seed");
     }
@@ -214,37 +198,23 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
     let deployer = chain::connect(&url, chain.signer(0)).await?;
     let deployment = chain::deploy(&deployer, opts.params).await?;
     let model = load_mlp(&opts.cache_dir, &MLP_TINY)?;
-    let (registered, _) = RegisteredModel::register(
-        &deployer,
-        &deployment,
-        model,
-        MLP_TINY_PROFILE,
-        "nao:mlp-tiny",
-    )
-    .await?;
+    let (registered, _) =
+        RegisteredModel::register(&deployer, &deployment, model, MLP_TINY_PROFILE, "nao:mlp-tiny").await?;
     let registered = Arc::new(registered);
     let store = TraceStore::default();
     let server = TraceServer::start(store.clone()).await?;
     let prover_client = chain::connect(&url, chain.signer(1)).await?;
     let watcher_client = chain::connect(&url, chain.signer(2)).await?;
     let world = World {
-        prover: Prover::new(
-            prover_client,
-            &deployment,
-            registered.clone(),
-            store,
-            server.url.clone(),
-        ),
+        prover: Prover::new(prover_client, &deployment, registered.clone(), store, server.url.clone())?,
         watcher: Watcher::new(watcher_client, &deployment, registered.clone()),
         deployer,
         deployment,
         params: opts.params,
         _server: server,
     };
-    let bar = indicatif::ProgressBar::new(opts.scenarios.len() as u64).with_style(
-        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
-            .expect("static template"),
-    );
+    let bar = indicatif::ProgressBar::new(opts.scenarios.len() as u64)
+        .with_style(indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("static template"));
     let mut scenarios = Vec::new();
     for (i, s) in opts.scenarios.iter().enumerate() {
         bar.set_message(s.name());
@@ -252,11 +222,7 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
         bar.inc(1);
     }
     bar.finish_and_clear();
-    Ok(Report {
-        scenarios,
-        deployment: world.deployment,
-        params: world.params,
-    })
+    Ok(Report { scenarios, deployment: world.deployment, params: world.params })
 }
 
 async fn advance_past_window(w: &World) -> Result<()> {
@@ -264,9 +230,7 @@ async fn advance_past_window(w: &World) -> Result<()> {
     p.anvil_increase_time(w.params.challenge_window + 1)
         .await
         .map_err(|e| Error::Chain(format!("evm_increaseTime: {e}")))?;
-    p.anvil_mine(Some(1), None)
-        .await
-        .map_err(|e| Error::Chain(format!("anvil_mine: {e}")))?;
+    p.anvil_mine(Some(1), None).await.map_err(|e| Error::Chain(format!("anvil_mine: {e}")))?;
     Ok(())
 }
 
@@ -275,12 +239,7 @@ async fn play(w: &World, s: Scenario, seed: u64) -> Result<ScenarioReport> {
     let mut txs: Vec<Sent> = Vec::new();
     let (pc, wc) = (w.prover.claims(), w.watcher.claims());
     let (p0, w0) = (pc.credit().await?, wc.credit().await?);
-    let from_block = w
-        .deployer
-        .provider
-        .get_block_number()
-        .await
-        .map_err(|e| Error::Chain(e.to_string()))?;
+    let from_block = w.deployer.provider.get_block_number().await.map_err(|e| Error::Chain(e.to_string()))?;
     let input = MLP_TINY.input(seed);
 
     // The prover runs and posts.
@@ -291,9 +250,9 @@ async fn play(w: &World, s: Scenario, seed: u64) -> Result<ScenarioReport> {
                     t.data[MLP_TINY.dims[1] + 5] += 1.0; // element (1, 5) of the first matmul
                 }
             };
-            w.prover.post(&input, &mut moved).await?
+            w.prover.post(&input, Some(&mut moved)).await?
         }
-        _ => w.prover.post(&input, &mut no_tamper).await?,
+        _ => w.prover.post(&input, None).await?,
     };
     txs.push(posted.sent.clone());
 
@@ -307,7 +266,7 @@ async fn play(w: &World, s: Scenario, seed: u64) -> Result<ScenarioReport> {
     let finding = w.watcher.check(&trace);
     let target = match (s, &finding) {
         (_, Finding::Violation(at)) => Some(*at),
-        (Scenario::FalseChallenge, Finding::Clean { closest }) => Some(*closest),
+        (Scenario::FalseChallenge, Finding::Clean { closest }) => *closest,
         _ => None,
     };
     let mut game_outcome = None;
@@ -339,11 +298,7 @@ async fn play(w: &World, s: Scenario, seed: u64) -> Result<ScenarioReport> {
     // Net ETH per party, gas excluded: credit gained minus bonds paid in.
     let wei = |v: U256| i128::try_from(v).unwrap_or(i128::MAX);
     let prover_delta = wei(p1) - wei(p0) - w.params.claim_bond as i128;
-    let challenged = if target.is_some() {
-        w.params.challenge_bond as i128
-    } else {
-        0
-    };
+    let challenged = if target.is_some() { w.params.challenge_bond as i128 } else { 0 };
     let watcher_delta = wei(w1) - wei(w0) - challenged;
     Ok(ScenarioReport {
         name: s.name().into(),
@@ -351,13 +306,7 @@ async fn play(w: &World, s: Scenario, seed: u64) -> Result<ScenarioReport> {
         outcome,
         gas_used: txs.iter().map(|t| t.gas_used).sum(),
         txs: txs.len(),
-        tx_gas: txs
-            .iter()
-            .map(|t| TxGas {
-                label: t.label.clone(),
-                gas: t.gas_used,
-            })
-            .collect(),
+        tx_gas: txs.iter().map(|t| TxGas { label: t.label.clone(), gas: t.gas_used }).collect(),
         prover_delta_wei: prover_delta.to_string(),
         watcher_delta_wei: watcher_delta.to_string(),
     })

@@ -29,10 +29,7 @@ impl Trace {
     pub fn commit(&self) -> TraceCommitment {
         let tensors: Vec<TensorCommitment> = self.tensors.iter().map(HostTensor::commit).collect();
         let roots: Vec<Hash> = tensors.iter().map(TensorCommitment::root).collect();
-        TraceCommitment {
-            tree: MerkleTree::from_leaves(&roots),
-            tensors,
-        }
+        TraceCommitment { tree: MerkleTree::from_leaves(&roots), tensors }
     }
 }
 

@@ -3,7 +3,7 @@
 
 use alloy::primitives::{Bytes, FixedBytes};
 use nao::chain::{element_challenge, revert_reason, ElementRef};
-use nao::graph::{Graph, OpKind, OpNode};
+use nao::graph::{Graph, Node, Op, Src};
 use nao::model::{HostTensor, Model, MLP_TINY};
 use nao::region::{check_node, sound};
 use nao::runtime;
@@ -32,61 +32,34 @@ fn spec(model: &Model) -> (DisputeGame::ModelSpec, nao::model::ModelCommitment) 
 async fn rust_openings_verify_in_solidity_and_a_flipped_byte_is_rejected() {
     let (_chain, client, d) = deployed().await;
     let game = DisputeGame::new(d.game, client.provider.clone());
-    let model = Model {
-        name: "mlp".into(),
-        graph: MLP_TINY.graph(),
-        weights: MLP_TINY.generate_weights(),
-    };
+    let model = MLP_TINY.generated();
     let (s, mc) = spec(&model);
     let mut tamper = |op: usize, t: &mut HostTensor| {
         if op == 3 {
             t.data[7] *= 1.001;
         }
     };
-    let trace = runtime::run(&model, &MLP_TINY.input(3), &mut tamper).unwrap();
+    let trace = runtime::run(&model, &MLP_TINY.input(3), Some(&mut tamper)).unwrap();
     let tc = trace.commit();
-    for (op, node) in model.graph.nodes.iter().enumerate() {
+    for op in 0..model.graph.nodes.len() {
+        let node = model.graph.descriptor(op).expect("the MLP's ops are all adjudicable");
         for (row, col) in [(0, 0), (1, 7), (3, node.cols as usize - 1), (0, 7)] {
             let at = ElementRef { op, row, col };
             let c = element_challenge(&model, &mc, &trace, &tc, at).unwrap();
-            let r = game
-                .adjudicate(s.clone(), FixedBytes(tc.root()), c.clone())
-                .call()
-                .await
-                .unwrap();
-            let weight = node
-                .kind
-                .uses_weight()
-                .then(|| &model.weights[node.weight as usize]);
-            let rust = check_node(
-                node,
-                &trace.tensors[node.input as usize],
-                weight,
-                &trace.tensors[op + 1],
-            );
+            let r = game.adjudicate(s.clone(), FixedBytes(tc.root()), c.clone()).call().await.unwrap();
+            let weight = node.kind.uses_weight().then(|| &model.weights[node.weight as usize]);
+            let rust = check_node(&node, &trace.tensors[node.input as usize], weight, &trace.tensors[op + 1]);
             let g = row * node.cols as usize + col;
             assert_eq!(r.inside, rust.elements[g].inside, "op {op} element {g}");
-            assert_eq!(
-                r.inside,
-                !(op == 3 && g == 7),
-                "only the corrupted element is outside (op {op}, {g})"
-            );
+            assert_eq!(r.inside, !(op == 3 && g == 7), "only the corrupted element is outside (op {op}, {g})");
             assert_eq!(r.yBits, trace.tensors[op + 1].data[g].to_bits());
 
             let mut bad = c.clone();
             let mut bytes = bad.output.chunks[0].data.to_vec();
             bytes[3] ^= 0x10;
             bad.output.chunks[0].data = Bytes::from(bytes);
-            let err = game
-                .adjudicate(s.clone(), FixedBytes(tc.root()), bad)
-                .call()
-                .await
-                .unwrap_err();
-            assert!(
-                revert_reason(&err).contains("ProofDoesNotVerify"),
-                "{}",
-                revert_reason(&err)
-            );
+            let err = game.adjudicate(s.clone(), FixedBytes(tc.root()), bad).call().await.unwrap_err();
+            assert!(revert_reason(&err).contains("ProofDoesNotVerify"), "{}", revert_reason(&err));
         }
     }
 }
@@ -102,32 +75,19 @@ async fn contract_and_rust_bound_checks_agree_on_random_edge_vectors() {
     for case in 0..48 {
         let n = [1usize, 3, 64, 300][case % 4];
         let scale = [1.0f32, 1e-20, 1e20, 1e-38][case / 4 % 4];
-        let x: Vec<f32> = (0..n)
-            .map(|_| rng.random_range(-1.0f32..1.0) * scale)
-            .collect();
+        let x: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0f32..1.0) * scale).collect();
         let w: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect();
         let s: f64 = x.iter().zip(&w).map(|(a, b)| *a as f64 * *b as f64).sum();
-        let node = OpNode {
-            kind: OpKind::MatMul,
-            input: 0,
-            weight: 0,
-            rows: 1,
-            cols: 1,
-            inner: n as u32,
+        let graph = Graph {
+            input_shape: vec![1, n],
+            weight_shapes: vec![vec![1, n]],
+            nodes: vec![Node { op: Op::MatMul, inputs: vec![Src::Trace(0), Src::Weight(0)], shape: vec![1, 1] }],
         };
-        let model = Model {
-            name: "dot".into(),
-            graph: Graph { nodes: vec![node] },
-            weights: vec![HostTensor::new(vec![1, n], w.clone())],
-        };
+        let model = Model::new("dot", graph, vec!["w".into()], vec![HostTensor::new(vec![1, n], w.clone())]).unwrap();
         let (spec, mc) = spec(&model);
         // find the edge of the region outwards from fl(s) (galloping, then bisection on the ulp offset)
         let start = s as f32;
-        let dir: i64 = if (case % 2 == 0) == (start >= 0.0) {
-            1
-        } else {
-            -1
-        };
+        let dir: i64 = if (case % 2 == 0) == (start >= 0.0) { 1 } else { -1 };
         let at = |k: i64| f32::from_bits((start.to_bits() as i64 + dir * k) as u32);
         let inside_at = |k: i64| sound::dot_within(&x, &w, at(k)) == Some(true);
         assert!(inside_at(0), "case {case}: fl(s) itself must be inside");
@@ -147,34 +107,13 @@ async fn contract_and_rust_bound_checks_agree_on_random_edge_vectors() {
         let (prev, y) = (at(lo), at(hi));
         for claimed in [prev, y] {
             let trace = Trace {
-                tensors: vec![
-                    HostTensor::new(vec![1, n], x.clone()),
-                    HostTensor::new(vec![1, 1], vec![claimed]),
-                ],
+                tensors: vec![HostTensor::new(vec![1, n], x.clone()), HostTensor::new(vec![1, 1], vec![claimed])],
             };
             let tc = trace.commit();
-            let c = element_challenge(
-                &model,
-                &mc,
-                &trace,
-                &tc,
-                ElementRef {
-                    op: 0,
-                    row: 0,
-                    col: 0,
-                },
-            )
-            .unwrap();
-            let r = game
-                .adjudicate(spec.clone(), FixedBytes(tc.root()), c)
-                .call()
-                .await
-                .unwrap();
+            let c = element_challenge(&model, &mc, &trace, &tc, ElementRef { op: 0, row: 0, col: 0 }).unwrap();
+            let r = game.adjudicate(spec.clone(), FixedBytes(tc.root()), c).call().await.unwrap();
             let want = sound::dot_within(&x, &w, claimed).unwrap();
-            assert_eq!(
-                r.inside, want,
-                "case {case}: n {n}, scale {scale}, y {claimed:e}"
-            );
+            assert_eq!(r.inside, want, "case {case}: n {n}, scale {scale}, y {claimed:e}");
             if want {
                 inside += 1;
             } else {

@@ -7,7 +7,7 @@ use alloy::providers::ext::AnvilApi;
 use nao::chain::{self, send, Client, Deployment, LocalChain};
 use nao::model::{Model, MLP_TINY};
 use nao::roles::{Finding, Prover, RegisteredModel, TraceServer, TraceStore, Watcher};
-use nao::runtime::{self, no_tamper};
+use nao::runtime;
 use nao_bindings::ClaimManager;
 
 use super::deployed;
@@ -24,62 +24,28 @@ struct Parties {
 }
 
 fn mlp() -> Model {
-    Model {
-        name: "mlp".into(),
-        graph: MLP_TINY.graph(),
-        weights: MLP_TINY.generate_weights(),
-    }
+    MLP_TINY.generated()
 }
 
 async fn parties() -> Parties {
     let (chain, owner, d) = deployed().await;
-    let (registered, _) = RegisteredModel::register(&owner, &d, mlp(), b"p", "u")
-        .await
-        .unwrap();
+    let (registered, _) = RegisteredModel::register(&owner, &d, mlp(), b"p", "u").await.unwrap();
     let registered = Arc::new(registered);
     let store = TraceStore::default();
     let server = TraceServer::start(store.clone()).await.unwrap();
-    let pc = chain::connect(&chain.rpc_url(), chain.signer(1))
-        .await
-        .unwrap();
-    let prover = Prover::new(
-        pc,
-        &d,
-        registered.clone(),
-        store.clone(),
-        server.url.clone(),
-    );
-    let wc = chain::connect(&chain.rpc_url(), chain.signer(2))
-        .await
-        .unwrap();
+    let pc = chain::connect(&chain.rpc_url(), chain.signer(1)).await.unwrap();
+    let prover = Prover::new(pc, &d, registered.clone(), store.clone(), server.url.clone()).unwrap();
+    let wc = chain::connect(&chain.rpc_url(), chain.signer(2)).await.unwrap();
     let watcher = Watcher::new(wc, &d, registered);
-    Parties {
-        chain,
-        owner,
-        d,
-        store,
-        prover,
-        watcher,
-        _server: server,
-    }
+    Parties { chain, owner, d, store, prover, watcher, _server: server }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn late_challenges_second_finalizes_and_unknown_models_are_refused_by_name() {
-    let Parties {
-        chain,
-        owner,
-        d,
-        prover,
-        watcher,
-        _server,
-        ..
-    } = parties().await;
+    let Parties { chain, owner, d, prover, watcher, _server, .. } = parties().await;
 
     // A claim for an unknown model: the registry's error, named, and no bond taken.
-    let pc = chain::connect(&chain.rpc_url(), chain.signer(1))
-        .await
-        .unwrap();
+    let pc = chain::connect(&chain.rpc_url(), chain.signer(1)).await.unwrap();
     let claims = ClaimManager::new(d.claims, pc.provider.clone());
     let bogus = ClaimManager::ClaimInput {
         modelId: FixedBytes([7; 32]),
@@ -90,25 +56,15 @@ async fn late_challenges_second_finalizes_and_unknown_models_are_refused_by_name
         outputProof: vec![],
         dataUri: String::new(),
     };
-    let err = send(
-        "post",
-        claims.postClaim(bogus).value(U256::from(10u128.pow(18))),
-    )
-    .await
-    .unwrap_err();
+    let err = send("post", claims.postClaim(bogus).value(U256::from(10u128.pow(18)))).await.unwrap_err();
     assert!(err.to_string().contains("UnknownModel"), "{err}");
 
     // An honest claim; its window passes; then a challenge comes too late.
-    let posted = prover
-        .post(&MLP_TINY.input(9), &mut no_tamper)
-        .await
-        .unwrap();
+    let posted = prover.post(&MLP_TINY.input(9), None).await.unwrap();
     let seen = watcher.claims_since(0).await.unwrap();
     let claim = seen.iter().find(|c| c.id == posted.id).unwrap();
     let trace = watcher.fetch_trace(claim).await.unwrap();
-    let Finding::Clean { closest } = watcher.check(&trace) else {
-        panic!("honest claim flagged")
-    };
+    let Finding::Clean { closest: Some(closest) } = watcher.check(&trace) else { panic!("honest claim flagged") };
     owner.provider.anvil_increase_time(3601).await.unwrap();
     owner.provider.anvil_mine(Some(1), None).await.unwrap();
     let err = watcher.challenge(claim, &trace, closest).await.unwrap_err();
@@ -119,19 +75,12 @@ async fn late_challenges_second_finalizes_and_unknown_models_are_refused_by_name
     prover.claims().finalize(posted.id).await.unwrap();
     let err = prover.claims().finalize(posted.id).await.unwrap_err();
     assert!(err.to_string().contains("ClaimNotPending"), "{err}");
-    assert_eq!(
-        prover.claims().credit().await.unwrap(),
-        U256::from(10u128.pow(18))
-    );
+    assert_eq!(prover.claims().credit().await.unwrap(), U256::from(10u128.pow(18)));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dead_rpc_is_named() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let url = format!("http://127.0.0.1:{port}");
     let chain = LocalChain::start().unwrap();
     let err = chain::connect(&url, chain.signer(0)).await.unwrap_err();
@@ -140,28 +89,12 @@ async fn a_dead_rpc_is_named() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_trace_that_does_not_match_its_claim_is_refused() {
-    let Parties {
-        chain: _chain,
-        store,
-        prover,
-        watcher,
-        _server,
-        ..
-    } = parties().await;
-    let posted = prover
-        .post(&MLP_TINY.input(1), &mut no_tamper)
-        .await
-        .unwrap();
+    let Parties { chain: _chain, store, prover, watcher, _server, .. } = parties().await;
+    let posted = prover.post(&MLP_TINY.input(1), None).await.unwrap();
     // the prover swaps the stored trace for another run's: served data no longer matches the claim
-    let other = runtime::run(&mlp(), &MLP_TINY.input(2), &mut no_tamper).unwrap();
+    let other = runtime::run(&mlp(), &MLP_TINY.input(2), None).unwrap();
     store.insert(posted.trace_root.0, other);
-    let claim = watcher
-        .claims_since(0)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|c| c.id == posted.id)
-        .unwrap();
+    let claim = watcher.claims_since(0).await.unwrap().into_iter().find(|c| c.id == posted.id).unwrap();
     let err = watcher.fetch_trace(&claim).await.unwrap_err();
     assert!(err.to_string().contains("the claim commits"), "{err}");
 }

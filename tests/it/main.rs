@@ -9,11 +9,7 @@ use nao::chain::{self, Client, Deployment, LocalChain, ProtocolParams};
 /// A fresh chain with the contracts deployed, and the deployer's client.
 pub async fn deployed() -> (LocalChain, Client, Deployment) {
     let chain = LocalChain::start().expect("anvil starts (run scripts/install.sh)");
-    let client = chain::connect(&chain.rpc_url(), chain.signer(0))
-        .await
-        .expect("connect");
-    let d = chain::deploy(&client, ProtocolParams::default())
-        .await
-        .expect("deploy");
+    let client = chain::connect(&chain.rpc_url(), chain.signer(0)).await.expect("connect");
+    let d = chain::deploy(&client, ProtocolParams::default()).await.expect("deploy");
     (chain, client, d)
 }

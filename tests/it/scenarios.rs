@@ -5,55 +5,24 @@ use nao::simulate::{simulate, Outcome, SimulateOptions};
 #[tokio::test(flavor = "multi_thread")]
 async fn every_scenario_ends_as_expected_and_bonds_move_to_the_winner() {
     let cache = tempfile::tempdir().unwrap();
-    let opts = SimulateOptions {
-        cache_dir: cache.path().into(),
-        ..SimulateOptions::default()
-    };
+    let opts = SimulateOptions { cache_dir: cache.path().into(), ..SimulateOptions::default() };
     let report = simulate(&opts).await.expect("simulation runs");
-    let by = |n: &str| {
-        report
-            .scenarios
-            .iter()
-            .find(|s| s.name == n)
-            .unwrap_or_else(|| panic!("scenario {n}"))
-    };
+    let by = |n: &str| report.scenarios.iter().find(|s| s.name == n).unwrap_or_else(|| panic!("scenario {n}"));
 
     let honest = by("honest");
     assert_eq!(honest.outcome, Outcome::Finalized);
-    assert_eq!(
-        (
-            honest.prover_delta_wei.as_str(),
-            honest.watcher_delta_wei.as_str()
-        ),
-        ("0", "0")
-    );
-    assert_eq!(
-        honest
-            .tx_gas
-            .iter()
-            .map(|t| t.label.as_str())
-            .collect::<Vec<_>>(),
-        ["post", "finalize", "withdraw"]
-    );
+    assert_eq!((honest.prover_delta_wei.as_str(), honest.watcher_delta_wei.as_str()), ("0", "0"));
+    assert_eq!(honest.tx_gas.iter().map(|t| t.label.as_str()).collect::<Vec<_>>(), ["post", "finalize", "withdraw"]);
 
     let corrupted = by("corrupted-element");
     assert_eq!(corrupted.outcome, Outcome::ProverSlashed);
-    assert_eq!(
-        corrupted.prover_delta_wei, "-1000000000000000000",
-        "prover loses its 1 ETH bond"
-    );
-    assert_eq!(
-        corrupted.watcher_delta_wei, "1000000000000000000",
-        "watcher wins it"
-    );
+    assert_eq!(corrupted.prover_delta_wei, "-1000000000000000000", "prover loses its 1 ETH bond");
+    assert_eq!(corrupted.watcher_delta_wei, "1000000000000000000", "watcher wins it");
     assert!(corrupted.tx_gas.iter().any(|t| t.label == "challenge"));
 
     let false_challenge = by("false-challenge");
     assert_eq!(false_challenge.outcome, Outcome::ChallengerSlashed);
-    assert_eq!(
-        false_challenge.prover_delta_wei, "100000000000000000",
-        "prover wins the 0.1 ETH challenge bond"
-    );
+    assert_eq!(false_challenge.prover_delta_wei, "100000000000000000", "prover wins the 0.1 ETH challenge bond");
     assert_eq!(false_challenge.watcher_delta_wei, "-100000000000000000");
 
     assert!(report.passed());

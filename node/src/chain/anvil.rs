@@ -42,15 +42,9 @@ impl LocalChain {
             .map_err(|e| Error::Chain(format!("no free port for anvil: {e}")))?
             .port();
         let path = find_tool("anvil");
-        let instance = Anvil::new()
-            .path(&path)
-            .port(port)
-            .try_spawn()
-            .map_err(|e| {
-                Error::Chain(format!(
-                    "starting {} failed ({e}); run scripts/install.sh",
-                    path.display()
-                ))
+        let instance =
+            Anvil::new().path(&path).port(port).try_spawn().map_err(|e| {
+                Error::Chain(format!("starting {} failed ({e}); run scripts/install.sh", path.display()))
             })?;
         tracing::info!(pid = instance.child().id(), port, "anvil started");
         Ok(Self { instance })

@@ -66,10 +66,7 @@ fn chain_err(what: &str) -> impl Fn(alloy::contract::Error) -> Error + '_ {
 impl Claims {
     /// The claim manager of `d`, sending as `client`.
     pub fn new(client: &Client, d: &Deployment) -> Self {
-        Self {
-            inner: ClaimManager::new(d.claims, client.provider.clone()),
-            account: client.address,
-        }
+        Self { inner: ClaimManager::new(d.claims, client.provider.clone()), account: client.address }
     }
 
     /// The generated contract instance.
@@ -79,41 +76,22 @@ impl Claims {
 
     /// Status of a claim.
     pub async fn status(&self, id: B256) -> Result<ClaimStatus> {
-        Ok(self
-            .inner
-            .claim(id)
-            .call()
-            .await
-            .map_err(chain_err("claim"))?
-            .status
-            .into())
+        Ok(self.inner.claim(id).call().await.map_err(chain_err("claim"))?.status.into())
     }
 
     /// Bond required per claim.
     pub async fn claim_bond(&self) -> Result<U256> {
-        self.inner
-            .claimBond()
-            .call()
-            .await
-            .map_err(chain_err("claimBond"))
+        self.inner.claimBond().call().await.map_err(chain_err("claimBond"))
     }
 
     /// Bond required per challenge.
     pub async fn challenge_bond(&self) -> Result<U256> {
-        self.inner
-            .challengeBond()
-            .call()
-            .await
-            .map_err(chain_err("challengeBond"))
+        self.inner.challengeBond().call().await.map_err(chain_err("challengeBond"))
     }
 
     /// Credit of `who`.
     pub async fn credit_of(&self, who: Address) -> Result<U256> {
-        self.inner
-            .credit(who)
-            .call()
-            .await
-            .map_err(chain_err("credit"))
+        self.inner.credit(who).call().await.map_err(chain_err("credit"))
     }
 
     /// Credit of this account.

@@ -19,11 +19,7 @@ pub struct ProtocolParams {
 
 impl Default for ProtocolParams {
     fn default() -> Self {
-        Self {
-            challenge_window: 3600,
-            claim_bond: 10u128.pow(18),
-            challenge_bond: 10u128.pow(17),
-        }
+        Self { challenge_window: 3600, claim_bond: 10u128.pow(18), challenge_bond: 10u128.pow(17) }
     }
 }
 
@@ -40,11 +36,8 @@ pub struct Deployment {
 
 /// Deploys registry, claim manager and dispute game, and binds the game to the claim manager.
 pub async fn deploy(client: &Client, params: ProtocolParams) -> Result<Deployment> {
-    let fail =
-        |what: &str, e: alloy::contract::Error| Error::Chain(format!("deploying {what}: {e}"));
-    let registry = ModelRegistry::deploy(client.provider.clone())
-        .await
-        .map_err(|e| fail("ModelRegistry", e))?;
+    let fail = |what: &str, e: alloy::contract::Error| Error::Chain(format!("deploying {what}: {e}"));
+    let registry = ModelRegistry::deploy(client.provider.clone()).await.map_err(|e| fail("ModelRegistry", e))?;
     let claims = ClaimManager::deploy(
         client.provider.clone(),
         *registry.address(),
@@ -54,15 +47,10 @@ pub async fn deploy(client: &Client, params: ProtocolParams) -> Result<Deploymen
     )
     .await
     .map_err(|e| fail("ClaimManager", e))?;
-    let game = DisputeGame::deploy(client.provider.clone(), *claims.address())
-        .await
-        .map_err(|e| fail("DisputeGame", e))?;
+    let game =
+        DisputeGame::deploy(client.provider.clone(), *claims.address()).await.map_err(|e| fail("DisputeGame", e))?;
     send("bindDisputeGame", claims.bindDisputeGame(*game.address())).await?;
-    let d = Deployment {
-        registry: *registry.address(),
-        claims: *claims.address(),
-        game: *game.address(),
-    };
+    let d = Deployment { registry: *registry.address(), claims: *claims.address(), game: *game.address() };
     tracing::info!(?d, "deployed");
     Ok(d)
 }

@@ -30,17 +30,9 @@ pub struct Client {
 
 /// Connects to `rpc_url` with `signer` as the sending account, checking that the RPC answers.
 pub async fn connect(rpc_url: &str, signer: PrivateKeySigner) -> Result<Client> {
-    let url = rpc_url
-        .parse()
-        .map_err(|e| Error::Chain(format!("bad RPC URL `{rpc_url}`: {e}")))?;
+    let url = rpc_url.parse().map_err(|e| Error::Chain(format!("bad RPC URL `{rpc_url}`: {e}")))?;
     let address = signer.address();
-    let provider = ProviderBuilder::new()
-        .wallet(EthereumWallet::from(signer))
-        .connect_http(url)
-        .erased();
-    provider
-        .get_chain_id()
-        .await
-        .map_err(|e| Error::Chain(format!("RPC at {rpc_url} does not answer: {e}")))?;
+    let provider = ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(url).erased();
+    provider.get_chain_id().await.map_err(|e| Error::Chain(format!("RPC at {rpc_url} does not answer: {e}")))?;
     Ok(Client { provider, address })
 }

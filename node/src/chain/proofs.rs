@@ -52,25 +52,20 @@ pub fn element_challenge(
     tc: &TraceCommitment,
     at: ElementRef,
 ) -> Result<DisputeGame::ElementChallenge> {
-    let node = *model.graph.nodes.get(at.op).ok_or(Error::OutOfRange {
-        what: "op",
-        index: at.op,
-        len: model.graph.nodes.len(),
+    let count = model.graph.nodes.len();
+    if at.op >= count {
+        return Err(Error::OutOfRange { what: "op", index: at.op, len: count });
+    }
+    let node = model.graph.descriptor(at.op).ok_or_else(|| {
+        Error::Chain(format!("op {} ({}) has no on-chain adjudication yet", at.op, model.graph.nodes[at.op].op.name()))
     })?;
     let (rows, cols) = (node.rows as usize, node.cols as usize);
     if at.row >= rows || at.col >= cols {
-        return Err(Error::OutOfRange {
-            what: "element",
-            index: at.row * cols + at.col,
-            len: rows * cols,
-        });
+        return Err(Error::OutOfRange { what: "element", index: at.row * cols + at.col, len: rows * cols });
     }
     let g = at.row * cols + at.col;
     let out_i = at.op + 1;
-    let output = opening(
-        tc.tensors[out_i].open(&trace.tensors[out_i].data, g..g + 1)?,
-        list_proof(&tc.tree, out_i)?,
-    );
+    let output = opening(tc.tensors[out_i].open(&trace.tensors[out_i].data, g..g + 1)?, list_proof(&tc.tree, out_i)?);
     let inp_i = node.input as usize;
     let input = opening(
         tc.tensors[inp_i].open(&trace.tensors[inp_i].data, node.input_range(at.row, at.col))?,
@@ -79,16 +74,9 @@ pub fn element_challenge(
     let weight = match node.weight_range(at.col) {
         Some(range) => {
             let wi = node.weight as usize;
-            opening(
-                mc.weights[wi].open(&model.weights[wi].data, range)?,
-                list_proof(&mc.weights_tree, wi)?,
-            )
+            opening(mc.weights[wi].open(&model.weights[wi].data, range)?, list_proof(&mc.weights_tree, wi)?)
         }
-        None => DisputeGame::TensorOpening {
-            dataRoot: B256::ZERO,
-            rootProof: vec![],
-            chunks: vec![],
-        },
+        None => DisputeGame::TensorOpening { dataRoot: B256::ZERO, rootProof: vec![], chunks: vec![] },
     };
     Ok(DisputeGame::ElementChallenge {
         op: at.op as u32,

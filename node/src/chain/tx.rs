@@ -42,10 +42,7 @@ where
     P: Provider<Ethereum>,
     D: CallDecoder,
 {
-    let pending = call
-        .send()
-        .await
-        .map_err(|e| Error::Chain(format!("{label}: {}", revert_reason(&e))))?;
+    let pending = call.send().await.map_err(|e| Error::Chain(format!("{label}: {}", revert_reason(&e))))?;
     // Poll for the receipt directly (rather than through the provider's block heartbeat, which can miss a
     // transaction mined before it starts watching), and give up with a named error instead of hanging.
     let hash = *pending.tx_hash();
@@ -58,23 +55,14 @@ where
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await
             }
             Ok(None) => {
-                return Err(Error::Chain(format!(
-                    "{label}: transaction {hash} not mined after {RECEIPT_TIMEOUT:?}"
-                )))
+                return Err(Error::Chain(format!("{label}: transaction {hash} not mined after {RECEIPT_TIMEOUT:?}")))
             }
             Err(e) => return Err(Error::Chain(format!("{label}: receipt of {hash}: {e}"))),
         }
     };
     if !receipt.status() {
-        return Err(Error::Chain(format!(
-            "{label}: transaction {} reverted",
-            receipt.transaction_hash
-        )));
+        return Err(Error::Chain(format!("{label}: transaction {} reverted", receipt.transaction_hash)));
     }
     tracing::debug!(label, gas = receipt.gas_used, "mined");
-    Ok(Sent {
-        label: label.to_string(),
-        gas_used: receipt.gas_used,
-        receipt,
-    })
+    Ok(Sent { label: label.to_string(), gas_used: receipt.gas_used, receipt })
 }

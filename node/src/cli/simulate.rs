@@ -39,9 +39,7 @@ impl SimulateArgs {
         } else {
             self.scenarios
                 .iter()
-                .map(|n| {
-                    Scenario::from_name(n).ok_or_else(|| eyre::eyre!("unknown scenario `{n}`"))
-                })
+                .map(|n| Scenario::from_name(n).ok_or_else(|| eyre::eyre!("unknown scenario `{n}`")))
                 .collect::<eyre::Result<_>>()?
         };
         if self.challenge_window == 0 {
@@ -50,10 +48,7 @@ impl SimulateArgs {
         let opts = SimulateOptions {
             scenarios,
             cache_dir: self.cache_dir.unwrap_or_else(default_cache_dir),
-            params: ProtocolParams {
-                challenge_window: self.challenge_window,
-                ..ProtocolParams::default()
-            },
+            params: ProtocolParams { challenge_window: self.challenge_window, ..ProtocolParams::default() },
         };
         // Ctrl-C or SIGTERM drops the simulation future, and with it anvil (killed by PID in its Drop).
         let report = tokio::select! {
@@ -68,11 +63,7 @@ impl SimulateArgs {
         let passed = report.passed();
         println!(
             "{}",
-            if passed {
-                "all scenarios ended as expected"
-            } else {
-                "SOME SCENARIOS DID NOT END AS EXPECTED"
-            }
+            if passed { "all scenarios ended as expected" } else { "SOME SCENARIOS DID NOT END AS EXPECTED" }
         );
         Ok(if passed { 0 } else { 1 })
     }
@@ -93,21 +84,12 @@ fn table(r: &Report) -> Table {
     ]);
     let eth = |w: &str| format!("{:+.3}", w.parse::<f64>().unwrap_or(f64::NAN) / 1e18);
     for s in &r.scenarios {
-        let txs = s
-            .tx_gas
-            .iter()
-            .map(|t| format!("{} {}", t.label, t.gas))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let txs = s.tx_gas.iter().map(|t| format!("{} {}", t.label, t.gas)).collect::<Vec<_>>().join(", ");
         t.add_row([
             s.name.clone(),
             s.expected.to_string(),
             s.outcome.to_string(),
-            if s.passed() {
-                "yes".into()
-            } else {
-                "NO".into()
-            },
+            if s.passed() { "yes".into() } else { "NO".into() },
             s.txs.to_string(),
             s.gas_used.to_string(),
             eth(&s.prover_delta_wei),

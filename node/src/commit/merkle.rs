@@ -49,12 +49,7 @@ impl MerkleTree {
         leaves.resize(width, leaf_hash(&[]));
         let mut levels = vec![leaves];
         while levels.last().expect("non-empty").len() > 1 {
-            let next = levels
-                .last()
-                .expect("non-empty")
-                .chunks_exact(2)
-                .map(|p| node_hash(&p[0], &p[1]))
-                .collect();
+            let next = levels.last().expect("non-empty").chunks_exact(2).map(|p| node_hash(&p[0], &p[1])).collect();
             levels.push(next);
         }
         Self { levels, leaf_count }
@@ -78,11 +73,7 @@ impl MerkleTree {
     /// The proof of leaf `index`.
     pub fn proof(&self, index: usize) -> Result<MerkleProof> {
         if index >= self.leaf_count {
-            return Err(Error::OutOfRange {
-                what: "leaf",
-                index,
-                len: self.leaf_count,
-            });
+            return Err(Error::OutOfRange { what: "leaf", index, len: self.leaf_count });
         }
         let siblings = self.levels[..self.levels.len() - 1]
             .iter()
@@ -102,40 +93,25 @@ impl MerkleProof {
     /// The root this proof reaches from `leaf` (a leaf hash), checking the index and the proof length.
     pub fn root_from(&self, leaf: Hash, leaf_count: usize) -> Result<Hash> {
         if self.index >= leaf_count {
-            return Err(Error::OutOfRange {
-                what: "leaf",
-                index: self.index,
-                len: leaf_count,
-            });
+            return Err(Error::OutOfRange { what: "leaf", index: self.index, len: leaf_count });
         }
         if self.siblings.len() != depth(leaf_count) {
-            return Err(Error::OutOfRange {
-                what: "proof length",
-                index: self.siblings.len(),
-                len: depth(leaf_count),
-            });
+            return Err(Error::OutOfRange { what: "proof length", index: self.siblings.len(), len: depth(leaf_count) });
         }
-        Ok(self
-            .siblings
-            .iter()
-            .enumerate()
-            .fold(leaf, |h, (level, s)| {
-                if (self.index >> level) & 1 == 1 {
-                    node_hash(s, &h)
-                } else {
-                    node_hash(&h, s)
-                }
-            }))
+        Ok(self.siblings.iter().enumerate().fold(leaf, |h, (level, s)| {
+            if (self.index >> level) & 1 == 1 {
+                node_hash(s, &h)
+            } else {
+                node_hash(&h, s)
+            }
+        }))
     }
 
     /// Checks that `leaf` (a leaf hash) sits at this proof's index under `root`.
     pub fn verify(&self, leaf: Hash, leaf_count: usize, root: &Hash) -> Result<()> {
         let got = self.root_from(leaf, leaf_count)?;
         if &got != root {
-            return Err(Error::Proof {
-                got: hex::encode(got),
-                expected: hex::encode(root),
-            });
+            return Err(Error::Proof { got: hex::encode(got), expected: hex::encode(root) });
         }
         Ok(())
     }
@@ -155,10 +131,8 @@ mod tests {
     #[test]
     fn three_leaves_pad_with_the_empty_leaf() {
         let t = MerkleTree::from_leaves(&[b"a", b"b", b"c"]);
-        let want = node_hash(
-            &node_hash(&leaf_hash(b"a"), &leaf_hash(b"b")),
-            &node_hash(&leaf_hash(b"c"), &leaf_hash(b"")),
-        );
+        let want =
+            node_hash(&node_hash(&leaf_hash(b"a"), &leaf_hash(b"b")), &node_hash(&leaf_hash(b"c"), &leaf_hash(b"")));
         assert_eq!(t.root(), want);
     }
 

@@ -11,6 +11,4 @@ mod merkle;
 mod tensor;
 
 pub use merkle::{leaf_hash, node_hash, Hash, MerkleProof, MerkleTree};
-pub use tensor::{
-    tensor_root, ChunkOpening, TensorCommitment, TensorOpening, CHUNK_BYTES, CHUNK_ELEMS,
-};
+pub use tensor::{tensor_root, ChunkOpening, TensorCommitment, TensorOpening, CHUNK_BYTES, CHUNK_ELEMS};

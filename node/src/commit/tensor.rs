@@ -59,18 +59,11 @@ impl TensorCommitment {
     pub fn new(data: &[f32], shape: &[usize]) -> Self {
         debug_assert_eq!(data.len(), shape.iter().product::<usize>());
         let bytes: &[u8] = bytemuck::cast_slice(data);
-        let leaves: Vec<Hash> = if bytes.is_empty() {
-            vec![leaf_hash(&[])]
-        } else {
-            bytes.chunks(CHUNK_BYTES).map(leaf_hash).collect()
-        };
+        let leaves: Vec<Hash> =
+            if bytes.is_empty() { vec![leaf_hash(&[])] } else { bytes.chunks(CHUNK_BYTES).map(leaf_hash).collect() };
         let tree = MerkleTree::from_leaf_hashes(leaves);
         let root = tensor_root(&tree.root(), shape);
-        Self {
-            shape: shape.to_vec(),
-            tree,
-            root,
-        }
+        Self { shape: shape.to_vec(), tree, root }
     }
 
     /// The tensor root (data root + shape).
@@ -91,28 +84,17 @@ impl TensorCommitment {
     /// Opens the chunks covering elements `range` (flat, row-major) of `data`, the tensor committed.
     pub fn open(&self, data: &[f32], range: std::ops::Range<usize>) -> Result<TensorOpening> {
         if range.is_empty() || range.end > data.len() {
-            return Err(Error::OutOfRange {
-                what: "tensor element",
-                index: range.end,
-                len: data.len(),
-            });
+            return Err(Error::OutOfRange { what: "tensor element", index: range.end, len: data.len() });
         }
         let bytes: &[u8] = bytemuck::cast_slice(data);
         let chunks = (range.start / CHUNK_ELEMS..=(range.end - 1) / CHUNK_ELEMS)
             .map(|i| {
                 let lo = i * CHUNK_BYTES;
                 let hi = (lo + CHUNK_BYTES).min(bytes.len());
-                Ok(ChunkOpening {
-                    index: i,
-                    data: bytes[lo..hi].to_vec(),
-                    proof: self.tree.proof(i)?,
-                })
+                Ok(ChunkOpening { index: i, data: bytes[lo..hi].to_vec(), proof: self.tree.proof(i)? })
             })
             .collect::<Result<_>>()?;
-        Ok(TensorOpening {
-            data_root: self.data_root(),
-            chunks,
-        })
+        Ok(TensorOpening { data_root: self.data_root(), chunks })
     }
 }
 
@@ -121,10 +103,7 @@ impl TensorOpening {
     pub fn verify(&self, shape: &[usize], root: &Hash) -> Result<()> {
         let got = tensor_root(&self.data_root, shape);
         if &got != root {
-            return Err(Error::Proof {
-                got: hex::encode(got),
-                expected: hex::encode(root),
-            });
+            return Err(Error::Proof { got: hex::encode(got), expected: hex::encode(root) });
         }
         let numel: usize = shape.iter().product();
         let count = numel.div_ceil(CHUNK_ELEMS).max(1);
@@ -153,10 +132,7 @@ mod tests {
         let data: Vec<f32> = (0..1000).map(|i| (i as f32).sin()).collect();
         let c = TensorCommitment::new(&data, &[10, 100]);
         let mut o = c.open(&data, 250..520).unwrap();
-        assert_eq!(
-            o.chunks.iter().map(|c| c.index).collect::<Vec<_>>(),
-            vec![0, 1, 2]
-        );
+        assert_eq!(o.chunks.iter().map(|c| c.index).collect::<Vec<_>>(), vec![0, 1, 2]);
         assert_eq!(o.chunks[2].data.len(), CHUNK_BYTES);
         o.verify(&[10, 100], &c.root()).unwrap();
         assert!(o.verify(&[100, 10], &c.root()).is_err());

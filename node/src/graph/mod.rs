@@ -1,124 +1,224 @@
 //! The graph IR: operators in topological order over a trace of tensors.
 //!
 //! Trace tensor 0 is the claim's input; the output of node `i` is trace tensor `i + 1`; the last trace
-//! tensor is the claim's output. Weights are a separate list, indexed by nodes that use them.
+//! tensor is the claim's output. Weights are a separate list; a node reads its operands from either list
+//! ([`Src`]). Every tensor, token ids included, is fp32 (ids are exact integers below 2^24).
+//!
+//! Each node is an exact description (op, parameters, operands, output shape) that [`crate::runtime`]
+//! executes with candle and that [`crate::runtime::replay`] re-executes from given operand tensors alone
+//! (what watchers and validators do for one disputed op).
+
+mod descriptor;
+
+pub use descriptor::{OpKind, OpNode};
 
 use crate::commit::{Hash, MerkleTree};
 
-/// Operator kinds; the numbering is the `OpKind` enum of `contracts/src/lib/Types.sol`.
+/// Where an operand comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[repr(u8)]
-pub enum OpKind {
-    /// `y[r, c] = sum_k x[r, k] * w[c, k]`, weight stored `[out, in]` as nn.Linear.
-    MatMul = 1,
-    /// `y[r, c] = x[r, c] + b[c]`.
-    Add = 2,
-    /// `y[r, c] = max(x[r, c], 0)`.
-    Relu = 3,
+pub enum Src {
+    /// Trace tensor (0 = input, i + 1 = output of node i).
+    Trace(u32),
+    /// Weight tensor of the model.
+    Weight(u32),
 }
 
-impl OpKind {
-    /// Whether the op reads a weight tensor.
-    pub fn uses_weight(self) -> bool {
-        matches!(self, OpKind::MatMul | OpKind::Add)
+/// An operator with its parameters.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum Op {
+    /// `y[.., n] = sum_k x[.., k] * w[n, k]` (nn.Linear without bias): operands `[x, w]`.
+    MatMul,
+    /// Batched `a @ b` (`a @ b^T` when `transpose_b`) over a leading batch dim: operands `[a, b]`.
+    BatchMatMul {
+        /// Whether `b` is `[batch, n, k]` (used transposed) rather than `[batch, k, n]`.
+        transpose_b: bool,
+    },
+    /// Elementwise `a + b`, `b` broadcast over leading dims: operands `[a, b]`.
+    Add,
+    /// Elementwise `a * b`, `b` broadcast over leading dims: operands `[a, b]`.
+    Mul,
+    /// `y = x * factor`: operands `[x]`.
+    Scale {
+        /// The constant factor.
+        factor: f32,
+    },
+    /// Row gather `y[i, :] = table[ids[i], :]`: operands `[ids, table]`.
+    Embedding,
+    /// LayerNorm over the last dim: operands `[x, gamma, beta]`.
+    LayerNorm {
+        /// Epsilon added to the variance.
+        eps: f32,
+    },
+    /// RMSNorm over the last dim: operands `[x, gamma]`.
+    RmsNorm {
+        /// Epsilon added to the mean square.
+        eps: f32,
+    },
+    /// Softmax over the last dim: operands `[x]`.
+    Softmax,
+    /// GELU (erf form): operands `[x]`.
+    Gelu,
+    /// SiLU `x * sigmoid(x)`: operands `[x]`.
+    Silu,
+    /// ReLU: operands `[x]`.
+    Relu,
+    /// Rotary embedding (rotate-half convention) of `x: [heads, seq, head_dim]` at positions
+    /// `offset..offset + seq`: operands `[x]`.
+    Rope {
+        /// Base of the frequencies.
+        theta: f32,
+        /// Position of the first row.
+        offset: u32,
+    },
+    /// Causal mask of scores `[heads, q, k]`: `-inf` where key position > `offset + query row`.
+    CausalMask {
+        /// Absolute position of the first query row.
+        offset: u32,
+    },
+    /// Same elements, new shape (the node's shape): operands `[x]`.
+    Reshape,
+    /// Swaps two dims: operands `[x]`.
+    Transpose {
+        /// First dim.
+        a: u8,
+        /// Second dim.
+        b: u8,
+    },
+    /// `len` entries of dim `dim` from `start`: operands `[x]`.
+    Narrow {
+        /// The dim.
+        dim: u8,
+        /// First index.
+        start: u32,
+        /// Number of entries.
+        len: u32,
+    },
+    /// Concatenation along `dim`: operands `[a, b]`.
+    Concat {
+        /// The dim.
+        dim: u8,
+    },
+    /// Index of the maximum over the last dim, as fp32: operands `[x]`.
+    Argmax,
+    /// Mean over the first dim (mean pooling of token vectors): operands `[x]`.
+    MeanRows,
+}
+
+impl Op {
+    /// The op's name as reports show it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::MatMul => "matmul",
+            Op::BatchMatMul { .. } => "batch_matmul",
+            Op::Add => "add",
+            Op::Mul => "mul",
+            Op::Scale { .. } => "scale",
+            Op::Embedding => "embedding",
+            Op::LayerNorm { .. } => "layernorm",
+            Op::RmsNorm { .. } => "rmsnorm",
+            Op::Softmax => "softmax",
+            Op::Gelu => "gelu",
+            Op::Silu => "silu",
+            Op::Relu => "relu",
+            Op::Rope { .. } => "rope",
+            Op::CausalMask { .. } => "causal_mask",
+            Op::Reshape => "reshape",
+            Op::Transpose { .. } => "transpose",
+            Op::Narrow { .. } => "narrow",
+            Op::Concat { .. } => "concat",
+            Op::Argmax => "argmax",
+            Op::MeanRows => "mean_rows",
+        }
+    }
+
+    /// Whether the op moves or selects values without arithmetic (so any honest run is bit-exact).
+    pub fn is_exact(&self) -> bool {
+        matches!(
+            self,
+            Op::Embedding | Op::Reshape | Op::Transpose { .. } | Op::Narrow { .. } | Op::Concat { .. } | Op::Relu
+        )
     }
 }
 
-/// One node of the graph; its ABI encoding is a leaf of the graph root (`OpNode` in Solidity).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct OpNode {
-    /// What the op computes.
-    pub kind: OpKind,
-    /// Trace index of the input tensor.
-    pub input: u32,
-    /// Index of the weight tensor (0 when unused).
-    pub weight: u32,
-    /// Output rows.
-    pub rows: u32,
-    /// Output columns.
-    pub cols: u32,
-    /// Reduction length (MatMul), 0 otherwise.
-    pub inner: u32,
+/// One node: op, operands, output shape.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Node {
+    /// What it computes.
+    pub op: Op,
+    /// Its operands, in the op's order.
+    pub inputs: Vec<Src>,
+    /// Shape of its output.
+    pub shape: Vec<usize>,
 }
 
-impl OpNode {
-    /// `abi.encode(node)`: six 32-byte big-endian words.
-    pub fn abi_encode(&self) -> [u8; 192] {
-        let mut out = [0u8; 192];
-        let words = [
-            self.kind as u32,
-            self.input,
-            self.weight,
-            self.rows,
-            self.cols,
-            self.inner,
-        ];
-        for (i, w) in words.iter().enumerate() {
-            out[i * 32 + 28..(i + 1) * 32].copy_from_slice(&w.to_be_bytes());
-        }
-        out
-    }
-
-    /// Shape of the input tensor this node reads.
-    pub fn input_shape(&self) -> Vec<usize> {
-        match self.kind {
-            OpKind::MatMul => vec![self.rows as usize, self.inner as usize],
-            OpKind::Add | OpKind::Relu => vec![self.rows as usize, self.cols as usize],
-        }
-    }
-
-    /// Shape of the weight tensor this node reads, if any.
-    pub fn weight_shape(&self) -> Option<Vec<usize>> {
-        match self.kind {
-            OpKind::MatMul => Some(vec![self.cols as usize, self.inner as usize]),
-            OpKind::Add => Some(vec![self.cols as usize]),
-            OpKind::Relu => None,
-        }
-    }
-
-    /// Flat range of the input elements that output element (row, col) depends on.
-    pub fn input_range(&self, row: usize, col: usize) -> std::ops::Range<usize> {
-        match self.kind {
-            OpKind::MatMul => {
-                let k = self.inner as usize;
-                row * k..(row + 1) * k
-            }
-            OpKind::Add | OpKind::Relu => {
-                let g = row * self.cols as usize + col;
-                g..g + 1
-            }
-        }
-    }
-
-    /// Flat range of the weight elements that output element (row, col) depends on, if any.
-    pub fn weight_range(&self, col: usize) -> Option<std::ops::Range<usize>> {
-        match self.kind {
-            OpKind::MatMul => {
-                let k = self.inner as usize;
-                Some(col * k..(col + 1) * k)
-            }
-            OpKind::Add => Some(col..col + 1),
-            OpKind::Relu => None,
-        }
-    }
-
-    /// Shape of the output.
-    pub fn output_shape(&self) -> Vec<usize> {
-        vec![self.rows as usize, self.cols as usize]
+impl Node {
+    /// The on-chain descriptor of this node, if the contracts can adjudicate it (2-D MatMul, bias Add and
+    /// ReLU today); `None` for the others.
+    pub fn on_chain(&self) -> Option<OpNode> {
+        let (rows, cols) = match self.shape.as_slice() {
+            [r, c] => (*r as u32, *c as u32),
+            _ => return None,
+        };
+        let (kind, input, weight, inner) = match (self.op, self.inputs.as_slice()) {
+            (Op::MatMul, [Src::Trace(x), Src::Weight(w)]) => (OpKind::MatMul, *x, *w, 0),
+            (Op::Add, [Src::Trace(x), Src::Weight(w)]) => (OpKind::Add, *x, *w, 0),
+            (Op::Relu, [Src::Trace(x)]) => (OpKind::Relu, *x, 0, 0),
+            _ => return None,
+        };
+        Some(OpNode { kind, input, weight, rows, cols, inner })
     }
 }
 
-/// A model's computation: nodes in topological order.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// A model's computation: nodes in topological order, and the shapes of input and weights.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Graph {
+    /// Shape of the input (trace tensor 0).
+    pub input_shape: Vec<usize>,
+    /// Shapes of the weight tensors.
+    pub weight_shapes: Vec<Vec<usize>>,
     /// The nodes.
-    pub nodes: Vec<OpNode>,
+    pub nodes: Vec<Node>,
 }
 
 impl Graph {
-    /// Merkle tree over the ABI-encoded nodes.
+    /// Shape of any operand.
+    pub fn shape_of(&self, src: Src) -> &[usize] {
+        match src {
+            Src::Trace(0) => &self.input_shape,
+            Src::Trace(i) => &self.nodes[i as usize - 1].shape,
+            Src::Weight(w) => &self.weight_shapes[w as usize],
+        }
+    }
+
+    /// Reduction length of a MatMul node (its weight's last dim), for the on-chain descriptor.
+    fn inner(&self, node: &Node) -> Option<usize> {
+        match (node.op, node.inputs.first()) {
+            (Op::MatMul, Some(x)) => self.shape_of(*x).last().copied(),
+            _ => None,
+        }
+    }
+
+    /// The on-chain descriptor of node `i` (with its reduction length), if the contracts know its op.
+    pub fn descriptor(&self, i: usize) -> Option<OpNode> {
+        let n = &self.nodes[i];
+        n.on_chain().map(|mut d| {
+            d.inner = self.inner(n).unwrap_or(0) as u32;
+            d
+        })
+    }
+
+    /// The leaf data of node `i` in the graph root: `abi.encode(OpNode)` for nodes the contracts know, else
+    /// the node as JSON (never confused with an ABI leaf, which starts with zero bytes).
+    pub fn leaf(&self, i: usize) -> Vec<u8> {
+        match self.descriptor(i) {
+            Some(d) => d.abi_encode().to_vec(),
+            None => serde_json::to_vec(&self.nodes[i]).expect("a node serializes"),
+        }
+    }
+
+    /// Merkle tree over the node leaves.
     pub fn tree(&self) -> MerkleTree {
-        let leaves: Vec<[u8; 192]> = self.nodes.iter().map(OpNode::abi_encode).collect();
+        let leaves: Vec<Vec<u8>> = (0..self.nodes.len()).map(|i| self.leaf(i)).collect();
         MerkleTree::from_leaves(&leaves)
     }
 
@@ -132,30 +232,19 @@ impl Graph {
         self.nodes.len() + 1
     }
 
-    /// Shape of the claim's input tensor.
-    pub fn input_shape(&self) -> Vec<usize> {
-        self.nodes[0].input_shape()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn abi_encoding_puts_each_field_in_its_own_word() {
-        let n = OpNode {
-            kind: OpKind::Add,
-            input: 3,
-            weight: 1,
-            rows: 2,
-            cols: 0x0102_0304,
-            inner: 0,
-        };
-        let e = n.abi_encode();
-        assert_eq!(e[31], 2);
-        assert_eq!(e[63], 3);
-        assert_eq!(&e[156..160], &[1, 2, 3, 4]);
-        assert!(e[..28].iter().all(|b| *b == 0));
+    /// Checks operand references (earlier trace tensors, existing weights) and counts.
+    pub fn validate(&self) -> crate::Result<()> {
+        for (i, n) in self.nodes.iter().enumerate() {
+            for s in &n.inputs {
+                let ok = match s {
+                    Src::Trace(t) => (*t as usize) <= i,
+                    Src::Weight(w) => (*w as usize) < self.weight_shapes.len(),
+                };
+                if !ok {
+                    return Err(crate::Error::OutOfRange { what: "node operand", index: i, len: self.nodes.len() });
+                }
+            }
+        }
+        Ok(())
     }
 }

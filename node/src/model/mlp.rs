@@ -5,10 +5,10 @@ use std::path::Path;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use safetensors::{tensor::TensorView, Dtype, SafeTensors};
+use safetensors::{tensor::TensorView, Dtype};
 
 use super::{HostTensor, Model};
-use crate::graph::{Graph, OpKind, OpNode};
+use crate::graph::{Graph, Node, Op, Src};
 use crate::{Error, Result};
 
 /// Shape of an MLP: `rows` input vectors of `dims[0]` features through layers `dims[i] -> dims[i+1]`.
@@ -25,57 +25,33 @@ pub struct MlpConfig {
 }
 
 /// The walking skeleton's model: 4 x 64 -> 128 -> 128 -> 32.
-pub const MLP_TINY: MlpConfig = MlpConfig {
-    name: "mlp-tiny",
-    rows: 4,
-    dims: &[64, 128, 128, 32],
-    seed: 0x6e61_6f00,
-};
+pub const MLP_TINY: MlpConfig = MlpConfig { name: "mlp-tiny", rows: 4, dims: &[64, 128, 128, 32], seed: 0x6e61_6f00 };
 
 impl MlpConfig {
     /// The graph: per layer MatMul, Add (bias), and ReLU except after the last layer.
     pub fn graph(&self) -> Graph {
-        let mut nodes = Vec::new();
+        let mut nodes: Vec<Node> = Vec::new();
         let layers = self.dims.len() - 1;
+        let mut weight_shapes = Vec::new();
         for l in 0..layers {
-            let (inp, out) = (self.dims[l] as u32, self.dims[l + 1] as u32);
-            let rows = self.rows as u32;
+            let (inp, out) = (self.dims[l], self.dims[l + 1]);
+            let shape = vec![self.rows, out];
             let x = nodes.len() as u32;
-            nodes.push(OpNode {
-                kind: OpKind::MatMul,
-                input: x,
-                weight: 2 * l as u32,
-                rows,
-                cols: out,
-                inner: inp,
-            });
-            nodes.push(OpNode {
-                kind: OpKind::Add,
-                input: x + 1,
-                weight: 2 * l as u32 + 1,
-                rows,
-                cols: out,
-                inner: 0,
-            });
+            let (w, b) = (weight_shapes.len() as u32, weight_shapes.len() as u32 + 1);
+            weight_shapes.push(vec![out, inp]);
+            weight_shapes.push(vec![out]);
+            nodes.push(Node { op: Op::MatMul, inputs: vec![Src::Trace(x), Src::Weight(w)], shape: shape.clone() });
+            nodes.push(Node { op: Op::Add, inputs: vec![Src::Trace(x + 1), Src::Weight(b)], shape: shape.clone() });
             if l + 1 < layers {
-                nodes.push(OpNode {
-                    kind: OpKind::Relu,
-                    input: x + 2,
-                    weight: 0,
-                    rows,
-                    cols: out,
-                    inner: 0,
-                });
+                nodes.push(Node { op: Op::Relu, inputs: vec![Src::Trace(x + 2)], shape });
             }
         }
-        Graph { nodes }
+        Graph { input_shape: vec![self.rows, self.dims[0]], weight_shapes, nodes }
     }
 
     /// Safetensors names of the weights, in weight-index order.
     pub fn weight_names(&self) -> Vec<String> {
-        (0..self.dims.len() - 1)
-            .flat_map(|l| [format!("layers.{l}.weight"), format!("layers.{l}.bias")])
-            .collect()
+        (0..self.dims.len() - 1).flat_map(|l| [format!("layers.{l}.weight"), format!("layers.{l}.bias")]).collect()
     }
 
     /// Weights drawn from the seed: U(-1/sqrt(in), 1/sqrt(in)), as nn.Linear initialises them.
@@ -93,14 +69,17 @@ impl MlpConfig {
         out
     }
 
+    /// The model with its generated weights (no file involved).
+    pub fn generated(&self) -> Model {
+        Model::new(self.name, self.graph(), self.weight_names(), self.generate_weights())
+            .expect("generated weights fit the graph")
+    }
+
     /// An input drawn from `seed`: U(-1, 1), shape `[rows, dims[0]]`.
     pub fn input(&self, seed: u64) -> HostTensor {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let n = self.rows * self.dims[0];
-        HostTensor::new(
-            vec![self.rows, self.dims[0]],
-            (0..n).map(|_| rng.random_range(-1.0..1.0)).collect(),
-        )
+        HostTensor::new(vec![self.rows, self.dims[0]], (0..n).map(|_| rng.random_range(-1.0..1.0)).collect())
     }
 
     /// Writes the generated weights to `path` as safetensors.
@@ -111,64 +90,22 @@ impl MlpConfig {
             .iter()
             .zip(&weights)
             .map(|(n, w)| {
-                let view =
-                    TensorView::new(Dtype::F32, w.shape.clone(), bytemuck::cast_slice(&w.data))
-                        .map_err(|e| Error::Weights {
-                            path: path.into(),
-                            reason: e.to_string(),
-                        })?;
+                let view = TensorView::new(Dtype::F32, w.shape.clone(), bytemuck::cast_slice(&w.data))
+                    .map_err(|e| Error::Weights { path: path.into(), reason: e.to_string() })?;
                 Ok((n.clone(), view))
             })
             .collect::<Result<Vec<_>>>()?;
         let meta = HashMap::from([("nao.model".to_string(), self.name.to_string())]);
-        safetensors::serialize_to_file(views, Some(meta), path).map_err(|e| Error::Weights {
-            path: path.into(),
-            reason: e.to_string(),
-        })
+        safetensors::serialize_to_file(views, Some(meta), path)
+            .map_err(|e| Error::Weights { path: path.into(), reason: e.to_string() })
     }
 }
 
 /// Loads an MLP's weights from safetensors, checking names, dtypes and shapes.
 pub(super) fn load(path: &Path, cfg: &MlpConfig) -> Result<Model> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.into(),
-        source,
-    })?;
-    let bad = |reason: String| Error::Weights {
-        path: path.into(),
-        reason,
-    };
-    let st = SafeTensors::deserialize(&bytes)
-        .map_err(|e| bad(format!("not a safetensors file: {e}")))?;
-    let graph = cfg.graph();
-    let mut weights = Vec::new();
-    for name in cfg.weight_names() {
-        let t = st
-            .tensor(&name)
-            .map_err(|_| bad(format!("missing tensor `{name}`")))?;
-        if t.dtype() != Dtype::F32 {
-            return Err(bad(format!(
-                "tensor `{name}` is {:?}, expected F32",
-                t.dtype()
-            )));
-        }
-        let data: Vec<f32> = t
-            .data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
-        weights.push(HostTensor {
-            shape: t.shape().to_vec(),
-            data,
-        });
-    }
-    let model = Model {
-        name: cfg.name.to_string(),
-        graph,
-        weights,
-    };
-    model.validate()?;
-    Ok(model)
+    let names = cfg.weight_names();
+    let weights = super::read_safetensors(path, &names)?;
+    Model::new(cfg.name, cfg.graph(), names, weights)
 }
 
 #[cfg(test)]
@@ -191,15 +128,9 @@ mod tests {
         let p = dir.path().join("bad.safetensors");
         std::fs::write(&p, b"not weights").unwrap();
         let e = load(&p, &MLP_TINY).unwrap_err().to_string();
-        assert!(
-            e.contains("bad.safetensors") && e.contains("not a safetensors file"),
-            "{e}"
-        );
+        assert!(e.contains("bad.safetensors") && e.contains("not a safetensors file"), "{e}");
 
-        let other = MlpConfig {
-            dims: &[64, 100, 128, 32],
-            ..MLP_TINY
-        };
+        let other = MlpConfig { dims: &[64, 100, 128, 32], ..MLP_TINY };
         other.write_safetensors(&p).unwrap();
         let e = load(&p, &MLP_TINY).unwrap_err().to_string();
         assert!(e.contains("shape"), "{e}");

@@ -22,12 +22,7 @@ pub struct HostTensor {
 impl HostTensor {
     /// A tensor; `data.len()` must equal the product of `shape`.
     pub fn new(shape: Vec<usize>, data: Vec<f32>) -> Self {
-        assert_eq!(
-            shape.iter().product::<usize>(),
-            data.len(),
-            "shape {shape:?} vs {} elements",
-            data.len()
-        );
+        assert_eq!(shape.iter().product::<usize>(), data.len(), "shape {shape:?} vs {} elements", data.len());
         Self { shape, data }
     }
 
@@ -44,11 +39,31 @@ pub struct Model {
     pub name: String,
     /// The computation.
     pub graph: Graph,
+    /// Names of the weight tensors (as in the model file).
+    pub weight_names: Vec<String>,
     /// Weight tensors, in the order nodes index them.
     pub weights: Vec<HostTensor>,
 }
 
 impl Model {
+    /// A model; checks that every weight has the shape the graph declares and that the graph is well formed.
+    pub fn new(name: &str, graph: Graph, weight_names: Vec<String>, weights: Vec<HostTensor>) -> Result<Self> {
+        if weights.len() != graph.weight_shapes.len() {
+            return Err(Error::OutOfRange {
+                what: "weight count",
+                index: weights.len(),
+                len: graph.weight_shapes.len(),
+            });
+        }
+        for ((w, want), name) in weights.iter().zip(&graph.weight_shapes).zip(&weight_names) {
+            if &w.shape != want {
+                return Err(Error::Shape { name: name.clone(), got: w.shape.clone(), expected: want.clone() });
+            }
+        }
+        graph.validate()?;
+        Ok(Self { name: name.to_string(), graph, weight_names, weights })
+    }
+
     /// The per-weight commitments.
     pub fn weight_commitments(&self) -> Vec<TensorCommitment> {
         self.weights.iter().map(HostTensor::commit).collect()
@@ -60,41 +75,29 @@ impl Model {
         MerkleTree::from_leaves(&roots)
     }
 
-    /// Checks that every node's weight exists with the shape the node needs.
-    pub fn validate(&self) -> Result<()> {
-        for (i, n) in self.graph.nodes.iter().enumerate() {
-            if n.input as usize > i {
-                return Err(Error::OutOfRange {
-                    what: "node input",
-                    index: n.input as usize,
-                    len: i + 1,
-                });
-            }
-            if let Some(want) = n.weight_shape() {
-                let w = self
-                    .weights
-                    .get(n.weight as usize)
-                    .ok_or(Error::OutOfRange {
-                        what: "weight",
-                        index: n.weight as usize,
-                        len: self.weights.len(),
-                    })?;
-                if w.shape != want {
-                    return Err(Error::Shape {
-                        name: format!("weight {}", n.weight),
-                        got: w.shape.clone(),
-                        expected: want,
-                    });
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// Loads the `mlp-tiny` model from a safetensors file.
     pub fn load_mlp(path: &Path, cfg: &MlpConfig) -> Result<Self> {
         mlp::load(path, cfg)
     }
+}
+
+/// Reads the named fp32 tensors of a safetensors file, in order; errors name the file and the tensor.
+pub fn read_safetensors(path: &Path, names: &[String]) -> Result<Vec<HostTensor>> {
+    use safetensors::{Dtype, SafeTensors};
+    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.into(), source })?;
+    let bad = |reason: String| Error::Weights { path: path.into(), reason };
+    let st = SafeTensors::deserialize(&bytes).map_err(|e| bad(format!("not a safetensors file: {e}")))?;
+    names
+        .iter()
+        .map(|name| {
+            let t = st.tensor(name).map_err(|_| bad(format!("missing tensor `{name}`")))?;
+            if t.dtype() != Dtype::F32 {
+                return Err(bad(format!("tensor `{name}` is {:?}, expected F32", t.dtype())));
+            }
+            let data = t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+            Ok(HostTensor { shape: t.shape().to_vec(), data })
+        })
+        .collect()
 }
 
 /// Everything registered on-chain about a model, with the trees needed to open any part of it.

@@ -34,26 +34,14 @@ pub fn decode(bits: u32) -> Option<Term> {
     let frac = (bits & 0x7f_ffff) as u64;
     match biased {
         0xff => None,
-        0 => Some(Term {
-            neg,
-            m: frac,
-            e: -149,
-        }),
-        b => Some(Term {
-            neg,
-            m: frac | 0x80_0000,
-            e: b as i32 - 150,
-        }),
+        0 => Some(Term { neg, m: frac, e: -149 }),
+        b => Some(Term { neg, m: frac | 0x80_0000, e: b as i32 - 150 }),
     }
 }
 
 fn product(x: f32, w: f32) -> Option<Term> {
     let (a, b) = (decode(x.to_bits())?, decode(w.to_bits())?);
-    Some(Term {
-        neg: a.neg != b.neg,
-        m: a.m * b.m,
-        e: a.e + b.e,
-    })
+    Some(Term { neg: a.neg != b.neg, m: a.m * b.m, e: a.e + b.e })
 }
 
 fn bit_length(m: u64) -> i32 {
@@ -78,18 +66,11 @@ fn align(m: u64, e: i32, base: i32) -> (U256, bool) {
 /// True iff `y` is inside the sound region of fl(sum of `terms`) with rounding length `n` (`None` if a term
 /// is not finite: the contract reverts then). Exactly the contract's `SoundBound.within`.
 pub fn within(terms: &[Term], y: f32, n: usize, underflow: bool) -> bool {
-    assert!(
-        n < MAX_TERMS,
-        "reduction of {n} terms is longer than the exact accumulator supports"
-    );
+    assert!(n < MAX_TERMS, "reduction of {n} terms is longer than the exact accumulator supports");
     let Some(yt) = decode(y.to_bits()) else {
         return false;
     };
-    let mut top = if yt.m == 0 {
-        MIN_EXP
-    } else {
-        yt.e + bit_length(yt.m)
-    };
+    let mut top = if yt.m == 0 { MIN_EXP } else { yt.e + bit_length(yt.m) };
     let mut off_grid = false;
     for t in terms.iter().filter(|t| t.m != 0) {
         top = top.max(t.e + bit_length(t.m));
@@ -113,16 +94,8 @@ pub fn within(terms: &[Term], y: f32, n: usize, underflow: bool) -> bool {
     }
     let (yv, cut) = align(yt.m, yt.e, base);
     inexact |= cut;
-    let (left, right) = if yt.neg {
-        (neg, pos + yv)
-    } else {
-        (yv + neg, pos)
-    };
-    let mut d = if left > right {
-        left - right
-    } else {
-        right - left
-    };
+    let (left, right) = if yt.neg { (neg, pos + yv) } else { (yv + neg, pos) };
+    let mut d = if left > right { left - right } else { right - left };
     let mut a = pos + neg;
     let nn = U256::from(n);
     if inexact {
@@ -148,32 +121,19 @@ pub fn within(terms: &[Term], y: f32, n: usize, underflow: bool) -> bool {
 
 /// Dot-product region: `y = fl(sum x_i w_i)`; `None` if an input is not finite.
 pub fn dot_within(x: &[f32], w: &[f32], y: f32) -> Option<bool> {
-    let terms = x
-        .iter()
-        .zip(w)
-        .map(|(a, b)| product(*a, *b))
-        .collect::<Option<Vec<_>>>()?;
+    let terms = x.iter().zip(w).map(|(a, b)| product(*a, *b)).collect::<Option<Vec<_>>>()?;
     Some(within(&terms, y, x.len(), true))
 }
 
 /// Addition region: `y = fl(a + b)`; `None` if an input is not finite.
 pub fn add_within(a: f32, b: f32, y: f32) -> Option<bool> {
-    Some(within(
-        &[decode(a.to_bits())?, decode(b.to_bits())?],
-        y,
-        1,
-        false,
-    ))
+    Some(within(&[decode(a.to_bits())?, decode(b.to_bits())?], y, 1, false))
 }
 
 /// ReLU is exact: `y = x` for x > 0, `y = +-0` otherwise; `None` if x is not finite.
 pub fn relu_within(x: f32, y: f32) -> Option<bool> {
     decode(x.to_bits())?;
-    Some(if x > 0.0 {
-        y.to_bits() == x.to_bits()
-    } else {
-        y == 0.0
-    })
+    Some(if x > 0.0 { y.to_bits() == x.to_bits() } else { y == 0.0 })
 }
 
 /// The verdict on one output element.
@@ -202,10 +162,7 @@ impl NodeCheck {
 
     /// The inside element closest to its bound (what a careless challenger might pick).
     pub fn closest_inside(&self) -> Option<&ElementVerdict> {
-        self.elements
-            .iter()
-            .filter(|v| v.inside)
-            .max_by(|a, b| a.ratio.total_cmp(&b.ratio))
+        self.elements.iter().filter(|v| v.inside).max_by(|a, b| a.ratio.total_cmp(&b.ratio))
     }
 }
 
@@ -221,12 +178,7 @@ fn screen(pairs: impl Iterator<Item = (f64, f64)>, n: usize, y: f32) -> (f64, f6
 }
 
 /// Checks every output element of `node` given its input, weight and claimed output tensors.
-pub fn check_node(
-    node: &OpNode,
-    input: &HostTensor,
-    weight: Option<&HostTensor>,
-    output: &HostTensor,
-) -> NodeCheck {
+pub fn check_node(node: &OpNode, input: &HostTensor, weight: Option<&HostTensor>, output: &HostTensor) -> NodeCheck {
     let (rows, cols) = (node.rows as usize, node.cols as usize);
     let mut elements = Vec::with_capacity(rows * cols);
     for r in 0..rows {
@@ -239,35 +191,24 @@ pub fn check_node(
                     let w = weight.expect("matmul has a weight");
                     let wrange = node.weight_range(c).expect("matmul has a weight");
                     let (xr, wr) = (&input.data[node.input_range(r, c)], &w.data[wrange]);
-                    let (d, b) =
-                        screen(xr.iter().zip(wr).map(|(a, b)| (*a as f64, *b as f64)), k, y);
+                    let (d, b) = screen(xr.iter().zip(wr).map(|(a, b)| (*a as f64, *b as f64)), k, y);
                     let ratio = d / b;
-                    let inside = if y.is_finite() && ratio < 0.99 {
-                        true
-                    } else {
-                        dot_within(xr, wr, y).unwrap_or(true)
-                    };
+                    let inside =
+                        if y.is_finite() && ratio < 0.99 { true } else { dot_within(xr, wr, y).unwrap_or(true) };
                     (inside, ratio)
                 }
                 OpKind::Add => {
                     let (a, b) = (input.data[g], weight.expect("add has a weight").data[c]);
                     let d = (y as f64 - (a as f64 + b as f64)).abs();
                     let bound = (a.abs() as f64 + b.abs() as f64) / ((1u64 << 24) as f64 - 1.0);
-                    (
-                        add_within(a, b, y).unwrap_or(true),
-                        if bound > 0.0 { d / bound } else { d },
-                    )
+                    (add_within(a, b, y).unwrap_or(true), if bound > 0.0 { d / bound } else { d })
                 }
                 OpKind::Relu => {
                     let inside = relu_within(input.data[g], y).unwrap_or(true);
                     (inside, if inside { 0.0 } else { f64::INFINITY })
                 }
             };
-            elements.push(ElementVerdict {
-                element: g,
-                inside,
-                ratio,
-            });
+            elements.push(ElementVerdict { element: g, inside, ratio });
         }
     }
     NodeCheck { elements }
@@ -279,30 +220,9 @@ mod tests {
 
     #[test]
     fn decode_is_exact_for_normals_subnormals_and_zeros() {
-        assert_eq!(
-            decode(1.0f32.to_bits()),
-            Some(Term {
-                neg: false,
-                m: 1 << 23,
-                e: -23
-            })
-        );
-        assert_eq!(
-            decode((-0.0f32).to_bits()),
-            Some(Term {
-                neg: true,
-                m: 0,
-                e: -149
-            })
-        );
-        assert_eq!(
-            decode(1),
-            Some(Term {
-                neg: false,
-                m: 1,
-                e: -149
-            })
-        );
+        assert_eq!(decode(1.0f32.to_bits()), Some(Term { neg: false, m: 1 << 23, e: -23 }));
+        assert_eq!(decode((-0.0f32).to_bits()), Some(Term { neg: true, m: 0, e: -149 }));
+        assert_eq!(decode(1), Some(Term { neg: false, m: 1, e: -149 }));
         assert_eq!(decode(f32::NAN.to_bits()), None);
         assert_eq!(decode(f32::INFINITY.to_bits()), None);
     }
@@ -355,17 +275,11 @@ mod tests {
     fn add_and_relu_regions() {
         let (a, b) = (0.1f32, 0.2f32);
         assert_eq!(add_within(a, b, a + b), Some(true));
-        assert_eq!(
-            add_within(a, b, f32::from_bits((a + b).to_bits() + 2)),
-            Some(false)
-        );
+        assert_eq!(add_within(a, b, f32::from_bits((a + b).to_bits() + 2)), Some(false));
         assert_eq!(relu_within(-1.0, 0.0), Some(true));
         assert_eq!(relu_within(-1.0, -0.0), Some(true));
         assert_eq!(relu_within(2.0, 2.0), Some(true));
-        assert_eq!(
-            relu_within(2.0, f32::from_bits(2.0f32.to_bits() + 1)),
-            Some(false)
-        );
+        assert_eq!(relu_within(2.0, f32::from_bits(2.0f32.to_bits() + 1)), Some(false));
         assert_eq!(relu_within(f32::INFINITY, 0.0), None);
     }
 }

@@ -8,7 +8,7 @@ use nao_bindings::ClaimManager;
 use super::{RegisteredModel, TraceStore};
 use crate::chain::{list_proof, send, Claims, Client, Deployment, Sent};
 use crate::model::HostTensor;
-use crate::runtime::{self, Tamper};
+use crate::runtime::{Runtime, Tamper};
 use crate::{Error, Result};
 
 /// A claim the prover posted.
@@ -31,6 +31,7 @@ pub struct Prover {
     model: Arc<RegisteredModel>,
     store: TraceStore,
     data_url: String,
+    runtime: Runtime,
 }
 
 impl Prover {
@@ -41,15 +42,10 @@ impl Prover {
         model: Arc<RegisteredModel>,
         store: TraceStore,
         data_url: String,
-    ) -> Self {
+    ) -> Result<Self> {
         let claims = Claims::new(&client, d);
-        Self {
-            client,
-            claims,
-            model,
-            store,
-            data_url,
-        }
+        let runtime = Runtime::new(&model.model)?;
+        Ok(Self { client, claims, model, store, data_url, runtime })
     }
 
     /// The prover's address.
@@ -59,8 +55,9 @@ impl Prover {
 
     /// Runs the model on `input` (through `tamper`, which honest provers leave empty), commits every op
     /// output, keeps the trace for the trace server and posts the claim with its bond.
-    pub async fn post(&self, input: &HostTensor, tamper: Tamper<'_>) -> Result<PostedClaim> {
-        let trace = runtime::run(&self.model.model, input, tamper)?;
+    pub async fn post(&self, input: &HostTensor, tamper: Option<Tamper<'_>>) -> Result<PostedClaim> {
+        let m = &self.model.model;
+        let trace = self.runtime.run(&m.graph, input, tamper)?;
         let tc = trace.commit();
         let last = tc.tensors.len() - 1;
         let bond = self.claims.claim_bond().await?;
@@ -83,12 +80,7 @@ impl Prover {
             .map(|l| l.claimId)
             .ok_or_else(|| Error::Chain("post: no ClaimPosted event".into()))?;
         tracing::info!(claim = %id, trace_root = %FixedBytes(root), gas = sent.gas_used, "claim posted");
-        Ok(PostedClaim {
-            id,
-            output,
-            trace_root: FixedBytes(root),
-            sent,
-        })
+        Ok(PostedClaim { id, output, trace_root: FixedBytes(root), sent })
     }
 
     /// The claim manager as this prover.

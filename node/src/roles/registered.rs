@@ -42,21 +42,10 @@ impl RegisteredModel {
         let commitment = model.commit(profile);
         let registry = ModelRegistry::new(d.registry, client.provider.clone());
         let spec = Self::spec(&model, &commitment, uri);
-        let id = registry
-            .modelIdOf(spec.clone())
-            .call()
-            .await
-            .map_err(|e| Error::Chain(format!("modelIdOf: {e}")))?;
+        let id = registry.modelIdOf(spec.clone()).call().await.map_err(|e| Error::Chain(format!("modelIdOf: {e}")))?;
         let sent = send("register", registry.register(spec)).await?;
         tracing::info!(model = %model.name, id = %id, "model registered");
-        Ok((
-            Self {
-                model,
-                commitment,
-                id,
-            },
-            sent,
-        ))
+        Ok((Self { model, commitment, id }, sent))
     }
 
     /// Checks that the registry knows this model with exactly these roots.
@@ -67,13 +56,9 @@ impl RegisteredModel {
             .call()
             .await
             .map_err(|_| Error::UnknownModel(format!("{} ({})", self.model.name, self.id)))?;
-        if spec.graphRoot.0 != self.commitment.graph.root()
-            || spec.weightsRoot.0 != self.commitment.weights_tree.root()
+        if spec.graphRoot.0 != self.commitment.graph.root() || spec.weightsRoot.0 != self.commitment.weights_tree.root()
         {
-            return Err(Error::UnknownModel(format!(
-                "{}: registered roots differ from the local model",
-                self.id
-            )));
+            return Err(Error::UnknownModel(format!("{}: registered roots differ from the local model", self.id)));
         }
         Ok(())
     }

@@ -24,19 +24,12 @@ pub struct TraceStore {
 impl TraceStore {
     /// Keeps `trace` under `root`.
     pub fn insert(&self, root: Hash, trace: Trace) {
-        self.traces
-            .lock()
-            .expect("trace store lock")
-            .insert(root, Arc::new(trace));
+        self.traces.lock().expect("trace store lock").insert(root, Arc::new(trace));
     }
 
     /// The trace with `root`.
     pub fn get(&self, root: &Hash) -> Option<Arc<Trace>> {
-        self.traces
-            .lock()
-            .expect("trace store lock")
-            .get(root)
-            .cloned()
+        self.traces.lock().expect("trace store lock").get(root).cloned()
     }
 }
 
@@ -57,17 +50,9 @@ async fn tensor(
         .ok_or(StatusCode::BAD_REQUEST)?;
     let trace = store.get(&root).ok_or(StatusCode::NOT_FOUND)?;
     let t = trace.tensors.get(index).ok_or(StatusCode::NOT_FOUND)?;
-    let shape = t
-        .shape
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(",");
+    let shape = t.shape.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
     let mut headers = HeaderMap::new();
-    headers.insert(
-        "x-nao-shape",
-        HeaderValue::from_str(&shape).map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?,
-    );
+    headers.insert("x-nao-shape", HeaderValue::from_str(&shape).map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?);
     Ok((headers, bytemuck::cast_slice(&t.data).to_vec()))
 }
 
@@ -77,15 +62,8 @@ impl TraceServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|e| Error::Chain(format!("trace server bind: {e}")))?;
-        let url = format!(
-            "http://{}",
-            listener
-                .local_addr()
-                .map_err(|e| Error::Chain(e.to_string()))?
-        );
-        let app = Router::new()
-            .route("/traces/{root}/{index}", get(tensor))
-            .with_state(store);
+        let url = format!("http://{}", listener.local_addr().map_err(|e| Error::Chain(e.to_string()))?);
+        let app = Router::new().route("/traces/{root}/{index}", get(tensor)).with_state(store);
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::error!(error = %e, "trace server stopped");

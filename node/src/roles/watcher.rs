@@ -12,6 +12,7 @@ use crate::chain::{element_challenge, send, Claims, Client, Deployment, ElementR
 use crate::commit::Hash;
 use crate::model::HostTensor;
 use crate::region::{check_node, ElementVerdict};
+use crate::runtime;
 use crate::trace::Trace;
 use crate::{Error, Result};
 
@@ -34,8 +35,8 @@ pub enum Finding {
     /// Every element of every op is inside its sound region. `closest` is the inside element nearest to its
     /// bound (what a careless challenger would dispute).
     Clean {
-        /// The inside element nearest its bound.
-        closest: ElementRef,
+        /// The inside element nearest its bound, among ops the contracts can adjudicate.
+        closest: Option<ElementRef>,
     },
     /// This element is outside its sound region: provable fraud.
     Violation(ElementRef),
@@ -80,12 +81,7 @@ impl Watcher {
             .map_err(|e| Error::Chain(format!("ClaimPosted logs: {e}")))?;
         Ok(logs
             .into_iter()
-            .map(|(e, _)| ClaimSeen {
-                id: e.claimId,
-                model: e.modelId,
-                trace_root: e.traceRoot,
-                data_uri: e.dataUri,
-            })
+            .map(|(e, _)| ClaimSeen { id: e.claimId, model: e.modelId, trace_root: e.traceRoot, data_uri: e.dataUri })
             .collect())
     }
 
@@ -94,11 +90,7 @@ impl Watcher {
         let graph = &self.model.model.graph;
         let mut tensors = Vec::with_capacity(graph.trace_len());
         for i in 0..graph.trace_len() {
-            let want = if i == 0 {
-                graph.input_shape()
-            } else {
-                graph.nodes[i - 1].output_shape()
-            };
+            let want = if i == 0 { graph.input_shape.clone() } else { graph.nodes[i - 1].shape.clone() };
             let url = format!("{}/{i}", claim.data_uri);
             let resp = self
                 .http
@@ -114,24 +106,13 @@ impl Watcher {
                 .map(|s| s.split(',').filter_map(|d| d.parse().ok()).collect())
                 .unwrap_or_default();
             if shape != want {
-                return Err(Error::TraceData(format!(
-                    "{url}: shape {shape:?}, the graph says {want:?}"
-                )));
+                return Err(Error::TraceData(format!("{url}: shape {shape:?}, the graph says {want:?}")));
             }
-            let bytes = resp
-                .bytes()
-                .await
-                .map_err(|e| Error::TraceData(format!("{url}: {e}")))?;
+            let bytes = resp.bytes().await.map_err(|e| Error::TraceData(format!("{url}: {e}")))?;
             if bytes.len() != 4 * want.iter().product::<usize>() {
-                return Err(Error::TraceData(format!(
-                    "{url}: {} bytes for shape {want:?}",
-                    bytes.len()
-                )));
+                return Err(Error::TraceData(format!("{url}: {} bytes for shape {want:?}", bytes.len())));
             }
-            let data = bytes
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
+            let data = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
             tensors.push(HostTensor::new(want, data));
         }
         let trace = Trace { tensors };
@@ -147,33 +128,33 @@ impl Watcher {
         Ok(trace)
     }
 
-    /// Checks every element of every op against its sound region, given the claim's own op inputs.
+    /// Checks every element of every op against its sound region, given the claim's own op inputs; ops
+    /// that move values without arithmetic are replayed and must match bit for bit.
     pub fn check(&self, trace: &Trace) -> Finding {
         let m = &self.model.model;
         let mut closest: Option<(ElementRef, f64)> = None;
         for (i, node) in m.graph.nodes.iter().enumerate() {
-            let weight = node
-                .kind
-                .uses_weight()
-                .then(|| &m.weights[node.weight as usize]);
-            let check = check_node(
-                node,
-                &trace.tensors[node.input as usize],
-                weight,
-                &trace.tensors[i + 1],
-            );
+            let out = &trace.tensors[i + 1];
+            let Some(d) = m.graph.descriptor(i) else {
+                if node.op.is_exact() {
+                    let y = runtime::replay(node, &runtime::operands(m, trace, node));
+                    if let Some(g) =
+                        y.ok().and_then(|y| y.data.iter().zip(&out.data).position(|(a, b)| a.to_bits() != b.to_bits()))
+                    {
+                        tracing::warn!(op = i, element = g, kind = node.op.name(), "exact op differs");
+                    }
+                }
+                continue;
+            };
+            let weight = d.kind.uses_weight().then(|| &m.weights[d.weight as usize]);
+            let check = check_node(&d, &trace.tensors[d.input as usize], weight, out);
             let at = |v: &ElementVerdict| ElementRef {
                 op: i,
-                row: v.element / node.cols as usize,
-                col: v.element % node.cols as usize,
+                row: v.element / d.cols as usize,
+                col: v.element % d.cols as usize,
             };
             if let Some(v) = check.first_violation() {
-                tracing::warn!(
-                    op = i,
-                    element = v.element,
-                    ratio = v.ratio,
-                    "element outside its sound region"
-                );
+                tracing::warn!(op = i, element = v.element, ratio = v.ratio, "element outside its sound region");
                 return Finding::Violation(at(v));
             }
             if let Some(v) = check.closest_inside() {
@@ -182,8 +163,9 @@ impl Watcher {
                 }
             }
         }
-        Finding::Clean {
-            closest: closest.expect("a graph has at least one op").0,
+        match closest {
+            Some((c, _)) => Finding::Clean { closest: Some(c) },
+            None => Finding::Clean { closest: None },
         }
     }
 

@@ -1,0 +1,113 @@
+//! On-chain op descriptors: `OpKind` and `OpNode` of `contracts/src/lib/Types.sol`, for the ops the contracts
+//! can adjudicate.
+
+/// Operator kinds the contracts adjudicate; the numbering is the `OpKind` enum of Solidity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[repr(u8)]
+pub enum OpKind {
+    /// `y[r, c] = sum_k x[r, k] * w[c, k]`, weight stored `[out, in]` as nn.Linear.
+    MatMul = 1,
+    /// `y[r, c] = x[r, c] + b[c]`.
+    Add = 2,
+    /// `y[r, c] = max(x[r, c], 0)`.
+    Relu = 3,
+}
+
+impl OpKind {
+    /// Whether the op reads a weight tensor.
+    pub fn uses_weight(self) -> bool {
+        matches!(self, OpKind::MatMul | OpKind::Add)
+    }
+}
+
+/// One node as the contracts see it; its ABI encoding is its leaf of the graph root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OpNode {
+    /// What the op computes.
+    pub kind: OpKind,
+    /// Trace index of the input tensor.
+    pub input: u32,
+    /// Index of the weight tensor (0 when unused).
+    pub weight: u32,
+    /// Output rows.
+    pub rows: u32,
+    /// Output columns.
+    pub cols: u32,
+    /// Reduction length (MatMul), 0 otherwise.
+    pub inner: u32,
+}
+
+impl OpNode {
+    /// `abi.encode(node)`: six 32-byte big-endian words.
+    pub fn abi_encode(&self) -> [u8; 192] {
+        let mut out = [0u8; 192];
+        let words = [self.kind as u32, self.input, self.weight, self.rows, self.cols, self.inner];
+        for (i, w) in words.iter().enumerate() {
+            out[i * 32 + 28..(i + 1) * 32].copy_from_slice(&w.to_be_bytes());
+        }
+        out
+    }
+
+    /// Shape of the input tensor this node reads.
+    pub fn input_shape(&self) -> Vec<usize> {
+        match self.kind {
+            OpKind::MatMul => vec![self.rows as usize, self.inner as usize],
+            OpKind::Add | OpKind::Relu => vec![self.rows as usize, self.cols as usize],
+        }
+    }
+
+    /// Shape of the weight tensor this node reads, if any.
+    pub fn weight_shape(&self) -> Option<Vec<usize>> {
+        match self.kind {
+            OpKind::MatMul => Some(vec![self.cols as usize, self.inner as usize]),
+            OpKind::Add => Some(vec![self.cols as usize]),
+            OpKind::Relu => None,
+        }
+    }
+
+    /// Flat range of the input elements that output element (row, col) depends on.
+    pub fn input_range(&self, row: usize, col: usize) -> std::ops::Range<usize> {
+        match self.kind {
+            OpKind::MatMul => {
+                let k = self.inner as usize;
+                row * k..(row + 1) * k
+            }
+            OpKind::Add | OpKind::Relu => {
+                let g = row * self.cols as usize + col;
+                g..g + 1
+            }
+        }
+    }
+
+    /// Flat range of the weight elements that output element (row, col) depends on, if any.
+    pub fn weight_range(&self, col: usize) -> Option<std::ops::Range<usize>> {
+        match self.kind {
+            OpKind::MatMul => {
+                let k = self.inner as usize;
+                Some(col * k..(col + 1) * k)
+            }
+            OpKind::Add => Some(col..col + 1),
+            OpKind::Relu => None,
+        }
+    }
+
+    /// Shape of the output.
+    pub fn output_shape(&self) -> Vec<usize> {
+        vec![self.rows as usize, self.cols as usize]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn abi_encoding_puts_each_field_in_its_own_word() {
+        let n = OpNode { kind: OpKind::Add, input: 3, weight: 1, rows: 2, cols: 0x0102_0304, inner: 0 };
+        let e = n.abi_encode();
+        assert_eq!(e[31], 2);
+        assert_eq!(e[63], 3);
+        assert_eq!(&e[156..160], &[1, 2, 3, 4]);
+        assert!(e[..28].iter().all(|b| *b == 0));
+    }
+}
