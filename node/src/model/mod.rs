@@ -1,5 +1,8 @@
 //! Models: a graph plus its weights, loaded from real files.
 
+pub mod fetch;
+pub mod gguf;
+pub mod gguf_tokenizer;
 mod mlp;
 
 pub use mlp::{MlpConfig, MLP_TINY};
