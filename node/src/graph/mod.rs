@@ -248,3 +248,33 @@ impl Graph {
         Ok(())
     }
 }
+
+/// Builds a graph node by node; each push returns the trace operand of the new node's output.
+#[derive(Debug)]
+pub struct GraphBuilder {
+    graph: Graph,
+}
+
+impl GraphBuilder {
+    /// An empty graph over an input of `input_shape` and weights of `weight_shapes`.
+    pub fn new(input_shape: Vec<usize>, weight_shapes: Vec<Vec<usize>>) -> Self {
+        Self { graph: Graph { input_shape, weight_shapes, nodes: Vec::new() } }
+    }
+
+    /// Appends a node; returns its output as an operand.
+    pub fn push<const N: usize, const R: usize>(&mut self, op: Op, inputs: [Src; N], shape: [usize; R]) -> Src {
+        self.graph.nodes.push(Node { op, inputs: inputs.to_vec(), shape: shape.to_vec() });
+        Src::Trace(self.graph.nodes.len() as u32)
+    }
+
+    /// `x @ w^T + b` as a MatMul node and an Add node.
+    pub fn linear<const R: usize>(&mut self, x: Src, w: Src, b: Src, shape: [usize; R]) -> Src {
+        let y = self.push(Op::MatMul, [x, w], shape);
+        self.push(Op::Add, [y, b], shape)
+    }
+
+    /// The graph.
+    pub fn finish(self) -> Graph {
+        self.graph
+    }
+}

