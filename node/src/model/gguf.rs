@@ -500,13 +500,50 @@ mod tests {
 
         let tokenizer = tokenizer_from_gguf(&content, &path).unwrap();
         let prompt = smollm2_chat_prompt("What is the capital of France?");
-        let mut ids = tokenizer.encode(prompt.as_str(), false).unwrap().get_ids().to_vec();
 
-        let device = Device::Cpu;
         let cfg = c.to_candle();
-        let vb = candle_nn::VarBuilder::from_tensors(model.candle_tensors(&device).unwrap(), DType::F32, &device);
-        let llama = candle_transformers::models::llama::Llama::load(vb, &cfg).unwrap();
-        let mut cache = candle_transformers::models::llama::Cache::new(true, DType::F32, &cfg, &device).unwrap();
+        let answer = greedy(&tokenizer, model.candle_tensors(&Device::Cpu).unwrap(), &cfg, &prompt);
+        eprintln!("dequantized in {dequantized:.2?}, answered in {:.2?}: {answer:?}", started.elapsed() - dequantized);
+        assert!(answer.contains("Paris"), "{answer:?}");
+
+        // The un-permutation matters: with Q/K rows left in llama.cpp's order, the same
+        // Hugging Face-style rope garbles positions and the answer is lost.
+        let mut scrambled = model.candle_tensors(&Device::Cpu).unwrap();
+        for (name, t) in scrambled.iter_mut() {
+            let heads = if name.ends_with("q_proj.weight") {
+                c.num_heads
+            } else if name.ends_with("k_proj.weight") {
+                c.num_kv_heads
+            } else {
+                continue;
+            };
+            let (rows, cols) = t.dims2().unwrap();
+            let data = permute(&t.flatten_all().unwrap().to_vec1::<f32>().unwrap(), rows, cols, heads);
+            *t = Tensor::from_vec(data, (rows, cols), &Device::Cpu).unwrap();
+        }
+        let wrong = greedy(&tokenizer, scrambled, &cfg, &prompt);
+        eprintln!("with llama.cpp's Q/K row order: {wrong:?}");
+        assert!(!wrong.contains("Paris"), "{wrong:?}");
+    }
+
+    /// Greedy decoding of at most 12 tokens after `prompt` with candle-transformers' llama.
+    fn greedy(
+        tokenizer: &tokenizers::Tokenizer,
+        tensors: std::collections::HashMap<String, Tensor>,
+        cfg: &candle_transformers::models::llama::Config,
+        prompt: &str,
+    ) -> String {
+        use candle_transformers::models::llama::{Cache, Llama, LlamaEosToks};
+        let device = Device::Cpu;
+        let vb = candle_nn::VarBuilder::from_tensors(tensors, DType::F32, &device);
+        let llama = Llama::load(vb, cfg).unwrap();
+        let mut cache = Cache::new(true, DType::F32, cfg, &device).unwrap();
+        let eos: Vec<u32> = match &cfg.eos_token_id {
+            Some(LlamaEosToks::Single(id)) => vec![*id],
+            Some(LlamaEosToks::Multiple(ids)) => ids.clone(),
+            None => vec![],
+        };
+        let mut ids = tokenizer.encode(prompt, false).unwrap().get_ids().to_vec();
         let prompt_len = ids.len();
         let mut pos = 0;
         for _ in 0..12 {
@@ -514,17 +551,11 @@ mod tests {
             let logits = llama.forward(&input, pos, &mut cache).unwrap();
             pos = ids.len();
             let next = logits.squeeze(0).unwrap().argmax(0).unwrap().to_scalar::<u32>().unwrap();
-            if c.eos_token_ids.contains(&next) {
+            if eos.contains(&next) {
                 break;
             }
             ids.push(next);
         }
-        let answer = tokenizer.decode(&ids[prompt_len..], true).unwrap();
-        eprintln!(
-            "dequantized in {:.2?}, answered in {:.2?}: {answer:?}",
-            dequantized,
-            started.elapsed() - dequantized
-        );
-        assert!(answer.contains("Paris"), "{answer:?}");
+        tokenizer.decode(&ids[prompt_len..], true).unwrap()
     }
 }
