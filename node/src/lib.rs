@@ -5,6 +5,7 @@
 //! ([`chain`]) → dispute game → verdict, with [`region`]s deciding what an honest fp32 result may be.
 //! The [`roles`] (prover, watcher) join numerics and chain; [`simulate`] assembles them against anvil.
 
+pub mod bench;
 pub mod chain;
 pub mod commit;
 mod error;

@@ -23,16 +23,16 @@ import {TensorOpening} from "./Types.sol";
 ///       /  \      /   \
 ///     l0    l1  l2    empty
 ///
-///   A tensor (fp32, little-endian, row-major) is cut into chunks of 256 elements (1 KiB; the last chunk
+///   A tensor (fp32, little-endian, row-major) is cut into chunks of 1024 elements (4 KiB; the last chunk
 ///   may be shorter) whose leaves form the data root; the tensor root binds the shape on top:
 ///     tensorRoot = sha256(0x02 || dataRoot || uint32be(rank) || uint32be(dim_0) || ...)
 ///   Lists of roots (trace root, weights root) and of op descriptors (graph root) are the same trees
 ///   with a 32-byte root or the ABI-encoded descriptor as leaf data.
 library TensorMerkle {
     /// @notice Elements per chunk.
-    uint256 internal constant CHUNK_ELEMS = 256;
+    uint256 internal constant CHUNK_ELEMS = 1024;
     /// @notice Bytes per chunk.
-    uint256 internal constant CHUNK_BYTES = 1024;
+    uint256 internal constant CHUNK_BYTES = 4096;
 
     /// @notice Hash of a leaf's data.
     function leafHash(bytes memory data) internal pure returns (bytes32) {

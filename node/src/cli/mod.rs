@@ -1,5 +1,6 @@
 //! The command line: one file per subcommand.
 
+mod bench;
 mod simulate;
 
 use clap::{Parser, Subcommand};
@@ -15,6 +16,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Simulate(simulate::SimulateArgs),
+    Bench(bench::BenchArgs),
 }
 
 impl Cli {
@@ -22,6 +24,7 @@ impl Cli {
     pub async fn run(self) -> eyre::Result<i32> {
         match self.command {
             Command::Simulate(a) => a.run().await,
+            Command::Bench(a) => a.run(),
         }
     }
 }

@@ -9,6 +9,13 @@ pub type Hash = [u8; 32];
 
 /// `sha256(0x00 || data)`.
 pub fn leaf_hash(data: &[u8]) -> Hash {
+    // One contiguous message lets SHA-256 consume whole blocks straight from the buffer (a separate 1-byte
+    // update would push every block through the hasher's internal buffer).
+    let mut buf = [0u8; 1 + super::CHUNK_BYTES];
+    if data.len() <= super::CHUNK_BYTES {
+        buf[1..=data.len()].copy_from_slice(data);
+        return Sha256::digest(&buf[..=data.len()]).into();
+    }
     let mut h = Sha256::new();
     h.update([0u8]);
     h.update(data);
@@ -47,9 +54,19 @@ impl MerkleTree {
         let leaf_count = leaves.len().max(1);
         let width = leaf_count.next_power_of_two();
         leaves.resize(width, leaf_hash(&[]));
+        // Padding subtrees are all alike: their hash per level is computed once, not once per subtree.
+        let mut zero = leaf_hash(&[]);
         let mut levels = vec![leaves];
         while levels.last().expect("non-empty").len() > 1 {
-            let next = levels.last().expect("non-empty").chunks_exact(2).map(|p| node_hash(&p[0], &p[1])).collect();
+            let z = zero;
+            let zz = node_hash(&z, &z);
+            let next = levels
+                .last()
+                .expect("non-empty")
+                .chunks_exact(2)
+                .map(|p| if p[0] == z && p[1] == z { zz } else { node_hash(&p[0], &p[1]) })
+                .collect();
+            zero = zz;
             levels.push(next);
         }
         Self { levels, leaf_count }

@@ -4,7 +4,7 @@
 //! leaf(data) = sha256(0x00 || data)        node(l, r) = sha256(0x01 || l || r)        empty = sha256(0x00)
 //! tensor root = sha256(0x02 || data root || u32be(rank) || u32be(dim)...)
 //! ```
-//! A tensor's data root is the Merkle root over 256-element (1 KiB) chunks of its fp32 little-endian bytes;
+//! A tensor's data root is the Merkle root over 1024-element (4 KiB) chunks of its fp32 little-endian bytes;
 //! the trace root, weights root and graph root are Merkle roots over lists of tensor roots or descriptors.
 
 mod merkle;

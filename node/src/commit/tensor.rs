@@ -6,7 +6,7 @@ use super::merkle::{leaf_hash, Hash, MerkleProof, MerkleTree};
 use crate::{Error, Result};
 
 /// Elements per chunk (one Merkle leaf).
-pub const CHUNK_ELEMS: usize = 256;
+pub const CHUNK_ELEMS: usize = 1024;
 /// Bytes per chunk.
 pub const CHUNK_BYTES: usize = CHUNK_ELEMS * 4;
 
@@ -57,10 +57,15 @@ pub struct TensorOpening {
 impl TensorCommitment {
     /// Commits `data` with `shape` (their sizes must agree).
     pub fn new(data: &[f32], shape: &[usize]) -> Self {
+        Self::with_chunk_bytes(data, shape, CHUNK_BYTES)
+    }
+
+    /// Commits with another leaf size (for measurements only: the protocol's leaf is [`CHUNK_BYTES`]).
+    pub fn with_chunk_bytes(data: &[f32], shape: &[usize], chunk_bytes: usize) -> Self {
         debug_assert_eq!(data.len(), shape.iter().product::<usize>());
         let bytes: &[u8] = bytemuck::cast_slice(data);
         let leaves: Vec<Hash> =
-            if bytes.is_empty() { vec![leaf_hash(&[])] } else { bytes.chunks(CHUNK_BYTES).map(leaf_hash).collect() };
+            if bytes.is_empty() { vec![leaf_hash(&[])] } else { bytes.chunks(chunk_bytes).map(leaf_hash).collect() };
         let tree = MerkleTree::from_leaf_hashes(leaves);
         let root = tensor_root(&tree.root(), shape);
         Self { shape: shape.to_vec(), tree, root }
@@ -129,16 +134,17 @@ mod tests {
 
     #[test]
     fn openings_verify_and_a_flipped_byte_is_rejected() {
-        let data: Vec<f32> = (0..1000).map(|i| (i as f32).sin()).collect();
-        let c = TensorCommitment::new(&data, &[10, 100]);
-        let mut o = c.open(&data, 250..520).unwrap();
+        let n = 4 * CHUNK_ELEMS - 24; // four chunks, the last one short
+        let data: Vec<f32> = (0..n).map(|i| (i as f32).sin()).collect();
+        let c = TensorCommitment::new(&data, &[n / 8, 8]);
+        let mut o = c.open(&data, CHUNK_ELEMS - 6..2 * CHUNK_ELEMS + 20).unwrap();
         assert_eq!(o.chunks.iter().map(|c| c.index).collect::<Vec<_>>(), vec![0, 1, 2]);
         assert_eq!(o.chunks[2].data.len(), CHUNK_BYTES);
-        o.verify(&[10, 100], &c.root()).unwrap();
-        assert!(o.verify(&[100, 10], &c.root()).is_err());
+        o.verify(&[n / 8, 8], &c.root()).unwrap();
+        assert!(o.verify(&[8, n / 8], &c.root()).is_err());
         o.chunks[1].data[5] ^= 1;
-        assert!(o.verify(&[10, 100], &c.root()).is_err());
-        let last = c.open(&data, 999..1000).unwrap();
-        assert_eq!(last.chunks[0].data.len(), (1000 - 768) * 4);
+        assert!(o.verify(&[n / 8, 8], &c.root()).is_err());
+        let last = c.open(&data, n - 1..n).unwrap();
+        assert_eq!(last.chunks[0].data.len(), (n - 3 * CHUNK_ELEMS) * 4);
     }
 }
