@@ -3,9 +3,10 @@
 
 use candle_core::{DType, Device, Tensor, D};
 
+use crate::commit::TensorCommitment;
 use crate::graph::{Graph, Node, Op, Src};
 use crate::model::{HostTensor, Model};
-use crate::trace::Trace;
+use crate::trace::{ListCommitment, Trace};
 use crate::{Error, Result};
 
 /// A hook that may rewrite an op's output before later ops read it (how dishonest provers are simulated).
@@ -93,9 +94,15 @@ impl Runtime {
         Ok(Self { device, weights })
     }
 
-    /// Runs `graph` on `input` and returns the trace: the input, then every node's output. `tamper`, when
-    /// given, may rewrite each op's output before later ops read it.
-    pub fn run(&self, graph: &Graph, input: &HostTensor, mut tamper: Option<Tamper<'_>>) -> Result<Trace> {
+    /// Runs `graph` on `input` and returns the trace on the host: the input, then every node's output.
+    /// `tamper`, when given, may rewrite each op's output before later ops read it.
+    pub fn run(&self, graph: &Graph, input: &HostTensor, tamper: Option<Tamper<'_>>) -> Result<Trace> {
+        self.record(graph, input, tamper)?.to_host()
+    }
+
+    /// Runs `graph` on `input` keeping every op output on the device, uncopied (the hot path: hash the
+    /// coarse trace from there, keep the rest for disputes).
+    pub fn record(&self, graph: &Graph, input: &HostTensor, mut tamper: Option<Tamper<'_>>) -> Result<Recorded> {
         if input.shape != graph.input_shape {
             return Err(Error::Shape {
                 name: "input".into(),
@@ -122,8 +129,89 @@ impl Runtime {
             }
             trace.push(y);
         }
-        let tensors = trace.iter().map(to_host).collect::<candle_core::Result<_>>()?;
-        Ok(Trace { tensors })
+        Ok(Recorded { tensors: trace })
+    }
+
+    /// Runs `graph` on `input` the plain way: nothing recorded, each intermediate dropped after its last use;
+    /// returns the output. The baseline of the posting-overhead measurement.
+    pub fn run_plain(&self, graph: &Graph, input: &HostTensor) -> Result<HostTensor> {
+        let mut last_use = vec![0usize; graph.trace_len()];
+        for (i, node) in graph.nodes.iter().enumerate() {
+            for s in &node.inputs {
+                if let Src::Trace(t) = s {
+                    last_use[*t as usize] = i;
+                }
+            }
+        }
+        let mut live: Vec<Option<Tensor>> = vec![None; graph.trace_len()];
+        live[0] = Some(to_device(input, &self.device)?);
+        for (i, node) in graph.nodes.iter().enumerate() {
+            let operands: Vec<Tensor> = node
+                .inputs
+                .iter()
+                .map(|s| match s {
+                    Src::Trace(t) => live[*t as usize].clone().expect("operand is live until its last use"),
+                    Src::Weight(w) => self.weights[*w as usize].clone(),
+                })
+                .collect();
+            live[i + 1] = Some(exec(&node.op, &operands, &node.shape)?);
+            for s in &node.inputs {
+                if let Src::Trace(t) = s {
+                    if last_use[*t as usize] == i {
+                        live[*t as usize] = None;
+                    }
+                }
+            }
+        }
+        Ok(to_host(live.last().and_then(Option::as_ref).expect("the output is live"))?)
+    }
+}
+
+/// A run's tensors kept on the device: the input at 0, the output of node i at i + 1.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// The tensors, in trace order.
+    pub tensors: Vec<Tensor>,
+}
+
+/// Calls `f` with the fp32 elements of `t`, borrowed from CPU storage when contiguous (no copy).
+pub fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
+    if t.is_contiguous() {
+        let (storage, layout) = t.storage_and_layout();
+        if let candle_core::Storage::Cpu(candle_core::CpuStorage::F32(v)) = &*storage {
+            let o = layout.start_offset();
+            return Ok(f(&v[o..o + t.elem_count()]));
+        }
+    }
+    Ok(f(&t.flatten_all()?.to_vec1::<f32>()?))
+}
+
+impl Recorded {
+    /// Commits tensor `i` straight from device storage.
+    pub fn commit_tensor(&self, i: usize) -> Result<TensorCommitment> {
+        let t = &self.tensors[i];
+        with_f32(t, |d| TensorCommitment::new(d, t.dims()))
+    }
+
+    /// The coarse trace commitment: only the tensors at `indices` (input, segment boundaries, output).
+    pub fn commit_coarse(&self, graph: &Graph) -> Result<ListCommitment> {
+        ListCommitment::build(graph.coarse_indices(), |i| self.commit_tensor(i))
+    }
+
+    /// The fine trace commitment of segment `s`: every op output inside it.
+    pub fn commit_fine(&self, graph: &Graph, s: usize) -> Result<ListCommitment> {
+        let r = graph.segment_ranges()[s].clone();
+        ListCommitment::build((r.start + 1..=r.end).collect(), |i| self.commit_tensor(i))
+    }
+
+    /// Copies every tensor to the host.
+    pub fn to_host(&self) -> Result<Trace> {
+        Ok(Trace { tensors: self.tensors.iter().map(to_host).collect::<candle_core::Result<_>>()? })
+    }
+
+    /// Copies tensor `i` to the host.
+    pub fn host(&self, i: usize) -> Result<HostTensor> {
+        Ok(to_host(&self.tensors[i])?)
     }
 }
 
@@ -175,6 +263,28 @@ mod tests {
             let y = replay(node, &operands(&m, &t, node)).unwrap();
             assert_eq!(y, t.tensors[i + 1], "node {i}");
         }
+    }
+
+    #[test]
+    fn coarse_and_fine_commitments_cover_the_right_tensors_and_plain_runs_agree() {
+        let mut m = MLP_TINY.generated();
+        m.graph.segments = vec![0..3, 3..6, 6..8];
+        m.graph.validate().unwrap();
+        let rt = Runtime::new(&m).unwrap();
+        let x = MLP_TINY.input(5);
+        let rec = rt.record(&m.graph, &x, None).unwrap();
+        let host = rec.to_host().unwrap();
+        let full = host.commit();
+        let coarse = rec.commit_coarse(&m.graph).unwrap();
+        assert_eq!(coarse.indices, [0, 3, 6, 8]);
+        for (k, i) in coarse.indices.iter().enumerate() {
+            assert_eq!(coarse.tensors[k].root(), full.tensors[*i].root());
+        }
+        let fine = rec.commit_fine(&m.graph, 1).unwrap();
+        assert_eq!(fine.indices, [4, 5, 6]);
+        assert_eq!(rt.run_plain(&m.graph, &x).unwrap(), *host.output());
+        m.graph.segments = vec![0..3, 4..8];
+        assert!(m.graph.validate().is_err(), "segments must tile the nodes");
     }
 
     #[test]

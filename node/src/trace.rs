@@ -49,3 +49,32 @@ impl TraceCommitment {
         self.tensors.last().expect("non-empty").root()
     }
 }
+
+/// A commitment to a list of trace tensors (the coarse trace, or one segment's fine trace): which trace
+/// indices, their tensor commitments, and the tree over their roots.
+#[derive(Debug, Clone)]
+pub struct ListCommitment {
+    /// Trace indices committed, in order.
+    pub indices: Vec<usize>,
+    /// Their tensor commitments.
+    pub tensors: Vec<TensorCommitment>,
+    /// Tree over the tensor roots.
+    pub tree: MerkleTree,
+}
+
+impl ListCommitment {
+    /// Commits the tensors at `indices`, each produced by `commit`.
+    pub fn build(
+        indices: Vec<usize>,
+        commit: impl Fn(usize) -> crate::Result<TensorCommitment>,
+    ) -> crate::Result<Self> {
+        let tensors = indices.iter().map(|i| commit(*i)).collect::<crate::Result<Vec<_>>>()?;
+        let roots: Vec<Hash> = tensors.iter().map(TensorCommitment::root).collect();
+        Ok(Self { tree: MerkleTree::from_leaves(&roots), tensors, indices })
+    }
+
+    /// The root.
+    pub fn root(&self) -> Hash {
+        self.tree.root()
+    }
+}

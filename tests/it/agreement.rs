@@ -82,6 +82,7 @@ async fn contract_and_rust_bound_checks_agree_on_random_edge_vectors() {
             input_shape: vec![1, n],
             weight_shapes: vec![vec![1, n]],
             nodes: vec![Node { op: Op::MatMul, inputs: vec![Src::Trace(0), Src::Weight(0)], shape: vec![1, 1] }],
+            segments: vec![],
         };
         let model = Model::new("dot", graph, vec!["w".into()], vec![HostTensor::new(vec![1, n], w.clone())]).unwrap();
         let (spec, mc) = spec(&model);

@@ -178,9 +178,28 @@ pub struct Graph {
     pub weight_shapes: Vec<Vec<usize>>,
     /// The nodes.
     pub nodes: Vec<Node>,
+    /// Segments: consecutive node ranges covering every node (a transformer block at one decode step);
+    /// empty means one segment of all nodes. Segment boundaries form the coarse trace.
+    #[serde(default)]
+    pub segments: Vec<std::ops::Range<usize>>,
 }
 
 impl Graph {
+    /// The segments (one segment of every node when none were declared).
+    pub fn segment_ranges(&self) -> Vec<std::ops::Range<usize>> {
+        if self.segments.is_empty() {
+            vec![0..self.nodes.len()]
+        } else {
+            self.segments.clone()
+        }
+    }
+
+    /// Trace indices of the coarse trace: the input, then the output of each segment's last node (the last
+    /// one is the claim's output).
+    pub fn coarse_indices(&self) -> Vec<usize> {
+        std::iter::once(0).chain(self.segment_ranges().iter().map(|r| r.end)).collect()
+    }
+
     /// Shape of any operand.
     pub fn shape_of(&self, src: Src) -> &[usize] {
         match src {
@@ -232,8 +251,18 @@ impl Graph {
         self.nodes.len() + 1
     }
 
-    /// Checks operand references (earlier trace tensors, existing weights) and counts.
+    /// Checks operand references (earlier trace tensors, existing weights) and that segments tile the nodes.
     pub fn validate(&self) -> crate::Result<()> {
+        let mut next = 0;
+        for r in self.segment_ranges() {
+            if r.start != next || r.end <= r.start {
+                return Err(crate::Error::OutOfRange { what: "segment start", index: r.start, len: next });
+            }
+            next = r.end;
+        }
+        if next != self.nodes.len() {
+            return Err(crate::Error::OutOfRange { what: "segments end", index: next, len: self.nodes.len() });
+        }
         for (i, n) in self.nodes.iter().enumerate() {
             for s in &n.inputs {
                 let ok = match s {
@@ -258,7 +287,7 @@ pub struct GraphBuilder {
 impl GraphBuilder {
     /// An empty graph over an input of `input_shape` and weights of `weight_shapes`.
     pub fn new(input_shape: Vec<usize>, weight_shapes: Vec<Vec<usize>>) -> Self {
-        Self { graph: Graph { input_shape, weight_shapes, nodes: Vec::new() } }
+        Self { graph: Graph { input_shape, weight_shapes, nodes: Vec::new(), segments: Vec::new() } }
     }
 
     /// Appends a node; returns its output as an operand.
@@ -273,8 +302,19 @@ impl GraphBuilder {
         self.push(Op::Add, [y, b], shape)
     }
 
-    /// The graph.
-    pub fn finish(self) -> Graph {
+    /// Closes the current segment at the last node pushed (no-op if it would be empty).
+    pub fn end_segment(&mut self) {
+        let start = self.graph.segments.last().map_or(0, |r| r.end);
+        if self.graph.nodes.len() > start {
+            self.graph.segments.push(start..self.graph.nodes.len());
+        }
+    }
+
+    /// The graph (the open segment, if any, is closed).
+    pub fn finish(mut self) -> Graph {
+        if !self.graph.segments.is_empty() {
+            self.end_segment();
+        }
         self.graph
     }
 }

@@ -93,6 +93,7 @@ impl BertConfig {
         let typ = g.push(Op::Narrow { dim: 0, start: 0, len: 1 }, [w(2)], [1, h]);
         let x = g.push(Op::Add, [x, typ], [seq, h]);
         let mut x = g.push(Op::LayerNorm { eps }, [x, w(3), w(4)], [seq, h]);
+        g.end_segment();
         for l in 0..self.num_hidden_layers as u32 {
             let b = 5 + 16 * l;
             let heads = |g: &mut GraphBuilder, t: Src| {
@@ -119,6 +120,7 @@ impl BertConfig {
             let f = g.linear(f, w(b + 12), w(b + 13), [seq, h]);
             let r = g.push(Op::Add, [f, x], [seq, h]);
             x = g.push(Op::LayerNorm { eps }, [r, w(b + 14), w(b + 15)], [seq, h]);
+            g.end_segment();
         }
         g.push(Op::MeanRows, [x], [h]);
         g.finish()

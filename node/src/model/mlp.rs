@@ -46,7 +46,7 @@ impl MlpConfig {
                 nodes.push(Node { op: Op::Relu, inputs: vec![Src::Trace(x + 2)], shape });
             }
         }
-        Graph { input_shape: vec![self.rows, self.dims[0]], weight_shapes, nodes }
+        Graph { input_shape: vec![self.rows, self.dims[0]], weight_shapes, nodes, segments: Vec::new() }
     }
 
     /// Safetensors names of the weights, in weight-index order.
