@@ -4,6 +4,7 @@ pub mod bert;
 pub mod fetch;
 pub mod gguf;
 pub mod gguf_tokenizer;
+pub mod llama;
 mod mlp;
 
 pub use mlp::{MlpConfig, MLP_TINY};

