@@ -135,6 +135,44 @@ impl Runtime {
     /// Runs `graph` on `input` the plain way: nothing recorded, each intermediate dropped after its last use;
     /// returns the output. The baseline of the posting-overhead measurement.
     pub fn run_plain(&self, graph: &Graph, input: &HostTensor) -> Result<HostTensor> {
+        let out = self.stream(graph, input, |_, _| Ok(()))?;
+        Ok(to_host(&out)?)
+    }
+
+    /// The posting hot path: runs like [`Runtime::run_plain`] and hashes each coarse-trace tensor (input,
+    /// segment boundaries, output) as it is produced; nothing else is kept. The fine trace of a disputed
+    /// segment is recomputed with [`Runtime::record`] (CPU runs are deterministic; the recomputed boundary
+    /// roots are checked against the posted ones).
+    pub fn run_committed(&self, graph: &Graph, input: &HostTensor) -> Result<(HostTensor, ListCommitment)> {
+        // (Hashing on a second thread while the model computes was measured no faster on 2 cores.)
+        let indices = graph.coarse_indices();
+        let mut commits = Vec::with_capacity(indices.len());
+        let mut want = indices.iter().peekable();
+        let out = self.stream(graph, input, |i, t| {
+            if want.peek() == Some(&&i) {
+                want.next();
+                commits.push(with_f32(t, |d| TensorCommitment::new(d, t.dims()))?);
+            }
+            Ok(())
+        })?;
+        Ok((to_host(&out)?, ListCommitment::from_commitments(indices, commits)))
+    }
+
+    /// Executes `graph`, showing every trace tensor (input first) to `visit` as it is produced and dropping
+    /// each one after its last use; returns the output.
+    fn stream(
+        &self,
+        graph: &Graph,
+        input: &HostTensor,
+        mut visit: impl FnMut(usize, &Tensor) -> Result<()>,
+    ) -> Result<Tensor> {
+        if input.shape != graph.input_shape {
+            return Err(Error::Shape {
+                name: "input".into(),
+                got: input.shape.clone(),
+                expected: graph.input_shape.clone(),
+            });
+        }
         let mut last_use = vec![0usize; graph.trace_len()];
         for (i, node) in graph.nodes.iter().enumerate() {
             for s in &node.inputs {
@@ -144,7 +182,9 @@ impl Runtime {
             }
         }
         let mut live: Vec<Option<Tensor>> = vec![None; graph.trace_len()];
-        live[0] = Some(to_device(input, &self.device)?);
+        let x = to_device(input, &self.device)?;
+        visit(0, &x)?;
+        live[0] = Some(x);
         for (i, node) in graph.nodes.iter().enumerate() {
             let operands: Vec<Tensor> = node
                 .inputs
@@ -154,16 +194,18 @@ impl Runtime {
                     Src::Weight(w) => self.weights[*w as usize].clone(),
                 })
                 .collect();
-            live[i + 1] = Some(exec(&node.op, &operands, &node.shape)?);
+            let y = exec(&node.op, &operands, &node.shape)?;
+            visit(i + 1, &y)?;
+            live[i + 1] = Some(y);
             for s in &node.inputs {
                 if let Src::Trace(t) = s {
-                    if last_use[*t as usize] == i {
+                    if last_use[*t as usize] == i && (*t as usize) < graph.nodes.len() {
                         live[*t as usize] = None;
                     }
                 }
             }
         }
-        Ok(to_host(live.last().and_then(Option::as_ref).expect("the output is live"))?)
+        Ok(live.pop().flatten().expect("the output is live"))
     }
 }
 
@@ -283,6 +325,9 @@ mod tests {
         let fine = rec.commit_fine(&m.graph, 1).unwrap();
         assert_eq!(fine.indices, [4, 5, 6]);
         assert_eq!(rt.run_plain(&m.graph, &x).unwrap(), *host.output());
+        let (out, streamed) = rt.run_committed(&m.graph, &x).unwrap();
+        assert_eq!(out, *host.output());
+        assert_eq!(streamed.root(), coarse.root(), "the hot path commits the same coarse trace");
         m.graph.segments = vec![0..3, 4..8];
         assert!(m.graph.validate().is_err(), "segments must tile the nodes");
     }

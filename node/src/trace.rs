@@ -69,8 +69,13 @@ impl ListCommitment {
         commit: impl Fn(usize) -> crate::Result<TensorCommitment>,
     ) -> crate::Result<Self> {
         let tensors = indices.iter().map(|i| commit(*i)).collect::<crate::Result<Vec<_>>>()?;
+        Ok(Self::from_commitments(indices, tensors))
+    }
+
+    /// The list commitment over tensor commitments already made.
+    pub fn from_commitments(indices: Vec<usize>, tensors: Vec<TensorCommitment>) -> Self {
         let roots: Vec<Hash> = tensors.iter().map(TensorCommitment::root).collect();
-        Ok(Self { tree: MerkleTree::from_leaves(&roots), tensors, indices })
+        Self { tree: MerkleTree::from_leaves(&roots), tensors, indices }
     }
 
     /// The root.
