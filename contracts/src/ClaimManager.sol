@@ -53,7 +53,9 @@ contract ClaimManager {
     /// @notice A challenge proved the claim wrong; prover and challenger bonds were credited to the challenger.
     event ProverSlashed(bytes32 indexed claimId, address indexed challenger, uint256 amount);
     /// @notice A challenge failed; the challenger's bond was credited to the prover.
-    event ChallengerSlashed(bytes32 indexed claimId, address indexed challenger, address indexed prover, uint256 amount);
+    event ChallengerSlashed(
+        bytes32 indexed claimId, address indexed challenger, address indexed prover, uint256 amount
+    );
     /// @notice Credit was withdrawn.
     event Withdrawn(address indexed account, uint256 amount);
     /// @notice The dispute-game contract was bound.
@@ -93,7 +95,7 @@ contract ClaimManager {
     function postClaim(ClaimInput calldata c) external payable returns (bytes32 claimId) {
         if (msg.value != claimBond) revert WrongBond(msg.value, claimBond);
         ModelSpec memory spec = registry.model(c.modelId);
-        uint256 leaves = uint256(spec.nodeCount) + 1;
+        uint256 leaves = uint256(spec.segmentCount) + 1;
         TensorMerkle.verify(c.traceRoot, TensorMerkle.leafHash(abi.encodePacked(c.inputRoot)), 0, leaves, c.inputProof);
         TensorMerkle.verify(
             c.traceRoot, TensorMerkle.leafHash(abi.encodePacked(c.outputRoot)), leaves - 1, leaves, c.outputProof

@@ -5,8 +5,15 @@ import {ClaimManager} from "./ClaimManager.sol";
 import {ModelRegistry} from "./ModelRegistry.sol";
 import {TensorMerkle} from "./lib/TensorMerkle.sol";
 import {SoundBound} from "./lib/SoundBound.sol";
-import {Claim, ModelSpec, OpKind, OpNode, ElementChallenge, Game, GameOutcome} from "./lib/Types.sol";
-import {OpOutOfRange, ElementOutOfRange, UnsupportedOp, BadOpInput, GameExists} from "./lib/Errors.sol";
+import {Claim, ModelSpec, OpKind, OpNode, ElementChallenge, Game, GameOutcome, modelIdOf} from "./lib/Types.sol";
+import {
+    OpOutOfRange,
+    ElementOutOfRange,
+    UnsupportedOp,
+    BadOpInput,
+    GameExists,
+    FineTraceRequired
+} from "./lib/Errors.sol";
 
 /// @title DisputeGame
 /// @notice One-level dispute game: the challenger names an op of a claim and one output element, opens the
@@ -77,6 +84,8 @@ contract DisputeGame {
         returns (bool inside, uint32 yBits)
     {
         OpNode calldata n = c.node;
+        // INVARIANT: every op output is a leaf of the claim's (coarse) trace root.
+        if (spec.segmentCount != spec.nodeCount) revert FineTraceRequired(modelIdOf(spec));
         // INVARIANT: the op is a node of the registered graph, described exactly as registered.
         if (c.op >= spec.nodeCount) revert OpOutOfRange(c.op, spec.nodeCount);
         TensorMerkle.verify(spec.graphRoot, TensorMerkle.leafHash(abi.encode(n)), c.op, spec.nodeCount, c.nodeProof);

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.28;
 
-import {ModelSpec} from "./lib/Types.sol";
-import {ModelAlreadyRegistered, UnknownModel, EmptyGraph} from "./lib/Errors.sol";
+import {ModelSpec, modelIdOf as specId} from "./lib/Types.sol";
+import {ModelAlreadyRegistered, UnknownModel, EmptyGraph, BadSegmentCount} from "./lib/Errors.sol";
 
 /// @title ModelRegistry
 /// @notice Registers models by content: the id is the hash of what defines the computation, so the same
@@ -16,6 +16,7 @@ contract ModelRegistry {
         address indexed owner,
         bytes32 graphRoot,
         uint32 nodeCount,
+        uint32 segmentCount,
         bytes32 weightsRoot,
         uint32 weightCount,
         bytes32 profileRoot,
@@ -24,19 +25,31 @@ contract ModelRegistry {
 
     /// @notice The id a spec registers under.
     function modelIdOf(ModelSpec calldata spec) public pure returns (bytes32) {
-        return keccak256(abi.encode(spec.graphRoot, spec.nodeCount, spec.weightsRoot, spec.weightCount, spec.profileRoot));
+        return specId(spec);
     }
 
     /// @notice Registers a model; returns its id.
     function register(ModelSpec calldata spec) external returns (bytes32 modelId) {
         // INVARIANT: a graph has at least one op, so every claim has an output.
         if (spec.nodeCount == 0) revert EmptyGraph();
+        // INVARIANT: segments tile the nodes, so the coarse trace has between 2 and nodeCount + 1 leaves.
+        if (spec.segmentCount == 0 || spec.segmentCount > spec.nodeCount) {
+            revert BadSegmentCount(spec.segmentCount, spec.nodeCount);
+        }
         modelId = modelIdOf(spec);
         // INVARIANT: a registered model never changes.
         if (_models[modelId].nodeCount != 0) revert ModelAlreadyRegistered(modelId);
         _models[modelId] = spec;
         emit ModelRegistered(
-            modelId, msg.sender, spec.graphRoot, spec.nodeCount, spec.weightsRoot, spec.weightCount, spec.profileRoot, spec.uri
+            modelId,
+            msg.sender,
+            spec.graphRoot,
+            spec.nodeCount,
+            spec.segmentCount,
+            spec.weightsRoot,
+            spec.weightCount,
+            spec.profileRoot,
+            spec.uri
         );
     }
 

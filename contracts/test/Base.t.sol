@@ -19,10 +19,7 @@ import {
 
 /// @notice Exposes library internals as external calls (so calldata arguments and reverts are real).
 contract Harness {
-    function verify(bytes32 root, bytes32 leaf, uint256 index, uint256 count, bytes32[] calldata proof)
-        external
-        pure
-    {
+    function verify(bytes32 root, bytes32 leaf, uint256 index, uint256 count, bytes32[] calldata proof) external pure {
         TensorMerkle.verify(root, leaf, index, count, proof);
     }
 
@@ -126,6 +123,7 @@ abstract contract Base is PRBTest {
         return ModelSpec({
             graphRoot: TensorMerkle.leafHash(abi.encode(node)),
             nodeCount: 1,
+            segmentCount: 1,
             weightsRoot: listLeaf(rootOf(w, shape2(1, 4))),
             weightCount: 1,
             profileRoot: keccak256("profile"),

@@ -22,7 +22,9 @@ contract ClaimManagerTest is Base {
         ClaimInput memory c = claimInput(TEN);
         bytes32 id = claims.claimIdOf(modelId, c.inputRoot, c.outputRoot, c.traceRoot, prover);
         vm.expectEmit(true, true, true, true, address(claims));
-        emit ClaimManager.ClaimPosted(id, modelId, prover, c.inputRoot, c.outputRoot, c.traceRoot, CLAIM_BOND, c.dataUri);
+        emit ClaimManager.ClaimPosted(
+            id, modelId, prover, c.inputRoot, c.outputRoot, c.traceRoot, CLAIM_BOND, c.dataUri
+        );
         assertEq(post(TEN), id);
         assertEq(uint8(claims.claim(id).status), uint8(ClaimStatus.Pending));
         assertEq(address(claims).balance, CLAIM_BOND);

@@ -4,7 +4,7 @@ pragma solidity ^0.8.28;
 import {Base} from "./Base.t.sol";
 import {DisputeGame} from "../src/DisputeGame.sol";
 import {ClaimManager} from "../src/ClaimManager.sol";
-import {ElementChallenge, ClaimStatus, GameOutcome} from "../src/lib/Types.sol";
+import {ElementChallenge, ClaimStatus, GameOutcome, ModelSpec, modelIdOf} from "../src/lib/Types.sol";
 import {
     ChallengeWindowClosed,
     ClaimNotPending,
@@ -12,7 +12,8 @@ import {
     GameExists,
     OpOutOfRange,
     ElementOutOfRange,
-    ChunkLengthMismatch
+    ChunkLengthMismatch,
+    FineTraceRequired
 } from "../src/lib/Errors.sol";
 
 contract DisputeGameTest is Base {
@@ -134,6 +135,17 @@ contract DisputeGameTest is Base {
         vm.prank(watcher);
         vm.expectRevert(abi.encodeWithSelector(ElementOutOfRange.selector, 0, 1));
         game.challenge{value: CHALLENGE_BOND}(id, c);
+    }
+
+    /// A model whose ops are not all segment boundaries cannot be disputed at one level: its op outputs are not
+    /// in the claim's coarse trace root.
+    function test_adjudicate_coarseOnlyModel_reverts() public {
+        ModelSpec memory s = spec();
+        s.nodeCount = 2;
+        ElementChallenge memory c = challengeOf(OUTSIDE);
+        bytes32 root = traceRoot(OUTSIDE);
+        vm.expectRevert(abi.encodeWithSelector(FineTraceRequired.selector, modelIdOf(s)));
+        game.adjudicate(s, root, c);
     }
 
     function test_challenge_forgedNode_reverts() public {

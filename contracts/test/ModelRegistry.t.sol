@@ -4,7 +4,7 @@ pragma solidity ^0.8.28;
 import {Base} from "./Base.t.sol";
 import {ModelRegistry} from "../src/ModelRegistry.sol";
 import {ModelSpec} from "../src/lib/Types.sol";
-import {ModelAlreadyRegistered, UnknownModel, EmptyGraph} from "../src/lib/Errors.sol";
+import {ModelAlreadyRegistered, UnknownModel, EmptyGraph, BadSegmentCount} from "../src/lib/Errors.sol";
 
 contract ModelRegistryTest is Base {
     function test_register_succeeds() public {
@@ -13,7 +13,15 @@ contract ModelRegistryTest is Base {
         bytes32 id = registry.modelIdOf(s);
         vm.expectEmit(true, true, false, true, address(registry));
         emit ModelRegistry.ModelRegistered(
-            id, address(this), s.graphRoot, s.nodeCount, s.weightsRoot, s.weightCount, s.profileRoot, s.uri
+            id,
+            address(this),
+            s.graphRoot,
+            s.nodeCount,
+            s.segmentCount,
+            s.weightsRoot,
+            s.weightCount,
+            s.profileRoot,
+            s.uri
         );
         assertEq(registry.register(s), id);
         assertEq(registry.model(id).weightsRoot, s.weightsRoot);
@@ -30,6 +38,16 @@ contract ModelRegistryTest is Base {
         ModelSpec memory s = spec();
         s.nodeCount = 0;
         vm.expectRevert(EmptyGraph.selector);
+        registry.register(s);
+    }
+
+    function test_register_badSegmentCount_reverts() public {
+        ModelSpec memory s = spec();
+        s.segmentCount = 2;
+        vm.expectRevert(abi.encodeWithSelector(BadSegmentCount.selector, 2, 1));
+        registry.register(s);
+        s.segmentCount = 0;
+        vm.expectRevert(abi.encodeWithSelector(BadSegmentCount.selector, 0, 1));
         registry.register(s);
     }
 

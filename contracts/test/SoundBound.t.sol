@@ -89,7 +89,6 @@ contract SoundBoundTest is PRBTest {
     /// y = s + d is inside iff (2^24 - n) |d| <= n * sum |x w| (here y is an exact integer too).
     function testFuzz_dotWithin_matchesIntegerReference_succeeds(int16[4] memory xs, int16[4] memory ws, int32 d)
         public
-        
     {
         uint32[] memory xb = new uint32[](4);
         uint32[] memory wb = new uint32[](4);

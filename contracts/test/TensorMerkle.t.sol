@@ -117,6 +117,9 @@ contract TensorMerkleTest is PRBTest {
         b[0] = 3;
         b[1] = 2;
         assert(TensorMerkle.tensorRoot(bytes32(0), a) != TensorMerkle.tensorRoot(bytes32(0), b));
-        assert(TensorMerkle.tensorRoot(bytes32(0), a) == sha256(abi.encodePacked(hex"02", bytes32(0), uint32(2), uint32(2), uint32(3))));
+        assert(
+            TensorMerkle.tensorRoot(bytes32(0), a)
+                == sha256(abi.encodePacked(hex"02", bytes32(0), uint32(2), uint32(2), uint32(3)))
+        );
     }
 }

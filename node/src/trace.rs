@@ -25,6 +25,13 @@ impl Trace {
         self.tensors.last().expect("a trace has its input at least")
     }
 
+    /// The coarse trace commitment (input, segment boundaries, output) of this trace of `graph`.
+    pub fn commit_coarse(&self, graph: &crate::graph::Graph) -> ListCommitment {
+        let indices = graph.coarse_indices();
+        let tensors = indices.iter().map(|i| self.tensors[*i].commit()).collect();
+        ListCommitment::from_commitments(indices, tensors)
+    }
+
     /// Commits every tensor and the list of their roots.
     pub fn commit(&self) -> TraceCommitment {
         let tensors: Vec<TensorCommitment> = self.tensors.iter().map(HostTensor::commit).collect();

@@ -18,6 +18,7 @@ fn spec(model: &Model) -> (DisputeGame::ModelSpec, nao::model::ModelCommitment) 
     let s = DisputeGame::ModelSpec {
         graphRoot: FixedBytes(c.graph.root()),
         nodeCount: model.graph.nodes.len() as u32,
+        segmentCount: model.graph.segment_ranges().len() as u32,
         weightsRoot: FixedBytes(c.weights_tree.root()),
         weightCount: model.weights.len() as u32,
         profileRoot: FixedBytes(c.profile_root),
@@ -82,7 +83,7 @@ async fn contract_and_rust_bound_checks_agree_on_random_edge_vectors() {
             input_shape: vec![1, n],
             weight_shapes: vec![vec![1, n]],
             nodes: vec![Node { op: Op::MatMul, inputs: vec![Src::Trace(0), Src::Weight(0)], shape: vec![1, 1] }],
-            segments: vec![],
+            segments: Vec::new(), // one segment: the only op
         };
         let model = Model::new("dot", graph, vec!["w".into()], vec![HostTensor::new(vec![1, n], w.clone())]).unwrap();
         let (spec, mc) = spec(&model);

@@ -28,6 +28,8 @@ error ModelAlreadyRegistered(bytes32 modelId);
 error UnknownModel(bytes32 modelId);
 /// @notice A model must have at least one node.
 error EmptyGraph();
+/// @notice Segments must be at least one and at most one per node.
+error BadSegmentCount(uint32 segmentCount, uint32 nodeCount);
 
 // ---------------------------------------------------------------- ClaimManager
 /// @notice The bond sent does not match the required bond.
@@ -60,5 +62,8 @@ error ElementOutOfRange(uint32 row, uint32 col);
 error UnsupportedOp(uint8 kind);
 /// @notice The op reads a trace tensor that is not computed before it.
 error BadOpInput(uint32 op, uint32 input);
+/// @notice The one-level game needs every op output in the coarse trace (one segment per op); other models
+///         are disputed through the partition game's fine-trace level.
+error FineTraceRequired(bytes32 modelId);
 /// @notice This exact element of this claim was already challenged by this challenger.
 error GameExists(bytes32 gameId);

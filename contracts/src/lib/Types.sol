@@ -25,15 +25,26 @@ struct OpNode {
     uint32 inner;
 }
 
-/// @notice What a model owner registers. modelId = keccak256(abi.encode(graphRoot, nodeCount,
-///         weightsRoot, weightCount, profileRoot)).
+/// @notice What a model owner registers. modelId = keccak256(abi.encode(graphRoot, nodeCount, segmentCount,
+///         weightsRoot, weightCount, profileRoot)). The claim's trace root is the coarse trace: the input,
+///         the output of each segment's last node, so segmentCount + 1 leaves (the last one the output).
 struct ModelSpec {
     bytes32 graphRoot;
     uint32 nodeCount;
+    uint32 segmentCount;
     bytes32 weightsRoot;
     uint32 weightCount;
     bytes32 profileRoot;
     string uri;
+}
+
+/// @notice The id a model registers under: a content hash of everything that defines its computation.
+function modelIdOf(ModelSpec memory spec) pure returns (bytes32) {
+    return keccak256(
+        abi.encode(
+            spec.graphRoot, spec.nodeCount, spec.segmentCount, spec.weightsRoot, spec.weightCount, spec.profileRoot
+        )
+    );
 }
 
 /// @notice Lifecycle of a claim.

@@ -188,7 +188,7 @@ impl Graph {
     /// The segments (one segment of every node when none were declared).
     pub fn segment_ranges(&self) -> Vec<std::ops::Range<usize>> {
         if self.segments.is_empty() {
-            vec![0..self.nodes.len()]
+            std::iter::once(0..self.nodes.len()).collect()
         } else {
             self.segments.clone()
         }

@@ -46,7 +46,9 @@ impl MlpConfig {
                 nodes.push(Node { op: Op::Relu, inputs: vec![Src::Trace(x + 2)], shape });
             }
         }
-        Graph { input_shape: vec![self.rows, self.dims[0]], weight_shapes, nodes, segments: Vec::new() }
+        // One segment per op: every op output is in the coarse trace, so the one-level game can open any.
+        let segments = (0..nodes.len()).map(|i| i..i + 1).collect();
+        Graph { input_shape: vec![self.rows, self.dims[0]], weight_shapes, nodes, segments }
     }
 
     /// Safetensors names of the weights, in weight-index order.

@@ -31,7 +31,8 @@ pub struct Prover {
     model: Arc<RegisteredModel>,
     store: TraceStore,
     data_url: String,
-    runtime: Runtime,
+    runtime: Arc<Runtime>,
+    graph: Arc<crate::graph::Graph>,
 }
 
 impl Prover {
@@ -44,8 +45,9 @@ impl Prover {
         data_url: String,
     ) -> Result<Self> {
         let claims = Claims::new(&client, d);
-        let runtime = Runtime::new(&model.model)?;
-        Ok(Self { client, claims, model, store, data_url, runtime })
+        let runtime = Arc::new(Runtime::new(&model.model)?);
+        let graph = Arc::new(model.model.graph.clone());
+        Ok(Self { client, claims, model, store, data_url, runtime, graph })
     }
 
     /// The prover's address.
@@ -56,23 +58,37 @@ impl Prover {
     /// Runs the model on `input` (through `tamper`, which honest provers leave empty), commits every op
     /// output, keeps the trace for the trace server and posts the claim with its bond.
     pub async fn post(&self, input: &HostTensor, tamper: Option<Tamper<'_>>) -> Result<PostedClaim> {
-        let m = &self.model.model;
-        let trace = self.runtime.run(&m.graph, input, tamper)?;
-        let tc = trace.commit();
-        let last = tc.tensors.len() - 1;
+        let graph = &self.graph;
+        // Honest runs take the hot path (only the coarse trace is hashed; the fine trace is recomputed when
+        // asked for); a tampered run is recorded whole, as it cannot be recomputed.
+        let (output, coarse) = match tamper {
+            None => {
+                let (output, coarse) = self.runtime.run_committed(graph, input)?;
+                let root = coarse.root();
+                self.store.insert_recomputable(root, input.clone(), self.runtime.clone(), self.graph.clone());
+                (output, coarse)
+            }
+            Some(f) => {
+                let rec = self.runtime.record(graph, input, Some(f))?;
+                let coarse = rec.commit_coarse(graph)?;
+                let trace = rec.to_host()?;
+                let output = trace.output().clone();
+                self.store.insert(coarse.root(), trace);
+                (output, coarse)
+            }
+        };
+        let last = coarse.tensors.len() - 1;
         let bond = self.claims.claim_bond().await?;
-        let root = tc.root();
+        let root = coarse.root();
         let call = ClaimManager::ClaimInput {
             modelId: self.model.id,
-            inputRoot: FixedBytes(tc.input_root()),
-            outputRoot: FixedBytes(tc.output_root()),
+            inputRoot: FixedBytes(coarse.tensors[0].root()),
+            outputRoot: FixedBytes(coarse.tensors[last].root()),
             traceRoot: FixedBytes(root),
-            inputProof: list_proof(&tc.tree, 0)?,
-            outputProof: list_proof(&tc.tree, last)?,
+            inputProof: list_proof(&coarse.tree, 0)?,
+            outputProof: list_proof(&coarse.tree, last)?,
             dataUri: format!("{}/traces/0x{}", self.data_url, hex::encode(root)),
         };
-        let output = trace.output().clone();
-        self.store.insert(root, trace);
         let sent = send("post", self.claims.contract().postClaim(call).value(bond)).await?;
         let id = sent
             .receipt

@@ -24,6 +24,7 @@ impl RegisteredModel {
         ModelRegistry::ModelSpec {
             graphRoot: FixedBytes(c.graph.root()),
             nodeCount: model.graph.nodes.len() as u32,
+            segmentCount: model.graph.segment_ranges().len() as u32,
             weightsRoot: FixedBytes(c.weights_tree.root()),
             weightCount: model.weights.len() as u32,
             profileRoot: FixedBytes(c.profile_root),

@@ -12,24 +12,65 @@ use axum::routing::get;
 use axum::Router;
 
 use crate::commit::Hash;
+use crate::graph::Graph;
+use crate::model::HostTensor;
+use crate::runtime::Runtime;
 use crate::trace::Trace;
 use crate::{Error, Result};
 
-/// The traces of a prover's open claims, by trace root.
-#[derive(Debug, Default, Clone)]
+/// How a claim's fine trace is held: materialized, or recomputable from its input (the posting hot path
+/// hashes only the coarse trace; CPU runs are deterministic, so the same run gives the same tensors).
+#[derive(Clone)]
+enum Entry {
+    Ready(Arc<Trace>),
+    Recompute { input: HostTensor, runtime: Arc<Runtime>, graph: Arc<Graph> },
+}
+
+/// The traces of a prover's open claims, by (coarse) trace root.
+#[derive(Default, Clone)]
 pub struct TraceStore {
-    traces: Arc<Mutex<HashMap<Hash, Arc<Trace>>>>,
+    traces: Arc<Mutex<HashMap<Hash, Entry>>>,
+}
+
+impl std::fmt::Debug for TraceStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TraceStore").field("claims", &self.traces.lock().map(|t| t.len()).unwrap_or(0)).finish()
+    }
 }
 
 impl TraceStore {
     /// Keeps `trace` under `root`.
     pub fn insert(&self, root: Hash, trace: Trace) {
-        self.traces.lock().expect("trace store lock").insert(root, Arc::new(trace));
+        self.traces.lock().expect("trace store lock").insert(root, Entry::Ready(Arc::new(trace)));
     }
 
-    /// The trace with `root`.
-    pub fn get(&self, root: &Hash) -> Option<Arc<Trace>> {
-        self.traces.lock().expect("trace store lock").get(root).cloned()
+    /// Keeps the means to recompute the trace of `input` under `root` (materialized on first request).
+    pub fn insert_recomputable(&self, root: Hash, input: HostTensor, runtime: Arc<Runtime>, graph: Arc<Graph>) {
+        self.traces.lock().expect("trace store lock").insert(root, Entry::Recompute { input, runtime, graph });
+    }
+
+    /// The trace with `root`, recomputed (and kept) if needed; a recomputation whose coarse root differs from
+    /// `root` is an error (it would serve data that does not match the claim).
+    pub fn get(&self, root: &Hash) -> Result<Option<Arc<Trace>>> {
+        let entry = self.traces.lock().expect("trace store lock").get(root).cloned();
+        match entry {
+            None => Ok(None),
+            Some(Entry::Ready(t)) => Ok(Some(t)),
+            Some(Entry::Recompute { input, runtime, graph }) => {
+                let rec = runtime.record(&graph, &input, None)?;
+                let got = rec.commit_coarse(&graph)?.root();
+                if &got != root {
+                    return Err(Error::TraceData(format!(
+                        "recomputed trace has root 0x{}, the claim commits 0x{}",
+                        hex::encode(got),
+                        hex::encode(root)
+                    )));
+                }
+                let trace = Arc::new(rec.to_host()?);
+                self.traces.lock().expect("trace store lock").insert(*root, Entry::Ready(trace.clone()));
+                Ok(Some(trace))
+            }
+        }
     }
 }
 
@@ -48,7 +89,14 @@ async fn tensor(
         .ok()
         .and_then(|b| b.try_into().ok())
         .ok_or(StatusCode::BAD_REQUEST)?;
-    let trace = store.get(&root).ok_or(StatusCode::NOT_FOUND)?;
+    let trace = tokio::task::spawn_blocking(move || store.get(&root))
+        .await
+        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?
+        .map_err(|e| {
+            tracing::error!(error = %e, "trace unavailable");
+            StatusCode::INTERNAL_SERVER_ERROR
+        })?
+        .ok_or(StatusCode::NOT_FOUND)?;
     let t = trace.tensors.get(index).ok_or(StatusCode::NOT_FOUND)?;
     let shape = t.shape.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
     let mut headers = HeaderMap::new();
