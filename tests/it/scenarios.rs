@@ -4,15 +4,18 @@ use nao::simulate::{simulate, Outcome, SimulateOptions};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_scenario_ends_as_expected_and_bonds_move_to_the_winner() {
-    let cache = tempfile::tempdir().unwrap();
-    let opts = SimulateOptions { cache_dir: cache.path().into(), ..SimulateOptions::default() };
+    // the default cache ($NAO_CACHE or ~/.cache/nao), shared with the model tests: real weights download once
+    let opts = SimulateOptions::default();
     let report = simulate(&opts).await.expect("simulation runs");
     let by = |n: &str| report.scenarios.iter().find(|s| s.name == n).unwrap_or_else(|| panic!("scenario {n}"));
 
     let honest = by("honest");
     assert_eq!(honest.outcome, Outcome::Finalized);
     assert_eq!((honest.prover_delta_wei.as_str(), honest.watcher_delta_wei.as_str()), ("0", "0"));
-    assert_eq!(honest.tx_gas.iter().map(|t| t.label.as_str()).collect::<Vec<_>>(), ["post", "finalize", "withdraw"]);
+    assert_eq!(
+        honest.tx_gas.iter().map(|t| t.label.as_str()).collect::<Vec<_>>(),
+        ["register", "post", "finalize", "withdraw"]
+    );
 
     let corrupted = by("corrupted-element");
     assert_eq!(corrupted.outcome, Outcome::ProverSlashed);
@@ -25,6 +28,15 @@ async fn every_scenario_ends_as_expected_and_bonds_move_to_the_winner() {
     assert_eq!(false_challenge.prover_delta_wei, "100000000000000000", "prover wins the 0.1 ETH challenge bond");
     assert_eq!(false_challenge.watcher_delta_wei, "-100000000000000000");
 
+    for real in ["minilm-honest", "smollm2-honest"] {
+        let s = by(real);
+        assert_eq!(s.outcome, Outcome::Finalized, "{real}");
+        assert_eq!(
+            s.tx_gas.iter().map(|t| t.label.as_str()).collect::<Vec<_>>(),
+            ["register", "post", "finalize", "withdraw"]
+        );
+    }
+    assert!(by("smollm2-honest").answer.contains("Paris"), "{}", by("smollm2-honest").answer);
     assert!(report.passed());
     let json = serde_json::to_value(&report).unwrap();
     for s in json["scenarios"].as_array().unwrap() {

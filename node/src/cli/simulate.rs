@@ -6,7 +6,8 @@ use clap::Args;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use eyre::{bail, WrapErr};
 use nao::chain::ProtocolParams;
-use nao::simulate::{default_cache_dir, simulate, Report, Scenario, SimulateOptions};
+use nao::model::fetch::default_cache_dir;
+use nao::simulate::{simulate, Report, Scenario, SimulateOptions};
 
 /// Plays whole disputes on a local anvil chain that it starts (and stops) itself: deploys the contracts,
 /// registers the model, and runs each scenario with a real prover and watcher. Exits 0 only if every
@@ -21,7 +22,8 @@ pub struct SimulateArgs {
     /// Write the report as JSON to this file.
     #[arg(long)]
     report: Option<PathBuf>,
-    /// Play only these scenarios (honest, corrupted-element, false-challenge); default all.
+    /// Play only these scenarios (honest, corrupted-element, false-challenge, minilm-honest, smollm2-honest);
+    /// default all.
     #[arg(long = "scenario")]
     scenarios: Vec<String>,
     /// Cache directory for model weights [default: $NAO_CACHE or ~/.cache/nao].
@@ -81,6 +83,7 @@ fn table(r: &Report) -> Table {
         "prover Δ ETH",
         "watcher Δ ETH",
         "transactions (gas)",
+        "answer",
     ]);
     let eth = |w: &str| format!("{:+.3}", w.parse::<f64>().unwrap_or(f64::NAN) / 1e18);
     for s in &r.scenarios {
@@ -95,6 +98,7 @@ fn table(r: &Report) -> Table {
             eth(&s.prover_delta_wei),
             eth(&s.watcher_delta_wei),
             txs,
+            s.answer.clone(),
         ]);
     }
     t
