@@ -7,6 +7,9 @@ use nao::model::llama::Llama;
 use nao::model::{fetch, HostTensor, Model};
 use nao::runtime::Runtime;
 
+/// Turns a run's output into what a person reads.
+type Answer = Box<dyn Fn(&HostTensor) -> eyre::Result<String>>;
+
 /// The models `nao run` knows.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum ModelName {
@@ -41,9 +44,7 @@ pub struct RunArgs {
 impl RunArgs {
     pub fn run(self) -> eyre::Result<i32> {
         let cache = fetch::default_cache_dir();
-        let (model, input, answer): (Model, HostTensor, Box<dyn Fn(&HostTensor) -> eyre::Result<String>>) = match self
-            .model
-        {
+        let (model, input, answer): (Model, HostTensor, Answer) = match self.model {
             ModelName::Smollm2 => {
                 let llama = Llama::smollm2(&cache)?;
                 let ids = llama.encode(&smollm2_chat_prompt(&self.prompt))?;
