@@ -83,16 +83,27 @@ pub struct PostingBench {
     pub median_ratio: f64,
     /// Peak resident memory of the process so far, MiB (VmHWM).
     pub peak_rss_mib: f64,
+    /// Resident memory the fine trace of one claim takes while kept in memory (every op output), MiB.
+    pub fine_trace_rss_mib: f64,
+}
+
+fn status_mib(key: &str) -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with(key)).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 /// Peak resident set size of this process in MiB (Linux `VmHWM`), 0 if unknown.
 pub fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
+    status_mib("VmHWM:")
+}
+
+/// Current resident set size of this process in MiB (Linux `VmRSS`), 0 if unknown.
+pub fn rss_mib() -> f64 {
+    status_mib("VmRSS:")
 }
 
 /// Measures [`PostingBench`] over `reps` interleaved repetitions.
@@ -103,8 +114,10 @@ pub fn posting_overhead(
 ) -> crate::Result<PostingBench> {
     let rt = crate::runtime::Runtime::new(model)?;
     let g = &model.graph;
-    // warm-up (allocator, caches), and the sizes
+    // warm-up (allocator, caches), the sizes, and the memory one kept fine trace takes
+    let before = rss_mib();
     let rec = rt.record(g, input, None)?;
+    let fine_trace_rss_mib = rss_mib() - before;
     let coarse = rec.commit_coarse(g)?;
     let size = |i: &usize| rec.tensors[*i].elem_count() * 4;
     let coarse_bytes = coarse.indices.iter().map(size).sum();
@@ -135,5 +148,6 @@ pub fn posting_overhead(
         ratio: traced / plain,
         median_ratio: ratios[ratios.len() / 2],
         peak_rss_mib: peak_rss_mib(),
+        fine_trace_rss_mib,
     })
 }

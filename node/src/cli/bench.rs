@@ -77,7 +77,7 @@ impl BenchArgs {
             for p in &posting {
                 println!(
                 "posting_overhead[{}, {} tokens]: {:.4} best, {:.4} median (plain {:.1} ms, traced+committed {:.1} ms; \
-                 coarse trace {:.2} MB hashed, all op outputs {:.1} MB kept; {} nodes; peak RSS {:.0} MiB)",
+                 coarse trace {:.2} MB hashed, all op outputs {:.1} MB, {:.0} MiB resident when kept; {} nodes; peak RSS {:.0} MiB)",
                 p.model,
                 p.tokens,
                 p.ratio,
@@ -86,6 +86,7 @@ impl BenchArgs {
                 p.traced_s * 1e3,
                 p.coarse_bytes as f64 / 1e6,
                 p.fine_bytes as f64 / 1e6,
+                p.fine_trace_rss_mib,
                 p.nodes,
                 p.peak_rss_mib
             );
