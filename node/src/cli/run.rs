@@ -4,7 +4,7 @@ use clap::{Args, ValueEnum};
 use nao::model::bert::Bert;
 use nao::model::gguf_tokenizer::smollm2_chat_prompt;
 use nao::model::llama::Llama;
-use nao::model::{fetch, HostTensor, Model};
+use nao::model::{cached_weights_root, fetch, HostTensor, Model};
 use nao::runtime::Runtime;
 
 /// Turns a run's output into what a person reads.
@@ -44,25 +44,29 @@ pub struct RunArgs {
 impl RunArgs {
     pub fn run(self) -> eyre::Result<i32> {
         let cache = fetch::default_cache_dir();
-        let (model, input, answer): (Model, HostTensor, Answer) = match self.model {
+        let (model, input, answer, source): (Model, HostTensor, Answer, std::path::PathBuf) = match self.model {
             ModelName::Smollm2 => {
-                let llama = Llama::smollm2(&cache)?;
+                let source = fetch::smollm2_gguf(&cache)?;
+                let llama = Llama::load_gguf(&source)?;
                 let ids = llama.encode(&smollm2_chat_prompt(&self.prompt))?;
                 let model = llama.model(ids.data.len(), self.max_tokens)?;
-                (model, ids, Box::new(move |out| Ok(llama.decode(&out.data)?)))
+                (model, ids, Box::new(move |out| Ok(llama.decode(&out.data)?)), source)
             }
             ModelName::Minilm => {
-                let bert = Bert::load(&fetch::minilm_dir(&cache)?)?;
+                let dir = fetch::minilm_dir(&cache)?;
+                let bert = Bert::load(&dir)?;
                 let ids = bert.encode(&self.prompt)?;
                 let model = bert.model(ids.data.len())?;
-                (model, ids, Box::new(|out| Ok(format!("embedding [{}]: {:?} ...", out.data.len(), &out.data[..8]))))
+                let answer: Answer =
+                    Box::new(|out| Ok(format!("embedding [{}]: {:?} ...", out.data.len(), &out.data[..8])));
+                (model, ids, answer, dir.join("model.safetensors"))
             }
         };
         let started = std::time::Instant::now();
         let rt = Runtime::new(&model)?;
         let (output, coarse) = rt.run_committed(&model.graph, &input)?;
         let elapsed = started.elapsed();
-        let mc = model.commit(b"");
+        let weights_root = cached_weights_root(&model, &source)?;
         let hex = |h: [u8; 32]| format!("0x{}", hex::encode(h));
         let text = answer(&output)?;
         let last = coarse.tensors.len() - 1;
@@ -70,8 +74,8 @@ impl RunArgs {
             "model": model.name,
             "input_tokens": input.data.len(),
             "answer": text,
-            "graph_root": hex(mc.graph.root()),
-            "weights_root": hex(mc.weights_tree.root()),
+            "graph_root": hex(model.graph.root()),
+            "weights_root": hex(weights_root),
             "input_root": hex(coarse.tensors[0].root()),
             "output_root": hex(coarse.tensors[last].root()),
             "trace_root": hex(coarse.root()),

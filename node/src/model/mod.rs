@@ -97,6 +97,42 @@ impl Model {
     }
 }
 
+/// The weights root of `model`, whose weights were loaded from the file `source`: read from
+/// `<source>.nao-weights-root` when that records the same source SHA-256 and leaf size, else computed and
+/// written there (atomically). Hashing the source file is ~6x cheaper than committing its fp32 weights.
+pub fn cached_weights_root(model: &Model, source: &Path) -> Result<Hash> {
+    fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+        move |source| Error::Io { path: path.into(), source }
+    }
+    use sha2::Digest;
+    let mut file = std::fs::File::open(source).map_err(io(source))?;
+    let mut hasher = sha2::Sha256::new();
+    std::io::copy(&mut file, &mut hasher).map_err(io(source))?;
+    let source_sha256 = hex::encode(hasher.finalize());
+    let cache = source.with_extension(format!(
+        "{}.nao-weights-root",
+        source.extension().and_then(|e| e.to_str()).unwrap_or("weights")
+    ));
+    let parse = |text: &str| -> Option<Hash> {
+        let v: serde_json::Value = serde_json::from_str(text).ok()?;
+        let fresh = v["source_sha256"] == source_sha256.as_str() && v["chunk_bytes"] == crate::commit::CHUNK_BYTES;
+        fresh.then(|| hex::decode(v["weights_root"].as_str()?).ok()?.try_into().ok()).flatten()
+    };
+    if let Some(root) = std::fs::read_to_string(&cache).ok().as_deref().and_then(parse) {
+        return Ok(root);
+    }
+    let root = Model::weights_tree(&model.weight_commitments()).root();
+    let record = serde_json::json!({
+        "source_sha256": source_sha256,
+        "chunk_bytes": crate::commit::CHUNK_BYTES,
+        "weights_root": hex::encode(root),
+    });
+    let tmp = cache.with_extension("tmp");
+    std::fs::write(&tmp, record.to_string()).map_err(io(&tmp))?;
+    std::fs::rename(&tmp, &cache).map_err(io(&cache))?;
+    Ok(root)
+}
+
 /// Reads the named fp32 tensors of a safetensors file, in order; errors name the file and the tensor.
 pub fn read_safetensors(path: &Path, names: &[String]) -> Result<Vec<HostTensor>> {
     use safetensors::{Dtype, SafeTensors};
@@ -140,5 +176,30 @@ impl Model {
             weights,
             profile_root: sha2::Sha256::digest(profile).into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_weights_root_is_cached_beside_the_file_and_keyed_by_its_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.safetensors");
+        MLP_TINY.write_safetensors(&path).unwrap();
+        let model = Model::load_mlp(&path, &MLP_TINY).unwrap();
+        let want = Model::weights_tree(&model.weight_commitments()).root();
+        assert_eq!(cached_weights_root(&model, &path).unwrap(), want);
+        let cache = dir.path().join("m.safetensors.nao-weights-root");
+        // the second call reads the cache: a planted root comes back while the source is unchanged
+        let text = std::fs::read_to_string(&cache).unwrap().replace(&hex::encode(want), &"ab".repeat(32));
+        std::fs::write(&cache, text).unwrap();
+        assert_eq!(cached_weights_root(&model, &path).unwrap(), [0xab; 32]);
+        // a changed source file invalidates it
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.push(b' ');
+        std::fs::write(&path, bytes).unwrap();
+        assert_eq!(cached_weights_root(&model, &path).unwrap(), want);
     }
 }
