@@ -2,6 +2,9 @@
 //!
 //! [`sound`] holds the IEEE-754 worst-case bounds, decided exactly as the contract decides them.
 
+pub mod orders;
 pub mod sound;
+#[cfg(test)]
+mod soundness;
 
 pub use sound::{check_node, ElementVerdict, NodeCheck};
