@@ -177,40 +177,47 @@ fn screen(pairs: impl Iterator<Item = (f64, f64)>, n: usize, y: f32) -> (f64, f6
     ((y as f64 - s).abs(), u * a + n as f64 * 2f64.powi(-149))
 }
 
-/// Checks every output element of `node` given its input, weight and claimed output tensors.
+/// Verdict and f64 ratio |y - s| / bound of one dot-product element (the ratio is for ranking; the verdict is
+/// exact: decided by [`dot_within`] whenever the fast screen is not clearly inside). Non-finite inputs count as
+/// inside: the op that produced them is the one at fault.
+pub fn dot_verdict(x: &[f32], w: &[f32], y: f32) -> (bool, f64) {
+    let (d, b) = screen(x.iter().zip(w).map(|(a, b)| (*a as f64, *b as f64)), x.len(), y);
+    let ratio = d / b;
+    let inside = if y.is_finite() && ratio < 0.99 { true } else { dot_within(x, w, y).unwrap_or(true) };
+    (inside, ratio)
+}
+
+/// Verdict and ratio of one addition element.
+pub fn add_verdict(a: f32, b: f32, y: f32) -> (bool, f64) {
+    let d = (y as f64 - (a as f64 + b as f64)).abs();
+    let bound = (a.abs() as f64 + b.abs() as f64) / ((1u64 << 24) as f64 - 1.0);
+    (add_within(a, b, y).unwrap_or(true), if bound > 0.0 { d / bound } else { d })
+}
+
+/// Verdict and ratio (0 or infinity) of one ReLU element.
+pub fn relu_verdict(x: f32, y: f32) -> (bool, f64) {
+    let inside = relu_within(x, y).unwrap_or(true);
+    (inside, if inside { 0.0 } else { f64::INFINITY })
+}
+
+/// Checks every output element of the on-chain op `node` given its input, weight and claimed output tensors.
 pub fn check_node(node: &OpNode, input: &HostTensor, weight: Option<&HostTensor>, output: &HostTensor) -> NodeCheck {
     let (rows, cols) = (node.rows as usize, node.cols as usize);
-    let mut elements = Vec::with_capacity(rows * cols);
-    for r in 0..rows {
-        for c in 0..cols {
-            let g = r * cols + c;
-            let y = output.data[g];
+    let elements = (0..rows * cols)
+        .map(|g| {
+            let (r, c, y) = (g / cols, g % cols, output.data[g]);
             let (inside, ratio) = match node.kind {
                 OpKind::MatMul => {
-                    let k = node.inner as usize;
-                    let w = weight.expect("matmul has a weight");
+                    let w = &weight.expect("matmul has a weight").data;
                     let wrange = node.weight_range(c).expect("matmul has a weight");
-                    let (xr, wr) = (&input.data[node.input_range(r, c)], &w.data[wrange]);
-                    let (d, b) = screen(xr.iter().zip(wr).map(|(a, b)| (*a as f64, *b as f64)), k, y);
-                    let ratio = d / b;
-                    let inside =
-                        if y.is_finite() && ratio < 0.99 { true } else { dot_within(xr, wr, y).unwrap_or(true) };
-                    (inside, ratio)
+                    dot_verdict(&input.data[node.input_range(r, c)], &w[wrange], y)
                 }
-                OpKind::Add => {
-                    let (a, b) = (input.data[g], weight.expect("add has a weight").data[c]);
-                    let d = (y as f64 - (a as f64 + b as f64)).abs();
-                    let bound = (a.abs() as f64 + b.abs() as f64) / ((1u64 << 24) as f64 - 1.0);
-                    (add_within(a, b, y).unwrap_or(true), if bound > 0.0 { d / bound } else { d })
-                }
-                OpKind::Relu => {
-                    let inside = relu_within(input.data[g], y).unwrap_or(true);
-                    (inside, if inside { 0.0 } else { f64::INFINITY })
-                }
+                OpKind::Add => add_verdict(input.data[g], weight.expect("add has a weight").data[c], y),
+                OpKind::Relu => relu_verdict(input.data[g], y),
             };
-            elements.push(ElementVerdict { element: g, inside, ratio });
-        }
-    }
+            ElementVerdict { element: g, inside, ratio }
+        })
+        .collect();
     NodeCheck { elements }
 }
 

@@ -11,7 +11,7 @@ use super::RegisteredModel;
 use crate::chain::{element_challenge, send, Claims, Client, Deployment, ElementRef, Sent};
 use crate::commit::Hash;
 use crate::model::HostTensor;
-use crate::region::{check_node, ElementVerdict};
+use crate::region::{ops, ElementVerdict};
 use crate::runtime;
 use crate::trace::Trace;
 use crate::{Error, Result};
@@ -40,6 +40,9 @@ pub enum Finding {
     },
     /// This element is outside its sound region: provable fraud.
     Violation(ElementRef),
+    /// This element is outside its region in an op the one-level game cannot adjudicate yet (#5): detected,
+    /// not yet provable on-chain.
+    OffChain(ElementRef),
 }
 
 /// A watcher following one model.
@@ -133,40 +136,34 @@ impl Watcher {
     pub fn check(&self, trace: &Trace) -> Finding {
         let m = &self.model.model;
         let mut closest: Option<(ElementRef, f64)> = None;
+        let mut unchecked = 0usize;
         for (i, node) in m.graph.nodes.iter().enumerate() {
             let out = &trace.tensors[i + 1];
-            let Some(d) = m.graph.descriptor(i) else {
-                if node.op.is_exact() {
-                    let y = runtime::replay(node, &runtime::operands(m, trace, node));
-                    if let Some(g) =
-                        y.ok().and_then(|y| y.data.iter().zip(&out.data).position(|(a, b)| a.to_bits() != b.to_bits()))
-                    {
-                        tracing::warn!(op = i, element = g, kind = node.op.name(), "exact op differs");
-                    }
-                }
+            let Some(check) = ops::check(node, &runtime::operands(m, trace, node), out) else {
+                unchecked += 1;
                 continue;
             };
-            let weight = d.kind.uses_weight().then(|| &m.weights[d.weight as usize]);
-            let check = check_node(&d, &trace.tensors[d.input as usize], weight, out);
-            let at = |v: &ElementVerdict| ElementRef {
-                op: i,
-                row: v.element / d.cols as usize,
-                col: v.element % d.cols as usize,
-            };
+            let cols = *node.shape.last().unwrap_or(&1);
+            let at = |v: &ElementVerdict| ElementRef { op: i, row: v.element / cols, col: v.element % cols };
+            let adjudicable = m.graph.descriptor(i).is_some();
             if let Some(v) = check.first_violation() {
-                tracing::warn!(op = i, element = v.element, ratio = v.ratio, "element outside its sound region");
-                return Finding::Violation(at(v));
+                tracing::warn!(
+                    op = i,
+                    kind = node.op.name(),
+                    element = v.element,
+                    ratio = v.ratio,
+                    "outside its region"
+                );
+                return if adjudicable { Finding::Violation(at(v)) } else { Finding::OffChain(at(v)) };
             }
-            if let Some(v) = check.closest_inside() {
+            if let (true, Some(v)) = (adjudicable, check.closest_inside()) {
                 if closest.is_none_or(|(_, r)| v.ratio > r) {
                     closest = Some((at(v), v.ratio));
                 }
             }
         }
-        match closest {
-            Some((c, _)) => Finding::Clean { closest: Some(c) },
-            None => Finding::Clean { closest: None },
-        }
+        tracing::debug!(ops = m.graph.nodes.len(), unchecked, "claim checked");
+        Finding::Clean { closest: closest.map(|(c, _)| c) }
     }
 
     /// Challenges element `at` of `claim`, whose verified trace is `trace`, with the challenge bond.

@@ -1,0 +1,121 @@
+//! Regions for the ops of the graph IR, element by element, from the op's operand tensors alone.
+//!
+//! | op | region |
+//! | --- | --- |
+//! | MatMul, BatchMatMul | dot product of the row and column: [`super::sound::dot_within`] |
+//! | Add | `gamma_1 (|a| + |b|)` ([`super::sound::add_within`]), `b` broadcast over leading dims |
+//! | Mul, Scale | a one-term dot product: `gamma_1 |a b|` plus the underflow term |
+//! | ReLU | exact |
+//! | Embedding, Reshape, Transpose, Narrow, Concat, Argmax | bit-exact: the replay must give the same bits |
+//! | LayerNorm, RMSNorm, Softmax, GELU, SiLU, RoPE, CausalMask, MeanRows | not yet: they need ulp budgets for library functions (#4) |
+
+use super::sound::{add_verdict, dot_verdict, relu_verdict};
+use super::{ElementVerdict, NodeCheck};
+use crate::graph::{Node, Op};
+use crate::model::HostTensor;
+use crate::runtime;
+
+/// Checks every element of `node`'s claimed `output` given its `operands`; `None` for ops without a region
+/// yet.
+pub fn check(node: &Node, operands: &[&HostTensor], output: &HostTensor) -> Option<NodeCheck> {
+    let y = &output.data;
+    let verdicts: Vec<(bool, f64)> = match node.op {
+        Op::MatMul => {
+            let (x, w) = (&operands[0].data, &operands[1].data);
+            let k = *operands[0].shape.last()?;
+            let n = w.len() / k;
+            (0..y.len())
+                .map(|g| dot_verdict(&x[(g / n) * k..(g / n + 1) * k], &w[(g % n) * k..(g % n + 1) * k], y[g]))
+                .collect()
+        }
+        Op::BatchMatMul { transpose_b } => {
+            let (a, b) = (operands[0], operands[1]);
+            let (m, k) = (a.shape[1], a.shape[2]);
+            let n = *node.shape.last()?;
+            (0..y.len())
+                .map(|g| {
+                    let (batch, i, j) = (g / (m * n), (g / n) % m, g % n);
+                    let row = &a.data[(batch * m + i) * k..(batch * m + i + 1) * k];
+                    let col: Vec<f32> = if transpose_b {
+                        b.data[(batch * n + j) * k..(batch * n + j + 1) * k].to_vec()
+                    } else {
+                        (0..k).map(|t| b.data[(batch * k + t) * n + j]).collect()
+                    };
+                    dot_verdict(row, &col, y[g])
+                })
+                .collect()
+        }
+        Op::Add => {
+            let (a, b) = (&operands[0].data, &operands[1].data);
+            (0..y.len()).map(|g| add_verdict(a[g], b[g % b.len()], y[g])).collect()
+        }
+        Op::Mul => {
+            let (a, b) = (&operands[0].data, &operands[1].data);
+            (0..y.len()).map(|g| dot_verdict(&[a[g]], &[b[g % b.len()]], y[g])).collect()
+        }
+        Op::Scale { factor } => (0..y.len()).map(|g| dot_verdict(&[operands[0].data[g]], &[factor], y[g])).collect(),
+        Op::Relu => (0..y.len()).map(|g| relu_verdict(operands[0].data[g], y[g])).collect(),
+        Op::Embedding | Op::Reshape | Op::Transpose { .. } | Op::Narrow { .. } | Op::Concat { .. } | Op::Argmax => {
+            let want = runtime::replay(node, operands).ok()?;
+            want.data
+                .iter()
+                .zip(y)
+                .map(|(a, b)| if a.to_bits() == b.to_bits() { (true, 0.0) } else { (false, f64::INFINITY) })
+                .collect()
+        }
+        _ => return None,
+    };
+    Some(NodeCheck {
+        elements: verdicts
+            .into_iter()
+            .enumerate()
+            .map(|(element, (inside, ratio))| ElementVerdict { element, inside, ratio })
+            .collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::Src;
+    use crate::region::orders::Order;
+
+    fn node(op: Op, shape: &[usize]) -> Node {
+        Node { op, inputs: vec![Src::Trace(0), Src::Trace(1)], shape: shape.to_vec() }
+    }
+
+    #[test]
+    fn batch_matmul_in_any_order_is_inside_and_a_moved_element_is_not() {
+        let a = HostTensor::new(vec![2, 3, 5], (0..30).map(|i| (i as f32 * 0.37).sin()).collect());
+        let b = HostTensor::new(vec![2, 4, 5], (0..40).map(|i| (i as f32 * 0.11).cos()).collect());
+        for order in [Order::Sequential, Order::Pairwise, Order::WideThenRound] {
+            let mut y = Vec::new();
+            for batch in 0..2 {
+                for i in 0..3 {
+                    for j in 0..4 {
+                        let row = &a.data[(batch * 3 + i) * 5..(batch * 3 + i + 1) * 5];
+                        let col = &b.data[(batch * 4 + j) * 5..(batch * 4 + j + 1) * 5];
+                        y.push(order.dot(row, col));
+                    }
+                }
+            }
+            let mut out = HostTensor::new(vec![2, 3, 4], y);
+            let n = node(Op::BatchMatMul { transpose_b: true }, &[2, 3, 4]);
+            assert!(check(&n, &[&a, &b], &out).unwrap().first_violation().is_none(), "{order:?}");
+            out.data[17] += 1e-3;
+            assert_eq!(check(&n, &[&a, &b], &out).unwrap().first_violation().unwrap().element, 17);
+        }
+    }
+
+    #[test]
+    fn exact_ops_must_match_bit_for_bit_and_library_ops_have_no_region_yet() {
+        let x = HostTensor::new(vec![2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        let t = Node { op: Op::Transpose { a: 0, b: 1 }, inputs: vec![Src::Trace(0)], shape: vec![3, 2] };
+        let mut y = runtime::replay(&t, &[&x]).unwrap();
+        assert!(check(&t, &[&x], &y).unwrap().first_violation().is_none());
+        y.data[1] = f32::from_bits(y.data[1].to_bits() + 1);
+        assert_eq!(check(&t, &[&x], &y).unwrap().first_violation().unwrap().element, 1);
+        let s = Node { op: Op::Softmax, inputs: vec![Src::Trace(0)], shape: vec![2, 3] };
+        assert!(check(&s, &[&x], &x).is_none());
+    }
+}
