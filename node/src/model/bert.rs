@@ -249,6 +249,38 @@ mod tests {
         assert!(cp > cu + 0.3, "paraphrase {cp}, unrelated {cu}");
     }
 
+    /// Every op with a region is inside it on an honest run; a tampered attention score (moved by 1e-4 of
+    /// itself) is caught at that element, and only there.
+    #[test]
+    fn honest_runs_are_inside_every_region_and_a_moved_score_is_caught() {
+        use crate::graph::Op;
+        use crate::region::ops;
+        use crate::runtime::operands;
+        let b = minilm();
+        let ids = b.encode("Regions are checked element by element.").unwrap();
+        let m = b.model(ids.data.len()).unwrap();
+        let rt = Runtime::new(&m).unwrap();
+        let honest = rt.run(&m.graph, &ids, None).unwrap();
+        let mut checked = 0;
+        for (i, node) in m.graph.nodes.iter().enumerate() {
+            if let Some(c) = ops::check(node, &operands(&m, &honest, node), &honest.tensors[i + 1]) {
+                assert!(c.first_violation().is_none(), "honest op {i} ({}) flagged", node.op.name());
+                checked += 1;
+            }
+        }
+        assert!(checked > 100, "{checked} ops checked");
+        let target = m.graph.nodes.iter().position(|n| matches!(n.op, Op::BatchMatMul { transpose_b: true })).unwrap();
+        let mut moved = |op: usize, t: &mut HostTensor| {
+            if op == target {
+                t.data[5] *= 1.0 + 1e-4;
+            }
+        };
+        let bad = rt.run(&m.graph, &ids, Some(&mut moved)).unwrap();
+        let node = &m.graph.nodes[target];
+        let c = ops::check(node, &operands(&m, &bad, node), &bad.tensors[target + 1]).unwrap();
+        assert_eq!(c.elements.iter().filter(|v| !v.inside).map(|v| v.element).collect::<Vec<_>>(), [5]);
+    }
+
     #[test]
     fn a_config_with_another_activation_is_refused_by_name() {
         let dir = tempfile::tempdir().unwrap();
