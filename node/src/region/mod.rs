@@ -4,6 +4,7 @@
 
 pub mod ops;
 pub mod orders;
+pub mod softmax;
 pub mod sound;
 #[cfg(test)]
 mod soundness;

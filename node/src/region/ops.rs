@@ -7,7 +7,8 @@
 //! | Mul, Scale | a one-term dot product: `gamma_1 |a b|` plus the underflow term |
 //! | ReLU | exact |
 //! | Embedding, Reshape, Transpose, Narrow, Concat, Argmax | bit-exact: the replay must give the same bits |
-//! | LayerNorm, RMSNorm, Softmax, GELU, SiLU, RoPE, CausalMask, MeanRows | not yet: they need ulp budgets for library functions (#4) |
+//! | Softmax | [`super::softmax`]: max-subtracted exp (2-ulp budget), any-order sum, divide |
+//! | LayerNorm, RMSNorm, GELU, SiLU, RoPE, CausalMask, MeanRows | not yet: they need ulp budgets for library functions (#4) |
 
 use super::sound::{add_verdict, dot_verdict, relu_verdict};
 use super::{ElementVerdict, NodeCheck};
@@ -55,6 +56,10 @@ pub fn check(node: &Node, operands: &[&HostTensor], output: &HostTensor) -> Opti
         }
         Op::Scale { factor } => (0..y.len()).map(|g| dot_verdict(&[operands[0].data[g]], &[factor], y[g])).collect(),
         Op::Relu => (0..y.len()).map(|g| relu_verdict(operands[0].data[g], y[g])).collect(),
+        Op::Softmax => {
+            let n = *node.shape.last()?;
+            operands[0].data.chunks(n).zip(y.chunks(n)).flat_map(|(x, y)| super::softmax::softmax_row(x, y)).collect()
+        }
         Op::Embedding | Op::Reshape | Op::Transpose { .. } | Op::Narrow { .. } | Op::Concat { .. } | Op::Argmax => {
             let want = runtime::replay(node, operands).ok()?;
             want.data
@@ -115,7 +120,7 @@ mod tests {
         assert!(check(&t, &[&x], &y).unwrap().first_violation().is_none());
         y.data[1] = f32::from_bits(y.data[1].to_bits() + 1);
         assert_eq!(check(&t, &[&x], &y).unwrap().first_violation().unwrap().element, 1);
-        let s = Node { op: Op::Softmax, inputs: vec![Src::Trace(0)], shape: vec![2, 3] };
+        let s = Node { op: Op::LayerNorm { eps: 1e-5 }, inputs: vec![Src::Trace(0)], shape: vec![2, 3] };
         assert!(check(&s, &[&x], &x).is_none());
     }
 }
