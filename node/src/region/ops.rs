@@ -8,7 +8,8 @@
 //! | ReLU | exact |
 //! | Embedding, Reshape, Transpose, Narrow, Concat, Argmax | bit-exact: the replay must give the same bits |
 //! | Softmax | [`super::softmax`]: max-subtracted exp (2-ulp budget), any-order sum, divide |
-//! | LayerNorm, RMSNorm, GELU, SiLU, RoPE, CausalMask, MeanRows | not yet: they need ulp budgets for library functions (#4) |
+//! | RMSNorm, SiLU | [`super::norms`]: any-order sum of squares, sqrt or 2-ulp rsqrt; 2-ulp exp |
+//! | LayerNorm, GELU, RoPE, CausalMask, MeanRows | not yet: they need ulp budgets for library functions (#4) |
 
 use super::sound::{add_verdict, dot_verdict, relu_verdict};
 use super::{ElementVerdict, NodeCheck};
@@ -56,6 +57,17 @@ pub fn check(node: &Node, operands: &[&HostTensor], output: &HostTensor) -> Opti
         }
         Op::Scale { factor } => (0..y.len()).map(|g| dot_verdict(&[operands[0].data[g]], &[factor], y[g])).collect(),
         Op::Relu => (0..y.len()).map(|g| relu_verdict(operands[0].data[g], y[g])).collect(),
+        Op::RmsNorm { eps } => {
+            let n = *node.shape.last()?;
+            let g = &operands[1].data;
+            operands[0]
+                .data
+                .chunks(n)
+                .zip(y.chunks(n))
+                .flat_map(|(x, y)| super::norms::rmsnorm_row(x, g, eps, y))
+                .collect()
+        }
+        Op::Silu => operands[0].data.iter().zip(y).map(|(x, y)| super::norms::silu(*x, *y)).collect(),
         Op::Softmax => {
             let n = *node.shape.last()?;
             operands[0].data.chunks(n).zip(y.chunks(n)).flat_map(|(x, y)| super::softmax::softmax_row(x, y)).collect()
