@@ -174,3 +174,149 @@ mod tests {
         assert!(rejected >= 40_000);
     }
 }
+
+/// An interval `[lo, hi]` of reals.
+type Iv = (f64, f64);
+
+fn widen(iv: Iv, rel: f64, abs: f64) -> Iv {
+    (iv.0 - rel * iv.0.abs() - abs, iv.1 + rel * iv.1.abs() + abs)
+}
+
+fn mul(a: Iv, b: Iv) -> Iv {
+    let p = [a.0 * b.0, a.0 * b.1, a.1 * b.0, a.1 * b.1];
+    (p.iter().copied().fold(f64::INFINITY, f64::min), p.iter().copied().fold(f64::NEG_INFINITY, f64::max))
+}
+
+/// Verdicts of one LayerNorm row `y = (x - mean) / sqrt(var + eps) * g + b`, for kernels that take the mean
+/// by an any-order sum and a division (or reciprocal multiply), and the variance either as
+/// `sum(x^2)/n - mean^2` or as `sum((x - mean)^2)/n`, then sqrt and reciprocal (or rsqrt), then scale and
+/// shift: every rounding is carried as an interval (u per rounding, gamma_n per sum), `eta` absolute for
+/// subnormal results. A row whose variance is within its own rounding error of `-eps` has no bounded region
+/// (honest kernels can disagree without limit there), so it accepts any finite output. Welford-style
+/// streaming variance is not covered.
+pub fn layernorm_row(x: &[f32], g: &[f32], b: &[f32], eps: f32, y: &[f32]) -> Vec<(bool, f64)> {
+    let n = x.len() as f64;
+    let gamma = n * U / (1.0 - n * U);
+    let xs: Vec<f64> = x.iter().map(|v| *v as f64).collect();
+    let mean = xs.iter().sum::<f64>() / n;
+    let a1 = xs.iter().map(|v| v.abs()).sum::<f64>();
+    let q = xs.iter().map(|v| v * v).sum::<f64>();
+    let var = (xs.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n).max(0.0);
+    let e_mean = (gamma * a1 / n + 2.0 * U * (mean.abs() + gamma * a1 / n)) * (1.0 + WIDEN) + ETA;
+    // naive (sum of squares minus squared mean) and two-pass variances both lie within e_var of var
+    let naive =
+        (q / n) * (gamma + 3.0 * U) + 2.0 * mean.abs() * e_mean + e_mean * e_mean + U * mean * mean + U * (var + q / n);
+    let two_pass = (gamma + 5.0 * U) * (var + e_mean * e_mean) + e_mean * e_mean;
+    let e_var = (naive + two_pass) * (1.0 + 1e-6) + ETA;
+    let eps = eps as f64;
+    let w = widen((var - e_var + eps, var + e_var + eps), U, 0.0);
+    let centre_s = 1.0 / (var + eps).sqrt();
+    x.iter()
+        .zip(g.iter().zip(b))
+        .zip(y)
+        .map(|((&xi, (&gi, &bi)), &yi)| {
+            let centre = (xi as f64 - mean) * centre_s * gi as f64 + bi as f64;
+            if w.0 <= 0.0 {
+                return if yi.is_finite() { (true, 0.0) } else { (false, f64::INFINITY) };
+            }
+            let s = (
+                1.0 / w.1.sqrt() * (1.0 - 4.0 * U * (1.0 + WIDEN)),
+                1.0 / w.0.sqrt() * (1.0 + 4.0 * U * (1.0 + WIDEN)),
+            );
+            let c = widen((xi as f64 - mean - e_mean, xi as f64 - mean + e_mean), U, ETA);
+            let t = widen(mul(c, s), U, ETA);
+            let t = widen(mul(t, (gi as f64, gi as f64)), U, ETA);
+            let out = widen((t.0 + bi as f64, t.1 + bi as f64), U * (1.0 + WIDEN), ETA);
+            verdict(yi, out.0, out.1, centre)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod layernorm_tests {
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+    use crate::graph::{Node, Op, Src};
+    use crate::model::HostTensor;
+    use crate::region::orders::Order;
+    use crate::runtime::replay;
+
+    fn implementations(x: &[f32], g: &[f32], b: &[f32], eps: f32) -> Vec<(&'static str, Vec<f32>)> {
+        let n = x.len();
+        let nf = n as f32;
+        let ones = vec![1.0f32; n];
+        let apply = |mean: f32, inv: f32| -> Vec<f32> { (0..n).map(|i| (x[i] - mean) * inv * g[i] + b[i]).collect() };
+        let mut out = Vec::new();
+        // naive, sequential sums (what candle's CPU kernel does)
+        let mean = Order::Sequential.dot(x, &ones) / nf;
+        let var = Order::Sequential.dot(x, x) / nf - mean * mean;
+        out.push(("naive", apply(mean, 1.0 / (var + eps).sqrt())));
+        // two-pass, pairwise sums, reciprocal multiplies
+        let mean = Order::Pairwise.dot(x, &ones) * (1.0 / nf);
+        let d: Vec<f32> = x.iter().map(|v| v - mean).collect();
+        let var = Order::Pairwise.dot(&d, &d) * (1.0 / nf);
+        out.push(("two-pass", apply(mean, 1.0 / (var + eps).sqrt())));
+        // two-pass, split-K sums
+        let mean = Order::SplitK(4).dot(x, &ones) / nf;
+        let d: Vec<f32> = x.iter().map(|v| v - mean).collect();
+        let var = Order::SplitK(4).dot(&d, &d) / nf;
+        out.push(("two-pass-splitk", apply(mean, (var + eps).sqrt().recip())));
+        // f64, rounded once
+        let m64 = x.iter().map(|v| *v as f64).sum::<f64>() / n as f64;
+        let v64 = x.iter().map(|v| (*v as f64 - m64).powi(2)).sum::<f64>() / n as f64;
+        out.push((
+            "f64",
+            (0..n)
+                .map(|i| ((x[i] as f64 - m64) / (v64 + eps as f64).sqrt() * g[i] as f64 + b[i] as f64) as f32)
+                .collect(),
+        ));
+        let node = Node {
+            op: Op::LayerNorm { eps },
+            inputs: vec![Src::Trace(0), Src::Trace(1), Src::Trace(2)],
+            shape: vec![1, n],
+        };
+        let t = |v: &[f32], shape: Vec<usize>| HostTensor::new(shape, v.to_vec());
+        out.push(("candle", replay(&node, &[&t(x, vec![1, n]), &t(g, vec![n]), &t(b, vec![n])]).unwrap().data));
+        out
+    }
+
+    /// LayerNorm rows (uniform, offset mean 1000 +- 1, scaled, constant, long) in five implementations: every
+    /// output inside; on well-conditioned rows an output moved by 1e-3 of its scale is outside.
+    #[test]
+    fn every_layernorm_implementation_is_inside_and_a_moved_output_is_not() {
+        let mut rng = ChaCha8Rng::seed_from_u64(0x1a7e);
+        let (mut checked, mut rejected) = (0usize, 0usize);
+        for case in 0..500 {
+            let n = if case % 10 == 0 { 1536 } else { rng.random_range(2..400) };
+            let mut x: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+            match case % 4 {
+                1 => x.iter_mut().for_each(|v| *v += 1000.0),
+                2 => x.iter_mut().for_each(|v| *v *= 40.0),
+                3 if case % 8 == 3 => x.iter_mut().for_each(|v| *v = 0.25),
+                _ => {}
+            }
+            let g: Vec<f32> = (0..n).map(|_| rng.random_range(0.5f32..1.5)).collect();
+            let b: Vec<f32> = (0..n).map(|_| rng.random_range(-0.2f32..0.2)).collect();
+            let eps = [1e-12f32, 1e-5][case % 2];
+            for (name, y) in implementations(&x, &g, &b, eps) {
+                if y.iter().any(|v| !v.is_finite()) {
+                    continue; // the naive variance went negative under eps: that kernel itself failed
+                }
+                for (i, (inside, _)) in layernorm_row(&x, &g, &b, eps, &y).into_iter().enumerate() {
+                    assert!(inside, "{name} case {case} n {n} element {i}: x {} y {:e}", x[i], y[i]);
+                    checked += 1;
+                }
+            }
+            if case % 4 == 0 || case % 4 == 2 {
+                let mut moved = implementations(&x, &g, &b, eps)[0].1.clone();
+                moved[0] += 1e-3 * (1.0 + moved[0].abs());
+                assert!(!layernorm_row(&x, &g, &b, eps, &moved)[0].0, "case {case}: moved output accepted");
+                rejected += 1;
+            }
+        }
+        assert!(checked >= 100_000, "{checked}");
+        assert!(rejected >= 200);
+    }
+}

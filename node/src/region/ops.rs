@@ -8,8 +8,8 @@
 //! | ReLU | exact |
 //! | Embedding, Reshape, Transpose, Narrow, Concat, Argmax | bit-exact: the replay must give the same bits |
 //! | Softmax | [`super::softmax`]: max-subtracted exp (2-ulp budget), any-order sum, divide |
-//! | RMSNorm, SiLU | [`super::norms`]: any-order sum of squares, sqrt or 2-ulp rsqrt; 2-ulp exp |
-//! | LayerNorm, GELU, RoPE, CausalMask, MeanRows | not yet: they need ulp budgets for library functions (#4) |
+//! | RMSNorm, LayerNorm, SiLU | [`super::norms`]: any-order sums, naive or two-pass variance, sqrt or 2-ulp rsqrt; 2-ulp exp |
+//! | GELU, RoPE, CausalMask, MeanRows | not yet: they need ulp budgets for library functions (#4) |
 
 use super::sound::{add_verdict, dot_verdict, relu_verdict};
 use super::{ElementVerdict, NodeCheck};
@@ -65,6 +65,16 @@ pub fn check(node: &Node, operands: &[&HostTensor], output: &HostTensor) -> Opti
                 .chunks(n)
                 .zip(y.chunks(n))
                 .flat_map(|(x, y)| super::norms::rmsnorm_row(x, g, eps, y))
+                .collect()
+        }
+        Op::LayerNorm { eps } => {
+            let n = *node.shape.last()?;
+            let (g, b) = (&operands[1].data, &operands[2].data);
+            operands[0]
+                .data
+                .chunks(n)
+                .zip(y.chunks(n))
+                .flat_map(|(x, y)| super::norms::layernorm_row(x, g, b, eps, y))
                 .collect()
         }
         Op::Silu => operands[0].data.iter().zip(y).map(|(x, y)| super::norms::silu(*x, *y)).collect(),
