@@ -5,6 +5,7 @@
 pub mod norms;
 pub mod ops;
 pub mod orders;
+pub mod rope;
 pub mod softmax;
 pub mod sound;
 #[cfg(test)]
