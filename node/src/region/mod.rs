@@ -2,6 +2,7 @@
 //!
 //! [`sound`] holds the IEEE-754 worst-case bounds, decided exactly as the contract decides them.
 
+pub mod calibrate;
 pub mod gelu;
 pub mod norms;
 pub mod ops;
