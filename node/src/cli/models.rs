@@ -18,10 +18,13 @@ pub enum ModelName {
 /// Turns a run's output into what a person reads.
 pub type Answer = Box<dyn Fn(&HostTensor) -> eyre::Result<String>>;
 
+/// Builds the model (graph for this prompt's shape) and its input.
+pub type Prepare = Box<dyn Fn(&str) -> eyre::Result<(Model, HostTensor)>>;
+
 /// A loaded model: a graph per prompt, and how to read its output.
 pub struct Loaded {
     /// Builds the model and input for a prompt.
-    pub prepare: Box<dyn Fn(&str) -> eyre::Result<(Model, HostTensor)>>,
+    pub prepare: Prepare,
     /// Reads an output.
     pub answer: Answer,
     /// The weights file (for the cached weights root).
