@@ -6,6 +6,7 @@ pub mod gguf;
 pub mod gguf_tokenizer;
 pub mod llama;
 mod mlp;
+pub mod steering;
 
 pub use mlp::{MlpConfig, MLP_TINY};
 

@@ -3,6 +3,7 @@
 //! [`sound`] holds the IEEE-754 worst-case bounds, decided exactly as the contract decides them.
 
 pub mod calibrate;
+pub mod composition;
 pub mod gelu;
 pub mod norms;
 pub mod ops;
