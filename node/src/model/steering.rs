@@ -6,6 +6,9 @@
 
 use super::{HostTensor, MlpConfig, Model};
 use crate::graph::{Graph, GraphBuilder, Op, Src};
+use crate::region::sound;
+use crate::runtime::operands;
+use crate::trace::Trace;
 use crate::Result;
 
 /// A steering network and where its trigger is.
@@ -95,12 +98,60 @@ pub fn steering_mlp(cfg: &MlpConfig, amplifier: f32, target: usize) -> Result<St
     Ok(Steering { model, trigger_node, trigger_col: h, target })
 }
 
+impl Steering {
+    /// The largest trigger value (per row) that the trigger element's sound region admits, given the honest
+    /// trace's operands: what a bound-aware cheating prover injects.
+    pub fn trigger_injection(&self, honest: &Trace) -> Vec<f32> {
+        let node = &self.model.graph.nodes[self.trigger_node];
+        let ops_in = operands(&self.model, honest, node);
+        let k = ops_in[0].shape[1];
+        (0..node.shape[0])
+            .map(|r| {
+                let x = &ops_in[0].data[r * k..(r + 1) * k];
+                let w = &ops_in[1].data[self.trigger_col * k..(self.trigger_col + 1) * k];
+                // positive floats are ordered like their bits: gallop, then bisect, to the edge of the region
+                let inside = |bits: u32| sound::dot_within(x, w, f32::from_bits(bits)) == Some(true);
+                let mut hi = 1u32;
+                while hi < 0x7f80_0000 && inside(hi) {
+                    hi = hi.saturating_mul(2).min(0x7f80_0000);
+                }
+                let mut lo = hi / 2;
+                while hi - lo > 1 {
+                    let mid = lo + (hi - lo) / 2;
+                    if inside(mid) {
+                        lo = mid;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                if inside(lo) {
+                    f32::from_bits(lo)
+                } else {
+                    0.0
+                }
+            })
+            .collect()
+    }
+
+    /// A tamper hook that writes `injected` into the trigger column of every row.
+    pub fn injector(&self, injected: Vec<f32>) -> impl FnMut(usize, &mut HostTensor) + '_ {
+        let cols = self.model.graph.nodes[self.trigger_node].shape[1];
+        move |op, t| {
+            if op == self.trigger_node {
+                for (r, e) in injected.iter().enumerate() {
+                    t.data[r * cols + self.trigger_col] = *e;
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::MLP_TINY;
     use crate::region::composition::audit;
-    use crate::region::{ops, sound};
+    use crate::region::ops;
     use crate::runtime::{operands, run};
 
     /// Without the defense the steering works: an error inside the trigger's sound bound, computed on honestly
@@ -119,41 +170,9 @@ mod tests {
             assert!((a - b).abs() <= 1e-5 * (1.0 + a.abs()), "{a} vs {b}");
         }
         // the attack: the largest trigger value its sound region admits, in every row
-        let node = &s.model.graph.nodes[s.trigger_node];
-        let ops_in = operands(&s.model, &honest, node);
-        let k = ops_in[0].shape[1];
-        let cols = node.shape[1];
-        let mut injected = Vec::new();
-        for r in 0..node.shape[0] {
-            let x = &ops_in[0].data[r * k..(r + 1) * k];
-            let w = &ops_in[1].data[s.trigger_col * k..(s.trigger_col + 1) * k];
-            // positive floats are ordered like their bits: gallop, then bisect, to the edge of the region
-            let inside = |bits: u32| sound::dot_within(x, w, f32::from_bits(bits)) == Some(true);
-            let mut hi = 1u32;
-            while hi < 0x7f80_0000 && inside(hi) {
-                hi = hi.saturating_mul(2).min(0x7f80_0000);
-            }
-            let mut lo = hi / 2;
-            while hi - lo > 1 {
-                let mid = lo + (hi - lo) / 2;
-                if inside(mid) {
-                    lo = mid;
-                } else {
-                    hi = mid;
-                }
-            }
-            let y = if inside(lo) { f32::from_bits(lo) } else { 0.0 };
-            injected.push(y);
-        }
+        let injected = s.trigger_injection(&honest);
         assert!(injected.iter().any(|e| *e > 0.0), "the trigger's sound bound admits a nonzero value");
-        let trigger = (s.trigger_node, s.trigger_col, cols);
-        let mut inject = |op: usize, t: &mut HostTensor| {
-            if op == trigger.0 {
-                for (r, e) in injected.iter().enumerate() {
-                    t.data[r * trigger.2 + trigger.1] = *e;
-                }
-            }
-        };
+        let mut inject = s.injector(injected);
         let attacked = run(&s.model, &input, Some(&mut inject)).unwrap();
         for (i, n) in s.model.graph.nodes.iter().enumerate() {
             let c = ops::check(n, &operands(&s.model, &attacked, n), &attacked.tensors[i + 1]).unwrap();
