@@ -250,11 +250,6 @@ impl Recorded {
     pub fn to_host(&self) -> Result<Trace> {
         Ok(Trace { tensors: self.tensors.iter().map(to_host).collect::<candle_core::Result<_>>()? })
     }
-
-    /// Copies tensor `i` to the host.
-    pub fn host(&self, i: usize) -> Result<HostTensor> {
-        Ok(to_host(&self.tensors[i])?)
-    }
 }
 
 /// Runs `model` on `input` (preparing its weights for this one run).

@@ -48,23 +48,6 @@ impl OpNode {
         out
     }
 
-    /// Shape of the input tensor this node reads.
-    pub fn input_shape(&self) -> Vec<usize> {
-        match self.kind {
-            OpKind::MatMul => vec![self.rows as usize, self.inner as usize],
-            OpKind::Add | OpKind::Relu => vec![self.rows as usize, self.cols as usize],
-        }
-    }
-
-    /// Shape of the weight tensor this node reads, if any.
-    pub fn weight_shape(&self) -> Option<Vec<usize>> {
-        match self.kind {
-            OpKind::MatMul => Some(vec![self.cols as usize, self.inner as usize]),
-            OpKind::Add => Some(vec![self.cols as usize]),
-            OpKind::Relu => None,
-        }
-    }
-
     /// Flat range of the input elements that output element (row, col) depends on.
     pub fn input_range(&self, row: usize, col: usize) -> std::ops::Range<usize> {
         match self.kind {
@@ -89,11 +72,6 @@ impl OpNode {
             OpKind::Add => Some(col..col + 1),
             OpKind::Relu => None,
         }
-    }
-
-    /// Shape of the output.
-    pub fn output_shape(&self) -> Vec<usize> {
-        vec![self.rows as usize, self.cols as usize]
     }
 }
 
