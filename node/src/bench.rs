@@ -151,3 +151,63 @@ pub fn posting_overhead(
         fine_trace_rss_mib,
     })
 }
+
+/// Time to check every element of every op of a claim against its region (the watcher's work, given the
+/// trace) over the time of one plain inference of the same IR.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WatcherBench {
+    /// Model name.
+    pub model: String,
+    /// Elements checked.
+    pub elements: usize,
+    /// Best check time, seconds.
+    pub check_s: f64,
+    /// Best plain inference, seconds.
+    pub plain_s: f64,
+    /// check / plain.
+    pub ratio: f64,
+}
+
+/// Measures [`WatcherBench`] (best of `reps`).
+pub fn watcher_ratio(
+    model: &crate::model::Model,
+    input: &crate::model::HostTensor,
+    reps: usize,
+) -> crate::Result<WatcherBench> {
+    let rt = crate::runtime::Runtime::new(model)?;
+    let trace = rt.run(&model.graph, input, None)?;
+    let check_all = || {
+        model
+            .graph
+            .nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| {
+                crate::region::ops::check(n, &crate::runtime::operands(model, &trace, n), &trace.tensors[i + 1])
+            })
+            .map(|c| c.elements.len())
+            .sum::<usize>()
+    };
+    let elements = check_all();
+    let check = best_of(reps, || {
+        std::hint::black_box(check_all());
+    });
+    let (mut plain, mut err) = (Duration::MAX, None);
+    for _ in 0..reps {
+        let t = Instant::now();
+        if let Err(e) = rt.run_plain(&model.graph, input) {
+            err = Some(e);
+        }
+        plain = plain.min(t.elapsed());
+    }
+    if let Some(e) = err {
+        return Err(e);
+    }
+    Ok(WatcherBench {
+        model: model.name.clone(),
+        elements,
+        check_s: check.as_secs_f64(),
+        plain_s: plain.as_secs_f64(),
+        ratio: check.as_secs_f64() / plain.as_secs_f64(),
+    })
+}

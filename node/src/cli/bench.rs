@@ -61,12 +61,14 @@ impl BenchArgs {
         let bert = Bert::load(&fetch::minilm_dir(&cache)?)?;
         let input = minilm_input(&bert, self.tokens)?;
         let mut posting = vec![nao::bench::posting_overhead(&bert.model(self.tokens)?, &input, self.reps)?];
+        let mut watcher = vec![nao::bench::watcher_ratio(&bert.model(self.tokens)?, &input, 3)?];
         drop(bert);
         let llama = Llama::smollm2(&cache)?;
         let ids = llama_input(&llama, self.tokens)?;
         posting.push(nao::bench::posting_overhead(&llama.model(self.tokens, 1)?, &ids, self.reps)?);
+        watcher.push(nao::bench::watcher_ratio(&llama.model(self.tokens, 1)?, &ids, 3)?);
         if self.json {
-            let v = serde_json::json!({ "hash_vs_limit": h, "posting_overhead": posting });
+            let v = serde_json::json!({ "hash_vs_limit": h, "posting_overhead": posting, "watcher_ratio": watcher });
             println!("{}", serde_json::to_string_pretty(&v)?);
         } else {
             println!(
@@ -90,6 +92,16 @@ impl BenchArgs {
                 p.nodes,
                 p.peak_rss_mib
             );
+            }
+            for w in &watcher {
+                println!(
+                    "watcher_ratio[{}]: {:.2} (checking {} elements against their regions {:.0} ms, one plain inference {:.0} ms; the check runs on one thread)",
+                    w.model,
+                    w.ratio,
+                    w.elements,
+                    w.check_s * 1e3,
+                    w.plain_s * 1e3
+                );
             }
         }
         Ok(0)
