@@ -12,7 +12,7 @@
 //! | RoPE, MeanRows | [`super::rope`]: angle budget 8u, 2-ulp sin/cos; any-order sum then divide |
 //! | GELU | [`super::gelu`]: 2-ulp erf, argument with two roundings; the tanh approximation is outside |
 
-use super::sound::{add_verdict, dot_verdict, relu_verdict};
+use super::sound::{add_verdict, dot_verdict, dot_within, relu_verdict, screened_verdict};
 use super::{ElementVerdict, NodeCheck};
 use crate::graph::{Node, Op};
 use crate::model::HostTensor;
@@ -24,27 +24,35 @@ pub fn check(node: &Node, operands: &[&HostTensor], output: &HostTensor) -> Opti
     let y = &output.data;
     let verdicts: Vec<(bool, f64)> = match node.op {
         Op::MatMul => {
-            let (x, w) = (&operands[0].data, &operands[1].data);
-            let k = *operands[0].shape.last()?;
-            let n = w.len() / k;
+            let (x, w) = (operands[0], operands[1]);
+            let k = *x.shape.last()?;
+            let (rows, n) = (x.data.len() / k, w.data.len() / k);
+            let (s, a) = screen(&x.data, rows, k, &w.data, n, 1, true)?;
             (0..y.len())
-                .map(|g| dot_verdict(&x[(g / n) * k..(g / n + 1) * k], &w[(g % n) * k..(g % n + 1) * k], y[g]))
+                .map(|g| {
+                    let (r, c) = (g / n, g % n);
+                    let (xr, wr) = (&x.data[r * k..(r + 1) * k], &w.data[c * k..(c + 1) * k]);
+                    screened_verdict(s[g], a[g], k, y[g], || dot_within(xr, wr, y[g]))
+                })
                 .collect()
         }
         Op::BatchMatMul { transpose_b } => {
-            let (a, b) = (operands[0], operands[1]);
-            let (m, k) = (a.shape[1], a.shape[2]);
+            let (a_t, b_t) = (operands[0], operands[1]);
+            let (batch, m, k) = (a_t.shape[0], a_t.shape[1], a_t.shape[2]);
             let n = *node.shape.last()?;
+            let (s, a) = screen(&a_t.data, m, k, &b_t.data, n, batch, transpose_b)?;
             (0..y.len())
                 .map(|g| {
-                    let (batch, i, j) = (g / (m * n), (g / n) % m, g % n);
-                    let row = &a.data[(batch * m + i) * k..(batch * m + i + 1) * k];
-                    let col: Vec<f32> = if transpose_b {
-                        b.data[(batch * n + j) * k..(batch * n + j + 1) * k].to_vec()
-                    } else {
-                        (0..k).map(|t| b.data[(batch * k + t) * n + j]).collect()
-                    };
-                    dot_verdict(row, &col, y[g])
+                    let (bi, i, j) = (g / (m * n), (g / n) % m, g % n);
+                    let row = &a_t.data[(bi * m + i) * k..(bi * m + i + 1) * k];
+                    screened_verdict(s[g], a[g], k, y[g], || {
+                        let col: Vec<f32> = if transpose_b {
+                            b_t.data[(bi * n + j) * k..(bi * n + j + 1) * k].to_vec()
+                        } else {
+                            (0..k).map(|t| b_t.data[(bi * k + t) * n + j]).collect()
+                        };
+                        dot_within(row, &col, y[g])
+                    })
                 })
                 .collect()
         }
@@ -112,6 +120,35 @@ pub fn check(node: &Node, operands: &[&HostTensor], output: &HostTensor) -> Opti
             .map(|(element, (inside, ratio))| ElementVerdict { element, inside, ratio })
             .collect(),
     })
+}
+
+/// `s = a b^T` (or `a b`) and `|a| |b|^T` in f64 with candle's gemm, batched: the screens of every dot product
+/// of a (batch) matmul at the cost of two f64 matmuls instead of a scalar loop per element.
+#[allow(clippy::too_many_arguments)]
+fn screen(
+    a: &[f32],
+    m: usize,
+    k: usize,
+    b: &[f32],
+    n: usize,
+    batch: usize,
+    transpose_b: bool,
+) -> Option<(Vec<f64>, Vec<f64>)> {
+    use candle_core::{DType, Device, Tensor};
+    let dev = Device::Cpu;
+    let run = || -> candle_core::Result<(Vec<f64>, Vec<f64>)> {
+        let a = Tensor::from_slice(a, (batch, m, k), &dev)?.to_dtype(DType::F64)?;
+        let b = if transpose_b {
+            Tensor::from_slice(b, (batch, n, k), &dev)?.transpose(1, 2)?
+        } else {
+            Tensor::from_slice(b, (batch, k, n), &dev)?
+        };
+        let b = b.to_dtype(DType::F64)?.contiguous()?;
+        let s = a.matmul(&b)?.flatten_all()?.to_vec1::<f64>()?;
+        let abs = a.abs()?.matmul(&b.abs()?)?.flatten_all()?.to_vec1::<f64>()?;
+        Ok((s, abs))
+    };
+    run().ok()
 }
 
 #[cfg(test)]

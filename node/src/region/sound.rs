@@ -166,25 +166,28 @@ impl NodeCheck {
     }
 }
 
-/// f64 screen: |y - s| and the bound; exact decisions are made only near the boundary.
-fn screen(pairs: impl Iterator<Item = (f64, f64)>, n: usize, y: f32) -> (f64, f64) {
-    let (mut s, mut a) = (0.0f64, 0.0f64);
-    for (x, w) in pairs {
-        s += x * w;
-        a += (x * w).abs();
-    }
-    let u = (n as f64) / ((1u64 << 24) as f64 - n as f64);
-    ((y as f64 - s).abs(), u * a + n as f64 * 2f64.powi(-149))
+/// Verdict of one dot-product element from an f64 screen (`s = sum x w`, `a = sum |x w|`, both evaluated in
+/// f64, whose own error is ~2^-29 of the fp32 bound): clearly inside when `|y - s| < 0.99 gamma_n a` (the exact
+/// region contains that), otherwise decided exactly by `exact` (the contract's computation). The ratio
+/// `|y - s| / (gamma_n a + n 2^-149)` is for ranking. Non-finite inputs count as inside: the op that produced
+/// them is the one at fault.
+pub fn screened_verdict(s: f64, a: f64, n: usize, y: f32, exact: impl FnOnce() -> Option<bool>) -> (bool, f64) {
+    let gamma = n as f64 / ((1u64 << 24) as f64 - n as f64);
+    let d = (y as f64 - s).abs();
+    let clearly = y.is_finite() && a > 0.0 && d < 0.99 * gamma * a;
+    let inside = clearly || exact().unwrap_or(true);
+    (inside, d / (gamma * a + n as f64 * 2f64.powi(-149)))
 }
 
-/// Verdict and f64 ratio |y - s| / bound of one dot-product element (the ratio is for ranking; the verdict is
-/// exact: decided by [`dot_within`] whenever the fast screen is not clearly inside). Non-finite inputs count as
-/// inside: the op that produced them is the one at fault.
+/// Verdict and ratio of one dot-product element `y = fl(sum x_i w_i)` (see [`screened_verdict`]).
 pub fn dot_verdict(x: &[f32], w: &[f32], y: f32) -> (bool, f64) {
-    let (d, b) = screen(x.iter().zip(w).map(|(a, b)| (*a as f64, *b as f64)), x.len(), y);
-    let ratio = d / b;
-    let inside = if y.is_finite() && ratio < 0.99 { true } else { dot_within(x, w, y).unwrap_or(true) };
-    (inside, ratio)
+    let (mut s, mut a) = (0.0f64, 0.0f64);
+    for (p, q) in x.iter().zip(w) {
+        let v = *p as f64 * *q as f64;
+        s += v;
+        a += v.abs();
+    }
+    screened_verdict(s, a, x.len(), y, || dot_within(x, w, y))
 }
 
 /// Verdict and ratio of one addition element.
