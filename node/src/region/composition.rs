@@ -95,7 +95,7 @@ pub fn audit(model: &Model, trace: &Trace, declared: f64) -> Result<Audit> {
 /// Largest sound bound of node `i`'s elements (MatMul: gamma_k sum |x w| + underflow; Add: gamma_1
 /// (|a| + |b|); ReLU: 0).
 fn bound_of(node: &crate::graph::Node, x: &[&crate::model::HostTensor], len: usize) -> f64 {
-    let u = 1.0 / 16_777_216.0;
+    let u = super::U;
     match node.op {
         Op::MatMul => {
             let (a, w) = (&x[0].data, &x[1].data);
@@ -106,7 +106,7 @@ fn bound_of(node: &crate::graph::Node, x: &[&crate::model::HostTensor], len: usi
                 .map(|e| {
                     let (r, c) = (e / cols, e % cols);
                     let s: f64 = (0..k).map(|t| (a[r * k + t] as f64 * w[c * k + t] as f64).abs()).sum();
-                    gamma * s + k as f64 * 1.401_298_464_324_817e-45
+                    gamma * s + k as f64 * super::ETA
                 })
                 .fold(0.0, f64::max)
         }

@@ -9,8 +9,7 @@
 //! and widened by a relative 1e-9. The tanh approximation of GELU differs from this by up to ~1e-3 of |x|
 //! and is rejected: swapping it in is a graph rewrite, not an honest variation.
 
-const U: f64 = 1.0 / 16_777_216.0;
-const ETA: f64 = 1.401_298_464_324_817e-45;
+use super::{ETA, U};
 
 /// Ulps allowed for a library `erf`.
 pub const ERF_ULPS: f64 = 2.0;

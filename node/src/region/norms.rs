@@ -19,13 +19,12 @@
 //! (x < -88.7), kernels return -0 while `s` is a tiny negative: the region is widened to include 0.
 //! Bounds are evaluated in f64 and widened by a relative 1e-9.
 
+use super::{ETA, U, WIDEN};
+
 use super::softmax::EXP_ULPS;
 
 /// Ulps of error allowed for a library reciprocal square root (CUDA `rsqrtf` is within 2).
 pub const RSQRT_ULPS: f64 = 2.0;
-const U: f64 = 1.0 / 16_777_216.0;
-const ETA: f64 = 1.401_298_464_324_817e-45;
-const WIDEN: f64 = 1e-9;
 
 fn verdict(y: f32, lo: f64, hi: f64, centre: f64) -> (bool, f64) {
     if !y.is_finite() {

@@ -14,9 +14,8 @@
 //! **Mean pooling** `y_c = sum_r x[r, c] / n`: any-order sum then divide (or multiply by 1/n):
 //! `|y - mean| <= gamma_n sum |x| / n (1 + u)^2 + 2u |mean| + eta`.
 
-const U: f64 = 1.0 / 16_777_216.0;
-const ETA: f64 = 1.401_298_464_324_817e-45;
-const WIDEN: f64 = 1e-9;
+use super::{ETA, U, WIDEN};
+
 /// Relative error budget of a rope angle.
 pub const ANGLE_REL: f64 = 8.0 * U;
 /// Ulps allowed for library `sin` and `cos`.

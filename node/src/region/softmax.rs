@@ -20,11 +20,10 @@
 //! score) has `e = 0` exactly in every implementation, so its region is exactly zero. Not covered: online
 //! (flash-attention) softmax, which rescales partial sums by further `exp` factors; it needs its own budget.
 
+use super::{ETA, U, WIDEN};
+
 /// Ulps of error allowed for the library `exp` (glibc/musl `expf` are below 1; CUDA's fast `__expf` is ~2).
 pub const EXP_ULPS: f64 = 2.0;
-const U: f64 = 1.0 / 16_777_216.0;
-const ETA: f64 = 1.401_298_464_324_817e-45; // 2^-149
-const WIDEN: f64 = 1e-9;
 
 /// Verdict and ratio |y - p| / half-width for every element of one softmax row `x -> y`.
 pub fn softmax_row(x: &[f32], y: &[f32]) -> Vec<(bool, f64)> {
