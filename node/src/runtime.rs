@@ -102,34 +102,9 @@ impl Runtime {
 
     /// Runs `graph` on `input` keeping every op output on the device, uncopied (the hot path: hash the
     /// coarse trace from there, keep the rest for disputes).
-    pub fn record(&self, graph: &Graph, input: &HostTensor, mut tamper: Option<Tamper<'_>>) -> Result<Recorded> {
-        if input.shape != graph.input_shape {
-            return Err(Error::Shape {
-                name: "input".into(),
-                got: input.shape.clone(),
-                expected: graph.input_shape.clone(),
-            });
-        }
-        let mut trace: Vec<Tensor> = Vec::with_capacity(graph.trace_len());
-        trace.push(to_device(input, &self.device)?);
-        for (i, node) in graph.nodes.iter().enumerate() {
-            let operands: Vec<Tensor> = node
-                .inputs
-                .iter()
-                .map(|s| match s {
-                    Src::Trace(t) => trace[*t as usize].clone(),
-                    Src::Weight(w) => self.weights[*w as usize].clone(),
-                })
-                .collect();
-            let mut y = exec(&node.op, &operands, &node.shape)?;
-            if let Some(f) = tamper.as_mut() {
-                let mut h = to_host(&y)?;
-                f(i, &mut h);
-                y = to_device(&h, &self.device)?;
-            }
-            trace.push(y);
-        }
-        Ok(Recorded { tensors: trace })
+    pub fn record(&self, graph: &Graph, input: &HostTensor, tamper: Option<Tamper<'_>>) -> Result<Recorded> {
+        let live = self.execute(graph, input, true, tamper, |_, _| Ok(()))?;
+        Ok(Recorded { tensors: live.into_iter().map(|t| t.expect("every tensor is kept")).collect() })
     }
 
     /// Runs `graph` on `input` the plain way: nothing recorded, each intermediate dropped after its last use;
@@ -164,8 +139,23 @@ impl Runtime {
         &self,
         graph: &Graph,
         input: &HostTensor,
-        mut visit: impl FnMut(usize, &Tensor) -> Result<()>,
+        visit: impl FnMut(usize, &Tensor) -> Result<()>,
     ) -> Result<Tensor> {
+        let mut live = self.execute(graph, input, false, None, visit)?;
+        Ok(live.pop().flatten().expect("the output is live"))
+    }
+
+    /// The one execution loop: every trace tensor is shown to `visit` as it is produced (after `tamper`, if
+    /// any, rewrote it); with `keep_all` every tensor is kept, otherwise each is dropped after its last use
+    /// (the output always stays).
+    fn execute(
+        &self,
+        graph: &Graph,
+        input: &HostTensor,
+        keep_all: bool,
+        mut tamper: Option<Tamper<'_>>,
+        mut visit: impl FnMut(usize, &Tensor) -> Result<()>,
+    ) -> Result<Vec<Option<Tensor>>> {
         if input.shape != graph.input_shape {
             return Err(Error::Shape {
                 name: "input".into(),
@@ -194,18 +184,25 @@ impl Runtime {
                     Src::Weight(w) => self.weights[*w as usize].clone(),
                 })
                 .collect();
-            let y = exec(&node.op, &operands, &node.shape)?;
+            let mut y = exec(&node.op, &operands, &node.shape)?;
+            if let Some(f) = tamper.as_mut() {
+                let mut h = to_host(&y)?;
+                f(i, &mut h);
+                y = to_device(&h, &self.device)?;
+            }
             visit(i + 1, &y)?;
             live[i + 1] = Some(y);
-            for s in &node.inputs {
-                if let Src::Trace(t) = s {
-                    if last_use[*t as usize] == i && (*t as usize) < graph.nodes.len() {
-                        live[*t as usize] = None;
+            if !keep_all {
+                for s in &node.inputs {
+                    if let Src::Trace(t) = s {
+                        if last_use[*t as usize] == i && (*t as usize) < graph.nodes.len() {
+                            live[*t as usize] = None;
+                        }
                     }
                 }
             }
         }
-        Ok(live.pop().flatten().expect("the output is live"))
+        Ok(live)
     }
 }
 
