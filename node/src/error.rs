@@ -44,6 +44,9 @@ pub enum Error {
     /// The numeric runtime failed.
     #[error("runtime: {0}")]
     Runtime(#[from] candle_core::Error),
+    /// An execution configuration cannot run here, or a profile does not fit the model it is used with.
+    #[error("{0}")]
+    Config(String),
     /// A chain interaction failed.
     #[error("chain: {0}")]
     Chain(String),

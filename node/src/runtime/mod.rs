@@ -1,5 +1,10 @@
-//! The traced runtime: executes a [`Graph`] with candle on the CPU and records every op output in order;
-//! [`replay`] re-executes one node from its operand tensors alone.
+//! The traced runtime: executes a [`Graph`] with candle (CPU by default) in one of the honest execution
+//! [`Config`]urations and records every op output in order; [`replay`] re-executes one node from its operand
+//! tensors alone.
+
+mod config;
+
+pub use config::{dot_matmul, Config};
 
 use candle_core::{DType, Device, Tensor, D};
 
@@ -16,6 +21,7 @@ pub type Tamper<'a> = &'a mut dyn FnMut(usize, &mut HostTensor);
 pub struct Runtime {
     device: Device,
     weights: Vec<Tensor>,
+    config: Config,
 }
 
 fn to_device(t: &HostTensor, dev: &Device) -> candle_core::Result<Tensor> {
@@ -86,12 +92,81 @@ fn rope_tables(theta: f32, offset: usize, t: usize, d: usize, dev: &Device) -> c
     Ok((Tensor::from_vec(cos, (t, half), dev)?, Tensor::from_vec(sin, (t, half), dev)?))
 }
 
+/// Executes one op the way `config` does: the reference kernel for (batch) matmuls of a [`Config::Dot`],
+/// candle's kernel otherwise.
+fn exec_in(config: Config, op: &Op, x: &[Tensor], shape: &[usize]) -> candle_core::Result<Tensor> {
+    let Config::Dot(order) = config else { return exec(op, x, shape) };
+    let host = |t: &Tensor| t.flatten_all()?.to_vec1::<f32>();
+    match *op {
+        Op::MatMul => {
+            let (k, n) = (x[0].dim(D::Minus1)?, x[1].dim(0)?);
+            let rows = x[0].elem_count() / k;
+            let y = dot_matmul(order, &host(&x[0])?, rows, k, &host(&x[1])?, n);
+            Tensor::from_vec(y, shape, x[0].device())
+        }
+        Op::BatchMatMul { transpose_b } => {
+            let (batch, m, k) = x[0].dims3()?;
+            // the reference kernel reads rows of b: [batch, n, k]
+            let b = if transpose_b { x[1].clone() } else { x[1].transpose(1, 2)?.contiguous()? };
+            let n = b.dim(1)?;
+            let (a, b) = (host(&x[0])?, host(&b)?);
+            let mut y = Vec::with_capacity(batch * m * n);
+            for i in 0..batch {
+                y.extend(dot_matmul(order, &a[i * m * k..(i + 1) * m * k], m, k, &b[i * n * k..(i + 1) * n * k], n));
+            }
+            Tensor::from_vec(y, shape, x[0].device())
+        }
+        _ => exec(op, x, shape),
+    }
+}
+
+/// Sets `RAYON_NUM_THREADS` (which candle reads at every matmul) for the life of the guard.
+struct Threads(Option<Option<String>>);
+
+impl Threads {
+    fn set(config: Config) -> Self {
+        match config {
+            Config::Candle { threads } if threads > 0 => {
+                let old = std::env::var("RAYON_NUM_THREADS").ok();
+                std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
+                Threads(Some(old))
+            }
+            _ => Threads(None),
+        }
+    }
+}
+
+impl Drop for Threads {
+    fn drop(&mut self) {
+        match self.0.take() {
+            Some(Some(v)) => std::env::set_var("RAYON_NUM_THREADS", v),
+            Some(None) => std::env::remove_var("RAYON_NUM_THREADS"),
+            None => {}
+        }
+    }
+}
+
 impl Runtime {
-    /// Moves `model`'s weights to the CPU device.
+    /// Moves `model`'s weights to the CPU device, to run in the default configuration (what provers run).
     pub fn new(model: &Model) -> Result<Self> {
-        let device = Device::Cpu;
+        Self::with_config(model, Config::default())
+    }
+
+    /// Prepares `model` to run in `config` (on the GPU for [`Config::Cuda`]); a configuration this machine
+    /// cannot run is refused with the reason.
+    pub fn with_config(model: &Model, config: Config) -> Result<Self> {
+        config.available().map_err(|why| Error::Config(format!("{config}: {why}")))?;
+        let device = match config {
+            Config::Cuda => Device::new_cuda(0)?,
+            _ => Device::Cpu,
+        };
         let weights = model.weights.iter().map(|w| to_device(w, &device)).collect::<candle_core::Result<_>>()?;
-        Ok(Self { device, weights })
+        Ok(Self { device, weights, config })
+    }
+
+    /// The configuration this runtime executes in.
+    pub fn config(&self) -> Config {
+        self.config
     }
 
     /// Runs `graph` on `input` and returns the trace on the host: the input, then every node's output.
@@ -171,6 +246,7 @@ impl Runtime {
                 }
             }
         }
+        let _threads = Threads::set(self.config);
         let mut live: Vec<Option<Tensor>> = vec![None; graph.trace_len()];
         let x = to_device(input, &self.device)?;
         visit(0, &x)?;
@@ -184,7 +260,7 @@ impl Runtime {
                     Src::Weight(w) => self.weights[*w as usize].clone(),
                 })
                 .collect();
-            let mut y = exec(&node.op, &operands, &node.shape)?;
+            let mut y = exec_in(self.config, &node.op, &operands, &node.shape)?;
             if let Some(f) = tamper.as_mut() {
                 let mut h = to_host(&y)?;
                 f(i, &mut h);
@@ -322,6 +398,24 @@ mod tests {
         assert_eq!(streamed.root(), coarse.root(), "the hot path commits the same coarse trace");
         m.graph.segments = vec![0..3, 4..8];
         assert!(m.graph.validate().is_err(), "segments must tile the nodes");
+    }
+
+    #[test]
+    fn every_configuration_stays_inside_every_sound_region_and_some_differ_in_bits() {
+        let m = MLP_TINY.generated();
+        let x = MLP_TINY.input(9);
+        let base = run(&m, &x, None).unwrap();
+        let mut differ = 0;
+        for c in Config::all().into_iter().filter(|c| c.available().is_ok()) {
+            let t = Runtime::with_config(&m, c).unwrap().run(&m.graph, &x, None).unwrap();
+            for (i, n) in m.graph.nodes.iter().enumerate() {
+                let check = crate::region::ops::check(n, &operands(&m, &t, n), &t.tensors[i + 1]).unwrap();
+                assert!(check.first_violation().is_none(), "{c}: node {i}");
+            }
+            differ += usize::from(t.tensors != base.tensors);
+        }
+        assert!(differ >= 3, "only {differ} configurations differ from candle in any bit");
+        assert!(Runtime::with_config(&m, Config::Cuda).is_err() || cfg!(feature = "cuda"));
     }
 
     #[test]
