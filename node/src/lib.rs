@@ -3,7 +3,8 @@
 //! Tolerance-aware optimistic verification of neural-network inference. Data flows one way:
 //! model files → [`graph`] IR → [`runtime`] (candle) → [`trace`] → [`commit`]ments → claim on chain
 //! ([`chain`]) → dispute game → verdict, with [`region`]s deciding what an honest fp32 result may be.
-//! The [`roles`] (prover, watcher) join numerics and chain; [`simulate`] assembles them against anvil.
+//! The [`roles`] (prover, watcher) join numerics and chain; [`simulate`] assembles them against anvil;
+//! [`bench`] measures it all and [`plot`] draws the charts.
 
 pub mod bench;
 pub mod chain;
@@ -11,6 +12,7 @@ pub mod commit;
 mod error;
 pub mod graph;
 pub mod model;
+pub mod plot;
 pub mod region;
 pub mod roles;
 pub mod runtime;
