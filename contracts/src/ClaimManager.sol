@@ -3,7 +3,7 @@ pragma solidity ^0.8.28;
 
 import {ModelRegistry} from "./ModelRegistry.sol";
 import {TensorMerkle} from "./lib/TensorMerkle.sol";
-import {Claim, ClaimInput, ClaimStatus, ModelSpec} from "./lib/Types.sol";
+import {Claim, ClaimInput, ClaimStatus, GameOutcome, ModelSpec} from "./lib/Types.sol";
 import {
     WrongBond,
     ClaimExists,
@@ -14,12 +14,16 @@ import {
     NotDisputeGame,
     GameBindingRefused,
     NothingToWithdraw,
-    TransferFailed
+    TransferFailed,
+    GamesOpen
 } from "./lib/Errors.sol";
 
 /// @title ClaimManager
 /// @notice Holds claims and every bond. A claim is posted with a bond, may be challenged through the bound
-///         DisputeGame while its window is open, and is finalized after. Payouts are pulled (`withdraw`).
+///         DisputeGame while its window is open (each game locks a challenge bond here), and is finalized
+///         after its window once no game against it is open. The first game a challenger wins slashes the
+///         claim; games that end after that are moot or refund their challenger. Payouts are pulled
+///         (`withdraw`). ETH held = credits + bonds of pending claims + bonds of open games, always.
 contract ClaimManager {
     /// @notice The model registry claims refer to.
     ModelRegistry public immutable registry;
@@ -36,6 +40,8 @@ contract ClaimManager {
     mapping(bytes32 claimId => Claim) internal _claims;
     /// @notice ETH each account may withdraw.
     mapping(address account => uint256) public credit;
+    /// @notice Games open against each claim (a claim finalizes only when none is).
+    mapping(bytes32 claimId => uint256) public openGames;
 
     /// @notice A claim was posted.
     event ClaimPosted(
@@ -56,6 +62,10 @@ contract ClaimManager {
     event ChallengerSlashed(
         bytes32 indexed claimId, address indexed challenger, address indexed prover, uint256 amount
     );
+    /// @notice A game against the claim opened; the challenger's bond is locked until it ends.
+    event GameOpened(bytes32 indexed claimId, address indexed challenger, uint256 bond);
+    /// @notice A game won by its challenger after the claim had been slashed by another one: its bond went back.
+    event ChallengeRefunded(bytes32 indexed claimId, address indexed challenger, uint256 amount);
     /// @notice Credit was withdrawn.
     event Withdrawn(address indexed account, uint256 amount);
     /// @notice The dispute-game contract was bound.
@@ -135,7 +145,8 @@ contract ClaimManager {
         if (block.timestamp >= closes) revert ChallengeWindowClosed(claimId, closes);
     }
 
-    /// @notice Finalizes an unchallenged (or only falsely challenged) claim after its window.
+    /// @notice Finalizes an unchallenged (or only unsuccessfully challenged) claim after its window, once no
+    ///         game against it is open.
     function finalize(bytes32 claimId) external {
         Claim storage c = _claims[claimId];
         if (c.status == ClaimStatus.None) revert UnknownClaim(claimId);
@@ -143,24 +154,44 @@ contract ClaimManager {
         if (c.status != ClaimStatus.Pending) revert ClaimNotPending(claimId);
         uint256 closes = uint256(c.postedAt) + challengeWindow;
         if (block.timestamp < closes) revert ChallengeWindowOpen(claimId, closes);
+        // INVARIANT: a claim under dispute waits for every game's verdict (clocks bound how long).
+        uint256 open = openGames[claimId];
+        if (open != 0) revert GamesOpen(claimId, open);
         c.status = ClaimStatus.Finalized;
         credit[c.prover] += c.bond;
         emit ClaimFinalized(claimId, c.prover, c.bond);
     }
 
-    /// @notice Settles one challenge; called by the dispute game with the challenger's bond.
-    function settle(bytes32 claimId, address challenger, bool proverWrong) external payable {
+    /// @notice Opens a game against a challengeable claim, locking `challengeBond` (sent along); called by the
+    ///         dispute game.
+    function openGame(bytes32 claimId, address challenger) external payable {
         if (msg.sender != disputeGame) revert NotDisputeGame(msg.sender);
         if (msg.value != challengeBond) revert WrongBond(msg.value, challengeBond);
-        Claim memory c = challengeable(claimId);
-        if (proverWrong) {
-            _claims[claimId].status = ClaimStatus.Slashed;
-            uint256 amount = c.bond + msg.value;
+        challengeable(claimId);
+        ++openGames[claimId];
+        emit GameOpened(claimId, challenger, msg.value);
+    }
+
+    /// @notice Ends a game opened with `openGame`; called by the dispute game with its verdict.
+    ///         ChallengerWon: the first such verdict slashes the claim (claim bond + challenge bond to the
+    ///         challenger), a later one refunds the challenge bond. ProverWon: the challenge bond goes to the
+    ///         prover. Moot: the challenge bond goes back to the challenger.
+    function closeGame(bytes32 claimId, address challenger, GameOutcome outcome) external {
+        if (msg.sender != disputeGame) revert NotDisputeGame(msg.sender);
+        Claim storage c = _claims[claimId];
+        --openGames[claimId];
+        uint256 bond = challengeBond;
+        if (outcome == GameOutcome.ProverWon) {
+            credit[c.prover] += bond;
+            emit ChallengerSlashed(claimId, challenger, c.prover, bond);
+        } else if (outcome == GameOutcome.ChallengerWon && c.status == ClaimStatus.Pending) {
+            c.status = ClaimStatus.Slashed;
+            uint256 amount = c.bond + bond;
             credit[challenger] += amount;
             emit ProverSlashed(claimId, challenger, amount);
         } else {
-            credit[c.prover] += msg.value;
-            emit ChallengerSlashed(claimId, challenger, c.prover, msg.value);
+            credit[challenger] += bond;
+            emit ChallengeRefunded(claimId, challenger, bond);
         }
     }
 

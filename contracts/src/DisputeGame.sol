@@ -5,31 +5,98 @@ import {ClaimManager} from "./ClaimManager.sol";
 import {ModelRegistry} from "./ModelRegistry.sol";
 import {TensorMerkle} from "./lib/TensorMerkle.sol";
 import {SoundBound} from "./lib/SoundBound.sol";
-import {Claim, ModelSpec, OpKind, OpNode, ElementChallenge, Game, GameOutcome, modelIdOf} from "./lib/Types.sol";
+import {Position, LibPosition} from "./lib/Position.sol";
+import {
+    Claim,
+    ClaimStatus,
+    ModelSpec,
+    OpKind,
+    OpNode,
+    ElementChallenge,
+    Game,
+    GameOutcome,
+    Segment,
+    SegmentOpening,
+    BoundaryOpening,
+    SegmentPointer,
+    FineAnswer,
+    FineChallenge,
+    Phase,
+    Side,
+    PartitionGame,
+    TensorOpening,
+    modelIdOf
+} from "./lib/Types.sol";
 import {
     OpOutOfRange,
     ElementOutOfRange,
     UnsupportedOp,
     BadOpInput,
     GameExists,
-    FineTraceRequired
+    FineTraceRequired,
+    BadGameParams,
+    UnknownGame,
+    WrongPhase,
+    NotMover,
+    ClockExpired,
+    ClockNotExpired,
+    GameOver,
+    SegmentOutOfRange,
+    WrongRevealCount,
+    RevealMismatch,
+    EmptyRange,
+    WrongSegment,
+    BadSegment,
+    OpNotInSegment,
+    InputNotCommitted
 } from "./lib/Errors.sol";
 
 /// @title DisputeGame
-/// @notice One-level dispute game: the challenger names an op of a claim and one output element, opens the
-///         element, the inputs it depends on and the weights it uses against the claim's trace root, the
-///         model's graph root and weights root, and the contract adjudicates the op's sound IEEE-754 bound
-///         in exact integer arithmetic (`SoundBound`) in the same transaction. Outside the bound, the prover
-///         is slashed; inside, the challenger is. Invalid openings revert and change nothing.
+/// @notice Dispute games against claims, two ways in.
+///
+///   **Partition game** (any model). Levels, each a move of one side against its chess clock:
+///     1. segment: the challenger names the disputed segment, either directly (`pointSegment`: its two
+///        boundaries opened against the claim's coarse trace root) or by k-ary bisection (`bisect`, then the
+///        prover `reveal`s the k - 1 interior boundaries of the current range with proofs against the coarse
+///        root and the challenger `pick`s a sub-range, until one segment is left);
+///     2. the prover `postFine`s the segment's fine-trace root: the list root over trace tensors
+///        start..end of the segment (its input boundary, every op output inside it; the last is its output
+///        boundary), with proofs that the first and last leaves are the disputed boundaries;
+///     3. element: the challenger `openElement`s one output element of one op of the segment with its input
+///        row and weight row against the fine root (an input from an earlier segment's boundary against the
+///        coarse root), and the contract adjudicates the op's sound bound (`SoundBound`) in the same move.
+///   A side whose clock runs out loses (`timeout`); each move stops the mover's clock and starts the other's.
+///   Positions in the bisection are typed generalized indices (`Position`). Games are ids of content:
+///   (claim, challenger, starting position); several may run against one claim, and the first a challenger
+///   wins slashes it (`ClaimManager.closeGame`).
+///
+///   **One-level game** (`challenge`, models with one segment per op): the element is opened against the
+///   coarse trace root directly and adjudicated in the challenge transaction.
+///
+///   Invalid openings revert and change nothing; bonds live in `ClaimManager` only; this contract holds no ETH.
 contract DisputeGame {
+    using LibPosition for Position;
+
+    /// @dev Where a tensor sits: leaf `index` of a list of `count` tensor roots with root `root`.
+    struct Loc {
+        bytes32 root;
+        uint256 index;
+        uint256 count;
+    }
+
     /// @notice Claims and bonds.
     ClaimManager public immutable claims;
     /// @notice Registered models.
     ModelRegistry public immutable registry;
+    /// @notice Seconds each side may think in total over one partition game.
+    uint64 public immutable clockBudget;
+    /// @notice Arity k of the bisection: a reveal opens k - 1 interior boundaries.
+    uint256 public immutable arity;
 
     mapping(bytes32 gameId => Game) internal _games;
+    mapping(bytes32 gameId => PartitionGame) internal _partition;
 
-    /// @notice A game was played and decided.
+    /// @notice A one-level game was played and decided.
     event GameResolved(
         bytes32 indexed gameId,
         bytes32 indexed claimId,
@@ -40,14 +107,61 @@ contract DisputeGame {
         uint32 claimedBits,
         GameOutcome outcome
     );
+    /// @notice A partition game started at `position`, over boundaries [lo, hi] with these roots; the
+    ///         prover is to move (`Reveal` if hi - lo > 1, else `Fine`). Both clocks hold `clockBudget`.
+    event GameCreated(
+        bytes32 indexed gameId,
+        bytes32 indexed claimId,
+        address indexed challenger,
+        address prover,
+        Position position,
+        uint32 lo,
+        uint32 hi,
+        bytes32 loRoot,
+        bytes32 hiRoot
+    );
+    /// @notice The prover revealed the interior boundaries of the range at `position` (in order); it has
+    ///         `proverLeft` seconds left.
+    event BoundariesRevealed(bytes32 indexed gameId, Position position, bytes32[] roots, uint64 proverLeft);
+    /// @notice The challenger picked child `child`: the game is now at `position`, boundaries [lo, hi];
+    ///         it has `challengerLeft` seconds left.
+    event RangePicked(
+        bytes32 indexed gameId, Position position, uint256 child, uint32 lo, uint32 hi, uint64 challengerLeft
+    );
+    /// @notice The prover posted the fine-trace root of segment `segment` (nodes [start, end)).
+    event FineRootPosted(
+        bytes32 indexed gameId, uint32 segment, uint32 start, uint32 end, bytes32 fineRoot, uint64 proverLeft
+    );
+    /// @notice The challenger opened element (row, col) of op `op`; `inside` is the verdict.
+    event ElementAdjudicated(
+        bytes32 indexed gameId,
+        uint32 op,
+        uint32 row,
+        uint32 col,
+        uint32 claimedBits,
+        bool inside,
+        uint64 challengerLeft
+    );
+    /// @notice The side to move let its clock run out.
+    event ClockTimedOut(bytes32 indexed gameId, Side side);
+    /// @notice A partition game ended.
+    event GameEnded(bytes32 indexed gameId, bytes32 indexed claimId, address indexed challenger, GameOutcome outcome);
 
     /// @param claims_ The claim manager that holds bonds (and must bind this game).
-    constructor(ClaimManager claims_) {
+    /// @param clockBudget_ Seconds each side may think in total over one partition game.
+    /// @param arity_ Bisection arity k (>= 2).
+    constructor(ClaimManager claims_, uint64 clockBudget_, uint256 arity_) {
+        // INVARIANT: a bisection halves at least, and a side has time to move.
+        if (arity_ < 2 || arity_ > 256 || clockBudget_ == 0) revert BadGameParams(arity_, clockBudget_);
         claims = claims_;
         registry = claims_.registry();
+        clockBudget = clockBudget_;
+        arity = arity_;
     }
 
-    /// @notice A game's id: one per (claim, challenger, op, element).
+    // ------------------------------------------------------------------ views
+
+    /// @notice A one-level game's id: one per (claim, challenger, op, element).
     function gameIdOf(bytes32 claimId, address challenger, uint32 op, uint32 row, uint32 col)
         public
         pure
@@ -56,26 +170,68 @@ contract DisputeGame {
         return keccak256(abi.encode(claimId, challenger, op, row, col));
     }
 
-    /// @notice A game; outcome `None` if it was never played.
+    /// @notice A partition game's id: one per (claim, challenger, starting position).
+    function partitionGameIdOf(bytes32 claimId, address challenger, Position start) public pure returns (bytes32) {
+        return keccak256(abi.encode(claimId, challenger, start));
+    }
+
+    /// @notice A one-level game; outcome `None` if it was never played.
     function game(bytes32 gameId) external view returns (Game memory) {
         return _games[gameId];
     }
 
-    /// @notice Challenges one output element of one op of a pending claim; send `claims.challengeBond()`.
+    /// @notice A partition game; phase `None` if it does not exist.
+    function partitionGame(bytes32 gameId) external view returns (PartitionGame memory) {
+        return _partition[gameId];
+    }
+
+    /// @notice The side whose turn it is in a running partition game.
+    function mover(bytes32 gameId) public view returns (Side) {
+        PartitionGame storage g = _active(gameId);
+        return _sideOf(g.phase);
+    }
+
+    /// @notice Seconds each side has left, the mover's clock running (0 once run out).
+    function clocks(bytes32 gameId) external view returns (uint64 prover, uint64 challenger) {
+        PartitionGame storage g = _partition[gameId];
+        if (g.phase == Phase.None) revert UnknownGame(gameId);
+        (prover, challenger) = (g.proverLeft, g.challengerLeft);
+        if (g.phase == Phase.Ended) return (prover, challenger);
+        uint256 elapsed = block.timestamp - g.turnStart;
+        if (_sideOf(g.phase) == Side.Prover) {
+            // forge-lint: disable-next-line(unsafe-typecast)
+            prover = elapsed >= prover ? 0 : prover - uint64(elapsed);
+        } else {
+            // forge-lint: disable-next-line(unsafe-typecast)
+            challenger = elapsed >= challenger ? 0 : challenger - uint64(elapsed);
+        }
+    }
+
+    /// @notice Depth of the bisection tree's leaves for a model of `segments` segments.
+    function leafDepth(uint256 segments) public view returns (uint256) {
+        return LibPosition.leafDepth(arity, segments);
+    }
+
+    // ------------------------------------------------------------------ one-level game
+
+    /// @notice Challenges one output element of one op of a pending claim whose model has one segment per op,
+    ///         adjudicated at once; send `claims.challengeBond()`.
     function challenge(bytes32 claimId, ElementChallenge calldata c) external payable returns (bytes32 gameId) {
         Claim memory cl = claims.challengeable(claimId);
         ModelSpec memory spec = registry.model(cl.modelId);
         (bool inside, uint32 yBits) = adjudicate(spec, cl.traceRoot, c);
         gameId = gameIdOf(claimId, msg.sender, c.op, c.row, c.col);
+        // INVARIANT: one game per element and challenger.
         if (_games[gameId].outcome != GameOutcome.None) revert GameExists(gameId);
         GameOutcome outcome = inside ? GameOutcome.ProverWon : GameOutcome.ChallengerWon;
         _games[gameId] = Game(claimId, msg.sender, c.op, c.row, c.col, outcome);
         emit GameResolved(gameId, claimId, msg.sender, c.op, c.row, c.col, yBits, outcome);
-        claims.settle{value: msg.value}(claimId, msg.sender, !inside);
+        claims.openGame{value: msg.value}(claimId, msg.sender);
+        claims.closeGame(claimId, msg.sender, outcome);
     }
 
-    /// @notice Verifies every opening of `c` against the model and the trace root and decides whether the
-    ///         claimed element is inside its sound region. Reverts on any invalid opening.
+    /// @notice Verifies every opening of `c` against the model and the (one segment per op) trace root and
+    ///         decides whether the claimed element is inside its sound region. Reverts on any invalid opening.
     /// @return inside True iff the claimed element is inside the op's sound bound.
     /// @return yBits The claimed element's fp32 bits.
     function adjudicate(ModelSpec memory spec, bytes32 traceRoot, ElementChallenge calldata c)
@@ -83,38 +239,302 @@ contract DisputeGame {
         pure
         returns (bool inside, uint32 yBits)
     {
-        OpNode calldata n = c.node;
         // INVARIANT: every op output is a leaf of the claim's (coarse) trace root.
         if (spec.segmentCount != spec.nodeCount) revert FineTraceRequired(modelIdOf(spec));
+        _checkNode(spec, c);
+        uint256 leaves = uint256(spec.nodeCount) + 1;
+        return _bound(spec, c, Loc(traceRoot, uint256(c.op) + 1, leaves), Loc(traceRoot, c.node.input, leaves));
+    }
+
+    // ------------------------------------------------------------------ partition game: segment level
+
+    /// @notice Starts a partition game by k-ary bisection over the claim's boundary list; send
+    ///         `claims.challengeBond()`. The prover reveals next (or, for a one-segment model, posts the fine root).
+    function bisect(bytes32 claimId) external payable returns (bytes32 gameId) {
+        Claim memory cl = claims.challengeable(claimId);
+        uint32 segments = registry.model(cl.modelId).segmentCount;
+        Position start = LibPosition.root();
+        gameId = partitionGameIdOf(claimId, msg.sender, start);
+        _create(gameId, claimId, cl, segments, start, 0, segments, cl.inputRoot, cl.outputRoot);
+    }
+
+    /// @notice Starts a partition game at one segment, named directly with its two boundaries opened against
+    ///         the claim's coarse trace root; send `claims.challengeBond()`. The prover posts the fine root next.
+    function pointSegment(bytes32 claimId, SegmentPointer calldata p) external payable returns (bytes32 gameId) {
+        Claim memory cl = claims.challengeable(claimId);
+        uint32 segments = registry.model(cl.modelId).segmentCount;
+        // INVARIANT: a disputed segment is a segment of the model.
+        if (p.segment >= segments) revert SegmentOutOfRange(p.segment, segments);
+        uint256 leaves = uint256(segments) + 1;
+        TensorMerkle.verify(cl.traceRoot, _rootLeaf(p.lo.root), p.segment, leaves, p.lo.proof);
+        TensorMerkle.verify(cl.traceRoot, _rootLeaf(p.hi.root), uint256(p.segment) + 1, leaves, p.hi.proof);
+        Position start = LibPosition.node(arity, LibPosition.leafDepth(arity, segments), p.segment);
+        gameId = partitionGameIdOf(claimId, msg.sender, start);
+        _create(gameId, claimId, cl, segments, start, p.segment, p.segment + 1, p.lo.root, p.hi.root);
+    }
+
+    /// @notice Prover: reveals the interior boundaries lo + j w (j = 1 .. k - 1, those below hi; w the width
+    ///         of a child range) of the current range, each opened against the claim's coarse trace root.
+    function reveal(bytes32 gameId, BoundaryOpening[] calldata opened) external {
+        PartitionGame storage g = _partition[gameId];
+        uint64 left = _move(gameId, g, Phase.Reveal);
+        (uint256 lo, uint256 hi, uint256 w) = _childWidth(g);
+        uint256 want = (hi - lo + w - 1) / w - 1;
+        // INVARIANT: every interior boundary of the range is revealed, and only those.
+        if (opened.length != want) revert WrongRevealCount(opened.length, want);
+        bytes32 traceRoot = claims.claim(g.claimId).traceRoot;
+        uint256 leaves = uint256(g.segments) + 1;
+        bytes32[] memory roots = new bytes32[](want);
+        for (uint256 j; j < want; ++j) {
+            roots[j] = opened[j].root;
+            TensorMerkle.verify(traceRoot, _rootLeaf(roots[j]), lo + (j + 1) * w, leaves, opened[j].proof);
+        }
+        g.pending = keccak256(abi.encodePacked(roots));
+        g.phase = Phase.Pick;
+        emit BoundariesRevealed(gameId, g.position, roots, left);
+    }
+
+    /// @notice Challenger: picks child range `child` (0 .. number of revealed roots) of the current range,
+    ///         passing back the revealed roots (from `BoundariesRevealed`).
+    function pick(bytes32 gameId, uint256 child, bytes32[] calldata roots) external {
+        PartitionGame storage g = _partition[gameId];
+        uint64 left = _move(gameId, g, Phase.Pick);
+        bytes32 got = keccak256(abi.encodePacked(roots));
+        // INVARIANT: the sub-range's boundaries are the ones the prover revealed (and proved).
+        if (got != g.pending) revert RevealMismatch(got, g.pending);
+        // INVARIANT: a picked range holds at least one segment.
+        if (child > roots.length) revert EmptyRange(child, roots.length + 1);
+        (uint256 lo, uint256 hi, uint256 w) = _childWidth(g);
+        uint256 newLo = lo + child * w;
+        uint256 newHi = newLo + w < hi ? newLo + w : hi;
+        if (child > 0) g.loRoot = roots[child - 1];
+        if (child < roots.length) g.hiRoot = roots[child];
+        Position p = g.position.child(arity, child);
+        g.position = p;
+        // forge-lint: disable-next-line(unsafe-typecast)
+        g.lo = uint32(newLo);
+        // forge-lint: disable-next-line(unsafe-typecast)
+        g.hi = uint32(newHi);
+        g.pending = bytes32(0);
+        g.phase = newHi - newLo == 1 ? Phase.Fine : Phase.Reveal;
+        // forge-lint: disable-next-line(unsafe-typecast)
+        emit RangePicked(gameId, p, child, uint32(newLo), uint32(newHi), left);
+    }
+
+    // ------------------------------------------------------------------ partition game: fine level
+
+    /// @notice Prover: posts the disputed segment's fine-trace root with its first and last leaves opened (they
+    ///         must be the segment's two boundaries) and the segment's node range opened against the model.
+    function postFine(bytes32 gameId, FineAnswer calldata a) external {
+        PartitionGame storage g = _partition[gameId];
+        uint64 left = _move(gameId, g, Phase.Fine);
+        ModelSpec memory spec = registry.model(claims.claim(g.claimId).modelId);
+        // INVARIANT: the answer is about the disputed segment, whose node range is the registered one.
+        if (a.segment.index != g.lo) revert WrongSegment(a.segment.index, g.lo);
+        Segment calldata s = a.segment.segment;
+        if (s.start >= s.end || s.end > spec.nodeCount) revert BadSegment(s.start, s.end);
+        TensorMerkle.verify(spec.segmentsRoot, TensorMerkle.leafHash(abi.encode(s)), g.lo, g.segments, a.segment.proof);
+        // INVARIANT: the fine trace starts and ends at the disputed boundaries.
+        uint256 leaves = uint256(s.end) - s.start + 1;
+        TensorMerkle.verify(a.fineRoot, _rootLeaf(g.loRoot), 0, leaves, a.firstProof);
+        TensorMerkle.verify(a.fineRoot, _rootLeaf(g.hiRoot), leaves - 1, leaves, a.lastProof);
+        g.pending = a.fineRoot;
+        g.segStart = s.start;
+        g.segEnd = s.end;
+        g.phase = Phase.Element;
+        emit FineRootPosted(gameId, g.lo, s.start, s.end, a.fineRoot, left);
+    }
+
+    // ------------------------------------------------------------------ partition game: element level
+
+    /// @notice Challenger: opens one output element of one op of the disputed segment against the fine root,
+    ///         and the game is decided by the op's sound bound: outside, the challenger wins; inside, the prover.
+    function openElement(bytes32 gameId, FineChallenge calldata c) external returns (GameOutcome outcome) {
+        PartitionGame storage g = _partition[gameId];
+        uint64 left = _move(gameId, g, Phase.Element);
+        Claim memory cl = claims.claim(g.claimId);
+        ModelSpec memory spec = registry.model(cl.modelId);
+        ElementChallenge calldata e = c.element;
+        _checkNode(spec, e);
+        (uint32 start, uint32 end) = (g.segStart, g.segEnd);
+        // INVARIANT: the op is one of the disputed segment's.
+        if (e.op < start || e.op >= end) revert OpNotInSegment(e.op, start, end);
+        uint256 fine = uint256(end) - start + 1;
+        Loc memory out = Loc(g.pending, uint256(e.op) + 1 - start, fine);
+        Loc memory inp;
+        uint32 t = e.node.input;
+        if (t >= start) {
+            inp = Loc(g.pending, t - start, fine);
+        } else if (t == 0) {
+            inp = Loc(cl.traceRoot, 0, uint256(g.segments) + 1);
+        } else {
+            // INVARIANT: an input from an earlier segment is committed only if it is that segment's boundary.
+            SegmentOpening calldata so = c.inputSegment;
+            if (so.segment.end != t) revert InputNotCommitted(e.op, t);
+            TensorMerkle.verify(
+                spec.segmentsRoot, TensorMerkle.leafHash(abi.encode(so.segment)), so.index, g.segments, so.proof
+            );
+            inp = Loc(cl.traceRoot, uint256(so.index) + 1, uint256(g.segments) + 1);
+        }
+        (bool inside, uint32 yBits) = _bound(spec, e, out, inp);
+        emit ElementAdjudicated(gameId, e.op, e.row, e.col, yBits, inside, left);
+        outcome = inside ? GameOutcome.ProverWon : GameOutcome.ChallengerWon;
+        _end(gameId, g, outcome);
+    }
+
+    // ------------------------------------------------------------------ clocks
+
+    /// @notice Ends a game whose mover can no longer move: its clock ran out (the other side wins), or the
+    ///         claim was already slashed by another game (moot: the challenger's bond goes back). Anyone may call.
+    function timeout(bytes32 gameId) external returns (GameOutcome outcome) {
+        PartitionGame storage g = _active(gameId);
+        if (claims.claim(g.claimId).status != ClaimStatus.Pending) {
+            outcome = GameOutcome.Moot;
+        } else {
+            Side side = _sideOf(g.phase);
+            uint256 elapsed = block.timestamp - g.turnStart;
+            uint64 left = side == Side.Prover ? g.proverLeft : g.challengerLeft;
+            // INVARIANT: a side loses on time only once its whole budget is spent.
+            if (elapsed <= left) revert ClockNotExpired(gameId, uint8(side), left - elapsed);
+            if (side == Side.Prover) {
+                g.proverLeft = 0;
+                outcome = GameOutcome.ChallengerWon;
+            } else {
+                g.challengerLeft = 0;
+                outcome = GameOutcome.ProverWon;
+            }
+            emit ClockTimedOut(gameId, side);
+        }
+        _end(gameId, g, outcome);
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    function _create(
+        bytes32 gameId,
+        bytes32 claimId,
+        Claim memory cl,
+        uint32 segments,
+        Position start,
+        uint32 lo,
+        uint32 hi,
+        bytes32 loRoot,
+        bytes32 hiRoot
+    ) private {
+        PartitionGame storage g = _partition[gameId];
+        // INVARIANT: a game id names one game, forever.
+        if (g.phase != Phase.None) revert GameExists(gameId);
+        g.claimId = claimId;
+        g.challenger = msg.sender;
+        g.phase = hi - lo == 1 ? Phase.Fine : Phase.Reveal;
+        g.position = start;
+        g.proverLeft = clockBudget;
+        g.challengerLeft = clockBudget;
+        g.turnStart = uint64(block.timestamp);
+        g.lo = lo;
+        g.hi = hi;
+        g.prover = cl.prover;
+        g.segments = segments;
+        g.loRoot = loRoot;
+        g.hiRoot = hiRoot;
+        emit GameCreated(gameId, claimId, msg.sender, cl.prover, start, lo, hi, loRoot, hiRoot);
+        claims.openGame{value: msg.value}(claimId, msg.sender);
+    }
+
+    /// @dev The running game `gameId`.
+    function _active(bytes32 gameId) private view returns (PartitionGame storage g) {
+        g = _partition[gameId];
+        if (g.phase == Phase.None) revert UnknownGame(gameId);
+        if (g.phase == Phase.Ended) revert GameOver(gameId);
+    }
+
+    /// @dev Starts a move of level `phase`: checks level, turn and clock; stops the mover's clock (starting the
+    ///      other's) and returns the mover's time left.
+    function _move(bytes32 gameId, PartitionGame storage g, Phase phase) private returns (uint64 left) {
+        _active(gameId);
+        // INVARIANT: a move belongs to the level the game is at.
+        if (g.phase != phase) revert WrongPhase(gameId, uint8(g.phase), uint8(phase));
+        Side side = _sideOf(phase);
+        address who = side == Side.Prover ? g.prover : g.challenger;
+        // INVARIANT: only the side to move moves.
+        if (msg.sender != who) revert NotMover(gameId, msg.sender, who);
+        uint256 elapsed = block.timestamp - g.turnStart;
+        left = side == Side.Prover ? g.proverLeft : g.challengerLeft;
+        // INVARIANT: no move after the mover's clock ran out.
+        if (elapsed > left) revert ClockExpired(gameId, uint8(side), elapsed - left);
+        // forge-lint: disable-next-line(unsafe-typecast)
+        left -= uint64(elapsed);
+        if (side == Side.Prover) g.proverLeft = left;
+        else g.challengerLeft = left;
+        g.turnStart = uint64(block.timestamp);
+    }
+
+    function _end(bytes32 gameId, PartitionGame storage g, GameOutcome outcome) private {
+        g.phase = Phase.Ended;
+        g.outcome = outcome;
+        emit GameEnded(gameId, g.claimId, g.challenger, outcome);
+        claims.closeGame(g.claimId, g.challenger, outcome);
+    }
+
+    /// @dev The current range [lo, hi] and the width of its child ranges.
+    function _childWidth(PartitionGame storage g) private view returns (uint256 lo, uint256 hi, uint256 w) {
+        (lo, hi) = (g.lo, g.hi);
+        uint256 k = arity;
+        uint256 d = g.position.depth(k);
+        w = LibPosition.pow(k, LibPosition.leafDepth(k, g.segments) - d - 1);
+    }
+
+    function _sideOf(Phase phase) private pure returns (Side) {
+        return phase == Phase.Reveal || phase == Phase.Fine ? Side.Prover : Side.Challenger;
+    }
+
+    function _rootLeaf(bytes32 root) private pure returns (bytes32) {
+        return TensorMerkle.leafHash(abi.encodePacked(root));
+    }
+
+    /// @dev The op is a registered node described as registered, reading an earlier tensor, and the element
+    ///      is inside its output.
+    function _checkNode(ModelSpec memory spec, ElementChallenge calldata c) private pure {
+        OpNode calldata n = c.node;
         // INVARIANT: the op is a node of the registered graph, described exactly as registered.
         if (c.op >= spec.nodeCount) revert OpOutOfRange(c.op, spec.nodeCount);
         TensorMerkle.verify(spec.graphRoot, TensorMerkle.leafHash(abi.encode(n)), c.op, spec.nodeCount, c.nodeProof);
         // INVARIANT: an op reads the claim input or an earlier op's output.
         if (n.input > c.op) revert BadOpInput(c.op, n.input);
         if (c.row >= n.rows || c.col >= n.cols) revert ElementOutOfRange(c.row, c.col);
+    }
 
-        uint256 traceLeaves = uint256(spec.nodeCount) + 1;
-        TensorMerkle.verifyOpening(c.output, _shape2(n.rows, n.cols), traceRoot, uint256(c.op) + 1, traceLeaves);
+    /// @dev Opens output and input at `out` / `inp` and the weight against the model, and decides the bound.
+    function _bound(ModelSpec memory spec, ElementChallenge calldata c, Loc memory out, Loc memory inp)
+        private
+        pure
+        returns (bool inside, uint32 yBits)
+    {
+        OpNode calldata n = c.node;
+        _open(c.output, _shape2(n.rows, n.cols), out);
         yBits = TensorMerkle.element(c.output, uint256(c.row) * n.cols + c.col);
-
         if (n.kind == OpKind.MatMul) {
-            TensorMerkle.verifyOpening(c.input, _shape2(n.rows, n.inner), traceRoot, n.input, traceLeaves);
+            _open(c.input, _shape2(n.rows, n.inner), inp);
             TensorMerkle.verifyOpening(c.weight, _shape2(n.cols, n.inner), spec.weightsRoot, n.weight, spec.weightCount);
             uint32[] memory x = TensorMerkle.elements(c.input, uint256(c.row) * n.inner, n.inner);
             uint32[] memory w = TensorMerkle.elements(c.weight, uint256(c.col) * n.inner, n.inner);
             inside = SoundBound.dotWithin(x, w, yBits);
         } else if (n.kind == OpKind.Add) {
-            TensorMerkle.verifyOpening(c.input, _shape2(n.rows, n.cols), traceRoot, n.input, traceLeaves);
+            _open(c.input, _shape2(n.rows, n.cols), inp);
             TensorMerkle.verifyOpening(c.weight, _shape1(n.cols), spec.weightsRoot, n.weight, spec.weightCount);
             uint32 a = TensorMerkle.element(c.input, uint256(c.row) * n.cols + c.col);
             uint32 b = TensorMerkle.element(c.weight, c.col);
             inside = SoundBound.addWithin(a, b, yBits);
         } else if (n.kind == OpKind.Relu) {
-            TensorMerkle.verifyOpening(c.input, _shape2(n.rows, n.cols), traceRoot, n.input, traceLeaves);
+            _open(c.input, _shape2(n.rows, n.cols), inp);
             inside = SoundBound.reluWithin(TensorMerkle.element(c.input, uint256(c.row) * n.cols + c.col), yBits);
         } else {
             revert UnsupportedOp(uint8(n.kind));
         }
+    }
+
+    function _open(TensorOpening calldata t, uint32[] memory shape, Loc memory loc) private pure {
+        TensorMerkle.verifyOpening(t, shape, loc.root, loc.index, loc.count);
     }
 
     function _shape2(uint32 a, uint32 b) private pure returns (uint32[] memory s) {

@@ -14,7 +14,8 @@ import {
     ClaimInput,
     ElementChallenge,
     TensorOpening,
-    ChunkOpening
+    ChunkOpening,
+    Segment
 } from "../src/lib/Types.sol";
 
 /// @notice Exposes library internals as external calls (so calldata arguments and reverts are real).
@@ -66,6 +67,8 @@ abstract contract Base is PRBTest {
     uint64 internal constant WINDOW = 1 hours;
     uint256 internal constant CLAIM_BOND = 1 ether;
     uint256 internal constant CHALLENGE_BOND = 0.1 ether;
+    uint64 internal constant CLOCK = 1 days;
+    uint256 internal constant ARITY = 2;
 
     uint32 internal constant ONE = 0x3f800000;
     uint32 internal constant TEN = 0x41200000;
@@ -78,7 +81,7 @@ abstract contract Base is PRBTest {
     function setUp() public virtual {
         registry = new ModelRegistry();
         claims = new ClaimManager(registry, WINDOW, CLAIM_BOND, CHALLENGE_BOND);
-        game = new DisputeGame(claims);
+        game = new DisputeGame(claims, CLOCK, ARITY);
         claims.bindDisputeGame(address(game));
         vm.deal(prover, 100 ether);
         vm.deal(watcher, 100 ether);
@@ -124,6 +127,7 @@ abstract contract Base is PRBTest {
             graphRoot: TensorMerkle.leafHash(abi.encode(node)),
             nodeCount: 1,
             segmentCount: 1,
+            segmentsRoot: TensorMerkle.leafHash(abi.encode(Segment(0, 1))),
             weightsRoot: listLeaf(rootOf(w, shape2(1, 4))),
             weightCount: 1,
             profileRoot: keccak256("profile"),

@@ -3,7 +3,7 @@ pragma solidity ^0.8.28;
 
 import {Base} from "./Base.t.sol";
 import {ClaimManager} from "../src/ClaimManager.sol";
-import {ClaimInput, ClaimStatus} from "../src/lib/Types.sol";
+import {ClaimInput, ClaimStatus, GameOutcome} from "../src/lib/Types.sol";
 import {
     WrongBond,
     ClaimExists,
@@ -112,11 +112,18 @@ contract ClaimManagerTest is Base {
         claims.withdraw();
     }
 
-    function test_settle_notDisputeGame_reverts() public {
+    function test_openGame_notDisputeGame_reverts() public {
         bytes32 id = post(TEN);
         vm.prank(watcher);
         vm.expectRevert(abi.encodeWithSelector(NotDisputeGame.selector, watcher));
-        claims.settle{value: CHALLENGE_BOND}(id, watcher, true);
+        claims.openGame{value: CHALLENGE_BOND}(id, watcher);
+    }
+
+    function test_closeGame_notDisputeGame_reverts() public {
+        bytes32 id = post(TEN);
+        vm.prank(watcher);
+        vm.expectRevert(abi.encodeWithSelector(NotDisputeGame.selector, watcher));
+        claims.closeGame(id, watcher, GameOutcome.ChallengerWon);
     }
 
     function test_bindDisputeGame_twice_reverts() public {

@@ -18,6 +18,7 @@ contract ModelRegistryTest is Base {
             s.graphRoot,
             s.nodeCount,
             s.segmentCount,
+            s.segmentsRoot,
             s.weightsRoot,
             s.weightCount,
             s.profileRoot,

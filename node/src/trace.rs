@@ -32,6 +32,15 @@ impl Trace {
         ListCommitment::from_commitments(indices, tensors)
     }
 
+    /// The fine trace commitment of segment `s` (nodes `start..end`): the list over trace tensors
+    /// `start..=end`, i.e. the segment's input boundary (coarse leaf `s`), every op output inside it, the last
+    /// one being its output boundary (coarse leaf `s + 1`). `DisputeGame.postFine` checks both ends.
+    pub fn commit_fine(&self, graph: &crate::graph::Graph, s: usize) -> crate::Result<ListCommitment> {
+        let ranges = graph.segment_ranges();
+        let r = ranges.get(s).ok_or(crate::Error::OutOfRange { what: "segment", index: s, len: ranges.len() })?;
+        ListCommitment::build((r.start..=r.end).collect(), |i| Ok(self.tensors[i].commit()))
+    }
+
     /// Commits every tensor and the list of their roots.
     pub fn commit(&self) -> TraceCommitment {
         let tensors: Vec<TensorCommitment> = self.tensors.iter().map(HostTensor::commit).collect();
@@ -89,4 +98,18 @@ impl ListCommitment {
     pub fn root(&self) -> Hash {
         self.tree.root()
     }
+}
+
+/// `abi.encode(Segment(start, end))`: the leaf of segment `start..end` in a model's segments root.
+pub fn segment_leaf(r: &std::ops::Range<usize>) -> [u8; 64] {
+    let mut out = [0u8; 64];
+    out[28..32].copy_from_slice(&(r.start as u32).to_be_bytes());
+    out[60..64].copy_from_slice(&(r.end as u32).to_be_bytes());
+    out
+}
+
+/// The tree over a graph's segments (`ModelSpec.segmentsRoot`): leaf s is `abi.encode(Segment)` of segment s.
+pub fn segments_tree(graph: &crate::graph::Graph) -> MerkleTree {
+    let leaves: Vec<[u8; 64]> = graph.segment_ranges().iter().map(segment_leaf).collect();
+    MerkleTree::from_leaves(&leaves)
 }

@@ -19,6 +19,7 @@ fn spec(model: &Model) -> (DisputeGame::ModelSpec, nao::model::ModelCommitment) 
         graphRoot: FixedBytes(c.graph.root()),
         nodeCount: model.graph.nodes.len() as u32,
         segmentCount: model.graph.segment_ranges().len() as u32,
+        segmentsRoot: FixedBytes(nao::trace::segments_tree(&model.graph).root()),
         weightsRoot: FixedBytes(c.weights_tree.root()),
         weightCount: model.weights.len() as u32,
         profileRoot: FixedBytes(c.profile_root),

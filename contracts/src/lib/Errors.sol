@@ -50,6 +50,8 @@ error NotDisputeGame(address caller);
 error GameBindingRefused();
 /// @notice The caller has nothing to withdraw.
 error NothingToWithdraw(address account);
+/// @notice Games against the claim are still open: it can only be finalized once every game has ended.
+error GamesOpen(bytes32 claimId, uint256 open);
 /// @notice An ETH transfer failed.
 error TransferFailed(address to, uint256 amount);
 
@@ -67,3 +69,34 @@ error BadOpInput(uint32 op, uint32 input);
 error FineTraceRequired(bytes32 modelId);
 /// @notice This exact element of this claim was already challenged by this challenger.
 error GameExists(bytes32 gameId);
+/// @notice The bisection arity must be at least 2, the clock budget nonzero.
+error BadGameParams(uint256 arity, uint64 clockBudget);
+/// @notice No partition game with this id.
+error UnknownGame(bytes32 gameId);
+/// @notice The move belongs to another level of the game than the one it is at.
+error WrongPhase(bytes32 gameId, uint8 phase, uint8 expected);
+/// @notice The sender is not the side whose turn it is.
+error NotMover(bytes32 gameId, address caller, address mover);
+/// @notice The mover's clock ran out before this move (by `overBy` seconds): only `timeout` is left.
+error ClockExpired(bytes32 gameId, uint8 side, uint256 overBy);
+/// @notice `timeout` before the mover's clock ran out (`left` seconds remain).
+error ClockNotExpired(bytes32 gameId, uint8 side, uint256 left);
+/// @notice The game has ended already.
+error GameOver(bytes32 gameId);
+/// @notice A segment index outside the model.
+error SegmentOutOfRange(uint32 segment, uint32 segmentCount);
+/// @notice A reveal must open exactly the interior boundaries of the current range.
+error WrongRevealCount(uint256 got, uint256 expected);
+/// @notice The roots given to `pick` are not the ones revealed.
+error RevealMismatch(bytes32 got, bytes32 expected);
+/// @notice The picked child range is empty (it starts at or past the last boundary).
+error EmptyRange(uint256 child, uint256 children);
+/// @notice The prover opened another segment than the disputed one.
+error WrongSegment(uint32 got, uint32 expected);
+/// @notice A segment opening whose node range is empty or outside the graph.
+error BadSegment(uint32 start, uint32 end);
+/// @notice The op is not inside the disputed segment's node range [start, end).
+error OpNotInSegment(uint32 op, uint32 start, uint32 end);
+/// @notice The op reads a tensor of an earlier segment that is not a segment boundary, so neither the fine root
+///         nor the coarse root commits it.
+error InputNotCommitted(uint32 op, uint32 input);

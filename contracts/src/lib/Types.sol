@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.28;
 
+import {Position} from "./Position.sol";
+
 /// @notice Operator kinds of the graph IR. The numbering is shared with Rust (`nao::graph::OpKind`).
 enum OpKind {
     None,
@@ -26,12 +28,14 @@ struct OpNode {
 }
 
 /// @notice What a model owner registers. modelId = keccak256(abi.encode(graphRoot, nodeCount, segmentCount,
-///         weightsRoot, weightCount, profileRoot)). The claim's trace root is the coarse trace: the input,
-///         the output of each segment's last node, so segmentCount + 1 leaves (the last one the output).
+///         segmentsRoot, weightsRoot, weightCount, profileRoot)). The claim's trace root is the coarse trace:
+///         the input, the output of each segment's last node, so segmentCount + 1 leaves (the last one the
+///         output). `segmentsRoot` is the list root over `abi.encode(Segment)` of every segment, in order.
 struct ModelSpec {
     bytes32 graphRoot;
     uint32 nodeCount;
     uint32 segmentCount;
+    bytes32 segmentsRoot;
     bytes32 weightsRoot;
     uint32 weightCount;
     bytes32 profileRoot;
@@ -42,7 +46,13 @@ struct ModelSpec {
 function modelIdOf(ModelSpec memory spec) pure returns (bytes32) {
     return keccak256(
         abi.encode(
-            spec.graphRoot, spec.nodeCount, spec.segmentCount, spec.weightsRoot, spec.weightCount, spec.profileRoot
+            spec.graphRoot,
+            spec.nodeCount,
+            spec.segmentCount,
+            spec.segmentsRoot,
+            spec.weightsRoot,
+            spec.weightCount,
+            spec.profileRoot
         )
     );
 }
@@ -108,11 +118,13 @@ struct ElementChallenge {
     TensorOpening weight;
 }
 
-/// @notice Outcome of a dispute game.
+/// @notice Outcome of a dispute game. `Moot`: the claim was settled by another game first; the challenger's
+///         bond went back to it.
 enum GameOutcome {
     None,
     ChallengerWon,
-    ProverWon
+    ProverWon,
+    Moot
 }
 
 /// @notice A resolved one-level game.
@@ -123,4 +135,100 @@ struct Game {
     uint32 row;
     uint32 col;
     GameOutcome outcome;
+}
+
+/// @notice Segment s of a model: its nodes [start, end). Segments tile the nodes in order; the coarse trace
+///         leaf s is the segment's input boundary (trace tensor `start`), leaf s + 1 its output boundary
+///         (trace tensor `end`). Its ABI encoding is leaf s of the model's segments root.
+struct Segment {
+    uint32 start;
+    uint32 end;
+}
+
+/// @notice Segment `index` with its proof against the model's segments root.
+struct SegmentOpening {
+    uint32 index;
+    Segment segment;
+    bytes32[] proof;
+}
+
+/// @notice One leaf of the coarse trace (a boundary tensor root) with its proof; the index is implied by the
+///         move that carries it.
+struct BoundaryOpening {
+    bytes32 root;
+    bytes32[] proof;
+}
+
+/// @notice Direct pointing: the challenger disputes the transition of segment `segment`, opening its two
+///         boundaries (coarse leaves `segment` and `segment + 1`) against the claim's trace root.
+struct SegmentPointer {
+    uint32 segment;
+    BoundaryOpening lo;
+    BoundaryOpening hi;
+}
+
+/// @notice The prover's answer to a disputed segment: the fine-trace root of the segment (the list root over
+///         trace tensors start..end, both boundaries included) with proofs that its first and last leaves are
+///         the disputed boundaries, and the segment's node range opened against the segments root.
+struct FineAnswer {
+    bytes32 fineRoot;
+    SegmentOpening segment;
+    bytes32[] firstProof;
+    bytes32[] lastProof;
+}
+
+/// @notice The element level against a fine root: `element` opens the op's output and input against the
+///         segment's fine root; an input read from an earlier segment's boundary is opened against the claim's
+///         coarse root instead, with `inputSegment` (the segment ending at that trace tensor) proving where it
+///         sits (ignored otherwise).
+struct FineChallenge {
+    ElementChallenge element;
+    SegmentOpening inputSegment;
+}
+
+/// @notice Where a partition game stands; the phase says whose turn it is.
+enum Phase {
+    None,
+    /// prover: reveal the interior boundaries of the current range
+    Reveal,
+    /// challenger: pick a sub-range of the revealed boundaries
+    Pick,
+    /// prover: post the disputed segment's fine-trace root
+    Fine,
+    /// challenger: open an op output element against the fine root (adjudicated in the same move)
+    Element,
+    /// decided
+    Ended
+}
+
+/// @notice The two sides of a game.
+enum Side {
+    Prover,
+    Challenger
+}
+
+/// @notice A partition game (storage layout; seven slots).
+/// @dev Clocks: `proverLeft` / `challengerLeft` are the seconds each side has left, `turnStart` when the side to
+///      move (given by `phase`) started thinking. `lo`/`hi` are the boundary (coarse leaf) indices of the
+///      disputed range with their roots `loRoot`/`hiRoot`; `pending` is keccak256 of the roots revealed in a
+///      `Reveal` move (while picking) or the fine-trace root (from `Fine` on). `segStart`/`segEnd` are the
+///      node range of the disputed segment once the prover opened it; `segments` the model's segment count.
+struct PartitionGame {
+    bytes32 claimId;
+    address challenger;
+    Phase phase;
+    GameOutcome outcome;
+    Position position;
+    uint64 proverLeft;
+    uint64 challengerLeft;
+    uint64 turnStart;
+    uint32 lo;
+    uint32 hi;
+    address prover;
+    uint32 segments;
+    uint32 segStart;
+    uint32 segEnd;
+    bytes32 loRoot;
+    bytes32 hiRoot;
+    bytes32 pending;
 }

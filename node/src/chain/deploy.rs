@@ -15,11 +15,21 @@ pub struct ProtocolParams {
     pub claim_bond: u128,
     /// Wei a challenger bonds per challenge.
     pub challenge_bond: u128,
+    /// Seconds each side of a partition game may think in total (its chess clock).
+    pub clock_budget: u64,
+    /// Arity k of the bisection over a claim's segment boundaries.
+    pub arity: u32,
 }
 
 impl Default for ProtocolParams {
     fn default() -> Self {
-        Self { challenge_window: 3600, claim_bond: 10u128.pow(18), challenge_bond: 10u128.pow(17) }
+        Self {
+            challenge_window: 3600,
+            claim_bond: 10u128.pow(18),
+            challenge_bond: 10u128.pow(17),
+            clock_budget: 1800,
+            arity: 8,
+        }
     }
 }
 
@@ -47,8 +57,14 @@ pub async fn deploy(client: &Client, params: ProtocolParams) -> Result<Deploymen
     )
     .await
     .map_err(|e| fail("ClaimManager", e))?;
-    let game =
-        DisputeGame::deploy(client.provider.clone(), *claims.address()).await.map_err(|e| fail("DisputeGame", e))?;
+    let game = DisputeGame::deploy(
+        client.provider.clone(),
+        *claims.address(),
+        params.clock_budget,
+        U256::from(params.arity),
+    )
+    .await
+    .map_err(|e| fail("DisputeGame", e))?;
     send("bindDisputeGame", claims.bindDisputeGame(*game.address())).await?;
     let d = Deployment { registry: *registry.address(), claims: *claims.address(), game: *game.address() };
     tracing::info!(?d, "deployed");

@@ -25,6 +25,7 @@ impl RegisteredModel {
             graphRoot: FixedBytes(c.graph.root()),
             nodeCount: model.graph.nodes.len() as u32,
             segmentCount: model.graph.segment_ranges().len() as u32,
+            segmentsRoot: FixedBytes(crate::trace::segments_tree(&model.graph).root()),
             weightsRoot: FixedBytes(c.weights_tree.root()),
             weightCount: model.weights.len() as u32,
             profileRoot: FixedBytes(c.profile_root),
