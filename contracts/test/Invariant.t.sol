@@ -1,0 +1,357 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.28;
+
+import {PRBTest} from "@prb/test/PRBTest.sol";
+import {Fixture} from "./Fixture.t.sol";
+import {LibPosition} from "../src/lib/Position.sol";
+import {
+    ClaimInput,
+    ClaimStatus,
+    GameOutcome,
+    Phase,
+    PartitionGame,
+    SegmentPointer,
+    BoundaryOpening,
+    FineAnswer,
+    FineChallenge
+} from "../src/lib/Types.sol";
+
+/// @notice Plays random partition games on the fixture model: three provers post honest or corrupt claims,
+///         three challengers bisect or point, both sides move (legally) or let time pass, anyone times games
+///         out, finalizes, withdraws. Ghost state records what the invariants compare against.
+contract GameHandler is Fixture {
+    address[3] internal provers = [address(0xB0B), address(0xB0B2), address(0xB0B3)];
+    address[3] internal challengers = [address(0xA11CE), address(0xA11CE2), address(0xA11CE3)];
+
+    bytes32[] public claimIds;
+    bytes32[] public gameIds;
+    mapping(bytes32 => bool) internal isCorrupt;
+    /// First terminal status seen per claim, first outcome seen per game (0: not yet).
+    mapping(bytes32 => ClaimStatus) public settledAs;
+    mapping(bytes32 => GameOutcome) public endedAs;
+    uint256 public deposited;
+    uint256 public withdrawn;
+    uint256 public moves;
+
+    function setUp() public override {
+        super.setUp();
+        for (uint256 i; i < 3; ++i) {
+            vm.deal(provers[i], 100 ether);
+            vm.deal(challengers[i], 100 ether);
+        }
+    }
+
+    function actors() external view returns (address[6] memory a) {
+        for (uint256 i; i < 3; ++i) {
+            a[i] = provers[i];
+            a[i + 3] = challengers[i];
+        }
+    }
+
+    function claimCount() external view returns (uint256) {
+        return claimIds.length;
+    }
+
+    function gameCount() external view returns (uint256) {
+        return gameIds.length;
+    }
+
+    // ------------------------------------------------------------------ actions
+
+    function post(uint8 who, bool corrupt) external {
+        ClaimInput memory c = fxClaim(corrupt);
+        address p = provers[who % 3];
+        bytes32 id = claims.claimIdOf(c.modelId, c.inputRoot, c.outputRoot, c.traceRoot, p);
+        if (claims.openGames(id) != 0 || _exists(id)) return;
+        vm.prank(p);
+        claims.postClaim{value: CLAIM_BOND}(c);
+        claimIds.push(id);
+        isCorrupt[id] = corrupt;
+        deposited += CLAIM_BOND;
+    }
+
+    function bisect(uint8 claimSeed, uint8 who) external {
+        if (claimIds.length == 0) return;
+        bytes32 id = claimIds[claimSeed % claimIds.length];
+        address c = challengers[who % 3];
+        if (!_challengeable(id)) return;
+        bytes32 gid = game.partitionGameIdOf(id, c, LibPosition.root());
+        if (game.partitionGame(gid).phase != Phase.None) return;
+        vm.prank(c);
+        game.bisect{value: CHALLENGE_BOND}(id);
+        gameIds.push(gid);
+        deposited += CHALLENGE_BOND;
+    }
+
+    function point(uint8 claimSeed, uint8 who, uint8 seg) external {
+        if (claimIds.length == 0) return;
+        bytes32 id = claimIds[claimSeed % claimIds.length];
+        address c = challengers[who % 3];
+        uint32 s = uint32(seg % FX_SEGMENTS);
+        if (!_challengeable(id)) return;
+        bytes32 gid = game.partitionGameIdOf(id, c, LibPosition.node(ARITY, 2, s));
+        if (game.partitionGame(gid).phase != Phase.None) return;
+        SegmentPointer memory p = fxPointer(isCorrupt[id], s);
+        vm.prank(c);
+        game.pointSegment{value: CHALLENGE_BOND}(id, p);
+        gameIds.push(gid);
+        deposited += CHALLENGE_BOND;
+    }
+
+    /// The side to move of a random game makes a legal move (if its clock allows).
+    function move(uint8 gameSeed, uint8 choice) external {
+        if (gameIds.length == 0) return;
+        bytes32 gid = gameIds[gameSeed % gameIds.length];
+        PartitionGame memory g = game.partitionGame(gid);
+        if (g.phase == Phase.None || g.phase == Phase.Ended) return;
+        (uint64 pl, uint64 cl) = game.clocks(gid);
+        bool corrupt = isCorrupt[g.claimId];
+        if (g.phase == Phase.Reveal || g.phase == Phase.Fine) {
+            if (pl == 0) return;
+        } else if (cl == 0) {
+            return;
+        }
+        ++moves;
+        if (g.phase == Phase.Reveal) {
+            (uint256 w, uint256 count) = _children(g);
+            (BoundaryOpening[] memory r,) = fxReveal(corrupt, g.lo, w, count);
+            vm.prank(g.prover);
+            game.reveal(gid, r);
+        } else if (g.phase == Phase.Pick) {
+            (uint256 w, uint256 count) = _children(g);
+            (, bytes32[] memory roots) = fxReveal(corrupt, g.lo, w, count);
+            vm.prank(g.challenger);
+            game.pick(gid, choice % (count + 1), roots);
+        } else if (g.phase == Phase.Fine) {
+            FineAnswer memory a = fxFine(corrupt, g.lo);
+            vm.prank(g.prover);
+            game.postFine(gid, a);
+        } else {
+            uint256 op = g.segStart + choice % (g.segEnd - g.segStart);
+            FineChallenge memory c = fxElement(corrupt, op);
+            vm.prank(g.challenger);
+            game.openElement(gid, c);
+        }
+        _record();
+    }
+
+    function warp(uint32 secs) external {
+        vm.warp(block.timestamp + secs % (CLOCK + 2 hours));
+    }
+
+    function timeout(uint8 gameSeed) external {
+        if (gameIds.length == 0) return;
+        bytes32 gid = gameIds[gameSeed % gameIds.length];
+        try game.timeout(gid) {} catch {}
+        _record();
+    }
+
+    function finalize(uint8 claimSeed) external {
+        if (claimIds.length == 0) return;
+        try claims.finalize(claimIds[claimSeed % claimIds.length]) {} catch {}
+        _record();
+    }
+
+    function withdraw(uint8 who) external {
+        address a = who % 2 == 0 ? provers[who % 3] : challengers[who % 3];
+        uint256 amount = claims.credit(a);
+        if (amount == 0) return;
+        vm.prank(a);
+        claims.withdraw();
+        withdrawn += amount;
+    }
+
+    // ------------------------------------------------------------------ end of a run
+
+    /// Ends everything: time passes beyond every clock and window, every game is timed out, every claim
+    /// finalized, every credit withdrawn.
+    function settleAll() external {
+        vm.warp(block.timestamp + WINDOW + 2 * CLOCK + 1);
+        for (uint256 i; i < gameIds.length; ++i) {
+            if (game.partitionGame(gameIds[i]).phase != Phase.Ended) game.timeout(gameIds[i]);
+        }
+        for (uint256 i; i < claimIds.length; ++i) {
+            if (claims.claim(claimIds[i]).status == ClaimStatus.Pending) claims.finalize(claimIds[i]);
+        }
+        _record();
+        for (uint8 i; i < 6; ++i) {
+            this.withdraw(i);
+        }
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    function _children(PartitionGame memory g) internal pure returns (uint256 w, uint256 count) {
+        uint256 d = g.position.depth(ARITY);
+        w = LibPosition.pow(ARITY, LibPosition.leafDepth(ARITY, g.segments) - d - 1);
+        count = (uint256(g.hi) - g.lo + w - 1) / w - 1;
+    }
+
+    function _exists(bytes32 id) internal view returns (bool) {
+        for (uint256 i; i < claimIds.length; ++i) {
+            if (claimIds[i] == id) return true;
+        }
+        return false;
+    }
+
+    function _challengeable(bytes32 id) internal view returns (bool) {
+        return claims.claim(id).status == ClaimStatus.Pending && block.timestamp < claims.windowClosesAt(id);
+    }
+
+    /// Records the first terminal state of every claim and game.
+    function _record() internal {
+        for (uint256 i; i < claimIds.length; ++i) {
+            ClaimStatus s = claims.claim(claimIds[i]).status;
+            if (settledAs[claimIds[i]] == ClaimStatus.None && s != ClaimStatus.Pending) settledAs[claimIds[i]] = s;
+        }
+        for (uint256 i; i < gameIds.length; ++i) {
+            GameOutcome o = game.partitionGame(gameIds[i]).outcome;
+            if (endedAs[gameIds[i]] == GameOutcome.None && o != GameOutcome.None) endedAs[gameIds[i]] = o;
+        }
+    }
+
+    function claimManager() external view returns (address) {
+        return address(claims);
+    }
+
+    function disputeGame() external view returns (address) {
+        return address(game);
+    }
+
+    function challengeBondOf() external pure returns (uint256) {
+        return CHALLENGE_BOND;
+    }
+}
+
+/// @notice What forge's invariant runner reads to know which calls to fuzz (forge-std's `StdInvariant`, which
+///         PRBTest lacks).
+struct FuzzSelector {
+    address addr;
+    bytes4[] selectors;
+}
+
+/// @notice Invariants of the partition game under random play.
+contract GameInvariantTest is PRBTest {
+    GameHandler internal h;
+    address[] internal _targets;
+    FuzzSelector[] internal _selectors;
+
+    function targetContracts() public view returns (address[] memory) {
+        return _targets;
+    }
+
+    function targetSelectors() public view returns (FuzzSelector[] memory) {
+        return _selectors;
+    }
+
+    function setUp() public {
+        h = new GameHandler();
+        h.setUp();
+        bytes4[] memory selectors = new bytes4[](9);
+        selectors[0] = GameHandler.post.selector;
+        selectors[1] = GameHandler.bisect.selector;
+        selectors[2] = GameHandler.point.selector;
+        selectors[3] = GameHandler.move.selector;
+        selectors[4] = GameHandler.move.selector;
+        selectors[5] = GameHandler.warp.selector;
+        selectors[6] = GameHandler.timeout.selector;
+        selectors[7] = GameHandler.finalize.selector;
+        selectors[8] = GameHandler.withdraw.selector;
+        _selectors.push(FuzzSelector({addr: address(h), selectors: selectors}));
+        _targets.push(address(h));
+    }
+
+    /// The handler's moves are legal: a corrupt claim pointed at its bad segment is slashed through them.
+    function test_handler_playsAGameToTheEnd_succeeds() public {
+        h.post(0, true);
+        h.point(0, 0, 1);
+        h.move(0, 0); // postFine
+        h.move(0, 0); // openElement of op2 (the only op of segment 1)
+        assertEq(uint8(ClaimManagerView(h.claimManager()).claim(h.claimIds(0)).status), uint8(ClaimStatus.Slashed));
+        h.bisect(0, 1); // too late: slashed claims cannot be challenged, nothing happens
+        assertEq(h.gameCount(), 1);
+        h.settleAll();
+        assertEq(h.claimManager().balance, 0);
+    }
+
+    /// ETH in = ETH held + ETH out, and what is held is exactly credits + pending claim bonds + open game bonds.
+    /// forge-config: default.invariant.runs = 10000
+    /// forge-config: default.invariant.depth = 24
+    function invariant_ethConserved() public {
+        ClaimManagerView cm = ClaimManagerView(h.claimManager());
+        uint256 held = address(cm).balance;
+        assertEq(held + h.withdrawn(), h.deposited(), "deposits = held + withdrawn");
+        assertEq(h.disputeGame().balance, 0, "the game holds no ETH");
+        uint256 owed;
+        address[6] memory a = h.actors();
+        for (uint256 i; i < 6; ++i) {
+            owed += cm.credit(a[i]);
+        }
+        for (uint256 i; i < h.claimCount(); ++i) {
+            bytes32 id = h.claimIds(i);
+            if (cm.claim(id).status == ClaimStatus.Pending) owed += cm.claim(id).bond;
+            owed += cm.openGames(id) * h.challengeBondOf();
+        }
+        assertEq(held, owed, "held = credits + bonds");
+    }
+
+    /// A settled claim and an ended game never change.
+    /// forge-config: default.invariant.runs = 10000
+    /// forge-config: default.invariant.depth = 24
+    function invariant_settledNeverChanges() public {
+        ClaimManagerView cm = ClaimManagerView(h.claimManager());
+        for (uint256 i; i < h.claimCount(); ++i) {
+            bytes32 id = h.claimIds(i);
+            ClaimStatus first = h.settledAs(id);
+            if (first != ClaimStatus.None) assertEq(uint8(cm.claim(id).status), uint8(first), "claim changed");
+        }
+        GameView gv = GameView(h.disputeGame());
+        for (uint256 i; i < h.gameCount(); ++i) {
+            bytes32 gid = h.gameIds(i);
+            GameOutcome first = h.endedAs(gid);
+            if (first != GameOutcome.None) {
+                PartitionGame memory g = gv.partitionGame(gid);
+                assertEq(uint8(g.outcome), uint8(first), "game changed");
+                assertEq(uint8(g.phase), uint8(Phase.Ended), "ended game reopened");
+            }
+        }
+    }
+
+    /// Every game ends and no ETH is stuck: once time passes, every game times out, every claim finalizes
+    /// and every credit can be withdrawn, leaving the claim manager empty.
+    function afterInvariant() public {
+        h.settleAll();
+        GameView gv = GameView(h.disputeGame());
+        for (uint256 i; i < h.gameCount(); ++i) {
+            assertEq(uint8(gv.partitionGame(h.gameIds(i)).phase), uint8(Phase.Ended), "a game did not end");
+        }
+        ClaimManagerView cm = ClaimManagerView(h.claimManager());
+        for (uint256 i; i < h.claimCount(); ++i) {
+            assertTrue(cm.claim(h.claimIds(i)).status != ClaimStatus.Pending, "a claim did not settle");
+            // a corrupt claim that a challenger fought to the end is never finalized
+        }
+        assertEq(h.claimManager().balance, 0, "ETH stuck");
+        assertEq(h.deposited(), h.withdrawn(), "every wei came back out");
+    }
+}
+
+interface ClaimManagerView {
+    function credit(address) external view returns (uint256);
+    function openGames(bytes32) external view returns (uint256);
+    function claim(bytes32) external view returns (ClaimView memory);
+}
+
+struct ClaimView {
+    bytes32 modelId;
+    bytes32 inputRoot;
+    bytes32 outputRoot;
+    bytes32 traceRoot;
+    address prover;
+    uint64 postedAt;
+    ClaimStatus status;
+    uint256 bond;
+}
+
+interface GameView {
+    function partitionGame(bytes32) external view returns (PartitionGame memory);
+}
