@@ -1,34 +1,85 @@
 //! `nao bench`.
 
-use clap::Args;
-use nao::model::{bert::Bert, fetch, llama::Llama};
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
-/// Measures ratios that hold on noisy machines (both sides in one run, interleaved, best and median of
-/// several repetitions): hashing throughput against plain SHA-256, and posting overhead (traced +
-/// committed inference over plain inference of the same IR).
+use clap::{Args, ValueEnum};
+use eyre::{bail, eyre, WrapErr};
+use nao::bench::{self, Mode, PostingBench, Report, RoleMemory, Slot};
+use nao::model::{bert::Bert, fetch, llama::Llama, HostTensor, Model};
+use nao::plot::{LineChart, Series};
+
+/// Measures nao against its limits, in one run, with ratios that hold on noisy machines (both sides timed
+/// in the same run, interleaved; best and median of several repetitions): posting overhead (committed over
+/// plain inference, MiniLM and SmolLM2, and SmolLM2 against prompt length), hashing throughput against
+/// plain SHA-256, the watcher's full check over one inference, and the peak memory of prover and watcher
+/// (each in a process of its own). GPU figures need `--features cuda` and a GPU; otherwise they are
+/// reported as skipped.
+///
+/// With `--report PATH` it writes the JSON report there, the plot `bench-overhead.png` next to it, and
+/// the markdown report (docs/BENCHMARKS.md by default, not in `--short` mode unless `--markdown` is given)
+/// with the plot next to it; the markdown's `## Profile` section onwards is kept as it was.
 ///
 /// Examples:
 ///   nao bench
-///   nao bench --reps 20 --json
+///   nao bench --short --json
+///   nao bench --report bench.report.json
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// Megabytes of fp32 data to hash (9.1 MB = the 31 residual-stream boundaries of a 128-token SmolLM2
     /// prefill).
     #[arg(long, default_value_t = 9.1)]
     mb: f64,
-    /// Repetitions.
-    #[arg(long, default_value_t = 10)]
-    reps: usize,
-    /// Input tokens for the posting-overhead runs.
+    /// Repetitions of each interleaved timing [default: 10, 3 with --short].
+    #[arg(long)]
+    reps: Option<usize>,
+    /// Input tokens for the posting-overhead and watcher runs.
     #[arg(long, default_value_t = 128)]
     tokens: usize,
-    /// Print JSON instead of text.
+    /// SmolLM2 prompt lengths for the overhead-against-length sweep [default: 16,32,64,128,256; 16,32,64
+    /// with --short].
+    #[arg(long, value_delimiter = ',')]
+    sweep: Option<Vec<usize>>,
+    /// CI-sized run: fewer repetitions and a shorter sweep (well under a minute in release).
+    #[arg(long)]
+    short: bool,
+    /// Write the JSON report here (and the plot next to it, and the markdown report).
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Where to write the markdown report [default with --report: docs/BENCHMARKS.md; none with --short].
+    #[arg(long)]
+    markdown: Option<PathBuf>,
+    /// Print the report as JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// (internal) Run one role once and print its memory as JSON: how `nao bench` measures each role in a
+    /// process of its own.
+    #[arg(long, hide = true, requires = "model")]
+    role: Option<Role>,
+    /// (internal) The model of `--role`.
+    #[arg(long, hide = true)]
+    model: Option<Bench>,
 }
 
+/// A role whose memory is measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Role {
+    Prover,
+    Watcher,
+}
+
+/// A benchmarked model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Bench {
+    Minilm,
+    Smollm2,
+}
+
+const GPU_ABSENT: &str = "cuda: not available on this machine (no GPU), skipped";
+
 /// A text of exactly `tokens` MiniLM tokens ([CLS] and [SEP] included).
-fn minilm_input(b: &Bert, tokens: usize) -> eyre::Result<nao::model::HostTensor> {
+fn minilm_input(b: &Bert, tokens: usize) -> eyre::Result<HostTensor> {
     let mut text = String::new();
     loop {
         text.push_str("the quick brown fox jumps over the lazy dog ");
@@ -45,7 +96,7 @@ fn minilm_input(b: &Bert, tokens: usize) -> eyre::Result<nao::model::HostTensor>
 }
 
 /// A prompt of exactly `tokens` SmolLM2 tokens.
-fn llama_input(l: &Llama, tokens: usize) -> eyre::Result<nao::model::HostTensor> {
+fn llama_input(l: &Llama, tokens: usize) -> eyre::Result<HostTensor> {
     let text = "The quick brown fox jumps over the lazy dog. ".repeat(tokens);
     let mut ids = l.encode(&text)?;
     ids.data.truncate(tokens);
@@ -53,57 +104,316 @@ fn llama_input(l: &Llama, tokens: usize) -> eyre::Result<nao::model::HostTensor>
     Ok(ids)
 }
 
+/// The benchmarked models, each loaded once when first asked for; graphs built per input length (one
+/// generated token for SmolLM2).
+#[derive(Default)]
+struct Models {
+    bert: std::cell::OnceCell<Bert>,
+    llama: std::cell::OnceCell<Llama>,
+}
+
+impl Models {
+    fn bert(&self) -> eyre::Result<&Bert> {
+        if let Some(b) = self.bert.get() {
+            return Ok(b);
+        }
+        let b = Bert::load(&fetch::minilm_dir(&fetch::default_cache_dir())?)?;
+        Ok(self.bert.get_or_init(|| b))
+    }
+
+    fn llama(&self) -> eyre::Result<&Llama> {
+        if let Some(l) = self.llama.get() {
+            return Ok(l);
+        }
+        let l = Llama::smollm2(&fetch::default_cache_dir())?;
+        Ok(self.llama.get_or_init(|| l))
+    }
+
+    fn get(&self, which: Bench, tokens: usize) -> eyre::Result<(Model, HostTensor)> {
+        let (mut model, input, name) = match which {
+            Bench::Minilm => (self.bert()?.model(tokens)?, minilm_input(self.bert()?, tokens)?, "MiniLM-L6-v2"),
+            Bench::Smollm2 => (self.llama()?.model(tokens, 1)?, llama_input(self.llama()?, tokens)?, "SmolLM2-135M"),
+        };
+        model.name = name.into();
+        Ok((model, input))
+    }
+}
+
 impl BenchArgs {
     pub fn run(self) -> eyre::Result<i32> {
-        let elements = (self.mb * 1e6 / 4.0) as usize;
-        let h = nao::bench::hash_vs_limit(elements, self.reps);
-        let cache = fetch::default_cache_dir();
-        let bert = Bert::load(&fetch::minilm_dir(&cache)?)?;
-        let input = minilm_input(&bert, self.tokens)?;
-        let mut posting = vec![nao::bench::posting_overhead(&bert.model(self.tokens)?, &input, self.reps)?];
-        let mut watcher = vec![nao::bench::watcher_ratio(&bert.model(self.tokens)?, &input, 3)?];
-        drop(bert);
-        let llama = Llama::smollm2(&cache)?;
-        let ids = llama_input(&llama, self.tokens)?;
-        posting.push(nao::bench::posting_overhead(&llama.model(self.tokens, 1)?, &ids, self.reps)?);
-        watcher.push(nao::bench::watcher_ratio(&llama.model(self.tokens, 1)?, &ids, 3)?);
-        if self.json {
-            let v = serde_json::json!({ "hash_vs_limit": h, "posting_overhead": posting, "watcher_ratio": watcher });
-            println!("{}", serde_json::to_string_pretty(&v)?);
-        } else {
-            println!(
-                "hash_vs_limit: {:.3} (commitment {:.2} GB/s, plain SHA-256 {:.2} GB/s, {} bytes, one core, best of {}); \
-                 with 1 KiB leaves: {:.3}",
-                h.ratio, h.commitment_gbps, h.sha256_gbps, h.bytes, self.reps, h.ratio_other_leaves
-            );
-            for p in &posting {
-                println!(
-                "posting_overhead[{}, {} tokens]: {:.4} best, {:.4} median (plain {:.1} ms, traced+committed {:.1} ms; \
-                 coarse trace {:.2} MB hashed, all op outputs {:.1} MB, {:.0} MiB resident when kept; {} nodes; peak RSS {:.0} MiB)",
-                p.model,
-                p.tokens,
-                p.ratio,
-                p.median_ratio,
-                p.plain_s * 1e3,
-                p.traced_s * 1e3,
-                p.coarse_bytes as f64 / 1e6,
-                p.fine_bytes as f64 / 1e6,
-                p.fine_trace_rss_mib,
-                p.nodes,
-                p.peak_rss_mib
-            );
-            }
-            for w in &watcher {
-                println!(
-                    "watcher_ratio[{}]: {:.2} (checking {} elements against their regions {:.0} ms, one plain inference {:.0} ms; the check runs on one thread)",
-                    w.model,
-                    w.ratio,
-                    w.elements,
-                    w.check_s * 1e3,
-                    w.plain_s * 1e3
-                );
+        if let (Some(role), Some(model)) = (self.role, self.model) {
+            return run_role(role, model, self.tokens);
+        }
+        let mode = if self.short { Mode::Short } else { Mode::Full };
+        let reps = self.reps.unwrap_or(if self.short { 3 } else { 10 }).max(1);
+        let sweep_reps = if self.short { 2 } else { reps.min(5) };
+        let watch_reps = if self.short { 1 } else { 3 };
+        let sweep =
+            self.sweep
+                .clone()
+                .unwrap_or_else(|| if self.short { vec![16, 32, 64] } else { vec![16, 32, 64, 128, 256] });
+        let steps = 1 + 2 * 2 + sweep.len() + 4 + 1;
+        let bar = indicatif::ProgressBar::new(steps as u64).with_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("static template"),
+        );
+        let step = |msg: String| {
+            tracing::debug!("{msg}");
+            bar.set_message(msg);
+        };
+
+        step(format!("hash_vs_limit over {} MB", self.mb));
+        let hash = bench::hash_vs_limit((self.mb * 1e6 / 4.0) as usize, reps);
+        bar.inc(1);
+        let models = Models::default();
+        let (mut posting, mut watcher) = (Vec::new(), Vec::new());
+        for which in [Bench::Minilm, Bench::Smollm2] {
+            let (model, input) = models.get(which, self.tokens)?;
+            step(format!("posting_overhead[{}, {} tokens]", model.name, self.tokens));
+            posting.push(bench::posting_overhead(&model, &input, reps)?);
+            bar.inc(1);
+            step(format!("watcher_ratio[{}]", model.name));
+            watcher.push(bench::watcher_ratio(&model, &input, watch_reps)?);
+            bar.inc(1);
+        }
+        let mut sweep_runs = Vec::new();
+        for t in &sweep {
+            step(format!("posting_overhead[SmolLM2, {t} tokens]"));
+            let (model, input) = models.get(Bench::Smollm2, *t)?;
+            sweep_runs.push(bench::posting_overhead(&model, &input, sweep_reps)?);
+            bar.inc(1);
+        }
+        let mut memory = Vec::new();
+        for which in [Bench::Minilm, Bench::Smollm2] {
+            for role in [Role::Prover, Role::Watcher] {
+                step(format!("peak memory of the {role:?} ({which:?}) in a child process"));
+                memory.push(role_in_child(&models, role, which, self.tokens)?);
+                bar.inc(1);
             }
         }
+        step("GPU".into());
+        let gpu = gpu_posting(&models, self.tokens, reps)?;
+        bar.inc(1);
+        bar.finish_and_clear();
+        drop(models);
+
+        let mut report = Report {
+            schema: 1,
+            mode,
+            command: command_line(),
+            machine: bench::Machine::this(),
+            date: bench::now_utc(),
+            git_commit: bench::git_commit(),
+            reps,
+            hash_vs_limit: hash,
+            posting_overhead: posting,
+            watcher_ratio: watcher,
+            peak_memory: memory,
+            overhead_vs_prompt: sweep_runs,
+            plot: None,
+            gpu_posting_overhead: gpu,
+            protocol: bench::ProtocolFigures::default(),
+        };
+        let markdown = self
+            .markdown
+            .clone()
+            .or_else(|| (self.report.is_some() && mode == Mode::Full).then(|| PathBuf::from("docs/BENCHMARKS.md")));
+        if let Some(path) = &self.report {
+            let png = sibling(path, "bench-overhead.png");
+            plot_overhead(&report.overhead_vs_prompt, &png)?;
+            report.plot = Some(png.display().to_string());
+            std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")
+                .wrap_err_with(|| format!("writing {}", path.display()))?;
+            tracing::info!(path = %path.display(), "report written");
+        }
+        if let Some(md) = &markdown {
+            let png = sibling(md, "bench-overhead.png");
+            plot_overhead(&report.overhead_vs_prompt, &png)?;
+            let old = std::fs::read_to_string(md).unwrap_or_default();
+            let text = report.markdown(Some("bench-overhead.png"), bench::kept_tail(&old));
+            std::fs::write(md, text).wrap_err_with(|| format!("writing {}", md.display()))?;
+            tracing::info!(path = %md.display(), "markdown report written");
+        }
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            print_text(&report);
+        }
         Ok(0)
+    }
+}
+
+/// `path`'s directory joined with `name`.
+fn sibling(path: &Path, name: &str) -> PathBuf {
+    path.parent().map_or_else(|| PathBuf::from(name), |d| d.join(name))
+}
+
+/// The command line, with the program name shortened to `nao`.
+fn command_line() -> String {
+    std::iter::once("nao".to_string()).chain(std::env::args().skip(1)).collect::<Vec<_>>().join(" ")
+}
+
+/// Runs one role once in this process and prints its [`RoleMemory`] as one JSON line (the child side of
+/// [`role_in_child`]); the watcher reads the trace from stdin.
+fn run_role(role: Role, which: Bench, tokens: usize) -> eyre::Result<i32> {
+    let models = Models::default();
+    let (model, input) = models.get(which, tokens)?;
+    // Only what the role itself needs stays loaded: the model's weights (shared) and its graph.
+    drop(models);
+    let m = match role {
+        Role::Prover => bench::prover_memory(&model, &input)?,
+        Role::Watcher => bench::watcher_memory(&model, std::io::stdin().lock())?,
+    };
+    println!("{}", serde_json::to_string(&m)?);
+    Ok(0)
+}
+
+/// Measures `role` on `which` in a child process (this binary with `--role`); the watcher child is sent the
+/// whole trace, computed here, on its stdin.
+fn role_in_child(models: &Models, role: Role, which: Bench, tokens: usize) -> eyre::Result<RoleMemory> {
+    let exe = std::env::current_exe().wrap_err("locating this binary")?;
+    let role_arg = role.to_possible_value().expect("no skipped variants").get_name().to_string();
+    let model_arg = which.to_possible_value().expect("no skipped variants").get_name().to_string();
+    let mut child = Command::new(exe)
+        .args(["bench", "--role", &role_arg, "--model", &model_arg, "--tokens", &tokens.to_string()])
+        .env("NAO_LOG", "error")
+        .stdin(if role == Role::Watcher { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .wrap_err("starting the role's process")?;
+    if role == Role::Watcher {
+        let (model, input) = models.get(which, tokens)?;
+        let trace = nao::runtime::Runtime::new(&model)?.run(&model.graph, &input, None)?;
+        let stdin = child.stdin.take().expect("piped");
+        bench::write_trace(&trace, std::io::BufWriter::with_capacity(1 << 20, stdin))?;
+    }
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        bail!("{role:?} process failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr));
+    }
+    let line = out
+        .stdout
+        .as_slice()
+        .lines()
+        .map_while(Result::ok)
+        .last()
+        .ok_or_else(|| eyre!("{role:?} process printed nothing"))?;
+    Ok(serde_json::from_str(&line)?)
+}
+
+/// Posting overhead on the GPU when this build has the `cuda` feature and the machine a GPU; otherwise why
+/// not.
+fn gpu_posting(models: &Models, tokens: usize, reps: usize) -> eyre::Result<Slot<Vec<PostingBench>>> {
+    let gpu_present = Path::new("/dev/nvidia0").exists() || Path::new("/proc/driver/nvidia").exists();
+    if !gpu_present {
+        return Ok(Slot::skipped(GPU_ABSENT));
+    }
+    if let Err(why) = nao::runtime::Config::Cuda.available() {
+        return Ok(Slot::skipped(format!("cuda: {why} (a GPU is present: build with --features cuda), skipped")));
+    }
+    let mut v = Vec::new();
+    for which in [Bench::Minilm, Bench::Smollm2] {
+        let (model, input) = models.get(which, tokens)?;
+        v.push(bench::posting_overhead_in(&model, &input, reps, nao::runtime::Config::Cuda)?);
+    }
+    Ok(Slot::measured(v))
+}
+
+/// The plot of posting overhead and inference times against prompt length.
+fn plot_overhead(runs: &[PostingBench], png: &Path) -> eyre::Result<()> {
+    if runs.is_empty() {
+        return Ok(());
+    }
+    let xy = |f: &dyn Fn(&PostingBench) -> f64| runs.iter().map(|p| (p.tokens as f64, f(p))).collect::<Vec<_>>();
+    let model = &runs[0].model;
+    let times = LineChart {
+        title: "inference time, best of the repetitions".into(),
+        x_label: "prompt tokens".into(),
+        y_label: "ms".into(),
+        series: vec![
+            Series { name: "plain (run_plain)".into(), points: xy(&|p| p.plain_s * 1e3) },
+            Series { name: "committed (run_committed)".into(), points: xy(&|p| p.traced_s * 1e3) },
+        ],
+        reference: None,
+    };
+    let ratio = LineChart {
+        title: "posting overhead = committed / plain".into(),
+        x_label: "prompt tokens".into(),
+        y_label: "ratio".into(),
+        series: vec![
+            Series { name: "best / best".into(), points: xy(&|p| p.ratio) },
+            Series { name: "median of per-repetition ratios".into(), points: xy(&|p| p.median_ratio) },
+        ],
+        reference: Some(("goal 1.01".into(), 1.01)),
+    };
+    nao::plot::line_chart(png, &format!("{model}: posting overhead against prompt length"), &[times, ratio])?;
+    Ok(())
+}
+
+fn print_text(r: &Report) {
+    let mut t = comfy_table::Table::new();
+    t.set_header(["figure", "value", "goal", "result"]);
+    for c in r.checks() {
+        let verdict = match c.pass {
+            Some(true) => "pass",
+            Some(false) => "FAIL",
+            None => "not measured",
+        };
+        t.add_row([c.figure, c.value.map_or("-".into(), |v| format!("{v:.3}")), c.goal, verdict.into()]);
+    }
+    for m in &r.peak_memory {
+        t.add_row([
+            format!("peak memory[{}, {}]", m.role, m.model),
+            format!("{:.0} MiB", m.peak_rss_mib),
+            "recorded".into(),
+            "-".into(),
+        ]);
+    }
+    println!("{t}");
+    for p in r.posting_overhead.iter().chain(&r.overhead_vs_prompt) {
+        println!(
+            "posting_overhead[{}, {} tokens]: {:.4} best, {:.4} median (plain {:.1} ms, committed {:.1} ms; coarse \
+             trace {:.2} MB hashed, all op outputs {:.1} MB; {} nodes)",
+            p.model,
+            p.tokens,
+            p.ratio,
+            p.median_ratio,
+            p.plain_s * 1e3,
+            p.traced_s * 1e3,
+            p.coarse_bytes as f64 / 1e6,
+            p.fine_bytes as f64 / 1e6,
+            p.nodes
+        );
+    }
+    let h = &r.hash_vs_limit;
+    println!(
+        "hash_vs_limit: {:.3} (commitment {:.2} GB/s, plain SHA-256 {:.2} GB/s, {} bytes, one core); with 1 KiB \
+         leaves: {:.3}",
+        h.ratio, h.commitment_gbps, h.sha256_gbps, h.bytes, h.ratio_other_leaves
+    );
+    for w in &r.watcher_ratio {
+        println!(
+            "watcher_ratio[{}]: {:.2} (checking {} elements {:.0} ms, one plain inference {:.0} ms; one thread)",
+            w.model,
+            w.ratio,
+            w.elements,
+            w.check_s * 1e3,
+            w.plain_s * 1e3
+        );
+    }
+    for m in &r.peak_memory {
+        println!(
+            "peak memory[{}, {}, {} tokens]: {:.0} MiB (weights {:.0} MiB, {:.0} MiB after loading; {})",
+            m.role, m.model, m.tokens, m.peak_rss_mib, m.weights_mib, m.loaded_rss_mib, m.work
+        );
+    }
+    match &r.gpu_posting_overhead.value {
+        Some(g) => {
+            g.iter().for_each(|p| println!("gpu posting_overhead[{}, {} tokens]: {:.4}", p.model, p.tokens, p.ratio))
+        }
+        None => println!("{}", r.gpu_posting_overhead.not_measured.as_deref().unwrap_or(GPU_ABSENT)),
+    }
+    for (name, why) in r.not_measured() {
+        println!("{name}: {why}");
     }
 }

@@ -1,0 +1,341 @@
+//! Benchmarks that print ratios measured in one run (noisy machines make absolute times meaningless), and the
+//! [`Report`] that `nao bench --report` writes (JSON and docs/BENCHMARKS.md).
+
+mod report;
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+pub use report::{
+    git_commit, iso_utc, kept_tail, now_utc, AdjudicationGas, BoundTightness, Check, Machine, Mode, ProtocolFigures,
+    Report, RoundsPoint, Slot, NOT_MEASURED, PROFILE_HEADING,
+};
+
+use sha2::{Digest, Sha256};
+
+use crate::commit::TensorCommitment;
+
+/// Best of `reps` timings of `f`.
+pub fn best_of(reps: usize, mut f: impl FnMut()) -> Duration {
+    (0..reps)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .min()
+        .unwrap_or_default()
+}
+
+/// Throughput of the tensor commitment against plain SHA-256 over one contiguous buffer, on one core.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct HashBench {
+    /// Bytes hashed per repetition.
+    pub bytes: usize,
+    /// Plain SHA-256, GB/s.
+    pub sha256_gbps: f64,
+    /// Chunked Merkle tensor commitment, GB/s.
+    pub commitment_gbps: f64,
+    /// commitment / plain (the goal is >= 0.8).
+    pub ratio: f64,
+    /// The same ratio with 1 KiB leaves instead of the protocol's 4 KiB (the alternative measured).
+    pub ratio_other_leaves: f64,
+}
+
+/// Hashes `elements` fp32 values both ways, `reps` times each, interleaved, and keeps the best of each.
+pub fn hash_vs_limit(elements: usize, reps: usize) -> HashBench {
+    let data: Vec<f32> = (0..elements).map(|i| (i as f32).sin()).collect();
+    let bytes: &[u8] = bytemuck::cast_slice(&data);
+    let (mut plain, mut ours, mut ours4) = (Duration::MAX, Duration::MAX, Duration::MAX);
+    for _ in 0..reps {
+        ours4 = ours4.min(best_of(1, || {
+            let c = TensorCommitment::with_chunk_bytes(std::hint::black_box(&data), &[elements], 1024);
+            std::hint::black_box(c.root());
+        }));
+        plain = plain.min(best_of(1, || {
+            std::hint::black_box(Sha256::digest(std::hint::black_box(bytes)));
+        }));
+        ours = ours.min(best_of(1, || {
+            std::hint::black_box(TensorCommitment::new(std::hint::black_box(&data), &[elements]).root());
+        }));
+    }
+    let gbps = |d: Duration| bytes.len() as f64 / d.as_secs_f64() / 1e9;
+    HashBench {
+        bytes: bytes.len(),
+        sha256_gbps: gbps(plain),
+        commitment_gbps: gbps(ours),
+        ratio: plain.as_secs_f64() / ours.as_secs_f64(),
+        ratio_other_leaves: plain.as_secs_f64() / ours4.as_secs_f64(),
+    }
+}
+
+/// Posting overhead of one model and input: traced + coarse-committed run over the plain run of the same IR.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct PostingBench {
+    /// Model name.
+    pub model: String,
+    /// Input tokens.
+    pub tokens: usize,
+    /// Nodes in the graph.
+    pub nodes: usize,
+    /// Bytes of the coarse trace hashed per run.
+    pub coarse_bytes: usize,
+    /// Bytes of every op output (recomputed for a dispute, never hashed on the hot path).
+    pub fine_bytes: usize,
+    /// Best plain run, seconds.
+    pub plain_s: f64,
+    /// Best traced + committed run, seconds.
+    pub traced_s: f64,
+    /// traced / plain (the goal is <= 1.01).
+    pub ratio: f64,
+    /// Median of the per-repetition ratios (each repetition runs both, back to back).
+    pub median_ratio: f64,
+    /// Peak resident memory of the process so far, MiB (VmHWM).
+    pub peak_rss_mib: f64,
+    /// Resident memory the fine trace of one claim takes while kept in memory (every op output), MiB.
+    pub fine_trace_rss_mib: f64,
+}
+
+fn status_mib(key: &str) -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with(key)).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Peak resident set size of this process in MiB (Linux `VmHWM`), 0 if unknown.
+pub fn peak_rss_mib() -> f64 {
+    status_mib("VmHWM:")
+}
+
+/// Current resident set size of this process in MiB (Linux `VmRSS`), 0 if unknown.
+pub fn rss_mib() -> f64 {
+    status_mib("VmRSS:")
+}
+
+/// Measures [`PostingBench`] over `reps` interleaved repetitions (candle's CPU kernels, default threads: what
+/// provers run).
+pub fn posting_overhead(
+    model: &crate::model::Model,
+    input: &crate::model::HostTensor,
+    reps: usize,
+) -> crate::Result<PostingBench> {
+    posting_overhead_in(model, input, reps, crate::runtime::Config::default())
+}
+
+/// Measures [`PostingBench`] in one execution configuration (e.g. [`crate::runtime::Config::Cuda`]).
+pub fn posting_overhead_in(
+    model: &crate::model::Model,
+    input: &crate::model::HostTensor,
+    reps: usize,
+    config: crate::runtime::Config,
+) -> crate::Result<PostingBench> {
+    let rt = crate::runtime::Runtime::with_config(model, config)?;
+    let g = &model.graph;
+    // warm-up (allocator, caches), the sizes, and the memory one kept fine trace takes
+    let before = rss_mib();
+    let rec = rt.record(g, input, None)?;
+    let fine_trace_rss_mib = rss_mib() - before;
+    let coarse = rec.commit_coarse(g)?;
+    let size = |i: &usize| rec.tensors[*i].elem_count() * 4;
+    let coarse_bytes = coarse.indices.iter().map(size).sum();
+    let fine_bytes = (0..rec.tensors.len()).map(|i| size(&i)).sum();
+    drop(rec);
+    rt.run_plain(g, input)?;
+    let (mut plain, mut traced, mut ratios) = (f64::MAX, f64::MAX, Vec::new());
+    for _ in 0..reps.max(1) {
+        let t = Instant::now();
+        std::hint::black_box(rt.run_plain(g, input)?);
+        let p = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        std::hint::black_box(rt.run_committed(g, input)?.1.root());
+        let q = t.elapsed().as_secs_f64();
+        plain = plain.min(p);
+        traced = traced.min(q);
+        ratios.push(q / p);
+    }
+    ratios.sort_by(f64::total_cmp);
+    Ok(PostingBench {
+        model: model.name.clone(),
+        tokens: input.data.len(),
+        nodes: g.nodes.len(),
+        coarse_bytes,
+        fine_bytes,
+        plain_s: plain,
+        traced_s: traced,
+        ratio: traced / plain,
+        median_ratio: ratios[ratios.len() / 2],
+        peak_rss_mib: peak_rss_mib(),
+        fine_trace_rss_mib,
+    })
+}
+
+/// Time to check every element of every op of a claim against its region (the watcher's work, given the
+/// trace) over the time of one plain inference of the same IR.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct WatcherBench {
+    /// Model name.
+    pub model: String,
+    /// Elements checked.
+    pub elements: usize,
+    /// Best check time, seconds.
+    pub check_s: f64,
+    /// Best plain inference, seconds.
+    pub plain_s: f64,
+    /// check / plain.
+    pub ratio: f64,
+}
+
+/// Measures [`WatcherBench`] (best of `reps`).
+pub fn watcher_ratio(
+    model: &crate::model::Model,
+    input: &crate::model::HostTensor,
+    reps: usize,
+) -> crate::Result<WatcherBench> {
+    let rt = crate::runtime::Runtime::new(model)?;
+    let trace = rt.run(&model.graph, input, None)?;
+    let elements = check_all(model, &trace);
+    let check = best_of(reps, || {
+        std::hint::black_box(check_all(model, &trace));
+    });
+    let (mut plain, mut err) = (Duration::MAX, None);
+    for _ in 0..reps {
+        let t = Instant::now();
+        if let Err(e) = rt.run_plain(&model.graph, input) {
+            err = Some(e);
+        }
+        plain = plain.min(t.elapsed());
+    }
+    if let Some(e) = err {
+        return Err(e);
+    }
+    Ok(WatcherBench {
+        model: model.name.clone(),
+        elements,
+        check_s: check.as_secs_f64(),
+        plain_s: plain.as_secs_f64(),
+        ratio: check.as_secs_f64() / plain.as_secs_f64(),
+    })
+}
+
+/// Peak resident memory of one role (prover or watcher) doing its work once, measured in a process of its own
+/// (`nao bench` runs itself as a child per role) so that no other role's allocations count.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct RoleMemory {
+    /// `prover` or `watcher`.
+    pub role: String,
+    /// Model name.
+    pub model: String,
+    /// Input tokens.
+    pub tokens: usize,
+    /// The model's fp32 weights, MiB.
+    pub weights_mib: f64,
+    /// Resident memory once the model was loaded and its graph built, before the role's work (VmRSS), MiB.
+    pub loaded_rss_mib: f64,
+    /// Peak resident memory of the process (VmHWM after the work), MiB.
+    pub peak_rss_mib: f64,
+    /// What the role did while measured.
+    pub work: String,
+}
+
+impl RoleMemory {
+    fn new(role: &str, model: &crate::model::Model, tokens: usize, loaded_rss_mib: f64, work: String) -> Self {
+        let weights = model.weights.iter().map(|w| w.data.len() * 4).sum::<usize>();
+        Self {
+            role: role.into(),
+            model: model.name.clone(),
+            tokens,
+            weights_mib: weights as f64 / (1 << 20) as f64,
+            loaded_rss_mib,
+            peak_rss_mib: peak_rss_mib(),
+            work,
+        }
+    }
+}
+
+/// The prover's posting work, once, in this process: prepare the runtime (weights to candle tensors) and run
+/// the committed hot path ([`crate::runtime::Runtime::run_committed`]). Call it in a fresh process right after
+/// loading the model; the peak is read from `/proc/self/status`.
+pub fn prover_memory(model: &crate::model::Model, input: &crate::model::HostTensor) -> crate::Result<RoleMemory> {
+    let loaded = rss_mib();
+    let rt = crate::runtime::Runtime::new(model)?;
+    let (_, commitment) = rt.run_committed(&model.graph, input)?;
+    std::hint::black_box(commitment.root());
+    let work = "runtime prepared, one run_committed (streaming run hashing the coarse trace)".to_string();
+    Ok(RoleMemory::new("prover", model, input.data.len(), loaded, work))
+}
+
+/// The watcher's work on one claim, once, in this process: read the whole trace (every op output, as the
+/// watcher fetches it from the prover) from `trace` in the [`write_trace`] format, check its coarse root,
+/// and check every element of every op against its region. The peak is read from `/proc/self/status`.
+pub fn watcher_memory(model: &crate::model::Model, trace: impl Read) -> crate::Result<RoleMemory> {
+    let loaded = rss_mib();
+    let trace = read_trace(&model.graph, trace)?;
+    std::hint::black_box(trace.commit_coarse(&model.graph).root());
+    let elements = check_all(model, &trace);
+    let work = format!(
+        "whole trace read ({} tensors, as fetched), coarse root checked, {elements} elements checked",
+        trace.tensors.len()
+    );
+    Ok(RoleMemory::new("watcher", model, trace.tensors[0].data.len(), loaded, work))
+}
+
+/// Writes every tensor of `trace` as fp32 little-endian bytes, in trace order (shapes come from the graph).
+pub fn write_trace(trace: &crate::trace::Trace, mut out: impl Write) -> crate::Result<()> {
+    for t in &trace.tensors {
+        out.write_all(bytemuck::cast_slice(&t.data)).map_err(|e| crate::Error::TraceData(format!("write: {e}")))?;
+    }
+    out.flush().map_err(|e| crate::Error::TraceData(format!("write: {e}")))
+}
+
+/// Reads a trace written by [`write_trace`] for `graph`, tensor by tensor like the watcher's fetch (bytes,
+/// then elements).
+pub fn read_trace(graph: &crate::graph::Graph, mut input: impl Read) -> crate::Result<crate::trace::Trace> {
+    let shapes = std::iter::once(&graph.input_shape).chain(graph.nodes.iter().map(|n| &n.shape));
+    let tensors = shapes
+        .map(|shape| {
+            let mut bytes = vec![0u8; 4 * shape.iter().product::<usize>()];
+            input.read_exact(&mut bytes).map_err(|e| crate::Error::TraceData(format!("read: {e}")))?;
+            let data = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+            Ok(crate::model::HostTensor::new(shape.clone(), data))
+        })
+        .collect::<crate::Result<_>>()?;
+    Ok(crate::trace::Trace { tensors })
+}
+
+/// Checks every element of every op of `trace` against its region; returns the number of elements checked.
+fn check_all(model: &crate::model::Model, trace: &crate::trace::Trace) -> usize {
+    model
+        .graph
+        .nodes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, n)| {
+            crate::region::ops::check(n, &crate::runtime::operands(model, trace, n), &trace.tensors[i + 1])
+        })
+        .map(|c| c.elements.len())
+        .sum::<usize>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::MLP_TINY;
+
+    #[test]
+    fn a_trace_written_for_the_watcher_reads_back_whole_and_checks() {
+        let model = MLP_TINY.generated();
+        let trace = crate::runtime::run(&model, &MLP_TINY.input(1), None).expect("runs");
+        let mut bytes = Vec::new();
+        write_trace(&trace, &mut bytes).expect("written");
+        assert_eq!(read_trace(&model.graph, bytes.as_slice()).expect("read"), trace);
+        assert!(read_trace(&model.graph, &bytes[..bytes.len() - 1]).is_err());
+        let m = watcher_memory(&model, bytes.as_slice()).expect("checked");
+        assert_eq!((m.role.as_str(), m.tokens), ("watcher", 4 * 64));
+        assert!(m.work.contains(&format!("{} tensors", trace.tensors.len())));
+        let p = prover_memory(&model, &MLP_TINY.input(1)).expect("posted");
+        assert!(p.peak_rss_mib >= p.loaded_rss_mib && p.weights_mib > 0.0);
+    }
+}
