@@ -2,6 +2,7 @@
 
 mod agreement;
 mod bad_input;
+mod partition;
 mod scenarios;
 
 use nao::chain::{self, Client, Deployment, LocalChain, ProtocolParams};

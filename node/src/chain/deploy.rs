@@ -57,14 +57,10 @@ pub async fn deploy(client: &Client, params: ProtocolParams) -> Result<Deploymen
     )
     .await
     .map_err(|e| fail("ClaimManager", e))?;
-    let game = DisputeGame::deploy(
-        client.provider.clone(),
-        *claims.address(),
-        params.clock_budget,
-        U256::from(params.arity),
-    )
-    .await
-    .map_err(|e| fail("DisputeGame", e))?;
+    let game =
+        DisputeGame::deploy(client.provider.clone(), *claims.address(), params.clock_budget, U256::from(params.arity))
+            .await
+            .map_err(|e| fail("DisputeGame", e))?;
     send("bindDisputeGame", claims.bindDisputeGame(*game.address())).await?;
     let d = Deployment { registry: *registry.address(), claims: *claims.address(), game: *game.address() };
     tracing::info!(?d, "deployed");

@@ -3,12 +3,14 @@
 mod anvil;
 mod claims;
 mod deploy;
+mod game;
 mod proofs;
 mod tx;
 
 pub use anvil::{find_tool, LocalChain};
 pub use claims::{ClaimStatus, Claims, GameOutcome};
 pub use deploy::{deploy, Deployment, ProtocolParams};
+pub use game::{fine_answer, fine_challenge, partition_game_id, segment_of, segment_pointer, Position};
 pub use proofs::{element_challenge, list_proof, ElementRef};
 pub use tx::{revert_reason, send, Sent};
 

@@ -28,7 +28,7 @@ pub fn list_proof(tree: &MerkleTree, index: usize) -> Result<Vec<B256>> {
     Ok(b256s(&tree.proof(index)?))
 }
 
-fn opening(o: TensorOpening, root_proof: Vec<B256>) -> DisputeGame::TensorOpening {
+pub(crate) fn opening(o: TensorOpening, root_proof: Vec<B256>) -> DisputeGame::TensorOpening {
     DisputeGame::TensorOpening {
         dataRoot: FixedBytes(o.data_root),
         rootProof: root_proof,

@@ -1,0 +1,156 @@
+//! The partition game's calldata (`DisputeGame.pointSegment`, `postFine`, `openElement`) built from a trace:
+//! the coarse tree for boundaries, the segments tree for node ranges, the fine tree of the disputed segment.
+
+use alloy::primitives::{FixedBytes, B256};
+use nao_bindings::DisputeGame;
+
+use super::proofs::{list_proof, opening, ElementRef};
+use crate::model::{Model, ModelCommitment};
+use crate::trace::{segments_tree, Trace};
+use crate::{Error, Result};
+
+/// A node of the bisection tree: the generalized index `k^depth + index` of `contracts/src/lib/Position.sol`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct Position(pub u64);
+
+impl Position {
+    /// The root (the whole boundary list).
+    pub const ROOT: Position = Position(1);
+
+    /// Depth of the leaves of a tree of arity `k` over `segments` segments.
+    pub fn leaf_depth(k: u64, segments: u64) -> u32 {
+        let (mut w, mut d) = (1u64, 0u32);
+        while w < segments {
+            w *= k;
+            d += 1;
+        }
+        d
+    }
+
+    /// Leaf `s` (segment s) of a tree of arity `k` over `segments` segments: where direct pointing starts.
+    pub fn leaf(k: u64, segments: u64, s: u64) -> Self {
+        Position(k.pow(Self::leaf_depth(k, segments)) + s)
+    }
+}
+
+/// The id of the partition game `challenger` starts against `claim` at `start` (`partitionGameIdOf`).
+pub fn partition_game_id(claim: B256, challenger: alloy::primitives::Address, start: Position) -> B256 {
+    use alloy::sol_types::SolValue;
+    alloy::primitives::keccak256((claim, challenger, start.0).abi_encode())
+}
+
+fn segment_range(model: &Model, s: usize) -> Result<std::ops::Range<usize>> {
+    let ranges = model.graph.segment_ranges();
+    ranges.get(s).cloned().ok_or(Error::OutOfRange { what: "segment", index: s, len: ranges.len() })
+}
+
+fn segment_opening(model: &Model, s: usize) -> Result<DisputeGame::SegmentOpening> {
+    let r = segment_range(model, s)?;
+    Ok(DisputeGame::SegmentOpening {
+        index: s as u32,
+        segment: DisputeGame::Segment { start: r.start as u32, end: r.end as u32 },
+        proof: list_proof(&segments_tree(&model.graph), s)?,
+    })
+}
+
+/// Direct pointing at segment `s` of a claim whose (verified) trace is `trace`.
+pub fn segment_pointer(model: &Model, trace: &Trace, s: usize) -> Result<DisputeGame::SegmentPointer> {
+    let coarse = trace.commit_coarse(&model.graph);
+    let boundary = |i: usize| -> Result<DisputeGame::BoundaryOpening> {
+        Ok(DisputeGame::BoundaryOpening {
+            root: FixedBytes(coarse.tensors[i].root()),
+            proof: list_proof(&coarse.tree, i)?,
+        })
+    };
+    Ok(DisputeGame::SegmentPointer { segment: s as u32, lo: boundary(s)?, hi: boundary(s + 1)? })
+}
+
+/// The prover's answer to a dispute of segment `s`: the fine root and the proofs of its two ends.
+pub fn fine_answer(model: &Model, trace: &Trace, s: usize) -> Result<DisputeGame::FineAnswer> {
+    let fine = trace.commit_fine(&model.graph, s)?;
+    let last = fine.tensors.len() - 1;
+    Ok(DisputeGame::FineAnswer {
+        fineRoot: FixedBytes(fine.root()),
+        segment: segment_opening(model, s)?,
+        firstProof: list_proof(&fine.tree, 0)?,
+        lastProof: list_proof(&fine.tree, last)?,
+    })
+}
+
+/// The segment holding node `op`.
+pub fn segment_of(model: &Model, op: usize) -> Result<usize> {
+    let ranges = model.graph.segment_ranges();
+    ranges.iter().position(|r| r.contains(&op)).ok_or(Error::OutOfRange { what: "op", index: op, len: ranges.len() })
+}
+
+/// The element level: element `at` opened against the fine root of its segment (its input against the coarse
+/// root when it is an earlier segment's boundary).
+pub fn fine_challenge(
+    model: &Model,
+    mc: &ModelCommitment,
+    trace: &Trace,
+    at: ElementRef,
+) -> Result<DisputeGame::FineChallenge> {
+    let s = segment_of(model, at.op)?;
+    let r = segment_range(model, s)?;
+    let node = model.graph.descriptor(at.op).ok_or_else(|| {
+        Error::Chain(format!("op {} ({}) has no on-chain adjudication yet", at.op, model.graph.nodes[at.op].op.name()))
+    })?;
+    let (rows, cols) = (node.rows as usize, node.cols as usize);
+    if at.row >= rows || at.col >= cols {
+        return Err(Error::OutOfRange { what: "element", index: at.row * cols + at.col, len: rows * cols });
+    }
+    let fine = trace.commit_fine(&model.graph, s)?;
+    let g = at.row * cols + at.col;
+    let out_i = at.op + 1;
+    let output = opening(
+        fine.tensors[out_i - r.start].open(&trace.tensors[out_i].data, g..g + 1)?,
+        list_proof(&fine.tree, out_i - r.start)?,
+    );
+    let inp_i = node.input as usize;
+    let range = node.input_range(at.row, at.col);
+    let mut input_segment =
+        DisputeGame::SegmentOpening { index: 0, segment: DisputeGame::Segment { start: 0, end: 0 }, proof: vec![] };
+    let input = if inp_i >= r.start {
+        opening(
+            fine.tensors[inp_i - r.start].open(&trace.tensors[inp_i].data, range)?,
+            list_proof(&fine.tree, inp_i - r.start)?,
+        )
+    } else {
+        let coarse = trace.commit_coarse(&model.graph);
+        let c = coarse.indices.iter().position(|i| *i == inp_i).ok_or_else(|| {
+            Error::Chain(format!("op {} reads trace tensor {inp_i}, inside an earlier segment: not adjudicable", at.op))
+        })?;
+        if c > 0 {
+            input_segment = segment_opening(model, c - 1)?;
+        }
+        opening(coarse.tensors[c].open(&trace.tensors[inp_i].data, range)?, list_proof(&coarse.tree, c)?)
+    };
+    let weight = match node.weight_range(at.col) {
+        Some(range) => {
+            let wi = node.weight as usize;
+            opening(mc.weights[wi].open(&model.weights[wi].data, range)?, list_proof(&mc.weights_tree, wi)?)
+        }
+        None => DisputeGame::TensorOpening { dataRoot: B256::ZERO, rootProof: vec![], chunks: vec![] },
+    };
+    Ok(DisputeGame::FineChallenge {
+        element: DisputeGame::ElementChallenge {
+            op: at.op as u32,
+            node: DisputeGame::OpNode {
+                kind: node.kind as u8,
+                input: node.input,
+                weight: node.weight,
+                rows: node.rows,
+                cols: node.cols,
+                inner: node.inner,
+            },
+            nodeProof: list_proof(&mc.graph, at.op)?,
+            row: at.row as u32,
+            col: at.col as u32,
+            output,
+            input,
+            weight,
+        },
+        inputSegment: input_segment,
+    })
+}

@@ -1,0 +1,83 @@
+//! The partition game end to end against anvil, calldata built in Rust: a model of three segments (one per MLP
+//! layer), direct pointing at the disputed segment, the prover's fine-trace root, the element against it.
+
+use alloy::primitives::{FixedBytes, U256};
+use nao::chain::{self, fine_answer, fine_challenge, list_proof, partition_game_id, send, ElementRef, Position};
+use nao::model::{HostTensor, Model, MLP_TINY};
+use nao::roles::RegisteredModel;
+use nao::runtime;
+use nao_bindings::{ClaimManager, DisputeGame};
+
+use super::deployed;
+
+fn layered() -> Model {
+    let mut m = MLP_TINY.generated();
+    m.graph.segments = vec![0..3, 3..6, 6..8];
+    m.graph.validate().unwrap();
+    m
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_corrupted_element_is_won_by_pointing_and_an_honest_one_is_lost() {
+    let (chain, owner, d) = deployed().await;
+    let model = layered();
+    let (registered, _) = RegisteredModel::register(&owner, &d, model.clone(), b"p", "u").await.unwrap();
+    let pc = chain::connect(&chain.rpc_url(), chain.signer(1)).await.unwrap();
+    let wc = chain::connect(&chain.rpc_url(), chain.signer(2)).await.unwrap();
+    let claims = ClaimManager::new(d.claims, pc.provider.clone());
+    let pgame = DisputeGame::new(d.game, pc.provider.clone());
+    let wgame = DisputeGame::new(d.game, wc.provider.clone());
+    let bond = U256::from(10u128.pow(17));
+
+    for corrupt in [true, false] {
+        // op 3 (layer 2's matmul, reading layer 1's output boundary) has element 7 moved when corrupt
+        let mut tamper = |op: usize, t: &mut HostTensor| {
+            if corrupt && op == 3 {
+                t.data[7] *= 1.001;
+            }
+        };
+        // (different inputs: a corrupted element that ReLU zeroes would otherwise leave the coarse trace as is)
+        let trace = runtime::run(&model, &MLP_TINY.input(5 + corrupt as u64), Some(&mut tamper)).unwrap();
+        let coarse = trace.commit_coarse(&model.graph);
+        let last = coarse.tensors.len() - 1;
+        let post = ClaimManager::ClaimInput {
+            modelId: registered.id,
+            inputRoot: FixedBytes(coarse.tensors[0].root()),
+            outputRoot: FixedBytes(coarse.tensors[last].root()),
+            traceRoot: FixedBytes(coarse.root()),
+            inputProof: list_proof(&coarse.tree, 0).unwrap(),
+            outputProof: list_proof(&coarse.tree, last).unwrap(),
+            dataUri: String::new(),
+        };
+        let sent = send("post", claims.postClaim(post).value(U256::from(10u128.pow(18)))).await.unwrap();
+        let id = sent.receipt.decoded_log::<ClaimManager::ClaimPosted>().unwrap().claimId;
+
+        let seg = 1;
+        let pointer = chain::segment_pointer(&model, &trace, seg).unwrap();
+        send("pointSegment", wgame.pointSegment(id, pointer).value(bond)).await.unwrap();
+        let gid = partition_game_id(id, wc.address, Position::leaf(8, 3, seg as u64));
+        assert_eq!(wgame.partitionGame(gid).call().await.unwrap().phase, 3, "Fine: the prover is to move");
+
+        send("postFine", pgame.postFine(gid, fine_answer(&model, &trace, seg).unwrap())).await.unwrap();
+        let at = ElementRef { op: 3, row: 0, col: 7 };
+        let c = fine_challenge(&model, &registered.commitment, &trace, at).unwrap();
+        let sent = send("openElement", wgame.openElement(gid, c)).await.unwrap();
+        let verdict = sent.receipt.decoded_log::<DisputeGame::ElementAdjudicated>().unwrap();
+        assert_eq!(verdict.inside, !corrupt);
+        let status = claims.claim(id).call().await.unwrap().status;
+        assert_eq!(status, if corrupt { 3 } else { 1 }, "slashed when corrupt, still pending otherwise");
+
+        // an op reading inside the fine trace (op 4: the bias add of layer 2) verifies too
+        if !corrupt {
+            let pos = Position::leaf(8, 3, 0);
+            let pointer = chain::segment_pointer(&model, &trace, 0).unwrap();
+            send("pointSegment", wgame.pointSegment(id, pointer).value(bond)).await.unwrap();
+            let g0 = partition_game_id(id, wc.address, pos);
+            send("postFine", pgame.postFine(g0, fine_answer(&model, &trace, 0).unwrap())).await.unwrap();
+            let c =
+                fine_challenge(&model, &registered.commitment, &trace, ElementRef { op: 1, row: 2, col: 3 }).unwrap();
+            let sent = send("openElement", wgame.openElement(g0, c)).await.unwrap();
+            assert!(sent.receipt.decoded_log::<DisputeGame::ElementAdjudicated>().unwrap().inside);
+        }
+    }
+}
