@@ -9,10 +9,12 @@ pub type Hash = [u8; 32];
 
 /// `sha256(0x00 || data)`.
 pub fn leaf_hash(data: &[u8]) -> Hash {
-    // One contiguous message lets SHA-256 consume whole blocks straight from the buffer (a separate 1-byte
-    // update would push every block through the hasher's internal buffer).
-    let mut buf = [0u8; 1 + super::CHUNK_BYTES];
-    if data.len() <= super::CHUNK_BYTES {
+    // Short data (list leaves: 32-byte roots) is hashed from one small buffer. Longer data is streamed: after
+    // the prefix byte fills the first block, SHA-256 compresses whole blocks straight from `data`; copying a
+    // 4 KiB chunk behind the prefix first (into a zeroed buffer) made leaf hashing ~10% slower (`nao bench`
+    // hash_vs_limit; docs/BENCHMARKS.md, Profile).
+    if data.len() < 64 {
+        let mut buf = [0u8; 64];
         buf[1..=data.len()].copy_from_slice(data);
         return Sha256::digest(&buf[..=data.len()]).into();
     }
