@@ -309,7 +309,8 @@ contract DisputeGame {
         uint256 newHi = newLo + w < hi ? newLo + w : hi;
         if (child > 0) g.loRoot = roots[child - 1];
         if (child < roots.length) g.hiRoot = roots[child];
-        Position p = g.position.child(arity, child);
+        // a range that fits in its first child skips straight down to it (nothing to reveal in between)
+        Position p = g.position.child(arity, child).skipSingleChild(arity, g.segments);
         g.position = p;
         // forge-lint: disable-next-line(unsafe-typecast)
         g.lo = uint32(newLo);

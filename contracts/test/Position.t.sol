@@ -26,6 +26,9 @@ contract PositionTest is PRBTest {
         assertEq(Position.wrap(16).depth(3), 2);
         assertEq(Position.wrap(16).index(3), 7);
         assertEq(Position.unwrap(LibPosition.node(3, 2, 6)), 15);
+        // k = 3, S = 11: node 4 = [9, 11] fits in its first child [9, 12) -> descends to 12 (depth 2)
+        assertEq(Position.unwrap(Position.wrap(4).skipSingleChild(3, 11)), 12);
+        assertEq(Position.unwrap(Position.wrap(3).skipSingleChild(3, 11)), 3);
     }
 
     /// Against a naive reference: a node reached by a path of children has the depth and index of that path,
@@ -55,6 +58,16 @@ contract PositionTest is PRBTest {
             index = index * k + j;
             assertEq(p.depth(k), d + 1);
             assertEq(p.index(k), index);
+            // skipping single children keeps the range and leaves a node with at least two non-empty children
+            Position q = p.skipSingleChild(k, s);
+            (uint256 plo, uint256 phi) = p.range(k, s);
+            (uint256 qlo, uint256 qhi) = q.range(k, s);
+            assertEq(qlo, plo);
+            assertEq(qhi, phi);
+            if (qhi - qlo > 1) {
+                uint256 w = LibPosition.pow(k, dLeaf - q.depth(k) - 1);
+                assertGt(qhi - qlo, w);
+            }
         }
         (uint256 leafLo, uint256 leafHi) = p.range(k, s);
         assertEq(leafHi - leafLo, 1);

@@ -79,6 +79,19 @@ library LibPosition {
         hi = lo + w < segments ? lo + w : segments;
     }
 
+    /// @notice Descends from `p` through first children while a node's range has more than one segment but fits
+    ///         in its first child (a range clamped at the last boundary), so every reveal has something to open.
+    function skipSingleChild(Position p, uint256 k, uint256 segments) internal pure returns (Position) {
+        (uint256 lo, uint256 hi) = range(p, k, segments);
+        uint256 d = depth(p, k);
+        uint256 leaves = leafDepth(k, segments);
+        while (hi - lo > 1 && d < leaves && hi - lo <= pow(k, leaves - d - 1)) {
+            p = child(p, k, 0);
+            ++d;
+        }
+        return p;
+    }
+
     /// @notice The raw generalized index.
     function raw(Position p) internal pure returns (uint64) {
         return Position.unwrap(p);
