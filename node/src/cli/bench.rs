@@ -389,9 +389,9 @@ fn print_text(r: &Report) {
     }
     let h = &r.hash_vs_limit;
     println!(
-        "hash_vs_limit: {:.3} (commitment {:.2} GB/s, plain SHA-256 {:.2} GB/s, {} bytes, one core); with 1 KiB \
-         leaves: {:.3}",
-        h.ratio, h.commitment_gbps, h.sha256_gbps, h.bytes, h.ratio_other_leaves
+        "hash_vs_limit: {:.3} (commitment {:.2} GB/s, plain SHA-256 {:.2} GB/s, {} bytes, one core, best of {}); \
+         with 1 KiB leaves: {:.3}; with copied leaves: {:.3}",
+        h.ratio, h.commitment_gbps, h.sha256_gbps, h.bytes, h.reps, h.ratio_other_leaves, h.ratio_copied_leaves
     );
     for w in &r.watcher_ratio {
         println!(
