@@ -118,6 +118,10 @@ pub struct PostingBench {
     /// Median of the per-repetition ratios (each repetition runs both back to back, in alternating order): the
     /// figure judged against the goal (<= 1.01), since a pair shares the machine's load of the moment.
     pub median_ratio: f64,
+    /// Median of the per-repetition ratios of CPU time (every thread of the process): the work added, which
+    /// other processes on the machine disturb less than wall time; `None` where CPU time is unknown.
+    #[serde(default)]
+    pub cpu_ratio: Option<f64>,
     /// Peak resident memory of the process so far, MiB (VmHWM).
     pub peak_rss_mib: f64,
     /// Resident memory the fine trace of one claim takes while kept in memory (every op output), MiB.
@@ -131,6 +135,16 @@ fn status_mib(key: &str) -> f64 {
             s.lines().find(|l| l.starts_with(key)).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
         })
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// CPU time every thread of this process has used so far, ns (`/proc/self/task/*/schedstat`, Linux); 0 where
+/// unknown. Unlike wall time it does not grow while other processes hold the cores.
+pub fn process_cpu_ns() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return 0 };
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
 }
 
 /// Median of `v` (the mean of the two middle values for an even count; NaN when empty).
@@ -186,22 +200,22 @@ pub fn posting_overhead_in(
     let fine_bytes = (0..rec.tensors.len()).map(|i| size(&i)).sum();
     drop(rec);
     rt.run_plain(g, input)?;
-    let (mut plain, mut traced, mut ratios) = (f64::MAX, f64::MAX, Vec::new());
+    let (mut plain, mut traced, mut ratios, mut cpu_ratios) = (f64::MAX, f64::MAX, Vec::new(), Vec::new());
     for rep in 0..reps.max(1) {
         // Each repetition times both back to back, the order alternating (plain first, then committed first),
         // so neither side is always the one that runs after the other.
-        let mut p = 0.0;
+        let (mut p, mut p_cpu) = (0.0, 0);
         let mut plain_run = || -> crate::Result<()> {
-            let t = Instant::now();
+            let (t, c) = (Instant::now(), process_cpu_ns());
             std::hint::black_box(rt.run_plain(g, input)?);
-            p = t.elapsed().as_secs_f64();
+            (p, p_cpu) = (t.elapsed().as_secs_f64(), process_cpu_ns().saturating_sub(c));
             Ok(())
         };
-        let mut q = 0.0;
+        let (mut q, mut q_cpu) = (0.0, 0);
         let mut committed_run = || -> crate::Result<()> {
-            let t = Instant::now();
+            let (t, c) = (Instant::now(), process_cpu_ns());
             std::hint::black_box(rt.run_committed(g, input)?.1.root());
-            q = t.elapsed().as_secs_f64();
+            (q, q_cpu) = (t.elapsed().as_secs_f64(), process_cpu_ns().saturating_sub(c));
             Ok(())
         };
         if rep % 2 == 0 {
@@ -214,6 +228,9 @@ pub fn posting_overhead_in(
         plain = plain.min(p);
         traced = traced.min(q);
         ratios.push(q / p);
+        if p_cpu > 0 {
+            cpu_ratios.push(q_cpu as f64 / p_cpu as f64);
+        }
     }
     Ok(PostingBench {
         model: model.name.clone(),
@@ -225,6 +242,7 @@ pub fn posting_overhead_in(
         traced_s: traced,
         ratio: traced / plain,
         median_ratio: median(&mut ratios),
+        cpu_ratio: (!cpu_ratios.is_empty()).then(|| median(&mut cpu_ratios)),
         peak_rss_mib: peak_rss_mib(),
         fine_trace_rss_mib,
     })
