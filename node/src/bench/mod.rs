@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 pub use report::{
-    git_commit, iso_utc, kept_tail, load_average, now_utc, AdjudicationGas, BoundTightness, Check, Machine, Mode,
+    git_commit, iso_utc, kept_tail, load_average, nice, now_utc, AdjudicationGas, BoundTightness, Check, Machine, Mode,
     ProtocolFigures, Report, RoundsPoint, Slot, NOT_MEASURED, PROFILE_HEADING,
 };
 

@@ -176,6 +176,9 @@ pub struct Report {
     /// was with other work.
     #[serde(default)]
     pub load_average: Vec<f64>,
+    /// The nice value the run had (`/proc/self/stat`): below 0 when it was given priority over other work.
+    #[serde(default)]
+    pub nice: Option<i64>,
     /// Tensor commitment / plain SHA-256 throughput, one core (goal >= 0.8).
     pub hash_vs_limit: HashBench,
     /// Committed / plain inference, per model at the issue's prompt length (goal <= 1.01).
@@ -285,6 +288,9 @@ impl Report {
         if !self.load_average.is_empty() {
             let _ = writeln!(s, "| load average (1 min) | {load} at the end |");
         }
+        if let Some(n) = self.nice.filter(|n| *n != 0) {
+            let _ = writeln!(s, "| priority | nice {n} (run as `nice -n {n} nao bench ...`) |");
+        }
         if self.load_average.iter().any(|l| *l > 0.5 * m.cores as f64) {
             let _ = writeln!(
                 s,
@@ -312,12 +318,14 @@ impl Report {
              Each repetition runs both back to back, in alternating order; the judged figure is the median of the \
              per-repetition ratios (a pair shares the load of its moment), the best of each side is shown too. \
              The CPU-time ratio (every thread's CPU time, from `/proc/self/task/*/schedstat`) is the work added: \
-             other processes disturb it less than wall time.\n"
+             other processes disturb it less than wall time. \"Hashing alone\" is derived, not timed: 1 + the \
+             coarse trace's bytes at this run's commitment throughput (see Hashing) over the best plain run, the \
+             overhead that would remain if hashing were all `run_committed` added.\n"
         );
-        posting_table(&mut s, &self.posting_overhead);
+        posting_table(&mut s, &self.posting_overhead, Some(&self.hash_vs_limit));
         if !self.overhead_vs_prompt.is_empty() {
             let _ = writeln!(s, "\n### Against prompt length\n");
-            posting_table(&mut s, &self.overhead_vs_prompt);
+            posting_table(&mut s, &self.overhead_vs_prompt, Some(&self.hash_vs_limit));
             if let Some(p) = plot {
                 let _ = writeln!(s, "\n![posting overhead and inference time against prompt length]({p})");
             }
@@ -378,7 +386,7 @@ impl Report {
 
         let _ = writeln!(s, "\n## GPU\n");
         match (&self.gpu_posting_overhead.value, &self.gpu_posting_overhead.not_measured) {
-            (Some(g), _) => posting_table(&mut s, g),
+            (Some(g), _) => posting_table(&mut s, g, None),
             (None, why) => {
                 let _ = writeln!(s, "{}", why.as_deref().unwrap_or("not measured"));
             }
@@ -421,18 +429,20 @@ impl Report {
     }
 }
 
-fn posting_table(s: &mut String, rows: &[PostingBench]) {
+/// The posting rows as a markdown table; with `hash`, a column of the overhead hashing alone accounts for
+/// (the coarse bytes at this run's commitment throughput, over the best plain run).
+fn posting_table(s: &mut String, rows: &[PostingBench], hash: Option<&HashBench>) {
     use std::fmt::Write;
     let _ = writeln!(
         s,
         "| model | tokens | plain (best) | committed (best) | ratio (median, judged) | best / best | CPU-time ratio \
-         (median) | coarse trace hashed | all op outputs |\n\
-         | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+         (median) | hashing alone (derived) | coarse trace hashed | all op outputs |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     );
     for p in rows {
         let _ = writeln!(
             s,
-            "| {} | {} | {:.1} ms | {:.1} ms | {:.4} | {:.4} | {} | {:.2} MB | {:.1} MB |",
+            "| {} | {} | {:.1} ms | {:.1} ms | {:.4} | {:.4} | {} | {} | {:.2} MB | {:.1} MB |",
             p.model,
             p.tokens,
             p.plain_s * 1e3,
@@ -440,6 +450,7 @@ fn posting_table(s: &mut String, rows: &[PostingBench]) {
             p.median_ratio,
             p.ratio,
             num(p.cpu_ratio, 4),
+            num(hash.map(|h| 1.0 + p.coarse_bytes as f64 / (h.commitment_gbps * 1e9) / p.plain_s), 4),
             p.coarse_bytes as f64 / 1e6,
             p.fine_bytes as f64 / 1e6
         );
@@ -470,6 +481,13 @@ pub fn iso_utc(secs: u64) -> String {
 /// Now, as [`iso_utc`].
 pub fn now_utc() -> String {
     iso_utc(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()))
+}
+
+/// This process's nice value (`/proc/self/stat`, field 19), when known.
+pub fn nice() -> Option<i64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (in parentheses, which may itself hold spaces): state is field 3.
+    stat.rsplit_once(')')?.1.split_whitespace().nth(16)?.parse().ok()
 }
 
 /// The 1-minute load average (`/proc/loadavg`), when known.
@@ -524,6 +542,7 @@ mod tests {
             git_commit: None,
             reps: 3,
             load_average: vec![0.5, 1.5],
+            nice: Some(-5),
             hash_vs_limit: HashBench {
                 bytes: 9_100_000,
                 reps: 9,
@@ -592,6 +611,10 @@ mod tests {
         assert!(md.contains("- `rounds`: not measured yet"));
         assert!(md.contains("| load average (1 min) | 0.5 at the start, 1.5 at the end |"));
         assert!(md.contains("The machine was busy"));
+        assert!(md.contains("| priority | nice -5 "));
+        if std::path::Path::new("/proc/self/stat").exists() {
+            assert!(nice().is_some_and(|n| (-20..=19).contains(&n)));
+        }
         assert!(report().markdown(None, None).ends_with("## Profile\n\n(none recorded yet)\n"));
     }
 

@@ -207,6 +207,7 @@ impl BenchArgs {
             date: bench::now_utc(),
             git_commit: bench::git_commit(),
             reps,
+            nice: bench::nice(),
             load_average: load_start.into_iter().chain(bench::load_average()).collect(),
             hash_vs_limit: hash,
             posting_overhead: posting,
