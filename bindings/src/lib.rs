@@ -7,6 +7,12 @@
 
 #![allow(missing_docs, clippy::too_many_arguments)]
 
+// `sol!` reads the artifacts at expansion without telling cargo; these make each artifact an input of this
+// crate, so changed contracts always regenerate the bindings (a rerun build script alone did not).
+const _: &[u8] = include_bytes!("../../contracts/out/ModelRegistry.sol/ModelRegistry.json");
+const _: &[u8] = include_bytes!("../../contracts/out/ClaimManager.sol/ClaimManager.json");
+const _: &[u8] = include_bytes!("../../contracts/out/DisputeGame.sol/DisputeGame.json");
+
 alloy::sol!(
     #[sol(rpc, all_derives)]
     ModelRegistry,

@@ -21,6 +21,7 @@ import {
     SegmentPointer,
     FineAnswer,
     FineChallenge,
+    ElementRequest,
     Phase,
     Side,
     PartitionGame,
@@ -48,7 +49,8 @@ import {
     WrongSegment,
     BadSegment,
     OpNotInSegment,
-    InputNotCommitted
+    InputNotCommitted,
+    WrongElement
 } from "./lib/Errors.sol";
 
 /// @title DisputeGame
@@ -64,7 +66,9 @@ import {
 ///        boundary), with proofs that the first and last leaves are the disputed boundaries;
 ///     3. element: the challenger `openElement`s one output element of one op of the segment with its input
 ///        row and weight row against the fine root (an input from an earlier segment's boundary against the
-///        coarse root), and the contract adjudicates the op's sound bound (`SoundBound`) in the same move.
+///        coarse root), and the contract adjudicates the op's sound bound (`SoundBound`) in the same move; or,
+///        when it lacks the data (or the fine root commits leaves nobody can open), it `requestElement`s one and
+///        the prover must `openRequested` it within its clock, adjudicated the same way.
 ///   A side whose clock runs out loses (`timeout`); each move stops the mover's clock and starts the other's.
 ///   Positions in the bisection are typed generalized indices (`Position`). Games are ids of content:
 ///   (claim, challenger, starting position); several may run against one claim, and the first a challenger
@@ -142,6 +146,10 @@ contract DisputeGame {
         bool inside,
         uint64 challengerLeft
     );
+    /// @notice The challenger asked the prover to open element (row, col) of op `op`.
+    event ElementRequested(bytes32 indexed gameId, uint32 op, uint32 row, uint32 col, uint64 challengerLeft);
+    /// @notice The prover opened the requested element; `inside` is the verdict.
+    event RequestedElementOpened(bytes32 indexed gameId, uint32 claimedBits, bool inside, uint64 proverLeft);
     /// @notice The side to move let its clock run out.
     event ClockTimedOut(bytes32 indexed gameId, Side side);
     /// @notice A partition game ended.
@@ -353,6 +361,57 @@ contract DisputeGame {
     function openElement(bytes32 gameId, FineChallenge calldata c) external returns (GameOutcome outcome) {
         PartitionGame storage g = _partition[gameId];
         uint64 left = _move(gameId, g, Phase.Element);
+        (bool inside, uint32 yBits) = _adjudicateFine(g, c);
+        ElementChallenge calldata e = c.element;
+        emit ElementAdjudicated(gameId, e.op, e.row, e.col, yBits, inside, left);
+        outcome = inside ? GameOutcome.ProverWon : GameOutcome.ChallengerWon;
+        _end(gameId, g, outcome);
+    }
+
+    /// @notice Challenger: makes the prover open output element (row, col) of op `op` of the disputed segment
+    ///         (it has the data: its clock runs until it does). Checked here so that an honest prover can always
+    ///         answer: the op is in the segment, registered as described, adjudicable, the element in its
+    ///         output, and its input committed under the fine or the coarse root.
+    function requestElement(bytes32 gameId, ElementRequest calldata r) external {
+        PartitionGame storage g = _partition[gameId];
+        uint64 left = _move(gameId, g, Phase.Element);
+        ModelSpec memory spec = registry.model(claims.claim(g.claimId).modelId);
+        OpNode calldata n = r.node;
+        // INVARIANT: the prover is only asked what it can open.
+        if (r.op < g.segStart || r.op >= g.segEnd) revert OpNotInSegment(r.op, g.segStart, g.segEnd);
+        TensorMerkle.verify(spec.graphRoot, TensorMerkle.leafHash(abi.encode(n)), r.op, spec.nodeCount, r.nodeProof);
+        if (n.input > r.op) revert BadOpInput(r.op, n.input);
+        if (r.row >= n.rows || r.col >= n.cols) revert ElementOutOfRange(r.row, r.col);
+        if (n.kind != OpKind.MatMul && n.kind != OpKind.Add && n.kind != OpKind.Relu) {
+            revert UnsupportedOp(uint8(n.kind));
+        }
+        if (n.input < g.segStart && n.input != 0) _boundaryOf(spec, g, r.op, n.input, r.inputSegment);
+        (g.reqOp, g.reqRow, g.reqCol) = (r.op, r.row, r.col);
+        g.phase = Phase.Open;
+        emit ElementRequested(gameId, r.op, r.row, r.col, left);
+    }
+
+    /// @notice Prover: opens the requested element (the same openings as `openElement`), and the game is decided
+    ///         by the op's sound bound.
+    function openRequested(bytes32 gameId, FineChallenge calldata c) external returns (GameOutcome outcome) {
+        PartitionGame storage g = _partition[gameId];
+        uint64 left = _move(gameId, g, Phase.Open);
+        ElementChallenge calldata e = c.element;
+        // INVARIANT: the prover answers the request, not another element.
+        if (e.op != g.reqOp || e.row != g.reqRow || e.col != g.reqCol) revert WrongElement(e.op, e.row, e.col);
+        (bool inside, uint32 yBits) = _adjudicateFine(g, c);
+        emit RequestedElementOpened(gameId, yBits, inside, left);
+        outcome = inside ? GameOutcome.ProverWon : GameOutcome.ChallengerWon;
+        _end(gameId, g, outcome);
+    }
+
+    /// @dev Verifies an element challenge against the game's fine root (inputs from earlier boundaries against
+    ///      the coarse root) and decides the bound.
+    function _adjudicateFine(PartitionGame storage g, FineChallenge calldata c)
+        private
+        view
+        returns (bool inside, uint32 yBits)
+    {
         Claim memory cl = claims.claim(g.claimId);
         ModelSpec memory spec = registry.model(cl.modelId);
         ElementChallenge calldata e = c.element;
@@ -369,18 +428,26 @@ contract DisputeGame {
         } else if (t == 0) {
             inp = Loc(cl.traceRoot, 0, uint256(g.segments) + 1);
         } else {
-            // INVARIANT: an input from an earlier segment is committed only if it is that segment's boundary.
-            SegmentOpening calldata so = c.inputSegment;
-            if (so.segment.end != t) revert InputNotCommitted(e.op, t);
-            TensorMerkle.verify(
-                spec.segmentsRoot, TensorMerkle.leafHash(abi.encode(so.segment)), so.index, g.segments, so.proof
-            );
-            inp = Loc(cl.traceRoot, uint256(so.index) + 1, uint256(g.segments) + 1);
+            inp = Loc(cl.traceRoot, _boundaryOf(spec, g, e.op, t, c.inputSegment), uint256(g.segments) + 1);
         }
-        (bool inside, uint32 yBits) = _bound(spec, e, out, inp);
-        emit ElementAdjudicated(gameId, e.op, e.row, e.col, yBits, inside, left);
-        outcome = inside ? GameOutcome.ProverWon : GameOutcome.ChallengerWon;
-        _end(gameId, g, outcome);
+        return _bound(spec, e, out, inp);
+    }
+
+    /// @dev The coarse leaf of trace tensor `t` read by `op` from an earlier segment: `so` must be the segment
+    ///      that ends at `t`.
+    function _boundaryOf(
+        ModelSpec memory spec,
+        PartitionGame storage g,
+        uint32 op,
+        uint32 t,
+        SegmentOpening calldata so
+    ) private view returns (uint256) {
+        // INVARIANT: an input from an earlier segment is committed only if it is that segment's boundary.
+        if (so.segment.end != t) revert InputNotCommitted(op, t);
+        TensorMerkle.verify(
+            spec.segmentsRoot, TensorMerkle.leafHash(abi.encode(so.segment)), so.index, g.segments, so.proof
+        );
+        return uint256(so.index) + 1;
     }
 
     // ------------------------------------------------------------------ clocks
@@ -486,7 +553,7 @@ contract DisputeGame {
     }
 
     function _sideOf(Phase phase) private pure returns (Side) {
-        return phase == Phase.Reveal || phase == Phase.Fine ? Side.Prover : Side.Challenger;
+        return phase == Phase.Reveal || phase == Phase.Fine || phase == Phase.Open ? Side.Prover : Side.Challenger;
     }
 
     function _rootLeaf(bytes32 root) private pure returns (bytes32) {

@@ -16,7 +16,8 @@ import {
     BoundaryOpening,
     SegmentPointer,
     FineAnswer,
-    FineChallenge
+    FineChallenge,
+    ElementRequest
 } from "../src/lib/Types.sol";
 
 /// @notice Merkle trees over leaf hashes, level by level (the naive reference of `TensorMerkle`).
@@ -273,5 +274,16 @@ abstract contract Fixture is Base {
         if (n.kind == OpKind.MatMul) e.weight = fxOpening(w, Tree.proof(fxWeightLeaves(), 0));
         if (n.kind == OpKind.Add) e.weight = fxOpening(fxBias(), Tree.proof(fxWeightLeaves(), 1));
         c.element = e;
+    }
+
+    /// The request that the prover open element (0, 0) of `op`.
+    function fxRequest(uint256 op) internal view returns (ElementRequest memory r) {
+        r.op = uint32(op);
+        r.node = fxNode(op);
+        r.nodeProof = Tree.proof(fxNodeLeaves(), op);
+        Segment memory seg = fxSegment(fxSegmentOf(op));
+        if (r.node.input < seg.start && r.node.input != 0) {
+            r.inputSegment = fxSegmentOpening(fxSegmentOf(r.node.input - 1));
+        }
     }
 }

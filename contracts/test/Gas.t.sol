@@ -11,7 +11,8 @@ import {
     SegmentPointer,
     BoundaryOpening,
     FineAnswer,
-    FineChallenge
+    FineChallenge,
+    ElementRequest
 } from "../src/lib/Types.sol";
 
 /// @notice Gas of the exact dot-product bound at SmolLM2 sizes (576 = hidden, 1536 = MLP inner);
@@ -161,6 +162,22 @@ contract DisputeGasTest is Fixture {
         assertEq(uint8(claims.claim(id).status), uint8(ClaimStatus.Slashed));
         emit LogNamedUint256("whole bisection dispute, gas", total);
         emit LogNamedUint256("whole bisection dispute, transactions (withdraw not counted)", txs);
+    }
+
+    /// post, pointSegment, postFine, requestElement, openRequested on the 576-term matmul (the prover opens it).
+    function test_gas_requestedElement_matmul576_succeeds() public {
+        bytes32 id = _post(true);
+        SegmentPointer memory p = fxPointer(true, 0);
+        bytes32 gid = game.partitionGameIdOf(id, watcher, _leaf(0));
+        _tx("pointSegment", watcher, address(game), CHALLENGE_BOND, abi.encodeCall(game.pointSegment, (id, p)));
+        FineAnswer memory a = fxFine(true, 0);
+        _tx("postFine", prover, address(game), 0, abi.encodeCall(game.postFine, (gid, a)));
+        ElementRequest memory r = fxRequest(0);
+        _tx("requestElement", watcher, address(game), 0, abi.encodeCall(game.requestElement, (gid, r)));
+        FineChallenge memory c = fxElement(true, 0);
+        _tx("openRequested (matmul, n = 576)", prover, address(game), 0, abi.encodeCall(game.openRequested, (gid, c)));
+        _withdraw(prover);
+        _summary();
     }
 
     /// The prover never answers: bisect, timeout.

@@ -13,7 +13,8 @@ import {
     SegmentPointer,
     BoundaryOpening,
     FineAnswer,
-    FineChallenge
+    FineChallenge,
+    ElementRequest
 } from "../src/lib/Types.sol";
 
 /// @notice Plays random partition games on the fixture model: three provers post honest or corrupt claims,
@@ -106,7 +107,7 @@ contract GameHandler is Fixture {
         if (g.phase == Phase.None || g.phase == Phase.Ended) return;
         (uint64 pl, uint64 cl) = game.clocks(gid);
         bool corrupt = isCorrupt[g.claimId];
-        if (g.phase == Phase.Reveal || g.phase == Phase.Fine) {
+        if (g.phase == Phase.Reveal || g.phase == Phase.Fine || g.phase == Phase.Open) {
             if (pl == 0) return;
         } else if (cl == 0) {
             return;
@@ -126,11 +127,21 @@ contract GameHandler is Fixture {
             FineAnswer memory a = fxFine(corrupt, g.lo);
             vm.prank(g.prover);
             game.postFine(gid, a);
+        } else if (g.phase == Phase.Open) {
+            FineChallenge memory c = fxElement(corrupt, g.reqOp);
+            vm.prank(g.prover);
+            game.openRequested(gid, c);
         } else {
             uint256 op = g.segStart + choice % (g.segEnd - g.segStart);
-            FineChallenge memory c = fxElement(corrupt, op);
-            vm.prank(g.challenger);
-            game.openElement(gid, c);
+            if (choice & 0x80 != 0) {
+                ElementRequest memory r = fxRequest(op);
+                vm.prank(g.challenger);
+                game.requestElement(gid, r);
+            } else {
+                FineChallenge memory c = fxElement(corrupt, op);
+                vm.prank(g.challenger);
+                game.openElement(gid, c);
+            }
         }
         _record();
     }

@@ -14,7 +14,8 @@ import {
     SegmentPointer,
     BoundaryOpening,
     FineAnswer,
-    FineChallenge
+    FineChallenge,
+    ElementRequest
 } from "../src/lib/Types.sol";
 import {
     ChallengeWindowClosed,
@@ -37,8 +38,12 @@ import {
     InputNotCommitted,
     GamesOpen,
     ProofDoesNotVerify,
-    BadGameParams
+    BadGameParams,
+    WrongElement,
+    ElementOutOfRange
 } from "../src/lib/Errors.sol";
+import {TensorMerkle} from "../src/lib/TensorMerkle.sol";
+import {Tree} from "./Fixture.t.sol";
 
 /// @notice The partition game on the fixture model (3 segments, arity 2: leaf depth 2).
 contract PartitionGameTest is Fixture {
@@ -494,6 +499,126 @@ contract PartitionGameTest is Fixture {
         vm.prank(watcher);
         vm.expectRevert(abi.encodeWithSelector(GameOver.selector, gid));
         game.openElement(gid, c);
+    }
+
+    // ------------------------------------------------------------------ requestElement / openRequested
+
+    function request(bytes32 gid, uint256 op) internal {
+        ElementRequest memory r = fxRequest(op);
+        vm.prank(watcher);
+        game.requestElement(gid, r);
+    }
+
+    function test_requestElement_succeeds() public {
+        bytes32 id = fxPost(true);
+        bytes32 gid = point(id, true, 2);
+        fine(gid, true, 2);
+        ElementRequest memory r = fxRequest(3); // op3 reads segment 0's boundary: its segment comes along
+        vm.expectEmit(true, false, false, true, address(game));
+        emit DisputeGame.ElementRequested(gid, 3, 0, 0, CLOCK);
+        vm.prank(watcher);
+        game.requestElement(gid, r);
+        assertEq(uint8(g(gid).phase), uint8(Phase.Open));
+        assertEq(uint8(game.mover(gid)), uint8(Side.Prover));
+    }
+
+    function test_requestElement_outOfRange_reverts() public {
+        bytes32 id = fxPost(true);
+        bytes32 gid = point(id, true, 1);
+        fine(gid, true, 1);
+        ElementRequest memory r = fxRequest(2);
+        r.col = 1;
+        vm.prank(watcher);
+        vm.expectRevert(abi.encodeWithSelector(ElementOutOfRange.selector, 0, 1));
+        game.requestElement(gid, r);
+    }
+
+    function test_requestElement_opNotInSegment_reverts() public {
+        bytes32 id = fxPost(true);
+        bytes32 gid = point(id, true, 1);
+        fine(gid, true, 1);
+        ElementRequest memory r = fxRequest(0);
+        vm.prank(watcher);
+        vm.expectRevert(abi.encodeWithSelector(OpNotInSegment.selector, 0, 2, 3));
+        game.requestElement(gid, r);
+    }
+
+    function test_requestElement_uncommittedInput_reverts() public {
+        bytes32 id = fxPost(false);
+        bytes32 gid = point(id, false, 2);
+        fine(gid, false, 2);
+        ElementRequest memory r = fxRequest(3);
+        r.inputSegment = fxSegmentOpening(1);
+        vm.prank(watcher);
+        vm.expectRevert(abi.encodeWithSelector(InputNotCommitted.selector, 3, 2));
+        game.requestElement(gid, r);
+    }
+
+    function test_openRequested_honest_slashesChallenger_succeeds() public {
+        bytes32 id = fxPost(false);
+        bytes32 gid = point(id, false, 2);
+        fine(gid, false, 2);
+        request(gid, 3);
+        FineChallenge memory c = fxElement(false, 3);
+        vm.prank(prover);
+        assertEq(uint8(game.openRequested(gid, c)), uint8(GameOutcome.ProverWon));
+        assertEq(claims.credit(prover), CHALLENGE_BOND);
+    }
+
+    function test_openRequested_corrupt_slashesProver_succeeds() public {
+        bytes32 id = fxPost(true);
+        bytes32 gid = point(id, true, 1);
+        fine(gid, true, 1);
+        request(gid, 2);
+        FineChallenge memory c = fxElement(true, 2);
+        vm.prank(prover);
+        assertEq(uint8(game.openRequested(gid, c)), uint8(GameOutcome.ChallengerWon));
+        assertEq(uint8(claims.claim(id).status), uint8(ClaimStatus.Slashed));
+    }
+
+    function test_openRequested_wrongElement_reverts() public {
+        bytes32 id = fxPost(false);
+        bytes32 gid = point(id, false, 0);
+        fine(gid, false, 0);
+        request(gid, 1);
+        FineChallenge memory c = fxElement(false, 0);
+        vm.prank(prover);
+        vm.expectRevert(abi.encodeWithSelector(WrongElement.selector, 0, 0, 0));
+        game.openRequested(gid, c);
+    }
+
+    function test_openRequested_byChallenger_reverts() public {
+        bytes32 id = fxPost(false);
+        bytes32 gid = point(id, false, 0);
+        fine(gid, false, 0);
+        request(gid, 1);
+        FineChallenge memory c = fxElement(false, 1);
+        vm.prank(watcher);
+        vm.expectRevert(abi.encodeWithSelector(NotMover.selector, gid, watcher, prover));
+        game.openRequested(gid, c);
+    }
+
+    /// A prover whose fine root commits a leaf nobody can open (not the root of a tensor of the op's shape) cannot
+    /// escape: the challenger cannot open it either, but requests it, and the prover's clock runs out.
+    function test_openRequested_garbageLeaf_proverTimesOut_succeeds() public {
+        bytes32 id = fxPost(false);
+        bytes32 gid = point(id, false, 0);
+        bytes32[] memory leaves = fxFineLeaves(false, 0);
+        leaves[1] = TensorMerkle.leafHash(abi.encodePacked(keccak256("garbage")));
+        FineAnswer memory a = fxFine(false, 0);
+        a.fineRoot = Tree.root(leaves);
+        a.firstProof = Tree.proof(leaves, 0);
+        a.lastProof = Tree.proof(leaves, 2);
+        vm.prank(prover);
+        game.postFine(gid, a);
+        FineChallenge memory c = fxElement(false, 0); // the real data does not open under the garbage leaf
+        vm.prank(watcher);
+        vm.expectRevert();
+        game.openElement(gid, c);
+        request(gid, 0);
+        vm.warp(block.timestamp + CLOCK + 1);
+        assertEq(uint8(game.timeout(gid)), uint8(GameOutcome.ChallengerWon));
+        assertEq(uint8(claims.claim(id).status), uint8(ClaimStatus.Slashed));
     }
 
     // ------------------------------------------------------------------ timeout and clocks

@@ -67,7 +67,8 @@ async fn a_corrupted_element_is_won_by_pointing_and_an_honest_one_is_lost() {
         let status = claims.claim(id).call().await.unwrap().status;
         assert_eq!(status, if corrupt { 3 } else { 1 }, "slashed when corrupt, still pending otherwise");
 
-        // an op reading inside the fine trace (op 4: the bias add of layer 2) verifies too
+        // an op reading inside the fine trace verifies too; and the prover, asked to open an element itself,
+        // opens it (and wins: it is inside)
         if !corrupt {
             let pos = Position::leaf(8, 3, 0);
             let pointer = chain::segment_pointer(&model, &trace, 0).unwrap();
@@ -78,6 +79,17 @@ async fn a_corrupted_element_is_won_by_pointing_and_an_honest_one_is_lost() {
                 fine_challenge(&model, &registered.commitment, &trace, ElementRef { op: 1, row: 2, col: 3 }).unwrap();
             let sent = send("openElement", wgame.openElement(g0, c)).await.unwrap();
             assert!(sent.receipt.decoded_log::<DisputeGame::ElementAdjudicated>().unwrap().inside);
+
+            let pointer = chain::segment_pointer(&model, &trace, 2).unwrap();
+            send("pointSegment", wgame.pointSegment(id, pointer).value(bond)).await.unwrap();
+            let g2 = partition_game_id(id, wc.address, Position::leaf(8, 3, 2));
+            send("postFine", pgame.postFine(g2, fine_answer(&model, &trace, 2).unwrap())).await.unwrap();
+            let at = ElementRef { op: 6, row: 1, col: 2 }; // layer 3's matmul reads layer 2's output boundary
+            let r = chain::element_request(&model, &registered.commitment, at).unwrap();
+            send("requestElement", wgame.requestElement(g2, r)).await.unwrap();
+            let c = fine_challenge(&model, &registered.commitment, &trace, at).unwrap();
+            let sent = send("openRequested", pgame.openRequested(g2, c)).await.unwrap();
+            assert!(sent.receipt.decoded_log::<DisputeGame::RequestedElementOpened>().unwrap().inside);
         }
     }
 }

@@ -97,6 +97,8 @@ error WrongSegment(uint32 got, uint32 expected);
 error BadSegment(uint32 start, uint32 end);
 /// @notice The op is not inside the disputed segment's node range [start, end).
 error OpNotInSegment(uint32 op, uint32 start, uint32 end);
+/// @notice The prover opened another element than the one requested.
+error WrongElement(uint32 op, uint32 row, uint32 col);
 /// @notice The op reads a tensor of an earlier segment that is not a segment boundary, so neither the fine root
 ///         nor the coarse root commits it.
 error InputNotCommitted(uint32 op, uint32 input);

@@ -195,10 +195,13 @@ enum Phase {
     Pick,
     /// prover: post the disputed segment's fine-trace root
     Fine,
-    /// challenger: open an op output element against the fine root (adjudicated in the same move)
+    /// challenger: open an op output element against the fine root (adjudicated in the same move), or request
+    /// the prover to open one
     Element,
     /// decided
-    Ended
+    Ended,
+    /// prover: open the element the challenger requested (adjudicated in the same move)
+    Open
 }
 
 /// @notice The two sides of a game.
@@ -207,12 +210,13 @@ enum Side {
     Challenger
 }
 
-/// @notice A partition game (storage layout; seven slots).
+/// @notice A partition game (storage layout; eight slots).
 /// @dev Clocks: `proverLeft` / `challengerLeft` are the seconds each side has left, `turnStart` when the side to
 ///      move (given by `phase`) started thinking. `lo`/`hi` are the boundary (coarse leaf) indices of the
 ///      disputed range with their roots `loRoot`/`hiRoot`; `pending` is keccak256 of the roots revealed in a
 ///      `Reveal` move (while picking) or the fine-trace root (from `Fine` on). `segStart`/`segEnd` are the
-///      node range of the disputed segment once the prover opened it; `segments` the model's segment count.
+///      node range of the disputed segment once the prover opened it; `segments` the model's segment count;
+///      `reqOp`, `reqRow`, `reqCol` the element the challenger requested (phase `Open`).
 struct PartitionGame {
     bytes32 claimId;
     address challenger;
@@ -231,4 +235,19 @@ struct PartitionGame {
     bytes32 loRoot;
     bytes32 hiRoot;
     bytes32 pending;
+    uint32 reqOp;
+    uint32 reqRow;
+    uint32 reqCol;
+}
+
+/// @notice The challenger's request that the prover open output element (row, col) of op `op`: the descriptor
+///         (against the graph root) and, for an input read from an earlier segment's boundary, that segment,
+///         so the contract can check the prover is able to answer before making it.
+struct ElementRequest {
+    uint32 op;
+    OpNode node;
+    bytes32[] nodeProof;
+    uint32 row;
+    uint32 col;
+    SegmentOpening inputSegment;
 }

@@ -63,6 +63,8 @@ pub enum Phase {
     Element,
     /// Decided.
     Ended,
+    /// The prover opens the element the challenger requested.
+    Open,
 }
 
 impl From<u8> for Phase {
@@ -73,6 +75,7 @@ impl From<u8> for Phase {
             3 => Self::Fine,
             4 => Self::Element,
             5 => Self::Ended,
+            6 => Self::Open,
             _ => Self::None,
         }
     }
@@ -150,6 +153,60 @@ pub fn segment_of(model: &Model, op: usize) -> Result<usize> {
     ranges.iter().position(|r| r.contains(&op)).ok_or(Error::OutOfRange { what: "op", index: op, len: ranges.len() })
 }
 
+/// The challenger's request that the prover open element `at` (descriptor and, for an input read from an
+/// earlier boundary, that boundary's segment).
+pub fn element_request(model: &Model, mc: &ModelCommitment, at: ElementRef) -> Result<DisputeGame::ElementRequest> {
+    let c = fine_challenge_parts(model, at)?;
+    let input_segment = match c.input_boundary {
+        Some(seg) => segment_opening(model, seg)?,
+        None => empty_segment_opening(),
+    };
+    Ok(DisputeGame::ElementRequest {
+        op: at.op as u32,
+        node: c.node,
+        nodeProof: list_proof(&mc.graph, at.op)?,
+        row: at.row as u32,
+        col: at.col as u32,
+        inputSegment: input_segment,
+    })
+}
+
+struct Parts {
+    node: DisputeGame::OpNode,
+    /// The segment whose output boundary the op reads, when it reads one from an earlier segment.
+    input_boundary: Option<usize>,
+}
+
+fn empty_segment_opening() -> DisputeGame::SegmentOpening {
+    DisputeGame::SegmentOpening { index: 0, segment: DisputeGame::Segment { start: 0, end: 0 }, proof: vec![] }
+}
+
+fn fine_challenge_parts(model: &Model, at: ElementRef) -> Result<Parts> {
+    let r = segment_range(model, segment_of(model, at.op)?)?;
+    let node = model.graph.descriptor(at.op).ok_or_else(|| {
+        Error::Chain(format!("op {} ({}) has no on-chain adjudication yet", at.op, model.graph.nodes[at.op].op.name()))
+    })?;
+    let inp = node.input as usize;
+    let input_boundary = if inp >= r.start || inp == 0 {
+        None
+    } else {
+        Some(model.graph.segment_ranges().iter().position(|s| s.end == inp).ok_or_else(|| {
+            Error::Chain(format!("op {} reads trace tensor {inp}, inside an earlier segment: not adjudicable", at.op))
+        })?)
+    };
+    Ok(Parts {
+        node: DisputeGame::OpNode {
+            kind: node.kind as u8,
+            input: node.input,
+            weight: node.weight,
+            rows: node.rows,
+            cols: node.cols,
+            inner: node.inner,
+        },
+        input_boundary,
+    })
+}
+
 /// The element level: element `at` opened against the fine root of its segment (its input against the coarse
 /// root when it is an earlier segment's boundary).
 pub fn fine_challenge(
@@ -160,9 +217,8 @@ pub fn fine_challenge(
 ) -> Result<DisputeGame::FineChallenge> {
     let s = segment_of(model, at.op)?;
     let r = segment_range(model, s)?;
-    let node = model.graph.descriptor(at.op).ok_or_else(|| {
-        Error::Chain(format!("op {} ({}) has no on-chain adjudication yet", at.op, model.graph.nodes[at.op].op.name()))
-    })?;
+    let parts = fine_challenge_parts(model, at)?;
+    let node = model.graph.descriptor(at.op).expect("checked by fine_challenge_parts");
     let (rows, cols) = (node.rows as usize, node.cols as usize);
     if at.row >= rows || at.col >= cols {
         return Err(Error::OutOfRange { what: "element", index: at.row * cols + at.col, len: rows * cols });
@@ -176,21 +232,15 @@ pub fn fine_challenge(
     );
     let inp_i = node.input as usize;
     let range = node.input_range(at.row, at.col);
-    let mut input_segment =
-        DisputeGame::SegmentOpening { index: 0, segment: DisputeGame::Segment { start: 0, end: 0 }, proof: vec![] };
     let input = if inp_i >= r.start {
         opening(
             fine.tensors[inp_i - r.start].open(&trace.tensors[inp_i].data, range)?,
             list_proof(&fine.tree, inp_i - r.start)?,
         )
     } else {
+        // the claim input (coarse leaf 0) or the output boundary of segment c - 1 (coarse leaf c)
+        let c = parts.input_boundary.map_or(0, |seg| seg + 1);
         let coarse = trace.commit_coarse(&model.graph);
-        let c = coarse.indices.iter().position(|i| *i == inp_i).ok_or_else(|| {
-            Error::Chain(format!("op {} reads trace tensor {inp_i}, inside an earlier segment: not adjudicable", at.op))
-        })?;
-        if c > 0 {
-            input_segment = segment_opening(model, c - 1)?;
-        }
         opening(coarse.tensors[c].open(&trace.tensors[inp_i].data, range)?, list_proof(&coarse.tree, c)?)
     };
     let weight = match node.weight_range(at.col) {
@@ -200,17 +250,14 @@ pub fn fine_challenge(
         }
         None => DisputeGame::TensorOpening { dataRoot: B256::ZERO, rootProof: vec![], chunks: vec![] },
     };
+    let input_segment = match parts.input_boundary {
+        Some(seg) => segment_opening(model, seg)?,
+        None => empty_segment_opening(),
+    };
     Ok(DisputeGame::FineChallenge {
         element: DisputeGame::ElementChallenge {
             op: at.op as u32,
-            node: DisputeGame::OpNode {
-                kind: node.kind as u8,
-                input: node.input,
-                weight: node.weight,
-                rows: node.rows,
-                cols: node.cols,
-                inner: node.inner,
-            },
+            node: parts.node,
             nodeProof: list_proof(&mc.graph, at.op)?,
             row: at.row as u32,
             col: at.col as u32,

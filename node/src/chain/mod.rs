@@ -11,7 +11,8 @@ pub use anvil::{find_tool, LocalChain};
 pub use claims::{ClaimStatus, Claims, GameOutcome};
 pub use deploy::{deploy, Deployment, ProtocolParams};
 pub use game::{
-    fine_answer, fine_challenge, partition_game_id, reveal_openings, segment_of, segment_pointer, Phase, Position,
+    element_request, fine_answer, fine_challenge, partition_game_id, reveal_openings, segment_of, segment_pointer,
+    Phase, Position,
 };
 pub use proofs::{element_challenge, list_proof, ElementRef};
 pub use tx::{revert_reason, send, Sent};

@@ -39,9 +39,15 @@ pub fn revert_reason(err: &alloy::contract::Error) -> String {
 /// Sends a contract call, waits for its receipt and fails (naming the custom error) if it reverted.
 pub async fn send<P, D>(label: &str, call: CallBuilder<P, D, Ethereum>) -> Result<Sent>
 where
-    P: Provider<Ethereum>,
-    D: CallDecoder,
+    P: Provider<Ethereum> + Clone,
+    D: CallDecoder + Clone,
 {
+    // Estimate, then leave headroom: a game move's gas depends on the block's timestamp (a clock slot rewritten
+    // with the same value costs 100 gas, with a new one 2900), and the estimate may run a second earlier than
+    // the block that mines it.
+    let estimate = call.estimate_gas().await.map_err(|e| Error::Chain(format!("{label}: {}", revert_reason(&e))))?;
+    let call = call.gas(estimate + estimate / 5 + 20_000);
+    let replay = call.clone();
     let pending = call.send().await.map_err(|e| Error::Chain(format!("{label}: {}", revert_reason(&e))))?;
     // Poll for the receipt directly (rather than through the provider's block heartbeat, which can miss a
     // transaction mined before it starts watching), and give up with a named error instead of hanging.
@@ -61,7 +67,16 @@ where
         }
     };
     if !receipt.status() {
-        return Err(Error::Chain(format!("{label}: transaction {} reverted", receipt.transaction_hash)));
+        // Mined but reverted (it passed estimation, so the state or the gas differed): replay it on the state
+        // it ran on to name the error.
+        let why = match receipt.block_number {
+            Some(n) if n > 0 => match replay.gas(receipt.gas_used).block(n.saturating_sub(1).into()).call_raw().await {
+                Err(e) => revert_reason(&e),
+                Ok(_) => format!("out of gas? it succeeds on replay; used {} gas", receipt.gas_used),
+            },
+            _ => "no block".into(),
+        };
+        return Err(Error::Chain(format!("{label}: transaction {} reverted: {why}", receipt.transaction_hash)));
     }
     tracing::debug!(label, gas = receipt.gas_used, "mined");
     Ok(Sent { label: label.to_string(), gas_used: receipt.gas_used, receipt })

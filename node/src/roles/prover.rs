@@ -7,7 +7,10 @@ use alloy::providers::DynProvider;
 use nao_bindings::{ClaimManager, DisputeGame};
 
 use super::{RegisteredModel, TraceStore};
-use crate::chain::{fine_answer, list_proof, reveal_openings, send, Claims, Client, Deployment, Phase, Position, Sent};
+use crate::chain::{
+    fine_answer, fine_challenge, list_proof, reveal_openings, send, Claims, Client, Deployment, ElementRef, Phase,
+    Position, Sent,
+};
 use crate::model::HostTensor;
 use crate::runtime::{Runtime, Tamper};
 use crate::{Error, Result};
@@ -108,8 +111,9 @@ impl Prover {
     }
 
     /// Makes every move waiting for this prover in the partition games against `claim` opened since
-    /// `from_block`: reveals the interior boundaries of a bisection range, or posts the disputed segment's
-    /// fine-trace root (recomputing the trace if needed). Returns the transactions sent.
+    /// `from_block`: reveals the interior boundaries of a bisection range, posts the disputed segment's
+    /// fine-trace root, or opens a requested element (recomputing the trace if needed). Returns the
+    /// transactions sent.
     pub async fn answer_games(&self, claim: &PostedClaim, from_block: u64) -> Result<Vec<Sent>> {
         let created = self
             .game
@@ -128,7 +132,7 @@ impl Prover {
                 .await
                 .map_err(|e| Error::Chain(format!("partitionGame: {e}")))?;
             let phase = Phase::from(g.phase);
-            if !matches!(phase, Phase::Reveal | Phase::Fine) {
+            if !matches!(phase, Phase::Reveal | Phase::Fine | Phase::Open) {
                 continue;
             }
             let trace = self
@@ -139,6 +143,10 @@ impl Prover {
             if phase == Phase::Fine {
                 let a = fine_answer(model, &trace, g.lo as usize)?;
                 sent.push(send("postFine", self.game.postFine(e.gameId, a)).await?);
+            } else if phase == Phase::Open {
+                let at = ElementRef { op: g.reqOp as usize, row: g.reqRow as usize, col: g.reqCol as usize };
+                let c = fine_challenge(model, &self.model.commitment, &trace, at)?;
+                sent.push(send("openRequested", self.game.openRequested(e.gameId, c)).await?);
             } else {
                 let k: u64 = self.game.arity().call().await.map_err(|e| Error::Chain(format!("arity: {e}")))?.to();
                 let w = Position(g.position).child_width(k, u64::from(g.segments)) as usize;

@@ -9,8 +9,8 @@ use nao_bindings::DisputeGame;
 
 use super::RegisteredModel;
 use crate::chain::{
-    element_challenge, fine_challenge, segment_of, segment_pointer, send, Claims, Client, Deployment, ElementRef,
-    Phase, Position, Sent,
+    element_challenge, element_request, fine_challenge, segment_of, segment_pointer, send, Claims, Client, Deployment,
+    ElementRef, Phase, Position, Sent,
 };
 use crate::commit::Hash;
 use crate::model::HostTensor;
@@ -260,6 +260,14 @@ impl Watcher {
             .ok_or_else(|| Error::Chain("openElement: no GameEnded event".into()))?;
         tracing::info!(%game, ?at, outcome = ended.outcome, gas = sent.gas_used, "partition game decided");
         Ok((ended.outcome, sent))
+    }
+
+    /// Makes the prover open element `at` (when this watcher lacks the data or the fine root commits leaves it
+    /// cannot open); the prover's answer decides the game, or its clock runs out.
+    pub async fn request_element(&self, game: B256, at: ElementRef) -> Result<Sent> {
+        let m = &self.model;
+        let r = element_request(&m.model, &m.commitment, at)?;
+        send("requestElement", self.game.requestElement(game, r)).await
     }
 
     /// Ends a game whose mover let its clock run out (or that another game made moot).
