@@ -224,7 +224,7 @@ impl BenchArgs {
             .or_else(|| (self.report.is_some() && mode == Mode::Full).then(|| PathBuf::from("docs/BENCHMARKS.md")));
         if let Some(path) = &self.report {
             let png = sibling(path, "bench-overhead.png");
-            plot_overhead(&report.overhead_vs_prompt, &png)?;
+            plot_overhead(&report.overhead_vs_prompt, &report.hash_vs_limit, &png)?;
             report.plot = Some(png.display().to_string());
             std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")
                 .wrap_err_with(|| format!("writing {}", path.display()))?;
@@ -232,7 +232,7 @@ impl BenchArgs {
         }
         if let Some(md) = &markdown {
             let png = sibling(md, "bench-overhead.png");
-            plot_overhead(&report.overhead_vs_prompt, &png)?;
+            plot_overhead(&report.overhead_vs_prompt, &report.hash_vs_limit, &png)?;
             let old = std::fs::read_to_string(md).unwrap_or_default();
             let text = report.markdown(Some("bench-overhead.png"), bench::kept_tail(&old));
             std::fs::write(md, text).wrap_err_with(|| format!("writing {}", md.display()))?;
@@ -325,7 +325,7 @@ fn gpu_posting(models: &Models, tokens: usize, reps: usize) -> eyre::Result<Slot
 }
 
 /// The plot of posting overhead and inference times against prompt length.
-fn plot_overhead(runs: &[PostingBench], png: &Path) -> eyre::Result<()> {
+fn plot_overhead(runs: &[PostingBench], hash: &bench::HashBench, png: &Path) -> eyre::Result<()> {
     if runs.is_empty() {
         return Ok(());
     }
@@ -351,6 +351,10 @@ fn plot_overhead(runs: &[PostingBench], png: &Path) -> eyre::Result<()> {
             Series {
                 name: "CPU time, median of per-repetition ratios".into(),
                 points: runs.iter().filter_map(|p| Some((p.tokens as f64, p.cpu_ratio?))).collect(),
+            },
+            Series {
+                name: "hashing alone (derived: coarse bytes / hash throughput / plain)".into(),
+                points: xy(&|p| 1.0 + p.coarse_bytes as f64 / (hash.commitment_gbps * 1e9) / p.plain_s),
             },
         ],
         reference: Some(("goal 1.01".into(), 1.01)),
