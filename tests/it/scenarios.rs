@@ -33,7 +33,10 @@ async fn every_scenario_ends_as_expected_and_bonds_move_to_the_winner() {
     assert_eq!(silent.outcome, Outcome::ProverSlashed, "the prover's clock ran out");
     assert!(silent.tx_gas.iter().any(|t| t.label == "timeout"));
     assert_eq!(silent.watcher_delta_wei, "1000000000000000000");
-    for s in [corrupted, bisected, silent] {
+    let minilm = by("minilm-corrupted");
+    assert_eq!(minilm.outcome, Outcome::ProverSlashed, "a real transformer layer disputed through its fine trace");
+    assert!(minilm.tx_gas.iter().any(|t| t.label == "postFine"));
+    for s in [corrupted, bisected, silent, minilm] {
         assert!(s.gas_used < 3_000_000 && s.txs <= 8, "{}: {} gas in {} transactions", s.name, s.gas_used, s.txs);
     }
 

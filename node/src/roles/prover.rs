@@ -105,6 +105,11 @@ impl Prover {
         Ok(PostedClaim { id, output, trace_root: FixedBytes(root), sent })
     }
 
+    /// The model this prover runs.
+    pub fn model(&self) -> &crate::model::Model {
+        &self.model.model
+    }
+
     /// The claim manager as this prover.
     pub fn claims(&self) -> &Claims {
         &self.claims
