@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.28;
+
+import {Base} from "./Base.t.sol";
+import {Tree} from "./Fixture.t.sol";
+import {Cool} from "./Gas.t.sol";
+import {ClaimManager} from "../src/ClaimManager.sol";
+import {DisputeGame} from "../src/DisputeGame.sol";
+import {TensorMerkle} from "../src/lib/TensorMerkle.sol";
+import {Position, LibPosition} from "../src/lib/Position.sol";
+import {
+    ModelSpec,
+    OpKind,
+    OpNode,
+    ClaimInput,
+    ClaimStatus,
+    Segment,
+    SegmentOpening,
+    BoundaryOpening,
+    SegmentPointer,
+    FineAnswer,
+    FineChallenge,
+    ElementChallenge,
+    PartitionGame,
+    TensorOpening,
+    ChunkOpening,
+    Phase
+} from "../src/lib/Types.sol";
+
+/// @notice Segment-level gas at SmolLM2's scale: 270 segments (a block per step of a prompt plus decode steps),
+///         bisection with k = 8 (3 rounds) against direct pointing, on a chain of ReLUs of one element each
+///         (t0 = 1, t_i = relu(t_{i-1}) = 1; the corrupt claim's last output is 2). Each figure = execution
+///         with the contracts cooled + 21000 + calldata, as in `DisputeGasTest`.
+contract BisectionGasTest is Base {
+    uint256 internal constant S = 270;
+    uint256 internal constant K = 8;
+    uint32 internal constant TWO = 0x40000000;
+
+    ClaimManager internal claims8;
+    DisputeGame internal game8;
+    bytes32 internal model8;
+    bytes32[] internal nodeLeaves;
+    bytes32[] internal segLeaves;
+    bytes32[] internal coarse;
+    uint256 internal total;
+    uint256 internal txs;
+
+    function setUp() public override {
+        super.setUp();
+        claims8 = new ClaimManager(registry, WINDOW, CLAIM_BOND, CHALLENGE_BOND);
+        game8 = new DisputeGame(claims8, CLOCK, K);
+        claims8.bindDisputeGame(address(game8));
+        for (uint256 i; i < S; ++i) {
+            nodeLeaves.push(TensorMerkle.leafHash(abi.encode(_node(i))));
+            // forge-lint: disable-next-line(unsafe-typecast)
+            segLeaves.push(TensorMerkle.leafHash(abi.encode(Segment(uint32(i), uint32(i + 1)))));
+        }
+        for (uint256 i; i <= S; ++i) {
+            coarse.push(listLeaf(_root(i)));
+        }
+        model8 = registry.register(
+            ModelSpec({
+                graphRoot: Tree.root(nodeLeaves),
+                nodeCount: uint32(S),
+                segmentCount: uint32(S),
+                segmentsRoot: Tree.root(segLeaves),
+                weightsRoot: bytes32(0),
+                weightCount: 1,
+                profileRoot: keccak256("relu chain"),
+                uri: "relu-chain"
+            })
+        );
+    }
+
+    function _node(uint256 i) internal pure returns (OpNode memory) {
+        // forge-lint: disable-next-line(unsafe-typecast)
+        return OpNode(OpKind.Relu, uint32(i), 0, 1, 1, 0);
+    }
+
+    function _value(uint256 t) internal pure returns (uint32) {
+        return t == S ? TWO : ONE;
+    }
+
+    function _root(uint256 t) internal pure returns (bytes32) {
+        return rootOf(one(_value(t)), shape2(1, 1));
+    }
+
+    function _calldataGas(bytes memory data) internal pure returns (uint256 g) {
+        for (uint256 i; i < data.length; ++i) {
+            g += data[i] == 0 ? 4 : 16;
+        }
+    }
+
+    function _tx(string memory label, address from, address target, uint256 value, bytes memory data) internal {
+        uint256 intrinsic = 21_000 + _calldataGas(data);
+        Cool(address(vm)).cool(address(claims8));
+        Cool(address(vm)).cool(address(game8));
+        Cool(address(vm)).cool(address(registry));
+        vm.prank(from);
+        uint256 before = gasleft();
+        (bool ok, bytes memory ret) = target.call{value: value}(data);
+        uint256 used = before - gasleft() + intrinsic;
+        if (!ok) {
+            assembly {
+                revert(add(ret, 32), mload(ret))
+            }
+        }
+        total += used;
+        ++txs;
+        emit LogNamedUint256(label, used);
+    }
+
+    function _post() internal returns (bytes32 id) {
+        ClaimInput memory c;
+        c.modelId = model8;
+        c.inputRoot = _root(0);
+        c.outputRoot = _root(S);
+        c.traceRoot = Tree.root(coarse);
+        c.inputProof = Tree.proof(coarse, 0);
+        c.outputProof = Tree.proof(coarse, S);
+        c.dataUri = "relu-chain";
+        _tx(
+            "postClaim (271 coarse leaves)",
+            prover,
+            address(claims8),
+            CLAIM_BOND,
+            abi.encodeCall(claims8.postClaim, (c))
+        );
+        id = claims8.claimIdOf(c.modelId, c.inputRoot, c.outputRoot, c.traceRoot, prover);
+    }
+
+    function _opening(uint32 v, bytes32[] memory rootProof) internal pure returns (TensorOpening memory t) {
+        t.dataRoot = TensorMerkle.leafHash(le(one(v)));
+        t.rootProof = rootProof;
+        t.chunks = new ChunkOpening[](1);
+        t.chunks[0] = ChunkOpening(0, le(one(v)), new bytes32[](0));
+    }
+
+    /// Fine root, element: the last segment (ReLU of 1 claimed as 2).
+    function _fineAndElement(bytes32 gid) internal {
+        uint256 s = S - 1;
+        bytes32[] memory fine = new bytes32[](2);
+        fine[0] = coarse[s];
+        fine[1] = coarse[S];
+        FineAnswer memory a;
+        a.fineRoot = Tree.root(fine);
+        // forge-lint: disable-next-line(unsafe-typecast)
+        a.segment = SegmentOpening(uint32(s), Segment(uint32(s), uint32(S)), Tree.proof(segLeaves, s));
+        a.firstProof = Tree.proof(fine, 0);
+        a.lastProof = Tree.proof(fine, 1);
+        _tx("postFine", prover, address(game8), 0, abi.encodeCall(game8.postFine, (gid, a)));
+        FineChallenge memory c;
+        ElementChallenge memory e;
+        // forge-lint: disable-next-line(unsafe-typecast)
+        e.op = uint32(s);
+        e.node = _node(s);
+        e.nodeProof = Tree.proof(nodeLeaves, s);
+        e.output = _opening(TWO, Tree.proof(fine, 1));
+        e.input = _opening(ONE, Tree.proof(fine, 0));
+        c.element = e;
+        _tx("openElement (relu)", watcher, address(game8), 0, abi.encodeCall(game8.openElement, (gid, c)));
+    }
+
+    function test_gas_bisectionK8_270segments_succeeds() public {
+        bytes32 id = _post();
+        bytes32 gid = game8.partitionGameIdOf(id, watcher, LibPosition.root());
+        _tx("bisect", watcher, address(game8), CHALLENGE_BOND, abi.encodeCall(game8.bisect, (id)));
+        uint256 target = S - 1;
+        while (game8.partitionGame(gid).phase == Phase.Reveal) {
+            PartitionGame memory g = game8.partitionGame(gid);
+            uint256 w = LibPosition.pow(K, LibPosition.leafDepth(K, S) - g.position.depth(K) - 1);
+            uint256 count = (uint256(g.hi) - g.lo + w - 1) / w - 1;
+            BoundaryOpening[] memory r = new BoundaryOpening[](count);
+            bytes32[] memory roots = new bytes32[](count);
+            for (uint256 j; j < count; ++j) {
+                uint256 b = g.lo + (j + 1) * w;
+                r[j] = BoundaryOpening(_root(b), Tree.proof(coarse, b));
+                roots[j] = r[j].root;
+            }
+            _tx("reveal", prover, address(game8), 0, abi.encodeCall(game8.reveal, (gid, r)));
+            uint256 child = (target - g.lo) / w;
+            _tx("pick", watcher, address(game8), 0, abi.encodeCall(game8.pick, (gid, child, roots)));
+        }
+        _fineAndElement(gid);
+        assertEq(uint8(claims8.claim(id).status), uint8(ClaimStatus.Slashed));
+        emit LogNamedUint256("bisection, 270 segments, k = 8: whole dispute gas", total);
+        emit LogNamedUint256("bisection, 270 segments, k = 8: transactions (withdraw not counted)", txs);
+        assertLt(total, 3_000_000);
+    }
+
+    function test_gas_pointing_270segments_succeeds() public {
+        bytes32 id = _post();
+        uint256 s = S - 1;
+        SegmentPointer memory p;
+        // forge-lint: disable-next-line(unsafe-typecast)
+        p.segment = uint32(s);
+        p.lo = BoundaryOpening(_root(s), Tree.proof(coarse, s));
+        p.hi = BoundaryOpening(_root(S), Tree.proof(coarse, S));
+        bytes32 gid = game8.partitionGameIdOf(id, watcher, LibPosition.node(K, LibPosition.leafDepth(K, S), s));
+        _tx(
+            "pointSegment (depth-9 proofs)",
+            watcher,
+            address(game8),
+            CHALLENGE_BOND,
+            abi.encodeCall(game8.pointSegment, (id, p))
+        );
+        _fineAndElement(gid);
+        assertEq(uint8(claims8.claim(id).status), uint8(ClaimStatus.Slashed));
+        emit LogNamedUint256("pointing, 270 segments: whole dispute gas", total);
+        emit LogNamedUint256("pointing, 270 segments: transactions (withdraw not counted)", txs);
+    }
+}
