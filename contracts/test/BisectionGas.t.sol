@@ -61,7 +61,9 @@ contract BisectionGasTest is Base {
         model8 = registry.register(
             ModelSpec({
                 graphRoot: Tree.root(nodeLeaves),
+                // forge-lint: disable-next-line(unsafe-typecast)
                 nodeCount: uint32(S),
+                // forge-lint: disable-next-line(unsafe-typecast)
                 segmentCount: uint32(S),
                 segmentsRoot: Tree.root(segLeaves),
                 weightsRoot: bytes32(0),

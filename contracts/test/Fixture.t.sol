@@ -278,6 +278,7 @@ abstract contract Fixture is Base {
 
     /// The request that the prover open element (0, 0) of `op`.
     function fxRequest(uint256 op) internal view returns (ElementRequest memory r) {
+        // forge-lint: disable-next-line(unsafe-typecast)
         r.op = uint32(op);
         r.node = fxNode(op);
         r.nodeProof = Tree.proof(fxNodeLeaves(), op);
