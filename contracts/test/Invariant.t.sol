@@ -286,8 +286,6 @@ contract GameInvariantTest is PRBTest {
     }
 
     /// ETH in = ETH held + ETH out, and what is held is exactly credits + pending claim bonds + open game bonds.
-    /// forge-config: default.invariant.runs = 10000
-    /// forge-config: default.invariant.depth = 24
     function invariant_ethConserved() public {
         ClaimManagerView cm = ClaimManagerView(h.claimManager());
         uint256 held = address(cm).balance;
@@ -307,8 +305,6 @@ contract GameInvariantTest is PRBTest {
     }
 
     /// A settled claim and an ended game never change.
-    /// forge-config: default.invariant.runs = 10000
-    /// forge-config: default.invariant.depth = 24
     function invariant_settledNeverChanges() public {
         ClaimManagerView cm = ClaimManagerView(h.claimManager());
         for (uint256 i; i < h.claimCount(); ++i) {
