@@ -679,6 +679,28 @@ contract PartitionGameTest is Fixture {
         assertEq(address(claims).balance, CLAIM_BOND + 2 * CHALLENGE_BOND);
     }
 
+    /// Two challengers both prove the claim wrong: the first slashes it, the second gets its bond back.
+    function test_openElement_secondWinAfterSlash_refunds_succeeds() public {
+        address second = address(0xCAFE);
+        vm.deal(second, 1 ether);
+        bytes32 id = fxPost(true);
+        bytes32 g1 = point(id, true, 1);
+        SegmentPointer memory p = fxPointer(true, 1);
+        vm.prank(second);
+        bytes32 g2 = game.pointSegment{value: CHALLENGE_BOND}(id, p);
+        fine(g1, true, 1);
+        fine(g2, true, 1);
+        element(g1, true, 2);
+        FineChallenge memory c = fxElement(true, 2);
+        vm.expectEmit(true, true, false, true, address(claims));
+        emit ClaimManager.ChallengeRefunded(id, second, CHALLENGE_BOND);
+        vm.prank(second);
+        assertEq(uint8(game.openElement(g2, c)), uint8(GameOutcome.ChallengerWon));
+        assertEq(claims.credit(second), CHALLENGE_BOND);
+        assertEq(claims.credit(watcher), CLAIM_BOND + CHALLENGE_BOND);
+        assertEq(claims.openGames(id), 0);
+    }
+
     function test_clocks_runForTheMoverOnly_succeeds() public {
         bytes32 id = fxPost(true);
         bytes32 gid = bisectAs(watcher, id);
