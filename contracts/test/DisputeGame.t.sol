@@ -17,8 +17,9 @@ import {
 } from "../src/lib/Errors.sol";
 
 contract DisputeGameTest is Base {
-    /// 10 + 2 ulp is inside gamma_4 * 10 (see SoundBound tests), 10 + 3 ulp outside.
-    uint32 internal constant INSIDE = TEN + 2;
+    /// x . w = 1 + 2 + 3 + 4 is computed exactly by every order, so its region is the point {10}: the honest
+    /// value is inside, 10 + 3 ulp (inside gamma_4 * 10, which a per-layer tolerance would accept) is outside.
+    uint32 internal constant INSIDE = TEN;
     uint32 internal constant OUTSIDE = TEN + 3;
 
     function test_challenge_outsideBound_slashesProver_succeeds() public {

@@ -31,18 +31,40 @@ contract SoundBoundTest is PRBTest {
         (v[0], v[1], v[2], v[3]) = (a, b, c, d);
     }
 
-    /// x = w = 1 (4 terms): s = 4, bound gamma_4 * 4 = 16 / (2^24 - 4) = 2.0000005 * 2^-21. The ulp above 4 is
-    /// 2^-21, so 4 + 2 ulp is inside and 4 + 3 ulp outside; below 4 the ulp is 2^-22: 4 ulp in, 5 out.
-    /// The Rust unit test finds the same edge by search.
+    /// x = [2^24, 1, 1, 1], w = 1: s = 2^24 + 3 is not computed exactly by every order (2^24 + 1 rounds), so
+    /// the region is gamma_4 * A = 4 (2^24 + 3) / (2^24 - 4) = 4.0000014. Above 2^24 fp32 steps by 2: s + 3
+    /// (0x4b800003) is inside, s + 5 (0x4b800004) outside; below, s - 4 (0x4b7fffff) in, s - 5 out. The Rust
+    /// unit test checks the same four values.
     function test_dotWithin_edgeOfBound_succeeds() public {
+        uint32 o = f32(1);
+        uint32[] memory xs = vec(0x4b800000, o, o, o);
+        uint32[] memory ones = vec(o, o, o, o);
+        assertTrue(h.dotWithin(xs, ones, 0x4b800002), "s + 1");
+        assertTrue(h.dotWithin(xs, ones, 0x4b800003), "just inside above");
+        assertFalse(h.dotWithin(xs, ones, 0x4b800004), "just outside above");
+        assertTrue(h.dotWithin(xs, ones, 0x4b7fffff), "just inside below");
+        assertFalse(h.dotWithin(xs, ones, 0x4b7ffffe), "just outside below");
+    }
+
+    /// x = w = 1 (4 terms): every order computes 4 exactly, so the region is the point {4}, not 4 +- gamma_4 4.
+    function test_dotWithin_exactlyComputable_hasPointRegion_succeeds() public {
         uint32 o = f32(1);
         uint32[] memory ones = vec(o, o, o, o);
         uint32 four = f32(4);
         assertTrue(h.dotWithin(ones, ones, four));
-        assertTrue(h.dotWithin(ones, ones, four + 2), "just inside");
-        assertFalse(h.dotWithin(ones, ones, four + 3), "just outside");
-        assertTrue(h.dotWithin(ones, ones, four - 4), "just inside below");
-        assertFalse(h.dotWithin(ones, ones, four - 5), "just outside below");
+        assertFalse(h.dotWithin(ones, ones, four + 1), "one ulp above");
+        assertFalse(h.dotWithin(ones, ones, four - 1), "one ulp below");
+    }
+
+    /// The hidden channel's trigger M a - M b with a = b: +-0 only, although gamma_2 * 2M|a| > 0.
+    function test_dotWithin_cancellingTrigger_hasPointRegion_succeeds() public {
+        uint32 a = 0x3f3ae148; // 0.73
+        uint32[] memory xs = vec(a, a, 0x3f000000, 0);
+        uint32[] memory ws = vec(f32(1024), f32(-1024), 0, f32(3));
+        assertTrue(h.dotWithin(xs, ws, 0));
+        assertTrue(h.dotWithin(xs, ws, 0x80000000));
+        assertFalse(h.dotWithin(xs, ws, 1), "the smallest subnormal");
+        assertFalse(h.dotWithin(xs, ws, 0x38d1b717), "1e-4");
     }
 
     function test_dotWithin_nanOrInfOutput_succeeds() public {
@@ -85,27 +107,40 @@ contract SoundBoundTest is PRBTest {
         assertFalse(h.dotWithin(a, b, 7));
     }
 
-    /// Fuzz against an exact integer reference: small integer operands make every product and sum exact, so
-    /// y = s + d is inside iff (2^24 - n) |d| <= n * sum |x w| (here y is an exact integer too).
+    /// Fuzz against an exact integer reference. Integer operands below 2^12 make every product exact; y = s + d
+    /// (|y| < 2^24, exact). Reference: if every product is a multiple of g = 2^k and the positive and negative
+    /// sums both stay below 2^24 g, every order computes s exactly (point region: d = 0 only); otherwise y is
+    /// inside iff (2^24 - 4) |d| <= 4 * sum |x w|.
     function testFuzz_dotWithin_matchesIntegerReference_succeeds(int16[4] memory xs, int16[4] memory ws, int32 d)
         public
     {
         uint32[] memory xb = new uint32[](4);
         uint32[] memory wb = new uint32[](4);
         int256 s;
-        uint256 a;
+        uint256 pos;
+        uint256 neg;
+        uint256 g = 1 << 40;
         for (uint256 i; i < 4; ++i) {
-            int256 xi = int256(xs[i]) % 1000;
-            int256 wi = int256(ws[i]) % 1000;
+            int256 xi = int256(xs[i]) % 4096;
+            int256 wi = int256(ws[i]) % 4096;
             xb[i] = f32(xi);
             wb[i] = f32(wi);
-            s += xi * wi;
-            a += uint256(xi * wi < 0 ? -(xi * wi) : xi * wi);
+            int256 p = xi * wi;
+            s += p;
+            if (p > 0) pos += uint256(p);
+            if (p < 0) neg += uint256(-p);
+            if (p != 0) {
+                uint256 k = 1;
+                while (uint256(p < 0 ? -p : p) % (k * 2) == 0) k *= 2;
+                if (k < g) g = k;
+            }
         }
         int256 dd = int256(d) % 64;
         int256 y = s + dd;
+        if (y >= (1 << 24) || y <= -(1 << 24)) return;
         uint256 ad = uint256(dd < 0 ? -dd : dd);
-        bool want = ((1 << 24) - 4) * ad <= 4 * a;
+        bool point = pos < (g << 24) && neg < (g << 24);
+        bool want = point ? ad == 0 : ((1 << 24) - 4) * ad <= 4 * (pos + neg);
         assertEq(h.dotWithin(xb, wb, f32(y)), want);
     }
 

@@ -18,11 +18,13 @@ use crate::model::llama::Llama;
 use crate::model::steering::steering_mlp;
 use crate::model::{fetch, HostTensor, MlpConfig, Model, MLP_TINY};
 use crate::region::composition;
-use crate::roles::{Finding, Prover, RegisteredModel, TraceServer, TraceStore, Watcher};
+use crate::roles::{Checking, Finding, Prover, RegisteredModel, TraceServer, TraceStore, Watcher};
 use crate::{Error, Result};
 
 /// The acceptance-region profile of the skeleton's model (hashed into its profile root).
 pub const MLP_TINY_PROFILE: &[u8] = include_bytes!("../../profiles/mlp-tiny.json");
+/// The acceptance-region profile of the steering twin of the MLP.
+pub const MLP_STEERING_PROFILE: &[u8] = include_bytes!("../../profiles/mlp-steering.json");
 /// The acceptance-region profile of all-MiniLM-L6-v2.
 pub const MINILM_PROFILE: &[u8] = include_bytes!("../../profiles/minilm.json");
 /// The acceptance-region profile of SmolLM2-135M-Instruct.
@@ -173,6 +175,8 @@ pub struct ScenarioReport {
     pub watcher_delta_wei: String,
     /// What the model answered, for real models (decoded text, or the first embedding values).
     pub answer: String,
+    /// What the watcher's check found (`clean`, or the element outside its region and how).
+    pub finding: String,
 }
 
 impl ScenarioReport {
@@ -259,7 +263,8 @@ impl Parties {
 }
 
 impl World {
-    /// Registers `model` and sets up its prover and watcher.
+    /// Registers `model` with its threshold profile and sets up its prover and a watcher checking against
+    /// that profile.
     async fn parties(&self, model: Model, profile: &[u8], uri: &str) -> Result<Parties> {
         let (registered, sent) =
             RegisteredModel::register(&self.deployer, &self.deployment, model, profile, uri).await?;
@@ -268,9 +273,23 @@ impl World {
         let wc = chain::connect(&self.url, self.watcher_key.clone()).await?;
         Ok(Parties {
             prover: Prover::new(pc, &self.deployment, registered.clone(), self.store.clone(), self.server.url.clone())?,
-            watcher: Watcher::new(wc, &self.deployment, registered),
+            watcher: Watcher::new(wc, &self.deployment, registered).with_profile(profile)?,
             register: Some(sent),
         })
+    }
+}
+
+/// One line on a watcher's finding.
+fn describe(f: &Finding) -> String {
+    match f {
+        Finding::Clean { .. } => "clean".into(),
+        Finding::Violation(at) => format!("outside its sound region: op {} ({}, {})", at.op, at.row, at.col),
+        Finding::OffChain(at) => {
+            format!("outside its sound region, not adjudicable yet: op {} ({}, {})", at.op, at.row, at.col)
+        }
+        Finding::OverThreshold(at) => {
+            format!("inside its sound region, over its threshold: op {} ({}, {})", at.op, at.row, at.col)
+        }
     }
 }
 
@@ -352,7 +371,10 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
                 let input = MLP_TINY.input(1000 + i as u64);
                 let honest = crate::runtime::run(&steering.model, &input, None)?;
                 let injected = steering.trigger_injection(&honest);
-                let parties = world.parties(steering.model.clone(), MLP_TINY_PROFILE, "nao:mlp-steering").await?;
+                let mut parties =
+                    world.parties(steering.model.clone(), MLP_STEERING_PROFILE, "nao:mlp-steering").await?;
+                // the undefended baseline: per-layer tolerances, no point regions, no thresholds
+                parties.watcher = parties.watcher.with_checking(Checking::PerLayer);
                 let (mut report, out) =
                     play_with(&world, &parties, *s, input, Some(&mut steering.injector(injected))).await?;
                 let moved =
@@ -385,6 +407,7 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
                         "audit budget {:.2e} > declared {:.0e} (the original MLP: {:.2e})",
                         audit.budget, audit.declared, base.budget
                     ),
+                    finding: "not registered".into(),
                 }
             }
             _ => {
@@ -535,6 +558,7 @@ async fn play_with(
             prover_delta_wei: prover_delta.to_string(),
             watcher_delta_wei: watcher_delta.to_string(),
             answer: String::new(),
+            finding: describe(&finding),
         },
         posted.output,
     ))

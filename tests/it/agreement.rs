@@ -67,18 +67,31 @@ async fn rust_openings_verify_in_solidity_and_a_flipped_byte_is_rejected() {
 }
 
 /// Shared test vectors near the edge of the bound: for random dot products, claimed results a few ulps either
-/// side of the boundary get the same verdict from the contract as from Rust.
+/// side of the boundary get the same verdict from the contract as from Rust. The last 16 cases are computed
+/// exactly by every order (small integers times small powers of two): their region is the point {s}, and one
+/// ulp away is outside for both.
 #[tokio::test(flavor = "multi_thread")]
 async fn contract_and_rust_bound_checks_agree_on_random_edge_vectors() {
     let (_chain, client, d) = deployed().await;
     let game = DisputeGame::new(d.game, client.provider.clone());
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(42);
     let (mut inside, mut outside) = (0, 0);
-    for case in 0..48 {
+    for case in 0..64 {
         let n = [1usize, 3, 64, 300][case % 4];
         let scale = [1.0f32, 1e-20, 1e20, 1e-38][case / 4 % 4];
-        let x: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0f32..1.0) * scale).collect();
-        let w: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+        let exact = case >= 48;
+        let x: Vec<f32> = (0..n)
+            .map(|_| if exact { rng.random_range(-50i32..50) as f32 } else { rng.random_range(-1.0f32..1.0) * scale })
+            .collect();
+        let w: Vec<f32> = (0..n)
+            .map(|_| {
+                if exact {
+                    [-2.0, -1.0, 0.0, 0.5, 1.0, 4.0][rng.random_range(0..6)]
+                } else {
+                    rng.random_range(-1.0f32..1.0)
+                }
+            })
+            .collect();
         let s: f64 = x.iter().zip(&w).map(|(a, b)| *a as f64 * *b as f64).sum();
         let graph = Graph {
             input_shape: vec![1, n],
@@ -107,6 +120,9 @@ async fn contract_and_rust_bound_checks_agree_on_random_edge_vectors() {
                 hi = mid;
             }
         }
+        if exact {
+            assert_eq!((lo, hi), (0, 1), "case {case}: an exactly computed sum has a point region");
+        }
         let (prev, y) = (at(lo), at(hi));
         for claimed in [prev, y] {
             let trace = Trace {
@@ -124,5 +140,5 @@ async fn contract_and_rust_bound_checks_agree_on_random_edge_vectors() {
             }
         }
     }
-    assert_eq!((inside, outside), (48, 48));
+    assert_eq!((inside, outside), (64, 64));
 }

@@ -28,6 +28,12 @@ import {NonFiniteInput, ReductionTooLong} from "./Errors.sol";
 ///   Addition y = fl(a + b) is the dot product [a, b] . [1, 1] with rounding length n = 1 and no underflow
 ///   term (IEEE addition is exact whenever its result is subnormal): |y - (a + b)| <= u|a + b| <= gamma_1 (|a| + |b|).
 ///
+///   Point regions: when every nonzero product is a multiple of one grid g = 2^G >= 2^-149 and both the sum
+///   of the positive products and the sum of the negative ones stay below 2^24 g, every partial sum of any
+///   subset is a multiple of g below 2^24 g, exactly representable: every evaluation order computes s with no
+///   rounding at all, so the region is {s} (+-0 for s = 0). This is what closes the hidden channel of the
+///   non-composability note (a trigger M a - M b with a = b, an exact identity or amplifier layer).
+///
 ///   Exponents are kept biased so everything is unsigned: a product of fp32 values with biased exponents
 ///   Ex, Ew (subnormals count as 1) is m * 2^(Ex + Ew - 300); y is my * 2^((Ey + 150) - 300). The unit 2^base
 ///   is biased B = max(top - 190, 2), top the highest (biased) bit position of any nonzero term or y.
@@ -40,6 +46,8 @@ library SoundBound {
     /// @dev Biased exponent of the subnormal grid 2^-149.
     uint256 internal constant GRID_BIASED = 151;
     uint32 internal constant ONE = 0x3f800000;
+    uint256 internal constant NO_GRID = type(uint128).max;
+    uint256 internal constant OFF_GRID = uint256(1) << 255;
 
     /// @notice True iff `yBits` is inside the sound region of fl(sum_i x_i * w_i) with rounding length `n`;
     ///         `underflow` enables the underflow term (false for additions). A NaN/Inf y is outside; a NaN/Inf
@@ -65,7 +73,10 @@ library SoundBound {
             // Pass 1: decode every product once into a packed word (sign << 255 | e << 64 | m), and find the
             // highest bit of any term and whether any product is off the 2^-149 grid.
             uint256 top = yM == 0 ? MIN_BIASED : yE + _bitLength(yM);
-            bool offGrid;
+            // bit 255: some product is off the 2^-149 grid; low 128 bits: biased exponent of the finest grid all
+            // nonzero products lie on (NO_GRID: no product yet; 0: some product rules the point region out).
+            // One word for both keeps the stack shallow.
+            uint256 gf = NO_GRID;
             uint256[] memory terms = new uint256[](len);
             for (uint256 i; i < len; ++i) {
                 uint256 xb;
@@ -80,7 +91,8 @@ library SoundBound {
                 // products of two normals have 47 or 48 bits; only subnormal factors need the general bit length
                 uint256 t = e + ((m >> 46) != 0 ? 47 + (m >> 47) : _bitLength(m));
                 if (t > top) top = t;
-                if (e < GRID_BIASED && (m & ((uint256(1) << (GRID_BIASED - e)) - 1)) != 0) offGrid = true;
+                if (e < GRID_BIASED && (m & ((uint256(1) << (GRID_BIASED - e)) - 1)) != 0) gf |= OFF_GRID;
+                if (gf & NO_GRID != 0) gf = (gf & OFF_GRID) | _grid(gf & NO_GRID, m, e, t - e);
                 uint256 packed = (sNeg ? uint256(1) << 255 : 0) | (e << 64) | m;
                 assembly {
                     mstore(add(terms, mul(add(i, 1), 0x20)), packed)
@@ -113,17 +125,23 @@ library SoundBound {
                 else pos += v;
             }
             (uint256 yv, bool yCut) = _align(yM, yE, base);
-            if (yCut) inexact = true;
             // d = |y - s|, s = pos - neg
             (uint256 left, uint256 right) = (yBits >> 31) == 1 ? (neg, pos + yv) : (yv + neg, pos);
             uint256 d = left > right ? left - right : right - left;
+            // point region: every order computes s exactly (grid - base <= WINDOW, so the shift is < 256)
+            uint256 grid = gf & NO_GRID;
+            if (grid != NO_GRID && grid >= GRID_BIASED && grid >= base && !inexact) {
+                uint256 cap = uint256(1) << (24 + grid - base);
+                if (pos < cap && neg < cap) return !yCut && d == 0;
+            }
+            if (yCut) inexact = true;
             uint256 a = pos + neg;
             if (inexact) {
                 d = d > n + 1 ? d - (n + 1) : 0;
                 a += n;
             }
             uint256 rhs = n * a;
-            if (underflow && offGrid) {
+            if (underflow && gf & OFF_GRID != 0) {
                 uint256 u = (TWO24 - n) * n;
                 if (GRID_BIASED >= base) rhs += u << (GRID_BIASED - base);
                 else rhs += (u + (uint256(1) << (base - GRID_BIASED)) - 1) >> (base - GRID_BIASED);
@@ -169,6 +187,17 @@ library SoundBound {
             if (we == 0) we = 1;
             else wm |= 0x800000;
             return (xm * wm, xe + we, ((xb ^ wb) >> 31) == 1);
+        }
+    }
+
+    /// @dev The finest grid (biased exponent) all products so far lie on, after the product m * 2^(e - 300) of
+    ///      bit length bl; 0 when a product spans more than 24 significant bits, which alone rules the point
+    ///      region out (it is >= 2^24 g). Random data returns 0 at the first product, so ffs runs at most once.
+    function _grid(uint256 grid, uint256 m, uint256 e, uint256 bl) private pure returns (uint256) {
+        unchecked {
+            if (bl > 24 && (m & ((uint256(1) << (bl - 24)) - 1)) != 0) return 0;
+            uint256 g = e + LibBit.ffs(m);
+            return g < grid ? g : grid;
         }
     }
 

@@ -1,121 +1,454 @@
-//! `nao calibrate`.
+//! `nao calibrate`: runs a model over a prompt set in several execution configurations, measures how far
+//! honest outputs land from the exact centre of their sound regions, and writes the threshold profile
+//! (`profiles/<model>.json`) with a plot; optionally checks held-out prompts in held-out configurations
+//! against the profile and counts false positives.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
-use eyre::WrapErr;
+use eyre::{bail, WrapErr};
+use nao::model::HostTensor;
+use nao::region::calibrate::{Calibration, Histogram};
+use nao::region::profile::{BreachKind, Profile, PromptSet, Tightness};
+use nao::runtime::{operands, Config, Runtime};
 
-use super::models::ModelName;
+use super::models::{Loaded, ModelName};
 
-/// Prompts calibration runs over (varied lengths and topics).
-const PROMPTS: [&str; 12] = [
-    "What is the capital of France?",
-    "Explain photosynthesis in one sentence.",
-    "Write a haiku about the sea.",
-    "How many legs does a spider have?",
-    "Translate 'good morning' into Spanish.",
-    "What is 17 times 23?",
-    "Name three primary colours.",
-    "Why is the sky blue?",
-    "Give me a synonym for happy.",
-    "What does a compiler do?",
-    "Who wrote Romeo and Juliet?",
-    "Summarise the rules of chess briefly.",
+const SUBJECTS: [&str; 50] = [
+    "the sea",
+    "volcanoes",
+    "bread",
+    "the moon",
+    "chess",
+    "bees",
+    "rivers",
+    "glass",
+    "music",
+    "winter",
+    "maps",
+    "clocks",
+    "salt",
+    "trains",
+    "forests",
+    "coffee",
+    "bridges",
+    "paper",
+    "rain",
+    "deserts",
+    "whales",
+    "copper",
+    "gardens",
+    "light",
+    "libraries",
+    "mountains",
+    "bicycles",
+    "clouds",
+    "rice",
+    "ants",
+    "castles",
+    "ice",
+    "language",
+    "honey",
+    "wind",
+    "cities",
+    "owls",
+    "steel",
+    "islands",
+    "tea",
+    "stars",
+    "wool",
+    "lakes",
+    "engines",
+    "mushrooms",
+    "snow",
+    "markets",
+    "caves",
+    "kites",
+    "thunder",
 ];
 
-/// Measures how far honest outputs land from the exact centre of their sound regions, per op kind, as a
-/// fraction of the sound bound, over a fixed prompt set: the quantiles thresholds are cut from, and the
-/// tightness B_e / T_e they allow.
+/// Prompt templates of the calibration set.
+const CALIBRATION_TEMPLATES: [&str; 4] =
+    ["What is {}?", "Explain {} in one sentence.", "Write a short poem about {}.", "Give three facts about {}."];
+
+/// Prompt templates of the held-out set (no overlap with calibration).
+const HELD_OUT_TEMPLATES: [&str; 5] = [
+    "Why does {} matter?",
+    "Describe {} to a child.",
+    "What is the history of {}?",
+    "Compare {} with something similar.",
+    "Tell me a surprising fact about {}.",
+];
+
+fn prompts(templates: &[&str], n: usize) -> Vec<String> {
+    // subjects vary fastest so a short set still spans topics
+    (0..n)
+        .map(|i| templates[(i / SUBJECTS.len()) % templates.len()].replace("{}", SUBJECTS[i % SUBJECTS.len()]))
+        .collect()
+}
+
+/// Calibrates a model's acceptance thresholds and writes its profile.
+///
+/// Every calibration prompt runs in every configuration; each element of each arithmetic op is measured as
+/// `|y - s| / B_e` (its distance from the exact value of its own inputs, as a fraction of its sound bound);
+/// the thresholds are `T_e = min(factor * quantile, 1) * B_e` per op kind. With `--holdout N`, N honest runs
+/// (held-out prompts x held-out configurations) are then judged element by element against the profile.
 ///
 /// Examples:
 ///   nao calibrate --model minilm
-///   nao calibrate --model smollm2 --runs 4 --out smollm2.observed.json
+///   nao calibrate --model smollm2 --runs 24 --holdout 1000
+///   nao calibrate --model minilm --profile profiles/minilm.json --holdout 1000 --report fp.json
 #[derive(Debug, Args)]
 pub struct CalibrateArgs {
     /// Which model.
     #[arg(long, value_enum)]
     model: ModelName,
-    /// How many prompts of the prompt set to run (at most 12).
-    #[arg(long, default_value_t = 12)]
+    /// Calibration prompts (each runs in every configuration).
+    #[arg(long, default_value_t = 24)]
     runs: usize,
+    /// Execution configurations to calibrate over (see `nao::runtime::Config`).
+    #[arg(long, value_delimiter = ',', default_value = "candle-cpu,dot-sequential,dot-pairwise,dot-blocked64,dot-f64")]
+    configs: Vec<Config>,
+    /// Which quantile thresholds are cut from: p50, p99, p99.9, p99.99 or max.
+    #[arg(long, default_value = "max")]
+    quantile: String,
+    /// Safety factor on that quantile.
+    #[arg(long, default_value_t = 2.0)]
+    factor: f64,
     /// Tokens SmolLM2 generates per prompt.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 1)]
     max_tokens: usize,
-    /// Write the observed quantiles as JSON here.
+    /// Give SmolLM2 the prompts in its chat template (longer inputs; default: raw text).
+    #[arg(long)]
+    chat: bool,
+    /// Where to write the profile (default: profiles/<model>.json); a PNG plot is written beside it.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Do not calibrate: judge held-out runs against this existing profile.
+    #[arg(long)]
+    profile: Option<PathBuf>,
+    /// Held-out honest runs to judge against the profile (held-out prompts x held-out configurations).
+    #[arg(long, default_value_t = 0)]
+    holdout: usize,
+    /// Configurations of the held-out runs (none of them calibrated on, by default).
+    #[arg(long, value_delimiter = ',', default_value = "candle-cpu-1t,dot-reversed,dot-fma,dot-splitk8")]
+    holdout_configs: Vec<Config>,
+    /// Write the held-out result as JSON here.
+    #[arg(long)]
+    report: Option<PathBuf>,
+}
+
+fn model_key(m: ModelName) -> String {
+    format!("{m:?}").to_lowercase().replace("mlp", "mlp-")
+}
+
+/// Configurations this machine can run; the others are reported and skipped.
+fn runnable(configs: &[Config]) -> Vec<Config> {
+    configs
+        .iter()
+        .copied()
+        .filter(|c| match c.available() {
+            Ok(()) => true,
+            Err(why) => {
+                println!("configuration {c} skipped: {why}");
+                false
+            }
+        })
+        .collect()
+}
+
+fn bar(len: usize, what: &str) -> indicatif::ProgressBar {
+    let b = indicatif::ProgressBar::new(len as u64);
+    b.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    b.set_message(what.to_string());
+    b
 }
 
 impl CalibrateArgs {
     pub fn run(self) -> eyre::Result<i32> {
-        let loaded = self.model.load(self.max_tokens)?;
-        let prompts = &PROMPTS[..self.runs.clamp(1, PROMPTS.len())];
-        let bar = indicatif::ProgressBar::new(prompts.len() as u64);
-        let mut merged: std::collections::BTreeMap<String, Vec<nao::region::calibrate::Quantiles>> = Default::default();
-        for prompt in prompts {
-            let (model, input) = (loaded.prepare)(prompt)?;
-            for (kind, q) in nao::region::calibrate::observe(&model, &[input])? {
-                merged.entry(kind).or_default().push(q);
+        let loaded = self.model.load_with(self.max_tokens, self.chat)?;
+        let key = model_key(self.model);
+        let profile = match &self.profile {
+            Some(path) => {
+                let bytes = std::fs::read(path).wrap_err_with(|| format!("reading {}", path.display()))?;
+                let p = Profile::parse(&bytes)?;
+                let (model, _) = (loaded.prepare)("What is the sea?")?;
+                p.fit(&model, loaded.weights_root(&model)?)?;
+                p
             }
-            bar.inc(1);
+            None => {
+                let out = self.out.clone().unwrap_or_else(|| PathBuf::from(format!("profiles/{key}.json")));
+                let p = self.calibrate(&loaded, &key)?;
+                std::fs::write(&out, p.to_bytes()).wrap_err_with(|| format!("writing {}", out.display()))?;
+                let png = out.with_extension("png");
+                plot(&p, &key, &png)?;
+                println!(
+                    "wrote {} (profile root 0x{}) and {}",
+                    out.display(),
+                    hex::encode(Profile::root(&p.to_bytes())),
+                    png.display()
+                );
+                p
+            }
+        };
+        if self.holdout > 0 {
+            let held = self.held_out(&loaded, &profile)?;
+            if let Some(path) = &self.report {
+                std::fs::write(path, serde_json::to_string_pretty(&held)?)
+                    .wrap_err_with(|| format!("writing {}", path.display()))?;
+            }
+            return Ok(if held.false_positive_runs == 0 { 0 } else { 1 });
         }
-        bar.finish_and_clear();
-        // across prompts: counts add up, each quantile keeps its worst value (conservative)
-        let summary: std::collections::BTreeMap<String, nao::region::calibrate::Quantiles> = merged
-            .into_iter()
-            .map(|(k, qs)| {
-                let worst = |f: fn(&nao::region::calibrate::Quantiles) -> f64| qs.iter().map(f).fold(0.0, f64::max);
-                let q = nao::region::calibrate::Quantiles {
-                    count: qs.iter().map(|q| q.count).sum(),
-                    p50: worst(|q| q.p50),
-                    p99: worst(|q| q.p99),
-                    p999: worst(|q| q.p999),
-                    p9999: worst(|q| q.p9999),
-                    max: worst(|q| q.max),
-                    exact: qs.iter().map(|q| q.exact).sum(),
-                };
-                (k, q)
+        Ok(0)
+    }
+
+    fn calibrate(&self, loaded: &Loaded, key: &str) -> eyre::Result<Profile> {
+        if self.runs == 0 {
+            bail!("--runs must be at least 1");
+        }
+        let configs = runnable(&self.configs);
+        if configs.is_empty() {
+            bail!("no runnable configuration among {:?}", self.configs);
+        }
+        let set = prompts(&CALIBRATION_TEMPLATES, self.runs);
+        let prepared: Vec<_> = set.iter().map(|p| (loaded.prepare)(p)).collect::<eyre::Result<_>>()?;
+        let mut cal = Calibration::default();
+        let mut outputs: Vec<Vec<HostTensor>> = vec![Vec::new(); set.len()];
+        let b = bar(configs.len() * set.len(), "calibrating");
+        for c in &configs {
+            let rt = Runtime::with_config(&prepared[0].0, *c)?;
+            for (i, (model, input)) in prepared.iter().enumerate() {
+                let trace = rt.run(&model.graph, input, None)?;
+                cal.observe(model, &trace);
+                outputs[i].push(trace.output().clone());
+                b.inc(1);
+            }
+        }
+        b.finish_and_clear();
+        let spread = outputs
+            .iter()
+            .flat_map(|outs| {
+                outs.iter()
+                    .skip(1)
+                    .flat_map(move |o| o.data.iter().zip(&outs[0].data).map(|(a, b)| (a - b).abs() as f64))
             })
-            .collect();
+            .fold(0.0, f64::max);
+        let root = loaded.weights_root(&prepared[0].0)?;
+        let names = configs.iter().map(|c| c.to_string()).collect();
+        let p = Profile::from_calibration(
+            &cal,
+            key,
+            root,
+            names,
+            PromptSet::of(&set),
+            &self.quantile,
+            self.factor,
+            spread,
+        )?;
+        print_profile(&p, cal.runs);
+        Ok(p)
+    }
+
+    fn held_out(&self, loaded: &Loaded, profile: &Profile) -> eyre::Result<HeldOut> {
+        let configs = runnable(&self.holdout_configs);
+        if configs.is_empty() {
+            bail!("no runnable held-out configuration among {:?}", self.holdout_configs);
+        }
+        let calibrated: Vec<&String> =
+            profile.configurations.iter().filter(|c| configs.iter().any(|h| h.to_string() == **c)).collect();
+        if !calibrated.is_empty() {
+            println!("note: held-out configurations {calibrated:?} were also calibrated on");
+        }
+        let per_config = self.holdout.div_ceil(configs.len());
+        let set = prompts(&HELD_OUT_TEMPLATES, per_config);
+        let mut held = HeldOut {
+            model: profile.model.clone(),
+            configurations: configs.iter().map(|c| c.to_string()).collect(),
+            prompts: PromptSet::of(&set),
+            ..Default::default()
+        };
+        let b = bar(configs.len() * set.len(), "held-out runs");
+        let mut first_model = None;
+        let mut bounds: BTreeMap<String, Histogram> = BTreeMap::new();
+        for c in &configs {
+            let mut rt: Option<Runtime> = None;
+            for prompt in &set {
+                let (model, input) = (loaded.prepare)(prompt)?;
+                if first_model.is_none() {
+                    profile.fit(&model, loaded.weights_root(&model)?)?;
+                    first_model = Some(());
+                }
+                let rt = match &rt {
+                    Some(r) => r,
+                    None => rt.insert(Runtime::with_config(&model, *c)?),
+                };
+                let trace = rt.run(&model.graph, &input, None)?;
+                let mut flagged = false;
+                for (i, node) in model.graph.nodes.iter().enumerate() {
+                    let Some(j) = profile.judge(node, &operands(&model, &trace, node), &trace.tensors[i + 1]) else {
+                        continue;
+                    };
+                    let Some(limit) = j.limit else { continue };
+                    let op = held.ops.entry(node.op.name().to_string()).or_default();
+                    op.limit = limit;
+                    op.elements += j.check.elements.len() as u64;
+                    let b = bounds.entry(node.op.name().to_string()).or_default();
+                    for v in &j.check.elements {
+                        if v.ratio.is_finite() {
+                            op.worst_spread = op.worst_spread.max(v.spread());
+                        }
+                        b.add(v.bound_to_scale);
+                    }
+                    for br in &j.breaches {
+                        flagged = true;
+                        match br.kind {
+                            BreachKind::Sound => held.sound_breaches += 1,
+                            BreachKind::Threshold => held.threshold_breaches += 1,
+                        }
+                    }
+                }
+                held.runs += 1;
+                held.elements = held.ops.values().map(|o| o.elements).sum();
+                if flagged {
+                    held.false_positive_runs += 1;
+                    tracing::warn!(config = %c, prompt, "held-out honest run flagged");
+                }
+                b.inc(1);
+            }
+        }
+        b.finish_and_clear();
+        for (k, o) in held.ops.iter_mut() {
+            o.margin = if o.worst_spread > 0.0 { o.limit / o.worst_spread } else { f64::INFINITY };
+            o.tightness = Some(Tightness::of(&bounds[k].quantiles(), o.limit));
+        }
         let mut t = Table::new();
         t.load_preset(UTF8_FULL_CONDENSED).set_header([
             "op",
             "elements",
-            "exact",
-            "p50",
-            "p99",
-            "p99.9",
-            "p99.99",
-            "max",
-            "B/T at p99.9",
+            "worst |y-s|/scale",
+            "limit",
+            "margin limit/worst",
+            "B_e/T_e median",
+            "B_e/T_e worst",
         ]);
-        for (k, q) in &summary {
-            let tight = if q.p999 > 0.0 { format!("{:.0}", 1.0 / q.p999) } else { "inf (exact)".into() };
+        for (k, o) in &held.ops {
+            let tight = o.tightness.expect("set above");
             t.add_row([
                 k.clone(),
-                q.count.to_string(),
-                q.exact.to_string(),
-                format!("{:.2e}", q.p50),
-                format!("{:.2e}", q.p99),
-                format!("{:.2e}", q.p999),
-                format!("{:.2e}", q.p9999),
-                format!("{:.2e}", q.max),
-                tight,
+                o.elements.to_string(),
+                format!("{:.3e}", o.worst_spread),
+                format!("{:.3e}", o.limit),
+                format!("{:.2}", o.margin),
+                format!("{:.1}", tight.median),
+                format!("{:.1}", tight.worst),
             ]);
         }
-        println!("|y - s| / B_e of honest outputs (this runtime, {} prompts):\n{t}", prompts.len());
-        if let Some(path) = &self.out {
-            let v = serde_json::json!({
-                "model": format!("{:?}", self.model).to_lowercase(),
-                "configurations": ["candle-cpu"],
-                "prompts": prompts,
-                "tool": concat!("nao ", env!("CARGO_PKG_VERSION")),
-                "ratio_to_sound_bound": summary,
-            });
-            std::fs::write(path, serde_json::to_string_pretty(&v)?)
-                .wrap_err_with(|| format!("writing {}", path.display()))?;
-        }
-        Ok(0)
+        println!(
+            "held-out: {} runs ({} configurations x {} prompts), {} elements judged: {} false-positive runs \
+             ({} threshold, {} sound breaches)\n{t}",
+            held.runs,
+            configs.len(),
+            set.len(),
+            held.elements,
+            held.false_positive_runs,
+            held.threshold_breaches,
+            held.sound_breaches
+        );
+        Ok(held)
     }
+}
+
+/// The result of judging held-out honest runs against a profile.
+#[derive(Debug, Default, serde::Serialize)]
+struct HeldOut {
+    model: String,
+    configurations: Vec<String>,
+    prompts: PromptSet,
+    runs: usize,
+    elements: u64,
+    false_positive_runs: usize,
+    threshold_breaches: u64,
+    sound_breaches: u64,
+    ops: BTreeMap<String, HeldOutOp>,
+}
+
+#[derive(Debug, Default, serde::Serialize)]
+struct HeldOutOp {
+    elements: u64,
+    /// Largest `|y - s| / scale_e` seen.
+    worst_spread: f64,
+    limit: f64,
+    /// `limit / worst_spread`: how far the worst honest element stayed inside its threshold.
+    margin: f64,
+    /// `B_e / T_e` of the held-out elements.
+    tightness: Option<Tightness>,
+}
+
+fn print_profile(p: &Profile, runs: usize) {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED).set_header([
+        "op",
+        "elements",
+        "exact",
+        "p50",
+        "p99",
+        "p99.9",
+        "p99.99",
+        "max",
+        "limit",
+        "B_e/T_e median",
+        "B_e/T_e worst",
+    ]);
+    for (k, o) in &p.ops {
+        let q = &o.spread;
+        t.add_row([
+            k.clone(),
+            q.count.to_string(),
+            q.exact.to_string(),
+            format!("{:.2e}", q.p50),
+            format!("{:.2e}", q.p99),
+            format!("{:.2e}", q.p999),
+            format!("{:.2e}", q.p9999),
+            format!("{:.2e}", q.max),
+            format!("{:.2e}", o.limit),
+            format!("{:.1}", o.tightness.median),
+            format!("{:.1}", o.tightness.worst),
+        ]);
+    }
+    println!(
+        "|y - s| / scale_e of honest outputs ({runs} runs: {} configurations x {} prompts; T_e = min({} x {} x \
+         scale_e, B_e); largest output difference between configurations {:.2e}):\n{t}",
+        p.configurations.len(),
+        p.prompts.count,
+        p.factor,
+        p.quantile,
+        p.output_spread
+    );
+}
+
+/// Per op kind: error quantiles against the threshold and the sound bound, in units of each element's scale,
+/// log axis.
+fn plot(p: &Profile, key: &str, path: &Path) -> eyre::Result<()> {
+    let cats: Vec<String> = p.ops.keys().cloned().collect();
+    let col = |f: &dyn Fn(&nao::region::profile::OpProfile) -> f64| p.ops.values().map(f).collect::<Vec<f64>>();
+    let series = vec![
+        ("p50".to_string(), col(&|o| o.spread.p50)),
+        ("p99.9".to_string(), col(&|o| o.spread.p999)),
+        ("max".to_string(), col(&|o| o.spread.max)),
+        (format!("threshold T_e ({} x {})", p.factor, p.quantile), col(&|o| o.limit)),
+        ("sound bound B_e (median)".to_string(), col(&|o| o.bound_to_scale.p50)),
+    ];
+    let title = format!(
+        "{key}: honest |y - s| / scale_e per op kind, {} configurations x {} prompts",
+        p.configurations.len(),
+        p.prompts.count
+    );
+    nao::plot::log_bars(path, &title, &cats, &series)?;
+    Ok(())
 }

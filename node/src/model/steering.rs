@@ -110,7 +110,7 @@ impl Steering {
                 let x = &ops_in[0].data[r * k..(r + 1) * k];
                 let w = &ops_in[1].data[self.trigger_col * k..(self.trigger_col + 1) * k];
                 // positive floats are ordered like their bits: gallop, then bisect, to the edge of the region
-                let inside = |bits: u32| sound::dot_within(x, w, f32::from_bits(bits)) == Some(true);
+                let inside = |bits: u32| sound::dot_within_per_layer(x, w, f32::from_bits(bits)) == Some(true);
                 let mut hi = 1u32;
                 while hi < 0x7f80_0000 && inside(hi) {
                     hi = hi.saturating_mul(2).min(0x7f80_0000);
@@ -154,12 +154,13 @@ mod tests {
     use crate::region::ops;
     use crate::runtime::{operands, run};
 
-    /// Without the defense the steering works: an error inside the trigger's sound bound, computed on honestly
-    /// from there, moves an output by more than 1 while every element of every op
-    /// passes its check. With the defense, the composition audit refuses the steering network at
-    /// registration, and passes the original.
+    /// Without the defense the steering works: an error inside the trigger's per-layer tolerance
+    /// (`gamma_n A`), computed on honestly from there, moves an output by more than 1 while every element of
+    /// every op passes a per-layer check. With the defense both layers stop it: the trigger's sound region is
+    /// the point {0} (every honest order computes it exactly), and the composition audit refuses the steering
+    /// network at registration, and passes the original.
     #[test]
-    fn steering_beats_per_element_checks_and_the_composition_audit_refuses_it() {
+    fn steering_beats_per_layer_checks_and_the_defense_stops_it_twice() {
         let original = MLP_TINY.generated();
         let s = steering_mlp(&MLP_TINY, 1024.0, 3).unwrap();
         let input = MLP_TINY.input(11);
@@ -174,14 +175,21 @@ mod tests {
         assert!(injected.iter().any(|e| *e > 0.0), "the trigger's sound bound admits a nonzero value");
         let mut inject = s.injector(injected);
         let attacked = run(&s.model, &input, Some(&mut inject)).unwrap();
+        let mut caught = Vec::new();
         for (i, n) in s.model.graph.nodes.iter().enumerate() {
-            let c = ops::check(n, &operands(&s.model, &attacked, n), &attacked.tensors[i + 1]).unwrap();
+            let ops_in = operands(&s.model, &attacked, n);
+            let c = ops::check_per_layer(n, &ops_in, &attacked.tensors[i + 1]).unwrap();
             assert!(
                 c.first_violation().is_none(),
-                "op {i} ({}) caught the attack: the test would be vacuous",
+                "op {i} ({}) caught the attack per layer: the test would be vacuous",
                 n.op.name()
             );
+            if ops::check(n, &ops_in, &attacked.tensors[i + 1]).unwrap().first_violation().is_some() {
+                caught.push(i);
+            }
         }
+        // the point region of the trigger catches it where the injection happens
+        assert_eq!(caught, [s.trigger_node]);
         let o = MLP_TINY.dims[3];
         let moved = (0..MLP_TINY.rows)
             .map(|r| attacked.output().data[r * o + s.target] - honest.output().data[r * o + s.target])

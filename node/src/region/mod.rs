@@ -15,6 +15,7 @@ pub mod gelu;
 pub mod norms;
 pub mod ops;
 pub mod orders;
+pub mod profile;
 pub mod rope;
 pub mod softmax;
 pub mod sound;

@@ -65,15 +65,35 @@ fn align(m: u64, e: i32, base: i32) -> (U256, bool) {
 
 /// True iff `y` is inside the sound region of fl(sum of `terms`) with rounding length `n` (`None` if a term
 /// is not finite: the contract reverts then). Exactly the contract's `SoundBound.within`.
+///
+/// **Point regions.** When every nonzero term is a multiple of one grid `g = 2^G >= 2^-149` and both the sum
+/// of the positive terms and the sum of the negative terms stay below `2^24 g`, every partial sum of any
+/// subset is a multiple of `g` below `2^24 g`: exactly representable, so every evaluation order (FMA or not,
+/// any blocking) computes `s` without a single rounding. The region is then `{s}` (`+-0` for `s = 0`)
+/// instead of `gamma_n A` around it. This closes the hidden-channel construction of the non-composability
+/// note (a trigger `M a - M b` with `a = b`, or an exact identity/amplifier layer, is computed exactly by
+/// every honest machine, yet its `gamma_n A` region admits a nonzero value).
 pub fn within(terms: &[Term], y: f32, n: usize, underflow: bool) -> bool {
+    within_regions(terms, y, n, underflow, true)
+}
+
+/// [`within`] without point regions: the plain per-layer tolerance `gamma_n A` that verifiers checking "each
+/// layer within tolerance" use. Not sound as a defense (the hidden channel passes it); kept to show that.
+pub fn within_per_layer(terms: &[Term], y: f32, n: usize, underflow: bool) -> bool {
+    within_regions(terms, y, n, underflow, false)
+}
+
+fn within_regions(terms: &[Term], y: f32, n: usize, underflow: bool, point: bool) -> bool {
     assert!(n < MAX_TERMS, "reduction of {n} terms is longer than the exact accumulator supports");
     let Some(yt) = decode(y.to_bits()) else {
         return false;
     };
     let mut top = if yt.m == 0 { MIN_EXP } else { yt.e + bit_length(yt.m) };
     let mut off_grid = false;
+    let mut grid = i32::MAX;
     for t in terms.iter().filter(|t| t.m != 0) {
         top = top.max(t.e + bit_length(t.m));
+        grid = grid.min(t.e + t.m.trailing_zeros() as i32);
         if t.e < GRID_EXP {
             let bits = GRID_EXP - t.e;
             if bits >= 64 || t.m & ((1u64 << bits) - 1) != 0 {
@@ -92,10 +112,16 @@ pub fn within(terms: &[Term], y: f32, n: usize, underflow: bool) -> bool {
             pos += v;
         }
     }
-    let (yv, cut) = align(yt.m, yt.e, base);
-    inexact |= cut;
+    let (yv, y_cut) = align(yt.m, yt.e, base);
     let (left, right) = if yt.neg { (neg, pos + yv) } else { (yv + neg, pos) };
     let mut d = if left > right { left - right } else { right - left };
+    if point && grid != i32::MAX && grid >= GRID_EXP && grid >= base && !inexact {
+        let cap = U256::from(1) << (24 + grid - base) as usize;
+        if pos < cap && neg < cap {
+            return !y_cut && d.is_zero();
+        }
+    }
+    inexact |= y_cut;
     let mut a = pos + neg;
     let nn = U256::from(n);
     if inexact {
@@ -125,6 +151,12 @@ pub fn dot_within(x: &[f32], w: &[f32], y: f32) -> Option<bool> {
     Some(within(&terms, y, x.len(), true))
 }
 
+/// [`dot_within`] with the per-layer tolerance only (no point regions): the undefended baseline.
+pub fn dot_within_per_layer(x: &[f32], w: &[f32], y: f32) -> Option<bool> {
+    let terms = x.iter().zip(w).map(|(a, b)| product(*a, *b)).collect::<Option<Vec<_>>>()?;
+    Some(within_per_layer(&terms, y, x.len(), true))
+}
+
 /// Addition region: `y = fl(a + b)`; `None` if an input is not finite.
 pub fn add_within(a: f32, b: f32, y: f32) -> Option<bool> {
     Some(within(&[decode(a.to_bits())?, decode(b.to_bits())?], y, 1, false))
@@ -145,6 +177,28 @@ pub struct ElementVerdict {
     pub inside: bool,
     /// |y - s| / bound, from a fast f64 evaluation (for ranking; the verdict is exact).
     pub ratio: f64,
+    /// `B_e / scale_e`: the sound bound in units of the element's own error scale. For dot products the scale
+    /// is the typical rounding error `u sqrt(n) ||(x_i w_i)||_2`; for other ops it is the bound itself (1).
+    pub bound_to_scale: f64,
+}
+
+impl ElementVerdict {
+    /// `|y - s| / scale_e`: the error in units of the element's own scale (what thresholds are cut from).
+    pub fn spread(&self) -> f64 {
+        self.ratio * self.bound_to_scale
+    }
+}
+
+/// `B_e / scale_e` of a dot product with `n` terms, `a = sum |x_i w_i|`, `l2 = ||(x_i w_i)||_2`: the worst
+/// case `gamma_n a` over the typical rounding error `u sqrt(n) l2` (at least 1; 1 when the scale vanishes).
+pub fn dot_bound_to_scale(n: usize, a: f64, l2: f64) -> f64 {
+    let gamma = n as f64 / ((1u64 << 24) as f64 - n as f64);
+    let scale = super::U * (n as f64).sqrt() * l2;
+    if scale > 0.0 && a > 0.0 {
+        (gamma * a / scale).max(1.0)
+    } else {
+        1.0
+    }
 }
 
 /// The verdicts of every element of one op.
@@ -171,10 +225,15 @@ impl NodeCheck {
 /// region contains that), otherwise decided exactly by `exact` (the contract's computation). The ratio
 /// `|y - s| / (gamma_n a + n 2^-149)` is for ranking. Non-finite inputs count as inside: the op that produced
 /// them is the one at fault.
+///
+/// The shortcut never skips a point region: when every order computes the element exactly, the f64 screen
+/// `s` is that exact value and fp32-representable, so an element with `y != s` and a representable `s` is
+/// always decided exactly (rare in honest runs: their `s` almost never fits in 24 bits).
 pub fn screened_verdict(s: f64, a: f64, n: usize, y: f32, exact: impl FnOnce() -> Option<bool>) -> (bool, f64) {
     let gamma = n as f64 / ((1u64 << 24) as f64 - n as f64);
     let d = (y as f64 - s).abs();
-    let clearly = y.is_finite() && a > 0.0 && d < 0.99 * gamma * a;
+    let point_possible = d != 0.0 && (s as f32) as f64 == s;
+    let clearly = y.is_finite() && a > 0.0 && d < 0.99 * gamma * a && !point_possible;
     let inside = clearly || exact().unwrap_or(true);
     (inside, d / (gamma * a + n as f64 * 2f64.powi(-149)))
 }
@@ -218,7 +277,7 @@ pub fn check_node(node: &OpNode, input: &HostTensor, weight: Option<&HostTensor>
                 OpKind::Add => add_verdict(input.data[g], weight.expect("add has a weight").data[c], y),
                 OpKind::Relu => relu_verdict(input.data[g], y),
             };
-            ElementVerdict { element: g, inside, ratio }
+            ElementVerdict { element: g, inside, ratio, bound_to_scale: 1.0 }
         })
         .collect();
     NodeCheck { elements }
@@ -239,18 +298,15 @@ mod tests {
 
     #[test]
     fn dot_bound_edge_just_inside_passes_just_outside_fails() {
-        // x = w = 1 over n terms: s = n, bound = gamma_n * n; y may differ from n by at most that.
-        let n = 4;
-        let (x, w) = (vec![1.0f32; n], vec![1.0f32; n]);
-        let bound = n as f64 * n as f64 / ((1u64 << 24) as f64 - n as f64);
-        // largest fp32 <= n + bound and smallest > n + bound
-        let mut inside = n as f32;
-        while (f32::from_bits(inside.to_bits() + 1) as f64 - n as f64) <= bound {
-            inside = f32::from_bits(inside.to_bits() + 1);
-        }
-        let outside = f32::from_bits(inside.to_bits() + 1);
-        assert_eq!(dot_within(&x, &w, inside), Some(true));
-        assert_eq!(dot_within(&x, &w, outside), Some(false));
+        // x = [2^24, 1, 1, 1], w = 1: s = 2^24 + 3 rounds in some orders, so the region is gamma_4 A = 4.0000014
+        // around s (the same four values as the forge test)
+        let x = [2f32.powi(24), 1.0, 1.0, 1.0];
+        let w = [1.0f32; 4];
+        let at = |bits: u32| dot_within(&x, &w, f32::from_bits(bits));
+        assert_eq!(at(0x4b80_0003), Some(true), "s + 3");
+        assert_eq!(at(0x4b80_0004), Some(false), "s + 5");
+        assert_eq!(at(0x4b7f_ffff), Some(true), "s - 4");
+        assert_eq!(at(0x4b7f_fffe), Some(false), "s - 5");
         assert_eq!(dot_within(&x, &w, f32::NAN), Some(false));
     }
 
@@ -279,6 +335,31 @@ mod tests {
         assert_eq!(dot_within(&x, &w, 0.0), Some(true));
         assert_eq!(dot_within(&x, &w, 1.0), Some(true));
         assert_eq!(dot_within(&x, &w, 1e24), Some(false));
+    }
+
+    #[test]
+    fn exactly_computable_sums_have_a_point_region() {
+        // the steering trigger: M a - M b with a = b is 0 in every order; gamma_n A would admit ~2^-22 M a
+        let (m, a) = (1024.0f32, 0.73f32);
+        let (x, w) = ([a, a, 0.5], [m, -m, 0.0]);
+        assert_eq!(dot_within(&x, &w, 0.0), Some(true));
+        assert_eq!(dot_within(&x, &w, -0.0), Some(true));
+        assert_eq!(dot_within(&x, &w, f32::from_bits(1)), Some(false));
+        assert_eq!(dot_within(&x, &w, 1e-4), Some(false));
+        // an identity row copies exactly
+        let (x, w) = ([0.3f32, -7.25, 1e-3], [0.0f32, 1.0, 0.0]);
+        assert_eq!(dot_within(&x, &w, -7.25), Some(true));
+        assert_eq!(dot_within(&x, &w, f32::from_bits((-7.25f32).to_bits() + 1)), Some(false));
+        // small integers: exact
+        assert_eq!(dot_within(&[1.0, 2.0, 3.0], &[4.0, 5.0, 6.0], 32.0), Some(true));
+        assert_eq!(dot_within(&[1.0, 2.0, 3.0], &[4.0, 5.0, 6.0], 32.000004), Some(false));
+        // sums that must round keep the gamma_n region: 1 + 2^-30 rounds to 1 in some orders
+        let (x, w) = ([1.0f32, 2f32.powi(-30), 2f32.powi(-30)], [1.0f32; 3]);
+        assert_eq!(dot_within(&x, &w, 1.0), Some(true));
+        assert_eq!(dot_within(&x, &w, 1.0 + 2f32.powi(-23)), Some(true));
+        // additions too: a + (-a) is +-0 only
+        assert_eq!(add_within(0.1, -0.1, 0.0), Some(true));
+        assert_eq!(add_within(0.1, -0.1, 1e-9), Some(false));
     }
 
     #[test]

@@ -8,4 +8,4 @@ mod watcher;
 pub use prover::{PostedClaim, Prover};
 pub use registered::RegisteredModel;
 pub use trace_server::{TraceServer, TraceStore};
-pub use watcher::{ClaimSeen, Finding, Watcher};
+pub use watcher::{Checking, ClaimSeen, Finding, Watcher};

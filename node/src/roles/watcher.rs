@@ -1,5 +1,6 @@
 //! The watcher: follows claims, fetches and verifies their traces, checks every op element against its
-//! sound region, and challenges the first element outside it.
+//! acceptance region (sound bound, then the model's calibrated threshold), and challenges the first element
+//! outside its sound region.
 
 use std::sync::Arc;
 
@@ -14,7 +15,8 @@ use crate::chain::{
 };
 use crate::commit::Hash;
 use crate::model::HostTensor;
-use crate::region::{ops, ElementVerdict};
+use crate::region::profile::{BreachKind, Profile};
+use crate::region::{ops, ElementVerdict, NodeCheck};
 use crate::runtime;
 use crate::trace::Trace;
 use crate::{Error, Result};
@@ -46,6 +48,23 @@ pub enum Finding {
     /// This element is outside its region in an op the one-level game cannot adjudicate yet (#5): detected,
     /// not yet provable on-chain.
     OffChain(ElementRef),
+    /// Every element is inside its sound region, but this one is outside its calibrated threshold `T_e`: the
+    /// case the committee vote decides (#5).
+    OverThreshold(ElementRef),
+}
+
+/// What a watcher checks each element against.
+#[derive(Debug, Clone, Default)]
+pub enum Checking {
+    /// The sound regions only (point regions included).
+    #[default]
+    Sound,
+    /// The sound regions, then the model's calibrated thresholds (a profile verified against the registered
+    /// profile root and fitted to the model).
+    Calibrated(Box<Profile>),
+    /// The per-layer tolerance `gamma_n A` without point regions: the undefended baseline of the steering
+    /// scenario (what verifiers that check "each layer within tolerance" accept). Never for real claims.
+    PerLayer,
 }
 
 /// A watcher following one model.
@@ -55,6 +74,7 @@ pub struct Watcher {
     game: DisputeGame::DisputeGameInstance<DynProvider>,
     model: Arc<RegisteredModel>,
     http: reqwest::Client,
+    checking: Checking,
 }
 
 impl Watcher {
@@ -66,7 +86,23 @@ impl Watcher {
             client,
             model,
             http: reqwest::Client::new(),
+            checking: Checking::Sound,
         }
+    }
+
+    /// Checks claims against `checking` instead of the sound regions alone.
+    pub fn with_checking(mut self, checking: Checking) -> Self {
+        self.checking = checking;
+        self
+    }
+
+    /// Checks claims against the model's calibrated profile: `bytes` must hash to the registered profile root
+    /// and fit the registered model (its weights, every op kind), or nothing changes and the error says why.
+    pub fn with_profile(self, bytes: &[u8]) -> Result<Self> {
+        let m = &self.model;
+        let profile = Profile::verify(bytes, m.commitment.profile_root)?;
+        profile.fit(&m.model, m.commitment.weights_tree.root())?;
+        Ok(self.with_checking(Checking::Calibrated(Box::new(profile))))
     }
 
     /// The watcher's address.
@@ -134,15 +170,26 @@ impl Watcher {
         Ok(trace)
     }
 
-    /// Checks every element of every op against its sound region, given the claim's own op inputs; ops
-    /// that move values without arithmetic are replayed and must match bit for bit.
+    /// Checks every element of every op against its acceptance region, given the claim's own op inputs; ops
+    /// that move values without arithmetic are replayed and must match bit for bit. A sound-region violation
+    /// anywhere wins over a threshold breach (it is provable on-chain).
     pub fn check(&self, trace: &Trace) -> Finding {
         let m = &self.model.model;
         let mut closest: Option<(ElementRef, f64)> = None;
         let mut unchecked = 0usize;
+        let mut over: Option<ElementRef> = None;
         for (i, node) in m.graph.nodes.iter().enumerate() {
             let out = &trace.tensors[i + 1];
-            let Some(check) = ops::check(node, &runtime::operands(m, trace, node), out) else {
+            let operands = runtime::operands(m, trace, node);
+            let judged: Option<(NodeCheck, Option<usize>)> = match &self.checking {
+                Checking::Sound => ops::check(node, &operands, out).map(|c| (c, None)),
+                Checking::PerLayer => ops::check_per_layer(node, &operands, out).map(|c| (c, None)),
+                Checking::Calibrated(p) => p.judge(node, &operands, out).map(|j| {
+                    let over = j.breaches.iter().find(|b| b.kind == BreachKind::Threshold).map(|b| b.element);
+                    (j.check, over)
+                }),
+            };
+            let Some((check, over_threshold)) = judged else {
                 unchecked += 1;
                 continue;
             };
@@ -159,6 +206,11 @@ impl Watcher {
                 );
                 return if adjudicable { Finding::Violation(at(v)) } else { Finding::OffChain(at(v)) };
             }
+            if let Some(e) = over_threshold {
+                let v = check.elements[e];
+                tracing::warn!(op = i, kind = node.op.name(), element = e, ratio = v.ratio, "over its threshold");
+                over.get_or_insert(at(&v));
+            }
             if let (true, Some(v)) = (adjudicable, check.closest_inside()) {
                 if closest.is_none_or(|(_, r)| v.ratio > r) {
                     closest = Some((at(v), v.ratio));
@@ -166,7 +218,10 @@ impl Watcher {
             }
         }
         tracing::debug!(ops = m.graph.nodes.len(), unchecked, "claim checked");
-        Finding::Clean { closest: closest.map(|(c, _)| c) }
+        match over {
+            Some(at) => Finding::OverThreshold(at),
+            None => Finding::Clean { closest: closest.map(|(c, _)| c) },
+        }
     }
 
     /// Challenges element `at` of `claim`, whose verified trace is `trace`, with the challenge bond.
