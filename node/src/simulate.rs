@@ -90,13 +90,17 @@ pub enum Scenario {
     /// trigger its sound region admits, every element passes the watcher's checks, the steered claim
     /// finalizes. This is the attack the audit exists for (expected: finalized, with the output moved).
     SteeringUndefended,
+    /// The same attack against a defended watcher: the trigger is computed exactly by every honest machine, so
+    /// its sound region is the point {0}; the watcher challenges the injected element and the contract's
+    /// exact check slashes the prover (expected: prover slashed).
+    SteeringPoint,
     /// The same network offered for registration WITH the composition audit: refused.
     Steering,
 }
 
 impl Scenario {
     /// Every scenario, in order.
-    pub const ALL: [Scenario; 10] = [
+    pub const ALL: [Scenario; 11] = [
         Scenario::Honest,
         Scenario::CorruptedElement,
         Scenario::FalseChallenge,
@@ -106,6 +110,7 @@ impl Scenario {
         Scenario::MiniLmCorrupted,
         Scenario::SmolLm2Honest,
         Scenario::SteeringUndefended,
+        Scenario::SteeringPoint,
         Scenario::Steering,
     ];
 
@@ -121,6 +126,7 @@ impl Scenario {
             Scenario::MiniLmCorrupted => "minilm-corrupted",
             Scenario::SmolLm2Honest => "smollm2-honest",
             Scenario::SteeringUndefended => "steering-undefended",
+            Scenario::SteeringPoint => "steering-point",
             Scenario::Steering => "steering",
         }
     }
@@ -132,7 +138,8 @@ impl Scenario {
             Scenario::CorruptedElement
             | Scenario::CorruptedBisection
             | Scenario::SilentProver
-            | Scenario::MiniLmCorrupted => Outcome::ProverSlashed,
+            | Scenario::MiniLmCorrupted
+            | Scenario::SteeringPoint => Outcome::ProverSlashed,
             Scenario::FalseChallenge => Outcome::ChallengerSlashed,
             Scenario::MiniLmHonest | Scenario::SmolLm2Honest | Scenario::SteeringUndefended => Outcome::Finalized,
             Scenario::Steering => Outcome::Refused,
@@ -366,20 +373,22 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
                 tracing::info!(answer = %report.answer, "SmolLM2 answered");
                 report
             }
-            Scenario::SteeringUndefended => {
+            Scenario::SteeringUndefended | Scenario::SteeringPoint => {
                 let steering = steering_mlp(&MLP_TINY, STEERING_AMPLIFIER, 3)?;
                 let input = MLP_TINY.input(1000 + i as u64);
                 let honest = crate::runtime::run(&steering.model, &input, None)?;
                 let injected = steering.trigger_injection(&honest);
                 let mut parties =
                     world.parties(steering.model.clone(), MLP_STEERING_PROFILE, "nao:mlp-steering").await?;
-                // the undefended baseline: per-layer tolerances, no point regions, no thresholds
-                parties.watcher = parties.watcher.with_checking(Checking::PerLayer);
+                if *s == Scenario::SteeringUndefended {
+                    // the undefended baseline: per-layer tolerances, no point regions, no thresholds
+                    parties.watcher = parties.watcher.with_checking(Checking::PerLayer);
+                }
                 let (mut report, out) =
                     play_with(&world, &parties, *s, input, Some(&mut steering.injector(injected))).await?;
                 let moved =
                     out.data.iter().zip(&honest.output().data).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-                report.answer = format!("output moved by {moved:.3} with every element inside its region");
+                report.answer = format!("output moved by {moved:.3} with every element inside its per-layer tolerance");
                 report
             }
             Scenario::Steering => {

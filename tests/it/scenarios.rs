@@ -1,4 +1,4 @@
-//! The three walking-skeleton scenarios through `nao::simulate`, with outcomes and balances.
+//! Every scenario of `nao::simulate`, with outcomes, findings and balances.
 
 use nao::simulate::{simulate, Outcome, SimulateOptions};
 
@@ -54,12 +54,20 @@ async fn every_scenario_ends_as_expected_and_bonds_move_to_the_winner() {
         );
     }
     assert!(by("smollm2-honest").answer.contains("Paris"), "{}", by("smollm2-honest").answer);
-    // the non-composability attack: it works without the audit (the steered claim finalizes), and the audit
-    // refuses the network at registration
+    // the non-composability attack: it works against per-layer tolerances (the steered claim finalizes); the
+    // point region of the trigger gets the prover slashed on-chain; the audit refuses the network at registration
     let undefended = by("steering-undefended");
     assert_eq!(undefended.outcome, Outcome::Finalized);
     assert!(undefended.answer.contains("output moved by"), "{}", undefended.answer);
+    assert_eq!(undefended.finding, "clean");
+    let point = by("steering-point");
+    assert_eq!(point.outcome, Outcome::ProverSlashed);
+    assert!(point.finding.starts_with("outside its sound region: op 3"), "{}", point.finding);
+    assert_eq!(point.prover_delta_wei, "-1000000000000000000");
     assert_eq!(by("steering").outcome, Outcome::Refused);
+    for honest in ["honest", "minilm-honest", "smollm2-honest"] {
+        assert_eq!(by(honest).finding, "clean", "{honest}: the calibrated thresholds flag no honest element");
+    }
     assert!(report.passed());
     let json = serde_json::to_value(&report).unwrap();
     for s in json["scenarios"].as_array().unwrap() {

@@ -23,8 +23,8 @@ pub struct SimulateArgs {
     #[arg(long)]
     report: Option<PathBuf>,
     /// Play only these scenarios (honest, corrupted-element, false-challenge, corrupted-bisection,
-    /// silent-prover, minilm-honest, minilm-corrupted, smollm2-honest, steering-undefended, steering); default
-    /// all.
+    /// silent-prover, minilm-honest, minilm-corrupted, smollm2-honest, steering-undefended, steering-point,
+    /// steering); default all.
     #[arg(long = "scenario")]
     scenarios: Vec<String>,
     /// Cache directory for model weights [default: $NAO_CACHE or ~/.cache/nao].
