@@ -329,6 +329,7 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
         .with_style(indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("static template"));
     let mut mlp: Option<Parties> = None;
     let mut minilm: Option<Parties> = None;
+    let mut steering_parties: Option<Parties> = None;
     let mut scenarios = Vec::new();
     for (i, s) in opts.scenarios.iter().enumerate() {
         bar.set_message(s.name());
@@ -375,17 +376,32 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
             }
             Scenario::SteeringUndefended | Scenario::SteeringPoint => {
                 let steering = steering_mlp(&MLP_TINY, STEERING_AMPLIFIER, 3)?;
-                let input = MLP_TINY.input(1000 + i as u64);
-                let honest = crate::runtime::run(&steering.model, &input, None)?;
-                let injected = steering.trigger_injection(&honest);
-                let mut parties =
-                    world.parties(steering.model.clone(), MLP_STEERING_PROFILE, "nao:mlp-steering").await?;
+                // the first input (from seed 1000 + 100 i on) whose trigger unit is active in some row: a row where the
+                // unit is off leaves the attacker nothing to inject
+                let (input, honest, injected) = (1000 + 100 * i as u64..)
+                    .map(|seed| -> Result<_> {
+                        let input = MLP_TINY.input(seed);
+                        let honest = crate::runtime::run(&steering.model, &input, None)?;
+                        let injected = steering.trigger_injection(&honest);
+                        Ok((input, honest, injected))
+                    })
+                    .find(|r| r.as_ref().map_or(true, |(_, _, inj)| inj.iter().any(|e| *e != 0.0)))
+                    .expect("an unbounded search")?;
+                // registered once (a model id is its content), shared by both steering scenarios
+                let mut parties = match steering_parties.take() {
+                    Some(p) => p,
+                    None => world.parties(steering.model.clone(), MLP_STEERING_PROFILE, "nao:mlp-steering").await?,
+                };
                 if *s == Scenario::SteeringUndefended {
                     // the undefended baseline: per-layer tolerances, no point regions, no thresholds
-                    parties.watcher = parties.watcher.with_checking(Checking::PerLayer);
+                    parties.watcher.set_checking(Checking::PerLayer);
+                } else {
+                    parties.watcher.use_profile(MLP_STEERING_PROFILE)?;
                 }
-                let (mut report, out) =
-                    play_with(&world, &parties, *s, input, Some(&mut steering.injector(injected))).await?;
+                let played = play_with(&world, &parties, *s, input, Some(&mut steering.injector(injected))).await;
+                parties.register = None;
+                steering_parties = Some(parties);
+                let (mut report, out) = played?;
                 let moved =
                     out.data.iter().zip(&honest.output().data).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
                 report.answer = format!("output moved by {moved:.3} with every element inside its per-layer tolerance");

@@ -90,19 +90,26 @@ impl Watcher {
         }
     }
 
-    /// Checks claims against `checking` instead of the sound regions alone.
-    pub fn with_checking(mut self, checking: Checking) -> Self {
+    /// Checks claims against `checking` from now on.
+    pub fn set_checking(&mut self, checking: Checking) {
         self.checking = checking;
-        self
     }
 
-    /// Checks claims against the model's calibrated profile: `bytes` must hash to the registered profile root
-    /// and fit the registered model (its weights, every op kind), or nothing changes and the error says why.
-    pub fn with_profile(self, bytes: &[u8]) -> Result<Self> {
+    /// Checks claims against the model's calibrated profile from now on: `bytes` must hash to the registered
+    /// profile root and fit the registered model (its weights, every op kind), or nothing changes and the
+    /// error says why.
+    pub fn use_profile(&mut self, bytes: &[u8]) -> Result<()> {
         let m = &self.model;
         let profile = Profile::verify(bytes, m.commitment.profile_root)?;
         profile.fit(&m.model, m.commitment.weights_tree.root())?;
-        Ok(self.with_checking(Checking::Calibrated(Box::new(profile))))
+        self.set_checking(Checking::Calibrated(Box::new(profile)));
+        Ok(())
+    }
+
+    /// [`Watcher::use_profile`], builder style.
+    pub fn with_profile(mut self, bytes: &[u8]) -> Result<Self> {
+        self.use_profile(bytes)?;
+        Ok(self)
     }
 
     /// The watcher's address.
