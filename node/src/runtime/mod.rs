@@ -413,6 +413,9 @@ mod tests {
                 assert!(check.first_violation().is_none(), "{c}: node {i}");
             }
             differ += usize::from(t.tensors != base.tensors);
+            if let Config::Candle { .. } = c {
+                assert_eq!(t.tensors, base.tensors, "{c}: candle's thread count splits rows, not reductions");
+            }
         }
         assert!(differ >= 3, "only {differ} configurations differ from candle in any bit");
         assert!(Runtime::with_config(&m, Config::Cuda).is_err() || cfg!(feature = "cuda"));
