@@ -274,20 +274,15 @@ impl CalibrateArgs {
             ..Default::default()
         };
         let b = bar(configs.len() * set.len(), "held-out runs");
-        let mut first_model = None;
         let mut bounds: BTreeMap<String, Histogram> = BTreeMap::new();
-        for c in &configs {
-            let mut rt: Option<Runtime> = None;
-            for prompt in &set {
-                let (model, input) = (loaded.prepare)(prompt)?;
-                if first_model.is_none() {
-                    profile.fit(&model, loaded.weights_root(&model)?)?;
-                    first_model = Some(());
-                }
-                let rt = match &rt {
-                    Some(r) => r,
-                    None => rt.insert(Runtime::with_config(&model, *c)?),
-                };
+        // prompts outer, configurations inner: a run cut short has still covered every configuration
+        let (first, _) = (loaded.prepare)(&set[0])?;
+        profile.fit(&first, loaded.weights_root(&first)?)?;
+        let runtimes: Vec<Runtime> =
+            configs.iter().map(|c| Runtime::with_config(&first, *c)).collect::<Result<_, _>>()?;
+        for prompt in &set {
+            let (model, input) = (loaded.prepare)(prompt)?;
+            for (c, rt) in configs.iter().zip(&runtimes) {
                 let trace = rt.run(&model.graph, &input, None)?;
                 let mut flagged = false;
                 for (i, node) in model.graph.nodes.iter().enumerate() {
@@ -319,12 +314,21 @@ impl CalibrateArgs {
                     held.false_positive_runs += 1;
                     tracing::warn!(config = %c, prompt, "held-out honest run flagged");
                 }
+                if held.runs.is_multiple_of(50) {
+                    // for logs without a terminal (the bar is hidden there)
+                    tracing::info!(
+                        runs = held.runs,
+                        elements = held.elements,
+                        flagged = held.false_positive_runs,
+                        "held out"
+                    );
+                }
                 b.inc(1);
             }
         }
         b.finish_and_clear();
         for (k, o) in held.ops.iter_mut() {
-            o.margin = if o.worst_spread > 0.0 { o.limit / o.worst_spread } else { f64::INFINITY };
+            o.margin = (o.worst_spread > 0.0).then(|| o.limit / o.worst_spread);
             o.tightness = Some(Tightness::of(&bounds[k].quantiles(), o.limit));
         }
         let mut t = Table::new();
@@ -344,9 +348,9 @@ impl CalibrateArgs {
                 o.elements.to_string(),
                 format!("{:.3e}", o.worst_spread),
                 format!("{:.3e}", o.limit),
-                format!("{:.2}", o.margin),
-                format!("{:.1}", tight.median),
-                format!("{:.1}", tight.worst),
+                o.margin.map_or("exact".into(), |m| format!("{m:.2}")),
+                Tightness::show(tight.median),
+                Tightness::show(tight.worst),
             ]);
         }
         println!(
@@ -384,8 +388,9 @@ struct HeldOutOp {
     /// Largest `|y - s| / scale_e` seen.
     worst_spread: f64,
     limit: f64,
-    /// `limit / worst_spread`: how far the worst honest element stayed inside its threshold.
-    margin: f64,
+    /// `limit / worst_spread`: how far the worst honest element stayed inside its threshold (None: every
+    /// element was exact).
+    margin: Option<f64>,
     /// `B_e / T_e` of the held-out elements.
     tightness: Option<Tightness>,
 }
@@ -417,8 +422,8 @@ fn print_profile(p: &Profile, runs: usize) {
             format!("{:.2e}", q.p9999),
             format!("{:.2e}", q.max),
             format!("{:.2e}", o.limit),
-            format!("{:.1}", o.tightness.median),
-            format!("{:.1}", o.tightness.worst),
+            Tightness::show(o.tightness.median),
+            Tightness::show(o.tightness.worst),
         ]);
     }
     println!(

@@ -59,19 +59,25 @@ pub struct OpProfile {
 }
 
 /// How much tighter the threshold is than the sound bound, `B_e / T_e = max(1, (B_e / scale_e) / limit)`.
+/// `None` when the limit is 0 (every calibration element was exact, so `T_e = 0`: unboundedly tight).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Tightness {
     /// Median over elements.
-    pub median: f64,
+    pub median: Option<f64>,
     /// Smallest over elements.
-    pub worst: f64,
+    pub worst: Option<f64>,
 }
 
 impl Tightness {
     /// From the quantiles of `B_e / scale_e` and the limit.
     pub fn of(bound_to_scale: &Quantiles, limit: f64) -> Self {
-        let t = |b: f64| if limit > 0.0 { (b / limit).max(1.0) } else { f64::INFINITY };
+        let t = |b: f64| (limit > 0.0).then(|| (b / limit).max(1.0));
         Self { median: t(bound_to_scale.p50), worst: t(bound_to_scale.min) }
+    }
+
+    /// One figure as text (`exact` for a zero threshold).
+    pub fn show(v: Option<f64>) -> String {
+        v.map_or("exact".into(), |t| format!("{t:.1}"))
     }
 }
 
@@ -323,10 +329,29 @@ mod tests {
     }
 
     #[test]
+    fn an_op_kind_seen_only_exact_gets_a_zero_threshold_and_the_file_still_parses() {
+        // with every bias zero, each add is a + 0: exact in every run, so its limit is 0 and tightness None
+        let mut zero_bias = MLP_TINY.generated();
+        let mut w: Vec<HostTensor> = (*zero_bias.weights).clone();
+        for b in [1, 3, 5] {
+            w[b].data.iter_mut().for_each(|v| *v = 0.0);
+        }
+        zero_bias.weights = std::sync::Arc::new(w);
+        let mut cal = Calibration::default();
+        cal.observe(&zero_bias, &crate::runtime::run(&zero_bias, &MLP_TINY.input(1), None).unwrap());
+        let root = Model::weights_tree(&zero_bias.weight_commitments()).root();
+        let p = Profile::from_calibration(&cal, "z", root, vec![], PromptSet::of(&[]), "max", 2.0, 0.0).unwrap();
+        let bytes = p.to_bytes();
+        let back = Profile::parse(&bytes).unwrap();
+        assert_eq!((back.ops["add"].limit, back.ops["add"].tightness.median), (0.0, None));
+        assert!(back.ops["matmul"].limit > 0.0);
+    }
+
+    #[test]
     fn thresholds_are_never_wider_than_the_sound_bound() {
         let p = calibrated(&MLP_TINY.generated(), 0..2);
-        assert!(p.ops.values().all(|o| o.limit > 0.0 && o.tightness.worst >= 1.0), "{:?}", p.ops);
+        assert!(p.ops.values().all(|o| o.limit > 0.0 && o.tightness.worst >= Some(1.0)), "{:?}", p.ops);
         // dot products get a scale finer than their bound: thresholds well inside B_e
-        assert!(p.ops["matmul"].tightness.median > 2.0, "{:?}", p.ops["matmul"]);
+        assert!(p.ops["matmul"].tightness.median > Some(2.0), "{:?}", p.ops["matmul"]);
     }
 }
