@@ -231,6 +231,27 @@ impl Default for ProtocolFigures {
     }
 }
 
+impl ProtocolFigures {
+    /// Fills `bound_tightness` from the calibrated profiles in `dir` (`<model>.json`, written by
+    /// `nao calibrate`; their op kinds with a zero threshold have no finite tightness and are left out).
+    pub fn with_profiles(mut self, dir: &std::path::Path) -> Self {
+        let mut v = Vec::new();
+        for model in ["minilm", "smollm2"] {
+            let Ok(bytes) = std::fs::read(dir.join(format!("{model}.json"))) else { continue };
+            let Ok(p) = crate::region::profile::Profile::parse(&bytes) else { continue };
+            for (op, o) in &p.ops {
+                if let (Some(median), Some(worst)) = (o.tightness.median, o.tightness.worst) {
+                    v.push(BoundTightness { op: format!("{model}/{op}"), median, worst });
+                }
+            }
+        }
+        if !v.is_empty() {
+            self.bound_tightness = Slot::measured(v);
+        }
+        self
+    }
+}
+
 /// `f` with 3 significant-looking decimals, or a dash.
 fn num(v: Option<f64>, decimals: usize) -> String {
     v.map_or_else(|| "—".into(), |v| format!("{v:.decimals$}"))
@@ -382,6 +403,14 @@ impl Report {
                 "| {} | {} | {} | {:.0} MiB | {:.0} MiB | {:.0} MiB | {} |",
                 r.role, r.model, r.tokens, r.weights_mib, r.loaded_rss_mib, r.peak_rss_mib, r.work
             );
+        }
+
+        if let Some(t) = &self.protocol.bound_tightness.value {
+            let _ = writeln!(s, "\n## Bound tightness (B_e / T_e, from the calibrated profiles)\n");
+            let _ = writeln!(s, "| model/op | median | worst |\n| --- | --- | --- |");
+            for b in t {
+                let _ = writeln!(s, "| {} | {:.1} | {:.1} |", b.op, b.median, b.worst);
+            }
         }
 
         let _ = writeln!(s, "\n## GPU\n");
@@ -616,6 +645,22 @@ mod tests {
             assert!(nice().is_some_and(|n| (-20..=19).contains(&n)));
         }
         assert!(report().markdown(None, None).ends_with("## Profile\n\n(none recorded yet)\n"));
+    }
+
+    #[test]
+    fn bound_tightness_comes_from_the_committed_profiles() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../profiles");
+        let mut r = report();
+        r.protocol = ProtocolFigures::default().with_profiles(&dir);
+        let t = r.protocol.bound_tightness.value.clone().expect("profiles/minilm.json and smollm2.json are committed");
+        let mm = t.iter().find(|b| b.op == "minilm/matmul").expect("minilm matmul");
+        assert!(mm.median >= mm.worst && mm.worst >= 1.0, "{mm:?}");
+        assert!(t.iter().any(|b| b.op.starts_with("smollm2/")));
+        assert!(r.markdown(None, None).contains("| minilm/matmul |"));
+        assert!(!r.not_measured().iter().any(|(n, _)| *n == "bound_tightness"));
+        // no profiles there: still pending, with its reason
+        let none = ProtocolFigures::default().with_profiles(&dir.join("missing"));
+        assert!(none.bound_tightness.value.is_none());
     }
 
     #[test]

@@ -216,7 +216,7 @@ impl BenchArgs {
             overhead_vs_prompt: sweep_runs,
             plot: None,
             gpu_posting_overhead: gpu,
-            protocol: bench::ProtocolFigures::default(),
+            protocol: bench::ProtocolFigures::default().with_profiles(std::path::Path::new("profiles")),
         };
         let markdown = self
             .markdown
