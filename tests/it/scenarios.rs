@@ -69,6 +69,17 @@ async fn every_scenario_ends_as_expected_and_bonds_move_to_the_winner() {
         assert_eq!(by(honest).finding, "clean", "{honest}: the calibrated thresholds flag no honest element");
     }
     assert!(report.passed());
+    // the benchmark report's dispute figures, read off these receipts
+    let segments = nao::model::MLP_TINY.generated().graph.segment_ranges().len();
+    let p = nao::bench::ProtocolFigures::default().with_disputes(&report, segments);
+    let (gas, txs) = (p.dispute_gas_total.value.expect("minilm-corrupted"), p.dispute_txs.value.expect("txs"));
+    assert!(gas > 500_000 && gas <= 3_000_000 && txs <= 8, "MiniLM dispute: {gas} gas in {txs} tx");
+    let adj = p.adjudication_gas.value.expect("openElement receipts");
+    assert_eq!(adj.len(), 4, "{adj:?}");
+    assert!(adj.iter().all(|a| a.gas > 100_000 && a.gas <= 1_500_000), "{adj:?}");
+    let r = &p.rounds.value.expect("pointing and bisection")[0];
+    assert_eq!((r.segments, r.direct), (segments, 1));
+    assert!(r.k_ary >= 1, "{r:?}");
     let json = serde_json::to_value(&report).unwrap();
     for s in json["scenarios"].as_array().unwrap() {
         for key in ["name", "expected", "outcome", "gas_used", "txs"] {

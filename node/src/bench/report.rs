@@ -232,6 +232,53 @@ impl Default for ProtocolFigures {
 }
 
 impl ProtocolFigures {
+    /// Fills the dispute figures from a simulation on anvil (receipts): `dispute_gas_total` and `dispute_txs`
+    /// from `minilm-corrupted` (a MiniLM transformer layer disputed through its fine trace: every transaction
+    /// after the claim's post, both parties), `adjudication_gas` from every scenario's `openElement`, and
+    /// `rounds` from `corrupted-element` (direct pointing) and `corrupted-bisection` (k-ary) over the MLP's
+    /// `segments` segments.
+    pub fn with_disputes(mut self, report: &crate::simulate::Report, segments: usize) -> Self {
+        let by = |name: &str| report.scenarios.iter().find(|s| s.name == name);
+        let moves = |s: &crate::simulate::ScenarioReport| {
+            s.tx_gas
+                .iter()
+                .filter(|t| !matches!(t.label.as_str(), "register" | "post"))
+                .map(|t| t.gas)
+                .collect::<Vec<_>>()
+        };
+        if let Some(s) = by("minilm-corrupted") {
+            let m = moves(s);
+            self.dispute_gas_total = Slot::measured(m.iter().sum());
+            self.dispute_txs = Slot::measured(m.len() as u64);
+        }
+        let what = |name: &str| match name {
+            "corrupted-element" => "matmul n = 64 (MLP)",
+            "false-challenge" => "add (MLP)",
+            "minilm-corrupted" => "matmul n = 384 (MiniLM)",
+            "steering-point" => "matmul n = 130, point region (steering MLP)",
+            _ => "",
+        };
+        let adj: Vec<AdjudicationGas> = report
+            .scenarios
+            .iter()
+            .filter(|s| !what(&s.name).is_empty())
+            .filter_map(|s| {
+                let t = s.tx_gas.iter().find(|t| t.label == "openElement")?;
+                Some(AdjudicationGas { op: what(&s.name).into(), gas: t.gas })
+            })
+            .collect();
+        if !adj.is_empty() {
+            self.adjudication_gas = Slot::measured(adj);
+        }
+        let count = |name: &str, label: &str| by(name).map(|s| s.tx_gas.iter().filter(|t| t.label == label).count());
+        if let (Some(k_ary), Some(direct)) =
+            (count("corrupted-bisection", "reveal"), count("corrupted-element", "pointSegment"))
+        {
+            self.rounds = Slot::measured(vec![RoundsPoint { segments, k_ary, direct }]);
+        }
+        self
+    }
+
     /// Fills `bound_tightness` from the calibrated profiles in `dir` (`<model>.json`, written by
     /// `nao calibrate`; their op kinds with a zero threshold have no finite tightness and are left out).
     pub fn with_profiles(mut self, dir: &std::path::Path) -> Self {
@@ -278,6 +325,14 @@ impl Report {
         }
         for w in &self.watcher_ratio {
             v.push(Check::at_most(format!("watcher_ratio[{}]", w.model), Some(w.median_ratio), 1.2));
+        }
+        let p = &self.protocol;
+        if let (Some(gas), Some(txs)) = (p.dispute_gas_total.value, p.dispute_txs.value) {
+            v.push(Check::at_most("dispute_gas_total".into(), Some(gas as f64), 3e6));
+            v.push(Check::at_most("dispute_txs".into(), Some(txs as f64), 8.0));
+        }
+        for a in p.adjudication_gas.value.iter().flatten() {
+            v.push(Check::at_most(format!("adjudication_gas[{}]", a.op), Some(a.gas as f64), 1.5e6));
         }
         v
     }
@@ -405,6 +460,20 @@ impl Report {
             );
         }
 
+        let p = &self.protocol;
+        if let (Some(gas), Some(txs)) = (p.dispute_gas_total.value, p.dispute_txs.value) {
+            let _ = writeln!(s, "\n## Disputes on anvil (receipts)\n");
+            let _ = writeln!(s, "| figure | value | goal |\n| --- | --- | --- |");
+            let _ = writeln!(s, "| dispute_gas_total (MiniLM layer, every tx after the post) | {gas} | <= 3,000,000 |");
+            let _ = writeln!(s, "| dispute_txs | {txs} | <= 8 |");
+            for a in p.adjudication_gas.value.iter().flatten() {
+                let _ = writeln!(s, "| adjudication_gas[{}] | {} | <= 1,500,000 |", a.op, a.gas);
+            }
+            for r in p.rounds.value.iter().flatten() {
+                let _ =
+                    writeln!(s, "| rounds over {} segments | {} k-ary, {} pointing | |", r.segments, r.k_ary, r.direct);
+            }
+        }
         if let Some(t) = &self.protocol.bound_tightness.value {
             let _ = writeln!(s, "\n## Bound tightness (B_e / T_e, from the calibrated profiles)\n");
             let _ = writeln!(s, "| model/op | median | worst |\n| --- | --- | --- |");

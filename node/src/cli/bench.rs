@@ -140,9 +140,31 @@ impl Models {
 }
 
 impl BenchArgs {
-    pub fn run(self) -> eyre::Result<i32> {
+    pub async fn run(self) -> eyre::Result<i32> {
         if let (Some(role), Some(model)) = (self.role, self.model) {
             return run_role(role, model, self.tokens);
+        }
+        let mut protocol = bench::ProtocolFigures::default().with_profiles(std::path::Path::new("profiles"));
+        if !self.short {
+            // disputes played on a fresh anvil (seconds): gas and transactions from receipts
+            use nao::simulate::{simulate, Scenario, SimulateOptions};
+            let opts = SimulateOptions {
+                scenarios: vec![
+                    Scenario::CorruptedElement,
+                    Scenario::FalseChallenge,
+                    Scenario::CorruptedBisection,
+                    Scenario::MiniLmCorrupted,
+                    Scenario::SteeringPoint,
+                ],
+                ..SimulateOptions::default()
+            };
+            match simulate(&opts).await {
+                Ok(r) => {
+                    let segments = nao::model::MLP_TINY.generated().graph.segment_ranges().len();
+                    protocol = protocol.with_disputes(&r, segments);
+                }
+                Err(e) => tracing::warn!(error = %e, "disputes not measured (anvil)"),
+            }
         }
         let mode = if self.short { Mode::Short } else { Mode::Full };
         let reps = self.reps.unwrap_or(if self.short { 3 } else { 10 }).max(1);
@@ -216,7 +238,7 @@ impl BenchArgs {
             overhead_vs_prompt: sweep_runs,
             plot: None,
             gpu_posting_overhead: gpu,
-            protocol: bench::ProtocolFigures::default().with_profiles(std::path::Path::new("profiles")),
+            protocol,
         };
         let markdown = self
             .markdown

@@ -29,7 +29,7 @@ impl Cli {
     pub async fn run(self) -> eyre::Result<i32> {
         match self.command {
             Command::Simulate(a) => a.run().await,
-            Command::Bench(a) => a.run(),
+            Command::Bench(a) => a.run().await,
             Command::Run(a) => a.run(),
             Command::Calibrate(a) => a.run(),
         }
