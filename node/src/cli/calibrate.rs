@@ -114,8 +114,9 @@ pub struct CalibrateArgs {
     /// Which quantile thresholds are cut from: p50, p99, p99.9, p99.99 or max.
     #[arg(long, default_value = "max")]
     quantile: String,
-    /// Safety factor on that quantile.
-    #[arg(long, default_value_t = 2.0)]
+    /// Safety factor on that quantile. With `--profile` and `--out`: rewrite that profile's thresholds with
+    /// this factor (no new runs).
+    #[arg(long, default_value_t = 4.0)]
     factor: f64,
     /// Tokens SmolLM2 generates per prompt.
     #[arg(long, default_value_t = 1)]
@@ -135,6 +136,9 @@ pub struct CalibrateArgs {
     /// Configurations of the held-out runs (none of them calibrated on, by default).
     #[arg(long, value_delimiter = ',', default_value = "candle-cpu-1t,dot-reversed,dot-fma,dot-splitk8")]
     holdout_configs: Vec<Config>,
+    /// Skip this many held-out prompts (to replay one run: the prompt list is deterministic).
+    #[arg(long, default_value_t = 0)]
+    holdout_start: usize,
     /// Write the held-out result as JSON here.
     #[arg(long)]
     report: Option<PathBuf>,
@@ -177,9 +181,23 @@ impl CalibrateArgs {
         let profile = match &self.profile {
             Some(path) => {
                 let bytes = std::fs::read(path).wrap_err_with(|| format!("reading {}", path.display()))?;
-                let p = Profile::parse(&bytes)?;
+                let mut p = Profile::parse(&bytes)?;
                 let (model, _) = (loaded.prepare)("What is the sea?")?;
                 p.fit(&model, loaded.weights_root(&model)?)?;
+                if let Some(out) = &self.out {
+                    p = p.with_factor(self.factor)?;
+                    std::fs::write(out, p.to_bytes()).wrap_err_with(|| format!("writing {}", out.display()))?;
+                    let png = out.with_extension("png");
+                    plot(&p, &key, &png)?;
+                    print_profile(&p, p.configurations.len() * p.prompts.count);
+                    println!(
+                        "rewrote {} with factor {} (profile root 0x{}) and {}",
+                        out.display(),
+                        p.factor,
+                        hex::encode(Profile::root(&p.to_bytes())),
+                        png.display()
+                    );
+                }
                 p
             }
             None => {
@@ -266,7 +284,8 @@ impl CalibrateArgs {
             println!("note: held-out configurations {calibrated:?} were also calibrated on");
         }
         let per_config = self.holdout.div_ceil(configs.len());
-        let set = prompts(&HELD_OUT_TEMPLATES, per_config);
+        let set: Vec<String> =
+            prompts(&HELD_OUT_TEMPLATES, self.holdout_start + per_config).split_off(self.holdout_start);
         let mut held = HeldOut {
             model: profile.model.clone(),
             configurations: configs.iter().map(|c| c.to_string()).collect(),
@@ -302,6 +321,12 @@ impl CalibrateArgs {
                     }
                     for br in &j.breaches {
                         flagged = true;
+                        let v = &j.check.elements[br.element];
+                        tracing::warn!(
+                            config = %c, node = i, op = node.op.name(), element = br.element, kind = ?br.kind,
+                            spread = v.spread(), limit, ratio_to_bound = v.ratio, bound_to_scale = v.bound_to_scale,
+                            "element outside its acceptance region"
+                        );
                         match br.kind {
                             BreachKind::Sound => held.sound_breaches += 1,
                             BreachKind::Threshold => held.threshold_breaches += 1,

@@ -177,6 +177,19 @@ impl Profile {
         })
     }
 
+    /// The same calibration with another safety factor: every limit and tightness recomputed from the recorded
+    /// quantiles (no new runs).
+    pub fn with_factor(mut self, factor: f64) -> Result<Self> {
+        for o in self.ops.values_mut() {
+            let at =
+                o.spread.get(&self.quantile).ok_or_else(|| refuse(format!("unknown quantile `{}`", self.quantile)))?;
+            o.limit = factor * at;
+            o.tightness = Tightness::of(&o.bound_to_scale, o.limit);
+        }
+        self.factor = factor;
+        Ok(self)
+    }
+
     /// The file's bytes (pretty JSON, newline-terminated): what is hashed into the profile root.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut v = serde_json::to_vec_pretty(self).expect("a profile serializes");
@@ -345,6 +358,17 @@ mod tests {
         let back = Profile::parse(&bytes).unwrap();
         assert_eq!((back.ops["add"].limit, back.ops["add"].tightness.median), (0.0, None));
         assert!(back.ops["matmul"].limit > 0.0);
+    }
+
+    #[test]
+    fn a_new_factor_scales_every_limit_and_loosens_tightness() {
+        let p = calibrated(&MLP_TINY.generated(), 0..2);
+        let q = p.clone().with_factor(4.0).unwrap();
+        assert_eq!(q.factor, 4.0);
+        for (k, o) in &p.ops {
+            assert!((q.ops[k].limit - 2.0 * o.limit).abs() <= 1e-12 * o.limit, "{k}");
+            assert!(q.ops[k].tightness.median <= o.tightness.median, "{k}");
+        }
     }
 
     #[test]
