@@ -151,10 +151,7 @@ pub fn check_per_layer(node: &Node, operands: &[&HostTensor], output: &HostTenso
             let (a, b) = (&operands[0].data, &operands[1].data);
             for v in c.elements.iter_mut().filter(|v| !v.inside) {
                 let g = v.element;
-                let terms = [a[g], b[g % b.len()]].map(|t| super::sound::decode(t.to_bits()));
-                if let [Some(p), Some(q)] = terms {
-                    v.inside = super::sound::within_per_layer(&[p, q], y[g], 1, false);
-                }
+                v.inside = super::sound::add_within_per_layer(a[g], b[g % b.len()], y[g]).unwrap_or(true);
             }
         }
         _ => {}

@@ -145,21 +145,34 @@ fn within_regions(terms: &[Term], y: f32, n: usize, underflow: bool, point: bool
     lhs <= rhs
 }
 
+/// The exact products `x_i w_i`; `None` if an input is not finite.
+fn products(x: &[f32], w: &[f32]) -> Option<Vec<Term>> {
+    x.iter().zip(w).map(|(a, b)| product(*a, *b)).collect()
+}
+
+/// The terms of an addition `a + b`; `None` if an input is not finite.
+fn addends(a: f32, b: f32) -> Option<[Term; 2]> {
+    Some([decode(a.to_bits())?, decode(b.to_bits())?])
+}
+
 /// Dot-product region: `y = fl(sum x_i w_i)`; `None` if an input is not finite.
 pub fn dot_within(x: &[f32], w: &[f32], y: f32) -> Option<bool> {
-    let terms = x.iter().zip(w).map(|(a, b)| product(*a, *b)).collect::<Option<Vec<_>>>()?;
-    Some(within(&terms, y, x.len(), true))
+    Some(within(&products(x, w)?, y, x.len(), true))
 }
 
 /// [`dot_within`] with the per-layer tolerance only (no point regions): the undefended baseline.
 pub fn dot_within_per_layer(x: &[f32], w: &[f32], y: f32) -> Option<bool> {
-    let terms = x.iter().zip(w).map(|(a, b)| product(*a, *b)).collect::<Option<Vec<_>>>()?;
-    Some(within_per_layer(&terms, y, x.len(), true))
+    Some(within_per_layer(&products(x, w)?, y, x.len(), true))
 }
 
 /// Addition region: `y = fl(a + b)`; `None` if an input is not finite.
 pub fn add_within(a: f32, b: f32, y: f32) -> Option<bool> {
-    Some(within(&[decode(a.to_bits())?, decode(b.to_bits())?], y, 1, false))
+    Some(within(&addends(a, b)?, y, 1, false))
+}
+
+/// [`add_within`] with the per-layer tolerance only (no point regions): the undefended baseline.
+pub fn add_within_per_layer(a: f32, b: f32, y: f32) -> Option<bool> {
+    Some(within_per_layer(&addends(a, b)?, y, 1, false))
 }
 
 /// ReLU is exact: `y = x` for x > 0, `y = +-0` otherwise; `None` if x is not finite.
@@ -249,16 +262,14 @@ pub fn dot_verdict(x: &[f32], w: &[f32], y: f32) -> (bool, f64) {
     screened_verdict(s, a, x.len(), y, || dot_within(x, w, y))
 }
 
-/// Verdict and ratio of one addition element. Screened in f64 like [`screened_verdict`]: clearly inside when
-/// `|y - (a + b)| < 0.99 gamma_1 (|a| + |b|)` (the f64 sum errs by at most 2^-53 of it, far below the 1 %
-/// margin) and no point region can apply (that needs `a + b` representable in fp32); otherwise decided exactly.
+/// Verdict and ratio of one addition element, screened in f64 by [`screened_verdict`] as a one-term sum with
+/// `A = |a| + |b|` (the f64 sum errs by at most 2^-53 of it, far below the 1 % margin); decided exactly
+/// otherwise.
 pub fn add_verdict(a: f32, b: f32, y: f32) -> (bool, f64) {
-    let s = a as f64 + b as f64;
-    let d = (y as f64 - s).abs();
-    let bound = (a.abs() as f64 + b.abs() as f64) / ((1u64 << 24) as f64 - 1.0);
-    let point_possible = d != 0.0 && (s as f32) as f64 == s;
-    let clearly = y.is_finite() && bound > 0.0 && d < 0.99 * bound && !point_possible;
-    let inside = clearly || add_within(a, b, y).unwrap_or(true);
+    let (s, abs) = (a as f64 + b as f64, a.abs() as f64 + b.abs() as f64);
+    let (inside, _) = screened_verdict(s, abs, 1, y, || add_within(a, b, y));
+    // the ratio keeps the addition's own bound (no underflow term: IEEE addition is exact when subnormal)
+    let (d, bound) = ((y as f64 - s).abs(), abs / ((1u64 << 24) as f64 - 1.0));
     (inside, if bound > 0.0 { d / bound } else { d })
 }
 
