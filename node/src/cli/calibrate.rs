@@ -186,32 +186,15 @@ impl CalibrateArgs {
                 p.fit(&model, loaded.weights_root(&model)?)?;
                 if let Some(out) = &self.out {
                     p = p.with_factor(self.factor)?;
-                    std::fs::write(out, p.to_bytes()).wrap_err_with(|| format!("writing {}", out.display()))?;
-                    let png = out.with_extension("png");
-                    plot(&p, &key, &png)?;
                     print_profile(&p, p.configurations.len() * p.prompts.count);
-                    println!(
-                        "rewrote {} with factor {} (profile root 0x{}) and {}",
-                        out.display(),
-                        p.factor,
-                        hex::encode(Profile::root(&p.to_bytes())),
-                        png.display()
-                    );
+                    save(&p, &key, out)?;
                 }
                 p
             }
             None => {
                 let out = self.out.clone().unwrap_or_else(|| PathBuf::from(format!("profiles/{key}.json")));
                 let p = self.calibrate(&loaded, &key)?;
-                std::fs::write(&out, p.to_bytes()).wrap_err_with(|| format!("writing {}", out.display()))?;
-                let png = out.with_extension("png");
-                plot(&p, &key, &png)?;
-                println!(
-                    "wrote {} (profile root 0x{}) and {}",
-                    out.display(),
-                    hex::encode(Profile::root(&p.to_bytes())),
-                    png.display()
-                );
+                save(&p, &key, &out)?;
                 p
             }
         };
@@ -460,6 +443,22 @@ fn print_profile(p: &Profile, runs: usize) {
         p.quantile,
         p.output_spread
     );
+}
+
+/// Writes the profile to `out` and its plot beside it, and says where, with the profile root.
+fn save(p: &Profile, key: &str, out: &Path) -> eyre::Result<()> {
+    let bytes = p.to_bytes();
+    std::fs::write(out, &bytes).wrap_err_with(|| format!("writing {}", out.display()))?;
+    let png = out.with_extension("png");
+    plot(p, key, &png)?;
+    println!(
+        "wrote {} (factor {}, profile root 0x{}) and {}",
+        out.display(),
+        p.factor,
+        hex::encode(Profile::root(&bytes)),
+        png.display()
+    );
+    Ok(())
 }
 
 /// Per op kind: error quantiles against the threshold and the sound bound, in units of each element's scale,
