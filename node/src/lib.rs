@@ -6,6 +6,7 @@
 //! The [`roles`] (prover, watcher) join numerics and chain; [`simulate`] assembles them against anvil;
 //! [`bench`] measures it all and [`plot`] draws the charts.
 
+pub mod attack;
 pub mod bench;
 pub mod chain;
 pub mod commit;

@@ -339,10 +339,15 @@ pub fn replay(node: &Node, operands: &[&HostTensor]) -> Result<HostTensor> {
 
 /// The operand tensors of node `i` of a trace (trace tensors or model weights).
 pub fn operands<'a>(model: &'a Model, trace: &'a Trace, node: &Node) -> Vec<&'a HostTensor> {
+    operands_of(model, &trace.tensors, node)
+}
+
+/// The operand tensors of `node` among trace tensors `tensors` (a whole trace, or a run's tensors so far).
+pub fn operands_of<'a>(model: &'a Model, tensors: &'a [HostTensor], node: &Node) -> Vec<&'a HostTensor> {
     node.inputs
         .iter()
         .map(|s| match s {
-            Src::Trace(t) => &trace.tensors[*t as usize],
+            Src::Trace(t) => &tensors[*t as usize],
             Src::Weight(w) => &model.weights[*w as usize],
         })
         .collect()
