@@ -11,6 +11,8 @@ use alloy::primitives::U256;
 use alloy::providers::ext::AnvilApi;
 use alloy::providers::Provider;
 
+use crate::attack::search::{self, Regions};
+use crate::attack::{Attack, Cheat};
 use crate::chain::{self, ClaimStatus, Client, Deployment, GameOutcome, LocalChain, ProtocolParams, Sent};
 use crate::model::bert::Bert;
 use crate::model::gguf_tokenizer::smollm2_chat_prompt;
@@ -18,7 +20,9 @@ use crate::model::llama::Llama;
 use crate::model::steering::steering_mlp;
 use crate::model::{fetch, HostTensor, MlpConfig, Model, MLP_TINY};
 use crate::region::composition;
+use crate::region::profile::Profile;
 use crate::roles::{Checking, Finding, Prover, RegisteredModel, TraceServer, TraceStore, Watcher};
+use crate::trace::Trace;
 use crate::{Error, Result};
 
 /// The acceptance-region profile of the skeleton's model (hashed into its profile root).
@@ -33,6 +37,10 @@ pub const SMOLLM2_PROFILE: &[u8] = include_bytes!("../../profiles/smollm2.json")
 pub const STEERING_AMPLIFIER: f32 = 1024.0;
 /// Output tolerance the MLP family declares at registration.
 pub const STEERING_DECLARED_TOLERANCE: f64 = 1e-3;
+/// The sentence MiniLM embeds in the simulation (honest, corrupted and every MiniLM attack).
+pub const MINILM_SENTENCE: &str = "Optimistic verification settles inference disputes on-chain.";
+/// Inputs the bound-aware attack is tried on.
+pub const BOUND_AWARE_INPUTS: u64 = 100;
 /// Tokens SmolLM2 generates in the simulation ("The capital of France is Paris." fits).
 pub const SMOLLM2_NEW_TOKENS: usize = 8;
 
@@ -48,6 +56,12 @@ pub enum Outcome {
     ChallengerSlashed,
     /// The model was refused at registration (the composition audit found it over budget).
     Refused,
+    /// The watcher found an element outside its sound region in an op kind the contracts cannot adjudicate
+    /// yet (#5): detected, not provable on-chain; nobody challenged and the claim finalized.
+    DetectedOffChain,
+    /// The watcher found an element inside its sound region but over its calibrated threshold: the committee
+    /// vote's case (#5), not on-chain yet; the claim finalized.
+    Flagged,
     /// None of the above (a bug).
     Unresolved,
 }
@@ -59,6 +73,8 @@ impl std::fmt::Display for Outcome {
             Outcome::ProverSlashed => "prover_slashed",
             Outcome::ChallengerSlashed => "challenger_slashed",
             Outcome::Refused => "refused",
+            Outcome::DetectedOffChain => "detected_off_chain",
+            Outcome::Flagged => "flagged",
             Outcome::Unresolved => "unresolved",
         })
     }
@@ -96,11 +112,13 @@ pub enum Scenario {
     SteeringPoint,
     /// The same network offered for registration WITH the composition audit: refused.
     Steering,
+    /// A cheat of the adversarial suite ([`Attack`]), played against the real protocol.
+    Attack(Attack),
 }
 
 impl Scenario {
-    /// Every scenario, in order.
-    pub const ALL: [Scenario; 11] = [
+    /// Every scenario but the attacks, in order.
+    pub const BASE: [Scenario; 11] = [
         Scenario::Honest,
         Scenario::CorruptedElement,
         Scenario::FalseChallenge,
@@ -114,9 +132,15 @@ impl Scenario {
         Scenario::Steering,
     ];
 
+    /// Every scenario: the base ones, then every attack.
+    pub fn all() -> Vec<Scenario> {
+        Self::BASE.into_iter().chain(Attack::ALL.map(Scenario::Attack)).collect()
+    }
+
     /// Its name.
     pub fn name(self) -> &'static str {
         match self {
+            Scenario::Attack(a) => a.name(),
             Scenario::Honest => "honest",
             Scenario::CorruptedElement => "corrupted-element",
             Scenario::FalseChallenge => "false-challenge",
@@ -143,12 +167,23 @@ impl Scenario {
             Scenario::FalseChallenge => Outcome::ChallengerSlashed,
             Scenario::MiniLmHonest | Scenario::SmolLm2Honest | Scenario::SteeringUndefended => Outcome::Finalized,
             Scenario::Steering => Outcome::Refused,
+            Scenario::Attack(a) => match a {
+                // op kinds without on-chain adjudication yet: detected by the watcher only
+                Attack::NormDropped
+                | Attack::GeluApproximated
+                | Attack::LayerSkipped
+                | Attack::EmbeddingAltered
+                | Attack::EpsilonChanged => Outcome::DetectedOffChain,
+                // inside every region by construction: finalizes, and must not have flipped the output
+                Attack::BoundAware => Outcome::Finalized,
+                _ => Outcome::ProverSlashed,
+            },
         }
     }
 
     /// Looks a scenario up by name.
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.name() == name)
+        Self::all().into_iter().find(|s| s.name() == name)
     }
 }
 
@@ -184,6 +219,14 @@ pub struct ScenarioReport {
     pub answer: String,
     /// What the watcher's check found (`clean`, or the element outside its region and how).
     pub finding: String,
+    /// Where the cheat was caught: `on-chain sound bound`, `watcher: sound region (<op> not adjudicable
+    /// on-chain yet)`, `watcher: threshold (committee vote)`, `composition audit`, or `none`.
+    pub level: String,
+    /// Whether the cheat was caught anywhere (`level` is not `none`).
+    pub detected: bool,
+    /// What a searching attack found (the single-weight search, the bound-aware success rates).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
 }
 
 impl ScenarioReport {
@@ -224,11 +267,7 @@ pub struct SimulateOptions {
 
 impl Default for SimulateOptions {
     fn default() -> Self {
-        Self {
-            scenarios: Scenario::ALL.to_vec(),
-            cache_dir: fetch::default_cache_dir(),
-            params: ProtocolParams::default(),
-        }
+        Self { scenarios: Scenario::all(), cache_dir: fetch::default_cache_dir(), params: ProtocolParams::default() }
     }
 }
 
@@ -245,14 +284,15 @@ pub fn load_mlp(cache_dir: &std::path::Path, cfg: &MlpConfig) -> Result<Model> {
 
 /// The chain, the contracts and the accounts of a simulation.
 struct World {
-    url: String,
     deployer: Client,
     deployment: Deployment,
     params: ProtocolParams,
     store: TraceStore,
     server: TraceServer,
-    prover_key: alloy::signers::local::PrivateKeySigner,
-    watcher_key: alloy::signers::local::PrivateKeySigner,
+    /// One client per account, shared by every model's party: a provider caches its account's nonce, so two
+    /// providers of one key would collide.
+    prover: Client,
+    watcher: Client,
 }
 
 /// A registered model with a prover and a watcher for it.
@@ -276,8 +316,7 @@ impl World {
         let (registered, sent) =
             RegisteredModel::register(&self.deployer, &self.deployment, model, profile, uri).await?;
         let registered = Arc::new(registered);
-        let pc = chain::connect(&self.url, self.prover_key.clone()).await?;
-        let wc = chain::connect(&self.url, self.watcher_key.clone()).await?;
+        let (pc, wc) = (self.prover.clone(), self.watcher.clone());
         Ok(Parties {
             prover: Prover::new(pc, &self.deployment, registered.clone(), self.store.clone(), self.server.url.clone())?,
             watcher: Watcher::new(wc, &self.deployment, registered).with_profile(profile)?,
@@ -315,16 +354,9 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
     let deployment = chain::deploy(&deployer, opts.params).await?;
     let store = TraceStore::default();
     let server = TraceServer::start(store.clone()).await?;
-    let world = World {
-        url,
-        deployer,
-        deployment,
-        params: opts.params,
-        store,
-        server,
-        prover_key: chain.signer(1),
-        watcher_key: chain.signer(2),
-    };
+    let (prover, watcher) =
+        (chain::connect(&url, chain.signer(1)).await?, chain::connect(&url, chain.signer(2)).await?);
+    let world = World { deployer, deployment, params: opts.params, store, server, prover, watcher };
     let bar = indicatif::ProgressBar::new(opts.scenarios.len() as u64)
         .with_style(indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("static template"));
     let mut mlp: Option<Parties> = None;
@@ -336,7 +368,7 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
         let report = match s {
             Scenario::MiniLmHonest | Scenario::MiniLmCorrupted => {
                 let bert = Bert::load(&fetch::minilm_dir(&opts.cache_dir)?)?;
-                let input = bert.encode("Optimistic verification settles inference disputes on-chain.")?;
+                let input = bert.encode(MINILM_SENTENCE)?;
                 if minilm.is_none() {
                     minilm = Some(world.parties(bert.model(input.data.len())?, MINILM_PROFILE, "nao:minilm").await?);
                 }
@@ -362,6 +394,89 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
                 minilm = Some(parties);
                 let (mut report, out) = played?;
                 report.answer = format!("embedding[..4] = {:?}", &out.data[..4]);
+                report
+            }
+            Scenario::Attack(Attack::BoundAware) => {
+                if mlp.is_none() {
+                    let model = load_mlp(&opts.cache_dir, &MLP_TINY)?;
+                    mlp = Some(world.parties(model, MLP_TINY_PROFILE, "nao:mlp-tiny").await?);
+                }
+                let mut parties = mlp.take().expect("set above");
+                let model = parties.prover_model().clone();
+                let profile = Profile::parse(MLP_TINY_PROFILE)?;
+                let inputs: Vec<HostTensor> = (0..BOUND_AWARE_INPUTS).map(|k| MLP_TINY.input(2000 + k)).collect();
+                let found = search::bound_aware(&model, &profile, &inputs);
+                let pushed = search::push_to_flip(&model, &Regions::Defended(Box::new(profile)), &inputs[0]);
+                let played = match (&found, pushed) {
+                    (Ok(_), Ok((trace, _))) => play_posting(&world, &parties, *s, Posting::Trace(trace)).await,
+                    (Err(e), _) => Err(Error::Config(format!("bound-aware: {e}"))),
+                    (_, Err(e)) => Err(e),
+                };
+                parties.register = None;
+                mlp = Some(parties);
+                let (mut report, _) = played?;
+                let r = found?;
+                report.answer = format!(
+                    "argmax flipped in {}/{} inputs with the defense ({}/{} against per-layer tolerances); median \
+                     top-2 gap closed {:.1e} (undefended {:.1e})",
+                    r.flipped_defended,
+                    r.inputs,
+                    r.flipped_undefended,
+                    r.inputs,
+                    r.median_closed_defended,
+                    r.median_closed_undefended
+                );
+                if r.flipped_defended > 0 || r.flagged > 0 {
+                    report.outcome = Outcome::Unresolved; // the defense failed
+                }
+                report.details = serde_json::to_value(&r).ok();
+                report
+            }
+            Scenario::Attack(a) => {
+                let bert = Bert::load(&fetch::minilm_dir(&opts.cache_dir)?)?;
+                let input = bert.encode(MINILM_SENTENCE)?;
+                if minilm.is_none() {
+                    minilm = Some(world.parties(bert.model(input.data.len())?, MINILM_PROFILE, "nao:minilm").await?);
+                }
+                let mut parties = minilm.take().expect("set above");
+                let model = parties.prover_model().clone();
+                let cheated = (|| -> Result<_> {
+                    let honest = crate::runtime::run(&model, &input, None)?;
+                    let (mut cheat, details) = match a {
+                        Attack::SingleWeight => {
+                            let found = search::single_weight(&model, &Profile::parse(MINILM_PROFILE)?, &honest)?;
+                            let changed = (found.original as f64 + found.proven) as f32;
+                            let cheat = Cheat::weights(&model, |i, w| {
+                                if i == found.weight {
+                                    w.data[found.element] = changed;
+                                }
+                            })?;
+                            (cheat, serde_json::to_value(&found).ok())
+                        }
+                        _ => (a.cheat(&model, &input)?, None),
+                    };
+                    Ok((honest, cheat.run(&input)?, details))
+                })();
+                let played = match cheated {
+                    Ok((honest, trace, details)) => play_posting(&world, &parties, *s, Posting::Trace(trace))
+                        .await
+                        .map(|(report, out)| (report, out, honest, details)),
+                    Err(e) => Err(e),
+                };
+                parties.register = None;
+                minilm = Some(parties);
+                let (mut report, out, honest, details) = played?;
+                let moved =
+                    out.data.iter().zip(&honest.output().data).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+                report.answer = match &details {
+                    Some(d) => format!(
+                        "weight {}[{}] moved by {:.3e} (threshold flags {:.3e}; tensor RMS {:.3e}); output moved by {moved:.2e}",
+                        d["weight"], d["element"], d["proven"].as_f64().unwrap_or(f64::NAN),
+                        d["flagged"].as_f64().unwrap_or(f64::NAN), d["tensor_rms"].as_f64().unwrap_or(f64::NAN)
+                    ),
+                    None => format!("output moved by {moved:.2e} (largest |Δ| of the embedding)"),
+                };
+                report.details = details;
                 report
             }
             Scenario::SmolLm2Honest => {
@@ -433,6 +548,9 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
                         audit.budget, audit.declared, base.budget
                     ),
                     finding: "not registered".into(),
+                    level: level(&steering.model.graph, &Finding::Clean { closest: None }, outcome),
+                    detected: outcome == Outcome::Refused,
+                    details: None,
                 }
             }
             _ => {
@@ -476,14 +594,49 @@ async fn play_with(
     input: HostTensor,
     tamper: Option<crate::runtime::Tamper<'_>>,
 ) -> Result<(ScenarioReport, HostTensor)> {
+    play_posting(w, parties, s, Posting::Run(input, tamper)).await
+}
+
+/// What the prover posts: a run of the registered model on an input (through a tamper hook, for the
+/// corruption scenarios), or a trace it computed some other way (a cheat).
+enum Posting<'a> {
+    Run(HostTensor, Option<crate::runtime::Tamper<'a>>),
+    Trace(Trace),
+}
+
+/// Where a finding and an outcome say the cheat was caught.
+fn level(graph: &crate::graph::Graph, finding: &Finding, outcome: Outcome) -> String {
+    let kind = |op: usize| graph.nodes.get(op).map_or("?", |n| n.op.name());
+    match (finding, outcome) {
+        (_, Outcome::Refused) => "composition audit (refused at registration)".into(),
+        (Finding::Violation(at), Outcome::ProverSlashed) => format!("on-chain sound bound ({})", kind(at.op)),
+        (_, Outcome::ProverSlashed) => "on-chain (clock)".into(),
+        (Finding::Violation(at) | Finding::OffChain(at), _) => {
+            format!("watcher: sound region ({}; not adjudicable on-chain yet)", kind(at.op))
+        }
+        (Finding::OverThreshold(at), _) => format!("watcher: threshold ({}; committee vote)", kind(at.op)),
+        (Finding::Clean { .. }, _) => "none".into(),
+    }
+}
+
+/// Plays one scenario: the prover posts, the watcher checks and disputes, time passes, bonds move.
+async fn play_posting(
+    w: &World,
+    parties: &Parties,
+    s: Scenario,
+    post: Posting<'_>,
+) -> Result<(ScenarioReport, HostTensor)> {
     let mut txs: Vec<Sent> = parties.register.iter().cloned().collect();
     let (pc, wc) = (parties.prover.claims(), parties.watcher.claims());
     let (p0, w0) = (pc.credit().await?, wc.credit().await?);
     let from_block = w.deployer.provider.get_block_number().await.map_err(|e| Error::Chain(e.to_string()))?;
 
     // The prover runs and posts.
-    let posted = match s {
-        Scenario::CorruptedElement | Scenario::CorruptedBisection | Scenario::SilentProver => {
+    let posted = match (s, post) {
+        (
+            Scenario::CorruptedElement | Scenario::CorruptedBisection | Scenario::SilentProver,
+            Posting::Run(input, _),
+        ) => {
             let mut moved = |op: usize, t: &mut HostTensor| {
                 if op == 0 {
                     t.data[MLP_TINY.dims[1] + 5] += 1.0; // element (1, 5) of the first matmul
@@ -491,7 +644,8 @@ async fn play_with(
             };
             parties.prover.post(&input, Some(&mut moved)).await?
         }
-        _ => parties.prover.post(&input, tamper).await?,
+        (_, Posting::Run(input, tamper)) => parties.prover.post(&input, tamper).await?,
+        (_, Posting::Trace(trace)) => parties.prover.post_trace(trace).await?,
     };
     txs.push(posted.sent.clone());
 
@@ -561,10 +715,12 @@ async fn play_with(
         txs.push(wc.withdraw().await?);
     }
     let final_status = pc.status(posted.id).await?;
-    let outcome = match (final_status, game_outcome) {
-        (ClaimStatus::Slashed, Some(GameOutcome::ChallengerWon)) => Outcome::ProverSlashed,
-        (ClaimStatus::Finalized, Some(GameOutcome::ProverWon)) => Outcome::ChallengerSlashed,
-        (ClaimStatus::Finalized, None) => Outcome::Finalized,
+    let outcome = match (final_status, game_outcome, &finding) {
+        (ClaimStatus::Slashed, Some(GameOutcome::ChallengerWon), _) => Outcome::ProverSlashed,
+        (ClaimStatus::Finalized, Some(GameOutcome::ProverWon), _) => Outcome::ChallengerSlashed,
+        (ClaimStatus::Finalized, None, Finding::OffChain(_)) => Outcome::DetectedOffChain,
+        (ClaimStatus::Finalized, None, Finding::OverThreshold(_)) => Outcome::Flagged,
+        (ClaimStatus::Finalized, None, _) => Outcome::Finalized,
         _ => Outcome::Unresolved,
     };
     // Net ETH per party, gas excluded: credit gained minus bonds paid in.
@@ -584,6 +740,9 @@ async fn play_with(
             watcher_delta_wei: watcher_delta.to_string(),
             answer: String::new(),
             finding: describe(&finding),
+            level: level(&parties.prover_model().graph, &finding, outcome),
+            detected: !matches!(finding, Finding::Clean { .. }),
+            details: None,
         },
         posted.output,
     ))

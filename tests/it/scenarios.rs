@@ -1,6 +1,26 @@
 //! Every scenario of `nao::simulate`, with outcomes, findings and balances.
 
+use nao::attack::Attack;
 use nao::simulate::{simulate, Outcome, SimulateOptions};
+
+/// Where each cheat must end: proven on-chain, or caught by the watcher in an op kind the contracts do not
+/// adjudicate yet, or (bound-aware) inside every region and finalized without flipping anything.
+fn must_end(a: Attack) -> Outcome {
+    match a {
+        Attack::ModelSwap
+        | Attack::Int8Weights
+        | Attack::Int4Weights
+        | Attack::Fp16Activations
+        | Attack::Bf16Activations
+        | Attack::SingleWeight => Outcome::ProverSlashed,
+        Attack::NormDropped
+        | Attack::EpsilonChanged
+        | Attack::GeluApproximated
+        | Attack::LayerSkipped
+        | Attack::EmbeddingAltered => Outcome::DetectedOffChain,
+        Attack::BoundAware => Outcome::Finalized,
+    }
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_scenario_ends_as_expected_and_bonds_move_to_the_winner() {
@@ -68,6 +88,29 @@ async fn every_scenario_ends_as_expected_and_bonds_move_to_the_winner() {
     for honest in ["honest", "minilm-honest", "smollm2-honest"] {
         assert_eq!(by(honest).finding, "clean", "{honest}: the calibrated thresholds flag no honest element");
     }
+    // the adversarial suite (#7): every tamper is caught; weight and precision cheats are proven on-chain by the
+    // contract's sound-bound check, graph rewrites of op kinds without on-chain adjudication yet are caught by
+    // the watcher's check; the bound-aware push flips nothing
+    for a in Attack::ALL {
+        let s = by(a.name());
+        assert_eq!(s.outcome, must_end(a), "{}: {} ({})", s.name, s.outcome, s.finding);
+        if a == Attack::BoundAware {
+            assert!(!s.detected && s.answer.starts_with("argmax flipped in 0/100"), "{}", s.answer);
+            let d = s.details.as_ref().expect("bound-aware figures");
+            assert_eq!((d["flipped_defended"].as_u64(), d["flagged"].as_u64()), (Some(0), Some(0)), "{d}");
+        } else {
+            assert!(s.detected, "{}: not detected", s.name);
+        }
+        if s.outcome == Outcome::ProverSlashed {
+            assert!(s.level.starts_with("on-chain sound bound"), "{}: {}", s.name, s.level);
+            assert_eq!(s.prover_delta_wei, "-1000000000000000000", "{}", s.name);
+            assert!(s.gas_used < 3_000_000 && s.txs <= 8, "{}: {} gas in {} transactions", s.name, s.gas_used, s.txs);
+        }
+    }
+    let sw = by("single-weight").details.clone().expect("single-weight figures");
+    let (flagged, proven, rms) =
+        (sw["flagged"].as_f64().unwrap(), sw["proven"].as_f64().unwrap(), sw["tensor_rms"].as_f64().unwrap());
+    assert!(0.0 < flagged && flagged <= proven && proven < 1e-3 * rms, "{sw}");
     assert!(report.passed());
     // the benchmark report's dispute figures, read off these receipts
     let segments = nao::model::MLP_TINY.generated().graph.segment_ranges().len();
@@ -75,7 +118,7 @@ async fn every_scenario_ends_as_expected_and_bonds_move_to_the_winner() {
     let (gas, txs) = (p.dispute_gas_total.value.expect("minilm-corrupted"), p.dispute_txs.value.expect("txs"));
     assert!(gas > 500_000 && gas <= 3_000_000 && txs <= 8, "MiniLM dispute: {gas} gas in {txs} tx");
     let adj = p.adjudication_gas.value.expect("openElement receipts");
-    assert_eq!(adj.len(), 4, "{adj:?}");
+    assert!(adj.len() >= 4, "{adj:?}");
     assert!(adj.iter().all(|a| a.gas > 100_000 && a.gas <= 1_500_000), "{adj:?}");
     let r = &p.rounds.value.expect("pointing and bisection")[0];
     assert_eq!((r.segments, r.direct), (segments, 1));

@@ -1,5 +1,6 @@
 //! The command line: one file per subcommand.
 
+mod attack;
 mod bench;
 mod calibrate;
 mod models;
@@ -19,6 +20,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Simulate(simulate::SimulateArgs),
+    Attack(attack::AttackArgs),
     Bench(bench::BenchArgs),
     Run(run::RunArgs),
     Calibrate(calibrate::CalibrateArgs),
@@ -29,6 +31,7 @@ impl Cli {
     pub async fn run(self) -> eyre::Result<i32> {
         match self.command {
             Command::Simulate(a) => a.run().await,
+            Command::Attack(a) => a.run().await,
             Command::Bench(a) => a.run().await,
             Command::Run(a) => a.run(),
             Command::Calibrate(a) => a.run(),

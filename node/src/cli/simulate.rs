@@ -38,7 +38,7 @@ pub struct SimulateArgs {
 impl SimulateArgs {
     pub async fn run(self) -> eyre::Result<i32> {
         let scenarios = if self.scenarios.is_empty() {
-            Scenario::ALL.to_vec()
+            Scenario::all()
         } else {
             self.scenarios
                 .iter()
@@ -105,7 +105,7 @@ fn table(r: &Report) -> Table {
     t
 }
 
-async fn shutdown_signal() {
+pub(super) async fn shutdown_signal() {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}

@@ -74,15 +74,29 @@ impl Prover {
                 self.store.insert_recomputable(root, input.clone(), self.runtime.clone(), self.graph.clone());
                 (output, coarse)
             }
-            Some(f) => {
-                let rec = self.runtime.record(graph, input, Some(f))?;
-                let coarse = rec.commit_coarse(graph)?;
-                let trace = rec.to_host()?;
-                let output = trace.output().clone();
-                self.store.insert(coarse.root(), trace);
-                (output, coarse)
-            }
+            Some(f) => return self.post_trace(self.runtime.run(graph, input, Some(f))?).await,
         };
+        self.post_coarse(output, coarse).await
+    }
+
+    /// Posts a trace computed elsewhere (what a dishonest prover running another model does): commits it on
+    /// the registered graph, keeps it for the trace server and posts the claim with its bond.
+    pub async fn post_trace(&self, trace: crate::trace::Trace) -> Result<PostedClaim> {
+        let graph = &self.graph;
+        if trace.tensors.len() != graph.trace_len() {
+            return Err(Error::TraceData(format!(
+                "a trace of {} tensors for a graph of {}",
+                trace.tensors.len(),
+                graph.trace_len()
+            )));
+        }
+        let coarse = trace.commit_coarse(graph);
+        let output = trace.output().clone();
+        self.store.insert(coarse.root(), trace);
+        self.post_coarse(output, coarse).await
+    }
+
+    async fn post_coarse(&self, output: HostTensor, coarse: crate::trace::ListCommitment) -> Result<PostedClaim> {
         let last = coarse.tensors.len() - 1;
         let bond = self.claims.claim_bond().await?;
         let root = coarse.root();

@@ -179,12 +179,14 @@ impl Watcher {
 
     /// Checks every element of every op against its acceptance region, given the claim's own op inputs; ops
     /// that move values without arithmetic are replayed and must match bit for bit. A sound-region violation
-    /// anywhere wins over a threshold breach (it is provable on-chain).
+    /// anywhere wins over a threshold breach, and one in an op the contracts adjudicate wins over one in an
+    /// op they do not (it is provable on-chain).
     pub fn check(&self, trace: &Trace) -> Finding {
         let m = &self.model.model;
         let mut closest: Option<(ElementRef, f64)> = None;
         let mut unchecked = 0usize;
         let mut over: Option<ElementRef> = None;
+        let mut off_chain: Option<ElementRef> = None;
         for (i, node) in m.graph.nodes.iter().enumerate() {
             let out = &trace.tensors[i + 1];
             let operands = runtime::operands(m, trace, node);
@@ -211,7 +213,12 @@ impl Watcher {
                     ratio = v.ratio,
                     "outside its region"
                 );
-                return if adjudicable { Finding::Violation(at(v)) } else { Finding::OffChain(at(v)) };
+                if adjudicable {
+                    return Finding::Violation(at(v));
+                }
+                // keep looking for a violation the contracts can adjudicate (a cheat rarely moves one op only)
+                off_chain.get_or_insert(at(v));
+                continue;
             }
             if let Some(e) = over_threshold {
                 let v = check.elements[e];
@@ -225,9 +232,10 @@ impl Watcher {
             }
         }
         tracing::debug!(ops = m.graph.nodes.len(), unchecked, "claim checked");
-        match over {
-            Some(at) => Finding::OverThreshold(at),
-            None => Finding::Clean { closest: closest.map(|(c, _)| c) },
+        match (off_chain, over) {
+            (Some(at), _) => Finding::OffChain(at),
+            (None, Some(at)) => Finding::OverThreshold(at),
+            (None, None) => Finding::Clean { closest: closest.map(|(c, _)| c) },
         }
     }
 
