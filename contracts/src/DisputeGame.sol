@@ -5,6 +5,7 @@ import {ClaimManager} from "./ClaimManager.sol";
 import {ModelRegistry} from "./ModelRegistry.sol";
 import {TensorMerkle} from "./lib/TensorMerkle.sol";
 import {SoundBound} from "./lib/SoundBound.sol";
+import {Fp32} from "./lib/Fp32.sol";
 import {Position, LibPosition} from "./lib/Position.sol";
 import {
     Claim,
@@ -382,9 +383,7 @@ contract DisputeGame {
         TensorMerkle.verify(spec.graphRoot, TensorMerkle.leafHash(abi.encode(n)), r.op, spec.nodeCount, r.nodeProof);
         if (n.input > r.op) revert BadOpInput(r.op, n.input);
         if (r.row >= n.rows || r.col >= n.cols) revert ElementOutOfRange(r.row, r.col);
-        if (n.kind != OpKind.MatMul && n.kind != OpKind.Add && n.kind != OpKind.Relu) {
-            revert UnsupportedOp(uint8(n.kind));
-        }
+        if (n.kind == OpKind.None) revert UnsupportedOp(uint8(n.kind));
         if (n.input < g.segStart && n.input != 0) _boundaryOf(spec, g, r.op, n.input, r.inputSegment);
         (g.reqOp, g.reqRow, g.reqCol) = (r.op, r.row, r.col);
         g.phase = Phase.Open;
@@ -596,6 +595,14 @@ contract DisputeGame {
         } else if (n.kind == OpKind.Relu) {
             _open(c.input, _shape2(n.rows, n.cols), inp);
             inside = SoundBound.reluWithin(TensorMerkle.element(c.input, uint256(c.row) * n.cols + c.col), yBits);
+        } else if (n.kind == OpKind.Embedding) {
+            _open(c.input, _shape1(n.rows), inp);
+            (bool ok, uint256 id) = Fp32.toIndex(TensorMerkle.element(c.input, c.row), n.inner);
+            // INVARIANT: a row of the table, bit for bit; an id that names no row has no honest output.
+            if (ok) {
+                TensorMerkle.verifyOpening(c.weight, _shape2(n.inner, n.cols), spec.weightsRoot, n.weight, spec.weightCount);
+                inside = TensorMerkle.element(c.weight, id * n.cols + c.col) == yBits;
+            }
         } else {
             revert UnsupportedOp(uint8(n.kind));
         }

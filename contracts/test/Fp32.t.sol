@@ -49,4 +49,48 @@ contract Fp32Test is PRBTest {
         assertEq(uint256(back), uint256(bits));
         assert(m < (1 << 24));
     }
+    /// The fp32 encoding of an integer below 2^24 (exact).
+    function encode(uint256 v) internal pure returns (uint32) {
+        if (v == 0) return 0;
+        uint256 p;
+        while ((v >> (p + 1)) != 0) ++p;
+        // forge-lint: disable-next-line(unsafe-typecast)
+        return uint32(((p + 127) << 23) | ((v << (23 - p)) & 0x7fffff));
+    }
+
+    function test_toIndex_integers_succeeds() public pure {
+        (bool ok, uint256 id) = Fp32.toIndex(0x3f800000, 10); // 1.0
+        assert(ok && id == 1);
+        (ok, id) = Fp32.toIndex(0x80000000, 10); // -0
+        assert(ok && id == 0);
+        (ok, id) = Fp32.toIndex(0x46fffe00, 32768); // 32767
+        assert(ok && id == 32767);
+        (ok, id) = Fp32.toIndex(0x4b800000, 1 << 25); // 2^24
+        assert(ok && id == 1 << 24);
+    }
+
+    function test_toIndex_nonIndicesAreRefused_succeeds() public pure {
+        (bool ok,) = Fp32.toIndex(0x3fc00000, 10); // 1.5
+        assert(!ok);
+        (ok,) = Fp32.toIndex(0x3f000000, 10); // 0.5
+        assert(!ok);
+        (ok,) = Fp32.toIndex(0x00000001, 10); // 2^-149
+        assert(!ok);
+        (ok,) = Fp32.toIndex(0xbf800000, 10); // -1
+        assert(!ok);
+        (ok,) = Fp32.toIndex(0x41200000, 10); // 10 = bound
+        assert(!ok);
+        (ok,) = Fp32.toIndex(0x7fc00000, 10); // NaN
+        assert(!ok);
+        (ok,) = Fp32.toIndex(0x7f800000, type(uint256).max); // +Inf
+        assert(!ok);
+    }
+
+    /// Every integer below 2^24 comes back from its encoding; anything accepted re-encodes to its bits.
+    function testFuzz_toIndex_roundTrips_succeeds(uint24 v, uint32 bits) public pure {
+        (bool ok, uint256 id) = Fp32.toIndex(encode(v), 1 << 24);
+        assert(ok && id == v);
+        (ok, id) = Fp32.toIndex(bits, 1 << 24);
+        if (ok) assert(encode(id) == bits || (id == 0 && bits == 0x80000000));
+    }
 }

@@ -169,11 +169,9 @@ impl Scenario {
             Scenario::Steering => Outcome::Refused,
             Scenario::Attack(a) => match a {
                 // op kinds without on-chain adjudication yet: detected by the watcher only
-                Attack::NormDropped
-                | Attack::GeluApproximated
-                | Attack::LayerSkipped
-                | Attack::EmbeddingAltered
-                | Attack::EpsilonChanged => Outcome::DetectedOffChain,
+                Attack::NormDropped | Attack::GeluApproximated | Attack::LayerSkipped | Attack::EpsilonChanged => {
+                    Outcome::DetectedOffChain
+                }
                 // inside every region by construction: finalizes, and must not have flipped the output
                 Attack::BoundAware => Outcome::Finalized,
                 _ => Outcome::ProverSlashed,

@@ -12,12 +12,11 @@ fn must_end(a: Attack) -> Outcome {
         | Attack::Int4Weights
         | Attack::Fp16Activations
         | Attack::Bf16Activations
-        | Attack::SingleWeight => Outcome::ProverSlashed,
-        Attack::NormDropped
-        | Attack::EpsilonChanged
-        | Attack::GeluApproximated
-        | Attack::LayerSkipped
-        | Attack::EmbeddingAltered => Outcome::DetectedOffChain,
+        | Attack::SingleWeight
+        | Attack::EmbeddingAltered => Outcome::ProverSlashed,
+        Attack::NormDropped | Attack::EpsilonChanged | Attack::GeluApproximated | Attack::LayerSkipped => {
+            Outcome::DetectedOffChain
+        }
         Attack::BoundAware => Outcome::Finalized,
     }
 }

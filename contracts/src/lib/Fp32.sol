@@ -25,6 +25,30 @@ library Fp32 {
         return ((bits >> 23) & 0xff) == 0xff;
     }
 
+    /// @notice The non-negative integer `bits` encodes, if it is one and below `bound` (a token id, a row
+    ///         index); `ok` is false for fractions, negatives, NaN, infinities and values >= bound. -0 is 0.
+    function toIndex(uint32 bits, uint256 bound) internal pure returns (bool ok, uint256 index) {
+        (bool neg, uint256 m, int256 e, bool finite) = decode(bits);
+        if (!finite || (neg && m != 0)) return (false, 0);
+        if (e >= 0) {
+            // m < 2^24 and 0 <= e <= 104: no overflow
+            // forge-lint: disable-next-line(unsafe-typecast)
+            index = m << uint256(e);
+        } else {
+            // forge-lint: disable-next-line(unsafe-typecast)
+            uint256 shift = uint256(-e); // 1 <= -e <= 150
+            if (shift >= 24) {
+                if (m != 0) return (false, 0); // 0 < value < 1
+            } else if (m % (uint256(1) << shift) != 0) {
+                return (false, 0); // a fraction
+            } else {
+                index = m >> shift;
+            }
+        }
+        ok = index < bound;
+        if (!ok) index = 0;
+    }
+
     /// @notice True for +0 and -0.
     function isZero(uint32 bits) internal pure returns (bool) {
         return (bits & 0x7fffffff) == 0;

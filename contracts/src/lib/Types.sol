@@ -11,13 +11,17 @@ enum OpKind {
     /// y[r, c] = x[r, c] + b[c]            (x: trace tensor [rows, cols], b: weight [cols])
     Add,
     /// y[r, c] = max(x[r, c], 0)           (x: trace tensor [rows, cols])
-    Relu
+    Relu,
+    /// y[r, c] = w[ids[r], c], bit-exact    (ids: trace tensor [rows] of integral fp32 ids, w: weight
+    ///                                       [inner, cols]; `inner` is the table's row count)
+    Embedding
 }
 
 /// @notice One node of a registered graph; its ABI encoding is the leaf of the graph root.
 /// @dev `input` indexes the trace: 0 is the claim's input tensor, i + 1 the output of node i.
 ///      `weight` indexes the model's weight tensors (ignored by ops without weights).
-///      The output shape is always [rows, cols]; `inner` is the reduction length of a MatMul.
+///      The output shape is always [rows, cols]; `inner` is the reduction length of a MatMul and the row
+///      count of an Embedding's table.
 struct OpNode {
     OpKind kind;
     uint32 input;

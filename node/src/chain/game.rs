@@ -243,7 +243,7 @@ pub fn fine_challenge(
         let coarse = trace.commit_coarse(&model.graph);
         opening(coarse.tensors[c].open(&trace.tensors[inp_i].data, range)?, list_proof(&coarse.tree, c)?)
     };
-    let weight = match node.weight_range(at.col) {
+    let weight = match node.weight_range(at.col, &trace.tensors[inp_i].data[node.input_range(at.row, at.col)]) {
         Some(range) => {
             let wi = node.weight as usize;
             opening(mc.weights[wi].open(&model.weights[wi].data, range)?, list_proof(&mc.weights_tree, wi)?)

@@ -67,11 +67,10 @@ pub fn element_challenge(
     let out_i = at.op + 1;
     let output = opening(tc.tensors[out_i].open(&trace.tensors[out_i].data, g..g + 1)?, list_proof(&tc.tree, out_i)?);
     let inp_i = node.input as usize;
-    let input = opening(
-        tc.tensors[inp_i].open(&trace.tensors[inp_i].data, node.input_range(at.row, at.col))?,
-        list_proof(&tc.tree, inp_i)?,
-    );
-    let weight = match node.weight_range(at.col) {
+    let range = node.input_range(at.row, at.col);
+    let input =
+        opening(tc.tensors[inp_i].open(&trace.tensors[inp_i].data, range.clone())?, list_proof(&tc.tree, inp_i)?);
+    let weight = match node.weight_range(at.col, &trace.tensors[inp_i].data[range]) {
         Some(range) => {
             let wi = node.weight as usize;
             opening(mc.weights[wi].open(&model.weights[wi].data, range)?, list_proof(&mc.weights_tree, wi)?)

@@ -11,12 +11,14 @@ pub enum OpKind {
     Add = 2,
     /// `y[r, c] = max(x[r, c], 0)`.
     Relu = 3,
+    /// `y[r, c] = w[ids[r], c]`, bit-exact; `ids` a `[rows]` tensor of integral fp32 ids, `w` `[inner, cols]`.
+    Embedding = 4,
 }
 
 impl OpKind {
     /// Whether the op reads a weight tensor.
     pub fn uses_weight(self) -> bool {
-        matches!(self, OpKind::MatMul | OpKind::Add)
+        matches!(self, OpKind::MatMul | OpKind::Add | OpKind::Embedding)
     }
 }
 
@@ -33,7 +35,7 @@ pub struct OpNode {
     pub rows: u32,
     /// Output columns.
     pub cols: u32,
-    /// Reduction length (MatMul), 0 otherwise.
+    /// Reduction length (MatMul), table rows (Embedding), 0 otherwise.
     pub inner: u32,
 }
 
@@ -59,11 +61,14 @@ impl OpNode {
                 let g = row * self.cols as usize + col;
                 g..g + 1
             }
+            OpKind::Embedding => row..row + 1,
         }
     }
 
-    /// Flat range of the weight elements that output element (row, col) depends on, if any.
-    pub fn weight_range(&self, col: usize) -> Option<std::ops::Range<usize>> {
+    /// Flat range of the weight elements that output element (row, col) depends on, if any, given the input
+    /// elements of [`OpNode::input_range`] (an Embedding reads the row its id names; an id that names no row
+    /// reads none).
+    pub fn weight_range(&self, col: usize, input: &[f32]) -> Option<std::ops::Range<usize>> {
         match self.kind {
             OpKind::MatMul => {
                 let k = self.inner as usize;
@@ -71,8 +76,18 @@ impl OpNode {
             }
             OpKind::Add => Some(col..col + 1),
             OpKind::Relu => None,
+            OpKind::Embedding => {
+                let id = index_of(*input.first()?, self.inner as usize)?;
+                let g = id * self.cols as usize + col;
+                Some(g..g + 1)
+            }
         }
     }
+}
+
+/// The non-negative integer `v` encodes, if it is one and below `bound` (`Fp32.toIndex`); -0 is 0.
+pub fn index_of(v: f32, bound: usize) -> Option<usize> {
+    (v.is_finite() && v >= 0.0 && v.fract() == 0.0 && (v as f64) < bound as f64).then_some(v as usize)
 }
 
 #[cfg(test)]

@@ -158,8 +158,8 @@ pub struct Node {
 }
 
 impl Node {
-    /// The on-chain descriptor of this node, if the contracts can adjudicate it (2-D MatMul, bias Add and
-    /// ReLU today); `None` for the others.
+    /// The on-chain descriptor of this node, if the contracts can adjudicate it (2-D MatMul, bias Add, ReLU
+    /// and Embedding today); `None` for the others.
     pub fn on_chain(&self) -> Option<OpNode> {
         let (rows, cols) = match self.shape.as_slice() {
             [r, c] => (*r as u32, *c as u32),
@@ -169,6 +169,7 @@ impl Node {
             (Op::MatMul, [Src::Trace(x), Src::Weight(w)]) => (OpKind::MatMul, *x, *w, 0),
             (Op::Add, [Src::Trace(x), Src::Weight(w)]) => (OpKind::Add, *x, *w, 0),
             (Op::Relu, [Src::Trace(x)]) => (OpKind::Relu, *x, 0, 0),
+            (Op::Embedding, [Src::Trace(x), Src::Weight(w)]) => (OpKind::Embedding, *x, *w, 0),
             _ => return None,
         };
         Some(OpNode { kind, input, weight, rows, cols, inner })
@@ -219,6 +220,10 @@ impl Graph {
     fn inner(&self, node: &Node) -> Option<usize> {
         match (node.op, node.inputs.first()) {
             (Op::MatMul, Some(x)) => self.shape_of(*x).last().copied(),
+            (Op::Embedding, _) => match node.inputs.get(1) {
+                Some(Src::Weight(w)) => self.weight_shapes.get(*w as usize).and_then(|s| s.first().copied()),
+                _ => None,
+            },
             _ => None,
         }
     }

@@ -288,11 +288,19 @@ pub fn check_node(node: &OpNode, input: &HostTensor, weight: Option<&HostTensor>
             let (inside, ratio) = match node.kind {
                 OpKind::MatMul => {
                     let w = &weight.expect("matmul has a weight").data;
-                    let wrange = node.weight_range(c).expect("matmul has a weight");
-                    dot_verdict(&input.data[node.input_range(r, c)], &w[wrange], y)
+                    let xr = &input.data[node.input_range(r, c)];
+                    let wrange = node.weight_range(c, xr).expect("matmul has a weight");
+                    dot_verdict(xr, &w[wrange], y)
                 }
                 OpKind::Add => add_verdict(input.data[g], weight.expect("add has a weight").data[c], y),
                 OpKind::Relu => relu_verdict(input.data[g], y),
+                OpKind::Embedding => {
+                    let w = &weight.expect("embedding has a weight").data;
+                    let inside = node
+                        .weight_range(c, &input.data[node.input_range(r, c)])
+                        .is_some_and(|e| w[e.start].to_bits() == y.to_bits());
+                    (inside, if inside { 0.0 } else { f64::INFINITY })
+                }
             };
             ElementVerdict { element: g, inside, ratio, bound_to_scale: 1.0 }
         })
