@@ -12,6 +12,7 @@
 const _: &[u8] = include_bytes!("../../contracts/out/ModelRegistry.sol/ModelRegistry.json");
 const _: &[u8] = include_bytes!("../../contracts/out/ClaimManager.sol/ClaimManager.json");
 const _: &[u8] = include_bytes!("../../contracts/out/DisputeGame.sol/DisputeGame.json");
+const _: &[u8] = include_bytes!("../../contracts/out/Committee.sol/Committee.json");
 
 alloy::sol!(
     #[sol(rpc, all_derives)]
@@ -29,4 +30,10 @@ alloy::sol!(
     #[sol(rpc, all_derives)]
     DisputeGame,
     "../contracts/out/DisputeGame.sol/DisputeGame.json"
+);
+
+alloy::sol!(
+    #[sol(rpc, all_derives)]
+    Committee,
+    "../contracts/out/Committee.sol/Committee.json"
 );

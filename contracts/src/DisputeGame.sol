@@ -7,6 +7,7 @@ import {TensorMerkle} from "./lib/TensorMerkle.sol";
 import {SoundBound} from "./lib/SoundBound.sol";
 import {Fp32} from "./lib/Fp32.sol";
 import {Position, LibPosition} from "./lib/Position.sol";
+import {Committee, IVoteSettler} from "./Committee.sol";
 import {
     Claim,
     ClaimStatus,
@@ -51,7 +52,8 @@ import {
     BadSegment,
     OpNotInSegment,
     InputNotCommitted,
-    WrongElement
+    WrongElement,
+    NotCommittee
 } from "./lib/Errors.sol";
 
 /// @title DisputeGame
@@ -69,7 +71,10 @@ import {
 ///        row and weight row against the fine root (an input from an earlier segment's boundary against the
 ///        coarse root), and the contract adjudicates the op's sound bound (`SoundBound`) in the same move; or,
 ///        when it lacks the data (or the fine root commits leaves nobody can open), it `requestElement`s one and
-///        the prover must `openRequested` it within its clock, adjudicated the same way.
+///        the prover must `openRequested` it within its clock, adjudicated the same way;
+///     4. escalation: when the element is inside its sound bound but outside its calibrated threshold, or its op
+///        has no on-chain check, the challenger `escalate`s it to the `Committee`, whose staked validators
+///        recompute it and vote; the verdict comes back through `settleVote`.
 ///   A side whose clock runs out loses (`timeout`); each move stops the mover's clock and starts the other's.
 ///   Positions in the bisection are typed generalized indices (`Position`). Games are ids of content:
 ///   (claim, challenger, starting position); several may run against one claim, and the first a challenger
@@ -79,7 +84,7 @@ import {
 ///   coarse trace root directly and adjudicated in the challenge transaction.
 ///
 ///   Invalid openings revert and change nothing; bonds live in `ClaimManager` only; this contract holds no ETH.
-contract DisputeGame {
+contract DisputeGame is IVoteSettler {
     using LibPosition for Position;
 
     /// @dev Where a tensor sits: leaf `index` of a list of `count` tensor roots with root `root`.
@@ -97,6 +102,8 @@ contract DisputeGame {
     uint64 public immutable clockBudget;
     /// @notice Arity k of the bisection: a reveal opens k - 1 interior boundaries.
     uint256 public immutable arity;
+    /// @notice The validator committee that decides escalated elements.
+    Committee public immutable committee;
 
     mapping(bytes32 gameId => Game) internal _games;
     mapping(bytes32 gameId => PartitionGame) internal _partition;
@@ -151,6 +158,8 @@ contract DisputeGame {
     event ElementRequested(bytes32 indexed gameId, uint32 op, uint32 row, uint32 col, uint64 challengerLeft);
     /// @notice The prover opened the requested element; `inside` is the verdict.
     event RequestedElementOpened(bytes32 indexed gameId, uint32 claimedBits, bool inside, uint64 proverLeft);
+    /// @notice The challenger escalated element (row, col) of op `op` to a committee vote (id: the game id).
+    event Escalated(bytes32 indexed gameId, uint32 op, uint32 row, uint32 col, uint64 challengerLeft);
     /// @notice The side to move let its clock run out.
     event ClockTimedOut(bytes32 indexed gameId, Side side);
     /// @notice A partition game ended.
@@ -159,13 +168,15 @@ contract DisputeGame {
     /// @param claims_ The claim manager that holds bonds (and must bind this game).
     /// @param clockBudget_ Seconds each side may think in total over one partition game.
     /// @param arity_ Bisection arity k (>= 2).
-    constructor(ClaimManager claims_, uint64 clockBudget_, uint256 arity_) {
+    /// @param committee_ The validator committee (which must bind this game).
+    constructor(ClaimManager claims_, uint64 clockBudget_, uint256 arity_, Committee committee_) {
         // INVARIANT: a bisection halves at least, and a side has time to move.
         if (arity_ < 2 || arity_ > 256 || clockBudget_ == 0) revert BadGameParams(arity_, clockBudget_);
         claims = claims_;
         registry = claims_.registry();
         clockBudget = clockBudget_;
         arity = arity_;
+        committee = committee_;
     }
 
     // ------------------------------------------------------------------ views
@@ -205,7 +216,7 @@ contract DisputeGame {
         PartitionGame storage g = _partition[gameId];
         if (g.phase == Phase.None) revert UnknownGame(gameId);
         (prover, challenger) = (g.proverLeft, g.challengerLeft);
-        if (g.phase == Phase.Ended) return (prover, challenger);
+        if (g.phase == Phase.Ended || g.phase == Phase.Vote) return (prover, challenger);
         uint256 elapsed = block.timestamp - g.turnStart;
         if (_sideOf(g.phase) == Side.Prover) {
             // forge-lint: disable-next-line(unsafe-typecast)
@@ -404,6 +415,28 @@ contract DisputeGame {
         _end(gameId, g, outcome);
     }
 
+    /// @notice Challenger: escalates output element (row, col) of op `op` of the disputed segment to a committee
+    ///         vote (its data: the fine root posted, served by the prover); no clock runs while it votes.
+    function escalate(bytes32 gameId, uint32 op, uint32 row, uint32 col) external {
+        PartitionGame storage g = _partition[gameId];
+        uint64 left = _move(gameId, g, Phase.Element);
+        // INVARIANT: the vote is about an op of the disputed segment.
+        if (op < g.segStart || op >= g.segEnd) revert OpNotInSegment(op, g.segStart, g.segEnd);
+        (g.reqOp, g.reqRow, g.reqCol) = (op, row, col);
+        g.phase = Phase.Vote;
+        emit Escalated(gameId, op, row, col, left);
+        committee.open(gameId, keccak256(abi.encode(g.claimId, g.pending, op, row, col)));
+    }
+
+    /// @notice Committee: the verdict of the vote on game `voteId` (a game already ended, by another game's
+    ///         slash, takes no verdict).
+    function settleVote(bytes32 voteId, bool outside) external {
+        if (msg.sender != address(committee)) revert NotCommittee(msg.sender);
+        PartitionGame storage g = _partition[voteId];
+        if (g.phase != Phase.Vote) return;
+        _end(voteId, g, outside ? GameOutcome.ChallengerWon : GameOutcome.ProverWon);
+    }
+
     /// @dev Verifies an element challenge against the game's fine root (inputs from earlier boundaries against
     ///      the coarse root) and decides the bound.
     function _adjudicateFine(PartitionGame storage g, FineChallenge calldata c)
@@ -458,6 +491,8 @@ contract DisputeGame {
         if (claims.claim(g.claimId).status != ClaimStatus.Pending) {
             outcome = GameOutcome.Moot;
         } else {
+            // INVARIANT: no clock runs while the committee votes (its own windows bound the vote).
+            if (g.phase == Phase.Vote) revert WrongPhase(gameId, uint8(g.phase), uint8(Phase.Element));
             Side side = _sideOf(g.phase);
             uint256 elapsed = block.timestamp - g.turnStart;
             uint64 left = side == Side.Prover ? g.proverLeft : g.challengerLeft;

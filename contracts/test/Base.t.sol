@@ -5,6 +5,7 @@ import {PRBTest} from "@prb/test/PRBTest.sol";
 import {ModelRegistry} from "../src/ModelRegistry.sol";
 import {ClaimManager} from "../src/ClaimManager.sol";
 import {DisputeGame} from "../src/DisputeGame.sol";
+import {Committee} from "../src/Committee.sol";
 import {TensorMerkle} from "../src/lib/TensorMerkle.sol";
 import {SoundBound} from "../src/lib/SoundBound.sol";
 import {
@@ -61,6 +62,7 @@ abstract contract Base is PRBTest {
     ModelRegistry internal registry;
     ClaimManager internal claims;
     DisputeGame internal game;
+    Committee internal committee;
 
     address internal prover = address(0xB0B);
     address internal watcher = address(0xA11CE);
@@ -69,6 +71,12 @@ abstract contract Base is PRBTest {
     uint256 internal constant CHALLENGE_BOND = 0.1 ether;
     uint64 internal constant CLOCK = 1 days;
     uint256 internal constant ARITY = 2;
+    uint256 internal constant MIN_STAKE = 1 ether;
+    uint64 internal constant STAKE_DELAY = 7 days;
+    uint256 internal constant COMMITTEE_SIZE = 3;
+    uint64 internal constant COMMIT_WINDOW = 1 hours;
+    uint64 internal constant REVEAL_WINDOW = 1 hours;
+    uint256 internal constant PENALTY = 0.5 ether;
 
     uint32 internal constant ONE = 0x3f800000;
     uint32 internal constant TEN = 0x41200000;
@@ -81,8 +89,10 @@ abstract contract Base is PRBTest {
     function setUp() public virtual {
         registry = new ModelRegistry();
         claims = new ClaimManager(registry, WINDOW, CLAIM_BOND, CHALLENGE_BOND);
-        game = new DisputeGame(claims, CLOCK, ARITY);
+        committee = new Committee(MIN_STAKE, STAKE_DELAY, COMMITTEE_SIZE, COMMIT_WINDOW, REVEAL_WINDOW, PENALTY);
+        game = new DisputeGame(claims, CLOCK, ARITY, committee);
         claims.bindDisputeGame(address(game));
+        committee.bindGame(address(game));
         vm.deal(prover, 100 ether);
         vm.deal(watcher, 100 ether);
         node = OpNode(OpKind.MatMul, 0, 0, 1, 1, 4);

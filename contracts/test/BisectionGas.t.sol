@@ -48,7 +48,7 @@ contract BisectionGasTest is Base {
     function setUp() public override {
         super.setUp();
         claims8 = new ClaimManager(registry, WINDOW, CLAIM_BOND, CHALLENGE_BOND);
-        game8 = new DisputeGame(claims8, CLOCK, K);
+        game8 = new DisputeGame(claims8, CLOCK, K, committee);
         claims8.bindDisputeGame(address(game8));
         for (uint256 i; i < S; ++i) {
             nodeLeaves.push(TensorMerkle.leafHash(abi.encode(_node(i))));

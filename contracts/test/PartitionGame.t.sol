@@ -104,9 +104,9 @@ contract PartitionGameTest is Fixture {
 
     function test_constructor_badArity_reverts() public {
         vm.expectRevert(abi.encodeWithSelector(BadGameParams.selector, 1, CLOCK));
-        new DisputeGame(claims, CLOCK, 1);
+        new DisputeGame(claims, CLOCK, 1, committee);
         vm.expectRevert(abi.encodeWithSelector(BadGameParams.selector, 2, 0));
-        new DisputeGame(claims, 0, 2);
+        new DisputeGame(claims, 0, 2, committee);
     }
 
     // ------------------------------------------------------------------ bisect

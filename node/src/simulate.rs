@@ -21,7 +21,7 @@ use crate::model::steering::steering_mlp;
 use crate::model::{fetch, HostTensor, MlpConfig, Model, MLP_TINY};
 use crate::region::composition;
 use crate::region::profile::Profile;
-use crate::roles::{Checking, Finding, Prover, RegisteredModel, TraceServer, TraceStore, Watcher};
+use crate::roles::{Checking, Finding, Prover, RegisteredModel, TraceServer, TraceStore, Validator, Watcher};
 use crate::trace::Trace;
 use crate::{Error, Result};
 
@@ -39,6 +39,8 @@ pub const STEERING_AMPLIFIER: f32 = 1024.0;
 pub const STEERING_DECLARED_TOLERANCE: f64 = 1e-3;
 /// The sentence MiniLM embeds in the simulation (honest, corrupted and every MiniLM attack).
 pub const MINILM_SENTENCE: &str = "Optimistic verification settles inference disputes on-chain.";
+/// Validators staked in the committee (accounts 3, 4, 5 of anvil).
+pub const VALIDATORS: usize = 3;
 /// Inputs the bound-aware attack is tried on.
 pub const BOUND_AWARE_INPUTS: u64 = 100;
 /// Tokens SmolLM2 generates in the simulation ("The capital of France is Paris." fits).
@@ -168,12 +170,9 @@ impl Scenario {
             Scenario::MiniLmHonest | Scenario::SmolLm2Honest | Scenario::SteeringUndefended => Outcome::Finalized,
             Scenario::Steering => Outcome::Refused,
             Scenario::Attack(a) => match a {
-                // op kinds without on-chain adjudication yet: detected by the watcher only
-                Attack::NormDropped | Attack::GeluApproximated | Attack::LayerSkipped | Attack::EpsilonChanged => {
-                    Outcome::DetectedOffChain
-                }
                 // inside every region by construction: finalizes, and must not have flipped the output
                 Attack::BoundAware => Outcome::Finalized,
+                // proven by the contract's exact check, or (op kinds without one) by the committee's vote
                 _ => Outcome::ProverSlashed,
             },
         }
@@ -291,12 +290,15 @@ struct World {
     /// providers of one key would collide.
     prover: Client,
     watcher: Client,
+    /// The committee's validators (each staked at setup).
+    validators: Vec<Client>,
 }
 
 /// A registered model with a prover and a watcher for it.
 struct Parties {
     prover: Prover,
     watcher: Watcher,
+    validators: Vec<Validator>,
     register: Option<Sent>,
 }
 
@@ -315,9 +317,15 @@ impl World {
             RegisteredModel::register(&self.deployer, &self.deployment, model, profile, uri).await?;
         let registered = Arc::new(registered);
         let (pc, wc) = (self.prover.clone(), self.watcher.clone());
+        let validators = self
+            .validators
+            .iter()
+            .map(|c| Validator::new(c.clone(), &self.deployment, registered.clone(), profile))
+            .collect::<Result<_>>()?;
         Ok(Parties {
             prover: Prover::new(pc, &self.deployment, registered.clone(), self.store.clone(), self.server.url.clone())?,
             watcher: Watcher::new(wc, &self.deployment, registered).with_profile(profile)?,
+            validators,
             register: Some(sent),
         })
     }
@@ -354,7 +362,14 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
     let server = TraceServer::start(store.clone()).await?;
     let (prover, watcher) =
         (chain::connect(&url, chain.signer(1)).await?, chain::connect(&url, chain.signer(2)).await?);
-    let world = World { deployer, deployment, params: opts.params, store, server, prover, watcher };
+    let mut validators = Vec::new();
+    for k in 0..VALIDATORS {
+        let c = chain::connect(&url, chain.signer(3 + k)).await?;
+        let committee = nao_bindings::Committee::new(deployment.committee, c.provider.clone());
+        chain::send("stake", committee.stake().value(U256::from(opts.params.min_stake))).await?;
+        validators.push(c);
+    }
+    let world = World { deployer, deployment, params: opts.params, store, server, prover, watcher, validators };
     let bar = indicatif::ProgressBar::new(opts.scenarios.len() as u64)
         .with_style(indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("static template"));
     let mut mlp: Option<Parties> = None;
@@ -546,7 +561,7 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
                         audit.budget, audit.declared, base.budget
                     ),
                     finding: "not registered".into(),
-                    level: level(&steering.model.graph, &Finding::Clean { closest: None }, outcome),
+                    level: level(&steering.model.graph, &Finding::Clean { closest: None }, outcome, false),
                     detected: outcome == Outcome::Refused,
                     details: None,
                 }
@@ -602,11 +617,14 @@ enum Posting<'a> {
     Trace(Trace),
 }
 
-/// Where a finding and an outcome say the cheat was caught.
-fn level(graph: &crate::graph::Graph, finding: &Finding, outcome: Outcome) -> String {
+/// Where a finding and an outcome say the cheat was caught (`voted`: the game ended by a committee vote).
+fn level(graph: &crate::graph::Graph, finding: &Finding, outcome: Outcome, voted: bool) -> String {
     let kind = |op: usize| graph.nodes.get(op).map_or("?", |n| n.op.name());
     match (finding, outcome) {
         (_, Outcome::Refused) => "composition audit (refused at registration)".into(),
+        (Finding::OffChain(at) | Finding::OverThreshold(at), Outcome::ProverSlashed) if voted => {
+            format!("committee vote ({})", kind(at.op))
+        }
         (Finding::Violation(at), Outcome::ProverSlashed) => format!("on-chain sound bound ({})", kind(at.op)),
         (_, Outcome::ProverSlashed) => "on-chain (clock)".into(),
         (Finding::Violation(at) | Finding::OffChain(at), _) => {
@@ -615,6 +633,37 @@ fn level(graph: &crate::graph::Graph, finding: &Finding, outcome: Outcome) -> St
         (Finding::OverThreshold(at), _) => format!("watcher: threshold ({}; committee vote)", kind(at.op)),
         (Finding::Clean { .. }, _) => "none".into(),
     }
+}
+
+/// The committee's vote on `game`: every validator the vote drew recomputes the element and commits its
+/// ballot, then each reveals, then the vote is resolved; returns the game's outcome and the transactions.
+async fn committee_vote(
+    validators: &[Validator],
+    game: alloy::primitives::B256,
+    from_block: u64,
+) -> Result<(u8, Vec<Sent>)> {
+    let mut txs = Vec::new();
+    let mut members = Vec::new();
+    for v in validators {
+        if v.votes_since(from_block).await?.contains(&game) {
+            let ballot = v.judge(game).await?;
+            txs.push(v.commit(&ballot).await?);
+            members.push(v);
+        }
+    }
+    let first = *members.first().ok_or_else(|| Error::Chain(format!("vote {game}: no validator was drawn")))?;
+    for v in &members {
+        txs.push(v.reveal(game).await?);
+    }
+    let sent = first.resolve(game).await?;
+    let ended = sent
+        .receipt
+        .decoded_log::<nao_bindings::DisputeGame::GameEnded>()
+        .ok_or_else(|| Error::Chain(format!("vote {game}: resolved without ending the game")))?;
+    tracing::info!(%game, outcome = ended.outcome, "committee decided");
+    let outcome = ended.outcome;
+    txs.push(sent);
+    Ok((outcome, txs))
 }
 
 /// Plays one scenario: the prover posts, the watcher checks and disputes, time passes, bonds move.
@@ -656,10 +705,12 @@ async fn play_posting(
     let trace = parties.watcher.fetch_trace(&claim).await?;
     let finding = parties.watcher.check(&trace);
     let target = match (s, &finding) {
-        (_, Finding::Violation(at)) => Some(*at),
+        (_, Finding::Violation(at) | Finding::OffChain(at) | Finding::OverThreshold(at)) => Some(*at),
         (Scenario::FalseChallenge, Finding::Clean { closest }) => *closest,
         _ => None,
     };
+    // no on-chain check decides the element (its op has none, or it is inside its sound bound): the committee does
+    let escalate = matches!(finding, Finding::OffChain(_) | Finding::OverThreshold(_));
     let mut game_outcome = None;
     if let Some(at) = target {
         // The partition game: the segment (pointed at, or bisected down to), the prover's fine root, the element.
@@ -689,9 +740,15 @@ async fn play_posting(
                     txs.extend(sent);
                 }
                 chain::Phase::Pick => txs.push(watcher.pick(game, at).await?),
+                chain::Phase::Element if escalate => txs.push(watcher.escalate(game, at).await?),
                 chain::Phase::Element => {
                     let (outcome, sent) = watcher.open_element(game, &trace, at).await?;
                     txs.push(sent);
+                    break outcome;
+                }
+                chain::Phase::Vote => {
+                    let (outcome, sent) = committee_vote(&parties.validators, game, from_block).await?;
+                    txs.extend(sent);
                     break outcome;
                 }
                 phase => return Err(Error::Chain(format!("game {game} stuck in {phase:?}"))),
@@ -738,7 +795,7 @@ async fn play_posting(
             watcher_delta_wei: watcher_delta.to_string(),
             answer: String::new(),
             finding: describe(&finding),
-            level: level(&parties.prover_model().graph, &finding, outcome),
+            level: level(&parties.prover_model().graph, &finding, outcome, escalate),
             detected: !matches!(finding, Finding::Clean { .. }),
             details: None,
         },

@@ -3,21 +3,22 @@
 use nao::attack::Attack;
 use nao::simulate::{simulate, Outcome, SimulateOptions};
 
-/// Where each cheat must end: proven on-chain, or caught by the watcher in an op kind the contracts do not
-/// adjudicate yet, or (bound-aware) inside every region and finalized without flipping anything.
-fn must_end(a: Attack) -> Outcome {
+/// Where each cheat must end: proven on-chain by the contract's exact check (weights, precision, embeddings,
+/// one weight), or by the committee's vote (graph rewrites of ops without an on-chain check), or (bound-aware)
+/// inside every region and finalized without flipping anything.
+fn must_end(a: Attack) -> (Outcome, &'static str) {
     match a {
         Attack::ModelSwap
         | Attack::Int8Weights
         | Attack::Int4Weights
         | Attack::Fp16Activations
         | Attack::Bf16Activations
-        | Attack::SingleWeight
-        | Attack::EmbeddingAltered => Outcome::ProverSlashed,
+        | Attack::EmbeddingAltered
+        | Attack::SingleWeight => (Outcome::ProverSlashed, "on-chain sound bound"),
         Attack::NormDropped | Attack::EpsilonChanged | Attack::GeluApproximated | Attack::LayerSkipped => {
-            Outcome::DetectedOffChain
+            (Outcome::ProverSlashed, "committee vote")
         }
-        Attack::BoundAware => Outcome::Finalized,
+        Attack::BoundAware => (Outcome::Finalized, "none"),
     }
 }
 
@@ -92,7 +93,9 @@ async fn every_scenario_ends_as_expected_and_bonds_move_to_the_winner() {
     // the watcher's check; the bound-aware push flips nothing
     for a in Attack::ALL {
         let s = by(a.name());
-        assert_eq!(s.outcome, must_end(a), "{}: {} ({})", s.name, s.outcome, s.finding);
+        let (outcome, level) = must_end(a);
+        assert_eq!(s.outcome, outcome, "{}: {} ({})", s.name, s.outcome, s.finding);
+        assert!(s.level.starts_with(level), "{}: caught at {}", s.name, s.level);
         if a == Attack::BoundAware {
             assert!(!s.detected && s.answer.starts_with("argmax flipped in 0/100"), "{}", s.answer);
             let d = s.details.as_ref().expect("bound-aware figures");
@@ -101,9 +104,17 @@ async fn every_scenario_ends_as_expected_and_bonds_move_to_the_winner() {
             assert!(s.detected, "{}: not detected", s.name);
         }
         if s.outcome == Outcome::ProverSlashed {
-            assert!(s.level.starts_with("on-chain sound bound"), "{}: {}", s.name, s.level);
             assert_eq!(s.prover_delta_wei, "-1000000000000000000", "{}", s.name);
-            assert!(s.gas_used < 3_000_000 && s.txs <= 8, "{}: {} gas in {} transactions", s.name, s.gas_used, s.txs);
+            assert_eq!(s.watcher_delta_wei, "1000000000000000000", "{}", s.name);
+            // the two sides' transactions (a vote adds one commit and one reveal per member and a resolve)
+            let labels: Vec<&str> = s.tx_gas.iter().map(|t| t.label.as_str()).collect();
+            let sides = labels.iter().filter(|l| !["commit", "reveal", "resolve"].contains(l)).count();
+            assert!(s.gas_used < 3_000_000 && sides <= 8, "{}: {} gas, transactions {labels:?}", s.name, s.gas_used);
+            if level == "committee vote" {
+                let count = |l: &str| labels.iter().filter(|x| **x == l).count();
+                assert!(labels.contains(&"escalate"), "{labels:?}");
+                assert_eq!((count("commit"), count("reveal"), count("resolve")), (3, 3, 1), "{labels:?}");
+            }
         }
     }
     let sw = by("single-weight").details.clone().expect("single-weight figures");

@@ -102,3 +102,40 @@ error WrongElement(uint32 op, uint32 row, uint32 col);
 /// @notice The op reads a tensor of an earlier segment that is not a segment boundary, so neither the fine root
 ///         nor the coarse root commits it.
 error InputNotCommitted(uint32 op, uint32 input);
+
+// ---------------------------------------------------------------- Committee
+
+/// @notice Committee parameters that cannot work: no members, no windows, or a penalty above the least stake.
+error BadCommitteeParams(uint256 size, uint256 penalty, uint256 minStake);
+/// @notice A stake of `got` where at least `min` is needed.
+error StakeTooSmall(uint256 got, uint256 min);
+/// @notice No validator is staked: a vote cannot be drawn.
+error NoValidators();
+/// @notice This vote already exists.
+error VoteExists(bytes32 voteId);
+/// @notice No open vote has this id.
+error UnknownVote(bytes32 voteId);
+/// @notice `who` is not a member of this vote.
+error NotSelected(bytes32 voteId, address who);
+/// @notice The commit window closed at `commitEnd` (or, for a reveal, is still open with members to commit).
+error CommitClosed(bytes32 voteId, uint64 commitEnd);
+/// @notice `who` already committed in this vote.
+error AlreadyCommitted(bytes32 voteId, address who);
+/// @notice The reveal window closed at `revealEnd`.
+error RevealClosed(bytes32 voteId, uint64 revealEnd);
+/// @notice `who` has no commitment to reveal.
+error NotCommitted(bytes32 voteId, address who);
+/// @notice `who` already revealed.
+error AlreadyRevealed(bytes32 voteId, address who);
+/// @notice The revealed ballot and salt do not hash to `who`'s commitment.
+error VoteMismatch(bytes32 voteId, address who);
+/// @notice The vote cannot be resolved before `revealEnd` while members have yet to reveal.
+error VoteNotOver(bytes32 voteId, uint64 revealEnd);
+/// @notice `who` sits on `locks` open votes: its stake stays.
+error StakeLocked(address who, uint32 locks);
+/// @notice `who` never asked to withdraw.
+error WithdrawalNotRequested(address who);
+/// @notice `who`'s stake is withdrawable from `withdrawableAt`.
+error WithdrawalNotReady(address who, uint64 withdrawableAt);
+/// @notice Only the committee settles votes.
+error NotCommittee(address caller);

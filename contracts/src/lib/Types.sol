@@ -205,7 +205,9 @@ enum Phase {
     /// decided
     Ended,
     /// prover: open the element the challenger requested (adjudicated in the same move)
-    Open
+    Open,
+    /// the committee votes on the element the challenger escalated (no clock runs)
+    Vote
 }
 
 /// @notice The two sides of a game.

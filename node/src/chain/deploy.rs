@@ -1,7 +1,7 @@
 //! Deploying the contracts.
 
 use alloy::primitives::{Address, U256};
-use nao_bindings::{ClaimManager, DisputeGame, ModelRegistry};
+use nao_bindings::{ClaimManager, Committee, DisputeGame, ModelRegistry};
 
 use super::{send, Client};
 use crate::{Error, Result};
@@ -19,6 +19,18 @@ pub struct ProtocolParams {
     pub clock_budget: u64,
     /// Arity k of the bisection over a claim's segment boundaries.
     pub arity: u32,
+    /// Wei a validator must stake to be drawn for committee votes.
+    pub min_stake: u128,
+    /// Seconds from a validator's withdrawal request to its stake leaving.
+    pub stake_delay: u64,
+    /// Validators per committee vote.
+    pub committee_size: u32,
+    /// Seconds committee members have to commit their ballots.
+    pub commit_window: u64,
+    /// Seconds committee members have to reveal, after the commit window.
+    pub reveal_window: u64,
+    /// Wei a committee member loses for a minority ballot or a missing reveal.
+    pub vote_penalty: u128,
 }
 
 impl Default for ProtocolParams {
@@ -29,6 +41,12 @@ impl Default for ProtocolParams {
             challenge_bond: 10u128.pow(17),
             clock_budget: 1800,
             arity: 8,
+            min_stake: 10u128.pow(18),
+            stake_delay: 7 * 24 * 3600,
+            committee_size: 3,
+            commit_window: 600,
+            reveal_window: 600,
+            vote_penalty: 5 * 10u128.pow(17),
         }
     }
 }
@@ -42,9 +60,12 @@ pub struct Deployment {
     pub claims: Address,
     /// DisputeGame.
     pub game: Address,
+    /// Committee.
+    pub committee: Address,
 }
 
-/// Deploys registry, claim manager and dispute game, and binds the game to the claim manager.
+/// Deploys registry, claim manager, committee and dispute game, and binds the game to the claim manager and
+/// the committee.
 pub async fn deploy(client: &Client, params: ProtocolParams) -> Result<Deployment> {
     let fail = |what: &str, e: alloy::contract::Error| Error::Chain(format!("deploying {what}: {e}"));
     let registry = ModelRegistry::deploy(client.provider.clone()).await.map_err(|e| fail("ModelRegistry", e))?;
@@ -57,12 +78,34 @@ pub async fn deploy(client: &Client, params: ProtocolParams) -> Result<Deploymen
     )
     .await
     .map_err(|e| fail("ClaimManager", e))?;
-    let game =
-        DisputeGame::deploy(client.provider.clone(), *claims.address(), params.clock_budget, U256::from(params.arity))
-            .await
-            .map_err(|e| fail("DisputeGame", e))?;
+    let committee = Committee::deploy(
+        client.provider.clone(),
+        U256::from(params.min_stake),
+        params.stake_delay,
+        U256::from(params.committee_size),
+        params.commit_window,
+        params.reveal_window,
+        U256::from(params.vote_penalty),
+    )
+    .await
+    .map_err(|e| fail("Committee", e))?;
+    let game = DisputeGame::deploy(
+        client.provider.clone(),
+        *claims.address(),
+        params.clock_budget,
+        U256::from(params.arity),
+        *committee.address(),
+    )
+    .await
+    .map_err(|e| fail("DisputeGame", e))?;
     send("bindDisputeGame", claims.bindDisputeGame(*game.address())).await?;
-    let d = Deployment { registry: *registry.address(), claims: *claims.address(), game: *game.address() };
+    send("bindGame", committee.bindGame(*game.address())).await?;
+    let d = Deployment {
+        registry: *registry.address(),
+        claims: *claims.address(),
+        game: *game.address(),
+        committee: *committee.address(),
+    };
     tracing::info!(?d, "deployed");
     Ok(d)
 }

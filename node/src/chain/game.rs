@@ -65,6 +65,8 @@ pub enum Phase {
     Ended,
     /// The prover opens the element the challenger requested.
     Open,
+    /// The committee votes on the element the challenger escalated.
+    Vote,
 }
 
 impl From<u8> for Phase {
@@ -76,6 +78,7 @@ impl From<u8> for Phase {
             4 => Self::Element,
             5 => Self::Ended,
             6 => Self::Open,
+            7 => Self::Vote,
             _ => Self::None,
         }
     }

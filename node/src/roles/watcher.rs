@@ -136,45 +136,7 @@ impl Watcher {
 
     /// Fetches every trace tensor from the prover and checks shapes and roots against the claim.
     pub async fn fetch_trace(&self, claim: &ClaimSeen) -> Result<Trace> {
-        let graph = &self.model.model.graph;
-        let mut tensors = Vec::with_capacity(graph.trace_len());
-        for i in 0..graph.trace_len() {
-            let want = if i == 0 { graph.input_shape.clone() } else { graph.nodes[i - 1].shape.clone() };
-            let url = format!("{}/{i}", claim.data_uri);
-            let resp = self
-                .http
-                .get(&url)
-                .send()
-                .await
-                .and_then(|r| r.error_for_status())
-                .map_err(|e| Error::TraceData(format!("{url}: {e}")))?;
-            let shape: Vec<usize> = resp
-                .headers()
-                .get("x-nao-shape")
-                .and_then(|v| v.to_str().ok())
-                .map(|s| s.split(',').filter_map(|d| d.parse().ok()).collect())
-                .unwrap_or_default();
-            if shape != want {
-                return Err(Error::TraceData(format!("{url}: shape {shape:?}, the graph says {want:?}")));
-            }
-            let bytes = resp.bytes().await.map_err(|e| Error::TraceData(format!("{url}: {e}")))?;
-            if bytes.len() != 4 * want.iter().product::<usize>() {
-                return Err(Error::TraceData(format!("{url}: {} bytes for shape {want:?}", bytes.len())));
-            }
-            let data = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-            tensors.push(HostTensor::new(want, data));
-        }
-        let trace = Trace { tensors };
-        let root: Hash = trace.commit_coarse(graph).root();
-        if root != claim.trace_root.0 {
-            return Err(Error::TraceData(format!(
-                "trace served for claim {} has root 0x{}, the claim commits {}",
-                claim.id,
-                hex::encode(root),
-                claim.trace_root
-            )));
-        }
-        Ok(trace)
+        fetch_trace(&self.http, &self.model.model, claim).await
     }
 
     /// Checks every element of every op against its acceptance region, given the claim's own op inputs; ops
@@ -340,6 +302,13 @@ impl Watcher {
         send("requestElement", self.game.requestElement(game, r)).await
     }
 
+    /// Escalates element `at` to a committee vote (it is inside its sound bound but over its threshold, or its
+    /// op has no on-chain check): the staked validators drawn recompute it and vote.
+    pub async fn escalate(&self, game: B256, at: ElementRef) -> Result<Sent> {
+        let (op, row, col) = (at.op as u32, at.row as u32, at.col as u32);
+        send("escalate", self.game.escalate(game, op, row, col)).await
+    }
+
     /// Ends a game whose mover let its clock run out (or that another game made moot).
     pub async fn timeout(&self, game: B256) -> Result<(u8, Sent)> {
         let sent = send("timeout", self.game.timeout(game)).await?;
@@ -349,4 +318,47 @@ impl Watcher {
             .ok_or_else(|| Error::Chain("timeout: no GameEnded event".into()))?;
         Ok((ended.outcome, sent))
     }
+}
+
+/// Fetches every trace tensor of `claim` from its data URI and checks shapes and roots against the claim (the
+/// watcher before it checks, a validator before it votes).
+pub async fn fetch_trace(http: &reqwest::Client, model: &crate::model::Model, claim: &ClaimSeen) -> Result<Trace> {
+    let graph = &model.graph;
+    let mut tensors = Vec::with_capacity(graph.trace_len());
+    for i in 0..graph.trace_len() {
+        let want = if i == 0 { graph.input_shape.clone() } else { graph.nodes[i - 1].shape.clone() };
+        let url = format!("{}/{i}", claim.data_uri);
+        let resp = http
+            .get(&url)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| Error::TraceData(format!("{url}: {e}")))?;
+        let shape: Vec<usize> = resp
+            .headers()
+            .get("x-nao-shape")
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.split(',').filter_map(|d| d.parse().ok()).collect())
+            .unwrap_or_default();
+        if shape != want {
+            return Err(Error::TraceData(format!("{url}: shape {shape:?}, the graph says {want:?}")));
+        }
+        let bytes = resp.bytes().await.map_err(|e| Error::TraceData(format!("{url}: {e}")))?;
+        if bytes.len() != 4 * want.iter().product::<usize>() {
+            return Err(Error::TraceData(format!("{url}: {} bytes for shape {want:?}", bytes.len())));
+        }
+        let data = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        tensors.push(HostTensor::new(want, data));
+    }
+    let trace = Trace { tensors };
+    let root: Hash = trace.commit_coarse(graph).root();
+    if root != claim.trace_root.0 {
+        return Err(Error::TraceData(format!(
+            "trace served for claim {} has root 0x{}, the claim commits {}",
+            claim.id,
+            hex::encode(root),
+            claim.trace_root
+        )));
+    }
+    Ok(trace)
 }

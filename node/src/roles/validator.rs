@@ -1,0 +1,160 @@
+//! The validator: stakes in the committee, and when a vote draws it, recomputes the escalated element from
+//! the claim's trace data on its own hardware, judges it against the model's acceptance region, and votes by
+//! commit-reveal.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use alloy::primitives::{keccak256, Address, B256, U256};
+use alloy::providers::DynProvider;
+use alloy::sol_types::SolValue;
+use nao_bindings::{ClaimManager, Committee, DisputeGame};
+
+use super::watcher::fetch_trace;
+use super::{ClaimSeen, RegisteredModel};
+use crate::chain::{send, Client, Deployment, Sent};
+use crate::region::profile::Profile;
+use crate::runtime::operands;
+use crate::{Error, Result};
+
+/// A validator's ballot on one element, with why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ballot {
+    /// The vote (the dispute game's id).
+    pub vote: B256,
+    /// Whether the element is outside its acceptance region by this validator's recomputation.
+    pub outside: bool,
+    /// What it found (the breach, `inside`, or why the data could not be checked).
+    pub reason: String,
+}
+
+/// A validator for one model.
+pub struct Validator {
+    client: Client,
+    committee: Committee::CommitteeInstance<DynProvider>,
+    game: DisputeGame::DisputeGameInstance<DynProvider>,
+    claims: ClaimManager::ClaimManagerInstance<DynProvider>,
+    model: Arc<RegisteredModel>,
+    profile: Profile,
+    http: reqwest::Client,
+    /// Ballots committed and not yet revealed, with their salts.
+    committed: Mutex<HashMap<B256, (bool, B256)>>,
+}
+
+impl Validator {
+    /// A validator with `client`'s account for `model`, judging against `profile` (which must hash to the
+    /// registered profile root and fit the model).
+    pub fn new(client: Client, d: &Deployment, model: Arc<RegisteredModel>, profile: &[u8]) -> Result<Self> {
+        let p = Profile::verify(profile, model.commitment.profile_root)?;
+        p.fit(&model.model, model.commitment.weights_tree.root())?;
+        Ok(Self {
+            committee: Committee::new(d.committee, client.provider.clone()),
+            game: DisputeGame::new(d.game, client.provider.clone()),
+            claims: ClaimManager::new(d.claims, client.provider.clone()),
+            client,
+            model,
+            profile: p,
+            http: reqwest::Client::new(),
+            committed: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The validator's address.
+    pub fn address(&self) -> Address {
+        self.client.address
+    }
+
+    /// Stakes `wei` in the committee.
+    pub async fn stake(&self, wei: U256) -> Result<Sent> {
+        send("stake", self.committee.stake().value(wei)).await
+    }
+
+    /// Votes opened since `from_block` that drew this validator.
+    pub async fn votes_since(&self, from_block: u64) -> Result<Vec<B256>> {
+        let logs = self
+            .committee
+            .VoteOpened_filter()
+            .from_block(from_block)
+            .query()
+            .await
+            .map_err(|e| Error::Chain(format!("VoteOpened logs: {e}")))?;
+        Ok(logs.into_iter().filter(|(e, _)| e.members.contains(&self.address())).map(|(e, _)| e.voteId).collect())
+    }
+
+    /// Recomputes the element escalated in `vote` from the claim's trace (fetched from the prover and checked
+    /// against the claim's coarse root and the fine root of the game) and judges it. Data the prover does not
+    /// serve, or serves wrong, counts against it: the prover must make its run checkable.
+    pub async fn judge(&self, vote: B256) -> Result<Ballot> {
+        let g = self.game.partitionGame(vote).call().await.map_err(|e| Error::Chain(format!("partitionGame: {e}")))?;
+        let against = |reason: String| Ballot { vote, outside: true, reason };
+        let logs = self
+            .claims
+            .ClaimPosted_filter()
+            .topic1(g.claimId)
+            .from_block(0)
+            .query()
+            .await
+            .map_err(|e| Error::Chain(format!("ClaimPosted logs: {e}")))?;
+        let Some((e, _)) = logs.into_iter().next() else {
+            return Err(Error::Chain(format!("vote {vote}: claim {} was never posted", g.claimId)));
+        };
+        let claim = ClaimSeen { id: e.claimId, model: e.modelId, trace_root: e.traceRoot, data_uri: e.dataUri };
+        let m = &self.model.model;
+        let trace = match fetch_trace(&self.http, m, &claim).await {
+            Ok(t) => t,
+            Err(e) => return Ok(against(format!("trace data unavailable: {e}"))),
+        };
+        let seg = m.graph.segment_ranges().iter().position(|r| r.start == g.segStart as usize);
+        let fine = seg.map(|s| trace.commit_fine(&m.graph, s)).transpose()?;
+        if fine.map(|f| f.root()) != Some(g.pending.0) {
+            return Ok(against("the served trace does not match the posted fine root".into()));
+        }
+        let (op, row, col) = (g.reqOp as usize, g.reqRow as usize, g.reqCol as usize);
+        let node =
+            m.graph.nodes.get(op).ok_or(Error::OutOfRange { what: "op", index: op, len: m.graph.nodes.len() })?;
+        let cols = *node.shape.last().unwrap_or(&1);
+        let element = row * cols + col;
+        let out = &trace.tensors[op + 1];
+        let Some(j) = self.profile.judge(node, &operands(m, &trace, node), out) else {
+            return Ok(against(format!("op {op} ({}) cannot be recomputed from the served data", node.op.name())));
+        };
+        Ok(match j.breaches.iter().find(|b| b.element == element) {
+            Some(b) => {
+                Ballot { vote, outside: true, reason: format!("{:?} breach, |y - s| / B_e = {:.3e}", b.kind, b.ratio) }
+            }
+            None => Ballot { vote, outside: false, reason: "inside its acceptance region".into() },
+        })
+    }
+
+    /// Commits `ballot` (with a fresh salt kept until the reveal).
+    pub async fn commit(&self, ballot: &Ballot) -> Result<Sent> {
+        let salt = B256::from(rand::random::<[u8; 32]>());
+        let c = keccak256((ballot.vote, self.address(), ballot.outside, salt).abi_encode_params());
+        let sent = send("commit", self.committee.commit(ballot.vote, c)).await?;
+        self.committed.lock().expect("not poisoned").insert(ballot.vote, (ballot.outside, salt));
+        tracing::info!(vote = %ballot.vote, validator = %self.address(), outside = ballot.outside, reason = %ballot.reason, "ballot committed");
+        Ok(sent)
+    }
+
+    /// Reveals the ballot committed in `vote`.
+    pub async fn reveal(&self, vote: B256) -> Result<Sent> {
+        let (outside, salt) = self
+            .committed
+            .lock()
+            .expect("not poisoned")
+            .get(&vote)
+            .copied()
+            .ok_or_else(|| Error::Chain(format!("vote {vote}: nothing committed to reveal")))?;
+        send("reveal", self.committee.reveal(vote, outside, salt)).await
+    }
+
+    /// Ends `vote` (anyone may, once every member revealed or the reveal window closed).
+    pub async fn resolve(&self, vote: B256) -> Result<Sent> {
+        send("resolve", self.committee.resolve(vote)).await
+    }
+
+    /// The committee as this validator.
+    pub fn committee(&self) -> &Committee::CommitteeInstance<DynProvider> {
+        &self.committee
+    }
+}
