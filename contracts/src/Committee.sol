@@ -134,7 +134,7 @@ contract Committee {
             revert BadCommitteeParams(size_, penalty_, minStake_);
         }
         (minStake, withdrawDelay, size, commitWindow, revealWindow, penalty) =
-            (minStake_, withdrawDelay_, size_, commitWindow_, revealWindow_, penalty_);
+        (minStake_, withdrawDelay_, size_, commitWindow_, revealWindow_, penalty_);
         _deployer = msg.sender;
     }
 

@@ -635,7 +635,9 @@ contract DisputeGame is IVoteSettler {
             (bool ok, uint256 id) = Fp32.toIndex(TensorMerkle.element(c.input, c.row), n.inner);
             // INVARIANT: a row of the table, bit for bit; an id that names no row has no honest output.
             if (ok) {
-                TensorMerkle.verifyOpening(c.weight, _shape2(n.inner, n.cols), spec.weightsRoot, n.weight, spec.weightCount);
+                TensorMerkle.verifyOpening(
+                    c.weight, _shape2(n.inner, n.cols), spec.weightsRoot, n.weight, spec.weightCount
+                );
                 inside = TensorMerkle.element(c.weight, id * n.cols + c.col) == yBits;
             }
         } else {

@@ -49,6 +49,7 @@ contract Fp32Test is PRBTest {
         assertEq(uint256(back), uint256(bits));
         assert(m < (1 << 24));
     }
+
     /// The fp32 encoding of an integer below 2^24 (exact).
     function encode(uint256 v) internal pure returns (uint32) {
         if (v == 0) return 0;

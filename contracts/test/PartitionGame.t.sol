@@ -40,7 +40,9 @@ import {
     ProofDoesNotVerify,
     BadGameParams,
     WrongElement,
-    ElementOutOfRange
+    ElementOutOfRange,
+    NotCommittee,
+    NoValidators
 } from "../src/lib/Errors.sol";
 import {TensorMerkle} from "../src/lib/TensorMerkle.sol";
 import {Tree} from "./Fixture.t.sol";
@@ -794,5 +796,108 @@ contract PartitionGameTest is Fixture {
         fine(gid, false, end.lo);
         uint256 op = fxSegment(end.lo).start;
         assertEq(uint8(element(gid, false, op)), uint8(GameOutcome.ProverWon));
+    }
+    // ------------------------------------------------------------------ escalation to the committee
+
+    function stakeValidators() internal returns (address[] memory v) {
+        v = new address[](3);
+        for (uint256 i; i < 3; ++i) {
+            v[i] = address(uint160(0x2000 + i));
+            vm.deal(v[i], 10 ether);
+            vm.prank(v[i]);
+            committee.stake{value: MIN_STAKE}();
+        }
+    }
+
+    function escalated(bool corrupt) internal returns (bytes32 id, bytes32 gid) {
+        id = fxPost(corrupt);
+        gid = point(id, corrupt, 1);
+        fine(gid, corrupt, 1);
+        vm.prank(watcher);
+        game.escalate(gid, 2, 0, 0);
+    }
+
+    function voteAll(bytes32 gid, bool outside) internal {
+        (address[] memory m,,,,,,) = committee.vote(gid);
+        for (uint256 i; i < m.length; ++i) {
+            bytes32 commitment = keccak256(abi.encode(gid, m[i], outside, bytes32(i)));
+            vm.prank(m[i]);
+            committee.commit(gid, commitment);
+        }
+        for (uint256 i; i < m.length; ++i) {
+            vm.prank(m[i]);
+            committee.reveal(gid, outside, bytes32(i));
+        }
+        committee.resolve(gid);
+    }
+
+    function test_escalate_opensAVoteAndStopsTheClocks_succeeds() public {
+        stakeValidators();
+        (, bytes32 gid) = escalated(true);
+        assertEq(uint8(g(gid).phase), uint8(Phase.Vote));
+        (address[] memory m,,,,,,) = committee.vote(gid);
+        assertEq(m.length, 3);
+        (uint64 p0, uint64 c0) = game.clocks(gid);
+        vm.warp(block.timestamp + CLOCK * 2);
+        (uint64 p1, uint64 c1) = game.clocks(gid);
+        assertEq(p0, p1);
+        assertEq(c0, c1);
+        vm.expectRevert(abi.encodeWithSelector(WrongPhase.selector, gid, uint8(Phase.Vote), uint8(Phase.Element)));
+        game.timeout(gid);
+    }
+
+    function test_escalate_committeeFindsOutside_slashesProver_succeeds() public {
+        stakeValidators();
+        (bytes32 id, bytes32 gid) = escalated(true);
+        voteAll(gid, true);
+        assertEq(uint8(g(gid).outcome), uint8(GameOutcome.ChallengerWon));
+        assertEq(uint8(claims.claim(id).status), uint8(ClaimStatus.Slashed));
+        assertEq(claims.credit(watcher), CLAIM_BOND + CHALLENGE_BOND);
+    }
+
+    function test_escalate_committeeFindsInside_slashesChallenger_succeeds() public {
+        stakeValidators();
+        (bytes32 id, bytes32 gid) = escalated(false);
+        voteAll(gid, false);
+        assertEq(uint8(g(gid).outcome), uint8(GameOutcome.ProverWon));
+        assertEq(claims.credit(prover), CHALLENGE_BOND);
+        assertEq(uint8(claims.claim(id).status), uint8(ClaimStatus.Pending));
+    }
+
+    function test_escalate_opNotInSegment_reverts() public {
+        stakeValidators();
+        bytes32 id = fxPost(true);
+        bytes32 gid = point(id, true, 1);
+        fine(gid, true, 1);
+        vm.expectRevert(abi.encodeWithSelector(OpNotInSegment.selector, 0, 2, 3));
+        vm.prank(watcher);
+        game.escalate(gid, 0, 0, 0);
+    }
+
+    function test_escalate_byProver_reverts() public {
+        stakeValidators();
+        bytes32 id = fxPost(true);
+        bytes32 gid = point(id, true, 1);
+        fine(gid, true, 1);
+        vm.expectRevert(abi.encodeWithSelector(NotMover.selector, gid, prover, watcher));
+        vm.prank(prover);
+        game.escalate(gid, 2, 0, 0);
+    }
+
+    function test_escalate_noValidators_reverts() public {
+        bytes32 id = fxPost(true);
+        bytes32 gid = point(id, true, 1);
+        fine(gid, true, 1);
+        vm.expectRevert(NoValidators.selector);
+        vm.prank(watcher);
+        game.escalate(gid, 2, 0, 0);
+    }
+
+    function test_settleVote_notCommittee_reverts() public {
+        stakeValidators();
+        (, bytes32 gid) = escalated(true);
+        vm.expectRevert(abi.encodeWithSelector(NotCommittee.selector, watcher));
+        vm.prank(watcher);
+        game.settleVote(gid, true);
     }
 }

@@ -1,0 +1,417 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.28;
+
+import {PRBTest} from "@prb/test/PRBTest.sol";
+import {Committee, IVoteSettler} from "../src/Committee.sol";
+import {
+    BadCommitteeParams,
+    GameBindingRefused,
+    NotDisputeGame,
+    NothingToWithdraw,
+    StakeTooSmall,
+    NoValidators,
+    VoteExists,
+    UnknownVote,
+    NotSelected,
+    CommitClosed,
+    AlreadyCommitted,
+    RevealClosed,
+    NotCommitted,
+    AlreadyRevealed,
+    VoteMismatch,
+    VoteNotOver,
+    StakeLocked,
+    WithdrawalNotRequested,
+    WithdrawalNotReady
+} from "../src/lib/Errors.sol";
+
+/// @notice The committee on its own: this test contract is its bound game (it opens votes and records the
+///         verdicts it is sent).
+contract CommitteeTest is PRBTest, IVoteSettler {
+    Committee internal c;
+    uint256 internal constant MIN = 1 ether;
+    uint256 internal constant PENALTY = 0.5 ether;
+    uint64 internal constant DELAY = 7 days;
+    uint64 internal constant WINDOW = 1 hours;
+    bytes32 internal constant VOTE = keccak256("vote");
+
+    address[] internal vals;
+    mapping(bytes32 => uint8) internal verdict; // 0 none, 1 inside, 2 outside
+
+    function settleVote(bytes32 voteId, bool outside) external {
+        require(msg.sender == address(c), "only the committee");
+        verdict[voteId] = outside ? 2 : 1;
+    }
+
+    function setUp() public {
+        c = new Committee(MIN, DELAY, 3, WINDOW, WINDOW, PENALTY);
+        c.bindGame(address(this));
+        for (uint256 i; i < 5; ++i) {
+            address v = address(uint160(0x1000 + i));
+            vals.push(v);
+            vm.deal(v, 10 ether);
+        }
+    }
+
+    function stakeAll(uint256 n) internal {
+        for (uint256 i; i < n; ++i) {
+            vm.prank(vals[i]);
+            c.stake{value: MIN}();
+        }
+    }
+
+    /// Commits as `v` (the commitment hashed here, as a validator does off-chain: `commitmentOf`'s formula).
+    function commitAs(address v, bytes32 id, bool outside) internal {
+        bytes32 commitment = keccak256(abi.encode(id, v, outside, bytes32(uint256(uint160(v)))));
+        vm.prank(v);
+        c.commit(id, commitment);
+    }
+
+    function revealAs(address v, bytes32 id, bool outside) internal {
+        vm.prank(v);
+        c.reveal(id, outside, bytes32(uint256(uint160(v))));
+    }
+
+    function stakeOf(address v) internal view returns (uint256 s) {
+        (s,,) = c.validator(v);
+    }
+
+    /// ETH held = every stake + every credit (validators, and the deployer's treasury: this contract).
+    function conserved() internal view returns (bool) {
+        uint256 sum = c.credit(address(this));
+        for (uint256 i; i < vals.length; ++i) {
+            sum += stakeOf(vals[i]) + c.credit(vals[i]);
+        }
+        return sum == address(c).balance;
+    }
+
+    // ------------------------------------------------------------------ constructor, bindGame
+
+    function test_constructor_penaltyAboveStake_reverts() public {
+        vm.expectRevert(abi.encodeWithSelector(BadCommitteeParams.selector, 3, 2 ether, MIN));
+        new Committee(MIN, DELAY, 3, WINDOW, WINDOW, 2 ether);
+    }
+
+    function test_bindGame_twice_reverts() public {
+        vm.expectRevert(GameBindingRefused.selector);
+        c.bindGame(address(0xBEEF));
+    }
+
+    function test_commitmentOf_isTheAbiEncodedHash_succeeds() public {
+        bytes32 salt = keccak256("salt");
+        assertEq(c.commitmentOf(VOTE, vals[0], true, salt), keccak256(abi.encode(VOTE, vals[0], true, salt)));
+    }
+
+    // ------------------------------------------------------------------ stake
+
+    function test_stake_entersPool_succeeds() public {
+        vm.expectEmit(true, false, false, true, address(c));
+        emit Committee.Staked(vals[0], MIN, MIN);
+        stakeAll(1);
+        assertEq(c.poolSize(), 1);
+        assertEq(stakeOf(vals[0]), MIN);
+    }
+
+    function test_stake_belowMinimum_staysOutOfPool_succeeds() public {
+        vm.prank(vals[0]);
+        c.stake{value: MIN / 2}();
+        assertEq(c.poolSize(), 0);
+        vm.prank(vals[0]);
+        c.stake{value: MIN / 2}();
+        assertEq(c.poolSize(), 1, "listed once it reaches the minimum");
+    }
+
+    function test_stake_zero_reverts() public {
+        vm.expectRevert(abi.encodeWithSelector(StakeTooSmall.selector, 0, MIN));
+        vm.prank(vals[0]);
+        c.stake();
+    }
+
+    // ------------------------------------------------------------------ open
+
+    function test_open_drawsDistinctMembersAndLocksThem_succeeds() public {
+        stakeAll(5);
+        address[] memory m = c.open(VOTE, bytes32(0));
+        assertEq(m.length, 3);
+        for (uint256 i; i < 3; ++i) {
+            for (uint256 j = i + 1; j < 3; ++j) {
+                assertTrue(m[i] != m[j], "members are distinct");
+            }
+            (,, uint32 locks) = c.validator(m[i]);
+            assertEq(locks, 1);
+        }
+    }
+
+    function test_open_fewerValidatorsThanSeats_drawsAll_succeeds() public {
+        stakeAll(2);
+        assertEq(c.open(VOTE, bytes32(0)).length, 2);
+    }
+
+    function test_open_notGame_reverts() public {
+        stakeAll(3);
+        vm.prank(vals[0]);
+        vm.expectRevert(abi.encodeWithSelector(NotDisputeGame.selector, vals[0]));
+        c.open(VOTE, bytes32(0));
+    }
+
+    function test_open_noValidators_reverts() public {
+        vm.expectRevert(NoValidators.selector);
+        c.open(VOTE, bytes32(0));
+    }
+
+    function test_open_twice_reverts() public {
+        stakeAll(3);
+        c.open(VOTE, bytes32(0));
+        vm.expectRevert(abi.encodeWithSelector(VoteExists.selector, VOTE));
+        c.open(VOTE, bytes32(0));
+    }
+
+    // ------------------------------------------------------------------ commit
+
+    function test_commit_notMember_reverts() public {
+        stakeAll(3);
+        c.open(VOTE, bytes32(0));
+        vm.expectRevert(abi.encodeWithSelector(NotSelected.selector, VOTE, vals[4]));
+        commitAs(vals[4], VOTE, true);
+    }
+
+    function test_commit_twice_reverts() public {
+        stakeAll(3);
+        address v = c.open(VOTE, bytes32(0))[0];
+        commitAs(v, VOTE, true);
+        vm.expectRevert(abi.encodeWithSelector(AlreadyCommitted.selector, VOTE, v));
+        commitAs(v, VOTE, false);
+    }
+
+    function test_commit_afterWindow_reverts() public {
+        stakeAll(3);
+        address v = c.open(VOTE, bytes32(0))[0];
+        (uint64 commitEnd,) = windows();
+        vm.warp(commitEnd + 1);
+        vm.expectRevert(abi.encodeWithSelector(CommitClosed.selector, VOTE, commitEnd));
+        commitAs(v, VOTE, true);
+    }
+
+    function test_commit_unknownVote_reverts() public {
+        vm.expectRevert(abi.encodeWithSelector(UnknownVote.selector, VOTE));
+        commitAs(vals[0], VOTE, true);
+    }
+
+    function windows() internal view returns (uint64 commitEnd, uint64 revealEnd) {
+        (, commitEnd, revealEnd,,,,) = c.vote(VOTE);
+    }
+
+    // ------------------------------------------------------------------ reveal
+
+    function test_reveal_beforeEveryoneCommitted_reverts() public {
+        stakeAll(3);
+        address[] memory m = c.open(VOTE, bytes32(0));
+        commitAs(m[0], VOTE, true);
+        (uint64 commitEnd,) = windows();
+        vm.expectRevert(abi.encodeWithSelector(CommitClosed.selector, VOTE, commitEnd));
+        revealAs(m[0], VOTE, true);
+    }
+
+    function test_reveal_notMatchingCommit_reverts() public {
+        stakeAll(3);
+        address[] memory m = c.open(VOTE, bytes32(0));
+        for (uint256 i; i < 3; ++i) {
+            commitAs(m[i], VOTE, true);
+        }
+        vm.expectRevert(abi.encodeWithSelector(VoteMismatch.selector, VOTE, m[0]));
+        revealAs(m[0], VOTE, false);
+    }
+
+    function test_reveal_twice_reverts() public {
+        stakeAll(3);
+        address[] memory m = c.open(VOTE, bytes32(0));
+        for (uint256 i; i < 3; ++i) {
+            commitAs(m[i], VOTE, true);
+        }
+        revealAs(m[0], VOTE, true);
+        vm.expectRevert(abi.encodeWithSelector(AlreadyRevealed.selector, VOTE, m[0]));
+        revealAs(m[0], VOTE, true);
+    }
+
+    function test_reveal_withoutCommit_reverts() public {
+        stakeAll(3);
+        address[] memory m = c.open(VOTE, bytes32(0));
+        commitAs(m[0], VOTE, true);
+        (uint64 commitEnd,) = windows();
+        vm.warp(commitEnd + 1);
+        vm.expectRevert(abi.encodeWithSelector(NotCommitted.selector, VOTE, m[1]));
+        revealAs(m[1], VOTE, true);
+    }
+
+    function test_reveal_afterWindow_reverts() public {
+        stakeAll(3);
+        address[] memory m = c.open(VOTE, bytes32(0));
+        for (uint256 i; i < 3; ++i) {
+            commitAs(m[i], VOTE, true);
+        }
+        (, uint64 revealEnd) = windows();
+        vm.warp(revealEnd + 1);
+        vm.expectRevert(abi.encodeWithSelector(RevealClosed.selector, VOTE, revealEnd));
+        revealAs(m[0], VOTE, true);
+    }
+
+    // ------------------------------------------------------------------ resolve
+
+    function test_resolve_majorityOutside_slashesMinorityToMajority_succeeds() public {
+        stakeAll(3);
+        address[] memory m = c.open(VOTE, bytes32(0));
+        bool[3] memory ballot = [true, true, false];
+        for (uint256 i; i < 3; ++i) {
+            commitAs(m[i], VOTE, ballot[i]);
+        }
+        for (uint256 i; i < 3; ++i) {
+            revealAs(m[i], VOTE, ballot[i]);
+        }
+        vm.expectEmit(true, true, false, true, address(c));
+        emit Committee.MemberSlashed(VOTE, m[2], PENALTY);
+        assertTrue(c.resolve(VOTE));
+        assertEq(verdict[VOTE], 2, "the game got `outside`");
+        assertEq(stakeOf(m[2]), MIN - PENALTY);
+        assertEq(c.credit(m[0]), PENALTY / 2);
+        assertEq(c.credit(m[1]), PENALTY / 2);
+        assertEq(c.poolSize(), 2, "a stake below the minimum leaves the draw");
+        (,, uint32 locks) = c.validator(m[0]);
+        assertEq(locks, 0);
+        assertTrue(conserved());
+    }
+
+    function test_resolve_silentMemberIsSlashed_succeeds() public {
+        stakeAll(3);
+        address[] memory m = c.open(VOTE, bytes32(0));
+        commitAs(m[0], VOTE, false);
+        commitAs(m[1], VOTE, false);
+        (uint64 commitEnd, uint64 revealEnd) = windows();
+        vm.warp(commitEnd + 1);
+        revealAs(m[0], VOTE, false);
+        revealAs(m[1], VOTE, false);
+        vm.expectRevert(abi.encodeWithSelector(VoteNotOver.selector, VOTE, revealEnd));
+        c.resolve(VOTE);
+        vm.warp(revealEnd + 1);
+        assertFalse(c.resolve(VOTE));
+        assertEq(verdict[VOTE], 1, "the claim stands");
+        assertEq(stakeOf(m[2]), MIN - PENALTY);
+        assertTrue(conserved());
+    }
+
+    function test_resolve_tieKeepsTheClaim_succeeds() public {
+        stakeAll(2);
+        address[] memory m = c.open(VOTE, bytes32(0));
+        commitAs(m[0], VOTE, true);
+        commitAs(m[1], VOTE, false);
+        revealAs(m[0], VOTE, true);
+        revealAs(m[1], VOTE, false);
+        assertFalse(c.resolve(VOTE));
+        assertEq(verdict[VOTE], 1);
+        assertTrue(conserved());
+    }
+
+    function test_resolve_twice_reverts() public {
+        stakeAll(1);
+        address[] memory m = c.open(VOTE, bytes32(0));
+        commitAs(m[0], VOTE, true);
+        revealAs(m[0], VOTE, true);
+        c.resolve(VOTE);
+        vm.expectRevert(abi.encodeWithSelector(UnknownVote.selector, VOTE));
+        c.resolve(VOTE);
+    }
+
+    /// Any ballots (none, inside, outside per member): the majority of revealed ballots decides (ties keep the
+    /// claim), every slashed wei lands in someone's credit, and no stake stays locked.
+    function testFuzz_resolve_majorityAndConservation_succeeds(uint8 b0, uint8 b1, uint8 b2, uint8 n) public {
+        n = 1 + n % 5;
+        stakeAll(n);
+        address[] memory m = c.open(VOTE, bytes32(0));
+        uint8[3] memory b = [b0 % 3, b1 % 3, b2 % 3];
+        uint256 outs;
+        uint256 ins;
+        for (uint256 i; i < m.length; ++i) {
+            if (b[i] != 0) commitAs(m[i], VOTE, b[i] == 2);
+        }
+        (uint64 commitEnd, uint64 revealEnd) = windows();
+        vm.warp(commitEnd + 1);
+        for (uint256 i; i < m.length; ++i) {
+            if (b[i] != 0) {
+                revealAs(m[i], VOTE, b[i] == 2);
+                if (b[i] == 2) ++outs;
+                else ++ins;
+            }
+        }
+        vm.warp(revealEnd + 1);
+        assertEq(c.resolve(VOTE), outs > ins);
+        assertTrue(conserved());
+        for (uint256 i; i < m.length; ++i) {
+            (,, uint32 locks) = c.validator(m[i]);
+            assertEq(locks, 0);
+        }
+    }
+
+    // ------------------------------------------------------------------ withdrawals
+
+    function test_withdrawStake_afterDelay_succeeds() public {
+        stakeAll(1);
+        vm.startPrank(vals[0]);
+        c.requestWithdrawal();
+        assertEq(c.poolSize(), 0, "out of the draw at once");
+        vm.warp(block.timestamp + DELAY);
+        uint256 before = vals[0].balance;
+        assertEq(c.withdrawStake(), MIN);
+        assertEq(vals[0].balance, before + MIN);
+        vm.stopPrank();
+    }
+
+    function test_withdrawStake_beforeDelay_reverts() public {
+        stakeAll(1);
+        vm.startPrank(vals[0]);
+        c.requestWithdrawal();
+        vm.expectRevert(abi.encodeWithSelector(WithdrawalNotReady.selector, vals[0], uint64(block.timestamp) + DELAY));
+        c.withdrawStake();
+        vm.stopPrank();
+    }
+
+    function test_withdrawStake_notRequested_reverts() public {
+        stakeAll(1);
+        vm.expectRevert(abi.encodeWithSelector(WithdrawalNotRequested.selector, vals[0]));
+        vm.prank(vals[0]);
+        c.withdrawStake();
+    }
+
+    function test_withdrawStake_whileOnAVote_reverts() public {
+        stakeAll(1);
+        c.open(VOTE, bytes32(0));
+        vm.startPrank(vals[0]);
+        c.requestWithdrawal();
+        vm.warp(block.timestamp + DELAY);
+        vm.expectRevert(abi.encodeWithSelector(StakeLocked.selector, vals[0], 1));
+        c.withdrawStake();
+        vm.stopPrank();
+    }
+
+    function test_withdrawCredit_nothing_reverts() public {
+        vm.expectRevert(abi.encodeWithSelector(NothingToWithdraw.selector, vals[0]));
+        vm.prank(vals[0]);
+        c.withdrawCredit();
+    }
+
+    function test_withdrawCredit_reward_succeeds() public {
+        stakeAll(3);
+        address[] memory m = c.open(VOTE, bytes32(0));
+        bool[3] memory ballot = [true, false, false];
+        for (uint256 i; i < 3; ++i) {
+            commitAs(m[i], VOTE, ballot[i]);
+        }
+        for (uint256 i; i < 3; ++i) {
+            revealAs(m[i], VOTE, ballot[i]);
+        }
+        c.resolve(VOTE);
+        uint256 before = m[1].balance;
+        vm.prank(m[1]);
+        assertEq(c.withdrawCredit(), PENALTY / 2);
+        assertEq(m[1].balance, before + PENALTY / 2);
+        assertTrue(conserved());
+    }
+}
