@@ -47,6 +47,7 @@ contract CommitteeTest is PRBTest, IVoteSettler {
         c = new Committee(MIN, DELAY, 3, WINDOW, WINDOW, PENALTY);
         c.bindGame(address(this));
         for (uint256 i; i < 5; ++i) {
+            // forge-lint: disable-next-line(unsafe-typecast)
             address v = address(uint160(0x1000 + i));
             vals.push(v);
             vm.deal(v, 10 ether);

@@ -19,6 +19,7 @@ contract CommitteeHandler is IVoteSettler {
         c = new Committee(1 ether, 1 days, 3, 1 hours, 1 hours, 0.5 ether);
         c.bindGame(address(this));
         for (uint256 i; i < 5; ++i) {
+            // forge-lint: disable-next-line(unsafe-typecast)
             _actors[i] = address(uint160(0x3000 + i));
         }
     }

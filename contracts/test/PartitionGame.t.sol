@@ -802,6 +802,7 @@ contract PartitionGameTest is Fixture {
     function stakeValidators() internal returns (address[] memory v) {
         v = new address[](3);
         for (uint256 i; i < 3; ++i) {
+            // forge-lint: disable-next-line(unsafe-typecast)
             v[i] = address(uint160(0x2000 + i));
             vm.deal(v[i], 10 ether);
             vm.prank(v[i]);

@@ -127,7 +127,9 @@ contract SoundBoundTest is PRBTest {
             wb[i] = f32(wi);
             int256 p = xi * wi;
             s += p;
+            // forge-lint: disable-next-line(unsafe-typecast)
             if (p > 0) pos += uint256(p);
+            // forge-lint: disable-next-line(unsafe-typecast)
             if (p < 0) neg += uint256(-p);
             if (p != 0) {
                 uint256 k = 1;
