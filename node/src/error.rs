@@ -53,6 +53,27 @@ pub enum Error {
     /// A model is unknown (to the registry or to this node).
     #[error("unknown model {0}")]
     UnknownModel(String),
+    /// The composition audit cannot evaluate a model (an op it cannot check or differentiate).
+    #[error("composition audit: {0}")]
+    Audit(String),
+    /// The composition audit refused a model at registration; nothing was sent.
+    #[error(
+        "composition audit refused `{model}`: errors inside its regions can move its output by {budget:.3e} \
+         (inside its calibrated thresholds: {calibrated:.3e}), more than its declared tolerance {declared:.1e}; \
+         the largest share is op {worst}"
+    )]
+    Refused {
+        /// The model's name.
+        model: String,
+        /// Budget with sound bounds.
+        budget: f64,
+        /// Budget with calibrated thresholds.
+        calibrated: f64,
+        /// The declared output tolerance.
+        declared: f64,
+        /// The op with the largest share (index and kind).
+        worst: String,
+    },
     /// Trace data fetched from a prover does not match the claim's commitment.
     #[error("trace data: {0}")]
     TraceData(String),

@@ -35,6 +35,9 @@ pub const MINILM_PROFILE: &[u8] = include_bytes!("../../profiles/minilm.json");
 pub const SMOLLM2_PROFILE: &[u8] = include_bytes!("../../profiles/smollm2.json");
 /// Amplification per layer of the steering twin (an exact power of two).
 pub const STEERING_AMPLIFIER: f32 = 1024.0;
+/// Output tolerance MiniLM declares at registration (per component of its mean-pooled embedding, whose
+/// components are of order 0.1 and compared by cosine similarity).
+pub const MINILM_DECLARED_TOLERANCE: f64 = 1e-2;
 /// Output tolerance the MLP family declares at registration.
 pub const STEERING_DECLARED_TOLERANCE: f64 = 1e-3;
 /// The sentence MiniLM embeds in the simulation (honest, corrupted and every MiniLM attack).
@@ -310,11 +313,26 @@ impl Parties {
 }
 
 impl World {
-    /// Registers `model` with its threshold profile and sets up its prover and a watcher checking against
-    /// that profile.
-    async fn parties(&self, model: Model, profile: &[u8], uri: &str) -> Result<Parties> {
-        let (registered, sent) =
-            RegisteredModel::register(&self.deployer, &self.deployment, model, profile, uri).await?;
+    /// Registers `model` with its threshold profile (through the composition audit at `audit`'s operating
+    /// point and declared tolerance, when given) and sets up its prover, a watcher and the validators checking
+    /// against that profile.
+    async fn parties(
+        &self,
+        model: Model,
+        profile: &[u8],
+        uri: &str,
+        audit: Option<(&HostTensor, f64)>,
+    ) -> Result<Parties> {
+        let (d, c) = (&self.deployment, &self.deployer);
+        let (registered, sent) = match audit {
+            Some((at, declared)) => {
+                let (r, sent, admitted) =
+                    RegisteredModel::register_audited(c, d, model, profile, uri, at, declared).await?;
+                tracing::info!(uri, admission = ?admitted.admission, sound = admitted.sound.budget, calibrated = admitted.calibrated.budget, "admitted");
+                (r, sent)
+            }
+            None => RegisteredModel::register(c, d, model, profile, uri).await?,
+        };
         let registered = Arc::new(registered);
         let (pc, wc) = (self.prover.clone(), self.watcher.clone());
         let validators = self
@@ -383,7 +401,9 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
                 let bert = Bert::load(&fetch::minilm_dir(&opts.cache_dir)?)?;
                 let input = bert.encode(MINILM_SENTENCE)?;
                 if minilm.is_none() {
-                    minilm = Some(world.parties(bert.model(input.data.len())?, MINILM_PROFILE, "nao:minilm").await?);
+                    let audit = Some((&input, MINILM_DECLARED_TOLERANCE));
+                    minilm =
+                        Some(world.parties(bert.model(input.data.len())?, MINILM_PROFILE, "nao:minilm", audit).await?);
                 }
                 let mut parties = minilm.take().expect("set above");
                 let played = if *s == Scenario::MiniLmCorrupted {
@@ -412,7 +432,8 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
             Scenario::Attack(Attack::BoundAware) => {
                 if mlp.is_none() {
                     let model = load_mlp(&opts.cache_dir, &MLP_TINY)?;
-                    mlp = Some(world.parties(model, MLP_TINY_PROFILE, "nao:mlp-tiny").await?);
+                    let audit = Some((&MLP_TINY.input(1000), STEERING_DECLARED_TOLERANCE));
+                    mlp = Some(world.parties(model, MLP_TINY_PROFILE, "nao:mlp-tiny", audit).await?);
                 }
                 let mut parties = mlp.take().expect("set above");
                 let model = parties.prover_model().clone();
@@ -449,7 +470,9 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
                 let bert = Bert::load(&fetch::minilm_dir(&opts.cache_dir)?)?;
                 let input = bert.encode(MINILM_SENTENCE)?;
                 if minilm.is_none() {
-                    minilm = Some(world.parties(bert.model(input.data.len())?, MINILM_PROFILE, "nao:minilm").await?);
+                    let audit = Some((&input, MINILM_DECLARED_TOLERANCE));
+                    minilm =
+                        Some(world.parties(bert.model(input.data.len())?, MINILM_PROFILE, "nao:minilm", audit).await?);
                 }
                 let mut parties = minilm.take().expect("set above");
                 let model = parties.prover_model().clone();
@@ -496,7 +519,8 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
                 let llama = Llama::smollm2(&opts.cache_dir)?;
                 let input = llama.encode(&smollm2_chat_prompt("What is the capital of France?"))?;
                 let model = llama.model(input.data.len(), SMOLLM2_NEW_TOKENS)?;
-                let parties = world.parties(model, SMOLLM2_PROFILE, "nao:smollm2").await?;
+                // (an LM's output is tokens: its audit needs the logit margins of every step, not built yet)
+                let parties = world.parties(model, SMOLLM2_PROFILE, "nao:smollm2", None).await?;
                 let (mut report, out) = play(&world, &parties, *s, input).await?;
                 report.answer = llama.decode(&out.data)?;
                 tracing::info!(answer = %report.answer, "SmolLM2 answered");
@@ -518,7 +542,10 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
                 // registered once (a model id is its content), shared by both steering scenarios
                 let mut parties = match steering_parties.take() {
                     Some(p) => p,
-                    None => world.parties(steering.model.clone(), MLP_STEERING_PROFILE, "nao:mlp-steering").await?,
+                    // registered without the audit: the attack the audit exists for
+                    None => {
+                        world.parties(steering.model.clone(), MLP_STEERING_PROFILE, "nao:mlp-steering", None).await?
+                    }
                 };
                 if *s == Scenario::SteeringUndefended {
                     // the undefended baseline: per-layer tolerances, no point regions, no thresholds
@@ -538,15 +565,26 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
             Scenario::Steering => {
                 let steering = steering_mlp(&MLP_TINY, STEERING_AMPLIFIER, 3)?;
                 let input = MLP_TINY.input(1000 + i as u64);
-                let honest = crate::runtime::run(&steering.model, &input, None)?;
-                let audit = composition::audit(&steering.model, &honest, STEERING_DECLARED_TOLERANCE)?;
                 let original = MLP_TINY.generated();
                 let base = composition::audit(
                     &original,
                     &crate::runtime::run(&original, &input, None)?,
                     STEERING_DECLARED_TOLERANCE,
                 )?;
-                let outcome = if audit.passed() { Outcome::Unresolved } else { Outcome::Refused };
+                // registration through the audit: refused before any transaction
+                let audited = world
+                    .parties(
+                        steering.model.clone(),
+                        MLP_STEERING_PROFILE,
+                        "nao:mlp-steering-audited",
+                        Some((&input, STEERING_DECLARED_TOLERANCE)),
+                    )
+                    .await;
+                let (outcome, why) = match audited {
+                    Err(e @ Error::Refused { .. }) => (Outcome::Refused, e.to_string()),
+                    Err(e) => return Err(e),
+                    Ok(_) => (Outcome::Unresolved, "registered".into()),
+                };
                 ScenarioReport {
                     name: s.name().into(),
                     expected: s.expected(),
@@ -556,10 +594,7 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
                     tx_gas: Vec::new(),
                     prover_delta_wei: "0".into(),
                     watcher_delta_wei: "0".into(),
-                    answer: format!(
-                        "audit budget {:.2e} > declared {:.0e} (the original MLP: {:.2e})",
-                        audit.budget, audit.declared, base.budget
-                    ),
+                    answer: format!("{why} (the original MLP: {:.2e})", base.budget),
                     finding: "not registered".into(),
                     level: level(&steering.model.graph, &Finding::Clean { closest: None }, outcome, false),
                     detected: outcome == Outcome::Refused,
@@ -569,7 +604,8 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
             _ => {
                 if mlp.is_none() {
                     let model = load_mlp(&opts.cache_dir, &MLP_TINY)?;
-                    mlp = Some(world.parties(model, MLP_TINY_PROFILE, "nao:mlp-tiny").await?);
+                    let audit = Some((&MLP_TINY.input(1000), STEERING_DECLARED_TOLERANCE));
+                    mlp = Some(world.parties(model, MLP_TINY_PROFILE, "nao:mlp-tiny", audit).await?);
                 }
                 let mut parties = mlp.take().expect("set above");
                 let report = play(&world, &parties, *s, MLP_TINY.input(1000 + i as u64)).await;

@@ -104,8 +104,7 @@ pub fn audit_with(model: &Model, trace: &Trace, declared: f64, tol: Tolerances<'
         let Some(gy) = rows[i + 1].take() else { continue };
         let out = &trace.tensors[i + 1];
         let ops_in = operands(model, trace, node);
-        let tols =
-            tolerances(node, &ops_in, out, tol).map_err(|e| Error::UnknownModel(format!("audit: op {i}: {e}")))?;
+        let tols = tolerances(node, &ops_in, out, tol).map_err(|e| Error::Audit(format!("op {i}: {e}")))?;
         let n = out.data.len();
         let mut share = 0.0f64;
         let mut gain = 0.0f64;
@@ -117,7 +116,7 @@ pub fn audit_with(model: &Model, trace: &Trace, declared: f64, tol: Tolerances<'
         }
         shares[i] = OpShare { op: i, gain, tolerance: tols.iter().copied().fold(0.0, f64::max), share };
         for (slot, gx) in vjp(node, &ops_in, out, &gy, out_len)
-            .map_err(|e| Error::UnknownModel(format!("audit: op {i} ({}): {e}", node.op.name())))?
+            .map_err(|e| Error::Audit(format!("op {i} ({}): {e}", node.op.name())))?
         {
             if let Some(Src::Trace(t)) = node.inputs.get(slot) {
                 match &mut rows[*t as usize] {
@@ -464,6 +463,10 @@ mod tests {
         let input = bert.encode(crate::simulate::MINILM_SENTENCE).unwrap();
         let m = bert.model(input.data.len()).unwrap();
         let (s, c, d) = random_in_region_errors(&m, &input, crate::simulate::MINILM_PROFILE);
+        // registered with its thresholds as the enforced tolerances: the sound budget exceeds the declared 1e-2,
+        // the calibrated one fits
+        assert!(s.budget > crate::simulate::MINILM_DECLARED_TOLERANCE, "{}", s.budget);
+        assert!(c.budget < crate::simulate::MINILM_DECLARED_TOLERANCE, "{}", c.budget);
         let w = s.worst().unwrap();
         eprintln!(
             "minilm: budget sound {:.3e}, calibrated {:.3e}; random in-region errors moved {d:.3e}; worst op {} ({}) {:.2e}",

@@ -8,7 +8,7 @@ mod validator;
 mod watcher;
 
 pub use prover::{PostedClaim, Prover};
-pub use registered::RegisteredModel;
+pub use registered::{Admission, Admitted, RegisteredModel};
 pub use trace_server::{TraceServer, TraceStore};
 pub use validator::{Ballot, Validator};
 pub use watcher::{fetch_trace, Checking, ClaimSeen, Finding, Watcher};

@@ -4,7 +4,9 @@ use alloy::primitives::{FixedBytes, B256};
 use nao_bindings::ModelRegistry;
 
 use crate::chain::{send, Client, Deployment, Sent};
-use crate::model::{Model, ModelCommitment};
+use crate::model::{HostTensor, Model, ModelCommitment};
+use crate::region::composition::{self, Audit, Tolerances};
+use crate::region::profile::Profile;
 use crate::{Error, Result};
 
 /// A model together with what the registry knows of it.
@@ -50,6 +52,33 @@ impl RegisteredModel {
         Ok((Self { model, commitment, id }, sent))
     }
 
+    /// Registers `model` only if the composition audit admits it at `operating_point` (a representative
+    /// input): errors inside every sound region must not move the output by more than `declared`
+    /// ([`Admission::Sound`]), or, failing that, errors inside the calibrated thresholds of `profile` must not
+    /// ([`Admission::Tightened`]: the committee vote enforces those thresholds). Otherwise nothing is sent and
+    /// the error names the budgets and the worst op.
+    pub async fn register_audited(
+        client: &Client,
+        d: &Deployment,
+        model: Model,
+        profile: &[u8],
+        uri: &str,
+        operating_point: &HostTensor,
+        declared: f64,
+    ) -> Result<(Self, Sent, Admitted)> {
+        let admitted = Admitted::audit(&model, profile, operating_point, declared)?;
+        tracing::info!(
+            model = %model.name,
+            admission = ?admitted.admission,
+            sound = admitted.sound.budget,
+            calibrated = admitted.calibrated.budget,
+            declared,
+            "composition audit passed"
+        );
+        let (registered, sent) = Self::register(client, d, model, profile, uri).await?;
+        Ok((registered, sent, admitted))
+    }
+
     /// Checks that the registry knows this model with exactly these roots.
     pub async fn check_registered(&self, client: &Client, d: &Deployment) -> Result<()> {
         let registry = ModelRegistry::new(d.registry, client.provider.clone());
@@ -63,5 +92,73 @@ impl RegisteredModel {
             return Err(Error::UnknownModel(format!("{}: registered roots differ from the local model", self.id)));
         }
         Ok(())
+    }
+}
+
+/// On what terms the composition audit admitted a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Admission {
+    /// Errors inside every sound region stay within the declared tolerance.
+    Sound,
+    /// Only errors inside the calibrated thresholds do: the thresholds are the enforced tolerances.
+    Tightened,
+}
+
+/// The audit a model passed at registration.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Admitted {
+    /// On what terms.
+    pub admission: Admission,
+    /// The audit with sound bounds.
+    pub sound: Audit,
+    /// The audit with the calibrated thresholds.
+    pub calibrated: Audit,
+}
+
+impl Admitted {
+    /// Audits `model` at `operating_point` against `declared` (see [`RegisteredModel::register_audited`]).
+    pub fn audit(model: &Model, profile: &[u8], operating_point: &HostTensor, declared: f64) -> Result<Self> {
+        let honest = crate::runtime::run(model, operating_point, None)?;
+        let p = Profile::parse(profile)?;
+        let sound = composition::audit_with(model, &honest, declared, Tolerances::Sound)?;
+        let calibrated = composition::audit_with(model, &honest, declared, Tolerances::Calibrated(&p))?;
+        let admission = if sound.passed() {
+            Admission::Sound
+        } else if calibrated.passed() {
+            Admission::Tightened
+        } else {
+            let worst =
+                sound.worst().map_or("-".to_string(), |w| format!("{} ({})", w.op, model.graph.nodes[w.op].op.name()));
+            return Err(Error::Refused {
+                model: model.name.clone(),
+                budget: sound.budget,
+                calibrated: calibrated.budget,
+                declared,
+                worst,
+            });
+        };
+        Ok(Self { admission, sound, calibrated })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::steering::steering_mlp;
+    use crate::model::MLP_TINY;
+
+    #[test]
+    fn the_audit_admits_the_mlp_on_sound_bounds_and_refuses_its_steering_twin_by_name() {
+        let at = MLP_TINY.input(1000);
+        let m = MLP_TINY.generated();
+        let ok = Admitted::audit(&m, crate::simulate::MLP_TINY_PROFILE, &at, 1e-3).unwrap();
+        assert_eq!(ok.admission, Admission::Sound);
+        assert!(ok.calibrated.budget < ok.sound.budget && ok.sound.budget < 1e-3, "{ok:?}");
+        let twin = steering_mlp(&MLP_TINY, 1024.0, 3).unwrap();
+        let e = Admitted::audit(&twin.model, crate::simulate::MLP_STEERING_PROFILE, &at, 1e-3).unwrap_err();
+        let Error::Refused { budget, calibrated, declared, .. } = &e else { panic!("{e}") };
+        assert!(*budget > 1.0 && *calibrated > *declared, "{e}");
+        assert!(e.to_string().contains("mlp-steering") && e.to_string().contains("declared tolerance"), "{e}");
     }
 }
