@@ -100,6 +100,7 @@ fn prompts(templates: &[&str], n: usize) -> Vec<String> {
 ///   nao calibrate --model minilm
 ///   nao calibrate --model smollm2 --runs 24 --holdout 1000
 ///   nao calibrate --model minilm --profile profiles/minilm.json --holdout 1000 --report fp.json
+///   nao calibrate --model minilm --profile profiles/minilm.json --declared-tolerance 1e-2
 #[derive(Debug, Args)]
 pub struct CalibrateArgs {
     /// Which model.
@@ -142,6 +143,32 @@ pub struct CalibrateArgs {
     /// Write the held-out result as JSON here.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// The model's declared output tolerance: a profile whose honest configurations already disagree at the
+    /// output by more than this is flagged (exit code 3), since no claim of it can be held to the tolerance.
+    #[arg(long)]
+    declared_tolerance: Option<f64>,
+}
+
+/// Whether honest configurations of `p` already disagree at the output beyond `declared` (printed when so).
+pub fn flagged(p: &Profile, declared: Option<f64>) -> bool {
+    match declared {
+        Some(d) if p.output_spread > d => {
+            println!(
+                "FLAGGED: honest configurations disagree by {:.3e} at the output, beyond the declared tolerance \
+                 {d:.1e}: no claim of this model can be held to it",
+                p.output_spread
+            );
+            true
+        }
+        Some(d) => {
+            println!(
+                "honest configurations agree at the output within {:.3e}, inside the declared {d:.1e}",
+                p.output_spread
+            );
+            false
+        }
+        None => false,
+    }
 }
 
 fn model_key(m: ModelName) -> String {
@@ -198,6 +225,9 @@ impl CalibrateArgs {
                 p
             }
         };
+        if flagged(&profile, self.declared_tolerance) {
+            return Ok(3);
+        }
         if self.holdout > 0 {
             let held = self.held_out(&loaded, &profile)?;
             if let Some(path) = &self.report {
@@ -480,4 +510,18 @@ fn plot(p: &Profile, key: &str, path: &Path) -> eyre::Result<()> {
     );
     nao::plot::log_bars(path, &title, &cats, &series)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod flag_tests {
+    use super::*;
+
+    #[test]
+    fn a_profile_whose_configurations_disagree_beyond_the_declared_tolerance_is_flagged() {
+        let p = Profile::parse(nao::simulate::MINILM_PROFILE).unwrap();
+        assert!(p.output_spread > 0.0);
+        assert!(flagged(&p, Some(p.output_spread / 2.0)));
+        assert!(!flagged(&p, Some(p.output_spread * 2.0)));
+        assert!(!flagged(&p, None));
+    }
 }
