@@ -33,7 +33,10 @@ import {
 ///         with the contracts cooled + 21000 + calldata, as in `DisputeGasTest`.
 contract BisectionGasTest is Base {
     uint256 internal constant S = 270;
-    uint256 internal constant K = 8;
+    /// The bisection's arity (overridden by the k = 17 variant below).
+    function _k() internal pure virtual returns (uint256) {
+        return 8;
+    }
     uint32 internal constant TWO = 0x40000000;
 
     ClaimManager internal claims8;
@@ -48,7 +51,7 @@ contract BisectionGasTest is Base {
     function setUp() public override {
         super.setUp();
         claims8 = new ClaimManager(registry, WINDOW, CLAIM_BOND, CHALLENGE_BOND);
-        game8 = new DisputeGame(claims8, CLOCK, K, committee);
+        game8 = new DisputeGame(claims8, CLOCK, _k(), committee);
         claims8.bindDisputeGame(address(game8));
         for (uint256 i; i < S; ++i) {
             nodeLeaves.push(TensorMerkle.leafHash(abi.encode(_node(i))));
@@ -163,14 +166,14 @@ contract BisectionGasTest is Base {
         _tx("openElement (relu)", watcher, address(game8), 0, abi.encodeCall(game8.openElement, (gid, c)));
     }
 
-    function test_gas_bisectionK8_270segments_succeeds() public {
+    function test_gas_bisection_270segments_succeeds() public {
         bytes32 id = _post();
         bytes32 gid = game8.partitionGameIdOf(id, watcher, LibPosition.root());
         _tx("bisect", watcher, address(game8), CHALLENGE_BOND, abi.encodeCall(game8.bisect, (id)));
         uint256 target = S - 1;
         while (game8.partitionGame(gid).phase == Phase.Reveal) {
             PartitionGame memory g = game8.partitionGame(gid);
-            uint256 w = LibPosition.pow(K, LibPosition.leafDepth(K, S) - g.position.depth(K) - 1);
+            uint256 w = LibPosition.pow(_k(), LibPosition.leafDepth(_k(), S) - g.position.depth(_k()) - 1);
             uint256 count = (uint256(g.hi) - g.lo + w - 1) / w - 1;
             BoundaryOpening[] memory r = new BoundaryOpening[](count);
             bytes32[] memory roots = new bytes32[](count);
@@ -185,9 +188,12 @@ contract BisectionGasTest is Base {
         }
         _fineAndElement(gid);
         assertEq(uint8(claims8.claim(id).status), uint8(ClaimStatus.Slashed));
-        emit LogNamedUint256("bisection, 270 segments, k = 8: whole dispute gas", total);
-        emit LogNamedUint256("bisection, 270 segments, k = 8: transactions (withdraw not counted)", txs);
+        string memory k = vm.toString(_k());
+        emit LogNamedUint256(string.concat("bisection, 270 segments, k = ", k, ": whole dispute gas"), total);
+        emit LogNamedUint256(string.concat("bisection, 270 segments, k = ", k, ": transactions"), txs);
         assertLt(total, 3_000_000);
+        // the claim, bisect, a reveal and a pick per level of the k-ary tree, postFine, openElement
+        assertEq(txs, 4 + 2 * LibPosition.leafDepth(_k(), S));
     }
 
     function test_gas_pointing_270segments_succeeds() public {
@@ -198,7 +204,7 @@ contract BisectionGasTest is Base {
         p.segment = uint32(s);
         p.lo = BoundaryOpening(_root(s), Tree.proof(coarse, s));
         p.hi = BoundaryOpening(_root(S), Tree.proof(coarse, S));
-        bytes32 gid = game8.partitionGameIdOf(id, watcher, LibPosition.node(K, LibPosition.leafDepth(K, S), s));
+        bytes32 gid = game8.partitionGameIdOf(id, watcher, LibPosition.node(_k(), LibPosition.leafDepth(_k(), S), s));
         _tx(
             "pointSegment (depth-9 proofs)",
             watcher,
@@ -210,5 +216,18 @@ contract BisectionGasTest is Base {
         assertEq(uint8(claims8.claim(id).status), uint8(ClaimStatus.Slashed));
         emit LogNamedUint256("pointing, 270 segments: whole dispute gas", total);
         emit LogNamedUint256("pointing, 270 segments: transactions (withdraw not counted)", txs);
+    }
+}
+
+/// @notice The same disputes with k = 17: 17^2 >= 270, so two levels, and a whole bisection fits in 7
+///         transactions after the claim (#5's goal: 8), at 16 boundary openings per reveal.
+contract BisectionGasK17Test is BisectionGasTest {
+    function _k() internal pure override returns (uint256) {
+        return 17;
+    }
+
+    function test_gas_bisectionFitsEightTransactions_succeeds() public {
+        test_gas_bisection_270segments_succeeds();
+        assertLte(txs - 1, 8, "the dispute's transactions, the claim's own left out");
     }
 }

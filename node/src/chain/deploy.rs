@@ -40,7 +40,8 @@ impl Default for ProtocolParams {
             claim_bond: 10u128.pow(18),
             challenge_bond: 10u128.pow(17),
             clock_budget: 1800,
-            arity: 8,
+            // 17^2 >= 270 segments (SmolLM2, 8 tokens): a bisection in 7 transactions after the claim
+            arity: 17,
             min_stake: 10u128.pow(18),
             stake_delay: 7 * 24 * 3600,
             committee_size: 3,
