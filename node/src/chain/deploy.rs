@@ -7,7 +7,7 @@ use super::{send, Client};
 use crate::{Error, Result};
 
 /// Parameters fixed at deployment.
-#[derive(Debug, Clone, Copy, serde::Serialize)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct ProtocolParams {
     /// Seconds a claim can be challenged.
     pub challenge_window: u64,
@@ -53,7 +53,7 @@ impl Default for ProtocolParams {
 }
 
 /// Addresses of a deployment.
-#[derive(Debug, Clone, Copy, serde::Serialize)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct Deployment {
     /// ModelRegistry.
     pub registry: Address,
@@ -109,4 +109,50 @@ pub async fn deploy(client: &Client, params: ProtocolParams) -> Result<Deploymen
     };
     tracing::info!(?d, "deployed");
     Ok(d)
+}
+
+/// A deployment as `nao deploy` writes it for the other commands: chain, addresses, parameters.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct DeploymentFile {
+    /// Chain id the contracts live on.
+    pub chain_id: u64,
+    /// Their addresses.
+    pub contracts: Deployment,
+    /// The parameters they were deployed with.
+    pub params: ProtocolParams,
+}
+
+impl DeploymentFile {
+    /// Reads `path`, naming what is wrong with it.
+    pub fn read(path: &std::path::Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.into(), source })?;
+        serde_json::from_str(&text)
+            .map_err(|e| Error::Config(format!("{}: not a deployment file: {e}", path.display())))
+    }
+
+    /// Checks that `client` is on this deployment's chain and that every contract has code there.
+    pub async fn check(&self, client: &Client) -> Result<()> {
+        use alloy::providers::Provider;
+        let p = &client.provider;
+        let id = p.get_chain_id().await.map_err(|e| Error::Chain(format!("chain id: {e}")))?;
+        if id != self.chain_id {
+            return Err(Error::Chain(format!(
+                "the RPC serves chain {id}; the deployment is on chain {}",
+                self.chain_id
+            )));
+        }
+        let c = &self.contracts;
+        for (name, at) in [
+            ("ModelRegistry", c.registry),
+            ("ClaimManager", c.claims),
+            ("DisputeGame", c.game),
+            ("Committee", c.committee),
+        ] {
+            let code = p.get_code_at(at).await.map_err(|e| Error::Chain(format!("code of {name}: {e}")))?;
+            if code.is_empty() {
+                return Err(Error::Chain(format!("no contract at {at} ({name}) on chain {id}")));
+            }
+        }
+        Ok(())
+    }
 }

@@ -9,7 +9,7 @@ mod tx;
 
 pub use anvil::{find_tool, LocalChain};
 pub use claims::{ClaimStatus, Claims, GameOutcome};
-pub use deploy::{deploy, Deployment, ProtocolParams};
+pub use deploy::{deploy, Deployment, DeploymentFile, ProtocolParams};
 pub use game::{
     element_request, fine_answer, fine_challenge, partition_game_id, reveal_openings, segment_of, segment_pointer,
     Phase, Position,

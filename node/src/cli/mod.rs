@@ -3,6 +3,7 @@
 mod attack;
 mod bench;
 mod calibrate;
+mod chain_cmds;
 mod models;
 mod run;
 mod simulate;
@@ -24,6 +25,9 @@ enum Command {
     Bench(bench::BenchArgs),
     Run(run::RunArgs),
     Calibrate(calibrate::CalibrateArgs),
+    Deploy(chain_cmds::DeployArgs),
+    Register(chain_cmds::RegisterArgs),
+    Stake(chain_cmds::StakeArgs),
 }
 
 impl Cli {
@@ -35,6 +39,9 @@ impl Cli {
             Command::Bench(a) => a.run().await,
             Command::Run(a) => a.run(),
             Command::Calibrate(a) => a.run(),
+            Command::Deploy(a) => a.run().await,
+            Command::Register(a) => a.run().await,
+            Command::Stake(a) => a.run().await,
         }
     }
 }

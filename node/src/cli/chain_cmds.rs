@@ -1,0 +1,180 @@
+//! `nao deploy`, `nao register`, `nao stake`: the one-off chain commands, against any RPC URL.
+
+use std::path::PathBuf;
+
+use alloy::primitives::U256;
+use alloy::providers::Provider;
+use alloy::signers::local::PrivateKeySigner;
+use clap::Args;
+use eyre::{bail, WrapErr};
+use nao::chain::{self, DeploymentFile, ProtocolParams};
+use nao::roles::RegisteredModel;
+
+use super::models::ModelName;
+
+/// Where and as whom: the RPC endpoint and the account's key.
+#[derive(Debug, Args)]
+pub struct Account {
+    /// JSON-RPC URL of the chain.
+    #[arg(long, env = "NAO_RPC_URL", default_value = "http://127.0.0.1:8545")]
+    rpc_url: String,
+    /// The account's private key (hex), or set NAO_KEY.
+    #[arg(long, env = "NAO_KEY", hide_env_values = true)]
+    key: String,
+}
+
+impl Account {
+    async fn connect(&self) -> eyre::Result<chain::Client> {
+        let signer: PrivateKeySigner =
+            self.key.trim().parse().map_err(|e| eyre::eyre!("--key / NAO_KEY is not a private key: {e}"))?;
+        Ok(chain::connect(&self.rpc_url, signer).await?)
+    }
+}
+
+/// Deploys the contracts (registry, claim manager, committee, dispute game) with the default protocol
+/// parameters and writes the deployment file the other commands read.
+///
+/// Example:
+///   nao deploy --rpc-url http://127.0.0.1:8545 --key 0x... --out deployment.json
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    account: Account,
+    /// Where to write the deployment (chain id, addresses, parameters).
+    #[arg(long, default_value = "deployment.json")]
+    out: PathBuf,
+    /// Challenge window in seconds.
+    #[arg(long, default_value_t = ProtocolParams::default().challenge_window)]
+    challenge_window: u64,
+}
+
+impl DeployArgs {
+    pub async fn run(self) -> eyre::Result<i32> {
+        let client = self.account.connect().await?;
+        let params = ProtocolParams { challenge_window: self.challenge_window, ..ProtocolParams::default() };
+        let contracts = chain::deploy(&client, params).await?;
+        let chain_id = client.provider.get_chain_id().await.wrap_err("chain id")?;
+        let file = DeploymentFile { chain_id, contracts, params };
+        std::fs::write(&self.out, serde_json::to_string_pretty(&file)?)
+            .wrap_err_with(|| format!("writing {}", self.out.display()))?;
+        println!("deployed on chain {chain_id}: {}", serde_json::to_string(&contracts)?);
+        println!("wrote {}", self.out.display());
+        Ok(0)
+    }
+}
+
+/// Registers a model with its threshold profile, through the composition audit: admitted on its sound
+/// bounds, or with its calibrated thresholds as the enforced tolerances, or refused (exit code 2, nothing
+/// sent). The graph registered is the one for `--prompt`'s length.
+///
+/// Example:
+///   nao register --deployment deployment.json --model minilm --profile profiles/minilm.json \
+///     --prompt "Optimistic verification settles inference disputes on-chain." --declared-tolerance 1e-2
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    #[command(flatten)]
+    account: Account,
+    /// The deployment file `nao deploy` wrote.
+    #[arg(long, default_value = "deployment.json")]
+    deployment: PathBuf,
+    /// Which model.
+    #[arg(long, value_enum)]
+    model: ModelName,
+    /// Its threshold profile (hashed into its profile root).
+    #[arg(long)]
+    profile: PathBuf,
+    /// The operating point of the audit (and the input length of the graph registered).
+    #[arg(long, default_value = "What is the capital of France?")]
+    prompt: String,
+    /// The model's declared output tolerance (inf-norm of the output).
+    #[arg(long)]
+    declared_tolerance: f64,
+    /// Register without the composition audit (what the undefended baseline does; never for real models).
+    #[arg(long)]
+    no_audit: bool,
+    /// URI recorded with the model.
+    #[arg(long, default_value = "")]
+    uri: String,
+}
+
+impl RegisterArgs {
+    pub async fn run(self) -> eyre::Result<i32> {
+        let file = DeploymentFile::read(&self.deployment)?;
+        let client = self.account.connect().await?;
+        file.check(&client).await?;
+        let profile = std::fs::read(&self.profile).wrap_err_with(|| format!("reading {}", self.profile.display()))?;
+        let loaded = self.model.load(1)?;
+        let (model, input) = (loaded.prepare)(&self.prompt)?;
+        let name = model.name.clone();
+        let d = &file.contracts;
+        let (registered, sent, admission) = if self.no_audit {
+            let (r, s) = RegisteredModel::register(&client, d, model, &profile, &self.uri).await?;
+            (r, s, serde_json::json!("not audited"))
+        } else {
+            match RegisteredModel::register_audited(
+                &client,
+                d,
+                model,
+                &profile,
+                &self.uri,
+                &input,
+                self.declared_tolerance,
+            )
+            .await
+            {
+                Ok((r, s, a)) => (r, s, serde_json::to_value(a)?),
+                Err(e @ nao::Error::Refused { .. }) => {
+                    eprintln!("{e}");
+                    return Ok(2);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let summary = serde_json::json!({
+            "model": name,
+            "model_id": registered.id.to_string(),
+            "gas": sent.gas_used,
+            "admission": admission.get("admission").cloned().unwrap_or(admission.clone()),
+            "budget_sound": admission.pointer("/sound/budget"),
+            "budget_calibrated": admission.pointer("/calibrated/budget"),
+        });
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+        Ok(0)
+    }
+}
+
+/// Stakes ETH in the committee as a validator (drawn for votes from `min_stake` on).
+///
+/// Example:
+///   nao stake --deployment deployment.json --amount-wei 1000000000000000000
+#[derive(Debug, Args)]
+pub struct StakeArgs {
+    #[command(flatten)]
+    account: Account,
+    /// The deployment file `nao deploy` wrote.
+    #[arg(long, default_value = "deployment.json")]
+    deployment: PathBuf,
+    /// Wei to stake.
+    #[arg(long)]
+    amount_wei: u128,
+}
+
+impl StakeArgs {
+    pub async fn run(self) -> eyre::Result<i32> {
+        if self.amount_wei == 0 {
+            bail!("--amount-wei must be positive");
+        }
+        let file = DeploymentFile::read(&self.deployment)?;
+        let client = self.account.connect().await?;
+        file.check(&client).await?;
+        let committee = nao_bindings::Committee::new(file.contracts.committee, client.provider.clone());
+        let sent = chain::send("stake", committee.stake().value(U256::from(self.amount_wei))).await?;
+        let v = committee.validator(client.address).call().await.wrap_err("validator")?;
+        let pool = committee.poolSize().call().await.wrap_err("poolSize")?;
+        println!(
+            "staked {} wei as {} (stake now {} wei; {} validators in the draw; gas {})",
+            self.amount_wei, client.address, v.stake_, pool, sent.gas_used
+        );
+        Ok(0)
+    }
+}

@@ -1,0 +1,85 @@
+//! `nao deploy`, `nao register` and `nao stake` through the real binary against a real anvil: a deployment
+//! file, an audited registration, a refused one that sends nothing, a stake; and bad input named.
+
+use std::process::Command;
+
+use alloy::providers::Provider;
+use nao::chain::{self, DeploymentFile, LocalChain};
+
+const ANVIL_KEY_0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+
+fn nao(chain: &LocalChain, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_nao"))
+        .args(args)
+        .env("NAO_RPC_URL", chain.rpc_url())
+        .env("NAO_KEY", ANVIL_KEY_0)
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("the nao binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deploy_register_through_the_audit_and_stake_and_bad_input_is_named() {
+    let chain = LocalChain::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let dep = dir.path().join("deployment.json");
+    let dep_s = dep.to_str().unwrap();
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let profile = |m: &str| format!("{root}/profiles/{m}.json");
+
+    let (rc, out, err) = nao(&chain, &["deploy", "--out", dep_s]);
+    assert_eq!(rc, 0, "{out}{err}");
+    let file = DeploymentFile::read(&dep).unwrap();
+    assert_eq!(file.chain_id, 31337);
+    let client = chain::connect(&chain.rpc_url(), chain.signer(0)).await.unwrap();
+    file.check(&client).await.unwrap();
+
+    // the MLP: admitted on its sound bounds
+    let p = profile("mlp-tiny");
+    let args =
+        ["register", "--deployment", dep_s, "--model", "mlp-tiny", "--profile", &p, "--declared-tolerance", "1e-3"];
+    let (rc, out, err) = nao(&chain, &args);
+    assert_eq!(rc, 0, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["admission"], "sound", "{v}");
+    let registry = nao_bindings::ModelRegistry::new(file.contracts.registry, client.provider.clone());
+    let id: alloy::primitives::B256 = v["model_id"].as_str().unwrap().parse().unwrap();
+    assert!(registry.model(id).call().await.is_ok(), "registered on-chain");
+
+    // the steering twin: refused by the audit, exit 2, and not a single transaction sent
+    let nonce = client.provider.get_transaction_count(client.address).await.unwrap();
+    let p = profile("mlp-steering");
+    let args =
+        ["register", "--deployment", dep_s, "--model", "mlp-steering", "--profile", &p, "--declared-tolerance", "1e-3"];
+    let (rc, _, err) = nao(&chain, &args);
+    assert_eq!(rc, 2, "{err}");
+    assert!(err.contains("composition audit refused `mlp-steering`"), "{err}");
+    assert_eq!(client.provider.get_transaction_count(client.address).await.unwrap(), nonce, "nothing was sent");
+
+    // a validator's stake
+    let (rc, out, err) = nao(&chain, &["stake", "--deployment", dep_s, "--amount-wei", "1000000000000000000"]);
+    assert_eq!(rc, 0, "{out}{err}");
+    assert!(out.contains("1 validators in the draw"), "{out}");
+
+    // bad input, named: a dead RPC, a deployment file of another chain's addresses, not a deployment file
+    let dead = ["stake", "--rpc-url", "http://127.0.0.1:9", "--deployment", dep_s, "--amount-wei", "1"];
+    let (rc, _, err) = nao(&chain, &dead);
+    assert_ne!(rc, 0);
+    assert!(err.contains("does not answer"), "{err}");
+    let mut wrong = file.clone();
+    wrong.contracts.registry = alloy::primitives::Address::repeat_byte(7);
+    let wrong_path = dir.path().join("wrong.json");
+    std::fs::write(&wrong_path, serde_json::to_string(&wrong).unwrap()).unwrap();
+    let (rc, _, err) = nao(&chain, &["stake", "--deployment", wrong_path.to_str().unwrap(), "--amount-wei", "1"]);
+    assert_ne!(rc, 0);
+    assert!(err.contains("no contract at 0x0707070707070707070707070707070707070707 (ModelRegistry)"), "{err}");
+    std::fs::write(&wrong_path, "{}").unwrap();
+    let (rc, _, err) = nao(&chain, &["stake", "--deployment", wrong_path.to_str().unwrap(), "--amount-wei", "1"]);
+    assert_ne!(rc, 0);
+    assert!(err.contains("not a deployment file"), "{err}");
+}
