@@ -349,6 +349,22 @@ impl World {
     }
 }
 
+impl World {
+    /// MiniLM's input sentence and its parties (registered through the audit on first use, then reused).
+    async fn minilm(&self, cache_dir: &std::path::Path, parties: Option<Parties>) -> Result<(HostTensor, Parties)> {
+        let bert = Bert::load(&fetch::minilm_dir(cache_dir)?)?;
+        let input = bert.encode(MINILM_SENTENCE)?;
+        let parties = match parties {
+            Some(p) => p,
+            None => {
+                let audit = Some((&input, MINILM_DECLARED_TOLERANCE));
+                self.parties(bert.model(input.data.len())?, MINILM_PROFILE, "nao:minilm", audit).await?
+            }
+        };
+        Ok((input, parties))
+    }
+}
+
 /// One line on a watcher's finding.
 fn describe(f: &Finding) -> String {
     match f {
@@ -398,14 +414,7 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
         bar.set_message(s.name());
         let report = match s {
             Scenario::MiniLmHonest | Scenario::MiniLmCorrupted => {
-                let bert = Bert::load(&fetch::minilm_dir(&opts.cache_dir)?)?;
-                let input = bert.encode(MINILM_SENTENCE)?;
-                if minilm.is_none() {
-                    let audit = Some((&input, MINILM_DECLARED_TOLERANCE));
-                    minilm =
-                        Some(world.parties(bert.model(input.data.len())?, MINILM_PROFILE, "nao:minilm", audit).await?);
-                }
-                let mut parties = minilm.take().expect("set above");
+                let (input, mut parties) = world.minilm(&opts.cache_dir, minilm.take()).await?;
                 let played = if *s == Scenario::MiniLmCorrupted {
                     // the first adjudicable matmul of the third segment (a transformer layer)
                     let graph = &parties.prover_model().graph;
@@ -467,14 +476,7 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
                 report
             }
             Scenario::Attack(a) => {
-                let bert = Bert::load(&fetch::minilm_dir(&opts.cache_dir)?)?;
-                let input = bert.encode(MINILM_SENTENCE)?;
-                if minilm.is_none() {
-                    let audit = Some((&input, MINILM_DECLARED_TOLERANCE));
-                    minilm =
-                        Some(world.parties(bert.model(input.data.len())?, MINILM_PROFILE, "nao:minilm", audit).await?);
-                }
-                let mut parties = minilm.take().expect("set above");
+                let (input, mut parties) = world.minilm(&opts.cache_dir, minilm.take()).await?;
                 let model = parties.prover_model().clone();
                 let cheated = (|| -> Result<_> {
                     let honest = crate::runtime::run(&model, &input, None)?;

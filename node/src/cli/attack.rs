@@ -4,12 +4,11 @@ use std::path::PathBuf;
 
 use clap::Args;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
-use eyre::{bail, WrapErr};
 use nao::attack::Attack;
 use nao::model::fetch::default_cache_dir;
-use nao::simulate::{simulate, Report, Scenario, SimulateOptions};
+use nao::simulate::{Report, Scenario, SimulateOptions};
 
-use super::simulate::shutdown_signal;
+use super::simulate::play;
 
 /// Plays cheats of the adversarial suite against the real protocol on a local anvil chain, with honest
 /// control runs, and prints where each was caught: the watcher's check (sound region or threshold), the
@@ -67,21 +66,7 @@ impl AttackArgs {
             cache_dir: self.cache_dir.unwrap_or_else(default_cache_dir),
             ..Default::default()
         };
-        let report = tokio::select! {
-            r = simulate(&opts) => r.wrap_err("attack run failed")?,
-            _ = shutdown_signal() => bail!("interrupted; anvil stopped"),
-        };
-        println!("{}", table(&report));
-        if let Some(path) = &self.report {
-            std::fs::write(path, serde_json::to_string_pretty(&report)?)
-                .wrap_err_with(|| format!("writing report {}", path.display()))?;
-        }
-        let passed = report.passed();
-        println!(
-            "{}",
-            if passed { "every cheat caught, no honest run flagged" } else { "SOME SCENARIOS DID NOT END AS EXPECTED" }
-        );
-        Ok(if passed { 0 } else { 1 })
+        play(&opts, self.report.as_deref(), table, "every cheat caught, no honest run flagged").await
     }
 }
 

@@ -53,23 +53,31 @@ impl SimulateArgs {
             cache_dir: self.cache_dir.unwrap_or_else(default_cache_dir),
             params: ProtocolParams { challenge_window: self.challenge_window, ..ProtocolParams::default() },
         };
-        // Ctrl-C or SIGTERM drops the simulation future, and with it anvil (killed by PID in its Drop).
-        let report = tokio::select! {
-            r = simulate(&opts) => r.wrap_err("simulation failed")?,
-            _ = shutdown_signal() => bail!("interrupted; anvil stopped"),
-        };
-        println!("{}", table(&report));
-        if let Some(path) = &self.report {
-            std::fs::write(path, serde_json::to_string_pretty(&report)?)
-                .wrap_err_with(|| format!("writing report {}", path.display()))?;
-        }
-        let passed = report.passed();
-        println!(
-            "{}",
-            if passed { "all scenarios ended as expected" } else { "SOME SCENARIOS DID NOT END AS EXPECTED" }
-        );
-        Ok(if passed { 0 } else { 1 })
+        play(&opts, self.report.as_deref(), table, "all scenarios ended as expected").await
     }
+}
+
+/// Runs the scenarios of `opts` (anvil stopped on Ctrl-C or SIGTERM), prints `table` of the report, writes it
+/// as JSON to `report`, and returns exit code 0 (printing `passed`) only if every scenario ended as expected.
+pub(super) async fn play(
+    opts: &SimulateOptions,
+    report: Option<&std::path::Path>,
+    table: fn(&Report) -> Table,
+    passed: &str,
+) -> eyre::Result<i32> {
+    // Ctrl-C or SIGTERM drops the simulation future, and with it anvil (killed by PID in its Drop).
+    let r = tokio::select! {
+        r = simulate(opts) => r.wrap_err("simulation failed")?,
+        _ = shutdown_signal() => bail!("interrupted; anvil stopped"),
+    };
+    println!("{}", table(&r));
+    if let Some(path) = report {
+        std::fs::write(path, serde_json::to_string_pretty(&r)?)
+            .wrap_err_with(|| format!("writing report {}", path.display()))?;
+    }
+    let ok = r.passed();
+    println!("{}", if ok { passed } else { "SOME SCENARIOS DID NOT END AS EXPECTED" });
+    Ok(if ok { 0 } else { 1 })
 }
 
 fn table(r: &Report) -> Table {
@@ -105,7 +113,7 @@ fn table(r: &Report) -> Table {
     t
 }
 
-pub(super) async fn shutdown_signal() {
+async fn shutdown_signal() {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
