@@ -66,6 +66,18 @@ async fn deploy_register_through_the_audit_and_stake_and_bad_input_is_named() {
     assert_eq!(rc, 0, "{out}{err}");
     assert!(out.contains("1 validators in the draw"), "{out}");
 
+    // the status view: the model, no claims or games yet, the stake
+    let (rc, out, err) = nao(&chain, &["status", "--deployment", dep_s, "--json"]);
+    assert_eq!(rc, 0, "{out}{err}");
+    let st: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(st["models"].as_array().unwrap().len(), 1, "{st}");
+    assert_eq!(st["models"][0]["model_id"], v["model_id"]);
+    assert_eq!((st["claims"].as_array().unwrap().len(), st["games"].as_array().unwrap().len()), (0, 0));
+    assert_eq!(st["balances"]["validator_stake_wei"], "1000000000000000000");
+    let (rc, out, _) = nao(&chain, &["status", "--deployment", dep_s]);
+    assert_eq!(rc, 0);
+    assert!(out.contains("models: 1") && out.contains("claims: 0"), "{out}");
+
     // bad input, named: a dead RPC, a deployment file of another chain's addresses, not a deployment file
     let dead = ["stake", "--rpc-url", "http://127.0.0.1:9", "--deployment", dep_s, "--amount-wei", "1"];
     let (rc, _, err) = nao(&chain, &dead);

@@ -4,6 +4,7 @@ mod agreement;
 mod bad_input;
 mod partition;
 mod scenarios;
+mod status;
 
 use nao::chain::{self, Client, Deployment, LocalChain, ProtocolParams};
 

@@ -5,6 +5,7 @@ mod claims;
 mod deploy;
 mod game;
 mod proofs;
+mod status;
 mod tx;
 
 pub use anvil::{find_tool, LocalChain};
@@ -15,6 +16,7 @@ pub use game::{
     Phase, Position,
 };
 pub use proofs::{element_challenge, list_proof, ElementRef};
+pub use status::{status, Status};
 pub use tx::{revert_reason, send, Sent};
 
 use alloy::network::EthereumWallet;

@@ -178,3 +178,50 @@ impl StakeArgs {
         Ok(0)
     }
 }
+
+/// Lists what a deployment holds, read from its logs and state: registered models, claims (status, open
+/// games), partition games (phase, each side's clock), and this account's balances (credit in the claim
+/// manager and the committee, validator stake). `--json` for machines.
+///
+/// Example:
+///   nao status --deployment deployment.json --json
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    account: Account,
+    /// The deployment file `nao deploy` wrote.
+    #[arg(long, default_value = "deployment.json")]
+    deployment: PathBuf,
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    json: bool,
+}
+
+impl StatusArgs {
+    pub async fn run(self) -> eyre::Result<i32> {
+        use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+        let file = DeploymentFile::read(&self.deployment)?;
+        let client = self.account.connect().await?;
+        file.check(&client).await?;
+        let all = serde_json::to_value(chain::status(&client, &file).await?)?;
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(&all)?);
+            return Ok(0);
+        }
+        for (title, rows) in [("models", &all["models"]), ("claims", &all["claims"]), ("games", &all["games"])] {
+            let rows = rows.as_array().cloned().unwrap_or_default();
+            println!("{title}: {}", rows.len());
+            if let Some(first) = rows.first().and_then(|r| r.as_object()) {
+                let mut t = Table::new();
+                t.load_preset(UTF8_FULL_CONDENSED).set_header(first.keys().cloned().collect::<Vec<_>>());
+                for r in &rows {
+                    let o = r.as_object().expect("rows are objects");
+                    t.add_row(o.values().map(|v| v.as_str().map_or(v.to_string(), str::to_string)).collect::<Vec<_>>());
+                }
+                println!("{t}");
+            }
+        }
+        println!("balances: {}", serde_json::to_string_pretty(&all["balances"])?);
+        Ok(0)
+    }
+}

@@ -28,6 +28,7 @@ enum Command {
     Deploy(chain_cmds::DeployArgs),
     Register(chain_cmds::RegisterArgs),
     Stake(chain_cmds::StakeArgs),
+    Status(chain_cmds::StatusArgs),
 }
 
 impl Cli {
@@ -42,6 +43,7 @@ impl Cli {
             Command::Deploy(a) => a.run().await,
             Command::Register(a) => a.run().await,
             Command::Stake(a) => a.run().await,
+            Command::Status(a) => a.run().await,
         }
     }
 }

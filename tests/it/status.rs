@@ -1,0 +1,26 @@
+//! `nao status`'s view of a deployment after real disputes: every claim with its status, every game ended.
+
+use nao::chain::{self, DeploymentFile, LocalChain};
+use nao::simulate::{simulate_on, Scenario, SimulateOptions};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_lists_claims_games_and_balances_after_disputes() {
+    let chain = LocalChain::start().unwrap();
+    let opts = SimulateOptions {
+        scenarios: vec![Scenario::Honest, Scenario::CorruptedElement, Scenario::FalseChallenge],
+        ..SimulateOptions::default()
+    };
+    let report = simulate_on(&chain, &opts).await.unwrap();
+    assert!(report.passed());
+    let file = DeploymentFile { chain_id: 31337, contracts: report.deployment, params: report.params };
+    let watcher = chain::connect(&chain.rpc_url(), chain.signer(2)).await.unwrap();
+    let st = chain::status(&watcher, &file).await.unwrap();
+    assert_eq!(st.models.len(), 1);
+    let statuses: Vec<&str> = st.claims.iter().map(|c| c["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["Finalized", "Slashed", "Finalized"]);
+    assert!(st.claims.iter().all(|c| c["open_games"] == "0"));
+    assert_eq!(st.games.len(), 2, "one game per disputed claim");
+    assert!(st.games.iter().all(|g| g["phase"] == "Ended"), "{:?}", st.games);
+    // the watcher withdrew what it won: nothing left in its credit
+    assert_eq!(st.balances["claims_credit_wei"], "0");
+}
