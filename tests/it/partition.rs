@@ -28,6 +28,7 @@ async fn a_corrupted_element_is_won_by_pointing_and_an_honest_one_is_lost() {
     let pgame = DisputeGame::new(d.game, pc.provider.clone());
     let wgame = DisputeGame::new(d.game, wc.provider.clone());
     let bond = U256::from(10u128.pow(17));
+    let k: u64 = wgame.arity().call().await.unwrap().to(); // the deployment's bisection arity sets the positions
 
     for corrupt in [true, false] {
         // op 3 (layer 2's matmul, reading layer 1's output boundary) has element 7 moved when corrupt
@@ -55,7 +56,7 @@ async fn a_corrupted_element_is_won_by_pointing_and_an_honest_one_is_lost() {
         let seg = 1;
         let pointer = chain::segment_pointer(&model, &trace, seg).unwrap();
         send("pointSegment", wgame.pointSegment(id, pointer).value(bond)).await.unwrap();
-        let gid = partition_game_id(id, wc.address, Position::leaf(8, 3, seg as u64));
+        let gid = partition_game_id(id, wc.address, Position::leaf(k, 3, seg as u64));
         assert_eq!(wgame.partitionGame(gid).call().await.unwrap().phase, 3, "Fine: the prover is to move");
 
         send("postFine", pgame.postFine(gid, fine_answer(&model, &trace, seg).unwrap())).await.unwrap();
@@ -70,7 +71,7 @@ async fn a_corrupted_element_is_won_by_pointing_and_an_honest_one_is_lost() {
         // an op reading inside the fine trace verifies too; and the prover, asked to open an element itself,
         // opens it (and wins: it is inside)
         if !corrupt {
-            let pos = Position::leaf(8, 3, 0);
+            let pos = Position::leaf(k, 3, 0);
             let pointer = chain::segment_pointer(&model, &trace, 0).unwrap();
             send("pointSegment", wgame.pointSegment(id, pointer).value(bond)).await.unwrap();
             let g0 = partition_game_id(id, wc.address, pos);
@@ -82,7 +83,7 @@ async fn a_corrupted_element_is_won_by_pointing_and_an_honest_one_is_lost() {
 
             let pointer = chain::segment_pointer(&model, &trace, 2).unwrap();
             send("pointSegment", wgame.pointSegment(id, pointer).value(bond)).await.unwrap();
-            let g2 = partition_game_id(id, wc.address, Position::leaf(8, 3, 2));
+            let g2 = partition_game_id(id, wc.address, Position::leaf(k, 3, 2));
             send("postFine", pgame.postFine(g2, fine_answer(&model, &trace, 2).unwrap())).await.unwrap();
             let at = ElementRef { op: 6, row: 1, col: 2 }; // layer 3's matmul reads layer 2's output boundary
             let r = chain::element_request(&model, &registered.commitment, at).unwrap();
