@@ -350,6 +350,16 @@ impl World {
 }
 
 impl World {
+    /// The MLP's parties (registered through the audit on first use, then reused).
+    async fn mlp(&self, cache_dir: &std::path::Path, parties: Option<Parties>) -> Result<Parties> {
+        if let Some(p) = parties {
+            return Ok(p);
+        }
+        let model = load_mlp(cache_dir, &MLP_TINY)?;
+        let audit = Some((&MLP_TINY.input(1000), STEERING_DECLARED_TOLERANCE));
+        self.parties(model, MLP_TINY_PROFILE, "nao:mlp-tiny", audit).await
+    }
+
     /// MiniLM's input sentence and its parties (registered through the audit on first use, then reused).
     async fn minilm(&self, cache_dir: &std::path::Path, parties: Option<Parties>) -> Result<(HostTensor, Parties)> {
         let bert = Bert::load(&fetch::minilm_dir(cache_dir)?)?;
@@ -439,12 +449,7 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
                 report
             }
             Scenario::Attack(Attack::BoundAware) => {
-                if mlp.is_none() {
-                    let model = load_mlp(&opts.cache_dir, &MLP_TINY)?;
-                    let audit = Some((&MLP_TINY.input(1000), STEERING_DECLARED_TOLERANCE));
-                    mlp = Some(world.parties(model, MLP_TINY_PROFILE, "nao:mlp-tiny", audit).await?);
-                }
-                let mut parties = mlp.take().expect("set above");
+                let mut parties = world.mlp(&opts.cache_dir, mlp.take()).await?;
                 let model = parties.prover_model().clone();
                 let profile = Profile::parse(MLP_TINY_PROFILE)?;
                 let inputs: Vec<HostTensor> = (0..BOUND_AWARE_INPUTS).map(|k| MLP_TINY.input(2000 + k)).collect();
@@ -604,12 +609,7 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
                 }
             }
             _ => {
-                if mlp.is_none() {
-                    let model = load_mlp(&opts.cache_dir, &MLP_TINY)?;
-                    let audit = Some((&MLP_TINY.input(1000), STEERING_DECLARED_TOLERANCE));
-                    mlp = Some(world.parties(model, MLP_TINY_PROFILE, "nao:mlp-tiny", audit).await?);
-                }
-                let mut parties = mlp.take().expect("set above");
+                let mut parties = world.mlp(&opts.cache_dir, mlp.take()).await?;
                 let report = play(&world, &parties, *s, MLP_TINY.input(1000 + i as u64)).await;
                 parties.register = None; // counted once, in the first MLP scenario
                 mlp = Some(parties);

@@ -109,7 +109,7 @@ impl RegisterArgs {
         let d = &file.contracts;
         let (registered, sent, admission) = if self.no_audit {
             let (r, s) = RegisteredModel::register(&client, d, model, &profile, &self.uri).await?;
-            (r, s, serde_json::json!("not audited"))
+            (r, s, None)
         } else {
             match RegisteredModel::register_audited(
                 &client,
@@ -122,7 +122,7 @@ impl RegisterArgs {
             )
             .await
             {
-                Ok((r, s, a)) => (r, s, serde_json::to_value(a)?),
+                Ok((r, s, a)) => (r, s, Some(a)),
                 Err(e @ nao::Error::Refused { .. }) => {
                     eprintln!("{e}");
                     return Ok(2);
@@ -134,9 +134,9 @@ impl RegisterArgs {
             "model": name,
             "model_id": registered.id.to_string(),
             "gas": sent.gas_used,
-            "admission": admission.get("admission").cloned().unwrap_or(admission.clone()),
-            "budget_sound": admission.pointer("/sound/budget"),
-            "budget_calibrated": admission.pointer("/calibrated/budget"),
+            "admission": admission.as_ref().map_or(serde_json::json!("not audited"), |a| serde_json::json!(a.admission)),
+            "budget_sound": admission.as_ref().map(|a| a.sound.budget),
+            "budget_calibrated": admission.as_ref().map(|a| a.calibrated.budget),
         });
         println!("{}", serde_json::to_string_pretty(&summary)?);
         Ok(0)

@@ -79,6 +79,14 @@ impl RegisteredModel {
         Ok((registered, sent, admitted))
     }
 
+    /// The profile in `bytes`, if it hashes to this model's registered profile root and fits its weights and
+    /// every op kind (what a watcher or a validator judges claims against); else the error says why.
+    pub fn profile(&self, bytes: &[u8]) -> Result<Profile> {
+        let p = Profile::verify(bytes, self.commitment.profile_root)?;
+        p.fit(&self.model, self.commitment.weights_tree.root())?;
+        Ok(p)
+    }
+
     /// Checks that the registry knows this model with exactly these roots.
     pub async fn check_registered(&self, client: &Client, d: &Deployment) -> Result<()> {
         let registry = ModelRegistry::new(d.registry, client.provider.clone());

@@ -45,8 +45,7 @@ impl Validator {
     /// A validator with `client`'s account for `model`, judging against `profile` (which must hash to the
     /// registered profile root and fit the model).
     pub fn new(client: Client, d: &Deployment, model: Arc<RegisteredModel>, profile: &[u8]) -> Result<Self> {
-        let p = Profile::verify(profile, model.commitment.profile_root)?;
-        p.fit(&model.model, model.commitment.weights_tree.root())?;
+        let p = model.profile(profile)?;
         Ok(Self {
             committee: Committee::new(d.committee, client.provider.clone()),
             game: DisputeGame::new(d.game, client.provider.clone()),

@@ -99,9 +99,7 @@ impl Watcher {
     /// profile root and fit the registered model (its weights, every op kind), or nothing changes and the
     /// error says why.
     pub fn use_profile(&mut self, bytes: &[u8]) -> Result<()> {
-        let m = &self.model;
-        let profile = Profile::verify(bytes, m.commitment.profile_root)?;
-        profile.fit(&m.model, m.commitment.weights_tree.root())?;
+        let profile = self.model.profile(bytes)?;
         self.set_checking(Checking::Calibrated(Box::new(profile)));
         Ok(())
     }
