@@ -7,6 +7,7 @@
 
 use crate::graph::{Node, Op, Src};
 use crate::model::{HostTensor, Model};
+use crate::region::composition;
 use crate::region::ops;
 use crate::region::profile::{BreachKind, Profile};
 use crate::runtime::{self, operands};
@@ -137,8 +138,7 @@ impl Regions {
     }
 }
 
-/// The bound-aware attack on one input of a MatMul / Add / ReLU network whose output's first row is a score
-/// vector: the gradient of (runner-up − top) at the honest run gives each element's direction; each op's
+/// The bound-aware attack on one input of a network whose output's first row is a score vector: the gradient of (runner-up − top) at the honest run gives each element's direction; each op's
 /// output is then pushed, element by element, as far along it as `regions` accept (bisected on the
 /// watcher's own judgement), later ops computing from the pushed values. Returns the attacked trace and the
 /// honest top class.
@@ -206,56 +206,20 @@ pub fn top2(row: &[f32]) -> (usize, usize) {
     (top, second)
 }
 
-/// Reverse-mode gradients of `seed · output` with respect to every trace tensor of a MatMul / Add / ReLU
-/// network (the MLP family); other ops are refused.
+/// Reverse-mode gradients of `seed · output` with respect to every trace tensor, through the composition
+/// audit's reverse pass (every op of the IR; at a ReLU's exact kink the open side, where a push opens the
+/// unit).
 pub fn gradients(model: &Model, trace: &Trace, seed: Vec<f32>) -> Result<Vec<Vec<f32>>> {
-    let g = &model.graph;
     let mut grads: Vec<Vec<f32>> = trace.tensors.iter().map(|t| vec![0.0; t.data.len()]).collect();
-    *grads.last_mut().expect("a trace has an output") = seed;
-    for (i, node) in g.nodes.iter().enumerate().rev() {
-        let gy = grads[i + 1].clone();
-        let trace_input = |s: &Src| match s {
-            Src::Trace(t) => Some(*t as usize),
-            Src::Weight(_) => None,
-        };
-        match (node.op, node.inputs.as_slice()) {
-            (Op::MatMul, [x, Src::Weight(w)]) => {
-                let Some(x) = trace_input(x) else { continue };
-                let w = &model.weights[*w as usize];
-                let (n, k) = (w.shape[0], w.shape[1]);
-                for (r, gr) in gy.chunks(n).enumerate() {
-                    for (c, gv) in gr.iter().enumerate().filter(|(_, v)| **v != 0.0) {
-                        for (j, wv) in w.data[c * k..(c + 1) * k].iter().enumerate() {
-                            grads[x][r * k + j] += gv * wv;
-                        }
-                    }
-                }
-            }
-            (Op::Add, [a, b]) => {
-                for s in [a, b] {
-                    if let Some(t) = trace_input(s) {
-                        let len = grads[t].len();
-                        for (e, v) in gy.iter().enumerate() {
-                            grads[t][e % len] += v;
-                        }
-                    }
-                }
-            }
-            (Op::Relu, [x]) => {
-                let Some(x) = trace_input(x) else { continue };
-                for (e, v) in gy.iter().enumerate() {
-                    if trace.tensors[x].data[e] > 0.0 {
-                        grads[x][e] += v;
-                    }
-                }
-            }
-            (op, _) => {
-                return Err(Error::Config(format!(
-                    "bound-aware: no gradient through {} in `{}` (MatMul / Add / ReLU networks only)",
-                    op.name(),
-                    model.name
-                )))
-            }
+    let mut seeds: Vec<Option<Vec<f64>>> = vec![None; trace.tensors.len()];
+    *seeds.last_mut().expect("a trace has an output") = Some(seed.iter().map(|v| *v as f64).collect());
+    let left = composition::reverse(model, trace, seeds, 1, |i, _, _, gy| {
+        grads[i + 1] = gy.iter().map(|v| *v as f32).collect();
+        Ok(())
+    })?;
+    for (g, row) in grads.iter_mut().zip(left) {
+        if let Some(row) = row {
+            *g = row.iter().map(|v| *v as f32).collect();
         }
     }
     Ok(grads)

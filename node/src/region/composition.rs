@@ -90,13 +90,20 @@ pub fn audit(model: &Model, trace: &Trace, declared: f64) -> Result<Audit> {
 
 /// [`audit`] with the tolerances of `tol`.
 pub fn audit_with(model: &Model, trace: &Trace, declared: f64, tol: Tolerances<'_>) -> Result<Audit> {
+    Ok(audits(model, trace, declared, &[tol])?.remove(0))
+}
+
+/// The audit under each tolerance set of `tols`, in one reverse pass (each op's bounds read once).
+pub fn audits(model: &Model, trace: &Trace, declared: f64, tols: &[Tolerances<'_>]) -> Result<Vec<Audit>> {
     let out_len = trace.output().data.len();
     let mut seeds: Vec<Option<Vec<f64>>> = vec![None; trace.tensors.len()];
     let mut identity = vec![0.0; out_len * out_len];
     (0..out_len).for_each(|k| identity[k * out_len + k] = 1.0);
     seeds[model.graph.nodes.len()] = Some(identity);
-    let (moved, ops) = propagate(model, trace, seeds, out_len, tol)?;
-    Ok(Audit { ops, budget: moved.iter().copied().fold(0.0, f64::max), declared })
+    Ok(propagate(model, trace, seeds, out_len, tols)?
+        .into_iter()
+        .map(|(moved, ops)| Audit { ops, budget: moved.iter().copied().fold(0.0, f64::max), declared })
+        .collect())
 }
 
 /// One token of a language model's claim, audited: can errors inside the regions flip it?
@@ -146,7 +153,7 @@ pub fn audit_tokens(model: &Model, trace: &Trace, tol: Tolerances<'_>) -> Result
         seed[q * len + r * v + top] = 1.0;
         seed[q * len + r * v + second] = -1.0;
     }
-    let (moved, _) = propagate(model, trace, seeds, kk, tol)?;
+    let (moved, _) = propagate(model, trace, seeds, kk, &[tol])?.remove(0);
     Ok(rows
         .iter()
         .zip(moved)
@@ -160,36 +167,24 @@ pub fn audit_tokens(model: &Model, trace: &Trace, tol: Tolerances<'_>) -> Result
         .collect())
 }
 
-/// The reverse pass: `seeds[t]`, when given, holds `kk` rows over trace tensor `t` (`[kk x len]`); returns,
-/// per row, `sum_ops sum_j |J_kj| tol_j`, and every op's share.
-fn propagate(
+/// Reverse-mode products through the graph: `rows[t]`, when given, holds `kk` rows over trace tensor `t`
+/// (`[kk x len]`). Every op reached is shown to `visit` with its index, node, operands and output rows before
+/// they flow on to its operands (`vjp`). Returns the rows left on the tensors no op produces (the input).
+pub fn reverse(
     model: &Model,
     trace: &Trace,
     mut rows: Vec<Option<Vec<f64>>>,
     kk: usize,
-    tol: Tolerances<'_>,
-) -> Result<(Vec<f64>, Vec<OpShare>)> {
+    mut visit: impl FnMut(usize, &Node, &[&HostTensor], &[f64]) -> Result<()>,
+) -> Result<Vec<Option<Vec<f64>>>> {
     let g = &model.graph;
-    let mut moved = vec![0.0f64; kk];
-    let mut shares = vec![OpShare { op: 0, gain: 0.0, tolerance: 0.0, share: 0.0 }; g.nodes.len()];
     let bar = indicatif::ProgressBar::new(g.nodes.len() as u64);
     for (i, node) in g.nodes.iter().enumerate().rev() {
         bar.inc(1);
-        shares[i].op = i;
         let Some(gy) = rows[i + 1].take() else { continue };
         let out = &trace.tensors[i + 1];
         let ops_in = operands(model, trace, node);
-        let tols = tolerances(node, &ops_in, out, tol).map_err(|e| Error::Audit(format!("op {i}: {e}")))?;
-        let n = out.data.len();
-        let mut share = 0.0f64;
-        let mut gain = 0.0f64;
-        for (k, row) in gy.chunks(n).enumerate() {
-            let s: f64 = row.iter().zip(&tols).map(|(j, t)| j.abs() * t).sum();
-            moved[k] += s;
-            share = share.max(s);
-            gain = row.iter().fold(gain, |m, j| m.max(j.abs()));
-        }
-        shares[i] = OpShare { op: i, gain, tolerance: tols.iter().copied().fold(0.0, f64::max), share };
+        visit(i, node, &ops_in, &gy)?;
         for (slot, gx) in
             vjp(node, &ops_in, out, &gy, kk).map_err(|e| Error::Audit(format!("op {i} ({}): {e}", node.op.name())))?
         {
@@ -202,20 +197,54 @@ fn propagate(
         }
     }
     bar.finish_and_clear();
-    Ok((moved, shares))
+    Ok(rows)
 }
 
-/// Each element's tolerance of one op under `tol`.
+/// The audit's reverse pass from `seeds` (`kk` rows), for each tolerance set of `tols` at once (each op's
+/// bounds are read once): per set, per row, `sum_ops sum_j |J_kj| tol_j`, and every op's share.
+fn propagate(
+    model: &Model,
+    trace: &Trace,
+    seeds: Vec<Option<Vec<f64>>>,
+    kk: usize,
+    tols: &[Tolerances<'_>],
+) -> Result<Vec<(Vec<f64>, Vec<OpShare>)>> {
+    let n_ops = model.graph.nodes.len();
+    let empty = |i| OpShare { op: i, gain: 0.0, tolerance: 0.0, share: 0.0 };
+    let mut out: Vec<(Vec<f64>, Vec<OpShare>)> =
+        tols.iter().map(|_| (vec![0.0f64; kk], (0..n_ops).map(empty).collect())).collect();
+    reverse(model, trace, seeds, kk, |i, node, ops_in, gy| {
+        let y = &trace.tensors[i + 1];
+        let bounds = element_bounds(node, ops_in, y)
+            .ok_or_else(|| Error::Audit(format!("op {i}: {} cannot be checked", node.op.name())))?;
+        let n = y.data.len();
+        let gain = gy.iter().fold(0.0f64, |m, j| m.max(j.abs()));
+        for ((moved, shares), tol) in out.iter_mut().zip(tols) {
+            let t = tolerances(node, ops_in, y, &bounds, *tol).map_err(|e| Error::Audit(format!("op {i}: {e}")))?;
+            let mut share = 0.0f64;
+            for (k, row) in gy.chunks(n).enumerate() {
+                let s: f64 = row.iter().zip(&t).map(|(j, t)| j.abs() * t).sum();
+                moved[k] += s;
+                share = share.max(s);
+            }
+            shares[i] = OpShare { op: i, gain, tolerance: t.iter().copied().fold(0.0, f64::max), share };
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Each element's tolerance of one op under `tol`, from its sound bounds `bounds`.
 fn tolerances(
     node: &Node,
     ops_in: &[&HostTensor],
     out: &HostTensor,
+    bounds: &[f64],
     tol: Tolerances<'_>,
 ) -> std::result::Result<Vec<f64>, String> {
-    let bounds = element_bounds(node, ops_in, out).ok_or_else(|| format!("{} cannot be checked", node.op.name()))?;
-    let Tolerances::Calibrated(p) = tol else { return Ok(bounds) };
+    let Tolerances::Calibrated(p) = tol else { return Ok(bounds.to_vec()) };
     if node.op.has_exact_region() {
-        return Ok(bounds);
+        return Ok(bounds.to_vec());
     }
     let limit =
         p.ops.get(node.op.name()).ok_or_else(|| format!("the profile has no threshold for {}", node.op.name()))?.limit;

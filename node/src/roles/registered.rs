@@ -129,8 +129,10 @@ impl Admitted {
     pub fn audit(model: &Model, profile: &[u8], operating_point: &HostTensor, declared: f64) -> Result<Self> {
         let honest = crate::runtime::run(model, operating_point, None)?;
         let p = Profile::parse(profile)?;
-        let sound = composition::audit_with(model, &honest, declared, Tolerances::Sound)?;
-        let calibrated = composition::audit_with(model, &honest, declared, Tolerances::Calibrated(&p))?;
+        let [sound, calibrated]: [Audit; 2] =
+            composition::audits(model, &honest, declared, &[Tolerances::Sound, Tolerances::Calibrated(&p)])?
+                .try_into()
+                .expect("one audit per tolerance set");
         let admission = if sound.passed() {
             Admission::Sound
         } else if calibrated.passed() {
