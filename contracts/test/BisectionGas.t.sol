@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.28;
 
-import {Base} from "./Base.t.sol";
 import {Tree} from "./Fixture.t.sol";
-import {Cool} from "./Gas.t.sol";
+import {GasMeter} from "./GasMeter.t.sol";
 import {ClaimManager} from "../src/ClaimManager.sol";
 import {DisputeGame} from "../src/DisputeGame.sol";
 import {TensorMerkle} from "../src/lib/TensorMerkle.sol";
@@ -31,8 +30,9 @@ import {
 ///         bisection with k = 8 (3 rounds) against direct pointing, on a chain of ReLUs of one element each
 ///         (t0 = 1, t_i = relu(t_{i-1}) = 1; the corrupt claim's last output is 2). Each figure = execution
 ///         with the contracts cooled + 21000 + calldata, as in `DisputeGasTest`.
-contract BisectionGasTest is Base {
+contract BisectionGasTest is GasMeter {
     uint256 internal constant S = 270;
+
     /// The bisection's arity (overridden by the k = 17 variant below).
     function _k() internal pure virtual returns (uint256) {
         return 8;
@@ -45,8 +45,6 @@ contract BisectionGasTest is Base {
     bytes32[] internal nodeLeaves;
     bytes32[] internal segLeaves;
     bytes32[] internal coarse;
-    uint256 internal total;
-    uint256 internal txs;
 
     function setUp() public override {
         super.setUp();
@@ -90,29 +88,8 @@ contract BisectionGasTest is Base {
         return rootOf(one(_value(t)), shape2(1, 1));
     }
 
-    function _calldataGas(bytes memory data) internal pure returns (uint256 g) {
-        for (uint256 i; i < data.length; ++i) {
-            g += data[i] == 0 ? 4 : 16;
-        }
-    }
-
-    function _tx(string memory label, address from, address target, uint256 value, bytes memory data) internal {
-        uint256 intrinsic = 21_000 + _calldataGas(data);
-        Cool(address(vm)).cool(address(claims8));
-        Cool(address(vm)).cool(address(game8));
-        Cool(address(vm)).cool(address(registry));
-        vm.prank(from);
-        uint256 before = gasleft();
-        (bool ok, bytes memory ret) = target.call{value: value}(data);
-        uint256 used = before - gasleft() + intrinsic;
-        if (!ok) {
-            assembly {
-                revert(add(ret, 32), mload(ret))
-            }
-        }
-        total += used;
-        ++txs;
-        emit LogNamedUint256(label, used);
+    function _cooled() internal view override returns (address[3] memory) {
+        return [address(claims8), address(game8), address(registry)];
     }
 
     function _post() internal returns (bytes32 id) {

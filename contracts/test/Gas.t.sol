@@ -2,8 +2,9 @@
 pragma solidity ^0.8.28;
 
 import {PRBTest} from "@prb/test/PRBTest.sol";
-import {Harness} from "./Base.t.sol";
+import {Base, Harness} from "./Base.t.sol";
 import {Fixture} from "./Fixture.t.sol";
+import {GasMeter} from "./GasMeter.t.sol";
 import {Position, LibPosition} from "../src/lib/Position.sol";
 import {
     ClaimInput,
@@ -35,20 +36,15 @@ contract GasTest is PRBTest {
     }
 }
 
-/// @dev forge's `cool` cheatcode (not in PRBTest's Vm): marks an account and its storage cold, as at the start
-///      of a transaction.
-interface Cool {
-    function cool(address target) external;
-}
-
 /// @notice Gas of every transaction of whole disputes on the fixture model (three segments; arity 2), with the
 ///         matmul at SmolLM2's hidden size (a dot product of 576 ones; the bound check costs the same for
 ///         any values of one magnitude class). Each figure = execution (contracts' accounts and storage cooled
 ///         first, as in a fresh transaction) + 21000 + calldata (16 gas per nonzero byte, 4 per zero byte).
 ///         `forge test --match-contract DisputeGasTest -vv` prints the table.
-contract DisputeGasTest is Fixture {
-    uint256 internal total;
-    uint256 internal txs;
+contract DisputeGasTest is Fixture, GasMeter {
+    function setUp() public override(Base, Fixture) {
+        Fixture.setUp();
+    }
 
     function fxPrepare() internal override {
         delete x;
@@ -62,37 +58,8 @@ contract DisputeGasTest is Fixture {
         fxWrong = 0x44108000; // 578
     }
 
-    function _calldataGas(bytes memory data) internal pure returns (uint256 g) {
-        for (uint256 i; i < data.length; ++i) {
-            g += data[i] == 0 ? 4 : 16;
-        }
-    }
-
-    function _cool() internal {
-        Cool(address(vm)).cool(address(claims));
-        Cool(address(vm)).cool(address(game));
-        Cool(address(vm)).cool(address(registry));
-    }
-
-    /// Calls `target` as `from` with `data` and `value`, logs and returns the transaction's gas.
-    function _tx(string memory label, address from, address target, uint256 value, bytes memory data)
-        internal
-        returns (uint256 used)
-    {
-        uint256 intrinsic = 21_000 + _calldataGas(data);
-        _cool();
-        vm.prank(from);
-        uint256 before = gasleft();
-        (bool ok, bytes memory ret) = target.call{value: value}(data);
-        used = before - gasleft() + intrinsic;
-        if (!ok) {
-            assembly {
-                revert(add(ret, 32), mload(ret))
-            }
-        }
-        total += used;
-        ++txs;
-        emit LogNamedUint256(label, used);
+    function _cooled() internal view override returns (address[3] memory) {
+        return [address(claims), address(game), address(registry)];
     }
 
     function _post(bool corrupt) internal returns (bytes32 id) {
