@@ -31,6 +31,26 @@ impl Account {
     }
 }
 
+/// An account on an existing deployment: the account, and the deployment file `nao deploy` wrote.
+#[derive(Debug, Args)]
+pub struct Deployed {
+    #[command(flatten)]
+    account: Account,
+    /// The deployment file `nao deploy` wrote.
+    #[arg(long, default_value = "deployment.json")]
+    deployment: PathBuf,
+}
+
+impl Deployed {
+    /// Reads the deployment file, connects, and checks the file against the chain (chain id, code).
+    async fn connect(&self) -> eyre::Result<(DeploymentFile, chain::Client)> {
+        let file = DeploymentFile::read(&self.deployment)?;
+        let client = self.account.connect().await?;
+        file.check(&client).await?;
+        Ok((file, client))
+    }
+}
+
 /// Deploys the contracts (registry, claim manager, committee, dispute game) with the default protocol
 /// parameters and writes the deployment file the other commands read.
 ///
@@ -73,10 +93,7 @@ impl DeployArgs {
 #[derive(Debug, Args)]
 pub struct RegisterArgs {
     #[command(flatten)]
-    account: Account,
-    /// The deployment file `nao deploy` wrote.
-    #[arg(long, default_value = "deployment.json")]
-    deployment: PathBuf,
+    on: Deployed,
     /// Which model.
     #[arg(long, value_enum)]
     model: ModelName,
@@ -99,9 +116,7 @@ pub struct RegisterArgs {
 
 impl RegisterArgs {
     pub async fn run(self) -> eyre::Result<i32> {
-        let file = DeploymentFile::read(&self.deployment)?;
-        let client = self.account.connect().await?;
-        file.check(&client).await?;
+        let (file, client) = self.on.connect().await?;
         let profile = std::fs::read(&self.profile).wrap_err_with(|| format!("reading {}", self.profile.display()))?;
         let loaded = self.model.load(1)?;
         let (model, input) = (loaded.prepare)(&self.prompt)?;
@@ -150,10 +165,7 @@ impl RegisterArgs {
 #[derive(Debug, Args)]
 pub struct StakeArgs {
     #[command(flatten)]
-    account: Account,
-    /// The deployment file `nao deploy` wrote.
-    #[arg(long, default_value = "deployment.json")]
-    deployment: PathBuf,
+    on: Deployed,
     /// Wei to stake.
     #[arg(long)]
     amount_wei: u128,
@@ -164,9 +176,7 @@ impl StakeArgs {
         if self.amount_wei == 0 {
             bail!("--amount-wei must be positive");
         }
-        let file = DeploymentFile::read(&self.deployment)?;
-        let client = self.account.connect().await?;
-        file.check(&client).await?;
+        let (file, client) = self.on.connect().await?;
         let committee = nao_bindings::Committee::new(file.contracts.committee, client.provider.clone());
         let sent = chain::send("stake", committee.stake().value(U256::from(self.amount_wei))).await?;
         let v = committee.validator(client.address).call().await.wrap_err("validator")?;
@@ -188,10 +198,7 @@ impl StakeArgs {
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     #[command(flatten)]
-    account: Account,
-    /// The deployment file `nao deploy` wrote.
-    #[arg(long, default_value = "deployment.json")]
-    deployment: PathBuf,
+    on: Deployed,
     /// Print JSON instead of tables.
     #[arg(long)]
     json: bool,
@@ -200,9 +207,7 @@ pub struct StatusArgs {
 impl StatusArgs {
     pub async fn run(self) -> eyre::Result<i32> {
         use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
-        let file = DeploymentFile::read(&self.deployment)?;
-        let client = self.account.connect().await?;
-        file.check(&client).await?;
+        let (file, client) = self.on.connect().await?;
         let all = serde_json::to_value(chain::status(&client, &file).await?)?;
         if self.json {
             println!("{}", serde_json::to_string_pretty(&all)?);
