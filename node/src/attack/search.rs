@@ -144,20 +144,30 @@ impl Regions {
 /// honest top class.
 pub fn push_to_flip(model: &Model, regions: &Regions, input: &HostTensor) -> Result<(Trace, usize)> {
     let honest = runtime::run(model, input, None)?;
+    let (grads, top) = flip_directions(model, &honest)?;
+    Ok((push_along(model, regions, input, grads)?, top))
+}
+
+/// The gradients of (runner-up − top) of the first output row at the honest run `honest`, for every trace
+/// tensor, and the honest top class.
+fn flip_directions(model: &Model, honest: &Trace) -> Result<(Vec<Vec<f32>>, usize)> {
     let out = honest.output();
     let cols = *out.shape.last().unwrap_or(&1);
-    let row = &out.data[..cols];
-    let (top, second) = top2(row);
+    let (top, second) = top2(&out.data[..cols]);
     let mut seed = vec![0.0f32; out.data.len()];
     seed[second] = 1.0;
     seed[top] = -1.0;
-    let grads = gradients(model, &honest, seed)?;
+    Ok((gradients(model, honest, seed)?, top))
+}
+
+/// Runs `input` with every op's output pushed along the signs of `grads` as far as `regions` accept.
+fn push_along(model: &Model, regions: &Regions, input: &HostTensor, grads: Vec<Vec<f32>>) -> Result<Trace> {
     let regions = regions.clone();
     let mut cheat = super::Cheat::rewrite(model, move |i, node, ops, out| {
         let dir: Vec<f32> = grads[i + 1].iter().map(|g| g.signum() * (*g != 0.0) as u8 as f32).collect();
         push(&regions, node, ops, out, &dir);
     });
-    Ok((cheat.run(input)?, top))
+    cheat.run(input)
 }
 
 /// Pushes every element of `out` along `dir` as far as `regions` accept it (log-bisection per element).
@@ -234,16 +244,17 @@ pub fn bound_aware(model: &Model, profile: &Profile, inputs: &[HostTensor]) -> R
     let bar = indicatif::ProgressBar::new(inputs.len() as u64);
     for input in inputs {
         let honest = runtime::run(model, input, None)?;
+        let (grads, top) = flip_directions(model, &honest)?;
         let cols = *honest.output().shape.last().unwrap_or(&1);
         let row = &honest.output().data[..cols];
-        let (top, second) = top2(row);
+        let second = top2(row).1;
         let gap = (row[top] - row[second]) as f64;
         gaps.push(gap);
         for (regions, flipped, closed) in [
             (&defended, &mut flipped_defended, &mut closed_d),
             (&Regions::Undefended, &mut flipped_undefended, &mut closed_u),
         ] {
-            let (t, _) = push_to_flip(model, regions, input)?;
+            let t = push_along(model, regions, input, grads.clone())?;
             let r = &t.output().data[..cols];
             if top2(r).0 != top {
                 *flipped += 1;
