@@ -10,6 +10,7 @@ pub mod attack;
 pub mod bench;
 pub mod chain;
 pub mod commit;
+pub mod daemon;
 mod error;
 pub mod graph;
 pub mod model;

@@ -686,12 +686,12 @@ async fn committee_vote(
         if v.votes_since(from_block).await?.contains(&game) {
             let ballot = v.judge(game).await?;
             txs.push(v.commit(&ballot).await?);
-            members.push(v);
+            members.push((v, ballot));
         }
     }
-    let first = *members.first().ok_or_else(|| Error::Chain(format!("vote {game}: no validator was drawn")))?;
-    for v in &members {
-        txs.push(v.reveal(game).await?);
+    let first = members.first().ok_or_else(|| Error::Chain(format!("vote {game}: no validator was drawn")))?.0;
+    for (v, ballot) in &members {
+        txs.push(v.reveal(ballot).await?);
     }
     let sent = first.resolve(game).await?;
     let ended = sent
@@ -771,7 +771,7 @@ async fn play_posting(
                     break outcome;
                 }
                 chain::Phase::Reveal | chain::Phase::Fine => {
-                    let sent = prover.answer_games(&posted, from_block).await?;
+                    let sent = prover.answer_games(posted.id, posted.trace_root, from_block).await?;
                     if sent.is_empty() {
                         return Err(Error::Chain(format!("game {game}: the prover had no move to make")));
                     }

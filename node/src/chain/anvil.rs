@@ -37,15 +37,20 @@ pub struct LocalChain {
 impl LocalChain {
     /// Starts anvil on a free port.
     pub fn start() -> Result<Self> {
+        Self::start_with_accounts(10)
+    }
+
+    /// Starts anvil on a free port with `accounts` funded dev keys.
+    pub fn start_with_accounts(accounts: usize) -> Result<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| Error::Chain(format!("no free port for anvil: {e}")))?
             .port();
         let path = find_tool("anvil");
         let instance =
-            Anvil::new().path(&path).port(port).try_spawn().map_err(|e| {
-                Error::Chain(format!("starting {} failed ({e}); run scripts/install.sh", path.display()))
-            })?;
+            Anvil::new().path(&path).port(port).arg("--accounts").arg(accounts.to_string()).try_spawn().map_err(
+                |e| Error::Chain(format!("starting {} failed ({e}); run scripts/install.sh", path.display())),
+            )?;
         tracing::info!(pid = instance.child().id(), port, "anvil started");
         Ok(Self { instance })
     }

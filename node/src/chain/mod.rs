@@ -39,7 +39,16 @@ pub struct Client {
 pub async fn connect(rpc_url: &str, signer: PrivateKeySigner) -> Result<Client> {
     let url = rpc_url.parse().map_err(|e| Error::Chain(format!("bad RPC URL `{rpc_url}`: {e}")))?;
     let address = signer.address();
-    let provider = ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(url).erased();
+    // The nonce is read from the node (pending count) for every transaction rather than counted locally: a
+    // transaction that never reached the node (an RPC outage) leaves no gap that would stall the next one.
+    let provider = ProviderBuilder::new()
+        .disable_recommended_fillers()
+        .with_gas_estimation()
+        .with_simple_nonce_management()
+        .fetch_chain_id()
+        .wallet(EthereumWallet::from(signer))
+        .connect_http(url)
+        .erased();
     provider.get_chain_id().await.map_err(|e| Error::Chain(format!("RPC at {rpc_url} does not answer: {e}")))?;
     Ok(Client { provider, address })
 }

@@ -9,7 +9,7 @@ use crate::trace::{Trace, TraceCommitment};
 use crate::{Error, Result};
 
 /// One output element of one op.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ElementRef {
     /// Node index.
     pub op: usize,

@@ -45,7 +45,15 @@ where
     // Estimate, then leave headroom: a game move's gas depends on the block's timestamp (a clock slot rewritten
     // with the same value costs 100 gas, with a new one 2900), and the estimate may run a second earlier than
     // the block that mines it.
-    let estimate = call.estimate_gas().await.map_err(|e| Error::Chain(format!("{label}: {}", revert_reason(&e))))?;
+    // Estimated against the pending block: its timestamp is the node's clock, which is what the next block will
+    // carry (the latest block may be minutes old on a quiet chain, and a move that waits on time, a finalize or
+    // a timeout, would look premature against it).
+    let estimate = call
+        .clone()
+        .block(alloy::eips::BlockId::pending())
+        .estimate_gas()
+        .await
+        .map_err(|e| Error::Chain(format!("{label}: {}", revert_reason(&e))))?;
     let call = call.gas(estimate + estimate / 5 + 20_000);
     let replay = call.clone();
     let pending = call.send().await.map_err(|e| Error::Chain(format!("{label}: {}", revert_reason(&e))))?;

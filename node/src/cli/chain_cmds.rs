@@ -66,12 +66,24 @@ pub struct DeployArgs {
     /// Challenge window in seconds.
     #[arg(long, default_value_t = ProtocolParams::default().challenge_window)]
     challenge_window: u64,
+    /// Seconds each side of a partition game may think in total (its chess clock).
+    #[arg(long, default_value_t = ProtocolParams::default().clock_budget)]
+    clock_budget: u64,
+    /// Seconds committee members have to commit their ballots (and then again to reveal them).
+    #[arg(long, default_value_t = ProtocolParams::default().commit_window)]
+    vote_window: u64,
 }
 
 impl DeployArgs {
     pub async fn run(self) -> eyre::Result<i32> {
         let client = self.account.connect().await?;
-        let params = ProtocolParams { challenge_window: self.challenge_window, ..ProtocolParams::default() };
+        let params = ProtocolParams {
+            challenge_window: self.challenge_window,
+            clock_budget: self.clock_budget,
+            commit_window: self.vote_window,
+            reveal_window: self.vote_window,
+            ..ProtocolParams::default()
+        };
         let contracts = chain::deploy(&client, params).await?;
         let chain_id = client.provider.get_chain_id().await.wrap_err("chain id")?;
         let file = DeploymentFile { chain_id, contracts, params };

@@ -4,6 +4,7 @@ mod attack;
 mod bench;
 mod calibrate;
 mod chain_cmds;
+mod daemons;
 mod models;
 mod run;
 mod simulate;
@@ -29,6 +30,9 @@ enum Command {
     Register(chain_cmds::RegisterArgs),
     Stake(chain_cmds::StakeArgs),
     Status(chain_cmds::StatusArgs),
+    Prover(daemons::ProverArgs),
+    Watch(daemons::WatchArgs),
+    Validate(daemons::ValidateArgs),
 }
 
 impl Cli {
@@ -44,6 +48,9 @@ impl Cli {
             Command::Register(a) => a.run().await,
             Command::Stake(a) => a.run().await,
             Command::Status(a) => a.run().await,
+            Command::Prover(a) => a.run().await,
+            Command::Watch(a) => a.run().await,
+            Command::Validate(a) => a.run().await,
         }
     }
 }

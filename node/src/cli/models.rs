@@ -21,10 +21,10 @@ pub enum ModelName {
 }
 
 /// Turns a run's output into what a person reads.
-pub type Answer = Box<dyn Fn(&HostTensor) -> eyre::Result<String>>;
+pub type Answer = Box<dyn Fn(&HostTensor) -> eyre::Result<String> + Send + Sync>;
 
 /// Builds the model (graph for this prompt's shape) and its input.
-pub type Prepare = Box<dyn Fn(&str) -> eyre::Result<(Model, HostTensor)>>;
+pub type Prepare = Box<dyn Fn(&str) -> eyre::Result<(Model, HostTensor)> + Send + Sync>;
 
 /// A loaded model: a graph per prompt, and how to read its output.
 pub struct Loaded {
@@ -77,7 +77,7 @@ impl ModelName {
         Ok(match self {
             ModelName::Smollm2 => {
                 let source = fetch::smollm2_gguf(&cache)?;
-                let llama = std::rc::Rc::new(Llama::load_gguf(&source)?);
+                let llama = std::sync::Arc::new(Llama::load_gguf(&source)?);
                 let l = llama.clone();
                 Loaded {
                     prepare: Box::new(move |prompt| {

@@ -18,7 +18,7 @@ use crate::graph::Graph;
 use crate::{Error, Result};
 
 /// A dense fp32 tensor on the host.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct HostTensor {
     /// Row-major shape.
     pub shape: Vec<usize>,

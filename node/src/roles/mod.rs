@@ -7,7 +7,7 @@ mod trace_server;
 mod validator;
 mod watcher;
 
-pub use prover::{PostedClaim, Prover};
+pub use prover::{PostedClaim, Prover, Run};
 pub use registered::{Admission, Admitted, RegisteredModel};
 pub use trace_server::{TraceServer, TraceStore};
 pub use validator::{Ballot, Validator};

@@ -28,6 +28,22 @@ pub struct PostedClaim {
     pub sent: Sent,
 }
 
+/// A committed run, not yet posted.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// The output.
+    pub output: HostTensor,
+    /// The coarse commitment (its root is the claim's trace root).
+    pub coarse: crate::trace::ListCommitment,
+}
+
+impl Run {
+    /// The trace root the claim will carry.
+    pub fn trace_root(&self) -> B256 {
+        FixedBytes(self.coarse.root())
+    }
+}
+
 /// A prover bound to one model and one account.
 pub struct Prover {
     client: Client,
@@ -56,6 +72,11 @@ impl Prover {
         Ok(Self { client, claims, model, store, data_url, runtime, graph, game })
     }
 
+    /// The provider it sends with.
+    pub fn provider(&self) -> &DynProvider {
+        &self.client.provider
+    }
+
     /// The prover's address.
     pub fn address(&self) -> alloy::primitives::Address {
         self.client.address
@@ -64,24 +85,34 @@ impl Prover {
     /// Runs the model on `input` (through `tamper`, which honest provers leave empty), commits every op
     /// output, keeps the trace for the trace server and posts the claim with its bond.
     pub async fn post(&self, input: &HostTensor, tamper: Option<Tamper<'_>>) -> Result<PostedClaim> {
+        let run = self.run(input, tamper)?;
+        self.post_run(run).await
+    }
+
+    /// The first half of [`Prover::post`]: runs the model and commits the run, keeping its trace for the trace
+    /// server, without sending anything (a daemon persists the run before it posts it).
+    pub fn run(&self, input: &HostTensor, tamper: Option<Tamper<'_>>) -> Result<Run> {
         let graph = &self.graph;
         // Honest runs take the hot path (only the coarse trace is hashed; the fine trace is recomputed when
         // asked for); a tampered run is recorded whole, as it cannot be recomputed.
-        let (output, coarse) = match tamper {
+        match tamper {
             None => {
                 let (output, coarse) = self.runtime.run_committed(graph, input)?;
-                let root = coarse.root();
-                self.store.insert_recomputable(root, input.clone(), self.runtime.clone(), self.graph.clone());
-                (output, coarse)
+                self.keep(coarse.root(), input.clone());
+                Ok(Run { output, coarse })
             }
-            Some(f) => return self.post_trace(self.runtime.run(graph, input, Some(f))?).await,
-        };
-        self.post_coarse(output, coarse).await
+            Some(f) => self.keep_trace(self.runtime.run(graph, input, Some(f))?),
+        }
     }
 
-    /// Posts a trace computed elsewhere (what a dishonest prover running another model does): commits it on
-    /// the registered graph, keeps it for the trace server and posts the claim with its bond.
-    pub async fn post_trace(&self, trace: crate::trace::Trace) -> Result<PostedClaim> {
+    /// Serves the trace of an honest run of `input` under `root` (recomputed when first asked for): what a
+    /// restarted prover does for the open claims in its store.
+    pub fn keep(&self, root: crate::commit::Hash, input: HostTensor) {
+        self.store.insert_recomputable(root, input, self.runtime.clone(), self.graph.clone());
+    }
+
+    /// Commits `trace` on the registered graph and serves it; the run to post.
+    pub fn keep_trace(&self, trace: crate::trace::Trace) -> Result<Run> {
         let graph = &self.graph;
         if trace.tensors.len() != graph.trace_len() {
             return Err(Error::TraceData(format!(
@@ -93,10 +124,19 @@ impl Prover {
         let coarse = trace.commit_coarse(graph);
         let output = trace.output().clone();
         self.store.insert(coarse.root(), trace);
-        self.post_coarse(output, coarse).await
+        Ok(Run { output, coarse })
     }
 
-    async fn post_coarse(&self, output: HostTensor, coarse: crate::trace::ListCommitment) -> Result<PostedClaim> {
+    /// Posts a trace computed elsewhere (what a dishonest prover running another model does): commits it on
+    /// the registered graph, keeps it for the trace server and posts the claim with its bond.
+    pub async fn post_trace(&self, trace: crate::trace::Trace) -> Result<PostedClaim> {
+        let run = self.keep_trace(trace)?;
+        self.post_run(run).await
+    }
+
+    /// The second half of [`Prover::post`]: posts a run with the claim bond.
+    pub async fn post_run(&self, run: Run) -> Result<PostedClaim> {
+        let Run { output, coarse } = run;
         let last = coarse.tensors.len() - 1;
         let bond = self.claims.claim_bond().await?;
         let root = coarse.root();
@@ -129,15 +169,15 @@ impl Prover {
         &self.claims
     }
 
-    /// Makes every move waiting for this prover in the partition games against `claim` opened since
-    /// `from_block`: reveals the interior boundaries of a bisection range, posts the disputed segment's
-    /// fine-trace root, or opens a requested element (recomputing the trace if needed). Returns the
-    /// transactions sent.
-    pub async fn answer_games(&self, claim: &PostedClaim, from_block: u64) -> Result<Vec<Sent>> {
+    /// Makes every move waiting for this prover in the partition games against `claim` (whose trace root is
+    /// `trace_root`) opened since `from_block`: reveals the interior boundaries of a bisection range, posts the
+    /// disputed segment's fine-trace root, or opens a requested element (recomputing the trace if needed).
+    /// Returns the transactions sent.
+    pub async fn answer_games(&self, claim: B256, trace_root: B256, from_block: u64) -> Result<Vec<Sent>> {
         let created = self
             .game
             .GameCreated_filter()
-            .topic2(claim.id)
+            .topic2(claim)
             .from_block(from_block)
             .query()
             .await
@@ -156,8 +196,8 @@ impl Prover {
             }
             let trace = self
                 .store
-                .get(&claim.trace_root.0)?
-                .ok_or_else(|| Error::TraceData(format!("no trace kept for claim {}", claim.id)))?;
+                .get(&trace_root.0)?
+                .ok_or_else(|| Error::TraceData(format!("no trace kept for claim {claim}")))?;
             let model = &self.model.model;
             if phase == Phase::Fine {
                 let a = fine_answer(model, &trace, g.lo as usize)?;

@@ -52,6 +52,18 @@ impl RegisteredModel {
         Ok((Self { model, commitment, id }, sent))
     }
 
+    /// `model` (with the profile file's bytes) as registered on `d` by someone: its id, checked against the
+    /// registry's roots. A model nobody registered is [`Error::UnknownModel`].
+    pub async fn attach(client: &Client, d: &Deployment, model: Model, profile: &[u8]) -> Result<Self> {
+        let commitment = model.commit(profile);
+        let registry = ModelRegistry::new(d.registry, client.provider.clone());
+        let spec = Self::spec(&model, &commitment, "");
+        let id = registry.modelIdOf(spec).call().await.map_err(|e| Error::Chain(format!("modelIdOf: {e}")))?;
+        let registered = Self { model, commitment, id };
+        registered.check_registered(client, d).await?;
+        Ok(registered)
+    }
+
     /// Registers `model` only if the composition audit admits it at `operating_point` (a representative
     /// input): errors inside every sound region must not move the output by more than `declared`
     /// ([`Admission::Sound`]), or, failing that, errors inside the calibrated thresholds of `profile` must not

@@ -105,13 +105,18 @@ async fn tensor(
 }
 
 impl TraceServer {
+    /// The trace routes over `store` (`GET /traces/{root}/{index}`), to serve alone or beside other routes.
+    pub fn routes(store: TraceStore) -> Router {
+        Router::new().route("/traces/{root}/{index}", get(tensor)).with_state(store)
+    }
+
     /// Serves `store` on a free loopback port.
     pub async fn start(store: TraceStore) -> Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|e| Error::Chain(format!("trace server bind: {e}")))?;
         let url = format!("http://{}", listener.local_addr().map_err(|e| Error::Chain(e.to_string()))?);
-        let app = Router::new().route("/traces/{root}/{index}", get(tensor)).with_state(store);
+        let app = Self::routes(store);
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::error!(error = %e, "trace server stopped");

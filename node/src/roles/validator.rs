@@ -2,8 +2,7 @@
 //! the claim's trace data on its own hardware, judges it against the model's acceptance region, and votes by
 //! commit-reveal.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use alloy::primitives::{keccak256, Address, B256, U256};
 use alloy::providers::DynProvider;
@@ -17,8 +16,8 @@ use crate::region::profile::Profile;
 use crate::runtime::operands;
 use crate::{Error, Result};
 
-/// A validator's ballot on one element, with why.
-#[derive(Debug, Clone, PartialEq)]
+/// A validator's ballot on one element, with why, and the salt that hides it until the reveal.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Ballot {
     /// The vote (the dispute game's id).
     pub vote: B256,
@@ -26,6 +25,25 @@ pub struct Ballot {
     pub outside: bool,
     /// What it found (the breach, `inside`, or why the data could not be checked).
     pub reason: String,
+    /// The commitment's salt (fresh per ballot; kept until the reveal).
+    pub salt: B256,
+}
+
+/// Where a validator stands in one vote (read from the chain, so a restarted validator knows its next move).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Standing {
+    /// It committed a ballot.
+    pub committed: bool,
+    /// It revealed its ballot.
+    pub revealed: bool,
+    /// The vote is resolved.
+    pub resolved: bool,
+    /// The commit window is open and it has not committed.
+    pub can_commit: bool,
+    /// Reveals are open (every member committed, or the commit window closed) and the window has not closed.
+    pub can_reveal: bool,
+    /// The vote can be resolved now.
+    pub can_resolve: bool,
 }
 
 /// A validator for one model.
@@ -37,8 +55,6 @@ pub struct Validator {
     model: Arc<RegisteredModel>,
     profile: Profile,
     http: reqwest::Client,
-    /// Ballots committed and not yet revealed, with their salts.
-    committed: Mutex<HashMap<B256, (bool, B256)>>,
 }
 
 impl Validator {
@@ -54,7 +70,6 @@ impl Validator {
             model,
             profile: p,
             http: reqwest::Client::new(),
-            committed: Mutex::new(HashMap::new()),
         })
     }
 
@@ -85,7 +100,8 @@ impl Validator {
     /// serve, or serves wrong, counts against it: the prover must make its run checkable.
     pub async fn judge(&self, vote: B256) -> Result<Ballot> {
         let g = self.game.partitionGame(vote).call().await.map_err(|e| Error::Chain(format!("partitionGame: {e}")))?;
-        let against = |reason: String| Ballot { vote, outside: true, reason };
+        let salt = B256::from(rand::random::<[u8; 32]>());
+        let against = |reason: String| Ballot { vote, outside: true, reason, salt };
         let logs = self
             .claims
             .ClaimPosted_filter()
@@ -118,33 +134,83 @@ impl Validator {
             return Ok(against(format!("op {op} ({}) cannot be recomputed from the served data", node.op.name())));
         };
         Ok(match j.breaches.iter().find(|b| b.element == element) {
-            Some(b) => {
-                Ballot { vote, outside: true, reason: format!("{:?} breach, |y - s| / B_e = {:.3e}", b.kind, b.ratio) }
-            }
-            None => Ballot { vote, outside: false, reason: "inside its acceptance region".into() },
+            Some(b) => against(format!("{:?} breach, |y - s| / B_e = {:.3e}", b.kind, b.ratio)),
+            None => Ballot { vote, outside: false, reason: "inside its acceptance region".into(), salt },
         })
     }
 
-    /// Commits `ballot` (with a fresh salt kept until the reveal).
+    /// Commits `ballot` (its salt must be kept until the reveal).
     pub async fn commit(&self, ballot: &Ballot) -> Result<Sent> {
-        let salt = B256::from(rand::random::<[u8; 32]>());
-        let c = keccak256((ballot.vote, self.address(), ballot.outside, salt).abi_encode_params());
+        let c = keccak256((ballot.vote, self.address(), ballot.outside, ballot.salt).abi_encode_params());
         let sent = send("commit", self.committee.commit(ballot.vote, c)).await?;
-        self.committed.lock().expect("not poisoned").insert(ballot.vote, (ballot.outside, salt));
         tracing::info!(vote = %ballot.vote, validator = %self.address(), outside = ballot.outside, reason = %ballot.reason, "ballot committed");
         Ok(sent)
     }
 
-    /// Reveals the ballot committed in `vote`.
-    pub async fn reveal(&self, vote: B256) -> Result<Sent> {
-        let (outside, salt) = self
-            .committed
-            .lock()
-            .expect("not poisoned")
-            .get(&vote)
-            .copied()
-            .ok_or_else(|| Error::Chain(format!("vote {vote}: nothing committed to reveal")))?;
-        send("reveal", self.committee.reveal(vote, outside, salt)).await
+    /// Reveals `ballot`, committed before.
+    pub async fn reveal(&self, ballot: &Ballot) -> Result<Sent> {
+        send("reveal", self.committee.reveal(ballot.vote, ballot.outside, ballot.salt)).await
+    }
+
+    /// Where this validator stands in `vote`: whether it committed, whether it revealed, whether the vote is
+    /// resolved, and whether it can be resolved now (every member revealed, or the reveal window closed).
+    pub async fn standing(&self, vote: B256) -> Result<Standing> {
+        let err = |what: &'static str| move |e: alloy::contract::Error| Error::Chain(format!("{what}: {e}"));
+        let v = self.committee.vote(vote).call().await.map_err(err("vote"))?;
+        let me = self.address();
+        let committed = !self
+            .committee
+            .BallotCommitted_filter()
+            .topic1(vote)
+            .topic2(me)
+            .from_block(0)
+            .query()
+            .await
+            .map_err(err("BallotCommitted logs"))?
+            .is_empty();
+        let revealed = !self
+            .committee
+            .BallotRevealed_filter()
+            .topic1(vote)
+            .topic2(me)
+            .from_block(0)
+            .query()
+            .await
+            .map_err(err("BallotRevealed logs"))?
+            .is_empty();
+        // the time the next block will carry (the latest block may be old on a quiet chain)
+        let now = self.now().await?.max(crate::daemon::wall_clock());
+        let all = v.members.len() as u32;
+        Ok(Standing {
+            committed,
+            revealed,
+            resolved: v.resolved,
+            can_commit: now <= v.commitEnd && !committed,
+            can_reveal: (now > v.commitEnd || v.committed == all) && now <= v.revealEnd,
+            can_resolve: !v.resolved && (now > v.revealEnd || v.revealed == all),
+        })
+    }
+
+    /// The latest block's timestamp.
+    async fn now(&self) -> Result<u64> {
+        use alloy::providers::Provider;
+        let b = self
+            .client
+            .provider
+            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+            .await
+            .map_err(|e| Error::Chain(format!("latest block: {e}")))?
+            .ok_or_else(|| Error::Chain("no latest block".into()))?;
+        Ok(b.header.timestamp)
+    }
+
+    /// Withdraws this validator's committee credit (its share of penalties), if any.
+    pub async fn withdraw_credit(&self) -> Result<Option<Sent>> {
+        let c = self.committee.credit(self.address()).call().await.map_err(|e| Error::Chain(format!("credit: {e}")))?;
+        if c.is_zero() {
+            return Ok(None);
+        }
+        Ok(Some(send("withdrawCredit", self.committee.withdrawCredit()).await?))
     }
 
     /// Ends `vote` (anyone may, once every member revealed or the reveal window closed).

@@ -22,7 +22,7 @@ use crate::trace::Trace;
 use crate::{Error, Result};
 
 /// A claim seen in the claim manager's logs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ClaimSeen {
     /// Claim id.
     pub id: B256,
@@ -113,6 +113,21 @@ impl Watcher {
     /// The watcher's address.
     pub fn address(&self) -> Address {
         self.client.address
+    }
+
+    /// The provider it sends with.
+    pub fn provider(&self) -> &DynProvider {
+        &self.client.provider
+    }
+
+    /// The dispute game as this watcher.
+    pub fn game(&self) -> &DisputeGame::DisputeGameInstance<DynProvider> {
+        &self.game
+    }
+
+    /// The model it follows.
+    pub fn model(&self) -> &RegisteredModel {
+        &self.model
     }
 
     /// Claims of the followed model posted since `from_block`, from the ClaimPosted logs.

@@ -1,0 +1,241 @@
+//! `nao prover`, `nao watch`, `nao validate`: the roles as long-running daemons, configured by a TOML file
+//! (`--config`) under environment variables and flags.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::signers::local::PrivateKeySigner;
+use clap::{Args, ValueEnum};
+use eyre::{eyre, WrapErr};
+use nao::chain::{self, DeploymentFile};
+use nao::daemon::{
+    self, ConfigFile, FollowMode, ProverFault, ProverNode, Settings, Store, ValidatorNode, WatcherFault, WatcherNode,
+};
+use nao::roles::{Prover, RegisteredModel, TraceStore, Validator, Watcher};
+
+use super::models::{Loaded, ModelName};
+
+/// What every daemon is told: where, as whom, which model, and where it keeps its state.
+#[derive(Debug, Args)]
+pub struct Common {
+    /// A TOML configuration file (`[node]` and a section per role); flags and environment variables win.
+    #[arg(long, env = "NAO_CONFIG")]
+    config: Option<PathBuf>,
+    /// JSON-RPC URL of the chain [default: http://127.0.0.1:8545].
+    #[arg(long, env = "NAO_RPC_URL")]
+    rpc_url: Option<String>,
+    /// The account's private key (hex), or set NAO_KEY (never read from the configuration file).
+    #[arg(long, env = "NAO_KEY", hide_env_values = true)]
+    key: String,
+    /// The deployment file `nao deploy` wrote [default: deployment.json].
+    #[arg(long, env = "NAO_DEPLOYMENT")]
+    deployment: Option<PathBuf>,
+    /// The role's store file [default: <role>.json].
+    #[arg(long)]
+    store: Option<PathBuf>,
+    /// Milliseconds between two looks at the chain [default: 1000].
+    #[arg(long)]
+    poll_ms: Option<u64>,
+    /// How new events are learnt [default: poll].
+    #[arg(long, value_enum)]
+    follow: Option<FollowMode>,
+    /// The model [default: mlp-tiny].
+    #[arg(long)]
+    model: Option<String>,
+    /// The prompt whose length fixes the registered graph (as given to `nao register`).
+    #[arg(long)]
+    prompt: Option<String>,
+    /// The model's threshold profile [default: profiles/<model>.json].
+    #[arg(long)]
+    profile: Option<PathBuf>,
+}
+
+/// A daemon's resolved setup: its settings, chain client, deployment, model and profile.
+struct Setup {
+    settings: Settings,
+    client: chain::Client,
+    file: DeploymentFile,
+    loaded: Loaded,
+    model: Arc<RegisteredModel>,
+    profile: Vec<u8>,
+    store: PathBuf,
+    every: Duration,
+    follow: FollowMode,
+}
+
+impl Common {
+    fn settings(&self, role: &str, extra: Settings) -> eyre::Result<Settings> {
+        let flags = Settings {
+            rpc_url: self.rpc_url.clone(),
+            deployment: self.deployment.clone(),
+            store: self.store.clone(),
+            poll_ms: self.poll_ms,
+            follow: self.follow,
+            model: self.model.clone(),
+            prompt: self.prompt.clone(),
+            profile: self.profile.clone(),
+            ..extra
+        };
+        let file = match &self.config {
+            Some(p) => ConfigFile::read(p)?.role(role),
+            None => Settings::default(),
+        };
+        Ok(flags.or(file))
+    }
+
+    /// Reads the configuration, connects, checks the deployment against the chain, loads the model and finds
+    /// it in the registry. Every failure names what is wrong; nothing is sent.
+    async fn setup(&self, role: &str, extra: Settings) -> eyre::Result<Setup> {
+        let settings = self.settings(role, extra)?;
+        let rpc_url = settings.rpc_url.clone().unwrap_or_else(|| "http://127.0.0.1:8545".into());
+        let signer: PrivateKeySigner =
+            self.key.trim().parse().map_err(|e| eyre!("--key / NAO_KEY is not a private key: {e}"))?;
+        let client = chain::connect(&rpc_url, signer).await?;
+        {
+            use alloy::providers::Provider;
+            let balance = client.provider.get_balance(client.address).await.wrap_err("balance")?;
+            if balance.is_zero() {
+                eyre::bail!("account {} has no ETH on {rpc_url}: it cannot pay for gas or bonds", client.address);
+            }
+        }
+        let dep_path = settings.deployment.clone().unwrap_or_else(|| "deployment.json".into());
+        let file = DeploymentFile::read(&dep_path)?;
+        file.check(&client).await?;
+        let name = settings.model.clone().unwrap_or_else(|| "mlp-tiny".into());
+        let model_name = ModelName::from_str(&name, true).map_err(|e| eyre!("--model {name}: {e}"))?;
+        let loaded = model_name.load(1)?;
+        let prompt = settings.prompt.clone().unwrap_or_else(|| "What is the capital of France?".into());
+        let (model, _) = (loaded.prepare)(&prompt)?;
+        let profile_path = settings.profile.clone().unwrap_or_else(|| format!("profiles/{name}.json").into());
+        let profile =
+            std::fs::read(&profile_path).wrap_err_with(|| format!("reading the profile {}", profile_path.display()))?;
+        let model = Arc::new(RegisteredModel::attach(&client, &file.contracts, model, &profile).await?);
+        let store = settings.store.clone().unwrap_or_else(|| format!("{role}.json").into());
+        let every = Duration::from_millis(settings.poll_ms.unwrap_or(1000));
+        let follow = settings.follow.unwrap_or_default();
+        tracing::info!(role, account = %client.address, model = %model.id, store = %store.display(), "starting");
+        Ok(Setup { settings, client, file, loaded, model, profile, store, every, follow })
+    }
+}
+
+async fn shutdown() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}
+
+/// Runs a prover: an HTTP API that takes jobs (`POST /jobs {"prompt": ...}`), posts each run as a claim and
+/// serves its trace; it answers every game move against its claims, finalizes them and withdraws its bonds.
+///
+/// Example:
+///   NAO_KEY=0x... nao prover --deployment deployment.json --model minilm --listen 127.0.0.1:8600
+#[derive(Debug, Args)]
+pub struct ProverArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Address the HTTP API listens on [default: 127.0.0.1:8600].
+    #[arg(long)]
+    listen: Option<String>,
+    /// URL others reach the API at (the claims' data URIs) [default: http://<listen>].
+    #[arg(long)]
+    public_url: Option<String>,
+    /// Commit this fault (tests and demonstrations only).
+    #[arg(long, value_enum, hide = true)]
+    fault: Option<ProverFault>,
+}
+
+impl ProverArgs {
+    pub async fn run(self) -> eyre::Result<i32> {
+        let extra = Settings { listen: self.listen.clone(), public_url: self.public_url.clone(), ..Default::default() };
+        let s = self.common.setup("prover", extra).await?;
+        let listen = s.settings.listen.clone().unwrap_or_else(|| "127.0.0.1:8600".into());
+        let listener =
+            tokio::net::TcpListener::bind(&listen).await.wrap_err_with(|| format!("listening on {listen}"))?;
+        let public =
+            s.settings.public_url.clone().unwrap_or_else(|| {
+                format!("http://{}", listener.local_addr().map_or(listen.clone(), |a| a.to_string()))
+            });
+        let store = Store::open(&s.store, "prover", s.file.chain_id, s.file.contracts)?;
+        let traces = TraceStore::default();
+        let prover = Prover::new(s.client.clone(), &s.file.contracts, s.model.clone(), traces.clone(), public.clone())?;
+        let Loaded { prepare, answer, .. } = s.loaded;
+        let encode: daemon::Encode = Box::new(move |p| {
+            prepare(p).map(|(_, input)| input).map_err(|e| nao::Error::Config(format!("prompt: {e}")))
+        });
+        let answer: daemon::Answer =
+            Box::new(move |o| answer(o).map_err(|e| nao::Error::Config(format!("answer: {e}"))));
+        let profile = match self.fault {
+            Some(ProverFault::Nudge) => Some(s.model.profile(&s.profile)?),
+            _ => None,
+        };
+        let node = ProverNode::new(prover, traces, store, (encode, answer), self.fault, profile)?;
+        let served = node.served();
+        let node = Arc::new(tokio::sync::Mutex::new(node));
+        let app = ProverNode::routes(node.clone(), served);
+        tracing::info!(%public, "prover API listening");
+        println!("prover {} listening on {public}", s.client.address);
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        daemon::run(node, s.every, shutdown()).await;
+        server.abort();
+        Ok(0)
+    }
+}
+
+/// Runs a watcher: checks every claim of the model against its acceptance regions (the calibrated profile),
+/// disputes a bad one and plays the game to the end, and withdraws what it wins.
+///
+/// Example:
+///   NAO_KEY=0x... nao watch --deployment deployment.json --model minilm --profile profiles/minilm.json
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Commit this fault (tests and demonstrations only).
+    #[arg(long, value_enum, hide = true)]
+    fault: Option<WatcherFault>,
+}
+
+impl WatchArgs {
+    pub async fn run(self) -> eyre::Result<i32> {
+        let s = self.common.setup("watch", Settings::default()).await?;
+        let store = Store::open(&s.store, "watcher", s.file.chain_id, s.file.contracts)?;
+        let watcher = Watcher::new(s.client.clone(), &s.file.contracts, s.model.clone()).with_profile(&s.profile)?;
+        let node = WatcherNode::new(watcher, &s.file.contracts, store, s.follow, self.fault);
+        println!("watcher {} following model {}", s.client.address, s.model.id);
+        daemon::run(Arc::new(tokio::sync::Mutex::new(node)), s.every, shutdown()).await;
+        Ok(0)
+    }
+}
+
+/// Runs a validator: when a committee vote draws it, recomputes the element, commits and reveals its ballot,
+/// resolves the vote, and withdraws its share of penalties. Stake first with `nao stake`.
+///
+/// Example:
+///   NAO_KEY=0x... nao validate --deployment deployment.json --model minilm --profile profiles/minilm.json
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    common: Common,
+}
+
+impl ValidateArgs {
+    pub async fn run(self) -> eyre::Result<i32> {
+        let s = self.common.setup("validate", Settings::default()).await?;
+        let store = Store::open(&s.store, "validator", s.file.chain_id, s.file.contracts)?;
+        let validator = Validator::new(s.client.clone(), &s.file.contracts, s.model.clone(), &s.profile)?;
+        let node = ValidatorNode::new(validator, s.client.provider.clone(), &s.file.contracts, store, s.follow);
+        println!("validator {} for model {}", s.client.address, s.model.id);
+        daemon::run(Arc::new(tokio::sync::Mutex::new(node)), s.every, shutdown()).await;
+        Ok(0)
+    }
+}

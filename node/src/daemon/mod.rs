@@ -1,0 +1,85 @@
+//! The roles as long-running, restart-safe processes (`nao prover`, `nao watch`, `nao validate`).
+//!
+//! Each daemon is a [`Node`]: a state kept in its [`Store`] and a `tick` that reads the chain and makes the
+//! moves due. Every move is decided from the chain's state at that tick (a game's phase, a vote's windows,
+//! a claim's status), never from a memory of having sent it, so a daemon killed at any point and restarted
+//! makes exactly the moves still missing: a transaction that landed changed the state and is not sent again;
+//! one that did not is sent again. What the chain cannot tell (a ballot's salt, a claim's input, the element
+//! a watcher disputes) is written to the store before the transaction that depends on it.
+
+mod config;
+mod follow;
+mod prover;
+mod store;
+mod validator;
+mod watcher;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use config::{ConfigFile, Settings};
+pub use follow::{FollowMode, Follower};
+pub use prover::{Answer, Encode, Job, JobReceipt, OpenClaim, ProverFault, ProverNode, ProverState};
+pub use store::Store;
+pub use validator::{ValidatorNode, ValidatorState};
+pub use watcher::{Followed, Plan, WatcherFault, WatcherNode, WatcherState};
+
+use crate::Result;
+
+/// A daemon: a role with its state, moved one tick at a time.
+pub trait Node: Send {
+    /// `prover`, `watcher`, `validator`.
+    fn role(&self) -> &'static str;
+    /// Reads the chain and makes every move due.
+    fn tick(&mut self) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// Ticks `node` every `every` until `shutdown` resolves. A failed tick (an RPC outage, a transaction that did
+/// not land) is logged and retried with exponential backoff (up to 32 ticks' worth, 30 s at most); the next
+/// good tick resets it.
+pub async fn run<N: Node>(node: Arc<tokio::sync::Mutex<N>>, every: Duration, shutdown: impl Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    let mut failures = 0u32;
+    loop {
+        let result = node.lock().await.tick().await;
+        let wait = match result {
+            Ok(()) => {
+                if failures > 0 {
+                    tracing::info!(failures, "recovered");
+                }
+                failures = 0;
+                every
+            }
+            Err(e) => {
+                failures += 1;
+                let wait = (every * 2u32.pow(failures.min(5))).min(Duration::from_secs(30));
+                tracing::warn!(error = %e, failures, retry_in_ms = wait.as_millis() as u64, "tick failed");
+                wait
+            }
+        };
+        tokio::select! {
+            _ = &mut shutdown => {
+                tracing::info!("shutting down");
+                return;
+            }
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// The latest block's number and timestamp.
+pub async fn head(provider: &alloy::providers::DynProvider) -> Result<(u64, u64)> {
+    use alloy::providers::Provider;
+    let b = provider
+        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+        .await
+        .map_err(|e| crate::Error::Chain(format!("latest block: {e}")))?
+        .ok_or_else(|| crate::Error::Chain("no latest block".into()))?;
+    Ok((b.header.number, b.header.timestamp))
+}
+
+/// Seconds since the Unix epoch by this machine's clock (what the next block's timestamp will be near).
+pub fn wall_clock() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}

@@ -1,0 +1,310 @@
+//! `nao prover`: takes inference jobs over HTTP, runs the model with tracing, posts each run as a claim,
+//! serves the traces, answers every game move against its claims, finalizes them and withdraws its bonds.
+//!
+//! HTTP API (JSON):
+//! - `POST /jobs` `{"prompt": "..."}` → `{"claim_id", "trace_root", "answer", "gas"}`, or 400 with
+//!   `{"error"}` naming what is wrong (a prompt of another length than the registered graph takes);
+//! - `GET /claims` → the open claims in the store;
+//! - `GET /traces/{root}/{index}` → a trace tensor (see [`crate::roles::TraceServer`]).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use alloy::primitives::B256;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::{head, wall_clock, Node, Store};
+use crate::attack::{search, Cheat};
+use crate::chain::{ClaimStatus, Sent};
+use crate::model::HostTensor;
+use crate::region::profile::Profile;
+use crate::roles::{Prover, Run, TraceServer, TraceStore};
+use crate::{Error, Result};
+
+/// A fault a prover can be told to commit: for tests and demonstrations of what the protocol catches, never
+/// for real claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProverFault {
+    /// Adds 1.0 to one element of the first op's output (outside its sound region: the contract decides).
+    Corrupt,
+    /// Changes one weight of the first matmul by more than its calibrated threshold allows but less than its
+    /// sound bound does (found by search on each job): the committee vote decides.
+    Nudge,
+    /// Serves no trace data and makes no game move: loses by its clock.
+    Withhold,
+}
+
+/// A claim the prover posted (or is about to post), kept until it is finalized or slashed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OpenClaim {
+    /// The job's prompt.
+    pub prompt: String,
+    /// The model input it encoded to (the trace is recomputed from it after a restart).
+    pub input: HostTensor,
+    /// The claim id, once the post landed.
+    pub claim: Option<B256>,
+    /// The block before the post (games against the claim are looked for from here).
+    pub from_block: u64,
+    /// The fault committed on this claim, if any.
+    pub fault: Option<ProverFault>,
+}
+
+/// The prover's store: its open claims by trace root.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ProverState {
+    /// Open claims by trace root (known before the post, so a post interrupted by a crash is found again).
+    pub claims: BTreeMap<B256, OpenClaim>,
+}
+
+/// Turns a prompt into the model's input.
+pub type Encode = Box<dyn Fn(&str) -> Result<HostTensor> + Send + Sync>;
+/// Turns an output into what a person reads.
+pub type Answer = Box<dyn Fn(&HostTensor) -> Result<String> + Send + Sync>;
+
+/// A job: a prompt to run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Job {
+    /// The prompt.
+    pub prompt: String,
+}
+
+/// What a job returns.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobReceipt {
+    /// The claim posted.
+    pub claim_id: B256,
+    /// Its trace root.
+    pub trace_root: B256,
+    /// The output, as a person reads it.
+    pub answer: String,
+    /// Gas of the post.
+    pub gas: u64,
+}
+
+/// The prover daemon.
+pub struct ProverNode {
+    prover: Prover,
+    store: Store<ProverState>,
+    traces: TraceStore,
+    encode: Encode,
+    answer: Answer,
+    fault: Option<ProverFault>,
+    profile: Option<Profile>,
+}
+
+impl ProverNode {
+    /// A prover daemon over `prover` (whose trace store is `traces`) with its `store`; restores the trace of
+    /// every open claim in the store so it can be served and disputed. `profile` is needed for
+    /// [`ProverFault::Nudge`] only.
+    pub fn new(
+        prover: Prover,
+        traces: TraceStore,
+        store: Store<ProverState>,
+        (encode, answer): (Encode, Answer),
+        fault: Option<ProverFault>,
+        profile: Option<Profile>,
+    ) -> Result<Self> {
+        if fault == Some(ProverFault::Nudge) && profile.is_none() {
+            return Err(Error::Config("the nudge fault needs the model's profile".into()));
+        }
+        let node = Self { prover, store, traces, encode, answer, fault, profile };
+        for (root, c) in &node.store.state().claims {
+            let run = node.execute(&c.input, c.fault)?;
+            if run.trace_root() != *root {
+                return Err(Error::TraceData(format!(
+                    "store {}: the run of claim {:?} recomputes to trace root {}, the store says {root}",
+                    node.store.path().display(),
+                    c.claim,
+                    run.trace_root()
+                )));
+            }
+        }
+        tracing::info!(open = node.store.state().claims.len(), "prover restored its open claims");
+        Ok(node)
+    }
+
+    /// Runs the model on `input`, committing `fault`, and keeps the trace for the trace server.
+    fn execute(&self, input: &HostTensor, fault: Option<ProverFault>) -> Result<Run> {
+        match fault {
+            None | Some(ProverFault::Withhold) => self.prover.run(input, None),
+            Some(ProverFault::Corrupt) => {
+                let mut moved = |op: usize, t: &mut HostTensor| {
+                    if op == 0 {
+                        let i = 5.min(t.data.len() - 1);
+                        t.data[i] += 1.0;
+                    }
+                };
+                self.prover.run(input, Some(&mut moved))
+            }
+            Some(ProverFault::Nudge) => {
+                let model = self.prover.model();
+                let honest = crate::runtime::run(model, input, None)?;
+                let profile = self.profile.as_ref().expect("checked in new");
+                let sw = search::single_weight(model, profile, &honest)?;
+                // halfway (geometrically) between what the threshold flags and what the sound bound proves
+                let delta = (sw.flagged * sw.proven).sqrt() as f32;
+                let mut cheat = Cheat::weights(model, |i, w| {
+                    if i == sw.weight {
+                        w.data[sw.element] = sw.original + delta;
+                    }
+                })?;
+                self.prover.keep_trace(cheat.run(input)?)
+            }
+        }
+    }
+
+    /// Runs `job`, persists it, posts the claim and persists the claim id.
+    pub async fn job(&mut self, job: &Job) -> Result<JobReceipt> {
+        let input = (self.encode)(&job.prompt)?;
+        let want = &self.prover.model().graph.input_shape;
+        if &input.shape != want {
+            return Err(Error::Shape {
+                name: "job input (the prompt, encoded)".into(),
+                got: input.shape,
+                expected: want.clone(),
+            });
+        }
+        let run = tokio::task::block_in_place(|| self.execute(&input, self.fault))?;
+        let (from_block, _) = head(self.prover.provider()).await?;
+        let root = run.trace_root();
+        let answer = (self.answer)(&run.output)?;
+        let entry = OpenClaim { prompt: job.prompt.clone(), input, claim: None, from_block, fault: self.fault };
+        self.store.update(|s| s.claims.insert(root, entry))?;
+        let posted = self.prover.post_run(run).await?;
+        self.store.update(|s| {
+            if let Some(c) = s.claims.get_mut(&root) {
+                c.claim = Some(posted.id)
+            }
+        })?;
+        Ok(JobReceipt { claim_id: posted.id, trace_root: root, answer, gas: posted.sent.gas_used })
+    }
+
+    /// The HTTP API over this node (jobs, claims, and unless withholding, traces).
+    pub fn routes(node: Arc<tokio::sync::Mutex<Self>>, traces: Option<TraceStore>) -> Router {
+        let api = Router::new().route("/jobs", post(job)).route("/claims", get(claims)).with_state(node);
+        match traces {
+            Some(t) => api.merge(TraceServer::routes(t)),
+            None => api,
+        }
+    }
+
+    /// The trace store this node serves (none when it withholds).
+    pub fn served(&self) -> Option<TraceStore> {
+        (self.fault != Some(ProverFault::Withhold)).then(|| self.traces.clone())
+    }
+
+    /// Finds the id of a claim whose post was interrupted (sent, but not recorded), from the logs.
+    async fn recover_id(&self, root: B256, from_block: u64) -> Result<Option<B256>> {
+        let logs = self
+            .prover
+            .claims()
+            .contract()
+            .ClaimPosted_filter()
+            .topic3(self.prover.address())
+            .from_block(from_block)
+            .query()
+            .await
+            .map_err(|e| Error::Chain(format!("ClaimPosted logs: {e}")))?;
+        Ok(logs.into_iter().find(|(e, _)| e.traceRoot == root).map(|(e, _)| e.claimId))
+    }
+
+    async fn step(&self, root: B256, c: &OpenClaim, now: u64) -> Result<(Option<B256>, bool, Vec<Sent>)> {
+        let cm = self.prover.claims();
+        let id = match c.claim {
+            Some(id) => id,
+            None => match self.recover_id(root, c.from_block).await? {
+                Some(id) => id,
+                None => {
+                    // never posted (killed before the post landed); forget it once the post cannot be pending
+                    let (block, _) = head(self.prover.provider()).await?;
+                    return Ok((None, block > c.from_block + 64, vec![]));
+                }
+            },
+        };
+        let mut sent = Vec::new();
+        match cm.status(id).await? {
+            ClaimStatus::Pending => {
+                if c.fault != Some(ProverFault::Withhold) {
+                    sent.extend(self.prover.answer_games(id, root, c.from_block).await?);
+                }
+                let cl = cm.contract().claim(id).call().await.map_err(|e| Error::Chain(format!("claim: {e}")))?;
+                let window: u64 = cm
+                    .contract()
+                    .challengeWindow()
+                    .call()
+                    .await
+                    .map_err(|e| Error::Chain(format!("challengeWindow: {e}")))?;
+                let open =
+                    cm.contract().openGames(id).call().await.map_err(|e| Error::Chain(format!("openGames: {e}")))?;
+                if now > cl.postedAt + window && open.is_zero() {
+                    sent.push(cm.finalize(id).await?);
+                    tracing::info!(claim = %id, "claim finalized");
+                }
+                Ok((Some(id), false, sent))
+            }
+            status => {
+                tracing::info!(claim = %id, ?status, "claim settled");
+                Ok((Some(id), true, sent))
+            }
+        }
+    }
+}
+
+impl Node for ProverNode {
+    fn role(&self) -> &'static str {
+        "prover"
+    }
+
+    async fn tick(&mut self) -> Result<()> {
+        let (_, chain_now) = head(self.prover.provider()).await?;
+        let now = chain_now.max(wall_clock());
+        let open: Vec<(B256, OpenClaim)> = self.store.state().claims.iter().map(|(r, c)| (*r, c.clone())).collect();
+        for (root, c) in open {
+            let (id, settled, _) = self.step(root, &c, now).await?;
+            if id != c.claim || settled {
+                self.store.update(|s| {
+                    if settled {
+                        s.claims.remove(&root);
+                    } else if let Some(e) = s.claims.get_mut(&root) {
+                        e.claim = id;
+                    }
+                })?;
+            }
+        }
+        let cm = self.prover.claims();
+        if !cm.credit().await?.is_zero() {
+            let sent = cm.withdraw().await?;
+            tracing::info!(gas = sent.gas_used, "credit withdrawn");
+        }
+        Ok(())
+    }
+}
+
+type Shared = Arc<tokio::sync::Mutex<ProverNode>>;
+
+async fn job(State(node): State<Shared>, Json(job): Json<Job>) -> (StatusCode, Json<serde_json::Value>) {
+    let result = node.lock().await.job(&job).await;
+    match result {
+        Ok(r) => {
+            tracing::info!(claim = %r.claim_id, gas = r.gas, "job done");
+            (StatusCode::OK, Json(serde_json::to_value(r).unwrap_or_default()))
+        }
+        Err(e) => {
+            let status = match e {
+                Error::Shape { .. } | Error::Config(_) => StatusCode::BAD_REQUEST,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            tracing::warn!(error = %e, "job failed");
+            (status, Json(serde_json::json!({ "error": e.to_string() })))
+        }
+    }
+}
+
+async fn claims(State(node): State<Shared>) -> Json<serde_json::Value> {
+    Json(serde_json::to_value(&node.lock().await.store.state().claims).unwrap_or_default())
+}

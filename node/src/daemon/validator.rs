@@ -1,0 +1,107 @@
+//! `nao validate`: when a committee vote draws this validator, recomputes the element from the claim's trace,
+//! commits its ballot, reveals it, resolves the vote when it can, and withdraws its share of penalties.
+//!
+//! The ballot (with its salt) is written to the store before the commit is sent: a validator restarted between
+//! its commit and its reveal reveals the ballot it committed to.
+
+use std::collections::BTreeMap;
+
+use alloy::primitives::B256;
+use alloy::sol_types::SolEvent;
+use nao_bindings::Committee;
+use serde::{Deserialize, Serialize};
+
+use super::{FollowMode, Follower, Node, Store};
+use crate::chain::Deployment;
+use crate::roles::{Ballot, Validator};
+use crate::Result;
+
+/// The validator's store.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ValidatorState {
+    /// The next block whose VoteOpened logs are unread.
+    pub cursor: u64,
+    /// Ballots of votes that drew this validator and are not resolved yet, by vote id.
+    pub ballots: BTreeMap<B256, Ballot>,
+    /// Votes it took part in that are resolved.
+    pub resolved: Vec<B256>,
+}
+
+/// The validator daemon.
+pub struct ValidatorNode {
+    validator: Validator,
+    store: Store<ValidatorState>,
+    follower: Follower,
+    provider: alloy::providers::DynProvider,
+}
+
+impl ValidatorNode {
+    /// A validator daemon over `validator` (sending with `provider`) with its `store`, learning of votes by
+    /// `follow`.
+    pub fn new(
+        validator: Validator,
+        provider: alloy::providers::DynProvider,
+        d: &Deployment,
+        store: Store<ValidatorState>,
+        follow: FollowMode,
+    ) -> Self {
+        let filter = alloy::rpc::types::Filter::new()
+            .address(d.committee)
+            .event_signature(Committee::VoteOpened::SIGNATURE_HASH);
+        Self { validator, store, follower: Follower::new(follow, filter), provider }
+    }
+
+    /// The store's state.
+    pub fn state(&self) -> &ValidatorState {
+        self.store.state()
+    }
+}
+
+impl Node for ValidatorNode {
+    fn role(&self) -> &'static str {
+        "validator"
+    }
+
+    async fn tick(&mut self) -> Result<()> {
+        let me = self.validator.address();
+        let mut cursor = self.store.state().cursor;
+        let opened = self.follower.next::<Committee::VoteOpened>(&self.provider, &mut cursor).await?;
+        for (e, _) in opened {
+            let known =
+                self.store.state().ballots.contains_key(&e.voteId) || self.store.state().resolved.contains(&e.voteId);
+            if known || !e.members.contains(&me) {
+                continue;
+            }
+            let ballot = self.validator.judge(e.voteId).await?;
+            tracing::info!(vote = %e.voteId, outside = ballot.outside, reason = %ballot.reason, "drawn: element judged");
+            // the salt is on disk before the commitment is sent
+            self.store.update(|s| s.ballots.insert(e.voteId, ballot))?;
+        }
+        self.store.update(|s| s.cursor = cursor)?;
+        let ballots: Vec<Ballot> = self.store.state().ballots.values().cloned().collect();
+        for b in ballots {
+            let st = self.validator.standing(b.vote).await?;
+            if st.resolved {
+                tracing::info!(vote = %b.vote, "vote resolved");
+                self.store.update(|s| {
+                    s.ballots.remove(&b.vote);
+                    s.resolved.push(b.vote);
+                })?;
+                continue;
+            }
+            if !st.committed && st.can_commit {
+                self.validator.commit(&b).await?;
+            } else if st.committed && !st.revealed && st.can_reveal {
+                self.validator.reveal(&b).await?;
+                tracing::info!(vote = %b.vote, outside = b.outside, "ballot revealed");
+            } else if st.can_resolve {
+                self.validator.resolve(b.vote).await?;
+                tracing::info!(vote = %b.vote, "vote resolved by this validator");
+            }
+        }
+        if let Some(s) = self.validator.withdraw_credit().await? {
+            tracing::info!(gas = s.gas_used, "committee credit withdrawn");
+        }
+        Ok(())
+    }
+}
