@@ -55,6 +55,15 @@ impl Follower {
                 }
             },
             _ => {
+                if self.mode == FollowMode::Filter {
+                    // installed first (from the next block on), then the range up to the head read after it:
+                    // a block mined in between is seen twice rather than never
+                    let id = provider
+                        .new_filter(&self.filter.clone())
+                        .await
+                        .map_err(|e| Error::Chain(format!("eth_newFilter: {e}")))?;
+                    self.installed = Some(id);
+                }
                 let head = provider.get_block_number().await.map_err(|e| Error::Chain(format!("block number: {e}")))?;
                 let logs = if head < *cursor {
                     Vec::new()
@@ -63,11 +72,6 @@ impl Follower {
                     provider.get_logs(&f).await.map_err(|e| Error::Chain(format!("eth_getLogs: {e}")))?
                 };
                 *cursor = (*cursor).max(head + 1);
-                if self.mode == FollowMode::Filter {
-                    let f = self.filter.clone().from_block(*cursor);
-                    self.installed =
-                        Some(provider.new_filter(&f).await.map_err(|e| Error::Chain(format!("eth_newFilter: {e}")))?);
-                }
                 logs
             }
         };

@@ -1,0 +1,372 @@
+//! The daemons as separate processes against a real anvil: four provers (honest, corrupt, withholding,
+//! nudging one weight), three watchers (two honest, one that disputes clean claims) and three validators, all
+//! reaching anvil through a TCP proxy the test can cut. Asserted: the honest claim finalizes and its false
+//! challenger loses its bond, though its prover was SIGKILLed mid-game and restarted; the corrupt claim is
+//! slashed though a watcher was SIGKILLed after challenging; the withholding prover loses by its clock; the
+//! nudged weight is voted down by the committee; and every role rides out a few seconds without RPC.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use alloy::primitives::{Address, B256};
+use alloy::providers::Provider;
+use nao::chain::{self, ClaimStatus, DeploymentFile, GameOutcome, LocalChain};
+
+const NAO: &str = env!("CARGO_BIN_EXE_nao");
+
+fn key(chain: &LocalChain, i: usize) -> String {
+    format!("0x{}", hex::encode(chain.signer(i).to_bytes()))
+}
+
+/// A TCP proxy to anvil that the test can cut (every connection dropped, new ones refused) and restore.
+struct Proxy {
+    url: String,
+    down: Arc<AtomicBool>,
+    conns: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    async fn start(target: std::net::SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let down = Arc::new(AtomicBool::new(false));
+        let conns: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let (d, c) = (down.clone(), conns.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else { continue };
+                if d.load(Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let task = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                c.lock().unwrap().push(task);
+            }
+        });
+        Self { url, down, conns }
+    }
+
+    fn cut(&self) {
+        self.down.store(true, Ordering::SeqCst);
+        for t in self.conns.lock().unwrap().drain(..) {
+            t.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.down.store(false, Ordering::SeqCst);
+    }
+}
+
+/// A daemon process, killed when dropped; its log goes to a file.
+struct Daemon {
+    name: String,
+    args: Vec<String>,
+    key: String,
+    rpc: String,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Daemon {
+    fn spawn(name: &str, dir: &Path, rpc: &str, key: String, args: &[&str]) -> Self {
+        let mut d = Daemon {
+            name: name.into(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            key,
+            rpc: rpc.into(),
+            log: dir.join(format!("{name}.log")),
+            child: None,
+        };
+        d.start();
+        d
+    }
+
+    fn start(&mut self) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
+        let child = Command::new(NAO)
+            .args(&self.args)
+            .env("NAO_KEY", &self.key)
+            .env("NAO_RPC_URL", &self.rpc)
+            .env("NAO_LOG", "warn,nao=info")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+    }
+
+    /// SIGKILL: no shutdown handler runs.
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    fn log(&self) -> (String, PathBuf) {
+        (self.name.clone(), self.log.clone())
+    }
+}
+
+/// The last lines of every daemon's log.
+fn tails(logs: &[(String, PathBuf)]) -> String {
+    let mut out = String::new();
+    for (name, path) in logs {
+        let s = std::fs::read_to_string(path).unwrap_or_default();
+        let lines: Vec<&str> = s.lines().collect();
+        out += &format!("--- {name} ---\n{}\n", lines[lines.len().saturating_sub(15)..].join("\n"));
+    }
+    out
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn run(chain: &LocalChain, k: usize, args: &[&str]) -> String {
+    let out = Command::new(NAO)
+        .args(args)
+        .env("NAO_RPC_URL", chain.rpc_url())
+        .env("NAO_KEY", key(chain, k))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+async fn post_job(http: &reqwest::Client, port: u16, prompt: &str) -> B256 {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = http
+            .post(format!("http://127.0.0.1:{port}/jobs"))
+            .header("content-type", "application/json")
+            .body(serde_json::json!({ "prompt": prompt }).to_string())
+            .send()
+            .await;
+        match r {
+            Ok(r) if r.status().is_success() => {
+                let v: serde_json::Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+                return v["claim_id"].as_str().unwrap().parse().unwrap();
+            }
+            Ok(r) => panic!("job on :{port}: {} {}", r.status(), r.text().await.unwrap_or_default()),
+            Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(200)).await,
+            Err(e) => panic!("prover on :{port} never came up: {e}"),
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Chain {
+    claims: nao_bindings::ClaimManager::ClaimManagerInstance<alloy::providers::DynProvider>,
+    game: nao_bindings::DisputeGame::DisputeGameInstance<alloy::providers::DynProvider>,
+}
+
+impl Chain {
+    async fn status(&self, claim: B256) -> ClaimStatus {
+        ClaimStatus::from(self.claims.claim(claim).call().await.unwrap().status)
+    }
+
+    /// Games against `claim`: (game id, challenger).
+    async fn games(&self, claim: B256) -> Vec<(B256, Address)> {
+        let logs = self.game.GameCreated_filter().topic2(claim).from_block(0).query().await.unwrap();
+        logs.into_iter().map(|(e, _)| (e.gameId, e.challenger)).collect()
+    }
+
+    async fn ended(&self, game: B256) -> Option<GameOutcome> {
+        let logs = self.game.GameEnded_filter().topic1(game).from_block(0).query().await.unwrap();
+        logs.first().map(|(e, _)| GameOutcome::from(e.outcome))
+    }
+
+    async fn phase(&self, game: B256) -> chain::Phase {
+        chain::Phase::from(self.game.partitionGame(game).call().await.unwrap().phase)
+    }
+}
+
+async fn wait_for<F, Fut>(what: &str, secs: u64, logs: &[(String, PathBuf)], mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f().await {
+        if Instant::now() > deadline {
+            panic!("timed out waiting for {what}\n{}", tails(logs));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn provers_watchers_and_validators_as_processes_settle_every_claim_through_kills_and_an_rpc_outage() {
+    let anvil = LocalChain::start_with_accounts(16).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let dep = d.join("deployment.json");
+    let dep_s = dep.to_str().unwrap().to_string();
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let profile = format!("{root}/profiles/mlp-tiny.json");
+
+    // windows and clocks in seconds of real time: long enough for a restart, short enough for a test
+    run(
+        &anvil,
+        0,
+        &["deploy", "--out", &dep_s, "--challenge-window", "20", "--clock-budget", "25", "--vote-window", "25"],
+    );
+    run(
+        &anvil,
+        0,
+        &[
+            "register",
+            "--deployment",
+            &dep_s,
+            "--model",
+            "mlp-tiny",
+            "--profile",
+            &profile,
+            "--declared-tolerance",
+            "1e-3",
+        ],
+    );
+    for v in [10, 11, 12] {
+        run(&anvil, v, &["stake", "--deployment", &dep_s, "--amount-wei", "1000000000000000000"]);
+    }
+    let file = DeploymentFile::read(&dep).unwrap();
+    let client = chain::connect(&anvil.rpc_url(), anvil.signer(0)).await.unwrap();
+    let c = Chain {
+        claims: nao_bindings::ClaimManager::new(file.contracts.claims, client.provider.clone()),
+        game: nao_bindings::DisputeGame::new(file.contracts.game, client.provider.clone()),
+    };
+
+    let port: u16 = anvil.rpc_url().rsplit(':').next().unwrap().trim_end_matches('/').parse().unwrap();
+    let target = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let proxy = Proxy::start(target).await;
+    let common = |store: &str, poll: &str| -> Vec<String> {
+        let store = d.join(store).to_str().unwrap().to_string();
+        ["--deployment", &dep_s, "--model", "mlp-tiny", "--profile", &profile, "--store", &store, "--poll-ms", poll]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let spawn = |name: &str, k: usize, role: &str, store: &str, poll: &str, extra: &[&str]| {
+        let mut args = vec![role.to_string()];
+        args.extend(common(store, poll));
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        Daemon::spawn(name, d, &proxy.url, key(&anvil, k), &a)
+    };
+
+    let validators: Vec<Daemon> = [10, 11, 12]
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            let follow = if i == 0 { "filter" } else { "poll" };
+            spawn(&format!("validator{i}"), *k, "validate", &format!("v{i}.json"), "300", &["--follow", follow])
+        })
+        .collect();
+    let mut w1 = spawn("watcher1", 5, "watch", "w1.json", "300", &[]);
+    let w2 = spawn("watcher2", 6, "watch", "w2.json", "300", &["--follow", "filter"]);
+    let fc = spawn("false-challenger", 7, "watch", "fc.json", "300", &["--fault", "false-challenge"]);
+    let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
+    let listen = |i: usize| format!("127.0.0.1:{}", ports[i]);
+    // the honest prover looks at the chain every 2 s, so that it can be killed before it answers
+    let mut honest = spawn("honest", 1, "prover", "p-honest.json", "2000", &["--listen", &listen(0)]);
+    let corrupt =
+        spawn("corrupt", 2, "prover", "p-corrupt.json", "300", &["--listen", &listen(1), "--fault", "corrupt"]);
+    let withhold =
+        spawn("withhold", 3, "prover", "p-withhold.json", "300", &["--listen", &listen(2), "--fault", "withhold"]);
+    let nudge = spawn("nudge", 4, "prover", "p-nudge.json", "300", &["--listen", &listen(3), "--fault", "nudge"]);
+
+    let http = reqwest::Client::new();
+    let a = post_job(&http, ports[0], "an honest job").await;
+    let b = post_job(&http, ports[1], "a corrupt job").await;
+    let cw = post_job(&http, ports[2], "a withheld job").await;
+    let n = post_job(&http, ports[3], "a nudged job").await;
+    let all: Vec<(String, PathBuf)> =
+        validators.iter().chain([&w1, &w2, &fc, &honest, &corrupt, &withhold, &nudge]).map(Daemon::log).collect();
+    let logs = |l: &[(String, PathBuf)]| tails(l);
+
+    // The false challenger disputes the honest claim; the prover is killed before it answers, and restarted.
+    let fc_addr = anvil.signer(7).address();
+    wait_for("the false challenge", 40, &all, || async { c.games(a).await.iter().any(|(_, ch)| *ch == fc_addr) }).await;
+    let fc_game = c.games(a).await.into_iter().find(|(_, ch)| *ch == fc_addr).unwrap().0;
+    honest.kill();
+    assert_eq!(c.phase(fc_game).await, chain::Phase::Fine, "killed while the move was the prover's");
+    // A watcher that challenged the corrupt claim is killed too.
+    let w1_addr = anvil.signer(5).address();
+    wait_for("watcher1's challenge", 40, &all, || async { c.games(b).await.iter().any(|(_, ch)| *ch == w1_addr) })
+        .await;
+    w1.kill();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // ... and anvil is unreachable for every daemon for four seconds
+    proxy.cut();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    proxy.restore();
+    honest.start();
+    w1.start();
+
+    wait_for("every claim settled", 150, &all, || async {
+        let mut done = true;
+        for (claim, want) in [
+            (a, ClaimStatus::Finalized),
+            (b, ClaimStatus::Slashed),
+            (cw, ClaimStatus::Slashed),
+            (n, ClaimStatus::Slashed),
+        ] {
+            let s = c.status(claim).await;
+            assert!(s == ClaimStatus::Pending || s == want, "claim {claim}: {s:?}, expected {want:?}\n{}", logs(&all));
+            done &= s == want;
+        }
+        done
+    })
+    .await;
+
+    // the honest prover, restarted, answered in time and won the false challenge
+    wait_for("the false challenge to end", 60, &all, || async { c.ended(fc_game).await.is_some() }).await;
+    assert_eq!(c.ended(fc_game).await, Some(GameOutcome::ProverWon), "{}", logs(&all));
+    // the restarted watcher's game against the corrupt claim ended without its losing the bond
+    let w1_game = c.games(b).await.into_iter().find(|(_, ch)| *ch == w1_addr).unwrap().0;
+    wait_for("watcher1's game to end", 60, &all, || async { c.ended(w1_game).await.is_some() }).await;
+    assert_ne!(c.ended(w1_game).await, Some(GameOutcome::ProverWon), "{}", logs(&all));
+    // the withholding prover lost on time, and the nudge by the committee's vote
+    let timed_out = c.game.ClockTimedOut_filter().from_block(0).query().await.unwrap();
+    let withheld_games: Vec<B256> = c.games(cw).await.into_iter().map(|g| g.0).collect();
+    assert!(timed_out.iter().any(|(e, _)| withheld_games.contains(&e.gameId)), "{}", logs(&all));
+    let committee = nao_bindings::Committee::new(file.contracts.committee, client.provider.clone());
+    let resolved = committee.VoteResolved_filter().from_block(0).query().await.unwrap();
+    let nudge_games: Vec<B256> = c.games(n).await.into_iter().map(|g| g.0).collect();
+    assert!(
+        resolved.iter().any(|(e, _)| nudge_games.contains(&e.voteId) && e.outsideWins && e.outside == 3),
+        "every validator voted the nudge outside\n{}",
+        logs(&all)
+    );
+
+    // bonds were withdrawn: nobody keeps credit in the claim manager once its daemon settled up
+    let credit_of = |i: usize| {
+        let cl = c.claims.clone();
+        let who = anvil.signer(i).address();
+        async move { cl.credit(who).call().await.unwrap() }
+    };
+    wait_for("credits withdrawn", 30, &all, || async {
+        let mut zero = true;
+        for i in [1, 5, 6, 7] {
+            zero &= credit_of(i).await.is_zero();
+        }
+        zero
+    })
+    .await;
+    let _ = client.provider.get_block_number().await.unwrap();
+}
