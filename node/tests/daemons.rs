@@ -370,3 +370,132 @@ async fn provers_watchers_and_validators_as_processes_settle_every_claim_through
     .await;
     let _ = client.provider.get_block_number().await.unwrap();
 }
+
+/// Runs a daemon that must refuse to start; returns its exit code and stderr.
+fn refused(chain_rpc: &str, key: &str, args: &[&str]) -> (i32, String) {
+    let mut child = Command::new(NAO)
+        .args(args)
+        .env("NAO_RPC_URL", chain_rpc)
+        .env("NAO_KEY", key)
+        .env("NAO_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+            return (status.code().unwrap_or(-1), err);
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("{args:?} kept running: it should have refused to start");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn daemons_refuse_bad_setups_by_name_and_change_nothing() {
+    let anvil = LocalChain::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let dep = d.join("deployment.json");
+    let dep_s = dep.to_str().unwrap().to_string();
+    let profile = concat!(env!("CARGO_MANIFEST_DIR"), "/../profiles/mlp-tiny.json");
+    run(&anvil, 0, &["deploy", "--out", &dep_s]);
+    let store = d.join("w.json");
+    let store_s = store.to_str().unwrap().to_string();
+    let watch = |extra: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = ["watch", "--model", "mlp-tiny", "--profile", profile, "--store", &store_s]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let rpc = anvil.rpc_url();
+    let k1 = key(&anvil, 1);
+    let client = chain::connect(&rpc, anvil.signer(1)).await.unwrap();
+    let nonce = client.provider.get_transaction_count(client.address).await.unwrap();
+    let check = |args: Vec<String>, rpc: &str, key: &str, want: &str| {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (rc, err) = refused(rpc, key, &a);
+        assert_ne!(rc, 0, "{a:?} started");
+        assert!(err.contains(want), "{a:?}: expected `{want}` in\n{err}");
+    };
+
+    // a model nobody registered
+    check(watch(&["--deployment", &dep_s]), &rpc, &k1, "unknown model");
+    run(
+        &anvil,
+        0,
+        &[
+            "register",
+            "--deployment",
+            &dep_s,
+            "--model",
+            "mlp-tiny",
+            "--profile",
+            profile,
+            "--declared-tolerance",
+            "1e-3",
+        ],
+    );
+    // a dead RPC
+    check(watch(&["--deployment", &dep_s]), "http://127.0.0.1:9", &k1, "does not answer");
+    // an account without ETH
+    let broke = "0x0000000000000000000000000000000000000000000000000000000000000b0b";
+    check(watch(&["--deployment", &dep_s]), &rpc, broke, "has no ETH");
+    // a deployment file of another chain, and one whose addresses hold no code
+    let mut file: serde_json::Value = serde_json::from_slice(&std::fs::read(&dep).unwrap()).unwrap();
+    let other = d.join("other-chain.json");
+    file["chain_id"] = 1.into();
+    std::fs::write(&other, file.to_string()).unwrap();
+    check(watch(&["--deployment", other.to_str().unwrap()]), &rpc, &k1, "the deployment is on chain 1");
+    file["chain_id"] = 31337.into();
+    file["contracts"]["game"] = "0x00000000000000000000000000000000000000aa".into();
+    let empty = d.join("no-code.json");
+    std::fs::write(&empty, file.to_string()).unwrap();
+    check(watch(&["--deployment", empty.to_str().unwrap()]), &rpc, &k1, "no contract at");
+    // a configuration file with a key nao does not know
+    let cfg = d.join("nao.toml");
+    std::fs::write(&cfg, "[watch]\npoll = 5\n").unwrap();
+    check(watch(&["--deployment", &dep_s, "--config", cfg.to_str().unwrap()]), &rpc, &k1, "unknown field `poll`");
+    // a corrupt store: named, and left as it was
+    std::fs::write(&store, b"{\"format\": \"nao-store/1\", \"role\"").unwrap();
+    check(watch(&["--deployment", &dep_s]), &rpc, &k1, "not a nao store file");
+    assert_eq!(std::fs::read(&store).unwrap(), b"{\"format\": \"nao-store/1\", \"role\"");
+    // another role's store
+    std::fs::remove_file(&store).unwrap();
+    let p = |extra: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> =
+            ["prover", "--model", "mlp-tiny", "--profile", profile, "--store", &store_s, "--listen", "127.0.0.1:0"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let mut prover = Command::new(NAO)
+        .args(p(&["--deployment", &dep_s]))
+        .env("NAO_RPC_URL", &rpc)
+        .env("NAO_KEY", &k1)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !store.exists() {
+        assert!(Instant::now() < deadline, "the prover never wrote its store");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    prover.kill().unwrap();
+    prover.wait().unwrap();
+    check(watch(&["--deployment", &dep_s]), &rpc, &k1, "written for role prover");
+
+    // nothing was sent by any of them
+    assert_eq!(client.provider.get_transaction_count(client.address).await.unwrap(), nonce);
+}

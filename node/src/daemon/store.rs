@@ -47,7 +47,8 @@ impl<S: Serialize + DeserializeOwned + Default> Store<S> {
         let io = |source| Error::Io { path: path.to_path_buf(), source };
         let file = match std::fs::read(path) {
             Ok(bytes) => {
-                let f: File<S> = serde_json::from_slice(&bytes)
+                // the envelope first (whose is it?), then the state it holds
+                let f: File<serde_json::Value> = serde_json::from_slice(&bytes)
                     .map_err(|e| Error::Config(format!("store {}: not a nao store file ({e})", path.display())))?;
                 let mismatch = |what: &str, got: String, want: String| {
                     Error::Config(format!("store {}: written for {what} {got}, this node runs {want}", path.display()))
@@ -68,7 +69,10 @@ impl<S: Serialize + DeserializeOwned + Default> Store<S> {
                         deployment.claims.to_string(),
                     ));
                 }
-                f
+                let state = serde_json::from_value(f.state).map_err(|e| {
+                    Error::Config(format!("store {}: its {role} state does not parse ({e})", path.display()))
+                })?;
+                File { format: f.format, role: f.role, chain_id: f.chain_id, deployment: f.deployment, state }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let f = File { format: FORMAT.into(), role: role.into(), chain_id, deployment, state: S::default() };
