@@ -5,8 +5,8 @@
 //! slashed though a watcher was SIGKILLed after challenging; the withholding prover loses by its clock; the
 //! nudged weight is voted down by the committee; and every role rides out a few seconds without RPC.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,11 +15,9 @@ use alloy::primitives::{Address, B256};
 use alloy::providers::Provider;
 use nao::chain::{self, ClaimStatus, DeploymentFile, GameOutcome, LocalChain};
 
-const NAO: &str = env!("CARGO_BIN_EXE_nao");
-
-fn key(chain: &LocalChain, i: usize) -> String {
-    format!("0x{}", hex::encode(chain.signer(i).to_bytes()))
-}
+#[path = "support/procs.rs"]
+mod procs;
+use procs::{free_port, key, post_job, run, tails, Daemon, NAO};
 
 /// A TCP proxy to anvil that the test can cut (every connection dropped, new ones refused) and restore.
 struct Proxy {
@@ -63,111 +61,6 @@ impl Proxy {
     fn restore(&self) {
         self.down.store(false, Ordering::SeqCst);
     }
-}
-
-/// A daemon process, killed when dropped; its log goes to a file.
-struct Daemon {
-    name: String,
-    args: Vec<String>,
-    key: String,
-    rpc: String,
-    log: PathBuf,
-    child: Option<Child>,
-}
-
-impl Daemon {
-    fn spawn(name: &str, dir: &Path, rpc: &str, key: String, args: &[&str]) -> Self {
-        let mut d = Daemon {
-            name: name.into(),
-            args: args.iter().map(|s| s.to_string()).collect(),
-            key,
-            rpc: rpc.into(),
-            log: dir.join(format!("{name}.log")),
-            child: None,
-        };
-        d.start();
-        d
-    }
-
-    fn start(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
-        let child = Command::new(NAO)
-            .args(&self.args)
-            .env("NAO_KEY", &self.key)
-            .env("NAO_RPC_URL", &self.rpc)
-            .env("NAO_LOG", "warn,nao=info")
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-    }
-
-    /// SIGKILL: no shutdown handler runs.
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            c.kill().unwrap();
-            c.wait().unwrap();
-        }
-    }
-
-    fn log(&self) -> (String, PathBuf) {
-        (self.name.clone(), self.log.clone())
-    }
-}
-
-/// The last lines of every daemon's log.
-fn tails(logs: &[(String, PathBuf)]) -> String {
-    let mut out = String::new();
-    for (name, path) in logs {
-        let s = std::fs::read_to_string(path).unwrap_or_default();
-        let lines: Vec<&str> = s.lines().collect();
-        out += &format!("--- {name} ---\n{}\n", lines[lines.len().saturating_sub(15)..].join("\n"));
-    }
-    out
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn run(chain: &LocalChain, k: usize, args: &[&str]) -> String {
-    let out = Command::new(NAO)
-        .args(args)
-        .env("NAO_RPC_URL", chain.rpc_url())
-        .env("NAO_KEY", key(chain, k))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-async fn post_job(http: &reqwest::Client, port: u16, prompt: &str) -> B256 {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let r = http
-            .post(format!("http://127.0.0.1:{port}/jobs"))
-            .header("content-type", "application/json")
-            .body(serde_json::json!({ "prompt": prompt }).to_string())
-            .send()
-            .await;
-        match r {
-            Ok(r) if r.status().is_success() => {
-                let v: serde_json::Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
-                return v["claim_id"].as_str().unwrap().parse().unwrap();
-            }
-            Ok(r) => panic!("job on :{port}: {} {}", r.status(), r.text().await.unwrap_or_default()),
-            Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(200)).await,
-            Err(e) => panic!("prover on :{port} never came up: {e}"),
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 struct Chain {

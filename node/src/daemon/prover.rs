@@ -295,8 +295,10 @@ async fn job(State(node): State<Shared>, Json(job): Json<Job>) -> (StatusCode, J
             (StatusCode::OK, Json(serde_json::to_value(r).unwrap_or_default()))
         }
         Err(e) => {
-            let status = match e {
+            let status = match &e {
                 Error::Shape { .. } | Error::Config(_) => StatusCode::BAD_REQUEST,
+                // the same input was claimed before (claims are content-addressed)
+                Error::Chain(m) if m.contains("ClaimExists") => StatusCode::CONFLICT,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             };
             tracing::warn!(error = %e, "job failed");

@@ -1,0 +1,145 @@
+//! The daemons under load, as separate processes on anvil: how many MiniLM claims per minute one `nao prover`
+//! sustains (jobs posted one after another over its HTTP API), and the CPU time a `nao watch` spends per claim
+//! as a ratio to the prover's, both read from /proc in the same run.
+//!
+//! `cargo bench -p nao --bench daemons` (`NAO_BENCH_CLAIMS` jobs, 32 by default).
+
+use std::time::{Duration, Instant};
+
+use nao::chain::LocalChain;
+
+#[path = "../tests/support/procs.rs"]
+mod procs;
+use procs::{free_port, key, post_job, run, Daemon};
+
+/// The registered graph's prompt: eight single-token words (every job is a reordering of them, so every job
+/// has the registered input length).
+const WORDS: [&str; 8] = ["one", "two", "three", "four", "five", "six", "seven", "eight"];
+
+/// CPU seconds (user + system) a process has used, from /proc/<pid>/stat.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/<pid>/stat");
+    // fields after the command name (which may hold spaces) start at the last ')'
+    let fields: Vec<&str> = stat[stat.rfind(')').expect(")") + 2..].split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    ticks as f64 / 100.0 // USER_HZ, 100 on Linux
+}
+
+/// The `i`-th ordering of the words (every job a distinct input: a claim is content-addressed).
+fn prompt(mut i: usize) -> String {
+    let mut left = WORDS.to_vec();
+    let mut out = Vec::new();
+    while !left.is_empty() {
+        out.push(left.remove(i % left.len()));
+        i /= left.len() + 1;
+    }
+    out.join(" ")
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let n: usize = std::env::var("NAO_BENCH_CLAIMS").ok().and_then(|v| v.parse().ok()).unwrap_or(32);
+    let anvil = LocalChain::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let dep = d.join("deployment.json").to_str().unwrap().to_string();
+    let profile = concat!(env!("CARGO_MANIFEST_DIR"), "/../profiles/minilm.json");
+    let registered = WORDS.join(" ");
+    run(&anvil, 0, &["deploy", "--out", &dep]);
+    run(
+        &anvil,
+        0,
+        &[
+            "register",
+            "--deployment",
+            &dep,
+            "--model",
+            "minilm",
+            "--profile",
+            profile,
+            "--prompt",
+            &registered,
+            "--declared-tolerance",
+            "1e-2",
+        ],
+    );
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let common = |store: &str| {
+        let s = d.join(store).to_str().unwrap().to_string();
+        vec![
+            "--deployment".to_string(),
+            dep.clone(),
+            "--model".into(),
+            "minilm".into(),
+            "--profile".into(),
+            profile.into(),
+            "--prompt".into(),
+            registered.clone(),
+            "--store".into(),
+            s,
+            "--poll-ms".into(),
+            "200".into(),
+        ]
+    };
+    let args = |role: &str, store: &str, extra: &[&str]| {
+        let mut a = vec![role.to_string()];
+        a.extend(common(store));
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let pa = args("prover", "prover.json", &["--listen", &listen]);
+    let wa = args("watch", "watcher.json", &[]);
+    let prover = Daemon::spawn(
+        "prover",
+        d,
+        &anvil.rpc_url(),
+        key(&anvil, 1),
+        &pa.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let watcher = Daemon::spawn(
+        "watcher",
+        d,
+        &anvil.rpc_url(),
+        key(&anvil, 2),
+        &wa.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+
+    // one job to warm both up (the prover's first run, the watcher's first check), then the baseline
+    let http = reqwest::Client::new();
+    post_job(&http, port, &prompt(0)).await;
+    let watcher_store = d.join("watcher.json");
+    let checked = || -> usize {
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&watcher_store).unwrap_or_default()).unwrap_or_default();
+        v["state"]["claims"].as_object().map_or(0, |m| m.len())
+    };
+    while checked() < 1 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (pp, wp) = (prover.pid().unwrap(), watcher.pid().unwrap());
+    let (p0, w0) = (cpu_seconds(pp), cpu_seconds(wp));
+
+    let t0 = Instant::now();
+    for i in 1..=n {
+        post_job(&http, port, &prompt(i)).await;
+    }
+    let posting = t0.elapsed().as_secs_f64();
+    let p1 = cpu_seconds(pp);
+    while checked() < n + 1 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let all = t0.elapsed().as_secs_f64();
+    let w1 = cpu_seconds(wp);
+    let (pc, wc) = ((p1 - p0) / n as f64, (w1 - w0) / n as f64);
+    println!("MiniLM ({} tokens with [CLS]/[SEP]), {n} claims, one prover and one watcher on anvil", WORDS.len() + 2);
+    println!("  claims_per_minute (one prover, jobs one after another): {:.1}", n as f64 / posting * 60.0);
+    println!("  watcher kept up: all {n} checked {:.1} s after the first job (posting took {posting:.1} s)", all);
+    println!("  prover CPU per claim: {:.3} s; watcher CPU per claim: {:.3} s", pc, wc);
+    println!("  watcher_cpu_ratio (watcher / prover CPU per claim): {:.2}", wc / pc);
+    let v = serde_json::json!({
+        "model": "minilm", "claims": n, "claims_per_minute": n as f64 / posting * 60.0,
+        "prover_cpu_s_per_claim": pc, "watcher_cpu_s_per_claim": wc, "watcher_cpu_ratio": wc / pc,
+    });
+    println!("{v}");
+}
