@@ -266,7 +266,17 @@ pub struct WatcherBench {
     /// judged against the goal (<= 1.2).
     #[serde(default)]
     pub median_ratio: f64,
+    /// The spot-check rate measured beside the full check ([`SPOT_CHECK_RATE`]): each op checked with this
+    /// probability, which is also the chance one watcher catches a cheat confined to one op.
+    #[serde(default)]
+    pub spot_rate: f64,
+    /// Median ratio of the spot-check (each repetition: a spot-check, then one plain inference).
+    #[serde(default)]
+    pub spot_median_ratio: f64,
 }
+
+/// The spot-check rate `nao bench` measures: one op in ten.
+pub const SPOT_CHECK_RATE: f64 = 0.1;
 
 /// Measures [`WatcherBench`] over `reps` repetitions, each a check and a plain inference back to back.
 pub fn watcher_ratio(
@@ -276,11 +286,11 @@ pub fn watcher_ratio(
 ) -> crate::Result<WatcherBench> {
     let rt = crate::runtime::Runtime::new(model)?;
     let trace = rt.run(&model.graph, input, None)?;
-    let elements = check_all(model, &trace);
-    let (mut check, mut plain, mut ratios) = (f64::MAX, f64::MAX, Vec::new());
+    let elements = check_all(model, &trace, None);
+    let (mut check, mut plain, mut ratios, mut spot) = (f64::MAX, f64::MAX, Vec::new(), Vec::new());
     for _ in 0..reps.max(1) {
         let t = Instant::now();
-        std::hint::black_box(check_all(model, &trace));
+        std::hint::black_box(check_all(model, &trace, None));
         let c = t.elapsed().as_secs_f64();
         let t = Instant::now();
         std::hint::black_box(rt.run_plain(&model.graph, input)?);
@@ -288,6 +298,12 @@ pub fn watcher_ratio(
         check = check.min(c);
         plain = plain.min(p);
         ratios.push(c / p);
+        let t = Instant::now();
+        std::hint::black_box(check_all(model, &trace, Some(SPOT_CHECK_RATE)));
+        let c = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        std::hint::black_box(rt.run_plain(&model.graph, input)?);
+        spot.push(c / t.elapsed().as_secs_f64());
     }
     Ok(WatcherBench {
         model: model.name.clone(),
@@ -296,6 +312,8 @@ pub fn watcher_ratio(
         plain_s: plain,
         ratio: check / plain,
         median_ratio: median(&mut ratios),
+        spot_rate: SPOT_CHECK_RATE,
+        spot_median_ratio: median(&mut spot),
     })
 }
 
@@ -353,7 +371,7 @@ pub fn watcher_memory(model: &crate::model::Model, trace: impl Read) -> crate::R
     let loaded = rss_mib();
     let trace = read_trace(&model.graph, trace)?;
     std::hint::black_box(trace.commit_coarse(&model.graph).root());
-    let elements = check_all(model, &trace);
+    let elements = check_all(model, &trace, None);
     let work = format!(
         "whole trace read ({} tensors, as fetched), coarse root checked, {elements} elements checked",
         trace.tensors.len()
@@ -385,12 +403,15 @@ pub fn read_trace(graph: &crate::graph::Graph, mut input: impl Read) -> crate::R
 }
 
 /// Checks every element of every op of `trace` against its region; returns the number of elements checked.
-fn check_all(model: &crate::model::Model, trace: &crate::trace::Trace) -> usize {
+/// Checks the ops of `trace` (all, or a spot-check at `rate` as the watcher draws it); elements checked.
+fn check_all(model: &crate::model::Model, trace: &crate::trace::Trace, rate: Option<f64>) -> usize {
+    let picked = crate::roles::sample_ops(model.graph.nodes.len(), rate);
     model
         .graph
         .nodes
         .iter()
         .enumerate()
+        .filter(|(i, _)| picked[*i])
         .filter_map(|(i, n)| {
             crate::region::ops::check(n, &crate::runtime::operands(model, trace, n), &trace.tensors[i + 1])
         })

@@ -325,6 +325,8 @@ impl Report {
         }
         for w in &self.watcher_ratio {
             v.push(Check::at_most(format!("watcher_ratio[{}]", w.model), Some(w.median_ratio), 1.2));
+            let spot = (w.spot_rate > 0.0).then_some(w.spot_median_ratio);
+            v.push(Check::at_most(format!("watcher_spot_ratio[{}, rate {}]", w.model, w.spot_rate), spot, 1.2));
         }
         let p = &self.protocol;
         if let (Some(gas), Some(txs)) = (p.dispute_gas_total.value, p.dispute_txs.value) {
@@ -426,20 +428,26 @@ impl Report {
         let _ = writeln!(
             s,
             "\n## Watcher\n\nChecking every element of every op against its region, over one plain inference; each \
-             repetition checks then infers, and the judged figure is the median of the per-repetition ratios.\n\n\
-             | model | elements | check (best) | plain inference (best) | ratio (median, judged) | best / best |\n\
-             | --- | --- | --- | --- | --- | --- |"
+             repetition checks then infers, and the judged figure is the median of the per-repetition ratios. \
+             The spot-check (`nao watch --sample RATE`) checks each op with probability RATE, drawn afresh per \
+             claim: one watcher then catches a cheat confined to one op with probability RATE, and a cheat that \
+             moves m ops with 1 - (1 - RATE)^m.\n\n\
+             | model | elements | check (best) | plain inference (best) | ratio (median, judged) | best / best | \
+             spot-check rate | spot-check ratio (median) |\n\
+             | --- | --- | --- | --- | --- | --- | --- | --- |"
         );
         for w in &self.watcher_ratio {
             let _ = writeln!(
                 s,
-                "| {} | {} | {:.0} ms | {:.1} ms | {:.2} | {:.2} |",
+                "| {} | {} | {:.0} ms | {:.1} ms | {:.2} | {:.2} | {} | {:.2} |",
                 w.model,
                 w.elements,
                 w.check_s * 1e3,
                 w.plain_s * 1e3,
                 w.median_ratio,
-                w.ratio
+                w.ratio,
+                w.spot_rate,
+                w.spot_median_ratio
             );
         }
 
@@ -658,6 +666,8 @@ mod tests {
                 plain_s: 0.1,
                 ratio: 10.0,
                 median_ratio: 1.1,
+                spot_rate: 0.1,
+                spot_median_ratio: 0.9,
             }],
             peak_memory: vec![],
             overhead_vs_prompt: vec![posting("smollm2", 16, 1.02)],

@@ -200,6 +200,10 @@ impl ProverArgs {
 pub struct WatchArgs {
     #[command(flatten)]
     common: Common,
+    /// Spot-check: check each op of each claim with this probability (drawn afresh per claim), instead of
+    /// every op. One watcher then catches a cheat confined to one op with this probability.
+    #[arg(long)]
+    sample: Option<f64>,
     /// Commit this fault (tests and demonstrations only).
     #[arg(long, value_enum, hide = true)]
     fault: Option<WatcherFault>,
@@ -207,9 +211,11 @@ pub struct WatchArgs {
 
 impl WatchArgs {
     pub async fn run(self) -> eyre::Result<i32> {
-        let s = self.common.setup("watch", Settings::default()).await?;
+        let s = self.common.setup("watch", Settings { sample: self.sample, ..Default::default() }).await?;
         let store = Store::open(&s.store, "watcher", s.file.chain_id, s.file.contracts)?;
-        let watcher = Watcher::new(s.client.clone(), &s.file.contracts, s.model.clone()).with_profile(&s.profile)?;
+        let mut watcher =
+            Watcher::new(s.client.clone(), &s.file.contracts, s.model.clone()).with_profile(&s.profile)?;
+        watcher.set_sample(s.settings.sample)?;
         let node = WatcherNode::new(watcher, &s.file.contracts, store, s.follow, self.fault);
         println!("watcher {} following model {}", s.client.address, s.model.id);
         daemon::run(Arc::new(tokio::sync::Mutex::new(node)), s.every, shutdown()).await;

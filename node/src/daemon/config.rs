@@ -16,6 +16,7 @@
 //!
 //! [watch]
 //! store = "watcher.json"
+//! sample = 0.1                # spot-check: each op with probability 0.1 (every op when absent)
 //! profile = "profiles/minilm.json"
 //!
 //! [validate]
@@ -54,6 +55,8 @@ pub struct Settings {
     pub prompt: Option<String>,
     /// The model's threshold profile.
     pub profile: Option<PathBuf>,
+    /// Watcher: spot-check each op of each claim with this probability (every op when absent).
+    pub sample: Option<f64>,
     /// Prover: the address its HTTP API listens on.
     pub listen: Option<String>,
     /// Prover: the URL others reach its HTTP API at (the claims' data URIs); defaults to `http://<listen>`.
@@ -68,7 +71,9 @@ impl Settings {
     /// Field by field: this layer's value where it has one, else `under`'s.
     pub fn or(self, under: Settings) -> Settings {
         let (a, b) = (self, under);
-        or_fields!(a, b, rpc_url, deployment, store, poll_ms, follow, model, prompt, profile, listen, public_url)
+        or_fields!(
+            a, b, rpc_url, deployment, store, poll_ms, follow, model, prompt, profile, sample, listen, public_url
+        )
     }
 }
 

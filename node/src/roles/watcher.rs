@@ -75,6 +75,7 @@ pub struct Watcher {
     model: Arc<RegisteredModel>,
     http: reqwest::Client,
     checking: Checking,
+    sample: Option<f64>,
 }
 
 impl Watcher {
@@ -87,6 +88,21 @@ impl Watcher {
             model,
             http: reqwest::Client::new(),
             checking: Checking::Sound,
+            sample: None,
+        }
+    }
+
+    /// Spot-checks from now on: each op of each claim is checked with probability `rate` (drawn afresh per
+    /// claim by this watcher, so a prover cannot know which ops any watcher will look at); `None` or a rate of
+    /// 1 checks every op. A cheat confined to one op escapes one watcher with probability `1 - rate`, and `w`
+    /// independent watchers with `(1 - rate)^w`; a cheat that moves `m` ops escapes with `(1 - rate)^m`.
+    pub fn set_sample(&mut self, rate: Option<f64>) -> Result<()> {
+        match rate {
+            Some(r) if !(r > 0.0 && r <= 1.0) => Err(Error::Config(format!("sample rate {r}: must be in (0, 1]"))),
+            _ => {
+                self.sample = rate.filter(|r| *r < 1.0);
+                Ok(())
+            }
         }
     }
 
@@ -162,7 +178,13 @@ impl Watcher {
         let mut unchecked = 0usize;
         let mut over: Option<ElementRef> = None;
         let mut off_chain: Option<ElementRef> = None;
+        let picked = sample_ops(m.graph.nodes.len(), self.sample);
+        let mut skipped = 0usize;
         for (i, node) in m.graph.nodes.iter().enumerate() {
+            if !picked[i] {
+                skipped += 1;
+                continue;
+            }
             let out = &trace.tensors[i + 1];
             let operands = runtime::operands(m, trace, node);
             let judged: Option<(NodeCheck, Option<usize>)> = match &self.checking {
@@ -206,7 +228,7 @@ impl Watcher {
                 }
             }
         }
-        tracing::debug!(ops = m.graph.nodes.len(), unchecked, "claim checked");
+        tracing::debug!(ops = m.graph.nodes.len(), unchecked, skipped, "claim checked");
         match (off_chain, over) {
             (Some(at), _) => Finding::OffChain(at),
             (None, Some(at)) => Finding::OverThreshold(at),
@@ -333,6 +355,13 @@ impl Watcher {
     }
 }
 
+/// Which of `ops` ops a spot-check looks at: each with probability `rate`, drawn from the thread's
+/// cryptographically seeded generator (every op when `rate` is `None`).
+pub fn sample_ops(ops: usize, rate: Option<f64>) -> Vec<bool> {
+    let mut rng = rand::rng();
+    (0..ops).map(|_| rate.is_none_or(|r| rand::Rng::random::<f64>(&mut rng) < r)).collect()
+}
+
 /// Fetches every trace tensor of `claim` from its data URI and checks shapes and roots against the claim (the
 /// watcher before it checks, a validator before it votes).
 pub async fn fetch_trace(http: &reqwest::Client, model: &crate::model::Model, claim: &ClaimSeen) -> Result<Trace> {
@@ -374,4 +403,18 @@ pub async fn fetch_trace(http: &reqwest::Client, model: &crate::model::Model, cl
         )));
     }
     Ok(trace)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sample_ops;
+
+    #[test]
+    fn a_spot_check_draws_about_its_rate_of_ops_afresh_and_no_rate_draws_all() {
+        assert!(sample_ops(500, None).iter().all(|p| *p));
+        let (a, b) = (sample_ops(10_000, Some(0.1)), sample_ops(10_000, Some(0.1)));
+        let count = |v: &[bool]| v.iter().filter(|p| **p).count();
+        assert!((800..1200).contains(&count(&a)), "{}", count(&a));
+        assert_ne!(a, b, "each claim draws its own ops");
+    }
 }
