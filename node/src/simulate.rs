@@ -21,7 +21,9 @@ use crate::model::steering::steering_mlp;
 use crate::model::{fetch, HostTensor, MlpConfig, Model, MLP_TINY};
 use crate::region::composition;
 use crate::region::profile::Profile;
-use crate::roles::{Checking, Finding, Prover, RegisteredModel, TraceServer, TraceStore, Validator, Watcher};
+use crate::roles::{
+    Advance, Checking, Dispute, Finding, Prover, RegisteredModel, TraceServer, TraceStore, Validator, VoteStep, Watcher,
+};
 use crate::trace::Trace;
 use crate::{Error, Result};
 
@@ -673,35 +675,36 @@ fn level(graph: &crate::graph::Graph, finding: &Finding, outcome: Outcome, voted
     }
 }
 
-/// The committee's vote on `game`: every validator the vote drew recomputes the element and commits its
-/// ballot, then each reveals, then the vote is resolved; returns the game's outcome and the transactions.
-async fn committee_vote(
-    validators: &[Validator],
-    game: alloy::primitives::B256,
-    from_block: u64,
-) -> Result<(u8, Vec<Sent>)> {
+/// The committee's vote on `game`: every validator the vote drew recomputes the element, then each makes its
+/// moves as the daemons do (commit, reveal once all committed, resolve once all revealed) until the vote is
+/// resolved; returns the transactions.
+async fn committee_vote(validators: &[Validator], game: alloy::primitives::B256, from_block: u64) -> Result<Vec<Sent>> {
     let mut txs = Vec::new();
     let mut members = Vec::new();
     for v in validators {
         if v.votes_since(from_block).await?.contains(&game) {
-            let ballot = v.judge(game).await?;
-            txs.push(v.commit(&ballot).await?);
-            members.push((v, ballot));
+            members.push((v, v.judge(game).await?));
         }
     }
-    let first = members.first().ok_or_else(|| Error::Chain(format!("vote {game}: no validator was drawn")))?.0;
-    for (v, ballot) in &members {
-        txs.push(v.reveal(ballot).await?);
+    if members.is_empty() {
+        return Err(Error::Chain(format!("vote {game}: no validator was drawn")));
     }
-    let sent = first.resolve(game).await?;
-    let ended = sent
-        .receipt
-        .decoded_log::<nao_bindings::DisputeGame::GameEnded>()
-        .ok_or_else(|| Error::Chain(format!("vote {game}: resolved without ending the game")))?;
-    tracing::info!(%game, outcome = ended.outcome, "committee decided");
-    let outcome = ended.outcome;
-    txs.push(sent);
-    Ok((outcome, txs))
+    // every round moves at least one member (the windows are open), so a few rounds end the vote
+    for _ in 0..=3 * members.len() {
+        let mut resolved = false;
+        for (v, ballot) in &members {
+            match v.advance(ballot).await? {
+                VoteStep::Moved(sent) => txs.push(sent),
+                VoteStep::Resolved => resolved = true,
+                VoteStep::Waiting => {}
+            }
+        }
+        if resolved {
+            tracing::info!(%game, "committee decided");
+            return Ok(txs);
+        }
+    }
+    Err(Error::Chain(format!("vote {game}: not resolved after every member moved")))
 }
 
 /// Plays one scenario: the prover posts, the watcher checks and disputes, time passes, bonds move.
@@ -751,48 +754,37 @@ async fn play_posting(
     let escalate = matches!(finding, Finding::OffChain(_) | Finding::OverThreshold(_));
     let mut game_outcome = None;
     if let Some(at) = target {
-        // The partition game: the segment (pointed at, or bisected down to), the prover's fine root, the element.
+        // The partition game, moved by the same calls the daemons make: the watcher's next move as the game's
+        // phase asks (start it by pointing at the segment or bisecting, pick, open or escalate the element,
+        // time the prover out), the prover's answers, the committee's vote.
         let (watcher, prover) = (&parties.watcher, &parties.prover);
-        let (game, sent) = match s {
-            Scenario::CorruptedBisection => watcher.bisect(&claim).await?,
-            _ => watcher.point_segment(&claim, &trace, at).await?,
-        };
-        txs.push(sent);
+        let dispute = Dispute { at, bisect: s == Scenario::CorruptedBisection, escalate, withheld: false };
         let outcome = loop {
-            match watcher.phase(game).await? {
-                chain::Phase::Reveal | chain::Phase::Fine if s == Scenario::SilentProver => {
+            match watcher.advance(&claim, &dispute, Some(&trace)).await? {
+                Advance::Moved(sent) => txs.push(sent),
+                Advance::ProverToMove(left) if s == Scenario::SilentProver => {
                     let p = &w.deployer.provider;
-                    p.anvil_increase_time(w.params.clock_budget + 1)
+                    p.anvil_increase_time(left + 1)
                         .await
                         .map_err(|e| Error::Chain(format!("evm_increaseTime: {e}")))?;
                     p.anvil_mine(Some(1), None).await.map_err(|e| Error::Chain(format!("anvil_mine: {e}")))?;
-                    let (outcome, sent) = watcher.timeout(game).await?;
-                    txs.push(sent);
-                    break outcome;
                 }
-                chain::Phase::Reveal | chain::Phase::Fine => {
+                Advance::ProverToMove(_) => {
                     let sent = prover.answer_games(posted.id, posted.trace_root, from_block).await?;
                     if sent.is_empty() {
-                        return Err(Error::Chain(format!("game {game}: the prover had no move to make")));
+                        return Err(Error::Chain(format!("claim {}: the prover had no move to make", posted.id)));
                     }
                     txs.extend(sent);
                 }
-                chain::Phase::Pick => txs.push(watcher.pick(game, at).await?),
-                chain::Phase::Element if escalate => txs.push(watcher.escalate(game, at).await?),
-                chain::Phase::Element => {
-                    let (outcome, sent) = watcher.open_element(game, &trace, at).await?;
-                    txs.push(sent);
-                    break outcome;
+                Advance::Committee => {
+                    let game = watcher.game_of(&claim, &dispute).await?;
+                    txs.extend(committee_vote(&parties.validators, game, from_block).await?);
                 }
-                chain::Phase::Vote => {
-                    let (outcome, sent) = committee_vote(&parties.validators, game, from_block).await?;
-                    txs.extend(sent);
-                    break outcome;
-                }
-                phase => return Err(Error::Chain(format!("game {game} stuck in {phase:?}"))),
+                Advance::Ended(outcome) => break outcome,
+                Advance::NotStarted(why) => return Err(Error::Chain(format!("claim {}: {why}", posted.id))),
             }
         };
-        game_outcome = Some(GameOutcome::from(outcome));
+        game_outcome = Some(outcome);
     }
 
     // Time passes; whoever is owed collects.

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{FollowMode, Follower, Node, Store};
 use crate::chain::Deployment;
-use crate::roles::{Ballot, Validator};
+use crate::roles::{Ballot, Validator, VoteStep};
 use crate::Result;
 
 /// The validator's store.
@@ -80,23 +80,12 @@ impl Node for ValidatorNode {
         self.store.update(|s| s.cursor = cursor)?;
         let ballots: Vec<Ballot> = self.store.state().ballots.values().cloned().collect();
         for b in ballots {
-            let st = self.validator.standing(b.vote).await?;
-            if st.resolved {
+            if let VoteStep::Resolved = self.validator.advance(&b).await? {
                 tracing::info!(vote = %b.vote, "vote resolved");
                 self.store.update(|s| {
                     s.ballots.remove(&b.vote);
                     s.resolved.push(b.vote);
                 })?;
-                continue;
-            }
-            if !st.committed && st.can_commit {
-                self.validator.commit(&b).await?;
-            } else if st.committed && !st.revealed && st.can_reveal {
-                self.validator.reveal(&b).await?;
-                tracing::info!(vote = %b.vote, outside = b.outside, "ballot revealed");
-            } else if st.can_resolve {
-                self.validator.resolve(b.vote).await?;
-                tracing::info!(vote = %b.vote, "vote resolved by this validator");
             }
         }
         if let Some(s) = self.validator.withdraw_credit().await? {

@@ -10,5 +10,5 @@ mod watcher;
 pub use prover::{PostedClaim, Prover, Run};
 pub use registered::{Admission, Admitted, RegisteredModel};
 pub use trace_server::{TraceServer, TraceStore};
-pub use validator::{Ballot, Validator};
-pub use watcher::{fetch_trace, sample_ops, Checking, ClaimSeen, Finding, Watcher};
+pub use validator::{Ballot, Validator, VoteStep};
+pub use watcher::{fetch_trace, sample_ops, Advance, Checking, ClaimSeen, Dispute, Finding, Watcher};

@@ -46,6 +46,17 @@ pub struct Standing {
     pub can_resolve: bool,
 }
 
+/// What one [`Validator::advance`] did.
+#[derive(Debug, Clone)]
+pub enum VoteStep {
+    /// The validator moved.
+    Moved(Sent),
+    /// Nothing to do yet (the others have not committed or revealed, and the windows are open).
+    Waiting,
+    /// The vote is resolved.
+    Resolved,
+}
+
 /// A validator for one model.
 pub struct Validator {
     client: Client,
@@ -188,6 +199,28 @@ impl Validator {
             can_commit: now <= v.commitEnd && !committed,
             can_reveal: (now > v.commitEnd || v.committed == all) && now <= v.revealEnd,
             can_resolve: !v.resolved && (now > v.revealEnd || v.revealed == all),
+        })
+    }
+
+    /// Makes this validator's next move in the vote of `ballot`, as the vote's windows and this validator's
+    /// logged ballots ask: commit, reveal, or resolve. Read from the chain, so a restarted validator resumes
+    /// where it was (its ballot and salt must have been kept).
+    pub async fn advance(&self, ballot: &Ballot) -> Result<VoteStep> {
+        let st = self.standing(ballot.vote).await?;
+        Ok(if st.resolved {
+            VoteStep::Resolved
+        } else if !st.committed && st.can_commit {
+            VoteStep::Moved(self.commit(ballot).await?)
+        } else if st.committed && !st.revealed && st.can_reveal {
+            let sent = self.reveal(ballot).await?;
+            tracing::info!(vote = %ballot.vote, outside = ballot.outside, "ballot revealed");
+            VoteStep::Moved(sent)
+        } else if st.can_resolve {
+            let sent = self.resolve(ballot.vote).await?;
+            tracing::info!(vote = %ballot.vote, "vote resolved by this validator");
+            VoteStep::Moved(sent)
+        } else {
+            VoteStep::Waiting
         })
     }
 

@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use alloy::primitives::{Address, B256};
 use alloy::providers::DynProvider;
-use nao_bindings::DisputeGame;
+use nao_bindings::{Committee, DisputeGame};
 
 use super::RegisteredModel;
 use crate::chain::{
-    element_challenge, element_request, fine_challenge, segment_of, segment_pointer, send, Claims, Client, Deployment,
-    ElementRef, Phase, Position, Sent,
+    element_challenge, element_request, fine_challenge, partition_game_id, segment_of, segment_pointer, send,
+    ClaimStatus, Claims, Client, Deployment, ElementRef, GameOutcome, Phase, Position, Sent,
 };
 use crate::commit::Hash;
 use crate::model::HostTensor;
@@ -72,6 +72,7 @@ pub struct Watcher {
     client: Client,
     claims: Claims,
     game: DisputeGame::DisputeGameInstance<DynProvider>,
+    committee: Committee::CommitteeInstance<DynProvider>,
     model: Arc<RegisteredModel>,
     http: reqwest::Client,
     checking: Checking,
@@ -84,6 +85,7 @@ impl Watcher {
         Self {
             claims: Claims::new(&client, d),
             game: DisputeGame::new(d.game, client.provider.clone()),
+            committee: Committee::new(d.committee, client.provider.clone()),
             client,
             model,
             http: reqwest::Client::new(),
@@ -352,6 +354,134 @@ impl Watcher {
             .decoded_log::<DisputeGame::GameEnded>()
             .ok_or_else(|| Error::Chain("timeout: no GameEnded event".into()))?;
         Ok((ended.outcome, sent))
+    }
+}
+
+/// How a watcher disputes one claim: the element, how the game starts, and how it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Dispute {
+    /// The element disputed.
+    pub at: ElementRef,
+    /// Start by k-ary bisection from the root (forcing the prover to reveal boundaries) rather than by
+    /// pointing at the element's segment.
+    pub bisect: bool,
+    /// Escalate the element to the committee (no on-chain check decides it) rather than open it.
+    pub escalate: bool,
+    /// The prover withheld its trace: the watcher cannot open the element itself and makes the prover open
+    /// the first element of the segment the bisection reaches.
+    pub withheld: bool,
+}
+
+/// What one [`Watcher::advance`] did, or what the game waits for.
+#[derive(Debug, Clone)]
+pub enum Advance {
+    /// The watcher moved.
+    Moved(Sent),
+    /// The prover is to move, with this many seconds left on its clock.
+    ProverToMove(u64),
+    /// The committee is voting.
+    Committee,
+    /// The game is over.
+    Ended(GameOutcome),
+    /// No game was started, and none will be (the claim was settled, or its window closed first).
+    NotStarted(String),
+}
+
+impl Watcher {
+    /// The id of this watcher's game over `claim` under `d`: it follows from the claim, the watcher and the
+    /// game's start, so a restarted watcher finds its game without having recorded it.
+    pub async fn game_of(&self, claim: &ClaimSeen, d: &Dispute) -> Result<B256> {
+        let m = &self.model.model;
+        let start = if d.bisect || d.withheld {
+            Position::ROOT
+        } else {
+            let k: u64 = self.game.arity().call().await.map_err(|e| Error::Chain(format!("arity: {e}")))?.to();
+            Position::leaf(k, m.graph.segment_ranges().len() as u64, segment_of(m, d.at.op)? as u64)
+        };
+        Ok(partition_game_id(claim.id, self.address(), start))
+    }
+
+    /// Makes this watcher's next move in its dispute `d` of `claim` (whose verified trace is `trace`, unless
+    /// withheld), as the game's phase on the chain asks: start the game, pick, open or escalate the element,
+    /// end the game on the prover's clock, end a game another game made moot, or resolve a vote the committee
+    /// left unresolved. Every decision is read from the chain, so a restarted watcher resumes where it was.
+    pub async fn advance(&self, claim: &ClaimSeen, d: &Dispute, trace: Option<&Trace>) -> Result<Advance> {
+        let game = self.game_of(claim, d).await?;
+        let g = self.game.partitionGame(game).call().await.map_err(|e| Error::Chain(format!("partitionGame: {e}")))?;
+        let phase = Phase::from(g.phase);
+        let status = self.claims.status(claim.id).await?;
+        let need =
+            || trace.ok_or_else(|| Error::TraceData(format!("claim {}: no trace to open the element from", claim.id)));
+        if !matches!(phase, Phase::None | Phase::Ended | Phase::Vote) && status != ClaimStatus::Pending {
+            // another game settled the claim: this one is moot, and the bond comes back
+            return Ok(Advance::Moved(self.timeout(game).await?.1));
+        }
+        let (_, chain_now) = crate::daemon::head(&self.client.provider).await?;
+        // what the next block's timestamp will be near (the latest block may be old on a quiet chain)
+        let now = chain_now.max(crate::daemon::wall_clock());
+        Ok(match phase {
+            Phase::None if status != ClaimStatus::Pending => {
+                Advance::NotStarted(format!("not disputed: the claim is {status:?}"))
+            }
+            Phase::None => {
+                let sent = if d.bisect || d.withheld {
+                    self.bisect(claim).await
+                } else {
+                    self.point_segment(claim, need()?, d.at).await
+                };
+                match sent {
+                    Ok((g, s)) => {
+                        tracing::info!(claim = %claim.id, game = %g, gas = s.gas_used, "game started");
+                        Advance::Moved(s)
+                    }
+                    Err(e) if e.to_string().contains("ChallengeWindowClosed") => {
+                        Advance::NotStarted("not disputed: the challenge window closed first".into())
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Phase::Reveal | Phase::Fine | Phase::Open => {
+                let left = g.proverLeft.saturating_sub(now.saturating_sub(g.turnStart));
+                if now.saturating_sub(g.turnStart) > g.proverLeft {
+                    let (outcome, sent) = self.timeout(game).await?;
+                    tracing::info!(%game, outcome, "the prover's clock ran out");
+                    Advance::Moved(sent)
+                } else {
+                    Advance::ProverToMove(left)
+                }
+            }
+            Phase::Pick => Advance::Moved(self.pick(game, d.at).await?),
+            Phase::Element if d.escalate => {
+                tracing::info!(%game, at = ?d.at, "escalating to the committee");
+                Advance::Moved(self.escalate(game, d.at).await?)
+            }
+            Phase::Element if d.withheld => {
+                // the segment's first op, element 0: the prover must open it against its own fine root
+                let op = self.model.model.graph.segment_ranges()[g.lo as usize].start;
+                Advance::Moved(self.request_element(game, ElementRef { op, row: 0, col: 0 }).await?)
+            }
+            Phase::Element => Advance::Moved(self.open_element(game, need()?, d.at).await?.1),
+            Phase::Vote => {
+                let v = self.committee.vote(game).call().await.map_err(|e| Error::Chain(format!("vote: {e}")))?;
+                if !v.resolved && now > v.revealEnd {
+                    // the members did not resolve it: anyone may
+                    Advance::Moved(send("resolve", self.committee.resolve(game)).await?)
+                } else {
+                    Advance::Committee
+                }
+            }
+            Phase::Ended => {
+                let ended = self
+                    .game
+                    .GameEnded_filter()
+                    .topic1(game)
+                    .from_block(0)
+                    .query()
+                    .await
+                    .map_err(|e| Error::Chain(format!("GameEnded logs: {e}")))?;
+                Advance::Ended(ended.first().map_or(GameOutcome::None, |(e, _)| GameOutcome::from(e.outcome)))
+            }
+        })
     }
 }
 
