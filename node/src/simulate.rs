@@ -694,7 +694,7 @@ async fn committee_vote(validators: &[Validator], game: alloy::primitives::B256,
         let mut resolved = false;
         for (v, ballot) in &members {
             match v.advance(ballot).await? {
-                VoteStep::Moved(sent) => txs.push(sent),
+                VoteStep::Moved(sent) => txs.push(*sent),
                 VoteStep::Resolved => resolved = true,
                 VoteStep::Waiting => {}
             }
@@ -761,7 +761,7 @@ async fn play_posting(
         let dispute = Dispute { at, bisect: s == Scenario::CorruptedBisection, escalate, withheld: false };
         let outcome = loop {
             match watcher.advance(&claim, &dispute, Some(&trace)).await? {
-                Advance::Moved(sent) => txs.push(sent),
+                Advance::Moved(sent) => txs.push(*sent),
                 Advance::ProverToMove(left) if s == Scenario::SilentProver => {
                     let p = &w.deployer.provider;
                     p.anvil_increase_time(left + 1)

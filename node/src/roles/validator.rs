@@ -50,7 +50,7 @@ pub struct Standing {
 #[derive(Debug, Clone)]
 pub enum VoteStep {
     /// The validator moved.
-    Moved(Sent),
+    Moved(Box<Sent>),
     /// Nothing to do yet (the others have not committed or revealed, and the windows are open).
     Waiting,
     /// The vote is resolved.
@@ -210,15 +210,15 @@ impl Validator {
         Ok(if st.resolved {
             VoteStep::Resolved
         } else if !st.committed && st.can_commit {
-            VoteStep::Moved(self.commit(ballot).await?)
+            VoteStep::Moved(Box::new(self.commit(ballot).await?))
         } else if st.committed && !st.revealed && st.can_reveal {
             let sent = self.reveal(ballot).await?;
             tracing::info!(vote = %ballot.vote, outside = ballot.outside, "ballot revealed");
-            VoteStep::Moved(sent)
+            VoteStep::Moved(Box::new(sent))
         } else if st.can_resolve {
             let sent = self.resolve(ballot.vote).await?;
             tracing::info!(vote = %ballot.vote, "vote resolved by this validator");
-            VoteStep::Moved(sent)
+            VoteStep::Moved(Box::new(sent))
         } else {
             VoteStep::Waiting
         })

@@ -376,7 +376,7 @@ pub struct Dispute {
 #[derive(Debug, Clone)]
 pub enum Advance {
     /// The watcher moved.
-    Moved(Sent),
+    Moved(Box<Sent>),
     /// The prover is to move, with this many seconds left on its clock.
     ProverToMove(u64),
     /// The committee is voting.
@@ -414,7 +414,7 @@ impl Watcher {
             || trace.ok_or_else(|| Error::TraceData(format!("claim {}: no trace to open the element from", claim.id)));
         if !matches!(phase, Phase::None | Phase::Ended | Phase::Vote) && status != ClaimStatus::Pending {
             // another game settled the claim: this one is moot, and the bond comes back
-            return Ok(Advance::Moved(self.timeout(game).await?.1));
+            return Ok(Advance::Moved(Box::new(self.timeout(game).await?.1)));
         }
         let (_, chain_now) = crate::daemon::head(&self.client.provider).await?;
         // what the next block's timestamp will be near (the latest block may be old on a quiet chain)
@@ -432,7 +432,7 @@ impl Watcher {
                 match sent {
                     Ok((g, s)) => {
                         tracing::info!(claim = %claim.id, game = %g, gas = s.gas_used, "game started");
-                        Advance::Moved(s)
+                        Advance::Moved(Box::new(s))
                     }
                     Err(e) if e.to_string().contains("ChallengeWindowClosed") => {
                         Advance::NotStarted("not disputed: the challenge window closed first".into())
@@ -445,27 +445,27 @@ impl Watcher {
                 if now.saturating_sub(g.turnStart) > g.proverLeft {
                     let (outcome, sent) = self.timeout(game).await?;
                     tracing::info!(%game, outcome, "the prover's clock ran out");
-                    Advance::Moved(sent)
+                    Advance::Moved(Box::new(sent))
                 } else {
                     Advance::ProverToMove(left)
                 }
             }
-            Phase::Pick => Advance::Moved(self.pick(game, d.at).await?),
+            Phase::Pick => Advance::Moved(Box::new(self.pick(game, d.at).await?)),
             Phase::Element if d.escalate => {
                 tracing::info!(%game, at = ?d.at, "escalating to the committee");
-                Advance::Moved(self.escalate(game, d.at).await?)
+                Advance::Moved(Box::new(self.escalate(game, d.at).await?))
             }
             Phase::Element if d.withheld => {
                 // the segment's first op, element 0: the prover must open it against its own fine root
                 let op = self.model.model.graph.segment_ranges()[g.lo as usize].start;
-                Advance::Moved(self.request_element(game, ElementRef { op, row: 0, col: 0 }).await?)
+                Advance::Moved(Box::new(self.request_element(game, ElementRef { op, row: 0, col: 0 }).await?))
             }
-            Phase::Element => Advance::Moved(self.open_element(game, need()?, d.at).await?.1),
+            Phase::Element => Advance::Moved(Box::new(self.open_element(game, need()?, d.at).await?.1)),
             Phase::Vote => {
                 let v = self.committee.vote(game).call().await.map_err(|e| Error::Chain(format!("vote: {e}")))?;
                 if !v.resolved && now > v.revealEnd {
                     // the members did not resolve it: anyone may
-                    Advance::Moved(send("resolve", self.committee.resolve(game)).await?)
+                    Advance::Moved(Box::new(send("resolve", self.committee.resolve(game)).await?))
                 } else {
                     Advance::Committee
                 }
