@@ -159,6 +159,13 @@ contract Committee {
         return _pool.length;
     }
 
+    /// @notice A member's commitment in a vote (zero before it commits) and its revealed ballot (0 none yet,
+    ///         1 inside, 2 outside): where a restarted validator finds its next move.
+    function ballotOf(bytes32 voteId, address member) external view returns (bytes32 commitment, uint8 ballot) {
+        Vote storage v = _votes[voteId];
+        return (v.commitment[member], v.ballot[member]);
+    }
+
     /// @notice A vote's members, windows, tallies so far and whether it is resolved.
     function vote(bytes32 voteId)
         external

@@ -202,6 +202,28 @@ contract CommitteeTest is PRBTest, IVoteSettler {
         (, commitEnd, revealEnd,,,,) = c.vote(VOTE);
     }
 
+    // ------------------------------------------------------------------ ballotOf
+
+    function test_ballotOf_tracksCommitThenReveal_succeeds() public {
+        stakeAll(3);
+        address[] memory m = c.open(VOTE, bytes32(0));
+        (bytes32 commitment, uint8 ballot) = c.ballotOf(VOTE, m[0]);
+        assertEq(commitment, bytes32(0));
+        assertEq(ballot, 0);
+        for (uint256 i; i < 3; ++i) {
+            commitAs(m[i], VOTE, i != 1);
+        }
+        (commitment, ballot) = c.ballotOf(VOTE, m[0]);
+        assertEq(commitment, c.commitmentOf(VOTE, m[0], true, bytes32(uint256(uint160(m[0])))));
+        assertEq(ballot, 0, "nothing revealed yet");
+        revealAs(m[0], VOTE, true);
+        revealAs(m[1], VOTE, false);
+        (, ballot) = c.ballotOf(VOTE, m[0]);
+        assertEq(ballot, 2, "outside");
+        (, ballot) = c.ballotOf(VOTE, m[1]);
+        assertEq(ballot, 1, "inside");
+    }
+
     // ------------------------------------------------------------------ reveal
 
     function test_reveal_beforeEveryoneCommitted_reverts() public {

@@ -17,7 +17,7 @@ use nao::chain::{self, ClaimStatus, DeploymentFile, GameOutcome, LocalChain};
 
 #[path = "support/procs.rs"]
 mod procs;
-use procs::{free_port, key, post_job, run, tails, Daemon, NAO};
+use procs::{free_port, key, post_job, register_mlp, run, tails, Daemon, NAO};
 
 /// A TCP proxy to anvil that the test can cut (every connection dropped, new ones refused) and restore.
 struct Proxy {
@@ -119,21 +119,7 @@ async fn provers_watchers_and_validators_as_processes_settle_every_claim_through
         0,
         &["deploy", "--out", &dep_s, "--challenge-window", "20", "--clock-budget", "25", "--vote-window", "25"],
     );
-    run(
-        &anvil,
-        0,
-        &[
-            "register",
-            "--deployment",
-            &dep_s,
-            "--model",
-            "mlp-tiny",
-            "--profile",
-            &profile,
-            "--declared-tolerance",
-            "1e-3",
-        ],
-    );
+    register_mlp(&anvil, &dep_s);
     for v in [10, 11, 12] {
         run(&anvil, v, &["stake", "--deployment", &dep_s, "--amount-wei", "1000000000000000000"]);
     }
@@ -322,21 +308,7 @@ async fn daemons_refuse_bad_setups_by_name_and_change_nothing() {
 
     // a model nobody registered
     check(watch(&["--deployment", &dep_s]), &rpc, &k1, "unknown model");
-    run(
-        &anvil,
-        0,
-        &[
-            "register",
-            "--deployment",
-            &dep_s,
-            "--model",
-            "mlp-tiny",
-            "--profile",
-            profile,
-            "--declared-tolerance",
-            "1e-3",
-        ],
-    );
+    register_mlp(&anvil, &dep_s);
     // a dead RPC
     check(watch(&["--deployment", &dep_s]), "http://127.0.0.1:9", &k1, "does not answer");
     // an account without ETH

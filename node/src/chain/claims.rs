@@ -111,4 +111,14 @@ impl Claims {
     pub async fn withdraw(&self) -> Result<Sent> {
         send("withdraw", self.inner.withdraw()).await
     }
+
+    /// Withdraws this account's credit if it has any (what the daemons do every tick).
+    pub async fn withdraw_credit(&self) -> Result<Option<Sent>> {
+        if self.credit().await?.is_zero() {
+            return Ok(None);
+        }
+        let sent = self.withdraw().await?;
+        tracing::info!(gas = sent.gas_used, "credit withdrawn");
+        Ok(Some(sent))
+    }
 }

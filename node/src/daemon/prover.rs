@@ -276,11 +276,7 @@ impl Node for ProverNode {
                 })?;
             }
         }
-        let cm = self.prover.claims();
-        if !cm.credit().await?.is_zero() {
-            let sent = cm.withdraw().await?;
-            tracing::info!(gas = sent.gas_used, "credit withdrawn");
-        }
+        self.prover.claims().withdraw_credit().await?;
         Ok(())
     }
 }

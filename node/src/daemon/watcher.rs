@@ -173,11 +173,7 @@ impl Node for WatcherNode {
                 })?;
             }
         }
-        let cm = self.watcher.claims();
-        if !cm.credit().await?.is_zero() {
-            let sent = cm.withdraw().await?;
-            tracing::info!(gas = sent.gas_used, "credit withdrawn");
-        }
+        self.watcher.claims().withdraw_credit().await?;
         Ok(())
     }
 }

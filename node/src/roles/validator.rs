@@ -168,27 +168,8 @@ impl Validator {
     pub async fn standing(&self, vote: B256) -> Result<Standing> {
         let err = |what: &'static str| move |e: alloy::contract::Error| Error::Chain(format!("{what}: {e}"));
         let v = self.committee.vote(vote).call().await.map_err(err("vote"))?;
-        let me = self.address();
-        let committed = !self
-            .committee
-            .BallotCommitted_filter()
-            .topic1(vote)
-            .topic2(me)
-            .from_block(0)
-            .query()
-            .await
-            .map_err(err("BallotCommitted logs"))?
-            .is_empty();
-        let revealed = !self
-            .committee
-            .BallotRevealed_filter()
-            .topic1(vote)
-            .topic2(me)
-            .from_block(0)
-            .query()
-            .await
-            .map_err(err("BallotRevealed logs"))?
-            .is_empty();
+        let mine = self.committee.ballotOf(vote, self.address()).call().await.map_err(err("ballotOf"))?;
+        let (committed, revealed) = (mine.commitment != B256::ZERO, mine.ballot != 0);
         // the time the next block will carry (the latest block may be old on a quiet chain)
         let now = self.now().await?.max(crate::daemon::wall_clock());
         let all = v.members.len() as u32;

@@ -100,6 +100,13 @@ pub fn run(chain: &LocalChain, k: usize, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `nao register` of the MLP (admitted on its sound bounds) on the deployment in `dep`, as key 0.
+pub fn register_mlp(chain: &LocalChain, dep: &str) {
+    let profile = concat!(env!("CARGO_MANIFEST_DIR"), "/../profiles/mlp-tiny.json");
+    let args = ["register", "--deployment", dep, "--model", "mlp-tiny", "--profile", profile];
+    run(chain, 0, &[&args[..], &["--declared-tolerance", "1e-3"]].concat());
+}
+
 pub async fn post_job(http: &reqwest::Client, port: u16, prompt: &str) -> B256 {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
