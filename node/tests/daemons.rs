@@ -157,7 +157,7 @@ async fn provers_watchers_and_validators_as_processes_settle_every_claim_through
         })
         .collect();
     let mut w1 = spawn("watcher1", 5, "watch", "w1.json", "300", &[]);
-    let w2 = spawn("watcher2", 6, "watch", "w2.json", "300", &["--follow", "filter"]);
+    let w2 = spawn("watcher2", 6, "watch", "w2.json", "300", &["--follow", "filter", "--sample", "0.5"]);
     let fc = spawn("false-challenger", 7, "watch", "fc.json", "300", &["--fault", "false-challenge"]);
     let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
     let listen = |i: usize| format!("127.0.0.1:{}", ports[i]);
@@ -216,6 +216,9 @@ async fn provers_watchers_and_validators_as_processes_settle_every_claim_through
     // the honest prover, restarted, answered in time and won the false challenge
     wait_for("the false challenge to end", 60, &all, || async { c.ended(fc_game).await.is_some() }).await;
     assert_eq!(c.ended(fc_game).await, Some(GameOutcome::ProverWon), "{}", logs(&all));
+    // the spot-checking watcher ran, with the most sensitive ops always in its sample
+    let w2_log = std::fs::read_to_string(w2.log().1).unwrap();
+    assert!(w2_log.contains("spot-checking 50 % of") && w2_log.contains("most sensitive always"), "{w2_log}");
     // the restarted watcher's game against the corrupt claim ended without its losing the bond
     let w1_game = c.games(b).await.into_iter().find(|(_, ch)| *ch == w1_addr).unwrap().0;
     wait_for("watcher1's game to end", 60, &all, || async { c.ended(w1_game).await.is_some() }).await;

@@ -12,7 +12,7 @@ use nao::chain::{self, DeploymentFile};
 use nao::daemon::{
     self, ConfigFile, FollowMode, ProverFault, ProverNode, Settings, Store, ValidatorNode, WatcherFault, WatcherNode,
 };
-use nao::roles::{Prover, RegisteredModel, TraceStore, Validator, Watcher};
+use nao::roles::{Prover, RegisteredModel, Sample, TraceStore, Validator, Watcher};
 
 use super::models::{Loaded, ModelName};
 
@@ -59,6 +59,8 @@ struct Setup {
     loaded: Loaded,
     model: Arc<RegisteredModel>,
     profile: Vec<u8>,
+    /// The input of the registered prompt (the operating point of the composition audit).
+    input: nao::model::HostTensor,
     store: PathBuf,
     every: Duration,
     follow: FollowMode,
@@ -106,7 +108,7 @@ impl Common {
         let model_name = ModelName::from_str(&name, true).map_err(|e| eyre!("--model {name}: {e}"))?;
         let loaded = model_name.load(1)?;
         let prompt = settings.prompt.clone().unwrap_or_else(|| "What is the capital of France?".into());
-        let (model, _) = (loaded.prepare)(&prompt)?;
+        let (model, input) = (loaded.prepare)(&prompt)?;
         let profile_path = settings.profile.clone().unwrap_or_else(|| format!("profiles/{name}.json").into());
         let profile =
             std::fs::read(&profile_path).wrap_err_with(|| format!("reading the profile {}", profile_path.display()))?;
@@ -115,7 +117,7 @@ impl Common {
         let every = Duration::from_millis(settings.poll_ms.unwrap_or(1000));
         let follow = settings.follow.unwrap_or_default();
         tracing::info!(role, account = %client.address, model = %model.id, store = %store.display(), "starting");
-        Ok(Setup { settings, client, file, loaded, model, profile, store, every, follow })
+        Ok(Setup { settings, client, file, loaded, model, profile, input, store, every, follow })
     }
 }
 
@@ -215,7 +217,19 @@ impl WatchArgs {
         let store = Store::open(&s.store, "watcher", s.file.chain_id, s.file.contracts)?;
         let mut watcher =
             Watcher::new(s.client.clone(), &s.file.contracts, s.model.clone()).with_profile(&s.profile)?;
-        watcher.set_sample(s.settings.sample)?;
+        if let Some(rate) = s.settings.sample {
+            let sample = Sample::for_model(&s.model.model, &s.input, rate)?;
+            let always = sample.always.iter().filter(|a| **a).count();
+            println!(
+                "spot-checking {:.0} % of {} ops per claim: the {always} most sensitive always, each other with \
+                 probability {:.3} (a cheat confined to one of those escapes this watcher with probability {:.3})",
+                rate * 100.0,
+                sample.always.len(),
+                sample.others,
+                1.0 - sample.others
+            );
+            watcher.set_sample(Some(sample))?;
+        }
         let node = WatcherNode::new(watcher, &s.file.contracts, store, s.follow, self.fault);
         println!("watcher {} following model {}", s.client.address, s.model.id);
         daemon::run(Arc::new(tokio::sync::Mutex::new(node)), s.every, shutdown()).await;

@@ -11,4 +11,4 @@ pub use prover::{PostedClaim, Prover, Run};
 pub use registered::{Admission, Admitted, RegisteredModel};
 pub use trace_server::{TraceServer, TraceStore};
 pub use validator::{Ballot, Validator, VoteStep};
-pub use watcher::{fetch_trace, sample_ops, Advance, Checking, ClaimSeen, Dispute, Finding, Watcher};
+pub use watcher::{fetch_trace, sample_ops, Advance, Checking, ClaimSeen, Dispute, Finding, Sample, Watcher};
