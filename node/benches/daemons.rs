@@ -1,6 +1,6 @@
 //! The daemons under load, as separate processes on anvil: how many MiniLM claims per minute one `nao prover`
 //! sustains (jobs posted one after another over its HTTP API), and the CPU time a `nao watch` spends per claim
-//! as a ratio to the prover's, both read from /proc in the same run.
+//! as a ratio to the prover's (a full check, and a spot-check at rate 0.1), all read from /proc in the same run.
 //!
 //! `cargo bench -p nao --bench daemons` (`NAO_BENCH_CLAIMS` jobs, 32 by default).
 
@@ -12,9 +12,14 @@ use nao::chain::LocalChain;
 mod procs;
 use procs::{free_port, key, post_job, run, Daemon};
 
-/// The registered graph's prompt: eight single-token words (every job is a reordering of them, so every job
-/// has the registered input length).
+/// The registered graph's prompt: eight single-token words, each repeated `NAO_BENCH_REPEAT` times (15 by
+/// default: 122 tokens with [CLS] and [SEP]); every job is a reordering of the eight runs, so every job has
+/// the registered input length and a distinct input.
 const WORDS: [&str; 8] = ["one", "two", "three", "four", "five", "six", "seven", "eight"];
+
+fn repeat() -> usize {
+    std::env::var("NAO_BENCH_REPEAT").ok().and_then(|v| v.parse().ok()).unwrap_or(15)
+}
 
 /// CPU seconds (user + system) a process has used, from /proc/<pid>/stat.
 fn cpu_seconds(pid: u32) -> f64 {
@@ -30,7 +35,7 @@ fn prompt(mut i: usize) -> String {
     let mut left = WORDS.to_vec();
     let mut out = Vec::new();
     while !left.is_empty() {
-        out.push(left.remove(i % left.len()));
+        out.push(vec![left.remove(i % left.len()); repeat()].join(" "));
         i /= left.len() + 1;
     }
     out.join(" ")
@@ -44,7 +49,7 @@ async fn main() {
     let d = dir.path();
     let dep = d.join("deployment.json").to_str().unwrap().to_string();
     let profile = concat!(env!("CARGO_MANIFEST_DIR"), "/../profiles/minilm.json");
-    let registered = WORDS.join(" ");
+    let registered = prompt(0);
     run(&anvil, 0, &["deploy", "--out", &dep]);
     run(
         &anvil,
@@ -90,12 +95,20 @@ async fn main() {
     };
     let pa = args("prover", "prover.json", &["--listen", &listen]);
     let wa = args("watch", "watcher.json", &[]);
+    let sa = args("watch", "spot.json", &["--sample", "0.1"]);
     let prover = Daemon::spawn(
         "prover",
         d,
         &anvil.rpc_url(),
         key(&anvil, 1),
         &pa.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let spot = Daemon::spawn(
+        "spot-watcher",
+        d,
+        &anvil.rpc_url(),
+        key(&anvil, 3),
+        &sa.iter().map(String::as_str).collect::<Vec<_>>(),
     );
     let watcher = Daemon::spawn(
         "watcher",
@@ -108,38 +121,57 @@ async fn main() {
     // one job to warm both up (the prover's first run, the watcher's first check), then the baseline
     let http = reqwest::Client::new();
     post_job(&http, port, &prompt(0)).await;
-    let watcher_store = d.join("watcher.json");
-    let checked = || -> usize {
+    let checked = |store: &str| -> usize {
         let v: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&watcher_store).unwrap_or_default()).unwrap_or_default();
+            serde_json::from_slice(&std::fs::read(d.join(store)).unwrap_or_default()).unwrap_or_default();
         v["state"]["claims"].as_object().map_or(0, |m| m.len())
     };
-    while checked() < 1 {
+    while checked("watcher.json") < 1 || checked("spot.json") < 1 {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let (pp, wp) = (prover.pid().unwrap(), watcher.pid().unwrap());
-    let (p0, w0) = (cpu_seconds(pp), cpu_seconds(wp));
+    let (pp, wp, sp) = (prover.pid().unwrap(), watcher.pid().unwrap(), spot.pid().unwrap());
+    let (p0, w0, s0) = (cpu_seconds(pp), cpu_seconds(wp), cpu_seconds(sp));
 
+    // the prover alone while it posts (the watchers stopped, so the rate is the prover's own), then the watchers
+    let signal = |sig: &str, pid: u32| {
+        std::process::Command::new("kill").args([sig, &pid.to_string()]).status().expect("kill");
+    };
+    signal("-STOP", wp);
+    signal("-STOP", sp);
     let t0 = Instant::now();
     for i in 1..=n {
         post_job(&http, port, &prompt(i)).await;
     }
     let posting = t0.elapsed().as_secs_f64();
     let p1 = cpu_seconds(pp);
-    while checked() < n + 1 {
+    signal("-CONT", wp);
+    signal("-CONT", sp);
+    let t0 = Instant::now();
+    while checked("spot.json") < n + 1 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let spot_all = t0.elapsed().as_secs_f64();
+    let s1 = cpu_seconds(sp);
+    while checked("watcher.json") < n + 1 {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let all = t0.elapsed().as_secs_f64();
     let w1 = cpu_seconds(wp);
-    let (pc, wc) = ((p1 - p0) / n as f64, (w1 - w0) / n as f64);
-    println!("MiniLM ({} tokens with [CLS]/[SEP]), {n} claims, one prover and one watcher on anvil", WORDS.len() + 2);
+    let (pc, wc, sc) = ((p1 - p0) / n as f64, (w1 - w0) / n as f64, (s1 - s0) / n as f64);
+    let tokens = WORDS.len() * repeat() + 2;
+    println!("MiniLM ({tokens} tokens with [CLS]/[SEP]), {n} claims, one prover and one watcher on anvil");
     println!("  claims_per_minute (one prover, jobs one after another): {:.1}", n as f64 / posting * 60.0);
-    println!("  watcher kept up: all {n} checked {:.1} s after the first job (posting took {posting:.1} s)", all);
+    println!("  posting took {posting:.1} s; then the full watcher checked all {n} in {all:.1} s");
     println!("  prover CPU per claim: {:.3} s; watcher CPU per claim: {:.3} s", pc, wc);
     println!("  watcher_cpu_ratio (watcher / prover CPU per claim): {:.2}", wc / pc);
+    println!(
+        "  spot-checking watcher (--sample 0.1): {sc:.3} s per claim, ratio {:.2}, all checked in {spot_all:.1} s",
+        sc / pc
+    );
     let v = serde_json::json!({
-        "model": "minilm", "claims": n, "claims_per_minute": n as f64 / posting * 60.0,
+        "model": "minilm", "tokens": tokens, "claims": n, "claims_per_minute": n as f64 / posting * 60.0,
         "prover_cpu_s_per_claim": pc, "watcher_cpu_s_per_claim": wc, "watcher_cpu_ratio": wc / pc,
+        "spot_watcher_cpu_s_per_claim": sc, "spot_watcher_cpu_ratio": sc / pc,
     });
     println!("{v}");
 }
