@@ -690,6 +690,7 @@ mod tests {
                 ("posting_overhead[smollm2, 128 tokens]", Some(true)),
                 ("posting_overhead[smollm2, 128 tokens] in CPU time", Some(true)),
                 ("watcher_ratio[minilm]", Some(true)),
+                ("watcher_spot_ratio[minilm, rate 0.1]", Some(true)),
             ]
         );
     }

@@ -33,6 +33,13 @@ pub enum WatcherFault {
 pub enum Plan {
     /// Checked clean: nothing to do.
     Clean,
+    /// The trace could not be fetched, first at `since` (Unix seconds): fetched again every tick, and disputed
+    /// as withheld (forcing reveals through the game) once a quarter of the challenge window has passed, so a
+    /// passing network fault does not become a challenge.
+    Unavailable {
+        /// When the first fetch failed.
+        since: u64,
+    },
     /// Dispute an element (see [`Dispute`]).
     Dispute(Dispute),
     /// The game ended (or never could start): its outcome, in words.
@@ -89,15 +96,31 @@ impl WatcherNode {
         self.store.state()
     }
 
-    /// Checks a newly seen claim and decides what to do.
-    async fn decide(&mut self, claim: &ClaimSeen) -> Followed {
+    /// Checks a claim and decides what to do; `since`: when its trace first failed to arrive, if it did.
+    async fn decide(&mut self, claim: &ClaimSeen, since: Option<u64>) -> Result<Followed> {
         let trace = match self.watcher.fetch_trace(claim).await {
             Ok(t) => Arc::new(t),
             Err(e) => {
-                tracing::warn!(claim = %claim.id, error = %e, "trace unavailable: forcing reveals through the game");
-                let at = ElementRef { op: 0, row: 0, col: 0 };
-                let plan = Plan::Dispute(Dispute { at, bisect: true, escalate: false, withheld: true });
-                return Followed { claim: claim.clone(), plan, finding: format!("trace unavailable: {e}") };
+                let now = super::wall_clock();
+                let since = since.unwrap_or(now);
+                let grace = self
+                    .watcher
+                    .claims()
+                    .contract()
+                    .challengeWindow()
+                    .call()
+                    .await
+                    .map_err(|e| crate::Error::Chain(format!("challengeWindow: {e}")))?
+                    / 4;
+                let plan = if now.saturating_sub(since) >= grace {
+                    tracing::warn!(claim = %claim.id, error = %e, "trace withheld: forcing reveals through the game");
+                    let at = ElementRef { op: 0, row: 0, col: 0 };
+                    Plan::Dispute(Dispute { at, bisect: true, escalate: false, withheld: true })
+                } else {
+                    tracing::warn!(claim = %claim.id, error = %e, retry_for_s = grace - (now - since), "trace unavailable");
+                    Plan::Unavailable { since }
+                };
+                return Ok(Followed { claim: claim.clone(), plan, finding: format!("trace unavailable: {e}") });
             }
         };
         let finding = tokio::task::block_in_place(|| self.watcher.check(&trace));
@@ -111,7 +134,7 @@ impl WatcherNode {
             (Finding::Clean { .. }, _) => Plan::Clean,
         };
         tracing::info!(claim = %claim.id, ?finding, ?plan, "claim checked");
-        Followed { claim: claim.clone(), plan, finding: format!("{finding:?}") }
+        Ok(Followed { claim: claim.clone(), plan, finding: format!("{finding:?}") })
     }
 
     /// The trace of `claim`, fetched again after a restart.
@@ -155,8 +178,22 @@ impl Node for WatcherNode {
                 continue;
             }
             let claim = ClaimSeen { id: e.claimId, model: e.modelId, trace_root: e.traceRoot, data_uri: e.dataUri };
-            let f = self.decide(&claim).await;
+            let f = self.decide(&claim, None).await?;
             // what it decided is on disk before it moves
+            self.store.update(|s| s.claims.insert(claim.id, f))?;
+        }
+        let unavailable: Vec<(ClaimSeen, u64)> = self
+            .store
+            .state()
+            .claims
+            .values()
+            .filter_map(|f| match f.plan {
+                Plan::Unavailable { since } => Some((f.claim.clone(), since)),
+                _ => None,
+            })
+            .collect();
+        for (claim, since) in unavailable {
+            let f = self.decide(&claim, Some(since)).await?;
             self.store.update(|s| s.claims.insert(claim.id, f))?;
         }
         self.store.update(|s| s.cursor = cursor)?;
