@@ -97,6 +97,11 @@ impl Claims {
         self.inner.credit(who).call().await.map_err(chain_err("credit"))
     }
 
+    /// Seconds a claim can be challenged after it is posted.
+    pub async fn challenge_window(&self) -> Result<u64> {
+        self.inner.challengeWindow().call().await.map_err(chain_err("challengeWindow"))
+    }
+
     /// Credit of this account.
     pub async fn credit(&self) -> Result<U256> {
         self.credit_of(self.account).await

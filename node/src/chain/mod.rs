@@ -26,6 +26,28 @@ use alloy::signers::local::PrivateKeySigner;
 
 use crate::{Error, Result};
 
+/// The latest block's number and timestamp.
+pub async fn head(provider: &DynProvider) -> Result<(u64, u64)> {
+    let b = provider
+        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+        .await
+        .map_err(|e| Error::Chain(format!("latest block: {e}")))?
+        .ok_or_else(|| Error::Chain("no latest block".into()))?;
+    Ok((b.header.number, b.header.timestamp))
+}
+
+/// Seconds since the Unix epoch by this machine's clock.
+pub fn wall_clock() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// About the timestamp the next block will carry: the latest block's, or this machine's clock when that is
+/// later (on a quiet chain the latest block may be minutes old, and a move that waits on time would look
+/// premature against it; under anvil's clock controls the chain is ahead, and its time wins).
+pub async fn next_block_time(provider: &DynProvider) -> Result<u64> {
+    Ok(head(provider).await?.1.max(wall_clock()))
+}
+
 /// A provider that signs with one account, and that account.
 #[derive(Debug, Clone)]
 pub struct Client {

@@ -253,7 +253,7 @@ impl ValidateArgs {
         let s = self.common.setup("validate", Settings::default()).await?;
         let store = Store::open(&s.store, "validator", s.file.chain_id, s.file.contracts)?;
         let validator = Validator::new(s.client.clone(), &s.file.contracts, s.model.clone(), &s.profile)?;
-        let node = ValidatorNode::new(validator, s.client.provider.clone(), &s.file.contracts, store, s.follow);
+        let node = ValidatorNode::new(validator, &s.file.contracts, store, s.follow);
         println!("validator {} for model {}", s.client.address, s.model.id);
         daemon::run(Arc::new(tokio::sync::Mutex::new(node)), s.every, shutdown()).await;
         Ok(0)

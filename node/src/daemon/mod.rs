@@ -67,19 +67,3 @@ pub async fn run<N: Node>(node: Arc<tokio::sync::Mutex<N>>, every: Duration, shu
         }
     }
 }
-
-/// The latest block's number and timestamp.
-pub async fn head(provider: &alloy::providers::DynProvider) -> Result<(u64, u64)> {
-    use alloy::providers::Provider;
-    let b = provider
-        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-        .await
-        .map_err(|e| crate::Error::Chain(format!("latest block: {e}")))?
-        .ok_or_else(|| crate::Error::Chain("no latest block".into()))?;
-    Ok((b.header.number, b.header.timestamp))
-}
-
-/// Seconds since the Unix epoch by this machine's clock (what the next block's timestamp will be near).
-pub fn wall_clock() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}

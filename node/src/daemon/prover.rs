@@ -17,9 +17,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use super::{head, wall_clock, Node, Store};
+use super::{Node, Store};
 use crate::attack::{search, Cheat};
-use crate::chain::{ClaimStatus, Sent};
+use crate::chain::{head, next_block_time, ClaimStatus};
 use crate::model::HostTensor;
 use crate::region::profile::Profile;
 use crate::roles::{Prover, Run, TraceServer, TraceStore};
@@ -114,6 +114,11 @@ impl ProverNode {
         }
         let node = Self { prover, store, traces, encode, answer, fault, profile };
         for (root, c) in &node.store.state().claims {
+            if matches!(c.fault, None | Some(ProverFault::Withhold)) {
+                // an honest run is recomputed when first asked for, and checked against its root then
+                node.prover.keep(root.0, c.input.clone());
+                continue;
+            }
             let run = node.execute(&c.input, c.fault)?;
             if run.trace_root() != *root {
                 return Err(Error::TraceData(format!(
@@ -213,7 +218,9 @@ impl ProverNode {
         Ok(logs.into_iter().find(|(e, _)| e.traceRoot == root).map(|(e, _)| e.claimId))
     }
 
-    async fn step(&self, root: B256, c: &OpenClaim, now: u64) -> Result<(Option<B256>, bool, Vec<Sent>)> {
+    /// One tick's moves for the open claim `c` (trace root `root`): its id (found again if the post was
+    /// interrupted) and whether it is settled (or was never posted) and can be forgotten.
+    async fn step(&self, root: B256, c: &OpenClaim, now: u64) -> Result<(Option<B256>, bool)> {
         let cm = self.prover.claims();
         let id = match c.claim {
             Some(id) => id,
@@ -222,34 +229,27 @@ impl ProverNode {
                 None => {
                     // never posted (killed before the post landed); forget it once the post cannot be pending
                     let (block, _) = head(self.prover.provider()).await?;
-                    return Ok((None, block > c.from_block + 64, vec![]));
+                    return Ok((None, block > c.from_block + 64));
                 }
             },
         };
-        let mut sent = Vec::new();
         match cm.status(id).await? {
             ClaimStatus::Pending => {
                 if c.fault != Some(ProverFault::Withhold) {
-                    sent.extend(self.prover.answer_games(id, root, c.from_block).await?);
+                    self.prover.answer_games(id, root, c.from_block).await?;
                 }
                 let cl = cm.contract().claim(id).call().await.map_err(|e| Error::Chain(format!("claim: {e}")))?;
-                let window: u64 = cm
-                    .contract()
-                    .challengeWindow()
-                    .call()
-                    .await
-                    .map_err(|e| Error::Chain(format!("challengeWindow: {e}")))?;
                 let open =
                     cm.contract().openGames(id).call().await.map_err(|e| Error::Chain(format!("openGames: {e}")))?;
-                if now > cl.postedAt + window && open.is_zero() {
-                    sent.push(cm.finalize(id).await?);
+                if now > cl.postedAt + cm.challenge_window().await? && open.is_zero() {
+                    cm.finalize(id).await?;
                     tracing::info!(claim = %id, "claim finalized");
                 }
-                Ok((Some(id), false, sent))
+                Ok((Some(id), false))
             }
             status => {
                 tracing::info!(claim = %id, ?status, "claim settled");
-                Ok((Some(id), true, sent))
+                Ok((Some(id), true))
             }
         }
     }
@@ -261,11 +261,10 @@ impl Node for ProverNode {
     }
 
     async fn tick(&mut self) -> Result<()> {
-        let (_, chain_now) = head(self.prover.provider()).await?;
-        let now = chain_now.max(wall_clock());
+        let now = next_block_time(self.prover.provider()).await?;
         let open: Vec<(B256, OpenClaim)> = self.store.state().claims.iter().map(|(r, c)| (*r, c.clone())).collect();
         for (root, c) in open {
-            let (id, settled, _) = self.step(root, &c, now).await?;
+            let (id, settled) = self.step(root, &c, now).await?;
             if id != c.claim || settled {
                 self.store.update(|s| {
                     if settled {

@@ -32,28 +32,15 @@ pub struct ValidatorNode {
     validator: Validator,
     store: Store<ValidatorState>,
     follower: Follower,
-    provider: alloy::providers::DynProvider,
 }
 
 impl ValidatorNode {
-    /// A validator daemon over `validator` (sending with `provider`) with its `store`, learning of votes by
-    /// `follow`.
-    pub fn new(
-        validator: Validator,
-        provider: alloy::providers::DynProvider,
-        d: &Deployment,
-        store: Store<ValidatorState>,
-        follow: FollowMode,
-    ) -> Self {
+    /// A validator daemon over `validator` with its `store`, learning of votes by `follow`.
+    pub fn new(validator: Validator, d: &Deployment, store: Store<ValidatorState>, follow: FollowMode) -> Self {
         let filter = alloy::rpc::types::Filter::new()
             .address(d.committee)
             .event_signature(Committee::VoteOpened::SIGNATURE_HASH);
-        Self { validator, store, follower: Follower::new(follow, filter), provider }
-    }
-
-    /// The store's state.
-    pub fn state(&self) -> &ValidatorState {
-        self.store.state()
+        Self { validator, store, follower: Follower::new(follow, filter) }
     }
 }
 
@@ -65,7 +52,8 @@ impl Node for ValidatorNode {
     async fn tick(&mut self) -> Result<()> {
         let me = self.validator.address();
         let mut cursor = self.store.state().cursor;
-        let opened = self.follower.next::<Committee::VoteOpened>(&self.provider, &mut cursor).await?;
+        let provider = self.validator.provider().clone();
+        let opened = self.follower.next::<Committee::VoteOpened>(&provider, &mut cursor).await?;
         for (e, _) in opened {
             let known =
                 self.store.state().ballots.contains_key(&e.voteId) || self.store.state().resolved.contains(&e.voteId);
@@ -77,7 +65,9 @@ impl Node for ValidatorNode {
             // the salt is on disk before the commitment is sent
             self.store.update(|s| s.ballots.insert(e.voteId, ballot))?;
         }
-        self.store.update(|s| s.cursor = cursor)?;
+        if cursor != self.store.state().cursor {
+            self.store.update(|s| s.cursor = cursor)?;
+        }
         let ballots: Vec<Ballot> = self.store.state().ballots.values().cloned().collect();
         for b in ballots {
             if let VoteStep::Resolved = self.validator.advance(&b).await? {

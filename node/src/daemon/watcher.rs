@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use alloy::primitives::{Address, B256};
+use alloy::primitives::B256;
 use alloy::sol_types::SolEvent;
 use nao_bindings::ClaimManager;
 use serde::{Deserialize, Serialize};
@@ -91,27 +91,14 @@ impl WatcherNode {
         Self { watcher, store, follower: Follower::new(follow, filter), traces: HashMap::new(), fault }
     }
 
-    /// The store's state (what it decided about each claim).
-    pub fn state(&self) -> &WatcherState {
-        self.store.state()
-    }
-
     /// Checks a claim and decides what to do; `since`: when its trace first failed to arrive, if it did.
     async fn decide(&mut self, claim: &ClaimSeen, since: Option<u64>) -> Result<Followed> {
-        let trace = match self.watcher.fetch_trace(claim).await {
-            Ok(t) => Arc::new(t),
+        let trace = match self.trace(claim).await {
+            Ok(t) => t,
             Err(e) => {
-                let now = super::wall_clock();
+                let now = crate::chain::wall_clock();
                 let since = since.unwrap_or(now);
-                let grace = self
-                    .watcher
-                    .claims()
-                    .contract()
-                    .challengeWindow()
-                    .call()
-                    .await
-                    .map_err(|e| crate::Error::Chain(format!("challengeWindow: {e}")))?
-                    / 4;
+                let grace = self.watcher.claims().challenge_window().await? / 4;
                 let plan = if now.saturating_sub(since) >= grace {
                     tracing::warn!(claim = %claim.id, error = %e, "trace withheld: forcing reveals through the game");
                     let at = ElementRef { op: 0, row: 0, col: 0 };
@@ -124,7 +111,6 @@ impl WatcherNode {
             }
         };
         let finding = tokio::task::block_in_place(|| self.watcher.check(&trace));
-        self.traces.insert(claim.id, trace);
         let dispute =
             |at: &ElementRef, escalate| Plan::Dispute(Dispute { at: *at, bisect: false, escalate, withheld: false });
         let plan = match (&finding, self.fault) {
@@ -157,11 +143,6 @@ impl WatcherNode {
             Advance::Moved(_) | Advance::ProverToMove(_) | Advance::Committee => None,
         })
     }
-
-    /// This watcher's address.
-    pub fn address(&self) -> Address {
-        self.watcher.address()
-    }
 }
 
 impl Node for WatcherNode {
@@ -177,7 +158,7 @@ impl Node for WatcherNode {
             if self.store.state().claims.contains_key(&e.claimId) {
                 continue;
             }
-            let claim = ClaimSeen { id: e.claimId, model: e.modelId, trace_root: e.traceRoot, data_uri: e.dataUri };
+            let claim = ClaimSeen::from(e);
             let f = self.decide(&claim, None).await?;
             // what it decided is on disk before it moves
             self.store.update(|s| s.claims.insert(claim.id, f))?;
@@ -196,7 +177,9 @@ impl Node for WatcherNode {
             let f = self.decide(&claim, Some(since)).await?;
             self.store.update(|s| s.claims.insert(claim.id, f))?;
         }
-        self.store.update(|s| s.cursor = cursor)?;
+        if cursor != self.store.state().cursor {
+            self.store.update(|s| s.cursor = cursor)?;
+        }
         let active: Vec<Followed> =
             self.store.state().claims.values().filter(|f| matches!(f.plan, Plan::Dispute(_))).cloned().collect();
         for f in active {

@@ -124,7 +124,7 @@ impl Validator {
         let Some((e, _)) = logs.into_iter().next() else {
             return Err(Error::Chain(format!("vote {vote}: claim {} was never posted", g.claimId)));
         };
-        let claim = ClaimSeen { id: e.claimId, model: e.modelId, trace_root: e.traceRoot, data_uri: e.dataUri };
+        let claim = ClaimSeen::from(e);
         let m = &self.model.model;
         let trace = match fetch_trace(&self.http, m, &claim).await {
             Ok(t) => t,
@@ -170,8 +170,7 @@ impl Validator {
         let v = self.committee.vote(vote).call().await.map_err(err("vote"))?;
         let mine = self.committee.ballotOf(vote, self.address()).call().await.map_err(err("ballotOf"))?;
         let (committed, revealed) = (mine.commitment != B256::ZERO, mine.ballot != 0);
-        // the time the next block will carry (the latest block may be old on a quiet chain)
-        let now = self.now().await?.max(crate::daemon::wall_clock());
+        let now = crate::chain::next_block_time(&self.client.provider).await?;
         let all = v.members.len() as u32;
         Ok(Standing {
             committed,
@@ -205,19 +204,6 @@ impl Validator {
         })
     }
 
-    /// The latest block's timestamp.
-    async fn now(&self) -> Result<u64> {
-        use alloy::providers::Provider;
-        let b = self
-            .client
-            .provider
-            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-            .await
-            .map_err(|e| Error::Chain(format!("latest block: {e}")))?
-            .ok_or_else(|| Error::Chain("no latest block".into()))?;
-        Ok(b.header.timestamp)
-    }
-
     /// Withdraws this validator's committee credit (its share of penalties), if any.
     pub async fn withdraw_credit(&self) -> Result<Option<Sent>> {
         let c = self.committee.credit(self.address()).call().await.map_err(|e| Error::Chain(format!("credit: {e}")))?;
@@ -230,6 +216,11 @@ impl Validator {
     /// Ends `vote` (anyone may, once every member revealed or the reveal window closed).
     pub async fn resolve(&self, vote: B256) -> Result<Sent> {
         send("resolve", self.committee.resolve(vote)).await
+    }
+
+    /// The provider it sends with.
+    pub fn provider(&self) -> &DynProvider {
+        &self.client.provider
     }
 
     /// The committee as this validator.

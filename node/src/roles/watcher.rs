@@ -34,6 +34,12 @@ pub struct ClaimSeen {
     pub data_uri: String,
 }
 
+impl From<nao_bindings::ClaimManager::ClaimPosted> for ClaimSeen {
+    fn from(e: nao_bindings::ClaimManager::ClaimPosted) -> Self {
+        Self { id: e.claimId, model: e.modelId, trace_root: e.traceRoot, data_uri: e.dataUri }
+    }
+}
+
 /// What checking a claim found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Finding {
@@ -205,11 +211,6 @@ impl Watcher {
         &self.client.provider
     }
 
-    /// The dispute game as this watcher.
-    pub fn game(&self) -> &DisputeGame::DisputeGameInstance<DynProvider> {
-        &self.game
-    }
-
     /// The model it follows.
     pub fn model(&self) -> &RegisteredModel {
         &self.model
@@ -226,10 +227,7 @@ impl Watcher {
             .query()
             .await
             .map_err(|e| Error::Chain(format!("ClaimPosted logs: {e}")))?;
-        Ok(logs
-            .into_iter()
-            .map(|(e, _)| ClaimSeen { id: e.claimId, model: e.modelId, trace_root: e.traceRoot, data_uri: e.dataUri })
-            .collect())
+        Ok(logs.into_iter().map(|(e, _)| ClaimSeen::from(e)).collect())
     }
 
     /// Fetches every trace tensor from the prover and checks shapes and roots against the claim.
@@ -357,12 +355,6 @@ impl Watcher {
         Ok((Self::created(&sent, "bisect")?, sent))
     }
 
-    /// Where a partition game stands.
-    pub async fn phase(&self, game: B256) -> Result<Phase> {
-        let g = self.game.partitionGame(game).call().await.map_err(|e| Error::Chain(format!("partitionGame: {e}")))?;
-        Ok(Phase::from(g.phase))
-    }
-
     /// Bisection: picks, among the prover's last reveal, the child range that holds the segment of `at`.
     pub async fn pick(&self, game: B256, at: ElementRef) -> Result<Sent> {
         let g = self.game.partitionGame(game).call().await.map_err(|e| Error::Chain(format!("partitionGame: {e}")))?;
@@ -483,9 +475,7 @@ impl Watcher {
             // another game settled the claim: this one is moot, and the bond comes back
             return Ok(Advance::Moved(Box::new(self.timeout(game).await?.1)));
         }
-        let (_, chain_now) = crate::daemon::head(&self.client.provider).await?;
-        // what the next block's timestamp will be near (the latest block may be old on a quiet chain)
-        let now = chain_now.max(crate::daemon::wall_clock());
+        let now = crate::chain::next_block_time(&self.client.provider).await?;
         Ok(match phase {
             Phase::None if status != ClaimStatus::Pending => {
                 Advance::NotStarted(format!("not disputed: the claim is {status:?}"))
@@ -508,13 +498,13 @@ impl Watcher {
                 }
             }
             Phase::Reveal | Phase::Fine | Phase::Open => {
-                let left = g.proverLeft.saturating_sub(now.saturating_sub(g.turnStart));
-                if now.saturating_sub(g.turnStart) > g.proverLeft {
+                let elapsed = now.saturating_sub(g.turnStart);
+                if elapsed > g.proverLeft {
                     let (outcome, sent) = self.timeout(game).await?;
                     tracing::info!(%game, outcome, "the prover's clock ran out");
                     Advance::Moved(Box::new(sent))
                 } else {
-                    Advance::ProverToMove(left)
+                    Advance::ProverToMove(g.proverLeft - elapsed)
                 }
             }
             Phase::Pick => Advance::Moved(Box::new(self.pick(game, d.at).await?)),
