@@ -4,8 +4,7 @@ pragma solidity ^0.8.28;
 import {ClaimManager} from "./ClaimManager.sol";
 import {ModelRegistry} from "./ModelRegistry.sol";
 import {TensorMerkle} from "./lib/TensorMerkle.sol";
-import {SoundBound} from "./lib/SoundBound.sol";
-import {Fp32} from "./lib/Fp32.sol";
+import {Adjudicator} from "./Adjudicator.sol";
 import {Position, LibPosition} from "./lib/Position.sol";
 import {Committee, IVoteSettler} from "./Committee.sol";
 import {
@@ -27,7 +26,8 @@ import {
     Phase,
     Side,
     PartitionGame,
-    TensorOpening,
+    Loc,
+    readsInput2,
     modelIdOf
 } from "./lib/Types.sol";
 import {
@@ -87,13 +87,6 @@ import {
 contract DisputeGame is IVoteSettler {
     using LibPosition for Position;
 
-    /// @dev Where a tensor sits: leaf `index` of a list of `count` tensor roots with root `root`.
-    struct Loc {
-        bytes32 root;
-        uint256 index;
-        uint256 count;
-    }
-
     /// @notice Claims and bonds.
     ClaimManager public immutable claims;
     /// @notice Registered models.
@@ -104,6 +97,8 @@ contract DisputeGame is IVoteSettler {
     uint256 public immutable arity;
     /// @notice The validator committee that decides escalated elements.
     Committee public immutable committee;
+    /// @notice Opens an element's operands and decides its sound region.
+    Adjudicator public immutable adjudicator;
 
     mapping(bytes32 gameId => Game) internal _games;
     mapping(bytes32 gameId => PartitionGame) internal _partition;
@@ -169,7 +164,14 @@ contract DisputeGame is IVoteSettler {
     /// @param clockBudget_ Seconds each side may think in total over one partition game.
     /// @param arity_ Bisection arity k (>= 2).
     /// @param committee_ The validator committee (which must bind this game).
-    constructor(ClaimManager claims_, uint64 clockBudget_, uint256 arity_, Committee committee_) {
+    /// @param adjudicator_ The element adjudicator.
+    constructor(
+        ClaimManager claims_,
+        uint64 clockBudget_,
+        uint256 arity_,
+        Committee committee_,
+        Adjudicator adjudicator_
+    ) {
         // INVARIANT: a bisection halves at least, and a side has time to move.
         if (arity_ < 2 || arity_ > 256 || clockBudget_ == 0) revert BadGameParams(arity_, clockBudget_);
         claims = claims_;
@@ -177,6 +179,7 @@ contract DisputeGame is IVoteSettler {
         clockBudget = clockBudget_;
         arity = arity_;
         committee = committee_;
+        adjudicator = adjudicator_;
     }
 
     // ------------------------------------------------------------------ views
@@ -256,14 +259,21 @@ contract DisputeGame is IVoteSettler {
     /// @return yBits The claimed element's fp32 bits.
     function adjudicate(ModelSpec memory spec, bytes32 traceRoot, ElementChallenge calldata c)
         public
-        pure
+        view
         returns (bool inside, uint32 yBits)
     {
         // INVARIANT: every op output is a leaf of the claim's (coarse) trace root.
         if (spec.segmentCount != spec.nodeCount) revert FineTraceRequired(modelIdOf(spec));
         _checkNode(spec, c);
         uint256 leaves = uint256(spec.nodeCount) + 1;
-        return _bound(spec, c, Loc(traceRoot, uint256(c.op) + 1, leaves), Loc(traceRoot, c.node.input, leaves));
+        return adjudicator.adjudicate(
+            spec.weightsRoot,
+            spec.weightCount,
+            c,
+            Loc(traceRoot, uint256(c.op) + 1, leaves),
+            Loc(traceRoot, c.node.input, leaves),
+            Loc(traceRoot, c.node.input2, leaves)
+        );
     }
 
     // ------------------------------------------------------------------ partition game: segment level
@@ -394,8 +404,12 @@ contract DisputeGame is IVoteSettler {
         TensorMerkle.verify(spec.graphRoot, TensorMerkle.leafHash(abi.encode(n)), r.op, spec.nodeCount, r.nodeProof);
         if (n.input > r.op) revert BadOpInput(r.op, n.input);
         if (r.row >= n.rows || r.col >= n.cols) revert ElementOutOfRange(r.row, r.col);
-        if (n.kind == OpKind.None) revert UnsupportedOp(uint8(n.kind));
+        if (n.kind == OpKind.None || n.kind > OpKind.Argmax) revert UnsupportedOp(uint8(n.kind));
         if (n.input < g.segStart && n.input != 0) _boundaryOf(spec, g, r.op, n.input, r.inputSegment);
+        if (readsInput2(n.kind)) {
+            if (n.input2 > r.op) revert BadOpInput(r.op, n.input2);
+            if (n.input2 < g.segStart && n.input2 != 0) _boundaryOf(spec, g, r.op, n.input2, r.input2Segment);
+        }
         (g.reqOp, g.reqRow, g.reqCol) = (r.op, r.row, r.col);
         g.phase = Phase.Open;
         emit ElementRequested(gameId, r.op, r.row, r.col, left);
@@ -453,16 +467,28 @@ contract DisputeGame is IVoteSettler {
         if (e.op < start || e.op >= end) revert OpNotInSegment(e.op, start, end);
         uint256 fine = uint256(end) - start + 1;
         Loc memory out = Loc(g.pending, uint256(e.op) + 1 - start, fine);
-        Loc memory inp;
-        uint32 t = e.node.input;
-        if (t >= start) {
-            inp = Loc(g.pending, t - start, fine);
-        } else if (t == 0) {
-            inp = Loc(cl.traceRoot, 0, uint256(g.segments) + 1);
-        } else {
-            inp = Loc(cl.traceRoot, _boundaryOf(spec, g, e.op, t, c.inputSegment), uint256(g.segments) + 1);
-        }
-        return _bound(spec, e, out, inp);
+        Loc memory in1 = _traceLoc(spec, g, cl.traceRoot, e.op, e.node.input, c.inputSegment);
+        Loc memory in2 = readsInput2(e.node.kind)
+            ? _traceLoc(spec, g, cl.traceRoot, e.op, e.node.input2, c.input2Segment)
+            : in1;
+        return adjudicator.adjudicate(spec.weightsRoot, spec.weightCount, e, out, in1, in2);
+    }
+
+    /// @dev Where trace tensor `t`, read by `op` of the disputed segment, is committed: under the fine root when
+    ///      it is inside the segment, else under the coarse root (the claim input, or the boundary `so` ends at).
+    function _traceLoc(
+        ModelSpec memory spec,
+        PartitionGame storage g,
+        bytes32 coarseRoot,
+        uint32 op,
+        uint32 t,
+        SegmentOpening calldata so
+    ) private view returns (Loc memory) {
+        uint32 start = g.segStart;
+        if (t >= start) return Loc(g.pending, t - start, uint256(g.segEnd) - start + 1);
+        uint256 leaves = uint256(g.segments) + 1;
+        if (t == 0) return Loc(coarseRoot, 0, leaves);
+        return Loc(coarseRoot, _boundaryOf(spec, g, op, t, so), leaves);
     }
 
     /// @dev The coarse leaf of trace tensor `t` read by `op` from an earlier segment: `so` must be the segment
@@ -603,60 +629,7 @@ contract DisputeGame is IVoteSettler {
         TensorMerkle.verify(spec.graphRoot, TensorMerkle.leafHash(abi.encode(n)), c.op, spec.nodeCount, c.nodeProof);
         // INVARIANT: an op reads the claim input or an earlier op's output.
         if (n.input > c.op) revert BadOpInput(c.op, n.input);
+        if (readsInput2(n.kind) && n.input2 > c.op) revert BadOpInput(c.op, n.input2);
         if (c.row >= n.rows || c.col >= n.cols) revert ElementOutOfRange(c.row, c.col);
-    }
-
-    /// @dev Opens output and input at `out` / `inp` and the weight against the model, and decides the bound.
-    function _bound(ModelSpec memory spec, ElementChallenge calldata c, Loc memory out, Loc memory inp)
-        private
-        pure
-        returns (bool inside, uint32 yBits)
-    {
-        OpNode calldata n = c.node;
-        _open(c.output, _shape2(n.rows, n.cols), out);
-        yBits = TensorMerkle.element(c.output, uint256(c.row) * n.cols + c.col);
-        if (n.kind == OpKind.MatMul) {
-            _open(c.input, _shape2(n.rows, n.inner), inp);
-            TensorMerkle.verifyOpening(c.weight, _shape2(n.cols, n.inner), spec.weightsRoot, n.weight, spec.weightCount);
-            uint32[] memory x = TensorMerkle.elements(c.input, uint256(c.row) * n.inner, n.inner);
-            uint32[] memory w = TensorMerkle.elements(c.weight, uint256(c.col) * n.inner, n.inner);
-            inside = SoundBound.dotWithin(x, w, yBits);
-        } else if (n.kind == OpKind.Add) {
-            _open(c.input, _shape2(n.rows, n.cols), inp);
-            TensorMerkle.verifyOpening(c.weight, _shape1(n.cols), spec.weightsRoot, n.weight, spec.weightCount);
-            uint32 a = TensorMerkle.element(c.input, uint256(c.row) * n.cols + c.col);
-            uint32 b = TensorMerkle.element(c.weight, c.col);
-            inside = SoundBound.addWithin(a, b, yBits);
-        } else if (n.kind == OpKind.Relu) {
-            _open(c.input, _shape2(n.rows, n.cols), inp);
-            inside = SoundBound.reluWithin(TensorMerkle.element(c.input, uint256(c.row) * n.cols + c.col), yBits);
-        } else if (n.kind == OpKind.Embedding) {
-            _open(c.input, _shape1(n.rows), inp);
-            (bool ok, uint256 id) = Fp32.toIndex(TensorMerkle.element(c.input, c.row), n.inner);
-            // INVARIANT: a row of the table, bit for bit; an id that names no row has no honest output.
-            if (ok) {
-                TensorMerkle.verifyOpening(
-                    c.weight, _shape2(n.inner, n.cols), spec.weightsRoot, n.weight, spec.weightCount
-                );
-                inside = TensorMerkle.element(c.weight, id * n.cols + c.col) == yBits;
-            }
-        } else {
-            revert UnsupportedOp(uint8(n.kind));
-        }
-    }
-
-    function _open(TensorOpening calldata t, uint32[] memory shape, Loc memory loc) private pure {
-        TensorMerkle.verifyOpening(t, shape, loc.root, loc.index, loc.count);
-    }
-
-    function _shape2(uint32 a, uint32 b) private pure returns (uint32[] memory s) {
-        s = new uint32[](2);
-        s[0] = a;
-        s[1] = b;
-    }
-
-    function _shape1(uint32 a) private pure returns (uint32[] memory s) {
-        s = new uint32[](1);
-        s[0] = a;
     }
 }

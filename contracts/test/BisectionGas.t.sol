@@ -4,6 +4,7 @@ pragma solidity ^0.8.28;
 import {Tree} from "./Fixture.t.sol";
 import {GasMeter} from "./GasMeter.t.sol";
 import {ClaimManager} from "../src/ClaimManager.sol";
+import {Adjudicator} from "../src/Adjudicator.sol";
 import {DisputeGame} from "../src/DisputeGame.sol";
 import {TensorMerkle} from "../src/lib/TensorMerkle.sol";
 import {Position, LibPosition} from "../src/lib/Position.sol";
@@ -49,7 +50,7 @@ contract BisectionGasTest is GasMeter {
     function setUp() public override {
         super.setUp();
         claims8 = new ClaimManager(registry, WINDOW, CLAIM_BOND, CHALLENGE_BOND);
-        game8 = new DisputeGame(claims8, CLOCK, _k(), committee);
+        game8 = new DisputeGame(claims8, CLOCK, _k(), committee, new Adjudicator());
         claims8.bindDisputeGame(address(game8));
         for (uint256 i; i < S; ++i) {
             nodeLeaves.push(TensorMerkle.leafHash(abi.encode(_node(i))));
@@ -77,7 +78,7 @@ contract BisectionGasTest is GasMeter {
 
     function _node(uint256 i) internal pure returns (OpNode memory) {
         // forge-lint: disable-next-line(unsafe-typecast)
-        return OpNode(OpKind.Relu, uint32(i), 0, 1, 1, 0);
+        return OpNode(OpKind.Relu, uint32(i), 0, 1, 1, 0, 0, 0, 0);
     }
 
     function _value(uint256 t) internal pure returns (uint32) {

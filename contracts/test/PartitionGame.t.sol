@@ -2,6 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {Fixture} from "./Fixture.t.sol";
+import {Adjudicator} from "../src/Adjudicator.sol";
 import {DisputeGame} from "../src/DisputeGame.sol";
 import {ClaimManager} from "../src/ClaimManager.sol";
 import {Position, LibPosition} from "../src/lib/Position.sol";
@@ -105,10 +106,11 @@ contract PartitionGameTest is Fixture {
     // ------------------------------------------------------------------ constructor
 
     function test_constructor_badArity_reverts() public {
+        Adjudicator adj = new Adjudicator();
         vm.expectRevert(abi.encodeWithSelector(BadGameParams.selector, 1, CLOCK));
-        new DisputeGame(claims, CLOCK, 1, committee);
+        new DisputeGame(claims, CLOCK, 1, committee, adj);
         vm.expectRevert(abi.encodeWithSelector(BadGameParams.selector, 2, 0));
-        new DisputeGame(claims, 0, 2, committee);
+        new DisputeGame(claims, 0, 2, committee, adj);
     }
 
     // ------------------------------------------------------------------ bisect

@@ -53,4 +53,12 @@ library Fp32 {
     function isZero(uint32 bits) internal pure returns (bool) {
         return (bits & 0x7fffffff) == 0;
     }
+
+    /// @notice a < b for finite fp32 values (-0 == +0).
+    function lt(uint32 a, uint32 b) internal pure returns (bool) {
+        if (isZero(a) && isZero(b)) return false;
+        bool an = (a >> 31) == 1;
+        if (an != ((b >> 31) == 1)) return an;
+        return an ? (a & 0x7fffffff) > (b & 0x7fffffff) : a < b;
+    }
 }

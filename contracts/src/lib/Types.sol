@@ -4,6 +4,9 @@ pragma solidity ^0.8.28;
 import {Position} from "./Position.sol";
 
 /// @notice Operator kinds of the graph IR. The numbering is shared with Rust (`nao::graph::OpKind`).
+/// @dev Shapes: the output is [rows, cols], or [batch, rows / batch, cols] when `batch` is not 0 (rows counts
+///      the rows of every batch); an element (row, col) indexes the output viewed as [rows, cols]. Argmax's
+///      output is [rows] and `col` names the challenger's witness column.
 enum OpKind {
     None,
     /// y[r, c] = sum_k x[r, k] * w[c, k]   (x: trace tensor [rows, inner], w: weight [cols, inner])
@@ -14,14 +17,31 @@ enum OpKind {
     Relu,
     /// y[r, c] = w[ids[r], c], bit-exact    (ids: trace tensor [rows] of integral fp32 ids, w: weight
     ///                                       [inner, cols]; `inner` is the table's row count)
-    Embedding
+    Embedding,
+    /// y = x + x2, elementwise over two trace tensors of the output's shape (a residual connection)
+    Residual,
+    /// y = x * x2, elementwise over two trace tensors of the output's shape (a gated activation)
+    Mul,
+    /// y = x * param, `param` the fp32 bits of the factor
+    Scale,
+    /// y[r, c] = x[r, c] / sqrt(mean_k x[r, k]^2 + eps) * g[c]   (g: weight [cols]; `param`: eps bits)
+    RmsNorm,
+    /// y[r, c] = exp(x[r, c]) / sum_k exp(x[r, k]) over the last dim
+    Softmax,
+    /// y = x / (1 + exp(-x))
+    Silu,
+    /// y = -inf where c > param + (r mod rows / batch) (key position after the query's), else x, bit-exact
+    CausalMask,
+    /// y[r] = an index of a maximum of x[r, :] (x: [rows, inner]; `input2` = `input`), ties allowed: the
+    ///        challenger names a column `col` with x[r, col] > x[r, y[r]]
+    Argmax
 }
 
 /// @notice One node of a registered graph; its ABI encoding is the leaf of the graph root.
-/// @dev `input` indexes the trace: 0 is the claim's input tensor, i + 1 the output of node i.
-///      `weight` indexes the model's weight tensors (ignored by ops without weights).
-///      The output shape is always [rows, cols]; `inner` is the reduction length of a MatMul and the row
-///      count of an Embedding's table.
+/// @dev `input`/`input2` index the trace: 0 is the claim's input tensor, i + 1 the output of node i (`input2`
+///      only for ops with two trace operands). `weight` indexes the model's weight tensors (ignored by ops
+///      without weights). `inner` is the reduction length of a MatMul, the row count of an Embedding's table
+///      and the row length of an Argmax; `param` holds a constant of the op (fp32 bits, or an integer offset).
 struct OpNode {
     OpKind kind;
     uint32 input;
@@ -29,6 +49,21 @@ struct OpNode {
     uint32 rows;
     uint32 cols;
     uint32 inner;
+    uint32 input2;
+    uint32 batch;
+    uint32 param;
+}
+
+/// @notice Whether ops of `kind` read a second trace operand (`OpNode.input2`).
+function readsInput2(OpKind kind) pure returns (bool) {
+    return kind == OpKind.Residual || kind == OpKind.Mul || kind == OpKind.Argmax;
+}
+
+/// @notice Where a tensor sits: leaf `index` of a list of `count` tensor roots with root `root`.
+struct Loc {
+    bytes32 root;
+    uint256 index;
+    uint256 count;
 }
 
 /// @notice What a model owner registers. modelId = keccak256(abi.encode(graphRoot, nodeCount, segmentCount,
@@ -110,7 +145,8 @@ struct TensorOpening {
 }
 
 /// @notice A one-level challenge: op `op`, output element (row, col), with openings of the output element,
-///         the input row (or element) and the weight row (or bias element) it depends on.
+///         the input row (or element) and the weight row (or bias element) it depends on, and of the second
+///         trace operand's element (ops that read one; empty otherwise).
 struct ElementChallenge {
     uint32 op;
     OpNode node;
@@ -120,6 +156,7 @@ struct ElementChallenge {
     TensorOpening output;
     TensorOpening input;
     TensorOpening weight;
+    TensorOpening input2;
 }
 
 /// @notice Outcome of a dispute game. `Moot`: the claim was settled by another game first; the challenger's
@@ -188,6 +225,7 @@ struct FineAnswer {
 struct FineChallenge {
     ElementChallenge element;
     SegmentOpening inputSegment;
+    SegmentOpening input2Segment;
 }
 
 /// @notice Where a partition game stands; the phase says whose turn it is.
@@ -256,4 +294,5 @@ struct ElementRequest {
     uint32 row;
     uint32 col;
     SegmentOpening inputSegment;
+    SegmentOpening input2Segment;
 }

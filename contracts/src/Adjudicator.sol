@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.28;
+
+import {TensorMerkle} from "./lib/TensorMerkle.sol";
+import {SoundBound} from "./lib/SoundBound.sol";
+import {NormBound} from "./lib/NormBound.sol";
+import {SoftmaxBound} from "./lib/SoftmaxBound.sol";
+import {ActivationBound} from "./lib/ActivationBound.sol";
+import {Fp32} from "./lib/Fp32.sol";
+import {OpKind, OpNode, ElementChallenge, TensorOpening, Loc} from "./lib/Types.sol";
+import {UnsupportedOp, NonFiniteInput} from "./lib/Errors.sol";
+
+/// @title Adjudicator
+/// @notice The last level of every dispute: opens one output element of one op with the operands it depends on
+///         and decides whether it is inside the op's sound region. Stateless; `DisputeGame` calls it with the
+///         places (roots, leaf indices) its own checks fixed for the output and the trace operands.
+/// @dev What each op kind opens and how it is decided:
+///      - MatMul: the input row and the weight row; `SoundBound.dotWithin`.
+///      - Add (bias): the input element and the bias element; `SoundBound.addWithin`.
+///      - Residual: the element of both trace operands; `SoundBound.addWithin`.
+///      - Mul, Scale: both factors (Scale's from `param`); a one-term `SoundBound.within`.
+///      - ReLU, Embedding, CausalMask: bit-exact.
+///      - RmsNorm: the input row and the gain element; `NormBound.rmsnormWithin`.
+///      - Softmax: the input row; `SoftmaxBound.within`.
+///      - SiLU: the input element; `ActivationBound.siluWithin`.
+///      - Argmax: x[r, y] and the witness x[r, col]: outside iff y is no index of the row or x[r, col] > x[r, y].
+///      LayerNorm, GELU, RoPE and the data-movement ops (reshape, transpose, narrow, concat) have no kind here
+///      yet: their elements go to the committee vote.
+contract Adjudicator {
+    uint32 private constant NEG_INF = 0xff800000;
+
+    /// @notice Verifies the openings of `c` (output at `out`, trace operands at `in1` / `in2`, weights against
+    ///         `weightsRoot`) and decides the element. Reverts on any invalid opening or an unknown kind.
+    /// @return inside True iff the claimed element is inside the op's sound region.
+    /// @return yBits The claimed element's fp32 bits.
+    function adjudicate(
+        bytes32 weightsRoot,
+        uint32 weightCount,
+        ElementChallenge calldata c,
+        Loc calldata out,
+        Loc calldata in1,
+        Loc calldata in2
+    ) external pure returns (bool inside, uint32 yBits) {
+        OpNode calldata n = c.node;
+        OpKind k = n.kind;
+        uint32[] memory shape = outputShape(n);
+        TensorMerkle.verifyOpening(c.output, shape, out.root, out.index, out.count);
+        uint256 g = uint256(c.row) * n.cols + c.col;
+        yBits = TensorMerkle.element(c.output, k == OpKind.Argmax ? c.row : g);
+        if (k == OpKind.MatMul) {
+            _open(c.input, _shape2(n.rows, n.inner), in1);
+            TensorMerkle.verifyOpening(c.weight, _shape2(n.cols, n.inner), weightsRoot, n.weight, weightCount);
+            uint32[] memory x = TensorMerkle.elements(c.input, uint256(c.row) * n.inner, n.inner);
+            uint32[] memory w = TensorMerkle.elements(c.weight, uint256(c.col) * n.inner, n.inner);
+            inside = SoundBound.dotWithin(x, w, yBits);
+        } else if (k == OpKind.Add) {
+            _open(c.input, shape, in1);
+            TensorMerkle.verifyOpening(c.weight, _shape1(n.cols), weightsRoot, n.weight, weightCount);
+            inside = SoundBound.addWithin(TensorMerkle.element(c.input, g), TensorMerkle.element(c.weight, c.col), yBits);
+        } else if (k == OpKind.Embedding) {
+            _open(c.input, _shape1(n.rows), in1);
+            (bool ok, uint256 id) = Fp32.toIndex(TensorMerkle.element(c.input, c.row), n.inner);
+            // INVARIANT: a row of the table, bit for bit; an id that names no row has no honest output.
+            if (ok) {
+                TensorMerkle.verifyOpening(c.weight, _shape2(n.inner, n.cols), weightsRoot, n.weight, weightCount);
+                inside = TensorMerkle.element(c.weight, id * n.cols + c.col) == yBits;
+            }
+        } else if (k == OpKind.RmsNorm) {
+            _open(c.input, shape, in1);
+            TensorMerkle.verifyOpening(c.weight, _shape1(n.cols), weightsRoot, n.weight, weightCount);
+            uint32[] memory x = TensorMerkle.elements(c.input, uint256(c.row) * n.cols, n.cols);
+            inside = NormBound.rmsnormWithin(x, c.col, TensorMerkle.element(c.weight, c.col), n.param, yBits);
+        } else if (k == OpKind.Softmax) {
+            _open(c.input, shape, in1);
+            inside = SoftmaxBound.within(TensorMerkle.elements(c.input, uint256(c.row) * n.cols, n.cols), c.col, yBits);
+        } else if (k == OpKind.Argmax) {
+            inside = _argmax(c, n, in1, in2, yBits);
+        } else {
+            inside = _elementwise(c, n, shape, g, in1, in2, yBits);
+        }
+    }
+
+    /// @notice The shape of the op's output tensor (as its tensor root commits it).
+    function outputShape(OpNode calldata n) public pure returns (uint32[] memory s) {
+        if (n.kind == OpKind.Argmax) return _shape1(n.rows);
+        if (n.batch == 0) return _shape2(n.rows, n.cols);
+        s = new uint32[](3);
+        (s[0], s[1], s[2]) = (n.batch, n.rows / n.batch, n.cols);
+    }
+
+    /// @dev Ops whose element depends on the same element of their trace operands.
+    function _elementwise(
+        ElementChallenge calldata c,
+        OpNode calldata n,
+        uint32[] memory shape,
+        uint256 g,
+        Loc calldata in1,
+        Loc calldata in2,
+        uint32 y
+    ) private pure returns (bool) {
+        OpKind k = n.kind;
+        _open(c.input, shape, in1);
+        uint32 x = TensorMerkle.element(c.input, g);
+        if (k == OpKind.Relu) return SoundBound.reluWithin(x, y);
+        if (k == OpKind.Silu) return ActivationBound.siluWithin(x, y);
+        if (k == OpKind.Scale) return _product(x, n.param, y);
+        if (k == OpKind.CausalMask) {
+            if (Fp32.isNonFinite(x) && x != NEG_INF) revert NonFiniteInput(x);
+            uint256 q = n.batch == 0 ? n.rows : n.rows / n.batch;
+            return c.col > uint256(n.param) + c.row % q ? y == NEG_INF : y == x;
+        }
+        if (k != OpKind.Residual && k != OpKind.Mul) revert UnsupportedOp(uint8(k));
+        _open(c.input2, shape, in2);
+        uint32 x2 = TensorMerkle.element(c.input2, g);
+        return k == OpKind.Residual ? SoundBound.addWithin(x, x2, y) : _product(x, x2, y);
+    }
+
+    /// @dev Argmax: the claimed index must name a column of the row, and no witness column may hold more.
+    function _argmax(ElementChallenge calldata c, OpNode calldata n, Loc calldata in1, Loc calldata in2, uint32 y)
+        private
+        pure
+        returns (bool)
+    {
+        (bool ok, uint256 id) = Fp32.toIndex(y, n.inner);
+        if (!ok) return false;
+        uint32[] memory shape = _shape2(n.rows, n.inner);
+        _open(c.input, shape, in1);
+        _open(c.input2, shape, in2);
+        uint256 base = uint256(c.row) * n.inner;
+        uint32 best = TensorMerkle.element(c.input, base + id);
+        uint32 witness = TensorMerkle.element(c.input2, base + c.col);
+        if (Fp32.isNonFinite(best)) revert NonFiniteInput(best);
+        if (Fp32.isNonFinite(witness)) revert NonFiniteInput(witness);
+        return !Fp32.lt(best, witness);
+    }
+
+    /// @dev y = fl(a * b): a one-term dot product.
+    function _product(uint32 a, uint32 b, uint32 y) private pure returns (bool) {
+        uint32[] memory x = new uint32[](1);
+        uint32[] memory w = new uint32[](1);
+        (x[0], w[0]) = (a, b);
+        return SoundBound.within(x, w, y, 1, true);
+    }
+
+    function _open(TensorOpening calldata t, uint32[] memory shape, Loc calldata loc) private pure {
+        TensorMerkle.verifyOpening(t, shape, loc.root, loc.index, loc.count);
+    }
+
+    function _shape2(uint32 a, uint32 b) private pure returns (uint32[] memory s) {
+        s = new uint32[](2);
+        (s[0], s[1]) = (a, b);
+    }
+
+    function _shape1(uint32 a) private pure returns (uint32[] memory s) {
+        s = new uint32[](1);
+        s[0] = a;
+    }
+}
