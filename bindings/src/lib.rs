@@ -13,6 +13,7 @@ const _: &[u8] = include_bytes!("../../contracts/out/ModelRegistry.sol/ModelRegi
 const _: &[u8] = include_bytes!("../../contracts/out/ClaimManager.sol/ClaimManager.json");
 const _: &[u8] = include_bytes!("../../contracts/out/DisputeGame.sol/DisputeGame.json");
 const _: &[u8] = include_bytes!("../../contracts/out/Committee.sol/Committee.json");
+const _: &[u8] = include_bytes!("../../contracts/out/Adjudicator.sol/Adjudicator.json");
 
 alloy::sol!(
     #[sol(rpc, all_derives)]
@@ -36,4 +37,10 @@ alloy::sol!(
     #[sol(rpc, all_derives)]
     Committee,
     "../contracts/out/Committee.sol/Committee.json"
+);
+
+alloy::sol!(
+    #[sol(rpc, all_derives)]
+    Adjudicator,
+    "../contracts/out/Adjudicator.sol/Adjudicator.json"
 );

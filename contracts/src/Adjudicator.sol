@@ -56,7 +56,8 @@ contract Adjudicator {
         } else if (k == OpKind.Add) {
             _open(c.input, shape, in1);
             TensorMerkle.verifyOpening(c.weight, _shape1(n.cols), weightsRoot, n.weight, weightCount);
-            inside = SoundBound.addWithin(TensorMerkle.element(c.input, g), TensorMerkle.element(c.weight, c.col), yBits);
+            inside =
+                SoundBound.addWithin(TensorMerkle.element(c.input, g), TensorMerkle.element(c.weight, c.col), yBits);
         } else if (k == OpKind.Embedding) {
             _open(c.input, _shape1(n.rows), in1);
             (bool ok, uint256 id) = Fp32.toIndex(TensorMerkle.element(c.input, c.row), n.inner);

@@ -468,9 +468,8 @@ contract DisputeGame is IVoteSettler {
         uint256 fine = uint256(end) - start + 1;
         Loc memory out = Loc(g.pending, uint256(e.op) + 1 - start, fine);
         Loc memory in1 = _traceLoc(spec, g, cl.traceRoot, e.op, e.node.input, c.inputSegment);
-        Loc memory in2 = readsInput2(e.node.kind)
-            ? _traceLoc(spec, g, cl.traceRoot, e.op, e.node.input2, c.input2Segment)
-            : in1;
+        Loc memory in2 =
+            readsInput2(e.node.kind) ? _traceLoc(spec, g, cl.traceRoot, e.op, e.node.input2, c.input2Segment) : in1;
         return adjudicator.adjudicate(spec.weightsRoot, spec.weightCount, e, out, in1, in2);
     }
 

@@ -50,7 +50,8 @@ async fn rust_openings_verify_in_solidity_and_a_flipped_byte_is_rejected() {
             let c = element_challenge(&model, &mc, &trace, &tc, at).unwrap();
             let r = game.adjudicate(s.clone(), FixedBytes(tc.root()), c.clone()).call().await.unwrap();
             let weight = node.kind.uses_weight().then(|| &model.weights[node.weight as usize]);
-            let rust = check_node(&node, &trace.tensors[node.input as usize], weight, &trace.tensors[op + 1]);
+            let rust = check_node(&node, &trace.tensors[node.input as usize], weight, &trace.tensors[op + 1])
+                .expect("the MLP's kinds are decided by region::sound");
             let g = row * node.cols as usize + col;
             assert_eq!(r.inside, rust.elements[g].inside, "op {op} element {g}");
             assert_eq!(r.inside, !(op == 3 && g == 7), "only the corrupted element is outside (op {op}, {g})");

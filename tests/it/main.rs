@@ -1,5 +1,6 @@
 //! Cross-component tests against a real anvil chain: one binary, one module per concern.
 
+mod adjudication;
 mod agreement;
 mod bad_input;
 mod partition;

@@ -168,11 +168,12 @@ library LibExt {
         return !lt(slack, add(ay, a, false));
     }
 
-    /// @notice (1 + u)^k (up) or (1 - u)^k (down) for u = 2^-24, k <= 8: exact.
+    /// @notice (1 + u)^k (up) or (1 - u)^k (down) for u = 2^-24, k <= 8: exact for k <= 5 (24k + 1 bits), rounded
+    ///         outwards (up, resp. towards 0) above.
     function onePlusU(uint256 k, bool up) internal pure returns (Ext) {
         uint256 f = up ? (1 << 24) + 1 : (1 << 24) - 1;
         // forge-lint: disable-next-line(unsafe-typecast)
-        return make(f ** k, -24 * int256(k), false); // (2^24 + 1)^8 < 2^193
+        return make(f ** k, -24 * int256(k), up); // (2^24 + 1)^8 < 2^193
     }
 
     /// @notice gamma_n = n u / (1 - n u) for u = 2^-24, rounded up (n < 2^24).

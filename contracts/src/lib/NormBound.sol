@@ -38,7 +38,9 @@ library NormBound {
         (Ext rlo, Ext rhi) = _rms(qlo, qhi, n, LibExt.abs32(eps));
         Ext eta = LibExt.exact(1, -149);
         Ext a = p.div(rhi, false).mul(LibExt.onePlusU(2, false), false);
-        Ext hi = rlo.isZero() ? LibExt.exact(1, 1 << 20) : p.div(rlo, true).mul(LibExt.onePlusU(2, true), true).add(eta, true);
+        Ext hi = rlo.isZero()
+            ? LibExt.exact(1, 1 << 20)
+            : p.div(rlo, true).mul(LibExt.onePlusU(2, true), true).add(eta, true);
         bool neg = ((x[i] ^ g) >> 31) == 1;
         return LibExt.inside(y, neg, a, eta, hi);
     }

@@ -1,7 +1,7 @@
 //! Deploying the contracts.
 
 use alloy::primitives::{Address, U256};
-use nao_bindings::{ClaimManager, Committee, DisputeGame, ModelRegistry};
+use nao_bindings::{Adjudicator, ClaimManager, Committee, DisputeGame, ModelRegistry};
 
 use super::{send, Client};
 use crate::{Error, Result};
@@ -65,7 +65,7 @@ pub struct Deployment {
     pub committee: Address,
 }
 
-/// Deploys registry, claim manager, committee and dispute game, and binds the game to the claim manager and
+/// Deploys registry, claim manager, committee, adjudicator and dispute game, and binds the game to the claim manager and
 /// the committee.
 pub async fn deploy(client: &Client, params: ProtocolParams) -> Result<Deployment> {
     let fail = |what: &str, e: alloy::contract::Error| Error::Chain(format!("deploying {what}: {e}"));
@@ -90,12 +90,14 @@ pub async fn deploy(client: &Client, params: ProtocolParams) -> Result<Deploymen
     )
     .await
     .map_err(|e| fail("Committee", e))?;
+    let adjudicator = Adjudicator::deploy(client.provider.clone()).await.map_err(|e| fail("Adjudicator", e))?;
     let game = DisputeGame::deploy(
         client.provider.clone(),
         *claims.address(),
         params.clock_budget,
         U256::from(params.arity),
         *committee.address(),
+        *adjudicator.address(),
     )
     .await
     .map_err(|e| fail("DisputeGame", e))?;

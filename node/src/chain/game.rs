@@ -4,7 +4,8 @@
 use alloy::primitives::{FixedBytes, B256};
 use nao_bindings::DisputeGame;
 
-use super::proofs::{list_proof, opening, ElementRef};
+use super::proofs::{abi_node, adjudicable, challenge_with, list_proof, opening, ElementRef};
+use crate::graph::OpNode;
 use crate::model::{Model, ModelCommitment};
 use crate::trace::{segments_tree, Trace};
 use crate::{Error, Result};
@@ -156,62 +157,62 @@ pub fn segment_of(model: &Model, op: usize) -> Result<usize> {
     ranges.iter().position(|r| r.contains(&op)).ok_or(Error::OutOfRange { what: "op", index: op, len: ranges.len() })
 }
 
-/// The challenger's request that the prover open element `at` (descriptor and, for an input read from an
-/// earlier boundary, that boundary's segment).
+/// The challenger's request that the prover open element `at` (descriptor and, for a trace operand read from
+/// an earlier boundary, that boundary's segment).
 pub fn element_request(model: &Model, mc: &ModelCommitment, at: ElementRef) -> Result<DisputeGame::ElementRequest> {
     let c = fine_challenge_parts(model, at)?;
-    let input_segment = match c.input_boundary {
-        Some(seg) => segment_opening(model, seg)?,
-        None => empty_segment_opening(),
-    };
     Ok(DisputeGame::ElementRequest {
         op: at.op as u32,
-        node: c.node,
+        node: abi_node(&c.node),
         nodeProof: list_proof(&mc.graph, at.op)?,
         row: at.row as u32,
         col: at.col as u32,
-        inputSegment: input_segment,
+        inputSegment: boundary_opening(model, c.input_boundary)?,
+        input2Segment: boundary_opening(model, c.input2_boundary)?,
     })
 }
 
 struct Parts {
-    node: DisputeGame::OpNode,
-    /// The segment whose output boundary the op reads, when it reads one from an earlier segment.
+    node: OpNode,
+    /// The segment whose output boundary the op reads as its input, when it reads one from an earlier segment.
     input_boundary: Option<usize>,
+    /// The same for its second trace operand.
+    input2_boundary: Option<usize>,
 }
 
-fn empty_segment_opening() -> DisputeGame::SegmentOpening {
-    DisputeGame::SegmentOpening { index: 0, segment: DisputeGame::Segment { start: 0, end: 0 }, proof: vec![] }
+fn boundary_opening(model: &Model, seg: Option<usize>) -> Result<DisputeGame::SegmentOpening> {
+    match seg {
+        Some(seg) => segment_opening(model, seg),
+        None => Ok(DisputeGame::SegmentOpening {
+            index: 0,
+            segment: DisputeGame::Segment { start: 0, end: 0 },
+            proof: vec![],
+        }),
+    }
+}
+
+/// The segment ending at trace tensor `t` when op `op` (of segment range `r`) reads it from an earlier segment
+/// (`None` inside the segment or for the claim input); an error for an interior tensor of an earlier segment.
+fn boundary_of(model: &Model, r: &std::ops::Range<usize>, op: usize, t: usize) -> Result<Option<usize>> {
+    if t >= r.start || t == 0 {
+        return Ok(None);
+    }
+    model.graph.segment_ranges().iter().position(|s| s.end == t).map(Some).ok_or_else(|| {
+        Error::Chain(format!("op {op} reads trace tensor {t}, inside an earlier segment: not adjudicable"))
+    })
 }
 
 fn fine_challenge_parts(model: &Model, at: ElementRef) -> Result<Parts> {
     let r = segment_range(model, segment_of(model, at.op)?)?;
-    let node = model.graph.descriptor(at.op).ok_or_else(|| {
-        Error::Chain(format!("op {} ({}) has no on-chain adjudication yet", at.op, model.graph.nodes[at.op].op.name()))
-    })?;
-    let inp = node.input as usize;
-    let input_boundary = if inp >= r.start || inp == 0 {
-        None
-    } else {
-        Some(model.graph.segment_ranges().iter().position(|s| s.end == inp).ok_or_else(|| {
-            Error::Chain(format!("op {} reads trace tensor {inp}, inside an earlier segment: not adjudicable", at.op))
-        })?)
-    };
-    Ok(Parts {
-        node: DisputeGame::OpNode {
-            kind: node.kind as u8,
-            input: node.input,
-            weight: node.weight,
-            rows: node.rows,
-            cols: node.cols,
-            inner: node.inner,
-        },
-        input_boundary,
-    })
+    let node = adjudicable(model, at)?;
+    let input_boundary = boundary_of(model, &r, at.op, node.input as usize)?;
+    let input2_boundary =
+        if node.kind.reads_input2() { boundary_of(model, &r, at.op, node.input2 as usize)? } else { None };
+    Ok(Parts { node, input_boundary, input2_boundary })
 }
 
-/// The element level: element `at` opened against the fine root of its segment (its input against the coarse
-/// root when it is an earlier segment's boundary).
+/// The element level: element `at` opened against the fine root of its segment (a trace operand against the
+/// coarse root when it is an earlier segment's boundary or the claim input).
 pub fn fine_challenge(
     model: &Model,
     mc: &ModelCommitment,
@@ -221,53 +222,21 @@ pub fn fine_challenge(
     let s = segment_of(model, at.op)?;
     let r = segment_range(model, s)?;
     let parts = fine_challenge_parts(model, at)?;
-    let node = model.graph.descriptor(at.op).expect("checked by fine_challenge_parts");
-    let (rows, cols) = (node.rows as usize, node.cols as usize);
-    if at.row >= rows || at.col >= cols {
-        return Err(Error::OutOfRange { what: "element", index: at.row * cols + at.col, len: rows * cols });
-    }
     let fine = trace.commit_fine(&model.graph, s)?;
-    let g = at.row * cols + at.col;
-    let out_i = at.op + 1;
-    let output = opening(
-        fine.tensors[out_i - r.start].open(&trace.tensors[out_i].data, g..g + 1)?,
-        list_proof(&fine.tree, out_i - r.start)?,
-    );
-    let inp_i = node.input as usize;
-    let range = node.input_range(at.row, at.col);
-    let input = if inp_i >= r.start {
-        opening(
-            fine.tensors[inp_i - r.start].open(&trace.tensors[inp_i].data, range)?,
-            list_proof(&fine.tree, inp_i - r.start)?,
-        )
-    } else {
-        // the claim input (coarse leaf 0) or the output boundary of segment c - 1 (coarse leaf c)
-        let c = parts.input_boundary.map_or(0, |seg| seg + 1);
-        let coarse = trace.commit_coarse(&model.graph);
-        opening(coarse.tensors[c].open(&trace.tensors[inp_i].data, range)?, list_proof(&coarse.tree, c)?)
-    };
-    let weight = match node.weight_range(at.col, &trace.tensors[inp_i].data[node.input_range(at.row, at.col)]) {
-        Some(range) => {
-            let wi = node.weight as usize;
-            opening(mc.weights[wi].open(&model.weights[wi].data, range)?, list_proof(&mc.weights_tree, wi)?)
+    let mut coarse = None;
+    let element = challenge_with(model, mc, trace, at, |t, range| {
+        if t >= r.start {
+            let i = t - r.start;
+            return Ok(opening(fine.tensors[i].open(&trace.tensors[t].data, range)?, list_proof(&fine.tree, i)?));
         }
-        None => DisputeGame::TensorOpening { dataRoot: B256::ZERO, rootProof: vec![], chunks: vec![] },
-    };
-    let input_segment = match parts.input_boundary {
-        Some(seg) => segment_opening(model, seg)?,
-        None => empty_segment_opening(),
-    };
+        // the claim input (coarse leaf 0) or the output boundary of segment c - 1 (coarse leaf c)
+        let c = boundary_of(model, &r, at.op, t)?.map_or(0, |seg| seg + 1);
+        let coarse = coarse.get_or_insert_with(|| trace.commit_coarse(&model.graph));
+        Ok(opening(coarse.tensors[c].open(&trace.tensors[t].data, range)?, list_proof(&coarse.tree, c)?))
+    })?;
     Ok(DisputeGame::FineChallenge {
-        element: DisputeGame::ElementChallenge {
-            op: at.op as u32,
-            node: parts.node,
-            nodeProof: list_proof(&mc.graph, at.op)?,
-            row: at.row as u32,
-            col: at.col as u32,
-            output,
-            input,
-            weight,
-        },
-        inputSegment: input_segment,
+        element,
+        inputSegment: boundary_opening(model, parts.input_boundary)?,
+        input2Segment: boundary_opening(model, parts.input2_boundary)?,
     })
 }

@@ -4,6 +4,7 @@ use alloy::primitives::{Bytes, FixedBytes, B256};
 use nao_bindings::DisputeGame;
 
 use crate::commit::{MerkleProof, MerkleTree, TensorOpening};
+use crate::graph::OpNode;
 use crate::model::{Model, ModelCommitment};
 use crate::trace::{Trace, TraceCommitment};
 use crate::{Error, Result};
@@ -44,14 +45,9 @@ pub(crate) fn opening(o: TensorOpening, root_proof: Vec<B256>) -> DisputeGame::T
     }
 }
 
-/// Builds the challenge of element `at` of a claim whose trace is `trace` (committed as `tc`).
-pub fn element_challenge(
-    model: &Model,
-    mc: &ModelCommitment,
-    trace: &Trace,
-    tc: &TraceCommitment,
-    at: ElementRef,
-) -> Result<DisputeGame::ElementChallenge> {
+/// The on-chain descriptor of element `at`'s op, checked: the op exists and is adjudicable, the element is
+/// inside its output.
+pub(crate) fn adjudicable(model: &Model, at: ElementRef) -> Result<OpNode> {
     let count = model.graph.nodes.len();
     if at.op >= count {
         return Err(Error::OutOfRange { what: "op", index: at.op, len: count });
@@ -63,35 +59,84 @@ pub fn element_challenge(
     if at.row >= rows || at.col >= cols {
         return Err(Error::OutOfRange { what: "element", index: at.row * cols + at.col, len: rows * cols });
     }
-    let g = at.row * cols + at.col;
+    Ok(node)
+}
+
+/// The descriptor as calldata.
+pub(crate) fn abi_node(n: &OpNode) -> DisputeGame::OpNode {
+    DisputeGame::OpNode {
+        kind: n.kind as u8,
+        input: n.input,
+        weight: n.weight,
+        rows: n.rows,
+        cols: n.cols,
+        inner: n.inner,
+        input2: n.input2,
+        batch: n.batch,
+        param: n.param,
+    }
+}
+
+/// An opening of nothing (an operand the op does not read).
+pub(crate) fn no_opening() -> DisputeGame::TensorOpening {
+    DisputeGame::TensorOpening { dataRoot: B256::ZERO, rootProof: vec![], chunks: vec![] }
+}
+
+/// Builds the challenge of element `at`, opening trace tensor `t`'s elements `range` with `open_trace` (against
+/// the coarse or the fine root) and weights against the model's weights root.
+pub(crate) fn challenge_with(
+    model: &Model,
+    mc: &ModelCommitment,
+    trace: &Trace,
+    at: ElementRef,
+    mut open_trace: impl FnMut(usize, std::ops::Range<usize>) -> Result<DisputeGame::TensorOpening>,
+) -> Result<DisputeGame::ElementChallenge> {
+    let node = adjudicable(model, at)?;
+    let g = node.output_index(at.row, at.col);
     let out_i = at.op + 1;
-    let output = opening(tc.tensors[out_i].open(&trace.tensors[out_i].data, g..g + 1)?, list_proof(&tc.tree, out_i)?);
+    let y = *trace.tensors[out_i].data.get(g).ok_or(Error::OutOfRange {
+        what: "output element",
+        index: g,
+        len: trace.tensors[out_i].data.len(),
+    })?;
+    let output = open_trace(out_i, g..g + 1)?;
     let inp_i = node.input as usize;
-    let range = node.input_range(at.row, at.col);
-    let input =
-        opening(tc.tensors[inp_i].open(&trace.tensors[inp_i].data, range.clone())?, list_proof(&tc.tree, inp_i)?);
+    let range = node.input_range(at.row, at.col, y);
+    let input = open_trace(inp_i, range.clone())?;
+    let input2 = match node.input2_range(at.row, at.col) {
+        Some(r) => open_trace(node.input2 as usize, r)?,
+        None => no_opening(),
+    };
     let weight = match node.weight_range(at.col, &trace.tensors[inp_i].data[range]) {
         Some(range) => {
             let wi = node.weight as usize;
             opening(mc.weights[wi].open(&model.weights[wi].data, range)?, list_proof(&mc.weights_tree, wi)?)
         }
-        None => DisputeGame::TensorOpening { dataRoot: B256::ZERO, rootProof: vec![], chunks: vec![] },
+        None => no_opening(),
     };
     Ok(DisputeGame::ElementChallenge {
         op: at.op as u32,
-        node: DisputeGame::OpNode {
-            kind: node.kind as u8,
-            input: node.input,
-            weight: node.weight,
-            rows: node.rows,
-            cols: node.cols,
-            inner: node.inner,
-        },
+        node: abi_node(&node),
         nodeProof: list_proof(&mc.graph, at.op)?,
         row: at.row as u32,
         col: at.col as u32,
         output,
         input,
         weight,
+        input2,
+    })
+}
+
+/// Builds the challenge of element `at` of a claim whose trace is `trace` (committed as `tc`, one leaf per
+/// trace tensor: the one-level game's models).
+pub fn element_challenge(
+    model: &Model,
+    mc: &ModelCommitment,
+    trace: &Trace,
+    tc: &TraceCommitment,
+    at: ElementRef,
+) -> Result<DisputeGame::ElementChallenge> {
+    challenge_with(model, mc, trace, at, |t, range| {
+        Ok(opening(tc.tensors[t].open(&trace.tensors[t].data, range)?, list_proof(&tc.tree, t)?))
     })
 }

@@ -13,12 +13,33 @@ pub enum OpKind {
     Relu = 3,
     /// `y[r, c] = w[ids[r], c]`, bit-exact; `ids` a `[rows]` tensor of integral fp32 ids, `w` `[inner, cols]`.
     Embedding = 4,
+    /// `y = x + x2` over two trace tensors of the output's shape.
+    Residual = 5,
+    /// `y = x * x2` over two trace tensors of the output's shape.
+    Mul = 6,
+    /// `y = x * param` (`param` the factor's bits).
+    Scale = 7,
+    /// RMSNorm of row `r` with gain `w[c]` (`param`: eps bits).
+    RmsNorm = 8,
+    /// Softmax over the last dim.
+    Softmax = 9,
+    /// SiLU.
+    Silu = 10,
+    /// `-inf` where `c > param + r mod (rows / batch)`, else `x`, bit-exact.
+    CausalMask = 11,
+    /// `y[r]` an index of a maximum of `x[r, :]` (`input2 = input`; `col` names the challenger's witness).
+    Argmax = 12,
 }
 
 impl OpKind {
     /// Whether the op reads a weight tensor.
     pub fn uses_weight(self) -> bool {
-        matches!(self, OpKind::MatMul | OpKind::Add | OpKind::Embedding)
+        matches!(self, OpKind::MatMul | OpKind::Add | OpKind::Embedding | OpKind::RmsNorm)
+    }
+
+    /// Whether the op reads a second trace operand (`OpNode::input2`; `readsInput2` in `Types.sol`).
+    pub fn reads_input2(self) -> bool {
+        matches!(self, OpKind::Residual | OpKind::Mul | OpKind::Argmax)
     }
 }
 
@@ -35,33 +56,91 @@ pub struct OpNode {
     pub rows: u32,
     /// Output columns.
     pub cols: u32,
-    /// Reduction length (MatMul), table rows (Embedding), 0 otherwise.
+    /// Reduction length (MatMul), table rows (Embedding), row length (Argmax), 0 otherwise.
     pub inner: u32,
+    /// Trace index of the second trace operand (Residual, Mul; Argmax: `input` again), 0 when unused.
+    pub input2: u32,
+    /// Leading dim of a 3-D output `[batch, rows / batch, cols]`; 0 for a 2-D output `[rows, cols]`.
+    pub batch: u32,
+    /// The op's constant: fp32 bits of a factor or epsilon, or an integer offset; 0 when unused.
+    pub param: u32,
 }
 
 impl OpNode {
-    /// `abi.encode(node)`: six 32-byte big-endian words.
-    pub fn abi_encode(&self) -> [u8; 192] {
-        let mut out = [0u8; 192];
-        let words = [self.kind as u32, self.input, self.weight, self.rows, self.cols, self.inner];
+    /// `abi.encode(node)`: nine 32-byte big-endian words.
+    pub fn abi_encode(&self) -> [u8; 288] {
+        let mut out = [0u8; 288];
+        let words = [
+            self.kind as u32,
+            self.input,
+            self.weight,
+            self.rows,
+            self.cols,
+            self.inner,
+            self.input2,
+            self.batch,
+            self.param,
+        ];
         for (i, w) in words.iter().enumerate() {
             out[i * 32 + 28..(i + 1) * 32].copy_from_slice(&w.to_be_bytes());
         }
         out
     }
 
-    /// Flat range of the input elements that output element (row, col) depends on.
-    pub fn input_range(&self, row: usize, col: usize) -> std::ops::Range<usize> {
+    /// Shape of the output tensor (as its tensor root commits it).
+    pub fn output_shape(&self) -> Vec<usize> {
+        let (r, c) = (self.rows as usize, self.cols as usize);
+        match (self.kind, self.batch as usize) {
+            (OpKind::Argmax, _) => vec![r],
+            (_, 0) => vec![r, c],
+            (_, b) => vec![b, r / b, c],
+        }
+    }
+
+    /// Flat index of output element (row, col) (Argmax: `col` is the witness, the element is `row`).
+    pub fn output_index(&self, row: usize, col: usize) -> usize {
+        if self.kind == OpKind::Argmax {
+            row
+        } else {
+            row * self.cols as usize + col
+        }
+    }
+
+    /// Flat range of the input elements that output element (row, col) depends on, given its claimed value
+    /// `y` (an Argmax reads the column it claims; its witness is [`OpNode::input2_range`]).
+    pub fn input_range(&self, row: usize, col: usize, y: f32) -> std::ops::Range<usize> {
+        let g = row * self.cols as usize + col;
         match self.kind {
             OpKind::MatMul => {
                 let k = self.inner as usize;
                 row * k..(row + 1) * k
             }
-            OpKind::Add | OpKind::Relu => {
-                let g = row * self.cols as usize + col;
-                g..g + 1
+            OpKind::RmsNorm | OpKind::Softmax => {
+                let c = self.cols as usize;
+                row * c..(row + 1) * c
             }
             OpKind::Embedding => row..row + 1,
+            OpKind::Argmax => {
+                let k = self.inner as usize;
+                let at = index_of(y, k).unwrap_or(0);
+                row * k + at..row * k + at + 1
+            }
+            _ => g..g + 1,
+        }
+    }
+
+    /// Flat range of the second trace operand's elements that output element (row, col) depends on.
+    pub fn input2_range(&self, row: usize, col: usize) -> Option<std::ops::Range<usize>> {
+        match self.kind {
+            OpKind::Residual | OpKind::Mul => {
+                let g = row * self.cols as usize + col;
+                Some(g..g + 1)
+            }
+            OpKind::Argmax => {
+                let g = row * self.inner as usize + col;
+                Some(g..g + 1)
+            }
+            _ => None,
         }
     }
 
@@ -74,13 +153,13 @@ impl OpNode {
                 let k = self.inner as usize;
                 Some(col * k..(col + 1) * k)
             }
-            OpKind::Add => Some(col..col + 1),
-            OpKind::Relu => None,
+            OpKind::Add | OpKind::RmsNorm => Some(col..col + 1),
             OpKind::Embedding => {
                 let id = index_of(*input.first()?, self.inner as usize)?;
                 let g = id * self.cols as usize + col;
                 Some(g..g + 1)
             }
+            _ => None,
         }
     }
 }
@@ -96,11 +175,23 @@ mod tests {
 
     #[test]
     fn abi_encoding_puts_each_field_in_its_own_word() {
-        let n = OpNode { kind: OpKind::Add, input: 3, weight: 1, rows: 2, cols: 0x0102_0304, inner: 0 };
+        let n = OpNode {
+            kind: OpKind::Add,
+            input: 3,
+            weight: 1,
+            rows: 2,
+            cols: 0x0102_0304,
+            inner: 0,
+            input2: 0,
+            batch: 0,
+            param: 7,
+        };
         let e = n.abi_encode();
         assert_eq!(e[31], 2);
         assert_eq!(e[63], 3);
         assert_eq!(&e[156..160], &[1, 2, 3, 4]);
         assert!(e[..28].iter().all(|b| *b == 0));
+        assert_eq!(e.len(), 288);
+        assert_eq!(e[287], 7);
     }
 }

@@ -158,21 +158,34 @@ pub struct Node {
 }
 
 impl Node {
-    /// The on-chain descriptor of this node, if the contracts can adjudicate it (2-D MatMul, bias Add, ReLU
-    /// and Embedding today); `None` for the others.
+    /// The on-chain descriptor of this node, if the contracts can adjudicate its op (shapes not yet checked
+    /// against the operands: see [`Graph::descriptor`]); `None` for the others.
     pub fn on_chain(&self) -> Option<OpNode> {
-        let (rows, cols) = match self.shape.as_slice() {
-            [r, c] => (*r as u32, *c as u32),
+        use Src::{Trace, Weight};
+        let (kind, input, weight, input2, param) = match (self.op, self.inputs.as_slice()) {
+            (Op::MatMul, [Trace(x), Weight(w)]) => (OpKind::MatMul, *x, *w, 0, 0),
+            (Op::Add, [Trace(x), Weight(w)]) => (OpKind::Add, *x, *w, 0, 0),
+            (Op::Add, [Trace(a), Trace(b)]) => (OpKind::Residual, *a, 0, *b, 0),
+            (Op::Mul, [Trace(a), Trace(b)]) => (OpKind::Mul, *a, 0, *b, 0),
+            (Op::Scale { factor }, [Trace(x)]) => (OpKind::Scale, *x, 0, 0, factor.to_bits()),
+            (Op::RmsNorm { eps }, [Trace(x), Weight(g)]) => (OpKind::RmsNorm, *x, *g, 0, eps.to_bits()),
+            (Op::Softmax, [Trace(x)]) => (OpKind::Softmax, *x, 0, 0, 0),
+            (Op::Silu, [Trace(x)]) => (OpKind::Silu, *x, 0, 0, 0),
+            (Op::CausalMask { offset }, [Trace(x)]) => (OpKind::CausalMask, *x, 0, 0, offset),
+            (Op::Argmax, [Trace(x)]) => (OpKind::Argmax, *x, 0, *x, 0),
+            (Op::Relu, [Trace(x)]) => (OpKind::Relu, *x, 0, 0, 0),
+            (Op::Embedding, [Trace(x), Weight(w)]) => (OpKind::Embedding, *x, *w, 0, 0),
             _ => return None,
         };
-        let (kind, input, weight, inner) = match (self.op, self.inputs.as_slice()) {
-            (Op::MatMul, [Src::Trace(x), Src::Weight(w)]) => (OpKind::MatMul, *x, *w, 0),
-            (Op::Add, [Src::Trace(x), Src::Weight(w)]) => (OpKind::Add, *x, *w, 0),
-            (Op::Relu, [Src::Trace(x)]) => (OpKind::Relu, *x, 0, 0),
-            (Op::Embedding, [Src::Trace(x), Src::Weight(w)]) => (OpKind::Embedding, *x, *w, 0),
+        let flat = !matches!(kind, OpKind::MatMul | OpKind::Embedding | OpKind::Argmax);
+        let (batch, rows, cols) = match (self.shape.as_slice(), kind) {
+            ([r], OpKind::Argmax) => (0, *r, 0),
+            ([r, c], _) if kind != OpKind::Argmax => (0, *r, *c),
+            ([b, r, c], _) if flat && *b > 0 => (*b, b * r, *c),
             _ => return None,
         };
-        Some(OpNode { kind, input, weight, rows, cols, inner })
+        let u = |v: usize| u32::try_from(v).ok();
+        Some(OpNode { kind, input, weight, rows: u(rows)?, cols: u(cols)?, inner: 0, input2, batch: u(batch)?, param })
     }
 }
 
@@ -216,10 +229,11 @@ impl Graph {
         }
     }
 
-    /// Reduction length of a MatMul node (its weight's last dim), for the on-chain descriptor.
+    /// Reduction length of a MatMul node (its input's last dim), table rows of an Embedding, row length of an
+    /// Argmax, for the on-chain descriptor.
     fn inner(&self, node: &Node) -> Option<usize> {
         match (node.op, node.inputs.first()) {
-            (Op::MatMul, Some(x)) => self.shape_of(*x).last().copied(),
+            (Op::MatMul | Op::Argmax, Some(x)) => self.shape_of(*x).last().copied(),
             (Op::Embedding, _) => match node.inputs.get(1) {
                 Some(Src::Weight(w)) => self.weight_shapes.get(*w as usize).and_then(|s| s.first().copied()),
                 _ => None,
@@ -228,13 +242,25 @@ impl Graph {
         }
     }
 
-    /// The on-chain descriptor of node `i` (with its reduction length), if the contracts know its op.
+    /// The on-chain descriptor of node `i`, if the contracts can adjudicate it: its op has a kind and its
+    /// operands have the shapes the contracts open them with (elementwise operands, norm and softmax inputs
+    /// of the output's shape; an Argmax input `[rows, inner]`).
     pub fn descriptor(&self, i: usize) -> Option<OpNode> {
         let n = &self.nodes[i];
-        n.on_chain().map(|mut d| {
-            d.inner = self.inner(n).unwrap_or(0) as u32;
-            d
-        })
+        let mut d = n.on_chain()?;
+        d.inner = u32::try_from(self.inner(n).unwrap_or(0)).ok()?;
+        let same = |src: &Src| self.shape_of(*src) == n.shape.as_slice();
+        let fits = match d.kind {
+            OpKind::MatMul | OpKind::Embedding => true,
+            OpKind::Add => same(&n.inputs[0]) && self.shape_of(n.inputs[1]) == [d.cols as usize],
+            OpKind::RmsNorm => same(&n.inputs[0]) && self.shape_of(n.inputs[1]) == [d.cols as usize],
+            OpKind::Argmax => {
+                d.cols = d.inner;
+                self.shape_of(n.inputs[0]) == [d.rows as usize, d.inner as usize]
+            }
+            _ => n.inputs.iter().all(same),
+        };
+        fits.then_some(d)
     }
 
     /// The leaf data of node `i` in the graph root: `abi.encode(OpNode)` for nodes the contracts know, else

@@ -279,8 +279,15 @@ pub fn relu_verdict(x: f32, y: f32) -> (bool, f64) {
     (inside, if inside { 0.0 } else { f64::INFINITY })
 }
 
-/// Checks every output element of the on-chain op `node` given its input, weight and claimed output tensors.
-pub fn check_node(node: &OpNode, input: &HostTensor, weight: Option<&HostTensor>, output: &HostTensor) -> NodeCheck {
+/// Checks every output element of the on-chain op `node` given its input, weight and claimed output tensors,
+/// for the kinds this module decides exactly as `SoundBound` does (MatMul, bias Add, ReLU, Embedding); `None`
+/// for the others (their regions are in [`super::ops`]).
+pub fn check_node(
+    node: &OpNode,
+    input: &HostTensor,
+    weight: Option<&HostTensor>,
+    output: &HostTensor,
+) -> Option<NodeCheck> {
     let (rows, cols) = (node.rows as usize, node.cols as usize);
     let elements = (0..rows * cols)
         .map(|g| {
@@ -288,7 +295,7 @@ pub fn check_node(node: &OpNode, input: &HostTensor, weight: Option<&HostTensor>
             let (inside, ratio) = match node.kind {
                 OpKind::MatMul => {
                     let w = &weight.expect("matmul has a weight").data;
-                    let xr = &input.data[node.input_range(r, c)];
+                    let xr = &input.data[node.input_range(r, c, y)];
                     let wrange = node.weight_range(c, xr).expect("matmul has a weight");
                     dot_verdict(xr, &w[wrange], y)
                 }
@@ -297,15 +304,16 @@ pub fn check_node(node: &OpNode, input: &HostTensor, weight: Option<&HostTensor>
                 OpKind::Embedding => {
                     let w = &weight.expect("embedding has a weight").data;
                     let inside = node
-                        .weight_range(c, &input.data[node.input_range(r, c)])
+                        .weight_range(c, &input.data[node.input_range(r, c, y)])
                         .is_some_and(|e| w[e.start].to_bits() == y.to_bits());
                     (inside, if inside { 0.0 } else { f64::INFINITY })
                 }
+                _ => return None,
             };
-            ElementVerdict { element: g, inside, ratio, bound_to_scale: 1.0 }
+            Some(ElementVerdict { element: g, inside, ratio, bound_to_scale: 1.0 })
         })
-        .collect();
-    NodeCheck { elements }
+        .collect::<Option<Vec<_>>>()?;
+    Some(NodeCheck { elements })
 }
 
 #[cfg(test)]

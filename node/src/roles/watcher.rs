@@ -266,9 +266,9 @@ impl Watcher {
                 unchecked += 1;
                 continue;
             };
-            let cols = *node.shape.last().unwrap_or(&1);
-            let at = |v: &ElementVerdict| ElementRef { op: i, row: v.element / cols, col: v.element % cols };
-            let adjudicable = m.graph.descriptor(i).is_some();
+            let descriptor = m.graph.descriptor(i);
+            let at = |v: &ElementVerdict| element_at(descriptor.as_ref(), &node.shape, &operands, i, v.element);
+            let adjudicable = descriptor.is_some();
             if let Some(v) = check.first_violation() {
                 tracing::warn!(
                     op = i,
@@ -517,7 +517,19 @@ impl Watcher {
                 let op = self.model.model.graph.segment_ranges()[g.lo as usize].start;
                 Advance::Moved(Box::new(self.request_element(game, ElementRef { op, row: 0, col: 0 }).await?))
             }
-            Phase::Element => Advance::Moved(Box::new(self.open_element(game, need()?, d.at).await?.1)),
+            Phase::Element => {
+                let trace = need()?;
+                let c = fine_challenge(&self.model.model, &self.model.commitment, trace, d.at)?;
+                // the contract's verdict, read before it is asked for: an element this watcher finds outside its
+                // region but the contract's (looser) region holds goes to the committee instead
+                let outcome = self.game.openElement(game, c).call().await;
+                if matches!(outcome.as_ref().map(|o| GameOutcome::from(*o)), Ok(GameOutcome::ProverWon)) {
+                    tracing::info!(%game, at = ?d.at, "inside the contract's region: escalating to the committee");
+                    Advance::Moved(Box::new(self.escalate(game, d.at).await?))
+                } else {
+                    Advance::Moved(Box::new(self.open_element(game, trace, d.at).await?.1))
+                }
+            }
             Phase::Vote => {
                 let v = self.committee.vote(game).call().await.map_err(|e| Error::Chain(format!("vote: {e}")))?;
                 if !v.resolved && now > v.revealEnd {
@@ -615,4 +627,24 @@ mod tests {
         let drawn: usize = (0..200).map(|_| s.draw().iter().filter(|p| **p).count()).sum();
         assert!((3600..4400).contains(&drawn), "about 20 ops per claim: {drawn} in 200");
     }
+}
+
+/// The element a verdict on flat output element `element` of op `op` names: (row, col) of the output viewed
+/// as `[rows, last dim]`; for an Argmax (output `[rows]`), `col` is the witness the contract compares the claimed
+/// index with: the first maximum of the input row.
+fn element_at(
+    descriptor: Option<&crate::graph::OpNode>,
+    shape: &[usize],
+    operands: &[&HostTensor],
+    op: usize,
+    element: usize,
+) -> ElementRef {
+    if let Some(d) = descriptor.filter(|d| d.kind == crate::graph::OpKind::Argmax) {
+        let k = d.inner as usize;
+        let row = &operands[0].data[element * k..(element + 1) * k];
+        let col = (0..k).fold(0, |best, j| if row[j] > row[best] { j } else { best });
+        return ElementRef { op, row: element, col };
+    }
+    let cols = *shape.last().unwrap_or(&1);
+    ElementRef { op, row: element / cols, col: element % cols }
 }
