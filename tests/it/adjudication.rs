@@ -48,16 +48,19 @@ async fn every_adjudicated_kind_accepts_honest_and_rejects_corrupted_smollm2_ele
         uri: String::new(),
     };
 
-    // the first op of each kind (the last Argmax: the generated token), and an element in its middle
-    let mut first: BTreeMap<u8, usize> = BTreeMap::new();
+    // the first op of each kind and MatMul length (576 and 1536), the last Argmax (the generated token), and
+    // an element in its middle
+    let mut first: BTreeMap<(u8, u32), usize> = BTreeMap::new();
     for i in 0..model.graph.nodes.len() {
-        if let Some(k) = model.graph.descriptor(i).map(|d| d.kind as u8) {
-            if k == OpKind::Argmax as u8 || !first.contains_key(&k) {
-                first.insert(k, i);
+        if let Some(d) = model.graph.descriptor(i) {
+            let key = (d.kind as u8, if d.kind == OpKind::MatMul { d.inner } else { 0 });
+            if d.kind == OpKind::Argmax || !first.contains_key(&key) {
+                first.insert(key, i);
             }
         }
     }
-    let kinds: Vec<u8> = first.keys().copied().collect();
+    assert!(first.contains_key(&(OpKind::MatMul as u8, 1536)), "SmolLM2's down projection sums 1536 terms");
+    let kinds: Vec<u8> = first.keys().map(|k| k.0).collect();
     for k in [OpKind::Residual, OpKind::Mul, OpKind::Scale, OpKind::RmsNorm, OpKind::Softmax, OpKind::Silu] {
         assert!(kinds.contains(&(k as u8)), "SmolLM2 has a {k:?} the contracts adjudicate");
     }

@@ -29,34 +29,59 @@ library SoftmaxBound {
         if (!any) return true;
         (int256 mlo, int256 mhi) = (LibExt.fixed32(m, false), LibExt.fixed32(m, true));
         Ext eta = LibExt.exact(1, -149);
-        Ext slo;
-        Ext shi;
+        // the sum in 120-bit fixed point (every term is at most 1 + 2^-20); element i's own term in `Ext`
+        uint256 slo;
+        uint256 shi;
         Ext loI;
         Ext hiI;
         for (uint256 j; j < x.length; ++j) {
             if (x[j] == NEG_INF) continue;
-            (Ext lo, Ext hi) = _term(LibExt.fixed32(x[j], false) - mhi, LibExt.fixed32(x[j], true) - mlo, eta);
-            (slo, shi) = (slo.add(lo, false), shi.add(hi, true));
-            if (j == i) (loI, hiI) = (lo, hi);
+            (int256 tlo, int256 thi) = (LibExt.fixed32(x[j], false) - mhi, LibExt.fixed32(x[j], true) - mlo);
+            (uint256 lo, uint256 hi) = _fixedTerm(tlo, thi);
+            (slo, shi) = (slo + lo, shi + hi);
+            if (j == i) (loI, hiI) = _term(tlo, thi, eta);
         }
         if (hiI.isZero()) return Fp32.isZero(y);
+        Ext sLo = LibExt.make(slo, -int256(LibExt.F), false);
+        Ext sHi = LibExt.make(shi, -int256(LibExt.F), true);
         Ext gam = LibExt.gamma(x.length);
         Ext one = LibExt.exact(1, 0);
-        slo = slo.mul(one.sub(gam, false), false);
-        shi = shi.mul(one.add(gam, true), true);
-        Ext a = loI.div(shi, false).mul(LibExt.onePlusU(2, false), false);
-        Ext hi2 = slo.isZero() ? LibExt.exact(1, 1 << 20) : hiI.div(slo, true).mul(LibExt.onePlusU(2, true), true);
+        sLo = sLo.mul(one.sub(gam, false), false);
+        sHi = sHi.mul(one.add(gam, true), true);
+        Ext a = loI.div(sHi, false).mul(LibExt.onePlusU(2, false), false);
+        Ext hi2 = sLo.isZero() ? LibExt.exact(1, 1 << 20) : hiI.div(sLo, true).mul(LibExt.onePlusU(2, true), true);
         return LibExt.inside(y, false, a, eta, hi2.add(eta, true));
+    }
+
+    /// @dev Bounds of the computed e^_j in units of 2^-120, from t_j in [tlo, thi] (the same bound as `_term`,
+    ///      with eta rounded up to one unit): e (1 - r) - 1 <= e^ <= e (1 + r) + 1, r <= (4u + z) / (1 - z), z = 2u|t|.
+    function _fixedTerm(int256 tlo, int256 thi) private pure returns (uint256 lo, uint256 hi) {
+        uint256 mag = _mag(tlo, thi);
+        if (mag >= uint256(1) << (LibExt.F + 21)) return (0, 1);
+        uint256 one = uint256(1) << LibExt.F;
+        uint256 z = (mag + (1 << 23) - 1) >> 23;
+        // r * 2^120, rounded up: (4u + z) / (1 - z) with 4u = 2^-22
+        uint256 num = ((one >> 22) + z) << LibExt.F;
+        uint256 r = (num + (one - z) - 1) / (one - z);
+        uint256 elo = LibExt.expFixed(tlo, false);
+        uint256 ehi = LibExt.expFixed(thi, true);
+        uint256 dlo = (elo * r + one - 1) / one + 1;
+        lo = elo > dlo ? elo - dlo : 0;
+        hi = ehi + (ehi * r + one - 1) / one + 1;
+    }
+
+    /// @dev max(|tlo|, |thi|) (thi > 0 only by the rounding of the fixed-point conversion).
+    function _mag(int256 tlo, int256 thi) private pure returns (uint256 mag) {
+        // forge-lint: disable-next-line(unsafe-typecast)
+        mag = uint256(tlo < 0 ? -tlo : tlo); // |tlo| < 2^249
+        // forge-lint: disable-next-line(unsafe-typecast)
+        if (thi > 0 && uint256(thi) > mag) mag = uint256(thi);
     }
 
     /// @dev Bounds of the computed e^_j from t_j in [tlo, thi] (fixed point, 2^-120).
     function _term(int256 tlo, int256 thi, Ext eta) private pure returns (Ext lo, Ext hi) {
         (Ext elo, Ext ehi) = LibExt.exp(tlo, thi);
-        // |t| <= max(-tlo, thi); thi > 0 only by the rounding of the fixed-point conversion
-        // forge-lint: disable-next-line(unsafe-typecast)
-        uint256 mag = uint256(tlo < 0 ? -tlo : tlo); // |tlo| < 2^249
-        // forge-lint: disable-next-line(unsafe-typecast)
-        if (thi > 0 && uint256(thi) > mag) mag = uint256(thi);
+        uint256 mag = _mag(tlo, thi);
         // 2u|t| in 2^-120 units: at * 2^-23
         if (mag >= uint256(1) << (LibExt.F + 21)) return (Ext.wrap(0), LibExt.exact(1, -148));
         Ext z = LibExt.make(mag, -int256(LibExt.F) - 23, true);

@@ -14,6 +14,7 @@ use crate::chain::{
     ClaimStatus, Claims, Client, Deployment, ElementRef, GameOutcome, Phase, Position, Sent,
 };
 use crate::commit::Hash;
+use crate::graph::{OpKind, OpNode};
 use crate::model::HostTensor;
 use crate::region::profile::{BreachKind, Profile};
 use crate::region::{ops, ElementVerdict, NodeCheck};
@@ -390,6 +391,25 @@ impl Watcher {
         Ok((ended.outcome, sent))
     }
 
+    /// Whether the contract would hold element `at` inside, for the kinds whose on-chain region is evaluated
+    /// differently from this watcher's (RMSNorm, softmax and SiLU: directed-rounding bounds on-chain, f64 widened
+    /// by 1e-9 here; the others are decided bit for bit alike): the element then goes to the committee instead.
+    /// The verdict is read with a call of `openElement` that changes nothing.
+    async fn contract_holds_inside(&self, game: B256, trace: &Trace, at: ElementRef) -> Result<bool> {
+        let m = &self.model.model;
+        let differs = m
+            .graph
+            .descriptor(at.op)
+            .is_some_and(|d| matches!(d.kind, OpKind::RmsNorm | OpKind::Softmax | OpKind::Silu));
+        if !differs {
+            return Ok(false);
+        }
+        let c = fine_challenge(m, &self.model.commitment, trace, at)?;
+        let outcome =
+            self.game.openElement(game, c).call().await.map_err(|e| Error::Chain(format!("openElement: {e}")))?;
+        Ok(GameOutcome::from(outcome) == GameOutcome::ProverWon)
+    }
+
     /// Makes the prover open element `at` (when this watcher lacks the data or the fine root commits leaves it
     /// cannot open); the prover's answer decides the game, or its clock runs out.
     pub async fn request_element(&self, game: B256, at: ElementRef) -> Result<Sent> {
@@ -519,11 +539,7 @@ impl Watcher {
             }
             Phase::Element => {
                 let trace = need()?;
-                let c = fine_challenge(&self.model.model, &self.model.commitment, trace, d.at)?;
-                // the contract's verdict, read before it is asked for: an element this watcher finds outside its
-                // region but the contract's (looser) region holds goes to the committee instead
-                let outcome = self.game.openElement(game, c).call().await;
-                if matches!(outcome.as_ref().map(|o| GameOutcome::from(*o)), Ok(GameOutcome::ProverWon)) {
+                if self.contract_holds_inside(game, trace, d.at).await? {
                     tracing::info!(%game, at = ?d.at, "inside the contract's region: escalating to the committee");
                     Advance::Moved(Box::new(self.escalate(game, d.at).await?))
                 } else {
@@ -633,13 +649,13 @@ mod tests {
 /// as `[rows, last dim]`; for an Argmax (output `[rows]`), `col` is the witness the contract compares the claimed
 /// index with: the first maximum of the input row.
 fn element_at(
-    descriptor: Option<&crate::graph::OpNode>,
+    descriptor: Option<&OpNode>,
     shape: &[usize],
     operands: &[&HostTensor],
     op: usize,
     element: usize,
 ) -> ElementRef {
-    if let Some(d) = descriptor.filter(|d| d.kind == crate::graph::OpKind::Argmax) {
+    if let Some(d) = descriptor.filter(|d| d.kind == OpKind::Argmax) {
         let k = d.inner as usize;
         let row = &operands[0].data[element * k..(element + 1) * k];
         let col = (0..k).fold(0, |best, j| if row[j] > row[best] { j } else { best });
