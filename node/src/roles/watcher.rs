@@ -619,6 +619,26 @@ pub async fn fetch_trace(http: &reqwest::Client, model: &crate::model::Model, cl
     Ok(trace)
 }
 
+/// The element a verdict on flat output element `element` of op `op` names: (row, col) of the output viewed
+/// as `[rows, last dim]`; for an Argmax (output `[rows]`), `col` is the witness the contract compares the claimed
+/// index with: the first maximum of the input row.
+fn element_at(
+    descriptor: Option<&OpNode>,
+    shape: &[usize],
+    operands: &[&HostTensor],
+    op: usize,
+    element: usize,
+) -> ElementRef {
+    if let Some(d) = descriptor.filter(|d| d.kind == OpKind::Argmax) {
+        let k = d.inner as usize;
+        let row = &operands[0].data[element * k..(element + 1) * k];
+        let col = (0..k).fold(0, |best, j| if row[j] > row[best] { j } else { best });
+        return ElementRef { op, row: element, col };
+    }
+    let cols = *shape.last().unwrap_or(&1);
+    ElementRef { op, row: element / cols, col: element % cols }
+}
+
 #[cfg(test)]
 mod tests {
     use super::sample_ops;
@@ -643,24 +663,4 @@ mod tests {
         let drawn: usize = (0..200).map(|_| s.draw().iter().filter(|p| **p).count()).sum();
         assert!((3600..4400).contains(&drawn), "about 20 ops per claim: {drawn} in 200");
     }
-}
-
-/// The element a verdict on flat output element `element` of op `op` names: (row, col) of the output viewed
-/// as `[rows, last dim]`; for an Argmax (output `[rows]`), `col` is the witness the contract compares the claimed
-/// index with: the first maximum of the input row.
-fn element_at(
-    descriptor: Option<&OpNode>,
-    shape: &[usize],
-    operands: &[&HostTensor],
-    op: usize,
-    element: usize,
-) -> ElementRef {
-    if let Some(d) = descriptor.filter(|d| d.kind == OpKind::Argmax) {
-        let k = d.inner as usize;
-        let row = &operands[0].data[element * k..(element + 1) * k];
-        let col = (0..k).fold(0, |best, j| if row[j] > row[best] { j } else { best });
-        return ElementRef { op, row: element, col };
-    }
-    let cols = *shape.last().unwrap_or(&1);
-    ElementRef { op, row: element / cols, col: element % cols }
 }
