@@ -69,7 +69,7 @@ import {
 ///        boundary), with proofs that the first and last leaves are the disputed boundaries;
 ///     3. element: the challenger `openElement`s one output element of one op of the segment with its input
 ///        row and weight row against the fine root (an input from an earlier segment's boundary against the
-///        coarse root), and the contract adjudicates the op's sound bound (`SoundBound`) in the same move; or,
+///        coarse root), and the `Adjudicator` decides the op's sound region in the same move; or,
 ///        when it lacks the data (or the fine root commits leaves nobody can open), it `requestElement`s one and
 ///        the prover must `openRequested` it within its clock, adjudicated the same way;
 ///     4. escalation: when the element is inside its sound bound but outside its calibrated threshold, or its op

@@ -220,7 +220,8 @@ struct FineAnswer {
 
 /// @notice The element level against a fine root: `element` opens the op's output and input against the
 ///         segment's fine root; an input read from an earlier segment's boundary is opened against the claim's
-///         coarse root instead, with `inputSegment` (the segment ending at that trace tensor) proving where it
+///         coarse root instead, with `inputSegment` (the segment ending at that trace tensor; `input2Segment` for the
+///         second trace operand) proving where it
 ///         sits (ignored otherwise).
 struct FineChallenge {
     ElementChallenge element;
