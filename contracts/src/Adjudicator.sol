@@ -21,10 +21,11 @@ import {UnsupportedOp, NonFiniteInput} from "./lib/Errors.sol";
 ///      - Mul, Scale: both factors (Scale's from `param`); a one-term `SoundBound.within`.
 ///      - ReLU, Embedding, CausalMask: bit-exact.
 ///      - RmsNorm: the input row and the gain element; `NormBound.rmsnormWithin`.
+///      - LayerNorm: the input row, the gain and the shift element; `NormBound.layernormWithin`.
 ///      - Softmax: the input row; `SoftmaxBound.within`.
 ///      - SiLU: the input element; `ActivationBound.siluWithin`.
 ///      - Argmax: x[r, y] and the witness x[r, col]: outside iff y is no index of the row or x[r, col] > x[r, y].
-///      LayerNorm, GELU, RoPE and the data-movement ops (reshape, transpose, narrow, concat) have no kind here
+///      GELU, RoPE and the data-movement ops (reshape, transpose, narrow, concat) have no kind here
 ///      yet: their elements go to the committee vote.
 contract Adjudicator {
     uint32 private constant NEG_INF = 0xff800000;
@@ -71,6 +72,14 @@ contract Adjudicator {
             TensorMerkle.verifyOpening(c.weight, _shape1(n.cols), weightsRoot, n.weight, weightCount);
             uint32[] memory x = TensorMerkle.elements(c.input, uint256(c.row) * n.cols, n.cols);
             inside = NormBound.rmsnormWithin(x, c.col, TensorMerkle.element(c.weight, c.col), n.param, yBits);
+        } else if (k == OpKind.LayerNorm) {
+            _open(c.input, shape, in1);
+            TensorMerkle.verifyOpening(c.weight, _shape1(n.cols), weightsRoot, n.weight, weightCount);
+            TensorMerkle.verifyOpening(c.input2, _shape1(n.cols), weightsRoot, n.input2, weightCount);
+            uint32[] memory x = TensorMerkle.elements(c.input, uint256(c.row) * n.cols, n.cols);
+            uint32 gain = TensorMerkle.element(c.weight, c.col);
+            uint32 shift = TensorMerkle.element(c.input2, c.col);
+            inside = NormBound.layernormWithin(x, c.col, gain, shift, n.param, yBits);
         } else if (k == OpKind.Softmax) {
             _open(c.input, shape, in1);
             inside = SoftmaxBound.within(TensorMerkle.elements(c.input, uint256(c.row) * n.cols, n.cols), c.col, yBits);

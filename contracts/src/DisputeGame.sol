@@ -404,7 +404,7 @@ contract DisputeGame is IVoteSettler {
         TensorMerkle.verify(spec.graphRoot, TensorMerkle.leafHash(abi.encode(n)), r.op, spec.nodeCount, r.nodeProof);
         if (n.input > r.op) revert BadOpInput(r.op, n.input);
         if (r.row >= n.rows || r.col >= n.cols) revert ElementOutOfRange(r.row, r.col);
-        if (n.kind == OpKind.None || n.kind > OpKind.Argmax) revert UnsupportedOp(uint8(n.kind));
+        if (n.kind == OpKind.None) revert UnsupportedOp(uint8(n.kind));
         if (n.input < g.segStart && n.input != 0) _boundaryOf(spec, g, r.op, n.input, r.inputSegment);
         if (readsInput2(n.kind)) {
             if (n.input2 > r.op) revert BadOpInput(r.op, n.input2);

@@ -1,38 +1,36 @@
-//! Every op kind the contracts adjudicate, on a real SmolLM2 generation: elements opened in Rust are inside
-//! on-chain when honest and outside when corrupted, the contract agrees with the Rust region
-//! (`nao::region::ops`) on both, and the gas of one adjudication per kind is printed at the model's sizes.
+//! Every op kind the contracts adjudicate, on a real SmolLM2 generation and a real MiniLM embedding: elements
+//! opened in Rust are inside on-chain when honest and outside when corrupted, the contract agrees with the Rust
+//! region (`nao::region::ops`) on both, and the gas of one adjudication per kind is printed at the model's sizes.
 
 use std::collections::BTreeMap;
 
 use alloy::primitives::FixedBytes;
 use nao::chain::{element_challenge, ElementRef};
 use nao::graph::OpKind;
-use nao::model::{fetch, llama::Llama, HostTensor};
+use nao::model::{bert::Bert, fetch, llama::Llama, HostTensor, Model};
 use nao::region::ops;
 use nao::runtime;
 use nao_bindings::DisputeGame;
 
 use super::deployed;
 
-/// How a corrupted element of each kind is made: a relative nudge far outside every region (1e-3; the widest,
-/// softmax over 576-term sums, is ~1e-4), a masked score unmasked, an argmax index moved off the maximum.
+/// How a corrupted element of each kind is made: moved by 5 % of (|v| + 1), far outside every region (the widest,
+/// a 1536-term dot product with cancellation, is ~1e-4 of its terms' magnitude sum), a masked score unmasked,
+/// an argmax index moved off the maximum.
 fn corrupt(kind: OpKind, t: &mut HostTensor, g: usize) {
     let v = &mut t.data[g];
     *v = match kind {
         OpKind::CausalMask if *v == f32::NEG_INFINITY => 0.0,
         OpKind::Argmax => (*v + 1.0) % 49_152.0,
-        _ if *v == 0.0 => 1e-3,
-        _ => *v * 1.001,
+        _ => *v + (v.abs() + 1.0) * 0.05,
     };
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn every_adjudicated_kind_accepts_honest_and_rejects_corrupted_smollm2_elements() {
+/// Adjudicates an honest and a corrupted element of the first op of every kind of `model` (and of every
+/// MatMul length) that the contracts decide; `kinds` must all be among them. Returns the gas lines.
+async fn every_kind(mut model: Model, input: HostTensor, kinds: &[OpKind]) -> Vec<String> {
     let (_chain, client, d) = deployed().await;
     let game = DisputeGame::new(d.game, client.provider.clone());
-    let llama = Llama::smollm2(&fetch::default_cache_dir()).expect("SmolLM2 from PyPI");
-    let input = llama.encode("The capital of France is").unwrap();
-    let mut model = llama.model(input.data.len(), 1).unwrap();
     // one segment per op: every op output is a leaf of the trace root, so the one-level `adjudicate` view opens
     // it directly (the partition game opens the same elements against fine roots)
     model.graph.segments = (0..model.graph.nodes.len()).map(|i| i..i + 1).collect();
@@ -59,13 +57,9 @@ async fn every_adjudicated_kind_accepts_honest_and_rejects_corrupted_smollm2_ele
             }
         }
     }
-    assert!(first.contains_key(&(OpKind::MatMul as u8, 1536)), "SmolLM2's down projection sums 1536 terms");
-    let kinds: Vec<u8> = first.keys().map(|k| k.0).collect();
-    for k in [OpKind::Residual, OpKind::Mul, OpKind::Scale, OpKind::RmsNorm, OpKind::Softmax, OpKind::Silu] {
-        assert!(kinds.contains(&(k as u8)), "SmolLM2 has a {k:?} the contracts adjudicate");
-    }
-    for k in [OpKind::CausalMask, OpKind::Argmax, OpKind::MatMul, OpKind::Embedding] {
-        assert!(kinds.contains(&(k as u8)), "SmolLM2 has a {k:?} the contracts adjudicate");
+    let found: Vec<u8> = first.keys().map(|k| k.0).collect();
+    for k in kinds {
+        assert!(found.contains(&(*k as u8)), "{}: no {k:?} the contracts adjudicate", model.name);
     }
     let element = |op: usize, trace: &nao::trace::Trace| {
         let d = model.graph.descriptor(op).unwrap();
@@ -113,5 +107,28 @@ async fn every_adjudicated_kind_accepts_honest_and_rejects_corrupted_smollm2_ele
             }
         }
     }
-    println!("adjudication gas at SmolLM2 sizes (one element, openings included):\n{}", report.join("\n"));
+    report
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_adjudicated_kind_accepts_honest_and_rejects_corrupted_smollm2_elements() {
+    let llama = Llama::smollm2(&fetch::default_cache_dir()).expect("SmolLM2 from PyPI");
+    let input = llama.encode("The capital of France is").unwrap();
+    let model = llama.model(input.data.len(), 1).unwrap();
+    use OpKind::*;
+    let kinds = [Embedding, RmsNorm, MatMul, Scale, CausalMask, Softmax, Residual, Silu, Mul, Argmax];
+    let gas = every_kind(model, input, &kinds).await;
+    assert!(gas.iter().any(|l| l.contains("inner 1536")), "SmolLM2's down projection sums 1536 terms: {gas:?}");
+    println!("adjudication gas at SmolLM2 sizes (one element, openings included):\n{}", gas.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_adjudicated_kind_accepts_honest_and_rejects_corrupted_minilm_elements() {
+    let bert = Bert::load(&fetch::minilm_dir(&fetch::default_cache_dir()).expect("MiniLM from PyPI")).unwrap();
+    let input = bert.encode("A watcher re-runs every claim it sees.").unwrap();
+    let model = bert.model(input.data.len()).unwrap();
+    use OpKind::*;
+    let kinds = [Embedding, Residual, LayerNorm, MatMul, Add, Scale, Softmax];
+    let gas = every_kind(model, input, &kinds).await;
+    println!("adjudication gas at MiniLM sizes (one element, openings included):\n{}", gas.join("\n"));
 }

@@ -34,12 +34,15 @@ enum OpKind {
     CausalMask,
     /// y[r] = an index of a maximum of x[r, :] (x: [rows, inner]; `input2` = `input`), ties allowed: the
     ///        challenger names a column `col` with x[r, col] > x[r, y[r]]
-    Argmax
+    Argmax,
+    /// y[r, c] = (x[r, c] - mean_k x[r, k]) / sqrt(var_k x[r, k] + eps) * g[c] + b[c]   (g: weight [cols]; b: the
+    ///        weight `input2` names, [cols]; `param`: eps bits)
+    LayerNorm
 }
 
 /// @notice One node of a registered graph; its ABI encoding is the leaf of the graph root.
 /// @dev `input`/`input2` index the trace: 0 is the claim's input tensor, i + 1 the output of node i (`input2`
-///      only for ops with two trace operands). `weight` indexes the model's weight tensors (ignored by ops
+///      only for ops with two trace operands; LayerNorm's `input2` is the weight index of its shift). `weight` indexes the model's weight tensors (ignored by ops
 ///      without weights). `inner` is the reduction length of a MatMul, the row count of an Embedding's table
 ///      and the row length of an Argmax; `param` holds a constant of the op (fp32 bits, or an integer offset).
 struct OpNode {

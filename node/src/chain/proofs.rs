@@ -4,7 +4,7 @@ use alloy::primitives::{Bytes, FixedBytes, B256};
 use nao_bindings::DisputeGame;
 
 use crate::commit::{MerkleProof, MerkleTree, TensorOpening};
-use crate::graph::OpNode;
+use crate::graph::{OpKind, OpNode};
 use crate::model::{Model, ModelCommitment};
 use crate::trace::{Trace, TraceCommitment};
 use crate::{Error, Result};
@@ -103,9 +103,15 @@ pub(crate) fn challenge_with(
     let inp_i = node.input as usize;
     let range = node.input_range(at.row, at.col, y);
     let input = open_trace(inp_i, range.clone())?;
-    let input2 = match node.input2_range(at.row, at.col) {
-        Some(r) => open_trace(node.input2 as usize, r)?,
-        None => no_opening(),
+    let input2 = match (node.kind, node.input2_range(at.row, at.col)) {
+        (OpKind::LayerNorm, _) => {
+            // the shift, a weight
+            let wi = node.input2 as usize;
+            let col = at.col..at.col + 1;
+            opening(mc.weights[wi].open(&model.weights[wi].data, col)?, list_proof(&mc.weights_tree, wi)?)
+        }
+        (_, Some(r)) => open_trace(node.input2 as usize, r)?,
+        (_, None) => no_opening(),
     };
     let weight = match node.weight_range(at.col, &trace.tensors[inp_i].data[range]) {
         Some(range) => {

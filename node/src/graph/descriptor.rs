@@ -29,12 +29,14 @@ pub enum OpKind {
     CausalMask = 11,
     /// `y[r]` an index of a maximum of `x[r, :]` (`input2 = input`; `col` names the challenger's witness).
     Argmax = 12,
+    /// LayerNorm of row `r` with gain `w[c]` and shift `input2[c]` (`input2` a weight index; `param`: eps bits).
+    LayerNorm = 13,
 }
 
 impl OpKind {
     /// Whether the op reads a weight tensor.
     pub fn uses_weight(self) -> bool {
-        matches!(self, OpKind::MatMul | OpKind::Add | OpKind::Embedding | OpKind::RmsNorm)
+        matches!(self, OpKind::MatMul | OpKind::Add | OpKind::Embedding | OpKind::RmsNorm | OpKind::LayerNorm)
     }
 
     /// Whether the op reads a second trace operand (`OpNode::input2`; `readsInput2` in `Types.sol`).
@@ -58,7 +60,8 @@ pub struct OpNode {
     pub cols: u32,
     /// Reduction length (MatMul), table rows (Embedding), row length (Argmax), 0 otherwise.
     pub inner: u32,
-    /// Trace index of the second trace operand (Residual, Mul; Argmax: `input` again), 0 when unused.
+    /// Trace index of the second trace operand (Residual, Mul; Argmax: `input` again); LayerNorm: the weight
+    /// index of its shift; 0 when unused.
     pub input2: u32,
     /// Leading dim of a 3-D output `[batch, rows / batch, cols]`; 0 for a 2-D output `[rows, cols]`.
     pub batch: u32,
@@ -115,7 +118,7 @@ impl OpNode {
                 let k = self.inner as usize;
                 row * k..(row + 1) * k
             }
-            OpKind::RmsNorm | OpKind::Softmax => {
+            OpKind::RmsNorm | OpKind::LayerNorm | OpKind::Softmax => {
                 let c = self.cols as usize;
                 row * c..(row + 1) * c
             }
@@ -153,7 +156,7 @@ impl OpNode {
                 let k = self.inner as usize;
                 Some(col * k..(col + 1) * k)
             }
-            OpKind::Add | OpKind::RmsNorm => Some(col..col + 1),
+            OpKind::Add | OpKind::RmsNorm | OpKind::LayerNorm => Some(col..col + 1),
             OpKind::Embedding => {
                 let id = index_of(*input.first()?, self.inner as usize)?;
                 let g = id * self.cols as usize + col;

@@ -169,6 +169,7 @@ impl Node {
             (Op::Mul, [Trace(a), Trace(b)]) => (OpKind::Mul, *a, 0, *b, 0),
             (Op::Scale { factor }, [Trace(x)]) => (OpKind::Scale, *x, 0, 0, factor.to_bits()),
             (Op::RmsNorm { eps }, [Trace(x), Weight(g)]) => (OpKind::RmsNorm, *x, *g, 0, eps.to_bits()),
+            (Op::LayerNorm { eps }, [Trace(x), Weight(g), Weight(b)]) => (OpKind::LayerNorm, *x, *g, *b, eps.to_bits()),
             (Op::Softmax, [Trace(x)]) => (OpKind::Softmax, *x, 0, 0, 0),
             (Op::Silu, [Trace(x)]) => (OpKind::Silu, *x, 0, 0, 0),
             (Op::CausalMask { offset }, [Trace(x)]) => (OpKind::CausalMask, *x, 0, 0, offset),
@@ -253,7 +254,9 @@ impl Graph {
         let fits = match d.kind {
             OpKind::MatMul | OpKind::Embedding => true,
             OpKind::Add => same(&n.inputs[0]) && self.shape_of(n.inputs[1]) == [d.cols as usize],
-            OpKind::RmsNorm => same(&n.inputs[0]) && self.shape_of(n.inputs[1]) == [d.cols as usize],
+            OpKind::RmsNorm | OpKind::LayerNorm => {
+                same(&n.inputs[0]) && n.inputs[1..].iter().all(|w| self.shape_of(*w) == [d.cols as usize])
+            }
             OpKind::Argmax => {
                 d.cols = d.inner;
                 self.shape_of(n.inputs[0]) == [d.rows as usize, d.inner as usize]
