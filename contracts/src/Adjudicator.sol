@@ -3,9 +3,7 @@ pragma solidity ^0.8.28;
 
 import {TensorMerkle} from "./lib/TensorMerkle.sol";
 import {SoundBound} from "./lib/SoundBound.sol";
-import {NormBound} from "./lib/NormBound.sol";
-import {SoftmaxBound} from "./lib/SoftmaxBound.sol";
-import {ActivationBound} from "./lib/ActivationBound.sol";
+import {Regions} from "./Regions.sol";
 import {Fp32} from "./lib/Fp32.sol";
 import {OpKind, OpNode, ElementChallenge, TensorOpening, Loc} from "./lib/Types.sol";
 import {UnsupportedOp, NonFiniteInput} from "./lib/Errors.sol";
@@ -23,12 +21,21 @@ import {UnsupportedOp, NonFiniteInput} from "./lib/Errors.sol";
 ///      - RmsNorm: the input row and the gain element; `NormBound.rmsnormWithin`.
 ///      - LayerNorm: the input row, the gain and the shift element; `NormBound.layernormWithin`.
 ///      - Softmax: the input row; `SoftmaxBound.within`.
-///      - SiLU: the input element; `ActivationBound.siluWithin`.
+///      - SiLU, GELU: the input element; `ActivationBound.siluWithin`, `ActivationBound.geluWithin`.
+///      The regions in directed-rounding arithmetic (norms, softmax, SiLU, GELU) run in `Regions`, a contract this
+///      one deploys, so that both stay within the code-size limit.
 ///      - Argmax: x[r, y] and the witness x[r, col]: outside iff y is no index of the row or x[r, col] > x[r, y].
-///      GELU, RoPE and the data-movement ops (reshape, transpose, narrow, concat) have no kind here
+///      RoPE and the data-movement ops (reshape, transpose, narrow, concat) have no kind here
 ///      yet: their elements go to the committee vote.
 contract Adjudicator {
     uint32 private constant NEG_INF = 0xff800000;
+
+    /// @notice The regions evaluated in directed-rounding arithmetic (deployed with this contract).
+    Regions public immutable regions;
+
+    constructor() {
+        regions = new Regions();
+    }
 
     /// @notice Verifies the openings of `c` (output at `out`, trace operands at `in1` / `in2`, weights against
     ///         `weightsRoot`) and decides the element. Reverts on any invalid opening or an unknown kind.
@@ -41,7 +48,7 @@ contract Adjudicator {
         Loc calldata out,
         Loc calldata in1,
         Loc calldata in2
-    ) external pure returns (bool inside, uint32 yBits) {
+    ) external view returns (bool inside, uint32 yBits) {
         OpNode calldata n = c.node;
         OpKind k = n.kind;
         uint32[] memory shape = outputShape(n);
@@ -71,7 +78,7 @@ contract Adjudicator {
             _open(c.input, shape, in1);
             TensorMerkle.verifyOpening(c.weight, _shape1(n.cols), weightsRoot, n.weight, weightCount);
             uint32[] memory x = TensorMerkle.elements(c.input, uint256(c.row) * n.cols, n.cols);
-            inside = NormBound.rmsnormWithin(x, c.col, TensorMerkle.element(c.weight, c.col), n.param, yBits);
+            inside = regions.rmsnorm(x, c.col, TensorMerkle.element(c.weight, c.col), n.param, yBits);
         } else if (k == OpKind.LayerNorm) {
             _open(c.input, shape, in1);
             TensorMerkle.verifyOpening(c.weight, _shape1(n.cols), weightsRoot, n.weight, weightCount);
@@ -79,10 +86,10 @@ contract Adjudicator {
             uint32[] memory x = TensorMerkle.elements(c.input, uint256(c.row) * n.cols, n.cols);
             uint32 gain = TensorMerkle.element(c.weight, c.col);
             uint32 shift = TensorMerkle.element(c.input2, c.col);
-            inside = NormBound.layernormWithin(x, c.col, gain, shift, n.param, yBits);
+            inside = regions.layernorm(x, c.col, gain, shift, n.param, yBits);
         } else if (k == OpKind.Softmax) {
             _open(c.input, shape, in1);
-            inside = SoftmaxBound.within(TensorMerkle.elements(c.input, uint256(c.row) * n.cols, n.cols), c.col, yBits);
+            inside = regions.softmax(TensorMerkle.elements(c.input, uint256(c.row) * n.cols, n.cols), c.col, yBits);
         } else if (k == OpKind.Argmax) {
             inside = _argmax(c, n, in1, in2, yBits);
         } else {
@@ -107,12 +114,13 @@ contract Adjudicator {
         Loc calldata in1,
         Loc calldata in2,
         uint32 y
-    ) private pure returns (bool) {
+    ) private view returns (bool) {
         OpKind k = n.kind;
         _open(c.input, shape, in1);
         uint32 x = TensorMerkle.element(c.input, g);
         if (k == OpKind.Relu) return SoundBound.reluWithin(x, y);
-        if (k == OpKind.Silu) return ActivationBound.siluWithin(x, y);
+        if (k == OpKind.Silu) return regions.silu(x, y);
+        if (k == OpKind.Gelu) return regions.gelu(x, y);
         if (k == OpKind.Scale) return _product(x, n.param, y);
         if (k == OpKind.CausalMask) {
             if (Fp32.isNonFinite(x) && x != NEG_INF) revert NonFiniteInput(x);

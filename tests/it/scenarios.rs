@@ -15,12 +15,11 @@ fn must_end(a: Attack) -> (Outcome, &'static str) {
         | Attack::Bf16Activations
         | Attack::EmbeddingAltered
         | Attack::SingleWeight
-        // a LayerNorm element outside its region: the Adjudicator decides it
+        // a LayerNorm or GELU element outside its region: the Adjudicator decides it
         | Attack::NormDropped
         | Attack::EpsilonChanged
-        | Attack::LayerSkipped => (Outcome::ProverSlashed, "on-chain sound bound"),
-        // GELU has no on-chain check yet
-        Attack::GeluApproximated => (Outcome::ProverSlashed, "committee vote"),
+        | Attack::LayerSkipped
+        | Attack::GeluApproximated => (Outcome::ProverSlashed, "on-chain sound bound"),
         Attack::BoundAware => (Outcome::Finalized, "none"),
     }
 }

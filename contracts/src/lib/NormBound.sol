@@ -55,11 +55,12 @@ library NormBound {
         pure
         returns (bool)
     {
-        if (Fp32.isNonFinite(y)) return false;
         if (Fp32.isNonFinite(g)) revert NonFiniteInput(g);
         if (Fp32.isNonFinite(b)) revert NonFiniteInput(b);
         if (Fp32.isNonFinite(eps)) revert NonFiniteInput(eps);
-        Moments memory m = _moments(x);
+        Moments memory m = _moments(x); // reverts on a NaN/Inf in x
+        // only once every operand is known finite: a non-finite operand is the producing op's dispute, whatever y is
+        if (Fp32.isNonFinite(y)) return false;
         Ext u = LibExt.exact(1, -24);
         Ext eta = LibExt.exact(1, -149);
         // e_mean, e_var: the error of the computed mean and variance

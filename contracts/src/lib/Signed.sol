@@ -17,8 +17,8 @@ library LibSigned {
     uint256 private constant SIGN = 1 << 255;
 
     /// @notice `m` with sign `neg` (a zero magnitude is +0).
-    function signed(Ext m, bool neg) internal pure returns (SExt) {
-        return SExt.wrap(neg && !m.isZero() ? Ext.unwrap(m) | SIGN : Ext.unwrap(m));
+    function signed(Ext m, bool negative) internal pure returns (SExt) {
+        return SExt.wrap(negative && !m.isZero() ? Ext.unwrap(m) | SIGN : Ext.unwrap(m));
     }
 
     /// @notice The fp32 value `bits` (finite), exactly.

@@ -37,7 +37,9 @@ enum OpKind {
     Argmax,
     /// y[r, c] = (x[r, c] - mean_k x[r, k]) / sqrt(var_k x[r, k] + eps) * g[c] + b[c]   (g: weight [cols]; b: the
     ///        weight `input2` names, [cols]; `param`: eps bits)
-    LayerNorm
+    LayerNorm,
+    /// y = x / 2 (1 + erf(x / sqrt 2))
+    Gelu
 }
 
 /// @notice One node of a registered graph; its ABI encoding is the leaf of the graph root.

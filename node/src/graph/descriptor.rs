@@ -31,6 +31,8 @@ pub enum OpKind {
     Argmax = 12,
     /// LayerNorm of row `r` with gain `w[c]` and shift `input2[c]` (`input2` a weight index; `param`: eps bits).
     LayerNorm = 13,
+    /// GELU (erf form).
+    Gelu = 14,
 }
 
 impl OpKind {

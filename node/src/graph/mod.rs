@@ -172,6 +172,7 @@ impl Node {
             (Op::LayerNorm { eps }, [Trace(x), Weight(g), Weight(b)]) => (OpKind::LayerNorm, *x, *g, *b, eps.to_bits()),
             (Op::Softmax, [Trace(x)]) => (OpKind::Softmax, *x, 0, 0, 0),
             (Op::Silu, [Trace(x)]) => (OpKind::Silu, *x, 0, 0, 0),
+            (Op::Gelu, [Trace(x)]) => (OpKind::Gelu, *x, 0, 0, 0),
             (Op::CausalMask { offset }, [Trace(x)]) => (OpKind::CausalMask, *x, 0, 0, offset),
             (Op::Argmax, [Trace(x)]) => (OpKind::Argmax, *x, 0, *x, 0),
             (Op::Relu, [Trace(x)]) => (OpKind::Relu, *x, 0, 0, 0),

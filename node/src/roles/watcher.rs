@@ -392,15 +392,14 @@ impl Watcher {
     }
 
     /// Whether the contract would hold element `at` inside, for the kinds whose on-chain region is evaluated
-    /// differently from this watcher's (RMSNorm, LayerNorm, softmax and SiLU: directed-rounding bounds on-chain, f64 widened
+    /// differently from this watcher's (RMSNorm, LayerNorm, softmax, SiLU and GELU: directed-rounding bounds on-chain, f64 widened
     /// by 1e-9 here; the others are decided bit for bit alike): the element then goes to the committee instead.
     /// The verdict is read with a call of `openElement` that changes nothing.
     async fn contract_holds_inside(&self, game: B256, trace: &Trace, at: ElementRef) -> Result<bool> {
         let m = &self.model.model;
-        let differs = m
-            .graph
-            .descriptor(at.op)
-            .is_some_and(|d| matches!(d.kind, OpKind::RmsNorm | OpKind::LayerNorm | OpKind::Softmax | OpKind::Silu));
+        let differs = m.graph.descriptor(at.op).is_some_and(|d| {
+            matches!(d.kind, OpKind::RmsNorm | OpKind::LayerNorm | OpKind::Softmax | OpKind::Silu | OpKind::Gelu)
+        });
         if !differs {
             return Ok(false);
         }
