@@ -25,8 +25,8 @@ import {UnsupportedOp, NonFiniteInput} from "./lib/Errors.sol";
 ///      The regions in directed-rounding arithmetic (norms, softmax, SiLU, GELU) run in `Regions`, a contract this
 ///      one deploys, so that both stay within the code-size limit.
 ///      - Argmax: x[r, y] and the witness x[r, col]: outside iff y is no index of the row or x[r, col] > x[r, y].
-///      RoPE and the data-movement ops (reshape, transpose, narrow, concat) have no kind here
-///      yet: their elements go to the committee vote.
+///      - Reshape, Transpose, Narrow, Concat: the one input element the output element copies; bit-exact.
+///      RoPE and mean pooling have no kind here yet: their elements go to the committee vote.
 contract Adjudicator {
     uint32 private constant NEG_INF = 0xff800000;
 
@@ -92,6 +92,8 @@ contract Adjudicator {
             inside = regions.softmax(TensorMerkle.elements(c.input, uint256(c.row) * n.cols, n.cols), c.col, yBits);
         } else if (k == OpKind.Argmax) {
             inside = _argmax(c, n, in1, in2, yBits);
+        } else if (k >= OpKind.Reshape) {
+            inside = _movement(c, n, shape, g, in1, in2, yBits);
         } else {
             inside = _elementwise(c, n, shape, g, in1, in2, yBits);
         }
@@ -131,6 +133,73 @@ contract Adjudicator {
         _open(c.input2, shape, in2);
         uint32 x2 = TensorMerkle.element(c.input2, g);
         return k == OpKind.Residual ? SoundBound.addWithin(x, x2, y) : _product(x, x2, y);
+    }
+
+    /// @dev Data movement (Reshape, Transpose, Narrow, Concat): the output element is one input element, bit for bit.
+    ///      Output element g has multi-index `idx` in the output's shape; the input element is the same flat index
+    ///      (Reshape), `idx` with two dims swapped (Transpose), shifted along a dim (Narrow), or in x or x2 along the
+    ///      concatenated dim.
+    function _movement(
+        ElementChallenge calldata c,
+        OpNode calldata n,
+        uint32[] memory shape,
+        uint256 g,
+        Loc calldata in1,
+        Loc calldata in2,
+        uint32 y
+    ) private pure returns (bool) {
+        OpKind k = n.kind;
+        uint32[] memory ins = _inShape(n);
+        if (k == OpKind.Reshape) {
+            _open(c.input, ins, in1);
+            return TensorMerkle.element(c.input, g) == y;
+        }
+        uint256[3] memory idx = _unflatten(g, shape);
+        if (k == OpKind.Transpose) {
+            (uint256 a, uint256 b) = (n.param & 0xff, n.param >> 8);
+            (idx[a], idx[b]) = (idx[b], idx[a]);
+        } else if (k == OpKind.Narrow) {
+            idx[n.inner] += n.param;
+        } else if (idx[n.inner] >= ins[n.inner]) {
+            // Concat, from x2: its shape is the output's with the dim shortened by x's
+            idx[n.inner] -= ins[n.inner];
+            uint32[] memory s2 = _copy(shape);
+            s2[n.inner] -= ins[n.inner];
+            _open(c.input2, s2, in2);
+            return TensorMerkle.element(c.input2, _flatten(idx, s2)) == y;
+        }
+        _open(c.input, ins, in1);
+        return TensorMerkle.element(c.input, _flatten(idx, ins)) == y;
+    }
+
+    /// @dev The input shape of a data-movement op (`inShape` up to its first zero).
+    function _inShape(OpNode calldata n) private pure returns (uint32[] memory s) {
+        uint256 rank;
+        while (rank < 3 && n.inShape[rank] != 0) ++rank;
+        s = new uint32[](rank);
+        for (uint256 i; i < rank; ++i) {
+            s[i] = n.inShape[i];
+        }
+    }
+
+    function _unflatten(uint256 g, uint32[] memory shape) private pure returns (uint256[3] memory idx) {
+        for (uint256 i = shape.length; i > 0; --i) {
+            idx[i - 1] = g % shape[i - 1];
+            g /= shape[i - 1];
+        }
+    }
+
+    function _flatten(uint256[3] memory idx, uint32[] memory shape) private pure returns (uint256 g) {
+        for (uint256 i; i < shape.length; ++i) {
+            g = g * shape[i] + idx[i];
+        }
+    }
+
+    function _copy(uint32[] memory a) private pure returns (uint32[] memory b) {
+        b = new uint32[](a.length);
+        for (uint256 i; i < a.length; ++i) {
+            b[i] = a[i];
+        }
     }
 
     /// @dev Argmax: the claimed index must name a column of the row, and no witness column may hold more.

@@ -769,7 +769,7 @@ contract AdjudicatorTest is PRBTest, Vectors {
         for (uint256 j; j < 16; ++j) {
             x[j] = f32(int256(vs[j]) % 4); // few values: ties are common
         }
-        OpNode memory n = OpNode(OpKind.Argmax, 0, 0, 2, 8, 8, 0, 0, 0);
+        OpNode memory n = OpNode(OpKind.Argmax, 0, 0, 2, 8, 8, 0, 0, 0, [uint32(0), 0, 0]);
         uint32 id = claim % 8;
         int256 best = type(int256).min;
         for (uint256 j; j < 8; ++j) {
@@ -795,7 +795,7 @@ contract AdjudicatorTest is PRBTest, Vectors {
     function test_adjudicate_argmaxNonFiniteWitness_reverts() public {
         uint32[] memory x = new uint32[](8);
         x[5] = NAN;
-        OpNode memory n = OpNode(OpKind.Argmax, 0, 0, 1, 8, 8, 0, 0, 0);
+        OpNode memory n = OpNode(OpKind.Argmax, 0, 0, 1, 8, 8, 0, 0, 0, [uint32(0), 0, 0]);
         vm.expectRevert(abi.encodeWithSelector(NonFiniteInput.selector, NAN));
         this.decideExternal(n, 0, 5, _one(0), x, x, none());
     }
@@ -829,7 +829,7 @@ contract AdjudicatorTest is PRBTest, Vectors {
         uint32 row = uint32(pos) % nr;
         uint32 col = uint32(pos >> 8) % nc;
         if (Fp32.isNonFinite(xb)) xb = NEG_INF;
-        OpNode memory n = OpNode(OpKind.CausalMask, 0, 0, nr, nc, 0, 0, batch, offset % 4);
+        OpNode memory n = OpNode(OpKind.CausalMask, 0, 0, nr, nc, 0, 0, batch, offset % 4, [uint32(0), 0, 0]);
         uint32[] memory x = new uint32[](nr * nc);
         uint256 g = uint256(row) * nc + col;
         x[g] = xb;
@@ -845,7 +845,7 @@ contract AdjudicatorTest is PRBTest, Vectors {
     }
 
     function test_adjudicate_causalMaskNaN_reverts() public {
-        OpNode memory n = OpNode(OpKind.CausalMask, 0, 0, 1, 2, 0, 0, 0, 0);
+        OpNode memory n = OpNode(OpKind.CausalMask, 0, 0, 1, 2, 0, 0, 0, 0, [uint32(0), 0, 0]);
         uint32[] memory x = new uint32[](2);
         x[1] = NAN;
         vm.expectRevert(abi.encodeWithSelector(NonFiniteInput.selector, NAN));
@@ -866,7 +866,7 @@ contract AdjudicatorTest is PRBTest, Vectors {
         int256 sa = int256(a) % (1 << 21);
         int256 sb = int256(b) % (1 << 21);
         (x1[col], x2[col]) = (f32(sa), f32(sb));
-        OpNode memory n = OpNode(OpKind.Residual, 0, 0, 1, 2, 0, 1, 0, 0);
+        OpNode memory n = OpNode(OpKind.Residual, 0, 0, 1, 2, 0, 1, 0, 0, [uint32(0), 0, 0]);
         y[col] = f32(sa + sb);
         assert(decide(n, 0, col, y, x1, x2, none()));
         y[col] = f32(sa + sb + 1);
@@ -879,7 +879,7 @@ contract AdjudicatorTest is PRBTest, Vectors {
         assert(decide(n, 0, col, y, x1, x2, none()));
         y[col] = f32(sa * sb - 1);
         assert(!decide(n, 0, col, y, x1, x2, none()));
-        n = OpNode(OpKind.Scale, 0, 0, 1, 2, 0, 0, 0, f32(sb));
+        n = OpNode(OpKind.Scale, 0, 0, 1, 2, 0, 0, 0, f32(sb), [uint32(0), 0, 0]);
         y[col] = f32(sa * sb);
         assert(decide(n, 0, col, y, x1, none(), none()));
         y[col] = f32(sa * sb + 1);
@@ -888,20 +888,20 @@ contract AdjudicatorTest is PRBTest, Vectors {
 
     /// 0.1f * 3 rounds to 0x3e99999a; the region of one rounding is u |a b| wide: one ulp away is outside.
     function test_adjudicate_scaleRounded_succeeds() public view {
-        OpNode memory n = OpNode(OpKind.Scale, 0, 0, 1, 1, 0, 0, 0, f32(3));
+        OpNode memory n = OpNode(OpKind.Scale, 0, 0, 1, 1, 0, 0, 0, f32(3), [uint32(0), 0, 0]);
         assert(decide(n, 0, 0, _one(0x3e99999a), _one(0x3dcccccd), none(), none()));
         assert(!decide(n, 0, 0, _one(0x3e99999b), _one(0x3dcccccd), none(), none()));
         assert(!decide(n, 0, 0, _one(NAN), _one(0x3dcccccd), none(), none()));
     }
 
     function test_adjudicate_mulNonFiniteInput_reverts() public {
-        OpNode memory n = OpNode(OpKind.Mul, 0, 0, 1, 1, 0, 1, 0, 0);
+        OpNode memory n = OpNode(OpKind.Mul, 0, 0, 1, 1, 0, 1, 0, 0, [uint32(0), 0, 0]);
         vm.expectRevert(abi.encodeWithSelector(NonFiniteInput.selector, INF));
         this.decideExternal(n, 0, 0, _one(0), _one(f32(2)), _one(INF), none());
     }
 
     function test_adjudicate_unsupportedKind_reverts() public {
-        OpNode memory n = OpNode(OpKind.None, 0, 0, 1, 1, 0, 0, 0, 0);
+        OpNode memory n = OpNode(OpKind.None, 0, 0, 1, 1, 0, 0, 0, 0, [uint32(0), 0, 0]);
         vm.expectRevert(abi.encodeWithSelector(UnsupportedOp.selector, uint8(0)));
         this.decideExternal(n, 0, 0, _one(0), _one(0), none(), none());
     }
@@ -912,7 +912,7 @@ contract AdjudicatorTest is PRBTest, Vectors {
     function test_adjudicate_rmsnormSoftmaxSilu_succeeds() public view {
         uint32[] memory x = words(RMS8_X);
         uint32[] memory y = new uint32[](8);
-        OpNode memory n = OpNode(OpKind.RmsNorm, 0, 0, 1, 8, 0, 0, 0, EPS5);
+        OpNode memory n = OpNode(OpKind.RmsNorm, 0, 0, 1, 8, 0, 0, 0, EPS5, [uint32(0), 0, 0]);
         for (uint256 k; k < RMS8_Y.length / 6; ++k) {
             (uint256 i, uint32 v) = record6(RMS8_Y, k);
             y[i] = v;
@@ -924,7 +924,7 @@ contract AdjudicatorTest is PRBTest, Vectors {
         }
         x = words(SM16_X);
         y = new uint32[](16);
-        n = OpNode(OpKind.Softmax, 0, 0, 1, 16, 0, 0, 0, 0);
+        n = OpNode(OpKind.Softmax, 0, 0, 1, 16, 0, 0, 0, 0, [uint32(0), 0, 0]);
         for (uint256 k; k < SM16_Y.length / 6; ++k) {
             (uint256 i, uint32 v) = record6(SM16_Y, k);
             y[i] = v;
@@ -935,7 +935,7 @@ contract AdjudicatorTest is PRBTest, Vectors {
             // forge-lint: disable-next-line(unsafe-typecast)
             assert(!decide(n, 0, uint32(i), y, x, none(), none()));
         }
-        n = OpNode(OpKind.Silu, 0, 0, 1, 1, 0, 0, 0, 0);
+        n = OpNode(OpKind.Silu, 0, 0, 1, 1, 0, 0, 0, 0, [uint32(0), 0, 0]);
         for (uint256 k; k < 40; ++k) {
             (uint32 xs, uint32 ys) = record8(SILU_XY, k * 6);
             assert(decide(n, 0, 0, _one(ys), _one(xs), none(), none()));
@@ -967,7 +967,7 @@ contract AdjudicatorTest is PRBTest, Vectors {
             x[i] = uint32(0x3c000000 + i * 0x1001); // 2^-7 .. (positive, varied mantissas)
             g[i] = 0x3f800000;
         }
-        OpNode memory n = OpNode(OpKind.RmsNorm, 0, 0, 1, 576, 0, 0, 0, EPS5);
+        OpNode memory n = OpNode(OpKind.RmsNorm, 0, 0, 1, 576, 0, 0, 0, EPS5, [uint32(0), 0, 0]);
         (ElementChallenge memory c, bytes32 wroot, Loc memory out, Loc memory l1,) = build(n, 0, 288, x, x, none(), g);
         Loc memory l2;
         uint256 before = gasleft();

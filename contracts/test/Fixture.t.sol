@@ -88,10 +88,10 @@ abstract contract Fixture is Base {
 
     function fxNode(uint256 op) internal view returns (OpNode memory) {
         // forge-lint: disable-next-line(unsafe-typecast)
-        if (op == 0) return OpNode(OpKind.MatMul, 0, 0, 1, 1, uint32(x.length), 0, 0, 0);
-        if (op == 1) return OpNode(OpKind.Relu, 1, 0, 1, 1, 0, 0, 0, 0);
-        if (op == 2) return OpNode(OpKind.Add, 2, 1, 1, 1, 0, 0, 0, 0);
-        return OpNode(OpKind.Add, 2, 1, 1, 1, 0, 0, 0, 0);
+        if (op == 0) return OpNode(OpKind.MatMul, 0, 0, 1, 1, uint32(x.length), 0, 0, 0, [uint32(0), 0, 0]);
+        if (op == 1) return OpNode(OpKind.Relu, 1, 0, 1, 1, 0, 0, 0, 0, [uint32(0), 0, 0]);
+        if (op == 2) return OpNode(OpKind.Add, 2, 1, 1, 1, 0, 0, 0, 0, [uint32(0), 0, 0]);
+        return OpNode(OpKind.Add, 2, 1, 1, 1, 0, 0, 0, 0, [uint32(0), 0, 0]);
     }
 
     function fxSegment(uint256 s) internal pure returns (Segment memory) {

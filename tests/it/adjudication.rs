@@ -63,7 +63,9 @@ async fn every_kind(mut model: Model, input: HostTensor, kinds: &[OpKind]) -> Ve
     }
     let element = |op: usize, trace: &nao::trace::Trace| {
         let d = model.graph.descriptor(op).unwrap();
-        let (row, col) = (d.rows as usize / 2, d.cols as usize / 3);
+        // a Concat's last row comes from its second operand
+        let row = if d.kind == OpKind::Concat { d.rows as usize - 1 } else { d.rows as usize / 2 };
+        let col = d.cols as usize / 3;
         if d.kind == OpKind::Argmax {
             // the witness: the first maximum of the row
             let x = &trace.tensors[d.input as usize].data;
@@ -114,9 +116,13 @@ async fn every_kind(mut model: Model, input: HostTensor, kinds: &[OpKind]) -> Ve
 async fn every_adjudicated_kind_accepts_honest_and_rejects_corrupted_smollm2_elements() {
     let llama = Llama::smollm2(&fetch::default_cache_dir()).expect("SmolLM2 from PyPI");
     let input = llama.encode("The capital of France is").unwrap();
-    let model = llama.model(input.data.len(), 1).unwrap();
+    // two new tokens: the second step concatenates its keys and values to the first step's
+    let model = llama.model(input.data.len(), 2).unwrap();
     use OpKind::*;
-    let kinds = [Embedding, RmsNorm, MatMul, Scale, CausalMask, Softmax, Residual, Silu, Mul, Argmax];
+    let kinds = [
+        Embedding, RmsNorm, MatMul, Scale, CausalMask, Softmax, Residual, Silu, Mul, Argmax, Reshape, Transpose,
+        Narrow, Concat,
+    ];
     let gas = every_kind(model, input, &kinds).await;
     assert!(gas.iter().any(|l| l.contains("inner 1536")), "SmolLM2's down projection sums 1536 terms: {gas:?}");
     println!("adjudication gas at SmolLM2 sizes (one element, openings included):\n{}", gas.join("\n"));
@@ -128,7 +134,7 @@ async fn every_adjudicated_kind_accepts_honest_and_rejects_corrupted_minilm_elem
     let input = bert.encode("A watcher re-runs every claim it sees.").unwrap();
     let model = bert.model(input.data.len()).unwrap();
     use OpKind::*;
-    let kinds = [Embedding, Residual, LayerNorm, MatMul, Add, Scale, Softmax, Gelu];
+    let kinds = [Embedding, Residual, LayerNorm, MatMul, Add, Scale, Softmax, Gelu, Reshape, Transpose];
     let gas = every_kind(model, input, &kinds).await;
     println!("adjudication gas at MiniLM sizes (one element, openings included):\n{}", gas.join("\n"));
 }

@@ -39,14 +39,24 @@ enum OpKind {
     ///        weight `input2` names, [cols]; `param`: eps bits)
     LayerNorm,
     /// y = x / 2 (1 + erf(x / sqrt 2))
-    Gelu
+    Gelu,
+    /// y = x, the same flat element of an input of shape `inShape`, bit-exact
+    Reshape,
+    /// y[.., i, .., j, ..] = x[.., j, .., i, ..]: dims `param & 0xff` and `param >> 8` swapped, bit-exact
+    Transpose,
+    /// y[.., i, ..] = x[.., i + param, ..] along dim `inner` of an input of shape `inShape`, bit-exact
+    Narrow,
+    /// y = x then x2 along dim `inner` (x of shape `inShape`, x2 the rest), bit-exact
+    Concat
 }
 
 /// @notice One node of a registered graph; its ABI encoding is the leaf of the graph root.
 /// @dev `input`/`input2` index the trace: 0 is the claim's input tensor, i + 1 the output of node i (`input2`
 ///      only for ops with two trace operands; LayerNorm's `input2` is the weight index of its shift). `weight` indexes the model's weight tensors (ignored by ops
 ///      without weights). `inner` is the reduction length of a MatMul, the row count of an Embedding's table
-///      and the row length of an Argmax; `param` holds a constant of the op (fp32 bits, or an integer offset).
+///      and the row length of an Argmax, the dim of a Narrow or Concat; `param` holds a constant of the op (fp32
+///      bits, or an integer offset). `inShape` is the input's shape for the data-movement ops (zero-padded; rank
+///      <= 3), zero otherwise.
 struct OpNode {
     OpKind kind;
     uint32 input;
@@ -57,11 +67,12 @@ struct OpNode {
     uint32 input2;
     uint32 batch;
     uint32 param;
+    uint32[3] inShape;
 }
 
 /// @notice Whether ops of `kind` read a second trace operand (`OpNode.input2`).
 function readsInput2(OpKind kind) pure returns (bool) {
-    return kind == OpKind.Residual || kind == OpKind.Mul || kind == OpKind.Argmax;
+    return kind == OpKind.Residual || kind == OpKind.Mul || kind == OpKind.Argmax || kind == OpKind.Concat;
 }
 
 /// @notice Where a tensor sits: leaf `index` of a list of `count` tensor roots with root `root`.

@@ -74,6 +74,7 @@ pub(crate) fn abi_node(n: &OpNode) -> DisputeGame::OpNode {
         input2: n.input2,
         batch: n.batch,
         param: n.param,
+        inShape: n.in_shape,
     }
 }
 

@@ -33,6 +33,14 @@ pub enum OpKind {
     LayerNorm = 13,
     /// GELU (erf form).
     Gelu = 14,
+    /// The same flat element of an input of shape `in_shape`, bit-exact.
+    Reshape = 15,
+    /// Dims `param & 0xff` and `param >> 8` swapped, bit-exact.
+    Transpose = 16,
+    /// `param` entries on along dim `inner` of an input of shape `in_shape`, bit-exact.
+    Narrow = 17,
+    /// `x` (shape `in_shape`) then `x2` along dim `inner`, bit-exact.
+    Concat = 18,
 }
 
 impl OpKind {
@@ -43,7 +51,7 @@ impl OpKind {
 
     /// Whether the op reads a second trace operand (`OpNode::input2`; `readsInput2` in `Types.sol`).
     pub fn reads_input2(self) -> bool {
-        matches!(self, OpKind::Residual | OpKind::Mul | OpKind::Argmax)
+        matches!(self, OpKind::Residual | OpKind::Mul | OpKind::Argmax | OpKind::Concat)
     }
 }
 
@@ -69,12 +77,14 @@ pub struct OpNode {
     pub batch: u32,
     /// The op's constant: fp32 bits of a factor or epsilon, or an integer offset; 0 when unused.
     pub param: u32,
+    /// The input's shape for the data-movement ops (zero-padded, rank <= 3); zeros otherwise.
+    pub in_shape: [u32; 3],
 }
 
 impl OpNode {
-    /// `abi.encode(node)`: nine 32-byte big-endian words.
-    pub fn abi_encode(&self) -> [u8; 288] {
-        let mut out = [0u8; 288];
+    /// `abi.encode(node)`: twelve 32-byte big-endian words (`inShape` inline).
+    pub fn abi_encode(&self) -> [u8; 384] {
+        let mut out = [0u8; 384];
         let words = [
             self.kind as u32,
             self.input,
@@ -85,6 +95,9 @@ impl OpNode {
             self.input2,
             self.batch,
             self.param,
+            self.in_shape[0],
+            self.in_shape[1],
+            self.in_shape[2],
         ];
         for (i, w) in words.iter().enumerate() {
             out[i * 32 + 28..(i + 1) * 32].copy_from_slice(&w.to_be_bytes());
@@ -111,6 +124,42 @@ impl OpNode {
         }
     }
 
+    /// For a data-movement op: which operand (0: `input`, 1: `input2`) output element (row, col) copies, and
+    /// its flat index there.
+    pub fn moved_from(&self, row: usize, col: usize) -> Option<(usize, usize)> {
+        let out = self.output_shape();
+        let ins: Vec<usize> = self.in_shape.iter().take_while(|d| **d != 0).map(|d| *d as usize).collect();
+        let g = row * self.cols as usize + col;
+        let mut idx = vec![0usize; out.len()];
+        let mut rest = g;
+        for i in (0..out.len()).rev() {
+            idx[i] = rest % out[i];
+            rest /= out[i];
+        }
+        let flat = |idx: &[usize], shape: &[usize]| idx.iter().zip(shape).fold(0, |a, (i, d)| a * d + i);
+        let dim = self.inner as usize;
+        match self.kind {
+            OpKind::Reshape => Some((0, g)),
+            OpKind::Transpose => {
+                let (a, b) = ((self.param & 0xff) as usize, (self.param >> 8) as usize);
+                idx.swap(a, b);
+                Some((0, flat(&idx, &ins)))
+            }
+            OpKind::Narrow => {
+                idx[dim] += self.param as usize;
+                Some((0, flat(&idx, &ins)))
+            }
+            OpKind::Concat if idx[dim] < ins[dim] => Some((0, flat(&idx, &ins))),
+            OpKind::Concat => {
+                idx[dim] -= ins[dim];
+                let mut s2 = out.clone();
+                s2[dim] -= ins[dim];
+                Some((1, flat(&idx, &s2)))
+            }
+            _ => None,
+        }
+    }
+
     /// Flat range of the input elements that output element (row, col) depends on, given its claimed value
     /// `y` (an Argmax reads the column it claims; its witness is [`OpNode::input2_range`]).
     pub fn input_range(&self, row: usize, col: usize, y: f32) -> std::ops::Range<usize> {
@@ -130,6 +179,14 @@ impl OpNode {
                 let at = index_of(y, k).unwrap_or(0);
                 row * k + at..row * k + at + 1
             }
+            OpKind::Reshape | OpKind::Transpose | OpKind::Narrow | OpKind::Concat => {
+                // a Concat element copied from x2 opens x's first element (unread)
+                let i = match self.moved_from(row, col) {
+                    Some((0, i)) => i,
+                    _ => 0,
+                };
+                i..i + 1
+            }
             _ => g..g + 1,
         }
     }
@@ -144,6 +201,14 @@ impl OpNode {
             OpKind::Argmax => {
                 let g = row * self.inner as usize + col;
                 Some(g..g + 1)
+            }
+            OpKind::Concat => {
+                // an element copied from x opens x2's first element (unread)
+                let i = match self.moved_from(row, col) {
+                    Some((1, i)) => i,
+                    _ => 0,
+                };
+                Some(i..i + 1)
             }
             _ => None,
         }
@@ -190,13 +255,14 @@ mod tests {
             input2: 0,
             batch: 0,
             param: 7,
+            in_shape: [0; 3],
         };
         let e = n.abi_encode();
         assert_eq!(e[31], 2);
         assert_eq!(e[63], 3);
         assert_eq!(&e[156..160], &[1, 2, 3, 4]);
         assert!(e[..28].iter().all(|b| *b == 0));
-        assert_eq!(e.len(), 288);
+        assert_eq!(e.len(), 384);
         assert_eq!(e[287], 7);
     }
 }

@@ -177,6 +177,10 @@ impl Node {
             (Op::Argmax, [Trace(x)]) => (OpKind::Argmax, *x, 0, *x, 0),
             (Op::Relu, [Trace(x)]) => (OpKind::Relu, *x, 0, 0, 0),
             (Op::Embedding, [Trace(x), Weight(w)]) => (OpKind::Embedding, *x, *w, 0, 0),
+            (Op::Reshape, [Trace(x)]) => (OpKind::Reshape, *x, 0, 0, 0),
+            (Op::Transpose { a, b }, [Trace(x)]) => (OpKind::Transpose, *x, 0, 0, u32::from(a) | u32::from(b) << 8),
+            (Op::Narrow { start, .. }, [Trace(x)]) => (OpKind::Narrow, *x, 0, 0, start),
+            (Op::Concat { .. }, [Trace(a), Trace(b)]) => (OpKind::Concat, *a, 0, *b, 0),
             _ => return None,
         };
         let flat = !matches!(kind, OpKind::MatMul | OpKind::Embedding | OpKind::Argmax);
@@ -187,7 +191,18 @@ impl Node {
             _ => return None,
         };
         let u = |v: usize| u32::try_from(v).ok();
-        Some(OpNode { kind, input, weight, rows: u(rows)?, cols: u(cols)?, inner: 0, input2, batch: u(batch)?, param })
+        Some(OpNode {
+            kind,
+            input,
+            weight,
+            rows: u(rows)?,
+            cols: u(cols)?,
+            inner: 0,
+            input2,
+            batch: u(batch)?,
+            param,
+            in_shape: [0; 3],
+        })
     }
 }
 
@@ -262,9 +277,75 @@ impl Graph {
                 d.cols = d.inner;
                 self.shape_of(n.inputs[0]) == [d.rows as usize, d.inner as usize]
             }
+            OpKind::Reshape | OpKind::Transpose | OpKind::Narrow | OpKind::Concat => self.movement(n, &mut d),
             _ => n.inputs.iter().all(same),
         };
         fits.then_some(d)
+    }
+
+    /// The descriptor of node `i` if the partition game can adjudicate it: it has one, and each trace operand
+    /// is committed where the game can open it (inside its segment, the claim input, or an earlier segment's
+    /// output boundary; not an interior tensor of an earlier segment, such as a KV cache carried across decode
+    /// steps).
+    pub fn adjudicable(&self, i: usize) -> Option<OpNode> {
+        let d = self.descriptor(i)?;
+        let ranges = self.segment_ranges();
+        let seg = ranges.iter().find(|r| r.contains(&i))?;
+        let committed = |t: u32| {
+            let t = t as usize;
+            t == 0 || t >= seg.start || ranges.iter().any(|r| r.end == t)
+        };
+        (committed(d.input) && (!d.kind.reads_input2() || committed(d.input2))).then_some(d)
+    }
+
+    /// Fills a data-movement descriptor's input shape (and Narrow's and Concat's dim) and checks the shapes
+    /// agree with the op: equal sizes (Reshape), two dims swapped (Transpose), a window along one dim (Narrow),
+    /// the two parts along one dim (Concat).
+    fn movement(&self, n: &Node, d: &mut OpNode) -> bool {
+        let ins = self.shape_of(n.inputs[0]);
+        let out = &n.shape;
+        if ins.is_empty() || ins.len() > 3 || out.len() < 2 {
+            return false;
+        }
+        for (i, v) in ins.iter().enumerate() {
+            let Ok(v) = u32::try_from(*v) else { return false };
+            d.in_shape[i] = v;
+        }
+        match n.op {
+            Op::Reshape => ins.iter().product::<usize>() == out.iter().product::<usize>(),
+            Op::Transpose { a, b } => {
+                let mut t = ins.to_vec();
+                let (a, b) = (a as usize, b as usize);
+                a < t.len() && b < t.len() && {
+                    t.swap(a, b);
+                    t == *out
+                }
+            }
+            Op::Narrow { dim, start, len } => {
+                d.inner = u32::from(dim);
+                let dim = dim as usize;
+                ins.len() == out.len()
+                    && dim < out.len()
+                    && (0..out.len()).all(|i| if i == dim { out[i] == len as usize } else { ins[i] == out[i] })
+                    && start as usize + len as usize <= ins[dim]
+            }
+            Op::Concat { dim } => {
+                d.inner = u32::from(dim);
+                let dim = dim as usize;
+                let x2 = self.shape_of(n.inputs[1]);
+                ins.len() == out.len()
+                    && x2.len() == out.len()
+                    && dim < out.len()
+                    && (0..out.len()).all(|i| {
+                        if i == dim {
+                            ins[i] + x2[i] == out[i]
+                        } else {
+                            ins[i] == out[i] && x2[i] == out[i]
+                        }
+                    })
+            }
+            _ => false,
+        }
     }
 
     /// The leaf data of node `i` in the graph root: `abi.encode(OpNode)` for nodes the contracts know, else

@@ -267,7 +267,7 @@ impl Watcher {
                 unchecked += 1;
                 continue;
             };
-            let descriptor = m.graph.descriptor(i);
+            let descriptor = m.graph.adjudicable(i);
             let at = |v: &ElementVerdict| element_at(descriptor.as_ref(), &node.shape, &operands, i, v.element);
             let adjudicable = descriptor.is_some();
             if let Some(v) = check.first_violation() {
