@@ -26,7 +26,8 @@ import {UnsupportedOp, NonFiniteInput} from "./lib/Errors.sol";
 ///      one deploys, so that both stay within the code-size limit.
 ///      - Argmax: x[r, y] and the witness x[r, col]: outside iff y is no index of the row or x[r, col] > x[r, y].
 ///      - Reshape, Transpose, Narrow, Concat: the one input element the output element copies; bit-exact.
-///      RoPE and mean pooling have no kind here yet: their elements go to the committee vote.
+///      - MeanRows: the input column; `NormBound.meanWithin`.
+///      RoPE has no kind here yet: its elements go to the committee vote.
 contract Adjudicator {
     uint32 private constant NEG_INF = 0xff800000;
 
@@ -54,7 +55,7 @@ contract Adjudicator {
         uint32[] memory shape = outputShape(n);
         TensorMerkle.verifyOpening(c.output, shape, out.root, out.index, out.count);
         uint256 g = uint256(c.row) * n.cols + c.col;
-        yBits = TensorMerkle.element(c.output, k == OpKind.Argmax ? c.row : g);
+        yBits = TensorMerkle.element(c.output, k == OpKind.Argmax ? c.row : k == OpKind.MeanRows ? c.col : g);
         if (k == OpKind.MatMul) {
             _open(c.input, _shape2(n.rows, n.inner), in1);
             TensorMerkle.verifyOpening(c.weight, _shape2(n.cols, n.inner), weightsRoot, n.weight, weightCount);
@@ -92,6 +93,13 @@ contract Adjudicator {
             inside = regions.softmax(TensorMerkle.elements(c.input, uint256(c.row) * n.cols, n.cols), c.col, yBits);
         } else if (k == OpKind.Argmax) {
             inside = _argmax(c, n, in1, in2, yBits);
+        } else if (k == OpKind.MeanRows) {
+            _open(c.input, _shape2(n.inner, n.cols), in1);
+            uint32[] memory x = new uint32[](n.inner);
+            for (uint256 r; r < n.inner; ++r) {
+                x[r] = TensorMerkle.element(c.input, r * n.cols + c.col);
+            }
+            inside = regions.mean(x, yBits);
         } else if (k >= OpKind.Reshape) {
             inside = _movement(c, n, shape, g, in1, in2, yBits);
         } else {
@@ -102,6 +110,7 @@ contract Adjudicator {
     /// @notice The shape of the op's output tensor (as its tensor root commits it).
     function outputShape(OpNode calldata n) public pure returns (uint32[] memory s) {
         if (n.kind == OpKind.Argmax) return _shape1(n.rows);
+        if (n.kind == OpKind.MeanRows) return _shape1(n.cols);
         if (n.batch == 0) return _shape2(n.rows, n.cols);
         s = new uint32[](3);
         (s[0], s[1], s[2]) = (n.batch, n.rows / n.batch, n.cols);

@@ -6,7 +6,8 @@ import {SoftmaxBound} from "./lib/SoftmaxBound.sol";
 import {ActivationBound} from "./lib/ActivationBound.sol";
 
 /// @title Regions
-/// @notice The sound regions evaluated in directed-rounding arithmetic (RMSNorm, LayerNorm, softmax, SiLU, GELU),
+/// @notice The sound regions evaluated in directed-rounding arithmetic (RMSNorm, LayerNorm, mean pooling, softmax, SiLU,
+///         GELU),
 ///         in a contract of their own so that the `Adjudicator` that opens their operands stays within the
 ///         24,576-byte code limit. Stateless and pure; the `Adjudicator` deploys its own.
 contract Regions {
@@ -22,6 +23,11 @@ contract Regions {
         returns (bool)
     {
         return NormBound.layernormWithin(x, i, g, b, eps, y);
+    }
+
+    /// @notice `NormBound.meanWithin`.
+    function mean(uint32[] calldata x, uint32 y) external pure returns (bool) {
+        return NormBound.meanWithin(x, y);
     }
 
     /// @notice `SoftmaxBound.within`.

@@ -134,7 +134,7 @@ async fn every_adjudicated_kind_accepts_honest_and_rejects_corrupted_minilm_elem
     let input = bert.encode("A watcher re-runs every claim it sees.").unwrap();
     let model = bert.model(input.data.len()).unwrap();
     use OpKind::*;
-    let kinds = [Embedding, Residual, LayerNorm, MatMul, Add, Scale, Softmax, Gelu, Reshape, Transpose];
+    let kinds = [Embedding, Residual, LayerNorm, MatMul, Add, Scale, Softmax, Gelu, Reshape, Transpose, MeanRows];
     let gas = every_kind(model, input, &kinds).await;
     println!("adjudication gas at MiniLM sizes (one element, openings included):\n{}", gas.join("\n"));
 }

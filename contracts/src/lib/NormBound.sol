@@ -97,6 +97,30 @@ library NormBound {
         return tlo.le(yy) && yy.le(thi);
     }
 
+    /// @notice True iff `y` is inside the region of the mean of `x` (mean pooling): an any-order sum then a
+    ///         division by n (or a multiplication by 1/n), `|y - mean| <= gamma_n sum|x| / n (1 + u)^2 + 2u |mean| +
+    ///         eta` (`nao::region::rope::mean_rows`), the mean and sum|x| exact integer sums, rounded outwards.
+    function meanWithin(uint32[] memory x, uint32 y) internal pure returns (bool) {
+        if (Fp32.isNonFinite(y)) return false;
+        uint256 n = x.length;
+        for (uint256 j; j < n; ++j) {
+            if (Fp32.isNonFinite(x[j])) revert NonFiniteInput(x[j]);
+        }
+        (uint256 pos, uint256 neg, uint256 cutPos, uint256 cutNeg, int256 base) = _sums(x);
+        Ext nn = LibExt.exact(n, 0);
+        SExt sLo = _diff(pos, neg + cutNeg, base, false);
+        SExt sHi = _diff(pos + cutPos, neg, base, true);
+        SExt meanLo = LibSigned.signed(sLo.mag().div(nn, sLo.isNeg()), sLo.isNeg());
+        SExt meanHi = LibSigned.signed(sHi.mag().div(nn, !sHi.isNeg()), sHi.isNeg());
+        Ext absMean = meanHi.mag().lt(meanLo.mag()) ? meanLo.mag() : meanHi.mag();
+        Ext a = LibExt.make(pos + neg + cutPos + cutNeg, base, true).div(nn, true);
+        Ext bound = LibExt.gamma(n).mul(a, true).mul(LibExt.onePlusU(2, true), true)
+            .add(LibExt.exact(1, -23).mul(absMean, true), true).add(LibExt.exact(1, -149), true);
+        SExt b = LibSigned.signed(bound, false);
+        SExt yy = LibSigned.of32(y);
+        return meanLo.sub(b, false).le(yy) && yy.le(meanHi.add(b, true));
+    }
+
     /// @dev What a LayerNorm row's region needs of its inputs: bounds of the mean, of |mean| and mean^2, of the
     ///      variance sum((x - mean)^2)/n = sum(x^2)/n - mean^2, of sum|x| and sum x^2, and gamma_n.
     struct Moments {

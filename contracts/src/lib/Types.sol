@@ -47,7 +47,9 @@ enum OpKind {
     /// y[.., i, ..] = x[.., i + param, ..] along dim `inner` of an input of shape `inShape`, bit-exact
     Narrow,
     /// y = x then x2 along dim `inner` (x of shape `inShape`, x2 the rest), bit-exact
-    Concat
+    Concat,
+    /// y[c] = mean_r x[r, c]   (x: [inner, cols]; output [cols], elements (0, c))
+    MeanRows
 }
 
 /// @notice One node of a registered graph; its ABI encoding is the leaf of the graph root.

@@ -41,6 +41,8 @@ pub enum OpKind {
     Narrow = 17,
     /// `x` (shape `in_shape`) then `x2` along dim `inner`, bit-exact.
     Concat = 18,
+    /// `y[c] = mean_r x[r, c]` over `inner` rows; output `[cols]`, elements `(0, c)`.
+    MeanRows = 19,
 }
 
 impl OpKind {
@@ -110,6 +112,7 @@ impl OpNode {
         let (r, c) = (self.rows as usize, self.cols as usize);
         match (self.kind, self.batch as usize) {
             (OpKind::Argmax, _) => vec![r],
+            (OpKind::MeanRows, _) => vec![c],
             (_, 0) => vec![r, c],
             (_, b) => vec![b, r / b, c],
         }
@@ -117,10 +120,10 @@ impl OpNode {
 
     /// Flat index of output element (row, col) (Argmax: `col` is the witness, the element is `row`).
     pub fn output_index(&self, row: usize, col: usize) -> usize {
-        if self.kind == OpKind::Argmax {
-            row
-        } else {
-            row * self.cols as usize + col
+        match self.kind {
+            OpKind::Argmax => row,
+            OpKind::MeanRows => col,
+            _ => row * self.cols as usize + col,
         }
     }
 
@@ -174,6 +177,11 @@ impl OpNode {
                 row * c..(row + 1) * c
             }
             OpKind::Embedding => row..row + 1,
+            OpKind::MeanRows => {
+                // the column: every row's element, and the chunks between them
+                let c = self.cols as usize;
+                col..(self.inner as usize - 1) * c + col + 1
+            }
             OpKind::Argmax => {
                 let k = self.inner as usize;
                 let at = index_of(y, k).unwrap_or(0);

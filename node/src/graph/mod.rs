@@ -181,12 +181,14 @@ impl Node {
             (Op::Transpose { a, b }, [Trace(x)]) => (OpKind::Transpose, *x, 0, 0, u32::from(a) | u32::from(b) << 8),
             (Op::Narrow { start, .. }, [Trace(x)]) => (OpKind::Narrow, *x, 0, 0, start),
             (Op::Concat { .. }, [Trace(a), Trace(b)]) => (OpKind::Concat, *a, 0, *b, 0),
+            (Op::MeanRows, [Trace(x)]) => (OpKind::MeanRows, *x, 0, 0, 0),
             _ => return None,
         };
-        let flat = !matches!(kind, OpKind::MatMul | OpKind::Embedding | OpKind::Argmax);
+        let flat = !matches!(kind, OpKind::MatMul | OpKind::Embedding | OpKind::Argmax | OpKind::MeanRows);
         let (batch, rows, cols) = match (self.shape.as_slice(), kind) {
             ([r], OpKind::Argmax) => (0, *r, 0),
-            ([r, c], _) if kind != OpKind::Argmax => (0, *r, *c),
+            ([c], OpKind::MeanRows) => (0, 1, *c),
+            ([r, c], _) if !matches!(kind, OpKind::Argmax | OpKind::MeanRows) => (0, *r, *c),
             ([b, r, c], _) if flat && *b > 0 => (*b, b * r, *c),
             _ => return None,
         };
@@ -251,6 +253,7 @@ impl Graph {
     fn inner(&self, node: &Node) -> Option<usize> {
         match (node.op, node.inputs.first()) {
             (Op::MatMul | Op::Argmax, Some(x)) => self.shape_of(*x).last().copied(),
+            (Op::MeanRows, Some(x)) => self.shape_of(*x).first().copied(),
             (Op::Embedding, _) => match node.inputs.get(1) {
                 Some(Src::Weight(w)) => self.weight_shapes.get(*w as usize).and_then(|s| s.first().copied()),
                 _ => None,
@@ -278,6 +281,7 @@ impl Graph {
                 self.shape_of(n.inputs[0]) == [d.rows as usize, d.inner as usize]
             }
             OpKind::Reshape | OpKind::Transpose | OpKind::Narrow | OpKind::Concat => self.movement(n, &mut d),
+            OpKind::MeanRows => self.shape_of(n.inputs[0]) == [d.inner as usize, d.cols as usize],
             _ => n.inputs.iter().all(same),
         };
         fits.then_some(d)

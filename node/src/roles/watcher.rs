@@ -398,7 +398,10 @@ impl Watcher {
     async fn contract_holds_inside(&self, game: B256, trace: &Trace, at: ElementRef) -> Result<bool> {
         let m = &self.model.model;
         let differs = m.graph.descriptor(at.op).is_some_and(|d| {
-            matches!(d.kind, OpKind::RmsNorm | OpKind::LayerNorm | OpKind::Softmax | OpKind::Silu | OpKind::Gelu)
+            matches!(
+                d.kind,
+                OpKind::RmsNorm | OpKind::LayerNorm | OpKind::MeanRows | OpKind::Softmax | OpKind::Silu | OpKind::Gelu
+            )
         });
         if !differs {
             return Ok(false);
