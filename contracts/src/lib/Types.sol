@@ -147,7 +147,7 @@ struct ClaimInput {
     string dataUri;
 }
 
-/// @notice One 256-element chunk of a tensor (fp32 little-endian) with its Merkle proof.
+/// @notice One 1024-element chunk of a tensor (fp32 little-endian) with its Merkle proof.
 struct ChunkOpening {
     uint32 index;
     bytes data;
