@@ -251,20 +251,27 @@ impl ProtocolFigures {
             self.dispute_gas_total = Slot::measured(m.iter().sum());
             self.dispute_txs = Slot::measured(m.len() as u64);
         }
-        let what = |name: &str| match name {
-            "corrupted-element" => "matmul n = 64 (MLP)",
-            "false-challenge" => "add (MLP)",
-            "minilm-corrupted" => "matmul n = 384 (MiniLM)",
-            "steering-point" => "matmul n = 130, point region (steering MLP)",
-            _ => "",
+        let what = |s: &crate::simulate::ScenarioReport| -> Option<String> {
+            Some(match s.name.as_str() {
+                "corrupted-element" => "matmul n = 64 (MLP)".into(),
+                "false-challenge" => "add (MLP)".into(),
+                "minilm-corrupted" => "matmul n = 384 (MiniLM)".into(),
+                "steering-point" => "matmul n = 130, point region (steering MLP)".into(),
+                // the MiniLM rewrites end on the op the watcher found outside: its kind is in the level
+                "norm-dropped" | "gelu-approximated" => {
+                    let kind = s.level.split_once('(')?.1.trim_end_matches(')');
+                    format!("{kind} (MiniLM, {})", s.name)
+                }
+                _ => return None,
+            })
         };
         let adj: Vec<AdjudicationGas> = report
             .scenarios
             .iter()
-            .filter(|s| !what(&s.name).is_empty())
             .filter_map(|s| {
+                let op = what(s)?;
                 let t = s.tx_gas.iter().find(|t| t.label == "openElement")?;
-                Some(AdjudicationGas { op: what(&s.name).into(), gas: t.gas })
+                Some(AdjudicationGas { op, gas: t.gas })
             })
             .collect();
         if !adj.is_empty() {
