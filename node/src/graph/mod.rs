@@ -444,3 +444,62 @@ impl GraphBuilder {
         self.graph
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn graph(nodes: Vec<Node>, segments: Vec<std::ops::Range<usize>>) -> Graph {
+        Graph { input_shape: vec![2, 3, 4], weight_shapes: vec![vec![4], vec![4]], nodes, segments }
+    }
+
+    fn node(op: Op, inputs: Vec<Src>, shape: Vec<usize>) -> Node {
+        Node { op, inputs, shape }
+    }
+
+    /// Data-movement descriptors carry the input's shape and are refused when the shapes do not fit the op.
+    #[test]
+    fn data_movement_descriptors_check_their_shapes() {
+        let t = Src::Trace(0);
+        let g = graph(
+            vec![
+                node(Op::Reshape, vec![t], vec![6, 4]),
+                node(Op::Reshape, vec![t], vec![5, 4]),
+                node(Op::Transpose { a: 0, b: 1 }, vec![t], vec![3, 2, 4]),
+                node(Op::Transpose { a: 0, b: 1 }, vec![t], vec![2, 3, 4]),
+                node(Op::Narrow { dim: 1, start: 1, len: 2 }, vec![t], vec![2, 2, 4]),
+                node(Op::Narrow { dim: 1, start: 2, len: 2 }, vec![t], vec![2, 2, 4]),
+                node(Op::Concat { dim: 1 }, vec![t, Src::Trace(5)], vec![2, 5, 4]),
+            ],
+            Vec::new(),
+        );
+        let d = |i| g.descriptor(i);
+        assert_eq!(d(0).map(|n| (n.kind, n.in_shape)), Some((OpKind::Reshape, [2, 3, 4])));
+        assert!(d(1).is_none(), "24 elements cannot become 20");
+        assert_eq!(d(2).map(|n| (n.kind, n.param, n.batch, n.rows)), Some((OpKind::Transpose, 1 << 8, 3, 6)));
+        assert!(d(3).is_none(), "a transpose of dims 0 and 1 changes [2, 3, 4]");
+        assert_eq!(d(4).map(|n| (n.kind, n.inner, n.param)), Some((OpKind::Narrow, 1, 1)));
+        assert!(d(5).is_none(), "a window of 2 from 2 overruns 3 entries");
+        // [2, 3, 4] then node 4's [2, 2, 4] along dim 1
+        assert_eq!(d(6).map(|n| (n.kind, n.inner, n.input2)), Some((OpKind::Concat, 1, 5)));
+        // the Concat's element (row 4 = batch 0, position 4; col 0) comes from x2's position 1
+        assert_eq!(d(6).unwrap().moved_from(4, 0), Some((1, 4)));
+        assert_eq!(d(6).unwrap().moved_from(2, 3), Some((0, 11)));
+    }
+
+    /// An op that reads an interior tensor of an earlier segment has a descriptor but is not adjudicable in
+    /// the partition game; reading a boundary, the claim input or its own segment's tensors is.
+    #[test]
+    fn adjudicable_requires_committed_operands() {
+        let t = |i| Src::Trace(i);
+        let relu = |i| node(Op::Relu, vec![t(i)], vec![6, 4]);
+        let mut nodes = vec![node(Op::Reshape, vec![t(0)], vec![6, 4]), relu(1), relu(2)];
+        nodes.push(node(Op::Add, vec![t(1), t(3)], vec![6, 4])); // node 3 reads trace 1: segment 0's interior
+        nodes.push(node(Op::Add, vec![t(2), t(4)], vec![6, 4])); // node 4 reads trace 2: segment 0's boundary
+        let g = graph(nodes, vec![0..2, 2..5]);
+        assert!(g.descriptor(3).is_some());
+        assert!(g.adjudicable(3).is_none(), "trace 1 is inside segment 0");
+        assert_eq!(g.adjudicable(4).map(|n| n.kind), Some(OpKind::Residual));
+        assert!(g.adjudicable(1).is_some() && g.adjudicable(0).is_some());
+    }
+}
