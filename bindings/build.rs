@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-const CONTRACTS: &[&str] = &["ModelRegistry", "ClaimManager", "DisputeGame", "Committee", "Adjudicator"];
+const CONTRACTS: &[&str] = &["ModelRegistry", "ClaimManager", "DisputeGame", "Committee", "Adjudicator", "Regions"];
 
 fn main() {
     let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");

@@ -14,6 +14,7 @@ const _: &[u8] = include_bytes!("../../contracts/out/ClaimManager.sol/ClaimManag
 const _: &[u8] = include_bytes!("../../contracts/out/DisputeGame.sol/DisputeGame.json");
 const _: &[u8] = include_bytes!("../../contracts/out/Committee.sol/Committee.json");
 const _: &[u8] = include_bytes!("../../contracts/out/Adjudicator.sol/Adjudicator.json");
+const _: &[u8] = include_bytes!("../../contracts/out/Regions.sol/Regions.json");
 
 alloy::sol!(
     #[sol(rpc, all_derives)]
@@ -43,4 +44,10 @@ alloy::sol!(
     #[sol(rpc, all_derives)]
     Adjudicator,
     "../contracts/out/Adjudicator.sol/Adjudicator.json"
+);
+
+alloy::sol!(
+    #[sol(rpc, all_derives)]
+    Regions,
+    "../contracts/out/Regions.sol/Regions.json"
 );

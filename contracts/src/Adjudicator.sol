@@ -27,7 +27,7 @@ import {UnsupportedOp, NonFiniteInput} from "./lib/Errors.sol";
 ///      - Argmax: x[r, y] and the witness x[r, col]: outside iff y is no index of the row or x[r, col] > x[r, y].
 ///      - Reshape, Transpose, Narrow, Concat: the one input element the output element copies; bit-exact.
 ///      - MeanRows: the input column; `NormBound.meanWithin`.
-///      RoPE has no kind here yet: its elements go to the committee vote.
+///      - Rope: the input row (both elements of the pair); `RopeBound.within`.
 contract Adjudicator {
     uint32 private constant NEG_INF = 0xff800000;
 
@@ -93,6 +93,11 @@ contract Adjudicator {
             inside = regions.softmax(TensorMerkle.elements(c.input, uint256(c.row) * n.cols, n.cols), c.col, yBits);
         } else if (k == OpKind.Argmax) {
             inside = _argmax(c, n, in1, in2, yBits);
+        } else if (k == OpKind.Rope) {
+            _open(c.input, shape, in1);
+            uint32[] memory x = TensorMerkle.elements(c.input, uint256(c.row) * n.cols, n.cols);
+            uint256 pos = uint256(n.inner) + c.row % (n.batch == 0 ? n.rows : n.rows / n.batch);
+            inside = regions.rope(x, c.col, pos, n.param, yBits);
         } else if (k == OpKind.MeanRows) {
             _open(c.input, _shape2(n.inner, n.cols), in1);
             uint32[] memory x = new uint32[](n.inner);
@@ -100,7 +105,7 @@ contract Adjudicator {
                 x[r] = TensorMerkle.element(c.input, r * n.cols + c.col);
             }
             inside = regions.mean(x, yBits);
-        } else if (k >= OpKind.Reshape) {
+        } else if (k >= OpKind.Reshape && k <= OpKind.Concat) {
             inside = _movement(c, n, shape, g, in1, in2, yBits);
         } else {
             inside = _elementwise(c, n, shape, g, in1, in2, yBits);

@@ -4,10 +4,11 @@ pragma solidity ^0.8.28;
 import {NormBound} from "./lib/NormBound.sol";
 import {SoftmaxBound} from "./lib/SoftmaxBound.sol";
 import {ActivationBound} from "./lib/ActivationBound.sol";
+import {RopeBound} from "./lib/RopeBound.sol";
 
 /// @title Regions
 /// @notice The sound regions evaluated in directed-rounding arithmetic (RMSNorm, LayerNorm, mean pooling, softmax, SiLU,
-///         GELU),
+///         GELU, RoPE),
 ///         in a contract of their own so that the `Adjudicator` that opens their operands stays within the
 ///         24,576-byte code limit. Stateless and pure; the `Adjudicator` deploys its own.
 contract Regions {
@@ -38,6 +39,11 @@ contract Regions {
     /// @notice `ActivationBound.siluWithin`.
     function silu(uint32 x, uint32 y) external pure returns (bool) {
         return ActivationBound.siluWithin(x, y);
+    }
+
+    /// @notice `RopeBound.within`.
+    function rope(uint32[] calldata x, uint256 j, uint256 p, uint32 theta, uint32 y) external pure returns (bool) {
+        return RopeBound.within(x, j, p, theta, y);
     }
 
     /// @notice `ActivationBound.geluWithin`.

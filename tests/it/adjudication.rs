@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use alloy::primitives::FixedBytes;
+use alloy::primitives::{FixedBytes, U256};
 use nao::chain::{element_challenge, ElementRef};
 use nao::graph::OpKind;
 use nao::model::{bert::Bert, fetch, llama::Llama, HostTensor, Model};
@@ -137,4 +137,71 @@ async fn every_adjudicated_kind_accepts_honest_and_rejects_corrupted_minilm_elem
     let kinds = [Embedding, Residual, LayerNorm, MatMul, Add, Scale, Softmax, Gelu, Reshape, Transpose, MeanRows];
     let gas = every_kind(model, input, &kinds).await;
     println!("adjudication gas at MiniLM sizes (one element, openings included):\n{}", gas.join("\n"));
+}
+
+/// RoPE's on-chain region holds three honest implementations (candle, an f32 table from `powf`, f64 rounded
+/// once) at positions up to 8191 with SmolLM2's base, element by element through `Regions.rope`, as the Rust
+/// region does; outputs moved by 0.1 (|y| + 1) are outside both (at position 8191 the fastest pair's angle
+/// budget alone, 8u a, is 4e-3: honest tables differ that much).
+#[tokio::test(flavor = "multi_thread")]
+async fn rope_region_holds_honest_tables_at_long_positions() {
+    use nao::graph::{Node, Op, Src};
+    use nao::region::rope;
+    use rand::{Rng, SeedableRng};
+    let (_chain, client, d) = deployed().await;
+    let game = DisputeGame::new(d.game, client.provider.clone());
+    let adj = nao_bindings::Adjudicator::new(game.adjudicator().call().await.unwrap(), client.provider.clone());
+    let regions = nao_bindings::Regions::new(adj.regions().call().await.unwrap(), client.provider.clone());
+    let (theta, dim) = (100_000.0f32, 64usize);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x20e);
+    let (mut checked, mut moved) = (0, 0);
+    for p in [0usize, 1, 17, 1000, 4095, 8191] {
+        let x: Vec<f32> = (0..dim).map(|_| rng.random_range(-3.0f32..3.0)).collect();
+        let node =
+            Node { op: Op::Rope { theta, offset: p as u32 }, inputs: vec![Src::Trace(0)], shape: vec![1, 1, dim] };
+        let candle = runtime::replay(&node, &[&HostTensor::new(vec![1, 1, dim], x.clone())]).unwrap().data;
+        let half = dim / 2;
+        let table = |wide: bool| -> Vec<f32> {
+            let mut y = vec![0f32; dim];
+            for k in 0..half {
+                let (c, s) = if wide {
+                    let a = p as f64 / (theta as f64).powf(2.0 * k as f64 / dim as f64);
+                    (a.cos(), a.sin())
+                } else {
+                    let a = p as f32 * theta.powf(-2.0 * k as f32 / dim as f32);
+                    (a.cos() as f64, a.sin() as f64)
+                };
+                let (x1, x2) = (x[k] as f64, x[k + half] as f64);
+                if wide {
+                    y[k] = (x1 * c - x2 * s) as f32;
+                    y[k + half] = (x2 * c + x1 * s) as f32;
+                } else {
+                    let (c, s) = (c as f32, s as f32);
+                    y[k] = x[k] * c - x[k + half] * s;
+                    y[k + half] = x[k + half] * c + x[k] * s;
+                }
+            }
+            y
+        };
+        let xs: Vec<u32> = x.iter().map(|v| v.to_bits()).collect();
+        for y in [candle, table(false), table(true)] {
+            let rust = rope::rope(&x, 1, dim, theta, p, &y);
+            for j in 0..dim {
+                assert!(rust[j].0, "the Rust region holds position {p}, element {j}");
+                let call = regions.rope(xs.clone(), U256::from(j), U256::from(p), theta.to_bits(), y[j].to_bits());
+                assert!(call.call().await.unwrap(), "position {p}, element {j}: {:e} is inside on-chain", y[j]);
+                checked += 1;
+                if j % 8 == 0 {
+                    let bad = y[j] + (y[j].abs() + 1.0) * 0.1;
+                    let mut ybad = y.clone();
+                    ybad[j] = bad;
+                    assert!(!rope::rope(&x, 1, dim, theta, p, &ybad)[j].0, "position {p}, element {j}: Rust");
+                    let call = regions.rope(xs.clone(), U256::from(j), U256::from(p), theta.to_bits(), bad.to_bits());
+                    assert!(!call.call().await.unwrap(), "position {p}, element {j}: {bad:e} is outside on-chain");
+                    moved += 1;
+                }
+            }
+        }
+    }
+    assert_eq!((checked, moved), (6 * 3 * 64, 6 * 3 * 8));
 }

@@ -49,7 +49,10 @@ enum OpKind {
     /// y = x then x2 along dim `inner` (x of shape `inShape`, x2 the rest), bit-exact
     Concat,
     /// y[c] = mean_r x[r, c]   (x: [inner, cols]; output [cols], elements (0, c))
-    MeanRows
+    MeanRows,
+    /// rotary embedding (rotate-half) of rows of `cols` at position inner + (r mod rows / batch) with base
+    /// `param` (fp32 bits)
+    Rope
 }
 
 /// @notice One node of a registered graph; its ABI encoding is the leaf of the graph root.

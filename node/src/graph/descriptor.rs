@@ -43,6 +43,8 @@ pub enum OpKind {
     Concat = 18,
     /// `y[c] = mean_r x[r, c]` over `inner` rows; output `[cols]`, elements `(0, c)`.
     MeanRows = 19,
+    /// Rotary embedding of rows of `cols` at position `inner + r mod (rows / batch)`, base `param` (fp32 bits).
+    Rope = 20,
 }
 
 impl OpKind {
@@ -172,7 +174,7 @@ impl OpNode {
                 let k = self.inner as usize;
                 row * k..(row + 1) * k
             }
-            OpKind::RmsNorm | OpKind::LayerNorm | OpKind::Softmax => {
+            OpKind::RmsNorm | OpKind::LayerNorm | OpKind::Softmax | OpKind::Rope => {
                 let c = self.cols as usize;
                 row * c..(row + 1) * c
             }

@@ -182,6 +182,7 @@ impl Node {
             (Op::Narrow { start, .. }, [Trace(x)]) => (OpKind::Narrow, *x, 0, 0, start),
             (Op::Concat { .. }, [Trace(a), Trace(b)]) => (OpKind::Concat, *a, 0, *b, 0),
             (Op::MeanRows, [Trace(x)]) => (OpKind::MeanRows, *x, 0, 0, 0),
+            (Op::Rope { theta, .. }, [Trace(x)]) => (OpKind::Rope, *x, 0, 0, theta.to_bits()),
             _ => return None,
         };
         let flat = !matches!(kind, OpKind::MatMul | OpKind::Embedding | OpKind::Argmax | OpKind::MeanRows);
@@ -282,6 +283,12 @@ impl Graph {
             }
             OpKind::Reshape | OpKind::Transpose | OpKind::Narrow | OpKind::Concat => self.movement(n, &mut d),
             OpKind::MeanRows => self.shape_of(n.inputs[0]) == [d.inner as usize, d.cols as usize],
+            OpKind::Rope => {
+                // the position of the first row; theta >= 1 (the contract takes its logarithm)
+                let Op::Rope { theta, offset } = n.op else { return None };
+                d.inner = offset;
+                same(&n.inputs[0]) && d.cols % 2 == 0 && theta >= 1.0
+            }
             _ => n.inputs.iter().all(same),
         };
         fits.then_some(d)

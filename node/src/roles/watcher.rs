@@ -400,7 +400,13 @@ impl Watcher {
         let differs = m.graph.descriptor(at.op).is_some_and(|d| {
             matches!(
                 d.kind,
-                OpKind::RmsNorm | OpKind::LayerNorm | OpKind::MeanRows | OpKind::Softmax | OpKind::Silu | OpKind::Gelu
+                OpKind::RmsNorm
+                    | OpKind::LayerNorm
+                    | OpKind::MeanRows
+                    | OpKind::Softmax
+                    | OpKind::Silu
+                    | OpKind::Gelu
+                    | OpKind::Rope
             )
         });
         if !differs {
