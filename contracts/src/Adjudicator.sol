@@ -14,6 +14,7 @@ import {UnsupportedOp, NonFiniteInput} from "./lib/Errors.sol";
 ///         places (roots, leaf indices) its own checks fixed for the output and the trace operands.
 /// @dev What each op kind opens and how it is decided:
 ///      - MatMul: the input row and the weight row; `SoundBound.dotWithin`.
+///      - BatchMatMul: the row of x and the row or column of x2 in the element's batch; `SoundBound.dotWithin`.
 ///      - Add (bias): the input element and the bias element; `SoundBound.addWithin`.
 ///      - Residual: the element of both trace operands; `SoundBound.addWithin`.
 ///      - Mul, Scale: both factors (Scale's from `param`); a one-term `SoundBound.within`.
@@ -93,6 +94,8 @@ contract Adjudicator {
             inside = regions.softmax(TensorMerkle.elements(c.input, uint256(c.row) * n.cols, n.cols), c.col, yBits);
         } else if (k == OpKind.Argmax) {
             inside = _argmax(c, n, in1, in2, yBits);
+        } else if (k == OpKind.BatchMatMul) {
+            inside = _batchMatMul(c, n, in1, in2, yBits);
         } else if (k == OpKind.Rope) {
             _open(c.input, shape, in1);
             uint32[] memory x = TensorMerkle.elements(c.input, uint256(c.row) * n.cols, n.cols);
@@ -214,6 +217,38 @@ contract Adjudicator {
         for (uint256 i; i < a.length; ++i) {
             b[i] = a[i];
         }
+    }
+
+    /// @dev BatchMatMul: the row of x and the row (transposed) or column of x2 of the element's batch; a dot
+    ///      product (`SoundBound.dotWithin`).
+    function _batchMatMul(ElementChallenge calldata c, OpNode calldata n, Loc calldata in1, Loc calldata in2, uint32 y)
+        private
+        pure
+        returns (bool)
+    {
+        uint256 m = n.rows / n.batch;
+        uint256 b = c.row / m;
+        uint256 k = n.inner;
+        // forge-lint: disable-next-line(unsafe-typecast)
+        _open(c.input, _shape3(n.batch, uint32(m), n.inner), in1); // m <= rows
+        uint32[] memory x = TensorMerkle.elements(c.input, uint256(c.row) * k, k);
+        uint32[] memory w;
+        if (n.param == 1) {
+            _open(c.input2, _shape3(n.batch, n.cols, n.inner), in2);
+            w = TensorMerkle.elements(c.input2, (b * n.cols + c.col) * k, k);
+        } else {
+            _open(c.input2, _shape3(n.batch, n.inner, n.cols), in2);
+            w = new uint32[](k);
+            for (uint256 t; t < k; ++t) {
+                w[t] = TensorMerkle.element(c.input2, (b * k + t) * n.cols + c.col);
+            }
+        }
+        return SoundBound.dotWithin(x, w, y);
+    }
+
+    function _shape3(uint32 a, uint32 b, uint32 c) private pure returns (uint32[] memory s) {
+        s = new uint32[](3);
+        (s[0], s[1], s[2]) = (a, b, c);
     }
 
     /// @dev Argmax: the claimed index must name a column of the row, and no witness column may hold more.

@@ -51,7 +51,14 @@ async fn every_kind(mut model: Model, input: HostTensor, kinds: &[OpKind]) -> Ve
     let mut first: BTreeMap<(u8, u32), usize> = BTreeMap::new();
     for i in 0..model.graph.nodes.len() {
         if let Some(d) = model.graph.descriptor(i) {
-            let key = (d.kind as u8, if d.kind == OpKind::MatMul { d.inner } else { 0 });
+            let key = (
+                d.kind as u8,
+                match d.kind {
+                    OpKind::MatMul => d.inner,
+                    OpKind::BatchMatMul => d.param,
+                    _ => 0,
+                },
+            );
             if d.kind == OpKind::Argmax || !first.contains_key(&key) {
                 first.insert(key, i);
             }
@@ -134,7 +141,8 @@ async fn every_adjudicated_kind_accepts_honest_and_rejects_corrupted_minilm_elem
     let input = bert.encode("A watcher re-runs every claim it sees.").unwrap();
     let model = bert.model(input.data.len()).unwrap();
     use OpKind::*;
-    let kinds = [Embedding, Residual, LayerNorm, MatMul, Add, Scale, Softmax, Gelu, Reshape, Transpose, MeanRows];
+    let kinds =
+        [Embedding, Residual, LayerNorm, MatMul, Add, Scale, Softmax, Gelu, Reshape, Transpose, MeanRows, BatchMatMul];
     let gas = every_kind(model, input, &kinds).await;
     println!("adjudication gas at MiniLM sizes (one element, openings included):\n{}", gas.join("\n"));
 }

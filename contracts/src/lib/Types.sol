@@ -52,7 +52,10 @@ enum OpKind {
     MeanRows,
     /// rotary embedding (rotate-half) of rows of `cols` at position inner + (r mod rows / batch) with base
     /// `param` (fp32 bits)
-    Rope
+    Rope,
+    /// y[b, i, j] = sum_k x[b, i, k] * x2[b, j, k] (`param` 1: x2 is [batch, cols, inner]) or x2[b, k, j]
+    ///        (`param` 0: x2 is [batch, inner, cols]); x is [batch, rows / batch, inner]
+    BatchMatMul
 }
 
 /// @notice One node of a registered graph; its ABI encoding is the leaf of the graph root.
@@ -77,7 +80,8 @@ struct OpNode {
 
 /// @notice Whether ops of `kind` read a second trace operand (`OpNode.input2`).
 function readsInput2(OpKind kind) pure returns (bool) {
-    return kind == OpKind.Residual || kind == OpKind.Mul || kind == OpKind.Argmax || kind == OpKind.Concat;
+    return kind == OpKind.Residual || kind == OpKind.Mul || kind == OpKind.Argmax || kind == OpKind.Concat
+        || kind == OpKind.BatchMatMul;
 }
 
 /// @notice Where a tensor sits: leaf `index` of a list of `count` tensor roots with root `root`.

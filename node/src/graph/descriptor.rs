@@ -45,6 +45,8 @@ pub enum OpKind {
     MeanRows = 19,
     /// Rotary embedding of rows of `cols` at position `inner + r mod (rows / batch)`, base `param` (fp32 bits).
     Rope = 20,
+    /// `y[b, i, j] = sum_k x[b, i, k] x2[b, j, k]` (`param` 1) or `x2[b, k, j]` (`param` 0).
+    BatchMatMul = 21,
 }
 
 impl OpKind {
@@ -55,7 +57,7 @@ impl OpKind {
 
     /// Whether the op reads a second trace operand (`OpNode::input2`; `readsInput2` in `Types.sol`).
     pub fn reads_input2(self) -> bool {
-        matches!(self, OpKind::Residual | OpKind::Mul | OpKind::Argmax | OpKind::Concat)
+        matches!(self, OpKind::Residual | OpKind::Mul | OpKind::Argmax | OpKind::Concat | OpKind::BatchMatMul)
     }
 }
 
@@ -170,7 +172,7 @@ impl OpNode {
     pub fn input_range(&self, row: usize, col: usize, y: f32) -> std::ops::Range<usize> {
         let g = row * self.cols as usize + col;
         match self.kind {
-            OpKind::MatMul => {
+            OpKind::MatMul | OpKind::BatchMatMul => {
                 let k = self.inner as usize;
                 row * k..(row + 1) * k
             }
@@ -211,6 +213,16 @@ impl OpNode {
             OpKind::Argmax => {
                 let g = row * self.inner as usize + col;
                 Some(g..g + 1)
+            }
+            OpKind::BatchMatMul => {
+                let (k, n) = (self.inner as usize, self.cols as usize);
+                let b = row / (self.rows / self.batch) as usize;
+                Some(if self.param == 1 {
+                    (b * n + col) * k..(b * n + col + 1) * k
+                } else {
+                    // the column: k elements n apart, and the chunks between them
+                    (b * k) * n + col..(b * k + k - 1) * n + col + 1
+                })
             }
             OpKind::Concat => {
                 // an element copied from x opens x2's first element (unread)

@@ -183,6 +183,9 @@ impl Node {
             (Op::Concat { .. }, [Trace(a), Trace(b)]) => (OpKind::Concat, *a, 0, *b, 0),
             (Op::MeanRows, [Trace(x)]) => (OpKind::MeanRows, *x, 0, 0, 0),
             (Op::Rope { theta, .. }, [Trace(x)]) => (OpKind::Rope, *x, 0, 0, theta.to_bits()),
+            (Op::BatchMatMul { transpose_b }, [Trace(a), Trace(b)]) => {
+                (OpKind::BatchMatMul, *a, 0, *b, u32::from(transpose_b))
+            }
             _ => return None,
         };
         let flat = !matches!(kind, OpKind::MatMul | OpKind::Embedding | OpKind::Argmax | OpKind::MeanRows);
@@ -253,7 +256,7 @@ impl Graph {
     /// Argmax, for the on-chain descriptor.
     fn inner(&self, node: &Node) -> Option<usize> {
         match (node.op, node.inputs.first()) {
-            (Op::MatMul | Op::Argmax, Some(x)) => self.shape_of(*x).last().copied(),
+            (Op::MatMul | Op::BatchMatMul { .. } | Op::Argmax, Some(x)) => self.shape_of(*x).last().copied(),
             (Op::MeanRows, Some(x)) => self.shape_of(*x).first().copied(),
             (Op::Embedding, _) => match node.inputs.get(1) {
                 Some(Src::Weight(w)) => self.weight_shapes.get(*w as usize).and_then(|s| s.first().copied()),
@@ -283,6 +286,12 @@ impl Graph {
             }
             OpKind::Reshape | OpKind::Transpose | OpKind::Narrow | OpKind::Concat => self.movement(n, &mut d),
             OpKind::MeanRows => self.shape_of(n.inputs[0]) == [d.inner as usize, d.cols as usize],
+            OpKind::BatchMatMul => {
+                let b = d.batch as usize;
+                let (m, cols, k) = (d.rows as usize / b.max(1), d.cols as usize, d.inner as usize);
+                let x2 = if d.param == 1 { [b, cols, k] } else { [b, k, cols] };
+                b > 0 && self.shape_of(n.inputs[0]) == [b, m, k] && self.shape_of(n.inputs[1]) == x2
+            }
             OpKind::Rope => {
                 // the position of the first row; theta >= 1 (the contract takes its logarithm)
                 let Op::Rope { theta, offset } = n.op else { return None };
