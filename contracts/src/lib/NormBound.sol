@@ -106,14 +106,10 @@ library NormBound {
         for (uint256 j; j < n; ++j) {
             if (Fp32.isNonFinite(x[j])) revert NonFiniteInput(x[j]);
         }
-        (uint256 pos, uint256 neg, uint256 cutPos, uint256 cutNeg, int256 base) = _sums(x);
         Ext nn = LibExt.exact(n, 0);
-        SExt sLo = _diff(pos, neg + cutNeg, base, false);
-        SExt sHi = _diff(pos + cutPos, neg, base, true);
-        SExt meanLo = LibSigned.signed(sLo.mag().div(nn, sLo.isNeg()), sLo.isNeg());
-        SExt meanHi = LibSigned.signed(sHi.mag().div(nn, !sHi.isNeg()), sHi.isNeg());
+        (SExt meanLo, SExt meanHi, Ext a) = _mean(x, nn);
         Ext absMean = meanHi.mag().lt(meanLo.mag()) ? meanLo.mag() : meanHi.mag();
-        Ext a = LibExt.make(pos + neg + cutPos + cutNeg, base, true).div(nn, true);
+        a = a.div(nn, true);
         Ext bound = LibExt.gamma(n).mul(a, true).mul(LibExt.onePlusU(2, true), true)
             .add(LibExt.exact(1, -23).mul(absMean, true), true).add(LibExt.exact(1, -149), true);
         SExt b = LibSigned.signed(bound, false);
@@ -139,23 +135,28 @@ library NormBound {
     function _moments(uint32[] memory x) private pure returns (Moments memory m) {
         uint256 n = x.length;
         (Ext qlo, Ext qhi) = _sumSquares(x);
-        (uint256 pos, uint256 neg, uint256 cutPos, uint256 cutNeg, int256 base) = _sums(x);
         m.nn = LibExt.exact(n, 0);
         m.gam = LibExt.gamma(n);
         m.qhi = qhi;
-        m.a1 = LibExt.make(pos + neg + cutPos + cutNeg, base, true);
-        // sum in [pos - neg - cutNeg, pos + cutPos - neg] units of 2^base
-        SExt sLo = _diff(pos, neg + cutNeg, base, false);
-        SExt sHi = _diff(pos + cutPos, neg, base, true);
-        m.meanLo = LibSigned.signed(sLo.mag().div(m.nn, sLo.isNeg()), sLo.isNeg());
-        m.meanHi = LibSigned.signed(sHi.mag().div(m.nn, !sHi.isNeg()), sHi.isNeg());
+        (m.meanLo, m.meanHi, m.a1) = _mean(x, m.nn);
         (Ext aLo, Ext aHi) = (m.meanLo.mag(), m.meanHi.mag());
         m.absMean = aHi.lt(aLo) ? aLo : aHi;
         // |mean| >= 0 when the bounds straddle zero, else the smaller end
-        Ext absMin = sLo.isNeg() != sHi.isNeg() ? Ext.wrap(0) : (aHi.lt(aLo) ? aHi : aLo);
+        Ext absMin = m.meanLo.isNeg() != m.meanHi.isNeg() ? Ext.wrap(0) : (aHi.lt(aLo) ? aHi : aLo);
         m.mean2hi = m.absMean.mul(m.absMean, true);
         m.varLo = qlo.div(m.nn, false).sub(m.mean2hi, false);
         m.varHi = qhi.div(m.nn, true).sub(absMin.mul(absMin, false), true);
+    }
+
+    /// @dev Bounds of the mean of `x` (n = `nn`), rounded outwards, and an upper bound of sum |x|, from the exact
+    ///      integer sums of `_sums`: the sum is in [pos - neg - cutNeg, pos + cutPos - neg] units of 2^base.
+    function _mean(uint32[] memory x, Ext nn) private pure returns (SExt lo, SExt hi, Ext a1) {
+        (uint256 pos, uint256 neg, uint256 cutPos, uint256 cutNeg, int256 base) = _sums(x);
+        SExt sLo = _diff(pos, neg + cutNeg, base, false);
+        SExt sHi = _diff(pos + cutPos, neg, base, true);
+        lo = LibSigned.signed(sLo.mag().div(nn, sLo.isNeg()), sLo.isNeg());
+        hi = LibSigned.signed(sHi.mag().div(nn, !sHi.isNeg()), sHi.isNeg());
+        a1 = LibExt.make(pos + neg + cutPos + cutNeg, base, true);
     }
 
     /// @dev a - b (integers in units of 2^base) as a signed value, rounded towards +inf (`up`) or -inf.
