@@ -60,9 +60,9 @@ contract Adjudicator {
         if (k == OpKind.MatMul) {
             _open(c.input, _shape2(n.rows, n.inner), in1);
             TensorMerkle.verifyOpening(c.weight, _shape2(n.cols, n.inner), weightsRoot, n.weight, weightCount);
-            uint32[] memory x = TensorMerkle.elements(c.input, uint256(c.row) * n.inner, n.inner);
-            uint32[] memory w = TensorMerkle.elements(c.weight, uint256(c.col) * n.inner, n.inner);
-            inside = SoundBound.dotWithin(x, w, yBits);
+            bytes memory x = TensorMerkle.packed(c.input, uint256(c.row) * n.inner, n.inner);
+            bytes memory w = TensorMerkle.packed(c.weight, uint256(c.col) * n.inner, n.inner);
+            inside = SoundBound.dotWithinPacked(x, w, yBits);
         } else if (k == OpKind.Add) {
             _open(c.input, shape, in1);
             TensorMerkle.verifyOpening(c.weight, _shape1(n.cols), weightsRoot, n.weight, weightCount);
@@ -231,19 +231,16 @@ contract Adjudicator {
         uint256 k = n.inner;
         // forge-lint: disable-next-line(unsafe-typecast)
         _open(c.input, _shape3(n.batch, uint32(m), n.inner), in1); // m <= rows
-        uint32[] memory x = TensorMerkle.elements(c.input, uint256(c.row) * k, k);
-        uint32[] memory w;
+        bytes memory x = TensorMerkle.packed(c.input, uint256(c.row) * k, k);
+        bytes memory w;
         if (n.param == 1) {
             _open(c.input2, _shape3(n.batch, n.cols, n.inner), in2);
-            w = TensorMerkle.elements(c.input2, (b * n.cols + c.col) * k, k);
+            w = TensorMerkle.packed(c.input2, (b * n.cols + c.col) * k, k);
         } else {
             _open(c.input2, _shape3(n.batch, n.inner, n.cols), in2);
-            w = new uint32[](k);
-            for (uint256 t; t < k; ++t) {
-                w[t] = TensorMerkle.element(c.input2, (b * k + t) * n.cols + c.col);
-            }
+            w = TensorMerkle.gathered(c.input2, b * k * n.cols + c.col, n.cols, k);
         }
-        return SoundBound.dotWithin(x, w, y);
+        return SoundBound.dotWithinPacked(x, w, y);
     }
 
     function _shape3(uint32 a, uint32 b, uint32 c) private pure returns (uint32[] memory s) {

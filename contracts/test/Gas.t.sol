@@ -5,6 +5,8 @@ import {PRBTest} from "@prb/test/PRBTest.sol";
 import {Base, Harness} from "./Base.t.sol";
 import {Fixture} from "./Fixture.t.sol";
 import {GasMeter} from "./GasMeter.t.sol";
+import {Adjudicator} from "../src/Adjudicator.sol";
+import {TensorMerkle} from "../src/lib/TensorMerkle.sol";
 import {Position, LibPosition} from "../src/lib/Position.sol";
 import {
     ClaimInput,
@@ -13,7 +15,12 @@ import {
     BoundaryOpening,
     FineAnswer,
     FineChallenge,
-    ElementRequest
+    ElementRequest,
+    ElementChallenge,
+    TensorOpening,
+    ChunkOpening,
+    Loc,
+    OpKind
 } from "../src/lib/Types.sol";
 
 /// @notice Gas of the exact dot-product bound at SmolLM2 sizes (576 = hidden, 1536 = MLP inner);
@@ -163,5 +170,129 @@ contract DisputeGasTest is Fixture, GasMeter {
 
     function _leaf(uint256 s) internal pure returns (Position) {
         return LibPosition.node(ARITY, 2, s);
+    }
+}
+
+/// @notice Gas of one whole MatMul adjudication at SmolLM2's MLP width (n = 1536): the input row and the weight
+///         row each span two 4 KiB chunks of three-chunk tensors, the output one chunk; Merkle openings, calldata
+///         and decoding included, as `Adjudicator.adjudicate` runs at the last level of every game.
+///         The values are random fp32 of magnitudes 2^-8 .. 2^-1 arranged in cancelling pairs (x[2i+1] = -x[2i],
+///         w[2i+1] = w[2i]), so the exact dot product is 0: y = 0 is inside, y = 1 outside, and both cost what
+///         any row of these magnitudes costs (the point region is ruled out by the first product).
+contract AdjudicationGasTest is PRBTest {
+    Adjudicator internal adj;
+    uint32 internal constant INNER = 1536;
+
+    function setUp() public {
+        adj = new Adjudicator();
+    }
+
+    function _random(uint256 seed, uint256 n) internal pure returns (uint32[] memory v) {
+        v = new uint32[](n);
+        for (uint256 i; i < n; i += 2) {
+            uint256 r = uint256(keccak256(abi.encode(seed, i)));
+            // forge-lint: disable-next-line(unsafe-typecast)
+            uint32 a = uint32((r & 0x007fffff) | ((119 + (r >> 40) % 8) << 23));
+            (v[i], v[i + 1]) = (a, seed == 1 ? a ^ 0x80000000 : a);
+        }
+    }
+
+    function _le(uint32[] memory bits, uint256 from, uint256 to) internal pure returns (bytes memory out) {
+        out = new bytes((to - from) * 4);
+        for (uint256 i = from; i < to; ++i) {
+            for (uint256 b; b < 4; ++b) {
+                out[(i - from) * 4 + b] = bytes1(uint8(bits[i] >> (8 * b)));
+            }
+        }
+    }
+
+    /// The opening of chunks [first, first + count) of `bits` (shape `shape`), its tensor root the only leaf of
+    /// its list.
+    function _open(uint32[] memory bits, uint32[] memory shape, uint256 first, uint256 count)
+        internal
+        pure
+        returns (TensorOpening memory t, Loc memory l)
+    {
+        uint256 chunks = (bits.length + 1023) / 1024;
+        uint256 width = 1;
+        while (width < chunks) width <<= 1;
+        bytes32[] memory level = new bytes32[](width);
+        bytes[] memory data = new bytes[](chunks);
+        for (uint256 i; i < width; ++i) {
+            if (i < chunks) {
+                uint256 end = (i + 1) * 1024 < bits.length ? (i + 1) * 1024 : bits.length;
+                data[i] = _le(bits, i * 1024, end);
+                level[i] = TensorMerkle.leafHash(data[i]);
+            } else {
+                level[i] = TensorMerkle.emptyLeaf();
+            }
+        }
+        uint256 depth = TensorMerkle.depth(chunks);
+        t.chunks = new ChunkOpening[](count);
+        for (uint256 c; c < count; ++c) {
+            t.chunks[c] = ChunkOpening(uint32(first + c), data[first + c], new bytes32[](depth));
+        }
+        for (uint256 d; d < depth; ++d) {
+            for (uint256 c; c < count; ++c) {
+                t.chunks[c].proof[d] = level[((first + c) >> d) ^ 1];
+            }
+            bytes32[] memory up = new bytes32[](level.length / 2);
+            for (uint256 i; i < up.length; ++i) {
+                up[i] = TensorMerkle.nodeHash(level[2 * i], level[2 * i + 1]);
+            }
+            level = up;
+        }
+        t.dataRoot = level[0];
+        t.rootProof = new bytes32[](0);
+        l = Loc(TensorMerkle.leafHash(abi.encodePacked(TensorMerkle.tensorRoot(t.dataRoot, shape))), 0, 1);
+    }
+
+    function _shape(uint32 a, uint32 b) internal pure returns (uint32[] memory s) {
+        s = new uint32[](2);
+        (s[0], s[1]) = (a, b);
+    }
+
+    function _challenge(uint32 y)
+        internal
+        view
+        returns (ElementChallenge memory c, bytes32 wroot, Loc memory out, Loc memory l1)
+    {
+        c.node.kind = OpKind.MatMul;
+        (c.node.rows, c.node.cols, c.node.inner) = (2, 2, INNER);
+        (c.row, c.col) = (1, 1);
+        c.nodeProof = new bytes32[](0);
+        uint32[] memory ys = new uint32[](4);
+        ys[3] = y;
+        (c.output, out) = _open(ys, _shape(2, 2), 0, 1);
+        // row 1 of [2, 1536] is elements 1536 .. 3071: chunks 1 and 2
+        (c.input, l1) = _open(_random(1, 2 * INNER), _shape(2, INNER), 1, 2);
+        Loc memory lw;
+        (c.weight, lw) = _open(_random(2, 2 * INNER), _shape(2, INNER), 1, 2);
+        wroot = lw.root;
+        c.input2.rootProof = new bytes32[](0);
+    }
+
+    function _calldataGas(bytes memory data) internal pure returns (uint256 g) {
+        for (uint256 i; i < data.length; ++i) {
+            g += data[i] == 0 ? 4 : 16;
+        }
+    }
+
+    function test_gas_adjudicate_matmul1536_succeeds() public {
+        Loc memory none;
+        (ElementChallenge memory c, bytes32 wroot, Loc memory out, Loc memory l1) = _challenge(0);
+        uint256 before = gasleft();
+        (bool inside,) = adj.adjudicate(wroot, 1, c, out, l1, none);
+        uint256 exec = before - gasleft();
+        assertTrue(inside, "the exact sum 0");
+        uint256 data = _calldataGas(abi.encodeCall(adj.adjudicate, (wroot, 1, c, out, l1, none)));
+        emit LogNamedUint256("adjudicate matmul n = 1536: execution", exec);
+        emit LogNamedUint256("adjudicate matmul n = 1536: calldata", data);
+        emit LogNamedUint256("adjudicate matmul n = 1536: as a transaction (+ 21000)", exec + data + 21_000);
+        assertLt(exec + data + 21_000, 1_500_000); // issue #5: one adjudication <= 1.5M gas
+
+        (c, wroot, out, l1) = _challenge(0x3f800000);
+        (inside,) = adj.adjudicate(wroot, 1, c, out, l1, none);
+        assertFalse(inside, "1.0 is far outside");
     }
 }

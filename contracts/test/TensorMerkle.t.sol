@@ -4,7 +4,8 @@ pragma solidity ^0.8.28;
 import {PRBTest} from "@prb/test/PRBTest.sol";
 import {Harness} from "./Base.t.sol";
 import {TensorMerkle} from "../src/lib/TensorMerkle.sol";
-import {ProofDoesNotVerify, ProofLengthMismatch, LeafIndexOutOfRange} from "../src/lib/Errors.sol";
+import {ProofDoesNotVerify, ProofLengthMismatch, LeafIndexOutOfRange, ElementNotOpened} from "../src/lib/Errors.sol";
+import {TensorOpening, ChunkOpening} from "../src/lib/Types.sol";
 
 contract TensorMerkleTest is PRBTest {
     Harness internal h;
@@ -121,5 +122,94 @@ contract TensorMerkleTest is PRBTest {
             TensorMerkle.tensorRoot(bytes32(0), a)
                 == sha256(abi.encodePacked(hex"02", bytes32(0), uint32(2), uint32(2), uint32(3)))
         );
+    }
+}
+
+/// @notice The element readers over a real calldata opening (proofs are not read by them).
+contract OpeningReader {
+    function elements(TensorOpening calldata t, uint256 start, uint256 n) external pure returns (uint32[] memory) {
+        return TensorMerkle.elements(t, start, n);
+    }
+
+    function element(TensorOpening calldata t, uint256 g) external pure returns (uint32) {
+        return TensorMerkle.element(t, g);
+    }
+
+    function packed(TensorOpening calldata t, uint256 start, uint256 n) external pure returns (bytes memory) {
+        return TensorMerkle.packed(t, start, n);
+    }
+
+    function gathered(TensorOpening calldata t, uint256 start, uint256 step, uint256 n)
+        external
+        pure
+        returns (bytes memory)
+    {
+        return TensorMerkle.gathered(t, start, step, n);
+    }
+}
+
+/// @notice `packed` and `gathered` (the readers of long rows and columns) give exactly what `elements` and
+///         `element` give, across chunk boundaries, and refuse what was not opened.
+contract TensorMerkleReadersTest is PRBTest {
+    OpeningReader internal r;
+
+    function setUp() public {
+        r = new OpeningReader();
+    }
+
+    /// Chunks 1 and 2 of a tensor of 2048 + tail elements, opened (chunk 2 the short last one when tail > 0).
+    function _opening(uint256 seed, uint256 tail) internal pure returns (TensorOpening memory t) {
+        t.chunks = new ChunkOpening[](2);
+        for (uint256 c; c < 2; ++c) {
+            uint256 len = c == 1 && tail != 0 ? tail * 4 : 4096;
+            bytes memory d = new bytes(len);
+            for (uint256 i; i < len; i += 32) {
+                bytes32 word = keccak256(abi.encode(seed, c, i));
+                for (uint256 b; b < 32 && i + b < len; ++b) {
+                    d[i + b] = word[b];
+                }
+            }
+            t.chunks[c] = ChunkOpening(uint32(1 + c), d, new bytes32[](0));
+        }
+    }
+
+    function testFuzz_packed_matchesElements_succeeds(uint256 seed, uint16 start, uint16 n, uint16 tail) public {
+        uint256 tl = tail % 1024;
+        TensorOpening memory t = _opening(seed, tl);
+        uint256 end = 2048 + (tl == 0 ? 1024 : tl); // one past the last opened element
+        uint256 s = 1024 + start % (end - 1024);
+        uint256 k = n % (end - s + 1);
+        uint32[] memory want = r.elements(t, s, k);
+        bytes memory got = r.packed(t, s, k);
+        assertEq(got.length, 4 * k);
+        for (uint256 i; i < k; ++i) {
+            uint256 v = uint256(uint8(got[4 * i])) << 24 | uint256(uint8(got[4 * i + 1])) << 16
+                | uint256(uint8(got[4 * i + 2])) << 8 | uint256(uint8(got[4 * i + 3]));
+            assertEq(v, want[i]);
+        }
+    }
+
+    function testFuzz_gathered_matchesElement_succeeds(uint256 seed, uint16 start, uint8 step, uint8 n) public {
+        TensorOpening memory t = _opening(seed, 0);
+        uint256 st = 1 + step % 64;
+        uint256 k = 1 + n % 32;
+        uint256 s = 1024 + start % (2048 - (k - 1) * st);
+        bytes memory got = r.gathered(t, s, st, k);
+        assertEq(got.length, 4 * k);
+        for (uint256 i; i < k; ++i) {
+            uint256 v = uint256(uint8(got[4 * i])) << 24 | uint256(uint8(got[4 * i + 1])) << 16
+                | uint256(uint8(got[4 * i + 2])) << 8 | uint256(uint8(got[4 * i + 3]));
+            assertEq(v, r.element(t, s + i * st));
+        }
+    }
+
+    function test_readers_unopenedElement_reverts() public {
+        TensorOpening memory t = _opening(1, 0);
+        vm.expectRevert(abi.encodeWithSelector(ElementNotOpened.selector, 1000));
+        r.packed(t, 1000, 30);
+        vm.expectRevert(abi.encodeWithSelector(ElementNotOpened.selector, 3072));
+        r.element(t, 3072);
+        vm.expectRevert(abi.encodeWithSelector(ElementNotOpened.selector, 1023));
+        r.gathered(t, 1023, 1, 3);
     }
 }

@@ -57,11 +57,47 @@ library SoundBound {
         pure
         returns (bool)
     {
+        // INVARIANT: one weight per input.
+        if (w.length != x.length) revert ReductionTooLong(n);
+        uint256 xs;
+        uint256 ws;
+        // element i is the low 4 bytes of word i: the 4 bytes at offset 32 + 32 i + 28
+        assembly {
+            xs := add(x, 0x3c)
+            ws := add(w, 0x3c)
+        }
+        return _within(xs, ws, 32, x.length, yBits, n, underflow);
+    }
+
+    /// @notice `within` over packed vectors: element i is the big-endian uint32 at bytes [4 i, 4 i + 4) (what
+    ///         `TensorMerkle.packed` returns). The cheap form for long dot products: 4 bytes of memory per element.
+    function withinPacked(bytes memory x, bytes memory w, uint32 yBits, uint256 n, bool underflow)
+        internal
+        pure
+        returns (bool)
+    {
+        // INVARIANT: one weight per input, whole elements only.
+        if (w.length != x.length || x.length % 4 != 0) revert ReductionTooLong(n);
+        uint256 xs;
+        uint256 ws;
+        assembly {
+            xs := add(x, 0x20)
+            ws := add(w, 0x20)
+        }
+        return _within(xs, ws, 4, x.length / 4, yBits, n, underflow);
+    }
+
+    /// @dev The check of `within` over `len` elements at memory `xs` and `ws`, `stride` bytes apart, each read as
+    ///      the 4 bytes at its address. Pass 1 decodes every product once into a packed word
+    ///      (sign << 255 | e << 64 | m) and finds the highest bit of any term and the grid facts; pass 2 sums the
+    ///      products in units of 2^base.
+    function _within(uint256 xs, uint256 ws, uint256 stride, uint256 len, uint32 yBits, uint256 n, bool underflow)
+        private
+        pure
+        returns (bool)
+    {
         if (((yBits >> 23) & 0xff) == 0xff) return false;
         if (n >= MAX_TERMS) revert ReductionTooLong(n);
-        uint256 len = x.length;
-        // INVARIANT: one weight per input.
-        if (w.length != len) revert ReductionTooLong(n);
         unchecked {
             // y = (-1)^yNeg * yM * 2^(yE - 300)
             uint256 yE = (yBits >> 23) & 0xff;
@@ -69,61 +105,9 @@ library SoundBound {
             if (yE == 0) yE = 1;
             else yM |= 0x800000;
             yE += 150;
-
-            // Pass 1: decode every product once into a packed word (sign << 255 | e << 64 | m), and find the
-            // highest bit of any term and whether any product is off the 2^-149 grid.
             uint256 top = yM == 0 ? MIN_BIASED : yE + _bitLength(yM);
-            // bit 255: some product is off the 2^-149 grid; low 128 bits: biased exponent of the finest grid all
-            // nonzero products lie on (NO_GRID: no product yet; 0: some product rules the point region out).
-            // One word for both keeps the stack shallow.
-            uint256 gf = NO_GRID;
-            uint256[] memory terms = new uint256[](len);
-            for (uint256 i; i < len; ++i) {
-                uint256 xb;
-                uint256 wb;
-                assembly {
-                    let o := mul(add(i, 1), 0x20)
-                    xb := mload(add(x, o))
-                    wb := mload(add(w, o))
-                }
-                (uint256 m, uint256 e, bool sNeg) = _product(xb, wb);
-                if (m == 0) continue;
-                // products of two normals have 47 or 48 bits; only subnormal factors need the general bit length
-                uint256 t = e + ((m >> 46) != 0 ? 47 + (m >> 47) : _bitLength(m));
-                if (t > top) top = t;
-                if (e < GRID_BIASED && (m & ((uint256(1) << (GRID_BIASED - e)) - 1)) != 0) gf |= OFF_GRID;
-                if (gf & NO_GRID != 0) gf = (gf & OFF_GRID) | _grid(gf & NO_GRID, m, e, t - e);
-                uint256 packed = (sNeg ? uint256(1) << 255 : 0) | (e << 64) | m;
-                assembly {
-                    mstore(add(terms, mul(add(i, 1), 0x20)), packed)
-                }
-            }
-            uint256 base = top > WINDOW + MIN_BIASED ? top - WINDOW : MIN_BIASED;
 
-            // Pass 2: exact (or truncated, with slack) sums in units of 2^base.
-            uint256 pos;
-            uint256 neg;
-            bool inexact;
-            for (uint256 i; i < len; ++i) {
-                uint256 packed;
-                assembly {
-                    packed := mload(add(terms, mul(add(i, 1), 0x20)))
-                }
-                uint256 m = packed & 0xffffffffffffffff;
-                if (m == 0) continue;
-                // _align inlined: this loop is the hot path of every adjudication
-                uint256 e = (packed >> 64) & 0x3ff;
-                uint256 v;
-                if (e >= base) {
-                    v = m << (e - base);
-                } else {
-                    uint256 r = base - e;
-                    v = r >= 256 ? 0 : m >> r;
-                    if (v << r != m) inexact = true;
-                }
-                if (packed >> 255 == 1) neg += v;
-                else pos += v;
-            }
+            (uint256 pos, uint256 neg, bool inexact, uint256 gf, uint256 base) = _sums(xs, ws, stride, len, top);
             (uint256 yv, bool yCut) = _align(yM, yE, base);
             // d = |y - s|, s = pos - neg
             (uint256 left, uint256 right) = (yBits >> 31) == 1 ? (neg, pos + yv) : (yv + neg, pos);
@@ -155,6 +139,11 @@ library SoundBound {
         return within(x, w, yBits, x.length, true);
     }
 
+    /// @notice `dotWithin` over packed vectors (see `withinPacked`).
+    function dotWithinPacked(bytes memory x, bytes memory w, uint32 yBits) internal pure returns (bool) {
+        return withinPacked(x, w, yBits, x.length / 4, true);
+    }
+
     /// @notice Sound region of an addition: y = fl(a + b).
     function addWithin(uint32 aBits, uint32 bBits, uint32 yBits) internal pure returns (bool) {
         uint32[] memory x = new uint32[](2);
@@ -170,24 +159,190 @@ library SoundBound {
         return positive ? yBits == xBits : Fp32.isZero(yBits);
     }
 
-    /// @dev The exact product of two fp32 values: m * 2^(e - 300), sign; reverts on NaN/Inf.
-    function _product(uint256 xb, uint256 wb) private pure returns (uint256 m, uint256 e, bool neg) {
+    /// @dev The sums of `_within` in units of 2^base: of the positive products, of the negative ones, whether a
+    ///      term lost bits below 2^base, the grid facts (see `_general`) and base, from `top` (y's highest bit).
+    function _sums(uint256 xs, uint256 ws, uint256 stride, uint256 len, uint256 top)
+        private
+        pure
+        returns (uint256 pos, uint256 neg, bool inexact, uint256 gf, uint256 base)
+    {
         unchecked {
-            uint256 xe = (xb >> 23) & 0xff;
-            uint256 we = (wb >> 23) & 0xff;
-            // INVARIANT: bounds are defined over finite inputs; a non-finite input is the fault of the op before.
-            // forge-lint: disable-next-line(unsafe-typecast)
-            if (xe == 0xff) revert NonFiniteInput(uint32(xb)); // xb came from a uint32 array
-            // forge-lint: disable-next-line(unsafe-typecast)
-            if (we == 0xff) revert NonFiniteInput(uint32(wb));
-            uint256 xm = xb & 0x7fffff;
-            uint256 wm = wb & 0x7fffff;
-            if (xe == 0) xe = 1;
-            else xm |= 0x800000;
-            if (we == 0) we = 1;
-            else wm |= 0x800000;
-            return (xm * wm, xe + we, ((xb ^ wb) >> 31) == 1);
+            // Fast path: every factor normal or zero, every nonzero product on the 2^-149 grid (e >= 151), some
+            // product spanning more than 24 significant bits (which rules the point region out: grid 0), and no
+            // product below the unit 2^base (nothing truncated). Real rows take it: one pass adds each product
+            // into the bucket of its exponent's top bits (16 words: 8 for positive products, 8 for negative),
+            // exactly. Anything else takes `_general` and `_sum`, which are the definition.
+            (uint256 peak, uint256 low, bool general, uint256 buckets) = _fast(xs, ws, stride, len);
+            if (!general) {
+                if (peak == 0) gf = NO_GRID;
+                else if (peak + 47 > top) top = peak + 47;
+                base = top > WINDOW + MIN_BIASED ? top - WINDOW : MIN_BIASED;
+                // every product at or above 2^base: the buckets scale to units of 2^base exactly
+                if (low >= base) (pos, neg) = _fromBuckets(buckets, base);
+                else general = true;
+            }
+            if (general) {
+                uint256 terms;
+                assembly {
+                    terms := mload(0x40)
+                    mstore(0x40, add(terms, mul(len, 0x20)))
+                }
+                (top, gf) = _general(xs, ws, stride, len, terms, top);
+                base = top > WINDOW + MIN_BIASED ? top - WINDOW : MIN_BIASED;
+                (pos, neg, inexact) = _sum(terms, len, base);
+            }
         }
+    }
+
+    /// @dev Pass 1 of `_within`'s fast path: every product added into the bucket of its exponent's top bits
+    ///      (`buckets`: 16 words, bucket b of the positive products at word b, of the negative ones at 8 + b,
+    ///      holding sum m * 2^(e - 64 b)); `peak` the max of e + (m >> 47) over nonzero products (0: none), `low`
+    ///      the min of e; `general` when a row is not for the fast path (a zero or subnormal or non-finite factor
+    ///      aside from zeros, a product off the 2^-149 grid, or only products of <= 24 significant bits).
+    function _fast(uint256 xs, uint256 ws, uint256 stride, uint256 len)
+        private
+        pure
+        returns (uint256 peak, uint256 low, bool general, uint256 buckets)
+    {
+        low = type(uint256).max;
+        assembly {
+            buckets := mload(0x40)
+            mstore(0x40, add(buckets, 0x200))
+            for { let b := 0 } lt(b, 0x200) { b := add(b, 0x20) } { mstore(add(buckets, b), 0) }
+            let wide := 0 // nonzero iff some product has more than 24 significant bits
+            for { let o := 0 } lt(o, mul(len, stride)) { o := add(o, stride) } {
+                let xb := shr(224, mload(add(xs, o)))
+                let wb := shr(224, mload(add(ws, o)))
+                let xe := and(shr(23, xb), 0xff)
+                let we := and(shr(23, wb), 0xff)
+                // biased exponent 0 (zero, subnormal) or 0xff (NaN, Inf) wraps above 253
+                switch or(gt(sub(xe, 1), 253), gt(sub(we, 1), 253))
+                case 0 {
+                    let m := mul(or(and(xb, 0x7fffff), 0x800000), or(and(wb, 0x7fffff), 0x800000))
+                    let e := add(xe, we)
+                    let h := shr(47, m)
+                    if gt(add(e, h), peak) { peak := add(e, h) }
+                    if lt(e, low) { low := e }
+                    // the bits below the product's top 24
+                    wide := or(wide, and(m, sub(shl(add(23, h), 1), 1)))
+                    // bucket e >> 6 holds sum m * 2^(e & 63); negative products 8 words on
+                    let a := add(buckets, add(shl(5, shr(6, e)), shl(8, shr(31, xor(xb, wb)))))
+                    mstore(a, add(mload(a), shl(and(e, 63), m)))
+                }
+                default {
+                    // a zero factor adds nothing; a non-finite factor, or two nonzero ones (so a subnormal)
+                    if or(
+                        or(eq(xe, 0xff), eq(we, 0xff)),
+                        and(iszero(iszero(and(xb, 0x7fffffff))), iszero(iszero(and(wb, 0x7fffffff))))
+                    ) {
+                        general := 1
+                        break
+                    }
+                }
+            }
+            if iszero(general) {
+                general := or(lt(low, GRID_BIASED), and(iszero(iszero(peak)), iszero(wide)))
+            }
+        }
+    }
+
+    /// @dev The sums of the positive and the negative buckets of `_within`'s fast path in units of 2^base (bucket
+    ///      b holds products of exponent 64 b + j as m * 2^j; all of them at or above 2^base, so a right shift
+    ///      drops only zero bits).
+    function _fromBuckets(uint256 buckets, uint256 base) private pure returns (uint256 pos, uint256 neg) {
+        assembly {
+            for { let b := 0 } lt(b, 8) { b := add(b, 1) } {
+                let s := shl(6, b)
+                let p := mload(add(buckets, shl(5, b)))
+                let q := mload(add(buckets, shl(5, add(b, 8))))
+                switch lt(s, base)
+                case 0 {
+                    pos := add(pos, shl(sub(s, base), p))
+                    neg := add(neg, shl(sub(s, base), q))
+                }
+                default {
+                    pos := add(pos, shr(sub(base, s), p))
+                    neg := add(neg, shr(sub(base, s), q))
+                }
+            }
+        }
+    }
+
+    /// @dev Pass 2 of `_within` in general: the sums of the positive and the negative terms (packed words
+    ///      sign << 255 | e << 64 | m at `terms`) in units of 2^base, each term truncated below 2^base
+    ///      (`inexact` when a bit is lost).
+    function _sum(uint256 terms, uint256 len, uint256 base)
+        private
+        pure
+        returns (uint256 pos, uint256 neg, bool inexact)
+    {
+        assembly {
+            for { let p := terms } lt(p, add(terms, mul(len, 0x20))) { p := add(p, 0x20) } {
+                let t := mload(p)
+                let m := and(t, 0xffffffffffffffff)
+                let e := and(shr(64, t), 0x3ff)
+                // m * 2^(e - base), truncated below 2^base (shr by >= 256 is 0, so is shl)
+                let v
+                switch lt(e, base)
+                case 0 { v := shl(sub(e, base), m) }
+                default {
+                    let r := sub(base, e)
+                    v := shr(r, m)
+                    if iszero(eq(shl(r, v), m)) { inexact := 1 }
+                }
+                switch shr(255, t)
+                case 0 { pos := add(pos, v) }
+                default { neg := add(neg, v) }
+            }
+        }
+    }
+
+    /// @dev The first pass of `_within` in general: the highest bit of any term (from `top`, y's) and the grid
+    ///      facts (bit 255: some product is off the 2^-149 grid; low 128 bits: the biased exponent of the finest
+    ///      grid all nonzero products lie on, NO_GRID for none, 0 when some product rules the point region out).
+    ///      Reverts with `NonFiniteInput` at the first NaN/Inf factor (x before w).
+    function _general(uint256 xs, uint256 ws, uint256 stride, uint256 len, uint256 terms, uint256 top)
+        private
+        pure
+        returns (uint256, uint256 gf)
+    {
+        bytes4 nonFinite = NonFiniteInput.selector;
+        gf = NO_GRID;
+        unchecked {
+            for (uint256 i; i < len; ++i) {
+                uint256 m;
+                uint256 e;
+                // the exact product of two fp32 values: m * 2^(e - 300), stored packed as term i
+                assembly {
+                    let o := mul(i, stride)
+                    let xb := shr(224, mload(add(xs, o)))
+                    let wb := shr(224, mload(add(ws, o)))
+                    let xe := and(shr(23, xb), 0xff)
+                    let we := and(shr(23, wb), 0xff)
+                    if eq(xe, 0xff) {
+                        mstore(0, nonFinite)
+                        mstore(4, xb)
+                        revert(0, 0x24)
+                    }
+                    if eq(we, 0xff) {
+                        mstore(0, nonFinite)
+                        mstore(4, wb)
+                        revert(0, 0x24)
+                    }
+                    let xn := iszero(iszero(xe))
+                    let wn := iszero(iszero(we))
+                    m := mul(or(and(xb, 0x7fffff), shl(23, xn)), or(and(wb, 0x7fffff), shl(23, wn)))
+                    e := add(add(xe, iszero(xn)), add(we, iszero(wn)))
+                    mstore(add(terms, mul(i, 0x20)), or(shl(255, shr(31, xor(xb, wb))), or(shl(64, e), m)))
+                }
+                if (m == 0) continue;
+                uint256 t = e + _bitLength(m);
+                if (t > top) top = t;
+                if (e < GRID_BIASED && (m & ((uint256(1) << (GRID_BIASED - e)) - 1)) != 0) gf |= OFF_GRID;
+                if (gf & NO_GRID != 0) gf = (gf & OFF_GRID) | _grid(gf & NO_GRID, m, e, t - e);
+            }
+        }
+        return (top, gf);
     }
 
     /// @dev The finest grid (biased exponent) all products so far lie on, after the product m * 2^(e - 300) of

@@ -123,8 +123,83 @@ library TensorMerkle {
     }
 
     /// @notice The fp32 bits of element `g` (flat row-major index) from a verified opening.
-    function element(TensorOpening calldata t, uint256 g) internal pure returns (uint32) {
-        return elements(t, g, 1)[0];
+    function element(TensorOpening calldata t, uint256 g) internal pure returns (uint32 bits) {
+        uint256 ci = g / CHUNK_ELEMS;
+        // INVARIANT: every element read lies in an opened (and verified) chunk.
+        if (t.chunks.length == 0 || ci < t.chunks[0].index || ci - t.chunks[0].index >= t.chunks.length) {
+            revert ElementNotOpened(g);
+        }
+        bytes calldata d = t.chunks[ci - t.chunks[0].index].data;
+        uint256 j = g % CHUNK_ELEMS;
+        if (j * 4 + 4 > d.length) revert ElementNotOpened(g);
+        uint256 v;
+        assembly {
+            v := shr(224, calldataload(add(d.offset, mul(j, 4))))
+        }
+        // little-endian bytes -> uint32
+        // forge-lint: disable-next-line(unsafe-typecast)
+        bits = uint32(((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >> 8) & 0xff00) | (v >> 24)); // v < 2^32
+    }
+
+    /// @notice Elements start, start + step, ..., start + (n - 1) step from a verified opening, packed as by
+    ///         `packed` (a column of a row-major matrix).
+    function gathered(TensorOpening calldata t, uint256 start, uint256 step, uint256 n)
+        internal
+        pure
+        returns (bytes memory out)
+    {
+        out = new bytes(n * 4);
+        for (uint256 j; j < n; ++j) {
+            uint256 v = element(t, start + j * step);
+            assembly {
+                let p := add(add(out, 0x20), mul(j, 4))
+                mstore(p, or(shl(224, v), and(mload(p), 0xffffffffffffffffffffffffffffffffffffffffffffffffffffffff)))
+            }
+        }
+    }
+
+    /// @notice Elements [start, start + n) from a verified opening (consecutive chunks), packed: element i is
+    ///         the big-endian uint32 at bytes [4 i, 4 i + 4) of `out`. Copied chunk by chunk and byte-swapped
+    ///         eight elements at a time: the cheap way to read a long row (`SoundBound.withinPacked`).
+    function packed(TensorOpening calldata t, uint256 start, uint256 n) internal pure returns (bytes memory out) {
+        out = new bytes(n * 4);
+        if (n == 0) return out;
+        uint256 first = start / CHUNK_ELEMS;
+        uint256 last = (start + n - 1) / CHUNK_ELEMS;
+        // INVARIANT: every element read lies in an opened (and verified) chunk.
+        if (t.chunks.length == 0 || first < t.chunks[0].index || last - t.chunks[0].index >= t.chunks.length) {
+            revert ElementNotOpened(start);
+        }
+        uint256 dst;
+        assembly {
+            dst := add(out, 0x20)
+        }
+        for (uint256 ci = first; ci <= last; ++ci) {
+            bytes calldata d = t.chunks[ci - t.chunks[0].index].data;
+            uint256 lo = ci == first ? start % CHUNK_ELEMS : 0;
+            uint256 hi = ci == last ? (start + n - 1) % CHUNK_ELEMS + 1 : CHUNK_ELEMS;
+            if (hi * 4 > d.length) revert ElementNotOpened(ci * CHUNK_ELEMS + hi - 1);
+            assembly {
+                calldatacopy(dst, add(d.offset, mul(lo, 4)), mul(sub(hi, lo), 4))
+                dst := add(dst, mul(sub(hi, lo), 4))
+            }
+        }
+        // little-endian -> big-endian in every 4-byte lane (the bytes past the end are zero: new bytes is zeroed)
+        assembly {
+            let p := add(out, 0x20)
+            for { let e := add(p, mul(n, 4)) } lt(p, e) { p := add(p, 0x20) } {
+                let v := mload(p)
+                v := or(
+                    shr(8, and(v, 0xff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00)),
+                    shl(8, and(v, 0x00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff))
+                )
+                v := or(
+                    shr(16, and(v, 0xffff0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff0000)),
+                    shl(16, and(v, 0x0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff))
+                )
+                mstore(p, v)
+            }
+        }
     }
 
     /// @notice The fp32 bits of elements [start, start + n) from a verified opening (consecutive chunks).
