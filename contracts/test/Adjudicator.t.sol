@@ -975,6 +975,22 @@ contract AdjudicatorTest is PRBTest, Vectors {
         uint256 whole = before - gasleft();
         emit LogNamedUint256("rmsnorm adjudication (openings + decision) gas, n = 576", whole);
         assertFalse(inside);
+
+        // softmax over 128 keys (a 128-token prompt's last row), the whole adjudication
+        uint32[] memory sx = new uint32[](128);
+        uint32[] memory sy = new uint32[](128);
+        for (uint256 i; i < 128; ++i) {
+            // forge-lint: disable-next-line(unsafe-typecast)
+            sx[i] = uint32(0x3f000000 + i * 0x20101); // 0.5 .. 2 (varied mantissas)
+        }
+        n = OpNode(OpKind.Softmax, 0, 0, 1, 128, 0, 0, 0, 0, [uint32(0), 0, 0]);
+        (c, wroot, out, l1,) = build(n, 0, 64, sy, sx, none(), none());
+        before = gasleft();
+        (inside,) = adj.adjudicate(wroot, 1, c, out, l1, l2);
+        whole = before - gasleft();
+        emit LogNamedUint256("softmax adjudication (openings + decision) gas, n = 128", whole);
+        assertFalse(inside); // 0 is far below e_64 / S
+        assertLt(whole, 1_500_000); // issue #5: one adjudication <= 1.5M gas (calldata adds ~20k here)
         // regression guards
         assertLt(r576, 1_000_000);
         assertLt(r1536, 2_500_000);

@@ -238,15 +238,18 @@ library LibExt {
         if (k * l > x) k -= 1;
         // forge-lint: disable-next-line(unsafe-typecast)
         uint256 r = uint256(x - k * l); // 0 <= r < l
-        uint256 t = uint256(1) << F;
-        s = t;
-        unchecked {
-            for (uint256 i = 1; i <= TERMS; ++i) {
-                uint256 d = i << F;
-                t = up ? (t * r + d - 1) / d : (t * r) / d;
-                s += t;
+        // term i = term (i - 1) * r / i, floored (ceiled when `up`); t < 2^121 and r < 2^120, so t * r < 2^241
+        assembly {
+            let one := shl(F, 1)
+            let t := one
+            s := one
+            let d := 0
+            for { let i := 0 } lt(i, TERMS) { i := add(i, 1) } {
+                d := add(d, one)
+                t := div(add(mul(t, r), mul(up, sub(d, 1))), d)
+                s := add(s, t)
             }
-            if (up) s += TAIL;
+            if up { s := add(s, TAIL) }
         }
     }
 

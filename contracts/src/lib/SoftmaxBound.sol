@@ -36,7 +36,10 @@ library SoftmaxBound {
         Ext hiI;
         for (uint256 j; j < x.length; ++j) {
             if (x[j] == NEG_INF) continue;
-            (int256 tlo, int256 thi) = (LibExt.fixed32(x[j], false) - mhi, LibExt.fixed32(x[j], true) - mlo);
+            // an input of biased exponent >= 30 (|x| >= 2^-97) is exact in 2^-120 units: one conversion
+            int256 xlo = LibExt.fixed32(x[j], false);
+            int256 xhi = (x[j] >> 23) & 0xff >= 30 ? xlo : LibExt.fixed32(x[j], true);
+            (int256 tlo, int256 thi) = (xlo - mhi, xhi - mlo);
             (uint256 lo, uint256 hi) = _fixedTerm(tlo, thi);
             (slo, shi) = (slo + lo, shi + hi);
             if (j == i) (loI, hiI) = _term(tlo, thi, eta);
@@ -59,15 +62,18 @@ library SoftmaxBound {
         uint256 mag = _mag(tlo, thi);
         if (mag >= uint256(1) << (LibExt.F + 21)) return (0, 1);
         uint256 one = uint256(1) << LibExt.F;
-        uint256 z = (mag + (1 << 23) - 1) >> 23;
-        // r * 2^120, rounded up: (4u + z) / (1 - z) with 4u = 2^-22
-        uint256 num = ((one >> 22) + z) << LibExt.F;
-        uint256 r = (num + (one - z) - 1) / (one - z);
-        uint256 elo = LibExt.expFixed(tlo, false);
-        uint256 ehi = LibExt.expFixed(thi, true);
-        uint256 dlo = (elo * r + one - 1) / one + 1;
-        lo = elo > dlo ? elo - dlo : 0;
-        hi = ehi + (ehi * r + one - 1) / one + 1;
+        // unchecked: mag < 2^141, so z < 2^118 < one, num < 2^241, r < 2^121 and e* < 2^122 (e <= 1 + 2^-20)
+        unchecked {
+            uint256 z = (mag + (1 << 23) - 1) >> 23;
+            // r * 2^120, rounded up: (4u + z) / (1 - z) with 4u = 2^-22
+            uint256 num = ((one >> 22) + z) << LibExt.F;
+            uint256 r = (num + (one - z) - 1) / (one - z);
+            uint256 elo = LibExt.expFixed(tlo, false);
+            uint256 ehi = LibExt.expFixed(thi, true);
+            uint256 dlo = ((elo * r + one - 1) >> LibExt.F) + 1;
+            lo = elo > dlo ? elo - dlo : 0;
+            hi = ehi + ((ehi * r + one - 1) >> LibExt.F) + 1;
+        }
     }
 
     /// @dev max(|tlo|, |thi|) (thi > 0 only by the rounding of the fixed-point conversion).
