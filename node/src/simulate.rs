@@ -744,7 +744,12 @@ async fn play_posting(
         .find(|c| c.id == posted.id)
         .ok_or_else(|| Error::Chain(format!("watcher did not see claim {}", posted.id)))?;
     let trace = parties.watcher.fetch_trace(&claim).await?;
-    let finding = parties.watcher.check(&trace);
+    // the faulty watcher of the false challenge wants the element nearest its bound: every element evaluated
+    let finding = if s == Scenario::FalseChallenge {
+        parties.watcher.check_every_element(&trace)
+    } else {
+        parties.watcher.check(&trace)
+    };
     let target = match (s, &finding) {
         (_, Finding::Violation(at) | Finding::OffChain(at) | Finding::OverThreshold(at)) => Some(*at),
         (Scenario::FalseChallenge, Finding::Clean { closest }) => *closest,

@@ -202,33 +202,14 @@ library TensorMerkle {
         }
     }
 
-    /// @notice The fp32 bits of elements [start, start + n) from a verified opening (consecutive chunks).
+    /// @notice The fp32 bits of elements [start, start + n) from a verified opening (consecutive chunks), one per
+    ///         word (`packed`, spread out).
     function elements(TensorOpening calldata t, uint256 start, uint256 n) internal pure returns (uint32[] memory out) {
+        bytes memory p = packed(t, start, n);
         out = new uint32[](n);
-        if (n == 0) return out;
-        uint256 first = start / CHUNK_ELEMS;
-        uint256 last = (start + n - 1) / CHUNK_ELEMS;
-        // INVARIANT: every element read lies in an opened (and verified) chunk.
-        if (t.chunks.length == 0 || first < t.chunks[0].index || last - t.chunks[0].index >= t.chunks.length) {
-            revert ElementNotOpened(start);
-        }
-        uint256 k;
-        for (uint256 ci = first; ci <= last; ++ci) {
-            bytes calldata d = t.chunks[ci - t.chunks[0].index].data;
-            uint256 lo = ci == first ? start % CHUNK_ELEMS : 0;
-            uint256 hi = ci == last ? (start + n - 1) % CHUNK_ELEMS + 1 : CHUNK_ELEMS;
-            if (hi * 4 > d.length) revert ElementNotOpened(ci * CHUNK_ELEMS + hi - 1);
-            uint256 off;
-            assembly {
-                off := d.offset
-            }
-            for (uint256 j = lo; j < hi; ++j) {
-                uint256 v;
-                assembly {
-                    v := shr(224, calldataload(add(off, mul(j, 4))))
-                }
-                // little-endian bytes -> uint32
-                out[k++] = uint32(((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >> 8) & 0xff00) | (v >> 24));
+        assembly {
+            for { let i := 0 } lt(i, n) { i := add(i, 1) } {
+                mstore(add(out, mul(add(i, 1), 0x20)), shr(224, mload(add(add(p, 0x20), mul(i, 4)))))
             }
         }
     }

@@ -88,6 +88,9 @@ impl WatcherNode {
             .address(d.claims)
             .event_signature(ClaimManager::ClaimPosted::SIGNATURE_HASH)
             .topic2(watcher.model().id);
+        let mut watcher = watcher;
+        // a false challenge needs the element nearest its bound, which replayed ops do not offer
+        watcher.set_replay_first(fault.is_none());
         Self { watcher, store, follower: Follower::new(follow, filter), traces: HashMap::new(), fault }
     }
 

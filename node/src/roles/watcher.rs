@@ -84,6 +84,9 @@ pub struct Watcher {
     http: reqwest::Client,
     checking: Checking,
     sample: Option<Sample>,
+    replay_first: bool,
+    /// The model prepared for replays (weights on the device), made at the first check that replays.
+    runtime: std::sync::OnceLock<Option<runtime::Runtime>>,
 }
 
 /// Which ops a spot-checking watcher looks at.
@@ -159,7 +162,39 @@ impl Watcher {
             http: reqwest::Client::new(),
             checking: Checking::Sound,
             sample: None,
+            replay_first: true,
+            runtime: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Whether each op is first replayed (on by default): an op whose claimed output this watcher's own
+    /// execution reproduces bit for bit is its own fp32 evaluation, inside every region, and needs no region
+    /// evaluated ([`runtime::Runtime::replays`]); only ops that differ are checked element by element. Such ops
+    /// offer no closest element to [`Finding::Clean`], so a watcher that wants one (a faulty watcher staging
+    /// a false challenge) turns replays off.
+    pub fn set_replay_first(&mut self, on: bool) {
+        self.replay_first = on;
+    }
+
+    /// The ops (those in `picked`) that this watcher's execution reproduces bit for bit from `trace`'s operands:
+    /// the whole graph replayed at once when every op is picked (about one inference), op by op otherwise.
+    fn replayed(&self, trace: &Trace, picked: &[bool]) -> Vec<bool> {
+        let m = &self.model.model;
+        let rt = self.runtime.get_or_init(|| {
+            runtime::Runtime::new(m).map_err(|e| tracing::warn!(error = %e, "no replays: the model does not load")).ok()
+        });
+        let Some(rt) = rt.as_ref() else { return vec![false; picked.len()] };
+        if picked.iter().all(|p| *p) {
+            if let Ok(r) = rt.replay_trace(&m.graph, trace) {
+                return r;
+            }
+        }
+        m.graph
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| picked[i] && rt.replays(n, &trace.tensors, &trace.tensors[i + 1]).unwrap_or(false))
+            .collect()
     }
 
     /// Spot-checks from now on with `sample` (every op with `None`). A cheat confined to one op escapes one
@@ -237,23 +272,41 @@ impl Watcher {
     }
 
     /// Checks every element of every op against its acceptance region, given the claim's own op inputs; ops
-    /// that move values without arithmetic are replayed and must match bit for bit. A sound-region violation
+    /// that move values without arithmetic are replayed and must match bit for bit. With replays on (the
+    /// default) an op whose output this watcher's own execution reproduces bit for bit is accepted whole
+    /// first ([`Watcher::set_replay_first`]). A sound-region violation
     /// anywhere wins over a threshold breach, and one in an op the contracts adjudicate wins over one in an
     /// op they do not (it is provable on-chain).
     pub fn check(&self, trace: &Trace) -> Finding {
+        self.check_replaying(trace, self.replay_first)
+    }
+
+    /// [`Watcher::check`] with no op replayed: every element of every picked op evaluated against its region,
+    /// so a clean claim's element nearest its bound is known (what a faulty watcher staging a false challenge
+    /// disputes).
+    pub fn check_every_element(&self, trace: &Trace) -> Finding {
+        self.check_replaying(trace, false)
+    }
+
+    fn check_replaying(&self, trace: &Trace, replay: bool) -> Finding {
         let m = &self.model.model;
         let mut closest: Option<(ElementRef, f64)> = None;
         let mut unchecked = 0usize;
         let mut over: Option<ElementRef> = None;
         let mut off_chain: Option<ElementRef> = None;
         let picked = self.sample.as_ref().map_or_else(|| vec![true; m.graph.nodes.len()], Sample::draw);
-        let mut skipped = 0usize;
+        let (mut skipped, mut replayed) = (0usize, 0usize);
+        let replays = if replay { self.replayed(trace, &picked) } else { vec![false; picked.len()] };
         for (i, node) in m.graph.nodes.iter().enumerate() {
             if !picked[i] {
                 skipped += 1;
                 continue;
             }
             let out = &trace.tensors[i + 1];
+            if replays[i] {
+                replayed += 1;
+                continue;
+            }
             let operands = runtime::operands(m, trace, node);
             let judged: Option<(NodeCheck, Option<usize>)> = match &self.checking {
                 Checking::Sound => ops::check(node, &operands, out).map(|c| (c, None)),
@@ -296,7 +349,7 @@ impl Watcher {
                 }
             }
         }
-        tracing::debug!(ops = m.graph.nodes.len(), unchecked, skipped, "claim checked");
+        tracing::debug!(ops = m.graph.nodes.len(), unchecked, skipped, replayed, "claim checked");
         match (off_chain, over) {
             (Some(at), _) => Finding::OffChain(at),
             (None, Some(at)) => Finding::OverThreshold(at),

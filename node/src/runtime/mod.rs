@@ -208,6 +208,68 @@ impl Runtime {
         Ok((to_host(&out)?, ListCommitment::from_commitments(indices, commits)))
     }
 
+    /// Whether executing `node` on its operands among `tensors` (trace tensors, this runtime's weights) gives
+    /// `output` bit for bit: the watcher's first check of an op. Such an output is this runtime's own fp32
+    /// evaluation of the op, which every region of the op contains, so it needs no region evaluated; any
+    /// difference (another kernel, another summation order, a cheat) sends the op to its regions.
+    pub fn replays(&self, node: &Node, tensors: &[HostTensor], output: &HostTensor) -> Result<bool> {
+        let operands: Vec<Tensor> = node
+            .inputs
+            .iter()
+            .map(|s| match s {
+                Src::Trace(t) => to_device(&tensors[*t as usize], &self.device),
+                Src::Weight(w) => Ok(self.weights[*w as usize].clone()),
+            })
+            .collect::<candle_core::Result<_>>()?;
+        let _threads = Threads::set(self.config);
+        let y = exec_in(self.config, &node.op, &operands, &node.shape)?;
+        if y.dims() != output.shape.as_slice() {
+            return Ok(false);
+        }
+        same_bits(&y, output)
+    }
+
+    /// [`Runtime::replays`] for every op of `trace` at the cost of about one inference: the graph runs forward
+    /// on this runtime, each op's output compared with the trace's; an op reads its own earlier results where
+    /// they matched (nothing is copied) and the trace's tensor where they did not (so each op is judged on
+    /// the claim's own operands, as the per-op replay does). Element `i` is true when op `i` replays.
+    pub fn replay_trace(&self, graph: &Graph, trace: &Trace) -> Result<Vec<bool>> {
+        let tensors = &trace.tensors;
+        let last_use = last_uses(graph);
+        let _threads = Threads::set(self.config);
+        // own[t]: this runtime's tensor t while it is live and equal to the trace's
+        let mut own: Vec<Option<Tensor>> = vec![None; graph.trace_len()];
+        own[0] = Some(to_device(&tensors[0], &self.device)?);
+        let mut replayed = Vec::with_capacity(graph.nodes.len());
+        for (i, node) in graph.nodes.iter().enumerate() {
+            let operands: Vec<Tensor> = node
+                .inputs
+                .iter()
+                .map(|s| match s {
+                    Src::Trace(t) => match &own[*t as usize] {
+                        Some(x) => Ok(x.clone()),
+                        None => to_device(&tensors[*t as usize], &self.device),
+                    },
+                    Src::Weight(w) => Ok(self.weights[*w as usize].clone()),
+                })
+                .collect::<candle_core::Result<_>>()?;
+            let y = exec_in(self.config, &node.op, &operands, &node.shape)?;
+            let same = y.dims() == tensors[i + 1].shape.as_slice() && same_bits(&y, &tensors[i + 1])?;
+            replayed.push(same);
+            if same {
+                own[i + 1] = Some(y);
+            }
+            for s in &node.inputs {
+                if let Src::Trace(t) = s {
+                    if last_use[*t as usize] == i {
+                        own[*t as usize] = None;
+                    }
+                }
+            }
+        }
+        Ok(replayed)
+    }
+
     /// Executes `graph`, showing every trace tensor (input first) to `visit` as it is produced and dropping
     /// each one after its last use; returns the output.
     fn stream(
@@ -238,14 +300,7 @@ impl Runtime {
                 expected: graph.input_shape.clone(),
             });
         }
-        let mut last_use = vec![0usize; graph.trace_len()];
-        for (i, node) in graph.nodes.iter().enumerate() {
-            for s in &node.inputs {
-                if let Src::Trace(t) = s {
-                    last_use[*t as usize] = i;
-                }
-            }
-        }
+        let last_use = last_uses(graph);
         let _threads = Threads::set(self.config);
         let mut live: Vec<Option<Tensor>> = vec![None; graph.trace_len()];
         let x = to_device(input, &self.device)?;
@@ -287,6 +342,24 @@ impl Runtime {
 pub struct Recorded {
     /// The tensors, in trace order.
     pub tensors: Vec<Tensor>,
+}
+
+/// For every trace tensor, the last node that reads it (0 for none).
+fn last_uses(graph: &Graph) -> Vec<usize> {
+    let mut last_use = vec![0usize; graph.trace_len()];
+    for (i, node) in graph.nodes.iter().enumerate() {
+        for s in &node.inputs {
+            if let Src::Trace(t) = s {
+                last_use[*t as usize] = i;
+            }
+        }
+    }
+    last_use
+}
+
+/// Whether `y` holds exactly `want`'s bits (compared as bytes).
+fn same_bits(y: &Tensor, want: &HostTensor) -> Result<bool> {
+    with_f32(y, |v| bytemuck::cast_slice::<f32, u8>(v) == bytemuck::cast_slice::<f32, u8>(&want.data))
 }
 
 /// Calls `f` with the fp32 elements of `t`, borrowed from CPU storage when contiguous (no copy).
@@ -357,6 +430,7 @@ pub fn operands_of<'a>(model: &'a Model, tensors: &'a [HostTensor], node: &Node)
 mod tests {
     use super::*;
     use crate::model::MLP_TINY;
+    use crate::region::orders::Order;
 
     #[test]
     fn records_every_op_output_and_matches_a_naive_forward() {
@@ -377,6 +451,45 @@ mod tests {
         for (i, node) in m.graph.nodes.iter().enumerate() {
             let y = replay(node, &operands(&m, &t, node)).unwrap();
             assert_eq!(y, t.tensors[i + 1], "node {i}");
+        }
+    }
+
+    /// The watcher's replay: every op of a default-kernel run replays bit for bit; a tampered op does not (the
+    /// op after it still does: it is replayed from the claim's operands); a matmul computed by another kernel
+    /// does not, while the ops after it, by the same kernels, do.
+    #[test]
+    fn replays_accept_the_same_kernels_bit_for_bit_and_nothing_else() {
+        let m = MLP_TINY.generated();
+        let x = MLP_TINY.input(3);
+        let rt = Runtime::new(&m).unwrap();
+        let t = rt.run(&m.graph, &x, None).unwrap();
+        assert!(m.graph.nodes.iter().enumerate().all(|(i, n)| rt.replays(n, &t.tensors, &t.tensors[i + 1]).unwrap()));
+        let mut tamper = |op: usize, y: &mut HostTensor| {
+            if op == 1 {
+                y.data[5] = f32::from_bits(y.data[5].to_bits() + 1);
+            }
+        };
+        let bad = rt.run(&m.graph, &x, Some(&mut tamper)).unwrap();
+        let replayed: Vec<bool> = m
+            .graph
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| rt.replays(n, &bad.tensors, &bad.tensors[i + 1]).unwrap())
+            .collect();
+        assert!(!replayed[1] && replayed.iter().enumerate().all(|(i, r)| *r || i == 1), "{replayed:?}");
+        // the whole-trace replay decides every op as the per-op replay does
+        assert_eq!(rt.replay_trace(&m.graph, &bad).unwrap(), replayed);
+        assert!(rt.replay_trace(&m.graph, &t).unwrap().iter().all(|r| *r));
+        let other = Runtime::with_config(&m, Config::Dot(Order::Pairwise)).unwrap().run(&m.graph, &x, None).unwrap();
+        for (i, n) in m.graph.nodes.iter().enumerate() {
+            let r = rt.replays(n, &other.tensors, &other.tensors[i + 1]).unwrap();
+            assert_eq!(rt.replay_trace(&m.graph, &other).unwrap()[i], r, "op {i}: both replays agree");
+            if n.op == Op::MatMul && other.tensors[i + 1] != t.tensors[i + 1] {
+                assert!(!r, "op {i}: another kernel's matmul");
+            } else if n.op != Op::MatMul {
+                assert!(r, "op {i}: the same kernel");
+            }
         }
     }
 
