@@ -477,8 +477,10 @@ impl Report {
             "\n## Memory\n\nEach role runs in a process of its own (`nao bench` starts itself with `--role`): it \
              loads the model, builds the graph, reads VmRSS, does its work once, and reports VmHWM (the process's \
              peak resident set) from `/proc/self/status`. The prover prepares its runtime and posts one claim \
-             (`run_committed`); the watcher reads the whole trace (every op output, streamed to it the way it \
-             fetches it from the prover), checks the coarse root and checks every element.\n\n| role | model | \
+             (`run_committed`); the watcher prepares the runtime it replays with (a second copy of the weights), \
+             reads the whole trace (every op output, streamed to it the way it fetches it from the prover), checks \
+             the coarse root and checks every op (replayed whole, or element by element where it differs).\n\n\
+             | role | model | \
              tokens | weights | after loading | peak | work |\n| --- | --- | --- | --- | --- | --- | --- |"
         );
         for r in &self.peak_memory {
