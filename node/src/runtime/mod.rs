@@ -229,11 +229,34 @@ impl Runtime {
         same_bits(&y, output)
     }
 
-    /// [`Runtime::replays`] for every op of `trace` at the cost of about one inference: the graph runs forward
-    /// on this runtime, each op's output compared with the trace's; an op reads its own earlier results where
-    /// they matched (nothing is copied) and the trace's tensor where they did not (so each op is judged on
-    /// the claim's own operands, as the per-op replay does). Element `i` is true when op `i` replays.
+    /// [`Runtime::replays`] for every op of `trace`, at the cost of about one inference for a claim this runtime
+    /// reproduces. First the graph runs forward on `trace`'s input as a plain run and only the coarse trace
+    /// (every segment's boundary and the output: what the claim commits) is compared: when all of it matches,
+    /// the claim is this runtime's own evaluation and every op is accepted (the interior tensors a prover
+    /// serves are not committed at posting; a dispute's fine trace is recomputed). Otherwise every op is
+    /// replayed and compared on the claim's own operands ([`Runtime::replay_each`]). Element `i` is true when
+    /// op `i` replays.
     pub fn replay_trace(&self, graph: &Graph, trace: &Trace) -> Result<Vec<bool>> {
+        let coarse = graph.coarse_indices();
+        let mut want = coarse.iter().peekable();
+        let mut same = true;
+        self.stream(graph, &trace.tensors[0], |i, t| {
+            if want.peek() == Some(&&i) {
+                want.next();
+                same &= t.dims() == trace.tensors[i].shape.as_slice() && same_bits(t, &trace.tensors[i])?;
+            }
+            Ok(())
+        })?;
+        if same {
+            return Ok(vec![true; graph.nodes.len()]);
+        }
+        self.replay_each(graph, trace)
+    }
+
+    /// Every op of `trace` replayed on the claim's own operands and compared ([`Runtime::replays`] for each):
+    /// the graph runs forward on this runtime, an op reading its own earlier results where they matched
+    /// (nothing is copied) and the trace's tensor where they did not. Element `i` is true when op `i` replays.
+    pub fn replay_each(&self, graph: &Graph, trace: &Trace) -> Result<Vec<bool>> {
         let tensors = &trace.tensors;
         let last_use = last_uses(graph);
         let _threads = Threads::set(self.config);
@@ -480,11 +503,22 @@ mod tests {
         assert!(!replayed[1] && replayed.iter().enumerate().all(|(i, r)| *r || i == 1), "{replayed:?}");
         // the whole-trace replay decides every op as the per-op replay does
         assert_eq!(rt.replay_trace(&m.graph, &bad).unwrap(), replayed);
+        assert_eq!(rt.replay_each(&m.graph, &bad).unwrap(), replayed);
+        assert!(rt.replay_each(&m.graph, &t).unwrap().iter().all(|r| *r));
+        // a served interior tensor (not committed by the claim) altered after the run: the claim's boundaries
+        // are still this runtime's own, so the claim is accepted whole; op by op, that op differs
+        let mut one = m.graph.clone();
+        one.segments = Vec::new(); // one segment: every tensor but the input and the output is interior
+        let mut served = t.clone();
+        served.tensors[1].data[0] = f32::from_bits(served.tensors[1].data[0].to_bits() ^ 1);
+        assert!(rt.replay_trace(&one, &served).unwrap().iter().all(|r| *r));
+        assert!(!rt.replay_each(&one, &served).unwrap()[0]);
+        assert!(!rt.replay_trace(&m.graph, &served).unwrap()[0], "a boundary there: op by op");
         assert!(rt.replay_trace(&m.graph, &t).unwrap().iter().all(|r| *r));
         let other = Runtime::with_config(&m, Config::Dot(Order::Pairwise)).unwrap().run(&m.graph, &x, None).unwrap();
         for (i, n) in m.graph.nodes.iter().enumerate() {
             let r = rt.replays(n, &other.tensors, &other.tensors[i + 1]).unwrap();
-            assert_eq!(rt.replay_trace(&m.graph, &other).unwrap()[i], r, "op {i}: both replays agree");
+            assert_eq!(rt.replay_each(&m.graph, &other).unwrap()[i], r, "op {i}: both replays agree");
             if n.op == Op::MatMul && other.tensors[i + 1] != t.tensors[i + 1] {
                 assert!(!r, "op {i}: another kernel's matmul");
             } else if n.op != Op::MatMul {
