@@ -2,6 +2,8 @@
 pragma solidity ^0.8.28;
 
 import {PRBTest} from "@prb/test/PRBTest.sol";
+import {Bits} from "./Bits.sol";
+import {Openings} from "./Openings.sol";
 import {FixedPointMathLib} from "solady/utils/FixedPointMathLib.sol";
 import {Adjudicator} from "../src/Adjudicator.sol";
 import {NormBound} from "../src/lib/NormBound.sol";
@@ -286,29 +288,6 @@ contract AdjudicatorTest is PRBTest, Vectors {
 
     // ------------------------------------------------------------------ helpers
 
-    /// Big-endian uint32 words of `b`.
-    function words(bytes memory b) internal pure returns (uint32[] memory v) {
-        v = new uint32[](b.length / 4);
-        for (uint256 i; i < v.length; ++i) {
-            uint256 w;
-            assembly {
-                w := mload(add(add(b, 32), mul(i, 4)))
-            }
-            // forge-lint: disable-next-line(unsafe-typecast)
-            v[i] = uint32(w >> 224);
-        }
-    }
-
-    /// Record k of a list of 6-byte (uint16 index, uint32 fp32) records.
-    function record6(bytes memory b, uint256 k) internal pure returns (uint256 i, uint32 y) {
-        uint256 w;
-        assembly {
-            w := mload(add(add(b, 32), mul(k, 6)))
-        }
-        // forge-lint: disable-next-line(unsafe-typecast)
-        (i, y) = (w >> 240, uint32(w >> 208));
-    }
-
     /// Record k of a list of 8-byte (uint32 x, uint32 y) records.
     function record8(bytes memory b, uint256 k) internal pure returns (uint32 x, uint32 y) {
         uint256 w;
@@ -319,42 +298,10 @@ contract AdjudicatorTest is PRBTest, Vectors {
         (x, y) = (uint32(w >> 224), uint32(w >> 192));
     }
 
-    /// fp32 bits of an integer |v| < 2^24 (exact).
-    function f32(int256 v) internal pure returns (uint32) {
-        if (v == 0) return 0;
-        uint32 sign = v < 0 ? SIGN : 0;
-        // forge-lint: disable-next-line(unsafe-typecast)
-        uint256 m = uint256(v < 0 ? -v : v);
-        uint256 e;
-        while ((m >> (e + 1)) != 0) ++e;
-        // forge-lint: disable-next-line(unsafe-typecast)
-        return sign | uint32((127 + e) << 23) | uint32((m << (23 - e)) & 0x7fffff);
-    }
-
     /// |y| >= 2^-100 and finite: relative moves are far above the absolute (2^-149-scale) slack.
     function big(uint32 y) internal pure returns (bool) {
         uint256 e = (y >> 23) & 0xff;
         return e >= 27 && e < 255;
-    }
-
-    /// The fp32 value of y * num / den rounded towards zero (y normal, the result normal).
-    function scaled(uint32 y, uint256 num, uint256 den) internal pure returns (uint32) {
-        (bool neg, uint256 m, int256 e,) = Fp32.decode(y);
-        uint256 q = m * num / den;
-        if (q >= 1 << 24) {
-            (q, e) = (m * num / (2 * den), e + 1);
-        } else if (q < 1 << 23) {
-            (q, e) = (2 * m * num / den, e - 1);
-        }
-        // forge-lint: disable-next-line(unsafe-typecast)
-        return (neg ? SIGN : 0) | uint32(uint256(e + 150) << 23) | uint32(q & 0x7fffff);
-    }
-
-    /// fp32 bits of K 2^-s (2^23 <= K < 2^24, a normal result).
-    function encode(uint256 k, int256 s) internal pure returns (uint32) {
-        assert(k >> 23 == 1);
-        // forge-lint: disable-next-line(unsafe-typecast)
-        return uint32(uint256(150 - s) << 23) | uint32(k & 0x7fffff);
     }
 
     /// floor(N / D) as K 2^-s with 2^23 <= K < 2^24 (0 < N / D < 2^24; N 2^s must fit 256 bits).
@@ -369,16 +316,16 @@ contract AdjudicatorTest is PRBTest, Vectors {
     // ------------------------------------------------------------------ RMSNorm: honest vectors
 
     function checkRms(bytes memory xb, bytes memory gb, uint32 eps, bytes memory recs) internal {
-        uint32[] memory x = words(xb);
-        uint32[] memory g = words(gb);
+        uint32[] memory x = Bits.words(xb);
+        uint32[] memory g = Bits.words(gb);
         for (uint256 k; k < recs.length / 6; ++k) {
-            (uint256 i, uint32 y) = record6(recs, k);
+            (uint256 i, uint32 y) = Bits.record6(recs, k);
             bool inside = h.rmsnormWithin(x, i, g[i], eps, y);
             if (!inside) emit LogNamedUint256("honest record outside", k);
             assertTrue(inside, "honest RMSNorm output outside");
             if (!big(y)) continue;
-            assertFalse(h.rmsnormWithin(x, i, g[i], eps, scaled(y, 100_001, 100_000)), "1e-5 above inside");
-            assertFalse(h.rmsnormWithin(x, i, g[i], eps, scaled(y, 99_999, 100_000)), "1e-5 below inside");
+            assertFalse(h.rmsnormWithin(x, i, g[i], eps, Bits.scaled(y, 100_001, 100_000)), "1e-5 above inside");
+            assertFalse(h.rmsnormWithin(x, i, g[i], eps, Bits.scaled(y, 99_999, 100_000)), "1e-5 below inside");
         }
         for (uint256 i; i < x.length; ++i) {
             assertFalse(h.rmsnormWithin(x, i, g[i], eps, NAN), "NaN inside");
@@ -394,8 +341,8 @@ contract AdjudicatorTest is PRBTest, Vectors {
     /// With x[3] = 0, x[9] = -0 and g[7] = 0: those elements have the exactly-zero region {+0, -0}.
     function test_rmsnormWithin_honestRow16WithZeros_succeeds() public {
         checkRms(RMS16_X, RMS16_G, EPS5, RMS16_Y);
-        uint32[] memory x = words(RMS16_X);
-        uint32[] memory g = words(RMS16_G);
+        uint32[] memory x = Bits.words(RMS16_X);
+        uint32[] memory g = Bits.words(RMS16_G);
         uint256[3] memory zeros = [uint256(3), 7, 9];
         for (uint256 k; k < 3; ++k) {
             uint256 i = zeros[k];
@@ -422,15 +369,15 @@ contract AdjudicatorTest is PRBTest, Vectors {
     }
 
     function test_rmsnormWithin_nonFiniteInput_reverts() public {
-        uint32[] memory x = words(RMS8_X);
-        uint32[] memory g = words(RMS8_G);
+        uint32[] memory x = Bits.words(RMS8_X);
+        uint32[] memory g = Bits.words(RMS8_G);
         x[5] = NAN;
         vm.expectRevert(abi.encodeWithSelector(NonFiniteInput.selector, NAN));
         h.rmsnormWithin(x, 0, g[0], EPS5, 0x3f800000);
         x[5] = NEG_INF;
         vm.expectRevert(abi.encodeWithSelector(NonFiniteInput.selector, NEG_INF));
         h.rmsnormWithin(x, 0, g[0], EPS5, 0x3f800000);
-        x = words(RMS8_X);
+        x = Bits.words(RMS8_X);
         vm.expectRevert(abi.encodeWithSelector(NonFiniteInput.selector, INF));
         h.rmsnormWithin(x, 0, INF, EPS5, 0x3f800000);
         vm.expectRevert(abi.encodeWithSelector(NonFiniteInput.selector, NAN));
@@ -458,7 +405,7 @@ contract AdjudicatorTest is PRBTest, Vectors {
         uint32[] memory nx = new uint32[](n);
         uint256 q;
         for (uint256 j; j < n; ++j) {
-            x[j] = f32(vs[j]);
+            x[j] = Bits.f32(vs[j]);
             nx[j] = x[j] ^ SIGN;
             q += uint256(int256(vs[j]) * vs[j]);
         }
@@ -479,7 +426,7 @@ contract AdjudicatorTest is PRBTest, Vectors {
         // forge-lint: disable-next-line(unsafe-typecast)
         int256 s = int256(sh); // < 128
         uint32 sign = ((vs[i] < 0) != gneg) ? SIGN : 0;
-        uint32 y = sign | encode(k, s - j2); // |y| in [y, y + 1 ulp)
+        uint32 y = sign | Bits.encode(k, s - j2); // |y| in [y, y + 1 ulp)
         assertTrue(h.rmsnormWithin(x, i, g, EPS5, y), "floor of the exact result outside");
         assertTrue(h.rmsnormWithin(x, i, g, EPS5, y + 1), "ceiling of the exact result outside");
         assertFalse(h.rmsnormWithin(x, i, g, EPS5, y - 32), "32 ulps below inside");
@@ -496,16 +443,16 @@ contract AdjudicatorTest is PRBTest, Vectors {
     // ------------------------------------------------------------------ softmax: honest vectors
 
     function checkSoftmax(bytes memory xb, bytes memory recs) internal {
-        uint32[] memory x = words(xb);
+        uint32[] memory x = Bits.words(xb);
         for (uint256 k; k < recs.length / 6; ++k) {
-            (uint256 i, uint32 y) = record6(recs, k);
+            (uint256 i, uint32 y) = Bits.record6(recs, k);
             bool inside = h.softmaxWithin(x, i, y);
             if (!inside) emit LogNamedUint256("honest record outside", k);
             assertTrue(inside, "honest softmax output outside");
             // outputs >= 2^-20 have |x_i - max| <= 18: their regions are narrower than 1e-5
             if (((y >> 23) & 0xff) < 107) continue;
-            assertFalse(h.softmaxWithin(x, i, scaled(y, 100_001, 100_000)), "1e-5 above inside");
-            assertFalse(h.softmaxWithin(x, i, scaled(y, 99_999, 100_000)), "1e-5 below inside");
+            assertFalse(h.softmaxWithin(x, i, Bits.scaled(y, 100_001, 100_000)), "1e-5 above inside");
+            assertFalse(h.softmaxWithin(x, i, Bits.scaled(y, 99_999, 100_000)), "1e-5 below inside");
         }
         for (uint256 i; i < x.length; ++i) {
             assertFalse(h.softmaxWithin(x, i, NAN), "NaN inside");
@@ -549,7 +496,7 @@ contract AdjudicatorTest is PRBTest, Vectors {
     }
 
     function test_softmaxWithin_nonFiniteInput_reverts() public {
-        uint32[] memory x = words(SM4_X);
+        uint32[] memory x = Bits.words(SM4_X);
         x[2] = NAN;
         vm.expectRevert(abi.encodeWithSelector(NonFiniteInput.selector, NAN));
         h.softmaxWithin(x, 0, 0x3e000000);
@@ -568,14 +515,14 @@ contract AdjudicatorTest is PRBTest, Vectors {
         uint256 n = 2 + uint256(len) % 31;
         int256 d = int256(dd) % 21;
         uint32[] memory x = new uint32[](n);
-        x[0] = f32(int256(c) + d);
+        x[0] = Bits.f32(int256(c) + d);
         uint256 live = 1;
         uint256 other; // an unmasked c entry, if any
         for (uint256 j = 1; j < n; ++j) {
             if ((mask >> j) & 1 == 1) {
                 x[j] = NEG_INF;
             } else {
-                (x[j], live, other) = (f32(c), live + 1, j);
+                (x[j], live, other) = (Bits.f32(c), live + 1, j);
             }
         }
         // forge-lint: disable-next-line(unsafe-typecast)
@@ -595,11 +542,11 @@ contract AdjudicatorTest is PRBTest, Vectors {
 
     function checkRatio(uint32[] memory x, uint256 i, uint256 num, uint256 den) internal {
         (uint256 k, int256 s) = ratio(num, den);
-        uint32 y = encode(k, s);
+        uint32 y = Bits.encode(k, s);
         assertTrue(h.softmaxWithin(x, i, y), "floor of the reference outside");
         assertTrue(h.softmaxWithin(x, i, y + 1), "ceiling of the reference outside");
-        assertFalse(h.softmaxWithin(x, i, scaled(y, 99_999, 100_000)), "1e-5 below inside");
-        assertFalse(h.softmaxWithin(x, i, scaled(y + 1, 100_001, 100_000)), "1e-5 above inside");
+        assertFalse(h.softmaxWithin(x, i, Bits.scaled(y, 99_999, 100_000)), "1e-5 below inside");
+        assertFalse(h.softmaxWithin(x, i, Bits.scaled(y + 1, 100_001, 100_000)), "1e-5 above inside");
     }
 
     // ------------------------------------------------------------------ SiLU
@@ -614,10 +561,10 @@ contract AdjudicatorTest is PRBTest, Vectors {
             assertFalse(h.siluWithin(x, NAN), "NaN inside");
             assertFalse(h.siluWithin(x, NEG_INF), "-Inf inside");
             if (!big(y)) continue;
-            assertFalse(h.siluWithin(x, scaled(y, 100_001, 100_000)), "1e-5 further from 0 inside");
+            assertFalse(h.siluWithin(x, Bits.scaled(y, 100_001, 100_000)), "1e-5 further from 0 inside");
             // below -88 exp(-x) may overflow: kernels return -0 and the region reaches to zero
             if ((x & 0x7fffffff) < 0x42b00000 || x < SIGN) {
-                assertFalse(h.siluWithin(x, scaled(y, 99_999, 100_000)), "1e-5 closer to 0 inside");
+                assertFalse(h.siluWithin(x, Bits.scaled(y, 99_999, 100_000)), "1e-5 closer to 0 inside");
             }
         }
     }
@@ -657,11 +604,11 @@ contract AdjudicatorTest is PRBTest, Vectors {
         // forge-lint: disable-next-line(unsafe-typecast)
         uint256 ex = uint256(FixedPointMathLib.expWad(neg ? wad : -wad)); // e^-x in WAD
         (uint256 k, int256 s) = ratio(m * 1e18, 1e18 + ex);
-        uint32 y = (neg ? SIGN : 0) | encode(k, s - e);
+        uint32 y = (neg ? SIGN : 0) | Bits.encode(k, s - e);
         assertTrue(h.siluWithin(x, y), "floor of the reference outside");
         assertTrue(h.siluWithin(x, y + 1), "ceiling of the reference outside");
-        assertFalse(h.siluWithin(x, scaled(y, 999_999, 1_000_000)), "1e-6 closer to 0 inside");
-        assertFalse(h.siluWithin(x, scaled(y + 1, 1_000_001, 1_000_000)), "1e-6 further from 0 inside");
+        assertFalse(h.siluWithin(x, Bits.scaled(y, 999_999, 1_000_000)), "1e-6 closer to 0 inside");
+        assertFalse(h.siluWithin(x, Bits.scaled(y + 1, 1_000_001, 1_000_000)), "1e-6 further from 0 inside");
     }
 
     /// Shape: silu(x) = x sigma(x) with sigma in (0, 1) increasing and sigma(0) = 1/2, so silu(x) is in [x/2, x]
@@ -683,33 +630,13 @@ contract AdjudicatorTest is PRBTest, Vectors {
 
     // ------------------------------------------------------------------ Adjudicator: openings
 
-    /// fp32 bits as little-endian bytes.
-    function le(uint32[] memory bits) internal pure returns (bytes memory out) {
-        out = new bytes(bits.length * 4);
-        for (uint256 i; i < bits.length; ++i) {
-            for (uint256 b; b < 4; ++b) {
-                out[i * 4 + b] = bytes1(uint8(bits[i] >> (8 * b)));
-            }
-        }
-    }
-
     /// A one-chunk tensor (<= 1024 elements) as the only leaf of its own list.
     function put(uint32[] memory bits, uint32[] memory shape)
         internal
         pure
         returns (TensorOpening memory t, Loc memory l)
     {
-        bytes memory data = le(bits);
-        t.dataRoot = TensorMerkle.leafHash(data);
-        t.rootProof = new bytes32[](0);
-        t.chunks = new ChunkOpening[](1);
-        t.chunks[0] = ChunkOpening(0, data, new bytes32[](0));
-        l = Loc(TensorMerkle.leafHash(abi.encodePacked(TensorMerkle.tensorRoot(t.dataRoot, shape))), 0, 1);
-    }
-
-    function shape2(uint32 a, uint32 b) internal pure returns (uint32[] memory s) {
-        s = new uint32[](2);
-        (s[0], s[1]) = (a, b);
+        return Openings.alone(bits, shape, 0, 1);
     }
 
     /// Adjudicates element (row, col) of op `n` with output `y`, trace operands `in1` / `in2` (of the input shape
@@ -740,7 +667,7 @@ contract AdjudicatorTest is PRBTest, Vectors {
     ) internal view returns (ElementChallenge memory c, bytes32 wroot, Loc memory out, Loc memory l1, Loc memory l2) {
         (c.node, c.row, c.col, c.nodeProof) = (n, row, col, new bytes32[](0));
         uint32[] memory outShape = adj.outputShape(n);
-        uint32[] memory inShape = n.kind == OpKind.Argmax ? shape2(n.rows, n.inner) : outShape;
+        uint32[] memory inShape = n.kind == OpKind.Argmax ? Openings.shape2(n.rows, n.inner) : outShape;
         Loc memory lw;
         (c.output, out) = put(y, outShape);
         (c.input, l1) = put(in1, inShape);
@@ -767,7 +694,7 @@ contract AdjudicatorTest is PRBTest, Vectors {
         uint32 col = witness % 8;
         uint32[] memory x = new uint32[](16);
         for (uint256 j; j < 16; ++j) {
-            x[j] = f32(int256(vs[j]) % 4); // few values: ties are common
+            x[j] = Bits.f32(int256(vs[j]) % 4); // few values: ties are common
         }
         OpNode memory n = OpNode(OpKind.Argmax, 0, 0, 2, 8, 8, 0, 0, 0, [uint32(0), 0, 0]);
         uint32 id = claim % 8;
@@ -777,14 +704,14 @@ contract AdjudicatorTest is PRBTest, Vectors {
             if (v > best) best = v;
         }
         uint32[] memory y = new uint32[](2);
-        y[row] = f32(int256(uint256(id)));
+        y[row] = Bits.f32(int256(uint256(id)));
         bool want = !Fp32.lt(x[row * 8 + id], x[row * 8 + col]);
         assert(decide(n, row, col, y, x, x, none()) == want);
         if (int256(vs[row * 8 + id]) % 4 == best) assert(want); // a maximum (first or tied) always holds
         // non-indices
         y[row] = 0x3fc00000; // 1.5
         assert(!decide(n, row, col, y, x, x, none()));
-        y[row] = f32(8); // = inner
+        y[row] = Bits.f32(8); // = inner
         assert(!decide(n, row, col, y, x, x, none()));
         y[row] = NAN;
         assert(!decide(n, row, col, y, x, x, none()));
@@ -865,30 +792,30 @@ contract AdjudicatorTest is PRBTest, Vectors {
         uint32[] memory y = new uint32[](2);
         int256 sa = int256(a) % (1 << 21);
         int256 sb = int256(b) % (1 << 21);
-        (x1[col], x2[col]) = (f32(sa), f32(sb));
+        (x1[col], x2[col]) = (Bits.f32(sa), Bits.f32(sb));
         OpNode memory n = OpNode(OpKind.Residual, 0, 0, 1, 2, 0, 1, 0, 0, [uint32(0), 0, 0]);
-        y[col] = f32(sa + sb);
+        y[col] = Bits.f32(sa + sb);
         assert(decide(n, 0, col, y, x1, x2, none()));
-        y[col] = f32(sa + sb + 1);
+        y[col] = Bits.f32(sa + sb + 1);
         assert(!decide(n, 0, col, y, x1, x2, none()));
         // products below 2^22
         (sa, sb) = (sa % 2048, sb % 2048);
-        (x1[col], x2[col]) = (f32(sa), f32(sb));
+        (x1[col], x2[col]) = (Bits.f32(sa), Bits.f32(sb));
         n.kind = OpKind.Mul;
-        y[col] = f32(sa * sb);
+        y[col] = Bits.f32(sa * sb);
         assert(decide(n, 0, col, y, x1, x2, none()));
-        y[col] = f32(sa * sb - 1);
+        y[col] = Bits.f32(sa * sb - 1);
         assert(!decide(n, 0, col, y, x1, x2, none()));
-        n = OpNode(OpKind.Scale, 0, 0, 1, 2, 0, 0, 0, f32(sb), [uint32(0), 0, 0]);
-        y[col] = f32(sa * sb);
+        n = OpNode(OpKind.Scale, 0, 0, 1, 2, 0, 0, 0, Bits.f32(sb), [uint32(0), 0, 0]);
+        y[col] = Bits.f32(sa * sb);
         assert(decide(n, 0, col, y, x1, none(), none()));
-        y[col] = f32(sa * sb + 1);
+        y[col] = Bits.f32(sa * sb + 1);
         assert(!decide(n, 0, col, y, x1, none(), none()));
     }
 
     /// 0.1f * 3 rounds to 0x3e99999a; the region of one rounding is u |a b| wide: one ulp away is outside.
     function test_adjudicate_scaleRounded_succeeds() public view {
-        OpNode memory n = OpNode(OpKind.Scale, 0, 0, 1, 1, 0, 0, 0, f32(3), [uint32(0), 0, 0]);
+        OpNode memory n = OpNode(OpKind.Scale, 0, 0, 1, 1, 0, 0, 0, Bits.f32(3), [uint32(0), 0, 0]);
         assert(decide(n, 0, 0, _one(0x3e99999a), _one(0x3dcccccd), none(), none()));
         assert(!decide(n, 0, 0, _one(0x3e99999b), _one(0x3dcccccd), none(), none()));
         assert(!decide(n, 0, 0, _one(NAN), _one(0x3dcccccd), none(), none()));
@@ -897,7 +824,7 @@ contract AdjudicatorTest is PRBTest, Vectors {
     function test_adjudicate_mulNonFiniteInput_reverts() public {
         OpNode memory n = OpNode(OpKind.Mul, 0, 0, 1, 1, 0, 1, 0, 0, [uint32(0), 0, 0]);
         vm.expectRevert(abi.encodeWithSelector(NonFiniteInput.selector, INF));
-        this.decideExternal(n, 0, 0, _one(0), _one(f32(2)), _one(INF), none());
+        this.decideExternal(n, 0, 0, _one(0), _one(Bits.f32(2)), _one(INF), none());
     }
 
     function test_adjudicate_unsupportedKind_reverts() public {
@@ -910,28 +837,28 @@ contract AdjudicatorTest is PRBTest, Vectors {
 
     /// The honest vectors through `adjudicate` (openings of the row, the gain and the output).
     function test_adjudicate_rmsnormSoftmaxSilu_succeeds() public view {
-        uint32[] memory x = words(RMS8_X);
+        uint32[] memory x = Bits.words(RMS8_X);
         uint32[] memory y = new uint32[](8);
         OpNode memory n = OpNode(OpKind.RmsNorm, 0, 0, 1, 8, 0, 0, 0, EPS5, [uint32(0), 0, 0]);
         for (uint256 k; k < RMS8_Y.length / 6; ++k) {
-            (uint256 i, uint32 v) = record6(RMS8_Y, k);
+            (uint256 i, uint32 v) = Bits.record6(RMS8_Y, k);
             y[i] = v;
             // forge-lint: disable-next-line(unsafe-typecast)
-            assert(decide(n, 0, uint32(i), y, x, none(), words(RMS8_G)));
+            assert(decide(n, 0, uint32(i), y, x, none(), Bits.words(RMS8_G)));
             y[i] = NAN;
             // forge-lint: disable-next-line(unsafe-typecast)
-            assert(!decide(n, 0, uint32(i), y, x, none(), words(RMS8_G)));
+            assert(!decide(n, 0, uint32(i), y, x, none(), Bits.words(RMS8_G)));
         }
-        x = words(SM16_X);
+        x = Bits.words(SM16_X);
         y = new uint32[](16);
         n = OpNode(OpKind.Softmax, 0, 0, 1, 16, 0, 0, 0, 0, [uint32(0), 0, 0]);
         for (uint256 k; k < SM16_Y.length / 6; ++k) {
-            (uint256 i, uint32 v) = record6(SM16_Y, k);
+            (uint256 i, uint32 v) = Bits.record6(SM16_Y, k);
             y[i] = v;
             // forge-lint: disable-next-line(unsafe-typecast)
             assert(decide(n, 0, uint32(i), y, x, none(), none()));
             if (((v >> 23) & 0xff) < 107) continue;
-            y[i] = scaled(v, 100_001, 100_000);
+            y[i] = Bits.scaled(v, 100_001, 100_000);
             // forge-lint: disable-next-line(unsafe-typecast)
             assert(!decide(n, 0, uint32(i), y, x, none(), none()));
         }

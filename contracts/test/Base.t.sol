@@ -2,6 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {PRBTest} from "@prb/test/PRBTest.sol";
+import {Openings} from "./Openings.sol";
 import {ModelRegistry} from "../src/ModelRegistry.sol";
 import {ClaimManager} from "../src/ClaimManager.sol";
 import {Adjudicator} from "../src/Adjudicator.sol";
@@ -105,13 +106,8 @@ abstract contract Base is PRBTest {
     // ------------------------------------------------------------------ encoding helpers
 
     /// fp32 bits as little-endian bytes.
-    function le(uint32[] memory bits) internal pure returns (bytes memory out) {
-        out = new bytes(bits.length * 4);
-        for (uint256 i; i < bits.length; ++i) {
-            for (uint256 b; b < 4; ++b) {
-                out[i * 4 + b] = bytes1(uint8(bits[i] >> (8 * b)));
-            }
-        }
+    function le(uint32[] memory bits) internal pure returns (bytes memory) {
+        return Openings.le(bits);
     }
 
     function one(uint32 v) internal pure returns (uint32[] memory a) {
@@ -119,10 +115,8 @@ abstract contract Base is PRBTest {
         a[0] = v;
     }
 
-    function shape2(uint32 a, uint32 b) internal pure returns (uint32[] memory s) {
-        s = new uint32[](2);
-        s[0] = a;
-        s[1] = b;
+    function shape2(uint32 a, uint32 b) internal pure returns (uint32[] memory) {
+        return Openings.shape2(a, b);
     }
 
     function rootOf(uint32[] memory bits, uint32[] memory shape) internal pure returns (bytes32) {

@@ -6,7 +6,7 @@ import {Base, Harness} from "./Base.t.sol";
 import {Fixture} from "./Fixture.t.sol";
 import {GasMeter} from "./GasMeter.t.sol";
 import {Adjudicator} from "../src/Adjudicator.sol";
-import {TensorMerkle} from "../src/lib/TensorMerkle.sol";
+import {Openings} from "./Openings.sol";
 import {Position, LibPosition} from "../src/lib/Position.sol";
 import {
     ClaimInput,
@@ -17,8 +17,6 @@ import {
     FineChallenge,
     ElementRequest,
     ElementChallenge,
-    TensorOpening,
-    ChunkOpening,
     Loc,
     OpKind
 } from "../src/lib/Types.sol";
@@ -197,64 +195,9 @@ contract AdjudicationGasTest is PRBTest {
         }
     }
 
-    function _le(uint32[] memory bits, uint256 from, uint256 to) internal pure returns (bytes memory out) {
-        out = new bytes((to - from) * 4);
-        for (uint256 i = from; i < to; ++i) {
-            for (uint256 b; b < 4; ++b) {
-                out[(i - from) * 4 + b] = bytes1(uint8(bits[i] >> (8 * b)));
-            }
-        }
-    }
-
-    /// The opening of chunks [first, first + count) of `bits` (shape `shape`), its tensor root the only leaf of
-    /// its list.
-    function _open(uint32[] memory bits, uint32[] memory shape, uint256 first, uint256 count)
-        internal
-        pure
-        returns (TensorOpening memory t, Loc memory l)
-    {
-        uint256 chunks = (bits.length + 1023) / 1024;
-        uint256 width = 1;
-        while (width < chunks) width <<= 1;
-        bytes32[] memory level = new bytes32[](width);
-        bytes[] memory data = new bytes[](chunks);
-        for (uint256 i; i < width; ++i) {
-            if (i < chunks) {
-                uint256 end = (i + 1) * 1024 < bits.length ? (i + 1) * 1024 : bits.length;
-                data[i] = _le(bits, i * 1024, end);
-                level[i] = TensorMerkle.leafHash(data[i]);
-            } else {
-                level[i] = TensorMerkle.emptyLeaf();
-            }
-        }
-        uint256 depth = TensorMerkle.depth(chunks);
-        t.chunks = new ChunkOpening[](count);
-        for (uint256 c; c < count; ++c) {
-            t.chunks[c] = ChunkOpening(uint32(first + c), data[first + c], new bytes32[](depth));
-        }
-        for (uint256 d; d < depth; ++d) {
-            for (uint256 c; c < count; ++c) {
-                t.chunks[c].proof[d] = level[((first + c) >> d) ^ 1];
-            }
-            bytes32[] memory up = new bytes32[](level.length / 2);
-            for (uint256 i; i < up.length; ++i) {
-                up[i] = TensorMerkle.nodeHash(level[2 * i], level[2 * i + 1]);
-            }
-            level = up;
-        }
-        t.dataRoot = level[0];
-        t.rootProof = new bytes32[](0);
-        l = Loc(TensorMerkle.leafHash(abi.encodePacked(TensorMerkle.tensorRoot(t.dataRoot, shape))), 0, 1);
-    }
-
-    function _shape(uint32 a, uint32 b) internal pure returns (uint32[] memory s) {
-        s = new uint32[](2);
-        (s[0], s[1]) = (a, b);
-    }
-
     function _challenge(uint32 y)
         internal
-        view
+        pure
         returns (ElementChallenge memory c, bytes32 wroot, Loc memory out, Loc memory l1)
     {
         c.node.kind = OpKind.MatMul;
@@ -263,11 +206,11 @@ contract AdjudicationGasTest is PRBTest {
         c.nodeProof = new bytes32[](0);
         uint32[] memory ys = new uint32[](4);
         ys[3] = y;
-        (c.output, out) = _open(ys, _shape(2, 2), 0, 1);
+        (c.output, out) = Openings.alone(ys, Openings.shape2(2, 2), 0, 1);
         // row 1 of [2, 1536] is elements 1536 .. 3071: chunks 1 and 2
-        (c.input, l1) = _open(_random(1, 2 * INNER), _shape(2, INNER), 1, 2);
+        (c.input, l1) = Openings.alone(_random(1, 2 * INNER), Openings.shape2(2, INNER), 1, 2);
         Loc memory lw;
-        (c.weight, lw) = _open(_random(2, 2 * INNER), _shape(2, INNER), 1, 2);
+        (c.weight, lw) = Openings.alone(_random(2, 2 * INNER), Openings.shape2(2, INNER), 1, 2);
         wroot = lw.root;
         c.input2.rootProof = new bytes32[](0);
     }

@@ -2,6 +2,8 @@
 pragma solidity ^0.8.28;
 
 import {PRBTest} from "@prb/test/PRBTest.sol";
+import {Bits} from "./Bits.sol";
+import {Openings} from "./Openings.sol";
 import {FixedPointMathLib} from "solady/utils/FixedPointMathLib.sol";
 import {Adjudicator} from "../src/Adjudicator.sol";
 import {NormBound} from "../src/lib/NormBound.sol";
@@ -486,29 +488,6 @@ contract LayerNormTest is PRBTest, LayerNormVectors {
 
     // ------------------------------------------------------------------ helpers
 
-    /// Big-endian uint32 words of `b`.
-    function words(bytes memory b) internal pure returns (uint32[] memory v) {
-        v = new uint32[](b.length / 4);
-        for (uint256 i; i < v.length; ++i) {
-            uint256 w;
-            assembly {
-                w := mload(add(add(b, 32), mul(i, 4)))
-            }
-            // forge-lint: disable-next-line(unsafe-typecast)
-            v[i] = uint32(w >> 224);
-        }
-    }
-
-    /// Record k of a list of 6-byte (uint16 index, uint32 fp32) records.
-    function record6(bytes memory b, uint256 k) internal pure returns (uint256 i, uint32 y) {
-        uint256 w;
-        assembly {
-            w := mload(add(add(b, 32), mul(k, 6)))
-        }
-        // forge-lint: disable-next-line(unsafe-typecast)
-        (i, y) = (w >> 240, uint32(w >> 208));
-    }
-
     /// Entry k of a list of uint16.
     function index16(bytes memory b, uint256 k) internal pure returns (uint256 i) {
         uint256 w;
@@ -516,38 +495,6 @@ contract LayerNormTest is PRBTest, LayerNormVectors {
             w := mload(add(add(b, 32), mul(k, 2)))
         }
         i = w >> 240;
-    }
-
-    /// fp32 bits of an integer |v| < 2^24 (exact).
-    function f32(int256 v) internal pure returns (uint32) {
-        if (v == 0) return 0;
-        uint32 sign = v < 0 ? SIGN : 0;
-        // forge-lint: disable-next-line(unsafe-typecast)
-        uint256 m = uint256(v < 0 ? -v : v);
-        uint256 e;
-        while ((m >> (e + 1)) != 0) ++e;
-        // forge-lint: disable-next-line(unsafe-typecast)
-        return sign | uint32((127 + e) << 23) | uint32((m << (23 - e)) & 0x7fffff);
-    }
-
-    /// The fp32 value of y * num / den rounded towards zero (y normal, the result normal).
-    function scaled(uint32 y, uint256 num, uint256 den) internal pure returns (uint32) {
-        (bool neg, uint256 m, int256 e,) = Fp32.decode(y);
-        uint256 q = m * num / den;
-        if (q >= 1 << 24) {
-            (q, e) = (m * num / (2 * den), e + 1);
-        } else if (q < 1 << 23) {
-            (q, e) = (2 * m * num / den, e - 1);
-        }
-        // forge-lint: disable-next-line(unsafe-typecast)
-        return (neg ? SIGN : 0) | uint32(uint256(e + 150) << 23) | uint32(q & 0x7fffff);
-    }
-
-    /// fp32 bits of K 2^-s (2^23 <= K < 2^24, a normal result).
-    function encode(uint256 k, int256 s) internal pure returns (uint32) {
-        assert(k >> 23 == 1);
-        // forge-lint: disable-next-line(unsafe-typecast)
-        return uint32(uint256(150 - s) << 23) | uint32(k & 0x7fffff);
     }
 
     // ------------------------------------------------------------------ honest vectors
@@ -564,22 +511,24 @@ contract LayerNormTest is PRBTest, LayerNormVectors {
         uint256 num,
         uint256 den
     ) internal returns (uint256 rejected) {
-        uint32[] memory x = words(xb);
-        uint32[] memory g = words(gb);
-        uint32[] memory b = words(bb);
+        uint32[] memory x = Bits.words(xb);
+        uint32[] memory g = Bits.words(gb);
+        uint32[] memory b = Bits.words(bb);
         bool[] memory isTight = new bool[](x.length);
         for (uint256 k; k < tight.length / 2; ++k) {
             isTight[index16(tight, k)] = true;
         }
         uint256 last = type(uint256).max;
         for (uint256 k; k < recs.length / 6; ++k) {
-            (uint256 i, uint32 y) = record6(recs, k);
+            (uint256 i, uint32 y) = Bits.record6(recs, k);
             bool inside = h.layernormWithin(x, i, g[i], b[i], eps, y);
             if (!inside) emit LogNamedUint256("honest record outside", k);
             assertTrue(inside, "honest LayerNorm output outside");
             if (isTight[i]) {
-                assertFalse(h.layernormWithin(x, i, g[i], b[i], eps, scaled(y, den + num, den)), "moved out inside");
-                assertFalse(h.layernormWithin(x, i, g[i], b[i], eps, scaled(y, den - num, den)), "moved in inside");
+                assertFalse(
+                    h.layernormWithin(x, i, g[i], b[i], eps, Bits.scaled(y, den + num, den)), "moved out inside"
+                );
+                assertFalse(h.layernormWithin(x, i, g[i], b[i], eps, Bits.scaled(y, den - num, den)), "moved in inside");
                 rejected += 2;
             }
             if (i == last) continue;
@@ -599,9 +548,9 @@ contract LayerNormTest is PRBTest, LayerNormVectors {
     /// inside, and so is any finite claim; NaN/Inf stay outside.
     function test_layernormWithin_honestOffsetRow32_acceptsAnyFinite_succeeds() public {
         checkLn(LN32OFF_X, LN32OFF_G, LN32OFF_B, EPS5, LN32OFF_Y, LN32OFF_T, 1, 10_000);
-        uint32[] memory x = words(LN32OFF_X);
-        uint32[] memory g = words(LN32OFF_G);
-        uint32[] memory b = words(LN32OFF_B);
+        uint32[] memory x = Bits.words(LN32OFF_X);
+        uint32[] memory g = Bits.words(LN32OFF_G);
+        uint32[] memory b = Bits.words(LN32OFF_B);
         for (uint256 i; i < 32; i += 7) {
             assertTrue(h.layernormWithin(x, i, g[i], b[i], EPS5, E30), "1e30 outside an unbounded region");
             assertTrue(h.layernormWithin(x, i, g[i], b[i], EPS5, MAX | SIGN), "-max outside an unbounded region");
@@ -644,8 +593,8 @@ contract LayerNormTest is PRBTest, LayerNormVectors {
     /// every kernel returns exactly 1.0. Only the last rounding (t + b, u |t + b|) reaches it: 1.0 is inside at every
     /// element, 4 ulps either way outside.
     function test_layernormWithin_shiftDominates_lastRounding_succeeds() public {
-        uint32[] memory x = words(LN32TINY_X);
-        uint32[] memory g = words(LN32TINY_G);
+        uint32[] memory x = Bits.words(LN32TINY_X);
+        uint32[] memory g = Bits.words(LN32TINY_G);
         uint32 one = 0x3f800000;
         for (uint256 i; i < x.length; ++i) {
             assertTrue(h.layernormWithin(x, i, g[i], one, EPS12, one), "fl(t + 1) = 1 outside");
@@ -683,8 +632,8 @@ contract LayerNormTest is PRBTest, LayerNormVectors {
         // eps = 1: bounded; y = b exactly inside, 1% off and the other sign outside
         x[5] = 0x3e800000;
         assertTrue(h.layernormWithin(x, 2, g, b, 0x3f800000, b));
-        assertFalse(h.layernormWithin(x, 2, g, b, 0x3f800000, scaled(b, 101, 100)));
-        assertFalse(h.layernormWithin(x, 2, g, b, 0x3f800000, scaled(b, 99, 100)));
+        assertFalse(h.layernormWithin(x, 2, g, b, 0x3f800000, Bits.scaled(b, 101, 100)));
+        assertFalse(h.layernormWithin(x, 2, g, b, 0x3f800000, Bits.scaled(b, 99, 100)));
         assertFalse(h.layernormWithin(x, 2, g, b, 0x3f800000, b ^ SIGN));
         assertFalse(h.layernormWithin(x, 2, g, b, 0x3f800000, E30));
     }
@@ -694,9 +643,9 @@ contract LayerNormTest is PRBTest, LayerNormVectors {
     /// NaN/Inf in the row, the gain, the shift or eps reverts (the dispute belongs to the op that produced it),
     /// whatever the claim, a NaN claim included.
     function test_layernormWithin_nonFiniteInput_reverts() public {
-        uint32[] memory x = words(LN8_X);
-        uint32[] memory g = words(LN8_G);
-        uint32[] memory b = words(LN8_B);
+        uint32[] memory x = Bits.words(LN8_X);
+        uint32[] memory g = Bits.words(LN8_G);
+        uint32[] memory b = Bits.words(LN8_B);
         uint32[4] memory claims = [uint32(0x3f800000), NAN, INF, 0];
         for (uint256 k; k < 4; ++k) {
             uint32 y = claims[k];
@@ -709,7 +658,7 @@ contract LayerNormTest is PRBTest, LayerNormVectors {
             x[5] = NEG_INF;
             vm.expectRevert(abi.encodeWithSelector(NonFiniteInput.selector, NEG_INF));
             h.layernormWithin(x, 5, g[5], b[5], EPS5, y);
-            x = words(LN8_X);
+            x = Bits.words(LN8_X);
             vm.expectRevert(abi.encodeWithSelector(NonFiniteInput.selector, NAN));
             h.layernormWithin(x, 0, NAN, b[0], EPS5, y);
             vm.expectRevert(abi.encodeWithSelector(NonFiniteInput.selector, INF));
@@ -749,7 +698,7 @@ contract LayerNormTest is PRBTest, LayerNormVectors {
         int256 s;
         int256 q;
         for (uint256 j; j < n; ++j) {
-            (x[j], nx[j]) = (f32(v[j]), f32(-v[j]));
+            (x[j], nx[j]) = (Bits.f32(v[j]), Bits.f32(-v[j]));
             s += v[j];
             q += v[j] * v[j];
         }
@@ -777,11 +726,11 @@ contract LayerNormTest is PRBTest, LayerNormVectors {
         // forge-lint: disable-next-line(unsafe-typecast)
         int256 e = int256(sh); // < 128
         uint32 sign = ((bigN < 0) != gneg) ? SIGN : 0;
-        uint32 y = sign | encode(k, e - j2); // |y| in [y, y + 1 ulp)
+        uint32 y = sign | Bits.encode(k, e - j2); // |y| in [y, y + 1 ulp)
         assertTrue(h.layernormWithin(x, i, g, 0, EPS5, y), "floor of the exact result outside");
         assertTrue(h.layernormWithin(x, i, g, 0, EPS5, y + 1), "ceiling of the exact result outside");
-        assertFalse(h.layernormWithin(x, i, g, 0, EPS5, scaled(y, 999, 1000)), "1e-3 towards zero inside");
-        assertFalse(h.layernormWithin(x, i, g, 0, EPS5, scaled(y + 1, 1001, 1000)), "1e-3 away from zero inside");
+        assertFalse(h.layernormWithin(x, i, g, 0, EPS5, Bits.scaled(y, 999, 1000)), "1e-3 towards zero inside");
+        assertFalse(h.layernormWithin(x, i, g, 0, EPS5, Bits.scaled(y + 1, 1001, 1000)), "1e-3 away from zero inside");
         assertFalse(h.layernormWithin(x, i, g, 0, EPS5, y ^ SIGN), "the other sign inside");
         // symmetry, at a claim up to 32 ulps either way (inside or out)
         // forge-lint: disable-next-line(unsafe-typecast)
@@ -793,23 +742,13 @@ contract LayerNormTest is PRBTest, LayerNormVectors {
 
     // ------------------------------------------------------------------ Adjudicator
 
-    /// fp32 bits as little-endian bytes.
-    function le(uint32[] memory bits) internal pure returns (bytes memory out) {
-        out = new bytes(bits.length * 4);
-        for (uint256 i; i < bits.length; ++i) {
-            for (uint256 b; b < 4; ++b) {
-                out[i * 4 + b] = bytes1(uint8(bits[i] >> (8 * b)));
-            }
-        }
-    }
-
     /// A one-chunk tensor (<= 1024 elements) opened in full; `leaf` is its leaf in a list of tensor roots.
     function open(uint32[] memory bits, uint32[] memory shape)
         internal
         pure
         returns (TensorOpening memory t, bytes32 leaf)
     {
-        bytes memory data = le(bits);
+        bytes memory data = Openings.le(bits);
         t.dataRoot = TensorMerkle.leafHash(data);
         t.rootProof = new bytes32[](0);
         t.chunks = new ChunkOpening[](1);
@@ -869,18 +808,18 @@ contract LayerNormTest is PRBTest, LayerNormVectors {
     /// naming them the other way round (openings to match) decides with the gain and shift swapped: an honest
     /// output is outside. Openings at other indices than the node's revert.
     function test_adjudicate_layernorm_succeeds() public {
-        uint32[] memory x = words(LN8_X);
-        uint32[][4] memory ws = [new uint32[](8), words(LN8_B), words(LN8_G), x];
+        uint32[] memory x = Bits.words(LN8_X);
+        uint32[][4] memory ws = [new uint32[](8), Bits.words(LN8_B), Bits.words(LN8_G), x];
         // OpNode(kind, input, weight, rows, cols, inner, input2, batch, param, inShape)
         OpNode memory n = OpNode(OpKind.LayerNorm, 0, 2, 1, 8, 0, 1, 0, EPS5, [uint32(0), 0, 0]);
         uint32[] memory y = new uint32[](8);
         for (uint256 k; k < LN8_Y.length / 6; ++k) {
-            (uint256 i, uint32 v) = record6(LN8_Y, k);
+            (uint256 i, uint32 v) = Bits.record6(LN8_Y, k);
             // forge-lint: disable-next-line(unsafe-typecast)
             uint32 col = uint32(i);
             y[i] = v;
             assertTrue(decide(n, col, y, x, ws), "honest element outside");
-            y[i] = scaled(v, 10_001, 10_000);
+            y[i] = Bits.scaled(v, 10_001, 10_000);
             assertFalse(decide(n, col, y, x, ws), "moved element inside");
             y[i] = NAN;
             assertFalse(decide(n, col, y, x, ws), "NaN element inside");
@@ -919,12 +858,12 @@ contract LayerNormTest is PRBTest, LayerNormVectors {
         (uint256 g576,) = h.layernormGas(576, 2);
         gasLog("NormBound.layernormWithin gas, n = 384", g384);
         gasLog("NormBound.layernormWithin gas, n = 576", g576);
-        uint32[] memory x = words(LN384_X);
-        (uint256 i, uint32 v) = record6(LN384_Y, 0);
+        uint32[] memory x = Bits.words(LN384_X);
+        (uint256 i, uint32 v) = Bits.record6(LN384_Y, 0);
         uint32[] memory y = new uint32[](384);
         y[i] = v;
         OpNode memory n = OpNode(OpKind.LayerNorm, 0, 2, 1, 384, 0, 1, 0, EPS12, [uint32(0), 0, 0]);
-        uint32[][4] memory ws = [new uint32[](384), words(LN384_B), words(LN384_G), x];
+        uint32[][4] memory ws = [new uint32[](384), Bits.words(LN384_B), Bits.words(LN384_G), x];
         // forge-lint: disable-next-line(unsafe-typecast)
         (ElementChallenge memory c, bytes32 wroot, Loc memory out, Loc memory l1) = build(n, uint32(i), y, x, ws);
         Loc memory l2;

@@ -3,8 +3,8 @@ pragma solidity ^0.8.28;
 
 import {PRBTest} from "@prb/test/PRBTest.sol";
 import {Adjudicator} from "../src/Adjudicator.sol";
-import {TensorMerkle} from "../src/lib/TensorMerkle.sol";
-import {OpKind, OpNode, ElementChallenge, TensorOpening, ChunkOpening, Loc} from "../src/lib/Types.sol";
+import {Openings} from "./Openings.sol";
+import {OpKind, OpNode, ElementChallenge, TensorOpening, Loc} from "../src/lib/Types.sol";
 import {ProofDoesNotVerify, ElementNotOpened} from "../src/lib/Errors.sol";
 
 /// @notice The data-movement kinds (Reshape, Transpose, Narrow, Concat) through `Adjudicator.adjudicate` with real
@@ -18,7 +18,6 @@ contract MovementTest is PRBTest {
     Adjudicator internal adj;
 
     uint32 internal constant SIGN = 0x80000000;
-    uint256 internal constant CHUNK = 1024;
 
     /// Trace list positions: x, x2, y.
     uint256 internal constant X = 0;
@@ -189,90 +188,13 @@ contract MovementTest is PRBTest {
 
     // ------------------------------------------------------------------ commitments
 
-    /// fp32 bits [from, to) as little-endian bytes.
-    function le(uint32[] memory bits, uint256 from, uint256 to) internal pure returns (bytes memory out) {
-        out = new bytes((to - from) * 4);
-        for (uint256 i = from; i < to; ++i) {
-            for (uint256 b; b < 4; ++b) {
-                out[(i - from) * 4 + b] = bytes1(uint8(bits[i] >> (8 * b)));
-            }
-        }
-    }
-
-    function chunkData(uint32[] memory bits, uint256 k) internal pure returns (bytes memory) {
-        uint256 end = (k + 1) * CHUNK;
-        return le(bits, k * CHUNK, end < bits.length ? end : bits.length);
-    }
-
-    function chunkLeaves(uint32[] memory bits) internal pure returns (bytes32[] memory leaves) {
-        leaves = new bytes32[]((bits.length + CHUNK - 1) / CHUNK);
-        for (uint256 k; k < leaves.length; ++k) {
-            leaves[k] = TensorMerkle.leafHash(chunkData(bits, k));
-        }
-    }
-
-    /// `leaves` padded with the empty leaf to a power of two.
-    function level0(bytes32[] memory leaves) internal pure returns (bytes32[] memory level) {
-        level = new bytes32[](uint256(1) << TensorMerkle.depth(leaves.length));
-        for (uint256 i; i < level.length; ++i) {
-            level[i] = i < leaves.length ? leaves[i] : TensorMerkle.emptyLeaf();
-        }
-    }
-
-    function up(bytes32[] memory level) internal pure returns (bytes32[] memory next) {
-        next = new bytes32[](level.length / 2);
-        for (uint256 i; i < next.length; ++i) {
-            next[i] = TensorMerkle.nodeHash(level[2 * i], level[2 * i + 1]);
-        }
-    }
-
-    function merkleRoot(bytes32[] memory leaves) internal pure returns (bytes32) {
-        bytes32[] memory level = level0(leaves);
-        while (level.length > 1) {
-            level = up(level);
-        }
-        return level[0];
-    }
-
-    function proofOf(bytes32[] memory leaves, uint256 index) internal pure returns (bytes32[] memory proof) {
-        bytes32[] memory level = level0(leaves);
-        proof = new bytes32[](TensorMerkle.depth(leaves.length));
-        for (uint256 d; d < proof.length; ++d) {
-            proof[d] = level[index ^ 1];
-            level = up(level);
-            index >>= 1;
-        }
-    }
-
-    /// The leaf of a tensor in a list of tensor roots.
-    function tensorLeaf(uint32[] memory bits, uint32[] memory shape) internal pure returns (bytes32) {
-        bytes32 root = TensorMerkle.tensorRoot(merkleRoot(chunkLeaves(bits)), shape);
-        return TensorMerkle.leafHash(abi.encodePacked(root));
-    }
-
-    /// Chunks [first, first + count) of `bits` with their proofs (no root proof yet).
-    function chunks(uint32[] memory bits, uint256 first, uint256 count) internal pure returns (TensorOpening memory t) {
-        bytes32[] memory leaves = chunkLeaves(bits);
-        t.dataRoot = merkleRoot(leaves);
-        t.chunks = new ChunkOpening[](count);
-        for (uint256 i; i < count; ++i) {
-            // forge-lint: disable-next-line(unsafe-typecast)
-            t.chunks[i] = ChunkOpening(uint32(first + i), chunkData(bits, first + i), proofOf(leaves, first + i));
-        }
-    }
-
-    /// Every chunk of `bits`.
-    function whole(uint32[] memory bits) internal pure returns (TensorOpening memory) {
-        return chunks(bits, 0, (bits.length + CHUNK - 1) / CHUNK);
-    }
-
     /// The trace list [x, x2, y] of case `k`.
     function traceOf(Case memory k) internal view returns (bytes32[] memory leaves, bytes32 root) {
         leaves = new bytes32[](3);
-        leaves[X] = tensorLeaf(k.x, k.xs);
-        leaves[X2] = tensorLeaf(k.x2, k.x2s);
-        leaves[Y] = tensorLeaf(k.y, adj.outputShape(k.node));
-        root = merkleRoot(leaves);
+        leaves[X] = Openings.tensorLeaf(k.x, k.xs);
+        leaves[X2] = Openings.tensorLeaf(k.x2, k.x2s);
+        leaves[Y] = Openings.tensorLeaf(k.y, adj.outputShape(k.node));
+        root = Openings.merkleRoot(leaves);
     }
 
     /// The challenge of element (row, col) of case `k`, every tensor opened in full, with the places of the
@@ -284,12 +206,12 @@ contract MovementTest is PRBTest {
     {
         (bytes32[] memory leaves, bytes32 root) = traceOf(k);
         (c.node, c.nodeProof, c.row, c.col) = (k.node, new bytes32[](0), row, col);
-        c.output = whole(k.y);
-        c.output.rootProof = proofOf(leaves, Y);
-        c.input = whole(k.x);
-        c.input.rootProof = proofOf(leaves, X);
-        c.input2 = whole(k.x2);
-        c.input2.rootProof = proofOf(leaves, X2);
+        c.output = Openings.whole(k.y);
+        c.output.rootProof = Openings.proofOf(leaves, Y);
+        c.input = Openings.whole(k.x);
+        c.input.rootProof = Openings.proofOf(leaves, X);
+        c.input2 = Openings.whole(k.x2);
+        c.input2.rootProof = Openings.proofOf(leaves, X2);
         (out, l1, l2) = (Loc(root, Y, 3), Loc(root, X, 3), Loc(root, X2, 3));
     }
 
@@ -475,7 +397,7 @@ contract MovementTest is PRBTest {
         assertFalse(inside, "flipped claim inside");
         uint32[] memory forged = copy(k.x);
         forged[13] = k.y[5];
-        c.input.chunks[0].data = le(forged, 0, forged.length);
+        c.input.chunks[0].data = Openings.le(forged, 0, forged.length);
         assertReverts(revertOf(c, out, l1, l2), ProofDoesNotVerify.selector, "forged input chunk");
     }
 
@@ -491,10 +413,10 @@ contract MovementTest is PRBTest {
         assertTrue(inside, "all chunks opened");
         assertEq(yBits, k.x[1100]);
         bytes32[] memory rp = c.input.rootProof;
-        c.input = chunks(k.x, 1, 1);
+        c.input = Openings.chunks(k.x, 1, 1);
         c.input.rootProof = rp;
         rp = c.output.rootProof;
-        c.output = chunks(k.y, 0, 1);
+        c.output = Openings.chunks(k.y, 0, 1);
         c.output.rootProof = rp;
         (inside, yBits) = decide(c, out, l1, l2);
         assertTrue(inside, "the two chunks holding the elements");
@@ -511,20 +433,20 @@ contract MovementTest is PRBTest {
         (c.row, c.col) = (500, 1);
         // the input's other chunk
         rp = c.input.rootProof;
-        c.input = chunks(k.x, 0, 1);
+        c.input = Openings.chunks(k.x, 0, 1);
         c.input.rootProof = rp;
         assertReverts(revertOf(c, out, l1, l2), ElementNotOpened.selector, "the input's other chunk");
         assertEq(revertOf(c, out, l1, l2), abi.encodeWithSelector(ElementNotOpened.selector, 1100));
         // the right chunk with the other chunk's proof
-        c.input = chunks(k.x, 1, 1);
+        c.input = Openings.chunks(k.x, 1, 1);
         c.input.rootProof = rp;
-        c.input.chunks[0].proof = chunks(k.x, 0, 1).chunks[0].proof;
+        c.input.chunks[0].proof = Openings.chunks(k.x, 0, 1).chunks[0].proof;
         assertReverts(revertOf(c, out, l1, l2), ProofDoesNotVerify.selector, "chunk 1 with chunk 0's proof");
         // the output's other chunk
-        c.input = chunks(k.x, 1, 1);
+        c.input = Openings.chunks(k.x, 1, 1);
         c.input.rootProof = rp;
         rp = c.output.rootProof;
-        c.output = chunks(k.y, 1, 1);
+        c.output = Openings.chunks(k.y, 1, 1);
         c.output.rootProof = rp;
         assertEq(revertOf(c, out, l1, l2), abi.encodeWithSelector(ElementNotOpened.selector, 1001));
     }

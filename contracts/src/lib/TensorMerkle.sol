@@ -82,11 +82,11 @@ library TensorMerkle {
 
     /// @notice Root of a tensor from its data root and shape.
     function tensorRoot(bytes32 dataRoot, uint32[] memory shape) internal pure returns (bytes32) {
-        bytes memory packed = abi.encodePacked(bytes1(0x02), dataRoot, uint32(shape.length));
+        bytes memory enc = abi.encodePacked(bytes1(0x02), dataRoot, uint32(shape.length));
         for (uint256 i; i < shape.length; ++i) {
-            packed = abi.encodePacked(packed, shape[i]);
+            enc = abi.encodePacked(enc, shape[i]);
         }
-        return sha256(packed);
+        return sha256(enc);
     }
 
     /// @notice Number of chunks of a tensor of `numel` elements.
