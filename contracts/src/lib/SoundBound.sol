@@ -88,9 +88,9 @@ library SoundBound {
     }
 
     /// @dev The check of `within` over `len` elements at memory `xs` and `ws`, `stride` bytes apart, each read as
-    ///      the 4 bytes at its address. Pass 1 decodes every product once into a packed word
-    ///      (sign << 255 | e << 64 | m) and finds the highest bit of any term and the grid facts; pass 2 sums the
-    ///      products in units of 2^base.
+    ///      the 4 bytes at its address. The sums come from `_sums`: one exact pass into exponent buckets for an
+    ///      ordinary row (`_fast`), or the two-pass definition (`_general`, then `_sum`); both give the same
+    ///      units of 2^base, so the decision below is the same either way.
     function _within(uint256 xs, uint256 ws, uint256 stride, uint256 len, uint32 yBits, uint256 n, bool underflow)
         private
         pure
@@ -197,8 +197,8 @@ library SoundBound {
     /// @dev Pass 1 of `_within`'s fast path: every product added into the bucket of its exponent's top bits
     ///      (`buckets`: 16 words, bucket b of the positive products at word b, of the negative ones at 8 + b,
     ///      holding sum m * 2^(e - 64 b)); `peak` the max of e + (m >> 47) over nonzero products (0: none), `low`
-    ///      the min of e; `general` when a row is not for the fast path (a zero or subnormal or non-finite factor
-    ///      aside from zeros, a product off the 2^-149 grid, or only products of <= 24 significant bits).
+    ///      the min of e; `general` when a row is not for the fast path (a subnormal or non-finite factor, a
+    ///      product off the 2^-149 grid, or only products of <= 24 significant bits).
     function _fast(uint256 xs, uint256 ws, uint256 stride, uint256 len)
         private
         pure
