@@ -428,11 +428,7 @@ fn check_all(
     rate: Option<f64>,
 ) -> usize {
     let picked = crate::roles::sample_ops(model.graph.nodes.len(), rate);
-    // the whole graph replayed at once for a full check, op by op for a spot-check (as the watcher does)
-    let whole = match (rt, rate) {
-        (Some(rt), None) => rt.replay_trace(&model.graph, trace).ok(),
-        _ => None,
-    };
+    let replayed = rt.map_or_else(|| vec![false; picked.len()], |rt| rt.replay_picked(&model.graph, trace, &picked));
     model
         .graph
         .nodes
@@ -441,12 +437,7 @@ fn check_all(
         .filter(|(i, _)| picked[*i])
         .filter_map(|(i, n)| {
             let out = &trace.tensors[i + 1];
-            let replayed = match (&whole, rt) {
-                (Some(w), _) => w[i],
-                (None, Some(rt)) => rt.replays(n, &trace.tensors, out).unwrap_or(false),
-                (None, None) => false,
-            };
-            if replayed {
+            if replayed[i] {
                 return Some(out.data.len());
             }
             crate::region::ops::check(n, &crate::runtime::operands(model, trace, n), out).map(|c| c.elements.len())

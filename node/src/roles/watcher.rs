@@ -176,25 +176,14 @@ impl Watcher {
         self.replay_first = on;
     }
 
-    /// The ops (those in `picked`) that this watcher's execution reproduces bit for bit from `trace`'s operands:
-    /// the whole graph replayed at once when every op is picked (about one inference), op by op otherwise.
+    /// The ops (those in `picked`) that this watcher's execution reproduces bit for bit from `trace`'s operands
+    /// ([`runtime::Runtime::replay_picked`]).
     fn replayed(&self, trace: &Trace, picked: &[bool]) -> Vec<bool> {
         let m = &self.model.model;
         let rt = self.runtime.get_or_init(|| {
             runtime::Runtime::new(m).map_err(|e| tracing::warn!(error = %e, "no replays: the model does not load")).ok()
         });
-        let Some(rt) = rt.as_ref() else { return vec![false; picked.len()] };
-        if picked.iter().all(|p| *p) {
-            if let Ok(r) = rt.replay_trace(&m.graph, trace) {
-                return r;
-            }
-        }
-        m.graph
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| picked[i] && rt.replays(n, &trace.tensors, &trace.tensors[i + 1]).unwrap_or(false))
-            .collect()
+        rt.as_ref().map_or_else(|| vec![false; picked.len()], |rt| rt.replay_picked(&m.graph, trace, picked))
     }
 
     /// Spot-checks from now on with `sample` (every op with `None`). A cheat confined to one op escapes one

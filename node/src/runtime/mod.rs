@@ -223,9 +223,6 @@ impl Runtime {
             .collect::<candle_core::Result<_>>()?;
         let _threads = Threads::set(self.config);
         let y = exec_in(self.config, &node.op, &operands, &node.shape)?;
-        if y.dims() != output.shape.as_slice() {
-            return Ok(false);
-        }
         same_bits(&y, output)
     }
 
@@ -243,7 +240,7 @@ impl Runtime {
         self.stream(graph, &trace.tensors[0], |i, t| {
             if want.peek() == Some(&&i) {
                 want.next();
-                same &= t.dims() == trace.tensors[i].shape.as_slice() && same_bits(t, &trace.tensors[i])?;
+                same &= same_bits(t, &trace.tensors[i])?;
             }
             Ok(())
         })?;
@@ -251,6 +248,23 @@ impl Runtime {
             return Ok(vec![true; graph.nodes.len()]);
         }
         self.replay_each(graph, trace)
+    }
+
+    /// The ops marked in `picked` that replay ([`Runtime::replays`]): the whole graph at once
+    /// ([`Runtime::replay_trace`], about one inference) when every op is picked, op by op otherwise (a
+    /// spot-check); an op that is not picked, or whose replay fails, is false.
+    pub fn replay_picked(&self, graph: &Graph, trace: &Trace, picked: &[bool]) -> Vec<bool> {
+        if picked.iter().all(|p| *p) {
+            if let Ok(r) = self.replay_trace(graph, trace) {
+                return r;
+            }
+        }
+        graph
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| picked[i] && self.replays(n, &trace.tensors, &trace.tensors[i + 1]).unwrap_or(false))
+            .collect()
     }
 
     /// Every op of `trace` replayed on the claim's own operands and compared ([`Runtime::replays`] for each):
@@ -277,7 +291,7 @@ impl Runtime {
                 })
                 .collect::<candle_core::Result<_>>()?;
             let y = exec_in(self.config, &node.op, &operands, &node.shape)?;
-            let same = y.dims() == tensors[i + 1].shape.as_slice() && same_bits(&y, &tensors[i + 1])?;
+            let same = same_bits(&y, &tensors[i + 1])?;
             replayed.push(same);
             if same {
                 own[i + 1] = Some(y);
@@ -380,8 +394,11 @@ fn last_uses(graph: &Graph) -> Vec<usize> {
     last_use
 }
 
-/// Whether `y` holds exactly `want`'s bits (compared as bytes).
+/// Whether `y` has `want`'s shape and exactly its bits (compared as bytes).
 fn same_bits(y: &Tensor, want: &HostTensor) -> Result<bool> {
+    if y.dims() != want.shape.as_slice() {
+        return Ok(false);
+    }
     with_f32(y, |v| bytemuck::cast_slice::<f32, u8>(v) == bytemuck::cast_slice::<f32, u8>(&want.data))
 }
 
@@ -504,6 +521,11 @@ mod tests {
         // the whole-trace replay decides every op as the per-op replay does
         assert_eq!(rt.replay_trace(&m.graph, &bad).unwrap(), replayed);
         assert_eq!(rt.replay_each(&m.graph, &bad).unwrap(), replayed);
+        // a spot-check replays only its picked ops
+        let picked: Vec<bool> = (0..replayed.len()).map(|i| i % 2 == 1).collect();
+        let want: Vec<bool> = replayed.iter().zip(&picked).map(|(r, p)| *r && *p).collect();
+        assert_eq!(rt.replay_picked(&m.graph, &bad, &picked), want);
+        assert_eq!(rt.replay_picked(&m.graph, &bad, &vec![true; replayed.len()]), replayed);
         assert!(rt.replay_each(&m.graph, &t).unwrap().iter().all(|r| *r));
         // a served interior tensor (not committed by the claim) altered after the run: the claim's boundaries
         // are still this runtime's own, so the claim is accepted whole; op by op, that op differs
