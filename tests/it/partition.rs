@@ -1,8 +1,8 @@
 //! The partition game end to end against anvil, calldata built in Rust: a model of three segments (one per MLP
 //! layer), direct pointing at the disputed segment, the prover's fine-trace root, the element against it.
 
-use alloy::primitives::{FixedBytes, U256};
-use nao::chain::{self, fine_answer, fine_challenge, list_proof, partition_game_id, send, ElementRef, Position};
+use alloy::primitives::U256;
+use nao::chain::{self, fine_answer, fine_challenge, partition_game_id, send, ElementRef, Position};
 use nao::model::{HostTensor, Model, MLP_TINY};
 use nao::roles::RegisteredModel;
 use nao::runtime;
@@ -40,16 +40,7 @@ async fn a_corrupted_element_is_won_by_pointing_and_an_honest_one_is_lost() {
         // (different inputs: a corrupted element that ReLU zeroes would otherwise leave the coarse trace as is)
         let trace = runtime::run(&model, &MLP_TINY.input(5 + corrupt as u64), Some(&mut tamper)).unwrap();
         let coarse = trace.commit_coarse(&model.graph);
-        let last = coarse.tensors.len() - 1;
-        let post = ClaimManager::ClaimInput {
-            modelId: registered.id,
-            inputRoot: FixedBytes(coarse.tensors[0].root()),
-            outputRoot: FixedBytes(coarse.tensors[last].root()),
-            traceRoot: FixedBytes(coarse.root()),
-            inputProof: list_proof(&coarse.tree, 0).unwrap(),
-            outputProof: list_proof(&coarse.tree, last).unwrap(),
-            dataUri: String::new(),
-        };
+        let post = chain::claim_input(registered.id, &coarse, String::new()).unwrap();
         let sent = send("post", claims.postClaim(post).value(U256::from(10u128.pow(18)))).await.unwrap();
         let id = sent.receipt.decoded_log::<ClaimManager::ClaimPosted>().unwrap().claimId;
 
@@ -132,16 +123,7 @@ async fn a_residual_reading_an_earlier_boundary_is_adjudicated_in_the_partition_
         };
         let trace = runtime::run(&model, &input, Some(&mut tamper)).unwrap();
         let coarse = trace.commit_coarse(&model.graph);
-        let last = coarse.tensors.len() - 1;
-        let post = ClaimManager::ClaimInput {
-            modelId: registered.id,
-            inputRoot: FixedBytes(coarse.tensors[0].root()),
-            outputRoot: FixedBytes(coarse.tensors[last].root()),
-            traceRoot: FixedBytes(coarse.root()),
-            inputProof: list_proof(&coarse.tree, 0).unwrap(),
-            outputProof: list_proof(&coarse.tree, last).unwrap(),
-            dataUri: String::new(),
-        };
+        let post = chain::claim_input(registered.id, &coarse, String::new()).unwrap();
         let sent = send("post", claims.postClaim(post).value(U256::from(10u128.pow(18)))).await.unwrap();
         let id = sent.receipt.decoded_log::<ClaimManager::ClaimPosted>().unwrap().claimId;
         let pointer = chain::segment_pointer(&model, &trace, seg).unwrap();

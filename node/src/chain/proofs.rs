@@ -29,6 +29,25 @@ pub fn list_proof(tree: &MerkleTree, index: usize) -> Result<Vec<B256>> {
     Ok(b256s(&tree.proof(index)?))
 }
 
+/// The claim of a run whose coarse trace (input, segment boundaries, output) is committed as `coarse`, for the
+/// registered model `model_id`, its trace served at `data_uri`.
+pub fn claim_input(
+    model_id: B256,
+    coarse: &crate::trace::ListCommitment,
+    data_uri: String,
+) -> Result<nao_bindings::ClaimManager::ClaimInput> {
+    let last = coarse.tensors.len() - 1;
+    Ok(nao_bindings::ClaimManager::ClaimInput {
+        modelId: model_id,
+        inputRoot: FixedBytes(coarse.tensors[0].root()),
+        outputRoot: FixedBytes(coarse.tensors[last].root()),
+        traceRoot: FixedBytes(coarse.root()),
+        inputProof: list_proof(&coarse.tree, 0)?,
+        outputProof: list_proof(&coarse.tree, last)?,
+        dataUri: data_uri,
+    })
+}
+
 pub(crate) fn opening(o: TensorOpening, root_proof: Vec<B256>) -> DisputeGame::TensorOpening {
     DisputeGame::TensorOpening {
         dataRoot: FixedBytes(o.data_root),

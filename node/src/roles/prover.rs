@@ -8,7 +8,7 @@ use nao_bindings::{ClaimManager, DisputeGame};
 
 use super::{RegisteredModel, TraceStore};
 use crate::chain::{
-    fine_answer, fine_challenge, list_proof, reveal_openings, send, Claims, Client, Deployment, ElementRef, Phase,
+    claim_input, fine_answer, fine_challenge, reveal_openings, send, Claims, Client, Deployment, ElementRef, Phase,
     Position, Sent,
 };
 use crate::model::HostTensor;
@@ -137,18 +137,9 @@ impl Prover {
     /// The second half of [`Prover::post`]: posts a run with the claim bond.
     pub async fn post_run(&self, run: Run) -> Result<PostedClaim> {
         let Run { output, coarse } = run;
-        let last = coarse.tensors.len() - 1;
         let bond = self.claims.claim_bond().await?;
         let root = coarse.root();
-        let call = ClaimManager::ClaimInput {
-            modelId: self.model.id,
-            inputRoot: FixedBytes(coarse.tensors[0].root()),
-            outputRoot: FixedBytes(coarse.tensors[last].root()),
-            traceRoot: FixedBytes(root),
-            inputProof: list_proof(&coarse.tree, 0)?,
-            outputProof: list_proof(&coarse.tree, last)?,
-            dataUri: format!("{}/traces/0x{}", self.data_url, hex::encode(root)),
-        };
+        let call = claim_input(self.model.id, &coarse, format!("{}/traces/0x{}", self.data_url, hex::encode(root)))?;
         let sent = send("post", self.claims.contract().postClaim(call).value(bond)).await?;
         let id = sent
             .receipt
