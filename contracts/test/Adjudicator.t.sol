@@ -2,7 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {PRBTest} from "@prb/test/PRBTest.sol";
-import {Bits} from "./Bits.sol";
+import {Bits, Fp32Constants} from "./Bits.sol";
 import {Openings} from "./Openings.sol";
 import {FixedPointMathLib} from "solady/utils/FixedPointMathLib.sol";
 import {Adjudicator} from "../src/Adjudicator.sol";
@@ -270,16 +270,9 @@ abstract contract Vectors {
 ///         inputs revert; fuzzed small-integer inputs against references computed here (integer square roots,
 ///         solady's expWad); Argmax, CausalMask, Residual, Mul and Scale decided through `Adjudicator.adjudicate`.
 ///         `forge test --match-test test_gas -vv` prints the gas figures.
-contract AdjudicatorTest is PRBTest, Vectors {
+contract AdjudicatorTest is PRBTest, Vectors, Fp32Constants {
     BoundHarness internal h;
     Adjudicator internal adj;
-
-    uint32 internal constant NAN = 0x7fc00000;
-    uint32 internal constant INF = 0x7f800000;
-    uint32 internal constant NEG_INF = 0xff800000;
-    uint32 internal constant SIGN = 0x80000000;
-    uint32 internal constant EPS5 = 0x3727c5ac; // 1e-5f = 0xa7c5ac * 2^-40
-    uint256 internal constant EPS5_M = 0xa7c5ac;
 
     function setUp() public {
         h = new BoundHarness();

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.28;
 
+import {LibBit} from "solady/utils/LibBit.sol";
 import {Fp32} from "../src/lib/Fp32.sol";
 
 /// @title Bits
@@ -62,4 +63,35 @@ library Bits {
         // forge-lint: disable-next-line(unsafe-typecast)
         return uint32(uint256(150 - s) << 23) | uint32(k & 0x7fffff);
     }
+
+    /// The sign of m1 2^e1 - m2 2^e2 (-1, 0, 1) for any m1, m2 < 2^256: exact, no LibExt involved (the reference
+    ///      of the Ext and Signed suites).
+    function cmp(uint256 m1, int256 e1, uint256 m2, int256 e2) internal pure returns (int256) {
+        if (m1 == 0 || m2 == 0) {
+            if (m1 == m2) return 0;
+            return m1 == 0 ? -1 : int256(1);
+        }
+        // forge-lint: disable-next-line(unsafe-typecast)
+        int256 t1 = int256(LibBit.fls(m1)) + e1;
+        // forge-lint: disable-next-line(unsafe-typecast)
+        int256 t2 = int256(LibBit.fls(m2)) + e2;
+        if (t1 != t2) return t1 < t2 ? -1 : int256(1);
+        // same top bit: the one with the larger exponent has fewer bits, shifting it left cannot overflow
+        // forge-lint: disable-next-line(unsafe-typecast)
+        if (e1 > e2) m1 <<= uint256(e1 - e2);
+        // forge-lint: disable-next-line(unsafe-typecast)
+        else m2 <<= uint256(e2 - e1);
+        if (m1 == m2) return 0;
+        return m1 < m2 ? -1 : int256(1);
+    }
+}
+
+/// @notice The fp32 constants the bound suites share.
+abstract contract Fp32Constants {
+    uint32 internal constant NAN = 0x7fc00000;
+    uint32 internal constant INF = 0x7f800000;
+    uint32 internal constant NEG_INF = 0xff800000;
+    uint32 internal constant SIGN = 0x80000000;
+    uint32 internal constant EPS5 = 0x3727c5ac; // 1e-5f = 0xa7c5ac * 2^-40
+    uint256 internal constant EPS5_M = 0xa7c5ac;
 }

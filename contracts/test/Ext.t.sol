@@ -2,6 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {PRBTest} from "@prb/test/PRBTest.sol";
+import {Bits} from "./Bits.sol";
 import {LibBit} from "solady/utils/LibBit.sol";
 import {FixedPointMathLib} from "solady/utils/FixedPointMathLib.sol";
 import {Ext, LibExt} from "../src/lib/Ext.sol";
@@ -23,30 +24,10 @@ contract ExtTest is PRBTest {
 
     // ------------------------------------------------------------------ exact references
 
-    /// The sign of m1 2^e1 - m2 2^e2 (-1, 0, 1) for any m1, m2 < 2^256: exact, no LibExt involved.
-    function cmp(uint256 m1, int256 e1, uint256 m2, int256 e2) internal pure returns (int256) {
-        if (m1 == 0 || m2 == 0) {
-            if (m1 == m2) return 0;
-            return m1 == 0 ? -1 : int256(1);
-        }
-        // forge-lint: disable-next-line(unsafe-typecast)
-        int256 t1 = int256(LibBit.fls(m1)) + e1;
-        // forge-lint: disable-next-line(unsafe-typecast)
-        int256 t2 = int256(LibBit.fls(m2)) + e2;
-        if (t1 != t2) return t1 < t2 ? -1 : int256(1);
-        // same top bit: the one with the larger exponent has fewer bits, shifting it left cannot overflow
-        // forge-lint: disable-next-line(unsafe-typecast)
-        if (e1 > e2) m1 <<= uint256(e1 - e2);
-        // forge-lint: disable-next-line(unsafe-typecast)
-        else m2 <<= uint256(e2 - e1);
-        if (m1 == m2) return 0;
-        return m1 < m2 ? -1 : int256(1);
-    }
-
     /// The sign of a - m 2^e.
     function cmpExt(Ext a, uint256 m, int256 e) internal pure returns (int256) {
         (uint256 am, int256 ae) = a.parts();
-        return cmp(am, ae, m, e);
+        return Bits.cmp(am, ae, m, e);
     }
 
     /// Asserts the representation invariant: zero is the word 0, else 2^127 <= m < 2^128.
@@ -147,7 +128,7 @@ contract ExtTest is PRBTest {
         Ext b = LibExt.make(mb, eb, false);
         (uint256 am, int256 ae) = a.parts();
         (uint256 bm, int256 be) = b.parts();
-        assertEq(a.lt(b), cmp(am, ae, bm, be) < 0);
+        assertEq(a.lt(b), Bits.cmp(am, ae, bm, be) < 0);
         assertFalse(a.lt(a));
     }
 
@@ -196,8 +177,8 @@ contract ExtTest is PRBTest {
         assertNormal(hi);
         (uint256 ml, int256 el) = lo.parts();
         (uint256 mh, int256 eh) = hi.parts();
-        assertTrue(cmp(ml * mb, el + eb, ma, ea) <= 0, "lo * b > a");
-        assertTrue(cmp(mh * mb, eh + eb, ma, ea) >= 0, "hi * b < a");
+        assertTrue(Bits.cmp(ml * mb, el + eb, ma, ea) <= 0, "lo * b > a");
+        assertTrue(Bits.cmp(mh * mb, eh + eb, ma, ea) >= 0, "hi * b < a");
         // the quotient has 127 or 128 significant bits: two units of the last place at most
         assertLte(ulps(lo, hi), 2);
         if (ma % mb == 0 && representable(ma / mb)) assertEq(Ext.unwrap(lo), Ext.unwrap(hi));
@@ -300,8 +281,8 @@ contract ExtTest is PRBTest {
         assertNormal(hi);
         (uint256 ml, int256 el) = lo.parts();
         (uint256 mh, int256 eh) = hi.parts();
-        assertTrue(cmp(ml * ml, 2 * el, ma, ea) <= 0, "lo^2 > a");
-        assertTrue(cmp(mh * mh, 2 * eh, ma, ea) >= 0, "hi^2 < a");
+        assertTrue(Bits.cmp(ml * ml, 2 * el, ma, ea) <= 0, "lo^2 > a");
+        assertTrue(Bits.cmp(mh * mh, 2 * eh, ma, ea) >= 0, "hi^2 < a");
         assertLte(ulps(lo, hi), 1);
     }
 
@@ -358,8 +339,8 @@ contract ExtTest is PRBTest {
         assertNormal(g);
         (uint256 m, int256 e) = g.parts();
         uint256 d = (1 << 24) - uint256(n);
-        assertTrue(cmp(m * d, e, n, 0) >= 0, "gamma rounded down");
-        assertTrue(cmp((m - 2) * d, e, n, 0) < 0, "gamma more than two units up");
+        assertTrue(Bits.cmp(m * d, e, n, 0) >= 0, "gamma rounded down");
+        assertTrue(Bits.cmp((m - 2) * d, e, n, 0) < 0, "gamma more than two units up");
     }
 
     function test_gamma_values_succeeds() public {
@@ -491,7 +472,9 @@ contract ExtTest is PRBTest {
         (uint256 mh, int256 eh) = hi.parts();
         assertTrue(!hi.lt(lo), "hi < lo");
         // hi 2^TIGHT <= lo (2^TIGHT + 1): both sides below 2^256
-        assertTrue(cmp(mh << TIGHT, eh, ml * ((uint256(1) << TIGHT) + 1), el) <= 0, "exp bounds wider than 2^-TIGHT");
+        assertTrue(
+            Bits.cmp(mh << TIGHT, eh, ml * ((uint256(1) << TIGHT) + 1), el) <= 0, "exp bounds wider than 2^-TIGHT"
+        );
     }
 
     /// Reference values: floor(exp(t) 2^-E) with 2^127 <= M < 2^128, from Python's decimal at 120 digits.
@@ -594,8 +577,8 @@ contract ExtTest is PRBTest {
     function assertFixed(int256 t, uint256 m, int256 e) internal {
         uint256 lo = LibExt.expFixed(t, false);
         uint256 hi = LibExt.expFixed(t, true);
-        assertTrue(cmp(lo, -120, m + 1, e) <= 0, "fixed lower bound above exp");
-        assertTrue(cmp(hi, -120, m, e) >= 0, "fixed upper bound below exp");
+        assertTrue(Bits.cmp(lo, -120, m + 1, e) <= 0, "fixed lower bound above exp");
+        assertTrue(Bits.cmp(hi, -120, m, e) >= 0, "fixed upper bound below exp");
     }
 
     function testFuzz_expFixed_matchesExp_succeeds(int136 a) public {

@@ -4,7 +4,7 @@ pragma solidity ^0.8.28;
 import {PRBTest} from "@prb/test/PRBTest.sol";
 import {Base, Harness} from "./Base.t.sol";
 import {Fixture} from "./Fixture.t.sol";
-import {GasMeter} from "./GasMeter.t.sol";
+import {GasMeter, calldataGas} from "./GasMeter.t.sol";
 import {Adjudicator} from "../src/Adjudicator.sol";
 import {Openings} from "./Openings.sol";
 import {Position, LibPosition} from "../src/lib/Position.sol";
@@ -215,12 +215,6 @@ contract AdjudicationGasTest is PRBTest {
         c.input2.rootProof = new bytes32[](0);
     }
 
-    function _calldataGas(bytes memory data) internal pure returns (uint256 g) {
-        for (uint256 i; i < data.length; ++i) {
-            g += data[i] == 0 ? 4 : 16;
-        }
-    }
-
     function test_gas_adjudicate_matmul1536_succeeds() public {
         Loc memory none;
         (ElementChallenge memory c, bytes32 wroot, Loc memory out, Loc memory l1) = _challenge(0);
@@ -228,7 +222,7 @@ contract AdjudicationGasTest is PRBTest {
         (bool inside,) = adj.adjudicate(wroot, 1, c, out, l1, none);
         uint256 exec = before - gasleft();
         assertTrue(inside, "the exact sum 0");
-        uint256 data = _calldataGas(abi.encodeCall(adj.adjudicate, (wroot, 1, c, out, l1, none)));
+        uint256 data = calldataGas(abi.encodeCall(adj.adjudicate, (wroot, 1, c, out, l1, none)));
         emit LogNamedUint256("adjudicate matmul n = 1536: execution", exec);
         emit LogNamedUint256("adjudicate matmul n = 1536: calldata", data);
         emit LogNamedUint256("adjudicate matmul n = 1536: as a transaction (+ 21000)", exec + data + 21_000);

@@ -9,6 +9,13 @@ interface Cool {
     function cool(address target) external;
 }
 
+/// @notice The calldata gas of `data`: 16 per nonzero byte, 4 per zero byte.
+function calldataGas(bytes memory data) pure returns (uint256 g) {
+    for (uint256 i; i < data.length; ++i) {
+        g += data[i] == 0 ? 4 : 16;
+    }
+}
+
 /// @notice Measures calls as whole transactions: execution with the protocol's accounts and storage cooled first
 ///         (as in a fresh transaction) + 21000 + calldata (16 gas per nonzero byte, 4 per zero byte); keeps the
 ///         running total and count of a dispute.
@@ -19,18 +26,12 @@ abstract contract GasMeter is Base {
     /// The contracts cooled before each measured call.
     function _cooled() internal view virtual returns (address[3] memory);
 
-    function _calldataGas(bytes memory data) internal pure returns (uint256 g) {
-        for (uint256 i; i < data.length; ++i) {
-            g += data[i] == 0 ? 4 : 16;
-        }
-    }
-
     /// Calls `target` as `from` with `data` and `value`, logs and returns the transaction's gas.
     function _tx(string memory label, address from, address target, uint256 value, bytes memory data)
         internal
         returns (uint256 used)
     {
-        uint256 intrinsic = 21_000 + _calldataGas(data);
+        uint256 intrinsic = 21_000 + calldataGas(data);
         address[3] memory cold = _cooled();
         for (uint256 i; i < 3; ++i) {
             Cool(address(vm)).cool(cold[i]);

@@ -2,7 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {PRBTest} from "@prb/test/PRBTest.sol";
-import {Bits} from "./Bits.sol";
+import {Bits, Fp32Constants} from "./Bits.sol";
 import {Openings} from "./Openings.sol";
 import {FixedPointMathLib} from "solady/utils/FixedPointMathLib.sol";
 import {Adjudicator} from "../src/Adjudicator.sol";
@@ -465,16 +465,10 @@ abstract contract LayerNormVectors {
 ///         square roots); one element pushed through `Adjudicator.adjudicate` with real Merkle openings of the row,
 ///         the gain (weight `node.weight`) and the shift (weight `node.input2`). `forge test --match-test test_gas
 ///         -vv` prints the gas figures.
-contract LayerNormTest is PRBTest, LayerNormVectors {
+contract LayerNormTest is PRBTest, LayerNormVectors, Fp32Constants {
     LayerNormHarness internal h;
     Adjudicator internal adj;
 
-    uint32 internal constant NAN = 0x7fc00000;
-    uint32 internal constant INF = 0x7f800000;
-    uint32 internal constant NEG_INF = 0xff800000;
-    uint32 internal constant SIGN = 0x80000000;
-    uint32 internal constant EPS5 = 0x3727c5ac; // 1e-5f = 0xa7c5ac * 2^-40
-    uint256 internal constant EPS5_M = 0xa7c5ac;
     uint32 internal constant EPS12 = 0x2b8cbccc; // 1e-12f
     uint32 internal constant MAX = 0x7f7fffff; // largest finite fp32
     uint32 internal constant E30 = 0x7149f2ca; // 1e30f

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {PRBTest} from "@prb/test/PRBTest.sol";
+import {Bits} from "./Bits.sol";
 import {LibBit} from "solady/utils/LibBit.sol";
 import {Ext, LibExt} from "../src/lib/Ext.sol";
 import {SExt, LibSigned} from "../src/lib/Signed.sol";
@@ -29,32 +30,13 @@ contract SignedTest is PRBTest {
 
     // ------------------------------------------------------------------ exact references
 
-    /// The sign of m1 2^e1 - m2 2^e2 (-1, 0, 1) for any m1, m2 < 2^256 (as in Ext.t.sol).
-    function cmp(uint256 m1, int256 e1, uint256 m2, int256 e2) internal pure returns (int256) {
-        if (m1 == 0 || m2 == 0) {
-            if (m1 == m2) return 0;
-            return m1 == 0 ? -1 : int256(1);
-        }
-        // forge-lint: disable-next-line(unsafe-typecast)
-        int256 t1 = int256(LibBit.fls(m1)) + e1;
-        // forge-lint: disable-next-line(unsafe-typecast)
-        int256 t2 = int256(LibBit.fls(m2)) + e2;
-        if (t1 != t2) return t1 < t2 ? -1 : int256(1);
-        // forge-lint: disable-next-line(unsafe-typecast)
-        if (e1 > e2) m1 <<= uint256(e1 - e2);
-        // forge-lint: disable-next-line(unsafe-typecast)
-        else m2 <<= uint256(e2 - e1);
-        if (m1 == m2) return 0;
-        return m1 < m2 ? -1 : int256(1);
-    }
-
     /// The sign of a - b for exact reals.
     function cmpR(Real memory a, Real memory b) internal pure returns (int256) {
         bool an = a.neg && a.m != 0;
         bool bn = b.neg && b.m != 0;
         if (a.m == 0 && b.m == 0) return 0;
         if (an != bn) return an ? -1 : int256(1);
-        int256 c = cmp(a.m, a.e, b.m, b.e);
+        int256 c = Bits.cmp(a.m, a.e, b.m, b.e);
         return an ? -c : c;
     }
 
