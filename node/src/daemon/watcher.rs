@@ -88,9 +88,6 @@ impl WatcherNode {
             .address(d.claims)
             .event_signature(ClaimManager::ClaimPosted::SIGNATURE_HASH)
             .topic2(watcher.model().id);
-        let mut watcher = watcher;
-        // a false challenge needs the element nearest its bound, which replayed ops do not offer
-        watcher.set_replay_first(fault.is_none());
         Self { watcher, store, follower: Follower::new(follow, filter), traces: HashMap::new(), fault }
     }
 
@@ -113,7 +110,11 @@ impl WatcherNode {
                 return Ok(Followed { claim: claim.clone(), plan, finding: format!("trace unavailable: {e}") });
             }
         };
-        let finding = tokio::task::block_in_place(|| self.watcher.check(&trace));
+        // a false challenge needs the element nearest its bound, which replayed ops do not offer
+        let finding = tokio::task::block_in_place(|| match self.fault {
+            Some(WatcherFault::FalseChallenge) => self.watcher.check_every_element(&trace),
+            None => self.watcher.check(&trace),
+        });
         let dispute =
             |at: &ElementRef, escalate| Plan::Dispute(Dispute { at: *at, bisect: false, escalate, withheld: false });
         let plan = match (&finding, self.fault) {

@@ -84,7 +84,6 @@ pub struct Watcher {
     http: reqwest::Client,
     checking: Checking,
     sample: Option<Sample>,
-    replay_first: bool,
     /// The model prepared for replays (weights on the device), made at the first check that replays.
     runtime: std::sync::OnceLock<Option<runtime::Runtime>>,
 }
@@ -162,18 +161,8 @@ impl Watcher {
             http: reqwest::Client::new(),
             checking: Checking::Sound,
             sample: None,
-            replay_first: true,
             runtime: std::sync::OnceLock::new(),
         }
-    }
-
-    /// Whether each op is first replayed (on by default): an op whose claimed output this watcher's own
-    /// execution reproduces bit for bit is its own fp32 evaluation, inside every region, and needs no region
-    /// evaluated ([`runtime::Runtime::replays`]); only ops that differ are checked element by element. Such ops
-    /// offer no closest element to [`Finding::Clean`], so a watcher that wants one (a faulty watcher staging
-    /// a false challenge) turns replays off.
-    pub fn set_replay_first(&mut self, on: bool) {
-        self.replay_first = on;
     }
 
     /// The ops (those in `picked`) that this watcher's execution reproduces bit for bit from `trace`'s operands
@@ -261,13 +250,14 @@ impl Watcher {
     }
 
     /// Checks every element of every op against its acceptance region, given the claim's own op inputs; ops
-    /// that move values without arithmetic are replayed and must match bit for bit. With replays on (the
-    /// default) an op whose output this watcher's own execution reproduces bit for bit is accepted whole
-    /// first ([`Watcher::set_replay_first`]). A sound-region violation
-    /// anywhere wins over a threshold breach, and one in an op the contracts adjudicate wins over one in an
-    /// op they do not (it is provable on-chain).
+    /// that move values without arithmetic are replayed and must match bit for bit. First, an op whose output
+    /// this watcher's own execution reproduces bit for bit is accepted whole: it is its own fp32 evaluation,
+    /// inside every region ([`runtime::Runtime::replay_picked`]); such ops offer no closest element to
+    /// [`Finding::Clean`] (see [`Watcher::check_every_element`]). A sound-region violation anywhere wins over a
+    /// threshold breach, and one in an op the contracts adjudicate wins over one in an op they do not (it is
+    /// provable on-chain).
     pub fn check(&self, trace: &Trace) -> Finding {
-        self.check_replaying(trace, self.replay_first)
+        self.check_replaying(trace, true)
     }
 
     /// [`Watcher::check`] with no op replayed: every element of every picked op evaluated against its region,
@@ -284,7 +274,7 @@ impl Watcher {
         let mut over: Option<ElementRef> = None;
         let mut off_chain: Option<ElementRef> = None;
         let picked = self.sample.as_ref().map_or_else(|| vec![true; m.graph.nodes.len()], Sample::draw);
-        let (mut skipped, mut replayed) = (0usize, 0usize);
+        let mut skipped = 0usize;
         let replays = if replay { self.replayed(trace, &picked) } else { vec![false; picked.len()] };
         for (i, node) in m.graph.nodes.iter().enumerate() {
             if !picked[i] {
@@ -293,7 +283,6 @@ impl Watcher {
             }
             let out = &trace.tensors[i + 1];
             if replays[i] {
-                replayed += 1;
                 continue;
             }
             let operands = runtime::operands(m, trace, node);
@@ -338,6 +327,7 @@ impl Watcher {
                 }
             }
         }
+        let replayed = replays.iter().filter(|r| **r).count();
         tracing::debug!(ops = m.graph.nodes.len(), unchecked, skipped, replayed, "claim checked");
         match (off_chain, over) {
             (Some(at), _) => Finding::OffChain(at),
