@@ -428,13 +428,13 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
             Scenario::MiniLmHonest | Scenario::MiniLmCorrupted => {
                 let (input, mut parties) = world.minilm(&opts.cache_dir, minilm.take()).await?;
                 let played = if *s == Scenario::MiniLmCorrupted {
-                    // the first adjudicable matmul of the third segment (a transformer layer)
+                    // the first adjudicable matmul of the second segment (layers 3 to 5)
                     let graph = &parties.prover_model().graph;
-                    let seg = graph.segment_ranges()[2].clone();
+                    let seg = graph.segment_ranges()[1].clone();
                     let target = seg
                         .clone()
                         .find(|i| graph.descriptor(*i).is_some_and(|d| d.kind == crate::graph::OpKind::MatMul))
-                        .ok_or_else(|| Error::Chain("MiniLM: no adjudicable matmul in segment 2".into()))?;
+                        .ok_or_else(|| Error::Chain("MiniLM: no adjudicable matmul in segment 1".into()))?;
                     let mut moved = |op: usize, t: &mut HostTensor| {
                         if op == target {
                             t.data[5] += 1.0;

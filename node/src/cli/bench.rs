@@ -27,9 +27,9 @@ use nao::plot::{LineChart, Series};
 ///   nao bench --report bench.report.json
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Megabytes of fp32 data to hash (9.1 MB = the 31 residual-stream boundaries of a 128-token SmolLM2
-    /// prefill).
-    #[arg(long, default_value_t = 9.1)]
+    /// Megabytes of fp32 data to hash (2.95 MB = the 10 segment boundaries of a 128-token SmolLM2 prefill,
+    /// what posting hashes).
+    #[arg(long, default_value_t = 2.95)]
     mb: f64,
     /// Repetitions of each interleaved timing [default: 10, 3 with --short].
     #[arg(long)]

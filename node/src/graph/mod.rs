@@ -14,6 +14,34 @@ pub use descriptor::{OpKind, OpNode};
 
 use crate::commit::{Hash, MerkleTree};
 
+/// The fewest multiply-adds a segment of repeated blocks should do per byte of the boundary that closes it
+/// ([`block_groups`]). Posting hashes every boundary (SHA-256, one core), so this ratio bounds what hashing
+/// adds to an inference: measured on this project's 2-core machine, one byte hashed costs about as long as
+/// 27 multiply-adds of the model's own kernels, so 4096 per byte keeps hashing under ~0.7 % of the run.
+pub const SEGMENT_MACS_PER_BYTE: usize = 4096;
+
+/// How a model of `blocks` identical blocks, each doing `macs` weight multiply-adds per position and closing
+/// on a residual stream of `hidden` fp32 values per position, groups its blocks into segments: `per` = the
+/// fewest blocks that do [`SEGMENT_MACS_PER_BYTE`] per byte of the closing boundary, then as many consecutive
+/// ranges as `per` blocks per range needs, as even as possible (so each has `per` or a block fewer; one
+/// range of all blocks if even all of them do less). Attention's own products are left out, so the grouping
+/// does not depend on the prompt length.
+///
+/// Fewer, longer segments cost a dispute little: the game's first level points at a longer segment, whose
+/// fine trace the prover recomputes and commits op by op (one more level of fine tree per doubling).
+pub fn block_groups(blocks: usize, macs: usize, hidden: usize) -> Vec<std::ops::Range<usize>> {
+    let per = (SEGMENT_MACS_PER_BYTE * hidden * 4).div_ceil(macs.max(1)).max(1);
+    let groups = blocks.div_ceil(per).max(1);
+    let mut start = 0;
+    (0..groups)
+        .map(|g| {
+            let len = blocks / groups + usize::from(g < blocks % groups);
+            start += len;
+            start - len..start
+        })
+        .collect()
+}
+
 /// Where an operand comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Src {
@@ -464,6 +492,31 @@ impl GraphBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn block_groups_are_even_cover_every_block_and_reach_the_work_per_byte() {
+        // SmolLM2: 30 blocks of 3.54M multiply-adds per position over 576 values -> 10 groups of 3
+        let smol = block_groups(30, 3_538_944, 576);
+        assert_eq!(smol, (0..10).map(|g| 3 * g..3 * g + 3).collect::<Vec<_>>());
+        // MiniLM: 6 blocks of 1.77M over 384 -> 4 needed, so 2 groups of 3
+        assert_eq!(block_groups(6, 1_769_472, 384), vec![0..3, 3..6]);
+        // Uneven: 7 blocks, 3 per group -> 3 groups of 3, 2, 2
+        assert_eq!(block_groups(7, 4096 * 4 * 100 / 3 + 1, 100), vec![0..3, 3..5, 5..7]);
+        // Enough work in one block: a segment each; too little in all of them: one segment
+        assert_eq!(block_groups(3, 1 << 30, 8), vec![0..1, 1..2, 2..3]);
+        assert_eq!(block_groups(3, 1, 8), vec![0..3]);
+        for (blocks, macs, hidden) in [(1, 5, 3), (12, 700_000, 128), (31, 9_000_000, 1024)] {
+            let g = block_groups(blocks, macs, hidden);
+            assert_eq!(g.first().unwrap().start, 0);
+            assert_eq!(g.last().unwrap().end, blocks);
+            assert!(g.windows(2).all(|w| w[0].end == w[1].start));
+            let (min, max) = (g.iter().map(|r| r.len()).min().unwrap(), g.iter().map(|r| r.len()).max().unwrap());
+            assert!(max - min <= 1, "{g:?}");
+            let per = (SEGMENT_MACS_PER_BYTE * hidden * 4).div_ceil(macs);
+            assert_eq!(g.len(), blocks.div_ceil(per), "{g:?}");
+            assert!(max <= per && (g.len() == 1 || (max - 1) * macs < SEGMENT_MACS_PER_BYTE * hidden * 4), "{g:?}");
+        }
+    }
 
     fn graph(nodes: Vec<Node>, segments: Vec<std::ops::Range<usize>>) -> Graph {
         Graph { input_shape: vec![2, 3, 4], weight_shapes: vec![vec![4], vec![4]], nodes, segments }

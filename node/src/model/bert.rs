@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokenizers::Tokenizer;
 
 use super::{read_safetensors, HostTensor, Model};
-use crate::graph::{Graph, GraphBuilder, Op, Src};
+use crate::graph::{block_groups, Graph, GraphBuilder, Op, Src};
 use crate::{Error, Result};
 
 /// The fields of a published BERT `config.json` that the graph needs.
@@ -80,6 +80,8 @@ impl BertConfig {
     }
 
     /// The graph for one sentence of `seq` tokens: input token ids `[seq]`, output the mean-pooled `[hidden]`.
+    /// Segments: the embeddings with the first group of layers, each further group ([`block_groups`]), the
+    /// pooling.
     pub fn graph(&self, seq: usize, weight_shapes: Vec<Vec<usize>>) -> Graph {
         let (h, nh) = (self.hidden_size, self.num_attention_heads);
         let hd = h / nh;
@@ -93,8 +95,9 @@ impl BertConfig {
         let typ = g.push(Op::Narrow { dim: 0, start: 0, len: 1 }, [w(2)], [1, h]);
         let x = g.push(Op::Add, [x, typ], [seq, h]);
         let mut x = g.push(Op::LayerNorm { eps }, [x, w(3), w(4)], [seq, h]);
-        g.end_segment();
-        for l in 0..self.num_hidden_layers as u32 {
+        let (layers, ff) = (self.num_hidden_layers, self.intermediate_size);
+        let groups = block_groups(layers, 4 * h * h + 2 * h * ff, h);
+        for l in 0..layers as u32 {
             let b = 5 + 16 * l;
             let heads = |g: &mut GraphBuilder, t: Src| {
                 let t = g.push(Op::Reshape, [t], [seq, nh, hd]);
@@ -120,7 +123,9 @@ impl BertConfig {
             let f = g.linear(f, w(b + 12), w(b + 13), [seq, h]);
             let r = g.push(Op::Add, [f, x], [seq, h]);
             x = g.push(Op::LayerNorm { eps }, [r, w(b + 14), w(b + 15)], [seq, h]);
-            g.end_segment();
+            if groups.iter().any(|group| group.end == l as usize + 1) {
+                g.end_segment();
+            }
         }
         g.push(Op::MeanRows, [x], [h]);
         g.finish()

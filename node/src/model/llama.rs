@@ -12,8 +12,9 @@
 //! queries `[heads, t, hd]` are regrouped (a reshape) to `[kv_heads, r·t, hd]` and multiplied with that
 //! head's keys directly.
 //!
-//! Each step is cut into segments (embedding, one per block, final norm + lm head + argmax) whose last nodes
-//! are natural commitment boundaries ([`Generation::segments`]).
+//! Each step is cut into segments (groups of consecutive blocks, the first one with the embedding, as
+//! [`block_groups`] sizes them; then final norm + lm head + argmax) whose last nodes are the commitment
+//! boundaries ([`Generation::segments`]).
 
 use std::ops::Range;
 use std::path::Path;
@@ -24,7 +25,7 @@ use tokenizers::Tokenizer;
 use super::gguf::{self, GgufModel, LlamaConfig};
 use super::gguf_tokenizer::tokenizer_from_gguf;
 use super::{fetch, HostTensor, Model};
-use crate::graph::{Graph, GraphBuilder, Op, Src};
+use crate::graph::{block_groups, Graph, GraphBuilder, Op, Src};
 use crate::{Error, Result};
 
 /// Weight tensors of one transformer block (input norm, q, k, v, o, post-attention norm, gate, up, down).
@@ -98,10 +99,14 @@ pub fn weight_shapes(c: &LlamaConfig) -> Vec<Vec<usize>> {
 /// What a segment of a generation graph computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Part {
-    /// The token embedding of the step's input ids.
-    Embedding,
-    /// Transformer block `l` (attention and MLP, both residual adds included).
-    Block(usize),
+    /// Transformer blocks `start..end` (attention and MLP, both residual adds included), grouped by
+    /// [`block_groups`]; the step's first such segment begins with the token embedding of its input ids.
+    Blocks {
+        /// First block.
+        start: usize,
+        /// One past the last block.
+        end: usize,
+    },
     /// Final norm, lm head (logits), argmax and the concatenation of the new token to the earlier ones.
     Head,
 }
@@ -184,7 +189,8 @@ fn build(c: &LlamaConfig, prompt_len: usize, new_tokens: usize) -> Generation {
     let lm_head = if c.tie_word_embeddings { 0 } else { final_norm + 1 };
 
     let mut g = GraphBuilder::new(vec![prompt_len], weight_shapes(c));
-    let mut segments = Vec::with_capacity(new_tokens * (c.num_layers + 2));
+    let groups = block_groups(c.num_layers, h * (nh + 2 * kvh) * hd + nh * hd * h + 3 * h * ff, h);
+    let mut segments = Vec::with_capacity(new_tokens * (groups.len() + 1));
     let mut logits = Vec::with_capacity(new_tokens);
     let mut done = 0;
     // Closes a segment both in the graph (`Graph::segments`) and in the labelled list.
@@ -203,7 +209,6 @@ fn build(c: &LlamaConfig, prompt_len: usize, new_tokens: usize) -> Generation {
         let (t, pos) = if step == 0 { (prompt_len, 0) } else { (1, prompt_len + step - 1) };
         let len = pos + t;
         let mut x = g.push(Op::Embedding, [ids, w(0)], [t, h]);
-        cut(&mut g, &mut segments, step, Part::Embedding, x);
         for l in 0..c.num_layers {
             let b = 1 + PER_BLOCK * l;
             let n = g.push(Op::RmsNorm { eps }, [x, w(b)], [t, h]);
@@ -254,7 +259,9 @@ fn build(c: &LlamaConfig, prompt_len: usize, new_tokens: usize) -> Generation {
             let m = g.push(Op::Mul, [gate, up], [t, ff]);
             let d = g.push(Op::MatMul, [m, w(b + 8)], [t, h]);
             x = g.push(Op::Add, [d, x1], [t, h]);
-            cut(&mut g, &mut segments, step, Part::Block(l), x);
+            if let Some(r) = groups.iter().find(|r| r.end == l + 1) {
+                cut(&mut g, &mut segments, step, Part::Blocks { start: r.start, end: r.end }, x);
+            }
         }
         // Only the last position's logits choose the next token.
         let last = if t > 1 { g.push(Op::Narrow { dim: 0, start: t as u32 - 1, len: 1 }, [x], [1, h]) } else { x };
@@ -344,7 +351,7 @@ impl Llama {
         Ok(self.generation(prompt_len, new_tokens)?.graph)
     }
 
-    /// Node ranges of the segments of [`Llama::generation`] (embedding, each block, head; per step).
+    /// Node ranges of the segments of [`Llama::generation`] (groups of blocks, head; per step).
     pub fn segments(&self, prompt_len: usize, new_tokens: usize) -> Result<Vec<Range<usize>>> {
         Ok(self.generation(prompt_len, new_tokens)?.segment_ranges())
     }
@@ -420,7 +427,9 @@ mod tests {
         let g = &gen.graph;
         g.validate().unwrap();
         assert_eq!(g.nodes.last().unwrap().shape, vec![3]);
-        assert_eq!(gen.segments.len(), 3 * (c.num_layers + 2));
+        let groups = gen.segments.iter().filter(|s| s.step == 0 && s.part != Part::Head).count();
+        assert_eq!(groups, 10, "SmolLM2's 30 blocks, 3 per segment");
+        assert_eq!(gen.segments.len(), 3 * (groups + 1));
         let mut next = 0;
         for s in &gen.segments {
             assert_eq!(s.nodes.start, next, "{s:?}");
@@ -429,17 +438,21 @@ mod tests {
             let last = &g.nodes[s.nodes.end - 1];
             let t = if s.step == 0 { 5 } else { 1 };
             match s.part {
-                Part::Embedding => assert_eq!((last.op, last.shape.clone()), (Op::Embedding, vec![t, 576])),
-                Part::Block(_) => assert_eq!((last.op, last.shape.clone()), (Op::Add, vec![t, 576])),
+                Part::Blocks { start, end } => {
+                    assert_eq!(end - start, 3);
+                    assert_eq!((last.op, last.shape.clone()), (Op::Add, vec![t, 576]));
+                    let first = &g.nodes[s.nodes.start].op;
+                    assert_eq!(start == 0, *first == Op::Embedding, "{s:?} begins with {first:?}");
+                }
                 Part::Head => assert_eq!(last.shape, vec![s.step + 1]),
             }
         }
         assert_eq!(next, g.nodes.len());
         // Decode steps attend over the cache: step 2 sees the 5 prompt positions and the token of step 1.
-        let step2 = gen.segments.iter().find(|s| s.step == 2 && s.part == Part::Block(0)).unwrap();
+        let step2 = gen.segments.iter().find(|s| s.step == 2 && s.part == Part::Blocks { start: 0, end: 3 }).unwrap();
         let concats: Vec<_> =
             g.nodes[step2.nodes.clone()].iter().filter(|n| matches!(n.op, Op::Concat { .. })).collect();
-        assert_eq!(concats.len(), 2);
+        assert_eq!(concats.len(), 2 * 3, "keys and values of each of the segment's 3 blocks");
         assert!(concats.iter().all(|n| n.shape == vec![3, 7, 64]));
         // Each step's logits are the lm head over the embedding table.
         for &i in &gen.logits {
