@@ -168,8 +168,8 @@ impl BenchArgs {
         }
         let mode = if self.short { Mode::Short } else { Mode::Full };
         let reps = self.reps.unwrap_or(if self.short { 3 } else { 10 }).max(1);
-        let sweep_reps = if self.short { 2 } else { reps.min(5) };
-        let watch_reps = if self.short { 1 } else { 3 };
+        let sweep_reps = if self.short { 2 } else { reps.min(8) };
+        let watch_reps = if self.short { 1 } else { 5 };
         let sweep =
             self.sweep
                 .clone()

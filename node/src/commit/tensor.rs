@@ -1,5 +1,6 @@
 //! Tensor roots: chunked SHA-256 over fp32 little-endian bytes, shape bound at the top.
 
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::merkle::{leaf_hash, Hash, MerkleProof, MerkleTree};
@@ -9,6 +10,9 @@ use crate::{Error, Result};
 pub const CHUNK_ELEMS: usize = 1024;
 /// Bytes per chunk.
 pub const CHUNK_BYTES: usize = CHUNK_ELEMS * 4;
+/// Tensors of at least this many bytes (16 chunks) have their chunks hashed on every core
+/// ([`TensorCommitment::new`]); below it, handing the chunks to other threads costs more than it saves.
+pub const PARALLEL_MIN_BYTES: usize = 16 * CHUNK_BYTES;
 
 #[cfg(not(target_endian = "little"))]
 compile_error!("nao commits fp32 tensors as little-endian bytes and reads them in place");
@@ -55,17 +59,28 @@ pub struct TensorOpening {
 }
 
 impl TensorCommitment {
-    /// Commits `data` with `shape` (their sizes must agree).
+    /// Commits `data` with `shape` (their sizes must agree). The chunks of a tensor of
+    /// [`PARALLEL_MIN_BYTES`] or more are hashed on every core (rayon's pool, idle while the caller waits
+    /// for the commitment): the root is the same, the wall time what one core takes over the cores.
     pub fn new(data: &[f32], shape: &[usize]) -> Self {
-        Self::with_chunk_bytes(data, shape, CHUNK_BYTES)
+        let bytes: &[u8] = bytemuck::cast_slice(data);
+        if bytes.len() < PARALLEL_MIN_BYTES {
+            return Self::with_chunk_bytes(data, shape, CHUNK_BYTES);
+        }
+        Self::from_leaves(bytes.par_chunks(CHUNK_BYTES).map(leaf_hash).collect(), data, shape)
     }
 
-    /// Commits with another leaf size (for measurements only: the protocol's leaf is [`CHUNK_BYTES`]).
+    /// Commits on the calling thread alone, with leaves of `chunk_bytes` (for measurements: the protocol's
+    /// leaf is [`CHUNK_BYTES`]; `nao bench` compares one core's commitment with one core's SHA-256).
     pub fn with_chunk_bytes(data: &[f32], shape: &[usize], chunk_bytes: usize) -> Self {
-        debug_assert_eq!(data.len(), shape.iter().product::<usize>());
         let bytes: &[u8] = bytemuck::cast_slice(data);
-        let leaves: Vec<Hash> =
+        let leaves =
             if bytes.is_empty() { vec![leaf_hash(&[])] } else { bytes.chunks(chunk_bytes).map(leaf_hash).collect() };
+        Self::from_leaves(leaves, data, shape)
+    }
+
+    fn from_leaves(leaves: Vec<Hash>, data: &[f32], shape: &[usize]) -> Self {
+        debug_assert_eq!(data.len(), shape.iter().product::<usize>());
         let tree = MerkleTree::from_leaf_hashes(leaves);
         let root = tensor_root(&tree.root(), shape);
         Self { shape: shape.to_vec(), tree, root }
@@ -146,5 +161,17 @@ mod tests {
         assert!(o.verify(&[n / 8, 8], &c.root()).is_err());
         let last = c.open(&data, n - 1..n).unwrap();
         assert_eq!(last.chunks[0].data.len(), (n - 3 * CHUNK_ELEMS) * 4);
+    }
+
+    #[test]
+    fn hashing_on_every_core_gives_the_one_core_root() {
+        // below, at and above the parallel threshold, with a short last chunk
+        for n in [PARALLEL_MIN_BYTES / 4 - 1, PARALLEL_MIN_BYTES / 4, 40 * CHUNK_ELEMS + 7] {
+            let data: Vec<f32> = (0..n).map(|i| (i as f32 * 0.3).cos()).collect();
+            let one_core = TensorCommitment::with_chunk_bytes(&data, &[n], CHUNK_BYTES);
+            let c = TensorCommitment::new(&data, &[n]);
+            assert_eq!((c.root(), c.data_root()), (one_core.root(), one_core.data_root()), "{n} elements");
+            c.open(&data, n - 2..n).unwrap().verify(&[n], &one_core.root()).unwrap();
+        }
     }
 }
