@@ -130,7 +130,7 @@ pub struct PostingBench {
     /// Nodes in the graph.
     pub nodes: usize,
     /// Repetitions timed (pairs of one plain and one committed run): at least the run's `reps`, more for a
-    /// short inference ([`POSTING_SECONDS_PER_REP`]).
+    /// short inference ([`scaled_reps`]).
     #[serde(default)]
     pub reps: usize,
     /// Bytes of the coarse trace hashed per run.
@@ -203,7 +203,7 @@ pub fn rss_mib() -> f64 {
 /// is shorter gets more repetitions (`reps` x this / its plain time, [`scaled_reps`]), so a 36 ms MiniLM run
 /// and a 280 ms SmolLM2 run draw their medians from the same share of the machine's time (one descheduling
 /// moves a short run's ratio by percents).
-pub const SECONDS_PER_REP: f64 = 0.3;
+pub const SECONDS_PER_REP: f64 = 1.0;
 
 /// `reps`, or more for an inference of `plain_s` seconds shorter than [`SECONDS_PER_REP`] (at least one).
 pub fn scaled_reps(reps: usize, plain_s: f64) -> usize {
