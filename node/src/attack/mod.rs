@@ -39,7 +39,7 @@ pub enum Attack {
     EpsilonChanged,
     /// Every erf GELU computed with its tanh approximation.
     GeluApproximated,
-    /// One transformer layer skipped: its output boundary is its input boundary.
+    /// The middle segment's layers skipped (MiniLM: layers 3-5): its output boundary is its input boundary.
     LayerSkipped,
     /// The embedding row of one token of the prompt replaced by another token's (the "altered ad embedding").
     EmbeddingAltered,
