@@ -130,7 +130,7 @@ pub struct PostingBench {
     /// Nodes in the graph.
     pub nodes: usize,
     /// Repetitions timed (pairs of one plain and one committed run): at least the run's `reps`, more for a
-    /// short inference ([`scaled_reps`]).
+    /// short inference ([`Reps::for_run`]).
     #[serde(default)]
     pub reps: usize,
     /// Bytes of the coarse trace hashed per run.
@@ -199,18 +199,28 @@ pub fn rss_mib() -> f64 {
     status_mib("VmRSS:")
 }
 
-/// Seconds of plain inference each asked-for repetition of a timed ratio stands for: a model whose inference
-/// is shorter gets more repetitions (`reps` x this / its plain time, [`scaled_reps`]), so a 36 ms MiniLM run
-/// and a 280 ms SmolLM2 run draw their medians from the same share of the machine's time (one descheduling
-/// moves a short run's ratio by percents).
-pub const SECONDS_PER_REP: f64 = 1.0;
-
-/// `reps`, or more for an inference of `plain_s` seconds shorter than [`SECONDS_PER_REP`] (at least one).
-pub fn scaled_reps(reps: usize, plain_s: f64) -> usize {
-    reps.max(1).max((reps as f64 * SECONDS_PER_REP / plain_s.max(1e-6)).ceil() as usize)
+/// How many repetitions a timed ratio takes: `count`, or more for a short inference, each of the `count`
+/// standing for `seconds` of plain runs ([`Reps::for_run`]; `nao bench` takes them from its
+/// [`Mode`]). A 34 ms MiniLM run and a 280 ms SmolLM2 run then
+/// draw their medians from the same share of the machine's time: one descheduling moves a short run's ratio
+/// by percents, and on this machine single runs vary by 10-30 %.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reps {
+    /// Repetitions asked for (at least one is run).
+    pub count: usize,
+    /// Seconds of plain inference each of them stands for.
+    pub seconds: f64,
 }
 
-/// Seconds one plain run of `graph` takes on `rt` (after the caller's warm-up): what [`scaled_reps`] reads.
+impl Reps {
+    /// The repetitions to time for an inference of `plain_s` seconds: `count`, or more if it is shorter than
+    /// `seconds` (at least one).
+    pub fn for_run(self, plain_s: f64) -> usize {
+        self.count.max(1).max((self.count as f64 * self.seconds / plain_s.max(1e-6)).ceil() as usize)
+    }
+}
+
+/// Seconds one plain run of `graph` takes on `rt` (after the caller's warm-up): what [`Reps::for_run`] reads.
 fn one_plain_run(
     rt: &crate::runtime::Runtime,
     graph: &crate::graph::Graph,
@@ -221,12 +231,12 @@ fn one_plain_run(
     Ok(t.elapsed().as_secs_f64())
 }
 
-/// Measures [`PostingBench`] over `reps` interleaved repetitions, more for a short inference ([`scaled_reps`])
-/// (candle's CPU kernels, default threads: what provers run).
+/// Measures [`PostingBench`] over `reps` interleaved repetitions ([`Reps::for_run`]) (candle's CPU kernels,
+/// default threads: what provers run).
 pub fn posting_overhead(
     model: &crate::model::Model,
     input: &crate::model::HostTensor,
-    reps: usize,
+    reps: Reps,
 ) -> crate::Result<PostingBench> {
     posting_overhead_in(model, input, reps, crate::runtime::Config::default())
 }
@@ -235,7 +245,7 @@ pub fn posting_overhead(
 pub fn posting_overhead_in(
     model: &crate::model::Model,
     input: &crate::model::HostTensor,
-    reps: usize,
+    reps: Reps,
     config: crate::runtime::Config,
 ) -> crate::Result<PostingBench> {
     let rt = crate::runtime::Runtime::with_config(model, config)?;
@@ -249,7 +259,7 @@ pub fn posting_overhead_in(
     let coarse_bytes = coarse.indices.iter().map(size).sum();
     let fine_bytes = (0..rec.tensors.len()).map(|i| size(&i)).sum();
     drop(rec);
-    let reps = scaled_reps(reps, one_plain_run(&rt, g, input)?);
+    let reps = reps.for_run(one_plain_run(&rt, g, input)?);
     let (mut plain, mut traced, mut ratios, mut cpu_ratios) = (f64::MAX, f64::MAX, Vec::new(), Vec::new());
     for rep in 0..reps {
         // Each repetition times both back to back, the order alternating (plain first, then committed first),
@@ -308,7 +318,7 @@ pub struct WatcherBench {
     /// Elements checked.
     pub elements: usize,
     /// Repetitions timed: at least the run's watcher repetitions, more for a short inference
-    /// ([`scaled_reps`]).
+    /// ([`Reps::for_run`]).
     #[serde(default)]
     pub reps: usize,
     /// Best check time, seconds.
@@ -338,19 +348,19 @@ pub struct WatcherBench {
 /// The spot-check rate `nao bench` measures: one op in ten.
 pub const SPOT_CHECK_RATE: f64 = 0.1;
 
-/// Measures [`WatcherBench`] over `reps` repetitions, more for a short inference ([`scaled_reps`]), each a
+/// Measures [`WatcherBench`] over `reps` repetitions, more for a short inference ([`Reps::for_run`]), each a
 /// check and a plain inference back to back.
 pub fn watcher_ratio(
     model: &crate::model::Model,
     input: &crate::model::HostTensor,
-    reps: usize,
+    reps: Reps,
 ) -> crate::Result<WatcherBench> {
     let rt = crate::runtime::Runtime::new(model)?;
     let trace = rt.run(&model.graph, input, None)?;
     let elements = check_all(model, Some(&rt), &trace, None);
     let other =
         crate::runtime::Runtime::with_config(model, Config::Dot(Order::Pairwise))?.run(&model.graph, input, None)?;
-    let reps = scaled_reps(reps, one_plain_run(&rt, &model.graph, input)?);
+    let reps = reps.for_run(one_plain_run(&rt, &model.graph, input)?);
     let (mut check, mut plain, mut ratios, mut spot, mut others) =
         (f64::MAX, f64::MAX, Vec::new(), Vec::new(), Vec::new());
     // one repetition: `work`, then a plain inference; the ratio of the two

@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{HashBench, PostingBench, RoleMemory, WatcherBench, SECONDS_PER_REP};
+use super::{HashBench, PostingBench, Reps, RoleMemory, WatcherBench};
 
 /// The reason every not-yet-measured slot starts with.
 pub const NOT_MEASURED: &str = "not measured yet";
@@ -50,8 +50,20 @@ impl<T> Slot<T> {
 pub enum Mode {
     /// Every figure at the issue's sizes, enough repetitions for stable ratios (minutes in release).
     Full,
-    /// CI-sized: the same figures with fewer repetitions and a shorter prompt sweep (well under a minute).
+    /// CI-sized: the same figures with fewer repetitions and a shorter prompt sweep (about a minute).
     Short,
+}
+
+impl Mode {
+    /// `count` repetitions of a timed ratio in this mode: each stands for a second of plain inference in a
+    /// full run, a fifth of one in a short run ([`Reps`]).
+    pub fn reps(self, count: usize) -> Reps {
+        let seconds = match self {
+            Mode::Full => 1.0,
+            Mode::Short => 0.2,
+        };
+        Reps { count, seconds }
+    }
 }
 
 /// The machine the report was measured on.
@@ -409,12 +421,13 @@ impl Report {
              the coarse trace as it is produced) over plain inference (`run_plain`) of the same graph and input. \
              Each repetition runs both back to back, in alternating order; the judged figure is the median of the \
              per-repetition ratios (a pair shares the load of its moment), the best of each side is shown too. \
-             A short inference gets more repetitions (each asked-for one stands for {SECONDS_PER_REP} s of \
-             plain runs), so every model's median is drawn from about the same share of the machine's time. \
+             A short inference gets more repetitions (each asked-for one stands for {} s of plain runs), so \
+             every model's median is drawn from about the same share of the machine's time. \
              The CPU-time ratio (every thread's CPU time, from `/proc/self/task/*/schedstat`) is the work added: \
              other processes disturb it less than wall time. \"Hashing alone\" is derived, not timed: 1 + the \
              coarse trace's bytes at this run's posting-path commitment throughput (every core; see Hashing) over the best plain run, the \
-             overhead that would remain if hashing were all `run_committed` added.\n"
+             overhead that would remain if hashing were all `run_committed` added.\n",
+            self.mode.reps(0).seconds
         );
         posting_table(&mut s, &self.posting_overhead, Some(&self.hash_vs_limit));
         if !self.overhead_vs_prompt.is_empty() {

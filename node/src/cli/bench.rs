@@ -194,17 +194,17 @@ impl BenchArgs {
         for which in [Bench::Minilm, Bench::Smollm2] {
             let (model, input) = models.get(which, self.tokens)?;
             step(format!("posting_overhead[{}, {} tokens]", model.name, self.tokens));
-            posting.push(bench::posting_overhead(&model, &input, reps)?);
+            posting.push(bench::posting_overhead(&model, &input, mode.reps(reps))?);
             bar.inc(1);
             step(format!("watcher_ratio[{}]", model.name));
-            watcher.push(bench::watcher_ratio(&model, &input, watch_reps)?);
+            watcher.push(bench::watcher_ratio(&model, &input, mode.reps(watch_reps))?);
             bar.inc(1);
         }
         let mut sweep_runs = Vec::new();
         for t in &sweep {
             step(format!("posting_overhead[SmolLM2, {t} tokens]"));
             let (model, input) = models.get(Bench::Smollm2, *t)?;
-            sweep_runs.push(bench::posting_overhead(&model, &input, sweep_reps)?);
+            sweep_runs.push(bench::posting_overhead(&model, &input, mode.reps(sweep_reps))?);
             bar.inc(1);
         }
         let mut memory = Vec::new();
@@ -216,7 +216,7 @@ impl BenchArgs {
             }
         }
         step("GPU".into());
-        let gpu = gpu_posting(&models, self.tokens, reps)?;
+        let gpu = gpu_posting(&models, self.tokens, mode.reps(reps))?;
         bar.inc(1);
         bar.finish_and_clear();
         drop(models);
@@ -330,7 +330,7 @@ fn role_in_child(models: &Models, role: Role, which: Bench, tokens: usize) -> ey
 
 /// Posting overhead on the GPU when this build has the `cuda` feature and the machine a GPU; otherwise why
 /// not.
-fn gpu_posting(models: &Models, tokens: usize, reps: usize) -> eyre::Result<Slot<Vec<PostingBench>>> {
+fn gpu_posting(models: &Models, tokens: usize, reps: bench::Reps) -> eyre::Result<Slot<Vec<PostingBench>>> {
     let gpu_present = Path::new("/dev/nvidia0").exists() || Path::new("/proc/driver/nvidia").exists();
     if !gpu_present {
         return Ok(Slot::skipped(GPU_ABSENT));
