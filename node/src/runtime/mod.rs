@@ -190,11 +190,12 @@ impl Runtime {
     }
 
     /// The posting hot path: runs like [`Runtime::run_plain`] and hashes each coarse-trace tensor (input,
-    /// segment boundaries, output) as it is produced; nothing else is kept. The fine trace of a disputed
-    /// segment is recomputed with [`Runtime::record`] (CPU runs are deterministic; the recomputed boundary
-    /// roots are checked against the posted ones).
+    /// segment boundaries, output) as it is produced, its chunks on every core ([`TensorCommitment::new`]);
+    /// nothing else is kept. The fine trace of a disputed segment is recomputed with [`Runtime::record`] (CPU
+    /// runs are deterministic; the recomputed boundary roots are checked against the posted ones).
     pub fn run_committed(&self, graph: &Graph, input: &HostTensor) -> Result<(HostTensor, ListCommitment)> {
-        // (Hashing on a second thread while the model computes was measured no faster on 2 cores.)
+        // (Hashing on a thread of its own while the model computes, at normal or idle priority, was measured
+        // no faster on 2 cores than waiting for each boundary's all-core hash.)
         let indices = graph.coarse_indices();
         let mut commits = Vec::with_capacity(indices.len());
         let mut want = indices.iter().peekable();
