@@ -59,11 +59,7 @@ impl HashBench {
     /// The commitment throughput of the posting path: on every core where measured (reports before it was
     /// recorded: one core's).
     pub fn posting_gbps(&self) -> f64 {
-        if self.all_cores_gbps > 0.0 {
-            self.all_cores_gbps
-        } else {
-            self.commitment_gbps
-        }
+        recorded_or(self.all_cores_gbps, self.commitment_gbps)
     }
 }
 
@@ -184,11 +180,16 @@ impl PostingBench {
     /// The figure judged against the goal: [`PostingBench::quiet_ratio`] (the median of the pair ratios for
     /// reports written before it was recorded).
     pub fn judged(&self) -> f64 {
-        if self.quiet_ratio > 0.0 {
-            self.quiet_ratio
-        } else {
-            self.median_ratio
-        }
+        recorded_or(self.quiet_ratio, self.median_ratio)
+    }
+}
+
+/// `figure`, or `older` where a report from before `figure` was recorded reads it as 0 (its serde default).
+fn recorded_or(figure: f64, older: f64) -> f64 {
+    if figure > 0.0 {
+        figure
+    } else {
+        older
     }
 }
 
