@@ -2,8 +2,8 @@
 //!
 //! `cargo bench -p nao --bench hashing` (add `-- --quick` for a short run). Sizes: ~1 MB (one 128-token
 //! SmolLM2 residual-stream boundary is 0.29 MB; a MiniLM one 0.2 MB) and ~3 MB (the coarse trace of a
-//! 128-token SmolLM2 prefill: its 10 segment boundaries). Plain SHA-256 over the same bytes is the limit the commitment is measured
-//! against (`nao bench` reports the ratio).
+//! 128-token SmolLM2 prefill: its 10 segment boundaries). Plain SHA-256 over the same bytes is the limit the
+//! commitment is measured against (`nao bench` reports the ratio).
 
 use std::hint::black_box;
 

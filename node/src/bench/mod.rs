@@ -227,10 +227,9 @@ pub fn rss_mib() -> f64 {
 }
 
 /// How many repetitions a timed ratio takes: `count`, or more for a short inference, each of the `count`
-/// standing for `seconds` of plain runs ([`Reps::for_run`]; `nao bench` takes them from its
-/// [`Mode`]). A 34 ms MiniLM run and a 280 ms SmolLM2 run then
-/// draw their medians from the same share of the machine's time: one descheduling moves a short run's ratio
-/// by percents, and on this machine single runs vary by 10-30 %.
+/// standing for `seconds` of plain runs ([`Reps::for_run`]; `nao bench` takes them from its [`Mode`]). A 36 ms
+/// MiniLM run and a 290 ms SmolLM2 run then draw their figures from the same share of the machine's time: one
+/// descheduling moves a short run's ratio by percents, and on this machine single runs vary by 10-30 %.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Reps {
     /// Repetitions asked for (at least one is run).
@@ -319,6 +318,7 @@ pub fn posting_overhead_in(
             cpu_ratios.push(q_cpu as f64 / p_cpu as f64);
         }
     }
+    let (plain, committed) = (quantile(&mut plains, 0.0), quantile(&mut commits, 0.0));
     Ok(PostingBench {
         model: model.name.clone(),
         tokens: input.data.len(),
@@ -326,9 +326,9 @@ pub fn posting_overhead_in(
         reps,
         coarse_bytes,
         fine_bytes,
-        plain_s: quantile(&mut plains, 0.0),
-        traced_s: quantile(&mut commits, 0.0),
-        ratio: quantile(&mut commits, 0.0) / quantile(&mut plains, 0.0),
+        plain_s: plain,
+        traced_s: committed,
+        ratio: committed / plain,
         median_ratio: median(&mut ratios),
         quiet_ratio: quantile(&mut commits, 0.1) / quantile(&mut plains, 0.1),
         cpu_ratio: (!cpu_ratios.is_empty()).then(|| median(&mut cpu_ratios)),

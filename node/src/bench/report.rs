@@ -425,11 +425,11 @@ impl Report {
              one varied least (Profile, below). The median of the per-repetition ratios and the best of each side \
              are shown too. \
              A short inference gets more repetitions (each asked-for one stands for {} s of plain runs), so \
-             every model's median is drawn from about the same share of the machine's time. \
-             The CPU-time ratio (every thread's CPU time, from `/proc/self/task/*/schedstat`) is the work added: \
-             other processes disturb it less than wall time. \"Hashing alone\" is derived, not timed: 1 + the \
-             coarse trace's bytes at this run's posting-path commitment throughput (every core; see Hashing) over the best plain run, the \
-             overhead that would remain if hashing were all `run_committed` added.\n",
+             every model's figures are drawn from about the same share of the machine's time. The CPU-time ratio \
+             (every thread's CPU time, from `/proc/self/task/*/schedstat`) is the work added: other processes \
+             disturb it less than wall time. \"Hashing alone\" is derived, not timed: 1 + the coarse trace's \
+             bytes at this run's posting-path commitment throughput (every core; see Hashing) over the best plain \
+             run, the overhead that would remain if hashing were all `run_committed` added.\n",
             self.mode.reps(0).seconds
         );
         posting_table(&mut s, &self.posting_overhead, Some(&self.hash_vs_limit));
@@ -464,10 +464,10 @@ impl Report {
             s,
             "\n## Watcher\n\nThe watcher's check of a whole claim, over one plain inference; each repetition checks \
              then infers, and the judged figure is the median of the per-repetition ratios (more repetitions for a \
-             short inference, as above). The watcher first \
-             replays each op on its own prepared runtime from the claim's operands: an output reproduced bit for \
-             bit is its own fp32 evaluation, inside every region, and is accepted whole; the elements of every \
-             other op are checked against their regions. The claim here comes from the default CPU kernels, as \
+             short inference, as above). The watcher first replays each op on its own prepared runtime from the \
+             claim's operands: an output reproduced bit for bit is its own fp32 evaluation, inside every region, \
+             and is accepted whole; the elements of every other op are checked against their regions. The claim \
+             here comes from the default CPU kernels, as \
              the watcher's own, so every op replays; \"another kernel\" checks the same input computed with nao's \
              pairwise reference kernel for MatMul and BatchMatMul, whose elements are then all decided by their \
              regions (the worst case, recorded). \
