@@ -9,7 +9,6 @@ import {Position, LibPosition} from "./lib/Position.sol";
 import {Committee, IVoteSettler} from "./Committee.sol";
 import {
     Claim,
-    ClaimStatus,
     ModelSpec,
     OpKind,
     OpNode,
@@ -238,8 +237,9 @@ contract DisputeGame is IVoteSettler {
     // ------------------------------------------------------------------ one-level game
 
     /// @notice Challenges one output element of one op of a pending claim whose model has one segment per op,
-    ///         adjudicated at once; send `claims.challengeBond()`.
-    function challenge(bytes32 claimId, ElementChallenge calldata c) external payable returns (bytes32 gameId) {
+    ///         adjudicated at once, with the bond of the sender's commitment (`ClaimManager.commitChallenge`, made
+    ///         in an earlier block with `salt`).
+    function challenge(bytes32 claimId, ElementChallenge calldata c, bytes32 salt) external returns (bytes32 gameId) {
         Claim memory cl = claims.challengeable(claimId);
         ModelSpec memory spec = registry.model(cl.modelId);
         (bool inside, uint32 yBits) = adjudicate(spec, cl.traceRoot, c);
@@ -249,8 +249,8 @@ contract DisputeGame is IVoteSettler {
         GameOutcome outcome = inside ? GameOutcome.ProverWon : GameOutcome.ChallengerWon;
         _games[gameId] = Game(claimId, msg.sender, c.op, c.row, c.col, outcome);
         emit GameResolved(gameId, claimId, msg.sender, c.op, c.row, c.col, yBits, outcome);
-        claims.openGame{value: msg.value}(claimId, msg.sender);
-        claims.closeGame(claimId, msg.sender, outcome);
+        uint64 rank = claims.openGame(claimId, msg.sender, salt);
+        claims.closeGame(claimId, msg.sender, rank, outcome);
     }
 
     /// @notice Verifies every opening of `c` against the model and the (one segment per op) trace root and
@@ -278,19 +278,25 @@ contract DisputeGame is IVoteSettler {
 
     // ------------------------------------------------------------------ partition game: segment level
 
-    /// @notice Starts a partition game by k-ary bisection over the claim's boundary list; send
-    ///         `claims.challengeBond()`. The prover reveals next (or, for a one-segment model, posts the fine root).
-    function bisect(bytes32 claimId) external payable returns (bytes32 gameId) {
+    /// @notice Starts a partition game by k-ary bisection over the claim's boundary list, with the bond of the
+    ///         sender's commitment made with `salt`. The prover reveals next (or, for a one-segment model, posts
+    ///         the fine root).
+    function bisect(bytes32 claimId, bytes32 salt) external returns (bytes32 gameId) {
         Claim memory cl = claims.challengeable(claimId);
         uint32 segments = registry.model(cl.modelId).segmentCount;
         Position start = LibPosition.root();
         gameId = partitionGameIdOf(claimId, msg.sender, start);
         _create(gameId, claimId, cl, segments, start, 0, segments, cl.inputRoot, cl.outputRoot);
+        _partition[gameId].rank = claims.openGame(claimId, msg.sender, salt);
     }
 
     /// @notice Starts a partition game at one segment, named directly with its two boundaries opened against
-    ///         the claim's coarse trace root; send `claims.challengeBond()`. The prover posts the fine root next.
-    function pointSegment(bytes32 claimId, SegmentPointer calldata p) external payable returns (bytes32 gameId) {
+    ///         the claim's coarse trace root, with the bond of the sender's commitment made with `salt`. The prover
+    ///         posts the fine root next.
+    function pointSegment(bytes32 claimId, SegmentPointer calldata p, bytes32 salt)
+        external
+        returns (bytes32 gameId)
+    {
         Claim memory cl = claims.challengeable(claimId);
         uint32 segments = registry.model(cl.modelId).segmentCount;
         // INVARIANT: a disputed segment is a segment of the model.
@@ -301,6 +307,7 @@ contract DisputeGame is IVoteSettler {
         Position start = LibPosition.node(arity, LibPosition.leafDepth(arity, segments), p.segment);
         gameId = partitionGameIdOf(claimId, msg.sender, start);
         _create(gameId, claimId, cl, segments, start, p.segment, p.segment + 1, p.lo.root, p.hi.root);
+        _partition[gameId].rank = claims.openGame(claimId, msg.sender, salt);
     }
 
     /// @notice Prover: reveals the interior boundaries lo + j w (j = 1 .. k - 1, those below hi; w the width
@@ -510,10 +517,11 @@ contract DisputeGame is IVoteSettler {
     // ------------------------------------------------------------------ clocks
 
     /// @notice Ends a game whose mover can no longer move: its clock ran out (the other side wins), or the
-    ///         claim was already slashed by another game (moot: the challenger's bond goes back). Anyone may call.
+    ///         game no longer decides anything: the claim was slashed by another game and its reward grace is
+    ///         over (moot: the challenger's bond goes back). Anyone may call.
     function timeout(bytes32 gameId) external returns (GameOutcome outcome) {
         PartitionGame storage g = _active(gameId);
-        if (claims.claim(g.claimId).status != ClaimStatus.Pending) {
+        if (!claims.contested(g.claimId)) {
             outcome = GameOutcome.Moot;
         } else {
             // INVARIANT: no clock runs while the committee votes (its own windows bound the vote).
@@ -565,7 +573,6 @@ contract DisputeGame is IVoteSettler {
         g.loRoot = loRoot;
         g.hiRoot = hiRoot;
         emit GameCreated(gameId, claimId, msg.sender, cl.prover, start, lo, hi, loRoot, hiRoot);
-        claims.openGame{value: msg.value}(claimId, msg.sender);
     }
 
     /// @dev The running game `gameId`.
@@ -600,7 +607,7 @@ contract DisputeGame is IVoteSettler {
         g.phase = Phase.Ended;
         g.outcome = outcome;
         emit GameEnded(gameId, g.claimId, g.challenger, outcome);
-        claims.closeGame(g.claimId, g.challenger, outcome);
+        claims.closeGame(g.claimId, g.challenger, g.rank, outcome);
     }
 
     /// @dev The current range [lo, hi] and the width of its child ranges.

@@ -72,6 +72,7 @@ abstract contract Base is PRBTest {
     uint256 internal constant CLAIM_BOND = 1 ether;
     uint256 internal constant CHALLENGE_BOND = 0.1 ether;
     uint64 internal constant CLOCK = 1 days;
+    uint64 internal constant GRACE = 2 * CLOCK;
     uint256 internal constant ARITY = 2;
     uint256 internal constant MIN_STAKE = 1 ether;
     uint64 internal constant STAKE_DELAY = 7 days;
@@ -90,7 +91,7 @@ abstract contract Base is PRBTest {
 
     function setUp() public virtual {
         registry = new ModelRegistry();
-        claims = new ClaimManager(registry, WINDOW, CLAIM_BOND, CHALLENGE_BOND);
+        claims = new ClaimManager(registry, WINDOW, CLAIM_BOND, CHALLENGE_BOND, GRACE);
         committee = new Committee(MIN_STAKE, STAKE_DELAY, COMMITTEE_SIZE, COMMIT_WINDOW, REVEAL_WINDOW, PENALTY);
         game = new DisputeGame(claims, CLOCK, ARITY, committee, new Adjudicator());
         claims.bindDisputeGame(address(game));
@@ -189,8 +190,26 @@ abstract contract Base is PRBTest {
         c.weight = opening(w, bytes32(0), false);
     }
 
+    /// Locks `who`'s challenge bond behind a commitment to claim `id` and moves to the next block, where the
+    /// commitment can be used; returns its salt.
+    function commit(address who, bytes32 id) internal returns (bytes32 salt) {
+        salt = keccak256(abi.encode("salt", who, id, block.number));
+        bytes32 h = claims.commitmentOf(id, who, salt);
+        vm.deal(who, who.balance + CHALLENGE_BOND);
+        vm.prank(who);
+        claims.commitChallenge{value: CHALLENGE_BOND}(h);
+        vm.roll(block.number + 1);
+    }
+
+    /// Moves past the reward grace of slashed claim `id` and pays its reward out.
+    function payReward(bytes32 id) internal {
+        vm.warp(claims.rewardClosesAt(id) + 1);
+        claims.payReward(id);
+    }
+
     function challenge(bytes32 id, ElementChallenge memory c) internal returns (bytes32) {
+        bytes32 salt1 = commit(watcher, id);
         vm.prank(watcher);
-        return game.challenge{value: CHALLENGE_BOND}(id, c);
+        return game.challenge(id, c, salt1);
     }
 }

@@ -116,14 +116,14 @@ contract ClaimManagerTest is Base {
         bytes32 id = post(TEN);
         vm.prank(watcher);
         vm.expectRevert(abi.encodeWithSelector(NotDisputeGame.selector, watcher));
-        claims.openGame{value: CHALLENGE_BOND}(id, watcher);
+        claims.openGame(id, watcher, bytes32(0));
     }
 
     function test_closeGame_notDisputeGame_reverts() public {
         bytes32 id = post(TEN);
         vm.prank(watcher);
         vm.expectRevert(abi.encodeWithSelector(NotDisputeGame.selector, watcher));
-        claims.closeGame(id, watcher, GameOutcome.ChallengerWon);
+        claims.closeGame(id, watcher, 0, GameOutcome.ChallengerWon);
     }
 
     function test_bindDisputeGame_twice_reverts() public {

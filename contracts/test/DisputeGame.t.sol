@@ -9,6 +9,9 @@ import {
     ChallengeWindowClosed,
     ClaimNotPending,
     WrongBond,
+    UnknownCommitment,
+    RewardNotSettled,
+    CommitmentTooFresh,
     GameExists,
     OpOutOfRange,
     ElementOutOfRange,
@@ -26,28 +29,40 @@ contract DisputeGameTest is Base {
         bytes32 id = post(OUTSIDE);
         ElementChallenge memory c = challengeOf(OUTSIDE);
         bytes32 gid = game.gameIdOf(id, watcher, 0, 0, 0);
+        bytes32 salt = commit(watcher, id);
+        uint64 rank = uint64(block.number - 1);
         vm.expectEmit(true, true, true, true, address(game));
         emit DisputeGame.GameResolved(gid, id, watcher, 0, 0, 0, OUTSIDE, GameOutcome.ChallengerWon);
         vm.expectEmit(true, true, false, true, address(claims));
-        emit ClaimManager.ProverSlashed(id, watcher, CLAIM_BOND + CHALLENGE_BOND);
-        assertEq(challenge(id, c), gid);
+        emit ClaimManager.ProverSlashed(id, watcher, rank, CLAIM_BOND / 2, CLAIM_BOND / 2);
+        vm.prank(watcher);
+        assertEq(game.challenge(id, c, salt), gid);
         assertEq(uint8(claims.claim(id).status), uint8(ClaimStatus.Slashed));
-        assertEq(claims.credit(watcher), CLAIM_BOND + CHALLENGE_BOND);
+        // the bond back at once; the reward once the grace is over; half the claim bond burned
+        assertEq(claims.credit(watcher), CHALLENGE_BOND);
         assertEq(claims.credit(prover), 0);
         assertEq(uint8(game.game(gid).outcome), uint8(GameOutcome.ChallengerWon));
+        vm.expectRevert(abi.encodeWithSelector(RewardNotSettled.selector, id, block.timestamp + GRACE));
+        claims.payReward(id);
+        vm.warp(block.timestamp + GRACE + 1);
+        claims.payReward(id);
+        assertEq(claims.credit(watcher), CHALLENGE_BOND + CLAIM_BOND / 2);
         uint256 before = watcher.balance;
         vm.prank(watcher);
         claims.withdraw();
-        assertEq(watcher.balance, before + CLAIM_BOND + CHALLENGE_BOND);
-        assertEq(address(claims).balance, 0);
+        assertEq(watcher.balance, before + CHALLENGE_BOND + CLAIM_BOND / 2);
+        assertEq(address(claims).balance, CLAIM_BOND / 2);
+        assertEq(claims.burned(), CLAIM_BOND / 2);
     }
 
     function test_challenge_insideBound_slashesChallenger_succeeds() public {
         bytes32 id = post(INSIDE);
         ElementChallenge memory c = challengeOf(INSIDE);
+        bytes32 salt = commit(watcher, id);
         vm.expectEmit(true, true, true, true, address(claims));
         emit ClaimManager.ChallengerSlashed(id, watcher, prover, CHALLENGE_BOND);
-        bytes32 gid = challenge(id, c);
+        vm.prank(watcher);
+        bytes32 gid = game.challenge(id, c, salt);
         assertEq(uint8(game.game(gid).outcome), uint8(GameOutcome.ProverWon));
         assertEq(uint8(claims.claim(id).status), uint8(ClaimStatus.Pending));
         assertEq(claims.credit(prover), CHALLENGE_BOND);
@@ -68,9 +83,10 @@ contract DisputeGameTest is Base {
         bytes32 id = post(OUTSIDE);
         ElementChallenge memory c = challengeOf(OUTSIDE);
         c.input.chunks[0].data[5] ^= 0x01;
+        bytes32 salt13 = commit(watcher, id);
         vm.prank(watcher);
         vm.expectRevert(); // ProofDoesNotVerify(computed, dataRoot)
-        game.challenge{value: CHALLENGE_BOND}(id, c);
+        game.challenge(id, c, salt13);
         assertEq(uint8(claims.claim(id).status), uint8(ClaimStatus.Pending));
         assertEq(address(game).balance + claims.credit(watcher), 0);
     }
@@ -79,9 +95,10 @@ contract DisputeGameTest is Base {
         bytes32 id = post(OUTSIDE);
         ElementChallenge memory c = challengeOf(OUTSIDE);
         c.weight.chunks[0].data = hex"0000803f";
+        bytes32 salt14 = commit(watcher, id);
         vm.prank(watcher);
         vm.expectRevert(abi.encodeWithSelector(ChunkLengthMismatch.selector, 0, 4, 16));
-        game.challenge{value: CHALLENGE_BOND}(id, c);
+        game.challenge(id, c, salt14);
     }
 
     function test_challenge_afterWindow_reverts() public {
@@ -89,53 +106,89 @@ contract DisputeGameTest is Base {
         ElementChallenge memory c = challengeOf(OUTSIDE);
         uint256 closes = block.timestamp + WINDOW;
         vm.warp(closes);
+        bytes32 salt15 = commit(watcher, id);
         vm.prank(watcher);
         vm.expectRevert(abi.encodeWithSelector(ChallengeWindowClosed.selector, id, closes));
-        game.challenge{value: CHALLENGE_BOND}(id, c);
+        game.challenge(id, c, salt15);
     }
 
     function test_challenge_slashedClaim_reverts() public {
         bytes32 id = post(OUTSIDE);
         ElementChallenge memory c = challengeOf(OUTSIDE);
         challenge(id, c);
+        bytes32 salt16 = commit(prover, id);
         vm.prank(prover);
         vm.expectRevert(abi.encodeWithSelector(ClaimNotPending.selector, id));
-        game.challenge{value: CHALLENGE_BOND}(id, c);
+        game.challenge(id, c, salt16);
     }
 
-    function test_challenge_wrongBond_reverts() public {
+    function test_commitChallenge_wrongBond_reverts() public {
         bytes32 id = post(OUTSIDE);
-        ElementChallenge memory c = challengeOf(OUTSIDE);
+        bytes32 h = claims.commitmentOf(id, watcher, "salt");
         vm.prank(watcher);
         vm.expectRevert(abi.encodeWithSelector(WrongBond.selector, 1, CHALLENGE_BOND));
-        game.challenge{value: 1}(id, c);
+        claims.commitChallenge{value: 1}(h);
+    }
+
+    function test_challenge_withoutCommitment_reverts() public {
+        bytes32 id = post(OUTSIDE);
+        ElementChallenge memory c = challengeOf(OUTSIDE);
+        bytes32 h = claims.commitmentOf(id, watcher, "salt");
+        vm.prank(watcher);
+        vm.expectRevert(abi.encodeWithSelector(UnknownCommitment.selector, h));
+        game.challenge(id, c, "salt");
+    }
+
+    function test_challenge_commitmentOfTheSameBlock_reverts() public {
+        bytes32 id = post(OUTSIDE);
+        ElementChallenge memory c = challengeOf(OUTSIDE);
+        bytes32 h = claims.commitmentOf(id, watcher, "salt");
+        vm.startPrank(watcher);
+        claims.commitChallenge{value: CHALLENGE_BOND}(h);
+        vm.expectRevert(abi.encodeWithSelector(CommitmentTooFresh.selector, h, block.number));
+        game.challenge(id, c, "salt");
+        vm.stopPrank();
+    }
+
+    function test_challenge_someoneElsesCommitment_reverts() public {
+        bytes32 id = post(OUTSIDE);
+        ElementChallenge memory c = challengeOf(OUTSIDE);
+        bytes32 salt = commit(watcher, id);
+        address thief = address(0xC0FFEE);
+        bytes32 h = claims.commitmentOf(id, thief, salt);
+        vm.prank(thief);
+        vm.expectRevert(abi.encodeWithSelector(UnknownCommitment.selector, h));
+        game.challenge(id, c, salt);
     }
 
     function test_challenge_sameElementTwice_reverts() public {
         bytes32 id = post(INSIDE);
         ElementChallenge memory c = challengeOf(INSIDE);
         bytes32 gid = challenge(id, c);
+        bytes32 salt18 = commit(watcher, id);
         vm.prank(watcher);
         vm.expectRevert(abi.encodeWithSelector(GameExists.selector, gid));
-        game.challenge{value: CHALLENGE_BOND}(id, c);
+        game.challenge(id, c, salt18);
     }
 
     function test_challenge_opOutOfRange_reverts() public {
         bytes32 id = post(OUTSIDE);
         ElementChallenge memory c = challengeOf(OUTSIDE);
         c.op = 1;
+        bytes32 salt19 = commit(watcher, id);
         vm.prank(watcher);
         vm.expectRevert(abi.encodeWithSelector(OpOutOfRange.selector, 1, 1));
-        game.challenge{value: CHALLENGE_BOND}(id, c);
+        game.challenge(id, c, salt19);
     }
 
     function test_challenge_elementOutOfRange_reverts() public {
         bytes32 id = post(OUTSIDE);
         ElementChallenge memory c = challengeOf(OUTSIDE);
         c.col = 1;
+        bytes32 salt20 = commit(watcher, id);
         vm.prank(watcher);
         vm.expectRevert(abi.encodeWithSelector(ElementOutOfRange.selector, 0, 1));
-        game.challenge{value: CHALLENGE_BOND}(id, c);
+        game.challenge(id, c, salt20);
     }
 
     /// A model whose ops are not all segment boundaries cannot be disputed at one level: its op outputs are not
@@ -153,8 +206,9 @@ contract DisputeGameTest is Base {
         bytes32 id = post(OUTSIDE);
         ElementChallenge memory c = challengeOf(OUTSIDE);
         c.node.inner = 3; // a descriptor that is not the registered one
+        bytes32 salt21 = commit(watcher, id);
         vm.prank(watcher);
         vm.expectRevert(); // ProofDoesNotVerify(computed, graphRoot)
-        game.challenge{value: CHALLENGE_BOND}(id, c);
+        game.challenge(id, c, salt21);
     }
 }

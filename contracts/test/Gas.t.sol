@@ -67,6 +67,14 @@ contract DisputeGasTest is Fixture, GasMeter {
         return [address(claims), address(game), address(registry)];
     }
 
+    /// The challenge commitment as its own transaction (measured), then the next block.
+    function _commitTx(address who, bytes32 id) internal returns (bytes32 salt) {
+        salt = keccak256(abi.encode(who, id));
+        bytes memory data = abi.encodeCall(claims.commitChallenge, (claims.commitmentOf(id, who, salt)));
+        _tx("commitChallenge", who, address(claims), CHALLENGE_BOND, data);
+        vm.roll(block.number + 1);
+    }
+
     function _post(bool corrupt) internal returns (bytes32 id) {
         ClaimInput memory c = fxClaim(corrupt);
         bytes memory ret = abi.encodeCall(claims.postClaim, (c));
@@ -90,7 +98,10 @@ contract DisputeGasTest is Fixture, GasMeter {
         bytes32 id = _post(true);
         SegmentPointer memory p = fxPointer(true, 1);
         bytes32 gid = game.partitionGameIdOf(id, watcher, _leaf(1));
-        _tx("pointSegment", watcher, address(game), CHALLENGE_BOND, abi.encodeCall(game.pointSegment, (id, p)));
+        bytes32 salt = _commitTx(watcher, id);
+        _tx(
+            "pointSegment", watcher, address(game), 0, abi.encodeCall(game.pointSegment, (id, p, salt))
+        );
         FineAnswer memory a = fxFine(true, 1);
         _tx("postFine", prover, address(game), 0, abi.encodeCall(game.postFine, (gid, a)));
         FineChallenge memory c = fxElement(true, 2);
@@ -105,7 +116,10 @@ contract DisputeGasTest is Fixture, GasMeter {
         bytes32 id = _post(false);
         SegmentPointer memory p = fxPointer(false, 0);
         bytes32 gid = game.partitionGameIdOf(id, watcher, _leaf(0));
-        _tx("pointSegment", watcher, address(game), CHALLENGE_BOND, abi.encodeCall(game.pointSegment, (id, p)));
+        bytes32 salt = _commitTx(watcher, id);
+        _tx(
+            "pointSegment", watcher, address(game), 0, abi.encodeCall(game.pointSegment, (id, p, salt))
+        );
         FineAnswer memory a = fxFine(false, 0);
         _tx("postFine", prover, address(game), 0, abi.encodeCall(game.postFine, (gid, a)));
         FineChallenge memory c = fxElement(false, 0);
@@ -120,7 +134,8 @@ contract DisputeGasTest is Fixture, GasMeter {
     function test_gas_bisection_wholeDispute_succeeds() public {
         bytes32 id = _post(true);
         bytes32 gid = game.partitionGameIdOf(id, watcher, _root());
-        _tx("bisect", watcher, address(game), CHALLENGE_BOND, abi.encodeCall(game.bisect, (id)));
+        bytes32 salt = _commitTx(watcher, id);
+        _tx("bisect", watcher, address(game), 0, abi.encodeCall(game.bisect, (id, salt)));
         (BoundaryOpening[] memory r, bytes32[] memory roots) = fxReveal(true, 0, 2, 1);
         _tx("reveal (1 boundary)", prover, address(game), 0, abi.encodeCall(game.reveal, (gid, r)));
         _tx("pick", watcher, address(game), 0, abi.encodeCall(game.pick, (gid, 0, roots)));
@@ -141,7 +156,10 @@ contract DisputeGasTest is Fixture, GasMeter {
         bytes32 id = _post(true);
         SegmentPointer memory p = fxPointer(true, 0);
         bytes32 gid = game.partitionGameIdOf(id, watcher, _leaf(0));
-        _tx("pointSegment", watcher, address(game), CHALLENGE_BOND, abi.encodeCall(game.pointSegment, (id, p)));
+        bytes32 salt = _commitTx(watcher, id);
+        _tx(
+            "pointSegment", watcher, address(game), 0, abi.encodeCall(game.pointSegment, (id, p, salt))
+        );
         FineAnswer memory a = fxFine(true, 0);
         _tx("postFine", prover, address(game), 0, abi.encodeCall(game.postFine, (gid, a)));
         ElementRequest memory r = fxRequest(0);
@@ -156,7 +174,8 @@ contract DisputeGasTest is Fixture, GasMeter {
     function test_gas_timeout_succeeds() public {
         bytes32 id = _post(true);
         bytes32 gid = game.partitionGameIdOf(id, watcher, _root());
-        _tx("bisect", watcher, address(game), CHALLENGE_BOND, abi.encodeCall(game.bisect, (id)));
+        bytes32 salt = _commitTx(watcher, id);
+        _tx("bisect", watcher, address(game), 0, abi.encodeCall(game.bisect, (id, salt)));
         vm.warp(block.timestamp + CLOCK + 1);
         _tx("timeout", watcher, address(game), 0, abi.encodeCall(game.timeout, (gid)));
         assertEq(uint8(claims.claim(id).status), uint8(ClaimStatus.Slashed));

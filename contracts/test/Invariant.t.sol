@@ -17,9 +17,14 @@ import {
     ElementRequest
 } from "../src/lib/Types.sol";
 
-/// @notice Plays random partition games on the fixture model: three provers post honest or corrupt claims,
-///         three challengers bisect or point, both sides move (legally) or let time pass, anyone times games
-///         out, finalizes, withdraws. Ghost state records what the invariants compare against.
+/// @notice Plays adversarial partition games on the fixture model. Three provers post claims: the first only
+///         honest ones, the others honest or corrupt. Three challengers commit and bisect or point: the first
+///         (the honest watcher) only against corrupt claims, and always with the right move; the others against
+///         any claim with random legal moves, so they copy the watcher's element (segment 1 has one op), front-run
+///         it in the same or a later block, challenge their own provers' claims, or request elements a prover
+///         withheld. The honest parties move in every game of theirs before time passes, as a live node does;
+///         anyone times games out, finalizes, pays rewards, withdraws. Ghost state records what the invariants
+///         compare against.
 contract GameHandler is Fixture {
     address[3] internal provers = [address(0xB0B), address(0xB0B2), address(0xB0B3)];
     address[3] internal challengers = [address(0xA11CE), address(0xA11CE2), address(0xA11CE3)];
@@ -33,6 +38,9 @@ contract GameHandler is Fixture {
     uint256 public deposited;
     uint256 public withdrawn;
     uint256 public moves;
+    /// ETH each actor put in (bonds) and took out (withdrawals).
+    mapping(address => uint256) public paidIn;
+    mapping(address => uint256) public tookOut;
 
     function setUp() public override {
         super.setUp();
@@ -64,11 +72,14 @@ contract GameHandler is Fixture {
         address p = provers[who % 3];
         bytes32 id = claims.claimIdOf(c.modelId, c.inputRoot, c.outputRoot, c.traceRoot, p);
         if (claims.openGames(id) != 0 || _exists(id)) return;
+        // the first prover is honest
+        if (p == provers[0] && corrupt) return;
         vm.prank(p);
         claims.postClaim{value: CLAIM_BOND}(c);
         claimIds.push(id);
         isCorrupt[id] = corrupt;
         deposited += CLAIM_BOND;
+        paidIn[p] += CLAIM_BOND;
     }
 
     function bisect(uint8 claimSeed, uint8 who) external {
@@ -76,12 +87,14 @@ contract GameHandler is Fixture {
         bytes32 id = claimIds[claimSeed % claimIds.length];
         address c = challengers[who % 3];
         if (!_challengeable(id)) return;
+        // the honest watcher challenges only what is false
+        if (c == challengers[0] && !isCorrupt[id]) return;
         bytes32 gid = game.partitionGameIdOf(id, c, LibPosition.root());
         if (game.partitionGame(gid).phase != Phase.None) return;
+        bytes32 salt = _commit(c, id);
         vm.prank(c);
-        game.bisect{value: CHALLENGE_BOND}(id);
+        game.bisect(id, salt);
         gameIds.push(gid);
-        deposited += CHALLENGE_BOND;
     }
 
     function point(uint8 claimSeed, uint8 who, uint8 seg) external {
@@ -90,19 +103,25 @@ contract GameHandler is Fixture {
         address c = challengers[who % 3];
         uint32 s = uint32(seg % FX_SEGMENTS);
         if (!_challengeable(id)) return;
+        // the honest watcher points at the segment that is wrong
+        if (c == challengers[0] && (!isCorrupt[id] || s != 1)) return;
         bytes32 gid = game.partitionGameIdOf(id, c, LibPosition.node(ARITY, 2, s));
         if (game.partitionGame(gid).phase != Phase.None) return;
         SegmentPointer memory p = fxPointer(isCorrupt[id], s);
+        bytes32 salt = _commit(c, id);
         vm.prank(c);
-        game.pointSegment{value: CHALLENGE_BOND}(id, p);
+        game.pointSegment(id, p, salt);
         gameIds.push(gid);
-        deposited += CHALLENGE_BOND;
     }
 
-    /// The side to move of a random game makes a legal move (if its clock allows).
+    /// The side to move of a random game makes a legal move (if its clock allows); the honest watcher's move is
+    /// always the right one.
     function move(uint8 gameSeed, uint8 choice) external {
         if (gameIds.length == 0) return;
-        bytes32 gid = gameIds[gameSeed % gameIds.length];
+        _move(gameIds[gameSeed % gameIds.length], choice);
+    }
+
+    function _move(bytes32 gid, uint8 choice) internal {
         PartitionGame memory g = game.partitionGame(gid);
         if (g.phase == Phase.None || g.phase == Phase.Ended) return;
         (uint64 pl, uint64 cl) = game.clocks(gid);
@@ -121,8 +140,9 @@ contract GameHandler is Fixture {
         } else if (g.phase == Phase.Pick) {
             (uint256 w, uint256 count) = _children(g);
             (, bytes32[] memory roots) = fxReveal(corrupt, g.lo, w, count);
+            uint256 child = g.challenger == challengers[0] ? (1 - g.lo) / w : choice % (count + 1);
             vm.prank(g.challenger);
-            game.pick(gid, choice % (count + 1), roots);
+            game.pick(gid, child, roots);
         } else if (g.phase == Phase.Fine) {
             FineAnswer memory a = fxFine(corrupt, g.lo);
             vm.prank(g.prover);
@@ -133,7 +153,7 @@ contract GameHandler is Fixture {
             game.openRequested(gid, c);
         } else {
             uint256 op = g.segStart + choice % (g.segEnd - g.segStart);
-            if (choice & 0x80 != 0) {
+            if (choice & 0x80 != 0 && g.challenger != challengers[0]) {
                 ElementRequest memory r = fxRequest(op);
                 vm.prank(g.challenger);
                 game.requestElement(gid, r);
@@ -146,8 +166,21 @@ contract GameHandler is Fixture {
         _record();
     }
 
+    /// Time passes (after the honest parties moved in every game of theirs, as a live node does).
     function warp(uint32 secs) external {
+        _honestMoves();
         vm.warp(block.timestamp + secs % (CLOCK + 2 hours));
+    }
+
+    /// A new block (a commitment made in the last one becomes usable).
+    function roll() external {
+        vm.roll(block.number + 1);
+    }
+
+    /// Anyone pays a slashed claim's reward out once its grace is over.
+    function payReward(uint8 claimSeed) external {
+        if (claimIds.length == 0) return;
+        try claims.payReward(claimIds[claimSeed % claimIds.length]) {} catch {}
     }
 
     function timeout(uint8 gameSeed) external {
@@ -170,6 +203,7 @@ contract GameHandler is Fixture {
         vm.prank(a);
         claims.withdraw();
         withdrawn += amount;
+        tookOut[a] += amount;
     }
 
     // ------------------------------------------------------------------ end of a run
@@ -177,12 +211,21 @@ contract GameHandler is Fixture {
     /// Ends everything: time passes beyond every clock and window, every game is timed out, every claim
     /// finalized, every credit withdrawn.
     function settleAll() external {
+        for (uint256 round; round < 8; ++round) {
+            _honestMoves();
+        }
         vm.warp(block.timestamp + WINDOW + 2 * CLOCK + 1);
         for (uint256 i; i < gameIds.length; ++i) {
             if (game.partitionGame(gameIds[i]).phase != Phase.Ended) game.timeout(gameIds[i]);
         }
+        vm.warp(block.timestamp + GRACE + 1);
+        for (uint256 i; i < gameIds.length; ++i) {
+            if (game.partitionGame(gameIds[i]).phase != Phase.Ended) game.timeout(gameIds[i]);
+        }
         for (uint256 i; i < claimIds.length; ++i) {
-            if (claims.claim(claimIds[i]).status == ClaimStatus.Pending) claims.finalize(claimIds[i]);
+            ClaimStatus s = claims.claim(claimIds[i]).status;
+            if (s == ClaimStatus.Pending) claims.finalize(claimIds[i]);
+            else if (s == ClaimStatus.Slashed) claims.payReward(claimIds[i]);
         }
         _record();
         for (uint8 i; i < 6; ++i) {
@@ -191,6 +234,23 @@ contract GameHandler is Fixture {
     }
 
     // ------------------------------------------------------------------ internals
+
+    function _commit(address c, bytes32 id) internal returns (bytes32 salt) {
+        salt = commit(c, id);
+        deposited += CHALLENGE_BOND;
+        paidIn[c] += CHALLENGE_BOND;
+    }
+
+    /// The honest prover and the honest watcher move in every game where it is their turn.
+    function _honestMoves() internal {
+        for (uint256 i; i < gameIds.length; ++i) {
+            PartitionGame memory g = game.partitionGame(gameIds[i]);
+            if (g.phase == Phase.None || g.phase == Phase.Ended || g.phase == Phase.Vote) continue;
+            bool proverMoves = g.phase == Phase.Reveal || g.phase == Phase.Fine || g.phase == Phase.Open;
+            address mover = proverMoves ? g.prover : g.challenger;
+            if (mover == provers[0] || mover == challengers[0]) _move(gameIds[i], 0);
+        }
+    }
 
     function _children(PartitionGame memory g) internal pure returns (uint256 w, uint256 count) {
         uint256 d = g.position.depth(ARITY);
@@ -258,7 +318,7 @@ contract GameInvariantTest is PRBTest {
     function setUp() public {
         h = new GameHandler();
         h.setUp();
-        bytes4[] memory selectors = new bytes4[](9);
+        bytes4[] memory selectors = new bytes4[](11);
         selectors[0] = GameHandler.post.selector;
         selectors[1] = GameHandler.bisect.selector;
         selectors[2] = GameHandler.point.selector;
@@ -268,13 +328,15 @@ contract GameInvariantTest is PRBTest {
         selectors[6] = GameHandler.timeout.selector;
         selectors[7] = GameHandler.finalize.selector;
         selectors[8] = GameHandler.withdraw.selector;
+        selectors[9] = GameHandler.roll.selector;
+        selectors[10] = GameHandler.payReward.selector;
         _selectors.push(FuzzSelector({addr: address(h), selectors: selectors}));
         _targets.push(address(h));
     }
 
     /// The handler's moves are legal: a corrupt claim pointed at its bad segment is slashed through them.
     function test_handler_playsAGameToTheEnd_succeeds() public {
-        h.post(0, true);
+        h.post(1, true); // the first prover is honest: the second posts the corrupt claim
         h.point(0, 0, 1);
         h.move(0, 0); // postFine
         h.move(0, 0); // openElement of op2 (the only op of segment 1)
@@ -282,10 +344,12 @@ contract GameInvariantTest is PRBTest {
         h.bisect(0, 1); // too late: slashed claims cannot be challenged, nothing happens
         assertEq(h.gameCount(), 1);
         h.settleAll();
-        assertEq(h.claimManager().balance, 0);
+        // half the corrupt claim's bond burned, the rest paid out
+        assertEq(h.claimManager().balance, ClaimManagerView(h.claimManager()).burned());
     }
 
-    /// ETH in = ETH held + ETH out, and what is held is exactly credits + pending claim bonds + open game bonds.
+    /// ETH in = ETH held + ETH out, and what is held is exactly credits + pending claim bonds + open game bonds +
+    /// bonds behind unused commitments + unpaid rewards + burned.
     function invariant_ethConserved() public {
         ClaimManagerView cm = ClaimManagerView(h.claimManager());
         uint256 held = address(cm).balance;
@@ -301,7 +365,8 @@ contract GameInvariantTest is PRBTest {
             if (cm.claim(id).status == ClaimStatus.Pending) owed += cm.claim(id).bond;
             owed += cm.openGames(id) * h.challengeBondOf();
         }
-        assertEq(held, owed, "held = credits + bonds");
+        owed += cm.committed() + cm.escrowed() + cm.burned();
+        assertEq(held, owed, "held = credits + bonds + commitments + rewards + burned");
     }
 
     /// A settled claim and an ended game never change.
@@ -337,13 +402,22 @@ contract GameInvariantTest is PRBTest {
             assertTrue(cm.claim(h.claimIds(i)).status != ClaimStatus.Pending, "a claim did not settle");
             // a corrupt claim that a challenger fought to the end is never finalized
         }
-        assertEq(h.claimManager().balance, 0, "ETH stuck");
-        assertEq(h.deposited(), h.withdrawn(), "every wei came back out");
+        ClaimManagerView m = ClaimManagerView(h.claimManager());
+        assertEq(m.committed() + m.escrowed(), 0, "a commitment or a reward left behind");
+        assertEq(h.claimManager().balance, m.burned(), "ETH stuck beyond what was burned");
+        assertEq(h.deposited(), h.withdrawn() + m.burned(), "every wei came back out or was burned");
+        // honesty never loses: the honest prover and the honest watcher take out at least what they put in
+        address[6] memory a = h.actors();
+        assertGte(h.tookOut(a[0]), h.paidIn(a[0]), "the honest prover lost");
+        assertGte(h.tookOut(a[3]), h.paidIn(a[3]), "the honest watcher lost");
     }
 }
 
 interface ClaimManagerView {
     function credit(address) external view returns (uint256);
+    function committed() external view returns (uint256);
+    function escrowed() external view returns (uint256);
+    function burned() external view returns (uint256);
     function openGames(bytes32) external view returns (uint256);
     function claim(bytes32) external view returns (ClaimView memory);
 }

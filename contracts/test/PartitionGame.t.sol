@@ -21,7 +21,7 @@ import {
 import {
     ChallengeWindowClosed,
     ClaimNotPending,
-    WrongBond,
+    UnknownCommitment,
     GameExists,
     UnknownGame,
     WrongPhase,
@@ -53,14 +53,16 @@ contract PartitionGameTest is Fixture {
     // ------------------------------------------------------------------ helpers
 
     function bisectAs(address who, bytes32 id) internal returns (bytes32 gid) {
+        bytes32 salt2 = commit(who, id);
         vm.prank(who);
-        gid = game.bisect{value: CHALLENGE_BOND}(id);
+        gid = game.bisect(id, salt2);
     }
 
     function point(bytes32 id, bool corrupt, uint32 s) internal returns (bytes32 gid) {
         SegmentPointer memory p = fxPointer(corrupt, s);
+        bytes32 salt3 = commit(watcher, id);
         vm.prank(watcher);
-        gid = game.pointSegment{value: CHALLENGE_BOND}(id, p);
+        gid = game.pointSegment(id, p, salt3);
     }
 
     function reveal(bytes32 gid, bool corrupt, uint256 lo, uint256 w, uint256 count)
@@ -118,11 +120,14 @@ contract PartitionGameTest is Fixture {
     function test_bisect_succeeds() public {
         bytes32 id = fxPost(true);
         bytes32 gid = game.partitionGameIdOf(id, watcher, LibPosition.root());
+        bytes32 salt = commit(watcher, id);
         vm.expectEmit(true, true, true, true, address(game));
         emit DisputeGame.GameCreated(
             gid, id, watcher, prover, LibPosition.root(), 0, 3, fxRoot(true, 0), fxRoot(true, 4)
         );
-        assertEq(bisectAs(watcher, id), gid);
+        vm.prank(watcher);
+        assertEq(game.bisect(id, salt), gid);
+        assertEq(g(gid).rank, block.number - 1);
         PartitionGame memory pg = g(gid);
         assertEq(uint8(pg.phase), uint8(Phase.Reveal));
         assertEq(uint8(game.mover(gid)), uint8(Side.Prover));
@@ -134,25 +139,28 @@ contract PartitionGameTest is Fixture {
     function test_bisect_twice_reverts() public {
         bytes32 id = fxPost(true);
         bytes32 gid = bisectAs(watcher, id);
+        bytes32 salt4 = commit(watcher, id);
         vm.prank(watcher);
         vm.expectRevert(abi.encodeWithSelector(GameExists.selector, gid));
-        game.bisect{value: CHALLENGE_BOND}(id);
+        game.bisect(id, salt4);
     }
 
-    function test_bisect_wrongBond_reverts() public {
+    function test_bisect_withoutCommitment_reverts() public {
         bytes32 id = fxPost(true);
+        bytes32 h = claims.commitmentOf(id, watcher, "s");
         vm.prank(watcher);
-        vm.expectRevert(abi.encodeWithSelector(WrongBond.selector, 1, CHALLENGE_BOND));
-        game.bisect{value: 1}(id);
+        vm.expectRevert(abi.encodeWithSelector(UnknownCommitment.selector, h));
+        game.bisect(id, "s");
     }
 
     function test_bisect_afterWindow_reverts() public {
         bytes32 id = fxPost(true);
         uint256 closes = block.timestamp + WINDOW;
         vm.warp(closes);
+        bytes32 salt6 = commit(watcher, id);
         vm.prank(watcher);
         vm.expectRevert(abi.encodeWithSelector(ChallengeWindowClosed.selector, id, closes));
-        game.bisect{value: CHALLENGE_BOND}(id);
+        game.bisect(id, salt6);
     }
 
     // ------------------------------------------------------------------ pointSegment
@@ -173,9 +181,10 @@ contract PartitionGameTest is Fixture {
         bytes32 id = fxPost(true);
         SegmentPointer memory p = fxPointer(true, 1);
         p.hi.root = fxRoot(false, 3); // the honest boundary is not what the claim commits
+        bytes32 salt7 = commit(watcher, id);
         vm.prank(watcher);
         vm.expectRevert(); // ProofDoesNotVerify(computed, traceRoot)
-        game.pointSegment{value: CHALLENGE_BOND}(id, p);
+        game.pointSegment(id, p, salt7);
         assertEq(claims.openGames(id), 0);
     }
 
@@ -183,9 +192,10 @@ contract PartitionGameTest is Fixture {
         bytes32 id = fxPost(true);
         SegmentPointer memory p = fxPointer(true, 1);
         p.segment = 3;
+        bytes32 salt8 = commit(watcher, id);
         vm.prank(watcher);
         vm.expectRevert(abi.encodeWithSelector(SegmentOutOfRange.selector, 3, 3));
-        game.pointSegment{value: CHALLENGE_BOND}(id, p);
+        game.pointSegment(id, p, salt8);
     }
 
     // ------------------------------------------------------------------ reveal
@@ -408,10 +418,10 @@ contract PartitionGameTest is Fixture {
         bytes32 gid = point(id, true, 1);
         fine(gid, true, 1);
         vm.expectEmit(true, true, false, true, address(claims));
-        emit ClaimManager.ProverSlashed(id, watcher, CLAIM_BOND + CHALLENGE_BOND);
+        emit ClaimManager.ProverSlashed(id, watcher, g(gid).rank, CLAIM_BOND / 2, CLAIM_BOND / 2);
         assertEq(uint8(element(gid, true, 2)), uint8(GameOutcome.ChallengerWon));
         assertEq(uint8(claims.claim(id).status), uint8(ClaimStatus.Slashed));
-        assertEq(claims.credit(watcher), CLAIM_BOND + CHALLENGE_BOND);
+        assertEq(claims.credit(watcher), CHALLENGE_BOND);
         assertEq(claims.openGames(id), 0);
         assertEq(uint8(g(gid).outcome), uint8(GameOutcome.ChallengerWon));
     }
@@ -635,7 +645,9 @@ contract PartitionGameTest is Fixture {
         emit DisputeGame.ClockTimedOut(gid, Side.Prover);
         assertEq(uint8(game.timeout(gid)), uint8(GameOutcome.ChallengerWon));
         assertEq(uint8(claims.claim(id).status), uint8(ClaimStatus.Slashed));
-        assertEq(claims.credit(watcher), CLAIM_BOND + CHALLENGE_BOND);
+        assertEq(claims.credit(watcher), CHALLENGE_BOND);
+        payReward(id);
+        assertEq(claims.credit(watcher), CHALLENGE_BOND + CLAIM_BOND / 2);
     }
 
     function test_timeout_challenger_slashesChallenger_succeeds() public {
@@ -665,7 +677,8 @@ contract PartitionGameTest is Fixture {
         game.timeout(gid);
     }
 
-    /// Two games against one claim: the first won slashes it, the second is moot and refunds its challenger.
+    /// Two games against one claim: the first won slashes it; the second plays on through the reward grace
+    /// and is moot after it, refunding its challenger.
     function test_timeout_mootAfterAnotherGameWon_succeeds() public {
         address second = address(0xCAFE);
         vm.deal(second, 1 ether);
@@ -675,12 +688,18 @@ contract PartitionGameTest is Fixture {
         fine(g1, true, 1);
         element(g1, true, 2);
         assertEq(claims.openGames(id), 1);
+        // within the grace the second game still decides something (an earlier rank would take the reward)
+        vm.expectRevert(abi.encodeWithSelector(ClockNotExpired.selector, g2, uint8(Side.Prover), CLOCK));
+        game.timeout(g2);
+        vm.warp(block.timestamp + GRACE + 1);
         vm.expectEmit(true, true, false, true, address(claims));
         emit ClaimManager.ChallengeRefunded(id, second, CHALLENGE_BOND);
         assertEq(uint8(game.timeout(g2)), uint8(GameOutcome.Moot));
         assertEq(claims.credit(second), CHALLENGE_BOND);
-        assertEq(claims.credit(watcher), CLAIM_BOND + CHALLENGE_BOND);
+        claims.payReward(id);
+        assertEq(claims.credit(watcher), CLAIM_BOND / 2 + CHALLENGE_BOND);
         assertEq(address(claims).balance, CLAIM_BOND + 2 * CHALLENGE_BOND);
+        assertEq(claims.burned(), CLAIM_BOND / 2);
     }
 
     /// Two challengers both prove the claim wrong: the first slashes it, the second gets its bond back.
@@ -690,8 +709,9 @@ contract PartitionGameTest is Fixture {
         bytes32 id = fxPost(true);
         bytes32 g1 = point(id, true, 1);
         SegmentPointer memory p = fxPointer(true, 1);
+        bytes32 salt9 = commit(second, id);
         vm.prank(second);
-        bytes32 g2 = game.pointSegment{value: CHALLENGE_BOND}(id, p);
+        bytes32 g2 = game.pointSegment(id, p, salt9);
         fine(g1, true, 1);
         fine(g2, true, 1);
         element(g1, true, 2);
@@ -701,8 +721,11 @@ contract PartitionGameTest is Fixture {
         vm.prank(second);
         assertEq(uint8(game.openElement(g2, c)), uint8(GameOutcome.ChallengerWon));
         assertEq(claims.credit(second), CHALLENGE_BOND);
-        assertEq(claims.credit(watcher), CLAIM_BOND + CHALLENGE_BOND);
         assertEq(claims.openGames(id), 0);
+        // the second ranks behind the first (a later commitment): the reward stays with the first
+        payReward(id);
+        assertEq(claims.credit(second), CHALLENGE_BOND);
+        assertEq(claims.credit(watcher), CLAIM_BOND / 2 + CHALLENGE_BOND);
     }
 
     function test_clocks_runForTheMoverOnly_succeeds() public {
@@ -767,9 +790,10 @@ contract PartitionGameTest is Fixture {
         bytes32[] memory proof = which % 2 == 0 ? p.lo.proof : p.hi.proof;
         uint256 i = (which / 2) % proof.length;
         proof[i] ^= bytes32(uint256(1) << bit);
+        bytes32 salt10 = commit(watcher, id);
         vm.prank(watcher);
         vm.expectRevert();
-        game.pointSegment{value: CHALLENGE_BOND}(id, p);
+        game.pointSegment(id, p, salt10);
     }
 
     /// Whatever the path of picks, a bisection of the honest claim ends at one segment with the right roots,
@@ -855,7 +879,8 @@ contract PartitionGameTest is Fixture {
         voteAll(gid, true);
         assertEq(uint8(g(gid).outcome), uint8(GameOutcome.ChallengerWon));
         assertEq(uint8(claims.claim(id).status), uint8(ClaimStatus.Slashed));
-        assertEq(claims.credit(watcher), CLAIM_BOND + CHALLENGE_BOND);
+        payReward(id);
+        assertEq(claims.credit(watcher), CLAIM_BOND / 2 + CHALLENGE_BOND);
     }
 
     function test_escalate_committeeFindsInside_slashesChallenger_succeeds() public {

@@ -54,6 +54,21 @@ error NothingToWithdraw(address account);
 error GamesOpen(bytes32 claimId, uint256 open);
 /// @notice An ETH transfer failed.
 error TransferFailed(address to, uint256 amount);
+/// @notice A challenge commitment with this hash is held already.
+error CommitmentExists(bytes32 commitment);
+/// @notice No challenge commitment of `challenger` to this claim with this salt is held (never made, used,
+///         or its reveal does not match).
+error UnknownCommitment(bytes32 commitment);
+/// @notice A challenge commitment is used in the block it was made: it must be in an earlier block.
+error CommitmentTooFresh(bytes32 commitment, uint256 committedBlock);
+/// @notice A challenge commitment cannot be expired before `expiresAt`.
+error CommitmentNotExpired(bytes32 commitment, uint256 expiresAt);
+/// @notice A challenge commitment's bond comes back only for a slashed claim.
+error ClaimNotSlashed(bytes32 claimId);
+/// @notice The slashed claim's reward is still open to earlier-ranked challengers until `closesAt`.
+error RewardNotSettled(bytes32 claimId, uint256 closesAt);
+/// @notice The slashed claim's reward was paid already.
+error RewardPaid(bytes32 claimId);
 
 // ---------------------------------------------------------------- DisputeGame
 /// @notice The op index is outside the model's graph.

@@ -286,7 +286,8 @@ enum Side {
 ///      disputed range with their roots `loRoot`/`hiRoot`; `pending` is keccak256 of the roots revealed in a
 ///      `Reveal` move (while picking) or the fine-trace root (from `Fine` on). `segStart`/`segEnd` are the
 ///      node range of the disputed segment once the prover opened it; `segments` the model's segment count;
-///      `reqOp`, `reqRow`, `reqCol` the element the challenger requested (phase `Open`).
+///      `reqOp`, `reqRow`, `reqCol` the element the challenger requested (phase `Open`); `rank` the block of the
+///      challenger's commitment (`ClaimManager.openGame`), which orders winners for the reward.
 struct PartitionGame {
     bytes32 claimId;
     address challenger;
@@ -308,6 +309,7 @@ struct PartitionGame {
     uint32 reqOp;
     uint32 reqRow;
     uint32 reqCol;
+    uint64 rank;
 }
 
 /// @notice The challenger's request that the prover open output element (row, col) of op `op`: the descriptor
