@@ -626,10 +626,13 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
 }
 
 async fn advance_past_window(w: &World) -> Result<()> {
+    advance_time(w, w.params.challenge_window + 1).await
+}
+
+/// Moves anvil's clock `secs` seconds on and mines a block.
+async fn advance_time(w: &World, secs: u64) -> Result<()> {
     let p = &w.deployer.provider;
-    p.anvil_increase_time(w.params.challenge_window + 1)
-        .await
-        .map_err(|e| Error::Chain(format!("evm_increaseTime: {e}")))?;
+    p.anvil_increase_time(secs).await.map_err(|e| Error::Chain(format!("evm_increaseTime: {e}")))?;
     p.anvil_mine(Some(1), None).await.map_err(|e| Error::Chain(format!("anvil_mine: {e}")))?;
     Ok(())
 }
@@ -767,13 +770,9 @@ async fn play_posting(
         let outcome = loop {
             match watcher.advance(&claim, &dispute, Some(&trace)).await? {
                 Advance::Moved(sent) => txs.push(*sent),
-                Advance::ProverToMove(left) if s == Scenario::SilentProver => {
-                    let p = &w.deployer.provider;
-                    p.anvil_increase_time(left + 1)
-                        .await
-                        .map_err(|e| Error::Chain(format!("evm_increaseTime: {e}")))?;
-                    p.anvil_mine(Some(1), None).await.map_err(|e| Error::Chain(format!("anvil_mine: {e}")))?;
-                }
+                Advance::ProverToMove(left) if s == Scenario::SilentProver => advance_time(w, left + 1).await?,
+                // the reward is paid once the slash's grace closes
+                Advance::RewardPending(left) => advance_time(w, left + 1).await?,
                 Advance::ProverToMove(_) => {
                     let sent = prover.answer_games(posted.id, posted.trace_root, from_block).await?;
                     if sent.is_empty() {

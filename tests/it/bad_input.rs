@@ -73,6 +73,8 @@ async fn late_challenges_second_finalizes_and_unknown_models_are_refused_by_name
     owner.provider.anvil_mine(Some(1), None).await.unwrap();
     let err = watcher.challenge(claim, &trace, closest).await.unwrap_err();
     assert!(err.to_string().contains("ChallengeWindowClosed"), "{err}");
+    // refused before any bond was committed
+    assert_eq!(watcher.claims().contract().committed().call().await.unwrap(), U256::ZERO);
     assert_eq!(watcher.claims().credit().await.unwrap(), U256::ZERO);
 
     // Finalized once; the second time is refused and pays nothing more.

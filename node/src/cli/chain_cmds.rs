@@ -69,6 +69,10 @@ pub struct DeployArgs {
     /// Seconds each side of a partition game may think in total (its chess clock).
     #[arg(long, default_value_t = ProtocolParams::default().clock_budget)]
     clock_budget: u64,
+    /// Seconds after a slash in which a game won with an earlier challenge commitment takes the reward over
+    /// [default: two clock budgets, so that every game open at the slash can end within it].
+    #[arg(long)]
+    reward_grace: Option<u64>,
     /// Seconds committee members have to commit their ballots (and then again to reveal them).
     #[arg(long, default_value_t = ProtocolParams::default().commit_window)]
     vote_window: u64,
@@ -80,6 +84,7 @@ impl DeployArgs {
         let params = ProtocolParams {
             challenge_window: self.challenge_window,
             clock_budget: self.clock_budget,
+            reward_grace: self.reward_grace.unwrap_or(2 * self.clock_budget),
             commit_window: self.vote_window,
             reveal_window: self.vote_window,
             ..ProtocolParams::default()

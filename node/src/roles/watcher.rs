@@ -336,7 +336,33 @@ impl Watcher {
         }
     }
 
-    /// Challenges element `at` of `claim`, whose verified trace is `trace`, with the challenge bond.
+    /// This watcher's challenge commitment to `claim`: its salt and hash.
+    fn commitment(&self, claim: &ClaimSeen) -> (B256, B256) {
+        let salt = self.client.challenge_salt(claim.id);
+        (salt, Claims::commitment_of(claim.id, self.address(), salt))
+    }
+
+    /// Locks the challenge bond behind this watcher's commitment to `claim`, unless it holds one already; the
+    /// game can be opened from the next block on.
+    pub async fn commit(&self, claim: &ClaimSeen) -> Result<Option<Sent>> {
+        let (_, h) = self.commitment(claim);
+        if self.claims.holds_commitment(h).await? {
+            return Ok(None);
+        }
+        // a bond committed to a claim that can no longer be challenged would be lost: refuse first
+        self.claims
+            .contract()
+            .challengeable(claim.id)
+            .call()
+            .await
+            .map_err(|e| Error::Chain(format!("challenge: {}", crate::chain::revert_reason(&e))))?;
+        let sent = self.claims.commit_challenge(h).await?;
+        tracing::info!(claim = %claim.id, gas = sent.gas_used, "challenge committed");
+        Ok(Some(sent))
+    }
+
+    /// Challenges element `at` of `claim`, whose verified trace is `trace`, in the one-level game (committing
+    /// the challenge bond first if this watcher holds no commitment to the claim).
     pub async fn challenge(
         &self,
         claim: &ClaimSeen,
@@ -346,8 +372,9 @@ impl Watcher {
         let m = &self.model;
         let tc = trace.commit();
         let c = element_challenge(&m.model, &m.commitment, trace, &tc, at)?;
-        let bond = self.claims.challenge_bond().await?;
-        let sent = send("challenge", self.game.challenge(claim.id, c).value(bond)).await?;
+        self.commit(claim).await?;
+        let (salt, _) = self.commitment(claim);
+        let sent = send("challenge", self.game.challenge(claim.id, c, salt)).await?;
         let resolved = sent
             .receipt
             .decoded_log::<DisputeGame::GameResolved>()
@@ -372,19 +399,21 @@ impl Watcher {
     }
 
     /// Starts a partition game against `claim` by pointing at the segment that holds element `at` (its two
-    /// boundaries opened against the coarse root), with the challenge bond; returns the game id.
+    /// boundaries opened against the coarse root), with the bond of this watcher's commitment; returns the game
+    /// id.
     pub async fn point_segment(&self, claim: &ClaimSeen, trace: &Trace, at: ElementRef) -> Result<(B256, Sent)> {
         let m = &self.model.model;
         let p = segment_pointer(m, trace, segment_of(m, at.op)?)?;
-        let bond = self.claims.challenge_bond().await?;
-        let sent = send("pointSegment", self.game.pointSegment(claim.id, p).value(bond)).await?;
+        let (salt, _) = self.commitment(claim);
+        let sent = send("pointSegment", self.game.pointSegment(claim.id, p, salt)).await?;
         Ok((Self::created(&sent, "pointSegment")?, sent))
     }
 
-    /// Starts a partition game against `claim` by k-ary bisection over its boundaries, with the challenge bond.
+    /// Starts a partition game against `claim` by k-ary bisection over its boundaries, with the bond of this
+    /// watcher's commitment.
     pub async fn bisect(&self, claim: &ClaimSeen) -> Result<(B256, Sent)> {
-        let bond = self.claims.challenge_bond().await?;
-        let sent = send("bisect", self.game.bisect(claim.id).value(bond)).await?;
+        let (salt, _) = self.commitment(claim);
+        let sent = send("bisect", self.game.bisect(claim.id, salt)).await?;
         Ok((Self::created(&sent, "bisect")?, sent))
     }
 
@@ -500,6 +529,9 @@ pub enum Advance {
     ProverToMove(u64),
     /// The committee is voting.
     Committee,
+    /// This watcher won and is the slashed claim's reward winner so far; the reward is paid once the grace
+    /// closes, in this many seconds.
+    RewardPending(u64),
     /// The game is over.
     Ended(GameOutcome),
     /// No game was started, and none will be (the claim was settled, or its window closed first).
@@ -521,9 +553,10 @@ impl Watcher {
     }
 
     /// Makes this watcher's next move in its dispute `d` of `claim` (whose verified trace is `trace`, unless
-    /// withheld), as the game's phase on the chain asks: start the game, pick, open or escalate the element,
-    /// end the game on the prover's clock, end a game another game made moot, or resolve a vote the committee
-    /// left unresolved. Every decision is read from the chain, so a restarted watcher resumes where it was.
+    /// withheld), as the game's phase on the chain asks: commit the challenge, start the game, pick, open or
+    /// escalate the element, end the game on the prover's clock, end a game another game made moot, resolve a
+    /// vote the committee left unresolved, take a commitment back or the reward out. Every decision is read from
+    /// the chain, so a restarted watcher resumes where it was.
     pub async fn advance(&self, claim: &ClaimSeen, d: &Dispute, trace: Option<&Trace>) -> Result<Advance> {
         let game = self.game_of(claim, d).await?;
         let g = self.game.partitionGame(game).call().await.map_err(|e| Error::Chain(format!("partitionGame: {e}")))?;
@@ -531,14 +564,31 @@ impl Watcher {
         let status = self.claims.status(claim.id).await?;
         let need =
             || trace.ok_or_else(|| Error::TraceData(format!("claim {}: no trace to open the element from", claim.id)));
-        if !matches!(phase, Phase::None | Phase::Ended | Phase::Vote) && status != ClaimStatus::Pending {
-            // another game settled the claim: this one is moot, and the bond comes back
-            return Ok(Advance::Moved(Box::new(self.timeout(game).await?.1)));
-        }
         let now = crate::chain::next_block_time(&self.client.provider).await?;
+        if !matches!(phase, Phase::None | Phase::Ended | Phase::Vote) && status != ClaimStatus::Pending {
+            let (_, _, closes) = self.claims.reward(claim.id).await?;
+            if status != ClaimStatus::Slashed || now > closes {
+                // another game settled the claim and nothing is left to decide: this one is moot, the bond back
+                return Ok(Advance::Moved(Box::new(self.timeout(game).await?.1)));
+            }
+            // another game slashed the claim: this one plays on through the reward's grace (an earlier rank
+            // than the winner's takes the reward over)
+        }
         Ok(match phase {
             Phase::None if status != ClaimStatus::Pending => {
-                Advance::NotStarted(format!("not disputed: the claim is {status:?}"))
+                let (salt, h) = self.commitment(claim);
+                if status == ClaimStatus::Slashed && self.claims.holds_commitment(h).await? {
+                    // committed, but another game slashed the claim first: the bond comes back
+                    Advance::Moved(Box::new(self.claims.refund_commitment(claim.id, salt).await?))
+                } else {
+                    Advance::NotStarted(format!("not disputed: the claim is {status:?}"))
+                }
+            }
+            Phase::None if now >= self.claims.window_closes_at(claim.id).await? => {
+                Advance::NotStarted("not disputed: the challenge window closed first".into())
+            }
+            Phase::None if !self.claims.holds_commitment(self.commitment(claim).1).await? => {
+                Advance::Moved(Box::new(self.commit(claim).await?.expect("no commitment is held")))
             }
             Phase::None => {
                 let sent = if d.bisect || d.withheld {
@@ -604,7 +654,17 @@ impl Watcher {
                     .query()
                     .await
                     .map_err(|e| Error::Chain(format!("GameEnded logs: {e}")))?;
-                Advance::Ended(ended.first().map_or(GameOutcome::None, |(e, _)| GameOutcome::from(e.outcome)))
+                let outcome = ended.first().map_or(GameOutcome::None, |(e, _)| GameOutcome::from(e.outcome));
+                let (winner, paid, closes) = self.claims.reward(claim.id).await?;
+                if outcome == GameOutcome::ChallengerWon && winner == self.address() && !paid {
+                    if now > closes {
+                        Advance::Moved(Box::new(self.claims.pay_reward(claim.id).await?))
+                    } else {
+                        Advance::RewardPending(closes - now)
+                    }
+                } else {
+                    Advance::Ended(outcome)
+                }
             }
         })
     }
