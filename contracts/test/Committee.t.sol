@@ -22,8 +22,16 @@ import {
     VoteNotOver,
     StakeLocked,
     WithdrawalNotRequested,
-    WithdrawalNotReady
+    WithdrawalNotReady,
+    DrawNotReady,
+    AlreadyDrawn,
+    NotDrawn
 } from "../src/lib/Errors.sol";
+
+/// @notice The cheatcode that fixes a past block's hash (PRBTest's `Vm` predates it).
+interface VmBlocks {
+    function setBlockhash(uint256 blockNumber, bytes32 blockHash) external;
+}
 
 /// @notice The committee on its own: this test contract is its bound game (it opens votes and records the
 ///         verdicts it is sent).
@@ -71,6 +79,20 @@ contract CommitteeTest is PRBTest, IVoteSettler {
     function revealAs(address v, bytes32 id, bool outside) internal {
         vm.prank(v);
         c.reveal(id, outside, bytes32(uint256(uint160(v))));
+    }
+
+    /// Opens vote `id` and draws it once its draw block is sealed.
+    function openDrawn(bytes32 id) internal returns (address[] memory) {
+        c.open(id, bytes32(0));
+        return drawNow(id);
+    }
+
+    /// Draws vote `id` in the block after its draw block (whose hash is set to one derived from the id).
+    function drawNow(bytes32 id) internal returns (address[] memory) {
+        (, uint64 drawBlock,,,,,,) = c.vote(id);
+        if (block.number <= drawBlock) vm.roll(drawBlock + 1);
+        VmBlocks(address(vm)).setBlockhash(drawBlock, keccak256(abi.encode("block", id)));
+        return c.draw(id);
     }
 
     function stakeOf(address v) internal view returns (uint256 s) {
@@ -132,7 +154,7 @@ contract CommitteeTest is PRBTest, IVoteSettler {
 
     function test_open_drawsDistinctMembersAndLocksThem_succeeds() public {
         stakeAll(5);
-        address[] memory m = c.open(VOTE, bytes32(0));
+        address[] memory m = openDrawn(VOTE);
         assertEq(m.length, 3);
         for (uint256 i; i < 3; ++i) {
             for (uint256 j = i + 1; j < 3; ++j) {
@@ -145,7 +167,7 @@ contract CommitteeTest is PRBTest, IVoteSettler {
 
     function test_open_fewerValidatorsThanSeats_drawsAll_succeeds() public {
         stakeAll(2);
-        assertEq(c.open(VOTE, bytes32(0)).length, 2);
+        assertEq(openDrawn(VOTE).length, 2);
     }
 
     function test_open_notGame_reverts() public {
@@ -167,18 +189,133 @@ contract CommitteeTest is PRBTest, IVoteSettler {
         c.open(VOTE, bytes32(0));
     }
 
+    // ------------------------------------------------------------------ draw
+
+    function test_draw_beforeItsBlockIsSealed_reverts() public {
+        stakeAll(3);
+        c.open(VOTE, bytes32(0));
+        uint64 drawBlock = uint64(block.number) + c.DRAW_DELAY();
+        vm.roll(drawBlock);
+        vm.expectRevert(abi.encodeWithSelector(DrawNotReady.selector, VOTE, drawBlock));
+        c.draw(VOTE);
+    }
+
+    function test_draw_twice_reverts() public {
+        stakeAll(3);
+        openDrawn(VOTE);
+        vm.expectRevert(abi.encodeWithSelector(AlreadyDrawn.selector, VOTE));
+        c.draw(VOTE);
+    }
+
+    function test_commit_beforeTheDraw_reverts() public {
+        stakeAll(3);
+        c.open(VOTE, bytes32(0));
+        vm.expectRevert(abi.encodeWithSelector(NotDrawn.selector, VOTE, uint64(block.number) + c.DRAW_DELAY()));
+        commitAs(vals[0], VOTE, true);
+    }
+
+    /// The draw block's hash is gone after 256 blocks: the draw moves to a fresh block instead of drawing from
+    /// a zero hash.
+    function test_draw_after256Blocks_isDeferred_succeeds() public {
+        stakeAll(3);
+        c.open(VOTE, bytes32(0));
+        vm.roll(block.number + 300);
+        vm.expectEmit(true, false, false, true, address(c));
+        emit Committee.DrawDeferred(VOTE, uint64(block.number) + c.DRAW_DELAY());
+        assertEq(c.draw(VOTE).length, 0);
+        address[] memory m = drawNow(VOTE);
+        assertEq(m.length, 3);
+    }
+
+    /// The same vote drawn from two different block hashes seats different members: the draw is fixed by a
+    /// block sealed after the escalation, not by anything known when it was sent.
+    function test_draw_dependsOnTheDrawBlocksHash_succeeds() public {
+        stakeAll(5);
+        c.open(VOTE, bytes32(0));
+        c.open(keccak256("other"), bytes32(0));
+        (, uint64 drawBlock,,,,,,) = c.vote(VOTE);
+        vm.roll(drawBlock + 1);
+        VmBlocks(address(vm)).setBlockhash(drawBlock, keccak256("a"));
+        address[] memory a = c.draw(VOTE);
+        VmBlocks(address(vm)).setBlockhash(drawBlock, keccak256("b"));
+        address[] memory b = c.draw(keccak256("other"));
+        bool differ;
+        for (uint256 i; i < 3; ++i) {
+            differ = differ || a[i] != b[i];
+        }
+        assertTrue(differ);
+    }
+
+    /// #17 attack 5: a validator silent on several seats loses the full penalty of every seat. Its seats
+    /// reserve the penalties, and a validator whose free stake falls below the minimum is not drawn again.
+    function test_draw_everySeatsPenaltyCovered_succeeds() public {
+        vm.prank(vals[0]);
+        c.stake{value: 2 ether}();
+        openDrawn(VOTE);
+        // 2 ETH with 0.5 reserved per seat and a 1 ETH minimum free: three seats, then out of the draw
+        assertEq(c.seatsOf(VOTE, vals[0]), 3);
+        (uint256 reserved, uint256 weight) = c.reservation(vals[0]);
+        assertEq(reserved, 3 * PENALTY);
+        assertEq(weight, 0);
+        vm.expectRevert(NoValidators.selector);
+        c.open(keccak256("another"), bytes32(0));
+        (, uint64 revealEnd) = windows();
+        vm.warp(revealEnd + 1);
+        c.resolve(VOTE);
+        assertEq(stakeOf(vals[0]), 2 ether - 3 * PENALTY, "every silent seat paid its penalty");
+        assertTrue(conserved());
+    }
+
+    /// Every validator leaves between the escalation and the draw: the vote ends as a tie (the claim stands).
+    function test_draw_nobodyLeft_endsAsATie_succeeds() public {
+        stakeAll(1);
+        c.open(VOTE, bytes32(0));
+        vm.prank(vals[0]);
+        c.requestWithdrawal();
+        assertEq(drawNow(VOTE).length, 0);
+        assertEq(verdict[VOTE], 1, "the claim stands");
+    }
+
+    /// #17 attack 7: a Sybil pool of a thousand validators does not push a draw over any limit (the draw walks a
+    /// Fenwick tree, not the pool).
+    function test_draw_thousandValidators_gasStaysLogarithmic_succeeds() public {
+        for (uint256 i; i < 1000; ++i) {
+            // forge-lint: disable-next-line(unsafe-typecast)
+            address v = address(uint160(0x100000 + i));
+            vm.deal(v, MIN);
+            vm.prank(v);
+            c.stake{value: MIN}();
+        }
+        assertEq(c.poolSize(), 1000);
+        uint256 g = gasleft();
+        c.open(VOTE, bytes32(0));
+        uint256 openGas = g - gasleft();
+        vm.roll(block.number + c.DRAW_DELAY() + 1);
+        g = gasleft();
+        c.draw(VOTE);
+        uint256 drawGas = g - gasleft();
+        emit LogNamedUint256("open, 1000 validators", openGas);
+        emit LogNamedUint256("draw of 3 seats, 1000 validators", drawGas);
+        assertLt(openGas, 100_000);
+        assertLt(drawGas, 600_000);
+        uint256 pool = c.poolSize();
+        vm.prank(address(uint160(0x100000 + 999)));
+        c.requestWithdrawal();
+        assertLte(c.poolSize(), pool);
+    }
+
     // ------------------------------------------------------------------ commit
 
     function test_commit_notMember_reverts() public {
         stakeAll(3);
-        c.open(VOTE, bytes32(0));
+        openDrawn(VOTE);
         vm.expectRevert(abi.encodeWithSelector(NotSelected.selector, VOTE, vals[4]));
         commitAs(vals[4], VOTE, true);
     }
 
     function test_commit_twice_reverts() public {
         stakeAll(3);
-        address v = c.open(VOTE, bytes32(0))[0];
+        address v = openDrawn(VOTE)[0];
         commitAs(v, VOTE, true);
         vm.expectRevert(abi.encodeWithSelector(AlreadyCommitted.selector, VOTE, v));
         commitAs(v, VOTE, false);
@@ -186,7 +323,7 @@ contract CommitteeTest is PRBTest, IVoteSettler {
 
     function test_commit_afterWindow_reverts() public {
         stakeAll(3);
-        address v = c.open(VOTE, bytes32(0))[0];
+        address v = openDrawn(VOTE)[0];
         (uint64 commitEnd,) = windows();
         vm.warp(commitEnd + 1);
         vm.expectRevert(abi.encodeWithSelector(CommitClosed.selector, VOTE, commitEnd));
@@ -199,14 +336,14 @@ contract CommitteeTest is PRBTest, IVoteSettler {
     }
 
     function windows() internal view returns (uint64 commitEnd, uint64 revealEnd) {
-        (, commitEnd, revealEnd,,,,) = c.vote(VOTE);
+        (,, commitEnd, revealEnd,,,,) = c.vote(VOTE);
     }
 
     // ------------------------------------------------------------------ ballotOf
 
     function test_ballotOf_tracksCommitThenReveal_succeeds() public {
         stakeAll(3);
-        address[] memory m = c.open(VOTE, bytes32(0));
+        address[] memory m = openDrawn(VOTE);
         (bytes32 commitment, uint8 ballot) = c.ballotOf(VOTE, m[0]);
         assertEq(commitment, bytes32(0));
         assertEq(ballot, 0);
@@ -228,7 +365,7 @@ contract CommitteeTest is PRBTest, IVoteSettler {
 
     function test_reveal_beforeEveryoneCommitted_reverts() public {
         stakeAll(3);
-        address[] memory m = c.open(VOTE, bytes32(0));
+        address[] memory m = openDrawn(VOTE);
         commitAs(m[0], VOTE, true);
         (uint64 commitEnd,) = windows();
         vm.expectRevert(abi.encodeWithSelector(CommitClosed.selector, VOTE, commitEnd));
@@ -237,7 +374,7 @@ contract CommitteeTest is PRBTest, IVoteSettler {
 
     function test_reveal_notMatchingCommit_reverts() public {
         stakeAll(3);
-        address[] memory m = c.open(VOTE, bytes32(0));
+        address[] memory m = openDrawn(VOTE);
         for (uint256 i; i < 3; ++i) {
             commitAs(m[i], VOTE, true);
         }
@@ -247,7 +384,7 @@ contract CommitteeTest is PRBTest, IVoteSettler {
 
     function test_reveal_twice_reverts() public {
         stakeAll(3);
-        address[] memory m = c.open(VOTE, bytes32(0));
+        address[] memory m = openDrawn(VOTE);
         for (uint256 i; i < 3; ++i) {
             commitAs(m[i], VOTE, true);
         }
@@ -258,7 +395,7 @@ contract CommitteeTest is PRBTest, IVoteSettler {
 
     function test_reveal_withoutCommit_reverts() public {
         stakeAll(3);
-        address[] memory m = c.open(VOTE, bytes32(0));
+        address[] memory m = openDrawn(VOTE);
         commitAs(m[0], VOTE, true);
         (uint64 commitEnd,) = windows();
         vm.warp(commitEnd + 1);
@@ -268,7 +405,7 @@ contract CommitteeTest is PRBTest, IVoteSettler {
 
     function test_reveal_afterWindow_reverts() public {
         stakeAll(3);
-        address[] memory m = c.open(VOTE, bytes32(0));
+        address[] memory m = openDrawn(VOTE);
         for (uint256 i; i < 3; ++i) {
             commitAs(m[i], VOTE, true);
         }
@@ -282,7 +419,7 @@ contract CommitteeTest is PRBTest, IVoteSettler {
 
     function test_resolve_majorityOutside_slashesMinorityToMajority_succeeds() public {
         stakeAll(3);
-        address[] memory m = c.open(VOTE, bytes32(0));
+        address[] memory m = openDrawn(VOTE);
         bool[3] memory ballot = [true, true, false];
         for (uint256 i; i < 3; ++i) {
             commitAs(m[i], VOTE, ballot[i]);
@@ -305,7 +442,7 @@ contract CommitteeTest is PRBTest, IVoteSettler {
 
     function test_resolve_silentMemberIsSlashed_succeeds() public {
         stakeAll(3);
-        address[] memory m = c.open(VOTE, bytes32(0));
+        address[] memory m = openDrawn(VOTE);
         commitAs(m[0], VOTE, false);
         commitAs(m[1], VOTE, false);
         (uint64 commitEnd, uint64 revealEnd) = windows();
@@ -323,7 +460,7 @@ contract CommitteeTest is PRBTest, IVoteSettler {
 
     function test_resolve_tieKeepsTheClaim_succeeds() public {
         stakeAll(2);
-        address[] memory m = c.open(VOTE, bytes32(0));
+        address[] memory m = openDrawn(VOTE);
         commitAs(m[0], VOTE, true);
         commitAs(m[1], VOTE, false);
         revealAs(m[0], VOTE, true);
@@ -335,7 +472,7 @@ contract CommitteeTest is PRBTest, IVoteSettler {
 
     function test_resolve_twice_reverts() public {
         stakeAll(1);
-        address[] memory m = c.open(VOTE, bytes32(0));
+        address[] memory m = openDrawn(VOTE);
         commitAs(m[0], VOTE, true);
         revealAs(m[0], VOTE, true);
         c.resolve(VOTE);
@@ -348,7 +485,7 @@ contract CommitteeTest is PRBTest, IVoteSettler {
     function testFuzz_resolve_majorityAndConservation_succeeds(uint8 b0, uint8 b1, uint8 b2, uint8 n) public {
         n = 1 + n % 5;
         stakeAll(n);
-        address[] memory m = c.open(VOTE, bytes32(0));
+        address[] memory m = openDrawn(VOTE);
         uint8[3] memory b = [b0 % 3, b1 % 3, b2 % 3];
         uint256 outs;
         uint256 ins;
@@ -405,7 +542,7 @@ contract CommitteeTest is PRBTest, IVoteSettler {
 
     function test_withdrawStake_whileOnAVote_reverts() public {
         stakeAll(1);
-        c.open(VOTE, bytes32(0));
+        openDrawn(VOTE);
         vm.startPrank(vals[0]);
         c.requestWithdrawal();
         vm.warp(block.timestamp + DELAY);
@@ -422,7 +559,7 @@ contract CommitteeTest is PRBTest, IVoteSettler {
 
     function test_withdrawCredit_reward_succeeds() public {
         stakeAll(3);
-        address[] memory m = c.open(VOTE, bytes32(0));
+        address[] memory m = openDrawn(VOTE);
         bool[3] memory ballot = [true, false, false];
         for (uint256 i; i < 3; ++i) {
             commitAs(m[i], VOTE, ballot[i]);

@@ -83,7 +83,7 @@ contract CommitteeHandler is IVoteSettler {
     function commit(uint256 v, uint256 m, bool outside) external {
         if (votes.length == 0) return;
         bytes32 id = votes[v % votes.length];
-        (address[] memory members,,,,,,) = c.vote(id);
+        (address[] memory members,,,,,,,) = c.vote(id);
         if (members.length == 0) return;
         address a = members[m % members.length];
         bytes32 commitment = keccak256(abi.encode(id, a, outside, bytes32(0)));
@@ -94,7 +94,7 @@ contract CommitteeHandler is IVoteSettler {
     function reveal(uint256 v, uint256 m, bool outside) external {
         if (votes.length == 0) return;
         bytes32 id = votes[v % votes.length];
-        (address[] memory members,,,,,,) = c.vote(id);
+        (address[] memory members,,,,,,,) = c.vote(id);
         if (members.length == 0) return;
         _vm().prank(members[m % members.length]);
         try c.reveal(id, outside, bytes32(0)) {} catch {}
@@ -109,11 +109,29 @@ contract CommitteeHandler is IVoteSettler {
         _vm().warp(block.timestamp + dt % 2 hours);
     }
 
-    /// Resolves every open vote once its windows passed (nothing can keep a vote open).
+    /// Blocks pass (up to past the 256 whose hashes a draw can read).
+    function roll(uint256 n) external {
+        _vm().roll(block.number + 1 + n % 300);
+    }
+
+    function draw(uint256 v) external {
+        if (votes.length == 0) return;
+        try c.draw(votes[v % votes.length]) {} catch {}
+    }
+
+    /// Draws and resolves every open vote once its windows passed (nothing can keep a vote open).
     function resolveAll() external {
+        for (uint256 i; i < votes.length; ++i) {
+            for (uint256 tries; tries < 2; ++tries) {
+                (, uint64 drawBlock, uint64 commitEnd,,,,, bool resolved) = c.vote(votes[i]);
+                if (commitEnd != 0 || resolved) break;
+                if (block.number <= drawBlock) _vm().roll(drawBlock + 1);
+                c.draw(votes[i]);
+            }
+        }
         _vm().warp(block.timestamp + 3 hours);
         for (uint256 i; i < votes.length; ++i) {
-            (,,,,,, bool resolved) = c.vote(votes[i]);
+            (,,,,,,, bool resolved) = c.vote(votes[i]);
             if (!resolved) c.resolve(votes[i]);
         }
     }
@@ -123,6 +141,7 @@ interface VmLike {
     function prank(address) external;
     function deal(address, uint256) external;
     function warp(uint256) external;
+    function roll(uint256) external;
 }
 
 /// @notice Invariants of the committee under random play.
@@ -145,6 +164,8 @@ contract CommitteeInvariantTest is PRBTest {
             h.stake(i, 1 ether - 1);
         }
         h.open(0);
+        h.roll(2);
+        h.draw(0);
         for (uint256 m; m < 3; ++m) {
             h.commit(0, m, true);
         }
@@ -166,6 +187,12 @@ contract CommitteeInvariantTest is PRBTest {
             owed += s + c.credit(a[i]);
         }
         assertEq(address(c).balance, owed, "held = stakes + credits");
+        // every seat's penalty is covered by stake no other seat holds
+        for (uint256 i; i < 5; ++i) {
+            (uint256 s,,) = c.validator(a[i]);
+            (uint256 reserved,) = c.reservation(a[i]);
+            assertLte(reserved, s, "a reservation beyond the stake");
+        }
     }
 
     /// Every vote ends: after its windows anyone resolves it, its verdict reaches the game, and no stake stays
@@ -180,6 +207,8 @@ contract CommitteeInvariantTest is PRBTest {
         for (uint256 i; i < 5; ++i) {
             (,, uint32 locks) = c.validator(a[i]);
             assertEq(locks, 0, "a stake still locked");
+            (uint256 reserved,) = c.reservation(a[i]);
+            assertEq(reserved, 0, "a stake still reserved");
         }
     }
 }

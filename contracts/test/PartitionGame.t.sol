@@ -842,10 +842,12 @@ contract PartitionGameTest is Fixture {
         fine(gid, corrupt, 1);
         vm.prank(watcher);
         game.escalate(gid, 2, 0, 0);
+        vm.roll(block.number + committee.DRAW_DELAY() + 1);
+        committee.draw(gid);
     }
 
     function voteAll(bytes32 gid, bool outside) internal {
-        (address[] memory m,,,,,,) = committee.vote(gid);
+        (address[] memory m,,,,,,,) = committee.vote(gid);
         for (uint256 i; i < m.length; ++i) {
             bytes32 commitment = keccak256(abi.encode(gid, m[i], outside, bytes32(i)));
             vm.prank(m[i]);
@@ -862,7 +864,7 @@ contract PartitionGameTest is Fixture {
         stakeValidators();
         (, bytes32 gid) = escalated(true);
         assertEq(uint8(g(gid).phase), uint8(Phase.Vote));
-        (address[] memory m,,,,,,) = committee.vote(gid);
+        (address[] memory m,,,,,,,) = committee.vote(gid);
         assertEq(m.length, 3);
         (uint64 p0, uint64 c0) = game.clocks(gid);
         vm.warp(block.timestamp + CLOCK * 2);

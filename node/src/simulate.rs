@@ -773,6 +773,8 @@ async fn play_posting(
                 Advance::ProverToMove(left) if s == Scenario::SilentProver => advance_time(w, left + 1).await?,
                 // the reward is paid once the slash's grace closes
                 Advance::RewardPending(left) => advance_time(w, left + 1).await?,
+                // the watcher mined the blocks the draw waits for: it draws on its next move
+                Advance::DrawPending(_) => {}
                 Advance::ProverToMove(_) => {
                     let sent = prover.answer_games(posted.id, posted.trace_root, from_block).await?;
                     if sent.is_empty() {

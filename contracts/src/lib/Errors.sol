@@ -152,5 +152,11 @@ error StakeLocked(address who, uint32 locks);
 error WithdrawalNotRequested(address who);
 /// @notice `who`'s stake is withdrawable from `withdrawableAt`.
 error WithdrawalNotReady(address who, uint64 withdrawableAt);
+/// @notice The vote's members are drawn from the hash of block `drawBlock`, which is not yet sealed.
+error DrawNotReady(bytes32 voteId, uint64 drawBlock);
+/// @notice The vote's members were drawn already.
+error AlreadyDrawn(bytes32 voteId);
+/// @notice The vote's members are not drawn yet (`draw` after block `drawBlock`).
+error NotDrawn(bytes32 voteId, uint64 drawBlock);
 /// @notice Only the committee settles votes.
 error NotCommittee(address caller);

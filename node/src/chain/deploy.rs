@@ -48,7 +48,7 @@ impl Default for ProtocolParams {
             arity: 17,
             min_stake: 10u128.pow(18),
             stake_delay: 7 * 24 * 3600,
-            committee_size: 3,
+            committee_size: 7,
             commit_window: 600,
             reveal_window: 600,
             vote_penalty: 5 * 10u128.pow(17),

@@ -36,6 +36,16 @@ pub async fn head(provider: &DynProvider) -> Result<(u64, u64)> {
     Ok((b.header.number, b.header.timestamp))
 }
 
+/// Asks a development chain that mines only on transactions (anvil without `--block-time`) to mine `blocks`
+/// blocks, for a move that waits on a later block (a committee draw); a real chain's RPC refuses the request,
+/// which changes nothing there (its blocks come by themselves).
+pub async fn nudge(provider: &DynProvider, blocks: u64) {
+    use alloy::providers::ext::AnvilApi;
+    if let Err(e) = provider.anvil_mine(Some(blocks), None).await {
+        tracing::debug!(error = %e, "the chain does not mine on request; waiting for its blocks");
+    }
+}
+
 /// Seconds since the Unix epoch by this machine's clock.
 pub fn wall_clock() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())

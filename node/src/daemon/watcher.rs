@@ -144,7 +144,11 @@ impl WatcherNode {
         Ok(match self.watcher.advance(&f.claim, d, trace.as_deref()).await? {
             Advance::Ended(outcome) => Some(format!("{outcome:?}")),
             Advance::NotStarted(why) => Some(why),
-            Advance::Moved(_) | Advance::ProverToMove(_) | Advance::Committee | Advance::RewardPending(_) => None,
+            Advance::Moved(_)
+            | Advance::ProverToMove(_)
+            | Advance::DrawPending(_)
+            | Advance::Committee
+            | Advance::RewardPending(_) => None,
         })
     }
 }

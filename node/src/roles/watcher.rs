@@ -527,6 +527,8 @@ pub enum Advance {
     Moved(Box<Sent>),
     /// The prover is to move, with this many seconds left on its clock.
     ProverToMove(u64),
+    /// The committee's members are drawn from a block this many blocks on (then anyone draws them).
+    DrawPending(u64),
     /// The committee is voting.
     Committee,
     /// This watcher won and is the slashed claim's reward winner so far; the reward is paid once the grace
@@ -638,6 +640,17 @@ impl Watcher {
             }
             Phase::Vote => {
                 let v = self.committee.vote(game).call().await.map_err(|e| Error::Chain(format!("vote: {e}")))?;
+                if v.commitEnd == 0 && !v.resolved {
+                    // the members are drawn from the hash of a block sealed after the escalation
+                    let (number, _) = crate::chain::head(&self.client.provider).await?;
+                    if number > v.drawBlock {
+                        let sent = send("draw", self.committee.draw(game)).await?;
+                        tracing::info!(%game, gas = sent.gas_used, "committee drawn");
+                        return Ok(Advance::Moved(Box::new(sent)));
+                    }
+                    crate::chain::nudge(&self.client.provider, v.drawBlock + 1 - number).await;
+                    return Ok(Advance::DrawPending(v.drawBlock + 1 - number));
+                }
                 if !v.resolved && now > v.revealEnd {
                     // the members did not resolve it: anyone may
                     Advance::Moved(Box::new(send("resolve", self.committee.resolve(game)).await?))
