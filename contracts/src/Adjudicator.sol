@@ -31,6 +31,13 @@ import {UnsupportedOp, NonFiniteInput} from "./lib/Errors.sol";
 ///      - Rope: the input row (both elements of the pair); `RopeBound.within`.
 contract Adjudicator {
     uint32 private constant NEG_INF = 0xff800000;
+    /// @dev Calldata of one opened chunk: 4 KiB of data, a proof of up to 24 levels, its ABI framing.
+    uint256 private constant CHUNK_BYTES = 4096 + 32 * 24 + 96;
+
+    /// @notice Most calldata an element's openings may take: a 128 KiB transaction less room for the rest of it.
+    uint256 public constant MAX_OPENING_BYTES = 120_000;
+    /// @notice Most gas an element's adjudication may be estimated at: a 30M block less a margin.
+    uint256 public constant MAX_OPENING_GAS = 25_000_000;
 
     /// @notice The regions evaluated in directed-rounding arithmetic (deployed with this contract).
     Regions public immutable regions;
@@ -113,6 +120,53 @@ contract Adjudicator {
         } else {
             inside = _elementwise(c, n, shape, g, in1, in2, yBits);
         }
+    }
+
+    /// @notice Whether the sound region of an op of this kind is a point (bit-exact ops): the exact check then
+    ///         decides every element both ways, and a vote never does.
+    function exact(OpKind k) public pure returns (bool) {
+        return k == OpKind.Relu || k == OpKind.Embedding || k == OpKind.CausalMask || k == OpKind.Argmax
+            || (k >= OpKind.Reshape && k <= OpKind.Concat);
+    }
+
+    /// @notice An upper estimate of what adjudicating one element of op `n` costs: its openings' calldata and
+    ///         the gas of the transaction that carries them (calldata, chunk hashing, the region's arithmetic:
+    ///         ~500 gas a dot-product term, ~10k a softmax key, ~4k a normalized or averaged element). The
+    ///         figures are the measured ones of docs/PROTOCOL.md (Gas), rounded up.
+    function openingCost(OpNode calldata n) public pure returns (uint256 gas, uint256 size) {
+        OpKind k = n.kind;
+        uint256 chunks;
+        uint256 work = 200_000;
+        if (k == OpKind.MatMul) {
+            (chunks, work) = (2 * _rowChunks(n.inner), 500 * uint256(n.inner));
+        } else if (k == OpKind.BatchMatMul) {
+            uint256 other = n.param == 1 ? _rowChunks(n.inner) : _columnChunks(n.inner, n.cols);
+            (chunks, work) = (_rowChunks(n.inner) + other, 500 * uint256(n.inner));
+        } else if (k == OpKind.Softmax) {
+            (chunks, work) = (_rowChunks(n.cols), 10_000 * uint256(n.cols));
+        } else if (k == OpKind.RmsNorm || k == OpKind.LayerNorm) {
+            (chunks, work) = (_rowChunks(n.cols) + 2, 4_000 * uint256(n.cols));
+        } else if (k == OpKind.Rope) {
+            chunks = _rowChunks(n.cols);
+        } else if (k == OpKind.MeanRows) {
+            (chunks, work) = (_columnChunks(n.inner, n.cols), 4_000 * uint256(n.inner));
+        } else {
+            chunks = 4; // elementwise, data movement, argmax: a few single elements
+        }
+        chunks += 1; // the output element's own chunk
+        size = chunks * CHUNK_BYTES;
+        gas = 21_000 + 16 * size + 3_000 * chunks + work;
+    }
+
+    /// @dev Chunks a row of `n` consecutive elements can touch (it may straddle a chunk boundary).
+    function _rowChunks(uint256 n) private pure returns (uint256) {
+        return n / 1024 + 2;
+    }
+
+    /// @dev Chunks a column of `rows` elements `stride` apart can touch.
+    function _columnChunks(uint256 rows, uint256 stride) private pure returns (uint256) {
+        uint256 spanned = rows * stride / 1024 + 2;
+        return spanned < rows ? spanned : rows;
     }
 
     /// @notice The shape of the op's output tensor (as its tensor root commits it).

@@ -26,6 +26,7 @@ import {
     Side,
     PartitionGame,
     Loc,
+    Unopenable,
     readsInput2,
     modelIdOf
 } from "./lib/Types.sol";
@@ -52,7 +53,10 @@ import {
     OpNotInSegment,
     InputNotCommitted,
     WrongElement,
-    NotCommittee
+    NotCommittee,
+    ExactlyDecided,
+    Openable,
+    ElementTooCostly
 } from "./lib/Errors.sol";
 
 /// @title DisputeGame
@@ -400,7 +404,8 @@ contract DisputeGame is IVoteSettler {
     /// @notice Challenger: makes the prover open output element (row, col) of op `op` of the disputed segment
     ///         (it has the data: its clock runs until it does). Checked here so that an honest prover can always
     ///         answer: the op is in the segment, registered as described, adjudicable, the element in its
-    ///         output, and its input committed under the fine or the coarse root.
+    ///         output, its input committed under the fine or the coarse root, and its openings within a block's
+    ///         gas and a transaction's size (`Adjudicator.openingCost`; a costlier element is escalated instead).
     function requestElement(bytes32 gameId, ElementRequest calldata r) external {
         PartitionGame storage g = _partition[gameId];
         uint64 left = _move(gameId, g, Phase.Element);
@@ -416,6 +421,11 @@ contract DisputeGame is IVoteSettler {
         if (readsInput2(n.kind)) {
             if (n.input2 > r.op) revert BadOpInput(r.op, n.input2);
             if (n.input2 < g.segStart && n.input2 != 0) _boundaryOf(spec, g, r.op, n.input2, r.input2Segment);
+        }
+        (uint256 gas, uint256 size) = adjudicator.openingCost(n);
+        // INVARIANT: an honest prover can answer every request within one block and one transaction.
+        if (gas > adjudicator.MAX_OPENING_GAS() || size > adjudicator.MAX_OPENING_BYTES()) {
+            revert ElementTooCostly(r.op, gas, size);
         }
         (g.reqOp, g.reqRow, g.reqCol) = (r.op, r.row, r.col);
         g.phase = Phase.Open;
@@ -436,13 +446,67 @@ contract DisputeGame is IVoteSettler {
         _end(gameId, g, outcome);
     }
 
-    /// @notice Challenger: escalates output element (row, col) of op `op` of the disputed segment to a committee
-    ///         vote (its data: the fine root posted, served by the prover); no clock runs while it votes.
-    function escalate(bytes32 gameId, uint32 op, uint32 row, uint32 col) external {
+    /// @notice Challenger: escalates an element the exact check cannot decide to a committee vote, with the same
+    ///         openings as `openElement`: it must be inside its sound bound (outside, the contract decides it) in an
+    ///         op whose region is not a point. The committee judges it against the calibrated threshold; no clock
+    ///         runs while it votes.
+    function escalate(bytes32 gameId, FineChallenge calldata c) external {
         PartitionGame storage g = _partition[gameId];
         uint64 left = _move(gameId, g, Phase.Element);
-        // INVARIANT: the vote is about an op of the disputed segment.
-        if (op < g.segStart || op >= g.segEnd) revert OpNotInSegment(op, g.segStart, g.segEnd);
+        (bool inside,) = _adjudicateFine(g, c);
+        ElementChallenge calldata e = c.element;
+        // INVARIANT: an element the exact check decides is decided by the contract, never by a vote.
+        if (!inside || adjudicator.exact(e.node.kind)) revert ExactlyDecided(e.op, e.row, e.col, inside);
+        _vote(gameId, g, e.op, e.row, e.col, left);
+    }
+
+    /// @notice Challenger: escalates an element nobody can open on-chain to a committee vote: its op has no
+    ///         descriptor the contracts know, reads an interior tensor of an earlier segment, or needs openings
+    ///         larger than a block or a transaction (`Unopenable` proves which).
+    function escalateUnopenable(bytes32 gameId, Unopenable calldata u) external {
+        PartitionGame storage g = _partition[gameId];
+        uint64 left = _move(gameId, g, Phase.Element);
+        ModelSpec memory spec = registry.model(claims.claim(g.claimId).modelId);
+        if (u.op < g.segStart || u.op >= g.segEnd) revert OpNotInSegment(u.op, g.segStart, g.segEnd);
+        TensorMerkle.verify(spec.graphRoot, TensorMerkle.leafHash(u.leaf), u.op, spec.nodeCount, u.leafProof);
+        // INVARIANT: an element goes to the committee unopened only when no opening can decide it.
+        if (!_unopenable(spec, g, u)) revert Openable(u.op);
+        _vote(gameId, g, u.op, u.row, u.col, left);
+    }
+
+    /// @dev Whether no opening can decide `u`'s element (see `escalateUnopenable`).
+    function _unopenable(ModelSpec memory spec, PartitionGame storage g, Unopenable calldata u)
+        private
+        view
+        returns (bool)
+    {
+        // an ABI-encoded OpNode is twelve words starting with zero bytes; any other leaf is an op without a check
+        if (u.leaf.length != 384 || u.leaf[0] != 0) return true;
+        OpNode memory n = abi.decode(u.leaf, (OpNode));
+        if (n.kind == OpKind.None) return true;
+        if (u.row >= n.rows || u.col >= n.cols) revert ElementOutOfRange(u.row, u.col);
+        if (_interior(spec, g, n.input, u.inputSegment)) return true;
+        if (readsInput2(n.kind) && _interior(spec, g, n.input2, u.input2Segment)) return true;
+        (uint256 gas, uint256 size) = adjudicator.openingCost(n);
+        return gas > adjudicator.MAX_OPENING_GAS() || size > adjudicator.MAX_OPENING_BYTES();
+    }
+
+    /// @dev Whether trace tensor `t`, read by an op of the disputed segment, is an interior tensor of an earlier
+    ///      segment: `so` is the segment that computes it (node t - 1), and t is not its output boundary.
+    function _interior(ModelSpec memory spec, PartitionGame storage g, uint32 t, SegmentOpening calldata so)
+        private
+        view
+        returns (bool)
+    {
+        if (t == 0 || t >= g.segStart || so.segment.start >= t || so.segment.end < t) return false;
+        TensorMerkle.verify(
+            spec.segmentsRoot, TensorMerkle.leafHash(abi.encode(so.segment)), so.index, g.segments, so.proof
+        );
+        return so.segment.end != t;
+    }
+
+    /// @dev Hands element (row, col) of `op` to the committee: the game waits for its verdict.
+    function _vote(bytes32 gameId, PartitionGame storage g, uint32 op, uint32 row, uint32 col, uint64 left) private {
         (g.reqOp, g.reqRow, g.reqCol) = (op, row, col);
         g.phase = Phase.Vote;
         emit Escalated(gameId, op, row, col, left);

@@ -16,7 +16,8 @@ import {
     BoundaryOpening,
     FineAnswer,
     FineChallenge,
-    ElementRequest
+    ElementRequest,
+    Unopenable
 } from "../src/lib/Types.sol";
 import {
     ChallengeWindowClosed,
@@ -43,7 +44,9 @@ import {
     WrongElement,
     ElementOutOfRange,
     NotCommittee,
-    NoValidators
+    NoValidators,
+    ExactlyDecided,
+    Openable
 } from "../src/lib/Errors.sol";
 import {TensorMerkle} from "../src/lib/TensorMerkle.sol";
 import {Tree} from "./Fixture.t.sol";
@@ -836,12 +839,14 @@ contract PartitionGameTest is Fixture {
         }
     }
 
-    function escalated(bool corrupt) internal returns (bytes32 id, bytes32 gid) {
-        id = fxPost(corrupt);
-        gid = point(id, corrupt, 1);
-        fine(gid, corrupt, 1);
+    /// An honest claim's element of op2 (a bias Add: inside its sound bound, not a point region) escalated.
+    function escalated() internal returns (bytes32 id, bytes32 gid) {
+        id = fxPost(false);
+        gid = point(id, false, 1);
+        fine(gid, false, 1);
+        FineChallenge memory c = fxElement(false, 2);
         vm.prank(watcher);
-        game.escalate(gid, 2, 0, 0);
+        game.escalate(gid, c);
         vm.roll(block.number + committee.DRAW_DELAY() + 1);
         committee.draw(gid);
     }
@@ -862,7 +867,7 @@ contract PartitionGameTest is Fixture {
 
     function test_escalate_opensAVoteAndStopsTheClocks_succeeds() public {
         stakeValidators();
-        (, bytes32 gid) = escalated(true);
+        (, bytes32 gid) = escalated();
         assertEq(uint8(g(gid).phase), uint8(Phase.Vote));
         (address[] memory m,,,,,,,) = committee.vote(gid);
         assertEq(m.length, 3);
@@ -877,7 +882,7 @@ contract PartitionGameTest is Fixture {
 
     function test_escalate_committeeFindsOutside_slashesProver_succeeds() public {
         stakeValidators();
-        (bytes32 id, bytes32 gid) = escalated(true);
+        (bytes32 id, bytes32 gid) = escalated();
         voteAll(gid, true);
         assertEq(uint8(g(gid).outcome), uint8(GameOutcome.ChallengerWon));
         assertEq(uint8(claims.claim(id).status), uint8(ClaimStatus.Slashed));
@@ -887,7 +892,7 @@ contract PartitionGameTest is Fixture {
 
     function test_escalate_committeeFindsInside_slashesChallenger_succeeds() public {
         stakeValidators();
-        (bytes32 id, bytes32 gid) = escalated(false);
+        (bytes32 id, bytes32 gid) = escalated();
         voteAll(gid, false);
         assertEq(uint8(g(gid).outcome), uint8(GameOutcome.ProverWon));
         assertEq(claims.credit(prover), CHALLENGE_BOND);
@@ -899,9 +904,10 @@ contract PartitionGameTest is Fixture {
         bytes32 id = fxPost(true);
         bytes32 gid = point(id, true, 1);
         fine(gid, true, 1);
+        FineChallenge memory c = fxElement(true, 0);
         vm.expectRevert(abi.encodeWithSelector(OpNotInSegment.selector, 0, 2, 3));
         vm.prank(watcher);
-        game.escalate(gid, 0, 0, 0);
+        game.escalate(gid, c);
     }
 
     function test_escalate_byProver_reverts() public {
@@ -909,23 +915,66 @@ contract PartitionGameTest is Fixture {
         bytes32 id = fxPost(true);
         bytes32 gid = point(id, true, 1);
         fine(gid, true, 1);
+        FineChallenge memory c = fxElement(true, 2);
         vm.expectRevert(abi.encodeWithSelector(NotMover.selector, gid, prover, watcher));
         vm.prank(prover);
-        game.escalate(gid, 2, 0, 0);
+        game.escalate(gid, c);
     }
 
     function test_escalate_noValidators_reverts() public {
+        bytes32 id = fxPost(false);
+        bytes32 gid = point(id, false, 1);
+        fine(gid, false, 1);
+        FineChallenge memory c = fxElement(false, 2);
+        vm.expectRevert(NoValidators.selector);
+        vm.prank(watcher);
+        game.escalate(gid, c);
+    }
+
+    /// #17 attack 4: an element outside its sound bound is the contract's to decide, not a vote's.
+    function test_escalate_elementOutsideItsBound_reverts() public {
+        stakeValidators();
         bytes32 id = fxPost(true);
         bytes32 gid = point(id, true, 1);
         fine(gid, true, 1);
-        vm.expectRevert(NoValidators.selector);
+        FineChallenge memory c = fxElement(true, 2);
+        vm.expectRevert(abi.encodeWithSelector(ExactlyDecided.selector, 2, 0, 0, false));
         vm.prank(watcher);
-        game.escalate(gid, 2, 0, 0);
+        game.escalate(gid, c);
+        assertEq(uint8(g(gid).phase), uint8(Phase.Element), "nothing changed");
+    }
+
+    /// #17 attack 4: an honest element of a point-region op (ReLU) is decided by the contract (the prover wins
+    /// it), so a challenger cannot move it to a vote it might capture.
+    function test_escalate_pointRegionOp_reverts() public {
+        stakeValidators();
+        bytes32 id = fxPost(false);
+        bytes32 gid = point(id, false, 0);
+        fine(gid, false, 0);
+        FineChallenge memory c = fxElement(false, 1);
+        vm.expectRevert(abi.encodeWithSelector(ExactlyDecided.selector, 1, 0, 0, true));
+        vm.prank(watcher);
+        game.escalate(gid, c);
+    }
+
+    /// An element that can be opened cannot be escalated unopened.
+    function test_escalateUnopenable_openableElement_reverts() public {
+        stakeValidators();
+        bytes32 id = fxPost(false);
+        bytes32 gid = point(id, false, 1);
+        fine(gid, false, 1);
+        Unopenable memory u;
+        u.op = 2;
+        u.leaf = abi.encode(fxNode(2));
+        u.leafProof = Tree.proof(fxNodeLeaves(), 2);
+        vm.expectRevert(abi.encodeWithSelector(Openable.selector, 2));
+        vm.prank(watcher);
+        game.escalateUnopenable(gid, u);
     }
 
     function test_settleVote_notCommittee_reverts() public {
         stakeValidators();
-        (, bytes32 gid) = escalated(true);
+        (, bytes32 gid) = escalated();
         vm.expectRevert(abi.encodeWithSelector(NotCommittee.selector, watcher));
         vm.prank(watcher);
         game.settleVote(gid, true);

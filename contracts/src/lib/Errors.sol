@@ -118,6 +118,15 @@ error WrongElement(uint32 op, uint32 row, uint32 col);
 ///         nor the coarse root commits it.
 error InputNotCommitted(uint32 op, uint32 input);
 
+/// @notice The exact check decides this element (outside its sound bound, or in an op whose region is a point):
+///         it is opened with `openElement`, never escalated to a vote.
+error ExactlyDecided(uint32 op, uint32 row, uint32 col, bool inside);
+/// @notice This op's element can be opened and adjudicated on-chain: escalate it with its openings instead.
+error Openable(uint32 op);
+/// @notice Opening this op's element would take about `gas` gas and `size` bytes of calldata, more than a block or
+///         a transaction holds: the prover cannot be made to open it (escalate it unopened instead).
+error ElementTooCostly(uint32 op, uint256 gas, uint256 size);
+
 // ---------------------------------------------------------------- Committee
 
 /// @notice Committee parameters that cannot work: no members, no windows, or a penalty above the least stake.

@@ -324,3 +324,17 @@ struct ElementRequest {
     SegmentOpening inputSegment;
     SegmentOpening input2Segment;
 }
+
+/// @notice An element escalated to the committee without openings, because none can decide it on-chain: its op's
+///         leaf in the graph root (`leaf`, at index `op`) is no descriptor the contracts know, or describes an op
+///         that reads an interior tensor of an earlier segment (`inputSegment` / `input2Segment`: the segment that
+///         computes it, whose output boundary it is not), or one whose openings exceed a block or a transaction.
+struct Unopenable {
+    uint32 op;
+    uint32 row;
+    uint32 col;
+    bytes leaf;
+    bytes32[] leafProof;
+    SegmentOpening inputSegment;
+    SegmentOpening input2Segment;
+}
