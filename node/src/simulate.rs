@@ -119,13 +119,20 @@ pub enum Scenario {
     SteeringPoint,
     /// The same network offered for registration WITH the composition audit: refused.
     Steering,
+    /// The MLP's prover posts a corrupted claim and challenges it itself from a second account, playing both
+    /// sides of that game at once to win its own bond back; the honest watcher, who committed to challenge
+    /// too, takes its bond back. Half the bond is burned: the cheater loses at least half.
+    SelfChallenge,
+    /// The watcher disputes a corrupted MLP claim; a bot copies its game and lands the watcher's decisive
+    /// `openElement` first. The reward goes to the earlier commitment: the watcher's; the bot earns nothing.
+    Copycat,
     /// A cheat of the adversarial suite ([`Attack`]), played against the real protocol.
     Attack(Attack),
 }
 
 impl Scenario {
     /// Every scenario but the attacks, in order.
-    pub const BASE: [Scenario; 11] = [
+    pub const BASE: [Scenario; 13] = [
         Scenario::Honest,
         Scenario::CorruptedElement,
         Scenario::FalseChallenge,
@@ -137,6 +144,8 @@ impl Scenario {
         Scenario::SteeringUndefended,
         Scenario::SteeringPoint,
         Scenario::Steering,
+        Scenario::SelfChallenge,
+        Scenario::Copycat,
     ];
 
     /// Every scenario: the base ones, then every attack.
@@ -159,6 +168,8 @@ impl Scenario {
             Scenario::SteeringUndefended => "steering-undefended",
             Scenario::SteeringPoint => "steering-point",
             Scenario::Steering => "steering",
+            Scenario::SelfChallenge => "self-challenge",
+            Scenario::Copycat => "copycat",
         }
     }
 
@@ -170,7 +181,9 @@ impl Scenario {
             | Scenario::CorruptedBisection
             | Scenario::SilentProver
             | Scenario::MiniLmCorrupted
-            | Scenario::SteeringPoint => Outcome::ProverSlashed,
+            | Scenario::SteeringPoint
+            | Scenario::SelfChallenge
+            | Scenario::Copycat => Outcome::ProverSlashed,
             Scenario::FalseChallenge => Outcome::ChallengerSlashed,
             Scenario::MiniLmHonest | Scenario::SmolLm2Honest | Scenario::SteeringUndefended => Outcome::Finalized,
             Scenario::Steering => Outcome::Refused,
@@ -295,6 +308,8 @@ struct World {
     /// providers of one key would collide.
     prover: Client,
     watcher: Client,
+    /// A second challenger: the prover's own second account, or a bot copying the watcher.
+    rival: Client,
     /// The committee's validators (each staked at setup).
     validators: Vec<Client>,
 }
@@ -415,7 +430,8 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
         chain::send("stake", committee.stake().value(U256::from(opts.params.min_stake))).await?;
         validators.push(c);
     }
-    let world = World { deployer, deployment, params: opts.params, store, server, prover, watcher, validators };
+    let rival = chain::connect(&url, chain.signer(3 + VALIDATORS)).await?;
+    let world = World { deployer, deployment, params: opts.params, store, server, prover, watcher, rival, validators };
     let bar = indicatif::ProgressBar::new(opts.scenarios.len() as u64)
         .with_style(indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("static template"));
     let mut mlp: Option<Parties> = None;
@@ -610,6 +626,13 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
                     details: None,
                 }
             }
+            Scenario::SelfChallenge | Scenario::Copycat => {
+                let mut parties = world.mlp(&opts.cache_dir, mlp.take()).await?;
+                let report = play_rival(&world, &parties, *s, MLP_TINY.input(1000 + i as u64)).await;
+                parties.register = None;
+                mlp = Some(parties);
+                report?
+            }
             _ => {
                 let mut parties = world.mlp(&opts.cache_dir, mlp.take()).await?;
                 let report = play(&world, &parties, *s, MLP_TINY.input(1000 + i as u64)).await;
@@ -635,6 +658,142 @@ async fn advance_time(w: &World, secs: u64) -> Result<()> {
     p.anvil_increase_time(secs).await.map_err(|e| Error::Chain(format!("evm_increaseTime: {e}")))?;
     p.anvil_mine(Some(1), None).await.map_err(|e| Error::Chain(format!("anvil_mine: {e}")))?;
     Ok(())
+}
+
+/// Plays a scenario with a second challenger (the rival account) against a corrupted MLP claim: the prover's own
+/// second account challenging first (`SelfChallenge`), or a bot copying the watcher's moves and landing the
+/// decisive one first (`Copycat`). Every party moves through the same calls the daemons make.
+async fn play_rival(w: &World, parties: &Parties, s: Scenario, input: HostTensor) -> Result<ScenarioReport> {
+    let (prover, watcher) = (&parties.prover, &parties.watcher);
+    let rival = Watcher::new(w.rival.clone(), &w.deployment, watcher.registered());
+    let (pc, wc, rc) = (prover.claims(), watcher.claims(), rival.claims());
+    let credits = || async { Ok::<_, Error>((pc.credit().await?, wc.credit().await?, rc.credit().await?)) };
+    let (p0, w0, r0) = credits().await?;
+    let from_block = w.deployer.provider.get_block_number().await.map_err(|e| Error::Chain(e.to_string()))?;
+    let mut moved = |op: usize, t: &mut HostTensor| {
+        if op == 0 {
+            t.data[MLP_TINY.dims[1] + 5] += 1.0;
+        }
+    };
+    let posted = prover.post(&input, Some(&mut moved)).await?;
+    let mut txs = vec![posted.sent.clone()];
+    let claim = watcher
+        .claims_since(from_block)
+        .await?
+        .into_iter()
+        .find(|c| c.id == posted.id)
+        .ok_or_else(|| Error::Chain(format!("watcher did not see claim {}", posted.id)))?;
+    let trace = watcher.fetch_trace(&claim).await?;
+    let Finding::Violation(at) = watcher.check(&trace) else {
+        return Err(Error::Chain(format!("claim {}: the corrupted element was not found", posted.id)));
+    };
+    let g = RivalGame {
+        w,
+        prover,
+        claim: &claim,
+        trace: &trace,
+        dispute: Dispute { at, bisect: false, escalate: false, withheld: false },
+        posted: (posted.id, posted.trace_root),
+        from_block,
+    };
+    let (step, play_out) = (|who| g.step(who), |who| g.play_out(who));
+    match s {
+        Scenario::SelfChallenge => {
+            // the watcher commits; the prover's second account plays its own game to the end first
+            txs.extend(step(watcher).await?.unwrap_or_default());
+            txs.extend(play_out(&rival).await?);
+            txs.extend(play_out(watcher).await?);
+        }
+        _ => {
+            // the watcher commits and points; the bot copies both; the prover answers both games
+            for _ in 0..2 {
+                txs.extend(step(watcher).await?.unwrap_or_default());
+                txs.extend(step(&rival).await?.unwrap_or_default());
+            }
+            txs.extend(step(watcher).await?.unwrap_or_default());
+            // the bot lands the watcher's openElement in its own game first, then the watcher's lands
+            txs.extend(step(&rival).await?.unwrap_or_default());
+            txs.extend(play_out(watcher).await?);
+            txs.extend(play_out(&rival).await?);
+        }
+    }
+    let (p1, w1, r1) = credits().await?;
+    for c in [pc, wc, rc] {
+        if let Some(sent) = c.withdraw_credit().await? {
+            txs.push(sent);
+        }
+    }
+    let status = pc.status(posted.id).await?;
+    // net ETH per party, gas excluded: credit gained minus bonds paid in
+    let wei = |v: U256| i128::try_from(v).unwrap_or(i128::MAX);
+    let bond = w.params.challenge_bond as i128;
+    let prover_delta = wei(p1) - wei(p0) - w.params.claim_bond as i128;
+    let watcher_delta = wei(w1) - wei(w0) - bond;
+    let rival_delta = wei(r1) - wei(r0) - bond;
+    let (cheater, answer) = match s {
+        Scenario::SelfChallenge => (
+            prover_delta + rival_delta,
+            format!("the prover and its second account together: {} wei", prover_delta + rival_delta),
+        ),
+        _ => (prover_delta, format!("the copying bot: {rival_delta} wei")),
+    };
+    Ok(ScenarioReport {
+        name: s.name().into(),
+        expected: s.expected(),
+        outcome: if status == ClaimStatus::Slashed { Outcome::ProverSlashed } else { Outcome::Unresolved },
+        gas_used: txs.iter().map(|t| t.gas_used).sum(),
+        txs: txs.len(),
+        tx_gas: txs.iter().map(|t| TxGas { label: t.label.clone(), gas: t.gas_used }).collect(),
+        prover_delta_wei: cheater.to_string(),
+        watcher_delta_wei: watcher_delta.to_string(),
+        answer,
+        finding: describe(&Finding::Violation(at)),
+        level: level(&parties.prover_model().graph, &Finding::Violation(at), Outcome::ProverSlashed, false),
+        detected: true,
+        details: Some(serde_json::json!({ "rival_delta_wei": rival_delta.to_string() })),
+    })
+}
+
+/// One corrupted claim that two challengers dispute (`play_rival`).
+struct RivalGame<'a> {
+    w: &'a World,
+    prover: &'a Prover,
+    claim: &'a crate::roles::ClaimSeen,
+    trace: &'a Trace,
+    dispute: Dispute,
+    /// The claim's id and trace root.
+    posted: (alloy::primitives::B256, alloy::primitives::B256),
+    from_block: u64,
+}
+
+impl RivalGame<'_> {
+    /// One move of `who`, the prover answering when it is to move; `None` once `who`'s game is over.
+    async fn step(&self, who: &Watcher) -> Result<Option<Vec<Sent>>> {
+        Ok(match who.advance(self.claim, &self.dispute, Some(self.trace)).await? {
+            Advance::Moved(sent) => Some(vec![*sent]),
+            Advance::ProverToMove(_) => {
+                Some(self.prover.answer_games(self.posted.0, self.posted.1, self.from_block).await?)
+            }
+            Advance::RewardPending(left) => {
+                advance_time(self.w, left + 1).await?;
+                Some(Vec::new())
+            }
+            Advance::Ended(_) | Advance::NotStarted(_) => None,
+            Advance::DrawPending(_) | Advance::Committee => Some(Vec::new()),
+        })
+    }
+
+    /// `who`'s moves until its game is over.
+    async fn play_out(&self, who: &Watcher) -> Result<Vec<Sent>> {
+        let mut sent = Vec::new();
+        for _ in 0..16 {
+            match self.step(who).await? {
+                Some(t) => sent.extend(t),
+                None => return Ok(sent),
+            }
+        }
+        Err(Error::Chain("a game did not end in 16 moves".into()))
+    }
 }
 
 /// Plays one scenario on `input` with the prover and watcher of one model.

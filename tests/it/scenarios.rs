@@ -64,6 +64,21 @@ async fn every_scenario_ends_as_expected_and_bonds_move_to_the_winner() {
         assert!(s.gas_used < 3_000_000 && dispute <= 8, "{}: {} gas in {dispute} transactions", s.name, s.gas_used);
     }
 
+    // #17: a prover challenging its own false claim from a second account loses half its bond (burned), the
+    // honest watcher who had committed gets its bond back; a bot copying the watcher's decisive move earns
+    // nothing, the watcher the reward
+    let own = by("self-challenge");
+    assert_eq!(own.outcome, Outcome::ProverSlashed);
+    assert_eq!(own.prover_delta_wei, "-500000000000000000", "the prover and its sybil together: {}", own.answer);
+    assert_eq!(own.watcher_delta_wei, "0");
+    assert!(own.tx_gas.iter().any(|t| t.label == "refundCommitment"), "{:?}", own.tx_gas);
+    let copy = by("copycat");
+    assert_eq!(copy.outcome, Outcome::ProverSlashed);
+    assert_eq!(copy.prover_delta_wei, "-1000000000000000000");
+    assert_eq!(copy.watcher_delta_wei, "500000000000000000", "the earlier commitment takes the reward");
+    assert_eq!(copy.details.as_ref().unwrap()["rival_delta_wei"], "0", "{}", copy.answer);
+    assert_eq!(copy.tx_gas.iter().filter(|t| t.label == "openElement").count(), 2);
+
     let false_challenge = by("false-challenge");
     assert_eq!(false_challenge.outcome, Outcome::ChallengerSlashed);
     assert_eq!(false_challenge.prover_delta_wei, "100000000000000000", "prover wins the 0.1 ETH challenge bond");

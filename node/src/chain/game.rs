@@ -172,6 +172,32 @@ pub fn element_request(model: &Model, mc: &ModelCommitment, at: ElementRef) -> R
     })
 }
 
+/// Element `at` escalated to the committee unopened (`DisputeGame.escalateUnopenable`): its op's leaf in the graph
+/// root with its proof, and for an op reading an interior tensor of an earlier segment the segment that computes
+/// it (what proves the contracts cannot open it).
+pub fn unopenable(model: &Model, mc: &ModelCommitment, at: ElementRef) -> Result<DisputeGame::Unopenable> {
+    let r = segment_range(model, segment_of(model, at.op)?)?;
+    let ranges = model.graph.segment_ranges();
+    let computing = |t: u32| -> Result<DisputeGame::SegmentOpening> {
+        let t = t as usize;
+        let seg = (t != 0 && t < r.start).then(|| ranges.iter().position(|s| s.contains(&(t - 1)))).flatten();
+        boundary_opening(model, seg)
+    };
+    let (input_segment, input2_segment) = match model.graph.descriptor(at.op) {
+        Some(d) => (computing(d.input)?, if d.kind.reads_input2() { computing(d.input2)? } else { computing(0)? }),
+        None => (computing(0)?, computing(0)?),
+    };
+    Ok(DisputeGame::Unopenable {
+        op: at.op as u32,
+        row: at.row as u32,
+        col: at.col as u32,
+        leaf: model.graph.leaf(at.op).into(),
+        leafProof: list_proof(&mc.graph, at.op)?,
+        inputSegment: input_segment,
+        input2Segment: input2_segment,
+    })
+}
+
 struct Parts {
     node: OpNode,
     /// The segment whose output boundary the op reads as its input, when it reads one from an earlier segment.

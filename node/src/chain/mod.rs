@@ -13,7 +13,7 @@ pub use claims::{ClaimStatus, Claims, GameOutcome};
 pub use deploy::{deploy, Deployment, DeploymentFile, ProtocolParams};
 pub use game::{
     element_request, fine_answer, fine_challenge, partition_game_id, reveal_openings, segment_of, segment_pointer,
-    Phase, Position,
+    unopenable, Phase, Position,
 };
 pub use proofs::{claim_input, element_challenge, list_proof, ElementRef};
 pub use status::{status, Status};

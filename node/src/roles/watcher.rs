@@ -226,6 +226,11 @@ impl Watcher {
     }
 
     /// The model it follows.
+    pub fn registered(&self) -> Arc<RegisteredModel> {
+        self.model.clone()
+    }
+
+    /// The registered model this watcher checks.
     pub fn model(&self) -> &RegisteredModel {
         &self.model
     }
@@ -487,11 +492,25 @@ impl Watcher {
         send("requestElement", self.game.requestElement(game, r)).await
     }
 
-    /// Escalates element `at` to a committee vote (it is inside its sound bound but over its threshold, or its
-    /// op has no on-chain check): the staked validators drawn recompute it and vote.
-    pub async fn escalate(&self, game: B256, at: ElementRef) -> Result<Sent> {
-        let (op, row, col) = (at.op as u32, at.row as u32, at.col as u32);
-        send("escalate", self.game.escalate(game, op, row, col)).await
+    /// Escalates element `at` to a committee vote: with its openings when the contracts can open it (it is inside
+    /// its sound bound but over its threshold, or inside the contract's own evaluation of its region), unopened
+    /// when they cannot (its op has no on-chain check or reads an interior tensor of an earlier segment). The
+    /// staked validators drawn recompute it and vote.
+    pub async fn escalate(&self, game: B256, trace: Option<&Trace>, at: ElementRef) -> Result<Sent> {
+        let m = &self.model;
+        match (m.model.graph.adjudicable(at.op), trace) {
+            (Some(_), Some(trace)) => {
+                let c = fine_challenge(&m.model, &m.commitment, trace, at)?;
+                send("escalate", self.game.escalate(game, c)).await
+            }
+            (Some(_), None) => {
+                Err(Error::TraceData(format!("op {}: escalating an openable element needs the trace", at.op)))
+            }
+            (None, _) => {
+                let u = crate::chain::unopenable(&m.model, &m.commitment, at)?;
+                send("escalateUnopenable", self.game.escalateUnopenable(game, u)).await
+            }
+        }
     }
 
     /// Ends a game whose mover let its clock run out (or that another game made moot).
@@ -622,7 +641,7 @@ impl Watcher {
             Phase::Pick => Advance::Moved(Box::new(self.pick(game, d.at).await?)),
             Phase::Element if d.escalate => {
                 tracing::info!(%game, at = ?d.at, "escalating to the committee");
-                Advance::Moved(Box::new(self.escalate(game, d.at).await?))
+                Advance::Moved(Box::new(self.escalate(game, trace, d.at).await?))
             }
             Phase::Element if d.withheld => {
                 // the segment's first op, element 0: the prover must open it against its own fine root
@@ -633,7 +652,7 @@ impl Watcher {
                 let trace = need()?;
                 if self.contract_holds_inside(game, trace, d.at).await? {
                     tracing::info!(%game, at = ?d.at, "inside the contract's region: escalating to the committee");
-                    Advance::Moved(Box::new(self.escalate(game, d.at).await?))
+                    Advance::Moved(Box::new(self.escalate(game, Some(trace), d.at).await?))
                 } else {
                     Advance::Moved(Box::new(self.open_element(game, trace, d.at).await?.1))
                 }
