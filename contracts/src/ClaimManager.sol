@@ -3,9 +3,18 @@ pragma solidity ^0.8.28;
 
 import {ModelRegistry} from "./ModelRegistry.sol";
 import {TensorMerkle} from "./lib/TensorMerkle.sol";
-import {Claim, ClaimInput, ClaimStatus, GameOutcome, ModelSpec} from "./lib/Types.sol";
+import {
+    Claim, ClaimInput, ClaimStatus, GameOutcome, ModelSpec, PartitionGame, TensorOpening
+} from "./lib/Types.sol";
+
+/// @notice What the claim manager reads of a partition game: its fine root, for requests of fine-trace data.
+interface IPartitionGames {
+    /// @notice A partition game (its `pending` is the fine root from phase `Element` on).
+    function partitionGame(bytes32 gameId) external view returns (PartitionGame memory);
+}
 import {
     WrongBond,
+    LeafOutOfList,
     ClaimExists,
     UnknownClaim,
     ClaimNotPending,
@@ -22,7 +31,13 @@ import {
     CommitmentNotExpired,
     ClaimNotSlashed,
     RewardNotSettled,
-    RewardPaid
+    RewardPaid,
+    BadDataRequest,
+    DataRequestExists,
+    UnknownDataRequest,
+    WrongChunks,
+    DataDeadlineOpen,
+    NoFineRoot
 } from "./lib/Errors.sol";
 
 /// @title ClaimManager
@@ -42,11 +57,22 @@ import {
 ///   earlier rank takes the reward over; then `payReward` credits it to the earliest-ranked winner. Every
 ///   challenger who wins gets its bond back; a game that cannot end before the grace is over is moot (bond back).
 ///
+///   **Withheld data is asked for on-chain.** Anyone may ask, with a small `dataBond`, for up to
+///   `MAX_DATA_CHUNKS` chunks of one tensor the claim commits (a coarse boundary) or a game's fine root commits
+///   (`requestData`). Anyone may publish them within `dataWindow` (`publishData`, verified against the root; the
+///   chunks go into the logs, where every node can read them): the bond then pays the prover for publishing,
+///   and the claim's challenge window stays open at least `dataWindow` after it. Unpublished by the deadline,
+///   the data was withheld: `expireData` slashes the claim as a lost game would, the requester ranked by its
+///   request's block. A claim with an open request does not finalize. Withholding thus never pays, and never
+///   costs a watcher more than the small bond: it asks before it challenges.
+///
 ///   Payouts are pulled (`withdraw`). ETH held = credits + bonds of pending claims + bonds of open games + bonds
-///   of held commitments + unpaid rewards + burned, always.
+///   of held commitments + bonds of open data requests + unpaid rewards + burned, always.
 contract ClaimManager {
     /// @notice Share of a slashed claim's bond that is burned, in basis points (the rest is the reward).
     uint256 public constant BURN_BPS = 5000;
+    /// @notice Most chunks one data request asks for: what one publishing transaction can carry (24 x 4 KiB).
+    uint32 public constant MAX_DATA_CHUNKS = 24;
 
     /// @notice The model registry claims refer to.
     ModelRegistry public immutable registry;
@@ -59,6 +85,10 @@ contract ClaimManager {
     /// @notice Seconds after a slash during which games still open against the claim may win its reward with an
     ///         earlier rank (the node deploys two clock budgets: every game open at the slash can end in it).
     uint64 public immutable rewardGrace;
+    /// @notice Bond of a data request: it pays the prover for publishing (`publishData`).
+    uint256 public immutable dataBond;
+    /// @notice Seconds a prover has to publish requested data, and the least time a claim stays challengeable after.
+    uint64 public immutable dataWindow;
     /// @notice The dispute-game contract allowed to settle challenges.
     address public disputeGame;
 
@@ -67,6 +97,20 @@ contract ClaimManager {
         address challenger;
         uint64 committedAt;
         uint64 blockNumber;
+    }
+
+    /// @dev A request for chunks [first, first + count) of leaf `leaf` of the list of `leafCount` tensor roots
+    ///      with root `root` (the claim's coarse trace root, or a game's fine root).
+    struct DataRequest {
+        bytes32 claimId;
+        address requester;
+        bytes32 root;
+        uint32 leaf;
+        uint32 leafCount;
+        uint32 first;
+        uint32 count;
+        uint64 deadline;
+        uint64 rank;
     }
 
     /// @dev The reward of a slashed claim: its current winner and that winner's rank, the slash time, the amount.
@@ -94,6 +138,14 @@ contract ClaimManager {
     uint256 public escrowed;
     /// @notice Bonds locked behind commitments not yet used.
     uint256 public committed;
+    /// @notice Open data requests, by id.
+    mapping(bytes32 requestId => DataRequest) public dataRequests;
+    /// @notice Data requests open against each claim (a claim finalizes only when none is).
+    mapping(bytes32 claimId => uint256) public openRequests;
+    /// @notice When each claim's challenge window closes, if published data pushed it past `postedAt + window`.
+    mapping(bytes32 claimId => uint256) public windowExtendedTo;
+    /// @notice Bonds of open data requests.
+    uint256 public requested;
 
     /// @notice A claim was posted.
     event ClaimPosted(
@@ -132,6 +184,24 @@ contract ClaimManager {
     event CommitmentRefunded(bytes32 indexed commitment, address indexed challenger, uint256 bond);
     /// @notice An unused commitment expired; its bond was burned.
     event CommitmentExpired(bytes32 indexed commitment, address indexed challenger, uint256 bond);
+    /// @notice `requester` asked for chunks [first, first + count) of leaf `leaf` under `root`, to be published by
+    ///         `deadline`.
+    event DataRequested(
+        bytes32 indexed requestId,
+        bytes32 indexed claimId,
+        address indexed requester,
+        bytes32 root,
+        uint32 leaf,
+        uint32 first,
+        uint32 count,
+        uint64 deadline
+    );
+    /// @notice Chunk `index` of the requested tensor, published (`data`: its fp32 little-endian bytes).
+    event ChunkPublished(bytes32 indexed requestId, uint32 index, bytes data);
+    /// @notice Requested data was published; the request's bond went to the claim's prover.
+    event DataPublished(bytes32 indexed requestId, bytes32 indexed claimId, uint256 bond);
+    /// @notice Requested data was not published in time: the claim was slashed (if pending) for withholding.
+    event DataWithheld(bytes32 indexed requestId, bytes32 indexed claimId, address indexed requester);
     /// @notice Credit was withdrawn.
     event Withdrawn(address indexed account, uint256 amount);
     /// @notice The dispute-game contract was bound.
@@ -142,18 +212,24 @@ contract ClaimManager {
     /// @param claimBond_ Prover bond per claim.
     /// @param challengeBond_ Challenger bond per challenge.
     /// @param rewardGrace_ Seconds after a slash in which an earlier-ranked winner may take the reward over.
+    /// @param dataBond_ Bond of a data request (it pays the prover's publishing).
+    /// @param dataWindow_ Seconds to publish requested data.
     constructor(
         ModelRegistry registry_,
         uint64 challengeWindow_,
         uint256 claimBond_,
         uint256 challengeBond_,
-        uint64 rewardGrace_
+        uint64 rewardGrace_,
+        uint256 dataBond_,
+        uint64 dataWindow_
     ) {
         registry = registry_;
         challengeWindow = challengeWindow_;
         claimBond = claimBond_;
         challengeBond = challengeBond_;
         rewardGrace = rewardGrace_;
+        dataBond = dataBond_;
+        dataWindow = dataWindow_;
         _deployer = msg.sender;
     }
 
@@ -211,9 +287,12 @@ contract ClaimManager {
         if (c.status == ClaimStatus.None) revert UnknownClaim(claimId);
     }
 
-    /// @notice When the challenge window of a claim closes.
+    /// @notice When the challenge window of a claim closes (`challengeWindow` after it was posted, or later when
+    ///         requested data was published near its end).
     function windowClosesAt(bytes32 claimId) public view returns (uint256) {
-        return uint256(claim(claimId).postedAt) + challengeWindow;
+        uint256 closes = uint256(claim(claimId).postedAt) + challengeWindow;
+        uint256 extended = windowExtendedTo[claimId];
+        return extended > closes ? extended : closes;
     }
 
     /// @notice When the reward of a slashed claim stops being open to earlier-ranked winners (0 if not slashed).
@@ -233,7 +312,7 @@ contract ClaimManager {
     function challengeable(bytes32 claimId) public view returns (Claim memory c) {
         c = claim(claimId);
         if (c.status != ClaimStatus.Pending) revert ClaimNotPending(claimId);
-        uint256 closes = uint256(c.postedAt) + challengeWindow;
+        uint256 closes = windowClosesAt(claimId);
         if (block.timestamp >= closes) revert ChallengeWindowClosed(claimId, closes);
     }
 
@@ -244,10 +323,10 @@ contract ClaimManager {
         if (c.status == ClaimStatus.None) revert UnknownClaim(claimId);
         // INVARIANT: a claim is finalized or slashed at most once.
         if (c.status != ClaimStatus.Pending) revert ClaimNotPending(claimId);
-        uint256 closes = uint256(c.postedAt) + challengeWindow;
+        uint256 closes = windowClosesAt(claimId);
         if (block.timestamp < closes) revert ChallengeWindowOpen(claimId, closes);
-        // INVARIANT: a claim under dispute waits for every game's verdict (clocks bound how long).
-        uint256 open = openGames[claimId];
+        // INVARIANT: a claim under dispute waits for every game's verdict and every data request's answer.
+        uint256 open = openGames[claimId] + openRequests[claimId];
         if (open != 0) revert GamesOpen(claimId, open);
         c.status = ClaimStatus.Finalized;
         credit[c.prover] += c.bond;
@@ -331,16 +410,26 @@ contract ClaimManager {
         }
         credit[challenger] += bond;
         if (outcome == GameOutcome.ChallengerWon && c.status == ClaimStatus.Pending) {
-            c.status = ClaimStatus.Slashed;
-            uint256 burnt = c.bond * BURN_BPS / 10_000;
-            uint256 reward = c.bond - burnt;
-            burned += burnt;
-            escrowed += reward;
-            rewards[claimId] = Reward(challenger, rank, uint64(block.timestamp), false, reward);
-            emit ProverSlashed(claimId, challenger, rank, burnt, reward);
+            _slash(claimId, c, challenger, rank);
             return;
         }
         emit ChallengeRefunded(claimId, challenger, bond);
+        _takeOver(claimId, challenger, rank, outcome);
+    }
+
+    /// @dev Slashes pending claim `c`: half its bond burned, half held as the reward of `winner` (rank `rank`).
+    function _slash(bytes32 claimId, Claim storage c, address winner, uint64 rank) private {
+        c.status = ClaimStatus.Slashed;
+        uint256 burnt = c.bond * BURN_BPS / 10_000;
+        uint256 reward = c.bond - burnt;
+        burned += burnt;
+        escrowed += reward;
+        rewards[claimId] = Reward(winner, rank, uint64(block.timestamp), false, reward);
+        emit ProverSlashed(claimId, winner, rank, burnt, reward);
+    }
+
+    /// @dev A win after the slash: within the grace, an earlier rank takes the reward over.
+    function _takeOver(bytes32 claimId, address challenger, uint64 rank, GameOutcome outcome) private {
         Reward storage r = rewards[claimId];
         // INVARIANT: the reward goes to the winner who committed first, whoever's move landed first.
         if (
@@ -350,6 +439,90 @@ contract ClaimManager {
             (r.winner, r.rank) = (challenger, rank);
             emit RewardTakenOver(claimId, challenger, rank);
         }
+    }
+
+    // ------------------------------------------------------------------ withheld data
+
+    /// @notice Asks, with `dataBond`, for chunks [first, first + count) of a tensor of a pending claim: coarse
+    ///         trace leaf `leaf` (`gameId` zero), or leaf `leaf` of the fine root of partition game `gameId`.
+    function requestData(bytes32 claimId, bytes32 gameId, uint32 leaf, uint32 first, uint32 count)
+        external
+        payable
+        returns (bytes32 requestId)
+    {
+        if (msg.value != dataBond) revert WrongBond(msg.value, dataBond);
+        Claim memory c = claim(claimId);
+        if (c.status != ClaimStatus.Pending) revert ClaimNotPending(claimId);
+        if (count == 0 || count > MAX_DATA_CHUNKS) revert BadDataRequest(count, MAX_DATA_CHUNKS);
+        bytes32 root;
+        uint256 leaves;
+        if (gameId == bytes32(0)) {
+            (root, leaves) = (c.traceRoot, uint256(registry.model(c.modelId).segmentCount) + 1);
+        } else {
+            PartitionGame memory g = IPartitionGames(disputeGame).partitionGame(gameId);
+            // INVARIANT: fine data is asked for against a fine root the prover posted, in a game of this claim.
+            if (g.claimId != claimId || g.segEnd == 0) revert NoFineRoot(gameId);
+            (root, leaves) = (g.pending, uint256(g.segEnd) - g.segStart + 1);
+        }
+        if (leaf >= leaves) revert LeafOutOfList(leaf, leaves);
+        requestId = keccak256(abi.encode(claimId, msg.sender, root, leaf, first, count));
+        if (dataRequests[requestId].requester != address(0)) revert DataRequestExists(requestId);
+        uint64 deadline = uint64(block.timestamp) + dataWindow;
+        // forge-lint: disable-next-line(unsafe-typecast)
+        dataRequests[requestId] = DataRequest(
+            claimId, msg.sender, root, leaf, uint32(leaves), first, count, deadline, uint64(block.number)
+        );
+        ++openRequests[claimId];
+        requested += msg.value;
+        emit DataRequested(requestId, claimId, msg.sender, root, leaf, first, count, deadline);
+    }
+
+    /// @notice Publishes the chunks of open request `requestId` (`t` opened against the request's root, with the
+    ///         tensor's `shape`; no chunk when the request starts past the tensor's end). Anyone may publish; the
+    ///         bond goes to the claim's prover, and the claim stays challengeable `dataWindow` from now.
+    function publishData(bytes32 requestId, uint32[] calldata shape, TensorOpening calldata t) external {
+        DataRequest memory r = dataRequests[requestId];
+        if (r.requester == address(0)) revert UnknownDataRequest(requestId);
+        TensorMerkle.verifyOpening(t, shape, r.root, r.leaf, r.leafCount);
+        uint256 numel = 1;
+        for (uint256 i; i < shape.length; ++i) {
+            numel *= shape[i];
+        }
+        uint256 chunks = TensorMerkle.chunkCount(numel);
+        uint256 want = r.first >= chunks ? 0 : chunks - r.first < r.count ? chunks - r.first : r.count;
+        // INVARIANT: a request is answered by exactly the chunks it asked for (none past the tensor's end).
+        if (t.chunks.length != want || (want != 0 && t.chunks[0].index != r.first)) {
+            revert WrongChunks(requestId, r.first, want);
+        }
+        delete dataRequests[requestId];
+        --openRequests[r.claimId];
+        requested -= dataBond;
+        address prover = _claims[r.claimId].prover;
+        credit[prover] += dataBond;
+        uint256 until = block.timestamp + dataWindow;
+        if (until > windowClosesAt(r.claimId)) windowExtendedTo[r.claimId] = until;
+        for (uint256 i; i < t.chunks.length; ++i) {
+            emit ChunkPublished(requestId, t.chunks[i].index, t.chunks[i].data);
+        }
+        emit DataPublished(requestId, r.claimId, dataBond);
+    }
+
+    /// @notice Ends request `requestId` unanswered after its deadline: the data was withheld, so the claim is
+    ///         slashed (if still pending) with the requester as the winner of rank its request's block; the bond
+    ///         goes back. Anyone may call.
+    function expireData(bytes32 requestId) external {
+        DataRequest memory r = dataRequests[requestId];
+        if (r.requester == address(0)) revert UnknownDataRequest(requestId);
+        if (block.timestamp <= r.deadline) revert DataDeadlineOpen(requestId, r.deadline);
+        delete dataRequests[requestId];
+        --openRequests[r.claimId];
+        requested -= dataBond;
+        credit[r.requester] += dataBond;
+        emit DataWithheld(requestId, r.claimId, r.requester);
+        Claim storage c = _claims[r.claimId];
+        // INVARIANT: data a claim commits and its prover will not publish makes the claim false.
+        if (c.status == ClaimStatus.Pending) _slash(r.claimId, c, r.requester, r.rank);
+        else _takeOver(r.claimId, r.requester, r.rank, GameOutcome.ChallengerWon);
     }
 
     /// @notice Credits a slashed claim's reward to its earliest-ranked winner once the grace is over. Anyone may

@@ -73,6 +73,8 @@ abstract contract Base is PRBTest {
     uint256 internal constant CHALLENGE_BOND = 0.1 ether;
     uint64 internal constant CLOCK = 1 days;
     uint64 internal constant GRACE = 2 * CLOCK;
+    uint256 internal constant DATA_BOND = 0.01 ether;
+    uint64 internal constant DATA_WINDOW = 1 hours;
     uint256 internal constant ARITY = 2;
     uint256 internal constant MIN_STAKE = 1 ether;
     uint64 internal constant STAKE_DELAY = 7 days;
@@ -91,7 +93,7 @@ abstract contract Base is PRBTest {
 
     function setUp() public virtual {
         registry = new ModelRegistry();
-        claims = new ClaimManager(registry, WINDOW, CLAIM_BOND, CHALLENGE_BOND, GRACE);
+        claims = new ClaimManager(registry, WINDOW, CLAIM_BOND, CHALLENGE_BOND, GRACE, DATA_BOND, DATA_WINDOW);
         committee = new Committee(MIN_STAKE, STAKE_DELAY, COMMITTEE_SIZE, COMMIT_WINDOW, REVEAL_WINDOW, PENALTY);
         game = new DisputeGame(claims, CLOCK, ARITY, committee, new Adjudicator());
         claims.bindDisputeGame(address(game));

@@ -57,7 +57,7 @@ contract BisectionGasTest is GasMeter {
 
     function setUp() public override {
         super.setUp();
-        claims8 = new ClaimManager(registry, WINDOW, CLAIM_BOND, CHALLENGE_BOND, GRACE);
+        claims8 = new ClaimManager(registry, WINDOW, CLAIM_BOND, CHALLENGE_BOND, GRACE, DATA_BOND, DATA_WINDOW);
         game8 = new DisputeGame(claims8, CLOCK, _k(), committee, new Adjudicator());
         claims8.bindDisputeGame(address(game8));
         for (uint256 i; i < S; ++i) {

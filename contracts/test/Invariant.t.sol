@@ -4,7 +4,9 @@ pragma solidity ^0.8.28;
 import {PRBTest} from "@prb/test/PRBTest.sol";
 import {Fixture} from "./Fixture.t.sol";
 import {LibPosition} from "../src/lib/Position.sol";
+import {Tree} from "./Fixture.t.sol";
 import {
+    TensorOpening,
     ClaimInput,
     ClaimStatus,
     GameOutcome,
@@ -31,6 +33,7 @@ contract GameHandler is Fixture {
 
     bytes32[] public claimIds;
     bytes32[] public gameIds;
+    bytes32[] public requestIds;
     mapping(bytes32 => bool) internal isCorrupt;
     /// First terminal status seen per claim, first outcome seen per game (0: not yet).
     mapping(bytes32 => ClaimStatus) public settledAs;
@@ -177,6 +180,34 @@ contract GameHandler is Fixture {
         vm.roll(block.number + 1);
     }
 
+    /// A challenger asks for a chunk of a claim's coarse trace (data it says it lacks).
+    function requestData(uint8 claimSeed, uint8 who, uint8 leaf) external {
+        if (claimIds.length == 0) return;
+        bytes32 id = claimIds[claimSeed % claimIds.length];
+        address c = challengers[who % 3];
+        // the honest watcher has every trace it needs: it never asks
+        if (c == challengers[0] || claims.claim(id).status != ClaimStatus.Pending) return;
+        vm.prank(c);
+        try claims.requestData{value: DATA_BOND}(id, bytes32(0), leaf % (FX_SEGMENTS + 1), 0, 1) returns (bytes32 rid) {
+            requestIds.push(rid);
+            deposited += DATA_BOND;
+            paidIn[c] += DATA_BOND;
+        } catch {}
+    }
+
+    /// The claim's prover publishes requested data (a dishonest prover only sometimes).
+    function publish(uint8 requestSeed) external {
+        if (requestIds.length == 0) return;
+        _publish(requestIds[requestSeed % requestIds.length]);
+    }
+
+    /// Anyone ends a request whose deadline passed unanswered.
+    function expireData(uint8 requestSeed) external {
+        if (requestIds.length == 0) return;
+        try claims.expireData(requestIds[requestSeed % requestIds.length]) {} catch {}
+        _record();
+    }
+
     /// Anyone pays a slashed claim's reward out once its grace is over.
     function payReward(uint8 claimSeed) external {
         if (claimIds.length == 0) return;
@@ -214,9 +245,13 @@ contract GameHandler is Fixture {
         for (uint256 round; round < 8; ++round) {
             _honestMoves();
         }
-        vm.warp(block.timestamp + WINDOW + 2 * CLOCK + 1);
+        vm.warp(block.timestamp + WINDOW + 2 * CLOCK + DATA_WINDOW + 1);
         for (uint256 i; i < gameIds.length; ++i) {
             if (game.partitionGame(gameIds[i]).phase != Phase.Ended) game.timeout(gameIds[i]);
+        }
+        for (uint256 i; i < requestIds.length; ++i) {
+            (bytes32 id,,,,,,,,) = claims.dataRequests(requestIds[i]);
+            if (id != bytes32(0)) claims.expireData(requestIds[i]);
         }
         vm.warp(block.timestamp + GRACE + 1);
         for (uint256 i; i < gameIds.length; ++i) {
@@ -241,8 +276,23 @@ contract GameHandler is Fixture {
         paidIn[c] += CHALLENGE_BOND;
     }
 
-    /// The honest prover and the honest watcher move in every game where it is their turn.
+    function _publish(bytes32 rid) internal {
+        (bytes32 id,,, uint32 leaf,,,,,) = claims.dataRequests(rid);
+        if (id == bytes32(0)) return;
+        bool corrupt = isCorrupt[id];
+        uint256 t = fxCoarseIndex(leaf);
+        TensorOpening memory o = fxOpening(fxTensor(corrupt, t), Tree.proof(fxCoarseLeaves(corrupt), leaf));
+        uint32[] memory shape = fxShape(t);
+        try claims.publishData(rid, shape, o) {} catch {}
+    }
+
+    /// The honest prover and the honest watcher move in every game where it is their turn; the honest prover
+    /// publishes every chunk asked of its claims.
     function _honestMoves() internal {
+        for (uint256 i; i < requestIds.length; ++i) {
+            (bytes32 id,,,,,,,,) = claims.dataRequests(requestIds[i]);
+            if (id != bytes32(0) && claims.claim(id).prover == provers[0]) _publish(requestIds[i]);
+        }
         for (uint256 i; i < gameIds.length; ++i) {
             PartitionGame memory g = game.partitionGame(gameIds[i]);
             if (g.phase == Phase.None || g.phase == Phase.Ended || g.phase == Phase.Vote) continue;
@@ -318,7 +368,7 @@ contract GameInvariantTest is PRBTest {
     function setUp() public {
         h = new GameHandler();
         h.setUp();
-        bytes4[] memory selectors = new bytes4[](11);
+        bytes4[] memory selectors = new bytes4[](14);
         selectors[0] = GameHandler.post.selector;
         selectors[1] = GameHandler.bisect.selector;
         selectors[2] = GameHandler.point.selector;
@@ -330,6 +380,9 @@ contract GameInvariantTest is PRBTest {
         selectors[8] = GameHandler.withdraw.selector;
         selectors[9] = GameHandler.roll.selector;
         selectors[10] = GameHandler.payReward.selector;
+        selectors[11] = GameHandler.requestData.selector;
+        selectors[12] = GameHandler.publish.selector;
+        selectors[13] = GameHandler.expireData.selector;
         _selectors.push(FuzzSelector({addr: address(h), selectors: selectors}));
         _targets.push(address(h));
     }
@@ -365,7 +418,7 @@ contract GameInvariantTest is PRBTest {
             if (cm.claim(id).status == ClaimStatus.Pending) owed += cm.claim(id).bond;
             owed += cm.openGames(id) * h.challengeBondOf();
         }
-        owed += cm.committed() + cm.escrowed() + cm.burned();
+        owed += cm.committed() + cm.requested() + cm.escrowed() + cm.burned();
         assertEq(held, owed, "held = credits + bonds + commitments + rewards + burned");
     }
 
@@ -403,7 +456,7 @@ contract GameInvariantTest is PRBTest {
             // a corrupt claim that a challenger fought to the end is never finalized
         }
         ClaimManagerView m = ClaimManagerView(h.claimManager());
-        assertEq(m.committed() + m.escrowed(), 0, "a commitment or a reward left behind");
+        assertEq(m.committed() + m.requested() + m.escrowed(), 0, "a commitment, request or reward left behind");
         assertEq(h.claimManager().balance, m.burned(), "ETH stuck beyond what was burned");
         assertEq(h.deposited(), h.withdrawn() + m.burned(), "every wei came back out or was burned");
         // honesty never loses: the honest prover and the honest watcher take out at least what they put in
@@ -416,6 +469,7 @@ contract GameInvariantTest is PRBTest {
 interface ClaimManagerView {
     function credit(address) external view returns (uint256);
     function committed() external view returns (uint256);
+    function requested() external view returns (uint256);
     function escrowed() external view returns (uint256);
     function burned() external view returns (uint256);
     function openGames(bytes32) external view returns (uint256);

@@ -69,6 +69,20 @@ error ClaimNotSlashed(bytes32 claimId);
 error RewardNotSettled(bytes32 claimId, uint256 closesAt);
 /// @notice The slashed claim's reward was paid already.
 error RewardPaid(bytes32 claimId);
+/// @notice A data request names leaf `leaf` of a list of `count` tensors.
+error LeafOutOfList(uint32 leaf, uint256 count);
+/// @notice A data request asks for no chunk, or for more than one transaction can carry.
+error BadDataRequest(uint32 count, uint32 max);
+/// @notice This data request exists already (or was answered).
+error DataRequestExists(bytes32 requestId);
+/// @notice No open data request has this id.
+error UnknownDataRequest(bytes32 requestId);
+/// @notice The published chunks are not the ones requested (first chunk, count).
+error WrongChunks(bytes32 requestId, uint256 first, uint256 count);
+/// @notice The data request's deadline has not passed yet.
+error DataDeadlineOpen(bytes32 requestId, uint256 deadline);
+/// @notice The game has no fine root yet: its prover has not posted it.
+error NoFineRoot(bytes32 gameId);
 
 // ---------------------------------------------------------------- DisputeGame
 /// @notice The op index is outside the model's graph.

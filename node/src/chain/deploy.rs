@@ -20,6 +20,10 @@ pub struct ProtocolParams {
     /// Seconds after a slash in which a game won with an earlier-ranked commitment takes the reward over (two
     /// clock budgets: every game open at the slash can end within it).
     pub reward_grace: u64,
+    /// Wei a data request bonds (it pays the prover for publishing the chunks asked for).
+    pub data_bond: u128,
+    /// Seconds a prover has to publish requested data (and the least a claim stays challengeable after).
+    pub data_window: u64,
     /// Arity k of the bisection over a claim's segment boundaries.
     pub arity: u32,
     /// Wei a validator must stake to be drawn for committee votes.
@@ -44,6 +48,8 @@ impl Default for ProtocolParams {
             challenge_bond: 10u128.pow(17),
             clock_budget: 1800,
             reward_grace: 3600,
+            data_bond: 10u128.pow(16),
+            data_window: 600,
             // 17^2 >= 270 segments (SmolLM2, 8 tokens): a bisection in 7 transactions after the claim
             arity: 17,
             min_stake: 10u128.pow(18),
@@ -81,6 +87,8 @@ pub async fn deploy(client: &Client, params: ProtocolParams) -> Result<Deploymen
         U256::from(params.claim_bond),
         U256::from(params.challenge_bond),
         params.reward_grace,
+        U256::from(params.data_bond),
+        params.data_window,
     )
     .await
     .map_err(|e| fail("ClaimManager", e))?;
