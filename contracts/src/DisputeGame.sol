@@ -62,6 +62,9 @@ import {
 /// @title DisputeGame
 /// @notice Dispute games against claims, two ways in.
 ///
+///   Every game is opened with the bond of its challenger's commitment (`ClaimManager.commitChallenge`, from an
+///   earlier block), whose block ranks the game for the reward.
+///
 ///   **Partition game** (any model). Levels, each a move of one side against its chess clock:
 ///     1. segment: the challenger names the disputed segment, either directly (`pointSegment`: its two
 ///        boundaries opened against the claim's coarse trace root) or by k-ary bisection (`bisect`, then the
@@ -75,13 +78,15 @@ import {
 ///        coarse root), and the `Adjudicator` decides the op's sound region in the same move; or,
 ///        when it lacks the data (or the fine root commits leaves nobody can open), it `requestElement`s one and
 ///        the prover must `openRequested` it within its clock, adjudicated the same way;
-///     4. escalation: when the element is inside its sound bound but outside its calibrated threshold, or its op
-///        has no on-chain check, the challenger `escalate`s it to the `Committee`, whose staked validators
-///        recompute it and vote; the verdict comes back through `settleVote`.
+///     4. escalation: when the element is inside its sound bound (not a point region) but outside its calibrated
+///        threshold, the challenger `escalate`s it with its openings; when no opening can decide it (no on-chain
+///        check, an interior input, openings beyond a block), it `escalateUnopenable`s it. The `Committee`'s
+///        staked validators, drawn from a later block, recompute it and vote; the verdict comes back through
+///        `settleVote`.
 ///   A side whose clock runs out loses (`timeout`); each move stops the mover's clock and starts the other's.
 ///   Positions in the bisection are typed generalized indices (`Position`). Games are ids of content:
-///   (claim, challenger, starting position); several may run against one claim, and the first a challenger
-///   wins slashes it (`ClaimManager.closeGame`).
+///   (claim, challenger, starting position); several may run against one claim: the first a challenger wins
+///   slashes it, and the others play on through the reward grace (`ClaimManager.closeGame`).
 ///
 ///   **One-level game** (`challenge`, models with one segment per op): the element is opened against the
 ///   coarse trace root directly and adjudicated in the challenge transaction.
