@@ -126,13 +126,17 @@ pub enum Scenario {
     /// The watcher disputes a corrupted MLP claim; a bot copies its game and lands the watcher's decisive
     /// `openElement` first. The reward goes to the earlier commitment: the watcher's; the bot earns nothing.
     Copycat,
+    /// The MLP's prover posts a corrupted claim and withholds its trace: the watcher asks for one chunk of
+    /// the claim's output boundary on-chain with a small bond instead of challenging blind; unpublished by the
+    /// deadline, the claim is slashed for withholding and the watcher rewarded.
+    WithheldData,
     /// A cheat of the adversarial suite ([`Attack`]), played against the real protocol.
     Attack(Attack),
 }
 
 impl Scenario {
     /// Every scenario but the attacks, in order.
-    pub const BASE: [Scenario; 13] = [
+    pub const BASE: [Scenario; 14] = [
         Scenario::Honest,
         Scenario::CorruptedElement,
         Scenario::FalseChallenge,
@@ -146,6 +150,7 @@ impl Scenario {
         Scenario::Steering,
         Scenario::SelfChallenge,
         Scenario::Copycat,
+        Scenario::WithheldData,
     ];
 
     /// Every scenario: the base ones, then every attack.
@@ -170,6 +175,7 @@ impl Scenario {
             Scenario::Steering => "steering",
             Scenario::SelfChallenge => "self-challenge",
             Scenario::Copycat => "copycat",
+            Scenario::WithheldData => "withheld-fine-trace",
         }
     }
 
@@ -183,7 +189,8 @@ impl Scenario {
             | Scenario::MiniLmCorrupted
             | Scenario::SteeringPoint
             | Scenario::SelfChallenge
-            | Scenario::Copycat => Outcome::ProverSlashed,
+            | Scenario::Copycat
+            | Scenario::WithheldData => Outcome::ProverSlashed,
             Scenario::FalseChallenge => Outcome::ChallengerSlashed,
             Scenario::MiniLmHonest | Scenario::SmolLm2Honest | Scenario::SteeringUndefended => Outcome::Finalized,
             Scenario::Steering => Outcome::Refused,
@@ -626,7 +633,7 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
                     details: None,
                 }
             }
-            Scenario::SelfChallenge | Scenario::Copycat => {
+            Scenario::SelfChallenge | Scenario::Copycat | Scenario::WithheldData => {
                 let mut parties = world.mlp(&opts.cache_dir, mlp.take()).await?;
                 let report = play_rival(&world, &parties, *s, MLP_TINY.input(1000 + i as u64)).await;
                 parties.register = None;
@@ -677,6 +684,9 @@ async fn play_rival(w: &World, parties: &Parties, s: Scenario, input: HostTensor
     };
     let posted = prover.post(&input, Some(&mut moved)).await?;
     let mut txs = vec![posted.sent.clone()];
+    if s == Scenario::WithheldData {
+        return withheld(w, parties, posted, txs, (p0, w0)).await;
+    }
     let claim = watcher
         .claims_since(from_block)
         .await?
@@ -751,6 +761,66 @@ async fn play_rival(w: &World, parties: &Parties, s: Scenario, input: HostTensor
         level: level(&parties.prover_model().graph, &Finding::Violation(at), Outcome::ProverSlashed, false),
         detected: true,
         details: Some(serde_json::json!({ "rival_delta_wei": rival_delta.to_string() })),
+    })
+}
+
+/// The prover withholds the trace of `posted`; the watcher, unable to fetch it, asks for one chunk of the
+/// claim's output boundary on-chain (a small bond instead of a blind fraud challenge), the prover does not
+/// publish, and the request's expiry slashes the claim; the watcher takes the reward when the grace closes.
+async fn withheld(
+    w: &World,
+    parties: &Parties,
+    posted: crate::roles::PostedClaim,
+    mut txs: Vec<Sent>,
+    (p0, w0): (U256, U256),
+) -> Result<ScenarioReport> {
+    let (prover, watcher) = (&parties.prover, &parties.watcher);
+    w.store.remove(&posted.trace_root.0);
+    let from_block = posted.sent.receipt.block_number.unwrap_or_default();
+    let claim = watcher
+        .claims_since(from_block)
+        .await?
+        .into_iter()
+        .find(|c| c.id == posted.id)
+        .ok_or_else(|| Error::Chain(format!("watcher did not see claim {}", posted.id)))?;
+    let why = match watcher.fetch_trace(&claim).await {
+        Err(e) => e.to_string(),
+        Ok(_) => return Err(Error::Chain("the withheld trace was served".into())),
+    };
+    let (wc, pc) = (watcher.claims(), prover.claims());
+    let leaves = parties.prover_model().graph.segment_ranges().len() as u32 + 1;
+    let (rid, sent) = wc.request_data(claim.id, alloy::primitives::B256::ZERO, leaves - 1, 0, 1).await?;
+    txs.push(sent);
+    let deadline = wc.data_deadline(rid).await?.ok_or_else(|| Error::Chain("request not open".into()))?;
+    let now = chain::next_block_time(&w.deployer.provider).await?;
+    advance_time(w, deadline.saturating_sub(now) + 1).await?;
+    txs.push(wc.expire_data(rid).await?);
+    let (_, _, closes) = wc.reward(claim.id).await?;
+    let now = chain::next_block_time(&w.deployer.provider).await?;
+    advance_time(w, closes.saturating_sub(now) + 1).await?;
+    txs.push(wc.pay_reward(claim.id).await?);
+    let (p1, w1) = (pc.credit().await?, wc.credit().await?);
+    if let Some(sent) = wc.withdraw_credit().await? {
+        txs.push(sent);
+    }
+    let status = pc.status(posted.id).await?;
+    let wei = |v: U256| i128::try_from(v).unwrap_or(i128::MAX);
+    let data_bond = w.params.data_bond as i128;
+    let finding = format!("trace withheld ({why})");
+    Ok(ScenarioReport {
+        name: Scenario::WithheldData.name().into(),
+        expected: Scenario::WithheldData.expected(),
+        outcome: if status == ClaimStatus::Slashed { Outcome::ProverSlashed } else { Outcome::Unresolved },
+        gas_used: txs.iter().map(|t| t.gas_used).sum(),
+        txs: txs.len(),
+        tx_gas: txs.iter().map(|t| TxGas { label: t.label.clone(), gas: t.gas_used }).collect(),
+        prover_delta_wei: (wei(p1) - wei(p0) - w.params.claim_bond as i128).to_string(),
+        watcher_delta_wei: (wei(w1) - wei(w0) - data_bond).to_string(),
+        answer: "the requested chunk was never published".into(),
+        finding,
+        level: "data request (withheld)".into(),
+        detected: true,
+        details: None,
     })
 }
 

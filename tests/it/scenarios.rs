@@ -79,6 +79,16 @@ async fn every_scenario_ends_as_expected_and_bonds_move_to_the_winner() {
     assert_eq!(copy.details.as_ref().unwrap()["rival_delta_wei"], "0", "{}", copy.answer);
     assert_eq!(copy.tx_gas.iter().filter(|t| t.label == "openElement").count(), 2);
 
+    // a withholding prover is slashed through a small on-chain data request, never a blind fraud challenge
+    let withheld = by("withheld-fine-trace");
+    assert_eq!(withheld.outcome, Outcome::ProverSlashed);
+    assert_eq!(withheld.prover_delta_wei, "-1000000000000000000");
+    assert_eq!(withheld.watcher_delta_wei, "500000000000000000", "the data bond back and the reward");
+    assert_eq!(
+        withheld.tx_gas.iter().map(|t| t.label.as_str()).collect::<Vec<_>>(),
+        ["post", "requestData", "expireData", "payReward", "withdraw"]
+    );
+
     let false_challenge = by("false-challenge");
     assert_eq!(false_challenge.outcome, Outcome::ChallengerSlashed);
     assert_eq!(false_challenge.prover_delta_wei, "100000000000000000", "prover wins the 0.1 ETH challenge bond");

@@ -148,6 +148,30 @@ impl Claims {
         send("payReward", self.inner.payReward(id)).await
     }
 
+    /// Asks, with the data bond, for chunks [first, first + count) of leaf `leaf` of claim `id`'s coarse trace
+    /// (`game` zero) or of game `game`'s fine trace; returns the request's id.
+    pub async fn request_data(&self, id: B256, game: B256, leaf: u32, first: u32, count: u32) -> Result<(B256, Sent)> {
+        let bond = self.inner.dataBond().call().await.map_err(chain_err("dataBond"))?;
+        let sent = send("requestData", self.inner.requestData(id, game, leaf, first, count).value(bond)).await?;
+        let rid = sent
+            .receipt
+            .decoded_log::<ClaimManager::DataRequested>()
+            .map(|l| l.requestId)
+            .ok_or_else(|| Error::Chain("requestData: no DataRequested event".into()))?;
+        Ok((rid, sent))
+    }
+
+    /// The deadline of open data request `rid` (`None` once it was answered or expired).
+    pub async fn data_deadline(&self, rid: B256) -> Result<Option<u64>> {
+        let r = self.inner.dataRequests(rid).call().await.map_err(chain_err("dataRequests"))?;
+        Ok((r.requester != Address::ZERO).then_some(r.deadline))
+    }
+
+    /// Ends data request `rid` unanswered after its deadline: the claim is slashed for withholding.
+    pub async fn expire_data(&self, rid: B256) -> Result<Sent> {
+        send("expireData", self.inner.expireData(rid)).await
+    }
+
     /// This account.
     pub fn account(&self) -> Address {
         self.account

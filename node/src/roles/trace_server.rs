@@ -44,6 +44,11 @@ impl TraceStore {
         self.traces.lock().expect("trace store lock").insert(root, Entry::Ready(Arc::new(trace)));
     }
 
+    /// Stops serving the trace under `root` (a prover withholding its data, in the simulation's scenarios).
+    pub fn remove(&self, root: &Hash) {
+        self.traces.lock().expect("trace store lock").remove(root);
+    }
+
     /// Keeps the means to recompute the trace of `input` under `root` (materialized on first request).
     pub fn insert_recomputable(&self, root: Hash, input: HostTensor, runtime: Arc<Runtime>, graph: Arc<Graph>) {
         self.traces.lock().expect("trace store lock").insert(root, Entry::Recompute { input, runtime, graph });
