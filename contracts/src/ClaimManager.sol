@@ -4,7 +4,7 @@ pragma solidity ^0.8.28;
 import {ModelRegistry} from "./ModelRegistry.sol";
 import {TensorMerkle} from "./lib/TensorMerkle.sol";
 import {
-    Claim, ClaimInput, ClaimStatus, GameOutcome, ModelSpec, PartitionGame, TensorOpening
+    Claim, ClaimInput, ClaimStatus, GameOutcome, ModelSpec, PartitionGame, Phase, TensorOpening
 } from "./lib/Types.sol";
 
 /// @notice What the claim manager reads of a partition game: its fine root, for requests of fine-trace data.
@@ -444,24 +444,27 @@ contract ClaimManager {
     // ------------------------------------------------------------------ withheld data
 
     /// @notice Asks, with `dataBond`, for chunks [first, first + count) of a tensor of a pending claim: coarse
-    ///         trace leaf `leaf` (`gameId` zero), or leaf `leaf` of the fine root of partition game `gameId`.
+    ///         trace leaf `leaf` (`gameId` zero; while the claim is challengeable), or leaf `leaf` of the fine root
+    ///         of running partition game `gameId`.
     function requestData(bytes32 claimId, bytes32 gameId, uint32 leaf, uint32 first, uint32 count)
         external
         payable
         returns (bytes32 requestId)
     {
         if (msg.value != dataBond) revert WrongBond(msg.value, dataBond);
-        Claim memory c = claim(claimId);
-        if (c.status != ClaimStatus.Pending) revert ClaimNotPending(claimId);
         if (count == 0 || count > MAX_DATA_CHUNKS) revert BadDataRequest(count, MAX_DATA_CHUNKS);
         bytes32 root;
         uint256 leaves;
         if (gameId == bytes32(0)) {
+            // INVARIANT: coarse data is asked for while it can still decide a challenge.
+            Claim memory c = challengeable(claimId);
             (root, leaves) = (c.traceRoot, uint256(registry.model(c.modelId).segmentCount) + 1);
         } else {
+            if (claim(claimId).status != ClaimStatus.Pending) revert ClaimNotPending(claimId);
             PartitionGame memory g = IPartitionGames(disputeGame).partitionGame(gameId);
-            // INVARIANT: fine data is asked for against a fine root the prover posted, in a game of this claim.
-            if (g.claimId != claimId || g.segEnd == 0) revert NoFineRoot(gameId);
+            // INVARIANT: fine data is asked for against a fine root the prover posted, in a running game of
+            // this claim.
+            if (g.claimId != claimId || g.segEnd == 0 || g.phase == Phase.Ended) revert NoFineRoot(gameId);
             (root, leaves) = (g.pending, uint256(g.segEnd) - g.segStart + 1);
         }
         if (leaf >= leaves) revert LeafOutOfList(leaf, leaves);

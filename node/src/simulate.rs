@@ -687,12 +687,7 @@ async fn play_rival(w: &World, parties: &Parties, s: Scenario, input: HostTensor
     if s == Scenario::WithheldData {
         return withheld(w, parties, posted, txs, (p0, w0)).await;
     }
-    let claim = watcher
-        .claims_since(from_block)
-        .await?
-        .into_iter()
-        .find(|c| c.id == posted.id)
-        .ok_or_else(|| Error::Chain(format!("watcher did not see claim {}", posted.id)))?;
+    let claim = seen_by(watcher, from_block, posted.id).await?;
     let trace = watcher.fetch_trace(&claim).await?;
     let Finding::Violation(at) = watcher.check(&trace) else {
         return Err(Error::Chain(format!("claim {}: the corrupted element was not found", posted.id)));
@@ -764,6 +759,12 @@ async fn play_rival(w: &World, parties: &Parties, s: Scenario, input: HostTensor
     })
 }
 
+/// Claim `id` as `watcher` finds it in the claim manager's logs from block `from_block` on.
+async fn seen_by(watcher: &Watcher, from_block: u64, id: alloy::primitives::B256) -> Result<crate::roles::ClaimSeen> {
+    let seen = watcher.claims_since(from_block).await?;
+    seen.into_iter().find(|c| c.id == id).ok_or_else(|| Error::Chain(format!("watcher did not see claim {id}")))
+}
+
 /// The prover withholds the trace of `posted`; the watcher, unable to fetch it, asks for one chunk of the
 /// claim's output boundary on-chain (a small bond instead of a blind fraud challenge), the prover does not
 /// publish, and the request's expiry slashes the claim; the watcher takes the reward when the grace closes.
@@ -777,12 +778,7 @@ async fn withheld(
     let (prover, watcher) = (&parties.prover, &parties.watcher);
     w.store.remove(&posted.trace_root.0);
     let from_block = posted.sent.receipt.block_number.unwrap_or_default();
-    let claim = watcher
-        .claims_since(from_block)
-        .await?
-        .into_iter()
-        .find(|c| c.id == posted.id)
-        .ok_or_else(|| Error::Chain(format!("watcher did not see claim {}", posted.id)))?;
+    let claim = seen_by(watcher, from_block, posted.id).await?;
     let why = match watcher.fetch_trace(&claim).await {
         Err(e) => e.to_string(),
         Ok(_) => return Err(Error::Chain("the withheld trace was served".into())),
@@ -970,11 +966,7 @@ async fn play_posting(
     txs.push(posted.sent.clone());
 
     // The watcher follows the logs, fetches the trace over HTTP and checks it.
-    let seen = parties.watcher.claims_since(from_block).await?;
-    let claim = seen
-        .into_iter()
-        .find(|c| c.id == posted.id)
-        .ok_or_else(|| Error::Chain(format!("watcher did not see claim {}", posted.id)))?;
+    let claim = seen_by(&parties.watcher, from_block, posted.id).await?;
     let trace = parties.watcher.fetch_trace(&claim).await?;
     // the faulty watcher of the false challenge wants the element nearest its bound: every element evaluated
     let finding = if s == Scenario::FalseChallenge {

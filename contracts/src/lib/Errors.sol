@@ -81,7 +81,7 @@ error UnknownDataRequest(bytes32 requestId);
 error WrongChunks(bytes32 requestId, uint256 first, uint256 count);
 /// @notice The data request's deadline has not passed yet.
 error DataDeadlineOpen(bytes32 requestId, uint256 deadline);
-/// @notice The game has no fine root yet: its prover has not posted it.
+/// @notice The game has no fine root to ask data of: its prover has not posted it, or the game is over.
 error NoFineRoot(bytes32 gameId);
 
 // ---------------------------------------------------------------- DisputeGame

@@ -225,12 +225,12 @@ impl Watcher {
         &self.client.provider
     }
 
-    /// The model it follows.
+    /// The model it follows, shared (for another role on the same model).
     pub fn registered(&self) -> Arc<RegisteredModel> {
         self.model.clone()
     }
 
-    /// The registered model this watcher checks.
+    /// The model it follows.
     pub fn model(&self) -> &RegisteredModel {
         &self.model
     }
@@ -608,10 +608,11 @@ impl Watcher {
             Phase::None if now >= self.claims.window_closes_at(claim.id).await? => {
                 Advance::NotStarted("not disputed: the challenge window closed first".into())
             }
-            Phase::None if !self.claims.holds_commitment(self.commitment(claim).1).await? => {
-                Advance::Moved(Box::new(self.commit(claim).await?.expect("no commitment is held")))
-            }
             Phase::None => {
+                // the bond is committed first, in a block before the game opens
+                if let Some(sent) = self.commit(claim).await? {
+                    return Ok(Advance::Moved(Box::new(sent)));
+                }
                 let sent = if d.bisect || d.withheld {
                     self.bisect(claim).await
                 } else {
