@@ -37,7 +37,8 @@ import {
     UnknownDataRequest,
     WrongChunks,
     DataDeadlineOpen,
-    NoFineRoot
+    NoFineRoot,
+    AlreadyPublished
 } from "./lib/Errors.sol";
 
 /// @title ClaimManager
@@ -146,6 +147,9 @@ contract ClaimManager {
     mapping(bytes32 claimId => uint256) public windowExtendedTo;
     /// @notice Bonds of open data requests.
     uint256 public requested;
+    /// @notice Chunks published in answer to a request, by keccak256(root, leaf, chunk): they are in the logs
+    ///         for good, and asking for them again is refused.
+    mapping(bytes32 chunkKey => bool) public published;
 
     /// @notice A claim was posted.
     event ClaimPosted(
@@ -468,6 +472,8 @@ contract ClaimManager {
             (root, leaves) = (g.pending, uint256(g.segEnd) - g.segStart + 1);
         }
         if (leaf >= leaves) revert LeafOutOfList(leaf, leaves);
+        // INVARIANT: data once published is never asked for again (a request starts at a chunk not yet out).
+        if (published[keccak256(abi.encode(root, leaf, first))]) revert AlreadyPublished(root, leaf, first);
         requestId = keccak256(abi.encode(claimId, msg.sender, root, leaf, first, count));
         if (dataRequests[requestId].requester != address(0)) revert DataRequestExists(requestId);
         uint64 deadline = uint64(block.timestamp) + dataWindow;
@@ -504,7 +510,10 @@ contract ClaimManager {
         credit[prover] += dataBond;
         uint256 until = block.timestamp + dataWindow;
         if (until > windowClosesAt(r.claimId)) windowExtendedTo[r.claimId] = until;
+        // an answer past the tensor's end publishes that there is nothing at `first`
+        if (want == 0) published[keccak256(abi.encode(r.root, r.leaf, r.first))] = true;
         for (uint256 i; i < t.chunks.length; ++i) {
+            published[keccak256(abi.encode(r.root, r.leaf, t.chunks[i].index))] = true;
             emit ChunkPublished(requestId, t.chunks[i].index, t.chunks[i].data);
         }
         emit DataPublished(requestId, r.claimId, dataBond);

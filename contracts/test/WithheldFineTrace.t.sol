@@ -10,7 +10,8 @@ import {
     DataDeadlineOpen,
     UnknownDataRequest,
     GamesOpen,
-    NoFineRoot
+    NoFineRoot,
+    AlreadyPublished
 } from "../src/lib/Errors.sol";
 
 /// @notice Attacks 6 and 9 of the review (#17), played as the withholding prover would: it does not serve its
@@ -70,6 +71,11 @@ contract WithheldFineTraceTest is Fixture {
         claims.publishData(rid, shape, t);
         // published near the window's end: the watcher has `DATA_WINDOW` to challenge with what it got
         assertEq(claims.windowClosesAt(id), block.timestamp + DATA_WINDOW);
+        // asking for the same chunk again is refused: it is in the logs for good
+        bytes32 root = claims.claim(id).traceRoot;
+        vm.prank(watcher);
+        vm.expectRevert(abi.encodeWithSelector(AlreadyPublished.selector, root, 2, 0));
+        claims.requestData{value: DATA_BOND}(id, bytes32(0), 2, 0, 1);
         vm.warp(block.timestamp + DATA_WINDOW);
         claims.finalize(id);
         _withdraw(prover);

@@ -79,6 +79,8 @@ error DataRequestExists(bytes32 requestId);
 error UnknownDataRequest(bytes32 requestId);
 /// @notice The published chunks are not the ones requested (first chunk, count).
 error WrongChunks(bytes32 requestId, uint256 first, uint256 count);
+/// @notice Chunk `chunk` of leaf `leaf` under `root` was published already: it is in the logs.
+error AlreadyPublished(bytes32 root, uint32 leaf, uint32 chunk);
 /// @notice The data request's deadline has not passed yet.
 error DataDeadlineOpen(bytes32 requestId, uint256 deadline);
 /// @notice The game has no fine root to ask data of: its prover has not posted it, or the game is over.
