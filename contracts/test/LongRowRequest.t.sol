@@ -113,6 +113,21 @@ contract LongRowRequestTest is Base {
         assertEq(uint8(game.partitionGame(gid).phase), uint8(Phase.Vote));
     }
 
+    /// The vectors `nao::graph::OpNode::opening_cost` is tested on: the same formula on both sides of the ABI.
+    function test_openingCost_sharedVectors_succeeds() public {
+        Adjudicator adj = game.adjudicator();
+        uint32[3] memory none;
+        (uint256 gas, uint256 size) = adj.openingCost(OpNode(OpKind.MatMul, 1, 0, 1, 896, 4864, 2, 0, 0, none));
+        assertEq(gas, 3_523_680);
+        assertEq(size, 64_480);
+        (gas, size) = adj.openingCost(OpNode(OpKind.Softmax, 1, 0, 1, 8192, 0, 2, 0, 0, none));
+        assertEq(gas, 82_846_960);
+        assertEq(size, 54_560);
+        (gas, size) = adj.openingCost(OpNode(OpKind.MeanRows, 1, 0, 1, 384, 4096, 2, 0, 0, none));
+        assertEq(gas, 143_157_040);
+        assertEq(size, 7_633_440);
+    }
+
     /// The cost bound at the sizes nao registers and beyond.
     function test_openingCost_namesWhatABlockCannotHold_succeeds() public {
         Adjudicator adj = game.adjudicator();

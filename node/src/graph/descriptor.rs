@@ -87,7 +87,45 @@ pub struct OpNode {
     pub in_shape: [u32; 3],
 }
 
+/// Most calldata the openings of one element may take (`Adjudicator.MAX_OPENING_BYTES`): a 128 KiB
+/// transaction less room for the rest of it.
+pub const MAX_OPENING_BYTES: u64 = 120_000;
+/// Most gas one element's adjudication may be estimated at (`Adjudicator.MAX_OPENING_GAS`): a 30M block less a
+/// margin.
+pub const MAX_OPENING_GAS: u64 = 25_000_000;
+
 impl OpNode {
+    /// `Adjudicator.openingCost`, the same formula: an upper estimate of the gas and calldata bytes of
+    /// adjudicating one element of this op (the chunks its openings can touch, the region's arithmetic).
+    pub fn opening_cost(&self) -> (u64, u64) {
+        const CHUNK_BYTES: u64 = 4096 + 32 * 24 + 96;
+        let row = |n: u32| u64::from(n) / 1024 + 2;
+        let column = |rows: u32, stride: u32| (u64::from(rows) * u64::from(stride) / 1024 + 2).min(u64::from(rows));
+        let (chunks, work) = match self.kind {
+            OpKind::MatMul => (2 * row(self.inner), 500 * u64::from(self.inner)),
+            OpKind::BatchMatMul => {
+                let other = if self.param == 1 { row(self.inner) } else { column(self.inner, self.cols) };
+                (row(self.inner) + other, 500 * u64::from(self.inner))
+            }
+            OpKind::Softmax => (row(self.cols), 10_000 * u64::from(self.cols)),
+            OpKind::RmsNorm | OpKind::LayerNorm => (row(self.cols) + 2, 4_000 * u64::from(self.cols)),
+            OpKind::Rope => (row(self.cols), 200_000),
+            OpKind::MeanRows => (column(self.inner, self.cols), 4_000 * u64::from(self.inner)),
+            _ => (4, 200_000),
+        };
+        let chunks = chunks + 1;
+        let size = chunks * CHUNK_BYTES;
+        (21_000 + 16 * size + 3_000 * chunks + work, size)
+    }
+
+    /// Whether a prover can be asked to open an element of this op (`DisputeGame.requestElement`): its
+    /// adjudication fits a block and its openings a transaction. Elements of other ops are escalated to the
+    /// committee unopened.
+    pub fn openable(&self) -> bool {
+        let (gas, size) = self.opening_cost();
+        gas <= MAX_OPENING_GAS && size <= MAX_OPENING_BYTES
+    }
+
     /// `abi.encode(node)`: twelve 32-byte big-endian words (`inShape` inline).
     pub fn abi_encode(&self) -> [u8; 384] {
         let mut out = [0u8; 384];
@@ -286,5 +324,30 @@ mod tests {
         assert!(e[..28].iter().all(|b| *b == 0));
         assert_eq!(e.len(), 384);
         assert_eq!(e[287], 7);
+    }
+
+    /// The shared vectors of `LongRowRequest.t.sol` (`test_openingCost_sharedVectors_succeeds`): the same
+    /// formula on both sides of the ABI.
+    #[test]
+    fn opening_cost_matches_the_contracts_vectors() {
+        let node = |kind, cols, inner, param| OpNode {
+            kind,
+            input: 1,
+            weight: 0,
+            rows: 1,
+            cols,
+            inner,
+            input2: 2,
+            batch: 0,
+            param,
+            in_shape: [0; 3],
+        };
+        assert_eq!(node(OpKind::MatMul, 896, 4864, 0).opening_cost(), (3_523_680, 64_480));
+        assert_eq!(node(OpKind::Softmax, 8192, 0, 0).opening_cost(), (82_846_960, 54_560));
+        assert_eq!(node(OpKind::MeanRows, 384, 4096, 0).opening_cost(), (143_157_040, 7_633_440));
+        assert!(node(OpKind::MatMul, 896, 4864, 0).openable());
+        assert!(node(OpKind::Softmax, 2048, 0, 0).openable());
+        assert!(!node(OpKind::Softmax, 8192, 0, 0).openable());
+        assert!(!node(OpKind::MeanRows, 384, 4096, 0).openable());
     }
 }

@@ -10,7 +10,7 @@
 
 mod descriptor;
 
-pub use descriptor::{OpKind, OpNode};
+pub use descriptor::{OpKind, OpNode, MAX_OPENING_BYTES, MAX_OPENING_GAS};
 
 use crate::commit::{Hash, MerkleTree};
 

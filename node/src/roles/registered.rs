@@ -49,6 +49,17 @@ impl RegisteredModel {
         let id = registry.modelIdOf(spec.clone()).call().await.map_err(|e| Error::Chain(format!("modelIdOf: {e}")))?;
         let sent = send("register", registry.register(spec)).await?;
         tracing::info!(model = %model.name, id = %id, "model registered");
+        // what a prover cannot be asked to open goes to the committee unopened: say so at registration
+        let costly: Vec<usize> = (0..model.graph.nodes.len())
+            .filter(|i| model.graph.descriptor(*i).is_some_and(|d| !d.openable()))
+            .collect();
+        if !costly.is_empty() {
+            tracing::warn!(
+                ops = ?costly,
+                "elements of these ops exceed a block's gas or a transaction's size to open: disputes over them \
+                 are decided by the committee, unopened"
+            );
+        }
         Ok((Self { model, commitment, id }, sent))
     }
 
