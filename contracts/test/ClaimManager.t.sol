@@ -14,7 +14,12 @@ import {
     GameBindingRefused,
     NothingToWithdraw,
     UnknownModel,
-    ProofDoesNotVerify
+    ProofDoesNotVerify,
+    CommitmentExists,
+    CommitmentNotExpired,
+    UnknownCommitment,
+    ClaimNotSlashed,
+    RewardPaid
 } from "../src/lib/Errors.sol";
 
 contract ClaimManagerTest is Base {
@@ -134,5 +139,58 @@ contract ClaimManagerTest is Base {
     // Keeps the import used: the selector is what postClaim bubbles up on a bad proof.
     function test_errorSelector_proofDoesNotVerify_succeeds() public pure {
         assert(ProofDoesNotVerify.selector != bytes4(0));
+    }
+
+    // ------------------------------------------------------------------ commitments and rewards
+
+    function test_commitChallenge_twice_reverts() public {
+        bytes32 id = post(TEN);
+        bytes32 h = claims.commitmentOf(id, watcher, "s");
+        vm.startPrank(watcher);
+        claims.commitChallenge{value: CHALLENGE_BOND}(h);
+        vm.expectRevert(abi.encodeWithSelector(CommitmentExists.selector, h));
+        claims.commitChallenge{value: CHALLENGE_BOND}(h);
+        vm.stopPrank();
+        assertEq(claims.committed(), CHALLENGE_BOND);
+    }
+
+    /// An unused commitment is burned once every claim it could name is settled, and not before.
+    function test_expireCommitment_burnsAfterItsWindow_succeeds() public {
+        bytes32 id = post(TEN);
+        bytes32 h = claims.commitmentOf(id, watcher, "s");
+        vm.prank(watcher);
+        claims.commitChallenge{value: CHALLENGE_BOND}(h);
+        uint256 expires = block.timestamp + WINDOW + GRACE;
+        vm.expectRevert(abi.encodeWithSelector(CommitmentNotExpired.selector, h, expires));
+        claims.expireCommitment(h);
+        vm.warp(expires + 1);
+        claims.expireCommitment(h);
+        assertEq(claims.burned(), CHALLENGE_BOND);
+        assertEq(claims.committed(), 0);
+        vm.expectRevert(abi.encodeWithSelector(UnknownCommitment.selector, h));
+        claims.expireCommitment(h);
+    }
+
+    /// A commitment comes back only when the claim it names was slashed; a pending claim keeps it.
+    function test_refundCommitment_claimNotSlashed_reverts() public {
+        bytes32 id = post(TEN);
+        bytes32 h = claims.commitmentOf(id, watcher, "s");
+        vm.startPrank(watcher);
+        claims.commitChallenge{value: CHALLENGE_BOND}(h);
+        vm.expectRevert(abi.encodeWithSelector(ClaimNotSlashed.selector, id));
+        claims.refundCommitment(id, "s");
+        vm.stopPrank();
+        assertEq(claims.credit(watcher), 0);
+    }
+
+    function test_payReward_twiceOrUnslashed_reverts() public {
+        bytes32 id = post(TEN + 3);
+        vm.expectRevert(abi.encodeWithSelector(ClaimNotSlashed.selector, id));
+        claims.payReward(id);
+        challenge(id, challengeOf(TEN + 3));
+        payReward(id);
+        vm.expectRevert(abi.encodeWithSelector(RewardPaid.selector, id));
+        claims.payReward(id);
+        assertEq(claims.credit(watcher), CHALLENGE_BOND + CLAIM_BOND / 2);
     }
 }
