@@ -503,9 +503,7 @@ contract ClaimManager {
         if (t.chunks.length != want || (want != 0 && t.chunks[0].index != r.first)) {
             revert WrongChunks(requestId, r.first, want);
         }
-        delete dataRequests[requestId];
-        --openRequests[r.claimId];
-        requested -= dataBond;
+        _closeRequest(requestId, r.claimId);
         address prover = _claims[r.claimId].prover;
         credit[prover] += dataBond;
         uint256 until = block.timestamp + dataWindow;
@@ -526,15 +524,21 @@ contract ClaimManager {
         DataRequest memory r = dataRequests[requestId];
         if (r.requester == address(0)) revert UnknownDataRequest(requestId);
         if (block.timestamp <= r.deadline) revert DataDeadlineOpen(requestId, r.deadline);
-        delete dataRequests[requestId];
-        --openRequests[r.claimId];
-        requested -= dataBond;
+        _closeRequest(requestId, r.claimId);
         credit[r.requester] += dataBond;
         emit DataWithheld(requestId, r.claimId, r.requester);
         Claim storage c = _claims[r.claimId];
         // INVARIANT: data a claim commits and its prover will not publish makes the claim false.
         if (c.status == ClaimStatus.Pending) _slash(r.claimId, c, r.requester, r.rank);
         else _takeOver(r.claimId, r.requester, r.rank, GameOutcome.ChallengerWon);
+    }
+
+    /// @dev Ends data request `requestId` of claim `claimId` (answered or expired); its bond is the caller's to
+    ///      credit.
+    function _closeRequest(bytes32 requestId, bytes32 claimId) private {
+        delete dataRequests[requestId];
+        --openRequests[claimId];
+        requested -= dataBond;
     }
 
     /// @notice Credits a slashed claim's reward to its earliest-ranked winner once the grace is over. Anyone may

@@ -504,9 +504,7 @@ contract DisputeGame is IVoteSettler {
         returns (bool)
     {
         if (t == 0 || t >= g.segStart || so.segment.start >= t || so.segment.end < t) return false;
-        TensorMerkle.verify(
-            spec.segmentsRoot, TensorMerkle.leafHash(abi.encode(so.segment)), so.index, g.segments, so.proof
-        );
+        _verifySegment(spec, g, so);
         return so.segment.end != t;
     }
 
@@ -577,10 +575,18 @@ contract DisputeGame is IVoteSettler {
     ) private view returns (uint256) {
         // INVARIANT: an input from an earlier segment is committed only if it is that segment's boundary.
         if (so.segment.end != t) revert InputNotCommitted(op, t);
+        _verifySegment(spec, g, so);
+        return uint256(so.index) + 1;
+    }
+
+    /// @dev Reverts unless `so` is segment `so.index` of the model, against its segments root.
+    function _verifySegment(ModelSpec memory spec, PartitionGame storage g, SegmentOpening calldata so)
+        private
+        view
+    {
         TensorMerkle.verify(
             spec.segmentsRoot, TensorMerkle.leafHash(abi.encode(so.segment)), so.index, g.segments, so.proof
         );
-        return uint256(so.index) + 1;
     }
 
     // ------------------------------------------------------------------ clocks
