@@ -1,9 +1,11 @@
-//! The daemons as separate processes against a real anvil: four provers (honest, corrupt, withholding,
-//! nudging one weight), three watchers (two honest, one that disputes clean claims) and three validators, all
-//! reaching anvil through a TCP proxy the test can cut. Asserted: the honest claim finalizes and its false
-//! challenger loses its bond, though its prover was SIGKILLed mid-game and restarted; the corrupt claim is
-//! slashed though a watcher was SIGKILLed after challenging; the withholding prover loses by its clock; the
-//! nudged weight is voted down by the committee; and every role rides out a few seconds without RPC.
+//! The daemons as separate processes against a real anvil: five provers (honest, corrupt, withholding,
+//! nudging one weight, serving nothing over HTTP), three watchers (two honest, one that disputes clean claims)
+//! and three validators, all reaching anvil through a TCP proxy the test can cut. Asserted: the honest claim
+//! finalizes and its false challenger loses its bond, though its prover was SIGKILLed mid-game and restarted;
+//! the corrupt claim is slashed though a watcher was SIGKILLed after challenging; the withholding prover is
+//! slashed by a data request it leaves unanswered; the prover serving nothing over HTTP publishes what the
+//! watchers ask for on-chain, is not challenged and ends richer; the nudged weight is voted down by the
+//! committee; and every role rides out a few seconds without RPC.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -117,7 +119,19 @@ async fn provers_watchers_and_validators_as_processes_settle_every_claim_through
     run(
         &anvil,
         0,
-        &["deploy", "--out", &dep_s, "--challenge-window", "20", "--clock-budget", "25", "--vote-window", "25"],
+        &[
+            "deploy",
+            "--out",
+            &dep_s,
+            "--challenge-window",
+            "20",
+            "--clock-budget",
+            "25",
+            "--vote-window",
+            "25",
+            "--data-window",
+            "8",
+        ],
     );
     register_mlp(&anvil, &dep_s);
     for v in [10, 11, 12] {
@@ -159,7 +173,7 @@ async fn provers_watchers_and_validators_as_processes_settle_every_claim_through
     let mut w1 = spawn("watcher1", 5, "watch", "w1.json", "300", &[]);
     let w2 = spawn("watcher2", 6, "watch", "w2.json", "300", &["--follow", "filter", "--sample", "0.5"]);
     let fc = spawn("false-challenger", 7, "watch", "fc.json", "300", &["--fault", "false-challenge"]);
-    let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
+    let ports: Vec<u16> = (0..5).map(|_| free_port()).collect();
     let listen = |i: usize| format!("127.0.0.1:{}", ports[i]);
     // the honest prover looks at the chain every 2 s, so that it can be killed before it answers
     let mut honest = spawn("honest", 1, "prover", "p-honest.json", "2000", &["--listen", &listen(0)]);
@@ -168,14 +182,22 @@ async fn provers_watchers_and_validators_as_processes_settle_every_claim_through
     let withhold =
         spawn("withhold", 3, "prover", "p-withhold.json", "300", &["--listen", &listen(2), "--fault", "withhold"]);
     let nudge = spawn("nudge", 4, "prover", "p-nudge.json", "300", &["--listen", &listen(3), "--fault", "nudge"]);
+    let unserved =
+        spawn("unserved", 8, "prover", "p-unserved.json", "300", &["--listen", &listen(4), "--fault", "unserved"]);
 
     let http = reqwest::Client::new();
     let a = post_job(&http, ports[0], "an honest job").await;
     let b = post_job(&http, ports[1], "a corrupt job").await;
     let cw = post_job(&http, ports[2], "a withheld job").await;
     let n = post_job(&http, ports[3], "a nudged job").await;
-    let all: Vec<(String, PathBuf)> =
-        validators.iter().chain([&w1, &w2, &fc, &honest, &corrupt, &withhold, &nudge]).map(Daemon::log).collect();
+    let unserved_addr = anvil.signer(8).address();
+    let unserved_before = client.provider.get_balance(unserved_addr).await.unwrap();
+    let u = post_job(&http, ports[4], "an unserved job").await;
+    let all: Vec<(String, PathBuf)> = validators
+        .iter()
+        .chain([&w1, &w2, &fc, &honest, &corrupt, &withhold, &nudge, &unserved])
+        .map(Daemon::log)
+        .collect();
     let logs = |l: &[(String, PathBuf)]| tails(l);
 
     // The false challenger disputes the honest claim; the prover is killed before it answers, and restarted.
@@ -204,6 +226,7 @@ async fn provers_watchers_and_validators_as_processes_settle_every_claim_through
             (b, ClaimStatus::Slashed),
             (cw, ClaimStatus::Slashed),
             (n, ClaimStatus::Slashed),
+            (u, ClaimStatus::Finalized),
         ] {
             let s = c.status(claim).await;
             assert!(s == ClaimStatus::Pending || s == want, "claim {claim}: {s:?}, expected {want:?}\n{}", logs(&all));
@@ -223,10 +246,20 @@ async fn provers_watchers_and_validators_as_processes_settle_every_claim_through
     let w1_game = c.games(b).await.into_iter().find(|(_, ch)| *ch == w1_addr).unwrap().0;
     wait_for("watcher1's game to end", 60, &all, || async { c.ended(w1_game).await.is_some() }).await;
     assert_ne!(c.ended(w1_game).await, Some(GameOutcome::ProverWon), "{}", logs(&all));
-    // the withholding prover lost on time, and the nudge by the committee's vote
-    let timed_out = c.game.ClockTimedOut_filter().from_block(0).query().await.unwrap();
-    let withheld_games: Vec<B256> = c.games(cw).await.into_iter().map(|g| g.0).collect();
-    assert!(timed_out.iter().any(|(e, _)| withheld_games.contains(&e.gameId)), "{}", logs(&all));
+    // the withholding prover was slashed by a data request it left unanswered, without a fraud game
+    let withheld = c.claims.DataWithheld_filter().topic2(cw).from_block(0).query().await.unwrap();
+    assert!(!withheld.is_empty() && c.games(cw).await.is_empty(), "{}", logs(&all));
+    // the prover serving nothing over HTTP published its input and output when asked; the watchers judged it
+    // by them, challenged nothing, and paid it only their data bonds
+    let published = c.claims.DataPublished_filter().topic2(u).from_block(0).query().await.unwrap();
+    assert!(!published.is_empty() && c.games(u).await.is_empty(), "{}", logs(&all));
+    // ... which pay more than its gas: it ends richer than before the job, its claim bond back
+    wait_for("the unserved prover's bonds withdrawn", 30, &all, || async {
+        c.claims.credit(unserved_addr).call().await.unwrap().is_zero()
+            && client.provider.get_balance(unserved_addr).await.unwrap() > unserved_before
+    })
+    .await;
+    // the nudge was voted down by the committee
     let committee = nao_bindings::Committee::new(file.contracts.committee, client.provider.clone());
     let resolved = committee.VoteResolved_filter().from_block(0).query().await.unwrap();
     let nudge_games: Vec<B256> = c.games(n).await.into_iter().map(|g| g.0).collect();

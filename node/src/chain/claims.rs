@@ -161,6 +161,52 @@ impl Claims {
         Ok((rid, sent))
     }
 
+    /// The id of the data request `requester` makes for chunks `[first, first + count)` of leaf `leaf` of the
+    /// list committed as `root` against claim `id` (`ClaimManager.requestData`'s `requestId`).
+    pub fn data_request_id(id: B256, requester: Address, root: B256, leaf: u32, first: u32, count: u32) -> B256 {
+        alloy::primitives::keccak256((id, requester, root, leaf, first, count).abi_encode())
+    }
+
+    /// The tensor of shape `shape` assembled from the chunks published in answer to `requests` (made at or
+    /// after block `from_block`), which together must cover it: the logs are the contract's, which verified
+    /// every chunk against the claim's commitment before emitting it.
+    pub async fn published_tensor(
+        &self,
+        requests: &[B256],
+        shape: &[usize],
+        from_block: u64,
+    ) -> Result<crate::model::HostTensor> {
+        use crate::commit::CHUNK_BYTES;
+        let numel: usize = shape.iter().product();
+        let mut bytes = vec![0u8; numel * 4];
+        let mut covered = vec![false; numel.div_ceil(crate::commit::CHUNK_ELEMS)];
+        for rid in requests {
+            let logs = self
+                .inner
+                .ChunkPublished_filter()
+                .topic1(*rid)
+                .from_block(from_block)
+                .query()
+                .await
+                .map_err(|e| Error::Chain(format!("ChunkPublished logs: {e}")))?;
+            for (e, _) in logs {
+                let i = e.index as usize;
+                let lo = i * CHUNK_BYTES;
+                let hi = (lo + e.data.len()).min(bytes.len());
+                if i >= covered.len() || hi - lo != e.data.len() {
+                    return Err(Error::TraceData(format!("published chunk {i} does not fit a tensor of {numel}")));
+                }
+                bytes[lo..hi].copy_from_slice(&e.data);
+                covered[i] = true;
+            }
+        }
+        if let Some(i) = covered.iter().position(|c| !c) {
+            return Err(Error::TraceData(format!("chunk {i} of a {shape:?} tensor was not published")));
+        }
+        let data = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        Ok(crate::model::HostTensor { shape: shape.to_vec(), data })
+    }
+
     /// The deadline of open data request `rid` (`None` once it was answered or expired).
     pub async fn data_deadline(&self, rid: B256) -> Result<Option<u64>> {
         let r = self.inner.dataRequests(rid).call().await.map_err(chain_err("dataRequests"))?;

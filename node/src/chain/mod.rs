@@ -15,7 +15,7 @@ pub use game::{
     element_request, fine_answer, fine_challenge, partition_game_id, reveal_openings, segment_of, segment_pointer,
     unopenable, Phase, Position,
 };
-pub use proofs::{claim_input, element_challenge, list_proof, ElementRef};
+pub use proofs::{claim_input, data_answer, element_challenge, list_proof, ElementRef};
 pub use status::{status, Status};
 pub use tx::{revert_reason, send, Sent};
 

@@ -64,6 +64,37 @@ pub(crate) fn opening(o: TensorOpening, root_proof: Vec<B256>) -> DisputeGame::T
     }
 }
 
+/// The answer to a data request for chunks `[first, first + count)` of leaf `leaf` of the list committed as
+/// `list`, whose tensor there is `tensor`: its shape and the opening of those chunks (none when `first` is past
+/// the tensor's end), as `ClaimManager.publishData` takes them.
+pub fn data_answer(
+    list: &crate::trace::ListCommitment,
+    tensor: &crate::model::HostTensor,
+    leaf: usize,
+    first: usize,
+    count: usize,
+) -> Result<(Vec<u32>, nao_bindings::ClaimManager::TensorOpening)> {
+    use crate::commit::CHUNK_ELEMS;
+    let tc =
+        list.tensors.get(leaf).ok_or(Error::OutOfRange { what: "list leaf", index: leaf, len: list.tensors.len() })?;
+    let n = tensor.data.len();
+    let range = (first * CHUNK_ELEMS).min(n)..((first + count) * CHUNK_ELEMS).min(n);
+    let chunks = if range.is_empty() { vec![] } else { tc.open(&tensor.data, range)?.chunks };
+    let opening = nao_bindings::ClaimManager::TensorOpening {
+        dataRoot: FixedBytes(tc.data_root()),
+        rootProof: list_proof(&list.tree, leaf)?,
+        chunks: chunks
+            .into_iter()
+            .map(|c| nao_bindings::ClaimManager::ChunkOpening {
+                index: c.index as u32,
+                proof: b256s(&c.proof),
+                data: Bytes::from(c.data),
+            })
+            .collect(),
+    };
+    Ok((tensor.shape.iter().map(|d| *d as u32).collect(), opening))
+}
+
 /// The on-chain descriptor of element `at`'s op, checked: the op exists and is adjudicable, the element is
 /// inside its output.
 pub(crate) fn adjudicable(model: &Model, at: ElementRef) -> Result<OpNode> {

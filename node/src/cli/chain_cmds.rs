@@ -73,6 +73,9 @@ pub struct DeployArgs {
     /// [default: two clock budgets, so that every game open at the slash can end within it].
     #[arg(long)]
     reward_grace: Option<u64>,
+    /// Seconds a prover has to publish the chunks a data request asks for (unpublished, its claim is slashed).
+    #[arg(long, default_value_t = ProtocolParams::default().data_window)]
+    data_window: u64,
     /// Seconds committee members have to commit their ballots (and then again to reveal them).
     #[arg(long, default_value_t = ProtocolParams::default().commit_window)]
     vote_window: u64,
@@ -87,6 +90,7 @@ impl DeployArgs {
             reward_grace: self.reward_grace.unwrap_or(2 * self.clock_budget),
             commit_window: self.vote_window,
             reveal_window: self.vote_window,
+            data_window: self.data_window,
             ..ProtocolParams::default()
         };
         let contracts = chain::deploy(&client, params).await?;

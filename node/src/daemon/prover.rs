@@ -35,8 +35,12 @@ pub enum ProverFault {
     /// Changes one weight of the first matmul by more than its calibrated threshold allows but less than its
     /// sound bound does (found by search on each job): the committee vote decides.
     Nudge,
-    /// Serves no trace data and makes no game move: loses by its clock.
+    /// Serves no trace data, publishes none when asked on-chain and makes no game move: a data request's expiry
+    /// slashes it.
     Withhold,
+    /// Runs honestly but serves no trace over HTTP; answers every data request and game move on-chain: watchers
+    /// judge its claims by the input and output it publishes, and pay only their data bonds to do so.
+    Unserved,
 }
 
 /// A claim the prover posted (or is about to post), kept until it is finalized or slashed.
@@ -114,7 +118,7 @@ impl ProverNode {
         }
         let node = Self { prover, store, traces, encode, answer, fault, profile };
         for (root, c) in &node.store.state().claims {
-            if matches!(c.fault, None | Some(ProverFault::Withhold)) {
+            if matches!(c.fault, None | Some(ProverFault::Withhold | ProverFault::Unserved)) {
                 // an honest run is recomputed when first asked for, and checked against its root then
                 node.prover.keep(root.0, c.input.clone());
                 continue;
@@ -136,7 +140,7 @@ impl ProverNode {
     /// Runs the model on `input`, committing `fault`, and keeps the trace for the trace server.
     fn execute(&self, input: &HostTensor, fault: Option<ProverFault>) -> Result<Run> {
         match fault {
-            None | Some(ProverFault::Withhold) => self.prover.run(input, None),
+            None | Some(ProverFault::Withhold | ProverFault::Unserved) => self.prover.run(input, None),
             Some(ProverFault::Corrupt) => {
                 let mut moved = |op: usize, t: &mut HostTensor| {
                     if op == 0 {
@@ -198,9 +202,9 @@ impl ProverNode {
         }
     }
 
-    /// The trace store this node serves (none when it withholds).
+    /// The trace store this node serves over HTTP (none when it withholds or serves none).
     pub fn served(&self) -> Option<TraceStore> {
-        (self.fault != Some(ProverFault::Withhold)).then(|| self.traces.clone())
+        (!matches!(self.fault, Some(ProverFault::Withhold | ProverFault::Unserved))).then(|| self.traces.clone())
     }
 
     /// Finds the id of a claim whose post was interrupted (sent, but not recorded), from the logs.
@@ -237,6 +241,7 @@ impl ProverNode {
             ClaimStatus::Pending => {
                 if c.fault != Some(ProverFault::Withhold) {
                     self.prover.answer_games(id, root, c.from_block).await?;
+                    self.prover.answer_data(id, root, c.from_block).await?;
                 }
                 let cl = cm.contract().claim(id).call().await.map_err(|e| Error::Chain(format!("claim: {e}")))?;
                 let open =

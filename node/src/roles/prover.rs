@@ -8,8 +8,8 @@ use nao_bindings::{ClaimManager, DisputeGame};
 
 use super::{RegisteredModel, TraceStore};
 use crate::chain::{
-    claim_input, fine_answer, fine_challenge, reveal_openings, send, Claims, Client, Deployment, ElementRef, Phase,
-    Position, Sent,
+    claim_input, data_answer, fine_answer, fine_challenge, reveal_openings, send, Claims, Client, Deployment,
+    ElementRef, Phase, Position, Sent,
 };
 use crate::model::HostTensor;
 use crate::runtime::{Runtime, Tamper};
@@ -205,5 +205,79 @@ impl Prover {
             }
         }
         Ok(sent)
+    }
+
+    /// Publishes the chunks of every open data request against `claim` (trace root `trace_root`) made since
+    /// `from_block`, recomputing the trace if needed: leaves of the claim's coarse trace, or of the fine root
+    /// this prover posted in one of its games. An honest prover always answers, so a data request costs it
+    /// only the gas, which the request's bond pays. Returns the transactions sent.
+    pub async fn answer_data(&self, claim: B256, trace_root: B256, from_block: u64) -> Result<Vec<Sent>> {
+        let cm = self.claims.contract();
+        let asked = cm
+            .DataRequested_filter()
+            .topic2(claim)
+            .from_block(from_block)
+            .query()
+            .await
+            .map_err(|e| Error::Chain(format!("DataRequested logs: {e}")))?;
+        let mut sent = Vec::new();
+        for (e, _) in asked {
+            let open =
+                cm.dataRequests(e.requestId).call().await.map_err(|e| Error::Chain(format!("dataRequests: {e}")))?;
+            if open.requester.is_zero() {
+                continue; // answered or expired
+            }
+            let trace = self
+                .store
+                .get(&trace_root.0)?
+                .ok_or_else(|| Error::TraceData(format!("no trace kept for claim {claim}")))?;
+            let list = if e.root == trace_root {
+                trace.commit_coarse(&self.graph)
+            } else {
+                match self.fine_segment(claim, e.root, from_block).await? {
+                    Some(s) => trace.commit_fine(&self.graph, s)?,
+                    None => {
+                        tracing::warn!(request = %e.requestId, root = %e.root, "data request against no root of ours");
+                        continue;
+                    }
+                }
+            };
+            let leaf = e.leaf as usize;
+            let index = *list.indices.get(leaf).ok_or(Error::OutOfRange {
+                what: "requested leaf",
+                index: leaf,
+                len: list.indices.len(),
+            })?;
+            let (shape, opening) = data_answer(&list, &trace.tensors[index], leaf, e.first as usize, e.count as usize)?;
+            let tx = send("publishData", cm.publishData(e.requestId, shape, opening)).await?;
+            tracing::info!(request = %e.requestId, leaf, first = e.first, gas = tx.gas_used, "data published");
+            sent.push(tx);
+        }
+        Ok(sent)
+    }
+
+    /// The segment whose fine root this prover posted as `root` in a game against `claim` opened since
+    /// `from_block`.
+    async fn fine_segment(&self, claim: B256, root: B256, from_block: u64) -> Result<Option<usize>> {
+        let created = self
+            .game
+            .GameCreated_filter()
+            .topic2(claim)
+            .from_block(from_block)
+            .query()
+            .await
+            .map_err(|e| Error::Chain(format!("GameCreated logs: {e}")))?;
+        for (e, _) in created {
+            let g = self
+                .game
+                .partitionGame(e.gameId)
+                .call()
+                .await
+                .map_err(|e| Error::Chain(format!("partitionGame: {e}")))?;
+            if g.segEnd != 0 && g.pending == root {
+                return Ok(Some(g.lo as usize));
+            }
+        }
+        Ok(None)
     }
 }

@@ -265,6 +265,32 @@ impl Watcher {
         self.check_replaying(trace, true)
     }
 
+    /// Judges a claim whose trace is withheld by what its prover published on-chain, its `input` and `output`:
+    /// `None` when the output is what an honest run of the input gives (equal, or off by no more than the
+    /// composition audit's sound budget around this watcher's own run, i.e. what errors inside every region
+    /// can do), and otherwise how far off it is, in words.
+    pub fn judge_output(&self, input: &HostTensor, output: &HostTensor) -> Result<Option<String>> {
+        let m = &self.model.model;
+        let mine = runtime::run(m, input, None)?;
+        let own = mine.output();
+        if own.shape != output.shape {
+            return Ok(Some(format!("output of shape {:?}, an honest run's is {:?}", output.shape, own.shape)));
+        }
+        let off = own.data.iter().zip(&output.data).fold(0.0f64, |m, (a, b)| {
+            let d = (f64::from(*a) - f64::from(*b)).abs();
+            if d.is_nan() && a.to_bits() != b.to_bits() {
+                f64::INFINITY
+            } else {
+                m.max(d)
+            }
+        });
+        if off == 0.0 {
+            return Ok(None);
+        }
+        let budget = crate::region::composition::audit(m, &mine, f64::INFINITY)?.budget;
+        Ok((off > budget).then(|| format!("output off by {off:e}, beyond the sound budget {budget:e}")))
+    }
+
     /// [`Watcher::check`] with no op replayed: every element of every picked op evaluated against its region,
     /// so a clean claim's element nearest its bound is known (what a faulty watcher staging a false challenge
     /// disputes).
