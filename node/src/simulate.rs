@@ -994,8 +994,16 @@ async fn play_posting(
                 Advance::ProverToMove(left) if s == Scenario::SilentProver => advance_time(w, left + 1).await?,
                 // the reward is paid once the slash's grace closes
                 Advance::RewardPending(left) => advance_time(w, left + 1).await?,
-                // the watcher mined the blocks the draw waits for: it draws on its next move
-                Advance::DrawPending(_) => {}
+                // the watcher mined the blocks the draw waits for: a validator draws the members (as the
+                // validator daemons do; the watcher would on its next move)
+                Advance::DrawPending(_) => {
+                    let game = watcher.game_of(&claim, &dispute).await?;
+                    let drew = parties.validators.first().map(|v| v.draw(game));
+                    match drew {
+                        Some(d) => txs.extend(d.await?),
+                        None => return Err(Error::Chain("a vote with no validator to draw it".into())),
+                    }
+                }
                 Advance::ProverToMove(_) => {
                     let sent = prover.answer_games(posted.id, posted.trace_root, from_block).await?;
                     if sent.is_empty() {

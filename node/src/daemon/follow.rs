@@ -39,6 +39,13 @@ impl Follower {
 
     /// The events `E` since `*cursor`, advancing it past the blocks read.
     pub async fn next<E: SolEvent>(&mut self, provider: &DynProvider, cursor: &mut u64) -> Result<Vec<(E, Log)>> {
+        let logs = self.next_logs(provider, cursor).await?;
+        Ok(logs.into_iter().filter_map(|l| E::decode_log(&l.inner).ok().map(|e| (e.data, l))).collect())
+    }
+
+    /// The logs matching the filter since `*cursor` (of every event it names), advancing it past the blocks
+    /// read.
+    pub async fn next_logs(&mut self, provider: &DynProvider, cursor: &mut u64) -> Result<Vec<Log>> {
         let logs = match (self.mode, self.installed) {
             (FollowMode::Filter, Some(id)) => match provider.get_filter_changes::<Log>(id).await {
                 Ok(logs) => {
@@ -51,7 +58,7 @@ impl Follower {
                     // the node forgot the filter (it restarted, or it expires idle filters): catch up by range
                     tracing::warn!(error = %e, "log filter lost; reading from the cursor again");
                     self.installed = None;
-                    return Box::pin(self.next(provider, cursor)).await;
+                    return Box::pin(self.next_logs(provider, cursor)).await;
                 }
             },
             _ => {
@@ -75,6 +82,6 @@ impl Follower {
                 logs
             }
         };
-        Ok(logs.into_iter().filter_map(|l| E::decode_log(&l.inner).ok().map(|e| (e.data, l))).collect())
+        Ok(logs)
     }
 }

@@ -1,10 +1,11 @@
-//! `nao validate`: when a committee vote draws this validator, recomputes the element from the claim's trace,
+//! `nao validate`: draws the members of every vote requested once its draw block is sealed (anyone may; the
+//! escalating watcher usually does first); when a committee vote draws this validator, recomputes the element from the claim's trace,
 //! commits its ballot, reveals it, resolves the vote when it can, and withdraws its share of penalties.
 //!
 //! The ballot (with its salt) is written to the store before the commit is sent: a validator restarted between
 //! its commit and its reveal reveals the ballot it committed to.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use alloy::primitives::B256;
 use alloy::sol_types::SolEvent;
@@ -14,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::{FollowMode, Follower, Node, Store};
 use crate::chain::Deployment;
 use crate::roles::{Ballot, Validator, VoteStep};
-use crate::Result;
+use crate::{Error, Result};
 
 /// The validator's store.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -25,6 +26,9 @@ pub struct ValidatorState {
     pub ballots: BTreeMap<B256, Ballot>,
     /// Votes it took part in that are resolved.
     pub resolved: Vec<B256>,
+    /// Votes requested whose members are not drawn yet.
+    #[serde(default)]
+    pub undrawn: BTreeSet<B256>,
 }
 
 /// The validator daemon.
@@ -39,7 +43,7 @@ impl ValidatorNode {
     pub fn new(validator: Validator, d: &Deployment, store: Store<ValidatorState>, follow: FollowMode) -> Self {
         let filter = alloy::rpc::types::Filter::new()
             .address(d.committee)
-            .event_signature(Committee::VoteOpened::SIGNATURE_HASH);
+            .event_signature(vec![Committee::VoteRequested::SIGNATURE_HASH, Committee::VoteOpened::SIGNATURE_HASH]);
         Self { validator, store, follower: Follower::new(follow, filter) }
     }
 }
@@ -53,8 +57,25 @@ impl Node for ValidatorNode {
         let me = self.validator.address();
         let mut cursor = self.store.state().cursor;
         let provider = self.validator.provider().clone();
-        let opened = self.follower.next::<Committee::VoteOpened>(&provider, &mut cursor).await?;
-        for (e, _) in opened {
+        let logs = self.follower.next_logs(&provider, &mut cursor).await?;
+        for l in &logs {
+            if let Ok(e) = Committee::VoteRequested::decode_log(&l.inner) {
+                self.store.update(|s| s.undrawn.insert(e.voteId))?;
+            }
+        }
+        let undrawn: Vec<B256> = self.store.state().undrawn.iter().copied().collect();
+        for vote in undrawn {
+            if let Some(sent) = self.validator.draw(vote).await? {
+                tracing::info!(%vote, gas = sent.gas_used, "committee drawn");
+            }
+            let v =
+                self.validator.committee().vote(vote).call().await.map_err(|e| Error::Chain(format!("vote: {e}")))?;
+            if v.commitEnd != 0 || v.resolved {
+                self.store.update(|s| s.undrawn.remove(&vote))?;
+            }
+        }
+        let opened = logs.iter().filter_map(|l| Committee::VoteOpened::decode_log(&l.inner).ok().map(|e| e.data));
+        for e in opened {
             let known =
                 self.store.state().ballots.contains_key(&e.voteId) || self.store.state().resolved.contains(&e.voteId);
             if known || !e.members.contains(&me) {

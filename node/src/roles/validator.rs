@@ -213,6 +213,22 @@ impl Validator {
         Ok(Some(send("withdrawCredit", self.committee.withdrawCredit()).await?))
     }
 
+    /// Draws the members of `vote` once its draw block is sealed (anyone may; the escalating watcher usually
+    /// does): `None` while the block is not sealed, or once the members were drawn.
+    pub async fn draw(&self, vote: B256) -> Result<Option<Sent>> {
+        let v = self.committee.vote(vote).call().await.map_err(|e| Error::Chain(format!("vote: {e}")))?;
+        let (number, _) = crate::chain::head(&self.client.provider).await?;
+        if v.commitEnd != 0 || v.resolved || number <= v.drawBlock {
+            return Ok(None);
+        }
+        match send("draw", self.committee.draw(vote)).await {
+            Ok(sent) => Ok(Some(sent)),
+            // drawn by someone else in the meantime
+            Err(e) if e.to_string().contains("AlreadyDrawn") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Ends `vote` (anyone may, once every member revealed or the reveal window closed).
     pub async fn resolve(&self, vote: B256) -> Result<Sent> {
         send("resolve", self.committee.resolve(vote)).await
