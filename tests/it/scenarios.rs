@@ -89,6 +89,30 @@ async fn every_scenario_ends_as_expected_and_bonds_move_to_the_winner() {
         ["post", "requestData", "expireData", "payReward", "withdraw"]
     );
 
+    // griefing an honest prover: each try reverts by name, the vote is the griefer's only way on, and the
+    // honest majority decides it; the griefer pays a challenge bond per game, the prover is paid it
+    let long = by("long-row-request");
+    assert_eq!(long.outcome, Outcome::ChallengerSlashed, "{}", long.answer);
+    assert_eq!(
+        (long.prover_delta_wei.as_str(), long.watcher_delta_wei.as_str()),
+        ("100000000000000000", "-100000000000000000")
+    );
+    let d = long.details.as_ref().expect("long-row-request figures");
+    assert!(d["refused"].as_str().unwrap().contains("ElementTooCostly"), "{d}");
+    assert!(long.tx_gas.iter().any(|t| t.label == "escalateUnopenable"), "{:?}", long.tx_gas);
+    let grind = by("escalation-grinding");
+    assert_eq!(grind.outcome, Outcome::ChallengerSlashed, "{}", grind.answer);
+    assert_eq!(
+        (grind.prover_delta_wei.as_str(), grind.watcher_delta_wei.as_str()),
+        ("200000000000000000", "-200000000000000000")
+    );
+    let d = grind.details.as_ref().expect("escalation-grinding figures");
+    assert!(d["refused"].as_str().unwrap().contains("ExactlyDecided"), "{d}");
+    // the griefer's validator, if drawn, voted against the majority and lost its penalty per seat
+    let v = &d["griefer_validator"];
+    let lost: u128 = v["stake_lost_wei"].as_str().unwrap().parse().unwrap();
+    assert_eq!(lost, v["seats"].as_u64().unwrap() as u128 * 500_000_000_000_000_000, "{v}");
+
     let false_challenge = by("false-challenge");
     assert_eq!(false_challenge.outcome, Outcome::ChallengerSlashed);
     assert_eq!(false_challenge.prover_delta_wei, "100000000000000000", "prover wins the 0.1 ETH challenge bond");

@@ -524,7 +524,8 @@ impl Watcher {
     /// staked validators drawn recompute it and vote.
     pub async fn escalate(&self, game: B256, trace: Option<&Trace>, at: ElementRef) -> Result<Sent> {
         let m = &self.model;
-        match (m.model.graph.adjudicable(at.op), trace) {
+        // an op whose openings exceed a block or a transaction is escalated unopened, as one without a check
+        match (m.model.graph.adjudicable(at.op).filter(OpNode::openable), trace) {
             (Some(_), Some(trace)) => {
                 let c = fine_challenge(&m.model, &m.commitment, trace, at)?;
                 send("escalate", self.game.escalate(game, c)).await
@@ -597,6 +598,13 @@ impl Watcher {
             Position::leaf(k, m.graph.segment_ranges().len() as u64, segment_of(m, d.at.op)? as u64)
         };
         Ok(partition_game_id(claim.id, self.address(), start))
+    }
+
+    /// The phase of this watcher's game over `claim` under `d` ([`Phase::None`] before it starts).
+    pub async fn phase(&self, claim: &ClaimSeen, d: &Dispute) -> Result<Phase> {
+        let game = self.game_of(claim, d).await?;
+        let g = self.game.partitionGame(game).call().await.map_err(|e| Error::Chain(format!("partitionGame: {e}")))?;
+        Ok(Phase::from(g.phase))
     }
 
     /// Makes this watcher's next move in its dispute `d` of `claim` (whose verified trace is `trace`, unless

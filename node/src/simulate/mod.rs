@@ -11,6 +11,8 @@ use alloy::primitives::U256;
 use alloy::providers::ext::AnvilApi;
 use alloy::providers::Provider;
 
+mod griefing;
+
 use crate::attack::search::{self, Regions};
 use crate::attack::{Attack, Cheat};
 use crate::chain::{self, ClaimStatus, Client, Deployment, GameOutcome, LocalChain, ProtocolParams, Sent};
@@ -28,13 +30,13 @@ use crate::trace::Trace;
 use crate::{Error, Result};
 
 /// The acceptance-region profile of the skeleton's model (hashed into its profile root).
-pub const MLP_TINY_PROFILE: &[u8] = include_bytes!("../../profiles/mlp-tiny.json");
+pub const MLP_TINY_PROFILE: &[u8] = include_bytes!("../../../profiles/mlp-tiny.json");
 /// The acceptance-region profile of the steering twin of the MLP.
-pub const MLP_STEERING_PROFILE: &[u8] = include_bytes!("../../profiles/mlp-steering.json");
+pub const MLP_STEERING_PROFILE: &[u8] = include_bytes!("../../../profiles/mlp-steering.json");
 /// The acceptance-region profile of all-MiniLM-L6-v2.
-pub const MINILM_PROFILE: &[u8] = include_bytes!("../../profiles/minilm.json");
+pub const MINILM_PROFILE: &[u8] = include_bytes!("../../../profiles/minilm.json");
 /// The acceptance-region profile of SmolLM2-135M-Instruct.
-pub const SMOLLM2_PROFILE: &[u8] = include_bytes!("../../profiles/smollm2.json");
+pub const SMOLLM2_PROFILE: &[u8] = include_bytes!("../../../profiles/smollm2.json");
 /// Amplification per layer of the steering twin (an exact power of two).
 pub const STEERING_AMPLIFIER: f32 = 1024.0;
 /// Output tolerance MiniLM declares at registration (per component of its mean-pooled embedding, whose
@@ -44,8 +46,17 @@ pub const MINILM_DECLARED_TOLERANCE: f64 = 1e-2;
 pub const STEERING_DECLARED_TOLERANCE: f64 = 1e-3;
 /// The sentence MiniLM embeds in the simulation (honest, corrupted and every MiniLM attack).
 pub const MINILM_SENTENCE: &str = "Optimistic verification settles inference disputes on-chain.";
+/// A paragraph long enough (over 56 tokens) that one column of MiniLM's mean pooling cannot be opened in one
+/// transaction (`long-row-request`).
+pub const MINILM_LONG_TEXT: &str = "People buy inference from machines they do not control. Floating point on \
+    different hardware never gives bit-identical results, so re-running a model and comparing hashes fails, and \
+    zero-knowledge proofs cost about a million times the inference they prove. Optimistic verification settles \
+    it instead: a prover stakes and posts a claim, and a watcher re-runs it and challenges a bad one on-chain.";
 /// Validators staked in the committee (accounts 3, 4, 5 of anvil).
 pub const VALIDATORS: usize = 3;
+/// Minimum stakes each honest validator stakes: a griefer staking one holds 1/37 (2.7 %) of the pool, and
+/// captures a 7-seat committee with probability ~2e-5.
+pub const HONEST_STAKE_MINIMA: u128 = 12;
 /// Inputs the bound-aware attack is tried on.
 pub const BOUND_AWARE_INPUTS: u64 = 100;
 /// Tokens SmolLM2 generates in the simulation ("The capital of France is Paris." fits).
@@ -130,13 +141,21 @@ pub enum Scenario {
     /// the claim's output boundary on-chain with a small bond instead of challenging blind; unpublished by the
     /// deadline, the claim is slashed for withholding and the watcher rewarded.
     WithheldData,
+    /// An honest MiniLM claim on a long paragraph; a griefer disputes an element of its mean pooling, whose
+    /// column no transaction can carry: its `requestElement` reverts `ElementTooCostly`, so it can only
+    /// escalate the element unopened, and the committee votes it inside.
+    LongRowRequest,
+    /// An honest MLP claim; a griefer with validator stake of its own tries to have a vote decide a ReLU element
+    /// (reverts `ExactlyDecided`), then escalates a thresholded element at a block it ground for; the committee
+    /// is drawn from a later block and votes it inside.
+    EscalationGrinding,
     /// A cheat of the adversarial suite ([`Attack`]), played against the real protocol.
     Attack(Attack),
 }
 
 impl Scenario {
     /// Every scenario but the attacks, in order.
-    pub const BASE: [Scenario; 14] = [
+    pub const BASE: [Scenario; 16] = [
         Scenario::Honest,
         Scenario::CorruptedElement,
         Scenario::FalseChallenge,
@@ -151,6 +170,8 @@ impl Scenario {
         Scenario::SelfChallenge,
         Scenario::Copycat,
         Scenario::WithheldData,
+        Scenario::LongRowRequest,
+        Scenario::EscalationGrinding,
     ];
 
     /// Every scenario: the base ones, then every attack.
@@ -175,6 +196,8 @@ impl Scenario {
             Scenario::Steering => "steering",
             Scenario::SelfChallenge => "self-challenge",
             Scenario::Copycat => "copycat",
+            Scenario::LongRowRequest => "long-row-request",
+            Scenario::EscalationGrinding => "escalation-grinding",
             Scenario::WithheldData => "withheld-fine-trace",
         }
     }
@@ -191,7 +214,9 @@ impl Scenario {
             | Scenario::SelfChallenge
             | Scenario::Copycat
             | Scenario::WithheldData => Outcome::ProverSlashed,
-            Scenario::FalseChallenge => Outcome::ChallengerSlashed,
+            Scenario::FalseChallenge | Scenario::LongRowRequest | Scenario::EscalationGrinding => {
+                Outcome::ChallengerSlashed
+            }
             Scenario::MiniLmHonest | Scenario::SmolLm2Honest | Scenario::SteeringUndefended => Outcome::Finalized,
             Scenario::Steering => Outcome::Refused,
             Scenario::Attack(a) => match a {
@@ -319,10 +344,14 @@ struct World {
     rival: Client,
     /// The committee's validators (each staked at setup).
     validators: Vec<Client>,
+    /// The griefer's validator account (staked only in the scenario that plays it).
+    grinder: Client,
 }
 
 /// A registered model with a prover and a watcher for it.
 struct Parties {
+    /// The threshold profile's bytes it was registered with.
+    profile: Vec<u8>,
     prover: Prover,
     watcher: Watcher,
     validators: Vec<Validator>,
@@ -365,6 +394,7 @@ impl World {
             .map(|c| Validator::new(c.clone(), &self.deployment, registered.clone(), profile))
             .collect::<Result<_>>()?;
         Ok(Parties {
+            profile: profile.to_vec(),
             prover: Prover::new(pc, &self.deployment, registered.clone(), self.store.clone(), self.server.url.clone())?,
             watcher: Watcher::new(wc, &self.deployment, registered).with_profile(profile)?,
             validators,
@@ -434,11 +464,14 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
     for k in 0..VALIDATORS {
         let c = chain::connect(&url, chain.signer(3 + k)).await?;
         let committee = nao_bindings::Committee::new(deployment.committee, c.provider.clone());
-        chain::send("stake", committee.stake().value(U256::from(opts.params.min_stake))).await?;
+        let stake = U256::from(opts.params.min_stake * HONEST_STAKE_MINIMA);
+        chain::send("stake", committee.stake().value(stake)).await?;
         validators.push(c);
     }
     let rival = chain::connect(&url, chain.signer(3 + VALIDATORS)).await?;
-    let world = World { deployer, deployment, params: opts.params, store, server, prover, watcher, rival, validators };
+    let grinder = chain::connect(&url, chain.signer(4 + VALIDATORS)).await?;
+    let world =
+        World { deployer, deployment, params: opts.params, store, server, prover, watcher, rival, validators, grinder };
     let bar = indicatif::ProgressBar::new(opts.scenarios.len() as u64)
         .with_style(indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("static template"));
     let mut mlp: Option<Parties> = None;
@@ -632,6 +665,20 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
                     detected: outcome == Outcome::Refused,
                     details: None,
                 }
+            }
+            Scenario::LongRowRequest => {
+                let bert = Bert::load(&fetch::minilm_dir(&opts.cache_dir)?)?;
+                let input = bert.encode(MINILM_LONG_TEXT)?;
+                let parties =
+                    world.parties(bert.model(input.data.len())?, MINILM_PROFILE, "nao:minilm-long", None).await?;
+                griefing::play_grief(&world, &parties, *s, input).await?
+            }
+            Scenario::EscalationGrinding => {
+                let mut parties = world.mlp(&opts.cache_dir, mlp.take()).await?;
+                let report = griefing::play_grief(&world, &parties, *s, MLP_TINY.input(1000 + i as u64)).await;
+                parties.register = None;
+                mlp = Some(parties);
+                report?
             }
             Scenario::SelfChallenge | Scenario::Copycat | Scenario::WithheldData => {
                 let mut parties = world.mlp(&opts.cache_dir, mlp.take()).await?;
@@ -907,11 +954,28 @@ fn level(graph: &crate::graph::Graph, finding: &Finding, outcome: Outcome, voted
 /// moves as the daemons do (commit, reveal once all committed, resolve once all revealed) until the vote is
 /// resolved; returns the transactions.
 async fn committee_vote(validators: &[Validator], game: alloy::primitives::B256, from_block: u64) -> Result<Vec<Sent>> {
+    committee_vote_with(validators, &[], game, from_block).await
+}
+
+/// [`committee_vote`] with `outside` members too, which vote the element outside whatever they find (a
+/// griefer's own validators).
+async fn committee_vote_with(
+    validators: &[Validator],
+    outside: &[&Validator],
+    game: alloy::primitives::B256,
+    from_block: u64,
+) -> Result<Vec<Sent>> {
     let mut txs = Vec::new();
     let mut members = Vec::new();
     for v in validators {
         if v.votes_since(from_block).await?.contains(&game) {
             members.push((v, v.judge(game).await?));
+        }
+    }
+    for v in outside {
+        if v.votes_since(from_block).await?.contains(&game) {
+            let salt = alloy::primitives::B256::from(rand::random::<[u8; 32]>());
+            members.push((v, crate::roles::Ballot { vote: game, outside: true, reason: "griefing".into(), salt }));
         }
     }
     if members.is_empty() {
