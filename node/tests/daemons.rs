@@ -173,7 +173,7 @@ async fn provers_watchers_and_validators_as_processes_settle_every_claim_through
     let mut w1 = spawn("watcher1", 5, "watch", "w1.json", "300", &[]);
     let w2 = spawn("watcher2", 6, "watch", "w2.json", "300", &["--follow", "filter", "--sample", "0.5"]);
     let fc = spawn("false-challenger", 7, "watch", "fc.json", "300", &["--fault", "false-challenge"]);
-    let ports: Vec<u16> = (0..5).map(|_| free_port()).collect();
+    let ports: Vec<u16> = (0..6).map(|_| free_port()).collect();
     let listen = |i: usize| format!("127.0.0.1:{}", ports[i]);
     // the honest prover looks at the chain every 2 s, so that it can be killed before it answers
     let mut honest = spawn("honest", 1, "prover", "p-honest.json", "2000", &["--listen", &listen(0)]);
@@ -184,6 +184,8 @@ async fn provers_watchers_and_validators_as_processes_settle_every_claim_through
     let nudge = spawn("nudge", 4, "prover", "p-nudge.json", "300", &["--listen", &listen(3), "--fault", "nudge"]);
     let unserved =
         spawn("unserved", 8, "prover", "p-unserved.json", "300", &["--listen", &listen(4), "--fault", "unserved"]);
+    let uc = ["--listen", &listen(5), "--fault", "unserved-corrupt"];
+    let unserved_corrupt = spawn("unserved-corrupt", 9, "prover", "p-unserved-corrupt.json", "300", &uc);
 
     let http = reqwest::Client::new();
     let a = post_job(&http, ports[0], "an honest job").await;
@@ -193,9 +195,10 @@ async fn provers_watchers_and_validators_as_processes_settle_every_claim_through
     let unserved_addr = anvil.signer(8).address();
     let unserved_before = client.provider.get_balance(unserved_addr).await.unwrap();
     let u = post_job(&http, ports[4], "an unserved job").await;
+    let uc = post_job(&http, ports[5], "an unserved corrupt job").await;
     let all: Vec<(String, PathBuf)> = validators
         .iter()
-        .chain([&w1, &w2, &fc, &honest, &corrupt, &withhold, &nudge, &unserved])
+        .chain([&w1, &w2, &fc, &honest, &corrupt, &withhold, &nudge, &unserved, &unserved_corrupt])
         .map(Daemon::log)
         .collect();
     let logs = |l: &[(String, PathBuf)]| tails(l);
@@ -227,6 +230,7 @@ async fn provers_watchers_and_validators_as_processes_settle_every_claim_through
             (cw, ClaimStatus::Slashed),
             (n, ClaimStatus::Slashed),
             (u, ClaimStatus::Finalized),
+            (uc, ClaimStatus::Slashed),
         ] {
             let s = c.status(claim).await;
             assert!(s == ClaimStatus::Pending || s == want, "claim {claim}: {s:?}, expected {want:?}\n{}", logs(&all));
@@ -253,6 +257,16 @@ async fn provers_watchers_and_validators_as_processes_settle_every_claim_through
     // by them, challenged nothing, and paid it only their data bonds
     let published = c.claims.DataPublished_filter().topic2(u).from_block(0).query().await.unwrap();
     assert!(!published.is_empty() && c.games(u).await.is_empty(), "{}", logs(&all));
+    // the corrupt prover serving nothing over HTTP published its boundaries when asked; a watcher located the
+    // faulty segment from them, pointed its game at it and opened the element from the published data
+    let located = c.claims.DataPublished_filter().topic2(uc).from_block(0).query().await.unwrap();
+    let opened = c.game.ElementAdjudicated_filter().from_block(0).query().await.unwrap();
+    let uc_games: Vec<B256> = c.games(uc).await.into_iter().map(|g| g.0).collect();
+    assert!(
+        located.len() >= 3 && opened.iter().any(|(e, _)| uc_games.contains(&e.gameId) && !e.inside),
+        "{}",
+        logs(&all)
+    );
     // ... which pay more than its gas: it ends richer than before the job, its claim bond back
     wait_for("the unserved prover's bonds withdrawn", 30, &all, || async {
         c.claims.credit(unserved_addr).call().await.unwrap().is_zero()

@@ -41,6 +41,9 @@ pub enum ProverFault {
     /// Runs honestly but serves no trace over HTTP; answers every data request and game move on-chain: watchers
     /// judge its claims by the input and output it publishes, and pay only their data bonds to do so.
     Unserved,
+    /// [`ProverFault::Corrupt`] and [`ProverFault::Unserved`] at once: watchers find the fault from the data
+    /// they ask for on-chain.
+    UnservedCorrupt,
 }
 
 /// A claim the prover posted (or is about to post), kept until it is finalized or slashed.
@@ -141,7 +144,7 @@ impl ProverNode {
     fn execute(&self, input: &HostTensor, fault: Option<ProverFault>) -> Result<Run> {
         match fault {
             None | Some(ProverFault::Withhold | ProverFault::Unserved) => self.prover.run(input, None),
-            Some(ProverFault::Corrupt) => {
+            Some(ProverFault::Corrupt | ProverFault::UnservedCorrupt) => {
                 let mut moved = |op: usize, t: &mut HostTensor| {
                     if op == 0 {
                         let i = 5.min(t.data.len() - 1);
@@ -204,7 +207,8 @@ impl ProverNode {
 
     /// The trace store this node serves over HTTP (none when it withholds or serves none).
     pub fn served(&self) -> Option<TraceStore> {
-        (!matches!(self.fault, Some(ProverFault::Withhold | ProverFault::Unserved))).then(|| self.traces.clone())
+        let unserved = [ProverFault::Withhold, ProverFault::Unserved, ProverFault::UnservedCorrupt];
+        (!self.fault.is_some_and(|f| unserved.contains(&f))).then(|| self.traces.clone())
     }
 
     /// Finds the id of a claim whose post was interrupted (sent, but not recorded), from the logs.

@@ -6,6 +6,7 @@ mod registered;
 mod trace_server;
 mod validator;
 mod watcher;
+mod withheld;
 
 pub use prover::{PostedClaim, Prover, Run};
 pub use registered::{Admission, Admitted, RegisteredModel};

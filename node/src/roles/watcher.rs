@@ -299,12 +299,18 @@ impl Watcher {
     }
 
     fn check_replaying(&self, trace: &Trace, replay: bool) -> Finding {
+        let n = self.model.model.graph.nodes.len();
+        let picked = self.sample.as_ref().map_or_else(|| vec![true; n], Sample::draw);
+        self.check_picked(trace, replay, picked)
+    }
+
+    /// The check of the ops in `picked` (replaying them first with `replay`).
+    pub(super) fn check_picked(&self, trace: &Trace, replay: bool, picked: Vec<bool>) -> Finding {
         let m = &self.model.model;
         let mut closest: Option<(ElementRef, f64)> = None;
         let mut unchecked = 0usize;
         let mut over: Option<ElementRef> = None;
         let mut off_chain: Option<ElementRef> = None;
-        let picked = self.sample.as_ref().map_or_else(|| vec![true; m.graph.nodes.len()], Sample::draw);
         let mut skipped = 0usize;
         let replays = if replay { self.replayed(trace, &picked) } else { vec![false; picked.len()] };
         for (i, node) in m.graph.nodes.iter().enumerate() {
@@ -602,9 +608,14 @@ impl Watcher {
 
     /// The phase of this watcher's game over `claim` under `d` ([`Phase::None`] before it starts).
     pub async fn phase(&self, claim: &ClaimSeen, d: &Dispute) -> Result<Phase> {
+        Ok(Phase::from(self.partition(claim, d).await?.1.phase))
+    }
+
+    /// This watcher's game over `claim` under `d`: its id and its state on the chain.
+    pub async fn partition(&self, claim: &ClaimSeen, d: &Dispute) -> Result<(B256, DisputeGame::PartitionGame)> {
         let game = self.game_of(claim, d).await?;
         let g = self.game.partitionGame(game).call().await.map_err(|e| Error::Chain(format!("partitionGame: {e}")))?;
-        Ok(Phase::from(g.phase))
+        Ok((game, g))
     }
 
     /// Makes this watcher's next move in its dispute `d` of `claim` (whose verified trace is `trace`, unless

@@ -13,11 +13,15 @@ use alloy::sol_types::SolEvent;
 use nao_bindings::ClaimManager;
 use serde::{Deserialize, Serialize};
 
+mod withheld;
+
+pub use withheld::{DataAsk, Withheld};
+
 use super::{FollowMode, Follower, Node, Store};
-use crate::chain::{ClaimStatus, Claims, Deployment, ElementRef};
+use crate::chain::{Deployment, ElementRef};
 use crate::roles::{Advance, ClaimSeen, Dispute, Finding, Watcher};
 use crate::trace::Trace;
-use crate::{Error, Result};
+use crate::Result;
 
 /// A fault a watcher can be told to commit (tests and demonstrations only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -40,36 +44,24 @@ pub enum Plan {
         /// When the first fetch failed.
         since: u64,
     },
-    /// The trace stayed unavailable: the claim's input and output were asked for with data requests (a small
-    /// bond each, never a fraud bond). Not published in time, a request's expiry slashes the claim and this
-    /// watcher takes the reward ([`Plan::Reward`]); published, the output is judged against this watcher's own
-    /// run of the input ([`crate::roles::Watcher::judge_output`]): clean, or disputed with forced reveals.
+    /// The trace stayed unavailable: coarse leaves of the claim were asked for with data requests (a small
+    /// bond each, never a fraud bond); see [`withheld`]. Not published in time, a request's expiry slashes the
+    /// claim and this watcher takes the reward ([`Plan::Reward`]); published, the input and output are judged
+    /// ([`crate::roles::Watcher::judge_output`]), and a wrong output has every boundary asked for next.
     Requested {
-        /// The requests, each naming its leaf and chunks.
+        /// The requests.
         asks: Vec<DataAsk>,
         /// The block they were sent in or after (where their chunks' logs are looked for).
         from_block: u64,
     },
+    /// A withheld trace whose published output is wrong, disputed from published data: see [`Withheld`].
+    Withheld(Box<Withheld>),
     /// This watcher's data request slashed the claim: the reward is paid out once its grace closes.
     Reward,
     /// Dispute an element (see [`Dispute`]).
     Dispute(Dispute),
     /// The game ended (or never could start): its outcome, in words.
     Done(String),
-}
-
-/// One data request for chunks `[first, first + count)` of coarse leaf `leaf`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DataAsk {
-    /// The request's id (it follows from the claim, the watcher and the chunks, so it is known before it is
-    /// sent).
-    pub id: B256,
-    /// Coarse leaf: 0 the input, the last the output.
-    pub leaf: u32,
-    /// First chunk.
-    pub first: u32,
-    /// Chunks.
-    pub count: u32,
 }
 
 /// A claim the watcher follows.
@@ -152,105 +144,6 @@ impl WatcherNode {
         Ok(Followed { claim: claim.clone(), plan, finding: format!("{finding:?}") })
     }
 
-    /// Asks for the input and output of `claim` with data requests (each at most `MAX_DATA_CHUNKS` chunks),
-    /// those not already open (a restarted watcher finds its own requests by their ids).
-    async fn ask_data(&self, claim: &ClaimSeen) -> Result<Plan> {
-        let cm = self.watcher.claims();
-        let graph = &self.watcher.model().model.graph;
-        let last = graph.segment_ranges().len() as u32;
-        let (from_block, _) = crate::chain::head(self.watcher.provider()).await?;
-        let max: u32 = cm.contract().MAX_DATA_CHUNKS().call().await.map_err(|e| Error::Chain(format!("{e}")))?;
-        let mut asks = Vec::new();
-        for (leaf, shape) in [(0, &graph.input_shape), (last, &graph.nodes[graph.nodes.len() - 1].shape)] {
-            let chunks = shape.iter().product::<usize>().div_ceil(crate::commit::CHUNK_ELEMS).max(1) as u32;
-            for first in (0..chunks).step_by(max as usize) {
-                let count = max.min(chunks - first);
-                let id = Claims::data_request_id(claim.id, cm.account(), claim.trace_root, leaf, first, count);
-                if cm.data_deadline(id).await?.is_none() {
-                    match cm.request_data(claim.id, B256::ZERO, leaf, first, count).await {
-                        Ok(_) => {}
-                        // published already (a restart after the answer): nothing to ask
-                        Err(e) if e.to_string().contains("AlreadyPublished") => {}
-                        Err(e)
-                            if ["ChallengeWindowClosed", "ClaimNotPending"]
-                                .iter()
-                                .any(|w| e.to_string().contains(w)) =>
-                        {
-                            return Ok(Plan::Done(format!(
-                                "trace withheld, and the claim can no longer be asked: {e}"
-                            )));
-                        }
-                        Err(e) => return Err(e),
-                    }
-                }
-                asks.push(DataAsk { id, leaf, first, count });
-            }
-        }
-        tracing::info!(claim = %claim.id, requests = asks.len(), "data requested");
-        Ok(Plan::Requested { asks, from_block })
-    }
-
-    /// What became of `claim`'s data requests `asks`: expires those past their deadline (slashing the claim,
-    /// or after another's slash, taking the bond back), and once every one was answered, judges the published
-    /// output.
-    async fn follow_requests(&self, claim: &ClaimSeen, asks: &[DataAsk], from_block: u64) -> Result<Option<Plan>> {
-        let cm = self.watcher.claims();
-        let now = crate::chain::next_block_time(self.watcher.provider()).await?;
-        let mut waiting = false;
-        for a in asks {
-            match cm.data_deadline(a.id).await? {
-                Some(deadline) if now > deadline => {
-                    let sent = cm.expire_data(a.id).await?;
-                    tracing::warn!(claim = %claim.id, request = %a.id, gas = sent.gas_used, "data withheld: request expired");
-                }
-                Some(_) => waiting = true,
-                None => {}
-            }
-        }
-        match cm.status(claim.id).await? {
-            ClaimStatus::Slashed if waiting => return Ok(None),
-            ClaimStatus::Slashed => {
-                let (winner, paid, _) = cm.reward(claim.id).await?;
-                let mine = winner == cm.account() && !paid;
-                return Ok(Some(if mine { Plan::Reward } else { Plan::Done("slashed by another".into()) }));
-            }
-            ClaimStatus::Pending if waiting => return Ok(None),
-            ClaimStatus::Pending => {}
-            status => return Ok(Some(Plan::Done(format!("the claim is {status:?}")))),
-        }
-        let graph = &self.watcher.model().model.graph;
-        let ids = |leaf: u32| asks.iter().filter(|a| a.leaf == leaf).map(|a| a.id).collect::<Vec<_>>();
-        let input = cm.published_tensor(&ids(0), &graph.input_shape, from_block).await?;
-        let last = asks.iter().map(|a| a.leaf).max().unwrap_or_default();
-        let output = cm.published_tensor(&ids(last), &graph.nodes[graph.nodes.len() - 1].shape, from_block).await?;
-        Ok(Some(match tokio::task::block_in_place(|| self.watcher.judge_output(&input, &output))? {
-            None => {
-                tracing::info!(claim = %claim.id, "published output is an honest run's: clean");
-                Plan::Clean
-            }
-            Some(why) => {
-                tracing::warn!(claim = %claim.id, %why, "published output is wrong: forcing reveals through the game");
-                let at = ElementRef { op: 0, row: 0, col: 0 };
-                Plan::Dispute(Dispute { at, bisect: true, escalate: false, withheld: true })
-            }
-        }))
-    }
-
-    /// Pays out the reward this watcher's data request won, once its grace closed.
-    async fn take_reward(&self, claim: &ClaimSeen) -> Result<Option<Plan>> {
-        let cm = self.watcher.claims();
-        let (winner, paid, closes) = cm.reward(claim.id).await?;
-        if winner != cm.account() || paid {
-            return Ok(Some(Plan::Done(format!("slashed; reward {}", if paid { "paid" } else { "taken over" }))));
-        }
-        if crate::chain::next_block_time(self.watcher.provider()).await? <= closes {
-            return Ok(None);
-        }
-        let sent = cm.pay_reward(claim.id).await?;
-        tracing::info!(claim = %claim.id, gas = sent.gas_used, "reward paid");
-        Ok(Some(Plan::Done("slashed for withheld data; reward paid".into())))
-    }
-
     /// The trace of `claim`, fetched again after a restart.
     async fn trace(&mut self, claim: &ClaimSeen) -> Result<Arc<Trace>> {
         if let Some(t) = self.traces.get(&claim.id) {
@@ -314,12 +207,13 @@ impl Node for WatcherNode {
             .state()
             .claims
             .values()
-            .filter(|f| matches!(f.plan, Plan::Requested { .. } | Plan::Reward))
+            .filter(|f| matches!(f.plan, Plan::Requested { .. } | Plan::Withheld(_) | Plan::Reward))
             .cloned()
             .collect();
         for f in requested {
             let next = match &f.plan {
                 Plan::Requested { asks, from_block } => self.follow_requests(&f.claim, asks, *from_block).await?,
+                Plan::Withheld(w) => self.step_withheld(&f.claim, w).await?,
                 _ => self.take_reward(&f.claim).await?,
             };
             if let Some(plan) = next {
