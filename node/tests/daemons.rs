@@ -1,11 +1,12 @@
-//! The daemons as separate processes against a real anvil: five provers (honest, corrupt, withholding,
-//! nudging one weight, serving nothing over HTTP), three watchers (two honest, one that disputes clean claims)
-//! and three validators, all reaching anvil through a TCP proxy the test can cut. Asserted: the honest claim
-//! finalizes and its false challenger loses its bond, though its prover was SIGKILLed mid-game and restarted;
-//! the corrupt claim is slashed though a watcher was SIGKILLed after challenging; the withholding prover is
-//! slashed by a data request it leaves unanswered; the prover serving nothing over HTTP publishes what the
-//! watchers ask for on-chain, is not challenged and ends richer; the nudged weight is voted down by the
-//! committee; and every role rides out a few seconds without RPC.
+//! The daemons as separate processes against a real anvil: six provers (honest, corrupt, withholding, nudging one
+//! weight, serving nothing over HTTP, serving a corrupted trace only on-chain), three watchers (two honest, one
+//! that disputes clean claims) and three validators, all reaching anvil through a TCP proxy the test can cut.
+//! Asserted: the honest claim finalizes and its false challenger loses its bond, though its prover was SIGKILLed
+//! mid-game and restarted; the corrupt claim is slashed though a watcher was SIGKILLed after challenging; the
+//! withholding prover is slashed by a data request it leaves unanswered; the prover serving nothing over HTTP
+//! publishes what the watchers ask for on-chain, is not challenged and ends richer; the one serving a corrupted
+//! trace only on-chain is disputed from its published boundaries and slashed by an element adjudicated outside its
+//! region; the nudged weight is voted down by the committee; and every role rides out a few seconds without RPC.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
