@@ -59,15 +59,15 @@ pub enum Error {
     /// The composition audit refused a model at registration; nothing was sent.
     #[error(
         "composition audit refused `{model}`: errors inside its regions can move its output by {budget:.3e} \
-         (inside its calibrated thresholds: {calibrated:.3e}), more than its declared tolerance {declared:.1e}; \
-         the largest share is op {worst}"
+         to first order (inside its calibrated thresholds: {calibrated:.3e}), more than its declared tolerance \
+         {declared:.1e}; the largest share is op {worst}"
     )]
     Refused {
         /// The model's name.
         model: String,
-        /// Budget with sound bounds.
+        /// First-order budget with sound bounds.
         budget: f64,
-        /// Budget with calibrated thresholds.
+        /// First-order budget with calibrated thresholds.
         calibrated: f64,
         /// The declared output tolerance.
         declared: f64,

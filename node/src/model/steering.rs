@@ -202,7 +202,7 @@ mod tests {
         let refused = audit(&s.model, &honest, 1e-3).unwrap();
         assert!(refused.budget > 1e3 * refused.declared, "budget {}", refused.budget);
         // the audit sees the amplification: some op's error reaches the output multiplied by M^2 or more
-        assert!(refused.worst().unwrap().gain >= 1024.0 * 1024.0, "{:?}", refused.worst());
+        assert!(refused.ops.iter().any(|o| o.gain >= 1024.0 * 1024.0), "{:?}", refused.ops);
         eprintln!(
             "steering moved an output by {moved}; audit budget original {:.2e}, steering {:.2e} (declared 1e-3)",
             ok.budget, refused.budget

@@ -33,6 +33,7 @@ use crate::graph::{Node, Op, Src};
 use crate::model::{HostTensor, Model};
 use crate::region::ops;
 use crate::region::profile::Profile;
+use crate::region::reach::{self, Reach};
 use crate::runtime::{operands, replay};
 use crate::trace::Trace;
 use crate::{Error, Result};
@@ -46,8 +47,15 @@ pub struct OpShare {
     pub gain: f64,
     /// Largest tolerance of the op's output elements.
     pub tolerance: f64,
-    /// `sum_j G[j] tol[j]`: how far this op's in-region errors can move the output.
+    /// `sum_j G[j] tol[j]`: how far this op's in-region errors can move the output, to first order.
     pub share: f64,
+    /// The largest linearization remainder of its elements over their reachable deviations
+    /// ([`super::reach`]): 0 for linear ops and for units whose reach stays on one side of a kink.
+    pub remainder: f64,
+    /// How many of its units' reachable intervals cross a kink or reach a flat region (ReLU, GELU, SiLU).
+    pub opened: usize,
+    /// `sum_j G[j] (tol[j] + r[j])`: its share with the remainders, sound for errors of any size.
+    pub bound: f64,
 }
 
 /// The audit of a model at an operating point.
@@ -55,8 +63,13 @@ pub struct OpShare {
 pub struct Audit {
     /// Every op's gain, tolerance and share.
     pub ops: Vec<OpShare>,
-    /// `sum share`: how far in-region errors can move the output (inf-norm, first order).
+    /// How far in-region errors of any size can move the output (inf-norm): the signed Jacobian at the
+    /// operating point applied to each element's tolerance plus its linearization remainder over the
+    /// deviations the tolerances can reach ([`super::reach`]).
     pub budget: f64,
+    /// The first-order part of [`Audit::budget`], `sum share` (the remainders left out): what the audit
+    /// charged before it accounted for units a deviation can open.
+    pub first_order: f64,
     /// The model's declared output tolerance.
     pub declared: f64,
 }
@@ -69,7 +82,7 @@ impl Audit {
 
     /// The op with the largest share of the budget.
     pub fn worst(&self) -> Option<&OpShare> {
-        self.ops.iter().max_by(|a, b| a.share.total_cmp(&b.share))
+        self.ops.iter().max_by(|a, b| a.bound.total_cmp(&b.bound))
     }
 }
 
@@ -102,7 +115,12 @@ pub fn audits(model: &Model, trace: &Trace, declared: f64, tols: &[Tolerances<'_
     seeds[model.graph.nodes.len()] = Some(identity);
     Ok(propagate(model, trace, seeds, out_len, tols)?
         .into_iter()
-        .map(|(moved, ops)| Audit { ops, budget: moved.iter().copied().fold(0.0, f64::max), declared })
+        .map(|p| Audit {
+            ops: p.ops,
+            budget: p.bound.iter().copied().fold(0.0, f64::max),
+            first_order: p.first_order.iter().copied().fold(0.0, f64::max),
+            declared,
+        })
         .collect())
 }
 
@@ -118,11 +136,13 @@ pub struct TokenAudit {
     /// Top logit minus the runner-up's at the operating point.
     pub margin: f64,
     /// How far in-region errors can move that difference (first order).
+    pub first_order: f64,
+    /// How far in-region errors of any size can move it (with the remainders, as [`Audit::budget`]).
     pub budget: f64,
 }
 
 impl TokenAudit {
-    /// Whether no in-region error can flip the token (to first order).
+    /// Whether no in-region error can flip the token.
     pub fn stable(&self) -> bool {
         self.budget < self.margin
     }
@@ -153,15 +173,16 @@ pub fn audit_tokens(model: &Model, trace: &Trace, tol: Tolerances<'_>) -> Result
         seed[q * len + r * v + top] = 1.0;
         seed[q * len + r * v + second] = -1.0;
     }
-    let (moved, _) = propagate(model, trace, seeds, kk, &[tol])?.remove(0);
+    let p = propagate(model, trace, seeds, kk, &[tol])?.remove(0);
     Ok(rows
         .iter()
-        .zip(moved)
-        .map(|((op, _, row, margin, top, _), budget)| TokenAudit {
+        .zip(p.first_order.into_iter().zip(p.bound))
+        .map(|((op, _, row, margin, top, _), (first_order, budget))| TokenAudit {
             op: *op,
             row: *row,
             token: *top,
             margin: *margin,
+            first_order,
             budget,
         })
         .collect())
@@ -200,34 +221,73 @@ pub fn reverse(
     Ok(rows)
 }
 
-/// The audit's reverse pass from `seeds` (`kk` rows), for each tolerance set of `tols` at once (each op's
-/// bounds are read once): per set, per row, `sum_ops sum_j |J_kj| tol_j`, and every op's share.
+/// One tolerance set's reverse pass: per row, the first-order sum and the bound with remainders; every op's
+/// share.
+struct Propagated {
+    first_order: Vec<f64>,
+    bound: Vec<f64>,
+    ops: Vec<OpShare>,
+}
+
+/// The audit's reverse pass from `seeds` (`kk` rows), for each tolerance set of `tols` at once: each op's
+/// sound bounds are read once, forward, then each set's reachable deviations ([`super::reach`]); per set, per
+/// row, `sum_ops sum_j |J_kj| tol_j` and `sum_ops sum_j |J_kj| (tol_j + r_j)`, and every op's share.
 fn propagate(
     model: &Model,
     trace: &Trace,
     seeds: Vec<Option<Vec<f64>>>,
     kk: usize,
     tols: &[Tolerances<'_>],
-) -> Result<Vec<(Vec<f64>, Vec<OpShare>)>> {
-    let n_ops = model.graph.nodes.len();
-    let empty = |i| OpShare { op: i, gain: 0.0, tolerance: 0.0, share: 0.0 };
-    let mut out: Vec<(Vec<f64>, Vec<OpShare>)> =
-        tols.iter().map(|_| (vec![0.0f64; kk], (0..n_ops).map(empty).collect())).collect();
-    reverse(model, trace, seeds, kk, |i, node, ops_in, gy| {
+) -> Result<Vec<Propagated>> {
+    let g = &model.graph;
+    // per set, per op, per element: the tolerance at the operating point
+    let mut tol: Vec<Vec<Vec<f64>>> = vec![Vec::with_capacity(g.nodes.len()); tols.len()];
+    for (i, node) in g.nodes.iter().enumerate() {
+        let ops_in = operands(model, trace, node);
         let y = &trace.tensors[i + 1];
-        let bounds = element_bounds(node, ops_in, y)
+        let bounds = element_bounds(node, &ops_in, y)
             .ok_or_else(|| Error::Audit(format!("op {i}: {} cannot be checked", node.op.name())))?;
-        let n = y.data.len();
+        for (set, t) in tol.iter_mut().zip(tols) {
+            set.push(tolerances(node, &ops_in, y, &bounds, *t).map_err(|e| Error::Audit(format!("op {i}: {e}")))?);
+        }
+    }
+    let reach: Vec<Reach> =
+        tol.iter().map(|t| reach::reach(model, trace, t).map_err(Error::Audit)).collect::<Result<_>>()?;
+    let empty = |i| OpShare { op: i, gain: 0.0, tolerance: 0.0, share: 0.0, remainder: 0.0, opened: 0, bound: 0.0 };
+    let mut out: Vec<Propagated> = tols
+        .iter()
+        .map(|_| Propagated {
+            first_order: vec![0.0; kk],
+            bound: vec![0.0; kk],
+            ops: (0..g.nodes.len()).map(empty).collect(),
+        })
+        .collect();
+    reverse(model, trace, seeds, kk, |i, _node, _ops_in, gy| {
+        let n = trace.tensors[i + 1].data.len();
         let gain = gy.iter().fold(0.0f64, |m, j| m.max(j.abs()));
-        for ((moved, shares), tol) in out.iter_mut().zip(tols) {
-            let t = tolerances(node, ops_in, y, &bounds, *tol).map_err(|e| Error::Audit(format!("op {i}: {e}")))?;
-            let mut share = 0.0f64;
+        for ((p, t), r) in out.iter_mut().zip(&tol).zip(&reach) {
+            let (t, src) = (&t[i], &r.source[i]);
+            let (mut share, mut bound) = (0.0f64, 0.0f64);
             for (k, row) in gy.chunks(n).enumerate() {
-                let s: f64 = row.iter().zip(&t).map(|(j, t)| j.abs() * t).sum();
-                moved[k] += s;
+                let (s, b) = row
+                    .iter()
+                    .zip(t.iter().zip(src))
+                    .filter(|(j, _)| **j != 0.0)
+                    .fold((0.0, 0.0), |(s, b), (j, (t, src))| (s + j.abs() * t, b + j.abs() * src));
+                p.first_order[k] += s;
+                p.bound[k] += b;
                 share = share.max(s);
+                bound = bound.max(b);
             }
-            shares[i] = OpShare { op: i, gain, tolerance: t.iter().copied().fold(0.0, f64::max), share };
+            p.ops[i] = OpShare {
+                op: i,
+                gain,
+                tolerance: t.iter().copied().fold(0.0, f64::max),
+                share,
+                remainder: r.remainder[i],
+                opened: r.opened[i],
+                bound,
+            };
         }
         Ok(())
     })?;
@@ -402,14 +462,8 @@ fn vjp(
                         // at the kink the upper slope: an element exactly 0 (a trigger channel) opens with any
                         // positive error
                         Op::Relu => f64::from(u8::from(v >= 0.0)),
-                        Op::Gelu => {
-                            0.5 * (1.0 + libm::erf(v / std::f64::consts::SQRT_2))
-                                + v * (-0.5 * v * v).exp() / (2.0 * std::f64::consts::PI).sqrt()
-                        }
-                        _ => {
-                            let s = 1.0 / (1.0 + (-v).exp());
-                            s * (1.0 + v * (1.0 - s))
-                        }
+                        Op::Gelu => super::reach::gelu_slope(v),
+                        _ => super::reach::silu_slope(v),
                     }
                 })
                 .collect();
@@ -562,8 +616,8 @@ mod tests {
         let m = MLP_TINY.generated();
         let (s, c, d) = random_in_region_errors(&m, &MLP_TINY.input(4), crate::simulate::MLP_TINY_PROFILE);
         eprintln!(
-            "mlp: budget sound {:.3e}, calibrated {:.3e}; random in-region errors moved {d:.3e}",
-            s.budget, c.budget
+            "mlp: budget sound {:.3e} (first order {:.3e}), calibrated {:.3e} ({:.3e}); random in-region errors moved {d:.3e}",
+            s.budget, s.first_order, c.budget, c.first_order
         );
         assert!(s.budget < 1e-3, "the MLP passes a declared 1e-3: {}", s.budget);
         let bert = Bert::load(&fetch::minilm_dir(&fetch::default_cache_dir()).unwrap()).unwrap();
@@ -572,13 +626,18 @@ mod tests {
         let (s, c, d) = random_in_region_errors(&m, &input, crate::simulate::MINILM_PROFILE);
         // registered with its thresholds as the enforced tolerances: the sound budget exceeds the declared 1e-2,
         // the calibrated one fits
-        assert!(s.budget > crate::simulate::MINILM_DECLARED_TOLERANCE, "{}", s.budget);
-        assert!(c.budget < crate::simulate::MINILM_DECLARED_TOLERANCE, "{}", c.budget);
+        assert!(s.first_order > crate::simulate::MINILM_DECLARED_TOLERANCE, "{}", s.first_order);
+        assert!(c.first_order < crate::simulate::MINILM_DECLARED_TOLERANCE, "{}", c.first_order);
+        // beyond first order the interval reach saturates through MiniLM's layers: the bound is sound and
+        // useless (admitted for the output vote), never below the first-order sum
+        assert!(s.budget >= s.first_order && c.budget >= c.first_order, "{s:?} {c:?}");
         let w = s.worst().unwrap();
         eprintln!(
-            "minilm: budget sound {:.3e}, calibrated {:.3e}; random in-region errors moved {d:.3e}; worst op {} ({}) {:.2e}",
+            "minilm: budget sound {:.3e} (first order {:.3e}), calibrated {:.3e} ({:.3e}); random in-region errors moved {d:.3e}; worst op {} ({}) {:.2e}",
             s.budget,
+            s.first_order,
             c.budget,
+            c.first_order,
             w.op,
             m.graph.nodes[w.op].op.name(),
             w.share
@@ -608,13 +667,14 @@ mod token_tests {
         assert_eq!(cal.len(), 2);
         for (c, s) in cal.iter().zip(&sound) {
             eprintln!(
-                "token {} margin {:.3e}: calibrated budget {:.3e}, sound {:.3e}",
-                c.token, c.margin, c.budget, s.budget
+                "token {} margin {:.3e}: calibrated budget {:.3e} (first order {:.3e}), sound {:.3e} ({:.3e})",
+                c.token, c.margin, c.budget, c.first_order, s.budget, s.first_order
             );
-            assert!(c.budget > 0.0 && c.budget <= s.budget && c.margin == s.margin, "{c:?} {s:?}");
+            assert!(c.first_order > 0.0 && c.first_order <= s.first_order && c.margin == s.margin, "{c:?} {s:?}");
+            assert!(c.budget >= c.first_order && s.budget >= s.first_order, "{c:?} {s:?}");
         }
         // the second token wins by 4.7 against 0.23 that calibrated errors can move; the first is a near tie
         // (0.08, measured below the calibrated budget): the audit says which tokens a claim cannot pin down
-        assert!(cal[1].stable() && cal[1].margin > 10.0 * cal[1].budget, "{:?}", cal[1]);
+        assert!(cal[1].margin > 10.0 * cal[1].first_order, "{:?}", cal[1]);
     }
 }

@@ -16,6 +16,7 @@ pub mod norms;
 pub mod ops;
 pub mod orders;
 pub mod profile;
+pub mod reach;
 pub mod rope;
 pub mod softmax;
 pub mod sound;
