@@ -56,7 +56,8 @@ import {
     NotCommittee,
     ExactlyDecided,
     Openable,
-    ElementTooCostly
+    ElementTooCostly,
+    NoOutputTolerance
 } from "./lib/Errors.sol";
 
 /// @title DisputeGame
@@ -83,6 +84,10 @@ import {
 ///        check, an interior input, openings beyond a block), it `escalateUnopenable`s it. The `Committee`'s
 ///        staked validators, drawn from a later block, recompute it and vote; the verdict comes back through
 ///        `settleVote`.
+///   **Output vote** (`escalateOutput`, models that declare an output tolerance): the challenger asks the
+///   committee whether one element of the claim's output is within the declared tolerance of an honest run of
+///   the claim's input. It needs no element outside any region: it catches errors that pass every element
+///   check yet move the output (a steering channel opened beyond first order, a trigger only some inputs open).
 ///   A side whose clock runs out loses (`timeout`); each move stops the mover's clock and starts the other's.
 ///   Positions in the bisection are typed generalized indices (`Position`). Games are ids of content:
 ///   (claim, challenger, starting position); several may run against one claim: the first a challenger wins
@@ -107,6 +112,9 @@ contract DisputeGame is IVoteSettler {
     Committee public immutable committee;
     /// @notice Opens an element's operands and decides its sound region.
     Adjudicator public immutable adjudicator;
+
+    /// @notice The `op` an output vote names (no graph has that many ops): the question is the claim's output.
+    uint32 public constant OUTPUT_OP = type(uint32).max;
 
     mapping(bytes32 gameId => Game) internal _games;
     mapping(bytes32 gameId => PartitionGame) internal _partition;
@@ -238,11 +246,6 @@ contract DisputeGame is IVoteSettler {
         }
     }
 
-    /// @notice Depth of the bisection tree's leaves for a model of `segments` segments.
-    function leafDepth(uint256 segments) public view returns (uint256) {
-        return LibPosition.leafDepth(arity, segments);
-    }
-
     // ------------------------------------------------------------------ one-level game
 
     /// @notice Challenges one output element of one op of a pending claim whose model has one segment per op,
@@ -293,19 +296,13 @@ contract DisputeGame is IVoteSettler {
     function bisect(bytes32 claimId, bytes32 salt) external returns (bytes32 gameId) {
         Claim memory cl = claims.challengeable(claimId);
         uint32 segments = registry.model(cl.modelId).segmentCount;
-        Position start = LibPosition.root();
-        gameId = partitionGameIdOf(claimId, msg.sender, start);
-        _create(gameId, claimId, cl, segments, start, 0, segments, cl.inputRoot, cl.outputRoot);
-        _partition[gameId].rank = claims.openGame(claimId, msg.sender, salt);
+        (gameId,) = _create(claimId, cl, segments, LibPosition.root(), 0, segments, cl.inputRoot, cl.outputRoot, salt);
     }
 
     /// @notice Starts a partition game at one segment, named directly with its two boundaries opened against
     ///         the claim's coarse trace root, with the bond of the sender's commitment made with `salt`. The prover
     ///         posts the fine root next.
-    function pointSegment(bytes32 claimId, SegmentPointer calldata p, bytes32 salt)
-        external
-        returns (bytes32 gameId)
-    {
+    function pointSegment(bytes32 claimId, SegmentPointer calldata p, bytes32 salt) external returns (bytes32 gameId) {
         Claim memory cl = claims.challengeable(claimId);
         uint32 segments = registry.model(cl.modelId).segmentCount;
         // INVARIANT: a disputed segment is a segment of the model.
@@ -314,9 +311,7 @@ contract DisputeGame is IVoteSettler {
         TensorMerkle.verify(cl.traceRoot, _rootLeaf(p.lo.root), p.segment, leaves, p.lo.proof);
         TensorMerkle.verify(cl.traceRoot, _rootLeaf(p.hi.root), uint256(p.segment) + 1, leaves, p.hi.proof);
         Position start = LibPosition.node(arity, LibPosition.leafDepth(arity, segments), p.segment);
-        gameId = partitionGameIdOf(claimId, msg.sender, start);
-        _create(gameId, claimId, cl, segments, start, p.segment, p.segment + 1, p.lo.root, p.hi.root);
-        _partition[gameId].rank = claims.openGame(claimId, msg.sender, salt);
+        (gameId,) = _create(claimId, cl, segments, start, p.segment, p.segment + 1, p.lo.root, p.hi.root, salt);
     }
 
     /// @notice Prover: reveals the interior boundaries lo + j w (j = 1 .. k - 1, those below hi; w the width
@@ -465,6 +460,22 @@ contract DisputeGame is IVoteSettler {
         _vote(gameId, g, e.op, e.row, e.col, left);
     }
 
+    /// @notice Challenger: starts a game that is a committee vote on element (row, col) of the claim's output:
+    ///         is it within the model's declared output tolerance of an honest run of the claim's input? Opened
+    ///         with the bond of the sender's commitment made with `salt`, like any game; its position is 0 (no
+    ///         partition game starts there). The committee's verdict ends it (outside: the prover is slashed;
+    ///         inside, or an element the output does not have: the challenger loses its bond).
+    function escalateOutput(bytes32 claimId, uint32 row, uint32 col, bytes32 salt) external returns (bytes32 gameId) {
+        Claim memory cl = claims.challengeable(claimId);
+        ModelSpec memory spec = registry.model(cl.modelId);
+        // INVARIANT: a claim is held to an output tolerance only when its model declared one.
+        if (spec.outputTolerance == 0) revert NoOutputTolerance(cl.modelId);
+        uint32 last = spec.segmentCount;
+        PartitionGame storage g;
+        (gameId, g) = _create(claimId, cl, last, Position.wrap(0), last - 1, last, bytes32(0), cl.outputRoot, salt);
+        _vote(gameId, g, OUTPUT_OP, row, col, clockBudget);
+    }
+
     /// @notice Challenger: escalates an element nobody can open on-chain to a committee vote: its op has no
     ///         descriptor the contracts know, reads an interior tensor of an earlier segment, or needs openings
     ///         larger than a block or a transaction (`Unopenable` proves which).
@@ -580,10 +591,7 @@ contract DisputeGame is IVoteSettler {
     }
 
     /// @dev Reverts unless `so` is segment `so.index` of the model, against its segments root.
-    function _verifySegment(ModelSpec memory spec, PartitionGame storage g, SegmentOpening calldata so)
-        private
-        view
-    {
+    function _verifySegment(ModelSpec memory spec, PartitionGame storage g, SegmentOpening calldata so) private view {
         TensorMerkle.verify(
             spec.segmentsRoot, TensorMerkle.leafHash(abi.encode(so.segment)), so.index, g.segments, so.proof
         );
@@ -620,8 +628,9 @@ contract DisputeGame is IVoteSettler {
 
     // ------------------------------------------------------------------ internals
 
+    /// @dev Creates the sender's partition game on `claimId` at `start` over segments [lo, hi) and opens it in
+    ///      `ClaimManager` with the bond of the sender's commitment made with `salt` (its rank is the game's).
     function _create(
-        bytes32 gameId,
         bytes32 claimId,
         Claim memory cl,
         uint32 segments,
@@ -629,9 +638,11 @@ contract DisputeGame is IVoteSettler {
         uint32 lo,
         uint32 hi,
         bytes32 loRoot,
-        bytes32 hiRoot
-    ) private {
-        PartitionGame storage g = _partition[gameId];
+        bytes32 hiRoot,
+        bytes32 salt
+    ) private returns (bytes32 gameId, PartitionGame storage g) {
+        gameId = partitionGameIdOf(claimId, msg.sender, start);
+        g = _partition[gameId];
         // INVARIANT: a game id names one game, forever.
         if (g.phase != Phase.None) revert GameExists(gameId);
         g.claimId = claimId;
@@ -648,6 +659,7 @@ contract DisputeGame is IVoteSettler {
         g.loRoot = loRoot;
         g.hiRoot = hiRoot;
         emit GameCreated(gameId, claimId, msg.sender, cl.prover, start, lo, hi, loRoot, hiRoot);
+        g.rank = claims.openGame(claimId, msg.sender, salt);
     }
 
     /// @dev The running game `gameId`.

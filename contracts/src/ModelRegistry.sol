@@ -2,7 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {ModelSpec, modelIdOf as specId} from "./lib/Types.sol";
-import {ModelAlreadyRegistered, UnknownModel, EmptyGraph, BadSegmentCount} from "./lib/Errors.sol";
+import {ModelAlreadyRegistered, UnknownModel, EmptyGraph, BadSegmentCount, BadOutputTolerance} from "./lib/Errors.sol";
 
 /// @title ModelRegistry
 /// @notice Registers models by content: the id is the hash of what defines the computation, so the same
@@ -21,6 +21,7 @@ contract ModelRegistry {
         bytes32 weightsRoot,
         uint32 weightCount,
         bytes32 profileRoot,
+        uint32 outputTolerance,
         string uri
     );
 
@@ -37,6 +38,8 @@ contract ModelRegistry {
         if (spec.segmentCount == 0 || spec.segmentCount > spec.nodeCount) {
             revert BadSegmentCount(spec.segmentCount, spec.nodeCount);
         }
+        // INVARIANT: a declared output tolerance is a finite, non-negative fp32 (0: none declared).
+        if (spec.outputTolerance >= 0x7f800000) revert BadOutputTolerance(spec.outputTolerance);
         modelId = modelIdOf(spec);
         // INVARIANT: a registered model never changes.
         if (_models[modelId].nodeCount != 0) revert ModelAlreadyRegistered(modelId);
@@ -51,6 +54,7 @@ contract ModelRegistry {
             spec.weightsRoot,
             spec.weightCount,
             spec.profileRoot,
+            spec.outputTolerance,
             spec.uri
         );
     }

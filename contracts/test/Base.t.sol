@@ -139,6 +139,7 @@ abstract contract Base is PRBTest {
             weightsRoot: listLeaf(rootOf(w, shape2(1, 4))),
             weightCount: 1,
             profileRoot: keccak256("profile"),
+            outputTolerance: 0,
             uri: "test"
         });
     }

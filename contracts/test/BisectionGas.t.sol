@@ -79,6 +79,7 @@ contract BisectionGasTest is GasMeter {
                 weightsRoot: bytes32(0),
                 weightCount: 1,
                 profileRoot: keccak256("relu chain"),
+                outputTolerance: 0,
                 uri: "relu-chain"
             })
         );

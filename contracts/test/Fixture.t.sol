@@ -70,6 +70,8 @@ abstract contract Fixture is Base {
     uint32 internal constant ELEVEN = 0x41300000;
     uint32 internal constant TWELVE = 0x41400000;
     uint32 internal constant FX_SEGMENTS = 3;
+    /// The fixture's declared output tolerance: 1e-3 (fp32 bits).
+    uint32 internal constant FX_OUTPUT_TOLERANCE = 0x3a83126f;
 
     bytes32 internal fxModel;
     /// Honest t1 = t2 (x . w) and t3 = t4 (x . w + 1), the corrupt t3.
@@ -138,6 +140,7 @@ abstract contract Fixture is Base {
             weightsRoot: Tree.root(fxWeightLeaves()),
             weightCount: 2,
             profileRoot: keccak256("profile"),
+            outputTolerance: FX_OUTPUT_TOLERANCE,
             uri: "fixture"
         });
     }
@@ -286,5 +289,32 @@ abstract contract Fixture is Base {
         if (r.node.input < seg.start && r.node.input != 0) {
             r.inputSegment = fxSegmentOpening(fxSegmentOf(r.node.input - 1));
         }
+    }
+
+    /// Three validators, each with the minimum stake.
+    function stakeValidators() internal returns (address[] memory v) {
+        v = new address[](3);
+        for (uint256 i; i < 3; ++i) {
+            // forge-lint: disable-next-line(unsafe-typecast)
+            v[i] = address(uint160(0x2000 + i));
+            vm.deal(v[i], 10 ether);
+            vm.prank(v[i]);
+            committee.stake{value: MIN_STAKE}();
+        }
+    }
+
+    /// Every drawn member commits and reveals `outside`; the vote is resolved.
+    function voteAll(bytes32 gid, bool outside) internal {
+        (address[] memory m,,,,,,,) = committee.vote(gid);
+        for (uint256 i; i < m.length; ++i) {
+            bytes32 commitment = keccak256(abi.encode(gid, m[i], outside, bytes32(i)));
+            vm.prank(m[i]);
+            committee.commit(gid, commitment);
+        }
+        for (uint256 i; i < m.length; ++i) {
+            vm.prank(m[i]);
+            committee.reveal(gid, outside, bytes32(i));
+        }
+        committee.resolve(gid);
     }
 }

@@ -44,6 +44,7 @@ contract LongRowRequestTest is Base {
                 weightsRoot: bytes32(0),
                 weightCount: 0,
                 profileRoot: keccak256("profile"),
+                outputTolerance: 0,
                 uri: "long softmax"
             })
         );

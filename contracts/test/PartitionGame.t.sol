@@ -826,18 +826,8 @@ contract PartitionGameTest is Fixture {
         uint256 op = fxSegment(end.lo).start;
         assertEq(uint8(element(gid, false, op)), uint8(GameOutcome.ProverWon));
     }
-    // ------------------------------------------------------------------ escalation to the committee
 
-    function stakeValidators() internal returns (address[] memory v) {
-        v = new address[](3);
-        for (uint256 i; i < 3; ++i) {
-            // forge-lint: disable-next-line(unsafe-typecast)
-            v[i] = address(uint160(0x2000 + i));
-            vm.deal(v[i], 10 ether);
-            vm.prank(v[i]);
-            committee.stake{value: MIN_STAKE}();
-        }
-    }
+    // ------------------------------------------------------------------ escalation to the committee
 
     /// An honest claim's element of op2 (a bias Add: inside its sound bound, not a point region) escalated.
     function escalated() internal returns (bytes32 id, bytes32 gid) {
@@ -849,20 +839,6 @@ contract PartitionGameTest is Fixture {
         game.escalate(gid, c);
         vm.roll(block.number + committee.DRAW_DELAY() + 1);
         committee.draw(gid);
-    }
-
-    function voteAll(bytes32 gid, bool outside) internal {
-        (address[] memory m,,,,,,,) = committee.vote(gid);
-        for (uint256 i; i < m.length; ++i) {
-            bytes32 commitment = keccak256(abi.encode(gid, m[i], outside, bytes32(i)));
-            vm.prank(m[i]);
-            committee.commit(gid, commitment);
-        }
-        for (uint256 i; i < m.length; ++i) {
-            vm.prank(m[i]);
-            committee.reveal(gid, outside, bytes32(i));
-        }
-        committee.resolve(gid);
     }
 
     function test_escalate_opensAVoteAndStopsTheClocks_succeeds() public {

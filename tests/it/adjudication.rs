@@ -43,6 +43,7 @@ async fn every_kind(mut model: Model, input: HostTensor, kinds: &[OpKind]) -> Ve
         weightsRoot: FixedBytes(mc.weights_tree.root()),
         weightCount: model.weights.len() as u32,
         profileRoot: FixedBytes(mc.profile_root),
+        outputTolerance: 0,
         uri: String::new(),
     };
 

@@ -23,6 +23,7 @@ fn spec(model: &Model) -> (DisputeGame::ModelSpec, nao::model::ModelCommitment) 
         weightsRoot: FixedBytes(c.weights_tree.root()),
         weightCount: model.weights.len() as u32,
         profileRoot: FixedBytes(c.profile_root),
+        outputTolerance: 0,
         uri: String::new(),
     };
     (s, c)

@@ -29,7 +29,7 @@ fn mlp() -> Model {
 
 async fn parties() -> Parties {
     let (chain, owner, d) = deployed().await;
-    let (registered, _) = RegisteredModel::register(&owner, &d, mlp(), b"p", "u").await.unwrap();
+    let (registered, _) = RegisteredModel::register(&owner, &d, mlp(), b"p", "u", 0.0).await.unwrap();
     let registered = Arc::new(registered);
     let store = TraceStore::default();
     let server = TraceServer::start(store.clone()).await.unwrap();

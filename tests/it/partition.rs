@@ -41,7 +41,7 @@ struct Sides {
 impl Sides {
     async fn new(model: &Model) -> Self {
         let (chain, owner, d) = deployed().await;
-        let (registered, _) = RegisteredModel::register(&owner, &d, model.clone(), b"p", "u").await.unwrap();
+        let (registered, _) = RegisteredModel::register(&owner, &d, model.clone(), b"p", "u", 0.0).await.unwrap();
         let pc = chain::connect(&chain.rpc_url(), chain.signer(1)).await.unwrap();
         let wc = chain::connect(&chain.rpc_url(), chain.signer(2)).await.unwrap();
         let wgame = DisputeGame::new(d.game, wc.provider.clone());

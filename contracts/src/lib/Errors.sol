@@ -30,6 +30,10 @@ error UnknownModel(bytes32 modelId);
 error EmptyGraph();
 /// @notice Segments must be at least one and at most one per node.
 error BadSegmentCount(uint32 segmentCount, uint32 nodeCount);
+/// @notice A declared output tolerance must be a finite, non-negative fp32.
+error BadOutputTolerance(uint32 bits);
+/// @notice The model declares no output tolerance, so no claim of it can go to an output vote.
+error NoOutputTolerance(bytes32 modelId);
 
 // ---------------------------------------------------------------- ClaimManager
 /// @notice The bond sent does not match the required bond.

@@ -103,6 +103,10 @@ struct ModelSpec {
     bytes32 weightsRoot;
     uint32 weightCount;
     bytes32 profileRoot;
+    /// @notice The declared output tolerance (fp32 bits; 0: none): how far an element of a claim's output may
+    ///         be from an honest run of its input. The output vote (`DisputeGame.escalateOutput`) holds claims to
+    ///         it. Not part of the id: the first registration's tolerance stands.
+    uint32 outputTolerance;
     string uri;
 }
 

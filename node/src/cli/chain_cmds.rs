@@ -124,7 +124,8 @@ pub struct RegisterArgs {
     /// The operating point of the audit (and the input length of the graph registered).
     #[arg(long, default_value = "What is the capital of France?")]
     prompt: String,
-    /// The model's declared output tolerance (inf-norm of the output).
+    /// The model's declared output tolerance (inf-norm of the output), registered on-chain: the output vote
+    /// holds every claim's output to it.
     #[arg(long)]
     declared_tolerance: f64,
     /// Register without the composition audit (what the undefended baseline does; never for real models).
@@ -144,7 +145,7 @@ impl RegisterArgs {
         let name = model.name.clone();
         let d = &file.contracts;
         let (registered, sent, admission) = if self.no_audit {
-            let (r, s) = RegisteredModel::register(&client, d, model, &profile, &self.uri).await?;
+            let (r, s) = RegisteredModel::register(&client, d, model, &profile, &self.uri, self.declared_tolerance as f32).await?;
             (r, s, None)
         } else {
             match RegisteredModel::register_audited(

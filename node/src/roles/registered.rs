@@ -18,11 +18,14 @@ pub struct RegisteredModel {
     pub commitment: ModelCommitment,
     /// Its on-chain id.
     pub id: B256,
+    /// The declared output tolerance as registered (0: none): how far an element of a claim's output may be
+    /// from an honest run of its input, which the output vote enforces.
+    pub output_tolerance: f32,
 }
 
 impl RegisteredModel {
     /// The registry spec of `model`.
-    fn spec(model: &Model, c: &ModelCommitment, uri: &str) -> ModelRegistry::ModelSpec {
+    fn spec(model: &Model, c: &ModelCommitment, uri: &str, output_tolerance: f32) -> ModelRegistry::ModelSpec {
         ModelRegistry::ModelSpec {
             graphRoot: FixedBytes(c.graph.root()),
             nodeCount: model.graph.nodes.len() as u32,
@@ -31,21 +34,27 @@ impl RegisteredModel {
             weightsRoot: FixedBytes(c.weights_tree.root()),
             weightCount: model.weights.len() as u32,
             profileRoot: FixedBytes(c.profile_root),
+            outputTolerance: output_tolerance.to_bits(),
             uri: uri.to_string(),
         }
     }
 
-    /// Registers `model` (with the profile file's bytes) as the sender of `client`.
+    /// Registers `model` (with the profile file's bytes) as the sender of `client`, declaring
+    /// `output_tolerance` (0: none, and no output votes on its claims).
     pub async fn register(
         client: &Client,
         d: &Deployment,
         model: Model,
         profile: &[u8],
         uri: &str,
+        output_tolerance: f32,
     ) -> Result<(Self, Sent)> {
+        if !output_tolerance.is_finite() || output_tolerance.is_sign_negative() {
+            return Err(Error::Config(format!("output tolerance {output_tolerance}: must be finite and non-negative")));
+        }
         let commitment = model.commit(profile);
         let registry = ModelRegistry::new(d.registry, client.provider.clone());
-        let spec = Self::spec(&model, &commitment, uri);
+        let spec = Self::spec(&model, &commitment, uri, output_tolerance);
         let id = registry.modelIdOf(spec.clone()).call().await.map_err(|e| Error::Chain(format!("modelIdOf: {e}")))?;
         let sent = send("register", registry.register(spec)).await?;
         tracing::info!(model = %model.name, id = %id, "model registered");
@@ -60,7 +69,7 @@ impl RegisteredModel {
                  are decided by the committee, unopened"
             );
         }
-        Ok((Self { model, commitment, id }, sent))
+        Ok((Self { model, commitment, id, output_tolerance }, sent))
     }
 
     /// `model` (with the profile file's bytes) as registered on `d` by someone: its id, checked against the
@@ -68,10 +77,11 @@ impl RegisteredModel {
     pub async fn attach(client: &Client, d: &Deployment, model: Model, profile: &[u8]) -> Result<Self> {
         let commitment = model.commit(profile);
         let registry = ModelRegistry::new(d.registry, client.provider.clone());
-        let spec = Self::spec(&model, &commitment, "");
+        let spec = Self::spec(&model, &commitment, "", 0.0);
         let id = registry.modelIdOf(spec).call().await.map_err(|e| Error::Chain(format!("modelIdOf: {e}")))?;
-        let registered = Self { model, commitment, id };
-        registered.check_registered(client, d).await?;
+        let mut registered = Self { model, commitment, id, output_tolerance: 0.0 };
+        let spec = registered.check_registered(client, d).await?;
+        registered.output_tolerance = f32::from_bits(spec.outputTolerance);
         Ok(registered)
     }
 
@@ -99,7 +109,7 @@ impl RegisteredModel {
             declared,
             "composition audit passed"
         );
-        let (registered, sent) = Self::register(client, d, model, profile, uri).await?;
+        let (registered, sent) = Self::register(client, d, model, profile, uri, declared as f32).await?;
         Ok((registered, sent, admitted))
     }
 
@@ -111,8 +121,8 @@ impl RegisteredModel {
         Ok(p)
     }
 
-    /// Checks that the registry knows this model with exactly these roots.
-    pub async fn check_registered(&self, client: &Client, d: &Deployment) -> Result<()> {
+    /// Checks that the registry knows this model with exactly these roots; its registered spec.
+    pub async fn check_registered(&self, client: &Client, d: &Deployment) -> Result<ModelRegistry::ModelSpec> {
         let registry = ModelRegistry::new(d.registry, client.provider.clone());
         let spec = registry
             .model(self.id)
@@ -123,7 +133,7 @@ impl RegisteredModel {
         {
             return Err(Error::UnknownModel(format!("{}: registered roots differ from the local model", self.id)));
         }
-        Ok(())
+        Ok(spec)
     }
 }
 

@@ -384,7 +384,8 @@ impl World {
                 tracing::info!(uri, admission = ?admitted.admission, sound = admitted.sound.budget, calibrated = admitted.calibrated.budget, "admitted");
                 (r, sent)
             }
-            None => RegisteredModel::register(c, d, model, profile, uri).await?,
+            // unaudited: no tolerance declared, so no output votes (the undefended baselines)
+            None => RegisteredModel::register(c, d, model, profile, uri, 0.0).await?,
         };
         let registered = Arc::new(registered);
         let (pc, wc) = (self.prover.clone(), self.watcher.clone());
