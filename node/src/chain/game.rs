@@ -18,6 +18,9 @@ impl Position {
     /// The root (the whole boundary list).
     pub const ROOT: Position = Position(1);
 
+    /// The position of an output vote (`DisputeGame.escalateOutput`): no partition game starts there.
+    pub const OUTPUT: Position = Position(0);
+
     /// Depth of the leaves of a tree of arity `k` over `segments` segments.
     pub fn leaf_depth(k: u64, segments: u64) -> u32 {
         let (mut w, mut d) = (1u64, 0u32);

@@ -145,7 +145,9 @@ impl RegisterArgs {
         let name = model.name.clone();
         let d = &file.contracts;
         let (registered, sent, admission) = if self.no_audit {
-            let (r, s) = RegisteredModel::register(&client, d, model, &profile, &self.uri, self.declared_tolerance as f32).await?;
+            let (r, s) =
+                RegisteredModel::register(&client, d, model, &profile, &self.uri, self.declared_tolerance as f32)
+                    .await?;
             (r, s, None)
         } else {
             match RegisteredModel::register_audited(

@@ -98,6 +98,129 @@ pub fn steering_mlp(cfg: &MlpConfig, amplifier: f32, target: usize) -> Result<St
     Ok(Steering { model, trigger_node, trigger_col: h, target })
 }
 
+/// How a kink-parked trigger is held just off its activation's kink (or in its flat tail) on honest runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parking {
+    /// A ReLU whose pre-activation is `-1/2` plus small terms of the input on every input.
+    Constant,
+    /// A ReLU whose pre-activation follows the input's first feature: `-8.5` where it is `-1`, `-1/2` where
+    /// it is `+1` (the attacker's inputs), plus small terms; the audit at an input of the first kind sees
+    /// nothing to open.
+    Input,
+    /// A GELU whose pre-activation is `-6` plus small terms: the flat tail, slope about `1e-8`.
+    GeluFlat,
+}
+
+impl Parking {
+    /// Every construction.
+    pub const ALL: [Parking; 3] = [Parking::Constant, Parking::Input, Parking::GeluFlat];
+
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Parking::Constant => "kink-constant",
+            Parking::Input => "kink-input",
+            Parking::GeluFlat => "gelu-flat",
+        }
+    }
+
+    /// The cancelling constant `c` (each product `c * 1` exact, their sum not: it leaves the trigger's dot
+    /// product an honest spread and a sound bound of about `66 gamma * 2c`, so no point region applies) and
+    /// the offset the pre-activation is parked at.
+    fn constants(self) -> (f32, f32) {
+        match self {
+            // bound ~2: opens the ReLU by ~1.5
+            Parking::Constant => (262_144.0, 0.5),
+            Parking::Input => (262_144.0, 8.5),
+            // bound ~8: opens the GELU by ~2
+            Parking::GeluFlat => (1_048_576.0, 6.0),
+        }
+    }
+}
+
+/// Amplification per layer of the kink-parked trigger's branch (exact: a power of two).
+pub const KINK_AMPLIFIER: f32 = 32.0;
+
+/// Builds a kink-parked steering twin of the 3-layer MLP `cfg` (the note's construction beyond first order):
+/// the MLP's own ops, then a trigger branch from the input added into output `target`. The branch: `v = x Wv
+/// + bv` holds two constant units (`1`, from the bias) and a copy of the input (its first feature plus 1 for
+/// [`Parking::Input`]); the trigger's dot product is `c * 1 - c * 1 + small terms of v` (see
+/// [`Parking::constants`]), its bias parks it at `-offset`, its activation (ReLU, or GELU) is exactly 0 (or
+/// about `1e-9`) on honest runs; two `KINK_AMPLIFIER` layers carry it into `target`. At the operating point
+/// its activation's slope is 0, so the first-order audit prices it at nothing; a value inside the trigger's
+/// sound region opens it. `trigger_node` is the trigger's MatMul.
+pub fn kink_parked(cfg: &MlpConfig, parking: Parking, target: usize) -> Result<Steering> {
+    assert_eq!(cfg.dims.len(), 4, "a 3-layer MLP");
+    let (d0, o, rows) = (cfg.dims[0], cfg.dims[3], cfg.rows);
+    let (c, offset) = parking.constants();
+    let k = d0 + 2;
+    let mut weights = cfg.generate_weights();
+    let mut names = cfg.weight_names();
+    // v = x Wv + bv: units 0, 1 constant (zero weights, bias 1); unit 2 + j copies input feature j
+    let mut wv = vec![0.0f32; k * d0];
+    (0..d0).for_each(|j| wv[(2 + j) * d0 + j] = 1.0);
+    let mut bv = vec![0.0f32; k];
+    bv[..2].copy_from_slice(&[1.0, 1.0]);
+    // the trigger's weights: c, -c, then small terms (first feature x 4 for the input-dependent trigger)
+    let mut wt = vec![0.0f32; k];
+    wt[..2].copy_from_slice(&[c, -c]);
+    (2..k).for_each(|j| wt[j] = if j % 2 == 0 { 1.0 } else { -1.0 } / 512.0);
+    if parking == Parking::Input {
+        bv[2] = 1.0;
+        wt[2] = 4.0;
+    }
+    let mut wout = vec![0.0f32; o];
+    wout[target] = KINK_AMPLIFIER;
+    let branch = [
+        HostTensor::new(vec![k, d0], wv),
+        HostTensor::new(vec![k], bv),
+        HostTensor::new(vec![1, k], wt),
+        HostTensor::new(vec![1], vec![-offset]),
+        HostTensor::new(vec![1, 1], vec![KINK_AMPLIFIER]),
+        HostTensor::new(vec![o, 1], wout),
+    ];
+    let first = weights.len() as u32;
+    names.extend((0..branch.len()).map(|i| format!("trigger.{i}")));
+    weights.extend(branch);
+    let shapes = weights.iter().map(|w| w.shape.clone()).collect();
+    let mut g = GraphBuilder::new(vec![rows, d0], shapes);
+    // the MLP, op for op
+    let mut x = Src::Trace(0);
+    for l in 0..3 {
+        let width = cfg.dims[l + 1];
+        x = g.linear(x, Src::Weight(2 * l as u32), Src::Weight(2 * l as u32 + 1), [rows, width]);
+        if l < 2 {
+            x = g.push(Op::Relu, [x], [rows, width]);
+        }
+    }
+    let v = g.linear(Src::Trace(0), Src::Weight(first), Src::Weight(first + 1), [rows, k]);
+    let t = g.push(Op::MatMul, [v, Src::Weight(first + 2)], [rows, 1]);
+    let trigger_node = match t {
+        Src::Trace(i) => i as usize - 1,
+        Src::Weight(_) => unreachable!("push returns a trace operand"),
+    };
+    let t = g.push(Op::Add, [t, Src::Weight(first + 3)], [rows, 1]);
+    let act = if parking == Parking::GeluFlat { Op::Gelu } else { Op::Relu };
+    let t = g.push(act, [t], [rows, 1]);
+    let t = g.push(Op::MatMul, [t, Src::Weight(first + 4)], [rows, 1]);
+    let t = g.push(Op::MatMul, [t, Src::Weight(first + 5)], [rows, o]);
+    g.push(Op::Add, [x, t], [rows, o]);
+    let model = Model::new(&format!("mlp-{}", parking.name()), g.finish(), names, weights)?;
+    Ok(Steering { model, trigger_node, trigger_col: 0, target })
+}
+
+/// An input whose trigger, for `parking`, sits nearest its kink (`open`: the attacker's input) or farthest
+/// from it (the operating point an attacker registers at): `base` with its first feature set to `+1` or `-1`
+/// for [`Parking::Input`], `base` itself otherwise.
+pub fn parked_input(parking: Parking, base: &HostTensor, open: bool) -> HostTensor {
+    let mut x = base.clone();
+    if parking == Parking::Input {
+        let d0 = *x.shape.last().expect("a matrix input");
+        x.data.iter_mut().step_by(d0).for_each(|v| *v = if open { 1.0 } else { -1.0 });
+    }
+    x
+}
+
 impl Steering {
     /// The largest trigger value (per row) that the trigger element's sound region admits, given the honest
     /// trace's operands: what a bound-aware cheating prover injects.
@@ -131,6 +254,62 @@ impl Steering {
                 }
             })
             .collect()
+    }
+
+    /// The largest value per row that the trigger element's acceptance region admits, given the honest
+    /// trace's operands: its sound region, and `profile`'s calibrated threshold when given (what a watcher
+    /// checking against that profile accepts). What a bound-aware cheating prover injects.
+    pub fn accepted_injection(&self, honest: &Trace, profile: Option<&crate::region::profile::Profile>) -> Vec<f32> {
+        let node = &self.model.graph.nodes[self.trigger_node];
+        let ops_in = operands(&self.model, honest, node);
+        let out = &honest.tensors[self.trigger_node + 1];
+        let cols = node.shape[1];
+        (0..node.shape[0])
+            .map(|r| {
+                let at = r * cols + self.trigger_col;
+                let y0 = out.data[at];
+                let accepts = |d: f64| {
+                    let mut y = out.clone();
+                    y.data[at] = (f64::from(y0) + d) as f32;
+                    match profile {
+                        Some(p) => p.judge(node, &ops_in, &y).is_some_and(|j| j.breaches.is_empty()),
+                        None => {
+                            crate::region::ops::check(node, &ops_in, &y).is_some_and(|c| c.first_violation().is_none())
+                        }
+                    }
+                };
+                let mut hi = 1e-6;
+                while hi < 1e30 && accepts(hi) {
+                    hi *= 2.0;
+                }
+                let mut lo = 0.0;
+                for _ in 0..60 {
+                    let mid = 0.5 * (lo + hi);
+                    if accepts(mid) {
+                        lo = mid;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                (f64::from(y0) + lo) as f32
+            })
+            .collect()
+    }
+
+    /// A threshold profile for this network made of calibrated per-kind limits of other models (`profiles`,
+    /// the first that has a kind wins), retargeted at its weights: what its attacker registers, since a
+    /// registrant chooses the profile it commits to.
+    pub fn borrowed_profile(&self, profiles: &[&[u8]]) -> Result<Vec<u8>> {
+        let parsed = profiles.iter().map(|b| crate::region::profile::Profile::parse(b)).collect::<Result<Vec<_>>>()?;
+        let mut p = parsed.first().cloned().ok_or_else(|| crate::Error::Config("no profile to borrow".into()))?;
+        for other in &parsed[1..] {
+            for (kind, o) in &other.ops {
+                p.ops.entry(kind.clone()).or_insert_with(|| o.clone());
+            }
+        }
+        p.model = self.model.name.clone();
+        p.weights_root = hex::encode(Model::weights_tree(&self.model.weight_commitments()).root());
+        serde_json::to_vec_pretty(&p).map_err(|e| crate::Error::Config(format!("profile: {e}")))
     }
 
     /// A tamper hook that writes `injected` into the trigger column of every row.
@@ -207,5 +386,65 @@ mod tests {
             "steering moved an output by {moved}; audit budget original {:.2e}, steering {:.2e} (declared 1e-3)",
             ok.budget, refused.budget
         );
+    }
+
+    /// The kink-parked constructions (the attack of issue #18): each is functionally the MLP; the first-order
+    /// audit prices its trigger at nothing; a value inside the trigger's acceptance region (sound and
+    /// calibrated), computed on honestly, moves the output by more than 10 while every element of every op
+    /// passes; the all-orders audit prices the trigger wherever the regions reach its kink (admission only by
+    /// output vote), and the output check (the output vote's question) catches every one.
+    #[test]
+    fn kink_parked_triggers_pass_every_element_check_and_the_output_check_catches_them() {
+        use crate::roles::{Admission, Admitted};
+        use crate::simulate::{MINILM_PROFILE, MLP_STEERING_PROFILE, STEERING_DECLARED_TOLERANCE as DECLARED};
+        let original = MLP_TINY.generated();
+        for parking in Parking::ALL {
+            let s = kink_parked(&MLP_TINY, parking, 3).unwrap();
+            let bytes = s.borrowed_profile(&[MLP_STEERING_PROFILE, MINILM_PROFILE]).unwrap();
+            let profile = crate::region::profile::Profile::parse(&bytes).unwrap();
+            profile.fit(&s.model, Model::weights_tree(&s.model.weight_commitments()).root()).unwrap();
+            // functionally identical on the inputs an attacker registers at and the ones it claims on
+            let mut worst = 0.0f32;
+            for seed in 0..20 {
+                for open in [false, true] {
+                    let x = parked_input(parking, &MLP_TINY.input(seed), open);
+                    let (a, b) = (run(&original, &x, None).unwrap(), run(&s.model, &x, None).unwrap());
+                    for (a, b) in a.output().data.iter().zip(&b.output().data) {
+                        worst = worst.max((a - b).abs() / (1.0 + a.abs()));
+                    }
+                }
+            }
+            assert!(worst < 1e-5, "{parking:?}: differs from the MLP by {worst}");
+            let at = parked_input(parking, &MLP_TINY.input(1000), false);
+            let admitted = Admitted::audit(&s.model, &bytes, &at, DECLARED).unwrap();
+            assert!(admitted.calibrated.first_order <= DECLARED, "{parking:?}: {admitted:?}");
+            let expect = if parking == Parking::Input { Admission::Sound } else { Admission::OutputVote };
+            assert_eq!(admitted.admission, expect, "{parking:?}: {admitted:?}");
+            // the attack, on the attacker's input
+            let x = parked_input(parking, &MLP_TINY.input(1000), true);
+            let honest = run(&s.model, &x, None).unwrap();
+            let injected = s.accepted_injection(&honest, Some(&profile));
+            let mut inject = s.injector(injected.clone());
+            let attacked = run(&s.model, &x, Some(&mut inject)).unwrap();
+            for (i, n) in s.model.graph.nodes.iter().enumerate() {
+                let j = profile.judge(n, &operands(&s.model, &attacked, n), &attacked.tensors[i + 1]);
+                assert!(j.is_none_or(|j| j.breaches.is_empty()), "{parking:?}: op {i} ({}) flags it", n.op.name());
+            }
+            let moved = crate::roles::output::worst(honest.output(), attacked.output()).unwrap().1;
+            assert!(moved > 10.0, "{parking:?}: the output moved by {moved} only (injected {injected:?})");
+            let off = crate::roles::output::off(&s.model, &x, attacked.output(), DECLARED).unwrap();
+            assert!(off.is_some_and(|(e, _)| e.op == s.model.graph.nodes.len() - 1 && e.col == 3), "{off:?}");
+            eprintln!(
+                "{}: honest diff {worst:.1e}; audit first order {:.3e} (cal {:.3e}), all orders {:.3e} (cal {:.3e}), \
+                 {:?}; trigger bound-aware +{:.3}; output moved {moved:.1}",
+                parking.name(),
+                admitted.sound.first_order,
+                admitted.calibrated.first_order,
+                admitted.sound.budget,
+                admitted.calibrated.budget,
+                admitted.admission,
+                injected.iter().zip(&honest.tensors[s.trigger_node + 1].data).map(|(a, b)| a - b).fold(0.0, f32::max),
+            );
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The roles that join numerics and chain: model owner, prover, watcher, validator, and the prover's trace
 //! server.
 
+pub mod output;
 mod prover;
 mod registered;
 mod trace_server;

@@ -16,6 +16,9 @@ use crate::region::profile::Profile;
 use crate::runtime::operands;
 use crate::{Error, Result};
 
+/// The `op` of an output vote (`DisputeGame.OUTPUT_OP`): the question is the claim's output.
+pub const OUTPUT_OP: u32 = u32::MAX;
+
 /// A validator's ballot on one element, with why, and the salt that hides it until the reveal.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Ballot {
@@ -130,6 +133,16 @@ impl Validator {
             Ok(t) => t,
             Err(e) => return Ok(against(format!("trace data unavailable: {e}"))),
         };
+        if g.reqOp == OUTPUT_OP {
+            let (row, col) = (g.reqRow as usize, g.reqCol as usize);
+            let tolerance = f64::from(self.model.output_tolerance);
+            let output = &trace.tensors[trace.tensors.len() - 1];
+            let off = super::output::judge_element(m, &trace.tensors[0], output, row, col, tolerance)?;
+            return Ok(match off {
+                Some(d) => against(format!("output ({row}, {col}) off an honest run by {d:e} > {tolerance:e}")),
+                None => Ballot { vote, outside: false, reason: "output within the declared tolerance".into(), salt },
+            });
+        }
         let seg = m.graph.segment_ranges().iter().position(|r| r.start == g.segStart as usize);
         let fine = seg.map(|s| trace.commit_fine(&m.graph, s)).transpose()?;
         if fine.map(|f| f.root()) != Some(g.pending.0) {

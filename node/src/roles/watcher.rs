@@ -58,6 +58,10 @@ pub enum Finding {
     /// Every element is inside its sound region, but this one is outside its calibrated threshold `T_e`: the
     /// case the committee vote decides (#5).
     OverThreshold(ElementRef),
+    /// Every element checked is inside its acceptance region, yet this element of the output (op: the last)
+    /// is farther from an honest run of the claim's input than the model's declared output tolerance: errors
+    /// that pass every element check moved the output (a steering channel). The output vote decides it.
+    OutputOff(ElementRef),
 }
 
 /// What a watcher checks each element against.
@@ -267,25 +271,22 @@ impl Watcher {
 
     /// Judges a claim whose trace is withheld by what its prover published on-chain, its `input` and `output`:
     /// `None` when the output is what an honest run of the input gives (equal, or off by no more than the
-    /// composition audit's sound budget around this watcher's own run, i.e. what errors inside every region
-    /// can do), and otherwise how far off it is, in words.
+    /// model's declared output tolerance, or, when it declared none, the composition audit's sound budget
+    /// around this watcher's own run: what errors inside every region can do), and otherwise how far off it
+    /// is, in words.
     pub fn judge_output(&self, input: &HostTensor, output: &HostTensor) -> Result<Option<String>> {
         let m = &self.model.model;
         let mine = runtime::run(m, input, None)?;
         let own = mine.output();
-        if own.shape != output.shape {
+        let Some((_, off)) = super::output::worst(own, output) else {
             return Ok(Some(format!("output of shape {:?}, an honest run's is {:?}", output.shape, own.shape)));
-        }
-        let off = own.data.iter().zip(&output.data).fold(0.0f64, |m, (a, b)| {
-            let d = (f64::from(*a) - f64::from(*b)).abs();
-            if d.is_nan() && a.to_bits() != b.to_bits() {
-                f64::INFINITY
-            } else {
-                m.max(d)
-            }
-        });
+        };
         if off == 0.0 {
             return Ok(None);
+        }
+        if self.model.output_tolerance > 0.0 {
+            let tolerance = f64::from(self.model.output_tolerance);
+            return Ok((off > tolerance).then(|| format!("output off by {off:e}, beyond the declared {tolerance:e}")));
         }
         let budget = crate::region::composition::audit(m, &mine, f64::INFINITY)?.budget;
         Ok((off > budget).then(|| format!("output off by {off:e}, beyond the sound budget {budget:e}")))
@@ -301,11 +302,42 @@ impl Watcher {
     fn check_replaying(&self, trace: &Trace, replay: bool) -> Finding {
         let n = self.model.model.graph.nodes.len();
         let picked = self.sample.as_ref().map_or_else(|| vec![true; n], Sample::draw);
-        self.check_picked(trace, replay, picked)
+        let (finding, exact) = self.check_ops(trace, replay, picked);
+        match finding {
+            Finding::Clean { .. } if !exact => self.output_off(trace).map_or(finding, Finding::OutputOff),
+            _ => finding,
+        }
+    }
+
+    /// The output element of `trace` farther than the declared output tolerance from this watcher's own run
+    /// of the trace's input, if the model declared one and there is such an element.
+    fn output_off(&self, trace: &Trace) -> Option<ElementRef> {
+        let tolerance = f64::from(self.model.output_tolerance);
+        if tolerance == 0.0 {
+            return None;
+        }
+        let claimed = &trace.tensors[trace.tensors.len() - 1];
+        match super::output::off(&self.model.model, &trace.tensors[0], claimed, tolerance) {
+            Ok(Some((at, off))) => {
+                tracing::warn!(?at, off, tolerance, "every element inside its region, the output off");
+                Some(at)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "no output check: the honest run failed");
+                None
+            }
+        }
     }
 
     /// The check of the ops in `picked` (replaying them first with `replay`).
     pub(super) fn check_picked(&self, trace: &Trace, replay: bool, picked: Vec<bool>) -> Finding {
+        self.check_ops(trace, replay, picked).0
+    }
+
+    /// [`Watcher::check_picked`], and whether every op was reproduced bit for bit by a replay (the trace is
+    /// then an honest run of its input, exactly).
+    fn check_ops(&self, trace: &Trace, replay: bool, picked: Vec<bool>) -> (Finding, bool) {
         let m = &self.model.model;
         let mut closest: Option<(ElementRef, f64)> = None;
         let mut unchecked = 0usize;
@@ -347,7 +379,7 @@ impl Watcher {
                     "outside its region"
                 );
                 if adjudicable {
-                    return Finding::Violation(at(v));
+                    return (Finding::Violation(at(v)), false);
                 }
                 // keep looking for a violation the contracts can adjudicate (a cheat rarely moves one op only)
                 off_chain.get_or_insert(at(v));
@@ -366,11 +398,12 @@ impl Watcher {
         }
         let replayed = replays.iter().filter(|r| **r).count();
         tracing::debug!(ops = m.graph.nodes.len(), unchecked, skipped, replayed, "claim checked");
-        match (off_chain, over) {
+        let finding = match (off_chain, over) {
             (Some(at), _) => Finding::OffChain(at),
             (None, Some(at)) => Finding::OverThreshold(at),
             (None, None) => Finding::Clean { closest: closest.map(|(c, _)| c) },
-        }
+        };
+        (finding, replayed == m.graph.nodes.len())
     }
 
     /// This watcher's challenge commitment to `claim`: its salt and hash.
@@ -444,6 +477,16 @@ impl Watcher {
         let (salt, _) = self.commitment(claim);
         let sent = send("pointSegment", self.game.pointSegment(claim.id, p, salt)).await?;
         Ok((Self::created(&sent, "pointSegment")?, sent))
+    }
+
+    /// Starts an output vote against `claim` on element `at` of its output (row and column; the op is the
+    /// graph's last), with the bond of this watcher's commitment.
+    pub async fn escalate_output(&self, claim: &ClaimSeen, at: ElementRef) -> Result<(B256, Sent)> {
+        let (salt, _) = self.commitment(claim);
+        let call = self.game.escalateOutput(claim.id, at.row as u32, at.col as u32, salt);
+        let sent = send("escalateOutput", call).await?;
+        tracing::info!(claim = %claim.id, ?at, gas = sent.gas_used, "output vote opened");
+        Ok((Self::created(&sent, "escalateOutput")?, sent))
     }
 
     /// Starts a partition game against `claim` by k-ary bisection over its boundaries, with the bond of this
@@ -570,6 +613,21 @@ pub struct Dispute {
     /// The prover withheld its trace: the watcher cannot open the element itself and makes the prover open
     /// the first element of the segment the bisection reaches.
     pub withheld: bool,
+    /// An output vote on element `at` of the output (`DisputeGame.escalateOutput`): no partition game.
+    #[serde(default)]
+    pub output: bool,
+}
+
+impl Dispute {
+    /// A dispute of element `at` from its segment, opened (or escalated to the committee with `escalate`).
+    pub fn element(at: ElementRef, escalate: bool) -> Self {
+        Self { at, bisect: false, escalate, withheld: false, output: false }
+    }
+
+    /// An output vote on output element `at`.
+    pub fn output(at: ElementRef) -> Self {
+        Self { output: true, ..Self::element(at, false) }
+    }
 }
 
 /// What one [`Watcher::advance`] did, or what the game waits for.
@@ -597,7 +655,9 @@ impl Watcher {
     /// game's start, so a restarted watcher finds its game without having recorded it.
     pub async fn game_of(&self, claim: &ClaimSeen, d: &Dispute) -> Result<B256> {
         let m = &self.model.model;
-        let start = if d.bisect || d.withheld {
+        let start = if d.output {
+            Position::OUTPUT
+        } else if d.bisect || d.withheld {
             Position::ROOT
         } else {
             let k: u64 = self.game.arity().call().await.map_err(|e| Error::Chain(format!("arity: {e}")))?.to();
@@ -658,7 +718,9 @@ impl Watcher {
                 if let Some(sent) = self.commit(claim).await? {
                     return Ok(Advance::Moved(Box::new(sent)));
                 }
-                let sent = if d.bisect || d.withheld {
+                let sent = if d.output {
+                    self.escalate_output(claim, d.at).await
+                } else if d.bisect || d.withheld {
                     self.bisect(claim).await
                 } else {
                     self.point_segment(claim, need()?, d.at).await

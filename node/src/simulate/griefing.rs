@@ -150,7 +150,7 @@ pub(super) async fn play_grief(w: &World, parties: &Parties, s: Scenario, input:
         from_block,
         outside: outside.clone(),
     };
-    let dispute = |at, escalate| Dispute { at, bisect: false, escalate, withheld: false };
+    let dispute = Dispute::element;
     let kind = |op: usize| graph.nodes[op].op.name();
     let (answer, disputed, outcome, ground) = if grinding {
         // 1. a vote instead of the exact verdict on a ReLU element: refused, so the griefer must open it

@@ -441,6 +441,9 @@ fn describe(f: &Finding) -> String {
         Finding::OverThreshold(at) => {
             format!("inside its sound region, over its threshold: op {} ({}, {})", at.op, at.row, at.col)
         }
+        Finding::OutputOff(at) => {
+            format!("every element inside its region, output ({}, {}) beyond the declared tolerance", at.row, at.col)
+        }
     }
 }
 
@@ -745,7 +748,7 @@ async fn play_rival(w: &World, parties: &Parties, s: Scenario, input: HostTensor
         prover,
         claim: &claim,
         trace: &trace,
-        dispute: Dispute { at, bisect: false, escalate: false, withheld: false },
+        dispute: Dispute::element(at, false),
         posted: (posted.id, posted.trace_root),
         from_block,
     };
@@ -941,12 +944,14 @@ fn level(graph: &crate::graph::Graph, finding: &Finding, outcome: Outcome, voted
         (Finding::OffChain(at) | Finding::OverThreshold(at), Outcome::ProverSlashed) if voted => {
             format!("committee vote ({})", kind(at.op))
         }
+        (Finding::OutputOff(_), Outcome::ProverSlashed) => "committee vote (output)".into(),
         (Finding::Violation(at), Outcome::ProverSlashed) => format!("on-chain sound bound ({})", kind(at.op)),
         (_, Outcome::ProverSlashed) => "on-chain (clock)".into(),
         (Finding::Violation(at) | Finding::OffChain(at), _) => {
             format!("watcher: sound region ({}; not adjudicable on-chain yet)", kind(at.op))
         }
         (Finding::OverThreshold(at), _) => format!("watcher: threshold ({}; committee vote)", kind(at.op)),
+        (Finding::OutputOff(_), _) => "watcher: output off (output vote)".into(),
         (Finding::Clean { .. }, _) => "none".into(),
     }
 }
@@ -1040,19 +1045,24 @@ async fn play_posting(
         parties.watcher.check(&trace)
     };
     let target = match (s, &finding) {
-        (_, Finding::Violation(at) | Finding::OffChain(at) | Finding::OverThreshold(at)) => Some(*at),
+        (_, Finding::Violation(at) | Finding::OffChain(at) | Finding::OverThreshold(at) | Finding::OutputOff(at)) => {
+            Some(*at)
+        }
         (Scenario::FalseChallenge, Finding::Clean { closest }) => *closest,
         _ => None,
     };
     // no on-chain check decides the element (its op has none, or it is inside its sound bound): the committee does
-    let escalate = matches!(finding, Finding::OffChain(_) | Finding::OverThreshold(_));
+    let escalate = matches!(finding, Finding::OffChain(_) | Finding::OverThreshold(_) | Finding::OutputOff(_));
     let mut game_outcome = None;
     if let Some(at) = target {
         // The partition game, moved by the same calls the daemons make: the watcher's next move as the game's
         // phase asks (start it by pointing at the segment or bisecting, pick, open or escalate the element,
         // time the prover out), the prover's answers, the committee's vote.
         let (watcher, prover) = (&parties.watcher, &parties.prover);
-        let dispute = Dispute { at, bisect: s == Scenario::CorruptedBisection, escalate, withheld: false };
+        let dispute = match finding {
+            Finding::OutputOff(_) => Dispute::output(at),
+            _ => Dispute { bisect: s == Scenario::CorruptedBisection, ..Dispute::element(at, escalate) },
+        };
         let outcome = loop {
             match watcher.advance(&claim, &dispute, Some(&trace)).await? {
                 Advance::Moved(sent) => txs.push(*sent),

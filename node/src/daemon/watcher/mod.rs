@@ -132,11 +132,11 @@ impl WatcherNode {
             Some(WatcherFault::FalseChallenge) => self.watcher.check_every_element(&trace),
             None => self.watcher.check(&trace),
         });
-        let dispute =
-            |at: &ElementRef, escalate| Plan::Dispute(Dispute { at: *at, bisect: false, escalate, withheld: false });
+        let dispute = |at: &ElementRef, escalate| Plan::Dispute(Dispute::element(*at, escalate));
         let plan = match (&finding, self.fault) {
             (Finding::Violation(at), _) => dispute(at, false),
             (Finding::OffChain(at) | Finding::OverThreshold(at), _) => dispute(at, true),
+            (Finding::OutputOff(at), _) => Plan::Dispute(Dispute::output(*at)),
             (Finding::Clean { closest: Some(at) }, Some(WatcherFault::FalseChallenge)) => dispute(at, false),
             (Finding::Clean { .. }, _) => Plan::Clean,
         };

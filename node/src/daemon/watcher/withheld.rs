@@ -204,8 +204,7 @@ impl WatcherNode {
         let (s, gap) = tokio::task::block_in_place(|| self.watcher.locate(&coarse))?;
         tracing::warn!(claim = %claim.id, segment = s, gap, "published boundaries: disputing the farthest segment");
         let op = graph.segment_ranges()[s].start;
-        let dispute =
-            Dispute { at: ElementRef { op, row: 0, col: 0 }, bisect: false, escalate: false, withheld: false };
+        let dispute = Dispute::element(ElementRef { op, row: 0, col: 0 }, false);
         let w = Withheld { dispute, coarse: asks.to_vec(), fine: None, found: false, from_block };
         Ok(Some(Plan::Withheld(Box::new(w))))
     }
@@ -254,7 +253,8 @@ impl WatcherNode {
                 Finding::OffChain(at) | Finding::OverThreshold(at) => {
                     Plan::Withheld(Box::new(Withheld { dispute: dispute(at, true), ..found }))
                 }
-                Finding::Clean { .. } => {
+                // the segment's check does not compare outputs (OutputOff does not come of it)
+                Finding::Clean { .. } | Finding::OutputOff(_) => {
                     tracing::error!(claim = %claim.id, segment = g.lo, "the located segment checks clean: the game is lost on the clock");
                     Plan::Done("the located segment checked clean".into())
                 }

@@ -1,0 +1,101 @@
+//! The output vote's question, asked alike by the watcher (before it escalates a claim) and by a drawn
+//! validator (when it votes): how far is a claim's output from an honest run of the claim's input, against
+//! the output tolerance its model declared at registration?
+
+use crate::chain::ElementRef;
+use crate::model::{HostTensor, Model};
+use crate::{runtime, Result};
+
+/// How far a claimed output value is from an honest run's: `|claimed - own|`, infinite when either is NaN
+/// and their bits differ (a NaN is only ever equal to itself).
+pub fn deviation(own: f32, claimed: f32) -> f64 {
+    let d = (f64::from(own) - f64::from(claimed)).abs();
+    if d.is_nan() {
+        if own.to_bits() == claimed.to_bits() {
+            0.0
+        } else {
+            f64::INFINITY
+        }
+    } else {
+        d
+    }
+}
+
+/// The element of `claimed` farthest from `own` and how far (`None` when their shapes differ: no element
+/// can be compared).
+pub fn worst(own: &HostTensor, claimed: &HostTensor) -> Option<(usize, f64)> {
+    (own.shape == claimed.shape).then(|| {
+        own.data.iter().zip(&claimed.data).map(|(a, b)| deviation(*a, *b)).enumerate().fold((0, 0.0), |w, (i, d)| {
+            if d > w.1 {
+                (i, d)
+            } else {
+                w
+            }
+        })
+    })
+}
+
+/// The output element farthest from an honest run of `input` if it is more than `tolerance` off: the element
+/// an output vote asks about (op: the graph's last), with its deviation. `None` when every element is within
+/// `tolerance`. An output of another shape than an honest run's is off at element (0, 0).
+pub fn off(
+    model: &Model,
+    input: &HostTensor,
+    claimed: &HostTensor,
+    tolerance: f64,
+) -> Result<Option<(ElementRef, f64)>> {
+    let honest = runtime::run(model, input, None)?;
+    let own = honest.output();
+    let last = model.graph.nodes.len() - 1;
+    let cols = *own.shape.last().unwrap_or(&1);
+    Ok(match worst(own, claimed) {
+        None => Some((ElementRef { op: last, row: 0, col: 0 }, f64::INFINITY)),
+        Some((i, d)) if d > tolerance => Some((ElementRef { op: last, row: i / cols, col: i % cols }, d)),
+        Some(_) => None,
+    })
+}
+
+/// A validator's answer to an output vote on element (`row`, `col`) of `claimed`: `Some(deviation)` when it
+/// is more than `tolerance` from an honest run of `input`, `None` when within it or when the output has no
+/// such element (the challenger asked about nothing).
+pub fn judge_element(
+    model: &Model,
+    input: &HostTensor,
+    claimed: &HostTensor,
+    row: usize,
+    col: usize,
+    tolerance: f64,
+) -> Result<Option<f64>> {
+    let honest = runtime::run(model, input, None)?;
+    let own = honest.output();
+    let cols = *claimed.shape.last().unwrap_or(&1);
+    let element = row * cols + col;
+    if col >= cols || element >= claimed.data.len() {
+        return Ok(None);
+    }
+    if own.shape != claimed.shape {
+        return Ok(Some(f64::INFINITY));
+    }
+    let d = deviation(own.data[element], claimed.data[element]);
+    Ok((d > tolerance).then_some(d))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deviation_is_the_distance_and_a_nan_is_equal_only_to_itself() {
+        assert_eq!(deviation(1.0, 1.5), 0.5);
+        assert_eq!(deviation(f32::NAN, f32::NAN), 0.0);
+        assert_eq!(deviation(1.0, f32::NAN), f64::INFINITY);
+        assert_eq!(deviation(f32::INFINITY, f32::INFINITY), 0.0);
+        assert_eq!(deviation(f32::INFINITY, f32::NEG_INFINITY), f64::INFINITY);
+        let own = HostTensor::new(vec![2, 3], vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
+        let mut claimed = own.clone();
+        claimed.data[4] += 0.25;
+        claimed.data[1] -= 0.125;
+        assert_eq!(worst(&own, &claimed), Some((4, 0.25)));
+        assert_eq!(worst(&own, &HostTensor::new(vec![3, 2], own.data.clone())), None);
+    }
+}
