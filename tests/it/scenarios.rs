@@ -138,6 +138,35 @@ async fn every_scenario_ends_as_expected_and_bonds_move_to_the_winner() {
     assert!(point.finding.starts_with("outside its sound region: op 3"), "{}", point.finding);
     assert_eq!(point.prover_delta_wei, "-1000000000000000000");
     assert_eq!(by("steering").outcome, Outcome::Refused);
+    // #18: triggers parked below a ReLU kink (by constants, or by the input) or in GELU's flat tail pass every
+    // element check and the first-order audit; the output vote slashes each: one vote, drawn once, three
+    // ballots, the prover's bond to the watcher (half burned)
+    for (name, admission) in
+        [("steering-kink", "output_vote"), ("steering-kink-input", "sound"), ("steering-gelu-flat", "output_vote")]
+    {
+        let k = by(name);
+        assert_eq!(k.outcome, Outcome::ProverSlashed, "{name}: {}", k.answer);
+        assert!(k.finding.starts_with("every element inside its region, output"), "{name}: {}", k.finding);
+        assert_eq!(k.level, "committee vote (output)", "{name}");
+        assert_eq!(
+            (k.prover_delta_wei.as_str(), k.watcher_delta_wei.as_str()),
+            ("-1000000000000000000", "500000000000000000")
+        );
+        let labels: Vec<&str> = k.tx_gas.iter().map(|t| t.label.as_str()).collect();
+        let count = |l: &str| labels.iter().filter(|x| **x == l).count();
+        assert_eq!(
+            (count("escalateOutput"), count("draw"), count("commit"), count("reveal"), count("resolve")),
+            (1, 1, 3, 3, 1),
+            "{name}: {labels:?}"
+        );
+        let d = k.details.as_ref().expect("steering figures");
+        assert_eq!(d["admission"], admission, "{name}: {d}");
+        // first order the trigger costs nothing (the MLP's own budget); the output moved by over a thousand
+        assert!(d["first_order"].as_f64().unwrap() < 1e-3 && d["moved"].as_f64().unwrap() > 1e3, "{name}: {d}");
+        if admission == "output_vote" {
+            assert!(d["all_orders"].as_f64().unwrap() > 1e3, "the all-orders audit prices the trigger: {d}");
+        }
+    }
     for honest in ["honest", "minilm-honest", "smollm2-honest"] {
         assert_eq!(by(honest).finding, "clean", "{honest}: the calibrated thresholds flag no honest element");
     }

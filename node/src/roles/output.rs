@@ -98,4 +98,32 @@ mod tests {
         assert_eq!(worst(&own, &claimed), Some((4, 0.25)));
         assert_eq!(worst(&own, &HostTensor::new(vec![3, 2], own.data.clone())), None);
     }
+
+    /// No honest claim goes to an output vote: runs of the MLP and of MiniLM in every execution configuration
+    /// this machine has (candle's kernels at two thread counts, every reference dot-product order) stay within
+    /// the tolerance each declares at registration, by a wide margin.
+    #[test]
+    fn honest_runs_in_every_configuration_are_within_the_declared_output_tolerance() {
+        use crate::model::{bert::Bert, fetch, MLP_TINY};
+        use crate::runtime::{Config, Runtime};
+        use crate::simulate::{MINILM_DECLARED_TOLERANCE, MINILM_SENTENCE, STEERING_DECLARED_TOLERANCE};
+        let bert = Bert::load(&fetch::minilm_dir(&fetch::default_cache_dir()).unwrap()).unwrap();
+        let sentences = [MINILM_SENTENCE, "The capital of France is Paris.", "Rust is a systems language."];
+        let mut cases: Vec<(Model, HostTensor, f64)> =
+            (0..8).map(|s| (MLP_TINY.generated(), MLP_TINY.input(s), STEERING_DECLARED_TOLERANCE)).collect();
+        for text in sentences {
+            let x = bert.encode(text).unwrap();
+            cases.push((bert.model(x.data.len()).unwrap(), x, MINILM_DECLARED_TOLERANCE));
+        }
+        for (m, x, declared) in &cases {
+            let mut worst = 0.0f64;
+            for config in Config::all().into_iter().filter(|c| c.available().is_ok()) {
+                let other = Runtime::with_config(m, config).unwrap().run(&m.graph, x, None).unwrap();
+                assert_eq!(off(m, x, other.output(), *declared).unwrap(), None, "{} in {config}", m.name);
+                worst = worst.max(super::worst(runtime::run(m, x, None).unwrap().output(), other.output()).unwrap().1);
+            }
+            assert!(worst < declared / 100.0, "{}: honest runs differ by {worst:e}", m.name);
+            eprintln!("{}: honest configurations differ by {worst:.2e} at most (declared {declared:e})", m.name);
+        }
+    }
 }

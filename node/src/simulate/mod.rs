@@ -19,7 +19,7 @@ use crate::chain::{self, ClaimStatus, Client, Deployment, GameOutcome, LocalChai
 use crate::model::bert::Bert;
 use crate::model::gguf_tokenizer::smollm2_chat_prompt;
 use crate::model::llama::Llama;
-use crate::model::steering::steering_mlp;
+use crate::model::steering::{kink_parked, parked_input, steering_mlp, Parking};
 use crate::model::{fetch, HostTensor, MlpConfig, Model, MLP_TINY};
 use crate::region::composition;
 use crate::region::profile::Profile;
@@ -149,6 +149,11 @@ pub enum Scenario {
     /// (reverts `ExactlyDecided`), then escalates a thresholded element at a block it ground for; the committee
     /// is drawn from a later block and votes it inside.
     EscalationGrinding,
+    /// A kink-parked steering twin of the MLP (issue #18), registered through the all-orders audit at the
+    /// attacker's chosen operating point: the prover writes the largest trigger value its acceptance region
+    /// admits, every element passes, the output moves by about 1,600; the watcher's output check finds it off
+    /// its declared tolerance and the output vote slashes the prover.
+    Kink(Parking),
     /// A cheat of the adversarial suite ([`Attack`]), played against the real protocol.
     Attack(Attack),
 }
@@ -176,13 +181,20 @@ impl Scenario {
 
     /// Every scenario: the base ones, then every attack.
     pub fn all() -> Vec<Scenario> {
-        Self::BASE.into_iter().chain(Attack::ALL.map(Scenario::Attack)).collect()
+        Self::BASE
+            .into_iter()
+            .chain(Parking::ALL.map(Scenario::Kink))
+            .chain(Attack::ALL.map(Scenario::Attack))
+            .collect()
     }
 
     /// Its name.
     pub fn name(self) -> &'static str {
         match self {
             Scenario::Attack(a) => a.name(),
+            Scenario::Kink(Parking::Constant) => "steering-kink",
+            Scenario::Kink(Parking::Input) => "steering-kink-input",
+            Scenario::Kink(Parking::GeluFlat) => "steering-gelu-flat",
             Scenario::Honest => "honest",
             Scenario::CorruptedElement => "corrupted-element",
             Scenario::FalseChallenge => "false-challenge",
@@ -213,7 +225,8 @@ impl Scenario {
             | Scenario::SteeringPoint
             | Scenario::SelfChallenge
             | Scenario::Copycat
-            | Scenario::WithheldData => Outcome::ProverSlashed,
+            | Scenario::WithheldData
+            | Scenario::Kink(_) => Outcome::ProverSlashed,
             Scenario::FalseChallenge | Scenario::LongRowRequest | Scenario::EscalationGrinding => {
                 Outcome::ChallengerSlashed
             }
@@ -356,6 +369,8 @@ struct Parties {
     watcher: Watcher,
     validators: Vec<Validator>,
     register: Option<Sent>,
+    /// The composition audit it was registered through (none: unaudited).
+    admitted: Option<crate::roles::Admitted>,
 }
 
 impl Parties {
@@ -377,15 +392,18 @@ impl World {
         audit: Option<(&HostTensor, f64)>,
     ) -> Result<Parties> {
         let (d, c) = (&self.deployment, &self.deployer);
-        let (registered, sent) = match audit {
+        let (registered, sent, admitted) = match audit {
             Some((at, declared)) => {
                 let (r, sent, admitted) =
                     RegisteredModel::register_audited(c, d, model, profile, uri, at, declared).await?;
                 tracing::info!(uri, admission = ?admitted.admission, sound = admitted.sound.budget, calibrated = admitted.calibrated.budget, "admitted");
-                (r, sent)
+                (r, sent, Some(admitted))
             }
             // unaudited: no tolerance declared, so no output votes (the undefended baselines)
-            None => RegisteredModel::register(c, d, model, profile, uri, 0.0).await?,
+            None => {
+                let (r, sent) = RegisteredModel::register(c, d, model, profile, uri, 0.0).await?;
+                (r, sent, None)
+            }
         };
         let registered = Arc::new(registered);
         let (pc, wc) = (self.prover.clone(), self.watcher.clone());
@@ -400,6 +418,7 @@ impl World {
             watcher: Watcher::new(wc, &self.deployment, registered).with_profile(profile)?,
             validators,
             register: Some(sent),
+            admitted,
         })
     }
 }
@@ -669,6 +688,36 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
                     detected: outcome == Outcome::Refused,
                     details: None,
                 }
+            }
+            Scenario::Kink(parking) => {
+                let steering = kink_parked(&MLP_TINY, *parking, 3)?;
+                // the attacker registers its network with the MLP family's calibrated limits, audited at the
+                // operating point it chooses (for the input-dependent trigger: one that leaves it far closed)
+                let profile = steering.borrowed_profile(&[MLP_STEERING_PROFILE, MINILM_PROFILE])?;
+                let at = parked_input(*parking, &MLP_TINY.input(1000), false);
+                let audit = Some((&at, STEERING_DECLARED_TOLERANCE));
+                let uri = format!("nao:{}", steering.model.name);
+                let parties = world.parties(steering.model.clone(), &profile, &uri, audit).await?;
+                // the claim: the attacker's input, the largest trigger the watcher's own judgement accepts
+                let input = parked_input(*parking, &MLP_TINY.input(1000 + i as u64), true);
+                let honest = crate::runtime::run(&steering.model, &input, None)?;
+                let injected = steering.accepted_injection(&honest, Some(&Profile::parse(&profile)?));
+                let (mut report, out) =
+                    play_with(&world, &parties, *s, input, Some(&mut steering.injector(injected))).await?;
+                let moved = crate::roles::output::worst(honest.output(), &out).map_or(f64::INFINITY, |w| w.1);
+                let a = parties.admitted.as_ref().expect("audited");
+                report.answer = format!(
+                    "admitted {:?} (audit: first order {:.2e}, all orders {:.2e}; declared {:.0e}); output moved by \
+                     {moved:.1} with every element inside its acceptance region",
+                    a.admission, a.sound.first_order, a.sound.budget, STEERING_DECLARED_TOLERANCE
+                );
+                report.details = Some(serde_json::json!({
+                    "admission": a.admission,
+                    "first_order": a.sound.first_order,
+                    "all_orders": a.sound.budget,
+                    "moved": moved,
+                }));
+                report
             }
             Scenario::LongRowRequest => {
                 let bert = Bert::load(&fetch::minilm_dir(&opts.cache_dir)?)?;
