@@ -371,6 +371,12 @@ pub struct WatcherBench {
     /// Median ratio of the spot-check (each repetition: a spot-check, then one plain inference).
     #[serde(default)]
     pub spot_median_ratio: f64,
+    /// Ratio of the composition audit at this input (sound tolerances: the forward reach of every op's
+    /// deviations, first order and all orders; the registration's work per tolerance set), each repetition an
+    /// audit then a plain inference (one repetition: it takes seconds to minutes); 0 for an output too wide for
+    /// the audit (an LM's logits).
+    #[serde(default)]
+    pub audit_median_ratio: f64,
 }
 
 /// The spot-check rate `nao bench` measures: one op in ten.
@@ -389,8 +395,9 @@ pub fn watcher_ratio(
     let other =
         crate::runtime::Runtime::with_config(model, Config::Dot(Order::Pairwise))?.run(&model.graph, input, None)?;
     let reps = reps.for_run(one_plain_run(&rt, &model.graph, input)?);
-    let (mut check, mut plain, mut ratios, mut spot, mut others) =
-        (f64::MAX, f64::MAX, Vec::new(), Vec::new(), Vec::new());
+    let (mut check, mut plain, mut ratios, mut spot, mut others, mut audits) =
+        (f64::MAX, f64::MAX, Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let auditable = trace.output().data.len() <= 4096;
     // one repetition: `work`, then a plain inference; the ratio of the two
     let timed = |work: &dyn Fn() -> usize| -> crate::Result<(f64, f64)> {
         let t = Instant::now();
@@ -409,6 +416,12 @@ pub fn watcher_ratio(
         spot.push(c / p);
         let (c, p) = timed(&|| check_all(model, Some(&rt), &other, None))?;
         others.push(c / p);
+        // registration's work, long against an inference: timed once
+        if auditable && audits.is_empty() {
+            let audit = || crate::region::composition::audit(model, &trace, f64::INFINITY).map_or(0, |a| a.ops.len());
+            let (c, p) = timed(&audit)?;
+            audits.push(c / p);
+        }
     }
     Ok(WatcherBench {
         model: model.name.clone(),
@@ -421,6 +434,7 @@ pub fn watcher_ratio(
         other_kernel_median_ratio: median(&mut others),
         spot_rate: SPOT_CHECK_RATE,
         spot_median_ratio: median(&mut spot),
+        audit_median_ratio: if audits.is_empty() { 0.0 } else { median(&mut audits) },
     })
 }
 

@@ -408,6 +408,13 @@ impl Report {
                 w.model, w.other_kernel_median_ratio
             );
         }
+        for w in self.watcher_ratio.iter().filter(|w| w.audit_median_ratio > 0.0) {
+            let _ = writeln!(
+                s,
+                "| composition audit[{}] / one inference | {:.2} | recorded | — |",
+                w.model, w.audit_median_ratio
+            );
+        }
         for r in &self.peak_memory {
             let _ = writeln!(s, "| peak memory[{}, {}] | {:.0} MiB | recorded | — |", r.role, r.model, r.peak_rss_mib);
         }
@@ -722,6 +729,7 @@ mod tests {
                 other_kernel_median_ratio: 9.0,
                 spot_rate: 0.1,
                 spot_median_ratio: 0.9,
+                audit_median_ratio: 20.0,
             }],
             peak_memory: vec![],
             overhead_vs_prompt: vec![posting("smollm2", 16, 1.02)],

@@ -431,13 +431,15 @@ fn print_text(r: &Report) {
     );
     for w in &r.watcher_ratio {
         println!(
-            "watcher_ratio[{}]: {:.2} median, {:.2} best (checking {} elements {:.0} ms, one plain inference {:.0} ms)",
+            "watcher_ratio[{}]: {:.2} median, {:.2} best (checking {} elements {:.0} ms, one plain inference {:.0} ms); \
+             composition audit {:.2} inferences",
             w.model,
             w.median_ratio,
             w.ratio,
             w.elements,
             w.check_s * 1e3,
-            w.plain_s * 1e3
+            w.plain_s * 1e3,
+            w.audit_median_ratio
         );
     }
     for m in &r.peak_memory {
