@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use nao::attack::Attack;
+use nao::model::steering::Parking;
 use nao::model::fetch::default_cache_dir;
 use nao::simulate::{Report, Scenario, SimulateOptions};
 
@@ -17,7 +18,8 @@ use super::simulate::play;
 ///
 /// Attacks: model-swap, int8-weights, int4-weights, fp16-activations, bf16-activations, norm-dropped,
 /// epsilon-changed, gelu-approximated, layer-skipped, embedding-altered, single-weight, bound-aware,
-/// steering (the non-composability construction: undefended, point region, audit), or all.
+/// steering (the non-composability construction: undefended, point region, audit, and the kink-parked
+/// triggers the output vote catches), or all.
 ///
 /// Examples:
 ///   nao attack all --report attacks.json
@@ -46,7 +48,10 @@ fn scenarios_of(name: &str) -> eyre::Result<Vec<Scenario>> {
             v.extend(scenarios_of("steering")?);
             v
         }
-        "steering" => vec![Scenario::SteeringUndefended, Scenario::SteeringPoint, Scenario::Steering],
+        "steering" => vec![Scenario::SteeringUndefended, Scenario::SteeringPoint, Scenario::Steering]
+            .into_iter()
+            .chain(Parking::ALL.map(Scenario::Kink))
+            .collect(),
         n => vec![Scenario::Attack(Attack::from_name(n).ok_or_else(|| eyre::eyre!("unknown attack `{n}`"))?)],
     })
 }
