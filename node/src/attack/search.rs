@@ -151,13 +151,13 @@ pub fn push_to_flip(model: &Model, regions: &Regions, input: &HostTensor) -> Res
 /// The gradients of (runner-up − top) of the first output row at the honest run `honest`, for every trace
 /// tensor, and the honest top class.
 fn flip_directions(model: &Model, honest: &Trace) -> Result<(Vec<Vec<f32>>, usize)> {
-    let out = honest.output();
-    let cols = *out.shape.last().unwrap_or(&1);
-    let (top, second) = top2(&out.data[..cols]);
-    let mut seed = vec![0.0f32; out.data.len()];
-    seed[second] = 1.0;
-    seed[top] = -1.0;
-    Ok((gradients(model, honest, seed)?, top))
+    let (t, offset, cols) = score_row(model, honest);
+    let scores = &honest.tensors[t];
+    let (top, second) = top2(&scores.data[offset..offset + cols]);
+    let mut seed = vec![0.0f32; scores.data.len()];
+    seed[offset + second] = 1.0;
+    seed[offset + top] = -1.0;
+    Ok((gradients_at(model, honest, t, seed)?, top))
 }
 
 /// Runs `input` with every op's output pushed along the signs of `grads` as far as `regions` accept.
@@ -209,6 +209,58 @@ fn push(regions: &Regions, node: &Node, ops: &[&HostTensor], out: &mut HostTenso
     out.data.iter_mut().enumerate().for_each(|(e, y)| *y = (base.data[e] as f64 + dir[e] as f64 * lo[e]) as f32);
 }
 
+/// The affordable push for transformers: every element of `out` moved along `dir` by what its acceptance
+/// region has left, in one step per op: its tolerance (`B_e`, or `T_e` of the profile) less its current
+/// distance from the region's centre (`ratio * B_e`), times 0.95; the elements `regions` still rejects (the
+/// bound moved with the step's rounding) are halved, at most six times, then left where they were. About six
+/// region checks per op, against ~31 for [`push`]'s per-element bisection.
+fn push_scaled(regions: &Regions, node: &Node, ops: &[&HostTensor], out: &mut HostTensor, dir: &[f32]) {
+    let tol = match regions {
+        Regions::Defended(p) => composition::Tolerances::Calibrated(p),
+        Regions::Undefended => return push(regions, node, ops, out, dir),
+    };
+    let (Some(t), Some(b), Some(at)) = (
+        composition::element_tolerances(node, ops, out, tol),
+        composition::element_bounds(node, ops, out),
+        ops::check(node, ops, out),
+    ) else {
+        return;
+    };
+    let base = out.clone();
+    let mut step: Vec<f64> = (0..base.data.len())
+        .map(|e| {
+            let r = at.elements[e].ratio;
+            let left = if r.is_finite() { t[e] - r * b[e] } else { 0.0 };
+            0.95 * left.max(0.0) * f64::from(dir[e])
+        })
+        .collect();
+    for _ in 0..7 {
+        let mut moved = base.clone();
+        moved.data.iter_mut().zip(&step).for_each(|(y, s)| *y = (f64::from(*y) + s) as f32);
+        let Some(ok) = regions.accepted(node, ops, &moved) else { return };
+        if ok.iter().all(|o| *o) {
+            *out = moved;
+            return;
+        }
+        ok.iter().zip(step.iter_mut()).filter(|(o, _)| !**o).for_each(|(_, s)| *s *= 0.5);
+    }
+}
+
+/// The score row a flip is about: for a graph with an Argmax (a language model), the last row of the first
+/// Argmax's logits (the first generated token); otherwise the first row of the output. (Trace index, offset,
+/// length.)
+fn score_row(model: &Model, trace: &Trace) -> (usize, usize, usize) {
+    let logits = model.graph.nodes.iter().find(|n| n.op == Op::Argmax).and_then(|n| match n.inputs[0] {
+        Src::Trace(t) => Some(t as usize),
+        Src::Weight(_) => None,
+    });
+    let t = logits.unwrap_or(trace.tensors.len() - 1);
+    let x = &trace.tensors[t];
+    let cols = *x.shape.last().unwrap_or(&1);
+    let offset = if logits.is_some() { x.data.len() - cols } else { 0 };
+    (t, offset, cols)
+}
+
 /// The two largest entries of `row`: (top, runner-up).
 pub fn top2(row: &[f32]) -> (usize, usize) {
     let top = (0..row.len()).max_by(|a, b| row[*a].total_cmp(&row[*b])).unwrap_or(0);
@@ -220,9 +272,14 @@ pub fn top2(row: &[f32]) -> (usize, usize) {
 /// audit's reverse pass (every op of the IR; at a ReLU's exact kink the open side, where a push opens the
 /// unit).
 pub fn gradients(model: &Model, trace: &Trace, seed: Vec<f32>) -> Result<Vec<Vec<f32>>> {
+    gradients_at(model, trace, trace.tensors.len() - 1, seed)
+}
+
+/// [`gradients`] of `seed · trace.tensors[at]` (a tensor inside the graph, e.g. an LM's logits).
+pub fn gradients_at(model: &Model, trace: &Trace, at: usize, seed: Vec<f32>) -> Result<Vec<Vec<f32>>> {
     let mut grads: Vec<Vec<f32>> = trace.tensors.iter().map(|t| vec![0.0; t.data.len()]).collect();
     let mut seeds: Vec<Option<Vec<f64>>> = vec![None; trace.tensors.len()];
-    *seeds.last_mut().expect("a trace has an output") = Some(seed.iter().map(|v| *v as f64).collect());
+    seeds[at] = Some(seed.iter().map(|v| *v as f64).collect());
     let left = composition::reverse(model, trace, seeds, 1, |i, _, _, gy| {
         grads[i + 1] = gy.iter().map(|v| *v as f32).collect();
         Ok(())
@@ -280,6 +337,94 @@ pub fn bound_aware(model: &Model, profile: &Profile, inputs: &[HostTensor]) -> R
         median_closed_defended: median(&mut closed_d),
         median_closed_undefended: median(&mut closed_u),
     })
+}
+
+/// What the bound-aware push did to a real model over a set of prompts ([`bound_aware_push`]).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BoundAwarePush {
+    /// Model name.
+    pub model: String,
+    /// Prompts attacked.
+    pub prompts: usize,
+    /// A language model: prompts whose first generated token flipped with every element inside its calibrated
+    /// acceptance region.
+    pub flipped: usize,
+    /// Of those, the ones the token audit names (its calibrated first-order budget reaches the token's margin):
+    /// the near ties no tolerance-based verifier pins down.
+    pub flipped_named: usize,
+    /// Prompts whose output moved by more than the declared output tolerance: what the output vote slashes.
+    pub beyond_tolerance: usize,
+    /// Elements of the attacked traces the watcher flagged (0: the push stays inside by construction).
+    pub flagged: usize,
+    /// Median over prompts of the largest output change.
+    pub median_moved: f64,
+    /// The largest output change over all prompts.
+    pub max_moved: f64,
+    /// The declared output tolerance it is compared with.
+    pub declared: f64,
+}
+
+/// The bound-aware push on a real model, one prompt per case (its graph and input), affordable on a
+/// transformer ([`push_scaled`]: one step per op from each element's tolerance): every op's output moved as
+/// far as the calibrated `profile` accepts, along the gradient of (runner-up − top) of the first generated
+/// token for a language model, or away from the honest output (the gradient of `−honest · output`) for an
+/// embedding model; later ops compute from the pushed values. Counts flips (and whether the token audit
+/// names them), outputs moved beyond `declared`, and every element the watcher would flag.
+pub fn bound_aware_push(cases: &[(Model, HostTensor)], profile: &Profile, declared: f64) -> Result<BoundAwarePush> {
+    let regions = Regions::Defended(Box::new(profile.clone()));
+    let mut r = BoundAwarePush {
+        model: cases.first().map_or_else(String::new, |(m, _)| m.name.clone()),
+        prompts: cases.len(),
+        flipped: 0,
+        flipped_named: 0,
+        beyond_tolerance: 0,
+        flagged: 0,
+        median_moved: 0.0,
+        max_moved: 0.0,
+        declared,
+    };
+    let mut moved = Vec::new();
+    let bar = indicatif::ProgressBar::new(cases.len() as u64);
+    for (model, input) in cases {
+        let honest = runtime::run(model, input, None)?;
+        let lm = model.graph.nodes.iter().any(|n| n.op == Op::Argmax);
+        let (grads, top) = if lm {
+            flip_directions(model, &honest)?
+        } else {
+            let seed = honest.output().data.iter().map(|v| -v).collect();
+            (gradients(model, &honest, seed)?, 0)
+        };
+        let regions = regions.clone();
+        let mut cheat = super::Cheat::rewrite(model, move |i, node, ops, out| {
+            let dir: Vec<f32> = grads[i + 1].iter().map(|g| g.signum() * (*g != 0.0) as u8 as f32).collect();
+            push_scaled(&regions, node, ops, out, &dir);
+        });
+        let t = cheat.run(input)?;
+        for (i, n) in model.graph.nodes.iter().enumerate() {
+            if let Some(j) = profile.judge(n, &operands(model, &t, n), &t.tensors[i + 1]) {
+                r.flagged += j.breaches.len();
+            }
+        }
+        let d = crate::roles::output::worst(honest.output(), t.output()).map_or(f64::INFINITY, |w| w.1);
+        moved.push(d);
+        r.beyond_tolerance += usize::from(d > declared);
+        if lm {
+            let (s, offset, cols) = score_row(model, &t);
+            if top2(&t.tensors[s].data[offset..offset + cols]).0 != top {
+                r.flipped += 1;
+                let audit = composition::audit_tokens(model, &honest, composition::Tolerances::Calibrated(profile))?;
+                let rows = honest.tensors[s].data.len() / cols;
+                let argmax = model.graph.nodes.iter().position(|n| n.op == Op::Argmax);
+                let first = audit.iter().find(|a| Some(a.op) == argmax && a.row == rows - 1);
+                r.flipped_named += usize::from(first.is_some_and(|a| a.first_order >= a.margin));
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    r.max_moved = moved.iter().copied().fold(0.0, f64::max);
+    r.median_moved = median(&mut moved);
+    Ok(r)
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -341,5 +486,24 @@ mod tests {
         // the attack does push: the gap closes a little, and more without the defense
         assert!(r.median_closed_defended > 0.0, "{r:?}");
         assert!(r.median_closed_undefended >= r.median_closed_defended, "{r:?}");
+    }
+
+    /// The transformer push (issue #18) stays inside every calibrated region of MiniLM and moves its embedding
+    /// by less than the tolerance MiniLM declares: within the regions, nothing the output vote would catch.
+    #[test]
+    fn the_transformer_push_stays_inside_minilm_regions_and_within_its_declared_tolerance() {
+        use crate::model::{bert::Bert, fetch};
+        let bert = Bert::load(&fetch::minilm_dir(&fetch::default_cache_dir()).unwrap()).unwrap();
+        let cases: Vec<(Model, HostTensor)> = ["Why does rain matter?", "Describe a river to a child."]
+            .iter()
+            .map(|t| {
+                let x = bert.encode(t).unwrap();
+                (bert.model(x.data.len()).unwrap(), x)
+            })
+            .collect();
+        let p = Profile::parse(crate::simulate::MINILM_PROFILE).unwrap();
+        let r = bound_aware_push(&cases, &p, crate::simulate::MINILM_DECLARED_TOLERANCE).unwrap();
+        assert_eq!((r.flagged, r.beyond_tolerance, r.flipped), (0, 0, 0), "{r:?}");
+        assert!(r.median_moved > 1e-4 && r.max_moved < r.declared, "the push moves the embedding: {r:?}");
     }
 }

@@ -5,8 +5,10 @@ use std::path::PathBuf;
 use clap::Args;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use nao::attack::Attack;
-use nao::model::steering::Parking;
 use nao::model::fetch::default_cache_dir;
+use nao::model::steering::Parking;
+
+use super::models::ModelName;
 use nao::simulate::{Report, Scenario, SimulateOptions};
 
 use super::simulate::play;
@@ -19,7 +21,9 @@ use super::simulate::play;
 /// Attacks: model-swap, int8-weights, int4-weights, fp16-activations, bf16-activations, norm-dropped,
 /// epsilon-changed, gelu-approximated, layer-skipped, embedding-altered, single-weight, bound-aware,
 /// steering (the non-composability construction: undefended, point region, audit, and the kink-parked
-/// triggers the output vote catches), or all.
+/// triggers the output vote catches), or all. Off-chain: bound-aware-minilm and bound-aware-smollm2 push every
+/// op of a real transformer as far as its calibrated region accepts over `--prompts` held-out prompts and count
+/// what moved (MiniLM's embedding beyond its declared tolerance, SmolLM2's first token flipped).
 ///
 /// Examples:
 ///   nao attack all --report attacks.json
@@ -38,6 +42,32 @@ pub struct AttackArgs {
     /// Cache directory for model weights [default: $NAO_CACHE or ~/.cache/nao].
     #[arg(long)]
     cache_dir: Option<PathBuf>,
+    /// Prompts of the transformer bound-aware pushes (held-out prompts, as `nao calibrate --holdout`).
+    #[arg(long, default_value_t = 100)]
+    prompts: usize,
+}
+
+/// The bound-aware push on a real transformer (`bound-aware-minilm`, `bound-aware-smollm2`), off-chain.
+fn push_transformer(name: &str, prompts: usize) -> eyre::Result<bool> {
+    use nao::simulate::{MINILM_DECLARED_TOLERANCE, MINILM_PROFILE, SMOLLM2_PROFILE};
+    let (which, profile, declared) = match name {
+        "bound-aware-minilm" => (ModelName::Minilm, MINILM_PROFILE, MINILM_DECLARED_TOLERANCE),
+        // tokens: any other token is off by at least 1
+        "bound-aware-smollm2" => (ModelName::Smollm2, SMOLLM2_PROFILE, 0.5),
+        _ => return Ok(false),
+    };
+    let loaded = which.load(1)?;
+    let set = super::calibrate::prompts(&super::calibrate::HELD_OUT_TEMPLATES, prompts);
+    let cases: Vec<_> = set.iter().map(|p| (loaded.prepare)(p)).collect::<eyre::Result<_>>()?;
+    let profile = nao::region::profile::Profile::parse(profile)?;
+    let r = nao::attack::search::bound_aware_push(&cases, &profile, declared)?;
+    println!(
+        "{name}: {} prompts; first token flipped {} (named by the token audit {}); output beyond the declared {:e} \
+         in {} (each slashed by the output vote); elements flagged {}; output moved median {:.2e}, max {:.2e}",
+        r.prompts, r.flipped, r.flipped_named, r.declared, r.beyond_tolerance, r.flagged, r.median_moved, r.max_moved
+    );
+    println!("{}", serde_json::to_string(&r)?);
+    Ok(true)
 }
 
 /// The scenarios an attack name stands for.
@@ -59,12 +89,20 @@ fn scenarios_of(name: &str) -> eyre::Result<Vec<Scenario>> {
 impl AttackArgs {
     pub async fn run(self) -> eyre::Result<i32> {
         let mut scenarios = if self.no_controls { vec![] } else { vec![Scenario::Honest, Scenario::MiniLmHonest] };
+        let mut pushed = false;
         for a in &self.attacks {
+            if tokio::task::block_in_place(|| push_transformer(a, self.prompts))? {
+                pushed = true;
+                continue;
+            }
             for s in scenarios_of(a)? {
                 if !scenarios.contains(&s) {
                     scenarios.push(s);
                 }
             }
+        }
+        if pushed && scenarios.len() <= 2 {
+            return Ok(0); // only off-chain pushes asked for
         }
         let opts = SimulateOptions {
             scenarios,

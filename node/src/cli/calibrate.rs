@@ -74,7 +74,7 @@ const CALIBRATION_TEMPLATES: [&str; 4] =
     ["What is {}?", "Explain {} in one sentence.", "Write a short poem about {}.", "Give three facts about {}."];
 
 /// Prompt templates of the held-out set (no overlap with calibration).
-const HELD_OUT_TEMPLATES: [&str; 5] = [
+pub(super) const HELD_OUT_TEMPLATES: [&str; 5] = [
     "Why does {} matter?",
     "Describe {} to a child.",
     "What is the history of {}?",
@@ -82,7 +82,7 @@ const HELD_OUT_TEMPLATES: [&str; 5] = [
     "Tell me a surprising fact about {}.",
 ];
 
-fn prompts(templates: &[&str], n: usize) -> Vec<String> {
+pub(super) fn prompts(templates: &[&str], n: usize) -> Vec<String> {
     // subjects vary fastest so a short set still spans topics
     (0..n)
         .map(|i| templates[(i / SUBJECTS.len()) % templates.len()].replace("{}", SUBJECTS[i % SUBJECTS.len()]))

@@ -294,6 +294,18 @@ fn propagate(
     Ok(out)
 }
 
+/// Each element's tolerance of one op under `tol` (its sound bound `B_e`, or its calibrated threshold `T_e`),
+/// `None` for an op without a region check.
+pub fn element_tolerances(
+    node: &Node,
+    operands: &[&HostTensor],
+    out: &HostTensor,
+    tol: Tolerances<'_>,
+) -> Option<Vec<f64>> {
+    let bounds = element_bounds(node, operands, out)?;
+    tolerances(node, operands, out, &bounds, tol).ok()
+}
+
 /// Each element's tolerance of one op under `tol`, from its sound bounds `bounds`.
 fn tolerances(
     node: &Node,

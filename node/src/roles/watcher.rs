@@ -746,6 +746,13 @@ impl Watcher {
                     Advance::ProverToMove(g.proverLeft - elapsed)
                 }
             }
+            Phase::Pick | Phase::Element if now.saturating_sub(g.turnStart) > g.challengerLeft => {
+                // this watcher's own clock ran out (it was down, or too slow): the game is lost; ending it
+                // settles the bond instead of retrying a move the contract refuses forever
+                let (outcome, sent) = self.timeout(game).await?;
+                tracing::warn!(%game, outcome, "this watcher's clock ran out: game ended");
+                Advance::Moved(Box::new(sent))
+            }
             Phase::Pick => Advance::Moved(Box::new(self.pick(game, d.at).await?)),
             Phase::Element if d.escalate => {
                 tracing::info!(%game, at = ?d.at, "escalating to the committee");
