@@ -141,9 +141,12 @@ async fn every_scenario_ends_as_expected_and_bonds_move_to_the_winner() {
     // #18: triggers parked below a ReLU kink (by constants, or by the input) or in GELU's flat tail pass every
     // element check and the first-order audit; the output vote slashes each: one vote, drawn once, three
     // ballots, the prover's bond to the watcher (half burned)
-    for (name, admission) in
-        [("steering-kink", "output_vote"), ("steering-kink-input", "sound"), ("steering-gelu-flat", "output_vote")]
-    {
+    for (name, admission) in [
+        ("steering-kink", "output_vote"),
+        ("steering-kink-input", "sound"),
+        ("steering-gelu-flat", "output_vote"),
+        ("steering-minilm-kink", "output_vote"),
+    ] {
         let k = by(name);
         assert_eq!(k.outcome, Outcome::ProverSlashed, "{name}: {}", k.answer);
         assert!(k.finding.starts_with("every element inside its region, output"), "{name}: {}", k.finding);
@@ -154,15 +157,14 @@ async fn every_scenario_ends_as_expected_and_bonds_move_to_the_winner() {
         );
         let labels: Vec<&str> = k.tx_gas.iter().map(|t| t.label.as_str()).collect();
         let count = |l: &str| labels.iter().filter(|x| **x == l).count();
-        assert_eq!(
-            (count("escalateOutput"), count("draw"), count("commit"), count("reveal"), count("resolve")),
-            (1, 1, 3, 3, 1),
-            "{name}: {labels:?}"
-        );
+        // seats are drawn with replacement: a member drawn twice commits once
+        assert_eq!((count("escalateOutput"), count("draw"), count("resolve")), (1, 1, 1), "{name}: {labels:?}");
+        assert!((1..=3).contains(&count("commit")) && count("commit") == count("reveal"), "{name}: {labels:?}");
         let d = k.details.as_ref().expect("steering figures");
         assert_eq!(d["admission"], admission, "{name}: {d}");
-        // first order the trigger costs nothing (the MLP's own budget); the output moved by over a thousand
-        assert!(d["first_order"].as_f64().unwrap() < 1e-3 && d["moved"].as_f64().unwrap() > 1e3, "{name}: {d}");
+        // first order (calibrated) the trigger costs nothing: the base model's own budget, within the declared
+        // tolerance; the output moved by over a thousand
+        assert!(d["first_order"].as_f64().unwrap() < 1e-2 && d["moved"].as_f64().unwrap() > 1e3, "{name}: {d}");
         if admission == "output_vote" {
             assert!(d["all_orders"].as_f64().unwrap() > 1e3, "the all-orders audit prices the trigger: {d}");
         }

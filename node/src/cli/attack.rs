@@ -81,6 +81,7 @@ fn scenarios_of(name: &str) -> eyre::Result<Vec<Scenario>> {
         "steering" => vec![Scenario::SteeringUndefended, Scenario::SteeringPoint, Scenario::Steering]
             .into_iter()
             .chain(Parking::ALL.map(Scenario::Kink))
+            .chain([Scenario::MiniLmKink])
             .collect(),
         n => vec![Scenario::Attack(Attack::from_name(n).ok_or_else(|| eyre::eyre!("unknown attack `{n}`"))?)],
     })

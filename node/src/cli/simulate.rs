@@ -25,7 +25,7 @@ pub struct SimulateArgs {
     /// Play only these scenarios (honest, corrupted-element, false-challenge, corrupted-bisection,
     /// silent-prover, minilm-honest, minilm-corrupted, smollm2-honest, steering-undefended, steering-point,
     /// steering, self-challenge, copycat, withheld-fine-trace, long-row-request, escalation-grinding,
-    /// steering-kink, steering-kink-input, steering-gelu-flat, and the attacks of `nao attack`: model-swap,
+    /// steering-kink, steering-kink-input, steering-gelu-flat, steering-minilm-kink, and the attacks of `nao attack`: model-swap,
     /// int8-weights, int4-weights, fp16-activations, bf16-activations, norm-dropped, epsilon-changed,
     /// gelu-approximated, layer-skipped, embedding-altered, single-weight, bound-aware); default all.
     #[arg(long = "scenario")]

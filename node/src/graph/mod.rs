@@ -460,9 +460,20 @@ impl GraphBuilder {
         Self { graph: Graph { input_shape, weight_shapes, nodes: Vec::new(), segments: Vec::new() } }
     }
 
+    /// Continues `graph` (its segments kept), with weights of `more_weights` after its own.
+    pub fn extend(mut graph: Graph, more_weights: Vec<Vec<usize>>) -> Self {
+        graph.weight_shapes.extend(more_weights);
+        Self { graph }
+    }
+
     /// Appends a node; returns its output as an operand.
     pub fn push<const N: usize, const R: usize>(&mut self, op: Op, inputs: [Src; N], shape: [usize; R]) -> Src {
-        self.graph.nodes.push(Node { op, inputs: inputs.to_vec(), shape: shape.to_vec() });
+        self.push_node(Node { op, inputs: inputs.to_vec(), shape: shape.to_vec() })
+    }
+
+    /// Appends `node`; returns its output as an operand.
+    pub fn push_node(&mut self, node: Node) -> Src {
+        self.graph.nodes.push(node);
         Src::Trace(self.graph.nodes.len() as u32)
     }
 

@@ -142,21 +142,36 @@ impl Parking {
 pub const KINK_AMPLIFIER: f32 = 32.0;
 
 /// Builds a kink-parked steering twin of the 3-layer MLP `cfg` (the note's construction beyond first order):
-/// the MLP's own ops, then a trigger branch from the input added into output `target`. The branch: `v = x Wv
-/// + bv` holds two constant units (`1`, from the bias) and a copy of the input (its first feature plus 1 for
-/// [`Parking::Input`]); the trigger's dot product is `c * 1 - c * 1 + small terms of v` (see
-/// [`Parking::constants`]), its bias parks it at `-offset`, its activation (ReLU, or GELU) is exactly 0 (or
-/// about `1e-9`) on honest runs; two `KINK_AMPLIFIER` layers carry it into `target`. At the operating point
-/// its activation's slope is 0, so the first-order audit prices it at nothing; a value inside the trigger's
-/// sound region opens it. `trigger_node` is the trigger's MatMul.
+/// the MLP, and a trigger branch from its input into output `target` ([`kink_branch`]).
 pub fn kink_parked(cfg: &MlpConfig, parking: Parking, target: usize) -> Result<Steering> {
     assert_eq!(cfg.dims.len(), 4, "a 3-layer MLP");
-    let (d0, o, rows) = (cfg.dims[0], cfg.dims[3], cfg.rows);
+    kink_branch(&cfg.generated(), 0, parking, target, &format!("mlp-{}", parking.name()))
+}
+
+/// Builds a kink-parked steering twin of `base` (any model whose output is `[rows, o]`), named `name`: its own
+/// ops, then a trigger branch reading trace tensor `reads` (`[rows, d]`; the input, or for a transformer its
+/// output) and added into output column `target`. The branch: `v = x Wv + bv` holds two constant units (`1`,
+/// from the bias) and a copy of `x` (its first feature plus 1 for [`Parking::Input`]); the trigger's dot
+/// product is `c * 1 - c * 1 + small terms of v` (see [`Parking::constants`]), its bias parks it at
+/// `-offset`, its activation (ReLU, or GELU) is exactly 0 on honest runs; two `KINK_AMPLIFIER` layers carry
+/// it into `target`. At the operating point its activation's slope is 0, so the first-order audit prices it
+/// at nothing; a value inside the trigger's sound region opens it. A base of one segment per op keeps that
+/// layout; otherwise the branch is one segment more. `trigger_node` is the trigger's MatMul.
+pub fn kink_branch(base: &Model, reads: usize, parking: Parking, target: usize, name: &str) -> Result<Steering> {
+    let g0 = &base.graph;
+    let x_shape = if reads == 0 { g0.input_shape.clone() } else { g0.nodes[reads - 1].shape.clone() };
+    let out_shape = g0.nodes.last().expect("a graph has nodes").shape.clone();
+    // a vector is one row (MiniLM's pooled embedding)
+    let lead = x_shape[..x_shape.len().saturating_sub(1)].to_vec();
+    let (Some(&d0), Some(&o)) = (x_shape.last(), out_shape.last()) else {
+        return Err(crate::Error::Config(format!("a trigger branch reads {x_shape:?} into {out_shape:?}")));
+    };
+    if out_shape[..out_shape.len() - 1] != lead[..] {
+        return Err(crate::Error::Config(format!("a trigger branch reads {x_shape:?} into {out_shape:?}")));
+    }
     let (c, offset) = parking.constants();
     let k = d0 + 2;
-    let mut weights = cfg.generate_weights();
-    let mut names = cfg.weight_names();
-    // v = x Wv + bv: units 0, 1 constant (zero weights, bias 1); unit 2 + j copies input feature j
+    // v = x Wv + bv: units 0, 1 constant (zero weights, bias 1); unit 2 + j copies feature j
     let mut wv = vec![0.0f32; k * d0];
     (0..d0).for_each(|j| wv[(2 + j) * d0 + j] = 1.0);
     let mut bv = vec![0.0f32; k];
@@ -179,33 +194,39 @@ pub fn kink_parked(cfg: &MlpConfig, parking: Parking, target: usize) -> Result<S
         HostTensor::new(vec![1, 1], vec![KINK_AMPLIFIER]),
         HostTensor::new(vec![o, 1], wout),
     ];
-    let first = weights.len() as u32;
+    let first = base.weights.len() as u32;
+    let mut names = base.weight_names.clone();
     names.extend((0..branch.len()).map(|i| format!("trigger.{i}")));
-    weights.extend(branch);
-    let shapes = weights.iter().map(|w| w.shape.clone()).collect();
-    let mut g = GraphBuilder::new(vec![rows, d0], shapes);
-    // the MLP, op for op
-    let mut x = Src::Trace(0);
-    for l in 0..3 {
-        let width = cfg.dims[l + 1];
-        x = g.linear(x, Src::Weight(2 * l as u32), Src::Weight(2 * l as u32 + 1), [rows, width]);
-        if l < 2 {
-            x = g.push(Op::Relu, [x], [rows, width]);
+    let mut weights = base.weights.to_vec();
+    weights.extend(branch.iter().cloned());
+    let per_op = g0.segments.len() == g0.nodes.len();
+    let mut g = GraphBuilder::extend(g0.clone(), branch.iter().map(|w| w.shape.clone()).collect());
+    let push = |g: &mut GraphBuilder, op: Op, inputs: &[Src], cols: usize| {
+        let shape = lead.iter().copied().chain([cols]).collect();
+        let y = g.push_node(crate::graph::Node { op, inputs: inputs.to_vec(), shape });
+        if per_op {
+            g.end_segment();
         }
-    }
-    let v = g.linear(Src::Trace(0), Src::Weight(first), Src::Weight(first + 1), [rows, k]);
-    let t = g.push(Op::MatMul, [v, Src::Weight(first + 2)], [rows, 1]);
+        y
+    };
+    let w = |i: u32| Src::Weight(first + i);
+    let v = push(&mut g, Op::MatMul, &[Src::Trace(reads as u32), w(0)], k);
+    let v = push(&mut g, Op::Add, &[v, w(1)], k);
+    let t = push(&mut g, Op::MatMul, &[v, w(2)], 1);
     let trigger_node = match t {
         Src::Trace(i) => i as usize - 1,
         Src::Weight(_) => unreachable!("push returns a trace operand"),
     };
-    let t = g.push(Op::Add, [t, Src::Weight(first + 3)], [rows, 1]);
+    let t = push(&mut g, Op::Add, &[t, w(3)], 1);
     let act = if parking == Parking::GeluFlat { Op::Gelu } else { Op::Relu };
-    let t = g.push(act, [t], [rows, 1]);
-    let t = g.push(Op::MatMul, [t, Src::Weight(first + 4)], [rows, 1]);
-    let t = g.push(Op::MatMul, [t, Src::Weight(first + 5)], [rows, o]);
-    g.push(Op::Add, [x, t], [rows, o]);
-    let model = Model::new(&format!("mlp-{}", parking.name()), g.finish(), names, weights)?;
+    let t = push(&mut g, act, &[t], 1);
+    let t = push(&mut g, Op::MatMul, &[t, w(4)], 1);
+    let t = push(&mut g, Op::MatMul, &[t, w(5)], o);
+    push(&mut g, Op::Add, &[Src::Trace(g0.nodes.len() as u32), t], o);
+    if !per_op && !g0.segments.is_empty() {
+        g.end_segment();
+    }
+    let model = Model::new(name, g.finish(), names, weights)?;
     Ok(Steering { model, trigger_node, trigger_col: 0, target })
 }
 
@@ -263,8 +284,8 @@ impl Steering {
         let node = &self.model.graph.nodes[self.trigger_node];
         let ops_in = operands(&self.model, honest, node);
         let out = &honest.tensors[self.trigger_node + 1];
-        let cols = node.shape[1];
-        (0..node.shape[0])
+        let cols = *node.shape.last().expect("an op output has a shape");
+        (0..out.data.len() / cols)
             .map(|r| {
                 let at = r * cols + self.trigger_col;
                 let y0 = out.data[at];
@@ -314,7 +335,7 @@ impl Steering {
 
     /// A tamper hook that writes `injected` into the trigger column of every row.
     pub fn injector(&self, injected: Vec<f32>) -> impl FnMut(usize, &mut HostTensor) + '_ {
-        let cols = self.model.graph.nodes[self.trigger_node].shape[1];
+        let cols = *self.model.graph.nodes[self.trigger_node].shape.last().expect("an op output has a shape");
         move |op, t| {
             if op == self.trigger_node {
                 for (r, e) in injected.iter().enumerate() {
@@ -444,6 +465,49 @@ mod tests {
                 admitted.calibrated.budget,
                 admitted.admission,
                 injected.iter().zip(&honest.tensors[s.trigger_node + 1].data).map(|(a, b)| a - b).fold(0.0, f32::max),
+            );
+        }
+    }
+
+    /// The transformer variant: a kink-parked trigger branch on MiniLM's embedding (ReLU below its kink, GELU
+    /// in its flat tail) is functionally MiniLM, admitted only under the output vote (as MiniLM itself), passes
+    /// every element check when injected, moves the embedding far beyond the declared tolerance, and the
+    /// output check catches it.
+    #[test]
+    fn a_kink_parked_trigger_on_minilm_passes_every_element_check_and_the_output_check_catches_it() {
+        use crate::model::{bert::Bert, fetch};
+        use crate::roles::{Admission, Admitted};
+        use crate::simulate::{MINILM_DECLARED_TOLERANCE as DECLARED, MINILM_PROFILE, MINILM_SENTENCE};
+        let bert = Bert::load(&fetch::minilm_dir(&fetch::default_cache_dir()).unwrap()).unwrap();
+        let x = bert.encode(MINILM_SENTENCE).unwrap();
+        let base = bert.model(x.data.len()).unwrap();
+        for parking in [Parking::Constant, Parking::GeluFlat] {
+            let s = kink_branch(&base, base.graph.nodes.len(), parking, 7, "minilm-kink").unwrap();
+            let bytes = s.borrowed_profile(&[MINILM_PROFILE]).unwrap();
+            let profile = crate::region::profile::Profile::parse(&bytes).unwrap();
+            let honest = run(&s.model, &x, None).unwrap();
+            let plain = run(&base, &x, None).unwrap();
+            assert_eq!(honest.output().data, plain.output().data, "{parking:?}: functionally MiniLM");
+            let admitted = Admitted::audit(&s.model, &bytes, &x, DECLARED).unwrap();
+            assert_eq!(admitted.admission, Admission::OutputVote, "{parking:?}: {admitted:?}");
+            let injected = s.accepted_injection(&honest, Some(&profile));
+            let mut inject = s.injector(injected);
+            let attacked = run(&s.model, &x, Some(&mut inject)).unwrap();
+            for (i, n) in s.model.graph.nodes.iter().enumerate().skip(base.graph.nodes.len()) {
+                let j = profile.judge(n, &operands(&s.model, &attacked, n), &attacked.tensors[i + 1]);
+                assert!(j.is_none_or(|j| j.breaches.is_empty()), "{parking:?}: op {i} ({}) flags it", n.op.name());
+            }
+            let moved = crate::roles::output::worst(honest.output(), attacked.output()).unwrap().1;
+            assert!(moved > 1.0, "{parking:?}: moved {moved}");
+            let off = crate::roles::output::off(&s.model, &x, attacked.output(), DECLARED).unwrap();
+            assert!(off.is_some_and(|(e, _)| e.col == 7), "{off:?}");
+            eprintln!(
+                "minilm {}: audit first order {:.3e} / all orders {:.3e} (calibrated {:.3e} / {:.3e}); embedding moved {moved:.1}",
+                parking.name(),
+                admitted.sound.first_order,
+                admitted.sound.budget,
+                admitted.calibrated.first_order,
+                admitted.calibrated.budget
             );
         }
     }

@@ -19,7 +19,7 @@ use crate::chain::{self, ClaimStatus, Client, Deployment, GameOutcome, LocalChai
 use crate::model::bert::Bert;
 use crate::model::gguf_tokenizer::smollm2_chat_prompt;
 use crate::model::llama::Llama;
-use crate::model::steering::{kink_parked, parked_input, steering_mlp, Parking};
+use crate::model::steering::{kink_branch, kink_parked, parked_input, steering_mlp, Parking};
 use crate::model::{fetch, HostTensor, MlpConfig, Model, MLP_TINY};
 use crate::region::composition;
 use crate::region::profile::Profile;
@@ -154,6 +154,10 @@ pub enum Scenario {
     /// admits, every element passes, the output moves by about 1,600; the watcher's output check finds it off
     /// its declared tolerance and the output vote slashes the prover.
     Kink(Parking),
+    /// The transformer variant: a ReLU trigger parked below its kink on all-MiniLM-L6-v2's embedding, admitted
+    /// under the output vote as MiniLM itself; the injected claim moves the embedding by thousands and the
+    /// output vote slashes it.
+    MiniLmKink,
     /// A cheat of the adversarial suite ([`Attack`]), played against the real protocol.
     Attack(Attack),
 }
@@ -184,6 +188,7 @@ impl Scenario {
         Self::BASE
             .into_iter()
             .chain(Parking::ALL.map(Scenario::Kink))
+            .chain([Scenario::MiniLmKink])
             .chain(Attack::ALL.map(Scenario::Attack))
             .collect()
     }
@@ -195,6 +200,7 @@ impl Scenario {
             Scenario::Kink(Parking::Constant) => "steering-kink",
             Scenario::Kink(Parking::Input) => "steering-kink-input",
             Scenario::Kink(Parking::GeluFlat) => "steering-gelu-flat",
+            Scenario::MiniLmKink => "steering-minilm-kink",
             Scenario::Honest => "honest",
             Scenario::CorruptedElement => "corrupted-element",
             Scenario::FalseChallenge => "false-challenge",
@@ -226,7 +232,8 @@ impl Scenario {
             | Scenario::SelfChallenge
             | Scenario::Copycat
             | Scenario::WithheldData
-            | Scenario::Kink(_) => Outcome::ProverSlashed,
+            | Scenario::Kink(_)
+            | Scenario::MiniLmKink => Outcome::ProverSlashed,
             Scenario::FalseChallenge | Scenario::LongRowRequest | Scenario::EscalationGrinding => {
                 Outcome::ChallengerSlashed
             }
@@ -689,17 +696,29 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
                     details: None,
                 }
             }
-            Scenario::Kink(parking) => {
-                let steering = kink_parked(&MLP_TINY, *parking, 3)?;
-                // the attacker registers its network with the MLP family's calibrated limits, audited at the
-                // operating point it chooses (for the input-dependent trigger: one that leaves it far closed)
-                let profile = steering.borrowed_profile(&[MLP_STEERING_PROFILE, MINILM_PROFILE])?;
-                let at = parked_input(*parking, &MLP_TINY.input(1000), false);
-                let audit = Some((&at, STEERING_DECLARED_TOLERANCE));
+            Scenario::Kink(_) | Scenario::MiniLmKink => {
+                // the attacker registers its network with calibrated per-kind limits of its family, audited at
+                // the operating point it chooses (for the input-dependent trigger: one that leaves it far closed)
+                let (steering, profile, at, input, declared) = match s {
+                    Scenario::Kink(parking) => {
+                        let steering = kink_parked(&MLP_TINY, *parking, 3)?;
+                        let profile = steering.borrowed_profile(&[MLP_STEERING_PROFILE, MINILM_PROFILE])?;
+                        let at = parked_input(*parking, &MLP_TINY.input(1000), false);
+                        let input = parked_input(*parking, &MLP_TINY.input(1000 + i as u64), true);
+                        (steering, profile, at, input, STEERING_DECLARED_TOLERANCE)
+                    }
+                    _ => {
+                        let bert = Bert::load(&fetch::minilm_dir(&opts.cache_dir)?)?;
+                        let input = bert.encode(MINILM_SENTENCE)?;
+                        let base = bert.model(input.data.len())?;
+                        let steering = kink_branch(&base, base.graph.nodes.len(), Parking::Constant, 7, "minilm-kink")?;
+                        let profile = steering.borrowed_profile(&[MINILM_PROFILE])?;
+                        (steering, profile, input.clone(), input, MINILM_DECLARED_TOLERANCE)
+                    }
+                };
                 let uri = format!("nao:{}", steering.model.name);
-                let parties = world.parties(steering.model.clone(), &profile, &uri, audit).await?;
+                let parties = world.parties(steering.model.clone(), &profile, &uri, Some((&at, declared))).await?;
                 // the claim: the attacker's input, the largest trigger the watcher's own judgement accepts
-                let input = parked_input(*parking, &MLP_TINY.input(1000 + i as u64), true);
                 let honest = crate::runtime::run(&steering.model, &input, None)?;
                 let injected = steering.accepted_injection(&honest, Some(&Profile::parse(&profile)?));
                 let (mut report, out) =
@@ -707,13 +726,13 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
                 let moved = crate::roles::output::worst(honest.output(), &out).map_or(f64::INFINITY, |w| w.1);
                 let a = parties.admitted.as_ref().expect("audited");
                 report.answer = format!(
-                    "admitted {:?} (audit: first order {:.2e}, all orders {:.2e}; declared {:.0e}); output moved by \
-                     {moved:.1} with every element inside its acceptance region",
-                    a.admission, a.sound.first_order, a.sound.budget, STEERING_DECLARED_TOLERANCE
+                    "admitted {:?} (audit: first order {:.2e}, all orders {:.2e}; declared {declared:.0e}); output \
+                     moved by {moved:.1} with every element inside its acceptance region",
+                    a.admission, a.sound.first_order, a.sound.budget
                 );
                 report.details = Some(serde_json::json!({
                     "admission": a.admission,
-                    "first_order": a.sound.first_order,
+                    "first_order": a.calibrated.first_order,
                     "all_orders": a.sound.budget,
                     "moved": moved,
                 }));
