@@ -145,6 +145,7 @@ async fn every_scenario_ends_as_expected_and_bonds_move_to_the_winner() {
         ("steering-kink", "output_vote"),
         ("steering-kink-input", "sound"),
         ("steering-gelu-flat", "output_vote"),
+        ("steering-silu-flat", "output_vote"),
         ("steering-minilm-kink", "output_vote"),
     ] {
         let k = by(name);

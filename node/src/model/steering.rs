@@ -109,11 +109,13 @@ pub enum Parking {
     Input,
     /// A GELU whose pre-activation is `-6` plus small terms: the flat tail, slope about `1e-8`.
     GeluFlat,
+    /// A SiLU whose pre-activation is `-30` plus small terms: the flat tail, value about `-3e-12`.
+    SiluFlat,
 }
 
 impl Parking {
     /// Every construction.
-    pub const ALL: [Parking; 3] = [Parking::Constant, Parking::Input, Parking::GeluFlat];
+    pub const ALL: [Parking; 4] = [Parking::Constant, Parking::Input, Parking::GeluFlat, Parking::SiluFlat];
 
     /// Its name.
     pub fn name(self) -> &'static str {
@@ -121,6 +123,7 @@ impl Parking {
             Parking::Constant => "kink-constant",
             Parking::Input => "kink-input",
             Parking::GeluFlat => "gelu-flat",
+            Parking::SiluFlat => "silu-flat",
         }
     }
 
@@ -134,6 +137,8 @@ impl Parking {
             Parking::Input => (262_144.0, 8.5),
             // bound ~8: opens the GELU by ~2
             Parking::GeluFlat => (1_048_576.0, 6.0),
+            // bound ~66: opens the SiLU by ~30
+            Parking::SiluFlat => (8_388_608.0, 30.0),
         }
     }
 }
@@ -218,7 +223,11 @@ pub fn kink_branch(base: &Model, reads: usize, parking: Parking, target: usize, 
         Src::Weight(_) => unreachable!("push returns a trace operand"),
     };
     let t = push(&mut g, Op::Add, &[t, w(3)], 1);
-    let act = if parking == Parking::GeluFlat { Op::Gelu } else { Op::Relu };
+    let act = match parking {
+        Parking::GeluFlat => Op::Gelu,
+        Parking::SiluFlat => Op::Silu,
+        Parking::Constant | Parking::Input => Op::Relu,
+    };
     let t = push(&mut g, act, &[t], 1);
     let t = push(&mut g, Op::MatMul, &[t, w(4)], 1);
     let t = push(&mut g, Op::MatMul, &[t, w(5)], o);
@@ -417,11 +426,13 @@ mod tests {
     #[test]
     fn kink_parked_triggers_pass_every_element_check_and_the_output_check_catches_them() {
         use crate::roles::{Admission, Admitted};
-        use crate::simulate::{MINILM_PROFILE, MLP_STEERING_PROFILE, STEERING_DECLARED_TOLERANCE as DECLARED};
+        use crate::simulate::{
+            MINILM_PROFILE, MLP_STEERING_PROFILE, SMOLLM2_PROFILE, STEERING_DECLARED_TOLERANCE as DECLARED,
+        };
         let original = MLP_TINY.generated();
         for parking in Parking::ALL {
             let s = kink_parked(&MLP_TINY, parking, 3).unwrap();
-            let bytes = s.borrowed_profile(&[MLP_STEERING_PROFILE, MINILM_PROFILE]).unwrap();
+            let bytes = s.borrowed_profile(&[MLP_STEERING_PROFILE, MINILM_PROFILE, SMOLLM2_PROFILE]).unwrap();
             let profile = crate::region::profile::Profile::parse(&bytes).unwrap();
             profile.fit(&s.model, Model::weights_tree(&s.model.weight_commitments()).root()).unwrap();
             // functionally identical on the inputs an attacker registers at and the ones it claims on

@@ -200,6 +200,7 @@ impl Scenario {
             Scenario::Kink(Parking::Constant) => "steering-kink",
             Scenario::Kink(Parking::Input) => "steering-kink-input",
             Scenario::Kink(Parking::GeluFlat) => "steering-gelu-flat",
+            Scenario::Kink(Parking::SiluFlat) => "steering-silu-flat",
             Scenario::MiniLmKink => "steering-minilm-kink",
             Scenario::Honest => "honest",
             Scenario::CorruptedElement => "corrupted-element",
@@ -702,7 +703,8 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
                 let (steering, profile, at, input, declared) = match s {
                     Scenario::Kink(parking) => {
                         let steering = kink_parked(&MLP_TINY, *parking, 3)?;
-                        let profile = steering.borrowed_profile(&[MLP_STEERING_PROFILE, MINILM_PROFILE])?;
+                        let profile =
+                            steering.borrowed_profile(&[MLP_STEERING_PROFILE, MINILM_PROFILE, SMOLLM2_PROFILE])?;
                         let at = parked_input(*parking, &MLP_TINY.input(1000), false);
                         let input = parked_input(*parking, &MLP_TINY.input(1000 + i as u64), true);
                         (steering, profile, at, input, STEERING_DECLARED_TOLERANCE)
