@@ -110,7 +110,9 @@ impl Validator {
     }
 
     /// Recomputes the element escalated in `vote` from the claim's trace (fetched from the prover and checked
-    /// against the claim's coarse root and the fine root of the game) and judges it. Data the prover does not
+    /// against the claim's coarse root and the fine root of the game) and judges it; for an output vote
+    /// ([`OUTPUT_OP`]), runs the trace's input itself and judges the claimed output element against the
+    /// model's declared output tolerance. Data the prover does not
     /// serve, or serves wrong, counts against it: the prover must make its run checkable.
     pub async fn judge(&self, vote: B256) -> Result<Ballot> {
         let g = self.game.partitionGame(vote).call().await.map_err(|e| Error::Chain(format!("partitionGame: {e}")))?;

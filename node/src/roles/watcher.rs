@@ -1,6 +1,7 @@
 //! The watcher: follows claims, fetches and verifies their traces, checks every op element against its
-//! acceptance region (sound bound, then the model's calibrated threshold), and challenges the first element
-//! outside its sound region.
+//! acceptance region (sound bound, then the model's calibrated threshold) and the output against the model's
+//! declared output tolerance, and challenges the first element outside its sound region (or asks the
+//! committee about a thresholded element or an output off its tolerance).
 
 use std::sync::Arc;
 
@@ -264,7 +265,9 @@ impl Watcher {
     /// inside every region ([`runtime::Runtime::replay_picked`]); such ops offer no closest element to
     /// [`Finding::Clean`] (see [`Watcher::check_every_element`]). A sound-region violation anywhere wins over a
     /// threshold breach, and one in an op the contracts adjudicate wins over one in an op they do not (it is
-    /// provable on-chain).
+    /// provable on-chain). A claim whose every element passes, but not every op replayed bit for bit, has its
+    /// output compared with this watcher's own run of its input against the model's declared output
+    /// tolerance ([`Finding::OutputOff`]).
     pub fn check(&self, trace: &Trace) -> Finding {
         self.check_replaying(trace, true)
     }
