@@ -104,9 +104,11 @@ impl DeployArgs {
     }
 }
 
-/// Registers a model with its threshold profile, through the composition audit: admitted on its sound
-/// bounds, or with its calibrated thresholds as the enforced tolerances, or refused (exit code 2, nothing
-/// sent). The graph registered is the one for `--prompt`'s length.
+/// Registers a model with its threshold profile and declared output tolerance, through the composition audit:
+/// admitted `sound` (errors of any size inside its sound regions stay within the tolerance), `tightened`
+/// (inside its calibrated thresholds, which the committee enforces), `output_vote` (only to first order: every
+/// claim's output is then held to the tolerance by the output vote), or refused (exit code 2, nothing sent).
+/// The graph registered is the one for `--prompt`'s length.
 ///
 /// Example:
 ///   nao register --deployment deployment.json --model minilm --profile profiles/minilm.json \
@@ -176,6 +178,8 @@ impl RegisterArgs {
             "admission": admission.as_ref().map_or(serde_json::json!("not audited"), |a| serde_json::json!(a.admission)),
             "budget_sound": admission.as_ref().map(|a| a.sound.budget),
             "budget_calibrated": admission.as_ref().map(|a| a.calibrated.budget),
+            "first_order_sound": admission.as_ref().map(|a| a.sound.first_order),
+            "first_order_calibrated": admission.as_ref().map(|a| a.calibrated.first_order),
         });
         println!("{}", serde_json::to_string_pretty(&summary)?);
         Ok(0)
