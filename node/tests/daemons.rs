@@ -190,6 +190,11 @@ async fn provers_watchers_and_validators_as_processes_settle_every_claim_through
 
     let http = reqwest::Client::new();
     let a = post_job(&http, ports[0], "an honest job").await;
+    // a repeated prompt answers with its claim (content-addressed), posting nothing and storing nothing more
+    assert_eq!(post_job(&http, ports[0], "an honest job").await, a, "a repeated prompt: the same claim");
+    let stored = http.get(format!("http://127.0.0.1:{}/claims", ports[0])).send().await.unwrap();
+    let stored: serde_json::Value = serde_json::from_slice(&stored.bytes().await.unwrap()).unwrap();
+    assert_eq!(stored.as_object().map(|o| o.len()), Some(1), "{stored}");
     let b = post_job(&http, ports[1], "a corrupt job").await;
     let cw = post_job(&http, ports[2], "a withheld job").await;
     let n = post_job(&http, ports[3], "a nudged job").await;

@@ -83,6 +83,15 @@ impl Claims {
         Ok(self.inner.claim(id).call().await.map_err(chain_err("claim"))?.status.into())
     }
 
+    /// Whether claim `id` was ever posted (a claim never posted is unknown to the claim manager).
+    pub async fn posted(&self, id: B256) -> Result<bool> {
+        match self.inner.claim(id).call().await {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_decoded_error::<ClaimManager::UnknownClaim>().is_some() => Ok(false),
+            Err(e) => Err(chain_err("claim")(e)),
+        }
+    }
+
     /// Bond required per claim.
     pub async fn claim_bond(&self) -> Result<U256> {
         self.inner.claimBond().call().await.map_err(chain_err("claimBond"))

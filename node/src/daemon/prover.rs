@@ -3,7 +3,8 @@
 //!
 //! HTTP API (JSON):
 //! - `POST /jobs` `{"prompt": "..."}` → `{"claim_id", "trace_root", "answer", "gas"}`, or 400 with
-//!   `{"error"}` naming what is wrong (a prompt of another length than the registered graph takes);
+//!   `{"error"}` naming what is wrong (a prompt of another length than the registered graph takes); an input
+//!   claimed before answers with its existing claim (`gas` 0: nothing posted);
 //! - `GET /claims` → the open claims in the store;
 //! - `GET /traces/{root}/{index}` → a trace tensor (see [`crate::roles::TraceServer`]).
 
@@ -185,9 +186,26 @@ impl ProverNode {
         let (from_block, _) = head(self.prover.provider()).await?;
         let root = run.trace_root();
         let answer = (self.answer)(&run.output)?;
+        // the same input ran before: its claim is content-addressed, the buyer gets that one
+        let (id, posted) = self.prover.claim_of(&run).await?;
+        if posted {
+            tracing::info!(claim = %id, "claimed before: answering with the existing claim");
+            return Ok(JobReceipt { claim_id: id, trace_root: root, answer, gas: 0 });
+        }
         let entry = OpenClaim { prompt: job.prompt.clone(), input, claim: None, from_block, fault: self.fault };
+        // persisted before posting, so a prover killed in between finds the run again
         self.store.update(|s| s.claims.insert(root, entry))?;
-        let posted = self.prover.post_run(run).await?;
+        let posted = match self.prover.post_run(run).await {
+            Ok(p) => p,
+            Err(e @ Error::Chain(_)) => {
+                // refused by the chain (nothing posted): no entry stays behind for a claim that does not exist
+                if !self.prover.claims().posted(id).await? {
+                    self.store.update(|s| s.claims.remove(&root))?;
+                }
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
         self.store.update(|s| {
             if let Some(c) = s.claims.get_mut(&root) {
                 c.claim = Some(posted.id)

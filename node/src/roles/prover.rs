@@ -150,6 +150,20 @@ impl Prover {
         Ok(PostedClaim { id, output, trace_root: FixedBytes(root), sent })
     }
 
+    /// The id `run` has (or would have) as this prover's claim, and whether it was posted already: claims are
+    /// content-addressed (model, input, output, trace roots, prover).
+    pub async fn claim_of(&self, run: &Run) -> Result<(B256, bool)> {
+        let c = claim_input(self.model.id, &run.coarse, String::new())?;
+        let id = self
+            .claims
+            .contract()
+            .claimIdOf(c.modelId, c.inputRoot, c.outputRoot, c.traceRoot, self.claims.account())
+            .call()
+            .await
+            .map_err(|e| Error::Chain(format!("claimIdOf: {e}")))?;
+        Ok((id, self.claims.posted(id).await?))
+    }
+
     /// The model this prover runs.
     pub fn model(&self) -> &crate::model::Model {
         &self.model.model
