@@ -303,6 +303,19 @@ async fn provers_watchers_and_validators_as_processes_settle_every_claim_through
         zero
     })
     .await;
+    // a watcher joining now finds every claim settled: it checks none, fetches no trace and warns of none
+    let late = spawn("late-watcher", 13, "watch", "late.json", "300", &[]);
+    let store = d.join("late.json");
+    let settled = || {
+        let st: serde_json::Value =
+            std::fs::read(&store).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+        let claims = st["state"]["claims"].as_object().cloned().unwrap_or_default();
+        claims.len() == 6
+            && claims.values().all(|f| f["plan"]["done"].as_str().is_some_and(|w| w.contains("not checked")))
+    };
+    wait_for("the late watcher to mark every claim settled", 30, &[late.log()], || std::future::ready(settled())).await;
+    let log = std::fs::read_to_string(late.log().1).unwrap();
+    assert!(!log.contains("trace unavailable") && !log.contains("WARN"), "{log}");
     let _ = client.provider.get_block_number().await.unwrap();
 }
 

@@ -18,7 +18,7 @@ mod withheld;
 pub use withheld::{DataAsk, Withheld};
 
 use super::{FollowMode, Follower, Node, Store};
-use crate::chain::{Deployment, ElementRef};
+use crate::chain::{ClaimStatus, Deployment, ElementRef};
 use crate::roles::{Advance, ClaimSeen, Dispute, Finding, Watcher};
 use crate::trace::Trace;
 use crate::Result;
@@ -111,6 +111,21 @@ impl WatcherNode {
 
     /// Checks a claim and decides what to do; `since`: when its trace first failed to arrive, if it did.
     async fn decide(&mut self, claim: &ClaimSeen, since: Option<u64>) -> Result<Followed> {
+        // settled, or past its window, before this watcher got to it (a late start): nothing to fetch or check
+        let cm = self.watcher.claims();
+        let status = cm.status(claim.id).await?;
+        let closed =
+            crate::chain::next_block_time(self.watcher.provider()).await? >= cm.window_closes_at(claim.id).await?;
+        if status != ClaimStatus::Pending || closed {
+            let why = if status == ClaimStatus::Pending {
+                "its challenge window closed".into()
+            } else {
+                format!("{status:?}")
+            };
+            tracing::debug!(claim = %claim.id, %why, "not checked");
+            let plan = Plan::Done(format!("not checked: {why} first"));
+            return Ok(Followed { claim: claim.clone(), plan, finding: "not checked".into() });
+        }
         let trace = match self.trace(claim).await {
             Ok(t) => t,
             Err(e) => {
