@@ -50,6 +50,13 @@ async fn deploy_register_through_the_audit_and_stake_and_bad_input_is_named() {
     let registry = nao_bindings::ModelRegistry::new(file.contracts.registry, client.provider.clone());
     let id: alloy::primitives::B256 = v["model_id"].as_str().unwrap().parse().unwrap();
     assert!(registry.model(id).call().await.is_ok(), "registered on-chain");
+    // registering it again is named at once, before the audit, and sends nothing
+    let nonce = client.provider.get_transaction_count(client.address).await.unwrap();
+    let (rc, out, err) = nao(&chain, &args);
+    assert_eq!(rc, 2, "{out}{err}");
+    assert!(err.contains("registered already as") && err.contains(v["model_id"].as_str().unwrap()), "{err}");
+    assert!(!err.contains("composition audit"), "{err}");
+    assert_eq!(client.provider.get_transaction_count(client.address).await.unwrap(), nonce, "nothing was sent");
 
     // the steering twin: refused by the audit, exit 2, and not a single transaction sent
     let nonce = client.provider.get_transaction_count(client.address).await.unwrap();

@@ -146,6 +146,14 @@ impl RegisterArgs {
         let (model, input) = (loaded.prepare)(&self.prompt)?;
         let name = model.name.clone();
         let d = &file.contracts;
+        // the cheap precondition first: a model registered already is named before any audit runs
+        if let Ok(r) = RegisteredModel::attach(&client, d, model.clone(), &profile).await {
+            eprintln!(
+                "{name} is registered already as {} (declared output tolerance {:e}): nothing sent",
+                r.id, r.output_tolerance
+            );
+            return Ok(2);
+        }
         let (registered, sent, admission) = if self.no_audit {
             let (r, s) =
                 RegisteredModel::register(&client, d, model, &profile, &self.uri, self.declared_tolerance as f32)
