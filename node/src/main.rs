@@ -4,7 +4,7 @@ mod cli;
 
 use clap::Parser;
 
-fn main() -> eyre::Result<()> {
+fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("NAO_LOG").unwrap_or_else(|_| "warn,nao=info".into()),
@@ -12,6 +12,25 @@ fn main() -> eyre::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = cli::Cli::parse();
-    let code = tokio::runtime::Runtime::new()?.block_on(cli.run())?;
-    std::process::exit(code);
+    let run = tokio::runtime::Runtime::new().map_err(eyre::Report::from).and_then(|rt| rt.block_on(cli.run()));
+    match run {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("error: {}", one_line(&e));
+            std::process::exit(1);
+        }
+    }
+}
+
+/// An error and its causes on one line a person can act on: each cause once (a cause its parent's message
+/// already quotes is left out), no source locations or backtraces.
+fn one_line(e: &eyre::Report) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let s = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+    }
+    parts.join(": ")
 }

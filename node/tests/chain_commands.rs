@@ -101,4 +101,10 @@ async fn deploy_register_through_the_audit_and_stake_and_bad_input_is_named() {
     let (rc, _, err) = nao(&chain, &["stake", "--deployment", wrong_path.to_str().unwrap(), "--amount-wei", "1"]);
     assert_ne!(rc, 0);
     assert!(err.contains("not a deployment file"), "{err}");
+    // a missing deployment file: one line, with what to do, no source locations
+    let missing = dir.path().join("missing.json");
+    let (rc, _, err) = nao(&chain, &["stake", "--deployment", missing.to_str().unwrap(), "--amount-wei", "1"]);
+    assert_eq!(rc, 1, "{err}");
+    assert!(err.contains("no deployment file there") && err.contains("nao deploy --out"), "{err}");
+    assert!(!err.contains("Location") && !err.contains("Caused by") && err.trim().lines().count() == 1, "{err}");
 }

@@ -140,7 +140,15 @@ pub struct DeploymentFile {
 impl DeploymentFile {
     /// Reads `path`, naming what is wrong with it.
     pub fn read(path: &std::path::Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.into(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => Error::Config(format!(
+                "{}: no deployment file there (deploy the contracts with `nao deploy --out {}`, or pass \
+                 --deployment)",
+                path.display(),
+                path.display()
+            )),
+            _ => Error::Io { path: path.into(), source },
+        })?;
         serde_json::from_str(&text)
             .map_err(|e| Error::Config(format!("{}: not a deployment file: {e}", path.display())))
     }
