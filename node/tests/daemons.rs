@@ -375,8 +375,14 @@ async fn daemons_refuse_bad_setups_by_name_and_change_nothing() {
         assert!(err.contains(want), "{a:?}: expected `{want}` in\n{err}");
     };
 
-    // a model nobody registered
-    check(watch(&["--deployment", &dep_s]), &rpc, &k1, "unknown model");
+    // a model nobody registered: named, with what to check
+    check(watch(&["--deployment", &dep_s]), &rpc, &k1, "check --prompt and --profile against the registration");
+    // no model, and a model registered per input length without its prompt
+    let bare = |extra: &[&str]| -> Vec<String> {
+        ["watch", "--store", &store_s, "--deployment", &dep_s].iter().chain(extra).map(|s| s.to_string()).collect()
+    };
+    check(bare(&[]), &rpc, &k1, "no model: pass --model");
+    check(bare(&["--model", "minilm"]), &rpc, &k1, "no prompt: minilm is registered per input length");
     register_mlp(&anvil, &dep_s);
     // a dead RPC
     check(watch(&["--deployment", &dep_s]), "http://127.0.0.1:9", &k1, "does not answer");

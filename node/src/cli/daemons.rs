@@ -40,10 +40,12 @@ pub struct Common {
     /// How new events are learnt [default: poll].
     #[arg(long, value_enum)]
     follow: Option<FollowMode>,
-    /// The model [default: mlp-tiny].
+    /// The model: smollm2, minilm, mlp-tiny or mlp-steering (required, here or as `model` in the
+    /// configuration file).
     #[arg(long)]
     model: Option<String>,
-    /// The prompt whose length fixes the registered graph (as given to `nao register`).
+    /// The prompt whose length fixes the registered graph, as given to `nao register` (required for smollm2
+    /// and minilm; the MLPs take any).
     #[arg(long)]
     prompt: Option<String>,
     /// The model's threshold profile [default: profiles/<model>.json].
@@ -104,15 +106,34 @@ impl Common {
         let dep_path = settings.deployment.clone().unwrap_or_else(|| "deployment.json".into());
         let file = DeploymentFile::read(&dep_path)?;
         file.check(&client).await?;
-        let name = settings.model.clone().unwrap_or_else(|| "mlp-tiny".into());
+        let name = settings.model.clone().ok_or_else(|| {
+            eyre!("no model: pass --model (smollm2, minilm, mlp-tiny, mlp-steering) or set `model` in the config file")
+        })?;
         let model_name = ModelName::from_str(&name, true).map_err(|e| eyre!("--model {name}: {e}"))?;
+        let prompt = match (&settings.prompt, model_name) {
+            (Some(p), _) => p.clone(),
+            (None, ModelName::MlpTiny | ModelName::MlpSteering) => "What is the capital of France?".into(),
+            (None, _) => eyre::bail!(
+                "no prompt: {name} is registered per input length; pass the --prompt it was registered with"
+            ),
+        };
         let loaded = model_name.load(1)?;
-        let prompt = settings.prompt.clone().unwrap_or_else(|| "What is the capital of France?".into());
         let (model, input) = (loaded.prepare)(&prompt)?;
         let profile_path = settings.profile.clone().unwrap_or_else(|| format!("profiles/{name}.json").into());
         let profile =
             std::fs::read(&profile_path).wrap_err_with(|| format!("reading the profile {}", profile_path.display()))?;
-        let model = Arc::new(RegisteredModel::attach(&client, &file.contracts, model, &profile).await?);
+        let tokens = input.data.len();
+        let root = hex::encode(nao::region::profile::Profile::root(&profile));
+        let model = match RegisteredModel::attach(&client, &file.contracts, model, &profile).await {
+            Ok(m) => Arc::new(m),
+            Err(e @ nao::Error::UnknownModel(_)) => eyre::bail!(
+                "{e}: no {name} graph for an input of {tokens} (from --prompt) with profile root 0x{root} ({}) is \
+                 registered on this deployment; check --prompt and --profile against the registration (`nao \
+                 status` lists the registered models)",
+                profile_path.display()
+            ),
+            Err(e) => return Err(e.into()),
+        };
         let store = settings.store.clone().unwrap_or_else(|| format!("{role}.json").into());
         let every = Duration::from_millis(settings.poll_ms.unwrap_or(1000));
         let follow = settings.follow.unwrap_or_default();
