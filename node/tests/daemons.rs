@@ -435,6 +435,11 @@ async fn daemons_refuse_bad_setups_by_name_and_change_nothing() {
     prover.kill().unwrap();
     prover.wait().unwrap();
     check(watch(&["--deployment", &dep_s]), &rpc, &k1, "written for role prover");
+    // a prover advertising an address nobody else reaches
+    std::fs::remove_file(&store).unwrap();
+    let unroutable = p(&["--deployment", &dep_s, "--public-url", "http://0.0.0.0:8600"]);
+    check(unroutable, &rpc, &k1, "is unroutable: watchers elsewhere could not fetch the traces");
+    assert!(!store.exists(), "refused before its store was written");
 
     // nothing was sent by any of them
     assert_eq!(client.provider.get_transaction_count(client.address).await.unwrap(), nonce);

@@ -142,6 +142,29 @@ impl Common {
     }
 }
 
+/// Refuses an advertised data URL others cannot reach (an unspecified address such as `0.0.0.0`: a watcher
+/// elsewhere could not fetch the traces and would treat them as withheld) and warns of one only this machine
+/// reaches (loopback).
+fn check_public_url(public: &str) -> eyre::Result<()> {
+    let url = reqwest::Url::parse(public).map_err(|e| eyre!("--public-url {public}: not a URL ({e})"))?;
+    let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
+    let reach = match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => (ip.is_unspecified(), ip.is_loopback()),
+        Err(_) => (host.is_empty(), host == "localhost"),
+    };
+    match reach {
+        (true, _) => eyre::bail!(
+            "the claims' data URL {public} is unroutable: watchers elsewhere could not fetch the traces (they \
+             would treat them as withheld); pass --public-url with an address others reach"
+        ),
+        (false, true) => {
+            tracing::warn!(%public, "the claims' data URL is reachable from this machine only (--public-url)");
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
 async fn shutdown() {
     let term = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -188,6 +211,7 @@ impl ProverArgs {
             s.settings.public_url.clone().unwrap_or_else(|| {
                 format!("http://{}", listener.local_addr().map_or(listen.clone(), |a| a.to_string()))
             });
+        check_public_url(&public)?;
         let store = Store::open(&s.store, "prover", s.file.chain_id, s.file.contracts)?;
         let traces = TraceStore::default();
         let prover = Prover::new(s.client.clone(), &s.file.contracts, s.model.clone(), traces.clone(), public.clone())?;
