@@ -145,7 +145,7 @@ impl Regions {
 pub fn push_to_flip(model: &Model, regions: &Regions, input: &HostTensor) -> Result<(Trace, usize)> {
     let honest = runtime::run(model, input, None)?;
     let (grads, top) = flip_directions(model, &honest)?;
-    Ok((push_along(model, regions, input, grads)?, top))
+    Ok((push_along(model, regions, input, grads, push)?, top))
 }
 
 /// The gradients of (runner-up − top) of the first output row at the honest run `honest`, for every trace
@@ -160,14 +160,36 @@ fn flip_directions(model: &Model, honest: &Trace) -> Result<(Vec<Vec<f32>>, usiz
     Ok((gradients_at(model, honest, t, seed)?, top))
 }
 
-/// Runs `input` with every op's output pushed along the signs of `grads` as far as `regions` accept.
-fn push_along(model: &Model, regions: &Regions, input: &HostTensor, grads: Vec<Vec<f32>>) -> Result<Trace> {
+/// How one op's output is pushed along a direction as far as the regions accept ([`push`], [`push_scaled`]).
+type PushOp = fn(&Regions, &Node, &[&HostTensor], &mut HostTensor, &[f32]);
+
+/// Runs `input` with every op's output pushed by `push_op` along the signs of `grads` as far as `regions`
+/// accept.
+fn push_along(
+    model: &Model,
+    regions: &Regions,
+    input: &HostTensor,
+    grads: Vec<Vec<f32>>,
+    push_op: PushOp,
+) -> Result<Trace> {
     let regions = regions.clone();
     let mut cheat = super::Cheat::rewrite(model, move |i, node, ops, out| {
         let dir: Vec<f32> = grads[i + 1].iter().map(|g| g.signum() * (*g != 0.0) as u8 as f32).collect();
-        push(&regions, node, ops, out, &dir);
+        push_op(&regions, node, ops, out, &dir);
     });
     cheat.run(input)
+}
+
+/// Elements of `trace` outside their acceptance region under `profile` (what the watcher would flag).
+fn flagged(model: &Model, profile: &Profile, trace: &Trace) -> usize {
+    model
+        .graph
+        .nodes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, n)| profile.judge(n, &operands(model, trace, n), &trace.tensors[i + 1]))
+        .map(|j| j.breaches.len())
+        .sum()
 }
 
 /// Pushes every element of `out` along `dir` as far as `regions` accept it (log-bisection per element).
@@ -311,18 +333,14 @@ pub fn bound_aware(model: &Model, profile: &Profile, inputs: &[HostTensor]) -> R
             (&defended, &mut flipped_defended, &mut closed_d),
             (&Regions::Undefended, &mut flipped_undefended, &mut closed_u),
         ] {
-            let t = push_along(model, regions, input, grads.clone())?;
+            let t = push_along(model, regions, input, grads.clone(), push)?;
             let r = &t.output().data[..cols];
             if top2(r).0 != top {
                 *flipped += 1;
             }
             closed.push(1.0 - (r[top] - r[second]) as f64 / gap.max(f64::MIN_POSITIVE));
             if let Regions::Defended(p) = regions {
-                for (i, n) in model.graph.nodes.iter().enumerate() {
-                    if let Some(j) = p.judge(n, &operands(model, &t, n), &t.tensors[i + 1]) {
-                        flagged += j.breaches.len();
-                    }
-                }
+                flagged += self::flagged(model, p, &t);
             }
         }
         bar.inc(1);
@@ -394,17 +412,8 @@ pub fn bound_aware_push(cases: &[(Model, HostTensor)], profile: &Profile, declar
             let seed = honest.output().data.iter().map(|v| -v).collect();
             (gradients(model, &honest, seed)?, 0)
         };
-        let regions = regions.clone();
-        let mut cheat = super::Cheat::rewrite(model, move |i, node, ops, out| {
-            let dir: Vec<f32> = grads[i + 1].iter().map(|g| g.signum() * (*g != 0.0) as u8 as f32).collect();
-            push_scaled(&regions, node, ops, out, &dir);
-        });
-        let t = cheat.run(input)?;
-        for (i, n) in model.graph.nodes.iter().enumerate() {
-            if let Some(j) = profile.judge(n, &operands(model, &t, n), &t.tensors[i + 1]) {
-                r.flagged += j.breaches.len();
-            }
-        }
+        let t = push_along(model, &regions, input, grads, push_scaled)?;
+        r.flagged += flagged(model, profile, &t);
         let d = crate::roles::output::worst(honest.output(), t.output()).map_or(f64::INFINITY, |w| w.1);
         moved.push(d);
         r.beyond_tolerance += usize::from(d > declared);

@@ -464,7 +464,7 @@ mod tests {
             }
             let moved = crate::roles::output::worst(honest.output(), attacked.output()).unwrap().1;
             assert!(moved > 10.0, "{parking:?}: the output moved by {moved} only (injected {injected:?})");
-            let off = crate::roles::output::off(&s.model, &x, attacked.output(), DECLARED).unwrap();
+            let off = crate::roles::output::off(&s.model, honest.output(), attacked.output(), DECLARED);
             assert!(off.is_some_and(|(e, _)| e.op == s.model.graph.nodes.len() - 1 && e.col == 3), "{off:?}");
             eprintln!(
                 "{}: honest diff {worst:.1e}; audit first order {:.3e} (cal {:.3e}), all orders {:.3e} (cal {:.3e}), \
@@ -510,7 +510,7 @@ mod tests {
             }
             let moved = crate::roles::output::worst(honest.output(), attacked.output()).unwrap().1;
             assert!(moved > 1.0, "{parking:?}: moved {moved}");
-            let off = crate::roles::output::off(&s.model, &x, attacked.output(), DECLARED).unwrap();
+            let off = crate::roles::output::off(&s.model, honest.output(), attacked.output(), DECLARED);
             assert!(off.is_some_and(|(e, _)| e.col == 7), "{off:?}");
             eprintln!(
                 "minilm {}: audit first order {:.3e} / all orders {:.3e} (calibrated {:.3e} / {:.3e}); embedding moved {moved:.1}",

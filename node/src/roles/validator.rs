@@ -138,8 +138,8 @@ impl Validator {
         if g.reqOp == OUTPUT_OP {
             let (row, col) = (g.reqRow as usize, g.reqCol as usize);
             let tolerance = f64::from(self.model.output_tolerance);
-            let output = &trace.tensors[trace.tensors.len() - 1];
-            let off = super::output::judge_element(m, &trace.tensors[0], output, row, col, tolerance)?;
+            let own = crate::runtime::run(m, &trace.tensors[0], None)?;
+            let off = super::output::judge_element(own.output(), trace.output(), row, col, tolerance);
             return Ok(match off {
                 Some(d) => against(format!("output ({row}, {col}) off an honest run by {d:e} > {tolerance:e}")),
                 None => Ballot { vote, outside: false, reason: "output within the declared tolerance".into(), salt },

@@ -174,10 +174,19 @@ impl Watcher {
     /// ([`runtime::Runtime::replay_picked`]).
     fn replayed(&self, trace: &Trace, picked: &[bool]) -> Vec<bool> {
         let m = &self.model.model;
-        let rt = self.runtime.get_or_init(|| {
-            runtime::Runtime::new(m).map_err(|e| tracing::warn!(error = %e, "no replays: the model does not load")).ok()
-        });
-        rt.as_ref().map_or_else(|| vec![false; picked.len()], |rt| rt.replay_picked(&m.graph, trace, picked))
+        self.runtime().map_or_else(|| vec![false; picked.len()], |rt| rt.replay_picked(&m.graph, trace, picked))
+    }
+
+    /// The model prepared for this watcher's own runs, made once.
+    fn runtime(&self) -> Option<&runtime::Runtime> {
+        let m = &self.model.model;
+        self.runtime
+            .get_or_init(|| {
+                runtime::Runtime::new(m)
+                    .map_err(|e| tracing::warn!(error = %e, "no replays: the model does not load"))
+                    .ok()
+            })
+            .as_ref()
     }
 
     /// Spot-checks from now on with `sample` (every op with `None`). A cheat confined to one op escapes one
@@ -319,18 +328,15 @@ impl Watcher {
         if tolerance == 0.0 {
             return None;
         }
-        let claimed = &trace.tensors[trace.tensors.len() - 1];
-        match super::output::off(&self.model.model, &trace.tensors[0], claimed, tolerance) {
-            Ok(Some((at, off))) => {
-                tracing::warn!(?at, off, tolerance, "every element inside its region, the output off");
-                Some(at)
-            }
-            Ok(None) => None,
-            Err(e) => {
-                tracing::warn!(error = %e, "no output check: the honest run failed");
-                None
-            }
-        }
+        let m = &self.model.model;
+        let own = match self.runtime() {
+            Some(rt) => rt.run_plain(&m.graph, &trace.tensors[0]),
+            None => runtime::run(m, &trace.tensors[0], None).map(|t| t.output().clone()),
+        };
+        let own = own.map_err(|e| tracing::warn!(error = %e, "no output check: the honest run failed")).ok()?;
+        let (at, off) = super::output::off(m, &own, trace.output(), tolerance)?;
+        tracing::warn!(?at, off, tolerance, "every element inside its region, the output off");
+        Some(at)
     }
 
     /// The check of the ops in `picked` (replaying them first with `replay`).
