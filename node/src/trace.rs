@@ -113,3 +113,13 @@ pub fn segments_tree(graph: &crate::graph::Graph) -> MerkleTree {
     let leaves: Vec<[u8; 64]> = graph.segment_ranges().iter().map(segment_leaf).collect();
     MerkleTree::from_leaves(&leaves)
 }
+/// One output element of one op.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ElementRef {
+    /// Node index.
+    pub op: usize,
+    /// Output row.
+    pub row: usize,
+    /// Output column.
+    pub col: usize,
+}

@@ -5,11 +5,12 @@
 use std::collections::BTreeMap;
 
 use alloy::primitives::{FixedBytes, U256};
-use nao::chain::{element_challenge, ElementRef};
 use nao::graph::OpKind;
 use nao::model::{bert::Bert, fetch, llama::Llama, HostTensor, Model};
 use nao::region::ops;
+use nao::roles::calldata::element_challenge;
 use nao::runtime;
+use nao::trace::ElementRef;
 use nao_bindings::DisputeGame;
 
 use super::deployed;

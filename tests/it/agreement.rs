@@ -2,11 +2,13 @@
 //! the contract's exact bound check accepts and rejects exactly what `nao::region::sound` does.
 
 use alloy::primitives::{Bytes, FixedBytes};
-use nao::chain::{element_challenge, revert_reason, ElementRef};
+use nao::chain::revert_reason;
 use nao::graph::{Graph, Node, Op, Src};
 use nao::model::{HostTensor, Model, MLP_TINY};
 use nao::region::{check_node, sound};
+use nao::roles::calldata::element_challenge;
 use nao::runtime;
+use nao::trace::ElementRef;
 use nao::trace::Trace;
 use nao_bindings::DisputeGame;
 use rand::{Rng, SeedableRng};

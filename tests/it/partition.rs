@@ -3,12 +3,12 @@
 
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::DynProvider;
-use nao::chain::{
-    self, fine_answer, fine_challenge, partition_game_id, send, Claims, ElementRef, LocalChain, Position,
-};
+use nao::chain::{self, partition_game_id, send, Claims, LocalChain, Position};
 use nao::model::{HostTensor, Model, MLP_TINY};
+use nao::roles::calldata::{self, fine_answer, fine_challenge};
 use nao::roles::RegisteredModel;
 use nao::runtime;
+use nao::trace::ElementRef;
 use nao_bindings::{ClaimManager, DisputeGame, DisputeGame::SegmentPointer};
 
 use super::deployed;
@@ -87,12 +87,12 @@ async fn a_corrupted_element_is_won_by_pointing_and_an_honest_one_is_lost() {
         // (different inputs: a corrupted element that ReLU zeroes would otherwise leave the coarse trace as is)
         let trace = runtime::run(&model, &MLP_TINY.input(5 + corrupt as u64), Some(&mut tamper)).unwrap();
         let coarse = trace.commit_coarse(&model.graph);
-        let post = chain::claim_input(registered.id, &coarse, String::new()).unwrap();
+        let post = calldata::claim_input(registered.id, &coarse, String::new()).unwrap();
         let sent = send("post", claims.postClaim(post).value(U256::from(10u128.pow(18)))).await.unwrap();
         let id = sent.receipt.decoded_log::<ClaimManager::ClaimPosted>().unwrap().claimId;
 
         let seg = 1;
-        let pointer = chain::segment_pointer(&model, &trace, seg).unwrap();
+        let pointer = calldata::segment_pointer(&model, &trace, seg).unwrap();
         sides.point(id, pointer).await;
         let gid = partition_game_id(id, watcher, Position::leaf(k, 3, seg as u64));
         assert_eq!(wgame.partitionGame(gid).call().await.unwrap().phase, 3, "Fine: the prover is to move");
@@ -110,7 +110,7 @@ async fn a_corrupted_element_is_won_by_pointing_and_an_honest_one_is_lost() {
         // opens it (and wins: it is inside)
         if !corrupt {
             let pos = Position::leaf(k, 3, 0);
-            let pointer = chain::segment_pointer(&model, &trace, 0).unwrap();
+            let pointer = calldata::segment_pointer(&model, &trace, 0).unwrap();
             sides.point(id, pointer).await;
             let g0 = partition_game_id(id, watcher, pos);
             send("postFine", pgame.postFine(g0, fine_answer(&model, &trace, 0).unwrap())).await.unwrap();
@@ -119,12 +119,12 @@ async fn a_corrupted_element_is_won_by_pointing_and_an_honest_one_is_lost() {
             let sent = send("openElement", wgame.openElement(g0, c)).await.unwrap();
             assert!(sent.receipt.decoded_log::<DisputeGame::ElementAdjudicated>().unwrap().inside);
 
-            let pointer = chain::segment_pointer(&model, &trace, 2).unwrap();
+            let pointer = calldata::segment_pointer(&model, &trace, 2).unwrap();
             sides.point(id, pointer).await;
             let g2 = partition_game_id(id, watcher, Position::leaf(k, 3, 2));
             send("postFine", pgame.postFine(g2, fine_answer(&model, &trace, 2).unwrap())).await.unwrap();
             let at = ElementRef { op: 6, row: 1, col: 2 }; // layer 3's matmul reads layer 2's output boundary
-            let r = chain::element_request(&model, &registered.commitment, at).unwrap();
+            let r = calldata::element_request(&model, &registered.commitment, at).unwrap();
             send("requestElement", wgame.requestElement(g2, r)).await.unwrap();
             let c = fine_challenge(&model, &registered.commitment, &trace, at).unwrap();
             let sent = send("openRequested", pgame.openRequested(g2, c)).await.unwrap();
@@ -164,10 +164,10 @@ async fn a_residual_reading_an_earlier_boundary_is_adjudicated_in_the_partition_
         };
         let trace = runtime::run(&model, &input, Some(&mut tamper)).unwrap();
         let coarse = trace.commit_coarse(&model.graph);
-        let post = chain::claim_input(registered.id, &coarse, String::new()).unwrap();
+        let post = calldata::claim_input(registered.id, &coarse, String::new()).unwrap();
         let sent = send("post", claims.postClaim(post).value(U256::from(10u128.pow(18)))).await.unwrap();
         let id = sent.receipt.decoded_log::<ClaimManager::ClaimPosted>().unwrap().claimId;
-        let pointer = chain::segment_pointer(&model, &trace, seg).unwrap();
+        let pointer = calldata::segment_pointer(&model, &trace, seg).unwrap();
         sides.point(id, pointer).await;
         let gid = partition_game_id(id, watcher, Position::leaf(k, ranges.len() as u64, seg as u64));
         send("postFine", pgame.postFine(gid, fine_answer(&model, &trace, seg).unwrap())).await.unwrap();
@@ -178,7 +178,7 @@ async fn a_residual_reading_an_earlier_boundary_is_adjudicated_in_the_partition_
             assert!(!sent.receipt.decoded_log::<DisputeGame::ElementAdjudicated>().unwrap().inside);
             assert_eq!(claims.claim(id).call().await.unwrap().status, 3, "slashed");
         } else {
-            let r = chain::element_request(&model, &registered.commitment, at).unwrap();
+            let r = calldata::element_request(&model, &registered.commitment, at).unwrap();
             send("requestElement", wgame.requestElement(gid, r)).await.unwrap();
             let c = fine_challenge(&model, &registered.commitment, &trace, at).unwrap();
             let sent = send("openRequested", pgame.openRequested(gid, c)).await.unwrap();

@@ -153,7 +153,7 @@ pub fn push_to_flip(model: &Model, regions: &Regions, input: &HostTensor) -> Res
 fn flip_directions(model: &Model, honest: &Trace) -> Result<(Vec<Vec<f32>>, usize)> {
     let (t, offset, cols) = score_row(model, honest);
     let scores = &honest.tensors[t];
-    let (top, second) = top2(&scores.data[offset..offset + cols]);
+    let (top, second) = composition::top2(&scores.data[offset..offset + cols]);
     let mut seed = vec![0.0f32; scores.data.len()];
     seed[offset + second] = 1.0;
     seed[offset + top] = -1.0;
@@ -283,13 +283,6 @@ fn score_row(model: &Model, trace: &Trace) -> (usize, usize, usize) {
     (t, offset, cols)
 }
 
-/// The two largest entries of `row`: (top, runner-up).
-pub fn top2(row: &[f32]) -> (usize, usize) {
-    let top = (0..row.len()).max_by(|a, b| row[*a].total_cmp(&row[*b])).unwrap_or(0);
-    let second = (0..row.len()).filter(|c| *c != top).max_by(|a, b| row[*a].total_cmp(&row[*b])).unwrap_or(0);
-    (top, second)
-}
-
 /// Reverse-mode gradients of `seed · output` with respect to every trace tensor, through the composition
 /// audit's reverse pass (every op of the IR; at a ReLU's exact kink the open side, where a push opens the
 /// unit).
@@ -326,7 +319,7 @@ pub fn bound_aware(model: &Model, profile: &Profile, inputs: &[HostTensor]) -> R
         let (grads, top) = flip_directions(model, &honest)?;
         let cols = *honest.output().shape.last().unwrap_or(&1);
         let row = &honest.output().data[..cols];
-        let second = top2(row).1;
+        let second = composition::top2(row).1;
         let gap = (row[top] - row[second]) as f64;
         gaps.push(gap);
         for (regions, flipped, closed) in [
@@ -335,7 +328,7 @@ pub fn bound_aware(model: &Model, profile: &Profile, inputs: &[HostTensor]) -> R
         ] {
             let t = push_along(model, regions, input, grads.clone(), push)?;
             let r = &t.output().data[..cols];
-            if top2(r).0 != top {
+            if composition::top2(r).0 != top {
                 *flipped += 1;
             }
             closed.push(1.0 - (r[top] - r[second]) as f64 / gap.max(f64::MIN_POSITIVE));
@@ -414,12 +407,12 @@ pub fn bound_aware_push(cases: &[(Model, HostTensor)], profile: &Profile, declar
         };
         let t = push_along(model, &regions, input, grads, push_scaled)?;
         r.flagged += flagged(model, profile, &t);
-        let d = crate::roles::output::worst(honest.output(), t.output()).map_or(f64::INFINITY, |w| w.1);
+        let d = crate::region::output::worst(honest.output(), t.output()).map_or(f64::INFINITY, |w| w.1);
         moved.push(d);
         r.beyond_tolerance += usize::from(d > declared);
         if lm {
             let (s, offset, cols) = score_row(model, &t);
-            if top2(&t.tensors[s].data[offset..offset + cols]).0 != top {
+            if composition::top2(&t.tensors[s].data[offset..offset + cols]).0 != top {
                 r.flipped += 1;
                 let audit = composition::audit_tokens(model, &honest, composition::Tolerances::Calibrated(profile))?;
                 let rows = honest.tensors[s].data.len() / cols;
@@ -450,7 +443,7 @@ mod tests {
     use crate::model::MLP_TINY;
 
     fn profile(m: &Model) -> Profile {
-        let p = Profile::parse(crate::simulate::MLP_TINY_PROFILE).unwrap();
+        let p = Profile::parse(crate::model::builtin::MLP_TINY_PROFILE).unwrap();
         p.fit(m, Model::weights_tree(&m.weight_commitments()).root()).unwrap();
         p
     }
@@ -510,8 +503,8 @@ mod tests {
                 (bert.model(x.data.len()).unwrap(), x)
             })
             .collect();
-        let p = Profile::parse(crate::simulate::MINILM_PROFILE).unwrap();
-        let r = bound_aware_push(&cases, &p, crate::simulate::MINILM_DECLARED_TOLERANCE).unwrap();
+        let p = Profile::parse(crate::model::builtin::MINILM_PROFILE).unwrap();
+        let r = bound_aware_push(&cases, &p, crate::model::builtin::MINILM_DECLARED_TOLERANCE).unwrap();
         assert_eq!((r.flagged, r.beyond_tolerance, r.flipped), (0, 0, 0), "{r:?}");
         assert!(r.median_moved > 1e-4 && r.max_moved < r.declared, "the push moves the embedding: {r:?}");
     }

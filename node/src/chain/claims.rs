@@ -176,19 +176,19 @@ impl Claims {
         alloy::primitives::keccak256((id, requester, root, leaf, first, count).abi_encode())
     }
 
-    /// The tensor of shape `shape` assembled from the chunks published in answer to `requests` (made at or
-    /// after block `from_block`), which together must cover it: the logs are the contract's, which verified
-    /// every chunk against the claim's commitment before emitting it.
-    pub async fn published_tensor(
+    /// The `numel` fp32 elements of a tensor assembled from the chunks (of `chunk_elems` elements) published
+    /// in answer to `requests` (made at or after block `from_block`), which together must cover it: the logs
+    /// are the contract's, which verified every chunk against the claim's commitment before emitting it.
+    pub async fn published_elements(
         &self,
         requests: &[B256],
-        shape: &[usize],
+        numel: usize,
+        chunk_elems: usize,
         from_block: u64,
-    ) -> Result<crate::model::HostTensor> {
-        use crate::commit::CHUNK_BYTES;
-        let numel: usize = shape.iter().product();
+    ) -> Result<Vec<f32>> {
+        let chunk_bytes = chunk_elems * 4;
         let mut bytes = vec![0u8; numel * 4];
-        let mut covered = vec![false; numel.div_ceil(crate::commit::CHUNK_ELEMS)];
+        let mut covered = vec![false; numel.div_ceil(chunk_elems)];
         for rid in requests {
             let logs = self
                 .inner
@@ -200,7 +200,7 @@ impl Claims {
                 .map_err(|e| Error::Chain(format!("ChunkPublished logs: {e}")))?;
             for (e, _) in logs {
                 let i = e.index as usize;
-                let lo = i * CHUNK_BYTES;
+                let lo = i * chunk_bytes;
                 let hi = (lo + e.data.len()).min(bytes.len());
                 if i >= covered.len() || hi - lo != e.data.len() {
                     return Err(Error::TraceData(format!("published chunk {i} does not fit a tensor of {numel}")));
@@ -210,10 +210,9 @@ impl Claims {
             }
         }
         if let Some(i) = covered.iter().position(|c| !c) {
-            return Err(Error::TraceData(format!("chunk {i} of a {shape:?} tensor was not published")));
+            return Err(Error::TraceData(format!("chunk {i} of a tensor of {numel} elements was not published")));
         }
-        let data = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-        Ok(crate::model::HostTensor { shape: shape.to_vec(), data })
+        Ok(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
     }
 
     /// The deadline of open data request `rid` (`None` once it was answered or expired).

@@ -4,18 +4,15 @@ mod anvil;
 mod claims;
 mod deploy;
 mod game;
-mod proofs;
+mod position;
 mod status;
 mod tx;
 
 pub use anvil::{find_tool, LocalChain};
 pub use claims::{ClaimStatus, Claims, GameOutcome};
 pub use deploy::{deploy, Deployment, DeploymentFile, ProtocolParams};
-pub use game::{
-    element_request, fine_answer, fine_challenge, partition_game_id, reveal_openings, segment_of, segment_pointer,
-    unopenable, Phase, Position,
-};
-pub use proofs::{claim_input, data_answer, element_challenge, list_proof, ElementRef};
+pub use game::{partition_game_id, Phase};
+pub use position::Position;
 pub use status::{status, Status};
 pub use tx::{revert_reason, send, Sent};
 

@@ -49,7 +49,7 @@ pub struct AttackArgs {
 
 /// The bound-aware push on a real transformer (`bound-aware-minilm`, `bound-aware-smollm2`), off-chain.
 fn push_transformer(name: &str, prompts: usize) -> eyre::Result<bool> {
-    use nao::simulate::{MINILM_DECLARED_TOLERANCE, MINILM_PROFILE, SMOLLM2_PROFILE};
+    use nao::model::builtin::{MINILM_DECLARED_TOLERANCE, MINILM_PROFILE, SMOLLM2_PROFILE};
     let (which, profile, declared) = match name {
         "bound-aware-minilm" => (ModelName::Minilm, MINILM_PROFILE, MINILM_DECLARED_TOLERANCE),
         // tokens: any other token is off by at least 1

@@ -518,7 +518,7 @@ mod flag_tests {
 
     #[test]
     fn a_profile_whose_configurations_disagree_beyond_the_declared_tolerance_is_flagged() {
-        let p = Profile::parse(nao::simulate::MINILM_PROFILE).unwrap();
+        let p = Profile::parse(nao::model::builtin::MINILM_PROFILE).unwrap();
         assert!(p.output_spread > 0.0);
         assert!(flagged(&p, Some(p.output_spread / 2.0)));
         assert!(!flagged(&p, Some(p.output_spread * 2.0)));

@@ -101,7 +101,7 @@ impl ModelName {
                 }
             }
             ModelName::MlpTiny => fixed(MLP_TINY.generated()),
-            ModelName::MlpSteering => fixed(steering_mlp(&MLP_TINY, nao::simulate::STEERING_AMPLIFIER, 3)?.model),
+            ModelName::MlpSteering => fixed(steering_mlp(&MLP_TINY, nao::model::builtin::STEERING_AMPLIFIER, 3)?.model),
         })
     }
 }

@@ -1,6 +1,7 @@
 //! Models: a graph plus its weights, loaded from real files.
 
 pub mod bert;
+pub mod builtin;
 pub mod fetch;
 pub mod gguf;
 pub mod gguf_tokenizer;

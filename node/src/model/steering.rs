@@ -425,10 +425,10 @@ mod tests {
     /// output vote), and the output check (the output vote's question) catches every one.
     #[test]
     fn kink_parked_triggers_pass_every_element_check_and_the_output_check_catches_them() {
-        use crate::roles::{Admission, Admitted};
-        use crate::simulate::{
+        use crate::model::builtin::{
             MINILM_PROFILE, MLP_STEERING_PROFILE, SMOLLM2_PROFILE, STEERING_DECLARED_TOLERANCE as DECLARED,
         };
+        use crate::region::admission::{Admission, Admitted};
         let original = MLP_TINY.generated();
         for parking in Parking::ALL {
             let s = kink_parked(&MLP_TINY, parking, 3).unwrap();
@@ -462,9 +462,9 @@ mod tests {
                 let j = profile.judge(n, &operands(&s.model, &attacked, n), &attacked.tensors[i + 1]);
                 assert!(j.is_none_or(|j| j.breaches.is_empty()), "{parking:?}: op {i} ({}) flags it", n.op.name());
             }
-            let moved = crate::roles::output::worst(honest.output(), attacked.output()).unwrap().1;
+            let moved = crate::region::output::worst(honest.output(), attacked.output()).unwrap().1;
             assert!(moved > 10.0, "{parking:?}: the output moved by {moved} only (injected {injected:?})");
-            let off = crate::roles::output::off(&s.model, honest.output(), attacked.output(), DECLARED);
+            let off = crate::region::output::off(&s.model, honest.output(), attacked.output(), DECLARED);
             assert!(off.is_some_and(|(e, _)| e.op == s.model.graph.nodes.len() - 1 && e.col == 3), "{off:?}");
             eprintln!(
                 "{}: honest diff {worst:.1e}; audit first order {:.3e} (cal {:.3e}), all orders {:.3e} (cal {:.3e}), \
@@ -486,9 +486,9 @@ mod tests {
     /// output check catches it.
     #[test]
     fn a_kink_parked_trigger_on_minilm_passes_every_element_check_and_the_output_check_catches_it() {
+        use crate::model::builtin::{MINILM_DECLARED_TOLERANCE as DECLARED, MINILM_PROFILE, MINILM_SENTENCE};
         use crate::model::{bert::Bert, fetch};
-        use crate::roles::{Admission, Admitted};
-        use crate::simulate::{MINILM_DECLARED_TOLERANCE as DECLARED, MINILM_PROFILE, MINILM_SENTENCE};
+        use crate::region::admission::{Admission, Admitted};
         let bert = Bert::load(&fetch::minilm_dir(&fetch::default_cache_dir()).unwrap()).unwrap();
         let x = bert.encode(MINILM_SENTENCE).unwrap();
         let base = bert.model(x.data.len()).unwrap();
@@ -508,9 +508,9 @@ mod tests {
                 let j = profile.judge(n, &operands(&s.model, &attacked, n), &attacked.tensors[i + 1]);
                 assert!(j.is_none_or(|j| j.breaches.is_empty()), "{parking:?}: op {i} ({}) flags it", n.op.name());
             }
-            let moved = crate::roles::output::worst(honest.output(), attacked.output()).unwrap().1;
+            let moved = crate::region::output::worst(honest.output(), attacked.output()).unwrap().1;
             assert!(moved > 1.0, "{parking:?}: moved {moved}");
-            let off = crate::roles::output::off(&s.model, honest.output(), attacked.output(), DECLARED);
+            let off = crate::region::output::off(&s.model, honest.output(), attacked.output(), DECLARED);
             assert!(off.is_some_and(|(e, _)| e.col == 7), "{off:?}");
             eprintln!(
                 "minilm {}: audit first order {:.3e} / all orders {:.3e} (calibrated {:.3e} / {:.3e}); embedding moved {moved:.1}",

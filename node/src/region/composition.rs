@@ -25,7 +25,7 @@
 //! **Tolerances** are per element: the sound bound `B_e` ([`Tolerances::Sound`]), or the calibrated
 //! threshold `T_e = min(limit scale_e, B_e)` that the committee vote enforces ([`Tolerances::Calibrated`]).
 //! `B_e` is read back from the region check itself (two probes of the verdict, [`element_bounds`]).
-//! Registration ([`crate::roles::RegisteredModel::register_audited`]) refuses a model whose sound budget
+//! Registration (`RegisteredModel::register_audited` in the roles) refuses a model whose sound budget
 //! exceeds its declared tolerance unless the calibrated budget fits: then it is registered with its
 //! thresholds as the enforced tolerances (the vote decides elements between `T_e` and `B_e`).
 
@@ -160,7 +160,7 @@ pub fn audit_tokens(model: &Model, trace: &Trace, tol: Tolerances<'_>) -> Result
         let logits = &trace.tensors[*t as usize];
         let v = *logits.shape.last().unwrap_or(&1);
         for (r, row) in logits.data.chunks(v).enumerate() {
-            let (top, second) = crate::attack::search::top2(row);
+            let (top, second) = top2(row);
             rows.push((i, *t as usize, r, (row[top] - row[second]) as f64, top, second));
         }
     }
@@ -585,6 +585,13 @@ fn vjp(
     })
 }
 
+/// The two largest entries of `row`: (top, runner-up).
+pub fn top2(row: &[f32]) -> (usize, usize) {
+    let top = (0..row.len()).max_by(|a, b| row[*a].total_cmp(&row[*b])).unwrap_or(0);
+    let second = (0..row.len()).filter(|c| *c != top).max_by(|a, b| row[*a].total_cmp(&row[*b])).unwrap_or(0);
+    (top, second)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -626,20 +633,20 @@ mod tests {
     #[test]
     fn the_budget_bounds_in_region_errors_on_the_mlp_and_on_minilm() {
         let m = MLP_TINY.generated();
-        let (s, c, d) = random_in_region_errors(&m, &MLP_TINY.input(4), crate::simulate::MLP_TINY_PROFILE);
+        let (s, c, d) = random_in_region_errors(&m, &MLP_TINY.input(4), crate::model::builtin::MLP_TINY_PROFILE);
         eprintln!(
             "mlp: budget sound {:.3e} (first order {:.3e}), calibrated {:.3e} ({:.3e}); random in-region errors moved {d:.3e}",
             s.budget, s.first_order, c.budget, c.first_order
         );
         assert!(s.budget < 1e-3, "the MLP passes a declared 1e-3: {}", s.budget);
         let bert = Bert::load(&fetch::minilm_dir(&fetch::default_cache_dir()).unwrap()).unwrap();
-        let input = bert.encode(crate::simulate::MINILM_SENTENCE).unwrap();
+        let input = bert.encode(crate::model::builtin::MINILM_SENTENCE).unwrap();
         let m = bert.model(input.data.len()).unwrap();
-        let (s, c, d) = random_in_region_errors(&m, &input, crate::simulate::MINILM_PROFILE);
+        let (s, c, d) = random_in_region_errors(&m, &input, crate::model::builtin::MINILM_PROFILE);
         // registered with its thresholds as the enforced tolerances: the sound budget exceeds the declared 1e-2,
         // the calibrated one fits
-        assert!(s.first_order > crate::simulate::MINILM_DECLARED_TOLERANCE, "{}", s.first_order);
-        assert!(c.first_order < crate::simulate::MINILM_DECLARED_TOLERANCE, "{}", c.first_order);
+        assert!(s.first_order > crate::model::builtin::MINILM_DECLARED_TOLERANCE, "{}", s.first_order);
+        assert!(c.first_order < crate::model::builtin::MINILM_DECLARED_TOLERANCE, "{}", c.first_order);
         // beyond first order the interval reach saturates through MiniLM's layers: the bound is sound and
         // useless (admitted for the output vote), never below the first-order sum
         assert!(s.budget >= s.first_order && c.budget >= c.first_order, "{s:?} {c:?}");
@@ -671,7 +678,7 @@ mod token_tests {
         let input = llama.encode(&smollm2_chat_prompt("What is the capital of France?")).unwrap();
         let model = llama.model(input.data.len(), 2).unwrap();
         let trace = crate::runtime::run(&model, &input, None).unwrap();
-        let p = Profile::parse(crate::simulate::SMOLLM2_PROFILE).unwrap();
+        let p = Profile::parse(crate::model::builtin::SMOLLM2_PROFILE).unwrap();
         let t0 = std::time::Instant::now();
         let cal = audit_tokens(&model, &trace, Tolerances::Calibrated(&p)).unwrap();
         let sound = audit_tokens(&model, &trace, Tolerances::Sound).unwrap();

@@ -9,12 +9,14 @@ pub const ETA: f64 = 1.401_298_464_324_817e-45;
 /// Relative widening applied to regions evaluated in f64, covering the f64 evaluation itself.
 pub const WIDEN: f64 = 1e-9;
 
+pub mod admission;
 pub mod calibrate;
 pub mod composition;
 pub mod gelu;
 pub mod norms;
 pub mod ops;
 pub mod orders;
+pub mod output;
 pub mod profile;
 pub mod reach;
 pub mod rope;

@@ -6,7 +6,7 @@
 //! `(2^24 - n) |y - s| <= n A + [k > 0] (2^24 - n) n 2^-149` in units of 2^base (see the Solidity library
 //! for the derivation and the truncation slack). Addition is n = 1 without the underflow term; ReLU is exact.
 
-use alloy::primitives::U256;
+use ruint::aliases::U256;
 
 use crate::graph::{OpKind, OpNode};
 use crate::model::HostTensor;

@@ -6,13 +6,12 @@ use alloy::primitives::{FixedBytes, B256};
 use alloy::providers::DynProvider;
 use nao_bindings::{ClaimManager, DisputeGame};
 
+use super::calldata::{claim_input, data_answer, fine_answer, fine_challenge, reveal_openings};
 use super::{RegisteredModel, TraceStore};
-use crate::chain::{
-    claim_input, data_answer, fine_answer, fine_challenge, reveal_openings, send, Claims, Client, Deployment,
-    ElementRef, Phase, Position, Sent,
-};
+use crate::chain::{send, Claims, Client, Deployment, Phase, Position, Sent};
 use crate::model::HostTensor;
 use crate::runtime::{Runtime, Tamper};
+use crate::trace::ElementRef;
 use crate::{Error, Result};
 
 /// A claim the prover posted.

@@ -139,7 +139,7 @@ impl Validator {
             let (row, col) = (g.reqRow as usize, g.reqCol as usize);
             let tolerance = f64::from(self.model.output_tolerance);
             let own = crate::runtime::run(m, &trace.tensors[0], None)?;
-            let off = super::output::judge_element(own.output(), trace.output(), row, col, tolerance);
+            let off = crate::region::output::judge_element(own.output(), trace.output(), row, col, tolerance);
             return Ok(match off {
                 Some(d) => against(format!("output ({row}, {col}) off an honest run by {d:e} > {tolerance:e}")),
                 None => Ballot { vote, outside: false, reason: "output within the declared tolerance".into(), salt },

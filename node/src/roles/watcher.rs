@@ -9,10 +9,10 @@ use alloy::primitives::{Address, B256};
 use alloy::providers::DynProvider;
 use nao_bindings::{Committee, DisputeGame};
 
+use super::calldata::{element_challenge, element_request, fine_challenge, segment_of, segment_pointer};
 use super::RegisteredModel;
 use crate::chain::{
-    element_challenge, element_request, fine_challenge, partition_game_id, segment_of, segment_pointer, send,
-    ClaimStatus, Claims, Client, Deployment, ElementRef, GameOutcome, Phase, Position, Sent,
+    partition_game_id, send, ClaimStatus, Claims, Client, Deployment, GameOutcome, Phase, Position, Sent,
 };
 use crate::commit::Hash;
 use crate::graph::{OpKind, OpNode};
@@ -20,7 +20,7 @@ use crate::model::HostTensor;
 use crate::region::profile::{BreachKind, Profile};
 use crate::region::{ops, ElementVerdict, NodeCheck};
 use crate::runtime;
-use crate::trace::Trace;
+use crate::trace::{ElementRef, Trace};
 use crate::{Error, Result};
 
 /// A claim seen in the claim manager's logs.
@@ -290,7 +290,7 @@ impl Watcher {
         let m = &self.model.model;
         let mine = runtime::run(m, input, None)?;
         let own = mine.output();
-        let Some((_, off)) = super::output::worst(own, output) else {
+        let Some((_, off)) = crate::region::output::worst(own, output) else {
             return Ok(Some(format!("output of shape {:?}, an honest run's is {:?}", output.shape, own.shape)));
         };
         if off == 0.0 {
@@ -334,7 +334,7 @@ impl Watcher {
             None => runtime::run(m, &trace.tensors[0], None).map(|t| t.output().clone()),
         };
         let own = own.map_err(|e| tracing::warn!(error = %e, "no output check: the honest run failed")).ok()?;
-        let (at, off) = super::output::off(m, &own, trace.output(), tolerance)?;
+        let (at, off) = crate::region::output::off(m, &own, trace.output(), tolerance)?;
         tracing::warn!(?at, off, tolerance, "every element inside its region, the output off");
         Some(at)
     }
@@ -592,7 +592,7 @@ impl Watcher {
                 Err(Error::TraceData(format!("op {}: escalating an openable element needs the trace", at.op)))
             }
             (None, _) => {
-                let u = crate::chain::unopenable(&m.model, &m.commitment, at)?;
+                let u = super::calldata::unopenable(&m.model, &m.commitment, at)?;
                 send("escalateUnopenable", self.game.escalateUnopenable(game, u)).await
             }
         }

@@ -14,10 +14,11 @@ use super::{
     advance_past_window, advance_time, committee_vote_with, seen_by, Outcome, Parties, Scenario, ScenarioReport, TxGas,
     World,
 };
-use crate::chain::{ClaimStatus, ElementRef, GameOutcome, Phase, Sent};
+use crate::chain::{ClaimStatus, GameOutcome, Phase, Sent};
 use crate::graph::OpKind;
 use crate::model::HostTensor;
 use crate::roles::{Advance, Dispute, Finding, Validator, Watcher};
+use crate::trace::ElementRef;
 use crate::{Error, Result};
 
 /// The op of `kind` first in `ops` of `graph`.

@@ -17,6 +17,7 @@ use crate::attack::search::{self, Regions};
 use crate::attack::{Attack, Cheat};
 use crate::chain::{self, ClaimStatus, Client, Deployment, GameOutcome, LocalChain, ProtocolParams, Sent};
 use crate::model::bert::Bert;
+use crate::model::builtin::*;
 use crate::model::gguf_tokenizer::smollm2_chat_prompt;
 use crate::model::llama::Llama;
 use crate::model::steering::{kink_branch, kink_parked, parked_input, steering_mlp, Parking};
@@ -29,29 +30,6 @@ use crate::roles::{
 use crate::trace::Trace;
 use crate::{Error, Result};
 
-/// The acceptance-region profile of the skeleton's model (hashed into its profile root).
-pub const MLP_TINY_PROFILE: &[u8] = include_bytes!("../../../profiles/mlp-tiny.json");
-/// The acceptance-region profile of the steering twin of the MLP.
-pub const MLP_STEERING_PROFILE: &[u8] = include_bytes!("../../../profiles/mlp-steering.json");
-/// The acceptance-region profile of all-MiniLM-L6-v2.
-pub const MINILM_PROFILE: &[u8] = include_bytes!("../../../profiles/minilm.json");
-/// The acceptance-region profile of SmolLM2-135M-Instruct.
-pub const SMOLLM2_PROFILE: &[u8] = include_bytes!("../../../profiles/smollm2.json");
-/// Amplification per layer of the steering twin (an exact power of two).
-pub const STEERING_AMPLIFIER: f32 = 1024.0;
-/// Output tolerance MiniLM declares at registration (per component of its mean-pooled embedding, whose
-/// components are of order 0.1 and compared by cosine similarity).
-pub const MINILM_DECLARED_TOLERANCE: f64 = 1e-2;
-/// Output tolerance the MLP family declares at registration.
-pub const STEERING_DECLARED_TOLERANCE: f64 = 1e-3;
-/// The sentence MiniLM embeds in the simulation (honest, corrupted and every MiniLM attack).
-pub const MINILM_SENTENCE: &str = "Optimistic verification settles inference disputes on-chain.";
-/// A paragraph long enough (over 56 tokens) that one column of MiniLM's mean pooling cannot be opened in one
-/// transaction (`long-row-request`).
-pub const MINILM_LONG_TEXT: &str = "People buy inference from machines they do not control. Floating point on \
-    different hardware never gives bit-identical results, so re-running a model and comparing hashes fails, and \
-    zero-knowledge proofs cost about a million times the inference they prove. Optimistic verification settles \
-    it instead: a prover stakes and posts a claim, and a watcher re-runs it and challenges a bad one on-chain.";
 /// Validators staked in the committee (accounts 3, 4, 5 of anvil).
 pub const VALIDATORS: usize = 3;
 /// Minimum stakes each honest validator stakes: a griefer staking one holds 1/37 (2.7 %) of the pool, and
@@ -378,7 +356,7 @@ struct Parties {
     validators: Vec<Validator>,
     register: Option<Sent>,
     /// The composition audit it was registered through (none: unaudited).
-    admitted: Option<crate::roles::Admitted>,
+    admitted: Option<crate::region::admission::Admitted>,
 }
 
 impl Parties {
@@ -725,7 +703,7 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
                 let injected = steering.accepted_injection(&honest, Some(&Profile::parse(&profile)?));
                 let (mut report, out) =
                     play_with(&world, &parties, *s, input, Some(&mut steering.injector(injected))).await?;
-                let moved = crate::roles::output::worst(honest.output(), &out).map_or(f64::INFINITY, |w| w.1);
+                let moved = crate::region::output::worst(honest.output(), &out).map_or(f64::INFINITY, |w| w.1);
                 let a = parties.admitted.as_ref().expect("audited");
                 report.answer = format!(
                     "admitted {:?} (audit: first order {:.2e}, all orders {:.2e}; declared {declared:.0e}); output \

@@ -18,8 +18,9 @@ mod withheld;
 pub use withheld::{DataAsk, Withheld};
 
 use super::{FollowMode, Follower, Node, Store};
-use crate::chain::{ClaimStatus, Deployment, ElementRef};
+use crate::chain::{ClaimStatus, Deployment};
 use crate::roles::{Advance, ClaimSeen, Dispute, Finding, Watcher};
+use crate::trace::ElementRef;
 use crate::trace::Trace;
 use crate::Result;
 

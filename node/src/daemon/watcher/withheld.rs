@@ -22,9 +22,11 @@ use alloy::primitives::B256;
 use serde::{Deserialize, Serialize};
 
 use super::{Plan, WatcherNode};
-use crate::chain::{ClaimStatus, Claims, ElementRef, Phase};
+use crate::chain::{ClaimStatus, Claims, Phase};
+use crate::commit::CHUNK_ELEMS;
 use crate::model::HostTensor;
 use crate::roles::{Advance, ClaimSeen, Dispute, Finding};
+use crate::trace::ElementRef;
 use crate::trace::Trace;
 use crate::{Error, Result};
 
@@ -89,7 +91,7 @@ impl WatcherNode {
         let mut asks = Vec::new();
         for (leaf, index) in leaves {
             let shape = if *index == 0 { &graph.input_shape } else { &graph.nodes[index - 1].shape };
-            let chunks = shape.iter().product::<usize>().div_ceil(crate::commit::CHUNK_ELEMS).max(1) as u32;
+            let chunks = shape.iter().product::<usize>().div_ceil(CHUNK_ELEMS).max(1) as u32;
             for first in (0..chunks).step_by(max as usize) {
                 let count = max.min(chunks - first);
                 let id = Claims::data_request_id(claim.id, cm.account(), root, *leaf, first, count);
@@ -164,7 +166,9 @@ impl WatcherNode {
         let mut out = BTreeMap::new();
         for (index, ids) in by_index {
             let shape = if index == 0 { &graph.input_shape } else { &graph.nodes[index - 1].shape };
-            out.insert(index, self.watcher.claims().published_tensor(&ids, shape, from_block).await?);
+            let numel = shape.iter().product();
+            let data = self.watcher.claims().published_elements(&ids, numel, CHUNK_ELEMS, from_block).await?;
+            out.insert(index, HostTensor::new(shape.to_vec(), data));
         }
         Ok(out)
     }

@@ -2,8 +2,8 @@
 //! validator (when it votes): how far is a claim's output from an honest run of the claim's input, against
 //! the output tolerance its model declared at registration?
 
-use crate::chain::ElementRef;
 use crate::model::{HostTensor, Model};
+use crate::trace::ElementRef;
 
 /// How far a claimed output value is from an honest run's: `|claimed - own|`, infinite when either is NaN
 /// and their bits differ (a NaN is only ever equal to itself).
@@ -87,9 +87,9 @@ mod tests {
     /// the tolerance each declares at registration, by a wide margin.
     #[test]
     fn honest_runs_in_every_configuration_are_within_the_declared_output_tolerance() {
+        use crate::model::builtin::{MINILM_DECLARED_TOLERANCE, MINILM_SENTENCE, STEERING_DECLARED_TOLERANCE};
         use crate::model::{bert::Bert, fetch, MLP_TINY};
         use crate::runtime::{Config, Runtime};
-        use crate::simulate::{MINILM_DECLARED_TOLERANCE, MINILM_SENTENCE, STEERING_DECLARED_TOLERANCE};
         let bert = Bert::load(&fetch::minilm_dir(&fetch::default_cache_dir()).unwrap()).unwrap();
         let sentences = [MINILM_SENTENCE, "The capital of France is Paris.", "Rust is a systems language."];
         let mut cases: Vec<(Model, HostTensor, f64)> =
