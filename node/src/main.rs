@@ -4,11 +4,12 @@ mod cli;
 
 use clap::Parser;
 
+/// What is logged unless `NAO_LOG` says otherwise: warnings, and what each of nao's crates reports.
+const DEFAULT_LOG: &str = "warn,nao=info,nao_numerics=info,nao_chain=info,nao_roles=info";
+
 fn main() {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("NAO_LOG").unwrap_or_else(|_| "warn,nao=info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("NAO_LOG").unwrap_or_else(|_| DEFAULT_LOG.into()))
         .with_writer(std::io::stderr)
         .init();
     let cli = cli::Cli::parse();

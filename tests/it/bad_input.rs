@@ -72,7 +72,10 @@ async fn late_challenges_second_finalizes_and_unknown_models_are_refused_by_name
     owner.provider.anvil_increase_time(3601).await.unwrap();
     owner.provider.anvil_mine(Some(1), None).await.unwrap();
     let err = watcher.challenge(claim, &trace, closest).await.unwrap_err();
-    assert!(err.to_string().contains("ChallengeWindowClosed"), "{err}");
+    // the revert is decoded into the contract's custom error, with its arguments
+    let closed = err.revert::<ClaimManager::ChallengeWindowClosed>().unwrap_or_else(|| panic!("{err:?}"));
+    assert_eq!(closed.claimId, posted.id);
+    assert!(err.revert::<ClaimManager::ClaimExists>().is_none(), "{err}");
     // refused before any bond was committed
     assert_eq!(watcher.claims().contract().committed().call().await.unwrap(), U256::ZERO);
     assert_eq!(watcher.claims().credit().await.unwrap(), U256::ZERO);

@@ -172,7 +172,7 @@ impl RegisterArgs {
             .await
             {
                 Ok((r, s, a)) => (r, s, Some(a)),
-                Err(e @ nao::Error::Refused { .. }) => {
+                Err(e @ nao::Error::Numerics(nao::NumericsError::Refused { .. })) => {
                     eprintln!("{e}");
                     return Ok(2);
                 }

@@ -325,7 +325,7 @@ pub fn load_mlp(cache_dir: &std::path::Path, cfg: &MlpConfig) -> Result<Model> {
         cfg.write_safetensors(&path)?;
         tracing::info!(path = %path.display(), "weights generated from seed");
     }
-    Model::load_mlp(&path, cfg)
+    Ok(Model::load_mlp(&path, cfg)?)
 }
 
 /// The chain, the contracts and the accounts of a simulation.
@@ -525,7 +525,7 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
                 let played = match (&found, pushed) {
                     (Ok(_), Ok((trace, _))) => play_posting(&world, &parties, *s, Posting::Trace(trace)).await,
                     (Err(e), _) => Err(Error::Config(format!("bound-aware: {e}"))),
-                    (_, Err(e)) => Err(e),
+                    (_, Err(e)) => Err(e.into()),
                 };
                 parties.register = None;
                 mlp = Some(parties);
@@ -655,7 +655,7 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
                     )
                     .await;
                 let (outcome, why) = match audited {
-                    Err(e @ Error::Refused { .. }) => (Outcome::Refused, e.to_string()),
+                    Err(e @ Error::Numerics(crate::NumericsError::Refused { .. })) => (Outcome::Refused, e.to_string()),
                     Err(e) => return Err(e),
                     Ok(_) => (Outcome::Unresolved, "registered".into()),
                 };

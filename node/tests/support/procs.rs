@@ -45,7 +45,7 @@ impl Daemon {
             .args(&self.args)
             .env("NAO_KEY", &self.key)
             .env("NAO_RPC_URL", &self.rpc)
-            .env("NAO_LOG", "warn,nao=info")
+            .env("NAO_LOG", "warn,nao=info,nao_numerics=info,nao_chain=info,nao_roles=info")
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .stdin(Stdio::null())

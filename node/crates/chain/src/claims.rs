@@ -63,8 +63,9 @@ pub struct Claims {
     account: Address,
 }
 
-fn chain_err(what: &str) -> impl Fn(alloy::contract::Error) -> Error + '_ {
-    move |e| Error::Chain(format!("{what}: {}", super::revert_reason(&e)))
+/// The error of call `what`: a revert, decoded.
+pub fn call_err(what: &str) -> impl Fn(alloy::contract::Error) -> Error + '_ {
+    move |e| Error::Reverted { call: what.to_string(), revert: super::Revert::of(&e) }
 }
 
 impl Claims {
@@ -80,7 +81,7 @@ impl Claims {
 
     /// Status of a claim.
     pub async fn status(&self, id: B256) -> Result<ClaimStatus> {
-        Ok(self.inner.claim(id).call().await.map_err(chain_err("claim"))?.status.into())
+        Ok(self.inner.claim(id).call().await.map_err(call_err("claim"))?.status.into())
     }
 
     /// Whether claim `id` was ever posted (a claim never posted is unknown to the claim manager).
@@ -88,33 +89,33 @@ impl Claims {
         match self.inner.claim(id).call().await {
             Ok(_) => Ok(true),
             Err(e) if e.as_decoded_error::<ClaimManager::UnknownClaim>().is_some() => Ok(false),
-            Err(e) => Err(chain_err("claim")(e)),
+            Err(e) => Err(call_err("claim")(e)),
         }
     }
 
     /// Bond required per claim.
     pub async fn claim_bond(&self) -> Result<U256> {
-        self.inner.claimBond().call().await.map_err(chain_err("claimBond"))
+        self.inner.claimBond().call().await.map_err(call_err("claimBond"))
     }
 
     /// Bond required per challenge.
     pub async fn challenge_bond(&self) -> Result<U256> {
-        self.inner.challengeBond().call().await.map_err(chain_err("challengeBond"))
+        self.inner.challengeBond().call().await.map_err(call_err("challengeBond"))
     }
 
     /// Credit of `who`.
     pub async fn credit_of(&self, who: Address) -> Result<U256> {
-        self.inner.credit(who).call().await.map_err(chain_err("credit"))
+        self.inner.credit(who).call().await.map_err(call_err("credit"))
     }
 
     /// Seconds a claim can be challenged after it is posted.
     pub async fn challenge_window(&self) -> Result<u64> {
-        self.inner.challengeWindow().call().await.map_err(chain_err("challengeWindow"))
+        self.inner.challengeWindow().call().await.map_err(call_err("challengeWindow"))
     }
 
     /// When the challenge window of claim `id` closes.
     pub async fn window_closes_at(&self, id: B256) -> Result<u64> {
-        Ok(self.inner.windowClosesAt(id).call().await.map_err(chain_err("windowClosesAt"))?.to())
+        Ok(self.inner.windowClosesAt(id).call().await.map_err(call_err("windowClosesAt"))?.to())
     }
 
     /// Credit of this account.
@@ -129,7 +130,7 @@ impl Claims {
 
     /// Whether this account holds the challenge commitment `commitment` (made, not yet used or refunded).
     pub async fn holds_commitment(&self, commitment: B256) -> Result<bool> {
-        let c = self.inner.commitments(commitment).call().await.map_err(chain_err("commitments"))?;
+        let c = self.inner.commitments(commitment).call().await.map_err(call_err("commitments"))?;
         Ok(c.challenger == self.account)
     }
 
@@ -147,8 +148,8 @@ impl Claims {
 
     /// The reward of slashed claim `id`: its current winner, whether it was paid, and when its grace closes.
     pub async fn reward(&self, id: B256) -> Result<(Address, bool, u64)> {
-        let r = self.inner.rewards(id).call().await.map_err(chain_err("rewards"))?;
-        let closes = self.inner.rewardClosesAt(id).call().await.map_err(chain_err("rewardClosesAt"))?;
+        let r = self.inner.rewards(id).call().await.map_err(call_err("rewards"))?;
+        let closes = self.inner.rewardClosesAt(id).call().await.map_err(call_err("rewardClosesAt"))?;
         Ok((r.winner, r.paid, closes.to()))
     }
 
@@ -160,7 +161,7 @@ impl Claims {
     /// Asks, with the data bond, for chunks [first, first + count) of leaf `leaf` of claim `id`'s coarse trace
     /// (`game` zero) or of game `game`'s fine trace; returns the request's id.
     pub async fn request_data(&self, id: B256, game: B256, leaf: u32, first: u32, count: u32) -> Result<(B256, Sent)> {
-        let bond = self.inner.dataBond().call().await.map_err(chain_err("dataBond"))?;
+        let bond = self.inner.dataBond().call().await.map_err(call_err("dataBond"))?;
         let sent = send("requestData", self.inner.requestData(id, game, leaf, first, count).value(bond)).await?;
         let rid = sent
             .receipt
@@ -217,7 +218,7 @@ impl Claims {
 
     /// The deadline of open data request `rid` (`None` once it was answered or expired).
     pub async fn data_deadline(&self, rid: B256) -> Result<Option<u64>> {
-        let r = self.inner.dataRequests(rid).call().await.map_err(chain_err("dataRequests"))?;
+        let r = self.inner.dataRequests(rid).call().await.map_err(call_err("dataRequests"))?;
         Ok((r.requester != Address::ZERO).then_some(r.deadline))
     }
 

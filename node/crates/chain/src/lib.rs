@@ -1,27 +1,34 @@
-//! The chain side: anvil, deployment, transactions and their receipts. Knows nothing of candle.
+//! # nao-chain
+//!
+//! The chain side of nao, with no numerics in it: anvil, deployment, transactions and their receipts, typed
+//! access to the contracts, following events, and the daemons' embedded store.
 
 mod anvil;
 mod claims;
 mod deploy;
+mod error;
+mod follow;
 mod game;
 mod position;
 mod status;
+mod store;
 mod tx;
 
 pub use anvil::{find_tool, LocalChain};
-pub use claims::{ClaimStatus, Claims, GameOutcome};
+pub use claims::{call_err, ClaimStatus, Claims, GameOutcome};
 pub use deploy::{deploy, Deployment, DeploymentFile, ProtocolParams};
+pub use error::{Error, Result};
+pub use follow::{FollowMode, Follower};
 pub use game::{partition_game_id, Phase};
 pub use position::Position;
 pub use status::{status, Status};
-pub use tx::{revert_reason, send, Sent};
+pub use store::Store;
+pub use tx::{revert_reason, send, Revert, Sent};
 
 use alloy::network::EthereumWallet;
 use alloy::primitives::{keccak256, Address, B256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
-
-use crate::{Error, Result};
 
 /// The latest block's number and timestamp.
 pub async fn head(provider: &DynProvider) -> Result<(u64, u64)> {

@@ -3,13 +3,13 @@
 //! the attacks run them on.
 
 /// The acceptance-region profile of the skeleton's model (hashed into its profile root).
-pub const MLP_TINY_PROFILE: &[u8] = include_bytes!("../../../profiles/mlp-tiny.json");
+pub const MLP_TINY_PROFILE: &[u8] = include_bytes!("../../../../../profiles/mlp-tiny.json");
 /// The acceptance-region profile of the steering twin of the MLP.
-pub const MLP_STEERING_PROFILE: &[u8] = include_bytes!("../../../profiles/mlp-steering.json");
+pub const MLP_STEERING_PROFILE: &[u8] = include_bytes!("../../../../../profiles/mlp-steering.json");
 /// The acceptance-region profile of all-MiniLM-L6-v2.
-pub const MINILM_PROFILE: &[u8] = include_bytes!("../../../profiles/minilm.json");
+pub const MINILM_PROFILE: &[u8] = include_bytes!("../../../../../profiles/minilm.json");
 /// The acceptance-region profile of SmolLM2-135M-Instruct.
-pub const SMOLLM2_PROFILE: &[u8] = include_bytes!("../../../profiles/smollm2.json");
+pub const SMOLLM2_PROFILE: &[u8] = include_bytes!("../../../../../profiles/smollm2.json");
 /// Amplification per layer of the steering twin (an exact power of two).
 pub const STEERING_AMPLIFIER: f32 = 1024.0;
 /// Output tolerance MiniLM declares at registration (per component of its mean-pooled embedding, whose

@@ -2,9 +2,11 @@
 
 use alloy::contract::{CallBuilder, CallDecoder};
 use alloy::network::Ethereum;
+use alloy::primitives::Bytes;
 use alloy::providers::Provider;
 use alloy::rpc::types::TransactionReceipt;
-use nao_bindings::{ClaimManager, DisputeGame, ModelRegistry};
+use alloy::sol_types::SolError;
+use nao_bindings::{ClaimManager, Committee, DisputeGame, ModelRegistry};
 
 use crate::{Error, Result};
 
@@ -33,7 +35,37 @@ pub fn revert_reason(err: &alloy::contract::Error) -> String {
     if let Some(e) = err.as_decoded_interface_error::<ModelRegistry::ModelRegistryErrors>() {
         return format!("{e:?}");
     }
+    if let Some(e) = err.as_decoded_interface_error::<Committee::CommitteeErrors>() {
+        return format!("{e:?}");
+    }
     err.to_string()
+}
+
+/// Why a call reverted: its revert data (when the node returned it) and the custom error it names.
+#[derive(Debug, Clone)]
+pub struct Revert {
+    /// The revert data: a custom error's selector and arguments.
+    pub data: Option<Bytes>,
+    /// The decoded error, as [`revert_reason`] prints it.
+    pub reason: String,
+}
+
+impl Revert {
+    /// The revert of `err`.
+    pub fn of(err: &alloy::contract::Error) -> Self {
+        Self { data: err.as_revert_data(), reason: revert_reason(err) }
+    }
+
+    /// The contracts' custom error `E` (any contract's binding of it: errors are matched by selector), if
+    /// this revert is one.
+    pub fn decode<E: SolError>(&self) -> Option<E> {
+        self.data.as_ref().and_then(|d| E::abi_decode(d).ok())
+    }
+
+    /// Whether this revert is the contracts' custom error `E`.
+    pub fn is<E: SolError>(&self) -> bool {
+        self.decode::<E>().is_some()
+    }
 }
 
 /// Sends a contract call, waits for its receipt and fails (naming the custom error) if it reverted.
@@ -53,10 +85,10 @@ where
         .block(alloy::eips::BlockId::pending())
         .estimate_gas()
         .await
-        .map_err(|e| Error::Chain(format!("{label}: {}", revert_reason(&e))))?;
+        .map_err(|e| Error::Reverted { call: label.to_string(), revert: Revert::of(&e) })?;
     let call = call.gas(estimate + estimate / 5 + 20_000);
     let replay = call.clone();
-    let pending = call.send().await.map_err(|e| Error::Chain(format!("{label}: {}", revert_reason(&e))))?;
+    let pending = call.send().await.map_err(|e| Error::Reverted { call: label.to_string(), revert: Revert::of(&e) })?;
     // Poll for the receipt directly (rather than through the provider's block heartbeat, which can miss a
     // transaction mined before it starts watching), and give up with a named error instead of hanging.
     let hash = *pending.tx_hash();
@@ -77,14 +109,18 @@ where
     if !receipt.status() {
         // Mined but reverted (it passed estimation, so the state or the gas differed): replay it on the state
         // it ran on to name the error.
-        let why = match receipt.block_number {
+        let call = format!("{label}: transaction {} reverted", receipt.transaction_hash);
+        let revert = match receipt.block_number {
             Some(n) if n > 0 => match replay.gas(receipt.gas_used).block(n.saturating_sub(1).into()).call_raw().await {
-                Err(e) => revert_reason(&e),
-                Ok(_) => format!("out of gas? it succeeds on replay; used {} gas", receipt.gas_used),
+                Err(e) => Revert::of(&e),
+                Ok(_) => Revert {
+                    data: None,
+                    reason: format!("out of gas? it succeeds on replay; used {} gas", receipt.gas_used),
+                },
             },
-            _ => "no block".into(),
+            _ => Revert { data: None, reason: "no block".into() },
         };
-        return Err(Error::Chain(format!("{label}: transaction {} reverted: {why}", receipt.transaction_hash)));
+        return Err(Error::Reverted { call, revert });
     }
     tracing::debug!(label, gas = receipt.gas_used, "mined");
     Ok(Sent { label: label.to_string(), gas_used: receipt.gas_used, receipt })

@@ -1,8 +1,9 @@
-//! The library's error type.
+//! The numerics' error type.
 
 use std::path::PathBuf;
 
-/// Everything that can go wrong in nao's library code; each variant names what is wrong.
+/// Everything that can go wrong loading, running, committing and auditing a model; each variant names what is
+/// wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A weights file could not be read or parsed.
@@ -47,9 +48,6 @@ pub enum Error {
     /// An execution configuration cannot run here, or a profile does not fit the model it is used with.
     #[error("{0}")]
     Config(String),
-    /// A chain interaction failed.
-    #[error("chain: {0}")]
-    Chain(String),
     /// A model is unknown (to the registry or to this node).
     #[error("unknown model {0}")]
     UnknownModel(String),
@@ -74,9 +72,6 @@ pub enum Error {
         /// The op with the largest share (index and kind).
         worst: String,
     },
-    /// Trace data fetched from a prover does not match the claim's commitment.
-    #[error("trace data: {0}")]
-    TraceData(String),
     /// An I/O error with the path involved.
     #[error("{path}: {source}")]
     Io {

@@ -94,7 +94,7 @@ impl Validator {
 
     /// Stakes `wei` in the committee.
     pub async fn stake(&self, wei: U256) -> Result<Sent> {
-        send("stake", self.committee.stake().value(wei)).await
+        Ok(send("stake", self.committee.stake().value(wei)).await?)
     }
 
     /// Votes opened since `from_block` that drew this validator.
@@ -175,7 +175,7 @@ impl Validator {
 
     /// Reveals `ballot`, committed before.
     pub async fn reveal(&self, ballot: &Ballot) -> Result<Sent> {
-        send("reveal", self.committee.reveal(ballot.vote, ballot.outside, ballot.salt)).await
+        Ok(send("reveal", self.committee.reveal(ballot.vote, ballot.outside, ballot.salt)).await?)
     }
 
     /// Where this validator stands in `vote`: whether it committed, whether it revealed, whether the vote is
@@ -239,14 +239,14 @@ impl Validator {
         match send("draw", self.committee.draw(vote)).await {
             Ok(sent) => Ok(Some(sent)),
             // drawn by someone else in the meantime
-            Err(e) if e.to_string().contains("AlreadyDrawn") => Ok(None),
-            Err(e) => Err(e),
+            Err(e) if e.revert::<Committee::AlreadyDrawn>().is_some() => Ok(None),
+            Err(e) => Err(e.into()),
         }
     }
 
     /// Ends `vote` (anyone may, once every member revealed or the reveal window closed).
     pub async fn resolve(&self, vote: B256) -> Result<Sent> {
-        send("resolve", self.committee.resolve(vote)).await
+        Ok(send("resolve", self.committee.resolve(vote)).await?)
     }
 
     /// The provider it sends with.

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::chain::Deployment;
+use crate::Deployment;
 use crate::{Error, Result};
 
 /// What a store file holds: the role and deployment it belongs to, and the role's state.

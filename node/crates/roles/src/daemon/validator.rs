@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{FollowMode, Follower, Node, Store};
 use crate::chain::Deployment;
-use crate::roles::{Ballot, Validator, VoteStep};
+use crate::{Ballot, Validator, VoteStep};
 use crate::{Error, Result};
 
 /// The validator's store.

@@ -8,9 +8,7 @@
 //! a watcher disputes) is written to the store before the transaction that depends on it.
 
 mod config;
-mod follow;
 mod prover;
-mod store;
 mod validator;
 mod watcher;
 
@@ -19,9 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use config::{ConfigFile, Settings};
-pub use follow::{FollowMode, Follower};
+pub use nao_chain::{FollowMode, Follower, Store};
 pub use prover::{Answer, Encode, Job, JobReceipt, OpenClaim, ProverFault, ProverNode, ProverState};
-pub use store::Store;
 pub use validator::{ValidatorNode, ValidatorState};
 pub use watcher::{Followed, Plan, WatcherFault, WatcherNode, WatcherState};
 

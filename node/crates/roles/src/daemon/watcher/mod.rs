@@ -19,10 +19,10 @@ pub use withheld::{DataAsk, Withheld};
 
 use super::{FollowMode, Follower, Node, Store};
 use crate::chain::{ClaimStatus, Deployment};
-use crate::roles::{Advance, ClaimSeen, Dispute, Finding, Watcher};
 use crate::trace::ElementRef;
 use crate::trace::Trace;
 use crate::Result;
+use crate::{Advance, ClaimSeen, Dispute, Finding, Watcher};
 
 /// A fault a watcher can be told to commit (tests and demonstrations only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -48,7 +48,7 @@ pub enum Plan {
     /// The trace stayed unavailable: coarse leaves of the claim were asked for with data requests (a small
     /// bond each, never a fraud bond); see [`withheld`]. Not published in time, a request's expiry slashes the
     /// claim and this watcher takes the reward ([`Plan::Reward`]); published, the input and output are judged
-    /// ([`crate::roles::Watcher::judge_output`]), and a wrong output has every boundary asked for next.
+    /// ([`crate::Watcher::judge_output`]), and a wrong output has every boundary asked for next.
     Requested {
         /// The requests.
         asks: Vec<DataAsk>,

@@ -19,15 +19,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use alloy::primitives::B256;
+use nao_bindings::ClaimManager;
 use serde::{Deserialize, Serialize};
 
 use super::{Plan, WatcherNode};
 use crate::chain::{ClaimStatus, Claims, Phase};
 use crate::commit::CHUNK_ELEMS;
 use crate::model::HostTensor;
-use crate::roles::{Advance, ClaimSeen, Dispute, Finding};
-use crate::trace::ElementRef;
-use crate::trace::Trace;
+use crate::trace::{ElementRef, Trace};
+use crate::{Advance, ClaimSeen, Dispute, Finding};
 use crate::{Error, Result};
 
 /// One data request: chunks `[first, first + count)` of leaf `leaf` of the claim's coarse list (`game` zero)
@@ -99,15 +99,15 @@ impl WatcherNode {
                     match cm.request_data(claim.id, game, *leaf, first, count).await {
                         Ok(_) => {}
                         // published already (a restart after the answer): nothing to ask
-                        Err(e) if e.to_string().contains("AlreadyPublished") => {}
+                        Err(e) if e.revert::<ClaimManager::AlreadyPublished>().is_some() => {}
                         Err(e)
-                            if ["ChallengeWindowClosed", "ClaimNotPending", "NoFineRoot"]
-                                .iter()
-                                .any(|w| e.to_string().contains(w)) =>
+                            if e.revert::<ClaimManager::ChallengeWindowClosed>().is_some()
+                                || e.revert::<ClaimManager::ClaimNotPending>().is_some()
+                                || e.revert::<ClaimManager::NoFineRoot>().is_some() =>
                         {
                             return Ok(Err(e.to_string()));
                         }
-                        Err(e) => return Err(e),
+                        Err(e) => return Err(e.into()),
                     }
                 }
                 asks.push(DataAsk { id, game, leaf: *leaf, index: *index as u32, first, count });

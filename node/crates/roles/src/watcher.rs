@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use alloy::primitives::{Address, B256};
 use alloy::providers::DynProvider;
-use nao_bindings::{Committee, DisputeGame};
+use nao_bindings::{ClaimManager, Committee, DisputeGame};
 
 use super::calldata::{element_challenge, element_request, fine_challenge, segment_of, segment_pointer};
 use super::RegisteredModel;
@@ -429,12 +429,7 @@ impl Watcher {
             return Ok(None);
         }
         // a bond committed to a claim that can no longer be challenged would be lost: refuse first
-        self.claims
-            .contract()
-            .challengeable(claim.id)
-            .call()
-            .await
-            .map_err(|e| Error::Chain(format!("challenge: {}", crate::chain::revert_reason(&e))))?;
+        self.claims.contract().challengeable(claim.id).call().await.map_err(crate::chain::call_err("challenge"))?;
         let sent = self.claims.commit_challenge(h).await?;
         tracing::info!(claim = %claim.id, gas = sent.gas_used, "challenge committed");
         Ok(Some(sent))
@@ -525,7 +520,7 @@ impl Watcher {
         let w = Position(g.position).child_width(k, u64::from(g.segments));
         let s = segment_of(&self.model.model, at.op)? as u64;
         let child = (s - u64::from(g.lo)) / w;
-        send("pick", self.game.pick(game, alloy::primitives::U256::from(child), roots)).await
+        Ok(send("pick", self.game.pick(game, alloy::primitives::U256::from(child), roots)).await?)
     }
 
     /// Opens element `at` against the fine root the prover posted: the game ends with the op's verdict.
@@ -573,7 +568,7 @@ impl Watcher {
     pub async fn request_element(&self, game: B256, at: ElementRef) -> Result<Sent> {
         let m = &self.model;
         let r = element_request(&m.model, &m.commitment, at)?;
-        send("requestElement", self.game.requestElement(game, r)).await
+        Ok(send("requestElement", self.game.requestElement(game, r)).await?)
     }
 
     /// Escalates element `at` to a committee vote: with its openings when the contracts can open it (it is inside
@@ -586,14 +581,14 @@ impl Watcher {
         match (m.model.graph.adjudicable(at.op).filter(OpNode::openable), trace) {
             (Some(_), Some(trace)) => {
                 let c = fine_challenge(&m.model, &m.commitment, trace, at)?;
-                send("escalate", self.game.escalate(game, c)).await
+                Ok(send("escalate", self.game.escalate(game, c)).await?)
             }
             (Some(_), None) => {
                 Err(Error::TraceData(format!("op {}: escalating an openable element needs the trace", at.op)))
             }
             (None, _) => {
                 let u = super::calldata::unopenable(&m.model, &m.commitment, at)?;
-                send("escalateUnopenable", self.game.escalateUnopenable(game, u)).await
+                Ok(send("escalateUnopenable", self.game.escalateUnopenable(game, u)).await?)
             }
         }
     }
@@ -739,7 +734,7 @@ impl Watcher {
                         tracing::info!(claim = %claim.id, game = %g, gas = s.gas_used, "game started");
                         Advance::Moved(Box::new(s))
                     }
-                    Err(e) if e.to_string().contains("ChallengeWindowClosed") => {
+                    Err(e) if e.revert::<ClaimManager::ChallengeWindowClosed>().is_some() => {
                         Advance::NotStarted("not disputed: the challenge window closed first".into())
                     }
                     Err(e) => return Err(e),

@@ -6,7 +6,7 @@
 //!   `{"error"}` naming what is wrong (a prompt of another length than the registered graph takes); an input
 //!   claimed before answers with its existing claim (`gas` 0: nothing posted);
 //! - `GET /claims` → the open claims in the store;
-//! - `GET /traces/{root}/{index}` → a trace tensor (see [`crate::roles::TraceServer`]).
+//! - `GET /traces/{root}/{index}` → a trace tensor (see [`crate::TraceServer`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,6 +16,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use nao_bindings::ClaimManager;
 use serde::{Deserialize, Serialize};
 
 use super::{Node, Store};
@@ -23,8 +24,8 @@ use crate::attack::{search, Cheat};
 use crate::chain::{head, next_block_time, ClaimStatus};
 use crate::model::HostTensor;
 use crate::region::profile::Profile;
-use crate::roles::{Prover, Run, TraceServer, TraceStore};
 use crate::{Error, Result};
+use crate::{Prover, Run, TraceServer, TraceStore};
 
 /// A fault a prover can be told to commit: for tests and demonstrations of what the protocol catches, never
 /// for real claims.
@@ -320,7 +321,7 @@ async fn job(State(node): State<Shared>, Json(job): Json<Job>) -> (StatusCode, J
             let status = match &e {
                 Error::Shape { .. } | Error::Config(_) => StatusCode::BAD_REQUEST,
                 // the same input was claimed before (claims are content-addressed)
-                Error::Chain(m) if m.contains("ClaimExists") => StatusCode::CONFLICT,
+                e if e.revert::<ClaimManager::ClaimExists>().is_some() => StatusCode::CONFLICT,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             };
             tracing::warn!(error = %e, "job failed");
