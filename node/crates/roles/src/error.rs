@@ -71,13 +71,11 @@ impl From<nao_chain::Error> for Error {
 }
 
 impl Error {
-    /// The contracts' custom error `E` this is, if it is a revert with that error (matched by selector, so
-    /// any contract's binding of `E` will do).
+    /// The contracts' custom error `E` this is, if it is a revert with that error (see
+    /// [`nao_chain::Revert::decode`]).
     pub fn revert<E: alloy::sol_types::SolError>(&self) -> Option<E> {
-        match self {
-            Self::Reverted { revert, .. } => revert.decode(),
-            _ => None,
-        }
+        let Self::Reverted { revert, .. } = self else { return None };
+        revert.decode()
     }
 }
 

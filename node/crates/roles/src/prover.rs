@@ -178,22 +178,8 @@ impl Prover {
     /// disputed segment's fine-trace root, or opens a requested element (recomputing the trace if needed).
     /// Returns the transactions sent.
     pub async fn answer_games(&self, claim: B256, trace_root: B256, from_block: u64) -> Result<Vec<Sent>> {
-        let created = self
-            .game
-            .GameCreated_filter()
-            .topic2(claim)
-            .from_block(from_block)
-            .query()
-            .await
-            .map_err(|e| Error::Chain(format!("GameCreated logs: {e}")))?;
         let mut sent = Vec::new();
-        for (e, _) in created {
-            let g = self
-                .game
-                .partitionGame(e.gameId)
-                .call()
-                .await
-                .map_err(|e| Error::Chain(format!("partitionGame: {e}")))?;
+        for (id, g) in self.games_against(claim, from_block).await? {
             let phase = Phase::from(g.phase);
             if !matches!(phase, Phase::Reveal | Phase::Fine | Phase::Open) {
                 continue;
@@ -205,16 +191,16 @@ impl Prover {
             let model = &self.model.model;
             if phase == Phase::Fine {
                 let a = fine_answer(model, &trace, g.lo as usize)?;
-                sent.push(send("postFine", self.game.postFine(e.gameId, a)).await?);
+                sent.push(send("postFine", self.game.postFine(id, a)).await?);
             } else if phase == Phase::Open {
                 let at = ElementRef { op: g.reqOp as usize, row: g.reqRow as usize, col: g.reqCol as usize };
                 let c = fine_challenge(model, &self.model.commitment, &trace, at)?;
-                sent.push(send("openRequested", self.game.openRequested(e.gameId, c)).await?);
+                sent.push(send("openRequested", self.game.openRequested(id, c)).await?);
             } else {
                 let k: u64 = self.game.arity().call().await.map_err(|e| Error::Chain(format!("arity: {e}")))?.to();
                 let w = Position(g.position).child_width(k, u64::from(g.segments)) as usize;
                 let r = reveal_openings(model, &trace, g.lo as usize, g.hi as usize, w)?;
-                sent.push(send("reveal", self.game.reveal(e.gameId, r)).await?);
+                sent.push(send("reveal", self.game.reveal(id, r)).await?);
             }
         }
         Ok(sent)
@@ -269,9 +255,8 @@ impl Prover {
         Ok(sent)
     }
 
-    /// The segment whose fine root this prover posted as `root` in a game against `claim` opened since
-    /// `from_block`.
-    async fn fine_segment(&self, claim: B256, root: B256, from_block: u64) -> Result<Option<usize>> {
+    /// The partition games against `claim` opened since `from_block`, by id, as they stand.
+    async fn games_against(&self, claim: B256, from_block: u64) -> Result<Vec<(B256, DisputeGame::PartitionGame)>> {
         let created = self
             .game
             .GameCreated_filter()
@@ -280,13 +265,18 @@ impl Prover {
             .query()
             .await
             .map_err(|e| Error::Chain(format!("GameCreated logs: {e}")))?;
+        let mut games = Vec::with_capacity(created.len());
         for (e, _) in created {
-            let g = self
-                .game
-                .partitionGame(e.gameId)
-                .call()
-                .await
-                .map_err(|e| Error::Chain(format!("partitionGame: {e}")))?;
+            let g = self.game.partitionGame(e.gameId).call().await.map_err(crate::chain::call_err("partitionGame"))?;
+            games.push((e.gameId, g));
+        }
+        Ok(games)
+    }
+
+    /// The segment whose fine root this prover posted as `root` in a game against `claim` opened since
+    /// `from_block`.
+    async fn fine_segment(&self, claim: B256, root: B256, from_block: u64) -> Result<Option<usize>> {
+        for (_, g) in self.games_against(claim, from_block).await? {
             if g.segEnd != 0 && g.pending == root {
                 return Ok(Some(g.lo as usize));
             }
