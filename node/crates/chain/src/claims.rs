@@ -6,6 +6,7 @@ use alloy::sol_types::SolValue;
 use nao_bindings::ClaimManager;
 
 use super::{send, Client, Deployment, Sent};
+use crate::tx::call_err;
 use crate::{Error, Result};
 
 /// `ClaimStatus` of `contracts/src/lib/Types.sol`.
@@ -61,11 +62,6 @@ impl From<u8> for GameOutcome {
 pub struct Claims {
     inner: ClaimManager::ClaimManagerInstance<DynProvider>,
     account: Address,
-}
-
-/// The error of call `what`: a revert, decoded.
-pub fn call_err(what: &str) -> impl Fn(alloy::contract::Error) -> Error + '_ {
-    move |e| Error::Reverted { call: what.to_string(), revert: super::Revert::of(&e) }
 }
 
 impl Claims {
@@ -198,7 +194,7 @@ impl Claims {
                 .from_block(from_block)
                 .query()
                 .await
-                .map_err(|e| Error::Chain(format!("ChunkPublished logs: {e}")))?;
+                .map_err(call_err("ChunkPublished logs"))?;
             for (e, _) in logs {
                 let i = e.index as usize;
                 let lo = i * chunk_bytes;

@@ -15,7 +15,7 @@ mod store;
 mod tx;
 
 pub use anvil::{find_tool, LocalChain};
-pub use claims::{call_err, ClaimStatus, Claims, GameOutcome};
+pub use claims::{ClaimStatus, Claims, GameOutcome};
 pub use deploy::{deploy, Deployment, DeploymentFile, ProtocolParams};
 pub use error::{Error, Result};
 pub use follow::{FollowMode, Follower};
@@ -23,7 +23,7 @@ pub use game::{partition_game_id, Phase};
 pub use position::Position;
 pub use status::{status, Status};
 pub use store::Store;
-pub use tx::{revert_reason, send, Revert, Sent};
+pub use tx::{call_err, revert_reason, send, Revert, Sent};
 
 use alloy::network::EthereumWallet;
 use alloy::primitives::{keccak256, Address, B256};

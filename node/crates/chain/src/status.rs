@@ -1,11 +1,10 @@
 //! What a deployment holds, read from its logs and state (`nao status`).
 
-use alloy::contract::Error as CallError;
 use nao_bindings::{ClaimManager, Committee, DisputeGame, ModelRegistry};
 use serde_json::{json, Value};
 
-use super::{ClaimStatus, Client, DeploymentFile, Phase};
-use crate::{Error, Result};
+use super::{call_err, ClaimStatus, Client, DeploymentFile, Phase};
+use crate::Result;
 
 /// The deployment's registered models, claims (status, open games), partition games (phase, clocks) and the
 /// balances of `client`'s account, as JSON rows.
@@ -28,22 +27,21 @@ pub async fn status(client: &Client, file: &DeploymentFile) -> Result<Status> {
     let (c, p) = (&file.contracts, client.provider.clone());
     let (registry, claims) = (ModelRegistry::new(c.registry, p.clone()), ClaimManager::new(c.claims, p.clone()));
     let (game, committee) = (DisputeGame::new(c.game, p.clone()), Committee::new(c.committee, p.clone()));
-    let err = |what: &'static str| move |e: CallError| Error::Chain(format!("{what}: {e}"));
     let models = registry
         .ModelRegistered_filter()
         .from_block(0)
         .query()
         .await
-        .map_err(err("ModelRegistered logs"))?
+        .map_err(call_err("ModelRegistered logs"))?
         .into_iter()
         .map(|(e, _)| {
             json!({"model_id": e.modelId.to_string(), "owner": e.owner.to_string(), "nodes": e.nodeCount, "segments": e.segmentCount})
         })
         .collect();
     let mut claim_rows = Vec::new();
-    for (e, _) in claims.ClaimPosted_filter().from_block(0).query().await.map_err(err("ClaimPosted logs"))? {
-        let cl = claims.claim(e.claimId).call().await.map_err(err("claim"))?;
-        let open = claims.openGames(e.claimId).call().await.map_err(err("openGames"))?;
+    for (e, _) in claims.ClaimPosted_filter().from_block(0).query().await.map_err(call_err("ClaimPosted logs"))? {
+        let cl = claims.claim(e.claimId).call().await.map_err(call_err("claim"))?;
+        let open = claims.openGames(e.claimId).call().await.map_err(call_err("openGames"))?;
         claim_rows.push(json!({
             "claim_id": e.claimId.to_string(), "model_id": e.modelId.to_string(), "prover": cl.prover.to_string(),
             "status": format!("{:?}", ClaimStatus::from(cl.status)), "posted_at": cl.postedAt,
@@ -51,8 +49,8 @@ pub async fn status(client: &Client, file: &DeploymentFile) -> Result<Status> {
         }));
     }
     let mut game_rows = Vec::new();
-    for (e, _) in game.GameCreated_filter().from_block(0).query().await.map_err(err("GameCreated logs"))? {
-        let g = game.partitionGame(e.gameId).call().await.map_err(err("partitionGame"))?;
+    for (e, _) in game.GameCreated_filter().from_block(0).query().await.map_err(call_err("GameCreated logs"))? {
+        let g = game.partitionGame(e.gameId).call().await.map_err(call_err("partitionGame"))?;
         let (prover_left, challenger_left) = match game.clocks(e.gameId).call().await {
             Ok(r) => (r.prover, r.challenger),
             Err(_) => (g.proverLeft, g.challengerLeft),
@@ -64,11 +62,11 @@ pub async fn status(client: &Client, file: &DeploymentFile) -> Result<Status> {
         }));
     }
     let me = client.address;
-    let v = committee.validator(me).call().await.map_err(err("validator"))?;
+    let v = committee.validator(me).call().await.map_err(call_err("validator"))?;
     let balances = json!({
         "account": me.to_string(),
-        "claims_credit_wei": claims.credit(me).call().await.map_err(err("credit"))?.to_string(),
-        "committee_credit_wei": committee.credit(me).call().await.map_err(err("credit"))?.to_string(),
+        "claims_credit_wei": claims.credit(me).call().await.map_err(call_err("credit"))?.to_string(),
+        "committee_credit_wei": committee.credit(me).call().await.map_err(call_err("credit"))?.to_string(),
         "validator_stake_wei": v.stake_.to_string(),
         "validator_open_votes": v.locks,
     });

@@ -68,6 +68,12 @@ impl Revert {
     }
 }
 
+/// The error of contract call (or log query) `what`: its revert, decoded (or the transport's error, when the
+/// call did not revert).
+pub fn call_err(what: &str) -> impl Fn(alloy::contract::Error) -> Error + '_ {
+    move |e| Error::Reverted { call: what.to_string(), revert: Revert::of(&e) }
+}
+
 /// Sends a contract call, waits for its receipt and fails (naming the custom error) if it reverted.
 pub async fn send<P, D>(label: &str, call: CallBuilder<P, D, Ethereum>) -> Result<Sent>
 where

@@ -8,7 +8,7 @@ use nao_bindings::{ClaimManager, DisputeGame};
 
 use super::calldata::{claim_input, data_answer, fine_answer, fine_challenge, reveal_openings};
 use super::{RegisteredModel, TraceStore};
-use crate::chain::{send, Claims, Client, Deployment, Phase, Position, Sent};
+use crate::chain::{call_err, send, Claims, Client, Deployment, Phase, Position, Sent};
 use crate::model::HostTensor;
 use crate::runtime::{Runtime, Tamper};
 use crate::trace::ElementRef;
@@ -159,7 +159,7 @@ impl Prover {
             .claimIdOf(c.modelId, c.inputRoot, c.outputRoot, c.traceRoot, self.claims.account())
             .call()
             .await
-            .map_err(|e| Error::Chain(format!("claimIdOf: {e}")))?;
+            .map_err(call_err("claimIdOf"))?;
         Ok((id, self.claims.posted(id).await?))
     }
 
@@ -197,7 +197,7 @@ impl Prover {
                 let c = fine_challenge(model, &self.model.commitment, &trace, at)?;
                 sent.push(send("openRequested", self.game.openRequested(id, c)).await?);
             } else {
-                let k: u64 = self.game.arity().call().await.map_err(|e| Error::Chain(format!("arity: {e}")))?.to();
+                let k: u64 = self.game.arity().call().await.map_err(call_err("arity"))?.to();
                 let w = Position(g.position).child_width(k, u64::from(g.segments)) as usize;
                 let r = reveal_openings(model, &trace, g.lo as usize, g.hi as usize, w)?;
                 sent.push(send("reveal", self.game.reveal(id, r)).await?);
@@ -218,11 +218,10 @@ impl Prover {
             .from_block(from_block)
             .query()
             .await
-            .map_err(|e| Error::Chain(format!("DataRequested logs: {e}")))?;
+            .map_err(call_err("DataRequested logs"))?;
         let mut sent = Vec::new();
         for (e, _) in asked {
-            let open =
-                cm.dataRequests(e.requestId).call().await.map_err(|e| Error::Chain(format!("dataRequests: {e}")))?;
+            let open = cm.dataRequests(e.requestId).call().await.map_err(call_err("dataRequests"))?;
             if open.requester.is_zero() {
                 continue; // answered or expired
             }
@@ -264,10 +263,10 @@ impl Prover {
             .from_block(from_block)
             .query()
             .await
-            .map_err(|e| Error::Chain(format!("GameCreated logs: {e}")))?;
+            .map_err(call_err("GameCreated logs"))?;
         let mut games = Vec::with_capacity(created.len());
         for (e, _) in created {
-            let g = self.game.partitionGame(e.gameId).call().await.map_err(crate::chain::call_err("partitionGame"))?;
+            let g = self.game.partitionGame(e.gameId).call().await.map_err(call_err("partitionGame"))?;
             games.push((e.gameId, g));
         }
         Ok(games)

@@ -3,6 +3,7 @@
 use alloy::primitives::{FixedBytes, B256};
 use nao_bindings::ModelRegistry;
 
+use crate::chain::call_err;
 use crate::chain::{send, Client, Deployment, Sent};
 use crate::model::{HostTensor, Model, ModelCommitment};
 use crate::region::admission::Admitted;
@@ -55,7 +56,7 @@ impl RegisteredModel {
         let commitment = model.commit(profile);
         let registry = ModelRegistry::new(d.registry, client.provider.clone());
         let spec = Self::spec(&model, &commitment, uri, output_tolerance);
-        let id = registry.modelIdOf(spec.clone()).call().await.map_err(|e| Error::Chain(format!("modelIdOf: {e}")))?;
+        let id = registry.modelIdOf(spec.clone()).call().await.map_err(call_err("modelIdOf"))?;
         let sent = send("register", registry.register(spec)).await?;
         tracing::info!(model = %model.name, id = %id, "model registered");
         // what a prover cannot be asked to open goes to the committee unopened: say so at registration
@@ -78,7 +79,7 @@ impl RegisteredModel {
         let commitment = model.commit(profile);
         let registry = ModelRegistry::new(d.registry, client.provider.clone());
         let spec = Self::spec(&model, &commitment, "", 0.0);
-        let id = registry.modelIdOf(spec).call().await.map_err(|e| Error::Chain(format!("modelIdOf: {e}")))?;
+        let id = registry.modelIdOf(spec).call().await.map_err(call_err("modelIdOf"))?;
         let mut registered = Self { model, commitment, id, output_tolerance: 0.0 };
         let spec = registered.check_registered(client, d).await?;
         registered.output_tolerance = f32::from_bits(spec.outputTolerance);

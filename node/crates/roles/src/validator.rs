@@ -11,6 +11,7 @@ use nao_bindings::{ClaimManager, Committee, DisputeGame};
 
 use super::watcher::fetch_trace;
 use super::{ClaimSeen, RegisteredModel};
+use crate::chain::call_err;
 use crate::chain::{send, Client, Deployment, Sent};
 use crate::region::profile::Profile;
 use crate::runtime::operands;
@@ -105,7 +106,7 @@ impl Validator {
             .from_block(from_block)
             .query()
             .await
-            .map_err(|e| Error::Chain(format!("VoteOpened logs: {e}")))?;
+            .map_err(call_err("VoteOpened logs"))?;
         Ok(logs.into_iter().filter(|(e, _)| e.members.contains(&self.address())).map(|(e, _)| e.voteId).collect())
     }
 
@@ -115,7 +116,7 @@ impl Validator {
     /// model's declared output tolerance. Data the prover does not
     /// serve, or serves wrong, counts against it: the prover must make its run checkable.
     pub async fn judge(&self, vote: B256) -> Result<Ballot> {
-        let g = self.game.partitionGame(vote).call().await.map_err(|e| Error::Chain(format!("partitionGame: {e}")))?;
+        let g = self.game.partitionGame(vote).call().await.map_err(call_err("partitionGame"))?;
         let salt = B256::from(rand::random::<[u8; 32]>());
         let against = |reason: String| Ballot { vote, outside: true, reason, salt };
         let logs = self
@@ -125,7 +126,7 @@ impl Validator {
             .from_block(0)
             .query()
             .await
-            .map_err(|e| Error::Chain(format!("ClaimPosted logs: {e}")))?;
+            .map_err(call_err("ClaimPosted logs"))?;
         let Some((e, _)) = logs.into_iter().next() else {
             return Err(Error::Chain(format!("vote {vote}: claim {} was never posted", g.claimId)));
         };
@@ -181,9 +182,8 @@ impl Validator {
     /// Where this validator stands in `vote`: whether it committed, whether it revealed, whether the vote is
     /// resolved, and whether it can be resolved now (every member revealed, or the reveal window closed).
     pub async fn standing(&self, vote: B256) -> Result<Standing> {
-        let err = |what: &'static str| move |e: alloy::contract::Error| Error::Chain(format!("{what}: {e}"));
-        let v = self.committee.vote(vote).call().await.map_err(err("vote"))?;
-        let mine = self.committee.ballotOf(vote, self.address()).call().await.map_err(err("ballotOf"))?;
+        let v = self.committee.vote(vote).call().await.map_err(call_err("vote"))?;
+        let mine = self.committee.ballotOf(vote, self.address()).call().await.map_err(call_err("ballotOf"))?;
         let (committed, revealed) = (mine.commitment != B256::ZERO, mine.ballot != 0);
         let now = crate::chain::next_block_time(&self.client.provider).await?;
         let all = v.members.len() as u32;
@@ -221,7 +221,7 @@ impl Validator {
 
     /// Withdraws this validator's committee credit (its share of penalties), if any.
     pub async fn withdraw_credit(&self) -> Result<Option<Sent>> {
-        let c = self.committee.credit(self.address()).call().await.map_err(|e| Error::Chain(format!("credit: {e}")))?;
+        let c = self.committee.credit(self.address()).call().await.map_err(call_err("credit"))?;
         if c.is_zero() {
             return Ok(None);
         }
@@ -231,7 +231,7 @@ impl Validator {
     /// Draws the members of `vote` once its draw block is sealed (anyone may; the escalating watcher usually
     /// does): `None` while the block is not sealed, or once the members were drawn.
     pub async fn draw(&self, vote: B256) -> Result<Option<Sent>> {
-        let v = self.committee.vote(vote).call().await.map_err(|e| Error::Chain(format!("vote: {e}")))?;
+        let v = self.committee.vote(vote).call().await.map_err(call_err("vote"))?;
         let (number, _) = crate::chain::head(&self.client.provider).await?;
         if v.commitEnd != 0 || v.resolved || number <= v.drawBlock {
             return Ok(None);

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Node, Store};
 use crate::attack::{search, Cheat};
+use crate::chain::call_err;
 use crate::chain::{head, next_block_time, ClaimStatus};
 use crate::model::HostTensor;
 use crate::region::profile::Profile;
@@ -241,7 +242,7 @@ impl ProverNode {
             .from_block(from_block)
             .query()
             .await
-            .map_err(|e| Error::Chain(format!("ClaimPosted logs: {e}")))?;
+            .map_err(call_err("ClaimPosted logs"))?;
         Ok(logs.into_iter().find(|(e, _)| e.traceRoot == root).map(|(e, _)| e.claimId))
     }
 
@@ -266,9 +267,8 @@ impl ProverNode {
                     self.prover.answer_games(id, root, c.from_block).await?;
                     self.prover.answer_data(id, root, c.from_block).await?;
                 }
-                let cl = cm.contract().claim(id).call().await.map_err(|e| Error::Chain(format!("claim: {e}")))?;
-                let open =
-                    cm.contract().openGames(id).call().await.map_err(|e| Error::Chain(format!("openGames: {e}")))?;
+                let cl = cm.contract().claim(id).call().await.map_err(call_err("claim"))?;
+                let open = cm.contract().openGames(id).call().await.map_err(call_err("openGames"))?;
                 if now > cl.postedAt + cm.challenge_window().await? && open.is_zero() {
                     cm.finalize(id).await?;
                     tracing::info!(claim = %id, "claim finalized");

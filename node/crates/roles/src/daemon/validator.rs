@@ -13,9 +13,9 @@ use nao_bindings::Committee;
 use serde::{Deserialize, Serialize};
 
 use super::{FollowMode, Follower, Node, Store};
-use crate::chain::Deployment;
+use crate::chain::{call_err, Deployment};
+use crate::Result;
 use crate::{Ballot, Validator, VoteStep};
-use crate::{Error, Result};
 
 /// The validator's store.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -68,8 +68,7 @@ impl Node for ValidatorNode {
             if let Some(sent) = self.validator.draw(vote).await? {
                 tracing::info!(%vote, gas = sent.gas_used, "committee drawn");
             }
-            let v =
-                self.validator.committee().vote(vote).call().await.map_err(|e| Error::Chain(format!("vote: {e}")))?;
+            let v = self.validator.committee().vote(vote).call().await.map_err(call_err("vote"))?;
             if v.commitEnd != 0 || v.resolved {
                 self.store.update(|s| s.undrawn.remove(&vote))?;
             }

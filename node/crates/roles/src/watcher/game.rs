@@ -6,6 +6,7 @@ use nao_bindings::{ClaimManager, DisputeGame};
 
 use super::{ClaimSeen, Watcher};
 use crate::calldata::{element_request, fine_challenge, segment_of, segment_pointer};
+use crate::chain::call_err;
 use crate::chain::{partition_game_id, send, ClaimStatus, GameOutcome, Phase, Position, Sent};
 use crate::graph::{OpKind, OpNode};
 use crate::trace::{ElementRef, Trace};
@@ -50,8 +51,8 @@ impl Watcher {
 
     /// Bisection: picks, among the prover's last reveal, the child range that holds the segment of `at`.
     pub async fn pick(&self, game: B256, at: ElementRef) -> Result<Sent> {
-        let g = self.game.partitionGame(game).call().await.map_err(|e| Error::Chain(format!("partitionGame: {e}")))?;
-        let k: u64 = self.game.arity().call().await.map_err(|e| Error::Chain(format!("arity: {e}")))?.to();
+        let g = self.game.partitionGame(game).call().await.map_err(call_err("partitionGame"))?;
+        let k: u64 = self.game.arity().call().await.map_err(call_err("arity"))?.to();
         let revealed = self
             .game
             .BoundariesRevealed_filter()
@@ -59,7 +60,7 @@ impl Watcher {
             .from_block(0)
             .query()
             .await
-            .map_err(|e| Error::Chain(format!("BoundariesRevealed logs: {e}")))?;
+            .map_err(call_err("BoundariesRevealed logs"))?;
         let roots = revealed
             .last()
             .map(|(e, _)| e.roots.clone())
@@ -105,8 +106,7 @@ impl Watcher {
             return Ok(false);
         }
         let c = fine_challenge(m, &self.model.commitment, trace, at)?;
-        let outcome =
-            self.game.openElement(game, c).call().await.map_err(|e| Error::Chain(format!("openElement: {e}")))?;
+        let outcome = self.game.openElement(game, c).call().await.map_err(call_err("openElement"))?;
         Ok(GameOutcome::from(outcome) == GameOutcome::ProverWon)
     }
 
@@ -211,7 +211,7 @@ impl Watcher {
         } else if d.bisect || d.withheld {
             Position::ROOT
         } else {
-            let k: u64 = self.game.arity().call().await.map_err(|e| Error::Chain(format!("arity: {e}")))?.to();
+            let k: u64 = self.game.arity().call().await.map_err(call_err("arity"))?.to();
             Position::leaf(k, m.graph.segment_ranges().len() as u64, segment_of(m, d.at.op)? as u64)
         };
         Ok(partition_game_id(claim.id, self.address(), start))
@@ -225,7 +225,7 @@ impl Watcher {
     /// This watcher's game over `claim` under `d`: its id and its state on the chain.
     pub async fn partition(&self, claim: &ClaimSeen, d: &Dispute) -> Result<(B256, DisputeGame::PartitionGame)> {
         let game = self.game_of(claim, d).await?;
-        let g = self.game.partitionGame(game).call().await.map_err(|e| Error::Chain(format!("partitionGame: {e}")))?;
+        let g = self.game.partitionGame(game).call().await.map_err(call_err("partitionGame"))?;
         Ok((game, g))
     }
 
@@ -236,7 +236,7 @@ impl Watcher {
     /// the chain, so a restarted watcher resumes where it was.
     pub async fn advance(&self, claim: &ClaimSeen, d: &Dispute, trace: Option<&Trace>) -> Result<Advance> {
         let game = self.game_of(claim, d).await?;
-        let g = self.game.partitionGame(game).call().await.map_err(|e| Error::Chain(format!("partitionGame: {e}")))?;
+        let g = self.game.partitionGame(game).call().await.map_err(call_err("partitionGame"))?;
         let phase = Phase::from(g.phase);
         let status = self.claims.status(claim.id).await?;
         let need =
@@ -324,7 +324,7 @@ impl Watcher {
                 }
             }
             Phase::Vote => {
-                let v = self.committee.vote(game).call().await.map_err(|e| Error::Chain(format!("vote: {e}")))?;
+                let v = self.committee.vote(game).call().await.map_err(call_err("vote"))?;
                 if v.commitEnd == 0 && !v.resolved {
                     // the members are drawn from the hash of a block sealed after the escalation
                     let (number, _) = crate::chain::head(&self.client.provider).await?;
@@ -351,7 +351,7 @@ impl Watcher {
                     .from_block(0)
                     .query()
                     .await
-                    .map_err(|e| Error::Chain(format!("GameEnded logs: {e}")))?;
+                    .map_err(call_err("GameEnded logs"))?;
                 let outcome = ended.first().map_or(GameOutcome::None, |(e, _)| GameOutcome::from(e.outcome));
                 let (winner, paid, closes) = self.claims.reward(claim.id).await?;
                 if outcome == GameOutcome::ChallengerWon && winner == self.address() && !paid {

@@ -20,7 +20,7 @@ use nao_bindings::{Committee, DisputeGame};
 
 use super::calldata::element_challenge;
 use super::RegisteredModel;
-use crate::chain::{send, Claims, Client, Deployment, Sent};
+use crate::chain::{call_err, send, Claims, Client, Deployment, Sent};
 use crate::region::profile::Profile;
 use crate::runtime;
 use crate::trace::{ElementRef, Trace};
@@ -201,7 +201,7 @@ impl Watcher {
             .from_block(from_block)
             .query()
             .await
-            .map_err(|e| Error::Chain(format!("ClaimPosted logs: {e}")))?;
+            .map_err(call_err("ClaimPosted logs"))?;
         Ok(logs.into_iter().map(|(e, _)| ClaimSeen::from(e)).collect())
     }
 
