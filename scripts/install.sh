@@ -14,7 +14,7 @@ if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -x "$bin/forge" && -x "$bin
 fi
 command -v npm >/dev/null || { echo "install.sh: npm is required (Node.js 18+)" >&2; exit 1; }
 echo "install.sh: installing the Solidity toolchain from the npm registry into $root/node_modules" >&2
-npm install --no-audit --no-fund --loglevel=error 2>&1 | grep -v "Unknown user config" >&2 || true
+npm ci --no-audit --no-fund --loglevel=error 2>&1 | grep -v "Unknown user config" >&2 || true
 mkdir -p "$bin"
 for tool in forge anvil cast; do
   native="$root/node_modules/@foundry-rs/$tool-linux-amd64/bin/$tool"

@@ -31,7 +31,7 @@ pub struct Common {
     /// The deployment file `nao deploy` wrote [default: deployment.json].
     #[arg(long, env = "NAO_DEPLOYMENT")]
     deployment: Option<PathBuf>,
-    /// The role's store file [default: <role>.json].
+    /// The role's store file [default: prover.json, watcher.json or validator.json].
     #[arg(long)]
     store: Option<PathBuf>,
     /// Milliseconds between two looks at the chain [default: 1000].
@@ -134,7 +134,12 @@ impl Common {
             ),
             Err(e) => return Err(e.into()),
         };
-        let store = settings.store.clone().unwrap_or_else(|| format!("{role}.json").into());
+        let default_store = match role {
+            "watch" => "watcher.json",
+            "validate" => "validator.json",
+            _ => "prover.json",
+        };
+        let store = settings.store.clone().unwrap_or_else(|| default_store.into());
         let every = Duration::from_millis(settings.poll_ms.unwrap_or(1000));
         let follow = settings.follow.unwrap_or_default();
         tracing::info!(role, account = %client.address, model = %model.id, store = %store.display(), "starting");
