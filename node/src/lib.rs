@@ -15,5 +15,5 @@ pub mod simulate;
 
 pub use nao_chain as chain;
 pub use nao_numerics::Error as NumericsError;
-pub use nao_numerics::{attack, commit, graph, model, region, runtime, trace};
+pub use nao_numerics::{attack, commit, graph, model, op, region, runtime, trace};
 pub use nao_roles::{self as roles, daemon, Error, Result};

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use alloy::primitives::{FixedBytes, U256};
 use nao::graph::OpKind;
 use nao::model::{bert::Bert, fetch, llama::Llama, HostTensor, Model};
+use nao::op;
 use nao::region::ops;
 use nao::roles::calldata::element_challenge;
 use nao::runtime;
@@ -167,8 +168,11 @@ async fn rope_region_holds_honest_tables_at_long_positions() {
     let (mut checked, mut moved) = (0, 0);
     for p in [0usize, 1, 17, 1000, 4095, 8191] {
         let x: Vec<f32> = (0..dim).map(|_| rng.random_range(-3.0f32..3.0)).collect();
-        let node =
-            Node { op: Op::Rope { theta, offset: p as u32 }, inputs: vec![Src::Trace(0)], shape: vec![1, 1, dim] };
+        let node = Node {
+            op: Op::Rope(op::Rope { theta, offset: p as u32 }),
+            inputs: vec![Src::Trace(0)],
+            shape: vec![1, 1, dim],
+        };
         let candle = runtime::replay(&node, &[&HostTensor::new(vec![1, 1, dim], x.clone())]).unwrap().data;
         let half = dim / 2;
         let table = |wide: bool| -> Vec<f32> {

@@ -10,6 +10,7 @@
 
 pub mod search;
 
+use crate::op;
 use candle_core::{DType, Device, Tensor};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -131,8 +132,7 @@ impl Attack {
             }
             Attack::NormDropped => {
                 // the first LayerNorm inside the transformer layers (after the embeddings' own)
-                let at =
-                    *nodes_of(|op| matches!(op, Op::LayerNorm { .. })).get(1).ok_or_else(|| refuse("no LayerNorm"))?;
+                let at = *nodes_of(|op| matches!(op, Op::LayerNorm(_))).get(1).ok_or_else(|| refuse("no LayerNorm"))?;
                 Cheat::rewrite(model, move |i, _, ops, out| {
                     if i == at {
                         out.data.clone_from(&ops[0].data);
@@ -143,7 +143,7 @@ impl Attack {
                 let mut cheat = model.clone();
                 let mut changed = 0;
                 for n in &mut cheat.graph.nodes {
-                    if let Op::LayerNorm { eps } = &mut n.op {
+                    if let Op::LayerNorm(op::LayerNorm { eps }) = &mut n.op {
                         *eps = 1e-5;
                         changed += 1;
                     }

@@ -10,9 +10,11 @@
 
 mod descriptor;
 
+pub use crate::op::Op;
 pub use descriptor::{OpKind, OpNode, MAX_OPENING_BYTES, MAX_OPENING_GAS};
 
 use crate::commit::{Hash, MerkleTree};
+use crate::op;
 
 /// The fewest multiply-adds a segment of repeated blocks should do per byte of the boundary that closes it
 /// ([`block_groups`]). Posting hashes every boundary (SHA-256, one core), so this ratio bounds what hashing
@@ -51,129 +53,6 @@ pub enum Src {
     Weight(u32),
 }
 
-/// An operator with its parameters.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-pub enum Op {
-    /// `y[.., n] = sum_k x[.., k] * w[n, k]` (nn.Linear without bias): operands `[x, w]`.
-    MatMul,
-    /// Batched `a @ b` (`a @ b^T` when `transpose_b`) over a leading batch dim: operands `[a, b]`.
-    BatchMatMul {
-        /// Whether `b` is `[batch, n, k]` (used transposed) rather than `[batch, k, n]`.
-        transpose_b: bool,
-    },
-    /// Elementwise `a + b`, `b` broadcast over leading dims: operands `[a, b]`.
-    Add,
-    /// Elementwise `a * b`, `b` broadcast over leading dims: operands `[a, b]`.
-    Mul,
-    /// `y = x * factor`: operands `[x]`.
-    Scale {
-        /// The constant factor.
-        factor: f32,
-    },
-    /// Row gather `y[i, :] = table[ids[i], :]`: operands `[ids, table]`.
-    Embedding,
-    /// LayerNorm over the last dim: operands `[x, gamma, beta]`.
-    LayerNorm {
-        /// Epsilon added to the variance.
-        eps: f32,
-    },
-    /// RMSNorm over the last dim: operands `[x, gamma]`.
-    RmsNorm {
-        /// Epsilon added to the mean square.
-        eps: f32,
-    },
-    /// Softmax over the last dim: operands `[x]`.
-    Softmax,
-    /// GELU (erf form): operands `[x]`.
-    Gelu,
-    /// SiLU `x * sigmoid(x)`: operands `[x]`.
-    Silu,
-    /// ReLU: operands `[x]`.
-    Relu,
-    /// Rotary embedding (rotate-half convention) of `x: [heads, seq, head_dim]` at positions
-    /// `offset..offset + seq`: operands `[x]`.
-    Rope {
-        /// Base of the frequencies.
-        theta: f32,
-        /// Position of the first row.
-        offset: u32,
-    },
-    /// Causal mask of scores `[heads, q, k]`: `-inf` where key position > `offset + query row`.
-    CausalMask {
-        /// Absolute position of the first query row.
-        offset: u32,
-    },
-    /// Same elements, new shape (the node's shape): operands `[x]`.
-    Reshape,
-    /// Swaps two dims: operands `[x]`.
-    Transpose {
-        /// First dim.
-        a: u8,
-        /// Second dim.
-        b: u8,
-    },
-    /// `len` entries of dim `dim` from `start`: operands `[x]`.
-    Narrow {
-        /// The dim.
-        dim: u8,
-        /// First index.
-        start: u32,
-        /// Number of entries.
-        len: u32,
-    },
-    /// Concatenation along `dim`: operands `[a, b]`.
-    Concat {
-        /// The dim.
-        dim: u8,
-    },
-    /// Index of the maximum over the last dim, as fp32: operands `[x]`.
-    Argmax,
-    /// Mean over the first dim (mean pooling of token vectors): operands `[x]`.
-    MeanRows,
-}
-
-impl Op {
-    /// The op's name as reports show it.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Op::MatMul => "matmul",
-            Op::BatchMatMul { .. } => "batch_matmul",
-            Op::Add => "add",
-            Op::Mul => "mul",
-            Op::Scale { .. } => "scale",
-            Op::Embedding => "embedding",
-            Op::LayerNorm { .. } => "layernorm",
-            Op::RmsNorm { .. } => "rmsnorm",
-            Op::Softmax => "softmax",
-            Op::Gelu => "gelu",
-            Op::Silu => "silu",
-            Op::Relu => "relu",
-            Op::Rope { .. } => "rope",
-            Op::CausalMask { .. } => "causal_mask",
-            Op::Reshape => "reshape",
-            Op::Transpose { .. } => "transpose",
-            Op::Narrow { .. } => "narrow",
-            Op::Concat { .. } => "concat",
-            Op::Argmax => "argmax",
-            Op::MeanRows => "mean_rows",
-        }
-    }
-
-    /// Whether every honest run of the op gives the same bits, so its region is exactly the replayed value
-    /// (data movement, ReLU, the causal mask, argmax) and no calibrated threshold applies.
-    pub fn has_exact_region(&self) -> bool {
-        self.is_exact() || matches!(self, Op::CausalMask { .. } | Op::Argmax)
-    }
-
-    /// Whether the op moves or selects values without arithmetic (so any honest run is bit-exact).
-    pub fn is_exact(&self) -> bool {
-        matches!(
-            self,
-            Op::Embedding | Op::Reshape | Op::Transpose { .. } | Op::Narrow { .. } | Op::Concat { .. } | Op::Relu
-        )
-    }
-}
-
 /// One node: op, operands, output shape.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Node {
@@ -195,23 +74,27 @@ impl Node {
             (Op::Add, [Trace(x), Weight(w)]) => (OpKind::Add, *x, *w, 0, 0),
             (Op::Add, [Trace(a), Trace(b)]) => (OpKind::Residual, *a, 0, *b, 0),
             (Op::Mul, [Trace(a), Trace(b)]) => (OpKind::Mul, *a, 0, *b, 0),
-            (Op::Scale { factor }, [Trace(x)]) => (OpKind::Scale, *x, 0, 0, factor.to_bits()),
-            (Op::RmsNorm { eps }, [Trace(x), Weight(g)]) => (OpKind::RmsNorm, *x, *g, 0, eps.to_bits()),
-            (Op::LayerNorm { eps }, [Trace(x), Weight(g), Weight(b)]) => (OpKind::LayerNorm, *x, *g, *b, eps.to_bits()),
+            (Op::Scale(op::Scale { factor }), [Trace(x)]) => (OpKind::Scale, *x, 0, 0, factor.to_bits()),
+            (Op::RmsNorm(op::RmsNorm { eps }), [Trace(x), Weight(g)]) => (OpKind::RmsNorm, *x, *g, 0, eps.to_bits()),
+            (Op::LayerNorm(op::LayerNorm { eps }), [Trace(x), Weight(g), Weight(b)]) => {
+                (OpKind::LayerNorm, *x, *g, *b, eps.to_bits())
+            }
             (Op::Softmax, [Trace(x)]) => (OpKind::Softmax, *x, 0, 0, 0),
             (Op::Silu, [Trace(x)]) => (OpKind::Silu, *x, 0, 0, 0),
             (Op::Gelu, [Trace(x)]) => (OpKind::Gelu, *x, 0, 0, 0),
-            (Op::CausalMask { offset }, [Trace(x)]) => (OpKind::CausalMask, *x, 0, 0, offset),
+            (Op::CausalMask(op::CausalMask { offset }), [Trace(x)]) => (OpKind::CausalMask, *x, 0, 0, offset),
             (Op::Argmax, [Trace(x)]) => (OpKind::Argmax, *x, 0, *x, 0),
             (Op::Relu, [Trace(x)]) => (OpKind::Relu, *x, 0, 0, 0),
             (Op::Embedding, [Trace(x), Weight(w)]) => (OpKind::Embedding, *x, *w, 0, 0),
             (Op::Reshape, [Trace(x)]) => (OpKind::Reshape, *x, 0, 0, 0),
-            (Op::Transpose { a, b }, [Trace(x)]) => (OpKind::Transpose, *x, 0, 0, u32::from(a) | u32::from(b) << 8),
-            (Op::Narrow { start, .. }, [Trace(x)]) => (OpKind::Narrow, *x, 0, 0, start),
-            (Op::Concat { .. }, [Trace(a), Trace(b)]) => (OpKind::Concat, *a, 0, *b, 0),
+            (Op::Transpose(op::Transpose { a, b }), [Trace(x)]) => {
+                (OpKind::Transpose, *x, 0, 0, u32::from(a) | u32::from(b) << 8)
+            }
+            (Op::Narrow(op::Narrow { start, .. }), [Trace(x)]) => (OpKind::Narrow, *x, 0, 0, start),
+            (Op::Concat(_), [Trace(a), Trace(b)]) => (OpKind::Concat, *a, 0, *b, 0),
             (Op::MeanRows, [Trace(x)]) => (OpKind::MeanRows, *x, 0, 0, 0),
-            (Op::Rope { theta, .. }, [Trace(x)]) => (OpKind::Rope, *x, 0, 0, theta.to_bits()),
-            (Op::BatchMatMul { transpose_b }, [Trace(a), Trace(b)]) => {
+            (Op::Rope(op::Rope { theta, .. }), [Trace(x)]) => (OpKind::Rope, *x, 0, 0, theta.to_bits()),
+            (Op::BatchMatMul(op::BatchMatMul { transpose_b }), [Trace(a), Trace(b)]) => {
                 (OpKind::BatchMatMul, *a, 0, *b, u32::from(transpose_b))
             }
             _ => return None,
@@ -284,7 +167,7 @@ impl Graph {
     /// Argmax, for the on-chain descriptor.
     fn inner(&self, node: &Node) -> Option<usize> {
         match (node.op, node.inputs.first()) {
-            (Op::MatMul | Op::BatchMatMul { .. } | Op::Argmax, Some(x)) => self.shape_of(*x).last().copied(),
+            (Op::MatMul | Op::BatchMatMul(_) | Op::Argmax, Some(x)) => self.shape_of(*x).last().copied(),
             (Op::MeanRows, Some(x)) => self.shape_of(*x).first().copied(),
             (Op::Embedding, _) => match node.inputs.get(1) {
                 Some(Src::Weight(w)) => self.weight_shapes.get(*w as usize).and_then(|s| s.first().copied()),
@@ -322,7 +205,7 @@ impl Graph {
             }
             OpKind::Rope => {
                 // the position of the first row; theta >= 1 (the contract takes its logarithm)
-                let Op::Rope { theta, offset } = n.op else { return None };
+                let Op::Rope(op::Rope { theta, offset }) = n.op else { return None };
                 d.inner = offset;
                 same(&n.inputs[0]) && d.cols % 2 == 0 && theta >= 1.0
             }
@@ -361,7 +244,7 @@ impl Graph {
         }
         match n.op {
             Op::Reshape => ins.iter().product::<usize>() == out.iter().product::<usize>(),
-            Op::Transpose { a, b } => {
+            Op::Transpose(op::Transpose { a, b }) => {
                 let mut t = ins.to_vec();
                 let (a, b) = (a as usize, b as usize);
                 a < t.len() && b < t.len() && {
@@ -369,7 +252,7 @@ impl Graph {
                     t == *out
                 }
             }
-            Op::Narrow { dim, start, len } => {
+            Op::Narrow(op::Narrow { dim, start, len }) => {
                 d.inner = u32::from(dim);
                 let dim = dim as usize;
                 ins.len() == out.len()
@@ -377,7 +260,7 @@ impl Graph {
                     && (0..out.len()).all(|i| if i == dim { out[i] == len as usize } else { ins[i] == out[i] })
                     && start as usize + len as usize <= ins[dim]
             }
-            Op::Concat { dim } => {
+            Op::Concat(op::Concat { dim }) => {
                 d.inner = u32::from(dim);
                 let dim = dim as usize;
                 let x2 = self.shape_of(n.inputs[1]);
@@ -545,11 +428,11 @@ mod tests {
             vec![
                 node(Op::Reshape, vec![t], vec![6, 4]),
                 node(Op::Reshape, vec![t], vec![5, 4]),
-                node(Op::Transpose { a: 0, b: 1 }, vec![t], vec![3, 2, 4]),
-                node(Op::Transpose { a: 0, b: 1 }, vec![t], vec![2, 3, 4]),
-                node(Op::Narrow { dim: 1, start: 1, len: 2 }, vec![t], vec![2, 2, 4]),
-                node(Op::Narrow { dim: 1, start: 2, len: 2 }, vec![t], vec![2, 2, 4]),
-                node(Op::Concat { dim: 1 }, vec![t, Src::Trace(5)], vec![2, 5, 4]),
+                node(Op::Transpose(op::Transpose { a: 0, b: 1 }), vec![t], vec![3, 2, 4]),
+                node(Op::Transpose(op::Transpose { a: 0, b: 1 }), vec![t], vec![2, 3, 4]),
+                node(Op::Narrow(op::Narrow { dim: 1, start: 1, len: 2 }), vec![t], vec![2, 2, 4]),
+                node(Op::Narrow(op::Narrow { dim: 1, start: 2, len: 2 }), vec![t], vec![2, 2, 4]),
+                node(Op::Concat(op::Concat { dim: 1 }), vec![t, Src::Trace(5)], vec![2, 5, 4]),
             ],
             Vec::new(),
         );

@@ -1,6 +1,7 @@
 //! BERT encoders (all-MiniLM-L6-v2) in the graph IR: embeddings, self-attention as its parts, GELU
 //! feed-forward, post-LayerNorm, and attention-mask mean pooling (every token of one unpadded sentence).
 
+use crate::op;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -90,18 +91,18 @@ impl BertConfig {
         let ids = Src::Trace(0);
         let w = Src::Weight;
         let tok = g.push(Op::Embedding, [ids, w(0)], [seq, h]);
-        let pos = g.push(Op::Narrow { dim: 0, start: 0, len: seq as u32 }, [w(1)], [seq, h]);
+        let pos = g.push(Op::Narrow(op::Narrow { dim: 0, start: 0, len: seq as u32 }), [w(1)], [seq, h]);
         let x = g.push(Op::Add, [tok, pos], [seq, h]);
-        let typ = g.push(Op::Narrow { dim: 0, start: 0, len: 1 }, [w(2)], [1, h]);
+        let typ = g.push(Op::Narrow(op::Narrow { dim: 0, start: 0, len: 1 }), [w(2)], [1, h]);
         let x = g.push(Op::Add, [x, typ], [seq, h]);
-        let mut x = g.push(Op::LayerNorm { eps }, [x, w(3), w(4)], [seq, h]);
+        let mut x = g.push(Op::LayerNorm(op::LayerNorm { eps }), [x, w(3), w(4)], [seq, h]);
         let (layers, ff) = (self.num_hidden_layers, self.intermediate_size);
         let groups = block_groups(layers, 4 * h * h + 2 * h * ff, h);
         for l in 0..layers as u32 {
             let b = 5 + 16 * l;
             let heads = |g: &mut GraphBuilder, t: Src| {
                 let t = g.push(Op::Reshape, [t], [seq, nh, hd]);
-                g.push(Op::Transpose { a: 0, b: 1 }, [t], [nh, seq, hd])
+                g.push(Op::Transpose(op::Transpose { a: 0, b: 1 }), [t], [nh, seq, hd])
             };
             let q = g.linear(x, w(b), w(b + 1), [seq, h]);
             let q = heads(&mut g, q);
@@ -109,20 +110,20 @@ impl BertConfig {
             let k = heads(&mut g, k);
             let v = g.linear(x, w(b + 4), w(b + 5), [seq, h]);
             let v = heads(&mut g, v);
-            let s = g.push(Op::BatchMatMul { transpose_b: true }, [q, k], [nh, seq, seq]);
-            let s = g.push(Op::Scale { factor: 1.0 / (hd as f32).sqrt() }, [s], [nh, seq, seq]);
+            let s = g.push(Op::BatchMatMul(op::BatchMatMul { transpose_b: true }), [q, k], [nh, seq, seq]);
+            let s = g.push(Op::Scale(op::Scale { factor: 1.0 / (hd as f32).sqrt() }), [s], [nh, seq, seq]);
             let p = g.push(Op::Softmax, [s], [nh, seq, seq]);
-            let c = g.push(Op::BatchMatMul { transpose_b: false }, [p, v], [nh, seq, hd]);
-            let c = g.push(Op::Transpose { a: 0, b: 1 }, [c], [seq, nh, hd]);
+            let c = g.push(Op::BatchMatMul(op::BatchMatMul { transpose_b: false }), [p, v], [nh, seq, hd]);
+            let c = g.push(Op::Transpose(op::Transpose { a: 0, b: 1 }), [c], [seq, nh, hd]);
             let c = g.push(Op::Reshape, [c], [seq, h]);
             let o = g.linear(c, w(b + 6), w(b + 7), [seq, h]);
             let r = g.push(Op::Add, [o, x], [seq, h]);
-            x = g.push(Op::LayerNorm { eps }, [r, w(b + 8), w(b + 9)], [seq, h]);
+            x = g.push(Op::LayerNorm(op::LayerNorm { eps }), [r, w(b + 8), w(b + 9)], [seq, h]);
             let f = g.linear(x, w(b + 10), w(b + 11), [seq, self.intermediate_size]);
             let f = g.push(Op::Gelu, [f], [seq, self.intermediate_size]);
             let f = g.linear(f, w(b + 12), w(b + 13), [seq, h]);
             let r = g.push(Op::Add, [f, x], [seq, h]);
-            x = g.push(Op::LayerNorm { eps }, [r, w(b + 14), w(b + 15)], [seq, h]);
+            x = g.push(Op::LayerNorm(op::LayerNorm { eps }), [r, w(b + 14), w(b + 15)], [seq, h]);
             if groups.iter().any(|group| group.end == l as usize + 1) {
                 g.end_segment();
             }
@@ -274,7 +275,12 @@ mod tests {
             }
         }
         assert!(checked > 100, "{checked} ops checked");
-        let target = m.graph.nodes.iter().position(|n| matches!(n.op, Op::BatchMatMul { transpose_b: true })).unwrap();
+        let target = m
+            .graph
+            .nodes
+            .iter()
+            .position(|n| matches!(n.op, Op::BatchMatMul(op::BatchMatMul { transpose_b: true })))
+            .unwrap();
         let mut moved = |op: usize, t: &mut HostTensor| {
             if op == target {
                 t.data[5] *= 1.0 + 1e-4;

@@ -16,6 +16,7 @@
 //! [`block_groups`] sizes them; then final norm + lm head + argmax) whose last nodes are the commitment
 //! boundaries ([`Generation::segments`]).
 
+use crate::op;
 use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
@@ -176,7 +177,7 @@ fn count(last: Src) -> usize {
 /// `[t, n·hd]` projections as `[n, t, hd]` heads (Reshape, Transpose).
 fn heads(g: &mut GraphBuilder, y: Src, t: usize, n: usize, hd: usize) -> Src {
     let y = g.push(Op::Reshape, [y], [t, n, hd]);
-    g.push(Op::Transpose { a: 0, b: 1 }, [y], [n, t, hd])
+    g.push(Op::Transpose(op::Transpose { a: 0, b: 1 }), [y], [n, t, hd])
 }
 
 fn build(c: &LlamaConfig, prompt_len: usize, new_tokens: usize) -> Generation {
@@ -211,20 +212,20 @@ fn build(c: &LlamaConfig, prompt_len: usize, new_tokens: usize) -> Generation {
         let mut x = g.push(Op::Embedding, [ids, w(0)], [t, h]);
         for l in 0..c.num_layers {
             let b = 1 + PER_BLOCK * l;
-            let n = g.push(Op::RmsNorm { eps }, [x, w(b)], [t, h]);
+            let n = g.push(Op::RmsNorm(op::RmsNorm { eps }), [x, w(b)], [t, h]);
             let q = g.push(Op::MatMul, [n, w(b + 1)], [t, nh * hd]);
             let q = heads(&mut g, q, t, nh, hd);
-            let q = g.push(Op::Rope { theta, offset: pos as u32 }, [q], [nh, t, hd]);
+            let q = g.push(Op::Rope(op::Rope { theta, offset: pos as u32 }), [q], [nh, t, hd]);
             let k = g.push(Op::MatMul, [n, w(b + 2)], [t, kvh * hd]);
             let k = heads(&mut g, k, t, kvh, hd);
-            let k = g.push(Op::Rope { theta, offset: pos as u32 }, [k], [kvh, t, hd]);
+            let k = g.push(Op::Rope(op::Rope { theta, offset: pos as u32 }), [k], [kvh, t, hd]);
             let v = g.push(Op::MatMul, [n, w(b + 3)], [t, kvh * hd]);
             let v = heads(&mut g, v, t, kvh, hd);
             let (k, v) = match cache.get(l) {
                 None => (k, v),
                 Some(&(k0, v0)) => (
-                    g.push(Op::Concat { dim: 1 }, [k0, k], [kvh, len, hd]),
-                    g.push(Op::Concat { dim: 1 }, [v0, v], [kvh, len, hd]),
+                    g.push(Op::Concat(op::Concat { dim: 1 }), [k0, k], [kvh, len, hd]),
+                    g.push(Op::Concat(op::Concat { dim: 1 }), [v0, v], [kvh, len, hd]),
                 ),
             };
             if l < cache.len() {
@@ -234,25 +235,25 @@ fn build(c: &LlamaConfig, prompt_len: usize, new_tokens: usize) -> Generation {
             }
             // Query heads of one key/value head are contiguous: [heads, t, hd] = [kv_heads, r·t, hd].
             let q = g.push(Op::Reshape, [q], [kvh, r * t, hd]);
-            let s = g.push(Op::BatchMatMul { transpose_b: true }, [q, k], [kvh, r * t, len]);
+            let s = g.push(Op::BatchMatMul(op::BatchMatMul { transpose_b: true }), [q, k], [kvh, r * t, len]);
             let p = if t > 1 {
                 let s = g.push(Op::Reshape, [s], [nh, t, len]);
-                let s = g.push(Op::Scale { factor: 1.0 / (hd as f32).sqrt() }, [s], [nh, t, len]);
-                let s = g.push(Op::CausalMask { offset: pos as u32 }, [s], [nh, t, len]);
+                let s = g.push(Op::Scale(op::Scale { factor: 1.0 / (hd as f32).sqrt() }), [s], [nh, t, len]);
+                let s = g.push(Op::CausalMask(op::CausalMask { offset: pos as u32 }), [s], [nh, t, len]);
                 let p = g.push(Op::Softmax, [s], [nh, t, len]);
                 g.push(Op::Reshape, [p], [kvh, r * t, len])
             } else {
                 // One query position sees every key: no mask, so no need to split the heads apart.
-                let s = g.push(Op::Scale { factor: 1.0 / (hd as f32).sqrt() }, [s], [kvh, r, len]);
+                let s = g.push(Op::Scale(op::Scale { factor: 1.0 / (hd as f32).sqrt() }), [s], [kvh, r, len]);
                 g.push(Op::Softmax, [s], [kvh, r, len])
             };
-            let a = g.push(Op::BatchMatMul { transpose_b: false }, [p, v], [kvh, r * t, hd]);
+            let a = g.push(Op::BatchMatMul(op::BatchMatMul { transpose_b: false }), [p, v], [kvh, r * t, hd]);
             let a = g.push(Op::Reshape, [a], [nh, t, hd]);
-            let a = g.push(Op::Transpose { a: 0, b: 1 }, [a], [t, nh, hd]);
+            let a = g.push(Op::Transpose(op::Transpose { a: 0, b: 1 }), [a], [t, nh, hd]);
             let a = g.push(Op::Reshape, [a], [t, nh * hd]);
             let o = g.push(Op::MatMul, [a, w(b + 4)], [t, h]);
             let x1 = g.push(Op::Add, [o, x], [t, h]);
-            let n = g.push(Op::RmsNorm { eps }, [x1, w(b + 5)], [t, h]);
+            let n = g.push(Op::RmsNorm(op::RmsNorm { eps }), [x1, w(b + 5)], [t, h]);
             let gate = g.push(Op::MatMul, [n, w(b + 6)], [t, ff]);
             let up = g.push(Op::MatMul, [n, w(b + 7)], [t, ff]);
             let gate = g.push(Op::Silu, [gate], [t, ff]);
@@ -264,14 +265,15 @@ fn build(c: &LlamaConfig, prompt_len: usize, new_tokens: usize) -> Generation {
             }
         }
         // Only the last position's logits choose the next token.
-        let last = if t > 1 { g.push(Op::Narrow { dim: 0, start: t as u32 - 1, len: 1 }, [x], [1, h]) } else { x };
-        let n = g.push(Op::RmsNorm { eps }, [last, w(final_norm)], [1, h]);
+        let last =
+            if t > 1 { g.push(Op::Narrow(op::Narrow { dim: 0, start: t as u32 - 1, len: 1 }), [x], [1, h]) } else { x };
+        let n = g.push(Op::RmsNorm(op::RmsNorm { eps }), [last, w(final_norm)], [1, h]);
         let lg = g.push(Op::MatMul, [n, w(lm_head)], [1, vocab]);
         logits.push(count(lg) - 1);
         let next = g.push(Op::Argmax, [lg], [1]);
         let all = match tokens {
             None => next,
-            Some(prev) => g.push(Op::Concat { dim: 0 }, [prev, next], [step + 1]),
+            Some(prev) => g.push(Op::Concat(op::Concat { dim: 0 }), [prev, next], [step + 1]),
         };
         cut(&mut g, &mut segments, step, Part::Head, all);
         tokens = Some(all);
@@ -450,8 +452,7 @@ mod tests {
         assert_eq!(next, g.nodes.len());
         // Decode steps attend over the cache: step 2 sees the 5 prompt positions and the token of step 1.
         let step2 = gen.segments.iter().find(|s| s.step == 2 && s.part == Part::Blocks { start: 0, end: 3 }).unwrap();
-        let concats: Vec<_> =
-            g.nodes[step2.nodes.clone()].iter().filter(|n| matches!(n.op, Op::Concat { .. })).collect();
+        let concats: Vec<_> = g.nodes[step2.nodes.clone()].iter().filter(|n| matches!(n.op, Op::Concat(_))).collect();
         assert_eq!(concats.len(), 2 * 3, "keys and values of each of the segment's 3 blocks");
         assert!(concats.iter().all(|n| n.shape == vec![3, 7, 64]));
         // Each step's logits are the lm head over the embedding table.

@@ -89,6 +89,7 @@ mod tests {
     use super::*;
     use crate::graph::{Node, Op, Src};
     use crate::model::HostTensor;
+    use crate::op;
     use crate::region::orders::Order;
     use crate::runtime::replay;
 
@@ -104,7 +105,11 @@ mod tests {
             let rs = 1.0 / (q * (1.0 / n as f32) + eps).sqrt();
             out.push(("reciprocal", x.iter().zip(g).map(|(v, a)| v * rs * a).collect()));
         }
-        let node = Node { op: Op::RmsNorm { eps }, inputs: vec![Src::Trace(0), Src::Trace(1)], shape: vec![1, n] };
+        let node = Node {
+            op: Op::RmsNorm(op::RmsNorm { eps }),
+            inputs: vec![Src::Trace(0), Src::Trace(1)],
+            shape: vec![1, n],
+        };
         let candle = replay(&node, &[&HostTensor::new(vec![1, n], x.to_vec()), &HostTensor::new(vec![n], g.to_vec())]);
         out.push(("candle", candle.unwrap().data));
         out
@@ -263,6 +268,7 @@ mod layernorm_tests {
     use super::*;
     use crate::graph::{Node, Op, Src};
     use crate::model::HostTensor;
+    use crate::op;
     use crate::region::orders::Order;
     use crate::runtime::replay;
 
@@ -296,7 +302,7 @@ mod layernorm_tests {
                 .collect(),
         ));
         let node = Node {
-            op: Op::LayerNorm { eps },
+            op: Op::LayerNorm(op::LayerNorm { eps }),
             inputs: vec![Src::Trace(0), Src::Trace(1), Src::Trace(2)],
             shape: vec![1, n],
         };

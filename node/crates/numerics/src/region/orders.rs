@@ -78,3 +78,47 @@ fn pairwise(v: &[f32]) -> f32 {
         n => pairwise(&v[..n / 2]) + pairwise(&v[n / 2..]),
     }
 }
+/// `y[r, c] = dot(x[r, :], w[c, :])` for `x: [rows, k]`, `w: [n, k]` (both row-major), every dot product in
+/// `order`, rows spread over the machine's cores (the split does not change any result).
+pub fn dot_matmul(order: Order, x: &[f32], rows: usize, k: usize, w: &[f32], n: usize) -> Vec<f32> {
+    let mut y = vec![0.0f32; rows * n];
+    if k == 0 || n == 0 {
+        return y;
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get()).min(rows.max(1));
+    let per = rows.div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        for (chunk, out) in y.chunks_mut(per * n).enumerate() {
+            s.spawn(move || {
+                for (i, yr) in out.chunks_mut(n).enumerate() {
+                    let r = chunk * per + i;
+                    let xr = &x[r * k..(r + 1) * k];
+                    for (c, v) in yr.iter_mut().enumerate() {
+                        *v = order.dot(xr, &w[c * k..(c + 1) * k]);
+                    }
+                }
+            });
+        }
+    });
+    y
+}
+
+#[cfg(test)]
+mod kernel_tests {
+    use super::*;
+
+    #[test]
+    fn the_reference_kernel_computes_a_matmul() {
+        let x: Vec<f32> = (0..12).map(|i| i as f32).collect(); // [3, 4]
+        let w: Vec<f32> = (0..8).map(|i| (i % 3) as f32 - 1.0).collect(); // [2, 4]
+        for o in [Order::Sequential, Order::Pairwise, Order::WideThenRound] {
+            let y = dot_matmul(o, &x, 3, 4, &w, 2);
+            for r in 0..3 {
+                for c in 0..2 {
+                    let want: f32 = (0..4).map(|t| x[r * 4 + t] * w[c * 4 + t]).sum();
+                    assert_eq!(y[r * 2 + c], want);
+                }
+            }
+        }
+    }
+}

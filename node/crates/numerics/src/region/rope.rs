@@ -77,6 +77,7 @@ mod tests {
     use super::*;
     use crate::graph::{Node, Op, Src};
     use crate::model::HostTensor;
+    use crate::op;
     use crate::runtime::replay;
 
     /// Rope as kernels with f32 tables compute it (angle as an f32 product, f32 sin/cos, FMA or not).
@@ -108,7 +109,7 @@ mod tests {
             let theta = [10_000.0f32, 100_000.0][case % 2];
             let x: Vec<f32> = (0..heads * seq * d).map(|_| rng.random_range(-3.0f32..3.0)).collect();
             let node = Node {
-                op: Op::Rope { theta, offset: offset as u32 },
+                op: Op::Rope(op::Rope { theta, offset: offset as u32 }),
                 inputs: vec![Src::Trace(0)],
                 shape: vec![heads, seq, d],
             };

@@ -4,9 +4,10 @@
 
 mod config;
 
-pub use config::{dot_matmul, Config};
+pub use crate::region::orders::dot_matmul;
+pub use config::Config;
 
-use candle_core::{DType, Device, Tensor, D};
+use candle_core::{Device, Tensor};
 
 use crate::commit::TensorCommitment;
 use crate::graph::{Graph, Node, Op, Src};
@@ -32,92 +33,14 @@ fn to_host(t: &Tensor) -> candle_core::Result<HostTensor> {
     Ok(HostTensor::new(t.dims().to_vec(), t.flatten_all()?.to_vec1::<f32>()?))
 }
 
-/// Executes one op on candle tensors; `shape` is the node's output shape.
-fn exec(op: &Op, x: &[Tensor], shape: &[usize]) -> candle_core::Result<Tensor> {
-    let y = match *op {
-        Op::MatMul => {
-            let (w, k) = (&x[1], x[0].dim(D::Minus1)?);
-            let rows = x[0].elem_count() / k;
-            x[0].reshape((rows, k))?.matmul(&w.t()?)?
-        }
-        Op::BatchMatMul { transpose_b } => {
-            let b = if transpose_b { x[1].t()? } else { x[1].clone() };
-            x[0].matmul(&b)?
-        }
-        Op::Add => x[0].broadcast_add(&x[1])?,
-        Op::Mul => x[0].broadcast_mul(&x[1])?,
-        Op::Scale { factor } => (&x[0] * factor as f64)?,
-        Op::Embedding => x[1].index_select(&x[0].flatten_all()?.to_dtype(DType::U32)?, 0)?,
-        Op::LayerNorm { eps } => candle_nn::ops::layer_norm(&x[0].contiguous()?, &x[1], &x[2], eps)?,
-        Op::RmsNorm { eps } => candle_nn::ops::rms_norm(&x[0].contiguous()?, &x[1], eps)?,
-        Op::Softmax => candle_nn::ops::softmax_last_dim(&x[0].contiguous()?)?,
-        Op::Gelu => x[0].gelu_erf()?,
-        Op::Silu => x[0].silu()?,
-        Op::Relu => x[0].relu()?,
-        Op::Rope { theta, offset } => {
-            let (_, t, d) = x[0].dims3()?;
-            let (cos, sin) = rope_tables(theta, offset as usize, t, d, x[0].device())?;
-            candle_nn::rotary_emb::rope(&x[0].unsqueeze(0)?.contiguous()?, &cos, &sin)?.squeeze(0)?
-        }
-        Op::CausalMask { offset } => {
-            let (_, q, k) = x[0].dims3()?;
-            let mask: Vec<u8> = (0..q).flat_map(|i| (0..k).map(move |j| u8::from(j > offset as usize + i))).collect();
-            let mask = Tensor::from_vec(mask, (q, k), x[0].device())?.broadcast_as(x[0].shape())?;
-            let neg = Tensor::new(f32::NEG_INFINITY, x[0].device())?.broadcast_as(x[0].shape())?;
-            mask.where_cond(&neg, &x[0])?
-        }
-        Op::Reshape => x[0].reshape(shape)?,
-        Op::Transpose { a, b } => x[0].transpose(a as usize, b as usize)?.contiguous()?,
-        Op::Narrow { dim, start, len } => x[0].narrow(dim as usize, start as usize, len as usize)?.contiguous()?,
-        Op::Concat { dim } => Tensor::cat(&[&x[0], &x[1]], dim as usize)?,
-        Op::Argmax => x[0].argmax(D::Minus1)?.to_dtype(DType::F32)?,
-        Op::MeanRows => x[0].mean(0)?,
+/// Executes `op` the way `config` does (the reference kernels of a [`Config::Dot`] for dot products), reshaped
+/// to the node's output `shape`.
+fn exec_in(config: Config, op: &Op, x: &[Tensor], shape: &[usize]) -> candle_core::Result<Tensor> {
+    let y = match config {
+        Config::Dot(order) => op.operator().exec_dot(order, x, shape)?,
+        _ => op.operator().exec(x, shape)?,
     };
     y.reshape(shape)
-}
-
-/// cos/sin tables `[t, d/2]` of the rotate-half rope at positions `offset..offset + t`, computed in f64.
-fn rope_tables(theta: f32, offset: usize, t: usize, d: usize, dev: &Device) -> candle_core::Result<(Tensor, Tensor)> {
-    let half = d / 2;
-    let mut cos = Vec::with_capacity(t * half);
-    let mut sin = Vec::with_capacity(t * half);
-    for p in offset..offset + t {
-        for i in 0..half {
-            let inv = 1.0 / (theta as f64).powf(2.0 * i as f64 / d as f64);
-            let a = p as f64 * inv;
-            cos.push(a.cos() as f32);
-            sin.push(a.sin() as f32);
-        }
-    }
-    Ok((Tensor::from_vec(cos, (t, half), dev)?, Tensor::from_vec(sin, (t, half), dev)?))
-}
-
-/// Executes one op the way `config` does: the reference kernel for (batch) matmuls of a [`Config::Dot`],
-/// candle's kernel otherwise.
-fn exec_in(config: Config, op: &Op, x: &[Tensor], shape: &[usize]) -> candle_core::Result<Tensor> {
-    let Config::Dot(order) = config else { return exec(op, x, shape) };
-    let host = |t: &Tensor| t.flatten_all()?.to_vec1::<f32>();
-    match *op {
-        Op::MatMul => {
-            let (k, n) = (x[0].dim(D::Minus1)?, x[1].dim(0)?);
-            let rows = x[0].elem_count() / k;
-            let y = dot_matmul(order, &host(&x[0])?, rows, k, &host(&x[1])?, n);
-            Tensor::from_vec(y, shape, x[0].device())
-        }
-        Op::BatchMatMul { transpose_b } => {
-            let (batch, m, k) = x[0].dims3()?;
-            // the reference kernel reads rows of b: [batch, n, k]
-            let b = if transpose_b { x[1].clone() } else { x[1].transpose(1, 2)?.contiguous()? };
-            let n = b.dim(1)?;
-            let (a, b) = (host(&x[0])?, host(&b)?);
-            let mut y = Vec::with_capacity(batch * m * n);
-            for i in 0..batch {
-                y.extend(dot_matmul(order, &a[i * m * k..(i + 1) * m * k], m, k, &b[i * n * k..(i + 1) * n * k], n));
-            }
-            Tensor::from_vec(y, shape, x[0].device())
-        }
-        _ => exec(op, x, shape),
-    }
 }
 
 /// Sets `RAYON_NUM_THREADS` (which candle reads at every matmul) for the life of the guard.
@@ -448,7 +371,7 @@ pub fn run(model: &Model, input: &HostTensor, tamper: Option<Tamper<'_>>) -> Res
 pub fn replay(node: &Node, operands: &[&HostTensor]) -> Result<HostTensor> {
     let dev = Device::Cpu;
     let x = operands.iter().map(|t| to_device(t, &dev)).collect::<candle_core::Result<Vec<_>>>()?;
-    Ok(to_host(&exec(&node.op, &x, &node.shape)?)?)
+    Ok(to_host(&exec_in(Config::default(), &node.op, &x, &node.shape)?)?)
 }
 
 /// The operand tensors of node `i` of a trace (trace tensors or model weights).
@@ -471,6 +394,7 @@ pub fn operands_of<'a>(model: &'a Model, tensors: &'a [HostTensor], node: &Node)
 mod tests {
     use super::*;
     use crate::model::MLP_TINY;
+    use crate::op;
     use crate::region::orders::Order;
 
     #[test]
@@ -610,14 +534,14 @@ mod tests {
     fn attention_pieces_compute_what_they_say() {
         // causal mask: row 0 sees key 0 only
         let s = HostTensor::new(vec![1, 2, 2], vec![1.0, 2.0, 3.0, 4.0]);
-        let m = replay(&node(Op::CausalMask { offset: 0 }, 1, &[1, 2, 2]), &[&s]).unwrap();
+        let m = replay(&node(Op::CausalMask(op::CausalMask { offset: 0 }), 1, &[1, 2, 2]), &[&s]).unwrap();
         assert_eq!(m.data[1], f32::NEG_INFINITY);
         assert_eq!(m.data[2..], [3.0, 4.0]);
         let p = replay(&node(Op::Softmax, 1, &[1, 2, 2]), &[&m]).unwrap();
         assert_eq!(p.data[..2], [1.0, 0.0]);
         // rope at position 0 is the identity
         let x = HostTensor::new(vec![1, 1, 4], vec![1.0, 2.0, 3.0, 4.0]);
-        let r = replay(&node(Op::Rope { theta: 10000.0, offset: 0 }, 1, &[1, 1, 4]), &[&x]).unwrap();
+        let r = replay(&node(Op::Rope(op::Rope { theta: 10000.0, offset: 0 }), 1, &[1, 1, 4]), &[&x]).unwrap();
         assert_eq!(r.data, x.data);
         // argmax as fp32 index
         let a = replay(&node(Op::Argmax, 1, &[2]), &[&HostTensor::new(vec![2, 3], vec![0.0, 5.0, 1.0, 9.0, 2.0, 3.0])])
