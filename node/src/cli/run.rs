@@ -1,7 +1,6 @@
 //! `nao run`.
 
 use clap::Args;
-use nao::model::cached_weights_root;
 use nao::runtime::Runtime;
 
 use super::models::ModelName;
@@ -36,7 +35,7 @@ impl RunArgs {
         let rt = Runtime::new(&model)?;
         let (output, coarse) = rt.run_committed(&model.graph, &input)?;
         let elapsed = started.elapsed();
-        let weights_root = cached_weights_root(&model, &loaded.source)?;
+        let weights_root = loaded.weights_root(&model)?;
         let hex = |h: [u8; 32]| format!("0x{}", hex::encode(h));
         let text = (loaded.answer)(&output)?;
         let last = coarse.tensors.len() - 1;

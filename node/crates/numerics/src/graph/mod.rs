@@ -8,13 +8,9 @@
 //! executes with candle and that [`crate::runtime::replay`] re-executes from given operand tensors alone
 //! (what watchers and validators do for one disputed op).
 
-mod descriptor;
-
-pub use crate::op::Op;
-pub use descriptor::{OpKind, OpNode, MAX_OPENING_BYTES, MAX_OPENING_GAS};
+pub use crate::op::{Op, OpKind, OpNode, Src, MAX_OPENING_BYTES, MAX_OPENING_GAS};
 
 use crate::commit::{Hash, MerkleTree};
-use crate::op;
 
 /// The fewest multiply-adds a segment of repeated blocks should do per byte of the boundary that closes it
 /// ([`block_groups`]). Posting hashes every boundary (SHA-256, one core), so this ratio bounds what hashing
@@ -44,15 +40,6 @@ pub fn block_groups(blocks: usize, macs: usize, hidden: usize) -> Vec<std::ops::
         .collect()
 }
 
-/// Where an operand comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub enum Src {
-    /// Trace tensor (0 = input, i + 1 = output of node i).
-    Trace(u32),
-    /// Weight tensor of the model.
-    Weight(u32),
-}
-
 /// One node: op, operands, output shape.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Node {
@@ -62,65 +49,6 @@ pub struct Node {
     pub inputs: Vec<Src>,
     /// Shape of its output.
     pub shape: Vec<usize>,
-}
-
-impl Node {
-    /// The on-chain descriptor of this node, if the contracts can adjudicate its op (shapes not yet checked
-    /// against the operands: see [`Graph::descriptor`]); `None` for the others.
-    pub fn on_chain(&self) -> Option<OpNode> {
-        use Src::{Trace, Weight};
-        let (kind, input, weight, input2, param) = match (self.op, self.inputs.as_slice()) {
-            (Op::MatMul, [Trace(x), Weight(w)]) => (OpKind::MatMul, *x, *w, 0, 0),
-            (Op::Add, [Trace(x), Weight(w)]) => (OpKind::Add, *x, *w, 0, 0),
-            (Op::Add, [Trace(a), Trace(b)]) => (OpKind::Residual, *a, 0, *b, 0),
-            (Op::Mul, [Trace(a), Trace(b)]) => (OpKind::Mul, *a, 0, *b, 0),
-            (Op::Scale(op::Scale { factor }), [Trace(x)]) => (OpKind::Scale, *x, 0, 0, factor.to_bits()),
-            (Op::RmsNorm(op::RmsNorm { eps }), [Trace(x), Weight(g)]) => (OpKind::RmsNorm, *x, *g, 0, eps.to_bits()),
-            (Op::LayerNorm(op::LayerNorm { eps }), [Trace(x), Weight(g), Weight(b)]) => {
-                (OpKind::LayerNorm, *x, *g, *b, eps.to_bits())
-            }
-            (Op::Softmax, [Trace(x)]) => (OpKind::Softmax, *x, 0, 0, 0),
-            (Op::Silu, [Trace(x)]) => (OpKind::Silu, *x, 0, 0, 0),
-            (Op::Gelu, [Trace(x)]) => (OpKind::Gelu, *x, 0, 0, 0),
-            (Op::CausalMask(op::CausalMask { offset }), [Trace(x)]) => (OpKind::CausalMask, *x, 0, 0, offset),
-            (Op::Argmax, [Trace(x)]) => (OpKind::Argmax, *x, 0, *x, 0),
-            (Op::Relu, [Trace(x)]) => (OpKind::Relu, *x, 0, 0, 0),
-            (Op::Embedding, [Trace(x), Weight(w)]) => (OpKind::Embedding, *x, *w, 0, 0),
-            (Op::Reshape, [Trace(x)]) => (OpKind::Reshape, *x, 0, 0, 0),
-            (Op::Transpose(op::Transpose { a, b }), [Trace(x)]) => {
-                (OpKind::Transpose, *x, 0, 0, u32::from(a) | u32::from(b) << 8)
-            }
-            (Op::Narrow(op::Narrow { start, .. }), [Trace(x)]) => (OpKind::Narrow, *x, 0, 0, start),
-            (Op::Concat(_), [Trace(a), Trace(b)]) => (OpKind::Concat, *a, 0, *b, 0),
-            (Op::MeanRows, [Trace(x)]) => (OpKind::MeanRows, *x, 0, 0, 0),
-            (Op::Rope(op::Rope { theta, .. }), [Trace(x)]) => (OpKind::Rope, *x, 0, 0, theta.to_bits()),
-            (Op::BatchMatMul(op::BatchMatMul { transpose_b }), [Trace(a), Trace(b)]) => {
-                (OpKind::BatchMatMul, *a, 0, *b, u32::from(transpose_b))
-            }
-            _ => return None,
-        };
-        let flat = !matches!(kind, OpKind::MatMul | OpKind::Embedding | OpKind::Argmax | OpKind::MeanRows);
-        let (batch, rows, cols) = match (self.shape.as_slice(), kind) {
-            ([r], OpKind::Argmax) => (0, *r, 0),
-            ([c], OpKind::MeanRows) => (0, 1, *c),
-            ([r, c], _) if !matches!(kind, OpKind::Argmax | OpKind::MeanRows) => (0, *r, *c),
-            ([b, r, c], _) if flat && *b > 0 => (*b, b * r, *c),
-            _ => return None,
-        };
-        let u = |v: usize| u32::try_from(v).ok();
-        Some(OpNode {
-            kind,
-            input,
-            weight,
-            rows: u(rows)?,
-            cols: u(cols)?,
-            inner: 0,
-            input2,
-            batch: u(batch)?,
-            param,
-            in_shape: [0; 3],
-        })
-    }
 }
 
 /// A model's computation: nodes in topological order, and the shapes of input and weights.
@@ -163,55 +91,12 @@ impl Graph {
         }
     }
 
-    /// Reduction length of a MatMul node (its input's last dim), table rows of an Embedding, row length of an
-    /// Argmax, for the on-chain descriptor.
-    fn inner(&self, node: &Node) -> Option<usize> {
-        match (node.op, node.inputs.first()) {
-            (Op::MatMul | Op::BatchMatMul(_) | Op::Argmax, Some(x)) => self.shape_of(*x).last().copied(),
-            (Op::MeanRows, Some(x)) => self.shape_of(*x).first().copied(),
-            (Op::Embedding, _) => match node.inputs.get(1) {
-                Some(Src::Weight(w)) => self.weight_shapes.get(*w as usize).and_then(|s| s.first().copied()),
-                _ => None,
-            },
-            _ => None,
-        }
-    }
-
     /// The on-chain descriptor of node `i`, if the contracts can adjudicate it: its op has a kind and its
-    /// operands have the shapes the contracts open them with (elementwise operands, norm and softmax inputs
-    /// of the output's shape; an Argmax input `[rows, inner]`).
+    /// operands have the shapes the contracts open them with ([`crate::op::Operator::descriptor`]).
     pub fn descriptor(&self, i: usize) -> Option<OpNode> {
         let n = &self.nodes[i];
-        let mut d = n.on_chain()?;
-        d.inner = u32::try_from(self.inner(n).unwrap_or(0)).ok()?;
-        let same = |src: &Src| self.shape_of(*src) == n.shape.as_slice();
-        let fits = match d.kind {
-            OpKind::MatMul | OpKind::Embedding => true,
-            OpKind::Add => same(&n.inputs[0]) && self.shape_of(n.inputs[1]) == [d.cols as usize],
-            OpKind::RmsNorm | OpKind::LayerNorm => {
-                same(&n.inputs[0]) && n.inputs[1..].iter().all(|w| self.shape_of(*w) == [d.cols as usize])
-            }
-            OpKind::Argmax => {
-                d.cols = d.inner;
-                self.shape_of(n.inputs[0]) == [d.rows as usize, d.inner as usize]
-            }
-            OpKind::Reshape | OpKind::Transpose | OpKind::Narrow | OpKind::Concat => self.movement(n, &mut d),
-            OpKind::MeanRows => self.shape_of(n.inputs[0]) == [d.inner as usize, d.cols as usize],
-            OpKind::BatchMatMul => {
-                let b = d.batch as usize;
-                let (m, cols, k) = (d.rows as usize / b.max(1), d.cols as usize, d.inner as usize);
-                let x2 = if d.param == 1 { [b, cols, k] } else { [b, k, cols] };
-                b > 0 && self.shape_of(n.inputs[0]) == [b, m, k] && self.shape_of(n.inputs[1]) == x2
-            }
-            OpKind::Rope => {
-                // the position of the first row; theta >= 1 (the contract takes its logarithm)
-                let Op::Rope(op::Rope { theta, offset }) = n.op else { return None };
-                d.inner = offset;
-                same(&n.inputs[0]) && d.cols % 2 == 0 && theta >= 1.0
-            }
-            _ => n.inputs.iter().all(same),
-        };
-        fits.then_some(d)
+        let shapes: Vec<&[usize]> = n.inputs.iter().map(|s| self.shape_of(*s)).collect();
+        n.op.operator().descriptor(&n.inputs, &shapes, &n.shape)
     }
 
     /// The descriptor of node `i` if the partition game can adjudicate it: it has one, and each trace operand
@@ -227,56 +112,6 @@ impl Graph {
             t == 0 || t >= seg.start || ranges.iter().any(|r| r.end == t)
         };
         (committed(d.input) && (!d.kind.reads_input2() || committed(d.input2))).then_some(d)
-    }
-
-    /// Fills a data-movement descriptor's input shape (and Narrow's and Concat's dim) and checks the shapes
-    /// agree with the op: equal sizes (Reshape), two dims swapped (Transpose), a window along one dim (Narrow),
-    /// the two parts along one dim (Concat).
-    fn movement(&self, n: &Node, d: &mut OpNode) -> bool {
-        let ins = self.shape_of(n.inputs[0]);
-        let out = &n.shape;
-        if ins.is_empty() || ins.len() > 3 || out.len() < 2 {
-            return false;
-        }
-        for (i, v) in ins.iter().enumerate() {
-            let Ok(v) = u32::try_from(*v) else { return false };
-            d.in_shape[i] = v;
-        }
-        match n.op {
-            Op::Reshape => ins.iter().product::<usize>() == out.iter().product::<usize>(),
-            Op::Transpose(op::Transpose { a, b }) => {
-                let mut t = ins.to_vec();
-                let (a, b) = (a as usize, b as usize);
-                a < t.len() && b < t.len() && {
-                    t.swap(a, b);
-                    t == *out
-                }
-            }
-            Op::Narrow(op::Narrow { dim, start, len }) => {
-                d.inner = u32::from(dim);
-                let dim = dim as usize;
-                ins.len() == out.len()
-                    && dim < out.len()
-                    && (0..out.len()).all(|i| if i == dim { out[i] == len as usize } else { ins[i] == out[i] })
-                    && start as usize + len as usize <= ins[dim]
-            }
-            Op::Concat(op::Concat { dim }) => {
-                d.inner = u32::from(dim);
-                let dim = dim as usize;
-                let x2 = self.shape_of(n.inputs[1]);
-                ins.len() == out.len()
-                    && x2.len() == out.len()
-                    && dim < out.len()
-                    && (0..out.len()).all(|i| {
-                        if i == dim {
-                            ins[i] + x2[i] == out[i]
-                        } else {
-                            ins[i] == out[i] && x2[i] == out[i]
-                        }
-                    })
-            }
-            _ => false,
-        }
     }
 
     /// The leaf data of node `i` in the graph root: `abi.encode(OpNode)` for nodes the contracts know, else
@@ -386,6 +221,7 @@ impl GraphBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::op;
 
     #[test]
     fn block_groups_are_even_cover_every_block_and_reach_the_work_per_byte() {

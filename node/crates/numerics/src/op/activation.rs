@@ -1,9 +1,9 @@
-//! Pointwise activations: [`Relu`] (exact), [`Gelu`] (erf form; [`crate::region::gelu`]) and [`Silu`]
-//! ([`crate::region::norms::silu`]).
+//! Pointwise activations: [`Relu`] (exact), and the smooth ones as data ([`Smooth`]): [`GELU`] (erf form;
+//! [`crate::region::gelu`]) and [`SILU`] ([`crate::region::norms::silu`]).
 
 use candle_core::Tensor;
 
-use super::{Grads, Operator, Reached, Verdicts};
+use super::{Grads, OpKind, OpNode, Operator, Reached, Src, Verdicts};
 use crate::model::HostTensor;
 use crate::region::sound::relu_verdict;
 
@@ -11,20 +11,49 @@ use crate::region::sound::relu_verdict;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Relu;
 
-/// GELU (erf form): operands `[x]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Gelu;
+/// A smooth activation, everything about it as data: GELU ([`GELU`]) and SiLU ([`SILU`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Smooth {
+    name: &'static str,
+    kind: OpKind,
+    /// candle's kernel.
+    exec: fn(&Tensor) -> candle_core::Result<Tensor>,
+    /// The element's region (the bound module's check of `y` against `f(x)`).
+    region: fn(f32, f32) -> (bool, f64),
+    /// `f` and `f'` in f64.
+    f: fn(f64) -> f64,
+    slope: fn(f64) -> f64,
+    /// Global bounds `sup |f''|` and `sup |f'|`, and where `f` has its minimum.
+    m2: f64,
+    l: f64,
+    min_at: f64,
+}
 
-/// SiLU `x * sigmoid(x)`: operands `[x]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Silu;
+/// GELU (erf form): operands `[x]`. `sup |f''| = 2 phi(0)` (at 0), `sup |f'|` at `x = sqrt 2`.
+pub const GELU: Smooth = Smooth {
+    name: "gelu",
+    kind: OpKind::Gelu,
+    exec: Tensor::gelu_erf,
+    region: crate::region::gelu::gelu,
+    f: gelu,
+    slope: gelu_slope,
+    m2: 0.797_884_6,
+    l: 1.128_6,
+    min_at: -0.751_791_524,
+};
 
-/// Global bounds of GELU: `sup |f''| = 2 phi(0)` (at 0), `sup |f'|` (at `x = sqrt 2`).
-const GELU_M2: f64 = 0.797_884_6;
-const GELU_L: f64 = 1.128_6;
-/// Global bounds of SiLU: `sup |f''| = 1/2` (at 0), `sup |f'|` (at `x ~ 2.4`).
-const SILU_M2: f64 = 0.5;
-const SILU_L: f64 = 1.099_9;
+/// SiLU `x * sigmoid(x)`: operands `[x]`. `sup |f''| = 1/2` (at 0), `sup |f'|` at `x ~ 2.4`.
+pub const SILU: Smooth = Smooth {
+    name: "silu",
+    kind: OpKind::Silu,
+    exec: Tensor::silu,
+    region: crate::region::norms::silu,
+    f: silu,
+    slope: silu_slope,
+    m2: 0.5,
+    l: 1.099_9,
+    min_at: -1.278_464_543,
+};
 
 /// `G_x = G_y f'(x)` for a pointwise op of slope `slope`.
 fn pointwise_vjp(x: &HostTensor, y: &HostTensor, gy: &[f64], slope: impl Fn(f64) -> f64) -> Grads {
@@ -52,11 +81,6 @@ fn smooth(f: fn(f64) -> f64, slope: f64, m2: f64, l: f64, min_at: f64, v: f64, d
     let lin = ((max - fv).abs().max((fv - min).abs())) * (1.0 + 1e-12) + 1e-300;
     let r = (0.5 * m2 * d * d).min((l + slope.abs()) * d);
     (lin, r)
-}
-
-/// Units whose remainder is over half their reach: a kink or flat region inside the box.
-fn smooth_opened(lin: &[f64], r: &[f64]) -> usize {
-    r.iter().zip(lin).filter(|(r, l)| **r > 0.5 * **l && **l > 0.0).count()
 }
 
 fn gelu(v: f64) -> f64 {
@@ -124,56 +148,39 @@ impl Operator for Relu {
     fn opened(&self, x: &[&HostTensor], dx: &[&[f64]], _lin: &[f64], _r: &[f64]) -> usize {
         x[0].data.iter().zip(dx[0]).filter(|(v, d)| **v != 0.0 && **d >= v.abs() as f64).count()
     }
-}
 
-impl Operator for Gelu {
-    fn name(&self) -> &'static str {
-        "gelu"
-    }
-
-    fn exec(&self, x: &[Tensor], _shape: &[usize]) -> candle_core::Result<Tensor> {
-        x[0].gelu_erf()
-    }
-
-    fn region(&self, _shape: &[usize], operands: &[&HostTensor], y: &[f32]) -> Option<Verdicts> {
-        pointwise(operands, y, crate::region::gelu::gelu)
-    }
-
-    fn vjp(&self, x: &[&HostTensor], _traced: &[bool], y: &HostTensor, gy: &[f64], _kk: usize) -> Grads {
-        pointwise_vjp(x[0], y, gy, gelu_slope)
-    }
-
-    fn reach(&self, x: &[&HostTensor], dx: &[&[f64]], _y: &HostTensor) -> Reached {
-        pointwise_reach(x[0], dx[0], |v, d| smooth(gelu, gelu_slope(v), GELU_M2, GELU_L, -0.751_791_524, v, d))
-    }
-
-    fn opened(&self, _x: &[&HostTensor], _dx: &[&[f64]], lin: &[f64], r: &[f64]) -> usize {
-        smooth_opened(lin, r)
+    fn descriptor(&self, inputs: &[Src], shapes: &[&[usize]], shape: &[usize]) -> Option<OpNode> {
+        super::unary_descriptor(OpKind::Relu, 0, inputs, shapes, shape)
     }
 }
 
-impl Operator for Silu {
+impl Operator for Smooth {
     fn name(&self) -> &'static str {
-        "silu"
+        self.name
     }
 
     fn exec(&self, x: &[Tensor], _shape: &[usize]) -> candle_core::Result<Tensor> {
-        x[0].silu()
+        (self.exec)(&x[0])
     }
 
     fn region(&self, _shape: &[usize], operands: &[&HostTensor], y: &[f32]) -> Option<Verdicts> {
-        pointwise(operands, y, crate::region::norms::silu)
+        pointwise(operands, y, self.region)
     }
 
     fn vjp(&self, x: &[&HostTensor], _traced: &[bool], y: &HostTensor, gy: &[f64], _kk: usize) -> Grads {
-        pointwise_vjp(x[0], y, gy, silu_slope)
+        pointwise_vjp(x[0], y, gy, self.slope)
     }
 
     fn reach(&self, x: &[&HostTensor], dx: &[&[f64]], _y: &HostTensor) -> Reached {
-        pointwise_reach(x[0], dx[0], |v, d| smooth(silu, silu_slope(v), SILU_M2, SILU_L, -1.278_464_543, v, d))
+        pointwise_reach(x[0], dx[0], |v, d| smooth(self.f, (self.slope)(v), self.m2, self.l, self.min_at, v, d))
     }
 
+    /// Units whose remainder is over half their reach: a kink or flat region inside the box.
     fn opened(&self, _x: &[&HostTensor], _dx: &[&[f64]], lin: &[f64], r: &[f64]) -> usize {
-        smooth_opened(lin, r)
+        r.iter().zip(lin).filter(|(r, l)| **r > 0.5 * **l && **l > 0.0).count()
+    }
+
+    fn descriptor(&self, inputs: &[Src], shapes: &[&[usize]], shape: &[usize]) -> Option<OpNode> {
+        super::unary_descriptor(self.kind, 0, inputs, shapes, shape)
     }
 }

@@ -4,7 +4,7 @@
 use candle_core::{Device, Tensor};
 
 use super::movement::{route_reach, route_vjp};
-use super::{last, Grads, Operator, Reached, Verdicts};
+use super::{last, Grads, OpKind, OpNode, Operator, Reached, Src, Verdicts};
 use crate::model::HostTensor;
 
 /// Softmax over the last dim: operands `[x]`.
@@ -64,6 +64,10 @@ impl Operator for Softmax {
     fn reduction(&self, x: &[&HostTensor]) -> usize {
         last(x[0])
     }
+
+    fn descriptor(&self, inputs: &[Src], shapes: &[&[usize]], shape: &[usize]) -> Option<OpNode> {
+        super::unary_descriptor(OpKind::Softmax, 0, inputs, shapes, shape)
+    }
 }
 
 impl Operator for CausalMask {
@@ -90,6 +94,10 @@ impl Operator for CausalMask {
 
     fn reach(&self, x: &[&HostTensor], dx: &[&[f64]], y: &HostTensor) -> Reached {
         route_reach(self, x, dx, y)
+    }
+
+    fn descriptor(&self, inputs: &[Src], shapes: &[&[usize]], shape: &[usize]) -> Option<OpNode> {
+        super::unary_descriptor(OpKind::CausalMask, self.offset, inputs, shapes, shape)
     }
 }
 
@@ -125,6 +133,13 @@ impl Operator for Rope {
         });
         let none = vec![0.0; lin.len()];
         Ok((lin, none))
+    }
+
+    /// The position of the first row goes in `inner`; theta must be at least 1 (the contract takes its
+    /// logarithm) and rows of even length.
+    fn descriptor(&self, inputs: &[Src], shapes: &[&[usize]], shape: &[usize]) -> Option<OpNode> {
+        let d = super::unary_descriptor(OpKind::Rope, self.theta.to_bits(), inputs, shapes, shape)?;
+        (d.cols % 2 == 0 && self.theta >= 1.0).then_some(OpNode { inner: self.offset, ..d })
     }
 }
 

@@ -4,7 +4,7 @@
 
 use candle_core::Tensor;
 
-use super::{Grads, Operator, Reached, Verdicts};
+use super::{Grads, OpKind, OpNode, Operator, Reached, Src, Verdicts};
 use crate::model::HostTensor;
 use crate::region::sound::{add_verdict, add_within_per_layer, dot_verdict};
 
@@ -57,6 +57,21 @@ impl Operator for Add {
         let (ny, lb) = (y.data.len(), dx[1].len());
         Ok(((0..ny).map(|j| dx[0][j] + dx[1][j % lb]).collect(), vec![0.0; ny]))
     }
+
+    /// A bias (a weight of one row) is `Add`; two trace tensors of the output's shape, `Residual`.
+    fn descriptor(&self, inputs: &[Src], shapes: &[&[usize]], shape: &[usize]) -> Option<OpNode> {
+        match *inputs {
+            [Src::Trace(x), Src::Weight(w)] => {
+                let d = OpNode { input: x, weight: w, ..OpNode::of_shape(OpKind::Add, shape, true)? };
+                (shapes[0] == shape && shapes[1] == [d.cols as usize]).then_some(d)
+            }
+            [Src::Trace(a), Src::Trace(b)] => {
+                let d = OpNode { input: a, input2: b, ..OpNode::of_shape(OpKind::Residual, shape, true)? };
+                shapes.iter().all(|s| *s == shape).then_some(d)
+            }
+            _ => None,
+        }
+    }
 }
 
 impl Operator for Mul {
@@ -95,6 +110,12 @@ impl Operator for Mul {
         let lin = (0..ny).map(|j| (a[j] as f64).abs() * dx[1][j % lb] + dx[0][j] * (b[j % lb] as f64).abs() + r[j]);
         Ok((lin.collect(), r))
     }
+
+    fn descriptor(&self, inputs: &[Src], shapes: &[&[usize]], shape: &[usize]) -> Option<OpNode> {
+        let [Src::Trace(a), Src::Trace(b)] = *inputs else { return None };
+        let d = OpNode { input: a, input2: b, ..OpNode::of_shape(OpKind::Mul, shape, true)? };
+        shapes.iter().all(|s| *s == shape).then_some(d)
+    }
 }
 
 impl Operator for Scale {
@@ -117,5 +138,9 @@ impl Operator for Scale {
 
     fn reach(&self, _x: &[&HostTensor], dx: &[&[f64]], y: &HostTensor) -> Reached {
         Ok((dx[0].iter().map(|d| d * (self.factor as f64).abs()).collect(), vec![0.0; y.data.len()]))
+    }
+
+    fn descriptor(&self, inputs: &[Src], shapes: &[&[usize]], shape: &[usize]) -> Option<OpNode> {
+        super::unary_descriptor(OpKind::Scale, self.factor.to_bits(), inputs, shapes, shape)
     }
 }

@@ -4,7 +4,7 @@
 
 use candle_core::{Tensor, D};
 
-use super::{abs, last, Grads, Operator, Reached, Verdicts};
+use super::{abs, last, Grads, OpKind, OpNode, Operator, Reached, Src, Verdicts};
 use crate::model::HostTensor;
 use crate::region::orders::{dot_matmul, Order};
 use crate::region::sound::{dot_bound_to_scale, dot_within, dot_within_per_layer, screened_verdict};
@@ -118,6 +118,12 @@ impl Operator for MatMul {
     fn reduction(&self, x: &[&HostTensor]) -> usize {
         last(x[0])
     }
+
+    fn descriptor(&self, inputs: &[Src], shapes: &[&[usize]], shape: &[usize]) -> Option<OpNode> {
+        let [Src::Trace(x), Src::Weight(w)] = *inputs else { return None };
+        let inner = u32::try_from(*shapes[0].last()?).ok()?;
+        Some(OpNode { input: x, weight: w, inner, ..OpNode::of_shape(OpKind::MatMul, shape, false)? })
+    }
 }
 
 impl Operator for BatchMatMul {
@@ -218,6 +224,21 @@ impl Operator for BatchMatMul {
 
     fn reduction(&self, x: &[&HostTensor]) -> usize {
         last(x[0])
+    }
+
+    fn descriptor(&self, inputs: &[Src], shapes: &[&[usize]], shape: &[usize]) -> Option<OpNode> {
+        let [Src::Trace(a), Src::Trace(b)] = *inputs else { return None };
+        let d = OpNode {
+            input: a,
+            input2: b,
+            param: u32::from(self.transpose_b),
+            inner: u32::try_from(*shapes[0].last()?).ok()?,
+            ..OpNode::of_shape(OpKind::BatchMatMul, shape, true)?
+        };
+        let bt = d.batch as usize;
+        let (m, cols, k) = (d.rows as usize / bt.max(1), d.cols as usize, d.inner as usize);
+        let x2 = if self.transpose_b { [bt, cols, k] } else { [bt, k, cols] };
+        (bt > 0 && shapes[0] == [bt, m, k] && shapes[1] == x2).then_some(d)
     }
 }
 

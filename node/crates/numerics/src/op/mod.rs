@@ -10,6 +10,7 @@
 //! | [`attention`] | Softmax, CausalMask, RoPE |
 //! | [`movement`] | Embedding, Reshape, Transpose, Narrow, Concat |
 //! | [`reduce`] | Argmax, MeanRows |
+//! | [`clamp`] | Clamp (ReLU6) |
 //!
 //! An operator knows its name, whether honest runs of it agree bit for bit, how candle executes it (and the
 //! reference kernel of a [`Order`]ed dot product, for the matmuls) and its acceptance region element by element
@@ -18,6 +19,8 @@
 
 pub mod activation;
 pub mod attention;
+pub mod clamp;
+mod descriptor;
 pub mod elementwise;
 pub mod linear;
 pub mod movement;
@@ -26,8 +29,10 @@ pub mod reduce;
 
 use candle_core::{Device, Tensor};
 
-pub use activation::{Gelu, Relu, Silu};
+pub use activation::{Relu, Smooth, GELU, SILU};
 pub use attention::{CausalMask, Rope, Softmax};
+pub use clamp::Clamp;
+pub use descriptor::{OpKind, OpNode, MAX_OPENING_BYTES, MAX_OPENING_GAS};
 pub use elementwise::{Add, Mul, Scale};
 pub use linear::{BatchMatMul, MatMul};
 pub use movement::{Concat, Embedding, Narrow, Reshape, Transpose};
@@ -36,6 +41,15 @@ pub use reduce::{Argmax, MeanRows};
 
 use crate::model::HostTensor;
 use crate::region::orders::Order;
+
+/// Where an operand comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum Src {
+    /// Trace tensor (0 = input, i + 1 = output of node i).
+    Trace(u32),
+    /// Weight tensor of the model.
+    Weight(u32),
+}
 
 /// The per-element verdicts of an op's region: (inside, ratio of the deviation to the region's half-width),
 /// and, for the dot products, each element's bound over its empirical error scale.
@@ -125,6 +139,15 @@ pub trait Operator {
         1
     }
 
+    /// The on-chain descriptor of a node of this op reading `inputs` (of shapes `shapes`) into an output of
+    /// `shape`, if the contracts can adjudicate it: the op has an [`OpKind`], its operands come from where
+    /// that kind reads them, and they have the shapes the contracts open them with. `None` for the others
+    /// (their elements go to the committee).
+    fn descriptor(&self, inputs: &[Src], shapes: &[&[usize]], shape: &[usize]) -> Option<OpNode> {
+        let _ = (inputs, shapes, shape);
+        None
+    }
+
     /// How many output elements are nonlinear units whose box crosses a kink or a flat region, given the
     /// op's reach `lin` and remainder `r` ([`Operator::reach`]).
     fn opened(&self, x: &[&HostTensor], dx: &[&[f64]], lin: &[f64], r: &[f64]) -> usize {
@@ -147,6 +170,12 @@ pub fn run<O: Operator + ?Sized>(op: &O, operands: &[&HostTensor], shape: &[usiz
         .collect::<candle_core::Result<Vec<_>>>()?;
     let y = op.exec(&x, shape)?.reshape(shape)?;
     Ok(HostTensor::new(y.dims().to_vec(), y.flatten_all()?.to_vec1::<f32>()?))
+}
+
+/// The descriptor of a kind that reads one trace tensor of the output's shape, with constant `param`.
+fn unary_descriptor(kind: OpKind, param: u32, inputs: &[Src], shapes: &[&[usize]], shape: &[usize]) -> Option<OpNode> {
+    let [Src::Trace(x)] = *inputs else { return None };
+    (shapes[0] == shape).then_some(OpNode { input: x, param, ..OpNode::of_shape(kind, shape, true)? })
 }
 
 /// `|v|` of every element, in f64.
@@ -181,9 +210,9 @@ pub enum Op {
     RmsNorm(RmsNorm),
     /// [`Softmax`]: operands `[x]`.
     Softmax,
-    /// [`Gelu`]: operands `[x]`.
+    /// [`GELU`]: operands `[x]`.
     Gelu,
-    /// [`Silu`]: operands `[x]`.
+    /// [`SILU`]: operands `[x]`.
     Silu,
     /// [`Relu`]: operands `[x]`.
     Relu,
@@ -203,6 +232,8 @@ pub enum Op {
     Argmax,
     /// [`MeanRows`]: operands `[x]`.
     MeanRows,
+    /// [`Clamp`]: operands `[x]`.
+    Clamp(Clamp),
 }
 
 impl Op {
@@ -218,8 +249,8 @@ impl Op {
             Op::LayerNorm(o) => o,
             Op::RmsNorm(o) => o,
             Op::Softmax => &Softmax,
-            Op::Gelu => &Gelu,
-            Op::Silu => &Silu,
+            Op::Gelu => &GELU,
+            Op::Silu => &SILU,
             Op::Relu => &Relu,
             Op::Rope(o) => o,
             Op::CausalMask(o) => o,
@@ -229,6 +260,7 @@ impl Op {
             Op::Concat(o) => o,
             Op::Argmax => &Argmax,
             Op::MeanRows => &MeanRows,
+            Op::Clamp(o) => o,
         }
     }
 

@@ -3,7 +3,7 @@
 
 use candle_core::{DType, Tensor};
 
-use super::{run, Grads, Operator, Reached};
+use super::{run, Grads, OpKind, OpNode, Operator, Reached, Src};
 use crate::model::HostTensor;
 
 /// Row gather `y[i, :] = table[ids[i], :]`: operands `[ids, table]`.
@@ -70,6 +70,13 @@ impl Operator for Embedding {
         let moved = run(self, &[x[0], &table], &y.shape).map_err(|e| e.to_string())?;
         Ok((moved.data.iter().map(|v| *v as f64).collect(), none))
     }
+
+    /// `inner` is the table's rows.
+    fn descriptor(&self, inputs: &[Src], shapes: &[&[usize]], shape: &[usize]) -> Option<OpNode> {
+        let [Src::Trace(ids), Src::Weight(w)] = *inputs else { return None };
+        let inner = u32::try_from(*shapes[1].first()?).ok()?;
+        Some(OpNode { input: ids, weight: w, inner, ..OpNode::of_shape(OpKind::Embedding, shape, false)? })
+    }
 }
 
 impl Operator for Reshape {
@@ -90,6 +97,12 @@ impl Operator for Reshape {
 
     fn reach(&self, x: &[&HostTensor], dx: &[&[f64]], y: &HostTensor) -> Reached {
         route_reach(self, x, dx, y)
+    }
+
+    /// Equal sizes.
+    fn descriptor(&self, inputs: &[Src], shapes: &[&[usize]], shape: &[usize]) -> Option<OpNode> {
+        let d = moved(OpKind::Reshape, inputs, shapes, shape)?;
+        (shapes[0].iter().product::<usize>() == shape.iter().product::<usize>()).then_some(d)
     }
 }
 
@@ -112,6 +125,18 @@ impl Operator for Transpose {
     fn reach(&self, x: &[&HostTensor], dx: &[&[f64]], y: &HostTensor) -> Reached {
         route_reach(self, x, dx, y)
     }
+
+    /// Two dims swapped (`param`: `a | b << 8`).
+    fn descriptor(&self, inputs: &[Src], shapes: &[&[usize]], shape: &[usize]) -> Option<OpNode> {
+        let d = moved(OpKind::Transpose, inputs, shapes, shape)?;
+        let mut t = shapes[0].to_vec();
+        let (a, b) = (self.a as usize, self.b as usize);
+        (a < t.len() && b < t.len() && {
+            t.swap(a, b);
+            t == shape
+        })
+        .then_some(OpNode { param: u32::from(self.a) | u32::from(self.b) << 8, ..d })
+    }
 }
 
 impl Operator for Narrow {
@@ -132,6 +157,17 @@ impl Operator for Narrow {
 
     fn reach(&self, x: &[&HostTensor], dx: &[&[f64]], y: &HostTensor) -> Reached {
         route_reach(self, x, dx, y)
+    }
+
+    /// A window along one dim (`inner`: the dim; `param`: its start).
+    fn descriptor(&self, inputs: &[Src], shapes: &[&[usize]], shape: &[usize]) -> Option<OpNode> {
+        let d = moved(OpKind::Narrow, inputs, shapes, shape)?;
+        let (ins, dim) = (shapes[0], self.dim as usize);
+        (ins.len() == shape.len()
+            && dim < shape.len()
+            && (0..shape.len()).all(|i| if i == dim { shape[i] == self.len as usize } else { ins[i] == shape[i] })
+            && self.start as usize + self.len as usize <= ins[dim])
+            .then_some(OpNode { inner: u32::from(self.dim), param: self.start, ..d })
     }
 }
 
@@ -154,6 +190,39 @@ impl Operator for Concat {
     fn reach(&self, x: &[&HostTensor], dx: &[&[f64]], y: &HostTensor) -> Reached {
         route_reach(self, x, dx, y)
     }
+
+    /// The two parts along one dim (`inner`: the dim; `input2`: the second part).
+    fn descriptor(&self, inputs: &[Src], shapes: &[&[usize]], shape: &[usize]) -> Option<OpNode> {
+        let [_, Src::Trace(b)] = *inputs else { return None };
+        let d = moved(OpKind::Concat, &inputs[..1], shapes, shape)?;
+        let (ins, x2, dim) = (shapes[0], shapes[1], self.dim as usize);
+        (ins.len() == shape.len()
+            && x2.len() == shape.len()
+            && dim < shape.len()
+            && (0..shape.len()).all(|i| {
+                if i == dim {
+                    ins[i] + x2[i] == shape[i]
+                } else {
+                    ins[i] == shape[i] && x2[i] == shape[i]
+                }
+            }))
+        .then_some(OpNode { inner: u32::from(self.dim), input2: b, ..d })
+    }
+}
+
+/// A data-movement descriptor of `kind` reading trace tensor `inputs[0]`, with its input's shape (rank 1 to 3)
+/// in `in_shape`; the output has rank 2 or 3.
+fn moved(kind: OpKind, inputs: &[Src], shapes: &[&[usize]], shape: &[usize]) -> Option<OpNode> {
+    let Some(Src::Trace(x)) = inputs.first() else { return None };
+    let ins = shapes[0];
+    if ins.is_empty() || ins.len() > 3 || shape.len() < 2 {
+        return None;
+    }
+    let mut in_shape = [0u32; 3];
+    for (i, v) in ins.iter().enumerate() {
+        in_shape[i] = u32::try_from(*v).ok()?;
+    }
+    Some(OpNode { input: *x, in_shape, ..OpNode::of_shape(kind, shape, true)? })
 }
 
 /// The reverse product of an op that moves values (or masks them): the op run on element indices says which

@@ -3,7 +3,7 @@
 
 use candle_core::Tensor;
 
-use super::{last, Grads, Operator, Reached, Verdicts};
+use super::{last, Grads, OpKind, OpNode, Operator, Reached, Src, Verdicts};
 use crate::model::HostTensor;
 use crate::region::norms::{layernorm_row, rmsnorm_row};
 
@@ -47,6 +47,18 @@ impl Operator for LayerNorm {
     fn reduction(&self, x: &[&HostTensor]) -> usize {
         last(x[0])
     }
+
+    fn descriptor(&self, inputs: &[Src], shapes: &[&[usize]], shape: &[usize]) -> Option<OpNode> {
+        let [Src::Trace(x), Src::Weight(g), Src::Weight(b)] = *inputs else { return None };
+        let d = OpNode {
+            input: x,
+            weight: g,
+            input2: b,
+            param: self.eps.to_bits(),
+            ..OpNode::of_shape(OpKind::LayerNorm, shape, true)?
+        };
+        (shapes[0] == shape && shapes[1..].iter().all(|w| *w == [d.cols as usize])).then_some(d)
+    }
 }
 
 impl Operator for RmsNorm {
@@ -74,6 +86,17 @@ impl Operator for RmsNorm {
 
     fn reduction(&self, x: &[&HostTensor]) -> usize {
         last(x[0])
+    }
+
+    fn descriptor(&self, inputs: &[Src], shapes: &[&[usize]], shape: &[usize]) -> Option<OpNode> {
+        let [Src::Trace(x), Src::Weight(g)] = *inputs else { return None };
+        let d = OpNode {
+            input: x,
+            weight: g,
+            param: self.eps.to_bits(),
+            ..OpNode::of_shape(OpKind::RmsNorm, shape, true)?
+        };
+        (shapes[0] == shape && shapes[1] == [d.cols as usize]).then_some(d)
     }
 }
 

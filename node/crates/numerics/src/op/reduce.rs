@@ -3,7 +3,7 @@
 
 use candle_core::{DType, Tensor, D};
 
-use super::{Grads, Operator, Reached, Verdicts};
+use super::{Grads, OpKind, OpNode, Operator, Reached, Src, Verdicts};
 use crate::model::HostTensor;
 
 /// Index of the maximum over the last dim, as fp32: operands `[x]`.
@@ -33,6 +33,22 @@ impl Operator for Argmax {
 
     fn reach(&self, _x: &[&HostTensor], _dx: &[&[f64]], y: &HostTensor) -> Reached {
         Ok((vec![0.0; y.data.len()], vec![0.0; y.data.len()]))
+    }
+
+    /// Output `[rows]`; the input `[rows, inner]` is read twice (`input2 = input`: the claimed column and the
+    /// challenger's witness).
+    fn descriptor(&self, inputs: &[Src], shapes: &[&[usize]], shape: &[usize]) -> Option<OpNode> {
+        let [Src::Trace(x)] = *inputs else { return None };
+        let [rows] = *shape else { return None };
+        let inner = *shapes[0].last()?;
+        let d = OpNode {
+            input: x,
+            input2: x,
+            inner: u32::try_from(inner).ok()?,
+            cols: u32::try_from(inner).ok()?,
+            ..OpNode::of_shape(OpKind::Argmax, &[rows, 0], false)?
+        };
+        (shapes[0] == [rows, inner]).then_some(d)
     }
 }
 
@@ -70,5 +86,18 @@ impl Operator for MeanRows {
 
     fn reduction(&self, x: &[&HostTensor]) -> usize {
         x[0].shape.first().copied().unwrap_or(1)
+    }
+
+    /// Output `[cols]` as one row; the input `[inner, cols]`.
+    fn descriptor(&self, inputs: &[Src], shapes: &[&[usize]], shape: &[usize]) -> Option<OpNode> {
+        let [Src::Trace(x)] = *inputs else { return None };
+        let [cols] = *shape else { return None };
+        let inner = *shapes[0].first()?;
+        let d = OpNode {
+            input: x,
+            inner: u32::try_from(inner).ok()?,
+            ..OpNode::of_shape(OpKind::MeanRows, &[1, cols], false)?
+        };
+        (shapes[0] == [inner, cols]).then_some(d)
     }
 }

@@ -8,7 +8,7 @@ use super::{ClaimSeen, Watcher};
 use crate::calldata::{element_request, fine_challenge, segment_of, segment_pointer};
 use crate::chain::call_err;
 use crate::chain::{partition_game_id, send, ClaimStatus, GameOutcome, Phase, Position, Sent};
-use crate::graph::{OpKind, OpNode};
+use crate::graph::OpNode;
 use crate::trace::{ElementRef, Trace};
 use crate::{Error, Result};
 
@@ -85,23 +85,12 @@ impl Watcher {
     }
 
     /// Whether the contract would hold element `at` inside, for the kinds whose on-chain region is evaluated
-    /// differently from this watcher's (RMSNorm, LayerNorm, softmax, SiLU and GELU: directed-rounding bounds on-chain, f64 widened
-    /// by 1e-9 here; the others are decided bit for bit alike): the element then goes to the committee instead.
+    /// differently from this watcher's ([`nao_numerics::graph::OpNode::bounds_differ_on_chain`]): the element
+    /// then goes to the committee instead.
     /// The verdict is read with a call of `openElement` that changes nothing.
     async fn contract_holds_inside(&self, game: B256, trace: &Trace, at: ElementRef) -> Result<bool> {
         let m = &self.model.model;
-        let differs = m.graph.descriptor(at.op).is_some_and(|d| {
-            matches!(
-                d.kind,
-                OpKind::RmsNorm
-                    | OpKind::LayerNorm
-                    | OpKind::MeanRows
-                    | OpKind::Softmax
-                    | OpKind::Silu
-                    | OpKind::Gelu
-                    | OpKind::Rope
-            )
-        });
+        let differs = m.graph.descriptor(at.op).is_some_and(|d| d.bounds_differ_on_chain());
         if !differs {
             return Ok(false);
         }

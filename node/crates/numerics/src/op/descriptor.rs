@@ -95,6 +95,45 @@ pub const MAX_OPENING_BYTES: u64 = 120_000;
 pub const MAX_OPENING_GAS: u64 = 25_000_000;
 
 impl OpNode {
+    /// A descriptor of `kind` for an output of `shape`: `[rows, cols]`, or `[batch, rows / batch, cols]` when
+    /// the kind reads its elements by flat index (`batched`); every other field 0. `None` for another rank
+    /// or a dim beyond 32 bits.
+    pub fn of_shape(kind: OpKind, shape: &[usize], batched: bool) -> Option<Self> {
+        let (batch, rows, cols) = match shape {
+            [r, c] => (0, *r, *c),
+            [b, r, c] if batched && *b > 0 => (*b, b * r, *c),
+            _ => return None,
+        };
+        Some(OpNode {
+            kind,
+            input: 0,
+            weight: 0,
+            rows: u32::try_from(rows).ok()?,
+            cols: u32::try_from(cols).ok()?,
+            inner: 0,
+            input2: 0,
+            batch: u32::try_from(batch).ok()?,
+            param: 0,
+            in_shape: [0; 3],
+        })
+    }
+
+    /// Whether the contract evaluates this kind's region with directed-rounding bounds where a watcher uses
+    /// f64 widened by 1e-9 (norms, mean pooling, softmax, SiLU, GELU, RoPE), so the two can disagree at the
+    /// edge; the other kinds are decided bit for bit alike on both sides.
+    pub fn bounds_differ_on_chain(&self) -> bool {
+        matches!(
+            self.kind,
+            OpKind::RmsNorm
+                | OpKind::LayerNorm
+                | OpKind::MeanRows
+                | OpKind::Softmax
+                | OpKind::Silu
+                | OpKind::Gelu
+                | OpKind::Rope
+        )
+    }
+
     /// `Adjudicator.openingCost`, the same formula: an upper estimate of the gas and calldata bytes of
     /// adjudicating one element of this op (the chunks its openings can touch, the region's arithmetic).
     pub fn opening_cost(&self) -> (u64, u64) {
