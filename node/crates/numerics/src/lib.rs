@@ -12,6 +12,7 @@ pub mod model;
 pub mod op;
 pub mod region;
 pub mod runtime;
+pub mod tensor;
 pub mod trace;
 
 pub use error::{Error, Result};

@@ -1,7 +1,7 @@
 //! Traces of a run and their commitment (the claim's trace root).
 
 use crate::commit::{Hash, MerkleTree, TensorCommitment};
-use crate::model::HostTensor;
+use crate::tensor::HostTensor;
 
 /// Every tensor of a run: the input at 0, the output of node i at i + 1.
 #[derive(Debug, Clone, PartialEq)]

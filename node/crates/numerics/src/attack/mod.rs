@@ -16,8 +16,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::graph::{Node, Op, Src};
-use crate::model::{HostTensor, Model};
+use crate::model::Model;
 use crate::runtime::{operands_of, Runtime};
+use crate::tensor::HostTensor;
 use crate::trace::Trace;
 use crate::{Error, Result};
 

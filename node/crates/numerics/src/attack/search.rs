@@ -6,11 +6,12 @@
 //! here means exactly what the watcher accepts.
 
 use crate::graph::{Node, Op, Src};
-use crate::model::{HostTensor, Model};
+use crate::model::Model;
 use crate::region::composition;
 use crate::region::ops;
 use crate::region::profile::{BreachKind, Profile};
 use crate::runtime::{self, operands};
+use crate::tensor::HostTensor;
 use crate::trace::Trace;
 use crate::{Error, Result};
 

@@ -9,6 +9,7 @@ pub mod llama;
 mod mlp;
 pub mod steering;
 
+pub use crate::tensor::HostTensor;
 pub use mlp::{MlpConfig, MLP_TINY};
 
 use std::path::Path;
@@ -17,28 +18,6 @@ use std::sync::Arc;
 use crate::commit::{Hash, MerkleTree, TensorCommitment};
 use crate::graph::Graph;
 use crate::{Error, Result};
-
-/// A dense fp32 tensor on the host.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct HostTensor {
-    /// Row-major shape.
-    pub shape: Vec<usize>,
-    /// Elements, row-major.
-    pub data: Vec<f32>,
-}
-
-impl HostTensor {
-    /// A tensor; `data.len()` must equal the product of `shape`.
-    pub fn new(shape: Vec<usize>, data: Vec<f32>) -> Self {
-        assert_eq!(shape.iter().product::<usize>(), data.len(), "shape {shape:?} vs {} elements", data.len());
-        Self { shape, data }
-    }
-
-    /// Commits the tensor.
-    pub fn commit(&self) -> TensorCommitment {
-        TensorCommitment::new(&self.data, &self.shape)
-    }
-}
 
 /// A model ready to run and to register.
 #[derive(Debug, Clone)]

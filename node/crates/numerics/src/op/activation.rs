@@ -4,8 +4,8 @@
 use candle_core::Tensor;
 
 use super::{Grads, OpKind, OpNode, Operator, Reached, Src, Verdicts};
-use crate::model::HostTensor;
 use crate::region::sound::relu_verdict;
+use crate::tensor::HostTensor;
 
 /// ReLU: operands `[x]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

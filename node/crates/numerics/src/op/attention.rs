@@ -5,7 +5,7 @@ use candle_core::{Device, Tensor};
 
 use super::movement::{route_reach, route_vjp};
 use super::{last, Grads, OpKind, OpNode, Operator, Reached, Src, Verdicts};
-use crate::model::HostTensor;
+use crate::tensor::HostTensor;
 
 /// Softmax over the last dim: operands `[x]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -5,7 +5,7 @@
 use candle_core::Tensor;
 
 use super::{Grads, Operator, Reached};
-use crate::model::HostTensor;
+use crate::tensor::HostTensor;
 
 /// `y = min(max(x, lo), hi)`: operands `[x]`.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]

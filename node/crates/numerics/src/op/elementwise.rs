@@ -5,8 +5,8 @@
 use candle_core::Tensor;
 
 use super::{Grads, OpKind, OpNode, Operator, Reached, Src, Verdicts};
-use crate::model::HostTensor;
 use crate::region::sound::{add_verdict, add_within_per_layer, dot_verdict};
+use crate::tensor::HostTensor;
 
 /// Elementwise `a + b`, `b` broadcast over leading dims: operands `[a, b]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

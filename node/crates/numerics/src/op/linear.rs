@@ -5,9 +5,9 @@
 use candle_core::{Tensor, D};
 
 use super::{abs, last, Grads, OpKind, OpNode, Operator, Reached, Src, Verdicts};
-use crate::model::HostTensor;
 use crate::region::orders::{dot_matmul, Order};
 use crate::region::sound::{dot_bound_to_scale, dot_within, dot_within_per_layer, screened_verdict};
+use crate::tensor::HostTensor;
 
 /// `y[.., n] = sum_k x[.., k] * w[n, k]` (nn.Linear without bias): operands `[x, w]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -39,8 +39,8 @@ pub use movement::{Concat, Embedding, Narrow, Reshape, Transpose};
 pub use norm::{LayerNorm, RmsNorm};
 pub use reduce::{Argmax, MeanRows};
 
-use crate::model::HostTensor;
 use crate::region::orders::Order;
+use crate::tensor::HostTensor;
 
 /// Where an operand comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

@@ -4,7 +4,7 @@
 use candle_core::{DType, Tensor};
 
 use super::{run, Grads, OpKind, OpNode, Operator, Reached, Src};
-use crate::model::HostTensor;
+use crate::tensor::HostTensor;
 
 /// Row gather `y[i, :] = table[ids[i], :]`: operands `[ids, table]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -4,8 +4,8 @@
 use candle_core::Tensor;
 
 use super::{last, Grads, OpKind, OpNode, Operator, Reached, Src, Verdicts};
-use crate::model::HostTensor;
 use crate::region::norms::{layernorm_row, rmsnorm_row};
+use crate::tensor::HostTensor;
 
 /// LayerNorm over the last dim: operands `[x, gamma, beta]`.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -4,7 +4,7 @@
 use candle_core::{DType, Tensor, D};
 
 use super::{Grads, OpKind, OpNode, Operator, Reached, Src, Verdicts};
-use crate::model::HostTensor;
+use crate::tensor::HostTensor;
 
 /// Index of the maximum over the last dim, as fp32: operands `[x]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -1,9 +1,10 @@
 //! Admission at registration: the composition audit's verdict on a model at a representative input, and on
 //! what terms (sound regions, calibrated thresholds, or the output vote) its claims are then judged.
 
-use crate::model::{HostTensor, Model};
+use crate::model::Model;
 use crate::region::composition::{self, Audit, Tolerances};
 use crate::region::profile::Profile;
+use crate::tensor::HostTensor;
 use crate::{Error, Result};
 
 /// On what terms the composition audit admitted a model.

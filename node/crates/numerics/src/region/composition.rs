@@ -30,11 +30,12 @@
 //! thresholds as the enforced tolerances (the vote decides elements between `T_e` and `B_e`).
 
 use crate::graph::{Node, Op, Src};
-use crate::model::{HostTensor, Model};
+use crate::model::Model;
 use crate::region::ops;
 use crate::region::profile::Profile;
 use crate::region::reach::{self, Reach};
 use crate::runtime::operands;
+use crate::tensor::HostTensor;
 use crate::trace::Trace;
 use crate::{Error, Result};
 

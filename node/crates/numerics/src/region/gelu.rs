@@ -38,8 +38,8 @@ mod tests {
 
     use super::*;
     use crate::graph::{Node, Op, Src};
-    use crate::model::HostTensor;
     use crate::runtime::replay;
+    use crate::tensor::HostTensor;
 
     fn tanh_gelu(x: f32) -> f32 {
         0.5 * x * (1.0 + ((2.0f32 / std::f32::consts::PI).sqrt() * (x + 0.044_715 * x * x * x)).tanh())

@@ -88,10 +88,10 @@ mod tests {
 
     use super::*;
     use crate::graph::{Node, Op, Src};
-    use crate::model::HostTensor;
     use crate::op;
     use crate::region::orders::Order;
     use crate::runtime::replay;
+    use crate::tensor::HostTensor;
 
     fn rmsnorm_impls(x: &[f32], g: &[f32], eps: f32) -> Vec<(&'static str, Vec<f32>)> {
         let n = x.len();
@@ -267,10 +267,10 @@ mod layernorm_tests {
 
     use super::*;
     use crate::graph::{Node, Op, Src};
-    use crate::model::HostTensor;
     use crate::op;
     use crate::region::orders::Order;
     use crate::runtime::replay;
+    use crate::tensor::HostTensor;
 
     fn implementations(x: &[f32], g: &[f32], b: &[f32], eps: f32) -> Vec<(&'static str, Vec<f32>)> {
         let n = x.len();

@@ -15,7 +15,7 @@
 
 use super::{ElementVerdict, NodeCheck};
 use crate::graph::Node;
-use crate::model::HostTensor;
+use crate::tensor::HostTensor;
 
 /// Checks every element of `node`'s claimed `output` given its `operands` against its op's region
 /// ([`crate::op::Operator::region`]); `None` when the operands do not have the shapes the op needs (or, for

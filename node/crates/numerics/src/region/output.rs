@@ -2,7 +2,8 @@
 //! validator (when it votes): how far is a claim's output from an honest run of the claim's input, against
 //! the output tolerance its model declared at registration?
 
-use crate::model::{HostTensor, Model};
+use crate::model::Model;
+use crate::tensor::HostTensor;
 use crate::trace::ElementRef;
 
 /// How far a claimed output value is from an honest run's: `|claimed - own|`, infinite when either is NaN

@@ -22,7 +22,8 @@ use super::calibrate::{Calibration, Quantiles};
 use super::{ops, NodeCheck};
 use crate::commit::Hash;
 use crate::graph::Node;
-use crate::model::{HostTensor, Model};
+use crate::model::Model;
+use crate::tensor::HostTensor;
 use crate::{Error, Result};
 
 /// The profile file format written by this version.

@@ -76,9 +76,9 @@ mod tests {
 
     use super::*;
     use crate::graph::{Node, Op, Src};
-    use crate::model::HostTensor;
     use crate::op;
     use crate::runtime::replay;
+    use crate::tensor::HostTensor;
 
     /// Rope as kernels with f32 tables compute it (angle as an f32 product, f32 sin/cos, FMA or not).
     fn rope_f32(x: &[f32], seq: usize, d: usize, theta: f32, offset: usize, fma: bool) -> Vec<f32> {

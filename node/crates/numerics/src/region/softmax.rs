@@ -76,8 +76,8 @@ mod tests {
 
     use super::*;
     use crate::graph::{Node, Op, Src};
-    use crate::model::HostTensor;
     use crate::runtime::replay;
+    use crate::tensor::HostTensor;
 
     /// Softmax as different kernels compute it.
     fn implementations(x: &[f32]) -> Vec<(&'static str, Vec<f32>)> {

@@ -9,7 +9,7 @@
 use ruint::aliases::U256;
 
 use crate::graph::{OpKind, OpNode};
-use crate::model::HostTensor;
+use crate::tensor::HostTensor;
 
 const WINDOW: i32 = 190;
 const MIN_EXP: i32 = -298;

@@ -11,7 +11,8 @@ use candle_core::{Device, Tensor};
 
 use crate::commit::TensorCommitment;
 use crate::graph::{Graph, Node, Op, Src};
-use crate::model::{HostTensor, Model};
+use crate::model::Model;
+use crate::tensor::HostTensor;
 use crate::trace::{ListCommitment, Trace};
 use crate::{Error, Result};
 
