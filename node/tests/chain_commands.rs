@@ -9,8 +9,13 @@ use nao::chain::{self, DeploymentFile, LocalChain};
 const ANVIL_KEY_0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 
 fn nao(chain: &LocalChain, args: &[&str]) -> (i32, String, String) {
+    nao_env(chain, args, &[])
+}
+
+fn nao_env(chain: &LocalChain, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_nao"))
         .args(args)
+        .envs(env.iter().copied())
         .env("NAO_RPC_URL", chain.rpc_url())
         .env("NAO_KEY", ANVIL_KEY_0)
         .env("RUST_BACKTRACE", "0")
@@ -84,6 +89,21 @@ async fn deploy_register_through_the_audit_and_stake_and_bad_input_is_named() {
     let (rc, out, _) = nao(&chain, &["status", "--deployment", dep_s]);
     assert_eq!(rc, 0);
     assert!(out.contains("models: 1") && out.contains("claims: 0"), "{out}");
+    // NAO_DEPLOYMENT stands for --deployment in every command, not only the daemons
+    let (rc, out, err) = nao_env(&chain, &["status", "--json"], &[("NAO_DEPLOYMENT", dep_s)]);
+    assert_eq!(rc, 0, "{out}{err}");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap()["models"], st["models"]);
+
+    // a model registered per input length needs the prompt the prover will serve: refused by name, before
+    // anything is fetched or sent
+    let nonce = client.provider.get_transaction_count(client.address).await.unwrap();
+    let p = profile("minilm");
+    let args =
+        ["register", "--deployment", dep_s, "--model", "minilm", "--profile", &p, "--declared-tolerance", "1e-2"];
+    let (rc, _, err) = nao(&chain, &args);
+    assert_ne!(rc, 0, "{err}");
+    assert!(err.contains("no prompt: minilm is registered per input length; pass the --prompt the prover will serve"));
+    assert_eq!(client.provider.get_transaction_count(client.address).await.unwrap(), nonce, "nothing was sent");
 
     // bad input, named: a dead RPC, a deployment file of another chain's addresses, not a deployment file
     let dead = ["stake", "--rpc-url", "http://127.0.0.1:9", "--deployment", dep_s, "--amount-wei", "1"];

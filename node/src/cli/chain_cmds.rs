@@ -37,7 +37,7 @@ pub struct Deployed {
     #[command(flatten)]
     account: Account,
     /// The deployment file `nao deploy` wrote.
-    #[arg(long, default_value = "deployment.json")]
+    #[arg(long, env = "NAO_DEPLOYMENT", default_value = "deployment.json")]
     deployment: PathBuf,
 }
 
@@ -61,7 +61,7 @@ pub struct DeployArgs {
     #[command(flatten)]
     account: Account,
     /// Where to write the deployment (chain id, addresses, parameters).
-    #[arg(long, default_value = "deployment.json")]
+    #[arg(long, env = "NAO_DEPLOYMENT", default_value = "deployment.json")]
     out: PathBuf,
     /// Challenge window in seconds.
     #[arg(long, default_value_t = ProtocolParams::default().challenge_window)]
@@ -111,8 +111,7 @@ impl DeployArgs {
 /// The graph registered is the one for `--prompt`'s length.
 ///
 /// Example:
-///   nao register --deployment deployment.json --model minilm --profile profiles/minilm.json \
-///     --prompt "Optimistic verification settles inference disputes on-chain." --declared-tolerance 1e-2
+///   nao register --deployment deployment.json --model minilm --profile profiles/minilm.json --prompt "Optimistic verification settles inference disputes on-chain." --declared-tolerance 1e-2
 #[derive(Debug, Args)]
 pub struct RegisterArgs {
     #[command(flatten)]
@@ -123,9 +122,10 @@ pub struct RegisterArgs {
     /// Its threshold profile (hashed into its profile root).
     #[arg(long)]
     profile: PathBuf,
-    /// The operating point of the audit (and the input length of the graph registered).
-    #[arg(long, default_value = "What is the capital of France?")]
-    prompt: String,
+    /// The operating point of the audit and the input length of the graph registered: the prompt the prover
+    /// will serve (required for smollm2 and minilm; the MLPs take any).
+    #[arg(long)]
+    prompt: Option<String>,
     /// The model's declared output tolerance (inf-norm of the output), registered on-chain: the output vote
     /// holds every claim's output to it.
     #[arg(long)]
@@ -140,10 +140,11 @@ pub struct RegisterArgs {
 
 impl RegisterArgs {
     pub async fn run(self) -> eyre::Result<i32> {
+        let prompt = self.model.prompt_or(self.prompt.as_deref(), "the prover will serve")?;
         let (file, client) = self.on.connect().await?;
         let profile = std::fs::read(&self.profile).wrap_err_with(|| format!("reading {}", self.profile.display()))?;
         let loaded = self.model.load(1)?;
-        let (model, input) = (loaded.prepare)(&self.prompt)?;
+        let (model, input) = (loaded.prepare)(&prompt)?;
         let name = model.name.clone();
         let d = &file.contracts;
         // the cheap precondition first: a model registered already is named before any audit runs

@@ -110,13 +110,7 @@ impl Common {
             eyre!("no model: pass --model (smollm2, minilm, mlp-tiny, mlp-steering) or set `model` in the config file")
         })?;
         let model_name = ModelName::from_str(&name, true).map_err(|e| eyre!("--model {name}: {e}"))?;
-        let prompt = match (&settings.prompt, model_name) {
-            (Some(p), _) => p.clone(),
-            (None, ModelName::MlpTiny | ModelName::MlpSteering) => "What is the capital of France?".into(),
-            (None, _) => eyre::bail!(
-                "no prompt: {name} is registered per input length; pass the --prompt it was registered with"
-            ),
-        };
+        let prompt = model_name.prompt_or(settings.prompt.as_deref(), "it was registered with")?;
         let loaded = model_name.load(1)?;
         let (model, input) = (loaded.prepare)(&prompt)?;
         let profile_path = settings.profile.clone().unwrap_or_else(|| format!("profiles/{name}.json").into());

