@@ -441,6 +441,31 @@ async fn daemons_refuse_bad_setups_by_name_and_change_nothing() {
     check(unroutable, &rpc, &k1, "is unroutable: watchers elsewhere could not fetch the traces");
     assert!(!store.exists(), "refused before its store was written");
 
+    // a validator whose key never staked starts, but says it will never be drawn and with which key to stake
+    let vstore = d.join("v.json");
+    let vlog = d.join("validate.log");
+    let mut validator = Command::new(NAO)
+        .args(["validate", "--model", "mlp-tiny", "--profile", profile, "--deployment", &dep_s])
+        .args(["--store", vstore.to_str().unwrap()])
+        .env("NAO_RPC_URL", &rpc)
+        .env("NAO_KEY", &k1)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&vlog).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let warned = loop {
+        let log = std::fs::read_to_string(&vlog).unwrap_or_default();
+        if log.contains("never drawn") || Instant::now() > deadline || validator.try_wait().unwrap().is_some() {
+            break log;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let _ = validator.kill();
+    validator.wait().unwrap();
+    assert!(warned.contains("this key has no stake in the committee, so it is never drawn"), "{warned}");
+    assert!(warned.contains("stake with this same key") && warned.contains(&format!("{}", client.address)), "{warned}");
+
     // nothing was sent by any of them
     assert_eq!(client.provider.get_transaction_count(client.address).await.unwrap(), nonce);
 }

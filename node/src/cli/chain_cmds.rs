@@ -222,6 +222,9 @@ impl StakeArgs {
             "staked {} wei as {} (stake now {} wei; {} validators in the draw; gas {})",
             self.amount_wei, client.address, v.stake_, pool, sent.gas_used
         );
+        println!(
+            "run `nao validate` with this same key: a seat it is drawn for and does not vote on loses the penalty"
+        );
         Ok(0)
     }
 }

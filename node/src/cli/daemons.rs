@@ -292,9 +292,31 @@ pub struct ValidateArgs {
     common: Common,
 }
 
+/// Warns when this key cannot be drawn: its free stake is below the committee's minimum, or its withdrawal is
+/// under way. A validator that is never drawn earns nothing, and one that stakes with another key leaves that
+/// key's seats unvoted (slashed).
+async fn warn_unless_drawable(s: &Setup) -> eyre::Result<()> {
+    let committee = nao_bindings::Committee::new(s.file.contracts.committee, s.client.provider.clone());
+    let me = s.client.address;
+    let v = committee.validator(me).call().await.map_err(nao::chain::call_err("validator"))?;
+    let min = committee.minStake().call().await.map_err(nao::chain::call_err("minStake"))?;
+    if v.stake_ < min {
+        tracing::warn!(
+            account = %me,
+            stake_wei = %v.stake_,
+            min_stake_wei = %min,
+            "this key has no stake in the committee, so it is never drawn: stake with this same key (`nao stake --amount-wei {min}`)"
+        );
+    } else if v.withdrawableAt != 0 {
+        tracing::warn!(account = %me, "this key's stake is being withdrawn, so it is no longer drawn");
+    }
+    Ok(())
+}
+
 impl ValidateArgs {
     pub async fn run(self) -> eyre::Result<i32> {
         let s = self.common.setup("validate", Settings::default()).await?;
+        warn_unless_drawable(&s).await?;
         let store = Store::open(&s.store, "validator", s.file.chain_id, s.file.contracts)?;
         let validator = Validator::new(s.client.clone(), &s.file.contracts, s.model.clone(), &s.profile)?;
         let node = ValidatorNode::new(validator, &s.file.contracts, store, s.follow);
