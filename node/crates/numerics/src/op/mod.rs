@@ -13,9 +13,11 @@
 //! | [`clamp`] | Clamp (ReLU6) |
 //!
 //! An operator knows its name, whether honest runs of it agree bit for bit, how candle executes it (and the
-//! reference kernel of a [`Order`]ed dot product, for the matmuls) and its acceptance region element by element
-//! from its operands alone. Adding a kind: a type with an `Operator` impl in its family's module (or a new
-//! one), a variant of [`Op`] and its arm of [`Op::operator`].
+//! reference kernel of an [`Order`]ed dot product, for the matmuls), its acceptance region element by element
+//! from its operands alone, its reverse-mode product and reachable deviation for the composition audit, and
+//! its on-chain descriptor ([`OpNode`], when the contracts adjudicate it). Adding a kind: a type with an
+//! `Operator` impl in its family's module (or a new one, as [`clamp`]), a variant of [`Op`] and its arm of
+//! [`Op::operator`].
 
 pub mod activation;
 pub mod attention;
