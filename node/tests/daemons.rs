@@ -191,10 +191,40 @@ async fn provers_watchers_and_validators_as_processes_settle_every_claim_through
     let http = reqwest::Client::new();
     let a = post_job(&http, ports[0], "an honest job").await;
     // a repeated prompt answers with its claim (content-addressed), posting nothing and storing nothing more
-    assert_eq!(post_job(&http, ports[0], "an honest job").await, a, "a repeated prompt: the same claim");
-    let stored = http.get(format!("http://127.0.0.1:{}/claims", ports[0])).send().await.unwrap();
+    let api = format!("http://127.0.0.1:{}", ports[0]);
+    let post = |body: &'static str| {
+        http.post(format!("{api}/jobs")).header("content-type", "application/json").body(body).send()
+    };
+    let again = post(r#"{"prompt": "an honest job"}"#).await.unwrap();
+    assert_eq!(again.status(), 200);
+    let again: serde_json::Value = serde_json::from_slice(&again.bytes().await.unwrap()).unwrap();
+    assert_eq!((again["claim_id"].as_str(), again["gas"].as_u64()), (Some(a.to_string().as_str()), Some(0)), "{again}");
+    let stored = http.get(format!("{api}/claims")).send().await.unwrap();
     let stored: serde_json::Value = serde_json::from_slice(&stored.bytes().await.unwrap()).unwrap();
     assert_eq!(stored.as_object().map(|o| o.len()), Some(1), "{stored}");
+    // the answer carries the whole output: the claim's committed output tensor, value for value
+    let root = again["trace_root"].as_str().unwrap();
+    let missing = http.get(format!("{api}/traces/{root}/999")).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    let why: serde_json::Value = serde_json::from_slice(&missing.bytes().await.unwrap()).unwrap();
+    let why = why["error"].as_str().unwrap().to_string();
+    let n: usize = why.rsplit(' ').next().unwrap().parse().unwrap_or_else(|_| panic!("{why}"));
+    let last = http.get(format!("{api}/traces/{root}/{}", n - 1)).send().await.unwrap().bytes().await.unwrap();
+    let committed: Vec<f32> = last.chunks(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+    let output: Vec<f32> = serde_json::from_value(again["output"].clone()).unwrap();
+    assert!(!output.is_empty() && output == committed, "{output:?} vs {committed:?}");
+    // every error has one shape, {"error": "..."}, naming what is wrong
+    for (r, status, names) in [
+        (post("{not json").await.unwrap(), 400, "failed to parse the request body as json"),
+        (post(r#"{"promt": "x"}"#).await.unwrap(), 422, "prompt"),
+        (http.get(format!("{api}/traces/zz/0")).send().await.unwrap(), 400, "not a trace root"),
+        (http.get(format!("{api}/traces/{root}/x")).send().await.unwrap(), 400, "not a tensor index"),
+        (http.get(format!("{api}/traces/0x{}/0", "00".repeat(32))).send().await.unwrap(), 404, "no trace"),
+    ] {
+        assert_eq!(r.status(), status);
+        let e: serde_json::Value = serde_json::from_slice(&r.bytes().await.unwrap()).expect("a JSON error body");
+        assert!(e["error"].as_str().is_some_and(|m| m.to_lowercase().contains(names)), "{e}");
+    }
     let b = post_job(&http, ports[1], "a corrupt job").await;
     let cw = post_job(&http, ports[2], "a withheld job").await;
     let n = post_job(&http, ports[3], "a nudged job").await;

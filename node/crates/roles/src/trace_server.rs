@@ -86,26 +86,43 @@ pub struct TraceServer {
     task: tokio::task::JoinHandle<()>,
 }
 
+/// An HTTP error with the API's one error shape, `{"error": "..."}`.
+pub(crate) fn http_error(
+    status: StatusCode,
+    why: impl std::fmt::Display,
+) -> (StatusCode, axum::Json<serde_json::Value>) {
+    (status, axum::Json(serde_json::json!({ "error": why.to_string() })))
+}
+
+type HttpError = (StatusCode, axum::Json<serde_json::Value>);
+
 async fn tensor(
     State(store): State<TraceStore>,
-    Path((root, index)): Path<(String, usize)>,
-) -> std::result::Result<(HeaderMap, Vec<u8>), StatusCode> {
+    Path((root, index)): Path<(String, String)>,
+) -> std::result::Result<(HeaderMap, Vec<u8>), HttpError> {
+    let bad = |why: String| http_error(StatusCode::BAD_REQUEST, why);
     let root: Hash = hex::decode(root.trim_start_matches("0x"))
         .ok()
         .and_then(|b| b.try_into().ok())
-        .ok_or(StatusCode::BAD_REQUEST)?;
+        .ok_or_else(|| bad(format!("`{root}` is not a trace root (32 bytes of hex)")))?;
+    let index: usize = index.parse().map_err(|_| bad(format!("`{index}` is not a tensor index")))?;
+    let internal = |e: String| {
+        tracing::error!(error = %e, "trace unavailable");
+        http_error(StatusCode::INTERNAL_SERVER_ERROR, "trace unavailable")
+    };
     let trace = tokio::task::spawn_blocking(move || store.get(&root))
         .await
-        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?
-        .map_err(|e| {
-            tracing::error!(error = %e, "trace unavailable");
-            StatusCode::INTERNAL_SERVER_ERROR
-        })?
-        .ok_or(StatusCode::NOT_FOUND)?;
-    let t = trace.tensors.get(index).ok_or(StatusCode::NOT_FOUND)?;
+        .map_err(|e| internal(e.to_string()))?
+        .map_err(|e| internal(e.to_string()))?
+        .ok_or_else(|| http_error(StatusCode::NOT_FOUND, format!("no trace 0x{}", hex::encode(root))))?;
+    let n = trace.tensors.len();
+    let t = trace
+        .tensors
+        .get(index)
+        .ok_or_else(|| http_error(StatusCode::NOT_FOUND, format!("no tensor {index}: the trace has {n}")))?;
     let shape = t.shape.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
     let mut headers = HeaderMap::new();
-    headers.insert("x-nao-shape", HeaderValue::from_str(&shape).map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?);
+    headers.insert("x-nao-shape", HeaderValue::from_str(&shape).map_err(|e| internal(e.to_string()))?);
     Ok((headers, bytemuck::cast_slice(&t.data).to_vec()))
 }
 

@@ -2,16 +2,21 @@
 //! serves the traces, answers every game move against its claims, finalizes them and withdraws its bonds.
 //!
 //! HTTP API (JSON):
-//! - `POST /jobs` `{"prompt": "..."}` → `{"claim_id", "trace_root", "answer", "gas"}`, or 400 with
-//!   `{"error"}` naming what is wrong (a prompt of another length than the registered graph takes); an input
-//!   claimed before answers with its existing claim (`gas` 0: nothing posted);
+//! - `POST /jobs` `{"prompt": "..."}` → `{"claim_id", "trace_root", "answer", "output", "gas"}` (`output`:
+//!   the whole output tensor the claim commits), or an error; an input claimed before answers with its
+//!   existing claim (`gas` 0: nothing posted);
 //! - `GET /claims` → the open claims in the store;
 //! - `GET /traces/{root}/{index}` → a trace tensor (see [`crate::TraceServer`]).
+//!
+//! Every error is `{"error": "..."}` naming what is wrong: 400 malformed JSON, a bad trace root or index, or a
+//! prompt of another length than the registered graph takes; 415 not JSON; 422 a missing or mistyped field;
+//! 404 an unknown trace or tensor; 500 what the prover itself failed at.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use alloy::primitives::B256;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -92,6 +97,9 @@ pub struct JobReceipt {
     pub trace_root: B256,
     /// The output, as a person reads it.
     pub answer: String,
+    /// The whole output (the tensor the claim's output root commits: an embedding, token ids, an MLP's
+    /// output), as its fp32 values.
+    pub output: Vec<f32>,
     /// Gas of the post.
     pub gas: u64,
 }
@@ -192,8 +200,9 @@ impl ProverNode {
         let (id, posted) = self.prover.claim_of(&run).await?;
         if posted {
             tracing::info!(claim = %id, "claimed before: answering with the existing claim");
-            return Ok(JobReceipt { claim_id: id, trace_root: root, answer, gas: 0 });
+            return Ok(JobReceipt { claim_id: id, trace_root: root, answer, output: run.output.data, gas: 0 });
         }
+        let output = run.output.data.clone();
         let entry = OpenClaim { prompt: job.prompt.clone(), input, claim: None, from_block, fault: self.fault };
         // persisted before posting, so a prover killed in between finds the run again
         self.store.update(|s| s.claims.insert(root, entry))?;
@@ -213,7 +222,7 @@ impl ProverNode {
                 c.claim = Some(posted.id)
             }
         })?;
-        Ok(JobReceipt { claim_id: posted.id, trace_root: root, answer, gas: posted.sent.gas_used })
+        Ok(JobReceipt { claim_id: posted.id, trace_root: root, answer, output, gas: posted.sent.gas_used })
     }
 
     /// The HTTP API over this node (jobs, claims, and unless withholding, traces).
@@ -310,7 +319,15 @@ impl Node for ProverNode {
 
 type Shared = Arc<tokio::sync::Mutex<ProverNode>>;
 
-async fn job(State(node): State<Shared>, Json(job): Json<Job>) -> (StatusCode, Json<serde_json::Value>) {
+async fn job(
+    State(node): State<Shared>,
+    job: std::result::Result<Json<Job>, JsonRejection>,
+) -> (StatusCode, Json<serde_json::Value>) {
+    // malformed JSON (400), a missing or mistyped field (422), a wrong content type (415): the same shape
+    let Json(job) = match job {
+        Ok(j) => j,
+        Err(r) => return crate::trace_server::http_error(r.status(), r.body_text()),
+    };
     let result = node.lock().await.job(&job).await;
     match result {
         Ok(r) => {
@@ -325,7 +342,7 @@ async fn job(State(node): State<Shared>, Json(job): Json<Job>) -> (StatusCode, J
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             };
             tracing::warn!(error = %e, "job failed");
-            (status, Json(serde_json::json!({ "error": e.to_string() })))
+            crate::trace_server::http_error(status, e)
         }
     }
 }
