@@ -12,15 +12,18 @@ fn nao(chain: &LocalChain, args: &[&str]) -> (i32, String, String) {
     nao_env(chain, args, &[])
 }
 
+/// `nao` with `env` on top of the chain's (an empty value removes the variable).
 fn nao_env(chain: &LocalChain, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_nao"))
-        .args(args)
-        .envs(env.iter().copied())
-        .env("NAO_RPC_URL", chain.rpc_url())
-        .env("NAO_KEY", ANVIL_KEY_0)
-        .env("RUST_BACKTRACE", "0")
-        .output()
-        .expect("the nao binary runs");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nao"));
+    cmd.args(args).env("NAO_RPC_URL", chain.rpc_url()).env("NAO_KEY", ANVIL_KEY_0).env("RUST_BACKTRACE", "0");
+    for (k, v) in env {
+        if v.is_empty() {
+            cmd.env_remove(k);
+        } else {
+            cmd.env(k, v);
+        }
+    }
+    let out = cmd.output().expect("the nao binary runs");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -93,6 +96,21 @@ async fn deploy_register_through_the_audit_and_stake_and_bad_input_is_named() {
     let (rc, out, err) = nao_env(&chain, &["status", "--json"], &[("NAO_DEPLOYMENT", dep_s)]);
     assert_eq!(rc, 0, "{out}{err}");
     assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap()["models"], st["models"]);
+    // status only reads: no key needed; balances of the account named, or none
+    let (rc, out, err) = nao_env(&chain, &["status", "--deployment", dep_s, "--json"], &[("NAO_KEY", "")]);
+    assert_eq!(rc, 0, "{out}{err}");
+    let keyless: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((&keyless["models"], &keyless["balances"]), (&st["models"], &serde_json::Value::Null));
+    let me = client.address.to_string();
+    let args = ["status", "--deployment", dep_s, "--json", "--account", &me];
+    let (rc, out, err) = nao_env(&chain, &args, &[("NAO_KEY", "")]);
+    assert_eq!(rc, 0, "{out}{err}");
+    let named: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(named["balances"]["validator_stake_wei"], "1000000000000000000", "{named}");
+    // a command that sends still needs the key, and says so
+    let (rc, _, err) = nao_env(&chain, &["stake", "--deployment", dep_s, "--amount-wei", "1"], &[("NAO_KEY", "")]);
+    assert_ne!(rc, 0);
+    assert!(err.contains("no key: pass --key or set NAO_KEY"), "{err}");
 
     // a model registered per input length needs the prompt the prover will serve: refused by name, before
     // anything is fetched or sent

@@ -14,7 +14,7 @@ async fn status_lists_claims_games_and_balances_after_disputes() {
     assert!(report.passed());
     let file = DeploymentFile { chain_id: 31337, contracts: report.deployment, params: report.params };
     let watcher = chain::connect(&chain.rpc_url(), chain.signer(2)).await.unwrap();
-    let st = chain::status(&watcher, &file).await.unwrap();
+    let st = chain::status(&watcher, &file, Some(watcher.address)).await.unwrap();
     assert_eq!(st.models.len(), 1);
     let statuses: Vec<&str> = st.claims.iter().map(|c| c["status"].as_str().unwrap()).collect();
     assert_eq!(statuses, ["Finalized", "Slashed", "Finalized"]);

@@ -18,16 +18,32 @@ pub struct Account {
     /// JSON-RPC URL of the chain.
     #[arg(long, env = "NAO_RPC_URL", default_value = "http://127.0.0.1:8545")]
     rpc_url: String,
-    /// The account's private key (hex), or set NAO_KEY.
+    /// The account's private key (hex), or set NAO_KEY (needed to send; `status` only reads).
     #[arg(long, env = "NAO_KEY", hide_env_values = true)]
-    key: String,
+    key: Option<String>,
 }
 
 impl Account {
+    /// The account's key, if one was given.
+    fn signer(&self) -> eyre::Result<Option<PrivateKeySigner>> {
+        self.key
+            .as_deref()
+            .map(|k| k.trim().parse().map_err(|e| eyre::eyre!("--key / NAO_KEY is not a private key: {e}")))
+            .transpose()
+    }
+
+    /// Connects as the account (its key signs what is sent).
     async fn connect(&self) -> eyre::Result<chain::Client> {
-        let signer: PrivateKeySigner =
-            self.key.trim().parse().map_err(|e| eyre::eyre!("--key / NAO_KEY is not a private key: {e}"))?;
+        let signer = self.signer()?.ok_or_else(|| eyre::eyre!("no key: pass --key or set NAO_KEY (it signs)"))?;
         Ok(chain::connect(&self.rpc_url, signer).await?)
+    }
+
+    /// Connects to read only: as the account when a key was given, else with a throwaway key that signs
+    /// nothing; the account's address, if any.
+    async fn connect_read(&self) -> eyre::Result<(chain::Client, Option<alloy::primitives::Address>)> {
+        let signer = self.signer()?;
+        let me = signer.as_ref().map(|s| s.address());
+        Ok((chain::connect(&self.rpc_url, signer.unwrap_or_else(PrivateKeySigner::random)).await?, me))
     }
 }
 
@@ -242,13 +258,18 @@ pub struct StatusArgs {
     /// Print JSON instead of tables.
     #[arg(long)]
     json: bool,
+    /// Whose balances to show [default: the --key / NAO_KEY account, if any].
+    #[arg(long)]
+    account: Option<alloy::primitives::Address>,
 }
 
 impl StatusArgs {
     pub async fn run(self) -> eyre::Result<i32> {
         use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
-        let (file, client) = self.on.connect().await?;
-        let all = serde_json::to_value(chain::status(&client, &file).await?)?;
+        let file = DeploymentFile::read(&self.on.deployment)?;
+        let (client, me) = self.on.account.connect_read().await?;
+        file.check(&client).await?;
+        let all = serde_json::to_value(chain::status(&client, &file, self.account.or(me)).await?)?;
         if self.json {
             println!("{}", serde_json::to_string_pretty(&all)?);
             return Ok(0);
@@ -266,7 +287,10 @@ impl StatusArgs {
                 println!("{t}");
             }
         }
-        println!("balances: {}", serde_json::to_string_pretty(&all["balances"])?);
+        match all["balances"].as_object() {
+            Some(b) => println!("balances: {}", serde_json::to_string_pretty(b)?),
+            None => println!("balances: pass --account (or --key) to see an account's"),
+        }
         Ok(0)
     }
 }

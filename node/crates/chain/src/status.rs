@@ -1,5 +1,6 @@
 //! What a deployment holds, read from its logs and state (`nao status`).
 
+use alloy::primitives::Address;
 use nao_bindings::{ClaimManager, Committee, DisputeGame, ModelRegistry};
 use serde_json::{json, Value};
 
@@ -7,7 +8,7 @@ use super::{call_err, ClaimStatus, Client, DeploymentFile, Phase};
 use crate::Result;
 
 /// The deployment's registered models, claims (status, open games), partition games (phase, clocks) and the
-/// balances of `client`'s account, as JSON rows.
+/// balances of one account, as JSON rows.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Status {
     /// The chain.
@@ -18,12 +19,12 @@ pub struct Status {
     pub claims: Vec<Value>,
     /// One row per partition game.
     pub games: Vec<Value>,
-    /// The account's credits and stake.
+    /// The account's credits and stake (null when no account was named).
     pub balances: Value,
 }
 
-/// Reads the status of `file`'s deployment as `client`'s account.
-pub async fn status(client: &Client, file: &DeploymentFile) -> Result<Status> {
+/// Reads the status of `file`'s deployment through `client` (it only reads), with the balances of `account`.
+pub async fn status(client: &Client, file: &DeploymentFile, account: Option<Address>) -> Result<Status> {
     let (c, p) = (&file.contracts, client.provider.clone());
     let (registry, claims) = (ModelRegistry::new(c.registry, p.clone()), ClaimManager::new(c.claims, p.clone()));
     let (game, committee) = (DisputeGame::new(c.game, p.clone()), Committee::new(c.committee, p.clone()));
@@ -61,7 +62,15 @@ pub async fn status(client: &Client, file: &DeploymentFile) -> Result<Status> {
             "prover_clock_s": prover_left, "challenger_clock_s": challenger_left,
         }));
     }
-    let me = client.address;
+    let Some(me) = account else {
+        return Ok(Status {
+            chain_id: file.chain_id,
+            models,
+            claims: claim_rows,
+            games: game_rows,
+            balances: Value::Null,
+        });
+    };
     let v = committee.validator(me).call().await.map_err(call_err("validator"))?;
     let balances = json!({
         "account": me.to_string(),
