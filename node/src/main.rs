@@ -11,6 +11,8 @@ fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("NAO_LOG").unwrap_or_else(|_| DEFAULT_LOG.into()))
         .with_writer(std::io::stderr)
+        // colours only for a person at a terminal, not in a log file
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = cli::Cli::parse();
     let run = tokio::runtime::Runtime::new().map_err(eyre::Report::from).and_then(|rt| rt.block_on(cli.run()));

@@ -346,6 +346,8 @@ async fn provers_watchers_and_validators_as_processes_settle_every_claim_through
     wait_for("the late watcher to mark every claim settled", 30, &[late.log()], || std::future::ready(settled())).await;
     let log = std::fs::read_to_string(late.log().1).unwrap();
     assert!(!log.contains("trace unavailable") && !log.contains("WARN"), "{log}");
+    // a log written to a file has no colour codes in it
+    assert!(log.contains("INFO") && !log.contains('\u{1b}'), "{log:?}");
     let _ = client.provider.get_block_number().await.unwrap();
 }
 
