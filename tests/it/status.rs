@@ -18,9 +18,11 @@ async fn status_lists_claims_games_and_balances_after_disputes() {
     assert_eq!(st.models.len(), 1);
     let statuses: Vec<&str> = st.claims.iter().map(|c| c["status"].as_str().unwrap()).collect();
     assert_eq!(statuses, ["Finalized", "Slashed", "Finalized"]);
-    assert!(st.claims.iter().all(|c| c["open_games"] == "0"));
+    assert!(st.claims.iter().all(|c| c["open_games"] == 0));
     assert_eq!(st.games.len(), 2, "one game per disputed claim");
     assert!(st.games.iter().all(|g| g["phase"] == "Ended"), "{:?}", st.games);
+    let outcomes: Vec<&str> = st.games.iter().map(|g| g["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["ChallengerWon", "ProverWon"], "outcomes by name");
     // the watcher withdrew what it won: nothing left in its credit
     assert_eq!(st.balances["claims_credit_wei"], "0");
 }

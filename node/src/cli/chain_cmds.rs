@@ -282,15 +282,66 @@ impl StatusArgs {
                 t.load_preset(UTF8_FULL_CONDENSED).set_header(first.keys().cloned().collect::<Vec<_>>());
                 for r in &rows {
                     let o = r.as_object().expect("rows are objects");
-                    t.add_row(o.values().map(|v| v.as_str().map_or(v.to_string(), str::to_string)).collect::<Vec<_>>());
+                    t.add_row(o.iter().map(|(k, v)| cell(k, v)).collect::<Vec<_>>());
                 }
                 println!("{t}");
             }
         }
         match all["balances"].as_object() {
-            Some(b) => println!("balances: {}", serde_json::to_string_pretty(b)?),
+            Some(b) => {
+                let mut t = Table::new();
+                t.load_preset(UTF8_FULL_CONDENSED).set_header(["balance", "value"]);
+                for (k, v) in b {
+                    t.add_row([k.clone(), v.as_str().map_or(v.to_string(), str::to_string)]);
+                }
+                println!("balances:\n{t}");
+            }
             None => println!("balances: pass --account (or --key) to see an account's"),
         }
         Ok(0)
+    }
+}
+
+/// A status value as a table cell: ids and addresses shortened to `0x1234abcd…ef01` (`--json` has them
+/// whole), times as UTC dates.
+fn cell(key: &str, v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Number(n) if key == "posted_at" => n.as_u64().map_or(n.to_string(), utc),
+        serde_json::Value::String(s) if s.starts_with("0x") && s.len() > 20 => {
+            format!("{}…{}", &s[..10], &s[s.len() - 4..])
+        }
+        serde_json::Value::String(s) => s.clone(),
+        v => v.to_string(),
+    }
+}
+
+/// Unix seconds as `YYYY-MM-DD HH:MM:SS UTC` (the proleptic Gregorian calendar, days from civil).
+fn utc(secs: u64) -> String {
+    let (days, rest) = ((secs / 86_400) as i64, secs % 86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC", rest / 3600, rest % 3600 / 60, rest % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_cells_are_short_and_dated() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(utc(1_796_428_800 + 3_723), "2026-12-05 01:02:03 UTC");
+        let id = serde_json::json!(format!("0x{}", "ab".repeat(32)));
+        assert_eq!(cell("claim_id", &id), "0xabababab…abab");
+        assert_eq!(cell("posted_at", &serde_json::json!(0)), "1970-01-01 00:00:00 UTC");
+        assert_eq!(cell("open_games", &serde_json::json!(2)), "2");
     }
 }

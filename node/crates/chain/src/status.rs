@@ -4,7 +4,7 @@ use alloy::primitives::Address;
 use nao_bindings::{ClaimManager, Committee, DisputeGame, ModelRegistry};
 use serde_json::{json, Value};
 
-use super::{call_err, ClaimStatus, Client, DeploymentFile, Phase};
+use super::{call_err, ClaimStatus, Client, DeploymentFile, GameOutcome, Phase};
 use crate::Result;
 
 /// The deployment's registered models, claims (status, open games), partition games (phase, clocks) and the
@@ -46,7 +46,7 @@ pub async fn status(client: &Client, file: &DeploymentFile, account: Option<Addr
         claim_rows.push(json!({
             "claim_id": e.claimId.to_string(), "model_id": e.modelId.to_string(), "prover": cl.prover.to_string(),
             "status": format!("{:?}", ClaimStatus::from(cl.status)), "posted_at": cl.postedAt,
-            "bond_wei": cl.bond.to_string(), "open_games": open.to_string(),
+            "bond_wei": cl.bond.to_string(), "open_games": open.saturating_to::<u64>(),
         }));
     }
     let mut game_rows = Vec::new();
@@ -58,7 +58,7 @@ pub async fn status(client: &Client, file: &DeploymentFile, account: Option<Addr
         };
         game_rows.push(json!({
             "game_id": e.gameId.to_string(), "claim_id": e.claimId.to_string(), "challenger": e.challenger.to_string(),
-            "phase": format!("{:?}", Phase::from(g.phase)), "outcome": g.outcome,
+            "phase": format!("{:?}", Phase::from(g.phase)), "outcome": format!("{:?}", GameOutcome::from(g.outcome)),
             "prover_clock_s": prover_left, "challenger_clock_s": challenger_left,
         }));
     }
