@@ -408,7 +408,12 @@ async fn daemons_refuse_bad_setups_by_name_and_change_nothing() {
     };
 
     // a model nobody registered: named, with what to check
-    check(watch(&["--deployment", &dep_s]), &rpc, &k1, "check --prompt and --profile against the registration");
+    check(
+        watch(&["--deployment", &dep_s]),
+        &rpc,
+        &k1,
+        "check --prompt and --profile (and --max-tokens for smollm2) against the registration",
+    );
     // no model, and a model registered per input length without its prompt
     let bare = |extra: &[&str]| -> Vec<String> {
         ["watch", "--store", &store_s, "--deployment", &dep_s].iter().chain(extra).map(|s| s.to_string()).collect()

@@ -142,6 +142,10 @@ pub struct RegisterArgs {
     /// will serve (required for smollm2 and minilm; the MLPs take any).
     #[arg(long)]
     prompt: Option<String>,
+    /// SmolLM2: the tokens each answer generates (the graph registered is for this many; pass the same to the
+    /// daemons).
+    #[arg(long, default_value_t = super::models::MAX_TOKENS)]
+    max_tokens: usize,
     /// The model's declared output tolerance (inf-norm of the output), registered on-chain: the output vote
     /// holds every claim's output to it.
     #[arg(long)]
@@ -159,7 +163,7 @@ impl RegisterArgs {
         let prompt = self.model.prompt_or(self.prompt.as_deref(), "the prover will serve")?;
         let (file, client) = self.on.connect().await?;
         let profile = std::fs::read(&self.profile).wrap_err_with(|| format!("reading {}", self.profile.display()))?;
-        let loaded = self.model.load(1)?;
+        let loaded = self.model.load(self.max_tokens)?;
         let (model, input) = (loaded.prepare)(&prompt)?;
         let name = model.name.clone();
         let d = &file.contracts;

@@ -48,6 +48,10 @@ pub struct Common {
     /// and minilm; the MLPs take any).
     #[arg(long)]
     prompt: Option<String>,
+    /// SmolLM2: the tokens each answer generates, as given to `nao register` (part of the registered graph)
+    /// [default: 16].
+    #[arg(long)]
+    max_tokens: Option<usize>,
     /// The model's threshold profile [default: profiles/<model>.json].
     #[arg(long)]
     profile: Option<PathBuf>,
@@ -78,6 +82,7 @@ impl Common {
             follow: self.follow,
             model: self.model.clone(),
             prompt: self.prompt.clone(),
+            max_tokens: self.max_tokens,
             profile: self.profile.clone(),
             ..extra
         };
@@ -111,7 +116,7 @@ impl Common {
         })?;
         let model_name = ModelName::from_str(&name, true).map_err(|e| eyre!("--model {name}: {e}"))?;
         let prompt = model_name.prompt_or(settings.prompt.as_deref(), "it was registered with")?;
-        let loaded = model_name.load(1)?;
+        let loaded = model_name.load(settings.max_tokens.unwrap_or(super::models::MAX_TOKENS))?;
         let (model, input) = (loaded.prepare)(&prompt)?;
         let profile_path = settings.profile.clone().unwrap_or_else(|| format!("profiles/{name}.json").into());
         let profile =
@@ -122,8 +127,8 @@ impl Common {
             Ok(m) => Arc::new(m),
             Err(e @ nao::Error::UnknownModel(_)) => eyre::bail!(
                 "{e}: no {name} graph for an input of {tokens} (from --prompt) with profile root 0x{root} ({}) is \
-                 registered on this deployment; check --prompt and --profile against the registration (`nao \
-                 status` lists the registered models)",
+                 registered on this deployment; check --prompt and --profile (and --max-tokens for smollm2) against \
+                 the registration (`nao status` lists the registered models)",
                 profile_path.display()
             ),
             Err(e) => return Err(e.into()),

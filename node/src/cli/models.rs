@@ -7,6 +7,10 @@ use nao::model::llama::Llama;
 use nao::model::steering::steering_mlp;
 use nao::model::{fetch, HostTensor, Model, MLP_TINY};
 
+/// The tokens a SmolLM2 answer generates unless told otherwise (`nao run`, `nao register` and the daemons:
+/// the registered graph is for one generation length, so they must agree).
+pub const MAX_TOKENS: usize = 16;
+
 /// A real model by name.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ModelName {

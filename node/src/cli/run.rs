@@ -20,7 +20,7 @@ pub struct RunArgs {
     #[arg(long)]
     prompt: String,
     /// Tokens to generate (SmolLM2).
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = super::models::MAX_TOKENS)]
     max_tokens: usize,
     /// Print JSON instead of text.
     #[arg(long)]

@@ -8,6 +8,7 @@
 //! follow = "poll"             # or "filter"
 //! model = "minilm"
 //! prompt = "Optimistic verification settles inference disputes on-chain."
+//! max_tokens = 16            # smollm2: tokens per answer, as registered
 //!
 //! [prover]                    # overrides [node] for `nao prover`
 //! store = "prover.json"
@@ -53,6 +54,9 @@ pub struct Settings {
     pub model: Option<String>,
     /// The prompt whose length fixes the registered graph (the one `nao register` was given).
     pub prompt: Option<String>,
+    /// SmolLM2: the tokens each answer generates, part of the registered graph (the `--max-tokens` `nao
+    /// register` was given).
+    pub max_tokens: Option<usize>,
     /// The model's threshold profile.
     pub profile: Option<PathBuf>,
     /// Watcher: spot-check each op of each claim with this probability (every op when absent).
@@ -72,7 +76,8 @@ impl Settings {
     pub fn or(self, under: Settings) -> Settings {
         let (a, b) = (self, under);
         or_fields!(
-            a, b, rpc_url, deployment, store, poll_ms, follow, model, prompt, profile, sample, listen, public_url
+            a, b, rpc_url, deployment, store, poll_ms, follow, model, prompt, max_tokens, profile, sample, listen,
+            public_url
         )
     }
 }
