@@ -95,7 +95,10 @@ impl ModelName {
         Ok(match self {
             ModelName::Smollm2 => {
                 let source = fetch::smollm2_gguf(&cache)?;
-                let llama = std::sync::Arc::new(Llama::load_gguf(&source)?);
+                // named by its shortcut, as MiniLM is (the GGUF's own name is "Smollm2 135M 8k Lc100K Mix1 Ep2")
+                let mut llama = Llama::load_gguf(&source)?;
+                llama.name = "smollm2".into();
+                let llama = std::sync::Arc::new(llama);
                 let l = llama.clone();
                 Loaded {
                     prepare: Box::new(move |prompt| {
