@@ -260,7 +260,7 @@ contract GameHandler is Fixture {
         for (uint256 i; i < claimIds.length; ++i) {
             ClaimStatus s = claims.claim(claimIds[i]).status;
             if (s == ClaimStatus.Pending) claims.finalize(claimIds[i]);
-            else if (s == ClaimStatus.Slashed) claims.payReward(claimIds[i]);
+            else if (s == ClaimStatus.Slashed && !_rewardPaid(claimIds[i])) claims.payReward(claimIds[i]);
         }
         _record();
         for (uint8 i; i < 6; ++i) {
@@ -269,6 +269,10 @@ contract GameHandler is Fixture {
     }
 
     // ------------------------------------------------------------------ internals
+
+    function _rewardPaid(bytes32 id) internal view returns (bool paid) {
+        (,,, paid,) = claims.rewards(id);
+    }
 
     function _commit(address c, bytes32 id) internal returns (bytes32 salt) {
         salt = commit(c, id);
