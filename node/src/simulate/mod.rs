@@ -382,7 +382,7 @@ impl World {
             Some((at, declared)) => {
                 let (r, sent, admitted) =
                     RegisteredModel::register_audited(c, d, model, profile, uri, at, declared).await?;
-                tracing::info!(uri, admission = ?admitted.admission, sound = admitted.sound.budget, calibrated = admitted.calibrated.budget, "admitted");
+                tracing::info!(uri, "{}", admitted.summary());
                 (r, sent, Some(admitted))
             }
             // unaudited: no tolerance declared, so no output votes (the undefended baselines)
@@ -593,7 +593,7 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
                 let llama = Llama::smollm2(&opts.cache_dir)?;
                 let input = llama.encode(&smollm2_chat_prompt("What is the capital of France?"))?;
                 let model = llama.model(input.data.len(), SMOLLM2_NEW_TOKENS)?;
-                // (an LM's output is tokens: its audit needs the logit margins of every step, not built yet)
+                // registered without the token audit (`nao register` runs it: ~70 s for 15 tokens) to keep the run short
                 let parties = world.parties(model, SMOLLM2_PROFILE, "nao:smollm2", None).await?;
                 let (mut report, out) = play(&world, &parties, *s, input).await?;
                 report.answer = llama.decode(&out.data)?;
@@ -705,15 +705,16 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
                     play_with(&world, &parties, *s, input, Some(&mut steering.injector(injected))).await?;
                 let moved = crate::region::output::worst(honest.output(), &out).map_or(f64::INFINITY, |w| w.1);
                 let a = parties.admitted.as_ref().expect("audited");
+                let (sound, calibrated) = a.values().expect("the steering networks output values");
                 report.answer = format!(
                     "admitted {:?} (audit: first order {:.2e}, all orders {:.2e}; declared {declared:.0e}); output \
                      moved by {moved:.1} with every element inside its acceptance region",
-                    a.admission, a.sound.first_order, a.sound.budget
+                    a.admission, sound.first_order, sound.budget
                 );
                 report.details = Some(serde_json::json!({
                     "admission": a.admission,
-                    "first_order": a.calibrated.first_order,
-                    "all_orders": a.sound.budget,
+                    "first_order": calibrated.first_order,
+                    "all_orders": sound.budget,
                     "moved": moved,
                 }));
                 report

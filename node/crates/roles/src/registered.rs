@@ -102,14 +102,17 @@ impl RegisteredModel {
         declared: f64,
     ) -> Result<(Self, Sent, Admitted)> {
         let admitted = Admitted::audit(&model, profile, operating_point, declared)?;
-        tracing::info!(
-            model = %model.name,
-            admission = ?admitted.admission,
-            sound = admitted.sound.budget,
-            calibrated = admitted.calibrated.budget,
-            declared,
-            "composition audit passed"
-        );
+        tracing::info!(model = %model.name, "composition audit passed: {}", admitted.summary());
+        for (step, token, margin, first_order) in admitted.near_ties() {
+            tracing::warn!(
+                step,
+                token,
+                margin,
+                first_order,
+                "a near tie at the operating point: errors of honest size (the calibrated thresholds, to first order) \
+                 could flip this token, so an honest run elsewhere may choose another; the output vote decides such claims"
+            );
+        }
         let (registered, sent) = Self::register(client, d, model, profile, uri, declared as f32).await?;
         Ok((registered, sent, admitted))
     }

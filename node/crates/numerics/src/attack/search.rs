@@ -419,7 +419,7 @@ pub fn bound_aware_push(cases: &[(Model, HostTensor)], profile: &Profile, declar
                 let rows = honest.tensors[s].data.len() / cols;
                 let argmax = model.graph.nodes.iter().position(|n| n.op == Op::Argmax);
                 let first = audit.iter().find(|a| Some(a.op) == argmax && a.row == rows - 1);
-                r.flipped_named += usize::from(first.is_some_and(|a| a.first_order >= a.margin));
+                r.flipped_named += usize::from(first.is_some_and(composition::TokenAudit::near_tie));
             }
         }
         bar.inc(1);

@@ -449,7 +449,8 @@ mod tests {
             assert!(worst < 1e-5, "{parking:?}: differs from the MLP by {worst}");
             let at = parked_input(parking, &MLP_TINY.input(1000), false);
             let admitted = Admitted::audit(&s.model, &bytes, &at, DECLARED).unwrap();
-            assert!(admitted.calibrated.first_order <= DECLARED, "{parking:?}: {admitted:?}");
+            let (sound, calibrated) = admitted.values().expect("values");
+            assert!(calibrated.first_order <= DECLARED, "{parking:?}: {admitted:?}");
             let expect = if parking == Parking::Input { Admission::Sound } else { Admission::OutputVote };
             assert_eq!(admitted.admission, expect, "{parking:?}: {admitted:?}");
             // the attack, on the attacker's input
@@ -470,10 +471,10 @@ mod tests {
                 "{}: honest diff {worst:.1e}; audit first order {:.3e} (cal {:.3e}), all orders {:.3e} (cal {:.3e}), \
                  {:?}; trigger bound-aware +{:.3}; output moved {moved:.1}",
                 parking.name(),
-                admitted.sound.first_order,
-                admitted.calibrated.first_order,
-                admitted.sound.budget,
-                admitted.calibrated.budget,
+                sound.first_order,
+                calibrated.first_order,
+                sound.budget,
+                calibrated.budget,
                 admitted.admission,
                 injected.iter().zip(&honest.tensors[s.trigger_node + 1].data).map(|(a, b)| a - b).fold(0.0, f32::max),
             );
@@ -501,6 +502,7 @@ mod tests {
             assert_eq!(honest.output().data, plain.output().data, "{parking:?}: functionally MiniLM");
             let admitted = Admitted::audit(&s.model, &bytes, &x, DECLARED).unwrap();
             assert_eq!(admitted.admission, Admission::OutputVote, "{parking:?}: {admitted:?}");
+            let (sound, calibrated) = admitted.values().expect("values");
             let injected = s.accepted_injection(&honest, Some(&profile));
             let mut inject = s.injector(injected);
             let attacked = run(&s.model, &x, Some(&mut inject)).unwrap();
@@ -515,10 +517,10 @@ mod tests {
             eprintln!(
                 "minilm {}: audit first order {:.3e} / all orders {:.3e} (calibrated {:.3e} / {:.3e}); embedding moved {moved:.1}",
                 parking.name(),
-                admitted.sound.first_order,
-                admitted.sound.budget,
-                admitted.calibrated.first_order,
-                admitted.calibrated.budget
+                sound.first_order,
+                sound.budget,
+                calibrated.first_order,
+                calibrated.budget
             );
         }
     }
