@@ -7,7 +7,12 @@ use nao::simulate::{simulate_on, Scenario, SimulateOptions};
 async fn status_lists_claims_games_and_balances_after_disputes() {
     let chain = LocalChain::start().unwrap();
     let opts = SimulateOptions {
-        scenarios: vec![Scenario::Honest, Scenario::CorruptedElement, Scenario::FalseChallenge],
+        scenarios: vec![
+            Scenario::Honest,
+            Scenario::CorruptedElement,
+            Scenario::FalseChallenge,
+            Scenario::EscalationGrinding,
+        ],
         ..SimulateOptions::default()
     };
     let report = simulate_on(&chain, &opts).await.unwrap();
@@ -17,12 +22,22 @@ async fn status_lists_claims_games_and_balances_after_disputes() {
     let st = chain::status(&watcher, &file, Some(watcher.address)).await.unwrap();
     assert_eq!(st.models.len(), 1);
     let statuses: Vec<&str> = st.claims.iter().map(|c| c["status"].as_str().unwrap()).collect();
-    assert_eq!(statuses, ["Finalized", "Slashed", "Finalized"]);
+    assert_eq!(statuses, ["Finalized", "Slashed", "Finalized", "Finalized"]);
     assert!(st.claims.iter().all(|c| c["open_games"] == 0));
-    assert_eq!(st.games.len(), 2, "one game per disputed claim");
+    assert_eq!(st.games.len(), 4, "one game per dispute: two claims disputed once, the grinder's twice");
     assert!(st.games.iter().all(|g| g["phase"] == "Ended"), "{:?}", st.games);
     let outcomes: Vec<&str> = st.games.iter().map(|g| g["outcome"].as_str().unwrap()).collect();
-    assert_eq!(outcomes, ["ChallengerWon", "ProverWon"], "outcomes by name");
+    assert_eq!(outcomes, ["ChallengerWon", "ProverWon", "ProverWon", "ProverWon"], "outcomes by name");
     // the watcher withdrew what it won: nothing left in its credit
     assert_eq!(st.balances["claims_credit_wei"], "0");
+    assert!(st.seats.is_empty(), "the watcher is not staked: {:?}", st.seats);
+    // the honest validators, drawn for the grinder's votes, voted every seat they held (their daemons ran)
+    let mut drawn = 0;
+    for k in 0..nao::simulate::VALIDATORS {
+        let v = chain.signer(3 + k).address();
+        let st = chain::status(&watcher, &file, Some(v)).await.unwrap();
+        drawn += st.seats.iter().map(|s| s.seats).sum::<u32>();
+        assert!(st.seats.iter().all(|s| s.state == chain::SeatState::Revealed), "{v}: {:?}", st.seats);
+    }
+    assert!(drawn > 0, "no honest validator was drawn");
 }

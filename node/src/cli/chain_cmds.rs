@@ -8,6 +8,7 @@ use alloy::signers::local::PrivateKeySigner;
 use clap::Args;
 use eyre::{bail, WrapErr};
 use nao::chain::{self, DeploymentFile, ProtocolParams};
+use nao::region::admission::Audited;
 use nao::roles::RegisteredModel;
 
 use super::models::ModelName;
@@ -200,16 +201,38 @@ impl RegisterArgs {
                 Err(e) => return Err(e.into()),
             }
         };
-        let summary = serde_json::json!({
+        let mut summary = serde_json::json!({
             "model": name,
             "model_id": registered.id.to_string(),
             "gas": sent.gas_used,
             "admission": admission.as_ref().map_or(serde_json::json!("not audited"), |a| serde_json::json!(a.admission)),
-            "budget_sound": admission.as_ref().map(|a| a.sound.budget),
-            "budget_calibrated": admission.as_ref().map(|a| a.calibrated.budget),
-            "first_order_sound": admission.as_ref().map(|a| a.sound.first_order),
-            "first_order_calibrated": admission.as_ref().map(|a| a.calibrated.first_order),
         });
+        match admission.as_ref().map(|a| &a.audited) {
+            Some(Audited::Values { sound, calibrated }) => {
+                summary["budget_sound"] = sound.budget.into();
+                summary["budget_calibrated"] = calibrated.budget.into();
+                summary["first_order_sound"] = sound.first_order.into();
+                summary["first_order_calibrated"] = calibrated.first_order.into();
+            }
+            // a language model: each generated token's lead over the runner-up, against what in-region errors move it by
+            Some(Audited::Tokens { sound, calibrated }) => {
+                summary["tokens"] = sound
+                    .iter()
+                    .zip(calibrated)
+                    .map(|(s, c)| {
+                        serde_json::json!({
+                            "token": c.token,
+                            "margin": c.margin,
+                            "budget_calibrated": c.budget,
+                            "first_order_calibrated": c.first_order,
+                            "budget_sound": s.budget,
+                            "near_tie": c.near_tie(),
+                        })
+                    })
+                    .collect();
+            }
+            None => {}
+        }
         println!("{}", serde_json::to_string_pretty(&summary)?);
         Ok(0)
     }
@@ -251,7 +274,8 @@ impl StakeArgs {
 
 /// Lists what a deployment holds, read from its logs and state: registered models, claims (status, open
 /// games), partition games (phase, each side's clock), and this account's balances (credit in the claim
-/// manager and the committee, validator stake). `--json` for machines.
+/// manager and the committee, validator stake) and seats (committee votes it was drawn for: due, committed,
+/// revealed or missed; a due or missed seat is also said on stderr). `--json` for machines.
 ///
 /// Example:
 ///   nao status --deployment deployment.json --json
@@ -278,7 +302,13 @@ impl StatusArgs {
             println!("{}", serde_json::to_string_pretty(&all)?);
             return Ok(0);
         }
-        for (title, rows) in [("models", &all["models"]), ("claims", &all["claims"]), ("games", &all["games"])] {
+        let tables = [
+            ("models", &all["models"]),
+            ("claims", &all["claims"]),
+            ("games", &all["games"]),
+            ("seats", &all["seats"]),
+        ];
+        for (title, rows) in tables {
             let rows = rows.as_array().cloned().unwrap_or_default();
             println!("{title}: {}", rows.len());
             if let Some(first) = rows.first().and_then(|r| r.as_object()) {
@@ -300,7 +330,19 @@ impl StatusArgs {
                 }
                 println!("balances:\n{t}");
             }
-            None => println!("balances: pass --account (or --key) to see an account's"),
+            None => println!("balances: pass --account (or --key) to see an account's balances and seats"),
+        }
+        for s in all["seats"].as_array().into_iter().flatten() {
+            let (vote, state) = (cell("vote", &s["vote"]), s["state"].as_str().unwrap_or_default());
+            match state {
+                "due" => eprintln!(
+                    "drawn for vote {vote} and no ballot yet: run `nao validate` with this key before {}, or it loses \
+                     its penalty per seat",
+                    cell("commit_end", &s["commit_end"])
+                ),
+                "missed" => eprintln!("drawn for vote {vote} and no ballot in time: the penalty per seat is lost"),
+                _ => {}
+            }
         }
         Ok(0)
     }
@@ -310,7 +352,9 @@ impl StatusArgs {
 /// whole), times as UTC dates.
 fn cell(key: &str, v: &serde_json::Value) -> String {
     match v {
-        serde_json::Value::Number(n) if key == "posted_at" => n.as_u64().map_or(n.to_string(), utc),
+        serde_json::Value::Number(n) if ["posted_at", "commit_end", "reveal_end"].contains(&key) => {
+            n.as_u64().map_or(n.to_string(), utc)
+        }
         serde_json::Value::String(s) if s.starts_with("0x") && s.len() > 20 => {
             format!("{}…{}", &s[..10], &s[s.len() - 4..])
         }

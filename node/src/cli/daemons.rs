@@ -72,6 +72,13 @@ struct Setup {
     follow: FollowMode,
 }
 
+impl Setup {
+    /// The warning for this daemon's key when it is drawn for a vote and nobody votes for it.
+    fn seats(&self) -> daemon::SeatWatch {
+        daemon::SeatWatch::new(self.client.provider.clone(), self.file.contracts.committee, self.client.address)
+    }
+}
+
 impl Common {
     fn settings(&self, role: &str, extra: Settings) -> eyre::Result<Settings> {
         let flags = Settings {
@@ -219,6 +226,7 @@ impl ProverArgs {
         let store = Store::open(&s.store, "prover", s.file.chain_id, s.file.contracts)?;
         let traces = TraceStore::default();
         let prover = Prover::new(s.client.clone(), &s.file.contracts, s.model.clone(), traces.clone(), public.clone())?;
+        let seats = s.seats();
         let Loaded { prepare, answer, .. } = s.loaded;
         let encode: daemon::Encode = Box::new(move |p| {
             prepare(p).map(|(_, input)| input).map_err(|e| nao::Error::Config(format!("prompt: {e}")))
@@ -236,7 +244,7 @@ impl ProverArgs {
         tracing::info!(%public, "prover API listening");
         println!("prover {} listening on {public}", s.client.address);
         let server = tokio::spawn(async move { axum::serve(listener, app).await });
-        daemon::run(node, s.every, shutdown()).await;
+        daemon::run(node, s.every, seats, shutdown()).await;
         server.abort();
         Ok(0)
     }
@@ -281,7 +289,7 @@ impl WatchArgs {
         }
         let node = WatcherNode::new(watcher, &s.file.contracts, store, s.follow, self.fault);
         println!("watcher {} following model {}", s.client.address, s.model.id);
-        daemon::run(Arc::new(tokio::sync::Mutex::new(node)), s.every, shutdown()).await;
+        daemon::run(Arc::new(tokio::sync::Mutex::new(node)), s.every, s.seats(), shutdown()).await;
         Ok(0)
     }
 }
@@ -326,7 +334,7 @@ impl ValidateArgs {
         let validator = Validator::new(s.client.clone(), &s.file.contracts, s.model.clone(), &s.profile)?;
         let node = ValidatorNode::new(validator, &s.file.contracts, store, s.follow);
         println!("validator {} for model {}", s.client.address, s.model.id);
-        daemon::run(Arc::new(tokio::sync::Mutex::new(node)), s.every, shutdown()).await;
+        daemon::run(Arc::new(tokio::sync::Mutex::new(node)), s.every, s.seats(), shutdown()).await;
         Ok(0)
     }
 }

@@ -4,7 +4,7 @@ use alloy::primitives::Address;
 use nao_bindings::{ClaimManager, Committee, DisputeGame, ModelRegistry};
 use serde_json::{json, Value};
 
-use super::{call_err, ClaimStatus, Client, DeploymentFile, GameOutcome, Phase};
+use super::{call_err, seats, ClaimStatus, Client, DeploymentFile, GameOutcome, Phase, Seat};
 use crate::Result;
 
 /// The deployment's registered models, claims (status, open games), partition games (phase, clocks) and the
@@ -21,6 +21,8 @@ pub struct Status {
     pub games: Vec<Value>,
     /// The account's credits and stake (null when no account was named).
     pub balances: Value,
+    /// The committee votes the account was drawn for, and whether it voted (empty when no account was named).
+    pub seats: Vec<Seat>,
 }
 
 /// Reads the status of `file`'s deployment through `client` (it only reads), with the balances of `account`.
@@ -69,6 +71,7 @@ pub async fn status(client: &Client, file: &DeploymentFile, account: Option<Addr
             claims: claim_rows,
             games: game_rows,
             balances: Value::Null,
+            seats: Vec::new(),
         });
     };
     let v = committee.validator(me).call().await.map_err(call_err("validator"))?;
@@ -79,5 +82,7 @@ pub async fn status(client: &Client, file: &DeploymentFile, account: Option<Addr
         "validator_stake_wei": v.stake_.to_string(),
         "validator_open_votes": v.locks,
     });
-    Ok(Status { chain_id: file.chain_id, models, claims: claim_rows, games: game_rows, balances })
+    let now = crate::next_block_time(&p).await?;
+    let seats = seats(&p, c.committee, me, 0, now).await?;
+    Ok(Status { chain_id: file.chain_id, models, claims: claim_rows, games: game_rows, balances, seats })
 }

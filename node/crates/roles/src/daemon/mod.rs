@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use config::{ConfigFile, Settings};
-pub use nao_chain::{FollowMode, Follower, Store};
+pub use nao_chain::{FollowMode, Follower, SeatWatch, Store};
 pub use prover::{Answer, Encode, Job, JobReceipt, OpenClaim, ProverFault, ProverNode, ProverState};
 pub use validator::{ValidatorNode, ValidatorState};
 pub use watcher::{Followed, Plan, WatcherFault, WatcherNode, WatcherState};
@@ -34,12 +34,21 @@ pub trait Node: Send {
 
 /// Ticks `node` every `every` until `shutdown` resolves. A failed tick (an RPC outage, a transaction that did
 /// not land) is logged and retried with exponential backoff (up to 32 ticks' worth, 30 s at most); the next
-/// good tick resets it.
-pub async fn run<N: Node>(node: Arc<tokio::sync::Mutex<N>>, every: Duration, shutdown: impl Future<Output = ()>) {
+/// good tick resets it. After every tick, `seats` warns when the daemon's key sits in a committee vote that
+/// nobody votes for (whatever the role: a staked key drawn with no `nao validate` running loses its penalty).
+pub async fn run<N: Node>(
+    node: Arc<tokio::sync::Mutex<N>>,
+    every: Duration,
+    mut seats: SeatWatch,
+    shutdown: impl Future<Output = ()>,
+) {
     tokio::pin!(shutdown);
     let mut failures = 0u32;
     loop {
-        let result = node.lock().await.tick().await;
+        let mut result = node.lock().await.tick().await;
+        if result.is_ok() {
+            result = seats.check().await.map(drop).map_err(Into::into);
+        }
         let wait = match result {
             Ok(()) => {
                 if failures > 0 {
