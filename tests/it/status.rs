@@ -40,4 +40,10 @@ async fn status_lists_claims_games_and_balances_after_disputes() {
         assert!(st.seats.iter().all(|s| s.state == chain::SeatState::Revealed), "{v}: {:?}", st.seats);
     }
     assert!(drawn > 0, "no honest validator was drawn");
+    // a daemon's seat watch warns of none of them, and looking again with no new block reads nothing and fails
+    // not (it starts past the head once every seat is settled)
+    let v = chain.signer(3).address();
+    let mut watch = chain::SeatWatch::new(watcher.provider.clone(), file.contracts.committee, v);
+    assert!(watch.check().await.unwrap().is_empty());
+    assert!(watch.check().await.unwrap().is_empty());
 }

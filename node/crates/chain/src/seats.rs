@@ -124,6 +124,9 @@ impl SeatWatch {
             }
         };
         let (head, _) = crate::head(provider).await?;
+        if self.from > head {
+            return Ok(Vec::new());
+        }
         let now = crate::next_block_time(provider).await?;
         let seats = seats(provider, committee, member, self.from, now).await?;
         let mut warned = Vec::new();
