@@ -46,11 +46,10 @@ pub async fn run<N: Node>(
     let mut failures = 0u32;
     loop {
         let result = node.lock().await.tick().await;
-        if result.is_ok() {
-            // a warning for the operator: a failed look waits for the next tick and never holds up the role's moves
-            if let Err(e) = seats.check().await {
-                tracing::debug!(error = %e, "seats not read");
-            }
+        // a warning for the operator, whether the tick went well or not: a failed look waits for the next tick
+        // and never holds up the role's moves
+        if let Err(e) = seats.check().await {
+            tracing::debug!(error = %e, "seats not read");
         }
         let wait = match result {
             Ok(()) => {
