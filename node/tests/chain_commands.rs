@@ -46,6 +46,26 @@ async fn deploy_register_through_the_audit_and_stake_and_bad_input_is_named() {
     assert_eq!(file.chain_id, 31337);
     let client = chain::connect(&chain.rpc_url(), chain.signer(0)).await.unwrap();
     file.check(&client).await.unwrap();
+    // every parameter in the file is the one its contract holds, under the same name
+    let (p, d) = (&file.params, &file.contracts);
+    let claims = nao_bindings::ClaimManager::new(d.claims, client.provider.clone());
+    let game = nao_bindings::DisputeGame::new(d.game, client.provider.clone());
+    let committee = nao_bindings::Committee::new(d.committee, client.provider.clone());
+    let u = |x: u128| alloy::primitives::U256::from(x);
+    assert_eq!(claims.challengeWindow().call().await.unwrap(), p.claims.challenge_window);
+    assert_eq!(claims.claimBond().call().await.unwrap(), u(p.claims.claim_bond));
+    assert_eq!(claims.challengeBond().call().await.unwrap(), u(p.claims.challenge_bond));
+    assert_eq!(claims.rewardGrace().call().await.unwrap(), p.claims.reward_grace);
+    assert_eq!(claims.dataBond().call().await.unwrap(), u(p.claims.data_bond));
+    assert_eq!(claims.dataWindow().call().await.unwrap(), p.claims.data_window);
+    assert_eq!(game.clockBudget().call().await.unwrap(), p.game.clock_budget);
+    assert_eq!(game.arity().call().await.unwrap(), u(p.game.arity.into()));
+    assert_eq!(committee.minStake().call().await.unwrap(), u(p.committee.min_stake));
+    assert_eq!(committee.withdrawDelay().call().await.unwrap(), p.committee.withdraw_delay);
+    assert_eq!(committee.size().call().await.unwrap(), u(p.committee.size.into()));
+    assert_eq!(committee.commitWindow().call().await.unwrap(), p.committee.commit_window);
+    assert_eq!(committee.revealWindow().call().await.unwrap(), p.committee.reveal_window);
+    assert_eq!(committee.penalty().call().await.unwrap(), u(p.committee.penalty));
 
     // the MLP: admitted on its sound bounds
     let p = profile("mlp-tiny");

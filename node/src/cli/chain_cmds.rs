@@ -7,7 +7,7 @@ use alloy::providers::Provider;
 use alloy::signers::local::PrivateKeySigner;
 use clap::Args;
 use eyre::{bail, WrapErr};
-use nao::chain::{self, DeploymentFile, ProtocolParams};
+use nao::chain::{self, ClaimsParams, CommitteeParams, DeploymentFile, GameParams, ProtocolParams};
 use nao::region::admission::Audited;
 use nao::roles::RegisteredModel;
 
@@ -81,34 +81,40 @@ pub struct DeployArgs {
     #[arg(long, env = "NAO_DEPLOYMENT", default_value = "deployment.json")]
     out: PathBuf,
     /// Challenge window in seconds.
-    #[arg(long, default_value_t = ProtocolParams::default().challenge_window)]
+    #[arg(long, default_value_t = ProtocolParams::default().claims.challenge_window)]
     challenge_window: u64,
     /// Seconds each side of a partition game may think in total (its chess clock).
-    #[arg(long, default_value_t = ProtocolParams::default().clock_budget)]
+    #[arg(long, default_value_t = ProtocolParams::default().game.clock_budget)]
     clock_budget: u64,
     /// Seconds after a slash in which a game won with an earlier challenge commitment takes the reward over
     /// [default: two clock budgets, so that every game open at the slash can end within it].
     #[arg(long)]
     reward_grace: Option<u64>,
     /// Seconds a prover has to publish the chunks a data request asks for (unpublished, its claim is slashed).
-    #[arg(long, default_value_t = ProtocolParams::default().data_window)]
+    #[arg(long, default_value_t = ProtocolParams::default().claims.data_window)]
     data_window: u64,
     /// Seconds committee members have to commit their ballots (and then again to reveal them).
-    #[arg(long, default_value_t = ProtocolParams::default().commit_window)]
+    #[arg(long, default_value_t = ProtocolParams::default().committee.commit_window)]
     vote_window: u64,
 }
 
 impl DeployArgs {
     pub async fn run(self) -> eyre::Result<i32> {
         let client = self.account.connect().await?;
+        let d = ProtocolParams::default();
         let params = ProtocolParams {
-            challenge_window: self.challenge_window,
-            clock_budget: self.clock_budget,
-            reward_grace: self.reward_grace.unwrap_or(2 * self.clock_budget),
-            commit_window: self.vote_window,
-            reveal_window: self.vote_window,
-            data_window: self.data_window,
-            ..ProtocolParams::default()
+            claims: ClaimsParams {
+                challenge_window: self.challenge_window,
+                reward_grace: self.reward_grace.unwrap_or(2 * self.clock_budget),
+                data_window: self.data_window,
+                ..d.claims
+            },
+            game: GameParams { clock_budget: self.clock_budget, ..d.game },
+            committee: CommitteeParams {
+                commit_window: self.vote_window,
+                reveal_window: self.vote_window,
+                ..d.committee
+            },
         };
         let contracts = chain::deploy(&client, params).await?;
         let chain_id = client.provider.get_chain_id().await.wrap_err("chain id")?;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use eyre::{bail, WrapErr};
-use nao::chain::ProtocolParams;
+use nao::chain::{ClaimsParams, ProtocolParams};
 use nao::model::fetch::default_cache_dir;
 use nao::simulate::{simulate, Report, Scenario, SimulateOptions};
 
@@ -54,7 +54,10 @@ impl SimulateArgs {
         let opts = SimulateOptions {
             scenarios,
             cache_dir: self.cache_dir.unwrap_or_else(default_cache_dir),
-            params: ProtocolParams { challenge_window: self.challenge_window, ..ProtocolParams::default() },
+            params: ProtocolParams {
+                claims: ClaimsParams { challenge_window: self.challenge_window, ..Default::default() },
+                ..Default::default()
+            },
         };
         play(&opts, self.report.as_deref(), table, "all scenarios ended as expected").await
     }

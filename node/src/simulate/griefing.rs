@@ -132,7 +132,7 @@ pub(super) async fn play_grief(w: &World, parties: &Parties, s: Scenario, input:
     let mut txs = Vec::new();
     let grinding = s == Scenario::EscalationGrinding;
     if grinding {
-        txs.push(own.stake(U256::from(w.params.min_stake)).await?);
+        txs.push(own.stake(U256::from(w.params.committee.min_stake)).await?);
     }
     let from_block = w.deployer.provider.get_block_number().await.map_err(|e| Error::Chain(e.to_string()))?;
     let posted = prover.post(&input, None).await?;
@@ -227,14 +227,14 @@ pub(super) async fn play_grief(w: &World, parties: &Parties, s: Scenario, input:
             members.iter().zip(&e.seats).filter(|(m, _)| **m == own.address()).map(|(_, n)| u64::from(*n)).sum();
         let left = committee.validator(own.address()).call().await.map_err(|e| Error::Chain(format!("{e}")))?.stake_;
         txs.push(crate::chain::send("requestWithdrawal", committee.requestWithdrawal()).await?);
-        let lost = U256::from(w.params.min_stake).saturating_sub(left);
+        let lost = U256::from(w.params.committee.min_stake).saturating_sub(left);
         details["griefer_validator"] =
             serde_json::json!({ "seats": seats, "members": members.len(), "stake_lost_wei": lost.to_string() });
     }
     let status = pc.status(posted.id).await?;
     let wei = |v: U256| i128::try_from(v).unwrap_or(i128::MAX);
-    let bond = w.params.challenge_bond as i128;
-    let prover_delta = wei(p1) - wei(p0) - w.params.claim_bond as i128;
+    let bond = w.params.claims.challenge_bond as i128;
+    let prover_delta = wei(p1) - wei(p0) - w.params.claims.claim_bond as i128;
     let games = if grinding { 2 } else { 1 };
     let griefer_delta = wei(g1) - wei(g0) + wei(s1) - wei(s0) - games * bond;
     let outcome = match (status, outcome) {

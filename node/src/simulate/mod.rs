@@ -473,7 +473,7 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
     for k in 0..VALIDATORS {
         let c = chain::connect(&url, chain.signer(3 + k)).await?;
         let committee = nao_bindings::Committee::new(deployment.committee, c.provider.clone());
-        let stake = U256::from(opts.params.min_stake * HONEST_STAKE_MINIMA);
+        let stake = U256::from(opts.params.committee.min_stake * HONEST_STAKE_MINIMA);
         chain::send("stake", committee.stake().value(stake)).await?;
         validators.push(c);
     }
@@ -756,7 +756,7 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
 }
 
 async fn advance_past_window(w: &World) -> Result<()> {
-    advance_time(w, w.params.challenge_window + 1).await
+    advance_time(w, w.params.claims.challenge_window + 1).await
 }
 
 /// Moves anvil's clock `secs` seconds on and mines a block.
@@ -831,8 +831,8 @@ async fn play_rival(w: &World, parties: &Parties, s: Scenario, input: HostTensor
     let status = pc.status(posted.id).await?;
     // net ETH per party, gas excluded: credit gained minus bonds paid in
     let wei = |v: U256| i128::try_from(v).unwrap_or(i128::MAX);
-    let bond = w.params.challenge_bond as i128;
-    let prover_delta = wei(p1) - wei(p0) - w.params.claim_bond as i128;
+    let bond = w.params.claims.challenge_bond as i128;
+    let prover_delta = wei(p1) - wei(p0) - w.params.claims.claim_bond as i128;
     let watcher_delta = wei(w1) - wei(w0) - bond;
     let rival_delta = wei(r1) - wei(r0) - bond;
     let (cheater, answer) = match s {
@@ -901,7 +901,7 @@ async fn withheld(
     }
     let status = pc.status(posted.id).await?;
     let wei = |v: U256| i128::try_from(v).unwrap_or(i128::MAX);
-    let data_bond = w.params.data_bond as i128;
+    let data_bond = w.params.claims.data_bond as i128;
     let finding = format!("trace withheld ({why})");
     Ok(ScenarioReport {
         name: Scenario::WithheldData.name().into(),
@@ -910,7 +910,7 @@ async fn withheld(
         gas_used: txs.iter().map(|t| t.gas_used).sum(),
         txs: txs.len(),
         tx_gas: txs.iter().map(|t| TxGas { label: t.label.clone(), gas: t.gas_used }).collect(),
-        prover_delta_wei: (wei(p1) - wei(p0) - w.params.claim_bond as i128).to_string(),
+        prover_delta_wei: (wei(p1) - wei(p0) - w.params.claims.claim_bond as i128).to_string(),
         watcher_delta_wei: (wei(w1) - wei(w0) - data_bond).to_string(),
         answer: "the requested chunk was never published".into(),
         finding,
@@ -1169,8 +1169,8 @@ async fn play_posting(
     };
     // Net ETH per party, gas excluded: credit gained minus bonds paid in.
     let wei = |v: U256| i128::try_from(v).unwrap_or(i128::MAX);
-    let prover_delta = wei(p1) - wei(p0) - w.params.claim_bond as i128;
-    let challenged = if target.is_some() { w.params.challenge_bond as i128 } else { 0 };
+    let prover_delta = wei(p1) - wei(p0) - w.params.claims.claim_bond as i128;
+    let challenged = if target.is_some() { w.params.claims.challenge_bond as i128 } else { 0 };
     let watcher_delta = wei(w1) - wei(w0) - challenged;
     Ok((
         ScenarioReport {

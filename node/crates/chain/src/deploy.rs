@@ -6,17 +6,26 @@ use nao_bindings::{Adjudicator, ClaimManager, Committee, DisputeGame, ModelRegis
 use super::{send, Client};
 use crate::{Error, Result};
 
-/// Parameters fixed at deployment.
-#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+/// Parameters fixed at deployment: each contract's constructor arguments, under the contract's own names.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProtocolParams {
+    /// `ClaimManager`'s.
+    pub claims: ClaimsParams,
+    /// `DisputeGame`'s.
+    pub game: GameParams,
+    /// `Committee`'s.
+    pub committee: CommitteeParams,
+}
+
+/// `ClaimManager`'s constructor arguments (`challengeWindow`, `claimBond`, ...).
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+pub struct ClaimsParams {
     /// Seconds a claim can be challenged.
     pub challenge_window: u64,
     /// Wei a prover bonds per claim.
     pub claim_bond: u128,
     /// Wei a challenger bonds per challenge.
     pub challenge_bond: u128,
-    /// Seconds each side of a partition game may think in total (its chess clock).
-    pub clock_budget: u64,
     /// Seconds after a slash in which a game won with an earlier-ranked commitment takes the reward over (two
     /// clock budgets: every game open at the slash can end within it).
     pub reward_grace: u64,
@@ -24,40 +33,64 @@ pub struct ProtocolParams {
     pub data_bond: u128,
     /// Seconds a prover has to publish requested data (and the least a claim stays challengeable after).
     pub data_window: u64,
-    /// Arity k of the bisection over a claim's segment boundaries.
-    pub arity: u32,
-    /// Wei a validator must stake to be drawn for committee votes.
-    pub min_stake: u128,
-    /// Seconds from a validator's withdrawal request to its stake leaving.
-    pub stake_delay: u64,
-    /// Validators per committee vote.
-    pub committee_size: u32,
-    /// Seconds committee members have to commit their ballots.
-    pub commit_window: u64,
-    /// Seconds committee members have to reveal, after the commit window.
-    pub reveal_window: u64,
-    /// Wei a committee member loses for a minority ballot or a missing reveal.
-    pub vote_penalty: u128,
 }
 
-impl Default for ProtocolParams {
+impl Default for ClaimsParams {
     fn default() -> Self {
         Self {
             challenge_window: 3600,
             claim_bond: 10u128.pow(18),
             challenge_bond: 10u128.pow(17),
-            clock_budget: 1800,
             reward_grace: 3600,
             data_bond: 10u128.pow(16),
             data_window: 600,
-            // 17^2 >= 270 segments (SmolLM2, 8 tokens): a bisection in 7 transactions after the claim
-            arity: 17,
+        }
+    }
+}
+
+/// `DisputeGame`'s constructor arguments (`clockBudget`, `arity`).
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+pub struct GameParams {
+    /// Seconds each side of a partition game may think in total (its chess clock).
+    pub clock_budget: u64,
+    /// Arity k of the bisection over a claim's segment boundaries.
+    pub arity: u32,
+}
+
+impl Default for GameParams {
+    fn default() -> Self {
+        // 17^2 >= 270 segments (SmolLM2, 8 tokens): a bisection in 7 transactions after the claim
+        Self { clock_budget: 1800, arity: 17 }
+    }
+}
+
+/// `Committee`'s constructor arguments (`minStake`, `withdrawDelay`, `size`, `commitWindow`, `revealWindow`,
+/// `penalty`).
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+pub struct CommitteeParams {
+    /// Wei a validator must stake to be drawn for committee votes.
+    pub min_stake: u128,
+    /// Seconds from a validator's withdrawal request to its stake leaving.
+    pub withdraw_delay: u64,
+    /// Seats per committee vote.
+    pub size: u32,
+    /// Seconds committee members have to commit their ballots.
+    pub commit_window: u64,
+    /// Seconds committee members have to reveal, after the commit window.
+    pub reveal_window: u64,
+    /// Wei a committee member loses per seat for a minority ballot or a missing reveal.
+    pub penalty: u128,
+}
+
+impl Default for CommitteeParams {
+    fn default() -> Self {
+        Self {
             min_stake: 10u128.pow(18),
-            stake_delay: 7 * 24 * 3600,
-            committee_size: 7,
+            withdraw_delay: 7 * 24 * 3600,
+            size: 7,
             commit_window: 600,
             reveal_window: 600,
-            vote_penalty: 5 * 10u128.pow(17),
+            penalty: 5 * 10u128.pow(17),
         }
     }
 }
@@ -80,26 +113,27 @@ pub struct Deployment {
 pub async fn deploy(client: &Client, params: ProtocolParams) -> Result<Deployment> {
     let fail = |what: &str, e: alloy::contract::Error| Error::Chain(format!("deploying {what}: {e}"));
     let registry = ModelRegistry::deploy(client.provider.clone()).await.map_err(|e| fail("ModelRegistry", e))?;
+    let (c, g, m) = (params.claims, params.game, params.committee);
     let claims = ClaimManager::deploy(
         client.provider.clone(),
         *registry.address(),
-        params.challenge_window,
-        U256::from(params.claim_bond),
-        U256::from(params.challenge_bond),
-        params.reward_grace,
-        U256::from(params.data_bond),
-        params.data_window,
+        c.challenge_window,
+        U256::from(c.claim_bond),
+        U256::from(c.challenge_bond),
+        c.reward_grace,
+        U256::from(c.data_bond),
+        c.data_window,
     )
     .await
     .map_err(|e| fail("ClaimManager", e))?;
     let committee = Committee::deploy(
         client.provider.clone(),
-        U256::from(params.min_stake),
-        params.stake_delay,
-        U256::from(params.committee_size),
-        params.commit_window,
-        params.reveal_window,
-        U256::from(params.vote_penalty),
+        U256::from(m.min_stake),
+        m.withdraw_delay,
+        U256::from(m.size),
+        m.commit_window,
+        m.reveal_window,
+        U256::from(m.penalty),
     )
     .await
     .map_err(|e| fail("Committee", e))?;
@@ -107,8 +141,8 @@ pub async fn deploy(client: &Client, params: ProtocolParams) -> Result<Deploymen
     let game = DisputeGame::deploy(
         client.provider.clone(),
         *claims.address(),
-        params.clock_budget,
-        U256::from(params.arity),
+        g.clock_budget,
+        U256::from(g.arity),
         *committee.address(),
         *adjudicator.address(),
     )

@@ -17,7 +17,7 @@ mod tx;
 
 pub use anvil::{find_tool, LocalChain};
 pub use claims::{ClaimStatus, Claims, GameOutcome};
-pub use deploy::{deploy, Deployment, DeploymentFile, ProtocolParams};
+pub use deploy::{deploy, ClaimsParams, CommitteeParams, Deployment, DeploymentFile, GameParams, ProtocolParams};
 pub use error::{Error, Result};
 pub use follow::{FollowMode, Follower};
 pub use game::{partition_game_id, Phase};
