@@ -35,12 +35,12 @@ async fn grind(w: &World) -> Result<(u64, u64)> {
         let b = p
             .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
             .await
-            .map_err(|e| Error::Chain(format!("block: {e}")))?
+            .map_err(crate::chain::rpc_err("block"))?
             .ok_or_else(|| Error::Chain("no head block".into()))?;
         if b.header.hash[0] < 0x10 {
             return Ok((mined, b.header.number));
         }
-        p.anvil_mine(Some(1), None).await.map_err(|e| Error::Chain(format!("anvil_mine: {e}")))?;
+        p.anvil_mine(Some(1), None).await.map_err(crate::chain::rpc_err("anvil_mine"))?;
     }
     Err(Error::Chain("no liked block in 1024".into()))
 }
@@ -220,12 +220,12 @@ pub(super) async fn play_grief(w: &World, parties: &Parties, s: Scenario, input:
             .from_block(from_block)
             .query()
             .await
-            .map_err(|e| Error::Chain(format!("VoteOpened logs: {e}")))?;
+            .map_err(crate::chain::call_err("VoteOpened logs"))?;
         let (e, _) = opened.first().ok_or_else(|| Error::Chain(format!("vote {vote} was never drawn")))?;
         let members = &e.members;
         let seats: u64 =
             members.iter().zip(&e.seats).filter(|(m, _)| **m == own.address()).map(|(_, n)| u64::from(*n)).sum();
-        let left = committee.validator(own.address()).call().await.map_err(|e| Error::Chain(format!("{e}")))?.stake_;
+        let left = committee.validator(own.address()).call().await.map_err(crate::chain::call_err("validator"))?.stake_;
         txs.push(crate::chain::send("requestWithdrawal", committee.requestWithdrawal()).await?);
         let lost = U256::from(w.params.committee.min_stake).saturating_sub(left);
         details["griefer_validator"] =

@@ -762,8 +762,8 @@ async fn advance_past_window(w: &World) -> Result<()> {
 /// Moves anvil's clock `secs` seconds on and mines a block.
 async fn advance_time(w: &World, secs: u64) -> Result<()> {
     let p = &w.deployer.provider;
-    p.anvil_increase_time(secs).await.map_err(|e| Error::Chain(format!("evm_increaseTime: {e}")))?;
-    p.anvil_mine(Some(1), None).await.map_err(|e| Error::Chain(format!("anvil_mine: {e}")))?;
+    p.anvil_increase_time(secs).await.map_err(crate::chain::rpc_err("evm_increaseTime"))?;
+    p.anvil_mine(Some(1), None).await.map_err(crate::chain::rpc_err("anvil_mine"))?;
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 use alloy::primitives::{Address, U256};
 use nao_bindings::{Adjudicator, ClaimManager, Committee, DisputeGame, ModelRegistry};
 
-use super::{send, Client};
+use super::{call_err, send, Client};
 use crate::{Error, Result};
 
 /// Parameters fixed at deployment: each contract's constructor arguments, under the contract's own names.
@@ -111,8 +111,7 @@ pub struct Deployment {
 /// Deploys registry, claim manager, committee, adjudicator and dispute game, and binds the game to the claim manager and
 /// the committee.
 pub async fn deploy(client: &Client, params: ProtocolParams) -> Result<Deployment> {
-    let fail = |what: &str, e: alloy::contract::Error| Error::Chain(format!("deploying {what}: {e}"));
-    let registry = ModelRegistry::deploy(client.provider.clone()).await.map_err(|e| fail("ModelRegistry", e))?;
+    let registry = ModelRegistry::deploy(client.provider.clone()).await.map_err(call_err("deploying ModelRegistry"))?;
     let (c, g, m) = (params.claims, params.game, params.committee);
     let claims = ClaimManager::deploy(
         client.provider.clone(),
@@ -125,7 +124,7 @@ pub async fn deploy(client: &Client, params: ProtocolParams) -> Result<Deploymen
         c.data_window,
     )
     .await
-    .map_err(|e| fail("ClaimManager", e))?;
+    .map_err(call_err("deploying ClaimManager"))?;
     let committee = Committee::deploy(
         client.provider.clone(),
         U256::from(m.min_stake),
@@ -136,8 +135,8 @@ pub async fn deploy(client: &Client, params: ProtocolParams) -> Result<Deploymen
         U256::from(m.penalty),
     )
     .await
-    .map_err(|e| fail("Committee", e))?;
-    let adjudicator = Adjudicator::deploy(client.provider.clone()).await.map_err(|e| fail("Adjudicator", e))?;
+    .map_err(call_err("deploying Committee"))?;
+    let adjudicator = Adjudicator::deploy(client.provider.clone()).await.map_err(call_err("deploying Adjudicator"))?;
     let game = DisputeGame::deploy(
         client.provider.clone(),
         *claims.address(),
@@ -147,7 +146,7 @@ pub async fn deploy(client: &Client, params: ProtocolParams) -> Result<Deploymen
         *adjudicator.address(),
     )
     .await
-    .map_err(|e| fail("DisputeGame", e))?;
+    .map_err(call_err("deploying DisputeGame"))?;
     send("bindDisputeGame", claims.bindDisputeGame(*game.address())).await?;
     send("bindGame", committee.bindGame(*game.address())).await?;
     let d = Deployment {
@@ -191,7 +190,7 @@ impl DeploymentFile {
     pub async fn check(&self, client: &Client) -> Result<()> {
         use alloy::providers::Provider;
         let p = &client.provider;
-        let id = p.get_chain_id().await.map_err(|e| Error::Chain(format!("chain id: {e}")))?;
+        let id = p.get_chain_id().await.map_err(crate::rpc_err("chain id"))?;
         if id != self.chain_id {
             return Err(Error::Chain(format!(
                 "the RPC serves chain {id}; the deployment is on chain {}",
@@ -205,7 +204,7 @@ impl DeploymentFile {
             ("DisputeGame", c.game),
             ("Committee", c.committee),
         ] {
-            let code = p.get_code_at(at).await.map_err(|e| Error::Chain(format!("code of {name}: {e}")))?;
+            let code = p.get_code_at(at).await.map_err(crate::rpc_err(&format!("code of {name}")))?;
             if code.is_empty() {
                 return Err(Error::Chain(format!("no contract at {at} ({name}) on chain {id}")));
             }

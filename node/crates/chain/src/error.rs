@@ -9,6 +9,14 @@ pub enum Error {
     /// A chain interaction failed.
     #[error("chain: {0}")]
     Chain(String),
+    /// An RPC request failed in transport or at the node (no contract was asked: a block, logs, a receipt).
+    #[error("chain: {call}: {source}")]
+    Rpc {
+        /// What was asked (`eth_getLogs`, `latest block`, ...).
+        call: String,
+        /// The transport's or the node's error.
+        source: alloy::transports::TransportError,
+    },
     /// A transaction reverted (or would: its gas estimate did).
     #[error("chain: {call}: {}", revert.reason)]
     Reverted {

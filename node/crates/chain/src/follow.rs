@@ -10,7 +10,7 @@ use alloy::providers::{DynProvider, Provider};
 use alloy::rpc::types::{Filter, Log};
 use alloy::sol_types::SolEvent;
 
-use crate::{Error, Result};
+use crate::Result;
 
 /// Poll logs, or follow an installed filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
@@ -65,18 +65,16 @@ impl Follower {
                 if self.mode == FollowMode::Filter {
                     // installed first (from the next block on), then the range up to the head read after it:
                     // a block mined in between is seen twice rather than never
-                    let id = provider
-                        .new_filter(&self.filter.clone())
-                        .await
-                        .map_err(|e| Error::Chain(format!("eth_newFilter: {e}")))?;
+                    let id =
+                        provider.new_filter(&self.filter.clone()).await.map_err(crate::rpc_err("eth_newFilter"))?;
                     self.installed = Some(id);
                 }
-                let head = provider.get_block_number().await.map_err(|e| Error::Chain(format!("block number: {e}")))?;
+                let head = provider.get_block_number().await.map_err(crate::rpc_err("block number"))?;
                 let logs = if head < *cursor {
                     Vec::new()
                 } else {
                     let f = self.filter.clone().from_block(*cursor).to_block(head);
-                    provider.get_logs(&f).await.map_err(|e| Error::Chain(format!("eth_getLogs: {e}")))?
+                    provider.get_logs(&f).await.map_err(crate::rpc_err("eth_getLogs"))?
                 };
                 *cursor = (*cursor).max(head + 1);
                 logs

@@ -25,7 +25,7 @@ pub use position::Position;
 pub use seats::{seats, Seat, SeatState, SeatWatch};
 pub use status::{status, Status};
 pub use store::Store;
-pub use tx::{call_err, revert_reason, send, Revert, Sent};
+pub use tx::{call_err, revert_reason, rpc_err, send, Revert, Sent};
 
 use alloy::network::EthereumWallet;
 use alloy::primitives::{keccak256, Address, B256};
@@ -37,7 +37,7 @@ pub async fn head(provider: &DynProvider) -> Result<(u64, u64)> {
     let b = provider
         .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
         .await
-        .map_err(|e| Error::Chain(format!("latest block: {e}")))?
+        .map_err(rpc_err("latest block"))?
         .ok_or_else(|| Error::Chain("no latest block".into()))?;
     Ok((b.header.number, b.header.timestamp))
 }

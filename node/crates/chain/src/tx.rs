@@ -74,6 +74,11 @@ pub fn call_err(what: &str) -> impl Fn(alloy::contract::Error) -> Error + '_ {
     move |e| Error::Reverted { call: what.to_string(), revert: Revert::of(&e) }
 }
 
+/// The error of RPC request `what` (one that asks no contract: a block, logs, a receipt).
+pub fn rpc_err(what: &str) -> impl Fn(alloy::transports::TransportError) -> Error + '_ {
+    move |source| Error::Rpc { call: what.to_string(), source }
+}
+
 /// Sends a contract call, waits for its receipt and fails (naming the custom error) if it reverted.
 pub async fn send<P, D>(label: &str, call: CallBuilder<P, D, Ethereum>) -> Result<Sent>
 where
@@ -109,7 +114,7 @@ where
             Ok(None) => {
                 return Err(Error::Chain(format!("{label}: transaction {hash} not mined after {RECEIPT_TIMEOUT:?}")))
             }
-            Err(e) => return Err(Error::Chain(format!("{label}: receipt of {hash}: {e}"))),
+            Err(e) => return Err(rpc_err(&format!("{label}: receipt of {hash}"))(e)),
         }
     };
     if !receipt.status() {

@@ -11,6 +11,14 @@ pub enum Error {
     /// A chain interaction failed.
     #[error("chain: {0}")]
     Chain(String),
+    /// An RPC request failed in transport or at the node (see [`nao_chain::Error::Rpc`]).
+    #[error("chain: {call}: {source}")]
+    Rpc {
+        /// What was asked.
+        call: String,
+        /// The transport's or the node's error.
+        source: alloy::transports::TransportError,
+    },
     /// A transaction reverted (or would: its gas estimate did).
     #[error("chain: {call}: {}", revert.reason)]
     Reverted {
@@ -62,6 +70,7 @@ impl From<nao_chain::Error> for Error {
     fn from(e: nao_chain::Error) -> Self {
         match e {
             nao_chain::Error::Chain(m) => Self::Chain(m),
+            nao_chain::Error::Rpc { call, source } => Self::Rpc { call, source },
             nao_chain::Error::Reverted { call, revert } => Self::Reverted { call, revert },
             nao_chain::Error::Config(m) => Self::Config(m),
             nao_chain::Error::TraceData(m) => Self::TraceData(m),

@@ -27,8 +27,8 @@ use crate::chain::{ClaimStatus, Claims, Phase};
 use crate::commit::CHUNK_ELEMS;
 use crate::model::HostTensor;
 use crate::trace::{ElementRef, Trace};
+use crate::Result;
 use crate::{Advance, ClaimSeen, Dispute, Finding};
-use crate::{Error, Result};
 
 /// One data request: chunks `[first, first + count)` of leaf `leaf` of the claim's coarse list (`game` zero)
 /// or of a game's fine list, the tensor at trace index `index`.
@@ -87,7 +87,8 @@ impl WatcherNode {
     ) -> Result<std::result::Result<Vec<DataAsk>, String>> {
         let cm = self.watcher.claims();
         let graph = &self.watcher.model().model.graph;
-        let max: u32 = cm.contract().MAX_DATA_CHUNKS().call().await.map_err(|e| Error::Chain(format!("{e}")))?;
+        let max: u32 =
+            cm.contract().MAX_DATA_CHUNKS().call().await.map_err(crate::chain::call_err("MAX_DATA_CHUNKS"))?;
         let mut asks = Vec::new();
         for (leaf, index) in leaves {
             let shape = if *index == 0 { &graph.input_shape } else { &graph.nodes[index - 1].shape };
