@@ -1,4 +1,5 @@
-//! The partition game's chain-side vocabulary: where a game stands (`Phase`) and its id.
+//! The partition game's chain-side vocabulary: where a game stands (`Phase`), whose move it is (`Side`), its
+//! chess clock (`Clock`) and its id.
 
 use alloy::primitives::{Address, B256};
 
@@ -40,8 +41,71 @@ impl From<u8> for Phase {
     }
 }
 
+impl Phase {
+    /// The side to move in this phase (`DisputeGame._sideOf`); `None` where no clock runs (no game, ended, or
+    /// a committee vote, whose own windows bound it).
+    pub fn mover(self) -> Option<Side> {
+        match self {
+            Self::Reveal | Self::Fine | Self::Open => Some(Side::Prover),
+            Self::Pick | Self::Element => Some(Side::Challenger),
+            Self::None | Self::Ended | Self::Vote => None,
+        }
+    }
+}
+
+/// `Side` of `contracts/src/lib/Types.sol`: a game's two players.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Side {
+    /// The claim's prover.
+    Prover,
+    /// The game's challenger.
+    Challenger,
+}
+
+/// A partition game's chess clock as the contract keeps it (`proverLeft`, `challengerLeft`, `turnStart`):
+/// each side's seconds left, the mover's running since `turn_start`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Clock {
+    /// The prover's seconds left at `turn_start`.
+    pub prover_left: u64,
+    /// The challenger's seconds left at `turn_start`.
+    pub challenger_left: u64,
+    /// When the mover's turn began (unix seconds).
+    pub turn_start: u64,
+}
+
+impl Clock {
+    /// Seconds `side` has left at time `now` when it is the one to move (its clock running; the other's
+    /// stands), `None` once it ran out: what the contract's `timeout` checks (`elapsed > left` loses).
+    pub fn left(&self, side: Side, now: u64) -> Option<u64> {
+        let left = match side {
+            Side::Prover => self.prover_left,
+            Side::Challenger => self.challenger_left,
+        };
+        left.checked_sub(now.saturating_sub(self.turn_start))
+    }
+}
+
 /// The id of the partition game `challenger` starts against `claim` at `start` (`partitionGameIdOf`).
 pub fn partition_game_id(claim: B256, challenger: Address, start: Position) -> B256 {
     use alloy::sol_types::SolValue;
     alloy::primitives::keccak256((claim, challenger, start.0).abi_encode())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_clock_runs_out_as_the_contract_times_it_out() {
+        let c = Clock { prover_left: 100, challenger_left: 40, turn_start: 1_000 };
+        assert_eq!(c.left(Side::Prover, 1_000), Some(100));
+        assert_eq!(c.left(Side::Prover, 1_100), Some(0), "elapsed == left: not yet timed out");
+        assert_eq!(c.left(Side::Prover, 1_101), None);
+        assert_eq!(c.left(Side::Challenger, 1_030), Some(10));
+        assert_eq!(c.left(Side::Challenger, 999), Some(40), "a clock read before its turn began");
+        assert_eq!(Phase::Reveal.mover(), Some(Side::Prover));
+        assert_eq!(Phase::Element.mover(), Some(Side::Challenger));
+        assert_eq!(Phase::Vote.mover(), None);
+    }
 }

@@ -20,7 +20,7 @@ pub use claims::{ClaimStatus, Claims, GameOutcome};
 pub use deploy::{deploy, ClaimsParams, CommitteeParams, Deployment, DeploymentFile, GameParams, ProtocolParams};
 pub use error::{Error, Result};
 pub use follow::{FollowMode, Follower};
-pub use game::{partition_game_id, Phase};
+pub use game::{partition_game_id, Clock, Phase, Side};
 pub use position::Position;
 pub use seats::{seats, Seat, SeatState, SeatWatch};
 pub use status::{status, Status};

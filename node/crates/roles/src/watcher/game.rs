@@ -7,7 +7,7 @@ use nao_bindings::{ClaimManager, DisputeGame};
 use super::{ClaimSeen, Watcher};
 use crate::calldata::{element_request, fine_challenge, segment_of, segment_pointer};
 use crate::chain::call_err;
-use crate::chain::{partition_game_id, send, ClaimStatus, GameOutcome, Phase, Position, Sent};
+use crate::chain::{partition_game_id, send, ClaimStatus, Clock, GameOutcome, Phase, Position, Sent, Side};
 use crate::graph::OpNode;
 use crate::trace::{ElementRef, Trace};
 use crate::{Error, Result};
@@ -227,6 +227,7 @@ impl Watcher {
         let game = self.game_of(claim, d).await?;
         let g = self.game.partitionGame(game).call().await.map_err(call_err("partitionGame"))?;
         let phase = Phase::from(g.phase);
+        let clock = Clock { prover_left: g.proverLeft, challenger_left: g.challengerLeft, turn_start: g.turnStart };
         let status = self.claims.status(claim.id).await?;
         let need =
             || trace.ok_or_else(|| Error::TraceData(format!("claim {}: no trace to open the element from", claim.id)));
@@ -276,17 +277,15 @@ impl Watcher {
                     Err(e) => return Err(e),
                 }
             }
-            Phase::Reveal | Phase::Fine | Phase::Open => {
-                let elapsed = now.saturating_sub(g.turnStart);
-                if elapsed > g.proverLeft {
+            Phase::Reveal | Phase::Fine | Phase::Open => match clock.left(Side::Prover, now) {
+                Some(left) => Advance::ProverToMove(left),
+                None => {
                     let (outcome, sent) = self.timeout(game).await?;
                     tracing::info!(%game, outcome, "the prover's clock ran out");
                     Advance::Moved(Box::new(sent))
-                } else {
-                    Advance::ProverToMove(g.proverLeft - elapsed)
                 }
-            }
-            Phase::Pick | Phase::Element if now.saturating_sub(g.turnStart) > g.challengerLeft => {
+            },
+            Phase::Pick | Phase::Element if clock.left(Side::Challenger, now).is_none() => {
                 // this watcher's own clock ran out (it was down, or too slow): the game is lost; ending it
                 // settles the bond instead of retrying a move the contract refuses forever
                 let (outcome, sent) = self.timeout(game).await?;
