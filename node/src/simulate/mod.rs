@@ -509,10 +509,6 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
             Scenario::Steering => scenarios::steering_refused(&world, s, i).await?,
             Scenario::Kink(_) | Scenario::MiniLmKink => scenarios::kink(&world, opts, s, i).await?,
             Scenario::LongRowRequest => scenarios::long_row_request(&world, opts, s).await?,
-            Scenario::EscalationGrinding => scenarios::escalation_grinding(&world, &mut reg.mlp, opts, s, i).await?,
-            Scenario::SelfChallenge | Scenario::Copycat | Scenario::WithheldData => {
-                scenarios::rival(&world, &mut reg.mlp, opts, s, i).await?
-            }
             _ => scenarios::mlp_game(&world, &mut reg.mlp, opts, s, i).await?,
         };
         scenarios.push(report);

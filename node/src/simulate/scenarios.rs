@@ -266,37 +266,8 @@ pub(super) async fn long_row_request(world: &World, opts: &SimulateOptions, s: &
     griefing::play_grief(world, &parties, *s, input).await
 }
 
-/// A griefer grinds the committee draw against an honest MLP claim.
-pub(super) async fn escalation_grinding(
-    world: &World,
-    mlp: &mut Option<Parties>,
-    opts: &SimulateOptions,
-    s: &Scenario,
-    i: usize,
-) -> Result<ScenarioReport> {
-    let mut parties = world.mlp(&opts.cache_dir, mlp.take()).await?;
-    let report = griefing::play_grief(world, &parties, *s, MLP_TINY.input(1000 + i as u64)).await;
-    parties.register = None;
-    *mlp = Some(parties);
-    report
-}
-
-/// A rival account plays against the watcher on an MLP claim (self-challenge, copycat, withheld data).
-pub(super) async fn rival(
-    world: &World,
-    mlp: &mut Option<Parties>,
-    opts: &SimulateOptions,
-    s: &Scenario,
-    i: usize,
-) -> Result<ScenarioReport> {
-    let mut parties = world.mlp(&opts.cache_dir, mlp.take()).await?;
-    let report = play_rival(world, &parties, *s, MLP_TINY.input(1000 + i as u64)).await;
-    parties.register = None;
-    *mlp = Some(parties);
-    report
-}
-
-/// A game of the MLP (honest, corrupted, false challenge, bisection, silent prover).
+/// A game of the MLP: honest, corrupted, false challenge, bisection, silent prover; a rival account against
+/// the watcher (self-challenge, copycat, withheld data); a griefer grinding the committee draw.
 pub(super) async fn mlp_game(
     world: &World,
     mlp: &mut Option<Parties>,
@@ -305,8 +276,15 @@ pub(super) async fn mlp_game(
     i: usize,
 ) -> Result<ScenarioReport> {
     let mut parties = world.mlp(&opts.cache_dir, mlp.take()).await?;
-    let report = play(world, &parties, *s, MLP_TINY.input(1000 + i as u64)).await;
+    let input = MLP_TINY.input(1000 + i as u64);
+    let report = match s {
+        Scenario::EscalationGrinding => griefing::play_grief(world, &parties, *s, input).await,
+        Scenario::SelfChallenge | Scenario::Copycat | Scenario::WithheldData => {
+            play_rival(world, &parties, *s, input).await
+        }
+        _ => play(world, &parties, *s, input).await.map(|(report, _)| report),
+    };
     parties.register = None; // counted once, in the first MLP scenario
     *mlp = Some(parties);
-    Ok(report?.0)
+    report
 }
