@@ -1,7 +1,6 @@
 //! An account's seats in committee votes: where it was drawn, and whether it voted. A staked key that is
-//! drawn and runs no `nao validate` loses its penalty per seat; `nao status` lists its seats and the other
-//! daemons warn ([`SeatWatch`]) when one of their key's seats is half through its commit window without a
-//! ballot.
+//! drawn and runs no `nao validate` loses its penalty per seat; `nao status` lists its seats and every daemon
+//! warns ([`SeatWatch`]) when one of its key's seats is half through its commit window without a ballot.
 
 use alloy::primitives::{Address, B256};
 use alloy::providers::DynProvider;
@@ -93,8 +92,8 @@ pub async fn seats(
     Ok(out)
 }
 
-/// What a daemon that is not the validator keeps to warn its operator once per vote when the daemon's key
-/// sits in a vote nobody votes for: half the commit window gone without a ballot (a running `nao validate`
+/// What a daemon (of any role) keeps to warn its operator once per vote when the daemon's key sits in a vote
+/// nobody votes for: half the commit window gone without a ballot (a running `nao validate`
 /// commits within a tick of the draw).
 #[derive(Debug)]
 pub struct SeatWatch {
@@ -132,13 +131,22 @@ impl SeatWatch {
         let mut warned = Vec::new();
         for s in &seats {
             if s.unvoted(now, commit_window) && self.warned.insert(s.vote) {
-                tracing::warn!(
-                    vote = %s.vote,
-                    seats = s.seats,
-                    commit_end = s.commit_end,
-                    "this key is staked and was drawn for a committee vote, and nobody has voted for it: run `nao \
-                     validate` with this key before commit_end, or it loses its penalty per seat"
-                );
+                if s.state == SeatState::Missed {
+                    tracing::warn!(
+                        vote = %s.vote,
+                        seats = s.seats,
+                        "a committee vote this staked key was drawn for closed a window without its ballot: it loses \
+                         its penalty per seat; run `nao validate` with this key for the next ones"
+                    );
+                } else {
+                    tracing::warn!(
+                        vote = %s.vote,
+                        seats = s.seats,
+                        commit_end = s.commit_end,
+                        "this key is staked and was drawn for a committee vote, and nobody has voted for it: run `nao \
+                         validate` with this key before commit_end, or it loses its penalty per seat"
+                    );
+                }
                 warned.push(s.clone());
             }
         }
