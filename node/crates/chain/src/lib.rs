@@ -61,7 +61,12 @@ pub fn wall_clock() -> u64 {
 /// later (on a quiet chain the latest block may be minutes old, and a move that waits on time would look
 /// premature against it; under anvil's clock controls the chain is ahead, and its time wins).
 pub async fn next_block_time(provider: &DynProvider) -> Result<u64> {
-    Ok(head(provider).await?.1.max(wall_clock()))
+    Ok(next_block_time_after(head(provider).await?.1))
+}
+
+/// [`next_block_time`] from a latest block's timestamp already read.
+pub fn next_block_time_after(latest: u64) -> u64 {
+    latest.max(wall_clock())
 }
 
 /// A provider that signs with one account, and that account.

@@ -122,11 +122,13 @@ impl SeatWatch {
                 *self.commit_window.insert(c.commitWindow().call().await.map_err(call_err("commitWindow"))?)
             }
         };
-        let (head, _) = crate::head(provider).await?;
+        // one look at the head a tick (this runs after every tick of every daemon): its number bounds the logs
+        // read, its timestamp gives the time
+        let (head, stamp) = crate::head(provider).await?;
         if self.from > head {
             return Ok(Vec::new());
         }
-        let now = crate::next_block_time(provider).await?;
+        let now = crate::next_block_time_after(stamp);
         let seats = seats(provider, committee, member, self.from, now).await?;
         let mut warned = Vec::new();
         for s in &seats {
