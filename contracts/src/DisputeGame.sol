@@ -496,15 +496,16 @@ contract DisputeGame is IVoteSettler {
         view
         returns (bool)
     {
-        // an ABI-encoded OpNode is twelve words starting with zero bytes; any other leaf is an op without a check
-        if (u.leaf.length != 384 || u.leaf[0] != 0) return true;
-        OpNode memory n = abi.decode(u.leaf, (OpNode));
-        if (n.kind == OpKind.None) return true;
-        if (u.row >= n.rows || u.col >= n.cols) revert ElementOutOfRange(u.row, u.col);
-        if (_interior(spec, g, n.input, u.inputSegment)) return true;
-        if (readsInput2(n.kind) && _interior(spec, g, n.input2, u.input2Segment)) return true;
-        (uint256 gas, uint256 size) = adjudicator.openingCost(n);
-        return gas > adjudicator.MAX_OPENING_GAS() || size > adjudicator.MAX_OPENING_BYTES();
+        // a leaf that is no ABI-encoded OpNode (a JSON node) is an op without a check
+        try adjudicator.describe(u.leaf) returns (OpNode memory n, uint256 gas, uint256 size) {
+            if (n.kind == OpKind.None) return true;
+            if (u.row >= n.rows || u.col >= n.cols) revert ElementOutOfRange(u.row, u.col);
+            if (_interior(spec, g, n.input, u.inputSegment)) return true;
+            if (readsInput2(n.kind) && _interior(spec, g, n.input2, u.input2Segment)) return true;
+            return gas > adjudicator.MAX_OPENING_GAS() || size > adjudicator.MAX_OPENING_BYTES();
+        } catch {
+            return true;
+        }
     }
 
     /// @dev Whether trace tensor `t`, read by an op of the disputed segment, is an interior tensor of an earlier

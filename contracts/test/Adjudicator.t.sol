@@ -1,6 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.28;
 
+import {Reduce} from "../src/ops/Reduce.sol";
+import {Clamp} from "../src/ops/Clamp.sol";
+import {Linear} from "../src/ops/Linear.sol";
+import {Movement} from "../src/ops/Movement.sol";
+import {Norm} from "../src/ops/Norm.sol";
+import {Elementwise} from "../src/ops/Elementwise.sol";
+import {Attention} from "../src/ops/Attention.sol";
 import {PRBTest} from "@prb/test/PRBTest.sol";
 import {Bits, Fp32Constants} from "./Bits.sol";
 import {Openings} from "./Openings.sol";
@@ -660,7 +667,9 @@ contract AdjudicatorTest is PRBTest, Vectors, Fp32Constants {
     ) internal view returns (ElementChallenge memory c, bytes32 wroot, Loc memory out, Loc memory l1, Loc memory l2) {
         (c.node, c.row, c.col, c.nodeProof) = (n, row, col, new bytes32[](0));
         uint32[] memory outShape = adj.outputShape(n);
-        uint32[] memory inShape = n.kind == OpKind.Argmax ? Openings.shape2(n.rows, n.inner) : outShape;
+        uint32[] memory inShape = n.kind == OpKind.Argmax
+            ? Openings.shape2(n.rows, abi.decode(n.params, (Reduce.ArgmaxParams)).length)
+            : outShape;
         Loc memory lw;
         (c.output, out) = put(y, outShape);
         (c.input, l1) = put(in1, inShape);
@@ -689,7 +698,7 @@ contract AdjudicatorTest is PRBTest, Vectors, Fp32Constants {
         for (uint256 j; j < 16; ++j) {
             x[j] = Bits.f32(int256(vs[j]) % 4); // few values: ties are common
         }
-        OpNode memory n = OpNode(OpKind.Argmax, 0, 0, 2, 8, 8, 0, 0, 0, [uint32(0), 0, 0]);
+        OpNode memory n = OpNode(OpKind.Argmax, 0, 0, 0, 0, 2, 8, abi.encode(Reduce.ArgmaxParams(8)));
         uint32 id = claim % 8;
         int256 best = type(int256).min;
         for (uint256 j; j < 8; ++j) {
@@ -715,7 +724,7 @@ contract AdjudicatorTest is PRBTest, Vectors, Fp32Constants {
     function test_adjudicate_argmaxNonFiniteWitness_reverts() public {
         uint32[] memory x = new uint32[](8);
         x[5] = NAN;
-        OpNode memory n = OpNode(OpKind.Argmax, 0, 0, 1, 8, 8, 0, 0, 0, [uint32(0), 0, 0]);
+        OpNode memory n = OpNode(OpKind.Argmax, 0, 0, 0, 0, 1, 8, abi.encode(Reduce.ArgmaxParams(8)));
         vm.expectRevert(abi.encodeWithSelector(NonFiniteInput.selector, NAN));
         this.decideExternal(n, 0, 5, _one(0), x, x, none());
     }
@@ -749,7 +758,8 @@ contract AdjudicatorTest is PRBTest, Vectors, Fp32Constants {
         uint32 row = uint32(pos) % nr;
         uint32 col = uint32(pos >> 8) % nc;
         if (Fp32.isNonFinite(xb)) xb = NEG_INF;
-        OpNode memory n = OpNode(OpKind.CausalMask, 0, 0, nr, nc, 0, 0, batch, offset % 4, [uint32(0), 0, 0]);
+        OpNode memory n =
+            OpNode(OpKind.CausalMask, 0, 0, 0, batch, nr, nc, abi.encode(Attention.CausalMaskParams(offset % 4)));
         uint32[] memory x = new uint32[](nr * nc);
         uint256 g = uint256(row) * nc + col;
         x[g] = xb;
@@ -765,7 +775,7 @@ contract AdjudicatorTest is PRBTest, Vectors, Fp32Constants {
     }
 
     function test_adjudicate_causalMaskNaN_reverts() public {
-        OpNode memory n = OpNode(OpKind.CausalMask, 0, 0, 1, 2, 0, 0, 0, 0, [uint32(0), 0, 0]);
+        OpNode memory n = OpNode(OpKind.CausalMask, 0, 0, 0, 0, 1, 2, abi.encode(Attention.CausalMaskParams(0)));
         uint32[] memory x = new uint32[](2);
         x[1] = NAN;
         vm.expectRevert(abi.encodeWithSelector(NonFiniteInput.selector, NAN));
@@ -786,7 +796,7 @@ contract AdjudicatorTest is PRBTest, Vectors, Fp32Constants {
         int256 sa = int256(a) % (1 << 21);
         int256 sb = int256(b) % (1 << 21);
         (x1[col], x2[col]) = (Bits.f32(sa), Bits.f32(sb));
-        OpNode memory n = OpNode(OpKind.Residual, 0, 0, 1, 2, 0, 1, 0, 0, [uint32(0), 0, 0]);
+        OpNode memory n = OpNode(OpKind.Residual, 0, 1, 0, 0, 1, 2, "");
         y[col] = Bits.f32(sa + sb);
         assert(decide(n, 0, col, y, x1, x2, none()));
         y[col] = Bits.f32(sa + sb + 1);
@@ -799,7 +809,7 @@ contract AdjudicatorTest is PRBTest, Vectors, Fp32Constants {
         assert(decide(n, 0, col, y, x1, x2, none()));
         y[col] = Bits.f32(sa * sb - 1);
         assert(!decide(n, 0, col, y, x1, x2, none()));
-        n = OpNode(OpKind.Scale, 0, 0, 1, 2, 0, 0, 0, Bits.f32(sb), [uint32(0), 0, 0]);
+        n = OpNode(OpKind.Scale, 0, 0, 0, 0, 1, 2, abi.encode(Elementwise.ScaleParams(Bits.f32(sb))));
         y[col] = Bits.f32(sa * sb);
         assert(decide(n, 0, col, y, x1, none(), none()));
         y[col] = Bits.f32(sa * sb + 1);
@@ -808,22 +818,110 @@ contract AdjudicatorTest is PRBTest, Vectors, Fp32Constants {
 
     /// 0.1f * 3 rounds to 0x3e99999a; the region of one rounding is u |a b| wide: one ulp away is outside.
     function test_adjudicate_scaleRounded_succeeds() public view {
-        OpNode memory n = OpNode(OpKind.Scale, 0, 0, 1, 1, 0, 0, 0, Bits.f32(3), [uint32(0), 0, 0]);
+        OpNode memory n = OpNode(OpKind.Scale, 0, 0, 0, 0, 1, 1, abi.encode(Elementwise.ScaleParams(Bits.f32(3))));
         assert(decide(n, 0, 0, _one(0x3e99999a), _one(0x3dcccccd), none(), none()));
         assert(!decide(n, 0, 0, _one(0x3e99999b), _one(0x3dcccccd), none(), none()));
         assert(!decide(n, 0, 0, _one(NAN), _one(0x3dcccccd), none(), none()));
     }
 
     function test_adjudicate_mulNonFiniteInput_reverts() public {
-        OpNode memory n = OpNode(OpKind.Mul, 0, 0, 1, 1, 0, 1, 0, 0, [uint32(0), 0, 0]);
+        OpNode memory n = OpNode(OpKind.Mul, 0, 1, 0, 0, 1, 1, "");
         vm.expectRevert(abi.encodeWithSelector(NonFiniteInput.selector, INF));
         this.decideExternal(n, 0, 0, _one(0), _one(Bits.f32(2)), _one(INF), none());
     }
 
     function test_adjudicate_unsupportedKind_reverts() public {
-        OpNode memory n = OpNode(OpKind.None, 0, 0, 1, 1, 0, 0, 0, 0, [uint32(0), 0, 0]);
+        OpNode memory n = OpNode(OpKind.None, 0, 0, 0, 0, 1, 1, "");
         vm.expectRevert(abi.encodeWithSelector(UnsupportedOp.selector, uint8(0)));
         this.decideExternal(n, 0, 0, _one(0), _one(0), none(), none());
+    }
+
+    // ------------------------------------------------------------------ Adjudicator: Clamp
+
+    /// ReLU6 (lo 0, hi 6) against candle's max-then-min on a CPU: below, inside and above the bounds, -0 kept
+    /// (not below +0), NaN passed through, the infinities clamped; each output inside at exactly its bits and
+    /// outside one ulp away. A vote never decides it (`exact`).
+    function test_adjudicate_clampRelu6_isBitExact_succeeds() public view {
+        OpNode memory n = OpNode(OpKind.Clamp, 0, 0, 0, 0, 1, 1, abi.encode(Clamp.ClampParams(0, Bits.f32(6))));
+        uint32 six = Bits.f32(6);
+        uint32[2][8] memory cases = [
+            [Bits.f32(-1), uint32(0)],
+            [uint32(0x40600000), 0x40600000], // 3.5
+            [Bits.f32(7), six],
+            [six, six],
+            [uint32(0x80000000), 0x80000000], // -0 stays -0
+            [NAN, NAN],
+            [INF, six],
+            [NEG_INF, 0]
+        ];
+        for (uint256 i; i < cases.length; ++i) {
+            (uint32 x, uint32 y) = (cases[i][0], cases[i][1]);
+            assert(decide(n, 0, 0, _one(y), _one(x), none(), none()));
+            assert(!decide(n, 0, 0, _one(y ^ 1), _one(x), none(), none()));
+        }
+        assert(adj.exact(OpKind.Clamp));
+    }
+
+    /// Small integers against an integer reference of max-then-min, for any bounds (lo > hi included: the min
+    /// wins, as candle's order gives).
+    function testFuzz_adjudicate_clamp_matchesReference_succeeds(int16 a, int16 lo, int16 hi) public view {
+        OpNode memory n =
+            OpNode(OpKind.Clamp, 0, 0, 0, 0, 1, 1, abi.encode(Clamp.ClampParams(Bits.f32(lo), Bits.f32(hi))));
+        int256 m = a < lo ? int256(lo) : int256(a);
+        int256 r = m > hi ? int256(hi) : m;
+        assert(decide(n, 0, 0, _one(Bits.f32(r)), _one(Bits.f32(a)), none(), none()));
+        if (r != a) assert(!decide(n, 0, 0, _one(Bits.f32(a)), _one(Bits.f32(a)), none(), none()));
+    }
+
+    /// `describe` decodes an ABI-encoded descriptor with its opening cost and reverts on a leaf that is none (a
+    /// JSON node, a truncated encoding), which `DisputeGame` escalates as an op no opening can decide.
+    function test_describe_decodesNodesOnly_succeeds() public {
+        OpNode memory n = OpNode(OpKind.MatMul, 1, 0, 2, 0, 1, 896, abi.encode(Linear.MatMulParams(4864)));
+        (OpNode memory d, uint256 gas, uint256 size) = adj.describe(abi.encode(n));
+        assertEq(keccak256(abi.encode(d)), keccak256(abi.encode(n)));
+        (uint256 g2, uint256 s2) = adj.openingCost(n);
+        assertEq(gas, g2);
+        assertEq(size, s2);
+        vm.expectRevert();
+        adj.describe(bytes('{"op":"Clamp"}'));
+        bytes memory cut = abi.encode(n);
+        assembly {
+            mstore(cut, 200)
+        }
+        vm.expectRevert();
+        adj.describe(cut);
+    }
+
+    /// The shared vectors of `nao_numerics::op::OpNode` (`leaf_hashes_match_the_contracts_vectors`): a graph
+    /// leaf hashed here from `abi.encode(OpNode)` with its params struct is the leaf Rust commits.
+    function test_leaf_sharedVectors_succeeds() public {
+        uint32[] memory ins = new uint32[](3);
+        (ins[0], ins[1], ins[2]) = (2, 3, 4);
+        bytes memory none;
+        _leafIs(
+            OpNode(OpKind.MatMul, 1, 2, 0, 0, 1, 896, abi.encode(Linear.MatMulParams(4864))),
+            0x2ebbab48cddefd300b6bcb2aa3f9399b004e3c3675de459141e0ecbb46bece2e
+        );
+        _leafIs(
+            OpNode(OpKind.LayerNorm, 1, 2, 0, 0, 1, 384, abi.encode(Norm.LayerNormParams(0x2b8cbccc, 5))),
+            0x28fa4d40bf32066d0cdccfc960e8d8f423d078945b8ab0c4163f86feb3fb5ba9
+        );
+        _leafIs(
+            OpNode(OpKind.Transpose, 1, 2, 0, 0, 1, 4, abi.encode(Movement.TransposeParams(ins, 0, 2))),
+            0x7b7c8fe2f72fa35a2ff5825302543fa9e15dbd9c09ac07fa64dd9822edb5f24b
+        );
+        _leafIs(
+            OpNode(OpKind.Clamp, 1, 2, 0, 0, 1, 8, abi.encode(Clamp.ClampParams(0, 0x40c00000))),
+            0xc3f5e1df6efa679b50d8ead0898c073155139dfe05b65eeab4dfa4a08767e8ce
+        );
+        _leafIs(
+            OpNode(OpKind.Softmax, 1, 2, 0, 0, 1, 128, none),
+            0x2e50173e3ba8563476569c5404bc7ff905755d36415e20149fb47c99e660e994
+        );
+    }
+
+    function _leafIs(OpNode memory n, bytes32 want) internal {
+        assertEq(TensorMerkle.leafHash(abi.encode(n)), want);
     }
 
     // ------------------------------------------------------------------ Adjudicator: RmsNorm, Softmax, Silu
@@ -832,7 +930,7 @@ contract AdjudicatorTest is PRBTest, Vectors, Fp32Constants {
     function test_adjudicate_rmsnormSoftmaxSilu_succeeds() public view {
         uint32[] memory x = Bits.words(RMS8_X);
         uint32[] memory y = new uint32[](8);
-        OpNode memory n = OpNode(OpKind.RmsNorm, 0, 0, 1, 8, 0, 0, 0, EPS5, [uint32(0), 0, 0]);
+        OpNode memory n = OpNode(OpKind.RmsNorm, 0, 0, 0, 0, 1, 8, abi.encode(Norm.RmsNormParams(EPS5)));
         for (uint256 k; k < RMS8_Y.length / 6; ++k) {
             (uint256 i, uint32 v) = Bits.record6(RMS8_Y, k);
             y[i] = v;
@@ -844,7 +942,7 @@ contract AdjudicatorTest is PRBTest, Vectors, Fp32Constants {
         }
         x = Bits.words(SM16_X);
         y = new uint32[](16);
-        n = OpNode(OpKind.Softmax, 0, 0, 1, 16, 0, 0, 0, 0, [uint32(0), 0, 0]);
+        n = OpNode(OpKind.Softmax, 0, 0, 0, 0, 1, 16, "");
         for (uint256 k; k < SM16_Y.length / 6; ++k) {
             (uint256 i, uint32 v) = Bits.record6(SM16_Y, k);
             y[i] = v;
@@ -855,7 +953,7 @@ contract AdjudicatorTest is PRBTest, Vectors, Fp32Constants {
             // forge-lint: disable-next-line(unsafe-typecast)
             assert(!decide(n, 0, uint32(i), y, x, none(), none()));
         }
-        n = OpNode(OpKind.Silu, 0, 0, 1, 1, 0, 0, 0, 0, [uint32(0), 0, 0]);
+        n = OpNode(OpKind.Silu, 0, 0, 0, 0, 1, 1, "");
         for (uint256 k; k < 40; ++k) {
             (uint32 xs, uint32 ys) = record8(SILU_XY, k * 6);
             assert(decide(n, 0, 0, _one(ys), _one(xs), none(), none()));
@@ -887,7 +985,7 @@ contract AdjudicatorTest is PRBTest, Vectors, Fp32Constants {
             x[i] = uint32(0x3c000000 + i * 0x1001); // 2^-7 .. (positive, varied mantissas)
             g[i] = 0x3f800000;
         }
-        OpNode memory n = OpNode(OpKind.RmsNorm, 0, 0, 1, 576, 0, 0, 0, EPS5, [uint32(0), 0, 0]);
+        OpNode memory n = OpNode(OpKind.RmsNorm, 0, 0, 0, 0, 1, 576, abi.encode(Norm.RmsNormParams(EPS5)));
         (ElementChallenge memory c, bytes32 wroot, Loc memory out, Loc memory l1,) = build(n, 0, 288, x, x, none(), g);
         Loc memory l2;
         uint256 before = gasleft();
@@ -903,7 +1001,7 @@ contract AdjudicatorTest is PRBTest, Vectors, Fp32Constants {
             // forge-lint: disable-next-line(unsafe-typecast)
             sx[i] = uint32(0x3f000000 + i * 0x20101); // 0.5 .. 2 (varied mantissas)
         }
-        n = OpNode(OpKind.Softmax, 0, 0, 1, 128, 0, 0, 0, 0, [uint32(0), 0, 0]);
+        n = OpNode(OpKind.Softmax, 0, 0, 0, 0, 1, 128, "");
         (c, wroot, out, l1,) = build(n, 0, 64, sy, sx, none(), none());
         before = gasleft();
         (inside,) = adj.adjudicate(wroot, 1, c, out, l1, l2);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.28;
 
+import {Linear} from "../src/ops/Linear.sol";
 import {PRBTest} from "@prb/test/PRBTest.sol";
 import {Openings} from "./Openings.sol";
 import {ModelRegistry} from "../src/ModelRegistry.sol";
@@ -100,7 +101,7 @@ abstract contract Base is PRBTest {
         committee.bindGame(address(game));
         vm.deal(prover, 100 ether);
         vm.deal(watcher, 100 ether);
-        node = OpNode(OpKind.MatMul, 0, 0, 1, 1, 4, 0, 0, 0, [uint32(0), 0, 0]);
+        node = OpNode(OpKind.MatMul, 0, 0, 0, 0, 1, 1, abi.encode(Linear.MatMulParams(4)));
         x = [uint32(0x3f800000), 0x40000000, 0x40400000, 0x40800000];
         w = [ONE, ONE, ONE, ONE];
         modelId = registry.register(spec());

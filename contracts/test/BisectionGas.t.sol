@@ -87,7 +87,7 @@ contract BisectionGasTest is GasMeter {
 
     function _node(uint256 i) internal pure returns (OpNode memory) {
         // forge-lint: disable-next-line(unsafe-typecast)
-        return OpNode(OpKind.Relu, uint32(i), 0, 1, 1, 0, 0, 0, 0, [uint32(0), 0, 0]);
+        return OpNode(OpKind.Relu, uint32(i), 0, 0, 0, 1, 1, "");
     }
 
     function _value(uint256 t) internal pure returns (uint32) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.28;
 
+import {Linear} from "../src/ops/Linear.sol";
 import {Base} from "./Base.t.sol";
 import {DisputeGame} from "../src/DisputeGame.sol";
 import {ClaimManager} from "../src/ClaimManager.sol";
@@ -205,7 +206,7 @@ contract DisputeGameTest is Base {
     function test_challenge_forgedNode_reverts() public {
         bytes32 id = post(OUTSIDE);
         ElementChallenge memory c = challengeOf(OUTSIDE);
-        c.node.inner = 3; // a descriptor that is not the registered one
+        c.node.params = abi.encode(Linear.MatMulParams(3)); // a descriptor that is not the registered one
         bytes32 salt21 = commit(watcher, id);
         vm.prank(watcher);
         vm.expectRevert(); // ProofDoesNotVerify(computed, graphRoot)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.28;
 
+import {Linear} from "../src/ops/Linear.sol";
 import {Base} from "./Base.t.sol";
 import {TensorMerkle} from "../src/lib/TensorMerkle.sol";
 import {
@@ -90,10 +91,10 @@ abstract contract Fixture is Base {
 
     function fxNode(uint256 op) internal view returns (OpNode memory) {
         // forge-lint: disable-next-line(unsafe-typecast)
-        if (op == 0) return OpNode(OpKind.MatMul, 0, 0, 1, 1, uint32(x.length), 0, 0, 0, [uint32(0), 0, 0]);
-        if (op == 1) return OpNode(OpKind.Relu, 1, 0, 1, 1, 0, 0, 0, 0, [uint32(0), 0, 0]);
-        if (op == 2) return OpNode(OpKind.Add, 2, 1, 1, 1, 0, 0, 0, 0, [uint32(0), 0, 0]);
-        return OpNode(OpKind.Add, 2, 1, 1, 1, 0, 0, 0, 0, [uint32(0), 0, 0]);
+        if (op == 0) return OpNode(OpKind.MatMul, 0, 0, 0, 0, 1, 1, abi.encode(Linear.MatMulParams(uint32(x.length))));
+        if (op == 1) return OpNode(OpKind.Relu, 1, 0, 0, 0, 1, 1, "");
+        if (op == 2) return OpNode(OpKind.Add, 2, 0, 1, 0, 1, 1, "");
+        return OpNode(OpKind.Add, 2, 0, 1, 0, 1, 1, "");
     }
 
     function fxSegment(uint256 s) internal pure returns (Segment memory) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.28;
 
+import {Linear} from "../src/ops/Linear.sol";
 import {PRBTest} from "@prb/test/PRBTest.sol";
 import {Base, Harness} from "./Base.t.sol";
 import {Fixture} from "./Fixture.t.sol";
@@ -99,9 +100,7 @@ contract DisputeGasTest is Fixture, GasMeter {
         SegmentPointer memory p = fxPointer(true, 1);
         bytes32 gid = game.partitionGameIdOf(id, watcher, _leaf(1));
         bytes32 salt = _commitTx(watcher, id);
-        _tx(
-            "pointSegment", watcher, address(game), 0, abi.encodeCall(game.pointSegment, (id, p, salt))
-        );
+        _tx("pointSegment", watcher, address(game), 0, abi.encodeCall(game.pointSegment, (id, p, salt)));
         FineAnswer memory a = fxFine(true, 1);
         _tx("postFine", prover, address(game), 0, abi.encodeCall(game.postFine, (gid, a)));
         FineChallenge memory c = fxElement(true, 2);
@@ -117,9 +116,7 @@ contract DisputeGasTest is Fixture, GasMeter {
         SegmentPointer memory p = fxPointer(false, 0);
         bytes32 gid = game.partitionGameIdOf(id, watcher, _leaf(0));
         bytes32 salt = _commitTx(watcher, id);
-        _tx(
-            "pointSegment", watcher, address(game), 0, abi.encodeCall(game.pointSegment, (id, p, salt))
-        );
+        _tx("pointSegment", watcher, address(game), 0, abi.encodeCall(game.pointSegment, (id, p, salt)));
         FineAnswer memory a = fxFine(false, 0);
         _tx("postFine", prover, address(game), 0, abi.encodeCall(game.postFine, (gid, a)));
         FineChallenge memory c = fxElement(false, 0);
@@ -157,9 +154,7 @@ contract DisputeGasTest is Fixture, GasMeter {
         SegmentPointer memory p = fxPointer(true, 0);
         bytes32 gid = game.partitionGameIdOf(id, watcher, _leaf(0));
         bytes32 salt = _commitTx(watcher, id);
-        _tx(
-            "pointSegment", watcher, address(game), 0, abi.encodeCall(game.pointSegment, (id, p, salt))
-        );
+        _tx("pointSegment", watcher, address(game), 0, abi.encodeCall(game.pointSegment, (id, p, salt)));
         FineAnswer memory a = fxFine(true, 0);
         _tx("postFine", prover, address(game), 0, abi.encodeCall(game.postFine, (gid, a)));
         ElementRequest memory r = fxRequest(0);
@@ -220,7 +215,7 @@ contract AdjudicationGasTest is PRBTest {
         returns (ElementChallenge memory c, bytes32 wroot, Loc memory out, Loc memory l1)
     {
         c.node.kind = OpKind.MatMul;
-        (c.node.rows, c.node.cols, c.node.inner) = (2, 2, INNER);
+        (c.node.rows, c.node.cols, c.node.params) = (2, 2, abi.encode(Linear.MatMulParams(INNER)));
         (c.row, c.col) = (1, 1);
         c.nodeProof = new bytes32[](0);
         uint32[] memory ys = new uint32[](4);

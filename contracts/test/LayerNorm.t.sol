@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.28;
 
+import {Norm} from "../src/ops/Norm.sol";
 import {PRBTest} from "@prb/test/PRBTest.sol";
 import {Bits, Fp32Constants} from "./Bits.sol";
 import {Openings} from "./Openings.sol";
@@ -463,7 +464,7 @@ abstract contract LayerNormVectors {
 ///         rows whose variance is within its own error of -eps (a constant row with a tiny eps, 1000 +- 1) accept
 ///         any finite output, as the Rust region does; fuzzed small-integer rows against an exact reference (integer
 ///         square roots); one element pushed through `Adjudicator.adjudicate` with real Merkle openings of the row,
-///         the gain (weight `node.weight`) and the shift (weight `node.input2`). `forge test --match-test test_gas
+///         the gain (weight `node.weight`) and the shift (weight `LayerNormParams.shift`). `forge test --match-test test_gas
 ///         -vv` prints the gas figures.
 contract LayerNormTest is PRBTest, LayerNormVectors, Fp32Constants {
     LayerNormHarness internal h;
@@ -757,7 +758,7 @@ contract LayerNormTest is PRBTest, LayerNormVectors, Fp32Constants {
 
     /// The challenge of element (0, col) of LayerNorm node `n` (one row of n.cols): output `y` and input `x` each the
     /// only leaf of their own trace list; the weights a list of the four [cols] tensors `ws`, of which the gain is
-    /// opened at `n.weight` and the shift (`input2`) at `n.input2`.
+    /// opened at `n.weight` and the shift at its `LayerNormParams.shift`.
     function build(OpNode memory n, uint32 col, uint32[] memory y, uint32[] memory x, uint32[][4] memory ws)
         internal
         view
@@ -778,12 +779,13 @@ contract LayerNormTest is PRBTest, LayerNormVectors, Fp32Constants {
             [TensorMerkle.nodeHash(leaves[0], leaves[1]), TensorMerkle.nodeHash(leaves[2], leaves[3])];
         wroot = TensorMerkle.nodeHash(inner[0], inner[1]);
         (c.weight,) = open(ws[n.weight], shape1(n.cols));
-        (c.input2,) = open(ws[n.input2], shape1(n.cols));
+        uint32 shift = abi.decode(n.params, (Norm.LayerNormParams)).shift;
+        (c.input2,) = open(ws[shift], shape1(n.cols));
         // leaf k's proof: its sibling leaf, then the other half's node
         c.weight.rootProof = new bytes32[](2);
         (c.weight.rootProof[0], c.weight.rootProof[1]) = (leaves[n.weight ^ 1], inner[1 - n.weight / 2]);
         c.input2.rootProof = new bytes32[](2);
-        (c.input2.rootProof[0], c.input2.rootProof[1]) = (leaves[n.input2 ^ 1], inner[1 - n.input2 / 2]);
+        (c.input2.rootProof[0], c.input2.rootProof[1]) = (leaves[shift ^ 1], inner[1 - shift / 2]);
     }
 
     function decide(OpNode memory n, uint32 col, uint32[] memory y, uint32[] memory x, uint32[][4] memory ws)
@@ -804,8 +806,7 @@ contract LayerNormTest is PRBTest, LayerNormVectors, Fp32Constants {
     function test_adjudicate_layernorm_succeeds() public {
         uint32[] memory x = Bits.words(LN8_X);
         uint32[][4] memory ws = [new uint32[](8), Bits.words(LN8_B), Bits.words(LN8_G), x];
-        // OpNode(kind, input, weight, rows, cols, inner, input2, batch, param, inShape)
-        OpNode memory n = OpNode(OpKind.LayerNorm, 0, 2, 1, 8, 0, 1, 0, EPS5, [uint32(0), 0, 0]);
+        OpNode memory n = OpNode(OpKind.LayerNorm, 0, 0, 2, 0, 1, 8, abi.encode(Norm.LayerNormParams(EPS5, 1)));
         uint32[] memory y = new uint32[](8);
         for (uint256 k; k < LN8_Y.length / 6; ++k) {
             (uint256 i, uint32 v) = Bits.record6(LN8_Y, k);
@@ -820,7 +821,7 @@ contract LayerNormTest is PRBTest, LayerNormVectors, Fp32Constants {
             y[i] = v;
         }
         // the shift used as the gain and the gain as the shift
-        OpNode memory swapped = OpNode(OpKind.LayerNorm, 0, 1, 1, 8, 0, 2, 0, EPS5, [uint32(0), 0, 0]);
+        OpNode memory swapped = OpNode(OpKind.LayerNorm, 0, 0, 1, 0, 1, 8, abi.encode(Norm.LayerNormParams(EPS5, 2)));
         for (uint32 col; col < 8; ++col) {
             assertFalse(decide(swapped, col, y, x, ws), "gain and shift swapped: honest output still inside");
         }
@@ -856,7 +857,7 @@ contract LayerNormTest is PRBTest, LayerNormVectors, Fp32Constants {
         (uint256 i, uint32 v) = Bits.record6(LN384_Y, 0);
         uint32[] memory y = new uint32[](384);
         y[i] = v;
-        OpNode memory n = OpNode(OpKind.LayerNorm, 0, 2, 1, 384, 0, 1, 0, EPS12, [uint32(0), 0, 0]);
+        OpNode memory n = OpNode(OpKind.LayerNorm, 0, 0, 2, 0, 1, 384, abi.encode(Norm.LayerNormParams(EPS12, 1)));
         uint32[][4] memory ws = [new uint32[](384), Bits.words(LN384_B), Bits.words(LN384_G), x];
         // forge-lint: disable-next-line(unsafe-typecast)
         (ElementChallenge memory c, bytes32 wroot, Loc memory out, Loc memory l1) = build(n, uint32(i), y, x, ws);

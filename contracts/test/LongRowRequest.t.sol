@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.28;
 
+import {Reduce} from "../src/ops/Reduce.sol";
+import {Linear} from "../src/ops/Linear.sol";
 import {Base} from "./Base.t.sol";
 import {Adjudicator} from "../src/Adjudicator.sol";
 import {TensorMerkle} from "../src/lib/TensorMerkle.sol";
@@ -34,7 +36,7 @@ contract LongRowRequestTest is Base {
 
     function setUp() public override {
         super.setUp();
-        softmax = OpNode(OpKind.Softmax, 0, 0, 1, KEYS, 0, 0, 0, 0, [uint32(0), 0, 0]);
+        softmax = OpNode(OpKind.Softmax, 0, 0, 0, 0, 1, KEYS, "");
         longModel = registry.register(
             ModelSpec({
                 graphRoot: TensorMerkle.leafHash(abi.encode(softmax)),
@@ -64,8 +66,7 @@ contract LongRowRequestTest is Base {
         (c.inputProof, c.outputProof) = (_proof(OUT), _proof(IN));
         vm.prank(prover);
         id = claims.postClaim{value: CLAIM_BOND}(c);
-        SegmentPointer memory p =
-            SegmentPointer(0, BoundaryOpening(IN, _proof(OUT)), BoundaryOpening(OUT, _proof(IN)));
+        SegmentPointer memory p = SegmentPointer(0, BoundaryOpening(IN, _proof(OUT)), BoundaryOpening(OUT, _proof(IN)));
         bytes32 salt = commit(watcher, id);
         vm.prank(watcher);
         gid = game.pointSegment(id, p, salt);
@@ -118,13 +119,15 @@ contract LongRowRequestTest is Base {
     function test_openingCost_sharedVectors_succeeds() public {
         Adjudicator adj = game.adjudicator();
         uint32[3] memory none;
-        (uint256 gas, uint256 size) = adj.openingCost(OpNode(OpKind.MatMul, 1, 0, 1, 896, 4864, 2, 0, 0, none));
+        (uint256 gas, uint256 size) =
+            adj.openingCost(OpNode(OpKind.MatMul, 1, 2, 0, 0, 1, 896, abi.encode(Linear.MatMulParams(4864))));
         assertEq(gas, 3_523_680);
         assertEq(size, 64_480);
-        (gas, size) = adj.openingCost(OpNode(OpKind.Softmax, 1, 0, 1, 8192, 0, 2, 0, 0, none));
+        (gas, size) = adj.openingCost(OpNode(OpKind.Softmax, 1, 2, 0, 0, 1, 8192, ""));
         assertEq(gas, 82_846_960);
         assertEq(size, 54_560);
-        (gas, size) = adj.openingCost(OpNode(OpKind.MeanRows, 1, 0, 1, 384, 4096, 2, 0, 0, none));
+        (gas, size) =
+            adj.openingCost(OpNode(OpKind.MeanRows, 1, 2, 0, 0, 1, 384, abi.encode(Reduce.MeanRowsParams(4096))));
         assertEq(gas, 143_157_040);
         assertEq(size, 7_633_440);
     }
@@ -134,16 +137,19 @@ contract LongRowRequestTest is Base {
         Adjudicator adj = game.adjudicator();
         uint32[3] memory none;
         // Qwen2.5's widest dot product (n = 4864) and a 2048-key softmax fit; 8192 keys and a 4096-row mean do not
-        (uint256 gas, uint256 size) = adj.openingCost(OpNode(OpKind.MatMul, 1, 0, 1, 896, 4864, 0, 0, 0, none));
+        (uint256 gas, uint256 size) =
+            adj.openingCost(OpNode(OpKind.MatMul, 1, 0, 0, 0, 1, 896, abi.encode(Linear.MatMulParams(4864))));
         assertLt(gas, adj.MAX_OPENING_GAS());
         assertLt(size, adj.MAX_OPENING_BYTES());
-        (gas,) = adj.openingCost(OpNode(OpKind.Softmax, 1, 0, 1, 2048, 0, 0, 0, 0, none));
+        (gas,) = adj.openingCost(OpNode(OpKind.Softmax, 1, 0, 0, 0, 1, 2048, ""));
         assertLt(gas, adj.MAX_OPENING_GAS());
-        (gas,) = adj.openingCost(OpNode(OpKind.Softmax, 1, 0, 1, 8192, 0, 0, 0, 0, none));
+        (gas,) = adj.openingCost(OpNode(OpKind.Softmax, 1, 0, 0, 0, 1, 8192, ""));
         assertGt(gas, adj.MAX_OPENING_GAS());
-        (, size) = adj.openingCost(OpNode(OpKind.MeanRows, 1, 0, 1, 384, 4096, 0, 0, 0, none));
+        (, size) = adj.openingCost(OpNode(OpKind.MeanRows, 1, 0, 0, 0, 1, 384, abi.encode(Reduce.MeanRowsParams(4096))));
         assertGt(size, adj.MAX_OPENING_BYTES());
-        (, size) = adj.openingCost(OpNode(OpKind.BatchMatMul, 1, 0, 64, 64, 4096, 2, 1, 0, none));
+        (, size) = adj.openingCost(
+            OpNode(OpKind.BatchMatMul, 1, 2, 0, 1, 64, 64, abi.encode(Linear.BatchMatMulParams(4096, false)))
+        );
         assertGt(size, adj.MAX_OPENING_BYTES(), "a p.v column over 4096 tokens spans too many chunks");
     }
 }

@@ -4,6 +4,7 @@ pragma solidity ^0.8.28;
 import {PRBTest} from "@prb/test/PRBTest.sol";
 import {Adjudicator} from "../src/Adjudicator.sol";
 import {Openings} from "./Openings.sol";
+import {Movement} from "../src/ops/Movement.sol";
 import {OpKind, OpNode, ElementChallenge, TensorOpening, Loc} from "../src/lib/Types.sol";
 import {ProofDoesNotVerify, ElementNotOpened} from "../src/lib/Errors.sol";
 
@@ -82,22 +83,11 @@ contract MovementTest is PRBTest {
         }
     }
 
-    /// A zero-padded `inShape`.
-    function padded(uint32[] memory s) internal pure returns (uint32[3] memory p) {
-        for (uint256 i; i < s.length; ++i) {
-            p[i] = s[i];
-        }
-    }
-
-    /// The descriptor of a movement op with output shape `ys` (rank 2: [rows, cols]; rank 3: batch ys[0]).
-    function nodeOf(OpKind kind, uint32[] memory ys, uint32 inner, uint32 param, uint32[] memory xs)
-        internal
-        pure
-        returns (OpNode memory n)
-    {
-        // OpNode(kind, input, weight, rows, cols, inner, input2, batch, param, inShape)
-        if (ys.length == 2) return OpNode(kind, 0, 0, ys[0], ys[1], inner, 1, 0, param, padded(xs));
-        return OpNode(kind, 0, 0, ys[0] * ys[1], ys[2], inner, 1, ys[0], param, padded(xs));
+    /// The descriptor of a movement op with output shape `ys` (rank 2: [rows, cols]; rank 3: batch ys[0]) and
+    /// parameters `params` (the ABI encoding of the kind's `Movement.*Params`).
+    function nodeOf(OpKind kind, uint32[] memory ys, bytes memory params) internal pure returns (OpNode memory n) {
+        if (ys.length == 2) return OpNode(kind, 0, 1, 0, 0, ys[0], ys[1], params);
+        return OpNode(kind, 0, 1, 0, ys[0], ys[0] * ys[1], ys[2], params);
     }
 
     // ------------------------------------------------------------------ naive references
@@ -292,7 +282,7 @@ contract MovementTest is PRBTest {
 
     function reshapeCase(uint32[] memory xs, uint32[] memory ys) internal pure returns (Case memory) {
         uint32[] memory x = values(numel(xs), false);
-        return single(nodeOf(OpKind.Reshape, ys, 0, 0, xs), x, xs, copy(x));
+        return single(nodeOf(OpKind.Reshape, ys, abi.encode(Movement.ReshapeParams(xs))), x, xs, copy(x));
     }
 
     /// [2, 3, 4] -> [6, 4]: output element g is input flat element g.
@@ -338,7 +328,7 @@ contract MovementTest is PRBTest {
         uint32[] memory x = values(numel(xs), false);
         (uint32[] memory y, uint32[] memory ys) = transposeRef(x, xs, a, b);
         // forge-lint: disable-next-line(unsafe-typecast)
-        OpNode memory n = nodeOf(OpKind.Transpose, ys, 0, uint32(a | (b << 8)), xs);
+        OpNode memory n = nodeOf(OpKind.Transpose, ys, abi.encode(Movement.TransposeParams(xs, uint32(a), uint32(b))));
         assertEq(abi.encode(adj.outputShape(n)), abi.encode(ys), "output shape");
         return single(n, x, xs, y);
     }
@@ -493,7 +483,7 @@ contract MovementTest is PRBTest {
         uint32[] memory x = values(numel(xs), false);
         (uint32[] memory y, uint32[] memory ys) = narrowRef(x, xs, dim, start, len);
         // forge-lint: disable-next-line(unsafe-typecast)
-        OpNode memory n = nodeOf(OpKind.Narrow, ys, uint32(dim), start, xs);
+        OpNode memory n = nodeOf(OpKind.Narrow, ys, abi.encode(Movement.NarrowParams(xs, uint32(dim), start)));
         assertEq(abi.encode(adj.outputShape(n)), abi.encode(ys), "output shape");
         return single(n, x, xs, y);
     }
@@ -569,7 +559,7 @@ contract MovementTest is PRBTest {
         uint32[] memory x2 = values(numel(x2s), true);
         (uint32[] memory y, uint32[] memory ys) = concatRef(x, xs, x2, x2s, dim);
         // forge-lint: disable-next-line(unsafe-typecast)
-        OpNode memory n = nodeOf(OpKind.Concat, ys, uint32(dim), 0, xs);
+        OpNode memory n = nodeOf(OpKind.Concat, ys, abi.encode(Movement.ConcatParams(xs, uint32(dim))));
         assertEq(abi.encode(adj.outputShape(n)), abi.encode(ys), "output shape");
         k = Case(n, x, xs, x2, x2s, y);
     }

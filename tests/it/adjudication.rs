@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use alloy::primitives::{FixedBytes, U256};
 use nao::graph::OpKind;
 use nao::model::{bert::Bert, fetch, llama::Llama, HostTensor, Model};
-use nao::op;
+use nao::op::{self, Params};
 use nao::region::ops;
 use nao::roles::calldata::element_challenge;
 use nao::runtime;
@@ -56,9 +56,9 @@ async fn every_kind(mut model: Model, input: HostTensor, kinds: &[OpKind]) -> Ve
         if let Some(d) = model.graph.descriptor(i) {
             let key = (
                 d.kind as u8,
-                match d.kind {
-                    OpKind::MatMul => d.inner,
-                    OpKind::BatchMatMul => d.param,
+                match d.params {
+                    Params::MatMul { inner } => inner,
+                    Params::BatchMatMul { transposed, .. } => u32::from(transposed),
                     _ => 0,
                 },
             );
@@ -79,7 +79,8 @@ async fn every_kind(mut model: Model, input: HostTensor, kinds: &[OpKind]) -> Ve
         if d.kind == OpKind::Argmax {
             // the witness: the first maximum of the row
             let x = &trace.tensors[d.input as usize].data;
-            let k = d.inner as usize;
+            let Params::Argmax { length } = d.params else { unreachable!("an Argmax has its params") };
+            let k = length as usize;
             let r = &x[row * k..(row + 1) * k];
             let best = (0..k).fold(0, |b, j| if r[j] > r[b] { j } else { b });
             return ElementRef { op, row, col: best };
@@ -115,7 +116,7 @@ async fn every_kind(mut model: Model, input: HostTensor, kinds: &[OpKind]) -> Ve
             }
             if want {
                 let gas = call.estimate_gas().await.unwrap();
-                report.push(format!("{:?} ({}x{}, inner {}): {gas} gas", d.kind, d.rows, d.cols, d.inner));
+                report.push(format!("{:?} ({}x{}, {:?}): {gas} gas", d.kind, d.rows, d.cols, d.params));
             }
         }
     }
@@ -134,7 +135,10 @@ async fn every_adjudicated_kind_accepts_honest_and_rejects_corrupted_smollm2_ele
         Narrow, Concat,
     ];
     let gas = every_kind(model, input, &kinds).await;
-    assert!(gas.iter().any(|l| l.contains("inner 1536")), "SmolLM2's down projection sums 1536 terms: {gas:?}");
+    assert!(
+        gas.iter().any(|l| l.contains("MatMul { inner: 1536 }")),
+        "SmolLM2's down projection sums 1536 terms: {gas:?}"
+    );
     println!("adjudication gas at SmolLM2 sizes (one element, openings included):\n{}", gas.join("\n"));
 }
 
@@ -148,6 +152,21 @@ async fn every_adjudicated_kind_accepts_honest_and_rejects_corrupted_minilm_elem
         [Embedding, Residual, LayerNorm, MatMul, Add, Scale, Softmax, Gelu, Reshape, Transpose, MeanRows, BatchMatMul];
     let gas = every_kind(model, input, &kinds).await;
     println!("adjudication gas at MiniLM sizes (one element, openings included):\n{}", gas.join("\n"));
+}
+
+/// Clamp (ReLU6), the kind added through the op registry: an honest element of a ReLU6 is inside on-chain and a
+/// corrupted one outside, as the Rust region (a bit-exact replay) decides them.
+#[tokio::test(flavor = "multi_thread")]
+async fn clamp_is_adjudicated_on_chain_as_in_rust() {
+    use nao::graph::{Graph, Node, Op, Src};
+    let mut graph = Graph { input_shape: vec![4, 8], weight_shapes: vec![], nodes: vec![], segments: Vec::new() };
+    let relu6 = Op::Clamp(op::Clamp { lo: 0.0, hi: 6.0 });
+    graph.nodes.push(Node { op: relu6, inputs: vec![Src::Trace(0)], shape: vec![4, 8] });
+    let model = Model::new("relu6", graph, vec![], vec![]).unwrap();
+    // -3 .. 9.4: below, inside and above the bounds
+    let input = HostTensor::new(vec![4, 8], (0..32).map(|i| i as f32 * 0.4 - 3.0).collect());
+    let gas = every_kind(model, input, &[OpKind::Clamp]).await;
+    println!("adjudication gas of a ReLU6 element:\n{}", gas.join("\n"));
 }
 
 /// RoPE's on-chain region holds three honest implementations (candle, an f32 table from `powf`, f64 rounded

@@ -3,79 +3,83 @@ pragma solidity ^0.8.28;
 
 import {Position} from "./Position.sol";
 
-/// @notice Operator kinds of the graph IR. The numbering is shared with Rust (`nao::graph::OpKind`).
+/// @notice Operator kinds of the graph IR. The numbering is shared with Rust (`nao_numerics::op::OpKind`); each
+///         kind's check lives in the library of its family under `contracts/src/ops/` (the same families as the
+///         Rust modules of `nao_numerics::op`), with its parameter struct when it has constants.
 /// @dev Shapes: the output is [rows, cols], or [batch, rows / batch, cols] when `batch` is not 0 (rows counts
 ///      the rows of every batch); an element (row, col) indexes the output viewed as [rows, cols]. Argmax's
-///      output is [rows] and `col` names the challenger's witness column.
+///      output is [rows] and `col` names the challenger's witness column; MeanRows' is [cols].
 enum OpKind {
     None,
-    /// y[r, c] = sum_k x[r, k] * w[c, k]   (x: trace tensor [rows, inner], w: weight [cols, inner])
+    /// y[r, c] = sum_k x[r, k] * w[c, k]   (x: trace tensor [rows, inner], w: weight [cols, inner];
+    ///                                      `Linear.MatMulParams`)
     MatMul,
     /// y[r, c] = x[r, c] + b[c]            (x: trace tensor [rows, cols], b: weight [cols])
     Add,
     /// y[r, c] = max(x[r, c], 0)           (x: trace tensor [rows, cols])
     Relu,
     /// y[r, c] = w[ids[r], c], bit-exact    (ids: trace tensor [rows] of integral fp32 ids, w: weight
-    ///                                       [inner, cols]; `inner` is the table's row count)
+    ///                                       [vocab, cols]; `Movement.EmbeddingParams`)
     Embedding,
     /// y = x + x2, elementwise over two trace tensors of the output's shape (a residual connection)
     Residual,
     /// y = x * x2, elementwise over two trace tensors of the output's shape (a gated activation)
     Mul,
-    /// y = x * param, `param` the fp32 bits of the factor
+    /// y = x * factor (`Elementwise.ScaleParams`)
     Scale,
-    /// y[r, c] = x[r, c] / sqrt(mean_k x[r, k]^2 + eps) * g[c]   (g: weight [cols]; `param`: eps bits)
+    /// y[r, c] = x[r, c] / sqrt(mean_k x[r, k]^2 + eps) * g[c]   (g: weight [cols]; `Norm.RmsNormParams`)
     RmsNorm,
     /// y[r, c] = exp(x[r, c]) / sum_k exp(x[r, k]) over the last dim
     Softmax,
     /// y = x / (1 + exp(-x))
     Silu,
-    /// y = -inf where c > param + (r mod rows / batch) (key position after the query's), else x, bit-exact
+    /// y = -inf where c > offset + (r mod rows / batch) (key position after the query's), else x, bit-exact
+    ///     (`Attention.CausalMaskParams`)
     CausalMask,
-    /// y[r] = an index of a maximum of x[r, :] (x: [rows, inner]; `input2` = `input`), ties allowed: the
-    ///        challenger names a column `col` with x[r, col] > x[r, y[r]]
+    /// y[r] = an index of a maximum of x[r, :] (x: [rows, length]; `input2` = `input`), ties allowed: the
+    ///        challenger names a column `col` with x[r, col] > x[r, y[r]]   (`Reduce.ArgmaxParams`)
     Argmax,
-    /// y[r, c] = (x[r, c] - mean_k x[r, k]) / sqrt(var_k x[r, k] + eps) * g[c] + b[c]   (g: weight [cols]; b: the
-    ///        weight `input2` names, [cols]; `param`: eps bits)
+    /// y[r, c] = (x[r, c] - mean_k x[r, k]) / sqrt(var_k x[r, k] + eps) * g[c] + b[c]   (g: weight [cols]; b:
+    ///        weight [cols]; `Norm.LayerNormParams`)
     LayerNorm,
     /// y = x / 2 (1 + erf(x / sqrt 2))
     Gelu,
-    /// y = x, the same flat element of an input of shape `inShape`, bit-exact
+    /// y = x, the same flat element of the input, bit-exact   (`Movement.ReshapeParams`)
     Reshape,
-    /// y[.., i, .., j, ..] = x[.., j, .., i, ..]: dims `param & 0xff` and `param >> 8` swapped, bit-exact
+    /// y[.., i, .., j, ..] = x[.., j, .., i, ..], two dims swapped, bit-exact   (`Movement.TransposeParams`)
     Transpose,
-    /// y[.., i, ..] = x[.., i + param, ..] along dim `inner` of an input of shape `inShape`, bit-exact
+    /// y[.., i, ..] = x[.., i + start, ..] along one dim, bit-exact   (`Movement.NarrowParams`)
     Narrow,
-    /// y = x then x2 along dim `inner` (x of shape `inShape`, x2 the rest), bit-exact
+    /// y = x then x2 along one dim, bit-exact   (`Movement.ConcatParams`)
     Concat,
-    /// y[c] = mean_r x[r, c]   (x: [inner, cols]; output [cols], elements (0, c))
+    /// y[c] = mean_r x[r, c]   (x: [rows of the params, cols]; output [cols], elements (0, c);
+    ///        `Reduce.MeanRowsParams`)
     MeanRows,
-    /// rotary embedding (rotate-half) of rows of `cols` at position inner + (r mod rows / batch) with base
-    /// `param` (fp32 bits)
+    /// rotary embedding (rotate-half) of rows of `cols` at position start + (r mod rows / batch)
+    ///     (`Attention.RopeParams`)
     Rope,
-    /// y[b, i, j] = sum_k x[b, i, k] * x2[b, j, k] (`param` 1: x2 is [batch, cols, inner]) or x2[b, k, j]
-    ///        (`param` 0: x2 is [batch, inner, cols]); x is [batch, rows / batch, inner]
-    BatchMatMul
+    /// y[b, i, j] = sum_k x[b, i, k] * x2[b, j, k] (transposed: x2 is [batch, cols, inner]) or x2[b, k, j]
+    ///        (x2 is [batch, inner, cols]); x is [batch, rows / batch, inner]   (`Linear.BatchMatMulParams`)
+    BatchMatMul,
+    /// y = min(max(x, lo), hi) as a max then a min, bit-exact (ReLU6 is lo 0, hi 6)   (`Clamp.ClampParams`)
+    Clamp
 }
 
 /// @notice One node of a registered graph; its ABI encoding is the leaf of the graph root.
-/// @dev `input`/`input2` index the trace: 0 is the claim's input tensor, i + 1 the output of node i (`input2`
-///      only for ops with two trace operands; LayerNorm's `input2` is the weight index of its shift). `weight` indexes the model's weight tensors (ignored by ops
-///      without weights). `inner` is the reduction length of a MatMul, the row count of an Embedding's table
-///      and the row length of an Argmax, the dim of a Narrow or Concat; `param` holds a constant of the op (fp32
-///      bits, or an integer offset). `inShape` is the input's shape for the data-movement ops (zero-padded; rank
-///      <= 3), zero otherwise.
+/// @dev Every field has one meaning: `input` / `input2` index the trace (0 is the claim's input tensor, i + 1
+///      the output of node i; `input2` only for ops with two trace operands, see `readsInput2`), `weight` the
+///      model's weight tensors (ops that read one), `batch` / `rows` / `cols` the output shape. What else a
+///      kind needs is `params`: the ABI encoding of the kind's parameter struct, declared next to its check in
+///      its family's library (e.g. `Linear.MatMulParams`), and empty for kinds without constants.
 struct OpNode {
     OpKind kind;
     uint32 input;
+    uint32 input2;
     uint32 weight;
+    uint32 batch;
     uint32 rows;
     uint32 cols;
-    uint32 inner;
-    uint32 input2;
-    uint32 batch;
-    uint32 param;
-    uint32[3] inShape;
+    bytes params;
 }
 
 /// @notice Whether ops of `kind` read a second trace operand (`OpNode.input2`).
@@ -175,7 +179,8 @@ struct TensorOpening {
 
 /// @notice A one-level challenge: op `op`, output element (row, col), with openings of the output element,
 ///         the input row (or element) and the weight row (or bias element) it depends on, and of the second
-///         trace operand's element (ops that read one; empty otherwise).
+///         operand's elements: the second trace operand's (ops that read one) or the second weight's
+///         (LayerNorm's shift); empty otherwise.
 struct ElementChallenge {
     uint32 op;
     OpNode node;

@@ -7,10 +7,11 @@ use alloy::primitives::{Bytes, FixedBytes, B256};
 use nao_bindings::DisputeGame;
 
 use crate::commit::{MerkleProof, MerkleTree, TensorOpening};
-use crate::graph::{OpKind, OpNode};
+use crate::graph::OpNode;
 use crate::model::{Model, ModelCommitment};
 use crate::trace::{segments_tree, ElementRef, Trace, TraceCommitment};
 use crate::{Error, Result};
+use nao_numerics::op::Params;
 
 fn b256s(p: &MerkleProof) -> Vec<B256> {
     p.siblings.iter().map(|s| FixedBytes(*s)).collect()
@@ -109,14 +110,12 @@ fn abi_node(n: &OpNode) -> DisputeGame::OpNode {
     DisputeGame::OpNode {
         kind: n.kind as u8,
         input: n.input,
+        input2: n.input2,
         weight: n.weight,
+        batch: n.batch,
         rows: n.rows,
         cols: n.cols,
-        inner: n.inner,
-        input2: n.input2,
-        batch: n.batch,
-        param: n.param,
-        inShape: n.in_shape,
+        params: n.params.abi_encode().into(),
     }
 }
 
@@ -146,10 +145,10 @@ fn challenge_with(
     let inp_i = node.input as usize;
     let range = node.input_range(at.row, at.col, y);
     let input = open_trace(inp_i, range.clone())?;
-    let input2 = match (node.kind, node.input2_range(at.row, at.col)) {
-        (OpKind::LayerNorm, _) => {
-            // the shift, a weight
-            let wi = node.input2 as usize;
+    let input2 = match (&node.params, node.input2_range(at.row, at.col)) {
+        (Params::LayerNorm { shift, .. }, _) => {
+            // the shift, a second weight, opened where a second operand goes
+            let wi = *shift as usize;
             let col = at.col..at.col + 1;
             opening(mc.weights[wi].open(&model.weights[wi].data, col)?, list_proof(&mc.weights_tree, wi)?)
         }

@@ -221,7 +221,7 @@ impl GraphBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::op;
+    use crate::op::{self, Params};
 
     #[test]
     fn block_groups_are_even_cover_every_block_and_reach_the_work_per_byte() {
@@ -273,14 +273,15 @@ mod tests {
             Vec::new(),
         );
         let d = |i| g.descriptor(i);
-        assert_eq!(d(0).map(|n| (n.kind, n.in_shape)), Some((OpKind::Reshape, [2, 3, 4])));
+        assert_eq!(d(0).map(|n| n.params), Some(Params::Reshape { in_shape: vec![2, 3, 4] }));
         assert!(d(1).is_none(), "24 elements cannot become 20");
-        assert_eq!(d(2).map(|n| (n.kind, n.param, n.batch, n.rows)), Some((OpKind::Transpose, 1 << 8, 3, 6)));
+        let transpose = Params::Transpose { in_shape: vec![2, 3, 4], dim0: 0, dim1: 1 };
+        assert_eq!(d(2).map(|n| (n.params, n.batch, n.rows)), Some((transpose, 3, 6)));
         assert!(d(3).is_none(), "a transpose of dims 0 and 1 changes [2, 3, 4]");
-        assert_eq!(d(4).map(|n| (n.kind, n.inner, n.param)), Some((OpKind::Narrow, 1, 1)));
+        assert_eq!(d(4).map(|n| n.params), Some(Params::Narrow { in_shape: vec![2, 3, 4], dim: 1, start: 1 }));
         assert!(d(5).is_none(), "a window of 2 from 2 overruns 3 entries");
         // [2, 3, 4] then node 4's [2, 2, 4] along dim 1
-        assert_eq!(d(6).map(|n| (n.kind, n.inner, n.input2)), Some((OpKind::Concat, 1, 5)));
+        assert_eq!(d(6).map(|n| (n.params, n.input2)), Some((Params::Concat { in_shape: vec![2, 3, 4], dim: 1 }, 5)));
         // the Concat's element (row 4 = batch 0, position 4; col 0) comes from x2's position 1
         assert_eq!(d(6).unwrap().moved_from(4, 0), Some((1, 4)));
         assert_eq!(d(6).unwrap().moved_from(2, 3), Some((0, 11)));

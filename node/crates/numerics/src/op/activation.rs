@@ -3,7 +3,7 @@
 
 use candle_core::Tensor;
 
-use super::{Grads, OpKind, OpNode, Operator, Reached, Src, Verdicts};
+use super::{Grads, OpKind, OpNode, Operator, Params, Reached, Src, Verdicts};
 use crate::region::sound::relu_verdict;
 use crate::tensor::HostTensor;
 
@@ -150,7 +150,7 @@ impl Operator for Relu {
     }
 
     fn descriptor(&self, inputs: &[Src], shapes: &[&[usize]], shape: &[usize]) -> Option<OpNode> {
-        super::unary_descriptor(OpKind::Relu, 0, inputs, shapes, shape)
+        super::unary_descriptor(OpKind::Relu, Params::None, inputs, shapes, shape)
     }
 }
 
@@ -181,6 +181,6 @@ impl Operator for Smooth {
     }
 
     fn descriptor(&self, inputs: &[Src], shapes: &[&[usize]], shape: &[usize]) -> Option<OpNode> {
-        super::unary_descriptor(self.kind, 0, inputs, shapes, shape)
+        super::unary_descriptor(self.kind, Params::None, inputs, shapes, shape)
     }
 }

@@ -4,7 +4,7 @@
 use candle_core::{Device, Tensor};
 
 use super::movement::{route_reach, route_vjp};
-use super::{last, Grads, OpKind, OpNode, Operator, Reached, Src, Verdicts};
+use super::{last, Grads, OpKind, OpNode, Operator, Params, Reached, Src, Verdicts};
 use crate::tensor::HostTensor;
 
 /// Softmax over the last dim: operands `[x]`.
@@ -66,7 +66,7 @@ impl Operator for Softmax {
     }
 
     fn descriptor(&self, inputs: &[Src], shapes: &[&[usize]], shape: &[usize]) -> Option<OpNode> {
-        super::unary_descriptor(OpKind::Softmax, 0, inputs, shapes, shape)
+        super::unary_descriptor(OpKind::Softmax, Params::None, inputs, shapes, shape)
     }
 }
 
@@ -97,7 +97,7 @@ impl Operator for CausalMask {
     }
 
     fn descriptor(&self, inputs: &[Src], shapes: &[&[usize]], shape: &[usize]) -> Option<OpNode> {
-        super::unary_descriptor(OpKind::CausalMask, self.offset, inputs, shapes, shape)
+        super::unary_descriptor(OpKind::CausalMask, Params::CausalMask { offset: self.offset }, inputs, shapes, shape)
     }
 }
 
@@ -138,8 +138,9 @@ impl Operator for Rope {
     /// The position of the first row goes in `inner`; theta must be at least 1 (the contract takes its
     /// logarithm) and rows of even length.
     fn descriptor(&self, inputs: &[Src], shapes: &[&[usize]], shape: &[usize]) -> Option<OpNode> {
-        let d = super::unary_descriptor(OpKind::Rope, self.theta.to_bits(), inputs, shapes, shape)?;
-        (d.cols % 2 == 0 && self.theta >= 1.0).then_some(OpNode { inner: self.offset, ..d })
+        let params = Params::Rope { start: self.offset, theta: self.theta.to_bits() };
+        let d = super::unary_descriptor(OpKind::Rope, params, inputs, shapes, shape)?;
+        (d.cols % 2 == 0 && self.theta >= 1.0).then_some(d)
     }
 }
 

@@ -1,10 +1,10 @@
 //! [`Clamp`]: `min(max(x, lo), hi)`, elementwise (ReLU6 is `Clamp { lo: 0, hi: 6 }`, as MobileNetV2 uses it).
 //! It selects values without arithmetic, so every honest run gives the same bits and its region is the
-//! replayed value. The contracts have no kind for it yet: its elements are decided by the committee.
+//! replayed value, and the contract decides an element by the same max-then-min (`contracts/src/ops/Clamp.sol`).
 
 use candle_core::Tensor;
 
-use super::{Grads, Operator, Reached};
+use super::{Grads, OpKind, OpNode, Operator, Params, Reached, Src};
 use crate::tensor::HostTensor;
 
 /// `y = min(max(x, lo), hi)`: operands `[x]`.
@@ -39,6 +39,11 @@ impl Operator for Clamp {
 
     fn exec(&self, x: &[Tensor], _shape: &[usize]) -> candle_core::Result<Tensor> {
         x[0].clamp(self.lo, self.hi)
+    }
+
+    fn descriptor(&self, inputs: &[Src], shapes: &[&[usize]], shape: &[usize]) -> Option<OpNode> {
+        let params = Params::Clamp { lo: self.lo.to_bits(), hi: self.hi.to_bits() };
+        super::unary_descriptor(OpKind::Clamp, params, inputs, shapes, shape)
     }
 
     fn vjp(&self, x: &[&HostTensor], _traced: &[bool], y: &HostTensor, gy: &[f64], _kk: usize) -> Grads {
@@ -92,7 +97,7 @@ mod tests {
     }
 
     /// Through the IR: the runtime's replay is ReLU6, its region is the replayed bits (one ulp off is
-    /// outside), and the graph gives it no on-chain kind yet.
+    /// outside), and its descriptor carries both bounds.
     #[test]
     fn relu6_runs_and_its_region_is_exact() {
         let node = Node { op: Op::Clamp(RELU6), inputs: vec![Src::Trace(0)], shape: vec![2, 4] };
@@ -103,7 +108,8 @@ mod tests {
         bad.data[3] = f32::from_bits(bad.data[3].to_bits() + 1);
         assert_eq!(check(&node, &[&x()], &bad).unwrap().first_violation().unwrap().element, 3);
         assert!(Op::Clamp(RELU6).is_exact() && Op::Clamp(RELU6).has_exact_region());
-        assert!(RELU6.descriptor(&[Src::Trace(0)], &[&[2, 4]], &[2, 4]).is_none());
+        let d = RELU6.descriptor(&[Src::Trace(0)], &[&[2, 4]], &[2, 4]).unwrap();
+        assert_eq!((d.kind, d.params), (OpKind::Clamp, Params::Clamp { lo: 0, hi: 6f32.to_bits() }));
     }
 
     /// The audit's reverse product passes gradients only inside `[lo, hi]`, and the reach over a box that

@@ -4,7 +4,7 @@
 
 use candle_core::Tensor;
 
-use super::{Grads, OpKind, OpNode, Operator, Reached, Src, Verdicts};
+use super::{Grads, OpKind, OpNode, Operator, Params, Reached, Src, Verdicts};
 use crate::region::sound::{add_verdict, add_within_per_layer, dot_verdict};
 use crate::tensor::HostTensor;
 
@@ -141,6 +141,6 @@ impl Operator for Scale {
     }
 
     fn descriptor(&self, inputs: &[Src], shapes: &[&[usize]], shape: &[usize]) -> Option<OpNode> {
-        super::unary_descriptor(OpKind::Scale, self.factor.to_bits(), inputs, shapes, shape)
+        super::unary_descriptor(OpKind::Scale, Params::Scale { factor: self.factor.to_bits() }, inputs, shapes, shape)
     }
 }

@@ -4,7 +4,7 @@
 
 use candle_core::{Tensor, D};
 
-use super::{abs, last, Grads, OpKind, OpNode, Operator, Reached, Src, Verdicts};
+use super::{abs, last, Grads, OpKind, OpNode, Operator, Params, Reached, Src, Verdicts};
 use crate::region::orders::{dot_matmul, Order};
 use crate::region::sound::{dot_bound_to_scale, dot_within, dot_within_per_layer, screened_verdict};
 use crate::tensor::HostTensor;
@@ -122,7 +122,8 @@ impl Operator for MatMul {
     fn descriptor(&self, inputs: &[Src], shapes: &[&[usize]], shape: &[usize]) -> Option<OpNode> {
         let [Src::Trace(x), Src::Weight(w)] = *inputs else { return None };
         let inner = u32::try_from(*shapes[0].last()?).ok()?;
-        Some(OpNode { input: x, weight: w, inner, ..OpNode::of_shape(OpKind::MatMul, shape, false)? })
+        let params = Params::MatMul { inner };
+        Some(OpNode { input: x, weight: w, params, ..OpNode::of_shape(OpKind::MatMul, shape, false)? })
     }
 }
 
@@ -228,15 +229,15 @@ impl Operator for BatchMatMul {
 
     fn descriptor(&self, inputs: &[Src], shapes: &[&[usize]], shape: &[usize]) -> Option<OpNode> {
         let [Src::Trace(a), Src::Trace(b)] = *inputs else { return None };
+        let inner = u32::try_from(*shapes[0].last()?).ok()?;
         let d = OpNode {
             input: a,
             input2: b,
-            param: u32::from(self.transpose_b),
-            inner: u32::try_from(*shapes[0].last()?).ok()?,
+            params: Params::BatchMatMul { inner, transposed: self.transpose_b },
             ..OpNode::of_shape(OpKind::BatchMatMul, shape, true)?
         };
         let bt = d.batch as usize;
-        let (m, cols, k) = (d.rows as usize / bt.max(1), d.cols as usize, d.inner as usize);
+        let (m, cols, k) = (d.rows as usize / bt.max(1), d.cols as usize, inner as usize);
         let x2 = if self.transpose_b { [bt, cols, k] } else { [bt, k, cols] };
         (bt > 0 && shapes[0] == [bt, m, k] && shapes[1] == x2).then_some(d)
     }

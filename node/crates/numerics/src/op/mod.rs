@@ -17,7 +17,9 @@
 //! from its operands alone, its reverse-mode product and reachable deviation for the composition audit, and
 //! its on-chain descriptor ([`OpNode`], when the contracts adjudicate it). Adding a kind: a type with an
 //! `Operator` impl in its family's module (or a new one, as [`clamp`]), a variant of [`Op`] and its arm of
-//! [`Op::operator`].
+//! [`Op::operator`]; for an on-chain check, its [`OpKind`] and [`Params`] variant here, and on the Solidity side
+//! its check (with its params struct) in the library of the same family (`contracts/src/ops/`), its `OpKind`
+//! entry and its line in `Adjudicator._decide`.
 
 pub mod activation;
 pub mod attention;
@@ -34,7 +36,7 @@ use candle_core::{Device, Tensor};
 pub use activation::{Relu, Smooth, GELU, SILU};
 pub use attention::{CausalMask, Rope, Softmax};
 pub use clamp::Clamp;
-pub use descriptor::{OpKind, OpNode, MAX_OPENING_BYTES, MAX_OPENING_GAS};
+pub use descriptor::{OpKind, OpNode, Params, MAX_OPENING_BYTES, MAX_OPENING_GAS};
 pub use elementwise::{Add, Mul, Scale};
 pub use linear::{BatchMatMul, MatMul};
 pub use movement::{Concat, Embedding, Narrow, Reshape, Transpose};
@@ -174,10 +176,16 @@ pub fn run<O: Operator + ?Sized>(op: &O, operands: &[&HostTensor], shape: &[usiz
     Ok(HostTensor::new(y.dims().to_vec(), y.flatten_all()?.to_vec1::<f32>()?))
 }
 
-/// The descriptor of a kind that reads one trace tensor of the output's shape, with constant `param`.
-fn unary_descriptor(kind: OpKind, param: u32, inputs: &[Src], shapes: &[&[usize]], shape: &[usize]) -> Option<OpNode> {
+/// The descriptor of a kind that reads one trace tensor of the output's shape, with constants `params`.
+fn unary_descriptor(
+    kind: OpKind,
+    params: Params,
+    inputs: &[Src],
+    shapes: &[&[usize]],
+    shape: &[usize],
+) -> Option<OpNode> {
     let [Src::Trace(x)] = *inputs else { return None };
-    (shapes[0] == shape).then_some(OpNode { input: x, param, ..OpNode::of_shape(kind, shape, true)? })
+    (shapes[0] == shape).then_some(OpNode { input: x, params, ..OpNode::of_shape(kind, shape, true)? })
 }
 
 /// `|v|` of every element, in f64.

@@ -3,7 +3,7 @@
 
 use candle_core::{DType, Tensor};
 
-use super::{run, Grads, OpKind, OpNode, Operator, Reached, Src};
+use super::{run, Grads, OpKind, OpNode, Operator, Params, Reached, Src};
 use crate::tensor::HostTensor;
 
 /// Row gather `y[i, :] = table[ids[i], :]`: operands `[ids, table]`.
@@ -71,11 +71,10 @@ impl Operator for Embedding {
         Ok((moved.data.iter().map(|v| *v as f64).collect(), none))
     }
 
-    /// `inner` is the table's rows.
     fn descriptor(&self, inputs: &[Src], shapes: &[&[usize]], shape: &[usize]) -> Option<OpNode> {
         let [Src::Trace(ids), Src::Weight(w)] = *inputs else { return None };
-        let inner = u32::try_from(*shapes[1].first()?).ok()?;
-        Some(OpNode { input: ids, weight: w, inner, ..OpNode::of_shape(OpKind::Embedding, shape, false)? })
+        let params = Params::Embedding { vocab: u32::try_from(*shapes[1].first()?).ok()? };
+        Some(OpNode { input: ids, weight: w, params, ..OpNode::of_shape(OpKind::Embedding, shape, false)? })
     }
 }
 
@@ -101,7 +100,8 @@ impl Operator for Reshape {
 
     /// Equal sizes.
     fn descriptor(&self, inputs: &[Src], shapes: &[&[usize]], shape: &[usize]) -> Option<OpNode> {
-        let d = moved(OpKind::Reshape, inputs, shapes, shape)?;
+        let in_shape = dims(shapes[0])?;
+        let d = moved(OpKind::Reshape, Params::Reshape { in_shape }, inputs, shape)?;
         (shapes[0].iter().product::<usize>() == shape.iter().product::<usize>()).then_some(d)
     }
 }
@@ -126,16 +126,16 @@ impl Operator for Transpose {
         route_reach(self, x, dx, y)
     }
 
-    /// Two dims swapped (`param`: `a | b << 8`).
     fn descriptor(&self, inputs: &[Src], shapes: &[&[usize]], shape: &[usize]) -> Option<OpNode> {
-        let d = moved(OpKind::Transpose, inputs, shapes, shape)?;
+        let params = Params::Transpose { in_shape: dims(shapes[0])?, dim0: self.a.into(), dim1: self.b.into() };
+        let d = moved(OpKind::Transpose, params, inputs, shape)?;
         let mut t = shapes[0].to_vec();
         let (a, b) = (self.a as usize, self.b as usize);
         (a < t.len() && b < t.len() && {
             t.swap(a, b);
             t == shape
         })
-        .then_some(OpNode { param: u32::from(self.a) | u32::from(self.b) << 8, ..d })
+        .then_some(d)
     }
 }
 
@@ -159,15 +159,15 @@ impl Operator for Narrow {
         route_reach(self, x, dx, y)
     }
 
-    /// A window along one dim (`inner`: the dim; `param`: its start).
     fn descriptor(&self, inputs: &[Src], shapes: &[&[usize]], shape: &[usize]) -> Option<OpNode> {
-        let d = moved(OpKind::Narrow, inputs, shapes, shape)?;
+        let params = Params::Narrow { in_shape: dims(shapes[0])?, dim: self.dim.into(), start: self.start };
+        let d = moved(OpKind::Narrow, params, inputs, shape)?;
         let (ins, dim) = (shapes[0], self.dim as usize);
         (ins.len() == shape.len()
             && dim < shape.len()
             && (0..shape.len()).all(|i| if i == dim { shape[i] == self.len as usize } else { ins[i] == shape[i] })
             && self.start as usize + self.len as usize <= ins[dim])
-            .then_some(OpNode { inner: u32::from(self.dim), param: self.start, ..d })
+            .then_some(d)
     }
 }
 
@@ -191,10 +191,11 @@ impl Operator for Concat {
         route_reach(self, x, dx, y)
     }
 
-    /// The two parts along one dim (`inner`: the dim; `input2`: the second part).
+    /// The two parts along one dim (`input2`: the second part).
     fn descriptor(&self, inputs: &[Src], shapes: &[&[usize]], shape: &[usize]) -> Option<OpNode> {
         let [_, Src::Trace(b)] = *inputs else { return None };
-        let d = moved(OpKind::Concat, &inputs[..1], shapes, shape)?;
+        let params = Params::Concat { in_shape: dims(shapes[0])?, dim: self.dim.into() };
+        let d = moved(OpKind::Concat, params, &inputs[..1], shape)?;
         let (ins, x2, dim) = (shapes[0], shapes[1], self.dim as usize);
         (ins.len() == shape.len()
             && x2.len() == shape.len()
@@ -206,23 +207,20 @@ impl Operator for Concat {
                     ins[i] == shape[i] && x2[i] == shape[i]
                 }
             }))
-        .then_some(OpNode { inner: u32::from(self.dim), input2: b, ..d })
+        .then_some(OpNode { input2: b, ..d })
     }
 }
 
-/// A data-movement descriptor of `kind` reading trace tensor `inputs[0]`, with its input's shape (rank 1 to 3)
-/// in `in_shape`; the output has rank 2 or 3.
-fn moved(kind: OpKind, inputs: &[Src], shapes: &[&[usize]], shape: &[usize]) -> Option<OpNode> {
+/// A data-movement descriptor of `kind` with `params` reading trace tensor `inputs[0]`; the output has rank 2
+/// or 3.
+fn moved(kind: OpKind, params: Params, inputs: &[Src], shape: &[usize]) -> Option<OpNode> {
     let Some(Src::Trace(x)) = inputs.first() else { return None };
-    let ins = shapes[0];
-    if ins.is_empty() || ins.len() > 3 || shape.len() < 2 {
-        return None;
-    }
-    let mut in_shape = [0u32; 3];
-    for (i, v) in ins.iter().enumerate() {
-        in_shape[i] = u32::try_from(*v).ok()?;
-    }
-    Some(OpNode { input: *x, in_shape, ..OpNode::of_shape(kind, shape, true)? })
+    Some(OpNode { input: *x, params, ..OpNode::of_shape(kind, shape, true)? })
+}
+
+/// A shape as the contracts take it (at least one dim, each within 32 bits).
+fn dims(shape: &[usize]) -> Option<Vec<u32>> {
+    (!shape.is_empty()).then(|| shape.iter().map(|d| u32::try_from(*d).ok()).collect::<Option<Vec<_>>>())?
 }
 
 /// The reverse product of an op that moves values (or masks them): the op run on element indices says which

@@ -3,7 +3,7 @@
 
 use candle_core::Tensor;
 
-use super::{last, Grads, OpKind, OpNode, Operator, Reached, Src, Verdicts};
+use super::{last, Grads, OpKind, OpNode, Operator, Params, Reached, Src, Verdicts};
 use crate::region::norms::{layernorm_row, rmsnorm_row};
 use crate::tensor::HostTensor;
 
@@ -53,8 +53,7 @@ impl Operator for LayerNorm {
         let d = OpNode {
             input: x,
             weight: g,
-            input2: b,
-            param: self.eps.to_bits(),
+            params: Params::LayerNorm { eps: self.eps.to_bits(), shift: b },
             ..OpNode::of_shape(OpKind::LayerNorm, shape, true)?
         };
         (shapes[0] == shape && shapes[1..].iter().all(|w| *w == [d.cols as usize])).then_some(d)
@@ -93,7 +92,7 @@ impl Operator for RmsNorm {
         let d = OpNode {
             input: x,
             weight: g,
-            param: self.eps.to_bits(),
+            params: Params::RmsNorm { eps: self.eps.to_bits() },
             ..OpNode::of_shape(OpKind::RmsNorm, shape, true)?
         };
         (shapes[0] == shape && shapes[1] == [d.cols as usize]).then_some(d)

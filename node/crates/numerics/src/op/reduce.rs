@@ -3,7 +3,7 @@
 
 use candle_core::{DType, Tensor, D};
 
-use super::{Grads, OpKind, OpNode, Operator, Reached, Src, Verdicts};
+use super::{Grads, OpKind, OpNode, Operator, Params, Reached, Src, Verdicts};
 use crate::tensor::HostTensor;
 
 /// Index of the maximum over the last dim, as fp32: operands `[x]`.
@@ -44,7 +44,7 @@ impl Operator for Argmax {
         let d = OpNode {
             input: x,
             input2: x,
-            inner: u32::try_from(inner).ok()?,
+            params: Params::Argmax { length: u32::try_from(inner).ok()? },
             cols: u32::try_from(inner).ok()?,
             ..OpNode::of_shape(OpKind::Argmax, &[rows, 0], false)?
         };
@@ -95,7 +95,7 @@ impl Operator for MeanRows {
         let inner = *shapes[0].first()?;
         let d = OpNode {
             input: x,
-            inner: u32::try_from(inner).ok()?,
+            params: Params::MeanRows { rows: u32::try_from(inner).ok()? },
             ..OpNode::of_shape(OpKind::MeanRows, &[1, cols], false)?
         };
         (shapes[0] == [inner, cols]).then_some(d)

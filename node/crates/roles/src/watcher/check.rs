@@ -2,13 +2,14 @@
 //! tolerance.
 
 use super::{Checking, Finding, Sample, Watcher};
-use crate::graph::{OpKind, OpNode};
+use crate::graph::OpNode;
 use crate::model::HostTensor;
 use crate::region::profile::BreachKind;
 use crate::region::{ops, ElementVerdict, NodeCheck};
 use crate::runtime;
 use crate::trace::{ElementRef, Trace};
 use crate::Result;
+use nao_numerics::op::Params;
 
 impl Watcher {
     /// Checks every element of every op against its acceptance region, given the claim's own op inputs; ops
@@ -169,8 +170,8 @@ fn element_at(
     op: usize,
     element: usize,
 ) -> ElementRef {
-    if let Some(d) = descriptor.filter(|d| d.kind == OpKind::Argmax) {
-        let k = d.inner as usize;
+    if let Some(Params::Argmax { length }) = descriptor.map(|d| &d.params) {
+        let k = *length as usize;
         let row = &operands[0].data[element * k..(element + 1) * k];
         let col = (0..k).fold(0, |best, j| if row[j] > row[best] { j } else { best });
         return ElementRef { op, row: element, col };
