@@ -6,6 +6,7 @@ import {ModelRegistry} from "./ModelRegistry.sol";
 import {TensorMerkle} from "./lib/TensorMerkle.sol";
 import {Adjudicator} from "./Adjudicator.sol";
 import {Position, LibPosition} from "./lib/Position.sol";
+import {Clock, LibClock, Side} from "./lib/Clock.sol";
 import {Committee, IVoteSettler} from "./Committee.sol";
 import {
     Claim,
@@ -23,7 +24,6 @@ import {
     FineChallenge,
     ElementRequest,
     Phase,
-    Side,
     PartitionGame,
     Loc,
     Unopenable,
@@ -234,16 +234,11 @@ contract DisputeGame is IVoteSettler {
     function clocks(bytes32 gameId) external view returns (uint64 prover, uint64 challenger) {
         PartitionGame storage g = _partition[gameId];
         if (g.phase == Phase.None) revert UnknownGame(gameId);
-        (prover, challenger) = (g.proverLeft, g.challengerLeft);
+        Clock c = g.clock;
+        (prover, challenger) = (c.left(Side.Prover), c.left(Side.Challenger));
         if (g.phase == Phase.Ended || g.phase == Phase.Vote) return (prover, challenger);
-        uint256 elapsed = block.timestamp - g.turnStart;
-        if (_sideOf(g.phase) == Side.Prover) {
-            // forge-lint: disable-next-line(unsafe-typecast)
-            prover = elapsed >= prover ? 0 : prover - uint64(elapsed);
-        } else {
-            // forge-lint: disable-next-line(unsafe-typecast)
-            challenger = elapsed >= challenger ? 0 : challenger - uint64(elapsed);
-        }
+        if (_sideOf(g.phase) == Side.Prover) prover = c.remaining(Side.Prover);
+        else challenger = c.remaining(Side.Challenger);
     }
 
     // ------------------------------------------------------------------ one-level game
@@ -611,17 +606,12 @@ contract DisputeGame is IVoteSettler {
             // INVARIANT: no clock runs while the committee votes (its own windows bound the vote).
             if (g.phase == Phase.Vote) revert WrongPhase(gameId, uint8(g.phase), uint8(Phase.Element));
             Side side = _sideOf(g.phase);
-            uint256 elapsed = block.timestamp - g.turnStart;
-            uint64 left = side == Side.Prover ? g.proverLeft : g.challengerLeft;
+            Clock c = g.clock;
+            (uint256 elapsed, uint64 left) = (c.elapsed(), c.left(side));
             // INVARIANT: a side loses on time only once its whole budget is spent.
             if (elapsed <= left) revert ClockNotExpired(gameId, uint8(side), left - elapsed);
-            if (side == Side.Prover) {
-                g.proverLeft = 0;
-                outcome = GameOutcome.ChallengerWon;
-            } else {
-                g.challengerLeft = 0;
-                outcome = GameOutcome.ProverWon;
-            }
+            g.clock = c.runOut(side);
+            outcome = side == Side.Prover ? GameOutcome.ChallengerWon : GameOutcome.ProverWon;
             emit ClockTimedOut(gameId, side);
         }
         _end(gameId, g, outcome);
@@ -650,9 +640,7 @@ contract DisputeGame is IVoteSettler {
         g.challenger = msg.sender;
         g.phase = hi - lo == 1 ? Phase.Fine : Phase.Reveal;
         g.position = start;
-        g.proverLeft = clockBudget;
-        g.challengerLeft = clockBudget;
-        g.turnStart = uint64(block.timestamp);
+        g.clock = LibClock.start(clockBudget);
         g.lo = lo;
         g.hi = hi;
         g.prover = cl.prover;
@@ -680,15 +668,10 @@ contract DisputeGame is IVoteSettler {
         address who = side == Side.Prover ? g.prover : g.challenger;
         // INVARIANT: only the side to move moves.
         if (msg.sender != who) revert NotMover(gameId, msg.sender, who);
-        uint256 elapsed = block.timestamp - g.turnStart;
-        left = side == Side.Prover ? g.proverLeft : g.challengerLeft;
+        (Clock next, uint64 kept, uint256 over) = g.clock.charge(side);
         // INVARIANT: no move after the mover's clock ran out.
-        if (elapsed > left) revert ClockExpired(gameId, uint8(side), elapsed - left);
-        // forge-lint: disable-next-line(unsafe-typecast)
-        left -= uint64(elapsed);
-        if (side == Side.Prover) g.proverLeft = left;
-        else g.challengerLeft = left;
-        g.turnStart = uint64(block.timestamp);
+        if (over != 0) revert ClockExpired(gameId, uint8(side), over);
+        (g.clock, left) = (next, kept);
     }
 
     function _end(bytes32 gameId, PartitionGame storage g, GameOutcome outcome) private {

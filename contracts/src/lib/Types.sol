@@ -2,6 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {Position} from "./Position.sol";
+import {Clock, Side} from "./Clock.sol";
 
 /// @notice Operator kinds of the graph IR. The numbering is shared with Rust (`nao_numerics::op::OpKind`); each
 ///         kind's check lives in the library of its family under `contracts/src/ops/` (the same families as the
@@ -283,15 +284,9 @@ enum Phase {
     Vote
 }
 
-/// @notice The two sides of a game.
-enum Side {
-    Prover,
-    Challenger
-}
-
 /// @notice A partition game (storage layout; eight slots).
-/// @dev Clocks: `proverLeft` / `challengerLeft` are the seconds each side has left, `turnStart` when the side to
-///      move (given by `phase`) started thinking. `lo`/`hi` are the boundary (coarse leaf) indices of the
+/// @dev `clock` holds each side's seconds left and when the side to move (given by `phase`) started thinking
+///      (`LibClock`). `lo`/`hi` are the boundary (coarse leaf) indices of the
 ///      disputed range with their roots `loRoot`/`hiRoot`; `pending` is keccak256 of the roots revealed in a
 ///      `Reveal` move (while picking) or the fine-trace root (from `Fine` on). `segStart`/`segEnd` are the
 ///      node range of the disputed segment once the prover opened it; `segments` the model's segment count;
@@ -303,9 +298,7 @@ struct PartitionGame {
     Phase phase;
     GameOutcome outcome;
     Position position;
-    uint64 proverLeft;
-    uint64 challengerLeft;
-    uint64 turnStart;
+    Clock clock;
     uint32 lo;
     uint32 hi;
     address prover;

@@ -1,7 +1,7 @@
 //! The partition game's chain-side vocabulary: where a game stands (`Phase`), whose move it is (`Side`), its
 //! chess clock (`Clock`) and its id.
 
-use alloy::primitives::{Address, B256};
+use alloy::primitives::{aliases::U192, Address, B256};
 
 use super::Position;
 
@@ -62,8 +62,8 @@ pub enum Side {
     Challenger,
 }
 
-/// A partition game's chess clock as the contract keeps it (`proverLeft`, `challengerLeft`, `turnStart`):
-/// each side's seconds left, the mover's running since `turn_start`.
+/// A partition game's chess clock, the contract's `Clock` value type (`lib/Clock.sol`: three 64-bit fields,
+/// high to low): each side's seconds left, the mover's running since `turn_start`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Clock {
     /// The prover's seconds left at `turn_start`.
@@ -72,6 +72,14 @@ pub struct Clock {
     pub challenger_left: u64,
     /// When the mover's turn began (unix seconds).
     pub turn_start: u64,
+}
+
+impl From<U192> for Clock {
+    /// Unpacks the contract's `Clock` word.
+    fn from(word: U192) -> Self {
+        let field = |shift: usize| ((word >> shift) & U192::from(u64::MAX)).to::<u64>();
+        Clock { prover_left: field(128), challenger_left: field(64), turn_start: field(0) }
+    }
 }
 
 impl Clock {
@@ -107,5 +115,11 @@ mod tests {
         assert_eq!(Phase::Reveal.mover(), Some(Side::Prover));
         assert_eq!(Phase::Element.mover(), Some(Side::Challenger));
         assert_eq!(Phase::Vote.mover(), None);
+    }
+
+    #[test]
+    fn a_clock_unpacks_from_the_contracts_word() {
+        let word = (U192::from(100u64) << 128) | (U192::from(40u64) << 64) | U192::from(u64::MAX);
+        assert_eq!(Clock::from(word), Clock { prover_left: 100, challenger_left: 40, turn_start: u64::MAX });
     }
 }

@@ -56,7 +56,10 @@ pub async fn status(client: &Client, file: &DeploymentFile, account: Option<Addr
         let g = game.partitionGame(e.gameId).call().await.map_err(call_err("partitionGame"))?;
         let (prover_left, challenger_left) = match game.clocks(e.gameId).call().await {
             Ok(r) => (r.prover, r.challenger),
-            Err(_) => (g.proverLeft, g.challengerLeft),
+            Err(_) => {
+                let c = crate::Clock::from(g.clock);
+                (c.prover_left, c.challenger_left)
+            }
         };
         game_rows.push(json!({
             "game_id": e.gameId.to_string(), "claim_id": e.claimId.to_string(), "challenger": e.challenger.to_string(),

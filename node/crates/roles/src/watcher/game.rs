@@ -227,7 +227,7 @@ impl Watcher {
         let game = self.game_of(claim, d).await?;
         let g = self.game.partitionGame(game).call().await.map_err(call_err("partitionGame"))?;
         let phase = Phase::from(g.phase);
-        let clock = Clock { prover_left: g.proverLeft, challenger_left: g.challengerLeft, turn_start: g.turnStart };
+        let clock = Clock::from(g.clock);
         let status = self.claims.status(claim.id).await?;
         let need =
             || trace.ok_or_else(|| Error::TraceData(format!("claim {}: no trace to open the element from", claim.id)));
