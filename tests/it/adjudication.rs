@@ -14,7 +14,7 @@ use nao::runtime;
 use nao::trace::ElementRef;
 use nao_bindings::DisputeGame;
 
-use super::deployed;
+use super::{deployed, game_spec};
 
 /// How a corrupted element of each kind is made: moved by 5 % of (|v| + 1), far outside every region (the widest,
 /// a 1536-term dot product with cancellation, is ~1e-4 of its terms' magnitude sum), a masked score unmasked,
@@ -37,17 +37,7 @@ async fn every_kind(mut model: Model, input: HostTensor, kinds: &[OpKind]) -> Ve
     // it directly (the partition game opens the same elements against fine roots)
     model.graph.segments = (0..model.graph.nodes.len()).map(|i| i..i + 1).collect();
     let mc = model.commit(b"profile");
-    let spec = DisputeGame::ModelSpec {
-        graphRoot: FixedBytes(mc.graph.root()),
-        nodeCount: model.graph.nodes.len() as u32,
-        segmentCount: model.graph.nodes.len() as u32,
-        segmentsRoot: FixedBytes(nao::trace::segments_tree(&model.graph).root()),
-        weightsRoot: FixedBytes(mc.weights_tree.root()),
-        weightCount: model.weights.len() as u32,
-        profileRoot: FixedBytes(mc.profile_root),
-        outputTolerance: 0,
-        uri: String::new(),
-    };
+    let spec = game_spec(&model.spec(&mc, "", 0.0));
 
     // the first op of each kind and MatMul length (576 and 1536), the last Argmax (the generated token), and
     // an element in its middle

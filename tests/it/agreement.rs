@@ -13,21 +13,11 @@ use nao::trace::Trace;
 use nao_bindings::DisputeGame;
 use rand::{Rng, SeedableRng};
 
-use super::deployed;
+use super::{deployed, game_spec};
 
 fn spec(model: &Model) -> (DisputeGame::ModelSpec, nao::model::ModelCommitment) {
     let c = model.commit(b"profile");
-    let s = DisputeGame::ModelSpec {
-        graphRoot: FixedBytes(c.graph.root()),
-        nodeCount: model.graph.nodes.len() as u32,
-        segmentCount: model.graph.segment_ranges().len() as u32,
-        segmentsRoot: FixedBytes(nao::trace::segments_tree(&model.graph).root()),
-        weightsRoot: FixedBytes(c.weights_tree.root()),
-        weightCount: model.weights.len() as u32,
-        profileRoot: FixedBytes(c.profile_root),
-        outputTolerance: 0,
-        uri: String::new(),
-    };
+    let s = game_spec(&model.spec(&c, "", 0.0));
     (s, c)
 }
 

@@ -16,3 +16,10 @@ pub async fn deployed() -> (LocalChain, Client, Deployment) {
     let d = chain::deploy(&client, ProtocolParams::default()).await.expect("deploy");
     (chain, client, d)
 }
+
+/// `spec` as `DisputeGame`'s calldata (the registry's struct, converted by its ABI encoding).
+pub fn game_spec(spec: &nao::model::ModelSpec) -> nao_bindings::DisputeGame::ModelSpec {
+    use alloy::sol_types::SolValue;
+    let abi = nao::roles::abi_spec(spec).abi_encode();
+    nao_bindings::DisputeGame::ModelSpec::abi_decode(&abi).expect("the same struct")
+}

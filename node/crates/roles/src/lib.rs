@@ -15,7 +15,7 @@ mod withheld;
 
 pub use error::{Error, Result};
 pub use prover::{PostedClaim, Prover, Run};
-pub use registered::RegisteredModel;
+pub use registered::{abi_spec, RegisteredModel};
 pub use trace_server::{TraceServer, TraceStore};
 pub use validator::{Ballot, Validator, VoteStep};
 pub use watcher::{fetch_trace, sample_ops, Advance, Checking, ClaimSeen, Dispute, Finding, Sample, Watcher};

@@ -5,10 +5,26 @@ use nao_bindings::ModelRegistry;
 
 use crate::chain::call_err;
 use crate::chain::{send, Client, Deployment, Sent};
-use crate::model::{HostTensor, Model, ModelCommitment};
+use crate::model::{HostTensor, Model, ModelCommitment, ModelSpec};
 use crate::region::admission::Admitted;
 use crate::region::profile::Profile;
 use crate::{Error, Result};
+
+/// `spec` as the registry's calldata (`ModelSpec` of `Types.sol`; every contract's bindings have the same
+/// struct: `SolValue` converts between them).
+pub fn abi_spec(spec: &ModelSpec) -> ModelRegistry::ModelSpec {
+    ModelRegistry::ModelSpec {
+        graphRoot: FixedBytes(spec.graph_root),
+        nodeCount: spec.node_count,
+        segmentCount: spec.segment_count,
+        segmentsRoot: FixedBytes(spec.segments_root),
+        weightsRoot: FixedBytes(spec.weights_root),
+        weightCount: spec.weight_count,
+        profileRoot: FixedBytes(spec.profile_root),
+        outputTolerance: spec.output_tolerance.to_bits(),
+        uri: spec.uri.clone(),
+    }
+}
 
 /// A model together with what the registry knows of it.
 #[derive(Debug, Clone)]
@@ -25,21 +41,6 @@ pub struct RegisteredModel {
 }
 
 impl RegisteredModel {
-    /// The registry spec of `model`.
-    fn spec(model: &Model, c: &ModelCommitment, uri: &str, output_tolerance: f32) -> ModelRegistry::ModelSpec {
-        ModelRegistry::ModelSpec {
-            graphRoot: FixedBytes(c.graph.root()),
-            nodeCount: model.graph.nodes.len() as u32,
-            segmentCount: model.graph.segment_ranges().len() as u32,
-            segmentsRoot: FixedBytes(crate::trace::segments_tree(&model.graph).root()),
-            weightsRoot: FixedBytes(c.weights_tree.root()),
-            weightCount: model.weights.len() as u32,
-            profileRoot: FixedBytes(c.profile_root),
-            outputTolerance: output_tolerance.to_bits(),
-            uri: uri.to_string(),
-        }
-    }
-
     /// Registers `model` (with the profile file's bytes) as the sender of `client`, declaring
     /// `output_tolerance` (0: none, and no output votes on its claims).
     pub async fn register(
@@ -55,7 +56,7 @@ impl RegisteredModel {
         }
         let commitment = model.commit(profile);
         let registry = ModelRegistry::new(d.registry, client.provider.clone());
-        let spec = Self::spec(&model, &commitment, uri, output_tolerance);
+        let spec = abi_spec(&model.spec(&commitment, uri, output_tolerance));
         let id = registry.modelIdOf(spec.clone()).call().await.map_err(call_err("modelIdOf"))?;
         let sent = send("register", registry.register(spec)).await?;
         tracing::info!(model = %model.name, id = %id, "model registered");
@@ -78,7 +79,7 @@ impl RegisteredModel {
     pub async fn attach(client: &Client, d: &Deployment, model: Model, profile: &[u8]) -> Result<Self> {
         let commitment = model.commit(profile);
         let registry = ModelRegistry::new(d.registry, client.provider.clone());
-        let spec = Self::spec(&model, &commitment, "", 0.0);
+        let spec = abi_spec(&model.spec(&commitment, "", 0.0));
         let id = registry.modelIdOf(spec).call().await.map_err(call_err("modelIdOf"))?;
         let mut registered = Self { model, commitment, id, output_tolerance: 0.0 };
         let spec = registered.check_registered(client, d).await?;

@@ -160,6 +160,47 @@ impl Model {
     }
 }
 
+/// What a model owner registers: `ModelSpec` of `Types.sol`, field for field (the chain client turns it into
+/// the bindings' struct). Its id is `ModelRegistry.modelIdOf`: every field but the tolerance and the uri.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelSpec {
+    /// Root over the graph's node leaves.
+    pub graph_root: Hash,
+    /// Number of nodes.
+    pub node_count: u32,
+    /// Number of segments.
+    pub segment_count: u32,
+    /// Root over the segments' node ranges.
+    pub segments_root: Hash,
+    /// Root over the weight tensor roots.
+    pub weights_root: Hash,
+    /// Number of weight tensors.
+    pub weight_count: u32,
+    /// Hash of the acceptance-region profile.
+    pub profile_root: Hash,
+    /// The declared output tolerance (0: none).
+    pub output_tolerance: f32,
+    /// Where the model's files are published.
+    pub uri: String,
+}
+
+impl Model {
+    /// The registry spec of this model under commitment `c`.
+    pub fn spec(&self, c: &ModelCommitment, uri: &str, output_tolerance: f32) -> ModelSpec {
+        ModelSpec {
+            graph_root: c.graph.root(),
+            node_count: self.graph.nodes.len() as u32,
+            segment_count: self.graph.segment_ranges().len() as u32,
+            segments_root: crate::trace::segments_tree(&self.graph).root(),
+            weights_root: c.weights_tree.root(),
+            weight_count: self.weights.len() as u32,
+            profile_root: c.profile_root,
+            output_tolerance,
+            uri: uri.to_string(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
