@@ -363,6 +363,27 @@ impl Report {
     pub fn markdown(&self, plot: Option<&str>, kept: Option<&str>) -> String {
         use std::fmt::Write;
         let mut s = String::new();
+        self.md_header(&mut s);
+        self.md_summary(&mut s);
+        self.md_posting(&mut s, plot);
+        self.md_hashing(&mut s);
+        self.md_watcher(&mut s);
+        self.md_memory(&mut s);
+        self.md_protocol(&mut s);
+        self.md_gaps(&mut s);
+        s.push('\n');
+        match kept {
+            Some(k) => s.push_str(k),
+            None => {
+                let _ = writeln!(s, "{PROFILE_HEADING}\n\n(none recorded yet)");
+            }
+        }
+        s
+    }
+
+    /// The title, the command that wrote the report and the machine table.
+    fn md_header(&self, s: &mut String) {
+        use std::fmt::Write;
         let m = &self.machine;
         let _ = writeln!(s, "# nao benchmarks\n");
         let _ = writeln!(
@@ -396,7 +417,11 @@ impl Report {
             );
         }
         s.push('\n');
+    }
 
+    /// Every judged figure against its goal, then the recorded ones and the slots not measured.
+    fn md_summary(&self, s: &mut String) {
+        use std::fmt::Write;
         let _ = writeln!(s, "## Summary\n\n| figure | value | goal | result |\n| --- | --- | --- | --- |");
         for c in self.checks() {
             let _ = writeln!(s, "| {} | {} | {} | {} |", c.figure, num(c.value, 3), c.goal, verdict(c.pass));
@@ -421,7 +446,11 @@ impl Report {
         for (name, why) in self.not_measured() {
             let _ = writeln!(s, "| {name} | — | — | {why} |");
         }
+    }
 
+    /// Posting overhead, against prompt length with the plot when there is one.
+    fn md_posting(&self, s: &mut String, plot: Option<&str>) {
+        use std::fmt::Write;
         let _ = writeln!(
             s,
             "\n## Posting overhead\n\nTraced + committed inference (`Runtime::run_committed`: streaming run hashing \
@@ -439,15 +468,19 @@ impl Report {
              run, the overhead that would remain if hashing were all `run_committed` added.\n",
             self.mode.reps(0).seconds
         );
-        posting_table(&mut s, &self.posting_overhead, Some(&self.hash_vs_limit));
+        posting_table(s, &self.posting_overhead, Some(&self.hash_vs_limit));
         if !self.overhead_vs_prompt.is_empty() {
             let _ = writeln!(s, "\n### Against prompt length\n");
-            posting_table(&mut s, &self.overhead_vs_prompt, Some(&self.hash_vs_limit));
+            posting_table(s, &self.overhead_vs_prompt, Some(&self.hash_vs_limit));
             if let Some(p) = plot {
                 let _ = writeln!(s, "\n![posting overhead and inference time against prompt length]({p})");
             }
         }
+    }
 
+    /// The commitment's hashing throughput against plain SHA-256.
+    fn md_hashing(&self, s: &mut String) {
+        use std::fmt::Write;
         let h = &self.hash_vs_limit;
         let _ = writeln!(
             s,
@@ -466,7 +499,11 @@ impl Report {
             h.ratio_copied_leaves,
             h.all_cores_gbps
         );
+    }
 
+    /// The watcher's check over one plain inference.
+    fn md_watcher(&self, s: &mut String) {
+        use std::fmt::Write;
         let _ = writeln!(
             s,
             "\n## Watcher\n\nThe watcher's check of a whole claim, over one plain inference; each repetition checks \
@@ -501,7 +538,11 @@ impl Report {
                 w.spot_median_ratio
             );
         }
+    }
 
+    /// Peak memory per role.
+    fn md_memory(&self, s: &mut String) {
+        use std::fmt::Write;
         let _ = writeln!(
             s,
             "\n## Memory\n\nEach role runs in a process of its own (`nao bench` starts itself with `--role`): it \
@@ -520,7 +561,11 @@ impl Report {
                 r.role, r.model, r.tokens, r.weights_mib, r.loaded_rss_mib, r.peak_rss_mib, r.work
             );
         }
+    }
 
+    /// Dispute gas and transactions on anvil, and the bounds' tightness.
+    fn md_protocol(&self, s: &mut String) {
+        use std::fmt::Write;
         let p = &self.protocol;
         if let (Some(gas), Some(txs)) = (p.dispute_gas_total.value, p.dispute_txs.value) {
             let _ = writeln!(s, "\n## Disputes on anvil (receipts)\n");
@@ -542,10 +587,14 @@ impl Report {
                 let _ = writeln!(s, "| {} | {:.1} | {:.1} |", b.op, b.median, b.worst);
             }
         }
+    }
 
+    /// The GPU section and the list of what is not measured yet.
+    fn md_gaps(&self, s: &mut String) {
+        use std::fmt::Write;
         let _ = writeln!(s, "\n## GPU\n");
         match (&self.gpu_posting_overhead.value, &self.gpu_posting_overhead.not_measured) {
-            (Some(g), _) => posting_table(&mut s, g, None),
+            (Some(g), _) => posting_table(s, g, None),
             (None, why) => {
                 let _ = writeln!(s, "{}", why.as_deref().unwrap_or("not measured"));
             }
@@ -555,14 +604,6 @@ impl Report {
         for (name, why) in self.not_measured() {
             let _ = writeln!(s, "- `{name}`: {why}");
         }
-        s.push('\n');
-        match kept {
-            Some(k) => s.push_str(k),
-            None => {
-                let _ = writeln!(s, "{PROFILE_HEADING}\n\n(none recorded yet)");
-            }
-        }
-        s
     }
 
     /// The slots without a value, with their reasons.
