@@ -227,7 +227,8 @@ impl ProverArgs {
         let traces = TraceStore::default();
         let prover = Prover::new(s.client.clone(), &s.file.contracts, s.model.clone(), traces.clone(), public.clone())?;
         let seats = s.seats();
-        let Loaded { prepare, answer, .. } = s.loaded;
+        let Loaded { prepare, answer, serves, .. } = s.loaded;
+        let openai = daemon::OpenAi { model: s.model.model.name.clone(), serves, public_url: public.clone() };
         let encode: daemon::Encode = Box::new(move |p| {
             prepare(p).map(|(_, input)| input).map_err(|e| nao::Error::Config(format!("prompt: {e}")))
         });
@@ -240,7 +241,7 @@ impl ProverArgs {
         let node = ProverNode::new(prover, traces, store, (encode, answer), self.fault, profile)?;
         let served = node.served();
         let node = Arc::new(tokio::sync::Mutex::new(node));
-        let app = ProverNode::routes(node.clone(), served);
+        let app = ProverNode::routes(node.clone(), served, openai);
         tracing::info!(%public, "prover API listening");
         println!("prover {} listening on {public}", s.client.address);
         let server = tokio::spawn(async move { axum::serve(listener, app).await });

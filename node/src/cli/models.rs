@@ -1,6 +1,7 @@
 //! The real models the CLI knows, loaded the same way by every subcommand.
 
 use clap::ValueEnum;
+use nao::daemon::Serves;
 use nao::model::bert::Bert;
 use nao::model::gguf_tokenizer::smollm2_chat_prompt;
 use nao::model::llama::Llama;
@@ -38,6 +39,8 @@ pub struct Loaded {
     pub answer: Answer,
     /// The weights file (for the cached weights root); empty for generated weights.
     pub source: std::path::PathBuf,
+    /// What it answers through a prover's OpenAI API.
+    pub serves: Serves,
 }
 
 impl Loaded {
@@ -65,6 +68,7 @@ fn fixed(model: Model) -> Loaded {
         prepare: Box::new(move |prompt| Ok((model.clone(), mlp_input(prompt)))),
         answer: Box::new(move |out| Ok(format!("{name} output [{}]: {:?} ...", out.data.len(), &out.data[..4]))),
         source: Default::default(),
+        serves: Serves::Nothing,
     }
 }
 
@@ -107,6 +111,7 @@ impl ModelName {
                     }),
                     answer: Box::new(move |out| Ok(llama.decode(&out.data)?)),
                     source,
+                    serves: Serves::Completions { max_tokens: new_tokens },
                 }
             }
             ModelName::Minilm => {
@@ -119,6 +124,7 @@ impl ModelName {
                     }),
                     answer: Box::new(|out| Ok(format!("embedding [{}]: {:?} ...", out.data.len(), &out.data[..8]))),
                     source: dir.join("model.safetensors"),
+                    serves: Serves::Embeddings,
                 }
             }
             ModelName::MlpTiny => fixed(MLP_TINY.generated()),

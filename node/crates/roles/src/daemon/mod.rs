@@ -8,6 +8,7 @@
 //! a watcher disputes) is written to the store before the transaction that depends on it.
 
 mod config;
+pub mod openai;
 mod prover;
 mod validator;
 mod watcher;
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 pub use config::{ConfigFile, Settings};
 pub use nao_chain::{FollowMode, Follower, SeatWatch, Store};
+pub use openai::{OpenAi, Serves};
 pub use prover::{Answer, Encode, Job, JobReceipt, OpenClaim, ProverFault, ProverNode, ProverState};
 pub use validator::{ValidatorNode, ValidatorState};
 pub use watcher::{Followed, Plan, WatcherFault, WatcherNode, WatcherState};

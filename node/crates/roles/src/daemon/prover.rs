@@ -6,6 +6,8 @@
 //!   the whole output tensor the claim commits), or an error; an input claimed before answers with its
 //!   existing claim (`gas` 0: nothing posted);
 //! - `GET /claims` → the open claims in the store;
+//! - the OpenAI-compatible API (`/v1/models`, `/v1/embeddings`, `/v1/chat/completions`, `/v1/completions`,
+//!   `/v1/claims/{id}`; see [`super::openai`]);
 //! - `GET /traces/{root}/{index}` → a trace tensor (see [`crate::TraceServer`]).
 //!
 //! Every error is `{"error": "..."}` naming what is wrong: 400 malformed JSON, a bad trace root or index, or a
@@ -24,7 +26,7 @@ use axum::{Json, Router};
 use nao_bindings::ClaimManager;
 use serde::{Deserialize, Serialize};
 
-use super::{Node, Store};
+use super::{Node, OpenAi, Store};
 use crate::attack::{search, Cheat};
 use crate::chain::call_err;
 use crate::chain::{head, next_block_time, ClaimStatus};
@@ -102,6 +104,10 @@ pub struct JobReceipt {
     pub output: Vec<f32>,
     /// Gas of the post.
     pub gas: u64,
+    /// The posting transaction (none when the same input was claimed before).
+    pub tx: Option<B256>,
+    /// The input's length (its tokens, for a language model or an encoder).
+    pub input_tokens: usize,
 }
 
 /// The prover daemon.
@@ -184,6 +190,7 @@ impl ProverNode {
     /// Runs `job`, persists it, posts the claim and persists the claim id.
     pub async fn job(&mut self, job: &Job) -> Result<JobReceipt> {
         let input = (self.encode)(&job.prompt)?;
+        let input_tokens = input.data.len();
         let want = &self.prover.model().graph.input_shape;
         if &input.shape != want {
             return Err(Error::Shape {
@@ -200,7 +207,8 @@ impl ProverNode {
         let (id, posted) = self.prover.claim_of(&run).await?;
         if posted {
             tracing::info!(claim = %id, "claimed before: answering with the existing claim");
-            return Ok(JobReceipt { claim_id: id, trace_root: root, answer, output: run.output.data, gas: 0 });
+            let output = run.output.data;
+            return Ok(JobReceipt { claim_id: id, trace_root: root, answer, output, gas: 0, tx: None, input_tokens });
         }
         let output = run.output.data.clone();
         let entry = OpenClaim { prompt: job.prompt.clone(), input, claim: None, from_block, fault: self.fault };
@@ -222,12 +230,34 @@ impl ProverNode {
                 c.claim = Some(posted.id)
             }
         })?;
-        Ok(JobReceipt { claim_id: posted.id, trace_root: root, answer, output, gas: posted.sent.gas_used })
+        let (gas, tx) = (posted.sent.gas_used, Some(posted.sent.receipt.transaction_hash));
+        Ok(JobReceipt { claim_id: posted.id, trace_root: root, answer, output, gas, tx, input_tokens })
     }
 
-    /// The HTTP API over this node (jobs, claims, and unless withholding, traces).
-    pub fn routes(node: Arc<tokio::sync::Mutex<Self>>, traces: Option<TraceStore>) -> Router {
-        let api = Router::new().route("/jobs", post(job)).route("/claims", get(claims)).with_state(node);
+    /// What a person reads of output values `out` (the first tokens of a generation, say).
+    pub fn answer_of(&self, out: &[f32]) -> Result<String> {
+        (self.answer)(&HostTensor::new(vec![out.len()], out.to_vec()))
+    }
+
+    /// Claim `id`'s status as the OpenAI API names it (`None`: no such claim).
+    pub async fn claim_status(&self, id: B256) -> Result<Option<&'static str>> {
+        let cm = self.prover.claims();
+        if !cm.posted(id).await? {
+            return Ok(None);
+        }
+        let status = cm.status(id).await?;
+        let open = cm.contract().openGames(id).call().await.map_err(call_err("openGames"))?;
+        Ok(super::openai::status_name(status, !open.is_zero()))
+    }
+
+    /// The HTTP API over this node (jobs, claims, the OpenAI API described by `openai`, and unless withholding,
+    /// traces).
+    pub fn routes(node: Arc<tokio::sync::Mutex<Self>>, traces: Option<TraceStore>, openai: OpenAi) -> Router {
+        let api = Router::new()
+            .route("/jobs", post(job))
+            .route("/claims", get(claims))
+            .with_state(node.clone())
+            .merge(super::openai::routes(node, openai));
         match traces {
             Some(t) => api.merge(TraceServer::routes(t)),
             None => api,

@@ -1,0 +1,338 @@
+//! The OpenAI-compatible API of `nao prover`: every answer it sells is a claim on the chain.
+//!
+//! - `GET /v1/models` → the one model this prover serves;
+//! - `POST /v1/embeddings` `{"model", "input": "..." | ["...", ...], "encoding_format"?}` (an embedding
+//!   model: MiniLM);
+//! - `POST /v1/chat/completions` `{"model", "messages": [{"role": "user", "content": "..."}], "max_tokens"?,
+//!   "stream"?}` and `POST /v1/completions` `{"model", "prompt", "max_tokens"?, "stream"?}` (a language model:
+//!   SmolLM2; `stream: true` answers with server-sent events);
+//! - `GET /v1/claims/{id}` → `{"id", "status": "pending" | "challenged" | "finalized" | "slashed"}`.
+//!
+//! Every answer carries a `nao` field (an object; for embeddings one per input, in order): the claim id, the
+//! index of the inference in its claim, the trace root, the posting transaction (none when the same input was
+//! claimed before: claims are content-addressed) and the URL to poll the claim's status. Errors have OpenAI's
+//! shape, `{"error": {"message", "type", "param", "code"}}`: 400 a malformed request or one this registration
+//! cannot serve (a prompt of another length, more tokens than it generates, a conversation with more than one
+//! turn), 404 another model or an unknown claim, 500 what the prover itself failed at.
+
+use std::sync::Arc;
+
+use alloy::primitives::B256;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::prover::{Job, JobReceipt, ProverNode};
+use crate::chain::ClaimStatus;
+use crate::Error;
+
+/// What the model behind a prover answers through the OpenAI API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Serves {
+    /// Chat and text completions (a language model; its output is the generated token ids).
+    Completions {
+        /// The tokens the registered graph generates: the most a request may ask for.
+        max_tokens: usize,
+    },
+    /// Embeddings (its output is the embedding).
+    Embeddings,
+    /// Neither (a built-in MLP): only `POST /jobs`.
+    Nothing,
+}
+
+/// The OpenAI API's view of a prover.
+#[derive(Debug, Clone)]
+pub struct OpenAi {
+    /// The model's name (`GET /v1/models`; a request naming another is 404).
+    pub model: String,
+    /// What it answers.
+    pub serves: Serves,
+    /// Where the API is reached (the claims' status URLs).
+    pub public_url: String,
+}
+
+type Shared = (Arc<tokio::sync::Mutex<ProverNode>>, Arc<OpenAi>);
+
+/// The routes of the OpenAI API over `node`.
+pub fn routes(node: Arc<tokio::sync::Mutex<ProverNode>>, api: OpenAi) -> Router {
+    Router::new()
+        .route("/v1/models", get(models))
+        .route("/v1/embeddings", post(embeddings))
+        .route("/v1/chat/completions", post(chat))
+        .route("/v1/completions", post(completions))
+        .route("/v1/claims/{id}", get(claim))
+        .with_state((node, Arc::new(api)))
+}
+
+/// An error in OpenAI's shape: `{"error": {"message", "type", "param", "code"}}` with its HTTP status.
+#[derive(Debug)]
+struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let kind = if self.status.is_server_error() { "server_error" } else { "invalid_request_error" };
+        let body = json!({"error": {"message": self.message, "type": kind, "param": null, "code": self.code}});
+        (self.status, Json(body)).into_response()
+    }
+}
+
+type Answered = std::result::Result<Response, ApiError>;
+
+fn error(status: StatusCode, code: &'static str, message: impl std::fmt::Display) -> ApiError {
+    ApiError { status, code, message: message.to_string() }
+}
+
+/// The request body, or the error naming what is wrong with it.
+fn body<T>(b: std::result::Result<Json<T>, JsonRejection>) -> std::result::Result<T, ApiError> {
+    b.map(|Json(v)| v).map_err(|r| error(r.status(), "invalid_request", r.body_text()))
+}
+
+/// 404 unless the request names this prover's model; 400 unless the model answers `what`.
+fn check_model(api: &OpenAi, model: &str, answers: bool, what: &str) -> std::result::Result<(), ApiError> {
+    if model != api.model {
+        let msg = format!("model '{model}' is not served here (this prover serves '{}')", api.model);
+        return Err(error(StatusCode::NOT_FOUND, "model_not_found", msg));
+    }
+    if !answers {
+        return Err(error(StatusCode::BAD_REQUEST, "unsupported", format!("model '{model}' does not answer {what}")));
+    }
+    Ok(())
+}
+
+/// A failed job as an OpenAI error: what the registration cannot serve is the request's fault (400).
+fn job_error(e: Error) -> ApiError {
+    tracing::warn!(error = %e, "OpenAI request failed");
+    match e {
+        Error::Shape { .. } | Error::Config(_) => error(StatusCode::BAD_REQUEST, "invalid_request", e),
+        e => error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", e),
+    }
+}
+
+/// The `nao` field of an answer.
+fn nao(api: &OpenAi, r: &JobReceipt) -> Value {
+    json!({
+        "claim_id": r.claim_id,
+        "index": 0,
+        "trace_root": r.trace_root,
+        "transaction": r.tx,
+        "status_url": format!("{}/v1/claims/{}", api.public_url.trim_end_matches('/'), r.claim_id),
+    })
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+async fn models(State((_, api)): State<Shared>) -> Json<Value> {
+    Json(json!({"object": "list", "data": [{"id": api.model, "object": "model", "created": 0, "owned_by": "nao"}]}))
+}
+
+/// `input` of an embeddings request: one text or several.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Input {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Deserialize)]
+struct EmbeddingsRequest {
+    model: String,
+    input: Input,
+    #[serde(default)]
+    encoding_format: Option<String>,
+}
+
+async fn embeddings(
+    State((node, api)): State<Shared>,
+    req: std::result::Result<Json<EmbeddingsRequest>, JsonRejection>,
+) -> Answered {
+    let req = body(req)?;
+    check_model(&api, &req.model, api.serves == Serves::Embeddings, "embeddings")?;
+    let base64 = match req.encoding_format.as_deref() {
+        None | Some("float") => false,
+        Some("base64") => true,
+        Some(f) => return Err(error(StatusCode::BAD_REQUEST, "invalid_request", format!("encoding_format '{f}'"))),
+    };
+    let inputs = match req.input {
+        Input::One(s) => vec![s],
+        Input::Many(v) if !v.is_empty() => v,
+        Input::Many(_) => return Err(error(StatusCode::BAD_REQUEST, "invalid_request", "input: no text to embed")),
+    };
+    let (mut data, mut naos, mut tokens) = (Vec::new(), Vec::new(), 0);
+    for (i, prompt) in inputs.into_iter().enumerate() {
+        let r = node.lock().await.job(&Job { prompt }).await.map_err(job_error)?;
+        let embedding = if base64 {
+            use base64::Engine;
+            let bytes: Vec<u8> = r.output.iter().flat_map(|v| v.to_le_bytes()).collect();
+            json!(base64::engine::general_purpose::STANDARD.encode(bytes))
+        } else {
+            json!(r.output)
+        };
+        data.push(json!({"object": "embedding", "index": i, "embedding": embedding}));
+        naos.push(nao(&api, &r));
+        tokens += r.input_tokens;
+    }
+    let usage = json!({"prompt_tokens": tokens, "total_tokens": tokens});
+    Ok(Json(json!({"object": "list", "data": data, "model": api.model, "usage": usage, "nao": naos})).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct Message {
+    role: String,
+    content: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct ChatRequest {
+    model: String,
+    messages: Vec<Message>,
+    #[serde(default, alias = "max_completion_tokens")]
+    max_tokens: Option<usize>,
+    #[serde(default)]
+    stream: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct CompletionRequest {
+    model: String,
+    prompt: String,
+    #[serde(default)]
+    max_tokens: Option<usize>,
+    #[serde(default)]
+    stream: bool,
+}
+
+/// A completion: the answer's text, why it stopped, the tokens of prompt and answer, the `nao` field.
+struct Completion {
+    text: String,
+    finish: &'static str,
+    prompt_tokens: usize,
+    tokens: usize,
+    nao: Value,
+}
+
+/// Runs `prompt` and reads the first `max_tokens` generated tokens (at most what the registration
+/// generates), up to the end of the turn.
+async fn complete(
+    node: &Shared,
+    prompt: String,
+    max_tokens: Option<usize>,
+) -> std::result::Result<Completion, ApiError> {
+    let (node, api) = node;
+    let Serves::Completions { max_tokens: most } = api.serves else { unreachable!("checked by check_model") };
+    let n = max_tokens.unwrap_or(most);
+    if n == 0 || n > most {
+        let msg = format!("max_tokens {n}: this model is registered to generate 1 to {most} tokens");
+        return Err(error(StatusCode::BAD_REQUEST, "invalid_request", msg));
+    }
+    let mut node = node.lock().await;
+    let r = node.job(&Job { prompt }).await.map_err(job_error)?;
+    let ids = &r.output[..n.min(r.output.len())];
+    let text = node.answer_of(ids).map_err(job_error)?;
+    let (text, finish) = match ["<|im_end|>", "<|endoftext|>"].iter().filter_map(|m| text.find(m)).min() {
+        Some(end) => (text[..end].to_string(), "stop"),
+        None => (text, "length"),
+    };
+    Ok(Completion { text, finish, prompt_tokens: r.input_tokens, tokens: ids.len(), nao: nao(api, &r) })
+}
+
+/// The answer as server-sent events: the text in one chunk, the finish reason in the next, then `[DONE]`.
+fn stream(chunks: [Value; 2]) -> Response {
+    let mut body = String::new();
+    for c in chunks {
+        body.push_str(&format!("data: {c}\n\n"));
+    }
+    body.push_str("data: [DONE]\n\n");
+    ([(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")], body).into_response()
+}
+
+fn usage(c: &Completion) -> Value {
+    json!({"prompt_tokens": c.prompt_tokens, "completion_tokens": c.tokens, "total_tokens": c.prompt_tokens + c.tokens})
+}
+
+async fn chat(State(s): State<Shared>, req: std::result::Result<Json<ChatRequest>, JsonRejection>) -> Answered {
+    let req = body(req)?;
+    check_model(&s.1, &req.model, matches!(s.1.serves, Serves::Completions { .. }), "chat")?;
+    // one user turn: the registered graph takes the prompt in the model's chat template
+    let prompt = match req.messages.as_slice() {
+        [Message { role, content }] if role == "user" => content.clone(),
+        _ => {
+            let msg = "messages: one message with role 'user' (conversations of several turns are not served yet)";
+            return Err(error(StatusCode::BAD_REQUEST, "invalid_request", msg));
+        }
+    };
+    let c = complete(&s, prompt, req.max_tokens).await?;
+    let (id, created, model) =
+        (format!("chatcmpl-{}", c.nao["claim_id"].as_str().unwrap_or_default()), now(), &s.1.model);
+    if req.stream {
+        let head = json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+            "choices": [{"index": 0, "delta": {"role": "assistant", "content": c.text}, "finish_reason": null}],
+            "nao": c.nao});
+        let tail = json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+            "choices": [{"index": 0, "delta": {}, "finish_reason": c.finish}], "nao": c.nao});
+        return Ok(stream([head, tail]));
+    }
+    Ok(Json(json!({"id": id, "object": "chat.completion", "created": created, "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": c.text}, "finish_reason": c.finish}],
+        "usage": usage(&c), "nao": c.nao}))
+    .into_response())
+}
+
+async fn completions(
+    State(s): State<Shared>,
+    req: std::result::Result<Json<CompletionRequest>, JsonRejection>,
+) -> Answered {
+    let req = body(req)?;
+    check_model(&s.1, &req.model, matches!(s.1.serves, Serves::Completions { .. }), "completions")?;
+    let c = complete(&s, req.prompt, req.max_tokens).await?;
+    let (id, created, model) = (format!("cmpl-{}", c.nao["claim_id"].as_str().unwrap_or_default()), now(), &s.1.model);
+    let choice =
+        |text: &str, finish: Value| json!({"index": 0, "text": text, "finish_reason": finish, "logprobs": null});
+    if req.stream {
+        let head = json!({"id": id, "object": "text_completion", "created": created, "model": model,
+            "choices": [choice(&c.text, Value::Null)], "nao": c.nao});
+        let tail = json!({"id": id, "object": "text_completion", "created": created, "model": model,
+            "choices": [choice("", json!(c.finish))], "nao": c.nao});
+        return Ok(stream([head, tail]));
+    }
+    Ok(Json(json!({"id": id, "object": "text_completion", "created": created, "model": model,
+        "choices": [choice(&c.text, json!(c.finish))], "usage": usage(&c), "nao": c.nao}))
+    .into_response())
+}
+
+async fn claim(State((node, _)): State<Shared>, Path(id): Path<String>) -> Answered {
+    let Ok(id) = id.parse::<B256>() else {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!("claim id '{id}': not a 32-byte hex id"),
+        ));
+    };
+    let status = node.lock().await.claim_status(id).await;
+    match status {
+        Ok(Some(s)) => Ok(Json(json!({"id": id, "status": s})).into_response()),
+        Ok(None) => Err(error(StatusCode::NOT_FOUND, "claim_not_found", format!("no claim {id} on this chain"))),
+        Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", e)),
+    }
+}
+
+/// A claim's status as the API names it: `challenged` is pending with a game open against it.
+pub(super) fn status_name(status: ClaimStatus, open_games: bool) -> Option<&'static str> {
+    match status {
+        ClaimStatus::None => None,
+        ClaimStatus::Pending if open_games => Some("challenged"),
+        ClaimStatus::Pending => Some("pending"),
+        ClaimStatus::Finalized => Some("finalized"),
+        ClaimStatus::Slashed => Some("slashed"),
+    }
+}

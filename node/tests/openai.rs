@@ -1,0 +1,102 @@
+//! The official `openai` Python client (from PyPI, installed by scripts/install.sh into `.tools/py`), unmodified,
+//! buys answers from two `nao prover` processes on a real anvil: MiniLM embeddings and SmolLM2 chat (plain and
+//! streamed). Asserted: each answer names a claim that is on the chain, pending, by the prover that answered,
+//! with the trace root the answer gives; the chat answer is right; and the client's own error types come back
+//! for another model (404), a prompt this registration does not take or too many tokens (400), as OpenAI's API
+//! names them (tests/openai/client.py).
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use alloy::primitives::B256;
+use nao::chain::{self, ClaimStatus, DeploymentFile, LocalChain};
+
+#[path = "support/procs.rs"]
+mod procs;
+use procs::{free_port, run, tails, Daemon};
+
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+
+/// Runs the Python client against `base` and returns the JSON line it prints.
+fn client(args: &[&str]) -> serde_json::Value {
+    let python = format!("{ROOT}/.tools/py/bin/python");
+    let out = Command::new(&python)
+        .arg(format!("{ROOT}/tests/openai/client.py"))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{python}: {e} (run scripts/install.sh)"));
+    assert!(
+        out.status.success(),
+        "client.py {args:?}:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(out.stdout.trim_ascii()).expect("client.py prints one JSON line")
+}
+
+/// Waits until the prover on `port` answers `GET /v1/models`.
+async fn up(port: u16, logs: &[(String, std::path::PathBuf)]) {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while reqwest::get(format!("http://127.0.0.1:{port}/v1/models")).await.is_err() {
+        assert!(Instant::now() < deadline, "the prover never came up:\n{}", tails(logs));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_official_openai_client_buys_verifiable_embeddings_and_chat_answers() {
+    let anvil = LocalChain::start_with_accounts(4).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let dep = d.join("deployment.json");
+    let dep_s = dep.to_str().unwrap().to_string();
+    run(&anvil, 0, &["deploy", "--out", &dep_s]);
+    let (sentence, question) = ("A watcher re-runs every claim it sees.", "What is the capital of France?");
+    let models = [("minilm", sentence, 1, "1e-2"), ("smollm2", question, 2, "1e30")];
+    let mut provers = Vec::new();
+    for (model, prompt, k, tolerance) in models {
+        let profile = format!("{ROOT}/profiles/{model}.json");
+        let reg = ["register", "--deployment", &dep_s, "--model", model, "--prompt", prompt, "--profile", &profile];
+        run(&anvil, 0, &[&reg[..], &["--declared-tolerance", tolerance]].concat());
+        let port = free_port();
+        let store = d.join(format!("{model}.json"));
+        let args = [
+            "prover",
+            "--deployment",
+            &dep_s,
+            "--model",
+            model,
+            "--prompt",
+            prompt,
+            "--profile",
+            &profile,
+            "--store",
+            store.to_str().unwrap(),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ];
+        provers.push((Daemon::spawn(model, d, &anvil.rpc_url(), procs::key(&anvil, k), &args), port));
+    }
+    let logs: Vec<_> = provers.iter().map(|(p, _)| p.log()).collect();
+    for (_, port) in &provers {
+        up(*port, &logs).await;
+    }
+    let url = |i: usize| format!("http://127.0.0.1:{}", provers[i].1);
+    let embedding = client(&[&url(0), "embeddings", "minilm", sentence]);
+    let chat = client(&[&url(1), "chat", "smollm2", question, "16"]);
+    let answer = chat["answer"].as_str().unwrap();
+    assert!(answer.contains("Paris"), "SmolLM2 answers {question:?} with {answer:?}");
+
+    let file = DeploymentFile::read(&dep).unwrap();
+    let c = chain::connect(&anvil.rpc_url(), anvil.signer(0)).await.unwrap();
+    let claims = nao_bindings::ClaimManager::new(file.contracts.claims, c.provider.clone());
+    for (got, k) in [(&embedding, 1), (&chat, 2)] {
+        let id: B256 = got["claim_id"].as_str().unwrap().parse().unwrap();
+        let cl = claims.claim(id).call().await.unwrap();
+        assert_eq!(ClaimStatus::from(cl.status), ClaimStatus::Pending, "{got}");
+        assert_eq!(cl.prover, anvil.signer(k).address(), "the prover that answered posted the claim");
+        assert_eq!(cl.traceRoot.to_string(), got["trace_root"].as_str().unwrap(), "the answer names its trace root");
+        assert!(got["transaction"].is_string(), "a first answer was posted: {got}");
+        assert_eq!(got["status"], "pending");
+    }
+}
