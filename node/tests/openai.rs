@@ -82,8 +82,9 @@ async fn the_official_openai_client_buys_verifiable_embeddings_and_chat_answers(
         up(*port, &logs).await;
     }
     let url = |i: usize| format!("http://127.0.0.1:{}", provers[i].1);
-    let embedding = client(&[&url(0), "embeddings", "minilm", sentence]);
-    let chat = client(&[&url(1), "chat", "smollm2", question, "16"]);
+    let saved = |name: &str| d.join(name).to_str().unwrap().to_string();
+    let embedding = client(&[&url(0), "embeddings", "minilm", sentence, &saved("embedding.json")]);
+    let chat = client(&[&url(1), "chat", "smollm2", question, &saved("chat.json"), "16"]);
     let answer = chat["answer"].as_str().unwrap();
     assert!(answer.contains("Paris"), "SmolLM2 answers {question:?} with {answer:?}");
 
@@ -99,4 +100,27 @@ async fn the_official_openai_client_buys_verifiable_embeddings_and_chat_answers(
         assert!(got["transaction"].is_string(), "a first answer was posted: {got}");
         assert_eq!(got["status"], "pending");
     }
+
+    // the buyer checks what it received against the claim, and a changed output fails the check
+    let verify = |claim: &serde_json::Value, file: &str| {
+        let out = Command::new(procs::NAO)
+            .args(["verify", "--deployment", &dep_s, "--claim", claim.as_str().unwrap(), "--output", file])
+            .env("NAO_RPC_URL", anvil.rpc_url())
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+    };
+    for (got, file) in [(&embedding, saved("embedding.json")), (&chat, saved("chat.json"))] {
+        let (code, said) = verify(&got["claim_id"], &file);
+        assert_eq!(code, Some(0), "{said}");
+        assert!(said.contains("is the claimed one") && said.contains("status pending"), "{said}");
+    }
+    let mut bought: serde_json::Value = serde_json::from_slice(&std::fs::read(saved("chat.json")).unwrap()).unwrap();
+    bought["nao"]["output"]["values"][0] = serde_json::json!(42.0);
+    std::fs::write(saved("changed.json"), bought.to_string()).unwrap();
+    let (code, said) = verify(&chat["claim_id"], &saved("changed.json"));
+    assert_eq!(code, Some(1), "{said}");
+    assert!(said.contains("NOT the claimed one"), "{said}");
+    let (code, said) = verify(&serde_json::json!(format!("0x{}", "00".repeat(32))), &saved("chat.json"));
+    assert!(code != Some(0) && said.contains("no such claim"), "{said}");
 }

@@ -1,10 +1,11 @@
 """The official `openai` Python client, unmodified, against a running `nao prover` (node/tests/openai.rs).
 
-    client.py BASE_URL embeddings MODEL PROMPT
-    client.py BASE_URL chat MODEL PROMPT MAX_TOKENS
+    client.py BASE_URL embeddings MODEL PROMPT SAVE
+    client.py BASE_URL chat MODEL PROMPT SAVE MAX_TOKENS
 
 Asserts what a buyer relies on (the model listed, the answer's shape, errors by name) and prints one JSON line
-with what the Rust test checks on the chain: the claim ids and what the answers said.
+with what the Rust test checks on the chain: the claim ids and what the answers said. The first answer is saved
+as received to SAVE (for `nao verify`).
 """
 
 import json
@@ -16,7 +17,7 @@ import openai
 
 
 def main() -> None:
-    base, kind, model, prompt = sys.argv[1:5]
+    base, kind, model, prompt, save = sys.argv[1:6]
     client = openai.OpenAI(base_url=f"{base}/v1", api_key="none", max_retries=0, timeout=600)
     assert [m.id for m in client.models.list().data] == [model]
     out = {}
@@ -30,7 +31,7 @@ def main() -> None:
         out["embedding"] = r.data[0].embedding[:4]
         expect_error(openai.BadRequestError, lambda: client.embeddings.create(model=model, input=prompt + " and more"))
     else:
-        max_tokens = int(sys.argv[5])
+        max_tokens = int(sys.argv[6])
         messages = [{"role": "user", "content": prompt}]
         r = client.chat.completions.create(model=model, messages=messages, max_tokens=max_tokens)
         text = r.choices[0].message.content
@@ -46,6 +47,8 @@ def main() -> None:
             lambda: client.chat.completions.create(model=model, messages=messages, max_tokens=max_tokens + 1),
         )
         expect_error(openai.NotFoundError, lambda: client.chat.completions.create(model="gpt-4o", messages=messages))
+    with open(save, "w") as f:
+        f.write(r.to_json())
     status = get(nao["status_url"])
     assert status["status"] in ("pending", "challenged", "finalized"), status
     try:

@@ -399,3 +399,81 @@ mod tests {
         assert_eq!(cell("open_games", &serde_json::json!(2)), "2");
     }
 }
+
+/// Checks an answer bought from a prover against its claim: the output received (a file the prover's API
+/// returned: an OpenAI response with its `nao` field, a `POST /jobs` receipt, or `{"shape", "values"}`) must
+/// commit to the claim's output root; prints the claim's status on the chain (pending, challenged, finalized,
+/// slashed). Exit status 0 when the output is the claimed one, 1 when it is not.
+///
+/// Example:
+///   nao verify --deployment deployment.json --claim 0x... --output answer.json
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    on: Deployed,
+    /// The claim the answer names (`nao.claim_id`).
+    #[arg(long)]
+    claim: alloy::primitives::B256,
+    /// The answer as received (JSON).
+    #[arg(long)]
+    output: PathBuf,
+}
+
+/// The output tensor in an answer file: `(shape, values)`.
+fn received_output(v: &serde_json::Value) -> eyre::Result<(Vec<usize>, Vec<f32>)> {
+    let tensor = |t: &serde_json::Value| -> Option<(Vec<usize>, Vec<f32>)> {
+        Some((serde_json::from_value(t["shape"].clone()).ok()?, serde_json::from_value(t["values"].clone()).ok()?))
+    };
+    let nao = match &v["nao"] {
+        serde_json::Value::Array(all) => all.first(),
+        n if n.is_object() => Some(n),
+        _ => None,
+    };
+    nao.and_then(|n| tensor(&n["output"]))
+        .or_else(|| tensor(v))
+        .or_else(|| {
+            Some((
+                serde_json::from_value(v["output_shape"].clone()).ok()?,
+                serde_json::from_value(v["output"].clone()).ok()?,
+            ))
+        })
+        .ok_or_else(|| {
+            eyre::eyre!(
+                "no output tensor in it: expected a `nao.output` field, a /jobs receipt or {{\"shape\", \"values\"}}"
+            )
+        })
+}
+
+impl VerifyArgs {
+    pub async fn run(self) -> eyre::Result<i32> {
+        let text =
+            std::fs::read_to_string(&self.output).wrap_err_with(|| format!("reading {}", self.output.display()))?;
+        let answer: serde_json::Value =
+            serde_json::from_str(&text).wrap_err_with(|| format!("{}: not JSON", self.output.display()))?;
+        let (shape, values) = received_output(&answer).wrap_err_with(|| format!("{}", self.output.display()))?;
+        if shape.iter().product::<usize>() != values.len() {
+            eyre::bail!("{}: {} values for shape {shape:?}", self.output.display(), values.len());
+        }
+        let file = DeploymentFile::read(&self.on.deployment)?;
+        let (client, _) = self.on.account.connect_read().await?;
+        file.check(&client).await?;
+        let claims = chain::Claims::new(&client, &file.contracts);
+        if !claims.posted(self.claim).await? {
+            eyre::bail!("claim {}: no such claim on this deployment", self.claim);
+        }
+        let cl = claims.contract().claim(self.claim).call().await.map_err(chain::call_err("claim"))?;
+        let open = claims.contract().openGames(self.claim).call().await.map_err(chain::call_err("openGames"))?;
+        let status = nao::daemon::openai::status_name(cl.status.into(), !open.is_zero()).unwrap_or("unknown");
+        let root = alloy::primitives::B256::from(nao::commit::TensorCommitment::new(&values, &shape).root());
+        if root != cl.outputRoot {
+            println!("claim {}: the output received is NOT the claimed one", self.claim);
+            println!(
+                "  received output root {root}\n  claimed output root  {}\n  claim status {status}",
+                cl.outputRoot
+            );
+            return Ok(1);
+        }
+        println!("claim {}: the output received is the claimed one (output root {root}); status {status}", self.claim);
+        Ok(0)
+    }
+}

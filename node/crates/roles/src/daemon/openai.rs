@@ -9,7 +9,8 @@
 //! - `GET /v1/claims/{id}` → `{"id", "status": "pending" | "challenged" | "finalized" | "slashed"}`.
 //!
 //! Every answer carries a `nao` field (an object; for embeddings one per input, in order): the claim id, the
-//! index of the inference in its claim, the trace root, the posting transaction (none when the same input was
+//! output tensor the claim commits (`{"shape", "values"}`: what `nao verify` checks against the claim's output
+//! root), the index of the inference in its claim, the trace root, the posting transaction (none when the same input was
 //! claimed before: claims are content-addressed) and the URL to poll the claim's status. Errors have OpenAI's
 //! shape, `{"error": {"message", "type", "param", "code"}}`: 400 a malformed request or one this registration
 //! cannot serve (a prompt of another length, more tokens than it generates, a conversation with more than one
@@ -117,10 +118,11 @@ fn job_error(e: Error) -> ApiError {
     }
 }
 
-/// The `nao` field of an answer.
+/// The `nao` field of an answer: with the output tensor the claim commits (`nao verify` checks it).
 fn nao(api: &OpenAi, r: &JobReceipt) -> Value {
     json!({
         "claim_id": r.claim_id,
+        "output": {"shape": r.output_shape, "values": r.output},
         "index": 0,
         "trace_root": r.trace_root,
         "transaction": r.tx,
@@ -326,8 +328,8 @@ async fn claim(State((node, _)): State<Shared>, Path(id): Path<String>) -> Answe
     }
 }
 
-/// A claim's status as the API names it: `challenged` is pending with a game open against it.
-pub(super) fn status_name(status: ClaimStatus, open_games: bool) -> Option<&'static str> {
+/// A claim's status as the API (and `nao verify`) names it: `challenged` is pending with a game open against it.
+pub fn status_name(status: ClaimStatus, open_games: bool) -> Option<&'static str> {
     match status {
         ClaimStatus::None => None,
         ClaimStatus::Pending if open_games => Some("challenged"),

@@ -108,6 +108,8 @@ pub struct JobReceipt {
     pub tx: Option<B256>,
     /// The input's length (its tokens, for a language model or an encoder).
     pub input_tokens: usize,
+    /// The output's shape (with `output`, the tensor the claim's output root commits).
+    pub output_shape: Vec<usize>,
 }
 
 /// The prover daemon.
@@ -207,10 +209,20 @@ impl ProverNode {
         let (id, posted) = self.prover.claim_of(&run).await?;
         if posted {
             tracing::info!(claim = %id, "claimed before: answering with the existing claim");
-            let output = run.output.data;
-            return Ok(JobReceipt { claim_id: id, trace_root: root, answer, output, gas: 0, tx: None, input_tokens });
+            let (output, output_shape) = (run.output.data, run.output.shape);
+            let (gas, tx) = (0, None);
+            return Ok(JobReceipt {
+                claim_id: id,
+                trace_root: root,
+                answer,
+                output,
+                gas,
+                tx,
+                input_tokens,
+                output_shape,
+            });
         }
-        let output = run.output.data.clone();
+        let (output, output_shape) = (run.output.data.clone(), run.output.shape.clone());
         let entry = OpenClaim { prompt: job.prompt.clone(), input, claim: None, from_block, fault: self.fault };
         // persisted before posting, so a prover killed in between finds the run again
         self.store.update(|s| s.claims.insert(root, entry))?;
@@ -231,7 +243,7 @@ impl ProverNode {
             }
         })?;
         let (gas, tx) = (posted.sent.gas_used, Some(posted.sent.receipt.transaction_hash));
-        Ok(JobReceipt { claim_id: posted.id, trace_root: root, answer, output, gas, tx, input_tokens })
+        Ok(JobReceipt { claim_id: posted.id, trace_root: root, answer, output, gas, tx, input_tokens, output_shape })
     }
 
     /// What a person reads of output values `out` (the first tokens of a generation, say).
