@@ -55,6 +55,10 @@ async fn every_scenario_ends_as_expected_and_bonds_move_to_the_winner() {
     assert_eq!(silent.outcome, Outcome::ProverSlashed, "the prover's clock ran out");
     assert!(silent.tx_gas.iter().any(|t| t.label == "timeout"));
     assert_eq!(silent.watcher_delta_wei, "500000000000000000");
+    let openai = by("openai-embedding");
+    assert_eq!(openai.outcome, Outcome::Finalized, "an OpenAI request's claim finalizes: {}", openai.answer);
+    assert_eq!(openai.prover_delta_wei, "0", "the prover's bond came back");
+    assert!(openai.answer.contains("\"finalized\""), "the answer's status URL says so: {}", openai.answer);
     let minilm = by("minilm-corrupted");
     assert_eq!(minilm.outcome, Outcome::ProverSlashed, "a real transformer layer disputed through its fine trace");
     assert!(minilm.tx_gas.iter().any(|t| t.label == "postFine"));

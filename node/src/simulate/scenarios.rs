@@ -288,3 +288,114 @@ pub(super) async fn mlp_game(
     *mlp = Some(parties);
     report
 }
+
+/// A sentence of MiniLM's registered length (the claims are content-addressed: MiniLM's other scenarios claimed
+/// [`MINILM_SENTENCE`] already).
+const OPENAI_SENTENCE: &str = "Optimistic verification settles inference claims on-chain.";
+
+/// An OpenAI client's embeddings request, answered by a prover daemon's HTTP API (the one `nao prover` serves)
+/// over MiniLM's registration: the answer names its claim, the watcher checks it clean, the window passes, the
+/// prover finalizes it, and the answer's status URL says so.
+pub(super) async fn openai_embedding(
+    world: &World,
+    minilm: &mut Option<Parties>,
+    opts: &SimulateOptions,
+    s: &Scenario,
+) -> Result<ScenarioReport> {
+    use crate::chain::Store;
+    use crate::daemon::{Node, OpenAi, ProverNode, Serves};
+    let (input, mut parties) = world.minilm(&opts.cache_dir, minilm.take()).await?;
+    let bert = Arc::new(Bert::load(&fetch::minilm_dir(&opts.cache_dir)?)?);
+    let want = input.data.len();
+    let encode: crate::daemon::Encode = Box::new(move |p| {
+        let ids = bert.encode(p)?;
+        match ids.data.len() == want {
+            true => Ok(ids),
+            false => Err(Error::Config(format!("{p:?}: {} tokens, MiniLM is registered for {want}", ids.data.len()))),
+        }
+    });
+    let answer: crate::daemon::Answer = Box::new(|o| Ok(format!("embedding [{}]", o.data.len())));
+    let (d, registered) = (&world.deployment, parties.watcher.registered());
+    let prover = Prover::new(world.prover.clone(), d, registered, world.store.clone(), world.server.url.clone())?;
+    let dir = std::env::temp_dir().join(format!("nao-simulate-openai-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
+    let chain_id = world.deployer.provider.get_chain_id().await.map_err(crate::chain::rpc_err("chain id"))?;
+    let store = Store::open(&dir.join("prover.json"), "prover", chain_id, world.deployment)?;
+    let node = ProverNode::new(prover, world.store.clone(), store, (encode, answer), None, None)?;
+    let node = Arc::new(tokio::sync::Mutex::new(node));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|source| Error::Io { path: "127.0.0.1:0".into(), source })?;
+    let base = format!("http://{}", listener.local_addr().map_err(|source| Error::Io { path: dir.clone(), source })?);
+    let api = OpenAi { model: "minilm".into(), serves: Serves::Embeddings, public_url: base.clone() };
+    let app = ProverNode::routes(node.clone(), None, api);
+    let server = tokio::spawn(std::future::IntoFuture::into_future(axum::serve(listener, app)));
+
+    let (pc, from_block) = (parties.prover.claims(), world.deployer.provider.get_block_number().await);
+    let from_block = from_block.map_err(crate::chain::rpc_err("block number"))?;
+    let p0 = pc.credit().await?;
+    let http = reqwest::Client::new();
+    let ask = serde_json::json!({"model": "minilm", "input": OPENAI_SENTENCE});
+    let request = http.post(format!("{base}/v1/embeddings")).header("content-type", "application/json");
+    let r = json_of(request.body(ask.to_string())).await?;
+    let nao = &r["nao"][0];
+    let id: alloy::primitives::B256 = serde_json::from_value(nao["claim_id"].clone())
+        .map_err(|e| Error::Chain(format!("the answer names no claim ({e}): {r}")))?;
+    let tx: alloy::primitives::B256 = serde_json::from_value(nao["transaction"].clone())
+        .map_err(|e| Error::Chain(format!("the answer names no post ({e}): {r}")))?;
+    let receipt =
+        world.deployer.provider.get_transaction_receipt(tx).await.map_err(crate::chain::rpc_err("receipt"))?;
+    let post_gas = receipt.map_or(0, |r| r.gas_used);
+
+    // the watcher checks the claim as for any other; the prover daemon finalizes it after the window
+    let claim = seen_by(&parties.watcher, from_block, id).await?;
+    let finding = parties.watcher.check(&parties.watcher.fetch_trace(&claim).await?);
+    advance_past_window(world).await?;
+    node.lock().await.tick().await?;
+    let status = json_of(http.get(nao["status_url"].as_str().unwrap_or_default())).await?;
+    server.abort();
+    std::fs::remove_dir_all(&dir).ok();
+    let p1 = pc.credit().await?;
+    let outcome = match (pc.status(id).await?, status["status"].as_str(), &finding) {
+        (ClaimStatus::Finalized, Some("finalized"), Finding::Clean { .. }) => Outcome::Finalized,
+        _ => Outcome::Unresolved,
+    };
+    parties.register = None;
+    *minilm = Some(parties);
+    let wei = |v: U256| i128::try_from(v).unwrap_or(i128::MAX);
+    let embedding: Vec<f32> = serde_json::from_value(r["data"][0]["embedding"].clone()).unwrap_or_default();
+    Ok(ScenarioReport {
+        name: s.name().into(),
+        expected: s.expected(),
+        outcome,
+        gas_used: post_gas,
+        txs: 1,
+        tx_gas: vec![TxGas { label: "post (answering /v1/embeddings)".into(), gas: post_gas }],
+        // the bond went back to the prover's credit (the daemon's tick withdraws it)
+        prover_delta_wei: (wei(p1) - wei(p0)).to_string(),
+        watcher_delta_wei: "0".into(),
+        answer: format!("embedding[..4] = {:?}; claim {}", &embedding[..embedding.len().min(4)], status["status"]),
+        finding: describe(&finding),
+        level: "none".into(),
+        detected: false,
+        details: None,
+    })
+}
+
+/// The JSON an HTTP request answers with (an error naming the request and what went wrong otherwise).
+async fn json_of(request: reqwest::RequestBuilder) -> Result<serde_json::Value> {
+    let what = request
+        .try_clone()
+        .and_then(|r| r.build().ok())
+        .map_or("HTTP".into(), |r| format!("{} {}", r.method(), r.url()));
+    let answered = async {
+        let r = request.send().await.map_err(|e| e.to_string())?;
+        let status = r.status();
+        let body = r.bytes().await.map_err(|e| e.to_string())?;
+        match status.is_success() {
+            true => serde_json::from_slice(&body).map_err(|e| e.to_string()),
+            false => Err(format!("{status}: {}", String::from_utf8_lossy(&body))),
+        }
+    };
+    answered.await.map_err(|e| Error::Chain(format!("{what}: {e}")))
+}
