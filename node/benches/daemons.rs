@@ -1,8 +1,10 @@
-//! The daemons under load, as separate processes on anvil: how many MiniLM claims per minute one `nao prover`
+//! The daemons under load, as separate processes on anvil: how many claims per minute one `nao prover`
 //! sustains (jobs posted one after another over its HTTP API), and the CPU time a `nao watch` spends per claim
 //! as a ratio to the prover's (a full check, and a spot-check at rate 0.1), all read from /proc in the same run.
 //!
-//! `cargo bench -p nao --bench daemons` (`NAO_BENCH_CLAIMS` jobs, 32 by default).
+//! `cargo bench -p nao --bench daemons` (`NAO_BENCH_CLAIMS` jobs, 32 by default; `NAO_BENCH_MODEL` minilm, the
+//! default, embedding a sentence, or smollm2 answering a chat prompt with 16 new tokens, registered without the
+//! token audit as `nao simulate` does).
 
 use std::time::{Duration, Instant};
 
@@ -18,7 +20,12 @@ use procs::{free_port, key, post_job, run, Daemon};
 const WORDS: [&str; 8] = ["one", "two", "three", "four", "five", "six", "seven", "eight"];
 
 fn repeat() -> usize {
-    std::env::var("NAO_BENCH_REPEAT").ok().and_then(|v| v.parse().ok()).unwrap_or(15)
+    let default = if model() == "smollm2" { 2 } else { 15 };
+    std::env::var("NAO_BENCH_REPEAT").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn model() -> String {
+    std::env::var("NAO_BENCH_MODEL").unwrap_or_else(|_| "minilm".into())
 }
 
 /// CPU seconds (user + system) a process has used, from /proc/<pid>/stat.
@@ -38,7 +45,12 @@ fn prompt(mut i: usize) -> String {
         out.push(vec![left.remove(i % left.len()); repeat()].join(" "));
         i /= left.len() + 1;
     }
-    out.join(" ")
+    // SmolLM2's BPE: every word after a space, so each ordering has the same tokens
+    if model() == "smollm2" {
+        format!("Count: {}", out.join(" "))
+    } else {
+        out.join(" ")
+    }
 }
 
 #[tokio::main(flavor = "multi_thread")]
@@ -48,26 +60,16 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let dep = d.join("deployment.json").to_str().unwrap().to_string();
-    let profile = concat!(env!("CARGO_MANIFEST_DIR"), "/../profiles/minilm.json");
+    let name = model();
+    let profile = &format!("{}/../profiles/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    let how: &[&str] = match name.as_str() {
+        "smollm2" => &["--declared-tolerance", "0", "--no-audit"],
+        _ => &["--declared-tolerance", "1e-2"],
+    };
     let registered = prompt(0);
     run(&anvil, 0, &["deploy", "--out", &dep]);
-    run(
-        &anvil,
-        0,
-        &[
-            "register",
-            "--deployment",
-            &dep,
-            "--model",
-            "minilm",
-            "--profile",
-            profile,
-            "--prompt",
-            &registered,
-            "--declared-tolerance",
-            "1e-2",
-        ],
-    );
+    let register = ["register", "--deployment", &dep, "--model", &name, "--profile", profile, "--prompt", &registered];
+    run(&anvil, 0, &[&register[..], how].concat());
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let common = |store: &str| {
@@ -76,7 +78,7 @@ async fn main() {
             "--deployment".to_string(),
             dep.clone(),
             "--model".into(),
-            "minilm".into(),
+            name.clone(),
             "--profile".into(),
             profile.into(),
             "--prompt".into(),
@@ -158,8 +160,8 @@ async fn main() {
     let all = t0.elapsed().as_secs_f64();
     let w1 = cpu_seconds(wp);
     let (pc, wc, sc) = ((p1 - p0) / n as f64, (w1 - w0) / n as f64, (s1 - s0) / n as f64);
-    let tokens = WORDS.len() * repeat() + 2;
-    println!("MiniLM ({tokens} tokens with [CLS]/[SEP]), {n} claims, one prover and one watcher on anvil");
+    let tokens = WORDS.len() * repeat();
+    println!("{name} ({tokens} words a prompt), {n} claims, one prover and one watcher on anvil");
     println!("  claims_per_minute (one prover, jobs one after another): {:.1}", n as f64 / posting * 60.0);
     println!("  posting took {posting:.1} s; then the full watcher checked all {n} in {all:.1} s");
     println!("  prover CPU per claim: {:.3} s; watcher CPU per claim: {:.3} s", pc, wc);
@@ -169,7 +171,7 @@ async fn main() {
         sc / pc
     );
     let v = serde_json::json!({
-        "model": "minilm", "tokens": tokens, "claims": n, "claims_per_minute": n as f64 / posting * 60.0,
+        "model": name, "words": tokens, "claims": n, "claims_per_minute": n as f64 / posting * 60.0,
         "prover_cpu_s_per_claim": pc, "watcher_cpu_s_per_claim": wc, "watcher_cpu_ratio": wc / pc,
         "spot_watcher_cpu_s_per_claim": sc, "spot_watcher_cpu_ratio": sc / pc,
     });
