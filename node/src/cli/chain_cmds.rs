@@ -458,12 +458,9 @@ impl VerifyArgs {
         let (client, _) = self.on.account.connect_read().await?;
         file.check(&client).await?;
         let claims = chain::Claims::new(&client, &file.contracts);
-        if !claims.posted(self.claim).await? {
+        let Some((cl, status)) = nao::daemon::openai::claim_status(&claims, self.claim).await? else {
             eyre::bail!("claim {}: no such claim on this deployment", self.claim);
-        }
-        let cl = claims.contract().claim(self.claim).call().await.map_err(chain::call_err("claim"))?;
-        let open = claims.contract().openGames(self.claim).call().await.map_err(chain::call_err("openGames"))?;
-        let status = nao::daemon::openai::status_name(cl.status.into(), !open.is_zero()).unwrap_or("unknown");
+        };
         let root = alloy::primitives::B256::from(nao::commit::TensorCommitment::new(&values, &shape).root());
         if root != cl.outputRoot {
             println!("claim {}: the output received is NOT the claimed one", self.claim);

@@ -80,13 +80,18 @@ impl Claims {
         Ok(self.inner.claim(id).call().await.map_err(call_err("claim"))?.status.into())
     }
 
-    /// Whether claim `id` was ever posted (a claim never posted is unknown to the claim manager).
-    pub async fn posted(&self, id: B256) -> Result<bool> {
+    /// Claim `id` as the claim manager holds it (`None`: never posted, unknown to it).
+    pub async fn get(&self, id: B256) -> Result<Option<ClaimManager::Claim>> {
         match self.inner.claim(id).call().await {
-            Ok(_) => Ok(true),
-            Err(e) if e.as_decoded_error::<ClaimManager::UnknownClaim>().is_some() => Ok(false),
+            Ok(c) => Ok(Some(c)),
+            Err(e) if e.as_decoded_error::<ClaimManager::UnknownClaim>().is_some() => Ok(None),
             Err(e) => Err(call_err("claim")(e)),
         }
+    }
+
+    /// Whether claim `id` was ever posted (a claim never posted is unknown to the claim manager).
+    pub async fn posted(&self, id: B256) -> Result<bool> {
+        Ok(self.get(id).await?.is_some())
     }
 
     /// Bond required per claim.

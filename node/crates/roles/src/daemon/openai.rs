@@ -29,8 +29,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::prover::{Job, JobReceipt, ProverNode};
-use crate::chain::ClaimStatus;
+use crate::chain::{call_err, ClaimStatus, Claims};
 use crate::Error;
+use nao_bindings::ClaimManager;
 
 /// What the model behind a prover answers through the OpenAI API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -248,13 +249,39 @@ async fn complete(
     Ok(Completion { text, finish, prompt_tokens: r.input_tokens, tokens: ids.len(), nao: nao(api, &r) })
 }
 
-/// The answer as server-sent events: the text in one chunk, the finish reason in the next, then `[DONE]`.
-fn stream(chunks: [Value; 2]) -> Response {
-    let mut body = String::new();
-    for c in chunks {
-        body.push_str(&format!("data: {c}\n\n"));
+/// Which message of an answer a choice is for: the whole answer, or the stream's text chunk and finish chunk.
+enum Part {
+    Whole,
+    Text,
+    Finish,
+}
+
+/// Completion `c` as an OpenAI answer: `(id prefix, object, chunk object)` name it, `choice` builds its choice
+/// for each part. Streamed: server-sent events, the text in one chunk, the finish reason in the next, then
+/// `[DONE]`.
+fn respond(
+    api: &OpenAi,
+    c: &Completion,
+    (prefix, object, chunk): (&str, &str, &str),
+    stream: bool,
+    choice: impl Fn(Part, &Completion) -> Value,
+) -> Response {
+    let id = format!("{prefix}-{}", c.nao["claim_id"].as_str().unwrap_or_default());
+    let created = now();
+    let message = |object: &str, part: Part| {
+        json!({"id": id, "object": object, "created": created, "model": api.model, "choices": [choice(part, c)],
+            "nao": c.nao})
+    };
+    if !stream {
+        let mut whole = message(object, Part::Whole);
+        whole["usage"] = usage(c);
+        return Json(whole).into_response();
     }
-    body.push_str("data: [DONE]\n\n");
+    let body: String = [message(chunk, Part::Text), message(chunk, Part::Finish)]
+        .iter()
+        .map(|m| format!("data: {m}\n\n"))
+        .chain(["data: [DONE]\n\n".to_string()])
+        .collect();
     ([(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")], body).into_response()
 }
 
@@ -274,20 +301,14 @@ async fn chat(State(s): State<Shared>, req: std::result::Result<Json<ChatRequest
         }
     };
     let c = complete(&s, prompt, req.max_tokens).await?;
-    let (id, created, model) =
-        (format!("chatcmpl-{}", c.nao["claim_id"].as_str().unwrap_or_default()), now(), &s.1.model);
-    if req.stream {
-        let head = json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-            "choices": [{"index": 0, "delta": {"role": "assistant", "content": c.text}, "finish_reason": null}],
-            "nao": c.nao});
-        let tail = json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-            "choices": [{"index": 0, "delta": {}, "finish_reason": c.finish}], "nao": c.nao});
-        return Ok(stream([head, tail]));
-    }
-    Ok(Json(json!({"id": id, "object": "chat.completion", "created": created, "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": c.text}, "finish_reason": c.finish}],
-        "usage": usage(&c), "nao": c.nao}))
-    .into_response())
+    let choice = |part: Part, c: &Completion| match part {
+        Part::Whole => {
+            json!({"index": 0, "message": {"role": "assistant", "content": c.text}, "finish_reason": c.finish})
+        }
+        Part::Text => json!({"index": 0, "delta": {"role": "assistant", "content": c.text}, "finish_reason": null}),
+        Part::Finish => json!({"index": 0, "delta": {}, "finish_reason": c.finish}),
+    };
+    Ok(respond(&s.1, &c, ("chatcmpl", "chat.completion", "chat.completion.chunk"), req.stream, choice))
 }
 
 async fn completions(
@@ -297,19 +318,12 @@ async fn completions(
     let req = body(req)?;
     check_model(&s.1, &req.model, matches!(s.1.serves, Serves::Completions { .. }), "completions")?;
     let c = complete(&s, req.prompt, req.max_tokens).await?;
-    let (id, created, model) = (format!("cmpl-{}", c.nao["claim_id"].as_str().unwrap_or_default()), now(), &s.1.model);
-    let choice =
-        |text: &str, finish: Value| json!({"index": 0, "text": text, "finish_reason": finish, "logprobs": null});
-    if req.stream {
-        let head = json!({"id": id, "object": "text_completion", "created": created, "model": model,
-            "choices": [choice(&c.text, Value::Null)], "nao": c.nao});
-        let tail = json!({"id": id, "object": "text_completion", "created": created, "model": model,
-            "choices": [choice("", json!(c.finish))], "nao": c.nao});
-        return Ok(stream([head, tail]));
-    }
-    Ok(Json(json!({"id": id, "object": "text_completion", "created": created, "model": model,
-        "choices": [choice(&c.text, json!(c.finish))], "usage": usage(&c), "nao": c.nao}))
-    .into_response())
+    let choice = |part: Part, c: &Completion| {
+        let text = if matches!(part, Part::Finish) { "" } else { c.text.as_str() };
+        let finish = if matches!(part, Part::Text) { Value::Null } else { json!(c.finish) };
+        json!({"index": 0, "text": text, "finish_reason": finish, "logprobs": null})
+    };
+    Ok(respond(&s.1, &c, ("cmpl", "text_completion", "text_completion"), req.stream, choice))
 }
 
 async fn claim(State((node, _)): State<Shared>, Path(id): Path<String>) -> Answered {
@@ -320,16 +334,24 @@ async fn claim(State((node, _)): State<Shared>, Path(id): Path<String>) -> Answe
             format!("claim id '{id}': not a 32-byte hex id"),
         ));
     };
-    let status = node.lock().await.claim_status(id).await;
+    let status = claim_status(node.lock().await.claims(), id).await;
     match status {
-        Ok(Some(s)) => Ok(Json(json!({"id": id, "status": s})).into_response()),
+        Ok(Some((_, s))) => Ok(Json(json!({"id": id, "status": s})).into_response()),
         Ok(None) => Err(error(StatusCode::NOT_FOUND, "claim_not_found", format!("no claim {id} on this chain"))),
         Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", e)),
     }
 }
 
-/// A claim's status as the API (and `nao verify`) names it: `challenged` is pending with a game open against it.
-pub fn status_name(status: ClaimStatus, open_games: bool) -> Option<&'static str> {
+/// Claim `id` as the chain holds it, with its status as the API (and `nao verify`) names it; `None`: no such
+/// claim.
+pub async fn claim_status(claims: &Claims, id: B256) -> crate::Result<Option<(ClaimManager::Claim, &'static str)>> {
+    let Some(claim) = claims.get(id).await? else { return Ok(None) };
+    let open = claims.contract().openGames(id).call().await.map_err(call_err("openGames"))?;
+    Ok(status_name(claim.status.into(), !open.is_zero()).map(|s| (claim, s)))
+}
+
+/// A claim's status as the API names it: `challenged` is pending with a game open against it.
+fn status_name(status: ClaimStatus, open_games: bool) -> Option<&'static str> {
     match status {
         ClaimStatus::None => None,
         ClaimStatus::Pending if open_games => Some("challenged"),

@@ -207,22 +207,20 @@ impl ProverNode {
         let answer = (self.answer)(&run.output)?;
         // the same input ran before: its claim is content-addressed, the buyer gets that one
         let (id, posted) = self.prover.claim_of(&run).await?;
+        let mut receipt = JobReceipt {
+            claim_id: id,
+            trace_root: root,
+            answer,
+            output: run.output.data.clone(),
+            gas: 0,
+            tx: None,
+            input_tokens,
+            output_shape: run.output.shape.clone(),
+        };
         if posted {
             tracing::info!(claim = %id, "claimed before: answering with the existing claim");
-            let (output, output_shape) = (run.output.data, run.output.shape);
-            let (gas, tx) = (0, None);
-            return Ok(JobReceipt {
-                claim_id: id,
-                trace_root: root,
-                answer,
-                output,
-                gas,
-                tx,
-                input_tokens,
-                output_shape,
-            });
+            return Ok(receipt);
         }
-        let (output, output_shape) = (run.output.data.clone(), run.output.shape.clone());
         let entry = OpenClaim { prompt: job.prompt.clone(), input, claim: None, from_block, fault: self.fault };
         // persisted before posting, so a prover killed in between finds the run again
         self.store.update(|s| s.claims.insert(root, entry))?;
@@ -242,8 +240,9 @@ impl ProverNode {
                 c.claim = Some(posted.id)
             }
         })?;
-        let (gas, tx) = (posted.sent.gas_used, Some(posted.sent.receipt.transaction_hash));
-        Ok(JobReceipt { claim_id: posted.id, trace_root: root, answer, output, gas, tx, input_tokens, output_shape })
+        receipt.claim_id = posted.id;
+        (receipt.gas, receipt.tx) = (posted.sent.gas_used, Some(posted.sent.receipt.transaction_hash));
+        Ok(receipt)
     }
 
     /// What a person reads of output values `out` (the first tokens of a generation, say).
@@ -251,15 +250,9 @@ impl ProverNode {
         (self.answer)(&HostTensor::new(vec![out.len()], out.to_vec()))
     }
 
-    /// Claim `id`'s status as the OpenAI API names it (`None`: no such claim).
-    pub async fn claim_status(&self, id: B256) -> Result<Option<&'static str>> {
-        let cm = self.prover.claims();
-        if !cm.posted(id).await? {
-            return Ok(None);
-        }
-        let status = cm.status(id).await?;
-        let open = cm.contract().openGames(id).call().await.map_err(call_err("openGames"))?;
-        Ok(super::openai::status_name(status, !open.is_zero()))
+    /// The claim manager it posts to.
+    pub fn claims(&self) -> &crate::chain::Claims {
+        self.prover.claims()
     }
 
     /// The HTTP API over this node (jobs, claims, the OpenAI API described by `openai`, and unless withholding,
