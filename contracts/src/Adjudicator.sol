@@ -95,11 +95,34 @@ contract Adjudicator {
     }
 
     /// @notice The descriptor a graph leaf encodes and its `openingCost`; reverts if the leaf is no ABI-encoded
-    ///         `OpNode` of a known kind with its parameters (`DisputeGame` treats such a leaf as an op no opening
-    ///         can decide).
+    ///         `OpNode` of a known kind whose params decode as that kind's struct (`DisputeGame` treats such a
+    ///         leaf as an op no opening can decide: every check of it would revert).
     function describe(bytes calldata leaf) external pure returns (OpNode memory n, uint256 gas, uint256 size) {
         n = abi.decode(leaf, (OpNode));
+        _decodeParams(n);
         (gas, size) = openingCost(n);
+    }
+
+    /// @dev Reverts unless `n.params` decodes as its kind's parameter struct (kinds without one ignore them): a
+    ///      leaf whose params no check can read is an op no opening can decide.
+    function _decodeParams(OpNode memory n) private pure {
+        OpKind k = n.kind;
+        bytes memory p = n.params;
+        if (k == OpKind.MatMul) abi.decode(p, (Linear.MatMulParams));
+        else if (k == OpKind.BatchMatMul) abi.decode(p, (Linear.BatchMatMulParams));
+        else if (k == OpKind.Scale) abi.decode(p, (Elementwise.ScaleParams));
+        else if (k == OpKind.RmsNorm) abi.decode(p, (Norm.RmsNormParams));
+        else if (k == OpKind.LayerNorm) abi.decode(p, (Norm.LayerNormParams));
+        else if (k == OpKind.CausalMask) abi.decode(p, (Attention.CausalMaskParams));
+        else if (k == OpKind.Rope) abi.decode(p, (Attention.RopeParams));
+        else if (k == OpKind.Embedding) abi.decode(p, (Movement.EmbeddingParams));
+        else if (k == OpKind.Reshape) abi.decode(p, (Movement.ReshapeParams));
+        else if (k == OpKind.Transpose) abi.decode(p, (Movement.TransposeParams));
+        else if (k == OpKind.Narrow) abi.decode(p, (Movement.NarrowParams));
+        else if (k == OpKind.Concat) abi.decode(p, (Movement.ConcatParams));
+        else if (k == OpKind.Argmax) abi.decode(p, (Reduce.ArgmaxParams));
+        else if (k == OpKind.MeanRows) abi.decode(p, (Reduce.MeanRowsParams));
+        else if (k == OpKind.Clamp) abi.decode(p, (Clamp.ClampParams));
     }
 
     /// @notice An upper estimate of what adjudicating one element of op `n` costs: its openings' calldata and
