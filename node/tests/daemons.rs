@@ -20,7 +20,7 @@ use nao::chain::{self, ClaimStatus, DeploymentFile, GameOutcome, LocalChain};
 
 #[path = "support/procs.rs"]
 mod procs;
-use procs::{free_port, key, post_job, register_mlp, run, tails, Daemon, NAO};
+use procs::{free_ports, key, post_job, register_mlp, run, tails, Daemon, NAO};
 
 /// A TCP proxy to anvil that the test can cut (every connection dropped, new ones refused) and restore.
 struct Proxy {
@@ -174,7 +174,7 @@ async fn provers_watchers_and_validators_as_processes_settle_every_claim_through
     let mut w1 = spawn("watcher1", 5, "watch", "w1.json", "300", &[]);
     let w2 = spawn("watcher2", 6, "watch", "w2.json", "300", &["--follow", "filter", "--sample", "0.5"]);
     let fc = spawn("false-challenger", 7, "watch", "fc.json", "300", &["--fault", "false-challenge"]);
-    let ports: Vec<u16> = (0..6).map(|_| free_port()).collect();
+    let ports = free_ports(6);
     let listen = |i: usize| format!("127.0.0.1:{}", ports[i]);
     // the honest prover looks at the chain every 2 s, so that it can be killed before it answers
     let mut honest = spawn("honest", 1, "prover", "p-honest.json", "2000", &["--listen", &listen(0)]);

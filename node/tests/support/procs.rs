@@ -129,5 +129,12 @@ pub async fn post_job(http: &reqwest::Client, port: u16, prompt: &str) -> B256 {
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    free_ports(1)[0]
+}
+
+/// `n` distinct free ports: their listeners are all held until every port is known (ports taken one at a time
+/// and released at once can repeat, and two daemons then race for one).
+pub fn free_ports(n: usize) -> Vec<u16> {
+    let held: Vec<_> = (0..n).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+    held.iter().map(|l| l.local_addr().unwrap().port()).collect()
 }
