@@ -4,7 +4,7 @@ pragma solidity ^0.8.28;
 import {ModelRegistry} from "./ModelRegistry.sol";
 import {TensorMerkle} from "./lib/TensorMerkle.sol";
 import {
-    Claim, ClaimInput, ClaimStatus, GameOutcome, ModelSpec, PartitionGame, Phase, TensorOpening
+    Claim, ClaimStatus, GameOutcome, InferenceOpening, ModelSpec, PartitionGame, Phase, TensorOpening
 } from "./lib/Types.sol";
 
 /// @notice What the claim manager reads of a partition game: its fine root, for requests of fine-trace data.
@@ -38,12 +38,20 @@ import {
     WrongChunks,
     DataDeadlineOpen,
     NoFineRoot,
-    AlreadyPublished
+    AlreadyPublished,
+    BadBatchSize,
+    InferenceOutOfRange,
+    UnknownModel
 } from "./lib/Errors.sol";
 
 /// @title ClaimManager
 /// @notice Holds claims and every bond. A claim is posted with a bond and may be challenged while its window is
 ///         open; it is finalized after its window once no game against it is open.
+///
+///   **A claim is a batch.** One claim commits up to `MAX_BATCH` inferences of one model: their coarse trace roots
+///   are posted (in the calldata and the `ClaimPosted` log, so nobody can withhold them) and their list root is
+///   the claim's `batchRoot`. One bond, one window and one finalization cover the batch; every game names the
+///   inference it disputes (`InferenceOpening`), and a fraud in any one slashes the claim.
 ///
 ///   **Challenges are committed before they are made.** A challenger first locks `challengeBond` behind an opaque
 ///   commitment `keccak256(abi.encode(claimId, challenger, salt))` (`commitChallenge`); a game is opened with the
@@ -74,6 +82,8 @@ contract ClaimManager {
     uint256 public constant BURN_BPS = 5000;
     /// @notice Most chunks one data request asks for: what one publishing transaction can carry (24 x 4 KiB).
     uint32 public constant MAX_DATA_CHUNKS = 24;
+    /// @notice Most inferences one claim commits (posting 1024 costs about 1.7M gas).
+    uint32 public constant MAX_BATCH = 1024;
 
     /// @notice The model registry claims refer to.
     ModelRegistry public immutable registry;
@@ -151,14 +161,14 @@ contract ClaimManager {
     ///         for good, and asking for them again is refused.
     mapping(bytes32 chunkKey => bool) public published;
 
-    /// @notice A claim was posted.
+    /// @notice A claim was posted: a batch of inferences with these coarse trace roots (in order; their list
+    ///         root is `batchRoot`), whose tensors the prover serves at `dataUri`.
     event ClaimPosted(
         bytes32 indexed claimId,
         bytes32 indexed modelId,
         address indexed prover,
-        bytes32 inputRoot,
-        bytes32 outputRoot,
-        bytes32 traceRoot,
+        bytes32 batchRoot,
+        bytes32[] traceRoots,
         uint256 bond,
         string dataUri
     );
@@ -235,6 +245,8 @@ contract ClaimManager {
         dataBond = dataBond_;
         dataWindow = dataWindow_;
         _deployer = msg.sender;
+        // INVARIANT: a claim's bond fits the 96 bits a claim stores it in.
+        if (claimBond_ > type(uint96).max) revert WrongBond(claimBond_, type(uint96).max);
     }
 
     /// @notice Binds the dispute-game contract, once, by the deployer.
@@ -246,12 +258,8 @@ contract ClaimManager {
     }
 
     /// @notice The id of a claim: a content hash of what it asserts and who asserts it.
-    function claimIdOf(bytes32 modelId, bytes32 inputRoot, bytes32 outputRoot, bytes32 traceRoot, address prover)
-        public
-        pure
-        returns (bytes32)
-    {
-        return keccak256(abi.encode(modelId, inputRoot, outputRoot, traceRoot, prover));
+    function claimIdOf(bytes32 modelId, bytes32 batchRoot, address prover) public pure returns (bytes32) {
+        return keccak256(abi.encode(modelId, batchRoot, prover));
     }
 
     /// @notice The commitment `challenger` posts before challenging `claimId` (hash it off-chain the same way).
@@ -259,36 +267,51 @@ contract ClaimManager {
         return keccak256(abi.encode(claimId, challenger, salt));
     }
 
-    /// @notice Posts a claim with `claimBond`; the input and output roots must be the first and last leaves of
-    ///         the trace root.
-    function postClaim(ClaimInput calldata c) external payable returns (bytes32 claimId) {
+    /// @notice Posts a claim on a batch of 1 to `MAX_BATCH` inferences of registered model `modelId`, given by
+    ///         their coarse trace roots in order (each one's first leaf is its input, its last leaf its output),
+    ///         with `claimBond`.
+    function postClaim(bytes32 modelId, bytes32[] calldata traceRoots, string calldata dataUri)
+        external
+        payable
+        returns (bytes32 claimId)
+    {
         if (msg.value != claimBond) revert WrongBond(msg.value, claimBond);
-        ModelSpec memory spec = registry.model(c.modelId);
-        uint256 leaves = uint256(spec.segmentCount) + 1;
-        TensorMerkle.verify(c.traceRoot, TensorMerkle.leafHash(abi.encodePacked(c.inputRoot)), 0, leaves, c.inputProof);
-        TensorMerkle.verify(
-            c.traceRoot, TensorMerkle.leafHash(abi.encodePacked(c.outputRoot)), leaves - 1, leaves, c.outputProof
-        );
-        claimId = claimIdOf(c.modelId, c.inputRoot, c.outputRoot, c.traceRoot, msg.sender);
+        uint256 count = traceRoots.length;
+        if (count == 0 || count > MAX_BATCH) revert BadBatchSize(count, MAX_BATCH);
+        // INVARIANT: a claim names a registered model.
+        if (!registry.isRegistered(modelId)) revert UnknownModel(modelId);
+        bytes32 batchRoot = TensorMerkle.listRoot(traceRoots);
+        claimId = claimIdOf(modelId, batchRoot, msg.sender);
         // INVARIANT: a claim id names exactly one claim, forever.
         if (_claims[claimId].status != ClaimStatus.None) revert ClaimExists(claimId);
         _claims[claimId] = Claim({
-            modelId: c.modelId,
-            inputRoot: c.inputRoot,
-            outputRoot: c.outputRoot,
-            traceRoot: c.traceRoot,
+            modelId: modelId,
+            batchRoot: batchRoot,
             prover: msg.sender,
             postedAt: uint64(block.timestamp),
             status: ClaimStatus.Pending,
-            bond: msg.value
+            // forge-lint: disable-next-line(unsafe-typecast)
+            count: uint32(count), // count <= MAX_BATCH
+            // forge-lint: disable-next-line(unsafe-typecast)
+            bond: uint96(msg.value) // = claimBond, checked at deployment to fit
         });
-        emit ClaimPosted(claimId, c.modelId, msg.sender, c.inputRoot, c.outputRoot, c.traceRoot, msg.value, c.dataUri);
+        emit ClaimPosted(claimId, modelId, msg.sender, batchRoot, traceRoots, msg.value, dataUri);
     }
 
     /// @notice A claim; reverts with `UnknownClaim` if none.
     function claim(bytes32 claimId) public view returns (Claim memory c) {
         c = _claims[claimId];
         if (c.status == ClaimStatus.None) revert UnknownClaim(claimId);
+    }
+
+    /// @notice The coarse trace root of inference `inf.index` of claim `c`, checked against its batch root.
+    function traceRootOf(Claim memory c, InferenceOpening calldata inf) public pure returns (bytes32) {
+        // INVARIANT: a dispute names an inference the batch holds, by its committed trace root.
+        if (inf.index >= c.count) revert InferenceOutOfRange(inf.index, c.count);
+        TensorMerkle.verify(
+            c.batchRoot, TensorMerkle.leafHash(abi.encodePacked(inf.traceRoot)), inf.index, c.count, inf.proof
+        );
+        return inf.traceRoot;
     }
 
     /// @notice When the challenge window of a claim closes (`challengeWindow` after it was posted, or later when
@@ -447,10 +470,17 @@ contract ClaimManager {
 
     // ------------------------------------------------------------------ withheld data
 
-    /// @notice Asks, with `dataBond`, for chunks [first, first + count) of a tensor of a pending claim: coarse
-    ///         trace leaf `leaf` (`gameId` zero; while the claim is challengeable), or leaf `leaf` of the fine root
-    ///         of running partition game `gameId`.
-    function requestData(bytes32 claimId, bytes32 gameId, uint32 leaf, uint32 first, uint32 count)
+    /// @notice Asks, with `dataBond`, for chunks [first, first + count) of a tensor of a pending claim: leaf
+    ///         `leaf` of the coarse trace of inference `inf` (`gameId` zero; while the claim is challengeable), or
+    ///         leaf `leaf` of the fine root of running partition game `gameId` (`inf` is not read).
+    function requestData(
+        bytes32 claimId,
+        bytes32 gameId,
+        InferenceOpening calldata inf,
+        uint32 leaf,
+        uint32 first,
+        uint32 count
+    )
         external
         payable
         returns (bytes32 requestId)
@@ -462,7 +492,7 @@ contract ClaimManager {
         if (gameId == bytes32(0)) {
             // INVARIANT: coarse data is asked for while it can still decide a challenge.
             Claim memory c = challengeable(claimId);
-            (root, leaves) = (c.traceRoot, uint256(registry.model(c.modelId).segmentCount) + 1);
+            (root, leaves) = (traceRootOf(c, inf), uint256(registry.model(c.modelId).segmentCount) + 1);
         } else {
             if (claim(claimId).status != ClaimStatus.Pending) revert ClaimNotPending(claimId);
             PartitionGame memory g = IPartitionGames(disputeGame).partitionGame(gameId);

@@ -10,6 +10,7 @@ import {Clock, LibClock, Side} from "./lib/Clock.sol";
 import {Committee, IVoteSettler} from "./Committee.sol";
 import {
     Claim,
+    InferenceOpening,
     ModelSpec,
     OpKind,
     OpNode,
@@ -64,7 +65,8 @@ import {
 /// @notice Dispute games against claims, two ways in.
 ///
 ///   Every game is opened with the bond of its challenger's commitment (`ClaimManager.commitChallenge`, from an
-///   earlier block), whose block ranks the game for the reward.
+///   earlier block), whose block ranks the game for the reward, and disputes one inference of the claim's batch,
+///   named with its trace root opened against the batch root (`InferenceOpening`): the batch level of the game.
 ///
 ///   **Partition game** (any model). Levels, each a move of one side against its chess clock:
 ///     1. segment: the challenger names the disputed segment, either directly (`pointSegment`: its two
@@ -90,7 +92,7 @@ import {
 ///   check yet move the output (a steering channel opened beyond first order, a trigger only some inputs open).
 ///   A side whose clock runs out loses (`timeout`); each move stops the mover's clock and starts the other's.
 ///   Positions in the bisection are typed generalized indices (`Position`). Games are ids of content:
-///   (claim, challenger, starting position); several may run against one claim: the first a challenger wins
+///   (claim, inference, challenger, starting position); several may run against one claim: the first a challenger wins
 ///   slashes it, and the others play on through the reward grace (`ClaimManager.closeGame`).
 ///
 ///   **One-level game** (`challenge`, models with one segment per op): the element is opened against the
@@ -124,19 +126,22 @@ contract DisputeGame is IVoteSettler {
         bytes32 indexed gameId,
         bytes32 indexed claimId,
         address indexed challenger,
+        uint32 inference,
         uint32 op,
         uint32 row,
         uint32 col,
         uint32 claimedBits,
         GameOutcome outcome
     );
-    /// @notice A partition game started at `position`, over boundaries [lo, hi] with these roots; the
-    ///         prover is to move (`Reveal` if hi - lo > 1, else `Fine`). Both clocks hold `clockBudget`.
+    /// @notice A partition game on inference `inference` of the claim's batch started at `position`, over
+    ///         boundaries [lo, hi] with these roots; the prover is to move (`Reveal` if hi - lo > 1, else `Fine`).
+    ///         Both clocks hold `clockBudget`.
     event GameCreated(
         bytes32 indexed gameId,
         bytes32 indexed claimId,
         address indexed challenger,
         address prover,
+        uint32 inference,
         Position position,
         uint32 lo,
         uint32 hi,
@@ -200,18 +205,22 @@ contract DisputeGame is IVoteSettler {
 
     // ------------------------------------------------------------------ views
 
-    /// @notice A one-level game's id: one per (claim, challenger, op, element).
-    function gameIdOf(bytes32 claimId, address challenger, uint32 op, uint32 row, uint32 col)
+    /// @notice A one-level game's id: one per (claim, inference, challenger, op, element).
+    function gameIdOf(bytes32 claimId, uint32 inference, address challenger, uint32 op, uint32 row, uint32 col)
         public
         pure
         returns (bytes32)
     {
-        return keccak256(abi.encode(claimId, challenger, op, row, col));
+        return keccak256(abi.encode(claimId, inference, challenger, op, row, col));
     }
 
-    /// @notice A partition game's id: one per (claim, challenger, starting position).
-    function partitionGameIdOf(bytes32 claimId, address challenger, Position start) public pure returns (bytes32) {
-        return keccak256(abi.encode(claimId, challenger, start));
+    /// @notice A partition game's id: one per (claim, inference, challenger, starting position).
+    function partitionGameIdOf(bytes32 claimId, uint32 inference, address challenger, Position start)
+        public
+        pure
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(claimId, inference, challenger, start));
     }
 
     /// @notice A one-level game; outcome `None` if it was never played.
@@ -243,19 +252,21 @@ contract DisputeGame is IVoteSettler {
 
     // ------------------------------------------------------------------ one-level game
 
-    /// @notice Challenges one output element of one op of a pending claim whose model has one segment per op,
-    ///         adjudicated at once, with the bond of the sender's commitment (`ClaimManager.commitChallenge`, made
-    ///         in an earlier block with `salt`).
-    function challenge(bytes32 claimId, ElementChallenge calldata c, bytes32 salt) external returns (bytes32 gameId) {
-        Claim memory cl = claims.challengeable(claimId);
-        ModelSpec memory spec = registry.model(cl.modelId);
-        (bool inside, uint32 yBits) = adjudicate(spec, cl.traceRoot, c);
-        gameId = gameIdOf(claimId, msg.sender, c.op, c.row, c.col);
+    /// @notice Challenges one output element of one op of inference `inf` of a pending claim whose model has one
+    ///         segment per op, adjudicated at once, with the bond of the sender's commitment
+    ///         (`ClaimManager.commitChallenge`, made in an earlier block with `salt`).
+    function challenge(bytes32 claimId, InferenceOpening calldata inf, ElementChallenge calldata c, bytes32 salt)
+        external
+        returns (bytes32 gameId)
+    {
+        (, ModelSpec memory spec) = _open(claimId, inf);
+        (bool inside, uint32 yBits) = adjudicate(spec, inf.traceRoot, c);
+        gameId = gameIdOf(claimId, inf.index, msg.sender, c.op, c.row, c.col);
         // INVARIANT: one game per element and challenger.
         if (_games[gameId].outcome != GameOutcome.None) revert GameExists(gameId);
         GameOutcome outcome = inside ? GameOutcome.ProverWon : GameOutcome.ChallengerWon;
-        _games[gameId] = Game(claimId, msg.sender, c.op, c.row, c.col, outcome);
-        emit GameResolved(gameId, claimId, msg.sender, c.op, c.row, c.col, yBits, outcome);
+        _games[gameId] = Game(claimId, msg.sender, inf.index, c.op, c.row, c.col, outcome);
+        emit GameResolved(gameId, claimId, msg.sender, inf.index, c.op, c.row, c.col, yBits, outcome);
         uint64 rank = claims.openGame(claimId, msg.sender, salt);
         claims.closeGame(claimId, msg.sender, rank, outcome);
     }
@@ -285,28 +296,41 @@ contract DisputeGame is IVoteSettler {
 
     // ------------------------------------------------------------------ partition game: segment level
 
-    /// @notice Starts a partition game by k-ary bisection over the claim's boundary list, with the bond of the
-    ///         sender's commitment made with `salt`. The prover reveals next (or, for a one-segment model, posts
-    ///         the fine root).
-    function bisect(bytes32 claimId, bytes32 salt) external returns (bytes32 gameId) {
-        Claim memory cl = claims.challengeable(claimId);
-        uint32 segments = registry.model(cl.modelId).segmentCount;
-        (gameId,) = _create(claimId, cl, segments, LibPosition.root(), 0, segments, cl.inputRoot, cl.outputRoot, salt);
+    /// @notice Starts a partition game on inference `inf` by k-ary bisection over its boundary list, from its
+    ///         input to its output (`input` and `output`: the first and last leaves of its coarse trace, opened),
+    ///         with the bond of the sender's commitment made with `salt`. The prover reveals next (or, for a
+    ///         one-segment model, posts the fine root).
+    function bisect(
+        bytes32 claimId,
+        InferenceOpening calldata inf,
+        BoundaryOpening calldata input,
+        BoundaryOpening calldata output,
+        bytes32 salt
+    ) external returns (bytes32 gameId) {
+        (Claim memory cl, ModelSpec memory spec) = _open(claimId, inf);
+        uint32 segments = spec.segmentCount;
+        _verifyBoundary(inf.traceRoot, segments, 0, input);
+        _verifyBoundary(inf.traceRoot, segments, segments, output);
+        (gameId,) = _create(
+            claimId, cl, inf, segments, LibPosition.root(), 0, segments, input.root, output.root, salt
+        );
     }
 
-    /// @notice Starts a partition game at one segment, named directly with its two boundaries opened against
-    ///         the claim's coarse trace root, with the bond of the sender's commitment made with `salt`. The prover
-    ///         posts the fine root next.
-    function pointSegment(bytes32 claimId, SegmentPointer calldata p, bytes32 salt) external returns (bytes32 gameId) {
-        Claim memory cl = claims.challengeable(claimId);
-        uint32 segments = registry.model(cl.modelId).segmentCount;
+    /// @notice Starts a partition game at one segment of inference `inf`, named directly with its two boundaries
+    ///         opened against the inference's coarse trace root, with the bond of the sender's commitment made with
+    ///         `salt`. The prover posts the fine root next.
+    function pointSegment(bytes32 claimId, InferenceOpening calldata inf, SegmentPointer calldata p, bytes32 salt)
+        external
+        returns (bytes32 gameId)
+    {
+        (Claim memory cl, ModelSpec memory spec) = _open(claimId, inf);
+        uint32 segments = spec.segmentCount;
         // INVARIANT: a disputed segment is a segment of the model.
         if (p.segment >= segments) revert SegmentOutOfRange(p.segment, segments);
-        uint256 leaves = uint256(segments) + 1;
-        TensorMerkle.verify(cl.traceRoot, _rootLeaf(p.lo.root), p.segment, leaves, p.lo.proof);
-        TensorMerkle.verify(cl.traceRoot, _rootLeaf(p.hi.root), uint256(p.segment) + 1, leaves, p.hi.proof);
+        _verifyBoundary(inf.traceRoot, segments, p.segment, p.lo);
+        _verifyBoundary(inf.traceRoot, segments, p.segment + 1, p.hi);
         Position start = LibPosition.node(arity, LibPosition.leafDepth(arity, segments), p.segment);
-        (gameId,) = _create(claimId, cl, segments, start, p.segment, p.segment + 1, p.lo.root, p.hi.root, salt);
+        (gameId,) = _create(claimId, cl, inf, segments, start, p.segment, p.segment + 1, p.lo.root, p.hi.root, salt);
     }
 
     /// @notice Prover: reveals the interior boundaries lo + j w (j = 1 .. k - 1, those below hi; w the width
@@ -318,7 +342,7 @@ contract DisputeGame is IVoteSettler {
         uint256 want = (hi - lo + w - 1) / w - 1;
         // INVARIANT: every interior boundary of the range is revealed, and only those.
         if (opened.length != want) revert WrongRevealCount(opened.length, want);
-        bytes32 traceRoot = claims.claim(g.claimId).traceRoot;
+        bytes32 traceRoot = g.traceRoot;
         uint256 leaves = uint256(g.segments) + 1;
         bytes32[] memory roots = new bytes32[](want);
         for (uint256 j; j < want; ++j) {
@@ -365,7 +389,7 @@ contract DisputeGame is IVoteSettler {
     function postFine(bytes32 gameId, FineAnswer calldata a) external {
         PartitionGame storage g = _partition[gameId];
         uint64 left = _move(gameId, g, Phase.Fine);
-        ModelSpec memory spec = registry.model(claims.claim(g.claimId).modelId);
+        ModelSpec memory spec = _spec(g);
         // INVARIANT: the answer is about the disputed segment, whose node range is the registered one.
         if (a.segment.index != g.lo) revert WrongSegment(a.segment.index, g.lo);
         Segment calldata s = a.segment.segment;
@@ -404,7 +428,7 @@ contract DisputeGame is IVoteSettler {
     function requestElement(bytes32 gameId, ElementRequest calldata r) external {
         PartitionGame storage g = _partition[gameId];
         uint64 left = _move(gameId, g, Phase.Element);
-        ModelSpec memory spec = registry.model(claims.claim(g.claimId).modelId);
+        ModelSpec memory spec = _spec(g);
         OpNode calldata n = r.node;
         // INVARIANT: the prover is only asked what it can open.
         if (r.op < g.segStart || r.op >= g.segEnd) revert OpNotInSegment(r.op, g.segStart, g.segEnd);
@@ -455,19 +479,27 @@ contract DisputeGame is IVoteSettler {
         _vote(gameId, g, e.op, e.row, e.col, left);
     }
 
-    /// @notice Challenger: starts a game that is a committee vote on element (row, col) of the claim's output:
-    ///         is it within the model's declared output tolerance of an honest run of the claim's input? Opened
-    ///         with the bond of the sender's commitment made with `salt`, like any game; its position is 0 (no
-    ///         partition game starts there). The committee's verdict ends it (outside: the prover is slashed;
-    ///         inside, or an element the output does not have: the challenger loses its bond).
-    function escalateOutput(bytes32 claimId, uint32 row, uint32 col, bytes32 salt) external returns (bytes32 gameId) {
-        Claim memory cl = claims.challengeable(claimId);
-        ModelSpec memory spec = registry.model(cl.modelId);
+    /// @notice Challenger: starts a game that is a committee vote on element (row, col) of the output of
+    ///         inference `inf` (`output`: the last leaf of its coarse trace, opened): is it within the model's
+    ///         declared output tolerance of an honest run of the inference's input? Opened with the bond of the
+    ///         sender's commitment made with `salt`, like any game; its position is 0 (no partition game starts
+    ///         there). The committee's verdict ends it (outside: the prover is slashed; inside, or an element the
+    ///         output does not have: the challenger loses its bond).
+    function escalateOutput(
+        bytes32 claimId,
+        InferenceOpening calldata inf,
+        BoundaryOpening calldata output,
+        uint32 row,
+        uint32 col,
+        bytes32 salt
+    ) external returns (bytes32 gameId) {
+        (Claim memory cl, ModelSpec memory spec) = _open(claimId, inf);
         // INVARIANT: a claim is held to an output tolerance only when its model declared one.
         if (spec.outputTolerance == 0) revert NoOutputTolerance(cl.modelId);
         uint32 last = spec.segmentCount;
+        _verifyBoundary(inf.traceRoot, last, last, output);
         PartitionGame storage g;
-        (gameId, g) = _create(claimId, cl, last, Position.wrap(0), last - 1, last, bytes32(0), cl.outputRoot, salt);
+        (gameId, g) = _create(claimId, cl, inf, last, Position.wrap(0), last - 1, last, bytes32(0), output.root, salt);
         _vote(gameId, g, OUTPUT_OP, row, col, clockBudget);
     }
 
@@ -477,7 +509,7 @@ contract DisputeGame is IVoteSettler {
     function escalateUnopenable(bytes32 gameId, Unopenable calldata u) external {
         PartitionGame storage g = _partition[gameId];
         uint64 left = _move(gameId, g, Phase.Element);
-        ModelSpec memory spec = registry.model(claims.claim(g.claimId).modelId);
+        ModelSpec memory spec = _spec(g);
         if (u.op < g.segStart || u.op >= g.segEnd) revert OpNotInSegment(u.op, g.segStart, g.segEnd);
         TensorMerkle.verify(spec.graphRoot, TensorMerkle.leafHash(u.leaf), u.op, spec.nodeCount, u.leafProof);
         // INVARIANT: an element goes to the committee unopened only when no opening can decide it.
@@ -539,8 +571,7 @@ contract DisputeGame is IVoteSettler {
         view
         returns (bool inside, uint32 yBits)
     {
-        Claim memory cl = claims.claim(g.claimId);
-        ModelSpec memory spec = registry.model(cl.modelId);
+        ModelSpec memory spec = _spec(g);
         ElementChallenge calldata e = c.element;
         _checkNode(spec, e);
         (uint32 start, uint32 end) = (g.segStart, g.segEnd);
@@ -548,27 +579,23 @@ contract DisputeGame is IVoteSettler {
         if (e.op < start || e.op >= end) revert OpNotInSegment(e.op, start, end);
         uint256 fine = uint256(end) - start + 1;
         Loc memory out = Loc(g.pending, uint256(e.op) + 1 - start, fine);
-        Loc memory in1 = _traceLoc(spec, g, cl.traceRoot, e.op, e.node.input, c.inputSegment);
-        Loc memory in2 =
-            readsInput2(e.node.kind) ? _traceLoc(spec, g, cl.traceRoot, e.op, e.node.input2, c.input2Segment) : in1;
+        Loc memory in1 = _traceLoc(spec, g, e.op, e.node.input, c.inputSegment);
+        Loc memory in2 = readsInput2(e.node.kind) ? _traceLoc(spec, g, e.op, e.node.input2, c.input2Segment) : in1;
         return adjudicator.adjudicate(spec.weightsRoot, spec.weightCount, e, out, in1, in2);
     }
 
     /// @dev Where trace tensor `t`, read by `op` of the disputed segment, is committed: under the fine root when
     ///      it is inside the segment, else under the coarse root (the claim input, or the boundary `so` ends at).
-    function _traceLoc(
-        ModelSpec memory spec,
-        PartitionGame storage g,
-        bytes32 coarseRoot,
-        uint32 op,
-        uint32 t,
-        SegmentOpening calldata so
-    ) private view returns (Loc memory) {
+    function _traceLoc(ModelSpec memory spec, PartitionGame storage g, uint32 op, uint32 t, SegmentOpening calldata so)
+        private
+        view
+        returns (Loc memory)
+    {
         uint32 start = g.segStart;
         if (t >= start) return Loc(g.pending, t - start, uint256(g.segEnd) - start + 1);
         uint256 leaves = uint256(g.segments) + 1;
-        if (t == 0) return Loc(coarseRoot, 0, leaves);
-        return Loc(coarseRoot, _boundaryOf(spec, g, op, t, so), leaves);
+        if (t == 0) return Loc(g.traceRoot, 0, leaves);
+        return Loc(g.traceRoot, _boundaryOf(spec, g, op, t, so), leaves);
     }
 
     /// @dev The coarse leaf of trace tensor `t` read by `op` from an earlier segment: `so` must be the segment
@@ -619,11 +646,13 @@ contract DisputeGame is IVoteSettler {
 
     // ------------------------------------------------------------------ internals
 
-    /// @dev Creates the sender's partition game on `claimId` at `start` over segments [lo, hi) and opens it in
-    ///      `ClaimManager` with the bond of the sender's commitment made with `salt` (its rank is the game's).
+    /// @dev Creates the sender's partition game on inference `inf` of `claimId` (its trace root already checked) at
+    ///      `start` over segments [lo, hi) and opens it in `ClaimManager` with the bond of the sender's commitment
+    ///      made with `salt` (its rank is the game's).
     function _create(
         bytes32 claimId,
         Claim memory cl,
+        InferenceOpening calldata inf,
         uint32 segments,
         Position start,
         uint32 lo,
@@ -632,11 +661,13 @@ contract DisputeGame is IVoteSettler {
         bytes32 hiRoot,
         bytes32 salt
     ) private returns (bytes32 gameId, PartitionGame storage g) {
-        gameId = partitionGameIdOf(claimId, msg.sender, start);
+        gameId = partitionGameIdOf(claimId, inf.index, msg.sender, start);
         g = _partition[gameId];
         // INVARIANT: a game id names one game, forever.
         if (g.phase != Phase.None) revert GameExists(gameId);
         g.claimId = claimId;
+        g.traceRoot = inf.traceRoot;
+        g.inference = inf.index;
         g.challenger = msg.sender;
         g.phase = hi - lo == 1 ? Phase.Fine : Phase.Reveal;
         g.position = start;
@@ -647,8 +678,24 @@ contract DisputeGame is IVoteSettler {
         g.segments = segments;
         g.loRoot = loRoot;
         g.hiRoot = hiRoot;
-        emit GameCreated(gameId, claimId, msg.sender, cl.prover, start, lo, hi, loRoot, hiRoot);
+        emit GameCreated(gameId, claimId, msg.sender, cl.prover, inf.index, start, lo, hi, loRoot, hiRoot);
         g.rank = claims.openGame(claimId, msg.sender, salt);
+    }
+
+    /// @dev A challengeable claim, its model, and (checked against its batch root) the inference `inf` it holds.
+    function _open(bytes32 claimId, InferenceOpening calldata inf)
+        private
+        view
+        returns (Claim memory cl, ModelSpec memory spec)
+    {
+        cl = claims.challengeable(claimId);
+        spec = registry.model(cl.modelId);
+        claims.traceRootOf(cl, inf);
+    }
+
+    /// @dev The model of game `g`'s claim.
+    function _spec(PartitionGame storage g) private view returns (ModelSpec memory) {
+        return registry.model(claims.claim(g.claimId).modelId);
     }
 
     /// @dev The running game `gameId`.
@@ -695,6 +742,14 @@ contract DisputeGame is IVoteSettler {
 
     function _rootLeaf(bytes32 root) private pure returns (bytes32) {
         return TensorMerkle.leafHash(abi.encodePacked(root));
+    }
+
+    /// @dev Reverts unless `b` is leaf `index` of the coarse trace `traceRoot` of a model with `segments` segments.
+    function _verifyBoundary(bytes32 traceRoot, uint32 segments, uint32 index, BoundaryOpening calldata b)
+        private
+        pure
+    {
+        TensorMerkle.verify(traceRoot, _rootLeaf(b.root), index, uint256(segments) + 1, b.proof);
     }
 
     /// @dev The op is a registered node described as registered, reading an earlier tensor, and the element

@@ -15,7 +15,7 @@ import {
     ModelSpec,
     OpKind,
     OpNode,
-    ClaimInput,
+    InferenceOpening,
     ElementChallenge,
     TensorOpening,
     ChunkOpening,
@@ -153,23 +153,36 @@ abstract contract Base is PRBTest {
         return TensorMerkle.nodeHash(listLeaf(inputRoot()), listLeaf(rootOf(one(y), shape2(1, 1))));
     }
 
-    function claimInput(uint32 y) internal view returns (ClaimInput memory c) {
-        bytes32 out = rootOf(one(y), shape2(1, 1));
-        c.modelId = modelId;
-        c.inputRoot = inputRoot();
-        c.outputRoot = out;
-        c.traceRoot = traceRoot(y);
-        c.inputProof = new bytes32[](1);
-        c.inputProof[0] = listLeaf(out);
-        c.outputProof = new bytes32[](1);
-        c.outputProof[0] = listLeaf(inputRoot());
-        c.dataUri = "http://prover/traces/t";
+    /// Where the prover serves the tensors of the claims posted here.
+    string internal constant DATA_URI = "http://prover/traces/t";
+
+    /// A batch of one inference: its coarse trace root.
+    function batchOf(bytes32 root) internal pure returns (bytes32[] memory roots) {
+        roots = new bytes32[](1);
+        roots[0] = root;
     }
 
+    /// Inference 0 of a batch of one: its trace root is the batch's only leaf (an empty proof).
+    function single(bytes32 root) internal pure returns (InferenceOpening memory inf) {
+        inf.traceRoot = root;
+        inf.proof = new bytes32[](0);
+    }
+
+    /// The inference of the claim with output `y` (a batch of one, as `post` posts it).
+    function infOf(uint32 y) internal view returns (InferenceOpening memory) {
+        return single(traceRoot(y));
+    }
+
+    /// An opening that names no inference: what a request of fine-trace data passes.
+    function noInference() internal pure returns (InferenceOpening memory inf) {
+        inf.proof = new bytes32[](0);
+    }
+
+    /// Posts the claim on a batch of one inference with output `y`.
     function post(uint32 y) internal returns (bytes32 id) {
-        ClaimInput memory c = claimInput(y); // (sha256 is a precompile call: build before pranking)
+        bytes32[] memory roots = batchOf(traceRoot(y)); // (sha256 is a precompile call: build before pranking)
         vm.prank(prover);
-        id = claims.postClaim{value: CLAIM_BOND}(c);
+        id = claims.postClaim{value: CLAIM_BOND}(modelId, roots, DATA_URI);
     }
 
     function opening(uint32[] memory bits, bytes32 sibling, bool hasSibling)
@@ -211,9 +224,10 @@ abstract contract Base is PRBTest {
         claims.payReward(id);
     }
 
-    function challenge(bytes32 id, ElementChallenge memory c) internal returns (bytes32) {
+    /// The watcher commits and challenges element `c` of inference `inf` of claim `id`.
+    function challenge(bytes32 id, InferenceOpening memory inf, ElementChallenge memory c) internal returns (bytes32) {
         bytes32 salt1 = commit(watcher, id);
         vm.prank(watcher);
-        return game.challenge(id, c, salt1);
+        return game.challenge(id, inf, c, salt1);
     }
 }

@@ -12,7 +12,7 @@ import {
     ModelSpec,
     OpKind,
     OpNode,
-    ClaimInput,
+    InferenceOpening,
     ClaimStatus,
     Segment,
     SegmentOpening,
@@ -102,23 +102,22 @@ contract BisectionGasTest is GasMeter {
         return [address(claims8), address(game8), address(registry)];
     }
 
+    /// The claim: a batch of one inference, whose coarse trace has 271 leaves.
     function _post() internal returns (bytes32 id) {
-        ClaimInput memory c;
-        c.modelId = model8;
-        c.inputRoot = _root(0);
-        c.outputRoot = _root(S);
-        c.traceRoot = Tree.root(coarse);
-        c.inputProof = Tree.proof(coarse, 0);
-        c.outputProof = Tree.proof(coarse, S);
-        c.dataUri = "relu-chain";
+        bytes32[] memory roots = batchOf(Tree.root(coarse));
         _tx(
             "postClaim (271 coarse leaves)",
             prover,
             address(claims8),
             CLAIM_BOND,
-            abi.encodeCall(claims8.postClaim, (c))
+            abi.encodeCall(claims8.postClaim, (model8, roots, "relu-chain"))
         );
-        id = claims8.claimIdOf(c.modelId, c.inputRoot, c.outputRoot, c.traceRoot, prover);
+        id = claims8.claimIdOf(model8, listLeaf(roots[0]), prover);
+    }
+
+    /// The claim's only inference.
+    function _inf() internal view returns (InferenceOpening memory) {
+        return single(Tree.root(coarse));
     }
 
     function _opening(uint32 v, bytes32[] memory rootProof) internal pure returns (TensorOpening memory t) {
@@ -155,9 +154,11 @@ contract BisectionGasTest is GasMeter {
 
     function test_gas_bisection_270segments_succeeds() public {
         bytes32 id = _post();
-        bytes32 gid = game8.partitionGameIdOf(id, watcher, LibPosition.root());
+        bytes32 gid = game8.partitionGameIdOf(id, 0, watcher, LibPosition.root());
         bytes32 salt = _commitTx(watcher, id);
-        _tx("bisect", watcher, address(game8), 0, abi.encodeCall(game8.bisect, (id, salt)));
+        BoundaryOpening memory input = BoundaryOpening(_root(0), Tree.proof(coarse, 0));
+        BoundaryOpening memory output = BoundaryOpening(_root(S), Tree.proof(coarse, S));
+        _tx("bisect", watcher, address(game8), 0, abi.encodeCall(game8.bisect, (id, _inf(), input, output, salt)));
         uint256 target = S - 1;
         while (game8.partitionGame(gid).phase == Phase.Reveal) {
             PartitionGame memory g = game8.partitionGame(gid);
@@ -192,14 +193,14 @@ contract BisectionGasTest is GasMeter {
         p.segment = uint32(s);
         p.lo = BoundaryOpening(_root(s), Tree.proof(coarse, s));
         p.hi = BoundaryOpening(_root(S), Tree.proof(coarse, S));
-        bytes32 gid = game8.partitionGameIdOf(id, watcher, LibPosition.node(_k(), LibPosition.leafDepth(_k(), S), s));
+        bytes32 gid = game8.partitionGameIdOf(id, 0, watcher, LibPosition.node(_k(), LibPosition.leafDepth(_k(), S), s));
         bytes32 salt = _commitTx(watcher, id);
         _tx(
             "pointSegment (depth-9 proofs)",
             watcher,
             address(game8),
             0,
-            abi.encodeCall(game8.pointSegment, (id, p, salt))
+            abi.encodeCall(game8.pointSegment, (id, _inf(), p, salt))
         );
         _fineAndElement(gid);
         assertEq(uint8(claims8.claim(id).status), uint8(ClaimStatus.Slashed));

@@ -3,7 +3,7 @@ pragma solidity ^0.8.28;
 
 import {Base} from "./Base.t.sol";
 import {ClaimManager} from "../src/ClaimManager.sol";
-import {ClaimInput, ClaimStatus, GameOutcome} from "../src/lib/Types.sol";
+import {Claim, ClaimStatus, GameOutcome} from "../src/lib/Types.sol";
 import {
     WrongBond,
     ClaimExists,
@@ -24,47 +24,43 @@ import {
 
 contract ClaimManagerTest is Base {
     function test_postClaim_succeeds() public {
-        ClaimInput memory c = claimInput(TEN);
-        bytes32 id = claims.claimIdOf(modelId, c.inputRoot, c.outputRoot, c.traceRoot, prover);
+        bytes32[] memory roots = batchOf(traceRoot(TEN));
+        bytes32 batchRoot = listLeaf(traceRoot(TEN)); // a batch of one: its only leaf is its root
+        bytes32 id = claims.claimIdOf(modelId, batchRoot, prover);
         vm.expectEmit(true, true, true, true, address(claims));
-        emit ClaimManager.ClaimPosted(
-            id, modelId, prover, c.inputRoot, c.outputRoot, c.traceRoot, CLAIM_BOND, c.dataUri
-        );
+        emit ClaimManager.ClaimPosted(id, modelId, prover, batchRoot, roots, CLAIM_BOND, DATA_URI);
         assertEq(post(TEN), id);
-        assertEq(uint8(claims.claim(id).status), uint8(ClaimStatus.Pending));
+        Claim memory c = claims.claim(id);
+        assertEq(uint8(c.status), uint8(ClaimStatus.Pending));
+        assertEq(c.batchRoot, batchRoot);
+        assertEq(uint256(c.count), 1);
+        assertEq(c.prover, prover);
+        assertEq(c.bond, CLAIM_BOND);
         assertEq(address(claims).balance, CLAIM_BOND);
     }
 
     function test_postClaim_wrongBond_reverts() public {
-        ClaimInput memory c = claimInput(TEN);
+        bytes32[] memory roots = batchOf(traceRoot(TEN));
         vm.prank(prover);
         vm.expectRevert(abi.encodeWithSelector(WrongBond.selector, 1, CLAIM_BOND));
-        claims.postClaim{value: 1}(c);
+        claims.postClaim{value: 1}(modelId, roots, DATA_URI);
     }
 
     function test_postClaim_unknownModel_reverts() public {
-        ClaimInput memory c = claimInput(TEN);
-        c.modelId = keccak256("nope");
+        bytes32[] memory roots = batchOf(traceRoot(TEN));
+        bytes32 model = keccak256("nope");
         vm.prank(prover);
-        vm.expectRevert(abi.encodeWithSelector(UnknownModel.selector, c.modelId));
-        claims.postClaim{value: CLAIM_BOND}(c);
-    }
-
-    function test_postClaim_outputNotInTrace_reverts() public {
-        ClaimInput memory c = claimInput(TEN);
-        c.outputRoot = keccak256("another output");
-        vm.prank(prover);
-        vm.expectRevert(); // ProofDoesNotVerify(computed, traceRoot)
-        claims.postClaim{value: CLAIM_BOND}(c);
+        vm.expectRevert(abi.encodeWithSelector(UnknownModel.selector, model));
+        claims.postClaim{value: CLAIM_BOND}(model, roots, DATA_URI);
         assertEq(address(claims).balance, 0);
     }
 
     function test_postClaim_twice_reverts() public {
         bytes32 id = post(TEN);
-        ClaimInput memory c = claimInput(TEN);
+        bytes32[] memory roots = batchOf(traceRoot(TEN));
         vm.prank(prover);
         vm.expectRevert(abi.encodeWithSelector(ClaimExists.selector, id));
-        claims.postClaim{value: CLAIM_BOND}(c);
+        claims.postClaim{value: CLAIM_BOND}(modelId, roots, DATA_URI);
     }
 
     function test_finalize_afterWindow_succeeds() public {
@@ -136,9 +132,14 @@ contract ClaimManagerTest is Base {
         claims.bindDisputeGame(address(1));
     }
 
-    // Keeps the import used: the selector is what postClaim bubbles up on a bad proof.
-    function test_errorSelector_proofDoesNotVerify_succeeds() public pure {
-        assert(ProofDoesNotVerify.selector != bytes4(0));
+    /// A game naming the claim's inference with a trace root the batch does not hold is refused.
+    function test_traceRootOf_wrongTraceRoot_reverts() public {
+        bytes32 id = post(TEN);
+        Claim memory c = claims.claim(id);
+        bytes32 other = traceRoot(TEN + 1);
+        vm.expectRevert(abi.encodeWithSelector(ProofDoesNotVerify.selector, listLeaf(other), c.batchRoot));
+        claims.traceRootOf(c, single(other));
+        assertEq(claims.traceRootOf(c, infOf(TEN)), traceRoot(TEN));
     }
 
     // ------------------------------------------------------------------ commitments and rewards
@@ -187,7 +188,7 @@ contract ClaimManagerTest is Base {
         bytes32 id = post(TEN + 3);
         vm.expectRevert(abi.encodeWithSelector(ClaimNotSlashed.selector, id));
         claims.payReward(id);
-        challenge(id, challengeOf(TEN + 3));
+        challenge(id, infOf(TEN + 3), challengeOf(TEN + 3));
         payReward(id);
         vm.expectRevert(abi.encodeWithSelector(RewardPaid.selector, id));
         claims.payReward(id);

@@ -3,7 +3,8 @@ pragma solidity ^0.8.28;
 
 import {Fixture} from "./Fixture.t.sol";
 import {ClaimManager} from "../src/ClaimManager.sol";
-import {ClaimStatus, GameOutcome, SegmentPointer, FineChallenge} from "../src/lib/Types.sol";
+import {UnknownCommitment} from "../src/lib/Errors.sol";
+import {ClaimStatus, GameOutcome, SegmentPointer, FineChallenge, InferenceOpening} from "../src/lib/Types.sol";
 
 /// @notice Attack 2 of the review (#17), played as a front-running bot would: it copies the watcher's game
 ///         opening (its own game with the same pointer) and then the watcher's decisive `openElement` calldata,
@@ -17,13 +18,14 @@ contract CopycatTest is Fixture {
         uint256 watcher0 = watcher.balance;
         bytes32 id = fxPost(true);
         SegmentPointer memory p = fxPointer(true, 1);
+        InferenceOpening memory inf = fxInf(true);
         // the watcher commits, then opens its game; the bot sees the opening and copies it
         bytes32 ws = commit(watcher, id);
         vm.prank(watcher);
-        bytes32 wg = game.pointSegment(id, p, ws);
+        bytes32 wg = game.pointSegment(id, inf, p, ws);
         bytes32 bs = commit(bot, id);
         vm.prank(bot);
-        bytes32 bg = game.pointSegment(id, p, bs);
+        bytes32 bg = game.pointSegment(id, inf, p, bs);
         assertLt(game.partitionGame(wg).rank, game.partitionGame(bg).rank);
         // the prover answers both games
         vm.startPrank(prover);
@@ -54,12 +56,14 @@ contract CopycatTest is Fixture {
     function test_copycat_copiesTheOpeningWithoutCommitment_reverts() public {
         bytes32 id = fxPost(true);
         SegmentPointer memory p = fxPointer(true, 1);
+        InferenceOpening memory inf = fxInf(true);
         bytes32 ws = commit(watcher, id);
         // the watcher's salt is visible in its pending transaction; it is bound to the watcher's address
+        bytes32 h = claims.commitmentOf(id, bot, ws);
         vm.prank(bot);
-        vm.expectRevert();
-        game.pointSegment(id, p, ws);
+        vm.expectRevert(abi.encodeWithSelector(UnknownCommitment.selector, h));
+        game.pointSegment(id, inf, p, ws);
         vm.prank(watcher);
-        game.pointSegment(id, p, ws);
+        game.pointSegment(id, inf, p, ws);
     }
 }

@@ -5,7 +5,7 @@ import {Linear} from "../src/ops/Linear.sol";
 import {Base} from "./Base.t.sol";
 import {DisputeGame} from "../src/DisputeGame.sol";
 import {ClaimManager} from "../src/ClaimManager.sol";
-import {ElementChallenge, ClaimStatus, GameOutcome, ModelSpec, modelIdOf} from "../src/lib/Types.sol";
+import {ElementChallenge, InferenceOpening, ClaimStatus, GameOutcome, ModelSpec, modelIdOf} from "../src/lib/Types.sol";
 import {
     ChallengeWindowClosed,
     ClaimNotPending,
@@ -29,15 +29,16 @@ contract DisputeGameTest is Base {
     function test_challenge_outsideBound_slashesProver_succeeds() public {
         bytes32 id = post(OUTSIDE);
         ElementChallenge memory c = challengeOf(OUTSIDE);
-        bytes32 gid = game.gameIdOf(id, watcher, 0, 0, 0);
+        InferenceOpening memory inf = infOf(OUTSIDE);
+        bytes32 gid = game.gameIdOf(id, 0, watcher, 0, 0, 0);
         bytes32 salt = commit(watcher, id);
         uint64 rank = uint64(block.number - 1);
         vm.expectEmit(true, true, true, true, address(game));
-        emit DisputeGame.GameResolved(gid, id, watcher, 0, 0, 0, OUTSIDE, GameOutcome.ChallengerWon);
+        emit DisputeGame.GameResolved(gid, id, watcher, 0, 0, 0, 0, OUTSIDE, GameOutcome.ChallengerWon);
         vm.expectEmit(true, true, false, true, address(claims));
         emit ClaimManager.ProverSlashed(id, watcher, rank, CLAIM_BOND / 2, CLAIM_BOND / 2);
         vm.prank(watcher);
-        assertEq(game.challenge(id, c, salt), gid);
+        assertEq(game.challenge(id, inf, c, salt), gid);
         assertEq(uint8(claims.claim(id).status), uint8(ClaimStatus.Slashed));
         // the bond back at once; the reward once the grace is over; half the claim bond burned
         assertEq(claims.credit(watcher), CHALLENGE_BOND);
@@ -59,11 +60,12 @@ contract DisputeGameTest is Base {
     function test_challenge_insideBound_slashesChallenger_succeeds() public {
         bytes32 id = post(INSIDE);
         ElementChallenge memory c = challengeOf(INSIDE);
+        InferenceOpening memory inf = infOf(INSIDE);
         bytes32 salt = commit(watcher, id);
         vm.expectEmit(true, true, true, true, address(claims));
         emit ClaimManager.ChallengerSlashed(id, watcher, prover, CHALLENGE_BOND);
         vm.prank(watcher);
-        bytes32 gid = game.challenge(id, c, salt);
+        bytes32 gid = game.challenge(id, inf, c, salt);
         assertEq(uint8(game.game(gid).outcome), uint8(GameOutcome.ProverWon));
         assertEq(uint8(claims.claim(id).status), uint8(ClaimStatus.Pending));
         assertEq(claims.credit(prover), CHALLENGE_BOND);
@@ -76,18 +78,19 @@ contract DisputeGameTest is Base {
     function test_challenge_nanOutput_slashesProver_succeeds() public {
         uint32 nan = 0x7fc00000;
         bytes32 id = post(nan);
-        challenge(id, challengeOf(nan));
+        challenge(id, infOf(nan), challengeOf(nan));
         assertEq(uint8(claims.claim(id).status), uint8(ClaimStatus.Slashed));
     }
 
     function test_challenge_flippedByte_reverts() public {
         bytes32 id = post(OUTSIDE);
         ElementChallenge memory c = challengeOf(OUTSIDE);
+        InferenceOpening memory inf = infOf(OUTSIDE);
         c.input.chunks[0].data[5] ^= 0x01;
         bytes32 salt13 = commit(watcher, id);
         vm.prank(watcher);
         vm.expectRevert(); // ProofDoesNotVerify(computed, dataRoot)
-        game.challenge(id, c, salt13);
+        game.challenge(id, inf, c, salt13);
         assertEq(uint8(claims.claim(id).status), uint8(ClaimStatus.Pending));
         assertEq(address(game).balance + claims.credit(watcher), 0);
     }
@@ -95,32 +98,35 @@ contract DisputeGameTest is Base {
     function test_challenge_truncatedChunk_reverts() public {
         bytes32 id = post(OUTSIDE);
         ElementChallenge memory c = challengeOf(OUTSIDE);
+        InferenceOpening memory inf = infOf(OUTSIDE);
         c.weight.chunks[0].data = hex"0000803f";
         bytes32 salt14 = commit(watcher, id);
         vm.prank(watcher);
         vm.expectRevert(abi.encodeWithSelector(ChunkLengthMismatch.selector, 0, 4, 16));
-        game.challenge(id, c, salt14);
+        game.challenge(id, inf, c, salt14);
     }
 
     function test_challenge_afterWindow_reverts() public {
         bytes32 id = post(OUTSIDE);
         ElementChallenge memory c = challengeOf(OUTSIDE);
+        InferenceOpening memory inf = infOf(OUTSIDE);
         uint256 closes = block.timestamp + WINDOW;
         vm.warp(closes);
         bytes32 salt15 = commit(watcher, id);
         vm.prank(watcher);
         vm.expectRevert(abi.encodeWithSelector(ChallengeWindowClosed.selector, id, closes));
-        game.challenge(id, c, salt15);
+        game.challenge(id, inf, c, salt15);
     }
 
     function test_challenge_slashedClaim_reverts() public {
         bytes32 id = post(OUTSIDE);
         ElementChallenge memory c = challengeOf(OUTSIDE);
-        challenge(id, c);
+        InferenceOpening memory inf = infOf(OUTSIDE);
+        challenge(id, inf, c);
         bytes32 salt16 = commit(prover, id);
         vm.prank(prover);
         vm.expectRevert(abi.encodeWithSelector(ClaimNotPending.selector, id));
-        game.challenge(id, c, salt16);
+        game.challenge(id, inf, c, salt16);
     }
 
     function test_commitChallenge_wrongBond_reverts() public {
@@ -134,62 +140,68 @@ contract DisputeGameTest is Base {
     function test_challenge_withoutCommitment_reverts() public {
         bytes32 id = post(OUTSIDE);
         ElementChallenge memory c = challengeOf(OUTSIDE);
+        InferenceOpening memory inf = infOf(OUTSIDE);
         bytes32 h = claims.commitmentOf(id, watcher, "salt");
         vm.prank(watcher);
         vm.expectRevert(abi.encodeWithSelector(UnknownCommitment.selector, h));
-        game.challenge(id, c, "salt");
+        game.challenge(id, inf, c, "salt");
     }
 
     function test_challenge_commitmentOfTheSameBlock_reverts() public {
         bytes32 id = post(OUTSIDE);
         ElementChallenge memory c = challengeOf(OUTSIDE);
+        InferenceOpening memory inf = infOf(OUTSIDE);
         bytes32 h = claims.commitmentOf(id, watcher, "salt");
         vm.startPrank(watcher);
         claims.commitChallenge{value: CHALLENGE_BOND}(h);
         vm.expectRevert(abi.encodeWithSelector(CommitmentTooFresh.selector, h, block.number));
-        game.challenge(id, c, "salt");
+        game.challenge(id, inf, c, "salt");
         vm.stopPrank();
     }
 
     function test_challenge_someoneElsesCommitment_reverts() public {
         bytes32 id = post(OUTSIDE);
         ElementChallenge memory c = challengeOf(OUTSIDE);
+        InferenceOpening memory inf = infOf(OUTSIDE);
         bytes32 salt = commit(watcher, id);
         address thief = address(0xC0FFEE);
         bytes32 h = claims.commitmentOf(id, thief, salt);
         vm.prank(thief);
         vm.expectRevert(abi.encodeWithSelector(UnknownCommitment.selector, h));
-        game.challenge(id, c, salt);
+        game.challenge(id, inf, c, salt);
     }
 
     function test_challenge_sameElementTwice_reverts() public {
         bytes32 id = post(INSIDE);
         ElementChallenge memory c = challengeOf(INSIDE);
-        bytes32 gid = challenge(id, c);
+        InferenceOpening memory inf = infOf(INSIDE);
+        bytes32 gid = challenge(id, inf, c);
         bytes32 salt18 = commit(watcher, id);
         vm.prank(watcher);
         vm.expectRevert(abi.encodeWithSelector(GameExists.selector, gid));
-        game.challenge(id, c, salt18);
+        game.challenge(id, inf, c, salt18);
     }
 
     function test_challenge_opOutOfRange_reverts() public {
         bytes32 id = post(OUTSIDE);
         ElementChallenge memory c = challengeOf(OUTSIDE);
+        InferenceOpening memory inf = infOf(OUTSIDE);
         c.op = 1;
         bytes32 salt19 = commit(watcher, id);
         vm.prank(watcher);
         vm.expectRevert(abi.encodeWithSelector(OpOutOfRange.selector, 1, 1));
-        game.challenge(id, c, salt19);
+        game.challenge(id, inf, c, salt19);
     }
 
     function test_challenge_elementOutOfRange_reverts() public {
         bytes32 id = post(OUTSIDE);
         ElementChallenge memory c = challengeOf(OUTSIDE);
+        InferenceOpening memory inf = infOf(OUTSIDE);
         c.col = 1;
         bytes32 salt20 = commit(watcher, id);
         vm.prank(watcher);
         vm.expectRevert(abi.encodeWithSelector(ElementOutOfRange.selector, 0, 1));
-        game.challenge(id, c, salt20);
+        game.challenge(id, inf, c, salt20);
     }
 
     /// A model whose ops are not all segment boundaries cannot be disputed at one level: its op outputs are not
@@ -206,10 +218,11 @@ contract DisputeGameTest is Base {
     function test_challenge_forgedNode_reverts() public {
         bytes32 id = post(OUTSIDE);
         ElementChallenge memory c = challengeOf(OUTSIDE);
+        InferenceOpening memory inf = infOf(OUTSIDE);
         c.node.params = abi.encode(Linear.MatMulParams(3)); // a descriptor that is not the registered one
         bytes32 salt21 = commit(watcher, id);
         vm.prank(watcher);
         vm.expectRevert(); // ProofDoesNotVerify(computed, graphRoot)
-        game.challenge(id, c, salt21);
+        game.challenge(id, inf, c, salt21);
     }
 }

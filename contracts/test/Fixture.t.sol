@@ -8,7 +8,7 @@ import {
     ModelSpec,
     OpKind,
     OpNode,
-    ClaimInput,
+    InferenceOpening,
     ElementChallenge,
     TensorOpening,
     ChunkOpening,
@@ -183,26 +183,73 @@ abstract contract Fixture is Base {
         }
     }
 
-    function fxClaim(bool corrupt) internal view returns (ClaimInput memory c) {
-        bytes32[] memory leaves = fxCoarseLeaves(corrupt);
-        c.modelId = fxModel;
-        c.inputRoot = fxRoot(corrupt, 0);
-        c.outputRoot = fxRoot(corrupt, 4);
-        c.traceRoot = Tree.root(leaves);
-        c.inputProof = Tree.proof(leaves, 0);
-        c.outputProof = Tree.proof(leaves, FX_SEGMENTS);
-        c.dataUri = "fixture";
+    /// The coarse trace root of the honest or corrupt inference.
+    function fxTraceRoot(bool corrupt) internal view returns (bytes32) {
+        return Tree.root(fxCoarseLeaves(corrupt));
     }
 
-    function fxPost(bool corrupt) internal returns (bytes32 id) {
-        ClaimInput memory c = fxClaim(corrupt);
+    /// The honest or corrupt inference as the only one of its claim's batch.
+    function fxInf(bool corrupt) internal view returns (InferenceOpening memory) {
+        return single(fxTraceRoot(corrupt));
+    }
+
+    /// Inference `i` of the batch with trace roots `roots`, opened against its batch root.
+    function inferenceOf(bytes32[] memory roots, uint256 i) internal pure returns (InferenceOpening memory inf) {
+        bytes32[] memory leaves = new bytes32[](roots.length);
+        for (uint256 j; j < roots.length; ++j) {
+            leaves[j] = listLeaf(roots[j]);
+        }
+        // forge-lint: disable-next-line(unsafe-typecast)
+        inf.index = uint32(i);
+        inf.traceRoot = roots[i];
+        inf.proof = Tree.proof(leaves, i);
+    }
+
+    /// Posts the claim on a batch of `roots` of the fixture model.
+    function fxPostBatch(bytes32[] memory roots) internal returns (bytes32 id) {
         vm.prank(prover);
-        id = claims.postClaim{value: CLAIM_BOND}(c);
+        id = claims.postClaim{value: CLAIM_BOND}(fxModel, roots, "fixture");
+    }
+
+    /// Posts the claim on a batch of one honest or corrupt inference.
+    function fxPost(bool corrupt) internal returns (bytes32 id) {
+        id = fxPostBatch(batchOf(fxTraceRoot(corrupt)));
     }
 
     function fxBoundary(bool corrupt, uint256 i) internal view returns (BoundaryOpening memory b) {
         b.root = fxRoot(corrupt, fxCoarseIndex(i));
         b.proof = Tree.proof(fxCoarseLeaves(corrupt), i);
+    }
+
+    /// The honest or corrupt inference's input (coarse leaf 0), opened.
+    function fxInput(bool corrupt) internal view returns (BoundaryOpening memory) {
+        return fxBoundary(corrupt, 0);
+    }
+
+    /// The honest or corrupt inference's output (the last coarse leaf), opened.
+    function fxOutput(bool corrupt) internal view returns (BoundaryOpening memory) {
+        return fxBoundary(corrupt, FX_SEGMENTS);
+    }
+
+    /// `who` commits and starts a partition game by bisection on the honest or corrupt inference of claim `id`
+    /// (a batch of one).
+    function fxBisect(address who, bytes32 id, bool corrupt) internal returns (bytes32 gid) {
+        InferenceOpening memory inf = fxInf(corrupt);
+        BoundaryOpening memory input = fxInput(corrupt);
+        BoundaryOpening memory output = fxOutput(corrupt);
+        bytes32 salt = commit(who, id);
+        vm.prank(who);
+        gid = game.bisect(id, inf, input, output, salt);
+    }
+
+    /// `who` commits and starts a partition game at segment `s` of the honest or corrupt inference of claim `id`
+    /// (a batch of one).
+    function fxPoint(address who, bytes32 id, bool corrupt, uint32 s) internal returns (bytes32 gid) {
+        InferenceOpening memory inf = fxInf(corrupt);
+        SegmentPointer memory p = fxPointer(corrupt, s);
+        bytes32 salt = commit(who, id);
+        vm.prank(who);
+        gid = game.pointSegment(id, inf, p, salt);
     }
 
     function fxPointer(bool corrupt, uint32 s) internal view returns (SegmentPointer memory p) {

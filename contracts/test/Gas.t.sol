@@ -10,7 +10,7 @@ import {Adjudicator} from "../src/Adjudicator.sol";
 import {Openings} from "./Openings.sol";
 import {Position, LibPosition} from "../src/lib/Position.sol";
 import {
-    ClaimInput,
+    InferenceOpening,
     ClaimStatus,
     SegmentPointer,
     BoundaryOpening,
@@ -76,11 +76,12 @@ contract DisputeGasTest is Fixture, GasMeter {
         vm.roll(block.number + 1);
     }
 
+    /// Posts the honest or corrupt inference as a batch of one.
     function _post(bool corrupt) internal returns (bytes32 id) {
-        ClaimInput memory c = fxClaim(corrupt);
-        bytes memory ret = abi.encodeCall(claims.postClaim, (c));
+        bytes32[] memory roots = batchOf(fxTraceRoot(corrupt));
+        bytes memory ret = abi.encodeCall(claims.postClaim, (fxModel, roots, "fixture"));
         _tx("postClaim", prover, address(claims), CLAIM_BOND, ret);
-        id = claims.claimIdOf(c.modelId, c.inputRoot, c.outputRoot, c.traceRoot, prover);
+        id = claims.claimIdOf(fxModel, listLeaf(roots[0]), prover);
     }
 
     function _withdraw(address who) internal {
@@ -98,9 +99,9 @@ contract DisputeGasTest is Fixture, GasMeter {
     function test_gas_directPointing_wholeDispute_succeeds() public {
         bytes32 id = _post(true);
         SegmentPointer memory p = fxPointer(true, 1);
-        bytes32 gid = game.partitionGameIdOf(id, watcher, _leaf(1));
+        bytes32 gid = game.partitionGameIdOf(id, 0, watcher, _leaf(1));
         bytes32 salt = _commitTx(watcher, id);
-        _tx("pointSegment", watcher, address(game), 0, abi.encodeCall(game.pointSegment, (id, p, salt)));
+        _tx("pointSegment", watcher, address(game), 0, abi.encodeCall(game.pointSegment, (id, fxInf(true), p, salt)));
         FineAnswer memory a = fxFine(true, 1);
         _tx("postFine", prover, address(game), 0, abi.encodeCall(game.postFine, (gid, a)));
         FineChallenge memory c = fxElement(true, 2);
@@ -114,9 +115,9 @@ contract DisputeGasTest is Fixture, GasMeter {
     function test_gas_directPointing_matmul576_succeeds() public {
         bytes32 id = _post(false);
         SegmentPointer memory p = fxPointer(false, 0);
-        bytes32 gid = game.partitionGameIdOf(id, watcher, _leaf(0));
+        bytes32 gid = game.partitionGameIdOf(id, 0, watcher, _leaf(0));
         bytes32 salt = _commitTx(watcher, id);
-        _tx("pointSegment", watcher, address(game), 0, abi.encodeCall(game.pointSegment, (id, p, salt)));
+        _tx("pointSegment", watcher, address(game), 0, abi.encodeCall(game.pointSegment, (id, fxInf(false), p, salt)));
         FineAnswer memory a = fxFine(false, 0);
         _tx("postFine", prover, address(game), 0, abi.encodeCall(game.postFine, (gid, a)));
         FineChallenge memory c = fxElement(false, 0);
@@ -130,9 +131,15 @@ contract DisputeGasTest is Fixture, GasMeter {
     /// post, bisect, reveal, pick, reveal, pick, postFine, openElement: the bisection's moves.
     function test_gas_bisection_wholeDispute_succeeds() public {
         bytes32 id = _post(true);
-        bytes32 gid = game.partitionGameIdOf(id, watcher, _root());
+        bytes32 gid = game.partitionGameIdOf(id, 0, watcher, _root());
         bytes32 salt = _commitTx(watcher, id);
-        _tx("bisect", watcher, address(game), 0, abi.encodeCall(game.bisect, (id, salt)));
+        _tx(
+            "bisect",
+            watcher,
+            address(game),
+            0,
+            abi.encodeCall(game.bisect, (id, fxInf(true), fxInput(true), fxOutput(true), salt))
+        );
         (BoundaryOpening[] memory r, bytes32[] memory roots) = fxReveal(true, 0, 2, 1);
         _tx("reveal (1 boundary)", prover, address(game), 0, abi.encodeCall(game.reveal, (gid, r)));
         _tx("pick", watcher, address(game), 0, abi.encodeCall(game.pick, (gid, 0, roots)));
@@ -152,9 +159,9 @@ contract DisputeGasTest is Fixture, GasMeter {
     function test_gas_requestedElement_matmul576_succeeds() public {
         bytes32 id = _post(true);
         SegmentPointer memory p = fxPointer(true, 0);
-        bytes32 gid = game.partitionGameIdOf(id, watcher, _leaf(0));
+        bytes32 gid = game.partitionGameIdOf(id, 0, watcher, _leaf(0));
         bytes32 salt = _commitTx(watcher, id);
-        _tx("pointSegment", watcher, address(game), 0, abi.encodeCall(game.pointSegment, (id, p, salt)));
+        _tx("pointSegment", watcher, address(game), 0, abi.encodeCall(game.pointSegment, (id, fxInf(true), p, salt)));
         FineAnswer memory a = fxFine(true, 0);
         _tx("postFine", prover, address(game), 0, abi.encodeCall(game.postFine, (gid, a)));
         ElementRequest memory r = fxRequest(0);
@@ -168,9 +175,15 @@ contract DisputeGasTest is Fixture, GasMeter {
     /// The prover never answers: bisect, timeout.
     function test_gas_timeout_succeeds() public {
         bytes32 id = _post(true);
-        bytes32 gid = game.partitionGameIdOf(id, watcher, _root());
+        bytes32 gid = game.partitionGameIdOf(id, 0, watcher, _root());
         bytes32 salt = _commitTx(watcher, id);
-        _tx("bisect", watcher, address(game), 0, abi.encodeCall(game.bisect, (id, salt)));
+        _tx(
+            "bisect",
+            watcher,
+            address(game),
+            0,
+            abi.encodeCall(game.bisect, (id, fxInf(true), fxInput(true), fxOutput(true), salt))
+        );
         vm.warp(block.timestamp + CLOCK + 1);
         _tx("timeout", watcher, address(game), 0, abi.encodeCall(game.timeout, (gid)));
         assertEq(uint8(claims.claim(id).status), uint8(ClaimStatus.Slashed));

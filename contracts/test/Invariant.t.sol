@@ -7,7 +7,7 @@ import {LibPosition} from "../src/lib/Position.sol";
 import {Tree} from "./Fixture.t.sol";
 import {
     TensorOpening,
-    ClaimInput,
+    InferenceOpening,
     ClaimStatus,
     GameOutcome,
     Phase,
@@ -71,14 +71,15 @@ contract GameHandler is Fixture {
     // ------------------------------------------------------------------ actions
 
     function post(uint8 who, bool corrupt) external {
-        ClaimInput memory c = fxClaim(corrupt);
+        // a batch of one inference, honest or corrupt
+        bytes32[] memory roots = batchOf(fxTraceRoot(corrupt));
         address p = provers[who % 3];
-        bytes32 id = claims.claimIdOf(c.modelId, c.inputRoot, c.outputRoot, c.traceRoot, p);
+        bytes32 id = claims.claimIdOf(fxModel, listLeaf(roots[0]), p);
         if (claims.openGames(id) != 0 || _exists(id)) return;
         // the first prover is honest
         if (p == provers[0] && corrupt) return;
         vm.prank(p);
-        claims.postClaim{value: CLAIM_BOND}(c);
+        claims.postClaim{value: CLAIM_BOND}(fxModel, roots, "fixture");
         claimIds.push(id);
         isCorrupt[id] = corrupt;
         deposited += CLAIM_BOND;
@@ -92,11 +93,14 @@ contract GameHandler is Fixture {
         if (!_challengeable(id)) return;
         // the honest watcher challenges only what is false
         if (c == challengers[0] && !isCorrupt[id]) return;
-        bytes32 gid = game.partitionGameIdOf(id, c, LibPosition.root());
+        bytes32 gid = game.partitionGameIdOf(id, 0, c, LibPosition.root());
         if (game.partitionGame(gid).phase != Phase.None) return;
+        bool corrupt = isCorrupt[id];
+        InferenceOpening memory inf = fxInf(corrupt);
+        (BoundaryOpening memory input, BoundaryOpening memory output) = (fxInput(corrupt), fxOutput(corrupt));
         bytes32 salt = _commit(c, id);
         vm.prank(c);
-        game.bisect(id, salt);
+        game.bisect(id, inf, input, output, salt);
         gameIds.push(gid);
     }
 
@@ -108,12 +112,13 @@ contract GameHandler is Fixture {
         if (!_challengeable(id)) return;
         // the honest watcher points at the segment that is wrong
         if (c == challengers[0] && (!isCorrupt[id] || s != 1)) return;
-        bytes32 gid = game.partitionGameIdOf(id, c, LibPosition.node(ARITY, 2, s));
+        bytes32 gid = game.partitionGameIdOf(id, 0, c, LibPosition.node(ARITY, 2, s));
         if (game.partitionGame(gid).phase != Phase.None) return;
         SegmentPointer memory p = fxPointer(isCorrupt[id], s);
+        InferenceOpening memory inf = fxInf(isCorrupt[id]);
         bytes32 salt = _commit(c, id);
         vm.prank(c);
-        game.pointSegment(id, p, salt);
+        game.pointSegment(id, inf, p, salt);
         gameIds.push(gid);
     }
 
@@ -187,8 +192,11 @@ contract GameHandler is Fixture {
         address c = challengers[who % 3];
         // the honest watcher has every trace it needs: it never asks
         if (c == challengers[0] || claims.claim(id).status != ClaimStatus.Pending) return;
+        InferenceOpening memory inf = fxInf(isCorrupt[id]);
         vm.prank(c);
-        try claims.requestData{value: DATA_BOND}(id, bytes32(0), leaf % (FX_SEGMENTS + 1), 0, 1) returns (bytes32 rid) {
+        try claims.requestData{value: DATA_BOND}(id, bytes32(0), inf, leaf % (FX_SEGMENTS + 1), 0, 1) returns (
+            bytes32 rid
+        ) {
             requestIds.push(rid);
             deposited += DATA_BOND;
             paidIn[c] += DATA_BOND;
@@ -482,12 +490,11 @@ interface ClaimManagerView {
 
 struct ClaimView {
     bytes32 modelId;
-    bytes32 inputRoot;
-    bytes32 outputRoot;
-    bytes32 traceRoot;
+    bytes32 batchRoot;
     address prover;
     uint64 postedAt;
     ClaimStatus status;
+    uint32 count;
     uint256 bond;
 }
 

@@ -18,7 +18,7 @@ import {
     ElementRequest,
     Unopenable,
     Phase,
-    ClaimInput,
+    InferenceOpening,
     ClaimStatus
 } from "../src/lib/Types.sol";
 import {ElementTooCostly} from "../src/lib/Errors.sol";
@@ -59,19 +59,17 @@ contract LongRowRequestTest is Base {
 
     /// An honest claim on the long-softmax model, disputed at its only segment, the fine root posted.
     function _disputed() internal returns (bytes32 id, bytes32 gid) {
-        ClaimInput memory c;
-        c.modelId = longModel;
-        (c.inputRoot, c.outputRoot) = (IN, OUT);
-        c.traceRoot = TensorMerkle.nodeHash(listLeaf(IN), listLeaf(OUT));
-        (c.inputProof, c.outputProof) = (_proof(OUT), _proof(IN));
+        bytes32 traceRoot = TensorMerkle.nodeHash(listLeaf(IN), listLeaf(OUT));
+        bytes32[] memory roots = batchOf(traceRoot);
         vm.prank(prover);
-        id = claims.postClaim{value: CLAIM_BOND}(c);
+        id = claims.postClaim{value: CLAIM_BOND}(longModel, roots, "long softmax");
         SegmentPointer memory p = SegmentPointer(0, BoundaryOpening(IN, _proof(OUT)), BoundaryOpening(OUT, _proof(IN)));
+        InferenceOpening memory inf = single(traceRoot);
         bytes32 salt = commit(watcher, id);
         vm.prank(watcher);
-        gid = game.pointSegment(id, p, salt);
+        gid = game.pointSegment(id, inf, p, salt);
         FineAnswer memory a =
-            FineAnswer(c.traceRoot, SegmentOpening(0, Segment(0, 1), new bytes32[](0)), _proof(OUT), _proof(IN));
+            FineAnswer(traceRoot, SegmentOpening(0, Segment(0, 1), new bytes32[](0)), _proof(OUT), _proof(IN));
         vm.prank(prover);
         game.postFine(gid, a);
     }

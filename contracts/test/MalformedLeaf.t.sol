@@ -15,7 +15,7 @@ import {
     FineAnswer,
     Unopenable,
     Phase,
-    ClaimInput,
+    InferenceOpening,
     ClaimStatus,
     GameOutcome
 } from "../src/lib/Types.sol";
@@ -57,20 +57,18 @@ contract MalformedLeafTest is Fixture {
     function test_malformedParams_escalatedUnopened_slashesProver_succeeds() public {
         stakeValidators();
         uint256 proverBefore = prover.balance;
-        ClaimInput memory c;
-        c.modelId = junkModel;
-        (c.inputRoot, c.outputRoot) = (IN, OUT);
-        c.traceRoot = TensorMerkle.nodeHash(listLeaf(IN), listLeaf(OUT));
-        (c.inputProof, c.outputProof) = (_proof(OUT), _proof(IN));
+        bytes32 traceRoot = TensorMerkle.nodeHash(listLeaf(IN), listLeaf(OUT));
+        bytes32[] memory roots = batchOf(traceRoot);
         vm.prank(prover);
-        bytes32 id = claims.postClaim{value: CLAIM_BOND}(c);
+        bytes32 id = claims.postClaim{value: CLAIM_BOND}(junkModel, roots, "junk params");
         uint256 watcherBefore = watcher.balance;
         bytes32 salt = commit(watcher, id);
         SegmentPointer memory sp = SegmentPointer(0, BoundaryOpening(IN, _proof(OUT)), BoundaryOpening(OUT, _proof(IN)));
+        InferenceOpening memory inf = single(traceRoot);
         vm.prank(watcher);
-        bytes32 gid = game.pointSegment(id, sp, salt);
+        bytes32 gid = game.pointSegment(id, inf, sp, salt);
         FineAnswer memory a =
-            FineAnswer(c.traceRoot, SegmentOpening(0, Segment(0, 1), new bytes32[](0)), _proof(OUT), _proof(IN));
+            FineAnswer(traceRoot, SegmentOpening(0, Segment(0, 1), new bytes32[](0)), _proof(OUT), _proof(IN));
         vm.prank(prover);
         game.postFine(gid, a);
 

@@ -3,7 +3,15 @@ pragma solidity ^0.8.28;
 
 import {Fixture} from "./Fixture.t.sol";
 import {Position} from "../src/lib/Position.sol";
-import {ClaimStatus, GameOutcome, Phase, PartitionGame, ModelSpec} from "../src/lib/Types.sol";
+import {
+    ClaimStatus,
+    GameOutcome,
+    Phase,
+    PartitionGame,
+    ModelSpec,
+    InferenceOpening,
+    BoundaryOpening
+} from "../src/lib/Types.sol";
 import {
     NoOutputTolerance,
     ChallengeWindowClosed,
@@ -22,10 +30,17 @@ import {DisputeGame} from "../src/DisputeGame.sol";
 contract OutputVoteTest is Fixture {
     address internal griefer = address(0xBAD);
 
+    /// The honest claim's inference and its output (the last coarse leaf), opened.
+    function output() internal view returns (InferenceOpening memory inf, BoundaryOpening memory out) {
+        inf = fxInf(false);
+        out = fxBoundary(false, FX_SEGMENTS);
+    }
+
     function escalateOutput(address who, bytes32 id, uint32 row, uint32 col) internal returns (bytes32 gid) {
+        (InferenceOpening memory inf, BoundaryOpening memory out) = output();
         bytes32 salt = commit(who, id);
         vm.prank(who);
-        gid = game.escalateOutput(id, row, col, salt);
+        gid = game.escalateOutput(id, inf, out, row, col, salt);
     }
 
     function withdraw(address who) internal {
@@ -42,11 +57,17 @@ contract OutputVoteTest is Fixture {
         stakeValidators();
         bytes32 id = fxPost(false);
         bytes32 gid = escalateOutput(watcher, id, 0, 0);
-        assertEq(gid, game.partitionGameIdOf(id, watcher, Position.wrap(0)), "game id from claim, challenger, 0");
+        assertEq(
+            gid,
+            game.partitionGameIdOf(id, 0, watcher, Position.wrap(0)),
+            "game id from claim, inference, challenger, 0"
+        );
         PartitionGame memory pg = game.partitionGame(gid);
         assertEq(uint8(pg.phase), uint8(Phase.Vote));
         assertEq(pg.reqOp, game.OUTPUT_OP());
         assertEq(pg.hiRoot, fxRoot(false, 4), "the claim's output root");
+        assertEq(pg.traceRoot, fxTraceRoot(false), "the inference's trace root");
+        assertEq(uint256(pg.inference), 0, "the batch's only inference");
         assertEq(claims.openGames(id), 1);
     }
 
@@ -119,9 +140,10 @@ contract OutputVoteTest is Fixture {
         fxModel = model;
         bytes32 id = fxPost(false);
         bytes32 salt = commit(watcher, id);
+        (InferenceOpening memory inf, BoundaryOpening memory out) = output();
         vm.expectRevert(abi.encodeWithSelector(NoOutputTolerance.selector, model));
         vm.prank(watcher);
-        game.escalateOutput(id, 0, 0, salt);
+        game.escalateOutput(id, inf, out, 0, 0, salt);
         assertEq(claims.openGames(id), 0, "nothing changed");
     }
 
@@ -129,19 +151,21 @@ contract OutputVoteTest is Fixture {
         stakeValidators();
         bytes32 id = fxPost(false);
         bytes32 salt = commit(watcher, id);
+        (InferenceOpening memory inf, BoundaryOpening memory out) = output();
         vm.warp(block.timestamp + WINDOW + 1);
         vm.expectRevert();
         vm.prank(watcher);
-        game.escalateOutput(id, 0, 0, salt);
+        game.escalateOutput(id, inf, out, 0, 0, salt);
     }
 
     function test_escalateOutput_withoutCommitment_reverts() public {
         stakeValidators();
         bytes32 id = fxPost(false);
         bytes32 salt = keccak256("never committed");
+        (InferenceOpening memory inf, BoundaryOpening memory out) = output();
         vm.expectRevert(abi.encodeWithSelector(UnknownCommitment.selector, claims.commitmentOf(id, watcher, salt)));
         vm.prank(watcher);
-        game.escalateOutput(id, 0, 0, salt);
+        game.escalateOutput(id, inf, out, 0, 0, salt);
     }
 
     function test_escalateOutput_twice_reverts() public {
@@ -149,16 +173,18 @@ contract OutputVoteTest is Fixture {
         bytes32 id = fxPost(false);
         bytes32 gid = escalateOutput(watcher, id, 0, 0);
         bytes32 salt = commit(watcher, id);
+        (InferenceOpening memory inf, BoundaryOpening memory out) = output();
         vm.expectRevert(abi.encodeWithSelector(GameExists.selector, gid));
         vm.prank(watcher);
-        game.escalateOutput(id, 0, 1, salt);
+        game.escalateOutput(id, inf, out, 0, 1, salt);
     }
 
     function test_escalateOutput_noValidators_reverts() public {
         bytes32 id = fxPost(false);
         bytes32 salt = commit(watcher, id);
+        (InferenceOpening memory inf, BoundaryOpening memory out) = output();
         vm.expectRevert(NoValidators.selector);
         vm.prank(watcher);
-        game.escalateOutput(id, 0, 0, salt);
+        game.escalateOutput(id, inf, out, 0, 0, salt);
     }
 }

@@ -17,7 +17,8 @@ import {
     FineAnswer,
     FineChallenge,
     ElementRequest,
-    Unopenable
+    Unopenable,
+    InferenceOpening
 } from "../src/lib/Types.sol";
 import {
     ChallengeWindowClosed,
@@ -55,17 +56,12 @@ import {Tree} from "./Fixture.t.sol";
 contract PartitionGameTest is Fixture {
     // ------------------------------------------------------------------ helpers
 
-    function bisectAs(address who, bytes32 id) internal returns (bytes32 gid) {
-        bytes32 salt2 = commit(who, id);
-        vm.prank(who);
-        gid = game.bisect(id, salt2);
+    function bisectAs(address who, bytes32 id, bool corrupt) internal returns (bytes32 gid) {
+        gid = fxBisect(who, id, corrupt);
     }
 
     function point(bytes32 id, bool corrupt, uint32 s) internal returns (bytes32 gid) {
-        SegmentPointer memory p = fxPointer(corrupt, s);
-        bytes32 salt3 = commit(watcher, id);
-        vm.prank(watcher);
-        gid = game.pointSegment(id, p, salt3);
+        gid = fxPoint(watcher, id, corrupt, s);
     }
 
     function reveal(bytes32 gid, bool corrupt, uint256 lo, uint256 w, uint256 count)
@@ -101,7 +97,7 @@ contract PartitionGameTest is Fixture {
 
     /// Bisects the corrupt claim down to segment 1 ([1, 2]); the prover is to post the fine root.
     function bisectToSegment1(bytes32 id) internal returns (bytes32 gid) {
-        gid = bisectAs(watcher, id);
+        gid = bisectAs(watcher, id, true);
         bytes32[] memory r = reveal(gid, true, 0, 2, 1); // boundary 2
         pickAs(gid, 0, r); // [0, 2]
         r = reveal(gid, true, 0, 1, 1); // boundary 1
@@ -122,16 +118,20 @@ contract PartitionGameTest is Fixture {
 
     function test_bisect_succeeds() public {
         bytes32 id = fxPost(true);
-        bytes32 gid = game.partitionGameIdOf(id, watcher, LibPosition.root());
+        bytes32 gid = game.partitionGameIdOf(id, 0, watcher, LibPosition.root());
+        InferenceOpening memory inf = fxInf(true);
+        (BoundaryOpening memory input, BoundaryOpening memory output) = (fxInput(true), fxOutput(true));
         bytes32 salt = commit(watcher, id);
         vm.expectEmit(true, true, true, true, address(game));
         emit DisputeGame.GameCreated(
-            gid, id, watcher, prover, LibPosition.root(), 0, 3, fxRoot(true, 0), fxRoot(true, 4)
+            gid, id, watcher, prover, 0, LibPosition.root(), 0, 3, fxRoot(true, 0), fxRoot(true, 4)
         );
         vm.prank(watcher);
-        assertEq(game.bisect(id, salt), gid);
+        assertEq(game.bisect(id, inf, input, output, salt), gid);
         assertEq(g(gid).rank, block.number - 1);
         PartitionGame memory pg = g(gid);
+        assertEq(pg.traceRoot, fxTraceRoot(true));
+        assertEq(uint256(pg.inference), 0);
         assertEq(uint8(pg.phase), uint8(Phase.Reveal));
         assertEq(uint8(game.mover(gid)), uint8(Side.Prover));
         assertEq(claims.openGames(id), 1);
@@ -141,29 +141,35 @@ contract PartitionGameTest is Fixture {
 
     function test_bisect_twice_reverts() public {
         bytes32 id = fxPost(true);
-        bytes32 gid = bisectAs(watcher, id);
+        bytes32 gid = bisectAs(watcher, id, true);
+        InferenceOpening memory inf = fxInf(true);
+        (BoundaryOpening memory input, BoundaryOpening memory output) = (fxInput(true), fxOutput(true));
         bytes32 salt4 = commit(watcher, id);
         vm.prank(watcher);
         vm.expectRevert(abi.encodeWithSelector(GameExists.selector, gid));
-        game.bisect(id, salt4);
+        game.bisect(id, inf, input, output, salt4);
     }
 
     function test_bisect_withoutCommitment_reverts() public {
         bytes32 id = fxPost(true);
         bytes32 h = claims.commitmentOf(id, watcher, "s");
+        InferenceOpening memory inf = fxInf(true);
+        (BoundaryOpening memory input, BoundaryOpening memory output) = (fxInput(true), fxOutput(true));
         vm.prank(watcher);
         vm.expectRevert(abi.encodeWithSelector(UnknownCommitment.selector, h));
-        game.bisect(id, "s");
+        game.bisect(id, inf, input, output, "s");
     }
 
     function test_bisect_afterWindow_reverts() public {
         bytes32 id = fxPost(true);
         uint256 closes = block.timestamp + WINDOW;
         vm.warp(closes);
+        InferenceOpening memory inf = fxInf(true);
+        (BoundaryOpening memory input, BoundaryOpening memory output) = (fxInput(true), fxOutput(true));
         bytes32 salt6 = commit(watcher, id);
         vm.prank(watcher);
         vm.expectRevert(abi.encodeWithSelector(ChallengeWindowClosed.selector, id, closes));
-        game.bisect(id, salt6);
+        game.bisect(id, inf, input, output, salt6);
     }
 
     // ------------------------------------------------------------------ pointSegment
@@ -184,10 +190,11 @@ contract PartitionGameTest is Fixture {
         bytes32 id = fxPost(true);
         SegmentPointer memory p = fxPointer(true, 1);
         p.hi.root = fxRoot(false, 3); // the honest boundary is not what the claim commits
+        InferenceOpening memory inf = fxInf(true);
         bytes32 salt7 = commit(watcher, id);
         vm.prank(watcher);
         vm.expectRevert(); // ProofDoesNotVerify(computed, traceRoot)
-        game.pointSegment(id, p, salt7);
+        game.pointSegment(id, inf, p, salt7);
         assertEq(claims.openGames(id), 0);
     }
 
@@ -195,17 +202,18 @@ contract PartitionGameTest is Fixture {
         bytes32 id = fxPost(true);
         SegmentPointer memory p = fxPointer(true, 1);
         p.segment = 3;
+        InferenceOpening memory inf = fxInf(true);
         bytes32 salt8 = commit(watcher, id);
         vm.prank(watcher);
         vm.expectRevert(abi.encodeWithSelector(SegmentOutOfRange.selector, 3, 3));
-        game.pointSegment(id, p, salt8);
+        game.pointSegment(id, inf, p, salt8);
     }
 
     // ------------------------------------------------------------------ reveal
 
     function test_reveal_succeeds() public {
         bytes32 id = fxPost(true);
-        bytes32 gid = bisectAs(watcher, id);
+        bytes32 gid = bisectAs(watcher, id, true);
         vm.warp(block.timestamp + 100);
         (BoundaryOpening[] memory r, bytes32[] memory roots) = fxReveal(true, 0, 2, 1);
         vm.expectEmit(true, false, false, true, address(game));
@@ -220,7 +228,7 @@ contract PartitionGameTest is Fixture {
 
     function test_reveal_wrongCount_reverts() public {
         bytes32 id = fxPost(true);
-        bytes32 gid = bisectAs(watcher, id);
+        bytes32 gid = bisectAs(watcher, id, true);
         (BoundaryOpening[] memory r,) = fxReveal(true, 0, 1, 2);
         vm.prank(prover);
         vm.expectRevert(abi.encodeWithSelector(WrongRevealCount.selector, 2, 1));
@@ -229,7 +237,7 @@ contract PartitionGameTest is Fixture {
 
     function test_reveal_wrongProof_reverts() public {
         bytes32 id = fxPost(true);
-        bytes32 gid = bisectAs(watcher, id);
+        bytes32 gid = bisectAs(watcher, id, true);
         (BoundaryOpening[] memory r,) = fxReveal(true, 0, 2, 1);
         r[0].root = fxRoot(true, 0);
         vm.prank(prover);
@@ -239,7 +247,7 @@ contract PartitionGameTest is Fixture {
 
     function test_reveal_byChallenger_reverts() public {
         bytes32 id = fxPost(true);
-        bytes32 gid = bisectAs(watcher, id);
+        bytes32 gid = bisectAs(watcher, id, true);
         (BoundaryOpening[] memory r,) = fxReveal(true, 0, 2, 1);
         vm.prank(watcher);
         vm.expectRevert(abi.encodeWithSelector(NotMover.selector, gid, watcher, prover));
@@ -248,7 +256,7 @@ contract PartitionGameTest is Fixture {
 
     function test_reveal_twice_reverts() public {
         bytes32 id = fxPost(true);
-        bytes32 gid = bisectAs(watcher, id);
+        bytes32 gid = bisectAs(watcher, id, true);
         reveal(gid, true, 0, 2, 1);
         (BoundaryOpening[] memory r,) = fxReveal(true, 0, 2, 1);
         vm.prank(prover);
@@ -258,7 +266,7 @@ contract PartitionGameTest is Fixture {
 
     function test_reveal_afterClock_reverts() public {
         bytes32 id = fxPost(true);
-        bytes32 gid = bisectAs(watcher, id);
+        bytes32 gid = bisectAs(watcher, id, true);
         (BoundaryOpening[] memory r,) = fxReveal(true, 0, 2, 1);
         vm.warp(block.timestamp + CLOCK + 1);
         vm.prank(prover);
@@ -276,12 +284,14 @@ contract PartitionGameTest is Fixture {
 
     function test_pick_toRange_succeeds() public {
         bytes32 id = fxPost(true);
-        bytes32 gid = bisectAs(watcher, id);
+        bytes32 gid = bisectAs(watcher, id, true);
         bytes32[] memory r = reveal(gid, true, 0, 2, 1);
         vm.expectEmit(true, false, false, true, address(game));
         emit DisputeGame.RangePicked(gid, Position.wrap(2), 0, 0, 2, CLOCK);
         pickAs(gid, 0, r);
         PartitionGame memory pg = g(gid);
+        assertEq(pg.traceRoot, fxTraceRoot(true));
+        assertEq(uint256(pg.inference), 0);
         assertEq(uint8(pg.phase), uint8(Phase.Reveal));
         assertEq(pg.hiRoot, fxRoot(true, fxCoarseIndex(2)));
         assertEq(pg.loRoot, fxRoot(true, 0));
@@ -289,7 +299,7 @@ contract PartitionGameTest is Fixture {
 
     function test_pick_toSegment_succeeds() public {
         bytes32 id = fxPost(true);
-        bytes32 gid = bisectAs(watcher, id);
+        bytes32 gid = bisectAs(watcher, id, true);
         bytes32[] memory r = reveal(gid, true, 0, 2, 1);
         pickAs(gid, 1, r); // [2, 3]: one segment
         PartitionGame memory pg = g(gid);
@@ -302,7 +312,7 @@ contract PartitionGameTest is Fixture {
 
     function test_pick_mismatchedRoots_reverts() public {
         bytes32 id = fxPost(true);
-        bytes32 gid = bisectAs(watcher, id);
+        bytes32 gid = bisectAs(watcher, id, true);
         bytes32[] memory r = reveal(gid, true, 0, 2, 1);
         bytes32 want = keccak256(abi.encodePacked(r));
         r[0] = bytes32(uint256(1));
@@ -314,7 +324,7 @@ contract PartitionGameTest is Fixture {
 
     function test_pick_emptyRange_reverts() public {
         bytes32 id = fxPost(true);
-        bytes32 gid = bisectAs(watcher, id);
+        bytes32 gid = bisectAs(watcher, id, true);
         bytes32[] memory r = reveal(gid, true, 0, 2, 1);
         vm.prank(watcher);
         vm.expectRevert(abi.encodeWithSelector(EmptyRange.selector, 2, 2));
@@ -323,7 +333,7 @@ contract PartitionGameTest is Fixture {
 
     function test_pick_outOfTurn_reverts() public {
         bytes32 id = fxPost(true);
-        bytes32 gid = bisectAs(watcher, id);
+        bytes32 gid = bisectAs(watcher, id, true);
         bytes32[] memory r = new bytes32[](1);
         vm.prank(watcher);
         vm.expectRevert(abi.encodeWithSelector(WrongPhase.selector, gid, uint8(Phase.Reveal), uint8(Phase.Pick)));
@@ -332,7 +342,7 @@ contract PartitionGameTest is Fixture {
 
     function test_pick_byProver_reverts() public {
         bytes32 id = fxPost(true);
-        bytes32 gid = bisectAs(watcher, id);
+        bytes32 gid = bisectAs(watcher, id, true);
         bytes32[] memory r = reveal(gid, true, 0, 2, 1);
         vm.prank(prover);
         vm.expectRevert(abi.encodeWithSelector(NotMover.selector, gid, prover, watcher));
@@ -341,7 +351,7 @@ contract PartitionGameTest is Fixture {
 
     function test_pick_afterClock_reverts() public {
         bytes32 id = fxPost(true);
-        bytes32 gid = bisectAs(watcher, id);
+        bytes32 gid = bisectAs(watcher, id, true);
         bytes32[] memory r = reveal(gid, true, 0, 2, 1);
         vm.warp(block.timestamp + CLOCK + 5);
         vm.prank(watcher);
@@ -642,7 +652,7 @@ contract PartitionGameTest is Fixture {
 
     function test_timeout_prover_slashesProver_succeeds() public {
         bytes32 id = fxPost(false);
-        bytes32 gid = bisectAs(watcher, id);
+        bytes32 gid = bisectAs(watcher, id, false);
         vm.warp(block.timestamp + CLOCK + 1);
         vm.expectEmit(true, false, false, true, address(game));
         emit DisputeGame.ClockTimedOut(gid, Side.Prover);
@@ -673,7 +683,7 @@ contract PartitionGameTest is Fixture {
 
     function test_timeout_ended_reverts() public {
         bytes32 id = fxPost(false);
-        bytes32 gid = bisectAs(watcher, id);
+        bytes32 gid = bisectAs(watcher, id, false);
         vm.warp(block.timestamp + CLOCK + 1);
         game.timeout(gid);
         vm.expectRevert(abi.encodeWithSelector(GameOver.selector, gid));
@@ -687,7 +697,7 @@ contract PartitionGameTest is Fixture {
         vm.deal(second, 1 ether);
         bytes32 id = fxPost(true);
         bytes32 g1 = point(id, true, 1);
-        bytes32 g2 = bisectAs(second, id);
+        bytes32 g2 = bisectAs(second, id, true);
         fine(g1, true, 1);
         element(g1, true, 2);
         assertEq(claims.openGames(id), 1);
@@ -712,9 +722,10 @@ contract PartitionGameTest is Fixture {
         bytes32 id = fxPost(true);
         bytes32 g1 = point(id, true, 1);
         SegmentPointer memory p = fxPointer(true, 1);
+        InferenceOpening memory inf = fxInf(true);
         bytes32 salt9 = commit(second, id);
         vm.prank(second);
-        bytes32 g2 = game.pointSegment(id, p, salt9);
+        bytes32 g2 = game.pointSegment(id, inf, p, salt9);
         fine(g1, true, 1);
         fine(g2, true, 1);
         element(g1, true, 2);
@@ -733,7 +744,7 @@ contract PartitionGameTest is Fixture {
 
     function test_clocks_runForTheMoverOnly_succeeds() public {
         bytes32 id = fxPost(true);
-        bytes32 gid = bisectAs(watcher, id);
+        bytes32 gid = bisectAs(watcher, id, true);
         vm.warp(block.timestamp + 300);
         (uint64 p, uint64 c) = game.clocks(gid);
         assertEq(p, CLOCK - 300);
@@ -771,7 +782,7 @@ contract PartitionGameTest is Fixture {
     function testFuzz_reveal_clockBoundary_succeeds(uint64 elapsed) public {
         elapsed = uint64(elapsed % (2 * CLOCK));
         bytes32 id = fxPost(true);
-        bytes32 gid = bisectAs(watcher, id);
+        bytes32 gid = bisectAs(watcher, id, true);
         (BoundaryOpening[] memory r,) = fxReveal(true, 0, 2, 1);
         vm.warp(block.timestamp + elapsed);
         vm.prank(prover);
@@ -793,17 +804,18 @@ contract PartitionGameTest is Fixture {
         bytes32[] memory proof = which % 2 == 0 ? p.lo.proof : p.hi.proof;
         uint256 i = (which / 2) % proof.length;
         proof[i] ^= bytes32(uint256(1) << bit);
+        InferenceOpening memory inf = fxInf(true);
         bytes32 salt10 = commit(watcher, id);
         vm.prank(watcher);
         vm.expectRevert();
-        game.pointSegment(id, p, salt10);
+        game.pointSegment(id, inf, p, salt10);
     }
 
     /// Whatever the path of picks, a bisection of the honest claim ends at one segment with the right roots,
     /// and a false element challenge there loses.
     function testFuzz_bisect_anyPath_endsAtOneSegment_succeeds(uint8 path) public {
         bytes32 id = fxPost(false);
-        bytes32 gid = bisectAs(watcher, id);
+        bytes32 gid = bisectAs(watcher, id, false);
         uint256 guard;
         while (g(gid).phase == Phase.Reveal) {
             PartitionGame memory pg = g(gid);

@@ -3,7 +3,13 @@ pragma solidity ^0.8.28;
 
 import {Fixture} from "./Fixture.t.sol";
 import {
-    ClaimStatus, GameOutcome, SegmentPointer, FineAnswer, FineChallenge, ElementChallenge
+    ClaimStatus,
+    GameOutcome,
+    SegmentPointer,
+    FineAnswer,
+    FineChallenge,
+    ElementChallenge,
+    InferenceOpening
 } from "../src/lib/Types.sol";
 import {ClaimNotPending} from "../src/lib/Errors.sol";
 
@@ -19,9 +25,10 @@ contract SelfChallengeTest is Fixture {
         SegmentPointer memory p = fxPointer(true, 1);
         FineAnswer memory a = fxFine(true, 1);
         FineChallenge memory c = fxElement(true, 2);
+        InferenceOpening memory inf = fxInf(true);
         bytes32 salt = commit(sybil, id);
         vm.prank(sybil);
-        gid = game.pointSegment(id, p, salt);
+        gid = game.pointSegment(id, inf, p, salt);
         vm.prank(prover);
         game.postFine(gid, a);
         vm.prank(sybil);
@@ -30,9 +37,10 @@ contract SelfChallengeTest is Fixture {
 
     function _watcherPoints(bytes32 id) internal returns (bytes32 gid) {
         SegmentPointer memory p = fxPointer(true, 1);
+        InferenceOpening memory inf = fxInf(true);
         bytes32 salt = commit(watcher, id);
         vm.prank(watcher);
-        gid = game.pointSegment(id, p, salt);
+        gid = game.pointSegment(id, inf, p, salt);
     }
 
     /// Everything settles: the watcher's game, which the prover never answers, ends on the prover's clock;
@@ -65,9 +73,10 @@ contract SelfChallengeTest is Fixture {
         bytes32 ws = commit(watcher, id);
         _selfChallenge(id);
         SegmentPointer memory p = fxPointer(true, 1);
+        InferenceOpening memory inf = fxInf(true);
         vm.prank(watcher);
         vm.expectRevert(abi.encodeWithSelector(ClaimNotPending.selector, id));
-        game.pointSegment(id, p, ws);
+        game.pointSegment(id, inf, p, ws);
         vm.prank(watcher);
         claims.refundCommitment(id, ws);
         payReward(id);
@@ -100,9 +109,10 @@ contract SelfChallengeTest is Fixture {
         uint256 before = prover.balance + sybil.balance;
         bytes32 id = post(TEN + 3);
         ElementChallenge memory c = challengeOf(TEN + 3);
+        InferenceOpening memory inf = infOf(TEN + 3);
         bytes32 salt = commit(sybil, id);
         vm.prank(sybil);
-        game.challenge(id, c, salt);
+        game.challenge(id, inf, c, salt);
         payReward(id);
         vm.prank(sybil);
         claims.withdraw();

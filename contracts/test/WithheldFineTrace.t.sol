@@ -2,7 +2,14 @@
 pragma solidity ^0.8.28;
 
 import {Fixture, Tree} from "./Fixture.t.sol";
-import {ClaimStatus, TensorOpening, ChunkOpening, SegmentPointer, FineAnswer} from "../src/lib/Types.sol";
+import {
+    ClaimStatus,
+    TensorOpening,
+    ChunkOpening,
+    SegmentPointer,
+    FineAnswer,
+    InferenceOpening
+} from "../src/lib/Types.sol";
 import {
     WrongBond,
     BadDataRequest,
@@ -24,9 +31,14 @@ contract WithheldFineTraceTest is Fixture {
         return fxOpening(fxTensor(corrupt, fxCoarseIndex(leaf)), Tree.proof(fxCoarseLeaves(corrupt), leaf));
     }
 
-    function _request(bytes32 id, bytes32 gameId, uint32 leaf) internal returns (bytes32 rid) {
+    /// The watcher asks for chunk 0 of leaf `leaf` of the coarse trace of inference `inf` (`gameId` zero) or of
+    /// game `gameId`'s fine root.
+    function _request(bytes32 id, bytes32 gameId, InferenceOpening memory inf, uint32 leaf)
+        internal
+        returns (bytes32 rid)
+    {
         vm.prank(watcher);
-        rid = claims.requestData{value: DATA_BOND}(id, gameId, leaf, 0, 1);
+        rid = claims.requestData{value: DATA_BOND}(id, gameId, inf, leaf, 0, 1);
     }
 
     function _none() internal pure returns (ChunkOpening[] memory) {
@@ -43,7 +55,7 @@ contract WithheldFineTraceTest is Fixture {
         uint256 p0 = prover.balance;
         uint256 w0 = watcher.balance;
         bytes32 id = fxPost(true);
-        bytes32 rid = _request(id, bytes32(0), 2);
+        bytes32 rid = _request(id, bytes32(0), fxInf(true), 2);
         vm.expectRevert(abi.encodeWithSelector(GamesOpen.selector, id, 1));
         vm.warp(block.timestamp + WINDOW);
         claims.finalize(id);
@@ -64,7 +76,7 @@ contract WithheldFineTraceTest is Fixture {
         uint256 w0 = watcher.balance;
         bytes32 id = fxPost(false);
         vm.warp(block.timestamp + WINDOW - 10);
-        bytes32 rid = _request(id, bytes32(0), 2);
+        bytes32 rid = _request(id, bytes32(0), fxInf(false), 2);
         TensorOpening memory t = _coarseOpening(false, 2);
         uint32[] memory shape = fxShape(3);
         vm.prank(prover);
@@ -72,10 +84,11 @@ contract WithheldFineTraceTest is Fixture {
         // published near the window's end: the watcher has `DATA_WINDOW` to challenge with what it got
         assertEq(claims.windowClosesAt(id), block.timestamp + DATA_WINDOW);
         // asking for the same chunk again is refused: it is in the logs for good
-        bytes32 root = claims.claim(id).traceRoot;
+        bytes32 root = fxTraceRoot(false);
+        InferenceOpening memory inf = fxInf(false);
         vm.prank(watcher);
         vm.expectRevert(abi.encodeWithSelector(AlreadyPublished.selector, root, 2, 0));
-        claims.requestData{value: DATA_BOND}(id, bytes32(0), 2, 0, 1);
+        claims.requestData{value: DATA_BOND}(id, bytes32(0), inf, 2, 0, 1);
         vm.warp(block.timestamp + DATA_WINDOW);
         claims.finalize(id);
         _withdraw(prover);
@@ -87,14 +100,15 @@ contract WithheldFineTraceTest is Fixture {
         bytes32 id = fxPost(true);
         SegmentPointer memory p = fxPointer(true, 1);
         FineAnswer memory a = fxFine(true, 1);
+        InferenceOpening memory inf = fxInf(true);
         bytes32 salt = commit(watcher, id);
         vm.prank(watcher);
-        bytes32 gid = game.pointSegment(id, p, salt);
+        bytes32 gid = game.pointSegment(id, inf, p, salt);
         vm.expectRevert(abi.encodeWithSelector(NoFineRoot.selector, gid));
-        _request(id, gid, 1);
+        _request(id, gid, noInference(), 1);
         vm.prank(prover);
         game.postFine(gid, a);
-        bytes32 rid = _request(id, gid, 1);
+        bytes32 rid = _request(id, gid, noInference(), 1);
         // fine leaf 1 of segment 1 is t3, the corrupted tensor: the watcher now has what it needs to open it
         TensorOpening memory t = fxOpening(fxTensor(true, 3), Tree.proof(fxFineLeaves(true, 1), 1));
         uint32[] memory shape = fxShape(3);
@@ -108,8 +122,9 @@ contract WithheldFineTraceTest is Fixture {
 
     function test_publishData_wrongChunks_reverts() public {
         bytes32 id = fxPost(false);
+        InferenceOpening memory inf = fxInf(false);
         vm.prank(watcher);
-        bytes32 rid = claims.requestData{value: DATA_BOND}(id, bytes32(0), 2, 0, 2);
+        bytes32 rid = claims.requestData{value: DATA_BOND}(id, bytes32(0), inf, 2, 0, 2);
         TensorOpening memory t = _coarseOpening(false, 2);
         uint32[] memory shape = fxShape(3);
         // the tensor has one chunk: the answer is that chunk, and nothing short of it
@@ -121,13 +136,14 @@ contract WithheldFineTraceTest is Fixture {
 
     function test_requestData_badInput_reverts() public {
         bytes32 id = fxPost(false);
+        InferenceOpening memory inf = fxInf(false);
         vm.startPrank(watcher);
         vm.expectRevert(abi.encodeWithSelector(WrongBond.selector, 1, DATA_BOND));
-        claims.requestData{value: 1}(id, bytes32(0), 2, 0, 1);
+        claims.requestData{value: 1}(id, bytes32(0), inf, 2, 0, 1);
         vm.expectRevert(abi.encodeWithSelector(BadDataRequest.selector, 0, 24));
-        claims.requestData{value: DATA_BOND}(id, bytes32(0), 2, 0, 0);
+        claims.requestData{value: DATA_BOND}(id, bytes32(0), inf, 2, 0, 0);
         vm.expectRevert(abi.encodeWithSelector(BadDataRequest.selector, 25, 24));
-        claims.requestData{value: DATA_BOND}(id, bytes32(0), 2, 0, 25);
+        claims.requestData{value: DATA_BOND}(id, bytes32(0), inf, 2, 0, 25);
         vm.stopPrank();
         vm.expectRevert(abi.encodeWithSelector(UnknownDataRequest.selector, bytes32(0)));
         claims.expireData(bytes32(0));
@@ -137,8 +153,9 @@ contract WithheldFineTraceTest is Fixture {
     /// A request past the tensor's end is answered by the tensor's root and shape alone.
     function test_publishData_pastTheEnd_answeredEmpty_succeeds() public {
         bytes32 id = fxPost(false);
+        InferenceOpening memory inf = fxInf(false);
         vm.prank(watcher);
-        bytes32 rid = claims.requestData{value: DATA_BOND}(id, bytes32(0), 2, 5, 1);
+        bytes32 rid = claims.requestData{value: DATA_BOND}(id, bytes32(0), inf, 2, 5, 1);
         TensorOpening memory t = _coarseOpening(false, 2);
         t.chunks = _none();
         uint32[] memory shape = fxShape(3);

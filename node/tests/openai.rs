@@ -58,8 +58,10 @@ async fn the_official_openai_client_buys_verifiable_embeddings_and_chat_answers(
         ("minilm", sentence, 1, &["--declared-tolerance", "1e-2"][..]),
         ("smollm2", question, 2, &["--declared-tolerance", "0", "--no-audit"][..]),
     ];
+    // MiniLM's prover batches two jobs a claim (a lone job waits half a second for company)
+    let batching = [&["--batch-size", "2", "--batch-ms", "500"][..], &[][..]];
     let mut provers = Vec::new();
-    for (model, prompt, k, how) in models {
+    for ((model, prompt, k, how), batch) in models.into_iter().zip(batching) {
         let profile = format!("{ROOT}/profiles/{model}.json");
         let reg = ["register", "--deployment", &dep_s, "--model", model, "--prompt", prompt, "--profile", &profile];
         run(&anvil, 0, &[&reg[..], how].concat());
@@ -80,6 +82,7 @@ async fn the_official_openai_client_buys_verifiable_embeddings_and_chat_answers(
             "--listen",
             &format!("127.0.0.1:{port}"),
         ];
+        let args = [&args[..], batch].concat();
         provers.push((Daemon::spawn(model, d, &anvil.rpc_url(), procs::key(&anvil, k), &args), port));
     }
     let logs: Vec<_> = provers.iter().map(|(p, _)| p.log()).collect();
@@ -101,7 +104,9 @@ async fn the_official_openai_client_buys_verifiable_embeddings_and_chat_answers(
         let cl = claims.claim(id).call().await.unwrap();
         assert_eq!(ClaimStatus::from(cl.status), ClaimStatus::Pending, "{got}");
         assert_eq!(cl.prover, anvil.signer(k).address(), "the prover that answered posted the claim");
-        assert_eq!(cl.traceRoot.to_string(), got["trace_root"].as_str().unwrap(), "the answer names its trace root");
+        let roots = chain::Claims::new(&c, &file.contracts).trace_roots(id).await.unwrap();
+        let index = got["index"].as_u64().unwrap() as usize;
+        assert_eq!(roots[index].to_string(), got["trace_root"].as_str().unwrap(), "the answer names its inference");
         assert!(got["transaction"].is_string(), "a first answer was posted: {got}");
         assert_eq!(got["status"], "pending");
     }
@@ -126,6 +131,19 @@ async fn the_official_openai_client_buys_verifiable_embeddings_and_chat_answers(
     let (code, said) = verify(&chat["claim_id"], &saved("changed.json"));
     assert_eq!(code, Some(1), "{said}");
     assert!(said.contains("NOT the claimed one"), "{said}");
+    // the batched pair: one claim of two inferences, each answer verifiable on its own, a wrong index refused
+    let batched = &embedding["batched"];
+    let id: B256 = batched["claim_id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(claims.claim(id).call().await.unwrap().count, 2, "{batched}");
+    std::fs::write(saved("batched.json"), batched.to_string()).unwrap();
+    let (code, said) = verify(&batched["claim_id"], &saved("batched.json"));
+    assert_eq!(code, Some(0), "{said}");
+    assert!(said.contains(&format!("inference {} of 2", batched["index"])), "{said}");
+    let mut moved = batched.clone();
+    moved["index"] = serde_json::json!(1 - batched["index"].as_u64().unwrap());
+    std::fs::write(saved("moved.json"), moved.to_string()).unwrap();
+    let (code, said) = verify(&batched["claim_id"], &saved("moved.json"));
+    assert!(code == Some(1) && said.contains("has no trace root"), "{said}");
     let (code, said) = verify(&serde_json::json!(format!("0x{}", "00".repeat(32))), &saved("chat.json"));
     assert!(code != Some(0) && said.contains("no such claim"), "{said}");
 }

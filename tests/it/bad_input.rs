@@ -47,16 +47,8 @@ async fn late_challenges_second_finalizes_and_unknown_models_are_refused_by_name
     // A claim for an unknown model: the registry's error, named, and no bond taken.
     let pc = chain::connect(&chain.rpc_url(), chain.signer(1)).await.unwrap();
     let claims = ClaimManager::new(d.claims, pc.provider.clone());
-    let bogus = ClaimManager::ClaimInput {
-        modelId: FixedBytes([7; 32]),
-        inputRoot: FixedBytes([0; 32]),
-        outputRoot: FixedBytes([0; 32]),
-        traceRoot: FixedBytes([0; 32]),
-        inputProof: vec![],
-        outputProof: vec![],
-        dataUri: String::new(),
-    };
-    let err = send("post", claims.postClaim(bogus).value(U256::from(10u128.pow(18)))).await.unwrap_err();
+    let bogus = claims.postClaim(FixedBytes([7; 32]), vec![FixedBytes([0; 32])], String::new());
+    let err = send("post", bogus.value(U256::from(10u128.pow(18)))).await.unwrap_err();
     assert!(err.to_string().contains("UnknownModel"), "{err}");
 
     // An honest claim; its window passes; then a challenge comes too late.
@@ -102,7 +94,7 @@ async fn a_trace_that_does_not_match_its_claim_is_refused() {
     let posted = prover.post(&MLP_TINY.input(1), None).await.unwrap();
     // the prover swaps the stored trace for another run's: served data no longer matches the claim
     let other = runtime::run(&mlp(), &MLP_TINY.input(2), None).unwrap();
-    store.insert(posted.trace_root.0, other);
+    store.insert(posted.trace_root().0, other);
     let claim = watcher.claims_since(0).await.unwrap().into_iter().find(|c| c.id == posted.id).unwrap();
     let err = watcher.fetch_trace(&claim).await.unwrap_err();
     assert!(err.to_string().contains("the claim commits"), "{err}");

@@ -61,12 +61,14 @@ impl Sides {
 }
 
 impl Sides {
-    /// The watcher commits its challenge bond to claim `id`, then (a block later) points at `pointer`'s segment.
-    async fn point(&self, id: B256, pointer: SegmentPointer) {
+    /// The watcher commits its challenge bond to claim `id` (a batch of one inference with trace root `root`),
+    /// then (a block later) points at `pointer`'s segment.
+    async fn point(&self, id: B256, root: B256, pointer: SegmentPointer) {
         let salt = B256::with_last_byte(pointer.segment as u8);
         let h = Claims::commitment_of(id, self.watcher, salt);
         send("commitChallenge", self.wclaims.commitChallenge(h).value(self.bond)).await.unwrap();
-        send("pointSegment", self.wgame.pointSegment(id, pointer, salt)).await.unwrap();
+        let inf = calldata::inference_opening(&[root], 0).unwrap();
+        send("pointSegment", self.wgame.pointSegment(id, inf, pointer, salt)).await.unwrap();
     }
 }
 
@@ -87,14 +89,15 @@ async fn a_corrupted_element_is_won_by_pointing_and_an_honest_one_is_lost() {
         // (different inputs: a corrupted element that ReLU zeroes would otherwise leave the coarse trace as is)
         let trace = runtime::run(&model, &MLP_TINY.input(5 + corrupt as u64), Some(&mut tamper)).unwrap();
         let coarse = trace.commit_coarse(&model.graph);
-        let post = calldata::claim_input(registered.id, &coarse, String::new()).unwrap();
-        let sent = send("post", claims.postClaim(post).value(U256::from(10u128.pow(18)))).await.unwrap();
+        let root = B256::from(coarse.root());
+        let post = claims.postClaim(registered.id, vec![root], String::new());
+        let sent = send("post", post.value(U256::from(10u128.pow(18)))).await.unwrap();
         let id = sent.receipt.decoded_log::<ClaimManager::ClaimPosted>().unwrap().claimId;
 
         let seg = 1;
         let pointer = calldata::segment_pointer(&model, &trace, seg).unwrap();
-        sides.point(id, pointer).await;
-        let gid = partition_game_id(id, watcher, Position::leaf(k, 3, seg as u64));
+        sides.point(id, root, pointer).await;
+        let gid = partition_game_id(id, 0, watcher, Position::leaf(k, 3, seg as u64));
         assert_eq!(wgame.partitionGame(gid).call().await.unwrap().phase, 3, "Fine: the prover is to move");
 
         send("postFine", pgame.postFine(gid, fine_answer(&model, &trace, seg).unwrap())).await.unwrap();
@@ -111,8 +114,8 @@ async fn a_corrupted_element_is_won_by_pointing_and_an_honest_one_is_lost() {
         if !corrupt {
             let pos = Position::leaf(k, 3, 0);
             let pointer = calldata::segment_pointer(&model, &trace, 0).unwrap();
-            sides.point(id, pointer).await;
-            let g0 = partition_game_id(id, watcher, pos);
+            sides.point(id, root, pointer).await;
+            let g0 = partition_game_id(id, 0, watcher, pos);
             send("postFine", pgame.postFine(g0, fine_answer(&model, &trace, 0).unwrap())).await.unwrap();
             let c =
                 fine_challenge(&model, &registered.commitment, &trace, ElementRef { op: 1, row: 2, col: 3 }).unwrap();
@@ -120,8 +123,8 @@ async fn a_corrupted_element_is_won_by_pointing_and_an_honest_one_is_lost() {
             assert!(sent.receipt.decoded_log::<DisputeGame::ElementAdjudicated>().unwrap().inside);
 
             let pointer = calldata::segment_pointer(&model, &trace, 2).unwrap();
-            sides.point(id, pointer).await;
-            let g2 = partition_game_id(id, watcher, Position::leaf(k, 3, 2));
+            sides.point(id, root, pointer).await;
+            let g2 = partition_game_id(id, 0, watcher, Position::leaf(k, 3, 2));
             send("postFine", pgame.postFine(g2, fine_answer(&model, &trace, 2).unwrap())).await.unwrap();
             let at = ElementRef { op: 6, row: 1, col: 2 }; // layer 3's matmul reads layer 2's output boundary
             let r = calldata::element_request(&model, &registered.commitment, at).unwrap();
@@ -164,12 +167,13 @@ async fn a_residual_reading_an_earlier_boundary_is_adjudicated_in_the_partition_
         };
         let trace = runtime::run(&model, &input, Some(&mut tamper)).unwrap();
         let coarse = trace.commit_coarse(&model.graph);
-        let post = calldata::claim_input(registered.id, &coarse, String::new()).unwrap();
-        let sent = send("post", claims.postClaim(post).value(U256::from(10u128.pow(18)))).await.unwrap();
+        let root = B256::from(coarse.root());
+        let post = claims.postClaim(registered.id, vec![root], String::new());
+        let sent = send("post", post.value(U256::from(10u128.pow(18)))).await.unwrap();
         let id = sent.receipt.decoded_log::<ClaimManager::ClaimPosted>().unwrap().claimId;
         let pointer = calldata::segment_pointer(&model, &trace, seg).unwrap();
-        sides.point(id, pointer).await;
-        let gid = partition_game_id(id, watcher, Position::leaf(k, ranges.len() as u64, seg as u64));
+        sides.point(id, root, pointer).await;
+        let gid = partition_game_id(id, 0, watcher, Position::leaf(k, ranges.len() as u64, seg as u64));
         send("postFine", pgame.postFine(gid, fine_answer(&model, &trace, seg).unwrap())).await.unwrap();
         let at = ElementRef { op, row: 0, col: 7 };
         if corrupt {

@@ -29,6 +29,14 @@ def main() -> None:
         nao = r.model_extra["nao"][0]
         assert floats.model_extra["nao"][0]["claim_id"] == nao["claim_id"], "the same input, the same claim"
         out["embedding"] = r.data[0].embedding[:4]
+        # two new inputs of one request share a batch (the prover batches two jobs a claim): one claim, two indices
+        pair = ["A prover re-runs every claim it posts.", "A validator re-runs every claim it sees."]
+        both = client.embeddings.create(model=model, input=pair)
+        naos = both.model_extra["nao"]
+        assert [d.index for d in both.data] == [0, 1] and len(naos) == 2, both
+        assert naos[0]["claim_id"] == naos[1]["claim_id"] != nao["claim_id"], naos
+        assert sorted(n["index"] for n in naos) == [0, 1] and all(n["batch"] == 2 for n in naos), naos
+        out["batched"] = naos[1]
         expect_error(openai.BadRequestError, lambda: client.embeddings.create(model=model, input=prompt + " and more"))
     else:
         max_tokens = int(sys.argv[6])
@@ -56,7 +64,7 @@ def main() -> None:
         raise AssertionError("a claim that does not exist has a status")
     except urllib.error.HTTPError as e:
         assert e.code == 404 and json.load(e)["error"]["code"] == "claim_not_found"
-    out.update(claim_id=nao["claim_id"], trace_root=nao["trace_root"], transaction=nao["transaction"])
+    out.update(claim_id=nao["claim_id"], index=nao["index"], trace_root=nao["trace_root"], transaction=nao["transaction"])
     out["status"] = status["status"]
     print(json.dumps(out))
 

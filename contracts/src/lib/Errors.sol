@@ -42,6 +42,10 @@ error WrongBond(uint256 got, uint256 expected);
 error ClaimExists(bytes32 claimId);
 /// @notice No claim with this id exists.
 error UnknownClaim(bytes32 claimId);
+/// @notice A claim commits between 1 and `max` inferences; this one had `count`.
+error BadBatchSize(uint256 count, uint256 max);
+/// @notice The claim's batch has `count` inferences; there is no inference `index`.
+error InferenceOutOfRange(uint32 index, uint32 count);
 /// @notice The claim is not pending (it was finalized or slashed).
 error ClaimNotPending(bytes32 claimId);
 /// @notice The challenge window of the claim is still open.

@@ -80,6 +80,41 @@ library TensorMerkle {
         if (got != root) revert ProofDoesNotVerify(got, root);
     }
 
+    /// @notice Root of the list of 32-byte roots `roots` (leaf i = `leafHash(roots[i])`, padded with empty
+    ///         leaves to a power of two), as Rust's `MerkleTree::from_leaves` over the roots computes it.
+    /// @dev One level array, hashed in place; each preimage (0x00 || root, or 0x01 || left || right) is written
+    ///      past the free memory pointer and hashed by the SHA-256 precompile, so memory does not grow per hash.
+    function listRoot(bytes32[] calldata roots) internal view returns (bytes32 root) {
+        uint256 width = uint256(1) << depth(roots.length);
+        bytes32[] memory level = new bytes32[](width);
+        bytes32 empty = emptyLeaf();
+        assembly ("memory-safe") {
+            let buf := mload(0x40)
+            let data := add(level, 0x20)
+            for { let i := 0 } lt(i, width) { i := add(i, 1) } {
+                let h := empty
+                if lt(i, roots.length) {
+                    mstore8(buf, 0)
+                    mstore(add(buf, 1), calldataload(add(roots.offset, shl(5, i))))
+                    if iszero(staticcall(gas(), 2, buf, 33, 0x00, 0x20)) { revert(0, 0) }
+                    h := mload(0x00)
+                }
+                mstore(add(data, shl(5, i)), h)
+            }
+            for {} gt(width, 1) {} {
+                width := shr(1, width)
+                for { let i := 0 } lt(i, width) { i := add(i, 1) } {
+                    mstore8(buf, 1)
+                    mstore(add(buf, 1), mload(add(data, shl(6, i))))
+                    mstore(add(buf, 0x21), mload(add(data, add(shl(6, i), 0x20))))
+                    if iszero(staticcall(gas(), 2, buf, 65, 0x00, 0x20)) { revert(0, 0) }
+                    mstore(add(data, shl(5, i)), mload(0x00))
+                }
+            }
+            root := mload(data)
+        }
+    }
+
     /// @notice Root of a tensor from its data root and shape.
     function tensorRoot(bytes32 dataRoot, uint32[] memory shape) internal pure returns (bytes32) {
         bytes memory enc = abi.encodePacked(bytes1(0x02), dataRoot, uint32(shape.length));
@@ -95,16 +130,16 @@ library TensorMerkle {
     }
 
     /// @notice Verifies a tensor opening: every chunk under the data root, consecutive, of the right length,
-    ///         and the tensor root (data root + `shape`) at `listIndex` of the list with root `listRoot`.
+    ///         and the tensor root (data root + `shape`) at `listIndex` of the list with root `list`.
     function verifyOpening(
         TensorOpening calldata t,
         uint32[] memory shape,
-        bytes32 listRoot,
+        bytes32 list,
         uint256 listIndex,
         uint256 listCount
     ) internal pure {
         bytes32 root = tensorRoot(t.dataRoot, shape);
-        verify(listRoot, leafHash(abi.encodePacked(root)), listIndex, listCount, t.rootProof);
+        verify(list, leafHash(abi.encodePacked(root)), listIndex, listCount, t.rootProof);
         uint256 numel = 1;
         for (uint256 i; i < shape.length; ++i) {
             numel *= shape[i];

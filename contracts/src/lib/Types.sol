@@ -138,29 +138,26 @@ enum ClaimStatus {
     Slashed
 }
 
-/// @notice A posted claim: "running model `modelId` on the input with root `inputRoot` gives the output
-///         with root `outputRoot`, and `traceRoot` commits every op output in order".
+/// @notice A posted claim: a batch of `count` inferences of model `modelId`, "running the model on each input
+///         gives its output, and its trace root commits the run". `batchRoot` is the list root over the
+///         inferences' trace roots, in order (leaf i: inference i's coarse trace root, whose first leaf is its
+///         input and last leaf its output). A fraud in any inference slashes the whole claim.
 struct Claim {
     bytes32 modelId;
-    bytes32 inputRoot;
-    bytes32 outputRoot;
-    bytes32 traceRoot;
+    bytes32 batchRoot;
     address prover;
+    uint96 bond;
     uint64 postedAt;
     ClaimStatus status;
-    uint256 bond;
+    uint32 count;
 }
 
-/// @notice What a prover posts. The two proofs show that `inputRoot` is leaf 0 and `outputRoot` the
-///         last leaf of `traceRoot`, so the three roots can never disagree.
-struct ClaimInput {
-    bytes32 modelId;
-    bytes32 inputRoot;
-    bytes32 outputRoot;
+/// @notice Inference `index` of a claim's batch: its coarse trace root with the proof against the claim's batch
+///         root. Every game names the inference it disputes with one.
+struct InferenceOpening {
+    uint32 index;
     bytes32 traceRoot;
-    bytes32[] inputProof;
-    bytes32[] outputProof;
-    string dataUri;
+    bytes32[] proof;
 }
 
 /// @notice One 1024-element chunk of a tensor (fp32 little-endian) with its Merkle proof.
@@ -207,6 +204,7 @@ enum GameOutcome {
 struct Game {
     bytes32 claimId;
     address challenger;
+    uint32 inference;
     uint32 op;
     uint32 row;
     uint32 col;
@@ -284,16 +282,19 @@ enum Phase {
     Vote
 }
 
-/// @notice A partition game (storage layout; eight slots).
+/// @notice A partition game (storage layout; nine slots).
 /// @dev `clock` holds each side's seconds left and when the side to move (given by `phase`) started thinking
 ///      (`LibClock`). `lo`/`hi` are the boundary (coarse leaf) indices of the
 ///      disputed range with their roots `loRoot`/`hiRoot`; `pending` is keccak256 of the roots revealed in a
 ///      `Reveal` move (while picking) or the fine-trace root (from `Fine` on). `segStart`/`segEnd` are the
 ///      node range of the disputed segment once the prover opened it; `segments` the model's segment count;
 ///      `reqOp`, `reqRow`, `reqCol` the element the challenger requested (phase `Open`); `rank` the block of the
-///      challenger's commitment (`ClaimManager.openGame`), which orders winners for the reward.
+///      challenger's commitment (`ClaimManager.openGame`), which orders winners for the reward; `inference` the
+///      disputed inference of the claim's batch and `traceRoot` its coarse trace root.
 struct PartitionGame {
     bytes32 claimId;
+    bytes32 traceRoot;
+    uint32 inference;
     address challenger;
     Phase phase;
     GameOutcome outcome;

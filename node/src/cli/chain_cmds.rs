@@ -419,29 +419,43 @@ pub struct VerifyArgs {
     output: PathBuf,
 }
 
-/// The output tensor in an answer file: `(shape, values)`.
-fn received_output(v: &serde_json::Value) -> eyre::Result<(Vec<usize>, Vec<f32>)> {
-    let tensor = |t: &serde_json::Value| -> Option<(Vec<usize>, Vec<f32>)> {
-        Some((serde_json::from_value(t["shape"].clone()).ok()?, serde_json::from_value(t["values"].clone()).ok()?))
+/// What an answer file says it bought: the output tensor, and where the claim commits it (the inference's
+/// index in the claim's batch, its trace root, and the proof that the output is that trace's last leaf).
+struct Received {
+    shape: Vec<usize>,
+    values: Vec<f32>,
+    index: u32,
+    trace_root: alloy::primitives::B256,
+    output_proof: Vec<alloy::primitives::B256>,
+}
+
+/// The answer in an answer file: an OpenAI response's `nao` field (the first, for several embeddings) or a
+/// `POST /jobs` receipt.
+fn received(v: &serde_json::Value) -> eyre::Result<Received> {
+    let field = |n: &serde_json::Value, k: &str| -> Option<serde_json::Value> { n.get(k).cloned() };
+    let parse = |n: &serde_json::Value| -> Option<Received> {
+        let (shape, values) = match n.get("output") {
+            Some(t) if t.is_object() => (field(t, "shape")?, field(t, "values")?),
+            _ => (field(n, "output_shape")?, field(n, "output")?),
+        };
+        Some(Received {
+            shape: serde_json::from_value(shape).ok()?,
+            values: serde_json::from_value(values).ok()?,
+            index: serde_json::from_value(field(n, "index")?).ok()?,
+            trace_root: serde_json::from_value(field(n, "trace_root")?).ok()?,
+            output_proof: serde_json::from_value(field(n, "output_proof")?).ok()?,
+        })
     };
     let nao = match &v["nao"] {
         serde_json::Value::Array(all) => all.first(),
         n if n.is_object() => Some(n),
         _ => None,
     };
-    nao.and_then(|n| tensor(&n["output"]))
-        .or_else(|| tensor(v))
-        .or_else(|| {
-            Some((
-                serde_json::from_value(v["output_shape"].clone()).ok()?,
-                serde_json::from_value(v["output"].clone()).ok()?,
-            ))
-        })
-        .ok_or_else(|| {
-            eyre::eyre!(
-                "no output tensor in it: expected a `nao.output` field, a /jobs receipt or {{\"shape\", \"values\"}}"
-            )
-        })
+    nao.and_then(parse).or_else(|| parse(v)).ok_or_else(|| {
+        eyre::eyre!(
+            "no answer in it: expected a `nao` field (output, index, trace_root, output_proof) or a /jobs receipt"
+        )
+    })
 }
 
 impl VerifyArgs {
@@ -450,9 +464,9 @@ impl VerifyArgs {
             std::fs::read_to_string(&self.output).wrap_err_with(|| format!("reading {}", self.output.display()))?;
         let answer: serde_json::Value =
             serde_json::from_str(&text).wrap_err_with(|| format!("{}: not JSON", self.output.display()))?;
-        let (shape, values) = received_output(&answer).wrap_err_with(|| format!("{}", self.output.display()))?;
-        if shape.iter().product::<usize>() != values.len() {
-            eyre::bail!("{}: {} values for shape {shape:?}", self.output.display(), values.len());
+        let got = received(&answer).wrap_err_with(|| format!("{}", self.output.display()))?;
+        if got.shape.iter().product::<usize>() != got.values.len() {
+            eyre::bail!("{}: {} values for shape {:?}", self.output.display(), got.values.len(), got.shape);
         }
         let file = DeploymentFile::read(&self.on.deployment)?;
         let (client, _) = self.on.account.connect_read().await?;
@@ -461,16 +475,37 @@ impl VerifyArgs {
         let Some((cl, status)) = nao::daemon::openai::claim_status(&claims, self.claim).await? else {
             eyre::bail!("claim {}: no such claim on this deployment", self.claim);
         };
-        let root = alloy::primitives::B256::from(nao::commit::TensorCommitment::new(&values, &shape).root());
-        if root != cl.outputRoot {
+        let registry = nao_bindings::ModelRegistry::new(file.contracts.registry, client.provider.clone());
+        let segments = registry.model(cl.modelId).call().await.wrap_err("reading the claim's model")?.segmentCount;
+        let root = nao::commit::TensorCommitment::new(&got.values, &got.shape).root();
+        // the output is the last leaf of the inference's coarse trace, and that trace the claim's inference
+        let proof = nao::commit::MerkleProof {
+            index: segments as usize,
+            siblings: got.output_proof.iter().map(|h| h.0).collect(),
+        };
+        let leaf = nao::commit::leaf_hash(&root);
+        let in_trace = proof.verify(leaf, segments as usize + 1, &got.trace_root.0).is_ok();
+        let batch = claims.trace_roots(self.claim).await?;
+        let in_claim = batch.get(got.index as usize) == Some(&got.trace_root);
+        if !(in_trace && in_claim) {
             println!("claim {}: the output received is NOT the claimed one", self.claim);
-            println!(
-                "  received output root {root}\n  claimed output root  {}\n  claim status {status}",
-                cl.outputRoot
-            );
+            let why = if in_claim {
+                format!(
+                    "its root {} is not the output of trace {}",
+                    alloy::primitives::B256::from(root),
+                    got.trace_root
+                )
+            } else {
+                format!("the claim's inference {} has no trace root {}", got.index, got.trace_root)
+            };
+            println!("  {why}\n  claim status {status}");
             return Ok(1);
         }
-        println!("claim {}: the output received is the claimed one (output root {root}); status {status}", self.claim);
+        let root = alloy::primitives::B256::from(root);
+        println!(
+            "claim {}: the output received is the claimed one (inference {} of {}, output root {root}); status {status}",
+            self.claim, got.index, cl.count
+        );
         Ok(0)
     }
 }

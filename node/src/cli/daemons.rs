@@ -206,6 +206,12 @@ pub struct ProverArgs {
     /// URL others reach the API at (the claims' data URIs) [default: http://<listen>].
     #[arg(long)]
     public_url: Option<String>,
+    /// Most jobs one claim commits: one bond, post and finalization for the batch [default: 1].
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Longest a job waits for others to share its claim, in milliseconds [default: 2000].
+    #[arg(long)]
+    batch_ms: Option<u64>,
     /// Commit this fault (tests and demonstrations only).
     #[arg(long, value_enum, hide = true)]
     fault: Option<ProverFault>,
@@ -213,7 +219,13 @@ pub struct ProverArgs {
 
 impl ProverArgs {
     pub async fn run(self) -> eyre::Result<i32> {
-        let extra = Settings { listen: self.listen.clone(), public_url: self.public_url.clone(), ..Default::default() };
+        let extra = Settings {
+            listen: self.listen.clone(),
+            public_url: self.public_url.clone(),
+            batch_size: self.batch_size,
+            batch_ms: self.batch_ms,
+            ..Default::default()
+        };
         let s = self.common.setup("prover", extra).await?;
         let listen = s.settings.listen.clone().unwrap_or_else(|| "127.0.0.1:8600".into());
         let listener =
@@ -238,7 +250,12 @@ impl ProverArgs {
             Some(ProverFault::Nudge) => Some(s.model.profile(&s.profile)?),
             _ => None,
         };
-        let node = ProverNode::new(prover, traces, store, (encode, answer), self.fault, profile)?;
+        let batching = daemon::Batching {
+            size: s.settings.batch_size.unwrap_or(1),
+            window: std::time::Duration::from_millis(s.settings.batch_ms.unwrap_or(2000)),
+        };
+        let node =
+            ProverNode::new(prover, traces, store, (encode, answer), self.fault, profile)?.with_batching(batching)?;
         let served = node.served();
         let node = Arc::new(tokio::sync::Mutex::new(node));
         let app = ProverNode::routes(node.clone(), served, openai);

@@ -23,11 +23,12 @@ pub struct SimulateArgs {
     #[arg(long)]
     report: Option<PathBuf>,
     /// Play only these scenarios (honest, corrupted-element, false-challenge, corrupted-bisection,
-    /// silent-prover, minilm-honest, minilm-corrupted, openai-embedding, smollm2-honest, steering-undefended, steering-point,
-    /// steering, self-challenge, copycat, withheld-fine-trace, long-row-request, escalation-grinding,
-    /// steering-kink, steering-kink-input, steering-gelu-flat, steering-minilm-kink, and the attacks of `nao attack`: model-swap,
-    /// int8-weights, int4-weights, fp16-activations, bf16-activations, norm-dropped, epsilon-changed,
-    /// gelu-approximated, layer-skipped, embedding-altered, single-weight, bound-aware); default all.
+    /// silent-prover, corrupted-in-batch, minilm-honest, minilm-corrupted, openai-embedding, smollm2-honest,
+    /// steering-undefended, steering-point, steering, self-challenge, copycat, withheld-fine-trace,
+    /// long-row-request, escalation-grinding, steering-kink, steering-kink-input, steering-gelu-flat,
+    /// steering-minilm-kink, and the attacks of `nao attack`: model-swap, int8-weights, int4-weights,
+    /// fp16-activations, bf16-activations, norm-dropped, epsilon-changed, gelu-approximated, layer-skipped,
+    /// embedding-altered, single-weight, bound-aware); default all.
     #[arg(long = "scenario")]
     scenarios: Vec<String>,
     /// Cache directory for model weights [default: $NAO_CACHE or ~/.cache/nao].

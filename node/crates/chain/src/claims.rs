@@ -89,6 +89,19 @@ impl Claims {
         }
     }
 
+    /// The trace roots of claim `id`'s inferences, in batch order (from its `ClaimPosted` log; empty if none).
+    pub async fn trace_roots(&self, id: B256) -> Result<Vec<B256>> {
+        let logs = self
+            .inner
+            .ClaimPosted_filter()
+            .topic1(id)
+            .from_block(0)
+            .query()
+            .await
+            .map_err(call_err("ClaimPosted logs"))?;
+        Ok(logs.into_iter().next().map(|(e, _)| e.traceRoots).unwrap_or_default())
+    }
+
     /// Whether claim `id` was ever posted (a claim never posted is unknown to the claim manager).
     pub async fn posted(&self, id: B256) -> Result<bool> {
         Ok(self.get(id).await?.is_some())
@@ -159,11 +172,20 @@ impl Claims {
         send("payReward", self.inner.payReward(id)).await
     }
 
-    /// Asks, with the data bond, for chunks [first, first + count) of leaf `leaf` of claim `id`'s coarse trace
-    /// (`game` zero) or of game `game`'s fine trace; returns the request's id.
-    pub async fn request_data(&self, id: B256, game: B256, leaf: u32, first: u32, count: u32) -> Result<(B256, Sent)> {
+    /// Asks, with the data bond, for chunks [first, first + count) of leaf `leaf` of the coarse trace of claim
+    /// `id`'s inference `inf` (`game` zero) or of game `game`'s fine trace; returns the request's id.
+    pub async fn request_data(
+        &self,
+        id: B256,
+        game: B256,
+        inf: ClaimManager::InferenceOpening,
+        leaf: u32,
+        first: u32,
+        count: u32,
+    ) -> Result<(B256, Sent)> {
         let bond = self.inner.dataBond().call().await.map_err(call_err("dataBond"))?;
-        let sent = send("requestData", self.inner.requestData(id, game, leaf, first, count).value(bond)).await?;
+        let call = self.inner.requestData(id, game, inf, leaf, first, count);
+        let sent = send("requestData", call.value(bond)).await?;
         let rid = sent
             .receipt
             .decoded_log::<ClaimManager::DataRequested>()

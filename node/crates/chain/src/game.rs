@@ -94,10 +94,11 @@ impl Clock {
     }
 }
 
-/// The id of the partition game `challenger` starts against `claim` at `start` (`partitionGameIdOf`).
-pub fn partition_game_id(claim: B256, challenger: Address, start: Position) -> B256 {
+/// The id of the partition game `challenger` starts against inference `inference` of `claim` at `start`
+/// (`partitionGameIdOf`).
+pub fn partition_game_id(claim: B256, inference: u32, challenger: Address, start: Position) -> B256 {
     use alloy::sol_types::SolValue;
-    alloy::primitives::keccak256((claim, challenger, start.0).abi_encode())
+    alloy::primitives::keccak256((claim, inference, challenger, start.0).abi_encode())
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! Turning a model's commitments and a run's trace into the calldata structs the contracts verify: claim
-//! inputs, data answers, the partition game's moves (`DisputeGame.pointSegment`, `postFine`, `openElement`,
+//! Turning a model's commitments and a run's trace into the calldata structs the contracts verify: a batch's
+//! inference openings, data answers, the partition game's moves (`DisputeGame.pointSegment`, `postFine`, `openElement`,
 //! built from the coarse tree for boundaries, the segments tree for node ranges and the fine tree of the
 //! disputed segment) and element challenges.
 
@@ -22,23 +22,20 @@ pub fn list_proof(tree: &MerkleTree, index: usize) -> Result<Vec<B256>> {
     Ok(b256s(&tree.proof(index)?))
 }
 
-/// The claim of a run whose coarse trace (input, segment boundaries, output) is committed as `coarse`, for the
-/// registered model `model_id`, its trace served at `data_uri`.
-pub fn claim_input(
-    model_id: B256,
-    coarse: &crate::trace::ListCommitment,
-    data_uri: String,
-) -> Result<nao_bindings::ClaimManager::ClaimInput> {
-    let last = coarse.tensors.len() - 1;
-    Ok(nao_bindings::ClaimManager::ClaimInput {
-        modelId: model_id,
-        inputRoot: FixedBytes(coarse.tensors[0].root()),
-        outputRoot: FixedBytes(coarse.tensors[last].root()),
-        traceRoot: FixedBytes(coarse.root()),
-        inputProof: list_proof(&coarse.tree, 0)?,
-        outputProof: list_proof(&coarse.tree, last)?,
-        dataUri: data_uri,
+/// Inference `index` of a claim's batch (its trace roots in order) with its proof against the batch root: how
+/// every game and coarse data request names the inference it disputes.
+pub fn inference_opening(batch: &[B256], index: usize) -> Result<DisputeGame::InferenceOpening> {
+    let root = *batch.get(index).ok_or(Error::OutOfRange { what: "inference", index, len: batch.len() })?;
+    Ok(DisputeGame::InferenceOpening {
+        index: index as u32,
+        traceRoot: root,
+        proof: list_proof(&batch_tree(batch), index)?,
     })
+}
+
+/// The list tree over a batch's trace roots, whose root is the claim's batch root.
+pub fn batch_tree(batch: &[B256]) -> MerkleTree {
+    MerkleTree::from_leaves(&batch.iter().map(|r| r.0).collect::<Vec<_>>())
 }
 
 fn opening(o: TensorOpening, root_proof: Vec<B256>) -> DisputeGame::TensorOpening {
@@ -199,16 +196,7 @@ pub fn reveal_openings(
     w: usize,
 ) -> Result<Vec<DisputeGame::BoundaryOpening>> {
     let coarse = trace.commit_coarse(&model.graph);
-    (1..)
-        .map(|j| lo + j * w)
-        .take_while(|b| *b < hi)
-        .map(|b| {
-            Ok(DisputeGame::BoundaryOpening {
-                root: FixedBytes(coarse.tensors[b].root()),
-                proof: list_proof(&coarse.tree, b)?,
-            })
-        })
-        .collect()
+    (1..).map(|j| lo + j * w).take_while(|b| *b < hi).map(|b| boundary(&coarse, b)).collect()
 }
 
 fn segment_range(model: &Model, s: usize) -> Result<std::ops::Range<usize>> {
@@ -225,16 +213,17 @@ fn segment_opening(model: &Model, s: usize) -> Result<DisputeGame::SegmentOpenin
     })
 }
 
+/// Leaf `i` of a trace's coarse commitment `coarse` (a segment boundary; 0 is the input, the last the output),
+/// opened.
+pub fn boundary(coarse: &crate::trace::ListCommitment, i: usize) -> Result<DisputeGame::BoundaryOpening> {
+    let t = coarse.tensors.get(i).ok_or(Error::OutOfRange { what: "boundary", index: i, len: coarse.tensors.len() })?;
+    Ok(DisputeGame::BoundaryOpening { root: FixedBytes(t.root()), proof: list_proof(&coarse.tree, i)? })
+}
+
 /// Direct pointing at segment `s` of a claim whose (verified) trace is `trace`.
 pub fn segment_pointer(model: &Model, trace: &Trace, s: usize) -> Result<DisputeGame::SegmentPointer> {
     let coarse = trace.commit_coarse(&model.graph);
-    let boundary = |i: usize| -> Result<DisputeGame::BoundaryOpening> {
-        Ok(DisputeGame::BoundaryOpening {
-            root: FixedBytes(coarse.tensors[i].root()),
-            proof: list_proof(&coarse.tree, i)?,
-        })
-    };
-    Ok(DisputeGame::SegmentPointer { segment: s as u32, lo: boundary(s)?, hi: boundary(s + 1)? })
+    Ok(DisputeGame::SegmentPointer { segment: s as u32, lo: boundary(&coarse, s)?, hi: boundary(&coarse, s + 1)? })
 }
 
 /// The prover's answer to a dispute of segment `s`: the fine root and the proofs of its two ends.

@@ -6,7 +6,7 @@ use alloy::primitives::{FixedBytes, B256};
 use alloy::providers::DynProvider;
 use nao_bindings::{ClaimManager, DisputeGame};
 
-use super::calldata::{claim_input, data_answer, fine_answer, fine_challenge, reveal_openings};
+use super::calldata::{batch_tree, data_answer, fine_answer, fine_challenge, reveal_openings};
 use super::{RegisteredModel, TraceStore};
 use crate::chain::{call_err, send, Claims, Client, Deployment, Phase, Position, Sent};
 use crate::model::HostTensor;
@@ -14,17 +14,29 @@ use crate::runtime::{Runtime, Tamper};
 use crate::trace::ElementRef;
 use crate::{Error, Result};
 
-/// A claim the prover posted.
+/// A claim the prover posted: a batch of inferences.
 #[derive(Debug, Clone)]
 pub struct PostedClaim {
     /// On-chain id.
     pub id: B256,
-    /// The claimed output.
-    pub output: HostTensor,
-    /// The trace root.
-    pub trace_root: B256,
+    /// The claimed output of each inference, in batch order.
+    pub outputs: Vec<HostTensor>,
+    /// The coarse trace root of each inference, in batch order (their list root is the claim's batch root).
+    pub trace_roots: Vec<B256>,
     /// The posting transaction.
     pub sent: Sent,
+}
+
+impl PostedClaim {
+    /// The claimed output of the first inference (the only one of a claim posted with [`Prover::post`]).
+    pub fn output(&self) -> &HostTensor {
+        &self.outputs[0]
+    }
+
+    /// The trace root of the first inference.
+    pub fn trace_root(&self) -> B256 {
+        self.trace_roots[0]
+    }
 }
 
 /// A committed run, not yet posted.
@@ -133,30 +145,44 @@ impl Prover {
         self.post_run(run).await
     }
 
-    /// The second half of [`Prover::post`]: posts a run with the claim bond.
+    /// The second half of [`Prover::post`]: posts a run with the claim bond, as a batch of one.
     pub async fn post_run(&self, run: Run) -> Result<PostedClaim> {
-        let Run { output, coarse } = run;
+        self.post_runs(vec![run]).await
+    }
+
+    /// Posts one claim on a batch of runs (in order) with one claim bond: their trace roots go on-chain, their
+    /// traces are served by trace root at this prover's data URL.
+    pub async fn post_runs(&self, runs: Vec<Run>) -> Result<PostedClaim> {
+        if runs.is_empty() {
+            return Err(Error::TraceData("a claim needs at least one inference".into()));
+        }
         let bond = self.claims.claim_bond().await?;
-        let root = coarse.root();
-        let call = claim_input(self.model.id, &coarse, format!("{}/traces/0x{}", self.data_url, hex::encode(root)))?;
-        let sent = send("post", self.claims.contract().postClaim(call).value(bond)).await?;
+        let trace_roots: Vec<B256> = runs.iter().map(Run::trace_root).collect();
+        let call = self.claims.contract().postClaim(self.model.id, trace_roots.clone(), self.data_uri());
+        let sent = send("post", call.value(bond)).await?;
         let id = sent
             .receipt
             .decoded_log::<ClaimManager::ClaimPosted>()
             .map(|l| l.claimId)
             .ok_or_else(|| Error::Chain("post: no ClaimPosted event".into()))?;
-        tracing::info!(claim = %id, trace_root = %FixedBytes(root), gas = sent.gas_used, "claim posted");
-        Ok(PostedClaim { id, output, trace_root: FixedBytes(root), sent })
+        tracing::info!(claim = %id, inferences = runs.len(), gas = sent.gas_used, "claim posted");
+        Ok(PostedClaim { id, outputs: runs.into_iter().map(|r| r.output).collect(), trace_roots, sent })
     }
 
-    /// The id `run` has (or would have) as this prover's claim, and whether it was posted already: claims are
-    /// content-addressed (model, input, output, trace roots, prover).
-    pub async fn claim_of(&self, run: &Run) -> Result<(B256, bool)> {
-        let c = claim_input(self.model.id, &run.coarse, String::new())?;
+    /// Where this prover's claims say their traces are served (`<data URL>/traces`, then `/<trace root>/<i>`).
+    pub fn data_uri(&self) -> String {
+        format!("{}/traces", self.data_url)
+    }
+
+    /// The id a batch of `runs` has (or would have) as this prover's claim, and whether it was posted already:
+    /// claims are content-addressed (model, batch root, prover).
+    pub async fn claim_of(&self, runs: &[Run]) -> Result<(B256, bool)> {
+        let roots: Vec<B256> = runs.iter().map(Run::trace_root).collect();
+        let batch_root = FixedBytes(batch_tree(&roots).root());
         let id = self
             .claims
             .contract()
-            .claimIdOf(c.modelId, c.inputRoot, c.outputRoot, c.traceRoot, self.claims.account())
+            .claimIdOf(self.model.id, batch_root, self.claims.account())
             .call()
             .await
             .map_err(call_err("claimIdOf"))?;
@@ -173,21 +199,18 @@ impl Prover {
         &self.claims
     }
 
-    /// Makes every move waiting for this prover in the partition games against `claim` (whose trace root is
-    /// `trace_root`) opened since `from_block`: reveals the interior boundaries of a bisection range, posts the
-    /// disputed segment's fine-trace root, or opens a requested element (recomputing the trace if needed).
+    /// Makes every move waiting for this prover in the partition games against `claim` opened since
+    /// `from_block`, each on the inference it names: reveals the interior boundaries of a bisection range, posts
+    /// the disputed segment's fine-trace root, or opens a requested element (recomputing the trace if needed).
     /// Returns the transactions sent.
-    pub async fn answer_games(&self, claim: B256, trace_root: B256, from_block: u64) -> Result<Vec<Sent>> {
+    pub async fn answer_games(&self, claim: B256, from_block: u64) -> Result<Vec<Sent>> {
         let mut sent = Vec::new();
         for (id, g) in self.games_against(claim, from_block).await? {
             let phase = Phase::from(g.phase);
             if !matches!(phase, Phase::Reveal | Phase::Fine | Phase::Open) {
                 continue;
             }
-            let trace = self
-                .store
-                .get(&trace_root.0)?
-                .ok_or_else(|| Error::TraceData(format!("no trace kept for claim {claim}")))?;
+            let trace = self.trace(claim, g.traceRoot)?;
             let model = &self.model.model;
             if phase == Phase::Fine {
                 let a = fine_answer(model, &trace, g.lo as usize)?;
@@ -206,11 +229,11 @@ impl Prover {
         Ok(sent)
     }
 
-    /// Publishes the chunks of every open data request against `claim` (trace root `trace_root`) made since
-    /// `from_block`, recomputing the trace if needed: leaves of the claim's coarse trace, or of the fine root
-    /// this prover posted in one of its games. An honest prover always answers, so a data request costs it
-    /// only the gas, which the request's bond pays. Returns the transactions sent.
-    pub async fn answer_data(&self, claim: B256, trace_root: B256, from_block: u64) -> Result<Vec<Sent>> {
+    /// Publishes the chunks of every open data request against `claim` made since `from_block`, recomputing the
+    /// trace if needed: leaves of the coarse trace of one of its inferences, or of the fine root this prover
+    /// posted in one of its games. An honest prover always answers, so a data request costs it only the gas,
+    /// which the request's bond pays. Returns the transactions sent.
+    pub async fn answer_data(&self, claim: B256, from_block: u64) -> Result<Vec<Sent>> {
         let cm = self.claims.contract();
         let asked = cm
             .DataRequested_filter()
@@ -225,15 +248,16 @@ impl Prover {
             if open.requester.is_zero() {
                 continue; // answered or expired
             }
-            let trace = self
-                .store
-                .get(&trace_root.0)?
-                .ok_or_else(|| Error::TraceData(format!("no trace kept for claim {claim}")))?;
-            let list = if e.root == trace_root {
-                trace.commit_coarse(&self.graph)
+            let (trace, list) = if let Some(trace) = self.store.get(&e.root.0)? {
+                let coarse = trace.commit_coarse(&self.graph);
+                (trace, coarse)
             } else {
                 match self.fine_segment(claim, e.root, from_block).await? {
-                    Some(s) => trace.commit_fine(&self.graph, s)?,
+                    Some((trace_root, s)) => {
+                        let trace = self.trace(claim, trace_root)?;
+                        let fine = trace.commit_fine(&self.graph, s)?;
+                        (trace, fine)
+                    }
                     None => {
                         tracing::warn!(request = %e.requestId, root = %e.root, "data request against no root of ours");
                         continue;
@@ -272,14 +296,19 @@ impl Prover {
         Ok(games)
     }
 
-    /// The segment whose fine root this prover posted as `root` in a game against `claim` opened since
-    /// `from_block`.
-    async fn fine_segment(&self, claim: B256, root: B256, from_block: u64) -> Result<Option<usize>> {
+    /// The inference (its trace root) and segment whose fine root this prover posted as `root` in a game against
+    /// `claim` opened since `from_block`.
+    async fn fine_segment(&self, claim: B256, root: B256, from_block: u64) -> Result<Option<(B256, usize)>> {
         for (_, g) in self.games_against(claim, from_block).await? {
             if g.segEnd != 0 && g.pending == root {
-                return Ok(Some(g.lo as usize));
+                return Ok(Some((g.traceRoot, g.lo as usize)));
             }
         }
         Ok(None)
+    }
+
+    /// The trace of the inference of `claim` with coarse root `root`, from the store (recomputed if needed).
+    fn trace(&self, claim: B256, root: B256) -> Result<Arc<crate::trace::Trace>> {
+        self.store.get(&root.0)?.ok_or_else(|| Error::TraceData(format!("no trace kept for {root} of claim {claim}")))
     }
 }

@@ -130,7 +130,10 @@ impl Validator {
         let Some((e, _)) = logs.into_iter().next() else {
             return Err(Error::Chain(format!("vote {vote}: claim {} was never posted", g.claimId)));
         };
-        let claim = ClaimSeen::from(e);
+        // the game's inference of the claim's batch
+        let Some(claim) = ClaimSeen::inferences(e).into_iter().nth(g.inference as usize) else {
+            return Err(Error::Chain(format!("vote {vote}: claim {} has no inference {}", g.claimId, g.inference)));
+        };
         let m = &self.model.model;
         let trace = match fetch_trace(&self.http, m, &claim).await {
             Ok(t) => t,

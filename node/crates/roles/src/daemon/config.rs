@@ -14,6 +14,8 @@
 //! store = "prover.json"
 //! listen = "0.0.0.0:8600"
 //! public_url = "http://prover.example:8600"
+//! batch_size = 64            # most jobs one claim commits
+//! batch_ms = 2000            # longest a job waits for its batch
 //!
 //! [watch]
 //! store = "watcher.json"
@@ -65,6 +67,10 @@ pub struct Settings {
     pub listen: Option<String>,
     /// Prover: the URL others reach its HTTP API at (the claims' data URIs); defaults to `http://<listen>`.
     pub public_url: Option<String>,
+    /// Prover: most inferences in one claim (1: every job is its own claim).
+    pub batch_size: Option<usize>,
+    /// Prover: longest a job waits for others to share its claim, in milliseconds.
+    pub batch_ms: Option<u64>,
 }
 
 macro_rules! or_fields {
@@ -77,7 +83,7 @@ impl Settings {
         let (a, b) = (self, under);
         or_fields!(
             a, b, rpc_url, deployment, store, poll_ms, follow, model, prompt, max_tokens, profile, sample, listen,
-            public_url
+            public_url, batch_size, batch_ms
         )
     }
 }

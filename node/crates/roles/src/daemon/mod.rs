@@ -20,7 +20,7 @@ use std::time::Duration;
 pub use config::{ConfigFile, Settings};
 pub use nao_chain::{FollowMode, Follower, SeatWatch, Store};
 pub use openai::{OpenAi, Serves};
-pub use prover::{Answer, Encode, Job, JobReceipt, OpenClaim, ProverFault, ProverNode, ProverState};
+pub use prover::{Answer, Batching, Encode, Job, JobReceipt, OpenClaim, ProverFault, ProverNode, ProverState, Ticket};
 pub use validator::{ValidatorNode, ValidatorState};
 pub use watcher::{Followed, Plan, WatcherFault, WatcherNode, WatcherState};
 

@@ -124,8 +124,10 @@ fn nao(api: &OpenAi, r: &JobReceipt) -> Value {
     json!({
         "claim_id": r.claim_id,
         "output": {"shape": r.output_shape, "values": r.output},
-        "index": 0,
+        "index": r.index,
+        "batch": r.batch,
         "trace_root": r.trace_root,
+        "output_proof": r.output_proof,
         "transaction": r.tx,
         "status_url": format!("{}/v1/claims/{}", api.public_url.trim_end_matches('/'), r.claim_id),
     })
@@ -171,9 +173,17 @@ async fn embeddings(
         Input::Many(v) if !v.is_empty() => v,
         Input::Many(_) => return Err(error(StatusCode::BAD_REQUEST, "invalid_request", "input: no text to embed")),
     };
+    // every input is queued before any is awaited, so one request's inputs share a batch
+    let mut tickets = Vec::with_capacity(inputs.len());
+    {
+        let mut node = node.lock().await;
+        for prompt in inputs {
+            tickets.push(node.submit(&Job { prompt }).await.map_err(job_error)?);
+        }
+    }
     let (mut data, mut naos, mut tokens) = (Vec::new(), Vec::new(), 0);
-    for (i, prompt) in inputs.into_iter().enumerate() {
-        let r = node.lock().await.job(&Job { prompt }).await.map_err(job_error)?;
+    for (i, ticket) in tickets.into_iter().enumerate() {
+        let r = ProverNode::receipt(ticket).await.map_err(job_error)?;
         let embedding = if base64 {
             use base64::Engine;
             let bytes: Vec<u8> = r.output.iter().flat_map(|v| v.to_le_bytes()).collect();
@@ -238,8 +248,8 @@ async fn complete(
         let msg = format!("max_tokens {n}: this model is registered to generate 1 to {most} tokens");
         return Err(error(StatusCode::BAD_REQUEST, "invalid_request", msg));
     }
-    let mut node = node.lock().await;
-    let r = node.job(&Job { prompt }).await.map_err(job_error)?;
+    let r = ProverNode::job(node, &Job { prompt }).await.map_err(job_error)?;
+    let node = node.lock().await;
     let ids = &r.output[..n.min(r.output.len())];
     let text = node.answer_of(ids).map_err(job_error)?;
     let (text, finish) = match ["<|im_end|>", "<|endoftext|>"].iter().filter_map(|m| text.find(m)).min() {

@@ -1,10 +1,12 @@
-//! `nao prover`: takes inference jobs over HTTP, runs the model with tracing, posts each run as a claim,
-//! serves the traces, answers every game move against its claims, finalizes them and withdraws its bonds.
+//! `nao prover`: takes inference jobs over HTTP, runs the model with tracing, posts the runs as claims (a batch
+//! of the jobs that arrive within a window, up to a size: [`Batching`]), serves the traces, answers every game
+//! move against its claims, finalizes them and withdraws its bonds.
 //!
 //! HTTP API (JSON):
-//! - `POST /jobs` `{"prompt": "..."}` → `{"claim_id", "trace_root", "answer", "output", "gas"}` (`output`:
-//!   the whole output tensor the claim commits), or an error; an input claimed before answers with its
-//!   existing claim (`gas` 0: nothing posted);
+//! - `POST /jobs` `{"prompt": "..."}` → `{"claim_id", "index", "trace_root", "answer", "output", "gas"}`
+//!   (`index`: the job's place in the claim's batch; `output`: the whole output tensor the claim commits;
+//!   `gas`: the post's, shared by the batch), or an error; an input claimed before answers with its existing
+//!   claim (`gas` 0: nothing posted);
 //! - `GET /claims` → the open claims in the store;
 //! - the OpenAI-compatible API (`/v1/models`, `/v1/embeddings`, `/v1/chat/completions`, `/v1/completions`,
 //!   `/v1/claims/{id}`; see [`super::openai`]);
@@ -14,8 +16,9 @@
 //! prompt of another length than the registered graph takes; 415 not JSON; 422 a missing or mistyped field;
 //! 404 an unknown trace or tensor; 500 what the prover itself failed at.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use alloy::primitives::B256;
 use axum::extract::rejection::JsonRejection;
@@ -65,6 +68,9 @@ pub struct OpenClaim {
     pub input: HostTensor,
     /// The claim id, once the post landed.
     pub claim: Option<B256>,
+    /// Its place in the claim's batch.
+    #[serde(default)]
+    pub index: u32,
     /// The block before the post (games against the claim are looked for from here).
     pub from_block: u64,
     /// The fault committed on this claim, if any.
@@ -95,6 +101,8 @@ pub struct Job {
 pub struct JobReceipt {
     /// The claim posted.
     pub claim_id: B256,
+    /// The job's place in the claim's batch.
+    pub index: u32,
     /// Its trace root.
     pub trace_root: B256,
     /// The output, as a person reads it.
@@ -102,15 +110,45 @@ pub struct JobReceipt {
     /// The whole output (the tensor the claim's output root commits: an embedding, token ids, an MLP's
     /// output), as its fp32 values.
     pub output: Vec<f32>,
-    /// Gas of the post.
+    /// Gas of the post (of the whole batch).
     pub gas: u64,
+    /// Inferences in the claim's batch.
+    pub batch: usize,
     /// The posting transaction (none when the same input was claimed before).
     pub tx: Option<B256>,
     /// The input's length (its tokens, for a language model or an encoder).
     pub input_tokens: usize,
     /// The output's shape (with `output`, the tensor the claim's output root commits).
     pub output_shape: Vec<usize>,
+    /// The proof that the output's root is the last leaf of the trace root (`nao verify` checks it).
+    pub output_proof: Vec<B256>,
 }
+
+/// How a prover batches jobs into claims: a claim is posted once `size` jobs wait, or when the first waited
+/// `window`. One claim bond, post and finalization serve the whole batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Batching {
+    /// Most inferences in one claim (1: every job is its own claim, posted at once).
+    pub size: usize,
+    /// Longest a job waits for others before its batch is posted.
+    pub window: Duration,
+}
+
+impl Default for Batching {
+    fn default() -> Self {
+        Self { size: 1, window: Duration::ZERO }
+    }
+}
+
+/// A job that ran and waits for its batch to be posted.
+struct Queued {
+    run: Run,
+    receipt: JobReceipt,
+    reply: tokio::sync::oneshot::Sender<Result<JobReceipt>>,
+}
+
+/// The reply a queued job waits for.
+pub type Ticket = tokio::sync::oneshot::Receiver<Result<JobReceipt>>;
 
 /// The prover daemon.
 pub struct ProverNode {
@@ -121,6 +159,10 @@ pub struct ProverNode {
     answer: Answer,
     fault: Option<ProverFault>,
     profile: Option<Profile>,
+    batching: Batching,
+    queue: Vec<Queued>,
+    /// When the oldest queued job arrived.
+    opened: Option<Instant>,
 }
 
 impl ProverNode {
@@ -138,7 +180,18 @@ impl ProverNode {
         if fault == Some(ProverFault::Nudge) && profile.is_none() {
             return Err(Error::Config("the nudge fault needs the model's profile".into()));
         }
-        let node = Self { prover, store, traces, encode, answer, fault, profile };
+        let node = Self {
+            prover,
+            store,
+            traces,
+            encode,
+            answer,
+            fault,
+            profile,
+            batching: Batching::default(),
+            queue: Vec::new(),
+            opened: None,
+        };
         for (root, c) in &node.store.state().claims {
             if matches!(c.fault, None | Some(ProverFault::Withhold | ProverFault::Unserved)) {
                 // an honest run is recomputed when first asked for, and checked against its root then
@@ -157,6 +210,16 @@ impl ProverNode {
         }
         tracing::info!(open = node.store.state().claims.len(), "prover restored its open claims");
         Ok(node)
+    }
+
+    /// Batches jobs as `b` says from now on; refuses a size of 0 or over the claim manager's `MAX_BATCH`.
+    pub fn with_batching(mut self, b: Batching) -> Result<Self> {
+        const MAX_BATCH: usize = 1024;
+        if b.size == 0 || b.size > MAX_BATCH {
+            return Err(Error::Config(format!("batch size {}: must be 1 to {MAX_BATCH}", b.size)));
+        }
+        self.batching = b;
+        Ok(self)
     }
 
     /// Runs the model on `input`, committing `fault`, and keeps the trace for the trace server.
@@ -189,8 +252,10 @@ impl ProverNode {
         }
     }
 
-    /// Runs `job`, persists it, posts the claim and persists the claim id.
-    pub async fn job(&mut self, job: &Job) -> Result<JobReceipt> {
+    /// Runs `job` and queues it for the next claim, persisted; the ticket resolves with its receipt once its
+    /// batch is posted (at once when the batch is full). An input whose claim is still open is answered with
+    /// that claim.
+    pub async fn submit(&mut self, job: &Job) -> Result<Ticket> {
         let input = (self.encode)(&job.prompt)?;
         let input_tokens = input.data.len();
         let want = &self.prover.model().graph.input_shape;
@@ -204,45 +269,108 @@ impl ProverNode {
         let run = tokio::task::block_in_place(|| self.execute(&input, self.fault))?;
         let (from_block, _) = head(self.prover.provider()).await?;
         let root = run.trace_root();
-        let answer = (self.answer)(&run.output)?;
-        // the same input ran before: its claim is content-addressed, the buyer gets that one
-        let (id, posted) = self.prover.claim_of(&run).await?;
-        let mut receipt = JobReceipt {
-            claim_id: id,
+        let last = run.coarse.tensors.len() - 1;
+        let receipt = JobReceipt {
+            output_proof: crate::calldata::list_proof(&run.coarse.tree, last)?,
+            claim_id: B256::ZERO,
+            index: 0,
             trace_root: root,
-            answer,
+            answer: (self.answer)(&run.output)?,
             output: run.output.data.clone(),
             gas: 0,
+            batch: 1,
             tx: None,
             input_tokens,
             output_shape: run.output.shape.clone(),
         };
-        if posted {
-            tracing::info!(claim = %id, "claimed before: answering with the existing claim");
-            return Ok(receipt);
+        let (reply, ticket) = tokio::sync::oneshot::channel();
+        let open = self.store.state().claims.get(&root).map(|c| (c.claim, c.index));
+        match open {
+            // the same input ran before and its claim is open: the buyer gets that one
+            Some((Some(id), index)) => {
+                tracing::info!(claim = %id, index, "claimed before: answering with the existing claim");
+                let _ = reply.send(Ok(JobReceipt { claim_id: id, index, ..receipt }));
+                return Ok(ticket);
+            }
+            // the same input is queued already: it is claimed once, in this batch
+            Some((None, _)) if self.queue.iter().any(|q| q.receipt.trace_root == root) => {
+                return Err(Error::Config("the same input is already waiting for its claim".into()));
+            }
+            _ => {}
         }
-        let entry = OpenClaim { prompt: job.prompt.clone(), input, claim: None, from_block, fault: self.fault };
+        let entry =
+            OpenClaim { prompt: job.prompt.clone(), input, claim: None, index: 0, from_block, fault: self.fault };
         // persisted before posting, so a prover killed in between finds the run again
         self.store.update(|s| s.claims.insert(root, entry))?;
-        let posted = match self.prover.post_run(run).await {
-            Ok(p) => p,
-            Err(e @ Error::Chain(_)) => {
-                // refused by the chain (nothing posted): no entry stays behind for a claim that does not exist
-                if !self.prover.claims().posted(id).await? {
-                    self.store.update(|s| s.claims.remove(&root))?;
+        self.queue.push(Queued { run, receipt, reply });
+        self.opened.get_or_insert_with(Instant::now);
+        if self.queue.len() >= self.batching.size {
+            self.flush().await?;
+        }
+        Ok(ticket)
+    }
+
+    /// Runs `job` and waits for its claim (the daemon's [`ProverNode::submit`] and its ticket, the lock released
+    /// while the batch fills).
+    pub async fn job(node: &Shared, job: &Job) -> Result<JobReceipt> {
+        let ticket = node.lock().await.submit(job).await?;
+        Self::receipt(ticket).await
+    }
+
+    /// The receipt a ticket resolves with.
+    pub async fn receipt(ticket: Ticket) -> Result<JobReceipt> {
+        ticket.await.map_err(|_| Error::Config("the prover stopped before posting the job's claim".into()))?
+    }
+
+    /// Posts the queued jobs as one claim and answers each; a failed post fails every job of the batch, and the
+    /// store forgets their runs unless the claim exists.
+    async fn flush(&mut self) -> Result<()> {
+        self.opened = None;
+        let queued = std::mem::take(&mut self.queue);
+        if queued.is_empty() {
+            return Ok(());
+        }
+        let (runs, waiting): (Vec<Run>, Vec<_>) = queued.into_iter().map(|q| (q.run, (q.receipt, q.reply))).unzip();
+        let roots: Vec<B256> = runs.iter().map(Run::trace_root).collect();
+        let batch = runs.len();
+        let posted = match self.prover.claim_of(&runs).await {
+            // the same batch was claimed before (claims are content-addressed): that claim answers
+            Ok((id, true)) => Ok((id, 0, None)),
+            Ok((id, false)) => match self.prover.post_runs(runs).await {
+                Ok(p) => Ok((p.id, p.sent.gas_used, Some(p.sent.receipt.transaction_hash))),
+                Err(e) => {
+                    // refused by the chain (nothing posted): no entry stays behind for a claim that does not exist
+                    if matches!(e, Error::Chain(_)) && !self.prover.claims().posted(id).await? {
+                        self.store.update(|s| roots.iter().for_each(|r| _ = s.claims.remove(r)))?;
+                    }
+                    Err(e)
                 }
-                return Err(e);
+            },
+            Err(e) => Err(e),
+        };
+        let (id, gas, tx) = match posted {
+            Ok(p) => p,
+            Err(e) => {
+                let why = e.to_string();
+                let mut first = Some(e);
+                for (_, reply) in waiting {
+                    let _ = reply.send(Err(first.take().unwrap_or_else(|| Error::Chain(why.clone()))));
+                }
+                return Ok(());
             }
-            Err(e) => return Err(e),
         };
         self.store.update(|s| {
-            if let Some(c) = s.claims.get_mut(&root) {
-                c.claim = Some(posted.id)
+            for (i, r) in roots.iter().enumerate() {
+                if let Some(c) = s.claims.get_mut(r) {
+                    (c.claim, c.index) = (Some(id), i as u32);
+                }
             }
         })?;
-        receipt.claim_id = posted.id;
-        (receipt.gas, receipt.tx) = (posted.sent.gas_used, Some(posted.sent.receipt.transaction_hash));
-        Ok(receipt)
+        tracing::info!(claim = %id, batch, gas, "batch claimed");
+        for (i, (receipt, reply)) in waiting.into_iter().enumerate() {
+            let _ = reply.send(Ok(JobReceipt { claim_id: id, index: i as u32, gas, batch, tx, ..receipt }));
+        }
+        Ok(())
     }
 
     /// What a person reads of output values `out` (the first tokens of a generation, say).
@@ -275,8 +403,9 @@ impl ProverNode {
         (!self.fault.is_some_and(|f| unserved.contains(&f))).then(|| self.traces.clone())
     }
 
-    /// Finds the id of a claim whose post was interrupted (sent, but not recorded), from the logs.
-    async fn recover_id(&self, root: B256, from_block: u64) -> Result<Option<B256>> {
+    /// Finds the id of the claim (and the index in it) of trace root `root` whose post was interrupted (sent, but
+    /// not recorded), from the logs.
+    async fn recover_id(&self, root: B256, from_block: u64) -> Result<Option<(B256, u32)>> {
         let logs = self
             .prover
             .claims()
@@ -287,43 +416,62 @@ impl ProverNode {
             .query()
             .await
             .map_err(call_err("ClaimPosted logs"))?;
-        Ok(logs.into_iter().find(|(e, _)| e.traceRoot == root).map(|(e, _)| e.claimId))
+        Ok(logs
+            .into_iter()
+            .find_map(|(e, _)| e.traceRoots.iter().position(|r| *r == root).map(|i| (e.claimId, i as u32))))
     }
 
-    /// One tick's moves for the open claim `c` (trace root `root`): its id (found again if the post was
-    /// interrupted) and whether it is settled (or was never posted) and can be forgotten.
-    async fn step(&self, root: B256, c: &OpenClaim, now: u64) -> Result<(Option<B256>, bool)> {
+    /// One tick's moves for the open claim `id` (posted at or after block `from_block`, with `fault`): its game
+    /// moves and data answers, its finalization after the window; whether it is settled and can be forgotten.
+    async fn step(&self, id: B256, from_block: u64, fault: Option<ProverFault>, now: u64) -> Result<bool> {
         let cm = self.prover.claims();
-        let id = match c.claim {
-            Some(id) => id,
-            None => match self.recover_id(root, c.from_block).await? {
-                Some(id) => id,
-                None => {
-                    // never posted (killed before the post landed); forget it once the post cannot be pending
-                    let (block, _) = head(self.prover.provider()).await?;
-                    return Ok((None, block > c.from_block + 64));
-                }
-            },
-        };
         match cm.status(id).await? {
             ClaimStatus::Pending => {
-                if c.fault != Some(ProverFault::Withhold) {
-                    self.prover.answer_games(id, root, c.from_block).await?;
-                    self.prover.answer_data(id, root, c.from_block).await?;
+                if fault != Some(ProverFault::Withhold) {
+                    self.prover.answer_games(id, from_block).await?;
+                    self.prover.answer_data(id, from_block).await?;
                 }
                 let cl = cm.contract().claim(id).call().await.map_err(call_err("claim"))?;
                 let open = cm.contract().openGames(id).call().await.map_err(call_err("openGames"))?;
                 if now > cl.postedAt + cm.challenge_window().await? && open.is_zero() {
                     cm.finalize(id).await?;
-                    tracing::info!(claim = %id, "claim finalized");
+                    tracing::info!(claim = %id, inferences = cl.count, "claim finalized");
                 }
-                Ok((Some(id), false))
+                Ok(false)
             }
             status => {
                 tracing::info!(claim = %id, ?status, "claim settled");
-                Ok((Some(id), true))
+                Ok(true)
             }
         }
+    }
+
+    /// Records the claim of every stored run whose post was interrupted, found in the logs; forgets a run never
+    /// posted once its post cannot be pending.
+    async fn recover(&mut self) -> Result<()> {
+        let lost: Vec<(B256, u64)> = self
+            .store
+            .state()
+            .claims
+            .iter()
+            .filter(|(r, c)| c.claim.is_none() && !self.queue.iter().any(|q| q.receipt.trace_root == **r))
+            .map(|(r, c)| (*r, c.from_block))
+            .collect();
+        for (root, from_block) in lost {
+            let found = self.recover_id(root, from_block).await?;
+            let (block, _) = head(self.prover.provider()).await?;
+            self.store.update(|s| match found {
+                Some((id, index)) => {
+                    if let Some(c) = s.claims.get_mut(&root) {
+                        (c.claim, c.index) = (Some(id), index);
+                    }
+                }
+                // never posted (killed before the post landed)
+                None if block > from_block + 64 => _ = s.claims.remove(&root),
+                None => {}
+            })?;
+        }
+        Ok(())
     }
 }
 
@@ -333,18 +481,23 @@ impl Node for ProverNode {
     }
 
     async fn tick(&mut self) -> Result<()> {
+        if self.opened.is_some_and(|t| t.elapsed() >= self.batching.window) {
+            self.flush().await?;
+        }
+        self.recover().await?;
         let now = next_block_time(self.prover.provider()).await?;
-        let open: Vec<(B256, OpenClaim)> = self.store.state().claims.iter().map(|(r, c)| (*r, c.clone())).collect();
-        for (root, c) in open {
-            let (id, settled) = self.step(root, &c, now).await?;
-            if id != c.claim || settled {
-                self.store.update(|s| {
-                    if settled {
-                        s.claims.remove(&root);
-                    } else if let Some(e) = s.claims.get_mut(&root) {
-                        e.claim = id;
-                    }
-                })?;
+        // one step per claim, however many of its inferences the store holds
+        let mut seen = BTreeSet::new();
+        let open: Vec<(B256, u64, Option<ProverFault>)> = self
+            .store
+            .state()
+            .claims
+            .values()
+            .filter_map(|c| c.claim.filter(|id| seen.insert(*id)).map(|id| (id, c.from_block, c.fault)))
+            .collect();
+        for (id, from_block, fault) in open {
+            if self.step(id, from_block, fault, now).await? {
+                self.store.update(|s| s.claims.retain(|_, c| c.claim != Some(id)))?;
             }
         }
         self.prover.claims().withdraw_credit().await?;
@@ -352,7 +505,8 @@ impl Node for ProverNode {
     }
 }
 
-type Shared = Arc<tokio::sync::Mutex<ProverNode>>;
+/// The prover daemon, shared by its HTTP handlers and its ticks.
+pub type Shared = Arc<tokio::sync::Mutex<ProverNode>>;
 
 async fn job(
     State(node): State<Shared>,
@@ -363,7 +517,7 @@ async fn job(
         Ok(j) => j,
         Err(r) => return crate::trace_server::http_error(r.status(), r.body_text()),
     };
-    let result = node.lock().await.job(&job).await;
+    let result = ProverNode::job(&node, &job).await;
     match result {
         Ok(r) => {
             tracing::info!(claim = %r.claim_id, gas = r.gas, "job done");

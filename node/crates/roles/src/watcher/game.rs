@@ -5,7 +5,7 @@ use alloy::primitives::B256;
 use nao_bindings::{ClaimManager, DisputeGame};
 
 use super::{ClaimSeen, Watcher};
-use crate::calldata::{element_request, fine_challenge, segment_of, segment_pointer};
+use crate::calldata::{boundary, element_request, fine_challenge, segment_of, segment_pointer};
 use crate::chain::call_err;
 use crate::chain::{partition_game_id, send, ClaimStatus, Clock, GameOutcome, Phase, Position, Sent, Side};
 use crate::graph::OpNode;
@@ -27,25 +27,28 @@ impl Watcher {
         let m = &self.model.model;
         let p = segment_pointer(m, trace, segment_of(m, at.op)?)?;
         let (salt, _) = self.commitment(claim);
-        let sent = send("pointSegment", self.game.pointSegment(claim.id, p, salt)).await?;
+        let sent = send("pointSegment", self.game.pointSegment(claim.id, claim.opening()?, p, salt)).await?;
         Ok((Self::created(&sent, "pointSegment")?, sent))
     }
 
     /// Starts an output vote against `claim` on element `at` of its output (row and column; the op is the
     /// graph's last), with the bond of this watcher's commitment.
-    pub async fn escalate_output(&self, claim: &ClaimSeen, at: ElementRef) -> Result<(B256, Sent)> {
+    pub async fn escalate_output(&self, claim: &ClaimSeen, trace: &Trace, at: ElementRef) -> Result<(B256, Sent)> {
         let (salt, _) = self.commitment(claim);
-        let call = self.game.escalateOutput(claim.id, at.row as u32, at.col as u32, salt);
+        let coarse = trace.commit_coarse(&self.model.model.graph);
+        let output = boundary(&coarse, coarse.tensors.len() - 1)?;
+        let call = self.game.escalateOutput(claim.id, claim.opening()?, output, at.row as u32, at.col as u32, salt);
         let sent = send("escalateOutput", call).await?;
         tracing::info!(claim = %claim.id, ?at, gas = sent.gas_used, "output vote opened");
         Ok((Self::created(&sent, "escalateOutput")?, sent))
     }
 
-    /// Starts a partition game against `claim` by k-ary bisection over its boundaries, with the bond of this
-    /// watcher's commitment.
-    pub async fn bisect(&self, claim: &ClaimSeen) -> Result<(B256, Sent)> {
+    /// Starts a partition game against `claim` by k-ary bisection over its boundaries (its input and output, the
+    /// first and last of `coarse`, opened), with the bond of this watcher's commitment.
+    pub async fn bisect(&self, claim: &ClaimSeen, coarse: &crate::trace::ListCommitment) -> Result<(B256, Sent)> {
         let (salt, _) = self.commitment(claim);
-        let sent = send("bisect", self.game.bisect(claim.id, salt)).await?;
+        let (input, output) = (boundary(coarse, 0)?, boundary(coarse, coarse.tensors.len() - 1)?);
+        let sent = send("bisect", self.game.bisect(claim.id, claim.opening()?, input, output, salt)).await?;
         Ok((Self::created(&sent, "bisect")?, sent))
     }
 
@@ -203,7 +206,7 @@ impl Watcher {
             let k: u64 = self.game.arity().call().await.map_err(call_err("arity"))?.to();
             Position::leaf(k, m.graph.segment_ranges().len() as u64, segment_of(m, d.at.op)? as u64)
         };
-        Ok(partition_game_id(claim.id, self.address(), start))
+        Ok(partition_game_id(claim.id, claim.index, self.address(), start))
     }
 
     /// The phase of this watcher's game over `claim` under `d` ([`Phase::None`] before it starts).
@@ -260,9 +263,9 @@ impl Watcher {
                     return Ok(Advance::Moved(Box::new(sent)));
                 }
                 let sent = if d.output {
-                    self.escalate_output(claim, d.at).await
+                    self.escalate_output(claim, need()?, d.at).await
                 } else if d.bisect || d.withheld {
-                    self.bisect(claim).await
+                    self.bisect(claim, &need()?.commit_coarse(&self.model.model.graph)).await
                 } else {
                     self.point_segment(claim, need()?, d.at).await
                 };

@@ -18,7 +18,7 @@ use alloy::primitives::{Address, B256};
 use alloy::providers::DynProvider;
 use nao_bindings::{Committee, DisputeGame};
 
-use super::calldata::element_challenge;
+use super::calldata::{element_challenge, inference_opening};
 use super::RegisteredModel;
 use crate::chain::{call_err, send, Claims, Client, Deployment, Sent};
 use crate::region::profile::Profile;
@@ -26,22 +26,51 @@ use crate::runtime;
 use crate::trace::{ElementRef, Trace};
 use crate::{Error, Result};
 
-/// A claim seen in the claim manager's logs.
+/// One inference of a claim seen in the claim manager's logs: what a watcher checks and disputes (a claim is a
+/// batch of them; a fraud in any one slashes the claim).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ClaimSeen {
     /// Claim id.
     pub id: B256,
     /// Model id.
     pub model: B256,
-    /// Trace root.
+    /// The inference's index in the claim's batch.
+    pub index: u32,
+    /// The inference's coarse trace root.
     pub trace_root: B256,
-    /// Where the prover serves the trace.
+    /// Every inference's trace root, in batch order (their list root is the claim's batch root).
+    pub batch: Vec<B256>,
+    /// Where the prover serves this inference's trace (`<data URI>/<trace root>`, then `/<i>` per tensor).
     pub data_uri: String,
 }
 
-impl From<nao_bindings::ClaimManager::ClaimPosted> for ClaimSeen {
-    fn from(e: nao_bindings::ClaimManager::ClaimPosted) -> Self {
-        Self { id: e.claimId, model: e.modelId, trace_root: e.traceRoot, data_uri: e.dataUri }
+impl ClaimSeen {
+    /// Every inference of a posted claim, in batch order.
+    pub fn inferences(e: nao_bindings::ClaimManager::ClaimPosted) -> Vec<Self> {
+        let batch = e.traceRoots;
+        batch
+            .iter()
+            .enumerate()
+            .map(|(i, root)| Self {
+                id: e.claimId,
+                model: e.modelId,
+                index: i as u32,
+                trace_root: *root,
+                batch: batch.clone(),
+                data_uri: format!("{}/{root}", e.dataUri),
+            })
+            .collect()
+    }
+
+    /// The inference with its proof against the claim's batch root, as every game names it.
+    pub fn opening(&self) -> Result<DisputeGame::InferenceOpening> {
+        inference_opening(&self.batch, self.index as usize)
+    }
+
+    /// [`ClaimSeen::opening`] as a coarse data request names it.
+    pub fn request_opening(&self) -> Result<nao_bindings::ClaimManager::InferenceOpening> {
+        let o = self.opening()?;
+        Ok(nao_bindings::ClaimManager::InferenceOpening { index: o.index, traceRoot: o.traceRoot, proof: o.proof })
     }
 }
 
@@ -191,7 +220,7 @@ impl Watcher {
         &self.model
     }
 
-    /// Claims of the followed model posted since `from_block`, from the ClaimPosted logs.
+    /// The inferences of the claims of the followed model posted since `from_block`, from the ClaimPosted logs.
     pub async fn claims_since(&self, from_block: u64) -> Result<Vec<ClaimSeen>> {
         let logs = self
             .claims
@@ -202,7 +231,7 @@ impl Watcher {
             .query()
             .await
             .map_err(call_err("ClaimPosted logs"))?;
-        Ok(logs.into_iter().map(|(e, _)| ClaimSeen::from(e)).collect())
+        Ok(logs.into_iter().flat_map(|(e, _)| ClaimSeen::inferences(e)).collect())
     }
 
     /// Fetches every trace tensor from the prover and checks shapes and roots against the claim.
@@ -243,7 +272,7 @@ impl Watcher {
         let c = element_challenge(&m.model, &m.commitment, trace, &tc, at)?;
         self.commit(claim).await?;
         let (salt, _) = self.commitment(claim);
-        let sent = send("challenge", self.game.challenge(claim.id, c, salt)).await?;
+        let sent = send("challenge", self.game.challenge(claim.id, claim.opening()?, c, salt)).await?;
         let resolved = sent
             .receipt
             .decoded_log::<DisputeGame::GameResolved>()

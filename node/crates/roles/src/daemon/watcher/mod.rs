@@ -81,7 +81,8 @@ pub struct Followed {
 pub struct WatcherState {
     /// The next block whose ClaimPosted logs are unread.
     pub cursor: u64,
-    /// Claims of the model, by id.
+    /// Claims of the model, by id: each with the inference it follows (the first of its batch that is not
+    /// clean, or its last when all are).
     pub claims: BTreeMap<B256, Followed>,
 }
 
@@ -90,6 +91,7 @@ pub struct WatcherNode {
     watcher: Watcher,
     store: Store<WatcherState>,
     follower: Follower,
+    /// Fetched traces, by trace root.
     traces: HashMap<B256, Arc<Trace>>,
     fault: Option<WatcherFault>,
 }
@@ -160,13 +162,13 @@ impl WatcherNode {
         Ok(Followed { claim: claim.clone(), plan, finding: format!("{finding:?}") })
     }
 
-    /// The trace of `claim`, fetched again after a restart.
+    /// The trace of `claim`'s inference, fetched again after a restart.
     async fn trace(&mut self, claim: &ClaimSeen) -> Result<Arc<Trace>> {
-        if let Some(t) = self.traces.get(&claim.id) {
+        if let Some(t) = self.traces.get(&claim.trace_root) {
             return Ok(t.clone());
         }
         let t = Arc::new(self.watcher.fetch_trace(claim).await?);
-        self.traces.insert(claim.id, t.clone());
+        self.traces.insert(claim.trace_root, t.clone());
         Ok(t)
     }
 
@@ -199,10 +201,21 @@ impl Node for WatcherNode {
             if self.store.state().claims.contains_key(&e.claimId) {
                 continue;
             }
-            let claim = ClaimSeen::from(e);
-            let f = self.decide(&claim, None).await?;
-            // what it decided is on disk before it moves
-            self.store.update(|s| s.claims.insert(claim.id, f))?;
+            // every inference of the batch is checked; the first that is not clean is the one disputed (a fraud in
+            // any one slashes the claim)
+            let mut followed = None;
+            for claim in ClaimSeen::inferences(e) {
+                let f = self.decide(&claim, None).await?;
+                let clean = f.plan == Plan::Clean;
+                followed = Some(f);
+                if !clean {
+                    break;
+                }
+            }
+            if let Some(f) = followed {
+                // what it decided is on disk before it moves
+                self.store.update(|s| s.claims.insert(f.claim.id, f))?;
+            }
         }
         let unavailable: Vec<(ClaimSeen, u64)> = self
             .store
@@ -248,7 +261,7 @@ impl Node for WatcherNode {
         for f in active {
             if let Some(outcome) = self.step(&f).await? {
                 tracing::info!(claim = %f.claim.id, %outcome, "dispute over");
-                self.traces.remove(&f.claim.id);
+                self.traces.remove(&f.claim.trace_root);
                 self.store.update(|s| {
                     if let Some(e) = s.claims.get_mut(&f.claim.id) {
                         e.plan = Plan::Done(outcome)

@@ -97,7 +97,7 @@ impl WatcherNode {
                 let count = max.min(chunks - first);
                 let id = Claims::data_request_id(claim.id, cm.account(), root, *leaf, first, count);
                 if cm.data_deadline(id).await?.is_none() {
-                    match cm.request_data(claim.id, game, *leaf, first, count).await {
+                    match cm.request_data(claim.id, game, claim.request_opening()?, *leaf, first, count).await {
                         Ok(_) => {}
                         // published already (a restart after the answer): nothing to ask
                         Err(e) if e.revert::<ClaimManager::AlreadyPublished>().is_some() => {}
