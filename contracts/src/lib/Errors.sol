@@ -46,6 +46,11 @@ error UnknownClaim(bytes32 claimId);
 error BadBatchSize(uint256 count, uint256 max);
 /// @notice The claim's batch has `count` inferences; there is no inference `index`.
 error InferenceOutOfRange(uint32 index, uint32 count);
+/// @notice A model's template serves at least one prompt token and one step, at most `context` positions
+///         (prompt + steps - 1), and one step for a model that does not generate.
+error BadLengths(uint32 prompt, uint32 steps, uint32 context);
+/// @notice Patch `index` names word `word`, outside the leaf or not after the previous patch's.
+error BadPatch(uint256 index, uint32 word);
 /// @notice The claim is not pending (it was finalized or slashed).
 error ClaimNotPending(bytes32 claimId);
 /// @notice The challenge window of the claim is still open.
