@@ -4,7 +4,7 @@ pragma solidity ^0.8.28;
 import {ModelRegistry} from "./ModelRegistry.sol";
 import {TensorMerkle} from "./lib/TensorMerkle.sol";
 import {
-    Claim, ClaimStatus, GameOutcome, InferenceOpening, ModelSpec, PartitionGame, Phase, TensorOpening
+    Claim, ClaimStatus, GameOutcome, Inference, InferenceOpening, PartitionGame, Phase, TensorOpening
 } from "./lib/Types.sol";
 
 /// @notice What the claim manager reads of a partition game: its fine root, for requests of fine-trace data.
@@ -161,14 +161,14 @@ contract ClaimManager {
     ///         for good, and asking for them again is refused.
     mapping(bytes32 chunkKey => bool) public published;
 
-    /// @notice A claim was posted: a batch of inferences with these coarse trace roots (in order; their list
-    ///         root is `batchRoot`), whose tensors the prover serves at `dataUri`.
+    /// @notice A claim was posted: a batch of inferences (their coarse trace roots and lengths, in order; their
+    ///         list root is `batchRoot`), whose tensors the prover serves at `dataUri`.
     event ClaimPosted(
         bytes32 indexed claimId,
         bytes32 indexed modelId,
         address indexed prover,
         bytes32 batchRoot,
-        bytes32[] traceRoots,
+        Inference[] inferences,
         uint256 bond,
         string dataUri
     );
@@ -267,20 +267,26 @@ contract ClaimManager {
         return keccak256(abi.encode(claimId, challenger, salt));
     }
 
-    /// @notice Posts a claim on a batch of 1 to `MAX_BATCH` inferences of registered model `modelId`, given by
-    ///         their coarse trace roots in order (each one's first leaf is its input, its last leaf its output),
-    ///         with `claimBond`.
-    function postClaim(bytes32 modelId, bytes32[] calldata traceRoots, string calldata dataUri)
+    /// @notice Posts a claim on a batch of 1 to `MAX_BATCH` inferences of registered model `modelId`, in order,
+    ///         each its coarse trace root (whose first leaf is its input, its last leaf its output) and the lengths
+    ///         the model serves it at, with `claimBond`.
+    function postClaim(bytes32 modelId, Inference[] calldata inferences, string calldata dataUri)
         external
         payable
         returns (bytes32 claimId)
     {
         if (msg.value != claimBond) revert WrongBond(msg.value, claimBond);
-        uint256 count = traceRoots.length;
+        uint256 count = inferences.length;
         if (count == 0 || count > MAX_BATCH) revert BadBatchSize(count, MAX_BATCH);
-        // INVARIANT: a claim names a registered model.
-        if (!registry.isRegistered(modelId)) revert UnknownModel(modelId);
-        bytes32 batchRoot = TensorMerkle.listRoot(traceRoots);
+        // INVARIANT: a claim names a registered model, and lengths its template serves.
+        uint64 seen;
+        for (uint256 i; i < count; ++i) {
+            // one look a run of equal lengths (a batch of one kind of request)
+            uint64 key = (uint64(inferences[i].prompt) << 32) | inferences[i].steps;
+            if (i == 0 || key != seen) registry.counts(modelId, inferences[i].prompt, inferences[i].steps);
+            seen = key;
+        }
+        bytes32 batchRoot = batchRootOf(inferences);
         claimId = claimIdOf(modelId, batchRoot, msg.sender);
         // INVARIANT: a claim id names exactly one claim, forever.
         if (_claims[claimId].status != ClaimStatus.None) revert ClaimExists(claimId);
@@ -295,7 +301,26 @@ contract ClaimManager {
             // forge-lint: disable-next-line(unsafe-typecast)
             bond: uint96(msg.value) // = claimBond, checked at deployment to fit
         });
-        emit ClaimPosted(claimId, modelId, msg.sender, batchRoot, traceRoots, msg.value, dataUri);
+        emit ClaimPosted(claimId, modelId, msg.sender, batchRoot, inferences, msg.value, dataUri);
+    }
+
+    /// @notice The batch root of `inferences`: the list root over `abi.encodePacked(traceRoot, prompt, steps)`
+    ///         of each (`TensorMerkle.listRoot`).
+    function batchRootOf(Inference[] calldata inferences) public view returns (bytes32) {
+        bytes32[] memory leaves = new bytes32[](inferences.length);
+        assembly ("memory-safe") {
+            let buf := mload(0x40)
+            mstore8(buf, 0)
+            for { let i := 0 } lt(i, inferences.length) { i := add(i, 1) } {
+                let at := add(inferences.offset, mul(i, 0x60))
+                mstore(add(buf, 1), calldataload(at))
+                mstore(add(buf, 0x21), shl(224, calldataload(add(at, 0x20))))
+                mstore(add(buf, 0x25), shl(224, calldataload(add(at, 0x40))))
+                if iszero(staticcall(gas(), 2, buf, 41, 0x00, 0x20)) { revert(0, 0) }
+                mstore(add(leaves, add(0x20, shl(5, i))), mload(0x00))
+            }
+        }
+        return TensorMerkle.listRoot(leaves);
     }
 
     /// @notice A claim; reverts with `UnknownClaim` if none.
@@ -304,13 +329,13 @@ contract ClaimManager {
         if (c.status == ClaimStatus.None) revert UnknownClaim(claimId);
     }
 
-    /// @notice The coarse trace root of inference `inf.index` of claim `c`, checked against its batch root.
+    /// @notice The coarse trace root of inference `inf.index` of claim `c`, checked with its lengths against the
+    ///         claim's batch root.
     function traceRootOf(Claim memory c, InferenceOpening calldata inf) public pure returns (bytes32) {
-        // INVARIANT: a dispute names an inference the batch holds, by its committed trace root.
+        // INVARIANT: a dispute names an inference the batch holds, by its committed trace root and lengths.
         if (inf.index >= c.count) revert InferenceOutOfRange(inf.index, c.count);
-        TensorMerkle.verify(
-            c.batchRoot, TensorMerkle.leafHash(abi.encodePacked(inf.traceRoot)), inf.index, c.count, inf.proof
-        );
+        bytes32 leaf = TensorMerkle.leafHash(abi.encodePacked(inf.traceRoot, inf.prompt, inf.steps));
+        TensorMerkle.verify(c.batchRoot, leaf, inf.index, c.count, inf.proof);
         return inf.traceRoot;
     }
 
@@ -492,7 +517,8 @@ contract ClaimManager {
         if (gameId == bytes32(0)) {
             // INVARIANT: coarse data is asked for while it can still decide a challenge.
             Claim memory c = challengeable(claimId);
-            (root, leaves) = (traceRootOf(c, inf), uint256(registry.model(c.modelId).segmentCount) + 1);
+            (, uint32 segments) = registry.counts(c.modelId, inf.prompt, inf.steps);
+            (root, leaves) = (traceRootOf(c, inf), uint256(segments) + 1);
         } else {
             if (claim(claimId).status != ClaimStatus.Pending) revert ClaimNotPending(claimId);
             PartitionGame memory g = IPartitionGames(disputeGame).partitionGame(gameId);

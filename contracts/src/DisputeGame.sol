@@ -11,7 +11,6 @@ import {Committee, IVoteSettler} from "./Committee.sol";
 import {
     Claim,
     InferenceOpening,
-    ModelSpec,
     OpKind,
     OpNode,
     ElementChallenge,
@@ -28,8 +27,7 @@ import {
     PartitionGame,
     Loc,
     Unopenable,
-    readsInput2,
-    modelIdOf
+    readsInput2
 } from "./lib/Types.sol";
 import {
     OpOutOfRange,
@@ -259,8 +257,8 @@ contract DisputeGame is IVoteSettler {
         external
         returns (bytes32 gameId)
     {
-        (, ModelSpec memory spec) = _open(claimId, inf);
-        (bool inside, uint32 yBits) = adjudicate(spec, inf.traceRoot, c);
+        (Claim memory cl,) = _open(claimId, inf);
+        (bool inside, uint32 yBits) = adjudicate(cl.modelId, inf.prompt, inf.steps, inf.traceRoot, c);
         gameId = gameIdOf(claimId, inf.index, msg.sender, c.op, c.row, c.col);
         // INVARIANT: one game per element and challenger.
         if (_games[gameId].outcome != GameOutcome.None) revert GameExists(gameId);
@@ -275,18 +273,20 @@ contract DisputeGame is IVoteSettler {
     ///         decides whether the claimed element is inside its sound region. Reverts on any invalid opening.
     /// @return inside True iff the claimed element is inside the op's sound bound.
     /// @return yBits The claimed element's fp32 bits.
-    function adjudicate(ModelSpec memory spec, bytes32 traceRoot, ElementChallenge calldata c)
+    function adjudicate(bytes32 modelId, uint32 prompt, uint32 steps, bytes32 traceRoot, ElementChallenge calldata c)
         public
         view
         returns (bool inside, uint32 yBits)
     {
+        (uint32 nodes, uint32 segments) = registry.counts(modelId, prompt, steps);
         // INVARIANT: every op output is a leaf of the claim's (coarse) trace root.
-        if (spec.segmentCount != spec.nodeCount) revert FineTraceRequired(modelIdOf(spec));
-        _checkNode(spec, c);
-        uint256 leaves = uint256(spec.nodeCount) + 1;
+        if (segments != nodes) revert FineTraceRequired(modelId);
+        _checkNode(modelId, prompt, steps, c);
+        (bytes32 weightsRoot, uint32 weightCount) = registry.weightsOf(modelId);
+        uint256 leaves = uint256(nodes) + 1;
         return adjudicator.adjudicate(
-            spec.weightsRoot,
-            spec.weightCount,
+            weightsRoot,
+            weightCount,
             c,
             Loc(traceRoot, uint256(c.op) + 1, leaves),
             Loc(traceRoot, c.node.input, leaves),
@@ -307,8 +307,7 @@ contract DisputeGame is IVoteSettler {
         BoundaryOpening calldata output,
         bytes32 salt
     ) external returns (bytes32 gameId) {
-        (Claim memory cl, ModelSpec memory spec) = _open(claimId, inf);
-        uint32 segments = spec.segmentCount;
+        (Claim memory cl, uint32 segments) = _open(claimId, inf);
         _verifyBoundary(inf.traceRoot, segments, 0, input);
         _verifyBoundary(inf.traceRoot, segments, segments, output);
         (gameId,) = _create(
@@ -323,8 +322,7 @@ contract DisputeGame is IVoteSettler {
         external
         returns (bytes32 gameId)
     {
-        (Claim memory cl, ModelSpec memory spec) = _open(claimId, inf);
-        uint32 segments = spec.segmentCount;
+        (Claim memory cl, uint32 segments) = _open(claimId, inf);
         // INVARIANT: a disputed segment is a segment of the model.
         if (p.segment >= segments) revert SegmentOutOfRange(p.segment, segments);
         _verifyBoundary(inf.traceRoot, segments, p.segment, p.lo);
@@ -389,12 +387,10 @@ contract DisputeGame is IVoteSettler {
     function postFine(bytes32 gameId, FineAnswer calldata a) external {
         PartitionGame storage g = _partition[gameId];
         uint64 left = _move(gameId, g, Phase.Fine);
-        ModelSpec memory spec = _spec(g);
         // INVARIANT: the answer is about the disputed segment, whose node range is the registered one.
         if (a.segment.index != g.lo) revert WrongSegment(a.segment.index, g.lo);
         Segment calldata s = a.segment.segment;
-        if (s.start >= s.end || s.end > spec.nodeCount) revert BadSegment(s.start, s.end);
-        TensorMerkle.verify(spec.segmentsRoot, TensorMerkle.leafHash(abi.encode(s)), g.lo, g.segments, a.segment.proof);
+        _verifySegment(g, a.segment);
         // INVARIANT: the fine trace starts and ends at the disputed boundaries.
         uint256 leaves = uint256(s.end) - s.start + 1;
         TensorMerkle.verify(a.fineRoot, _rootLeaf(g.loRoot), 0, leaves, a.firstProof);
@@ -428,18 +424,17 @@ contract DisputeGame is IVoteSettler {
     function requestElement(bytes32 gameId, ElementRequest calldata r) external {
         PartitionGame storage g = _partition[gameId];
         uint64 left = _move(gameId, g, Phase.Element);
-        ModelSpec memory spec = _spec(g);
         OpNode calldata n = r.node;
         // INVARIANT: the prover is only asked what it can open.
         if (r.op < g.segStart || r.op >= g.segEnd) revert OpNotInSegment(r.op, g.segStart, g.segEnd);
-        TensorMerkle.verify(spec.graphRoot, TensorMerkle.leafHash(abi.encode(n)), r.op, spec.nodeCount, r.nodeProof);
+        registry.checkNode(_modelId(g), g.prompt, g.steps, r.op, abi.encode(n), r.nodePatches, r.nodeProof);
         if (n.input > r.op) revert BadOpInput(r.op, n.input);
         if (r.row >= n.rows || r.col >= n.cols) revert ElementOutOfRange(r.row, r.col);
         if (n.kind == OpKind.None) revert UnsupportedOp(uint8(n.kind));
-        if (n.input < g.segStart && n.input != 0) _boundaryOf(spec, g, r.op, n.input, r.inputSegment);
+        if (n.input < g.segStart && n.input != 0) _boundaryOf(g, r.op, n.input, r.inputSegment);
         if (readsInput2(n.kind)) {
             if (n.input2 > r.op) revert BadOpInput(r.op, n.input2);
-            if (n.input2 < g.segStart && n.input2 != 0) _boundaryOf(spec, g, r.op, n.input2, r.input2Segment);
+            if (n.input2 < g.segStart && n.input2 != 0) _boundaryOf(g, r.op, n.input2, r.input2Segment);
         }
         (uint256 gas, uint256 size) = adjudicator.openingCost(n);
         // INVARIANT: an honest prover can answer every request within one block and one transaction.
@@ -493,10 +488,9 @@ contract DisputeGame is IVoteSettler {
         uint32 col,
         bytes32 salt
     ) external returns (bytes32 gameId) {
-        (Claim memory cl, ModelSpec memory spec) = _open(claimId, inf);
+        (Claim memory cl, uint32 last) = _open(claimId, inf);
         // INVARIANT: a claim is held to an output tolerance only when its model declared one.
-        if (spec.outputTolerance == 0) revert NoOutputTolerance(cl.modelId);
-        uint32 last = spec.segmentCount;
+        if (registry.outputToleranceOf(cl.modelId) == 0) revert NoOutputTolerance(cl.modelId);
         _verifyBoundary(inf.traceRoot, last, last, output);
         PartitionGame storage g;
         (gameId, g) = _create(claimId, cl, inf, last, Position.wrap(0), last - 1, last, bytes32(0), output.root, salt);
@@ -509,16 +503,15 @@ contract DisputeGame is IVoteSettler {
     function escalateUnopenable(bytes32 gameId, Unopenable calldata u) external {
         PartitionGame storage g = _partition[gameId];
         uint64 left = _move(gameId, g, Phase.Element);
-        ModelSpec memory spec = _spec(g);
         if (u.op < g.segStart || u.op >= g.segEnd) revert OpNotInSegment(u.op, g.segStart, g.segEnd);
-        TensorMerkle.verify(spec.graphRoot, TensorMerkle.leafHash(u.leaf), u.op, spec.nodeCount, u.leafProof);
+        registry.checkNode(_modelId(g), g.prompt, g.steps, u.op, u.leaf, u.leafPatches, u.leafProof);
         // INVARIANT: an element goes to the committee unopened only when no opening can decide it.
-        if (!_unopenable(spec, g, u)) revert Openable(u.op);
+        if (!_unopenable(g, u)) revert Openable(u.op);
         _vote(gameId, g, u.op, u.row, u.col, left);
     }
 
     /// @dev Whether no opening can decide `u`'s element (see `escalateUnopenable`).
-    function _unopenable(ModelSpec memory spec, PartitionGame storage g, Unopenable calldata u)
+    function _unopenable(PartitionGame storage g, Unopenable calldata u)
         private
         view
         returns (bool)
@@ -527,8 +520,8 @@ contract DisputeGame is IVoteSettler {
         try adjudicator.describe(u.leaf) returns (OpNode memory n, uint256 gas, uint256 size) {
             if (n.kind == OpKind.None) return true;
             if (u.row >= n.rows || u.col >= n.cols) revert ElementOutOfRange(u.row, u.col);
-            if (_interior(spec, g, n.input, u.inputSegment)) return true;
-            if (readsInput2(n.kind) && _interior(spec, g, n.input2, u.input2Segment)) return true;
+            if (_interior(g, n.input, u.inputSegment)) return true;
+            if (readsInput2(n.kind) && _interior(g, n.input2, u.input2Segment)) return true;
             return gas > adjudicator.MAX_OPENING_GAS() || size > adjudicator.MAX_OPENING_BYTES();
         } catch {
             return true;
@@ -537,13 +530,13 @@ contract DisputeGame is IVoteSettler {
 
     /// @dev Whether trace tensor `t`, read by an op of the disputed segment, is an interior tensor of an earlier
     ///      segment: `so` is the segment that computes it (node t - 1), and t is not its output boundary.
-    function _interior(ModelSpec memory spec, PartitionGame storage g, uint32 t, SegmentOpening calldata so)
+    function _interior(PartitionGame storage g, uint32 t, SegmentOpening calldata so)
         private
         view
         returns (bool)
     {
         if (t == 0 || t >= g.segStart || so.segment.start >= t || so.segment.end < t) return false;
-        _verifySegment(spec, g, so);
+        _verifySegment(g, so);
         return so.segment.end != t;
     }
 
@@ -571,22 +564,23 @@ contract DisputeGame is IVoteSettler {
         view
         returns (bool inside, uint32 yBits)
     {
-        ModelSpec memory spec = _spec(g);
+        bytes32 modelId = _modelId(g);
         ElementChallenge calldata e = c.element;
-        _checkNode(spec, e);
+        _checkNode(modelId, g.prompt, g.steps, e);
         (uint32 start, uint32 end) = (g.segStart, g.segEnd);
         // INVARIANT: the op is one of the disputed segment's.
         if (e.op < start || e.op >= end) revert OpNotInSegment(e.op, start, end);
         uint256 fine = uint256(end) - start + 1;
         Loc memory out = Loc(g.pending, uint256(e.op) + 1 - start, fine);
-        Loc memory in1 = _traceLoc(spec, g, e.op, e.node.input, c.inputSegment);
-        Loc memory in2 = readsInput2(e.node.kind) ? _traceLoc(spec, g, e.op, e.node.input2, c.input2Segment) : in1;
-        return adjudicator.adjudicate(spec.weightsRoot, spec.weightCount, e, out, in1, in2);
+        Loc memory in1 = _traceLoc(g, e.op, e.node.input, c.inputSegment);
+        Loc memory in2 = readsInput2(e.node.kind) ? _traceLoc(g, e.op, e.node.input2, c.input2Segment) : in1;
+        (bytes32 weightsRoot, uint32 weightCount) = registry.weightsOf(modelId);
+        return adjudicator.adjudicate(weightsRoot, weightCount, e, out, in1, in2);
     }
 
     /// @dev Where trace tensor `t`, read by `op` of the disputed segment, is committed: under the fine root when
     ///      it is inside the segment, else under the coarse root (the claim input, or the boundary `so` ends at).
-    function _traceLoc(ModelSpec memory spec, PartitionGame storage g, uint32 op, uint32 t, SegmentOpening calldata so)
+    function _traceLoc(PartitionGame storage g, uint32 op, uint32 t, SegmentOpening calldata so)
         private
         view
         returns (Loc memory)
@@ -595,29 +589,25 @@ contract DisputeGame is IVoteSettler {
         if (t >= start) return Loc(g.pending, t - start, uint256(g.segEnd) - start + 1);
         uint256 leaves = uint256(g.segments) + 1;
         if (t == 0) return Loc(g.traceRoot, 0, leaves);
-        return Loc(g.traceRoot, _boundaryOf(spec, g, op, t, so), leaves);
+        return Loc(g.traceRoot, _boundaryOf(g, op, t, so), leaves);
     }
 
     /// @dev The coarse leaf of trace tensor `t` read by `op` from an earlier segment: `so` must be the segment
     ///      that ends at `t`.
-    function _boundaryOf(
-        ModelSpec memory spec,
-        PartitionGame storage g,
-        uint32 op,
-        uint32 t,
-        SegmentOpening calldata so
-    ) private view returns (uint256) {
+    function _boundaryOf(PartitionGame storage g, uint32 op, uint32 t, SegmentOpening calldata so)
+        private
+        view
+        returns (uint256)
+    {
         // INVARIANT: an input from an earlier segment is committed only if it is that segment's boundary.
         if (so.segment.end != t) revert InputNotCommitted(op, t);
-        _verifySegment(spec, g, so);
+        _verifySegment(g, so);
         return uint256(so.index) + 1;
     }
 
     /// @dev Reverts unless `so` is segment `so.index` of the model, against its segments root.
-    function _verifySegment(ModelSpec memory spec, PartitionGame storage g, SegmentOpening calldata so) private view {
-        TensorMerkle.verify(
-            spec.segmentsRoot, TensorMerkle.leafHash(abi.encode(so.segment)), so.index, g.segments, so.proof
-        );
+    function _verifySegment(PartitionGame storage g, SegmentOpening calldata so) private view {
+        registry.checkSegment(_modelId(g), g.steps, so.index, so.segment, so.proof);
     }
 
     // ------------------------------------------------------------------ clocks
@@ -668,6 +658,8 @@ contract DisputeGame is IVoteSettler {
         g.claimId = claimId;
         g.traceRoot = inf.traceRoot;
         g.inference = inf.index;
+        g.prompt = inf.prompt;
+        g.steps = inf.steps;
         g.challenger = msg.sender;
         g.phase = hi - lo == 1 ? Phase.Fine : Phase.Reveal;
         g.position = start;
@@ -682,20 +674,21 @@ contract DisputeGame is IVoteSettler {
         g.rank = claims.openGame(claimId, msg.sender, salt);
     }
 
-    /// @dev A challengeable claim, its model, and (checked against its batch root) the inference `inf` it holds.
+    /// @dev A challengeable claim, its model, (checked against its batch root) the inference `inf` it holds, and
+    ///      that inference's segment count.
     function _open(bytes32 claimId, InferenceOpening calldata inf)
         private
         view
-        returns (Claim memory cl, ModelSpec memory spec)
+        returns (Claim memory cl, uint32 segments)
     {
         cl = claims.challengeable(claimId);
-        spec = registry.model(cl.modelId);
         claims.traceRootOf(cl, inf);
+        (, segments) = registry.counts(cl.modelId, inf.prompt, inf.steps);
     }
 
-    /// @dev The model of game `g`'s claim.
-    function _spec(PartitionGame storage g) private view returns (ModelSpec memory) {
-        return registry.model(claims.claim(g.claimId).modelId);
+    /// @dev The id of the model of game `g`'s claim.
+    function _modelId(PartitionGame storage g) private view returns (bytes32) {
+        return claims.claim(g.claimId).modelId;
     }
 
     /// @dev The running game `gameId`.
@@ -752,13 +745,15 @@ contract DisputeGame is IVoteSettler {
         TensorMerkle.verify(traceRoot, _rootLeaf(b.root), index, uint256(segments) + 1, b.proof);
     }
 
-    /// @dev The op is a registered node described as registered, reading an earlier tensor, and the element
-    ///      is inside its output.
-    function _checkNode(ModelSpec memory spec, ElementChallenge calldata c) private pure {
+    /// @dev The op is a node of the concrete graph for these lengths, described as its template gives it,
+    ///      reading an earlier tensor, and the element is inside its output.
+    function _checkNode(bytes32 modelId, uint32 prompt, uint32 steps, ElementChallenge calldata c)
+        private
+        view
+    {
         OpNode calldata n = c.node;
         // INVARIANT: the op is a node of the registered graph, described exactly as registered.
-        if (c.op >= spec.nodeCount) revert OpOutOfRange(c.op, spec.nodeCount);
-        TensorMerkle.verify(spec.graphRoot, TensorMerkle.leafHash(abi.encode(n)), c.op, spec.nodeCount, c.nodeProof);
+        registry.checkNode(modelId, prompt, steps, c.op, abi.encode(n), c.nodePatches, c.nodeProof);
         // INVARIANT: an op reads the claim input or an earlier op's output.
         if (n.input > c.op) revert BadOpInput(c.op, n.input);
         if (readsInput2(n.kind) && n.input2 > c.op) revert BadOpInput(c.op, n.input2);

@@ -15,6 +15,7 @@ import {
     ModelSpec,
     OpKind,
     OpNode,
+    Inference,
     InferenceOpening,
     ElementChallenge,
     TensorOpening,
@@ -131,11 +132,17 @@ abstract contract Base is PRBTest {
         return TensorMerkle.leafHash(abi.encodePacked(r));
     }
 
+    /// The pieces of a model that does not generate: `n` in the prefill, no step pieces.
+    function fixedShape(uint32 n) internal pure returns (uint32[3] memory) {
+        return [n, 0, 0];
+    }
+
     function spec() internal view returns (ModelSpec memory) {
         return ModelSpec({
             graphRoot: TensorMerkle.leafHash(abi.encode(node)),
-            nodeCount: 1,
-            segmentCount: 1,
+            pieceNodes: fixedShape(1),
+            pieceSegments: fixedShape(1),
+            context: 1,
             segmentsRoot: TensorMerkle.leafHash(abi.encode(Segment(0, 1))),
             weightsRoot: listLeaf(rootOf(w, shape2(1, 4))),
             weightCount: 1,
@@ -156,15 +163,31 @@ abstract contract Base is PRBTest {
     /// Where the prover serves the tensors of the claims posted here.
     string internal constant DATA_URI = "http://prover/traces/t";
 
-    /// A batch of one inference: its coarse trace root.
-    function batchOf(bytes32 root) internal pure returns (bytes32[] memory roots) {
-        roots = new bytes32[](1);
-        roots[0] = root;
+    /// The lengths every fixed-shape inference here is claimed at (context 1: one prompt token, one step).
+    uint32 internal constant PROMPT = 1;
+    uint32 internal constant STEPS = 1;
+
+    /// An inference at the fixed-shape lengths.
+    function atFixedLengths(bytes32 root) internal pure returns (Inference memory) {
+        return Inference(root, PROMPT, STEPS);
     }
 
-    /// Inference 0 of a batch of one: its trace root is the batch's only leaf (an empty proof).
+    /// The leaf hash of inference `i` in its batch root: sha256(0x00 || traceRoot || prompt || steps).
+    function inferenceLeaf(Inference memory i) internal pure returns (bytes32) {
+        return TensorMerkle.leafHash(abi.encodePacked(i.traceRoot, i.prompt, i.steps));
+    }
+
+    /// A batch of one inference at the fixed-shape lengths.
+    function batchOf(bytes32 root) internal pure returns (Inference[] memory batch) {
+        batch = new Inference[](1);
+        batch[0] = atFixedLengths(root);
+    }
+
+    /// Inference 0 of a batch of one at the fixed-shape lengths: its leaf is the batch root (an empty proof).
     function single(bytes32 root) internal pure returns (InferenceOpening memory inf) {
         inf.traceRoot = root;
+        inf.prompt = PROMPT;
+        inf.steps = STEPS;
         inf.proof = new bytes32[](0);
     }
 
@@ -180,9 +203,9 @@ abstract contract Base is PRBTest {
 
     /// Posts the claim on a batch of one inference with output `y`.
     function post(uint32 y) internal returns (bytes32 id) {
-        bytes32[] memory roots = batchOf(traceRoot(y)); // (sha256 is a precompile call: build before pranking)
+        Inference[] memory batch = batchOf(traceRoot(y)); // (sha256 is a precompile call: build before pranking)
         vm.prank(prover);
-        id = claims.postClaim{value: CLAIM_BOND}(modelId, roots, DATA_URI);
+        id = claims.postClaim{value: CLAIM_BOND}(modelId, batch, DATA_URI);
     }
 
     function opening(uint32[] memory bits, bytes32 sibling, bool hasSibling)

@@ -12,6 +12,7 @@ import {
     GameOutcome,
     Phase,
     PartitionGame,
+    Inference,
     InferenceOpening,
     SegmentPointer,
     BoundaryOpening,
@@ -34,36 +35,67 @@ import {
     RewardNotSettled
 } from "../src/lib/Errors.sol";
 
-/// @notice A Merkle list root computed independently of `TensorMerkle` (and of the fixture's `Tree`): recursively,
-///         straight from sha256, as `nao::commit` defines it (leaf = sha256(0x00 || root), node = sha256(0x01 || l ||
-///         r), padded with sha256(0x00) to a power of two).
+/// @notice A batch root computed independently of `TensorMerkle` (and of the fixture's `Tree`): recursively,
+///         straight from sha256, as `nao::commit` defines it (node = sha256(0x01 || l || r), padded with
+///         sha256(0x00) to a power of two), over the batch leaves sha256(0x00 || traceRoot || uint32be(prompt) ||
+///         uint32be(steps)) that `ClaimManager.batchRootOf` hashes.
 library RefMerkle {
+    /// The batch leaf of an inference with trace root `r` at lengths (`prompt`, `steps`).
+    function leaf(bytes32 r, uint32 prompt, uint32 steps) internal pure returns (bytes32) {
+        return sha256(bytes.concat(bytes1(0x00), r, bytes4(prompt), bytes4(steps)));
+    }
+
+    /// The batch leaf of a fixed-shape inference (one prompt token, one step) with trace root `r`.
     function leaf(bytes32 r) internal pure returns (bytes32) {
-        return sha256(abi.encodePacked(bytes1(0x00), r));
+        return leaf(r, 1, 1);
     }
 
     function node(bytes32 l, bytes32 r) internal pure returns (bytes32) {
         return sha256(abi.encodePacked(bytes1(0x01), l, r));
     }
 
+    /// The batch root of fixed-shape inferences with trace roots `roots`.
     function root(bytes32[] memory roots) internal pure returns (bytes32) {
-        uint256 width = 1;
-        while (width < roots.length) width *= 2;
-        return _subtree(roots, 0, width);
+        bytes32[] memory leaves = new bytes32[](roots.length);
+        for (uint256 i; i < roots.length; ++i) {
+            leaves[i] = leaf(roots[i]);
+        }
+        return rootOfLeaves(leaves);
     }
 
-    /// The root reached from list entry `r` at `index` with siblings `proof` (what a verifier recomputes).
-    function climb(bytes32 r, uint256 index, bytes32[] memory proof) internal pure returns (bytes32 h) {
-        h = leaf(r);
+    /// The batch root of `batch`.
+    function root(Inference[] memory batch) internal pure returns (bytes32) {
+        bytes32[] memory leaves = new bytes32[](batch.length);
+        for (uint256 i; i < batch.length; ++i) {
+            leaves[i] = leaf(batch[i].traceRoot, batch[i].prompt, batch[i].steps);
+        }
+        return rootOfLeaves(leaves);
+    }
+
+    /// The root reached from fixed-shape list entry `r` at `index` with siblings `proof` (what a verifier
+    /// recomputes).
+    function climb(bytes32 r, uint256 index, bytes32[] memory proof) internal pure returns (bytes32) {
+        return climbFrom(leaf(r), index, proof);
+    }
+
+    /// The root reached from leaf hash `h` at `index` with siblings `proof`.
+    function climbFrom(bytes32 h, uint256 index, bytes32[] memory proof) internal pure returns (bytes32) {
         for (uint256 i; i < proof.length; ++i) {
             h = (index >> i) & 1 == 1 ? node(proof[i], h) : node(h, proof[i]);
         }
+        return h;
     }
 
-    function _subtree(bytes32[] memory roots, uint256 start, uint256 width) private pure returns (bytes32) {
-        if (width == 1) return start < roots.length ? leaf(roots[start]) : sha256(abi.encodePacked(bytes1(0x00)));
+    function rootOfLeaves(bytes32[] memory leaves) internal pure returns (bytes32) {
+        uint256 width = 1;
+        while (width < leaves.length) width *= 2;
+        return _subtree(leaves, 0, width);
+    }
+
+    function _subtree(bytes32[] memory leaves, uint256 start, uint256 width) private pure returns (bytes32) {
+        if (width == 1) return start < leaves.length ? leaves[start] : sha256(abi.encodePacked(bytes1(0x00)));
         uint256 half = width / 2;
-        return node(_subtree(roots, start, half), _subtree(roots, start + half, half));
+        return node(_subtree(leaves, start, half), _subtree(leaves, start + half, half));
     }
 }
 
@@ -169,7 +201,7 @@ contract BatchTest is Fixture {
             bytes32 id = claims.claimIdOf(fxModel, batchRoot, prover);
             uint256 proverBefore = prover.balance;
             vm.expectEmit(true, true, true, true, address(claims));
-            emit ClaimManager.ClaimPosted(id, fxModel, prover, batchRoot, roots, CLAIM_BOND, "fixture");
+            emit ClaimManager.ClaimPosted(id, fxModel, prover, batchRoot, batchOf(roots), CLAIM_BOND, "fixture");
             assertEq(fxPostBatch(roots), id);
             Claim memory c = claims.claim(id);
             assertEq(c.batchRoot, batchRoot, "the reference batch root");
@@ -199,13 +231,14 @@ contract BatchTest is Fixture {
         assertTrue(claims.claim(other).batchRoot != claims.claim(id).batchRoot);
         address prover2 = address(0xB0B2);
         vm.deal(prover2, CLAIM_BOND);
+        Inference[] memory batch = batchOf(roots);
         vm.prank(prover2);
-        bytes32 theirs = claims.postClaim{value: CLAIM_BOND}(fxModel, roots, "fixture");
+        bytes32 theirs = claims.postClaim{value: CLAIM_BOND}(fxModel, batch, "fixture");
         assertEq(theirs, claims.claimIdOf(fxModel, RefMerkle.root(roots), prover2));
         assertTrue(theirs != id, "the prover is part of the id");
         vm.prank(prover);
         vm.expectRevert(abi.encodeWithSelector(ClaimExists.selector, id));
-        claims.postClaim{value: CLAIM_BOND}(fxModel, roots, "fixture");
+        claims.postClaim{value: CLAIM_BOND}(fxModel, batch, "fixture");
         assertEq(address(claims).balance, 3 * CLAIM_BOND);
     }
 
@@ -215,15 +248,17 @@ contract BatchTest is Fixture {
         assertEq(max, 1024);
         uint256 proverBefore = prover.balance;
         bytes32[] memory none = new bytes32[](0);
+        Inference[] memory empty = batchOf(none);
         vm.prank(prover);
         vm.expectRevert(abi.encodeWithSelector(BadBatchSize.selector, 0, max));
-        claims.postClaim{value: CLAIM_BOND}(fxModel, none, "fixture");
+        claims.postClaim{value: CLAIM_BOND}(fxModel, empty, "fixture");
         assertNoClaim(claims.claimIdOf(fxModel, RefMerkle.root(none), prover));
 
         bytes32[] memory tooMany = randomRoots(max + 1, 9);
+        Inference[] memory tooBig = batchOf(tooMany);
         vm.prank(prover);
         vm.expectRevert(abi.encodeWithSelector(BadBatchSize.selector, max + 1, max));
-        claims.postClaim{value: CLAIM_BOND}(fxModel, tooMany, "fixture");
+        claims.postClaim{value: CLAIM_BOND}(fxModel, tooBig, "fixture");
         assertNoClaim(claims.claimIdOf(fxModel, RefMerkle.root(tooMany), prover));
         // nor was a claim on the first MAX_BATCH of them stored
         assembly {
@@ -238,14 +273,15 @@ contract BatchTest is Fixture {
     /// The bond is checked whatever the batch: too little, too much and none are refused.
     function test_postClaim_batchWrongBond_reverts() public {
         bytes32[] memory roots = randomRoots(3, 3);
+        Inference[] memory batch = batchOf(roots);
         uint256[3] memory wrong = [CLAIM_BOND - 1, CLAIM_BOND + 1, 0];
         for (uint256 i; i < 3; ++i) {
             vm.prank(prover);
             vm.expectRevert(abi.encodeWithSelector(WrongBond.selector, wrong[i], CLAIM_BOND));
-            claims.postClaim{value: wrong[i]}(fxModel, roots, "fixture");
+            claims.postClaim{value: wrong[i]}(fxModel, batch, "fixture");
         }
         // the bond is checked before the batch's size
-        bytes32[] memory none = new bytes32[](0);
+        Inference[] memory none = new Inference[](0);
         vm.prank(prover);
         vm.expectRevert(abi.encodeWithSelector(WrongBond.selector, 1, CLAIM_BOND));
         claims.postClaim{value: 1}(fxModel, none, "fixture");
@@ -329,8 +365,9 @@ contract BatchTest is Fixture {
     function test_batch_oneLevel_sameElementOfTwoInferences_succeeds() public {
         bytes32[] memory roots = new bytes32[](2);
         (roots[0], roots[1]) = (traceRoot(TEN), traceRoot(TEN + 3));
+        Inference[] memory batch = batchOf(roots);
         vm.prank(prover);
-        bytes32 id = claims.postClaim{value: CLAIM_BOND}(modelId, roots, DATA_URI);
+        bytes32 id = claims.postClaim{value: CLAIM_BOND}(modelId, batch, DATA_URI);
         InferenceOpening memory inf0 = inferenceOf(roots, 0);
         InferenceOpening memory inf1 = inferenceOf(roots, 1);
         ElementChallenge memory c0 = challengeOf(TEN);
@@ -616,7 +653,7 @@ contract BatchGasTest is Fixture, GasMeter {
             roots[i] = keccak256(abi.encode("inference", n, i));
         }
         bytes32 id = claims.claimIdOf(fxModel, RefMerkle.root(roots), prover);
-        bytes memory data = abi.encodeCall(claims.postClaim, (fxModel, roots, "fixture"));
+        bytes memory data = abi.encodeCall(claims.postClaim, (fxModel, batchOf(roots), "fixture"));
         string memory size = vm.toString(n);
         post = _tx(string.concat("postClaim, n = ", size), prover, address(claims), CLAIM_BOND, data);
         vm.warp(block.timestamp + WINDOW);

@@ -12,6 +12,7 @@ import {
     ModelSpec,
     OpKind,
     OpNode,
+    Inference,
     InferenceOpening,
     ClaimStatus,
     Segment,
@@ -72,9 +73,10 @@ contract BisectionGasTest is GasMeter {
             ModelSpec({
                 graphRoot: Tree.root(nodeLeaves),
                 // forge-lint: disable-next-line(unsafe-typecast)
-                nodeCount: uint32(S),
+                pieceNodes: fixedShape(uint32(S)),
                 // forge-lint: disable-next-line(unsafe-typecast)
-                segmentCount: uint32(S),
+                pieceSegments: fixedShape(uint32(S)),
+                context: 1,
                 segmentsRoot: Tree.root(segLeaves),
                 weightsRoot: bytes32(0),
                 weightCount: 1,
@@ -104,15 +106,15 @@ contract BisectionGasTest is GasMeter {
 
     /// The claim: a batch of one inference, whose coarse trace has 271 leaves.
     function _post() internal returns (bytes32 id) {
-        bytes32[] memory roots = batchOf(Tree.root(coarse));
+        Inference[] memory batch = batchOf(Tree.root(coarse));
         _tx(
             "postClaim (271 coarse leaves)",
             prover,
             address(claims8),
             CLAIM_BOND,
-            abi.encodeCall(claims8.postClaim, (model8, roots, "relu-chain"))
+            abi.encodeCall(claims8.postClaim, (model8, batch, "relu-chain"))
         );
-        id = claims8.claimIdOf(model8, listLeaf(roots[0]), prover);
+        id = claims8.claimIdOf(model8, inferenceLeaf(batch[0]), prover);
     }
 
     /// The claim's only inference.

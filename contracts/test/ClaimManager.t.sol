@@ -3,7 +3,7 @@ pragma solidity ^0.8.28;
 
 import {Base} from "./Base.t.sol";
 import {ClaimManager} from "../src/ClaimManager.sol";
-import {Claim, ClaimStatus, GameOutcome} from "../src/lib/Types.sol";
+import {Claim, ClaimStatus, GameOutcome, Inference} from "../src/lib/Types.sol";
 import {
     WrongBond,
     ClaimExists,
@@ -24,11 +24,13 @@ import {
 
 contract ClaimManagerTest is Base {
     function test_postClaim_succeeds() public {
-        bytes32[] memory roots = batchOf(traceRoot(TEN));
-        bytes32 batchRoot = listLeaf(traceRoot(TEN)); // a batch of one: its only leaf is its root
+        Inference[] memory batch = batchOf(traceRoot(TEN));
+        // a batch of one: its root is its only leaf, the trace root with the lengths
+        bytes32 batchRoot = sha256(abi.encodePacked(bytes1(0x00), traceRoot(TEN), uint32(1), uint32(1)));
+        assertEq(claims.batchRootOf(batch), batchRoot);
         bytes32 id = claims.claimIdOf(modelId, batchRoot, prover);
         vm.expectEmit(true, true, true, true, address(claims));
-        emit ClaimManager.ClaimPosted(id, modelId, prover, batchRoot, roots, CLAIM_BOND, DATA_URI);
+        emit ClaimManager.ClaimPosted(id, modelId, prover, batchRoot, batch, CLAIM_BOND, DATA_URI);
         assertEq(post(TEN), id);
         Claim memory c = claims.claim(id);
         assertEq(uint8(c.status), uint8(ClaimStatus.Pending));
@@ -40,27 +42,27 @@ contract ClaimManagerTest is Base {
     }
 
     function test_postClaim_wrongBond_reverts() public {
-        bytes32[] memory roots = batchOf(traceRoot(TEN));
+        Inference[] memory batch = batchOf(traceRoot(TEN));
         vm.prank(prover);
         vm.expectRevert(abi.encodeWithSelector(WrongBond.selector, 1, CLAIM_BOND));
-        claims.postClaim{value: 1}(modelId, roots, DATA_URI);
+        claims.postClaim{value: 1}(modelId, batch, DATA_URI);
     }
 
     function test_postClaim_unknownModel_reverts() public {
-        bytes32[] memory roots = batchOf(traceRoot(TEN));
+        Inference[] memory batch = batchOf(traceRoot(TEN));
         bytes32 model = keccak256("nope");
         vm.prank(prover);
         vm.expectRevert(abi.encodeWithSelector(UnknownModel.selector, model));
-        claims.postClaim{value: CLAIM_BOND}(model, roots, DATA_URI);
+        claims.postClaim{value: CLAIM_BOND}(model, batch, DATA_URI);
         assertEq(address(claims).balance, 0);
     }
 
     function test_postClaim_twice_reverts() public {
         bytes32 id = post(TEN);
-        bytes32[] memory roots = batchOf(traceRoot(TEN));
+        Inference[] memory batch = batchOf(traceRoot(TEN));
         vm.prank(prover);
         vm.expectRevert(abi.encodeWithSelector(ClaimExists.selector, id));
-        claims.postClaim{value: CLAIM_BOND}(modelId, roots, DATA_URI);
+        claims.postClaim{value: CLAIM_BOND}(modelId, batch, DATA_URI);
     }
 
     function test_finalize_afterWindow_succeeds() public {
@@ -137,7 +139,9 @@ contract ClaimManagerTest is Base {
         bytes32 id = post(TEN);
         Claim memory c = claims.claim(id);
         bytes32 other = traceRoot(TEN + 1);
-        vm.expectRevert(abi.encodeWithSelector(ProofDoesNotVerify.selector, listLeaf(other), c.batchRoot));
+        vm.expectRevert(
+            abi.encodeWithSelector(ProofDoesNotVerify.selector, inferenceLeaf(atFixedLengths(other)), c.batchRoot)
+        );
         claims.traceRootOf(c, single(other));
         assertEq(claims.traceRootOf(c, infOf(TEN)), traceRoot(TEN));
     }

@@ -17,7 +17,9 @@ import {
     OpOutOfRange,
     ElementOutOfRange,
     ChunkLengthMismatch,
-    FineTraceRequired
+    FineTraceRequired,
+    UnknownModel,
+    BadLengths
 } from "../src/lib/Errors.sol";
 
 contract DisputeGameTest is Base {
@@ -208,11 +210,31 @@ contract DisputeGameTest is Base {
     /// in the claim's coarse trace root.
     function test_adjudicate_coarseOnlyModel_reverts() public {
         ModelSpec memory s = spec();
-        s.nodeCount = 2;
+        s.pieceNodes = fixedShape(2);
+        bytes32 coarse = registry.register(s);
+        assertEq(coarse, modelIdOf(s));
         ElementChallenge memory c = challengeOf(OUTSIDE);
         bytes32 root = traceRoot(OUTSIDE);
-        vm.expectRevert(abi.encodeWithSelector(FineTraceRequired.selector, modelIdOf(s)));
-        game.adjudicate(s, root, c);
+        vm.expectRevert(abi.encodeWithSelector(FineTraceRequired.selector, coarse));
+        game.adjudicate(coarse, PROMPT, STEPS, root, c);
+        // the model with one node per segment adjudicates the same challenge
+        (bool inside,) = game.adjudicate(modelId, PROMPT, STEPS, root, c);
+        assertFalse(inside, "10 + 3 ulp is outside");
+    }
+
+    /// `adjudicate` judges only a registered model, at lengths it serves: a spec nobody registered, or the
+    /// registered one at lengths its template was not registered for, decides nothing.
+    function test_adjudicate_unregisteredModelOrBadLengths_reverts() public {
+        ModelSpec memory s = spec();
+        s.profileRoot = keccak256("never registered");
+        ElementChallenge memory c = challengeOf(OUTSIDE);
+        bytes32 root = traceRoot(OUTSIDE);
+        vm.expectRevert(abi.encodeWithSelector(UnknownModel.selector, modelIdOf(s)));
+        game.adjudicate(modelIdOf(s), PROMPT, STEPS, root, c);
+        vm.expectRevert(abi.encodeWithSelector(BadLengths.selector, 2, 1, 1));
+        game.adjudicate(modelId, 2, 1, root, c);
+        vm.expectRevert(abi.encodeWithSelector(BadLengths.selector, 1, 2, 1));
+        game.adjudicate(modelId, 1, 2, root, c);
     }
 
     function test_challenge_forgedNode_reverts() public {

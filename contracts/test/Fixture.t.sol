@@ -8,6 +8,7 @@ import {
     ModelSpec,
     OpKind,
     OpNode,
+    Inference,
     InferenceOpening,
     ElementChallenge,
     TensorOpening,
@@ -135,8 +136,9 @@ abstract contract Fixture is Base {
     function fxSpec() internal view returns (ModelSpec memory) {
         return ModelSpec({
             graphRoot: Tree.root(fxNodeLeaves()),
-            nodeCount: 4,
-            segmentCount: FX_SEGMENTS,
+            pieceNodes: fixedShape(4),
+            pieceSegments: fixedShape(FX_SEGMENTS),
+            context: 1,
             segmentsRoot: Tree.root(fxSegmentLeaves()),
             weightsRoot: Tree.root(fxWeightLeaves()),
             weightCount: 2,
@@ -193,22 +195,43 @@ abstract contract Fixture is Base {
         return single(fxTraceRoot(corrupt));
     }
 
-    /// Inference `i` of the batch with trace roots `roots`, opened against its batch root.
-    function inferenceOf(bytes32[] memory roots, uint256 i) internal pure returns (InferenceOpening memory inf) {
-        bytes32[] memory leaves = new bytes32[](roots.length);
+    /// The batch of trace roots `roots`, every inference at the fixed-shape lengths.
+    function batchOf(bytes32[] memory roots) internal pure returns (Inference[] memory batch) {
+        batch = new Inference[](roots.length);
         for (uint256 j; j < roots.length; ++j) {
-            leaves[j] = listLeaf(roots[j]);
+            batch[j] = atFixedLengths(roots[j]);
+        }
+    }
+
+    /// Inference `i` of `batch`, opened against its batch root.
+    function inferenceOf(Inference[] memory batch, uint256 i) internal pure returns (InferenceOpening memory inf) {
+        bytes32[] memory leaves = new bytes32[](batch.length);
+        for (uint256 j; j < batch.length; ++j) {
+            leaves[j] = inferenceLeaf(batch[j]);
         }
         // forge-lint: disable-next-line(unsafe-typecast)
         inf.index = uint32(i);
-        inf.traceRoot = roots[i];
+        inf.traceRoot = batch[i].traceRoot;
+        inf.prompt = batch[i].prompt;
+        inf.steps = batch[i].steps;
         inf.proof = Tree.proof(leaves, i);
     }
 
-    /// Posts the claim on a batch of `roots` of the fixture model.
-    function fxPostBatch(bytes32[] memory roots) internal returns (bytes32 id) {
+    /// Inference `i` of the batch with trace roots `roots` (at the fixed-shape lengths), opened against its
+    /// batch root.
+    function inferenceOf(bytes32[] memory roots, uint256 i) internal pure returns (InferenceOpening memory) {
+        return inferenceOf(batchOf(roots), i);
+    }
+
+    /// Posts the claim on `batch` of the fixture model.
+    function fxPostBatch(Inference[] memory batch) internal returns (bytes32 id) {
         vm.prank(prover);
-        id = claims.postClaim{value: CLAIM_BOND}(fxModel, roots, "fixture");
+        id = claims.postClaim{value: CLAIM_BOND}(fxModel, batch, "fixture");
+    }
+
+    /// Posts the claim on a batch of `roots` (at the fixed-shape lengths) of the fixture model.
+    function fxPostBatch(bytes32[] memory roots) internal returns (bytes32 id) {
+        return fxPostBatch(batchOf(roots));
     }
 
     /// Posts the claim on a batch of one honest or corrupt inference.

@@ -10,6 +10,7 @@ import {Adjudicator} from "../src/Adjudicator.sol";
 import {Openings} from "./Openings.sol";
 import {Position, LibPosition} from "../src/lib/Position.sol";
 import {
+    Inference,
     InferenceOpening,
     ClaimStatus,
     SegmentPointer,
@@ -78,10 +79,10 @@ contract DisputeGasTest is Fixture, GasMeter {
 
     /// Posts the honest or corrupt inference as a batch of one.
     function _post(bool corrupt) internal returns (bytes32 id) {
-        bytes32[] memory roots = batchOf(fxTraceRoot(corrupt));
-        bytes memory ret = abi.encodeCall(claims.postClaim, (fxModel, roots, "fixture"));
+        Inference[] memory batch = batchOf(fxTraceRoot(corrupt));
+        bytes memory ret = abi.encodeCall(claims.postClaim, (fxModel, batch, "fixture"));
         _tx("postClaim", prover, address(claims), CLAIM_BOND, ret);
-        id = claims.claimIdOf(fxModel, listLeaf(roots[0]), prover);
+        id = claims.claimIdOf(fxModel, inferenceLeaf(batch[0]), prover);
     }
 
     function _withdraw(address who) internal {

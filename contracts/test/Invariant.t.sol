@@ -6,7 +6,9 @@ import {Fixture} from "./Fixture.t.sol";
 import {LibPosition} from "../src/lib/Position.sol";
 import {Tree} from "./Fixture.t.sol";
 import {
+    Claim,
     TensorOpening,
+    Inference,
     InferenceOpening,
     ClaimStatus,
     GameOutcome,
@@ -72,14 +74,14 @@ contract GameHandler is Fixture {
 
     function post(uint8 who, bool corrupt) external {
         // a batch of one inference, honest or corrupt
-        bytes32[] memory roots = batchOf(fxTraceRoot(corrupt));
+        Inference[] memory batch = batchOf(fxTraceRoot(corrupt));
         address p = provers[who % 3];
-        bytes32 id = claims.claimIdOf(fxModel, listLeaf(roots[0]), p);
+        bytes32 id = claims.claimIdOf(fxModel, inferenceLeaf(batch[0]), p);
         if (claims.openGames(id) != 0 || _exists(id)) return;
         // the first prover is honest
         if (p == provers[0] && corrupt) return;
         vm.prank(p);
-        claims.postClaim{value: CLAIM_BOND}(fxModel, roots, "fixture");
+        claims.postClaim{value: CLAIM_BOND}(fxModel, batch, "fixture");
         claimIds.push(id);
         isCorrupt[id] = corrupt;
         deposited += CLAIM_BOND;
@@ -485,17 +487,9 @@ interface ClaimManagerView {
     function escrowed() external view returns (uint256);
     function burned() external view returns (uint256);
     function openGames(bytes32) external view returns (uint256);
-    function claim(bytes32) external view returns (ClaimView memory);
-}
-
-struct ClaimView {
-    bytes32 modelId;
-    bytes32 batchRoot;
-    address prover;
-    uint64 postedAt;
-    ClaimStatus status;
-    uint32 count;
-    uint256 bond;
+    /// The real struct, not a copy of it: a copy fell out of step with `Claim` (bond moved, count added) and
+    /// every decode of it reverted.
+    function claim(bytes32) external view returns (Claim memory);
 }
 
 interface GameView {

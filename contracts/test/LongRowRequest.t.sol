@@ -18,6 +18,7 @@ import {
     ElementRequest,
     Unopenable,
     Phase,
+    Inference,
     InferenceOpening,
     ClaimStatus
 } from "../src/lib/Types.sol";
@@ -40,8 +41,9 @@ contract LongRowRequestTest is Base {
         longModel = registry.register(
             ModelSpec({
                 graphRoot: TensorMerkle.leafHash(abi.encode(softmax)),
-                nodeCount: 1,
-                segmentCount: 1,
+                pieceNodes: fixedShape(1),
+                pieceSegments: fixedShape(1),
+                context: 1,
                 segmentsRoot: TensorMerkle.leafHash(abi.encode(Segment(0, 1))),
                 weightsRoot: bytes32(0),
                 weightCount: 0,
@@ -60,9 +62,9 @@ contract LongRowRequestTest is Base {
     /// An honest claim on the long-softmax model, disputed at its only segment, the fine root posted.
     function _disputed() internal returns (bytes32 id, bytes32 gid) {
         bytes32 traceRoot = TensorMerkle.nodeHash(listLeaf(IN), listLeaf(OUT));
-        bytes32[] memory roots = batchOf(traceRoot);
+        Inference[] memory batch = batchOf(traceRoot);
         vm.prank(prover);
-        id = claims.postClaim{value: CLAIM_BOND}(longModel, roots, "long softmax");
+        id = claims.postClaim{value: CLAIM_BOND}(longModel, batch, "long softmax");
         SegmentPointer memory p = SegmentPointer(0, BoundaryOpening(IN, _proof(OUT)), BoundaryOpening(OUT, _proof(IN)));
         InferenceOpening memory inf = single(traceRoot);
         bytes32 salt = commit(watcher, id);

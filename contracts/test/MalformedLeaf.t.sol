@@ -15,6 +15,7 @@ import {
     FineAnswer,
     Unopenable,
     Phase,
+    Inference,
     InferenceOpening,
     ClaimStatus,
     GameOutcome
@@ -37,8 +38,9 @@ contract MalformedLeafTest is Fixture {
         junkModel = registry.register(
             ModelSpec({
                 graphRoot: TensorMerkle.leafHash(abi.encode(junk)),
-                nodeCount: 1,
-                segmentCount: 1,
+                pieceNodes: fixedShape(1),
+                pieceSegments: fixedShape(1),
+                context: 1,
                 segmentsRoot: TensorMerkle.leafHash(abi.encode(Segment(0, 1))),
                 weightsRoot: bytes32(0),
                 weightCount: 0,
@@ -58,9 +60,9 @@ contract MalformedLeafTest is Fixture {
         stakeValidators();
         uint256 proverBefore = prover.balance;
         bytes32 traceRoot = TensorMerkle.nodeHash(listLeaf(IN), listLeaf(OUT));
-        bytes32[] memory roots = batchOf(traceRoot);
+        Inference[] memory batch = batchOf(traceRoot);
         vm.prank(prover);
-        bytes32 id = claims.postClaim{value: CLAIM_BOND}(junkModel, roots, "junk params");
+        bytes32 id = claims.postClaim{value: CLAIM_BOND}(junkModel, batch, "junk params");
         uint256 watcherBefore = watcher.balance;
         bytes32 salt = commit(watcher, id);
         SegmentPointer memory sp = SegmentPointer(0, BoundaryOpening(IN, _proof(OUT)), BoundaryOpening(OUT, _proof(IN)));

@@ -2,7 +2,8 @@
 pragma solidity ^0.8.28;
 
 import {PRBTest} from "@prb/test/PRBTest.sol";
-import {Template, Patch} from "../src/lib/Template.sol";
+import {Template} from "../src/lib/Template.sol";
+import {Patch} from "../src/lib/Types.sol";
 import {TensorMerkle} from "../src/lib/TensorMerkle.sol";
 import {BadLengths, BadPatch} from "../src/lib/Errors.sol";
 

@@ -104,9 +104,10 @@ async fn the_official_openai_client_buys_verifiable_embeddings_and_chat_answers(
         let cl = claims.claim(id).call().await.unwrap();
         assert_eq!(ClaimStatus::from(cl.status), ClaimStatus::Pending, "{got}");
         assert_eq!(cl.prover, anvil.signer(k).address(), "the prover that answered posted the claim");
-        let roots = chain::Claims::new(&c, &file.contracts).trace_roots(id).await.unwrap();
+        let batch = chain::Claims::new(&c, &file.contracts).inferences(id).await.unwrap();
         let index = got["index"].as_u64().unwrap() as usize;
-        assert_eq!(roots[index].to_string(), got["trace_root"].as_str().unwrap(), "the answer names its inference");
+        let root = batch[index].traceRoot.to_string();
+        assert_eq!(root, got["trace_root"].as_str().unwrap(), "the answer names its inference");
         assert!(got["transaction"].is_string(), "a first answer was posted: {got}");
         assert_eq!(got["status"], "pending");
     }
@@ -135,6 +136,15 @@ async fn the_official_openai_client_buys_verifiable_embeddings_and_chat_answers(
     let batched = &embedding["batched"];
     let id: B256 = batched["claim_id"].as_str().unwrap().parse().unwrap();
     assert_eq!(claims.claim(id).call().await.unwrap().count, 2, "{batched}");
+    // one registration, three prompt lengths: the first claim's and the pair's two, each posted with its lengths
+    let first: B256 = embedding["claim_id"].as_str().unwrap().parse().unwrap();
+    let inferences = chain::Claims::new(&c, &file.contracts);
+    let mut prompts: Vec<u32> = inferences.inferences(id).await.unwrap().iter().map(|i| i.prompt).collect();
+    prompts.push(inferences.inferences(first).await.unwrap()[0].prompt);
+    assert_eq!(prompts[..2].iter().sum::<u32>(), embedding["pair_tokens"].as_u64().unwrap() as u32, "{prompts:?}");
+    prompts.sort();
+    prompts.dedup();
+    assert_eq!(prompts.len(), 3, "three lengths under one registration: {prompts:?}");
     std::fs::write(saved("batched.json"), batched.to_string()).unwrap();
     let (code, said) = verify(&batched["claim_id"], &saved("batched.json"));
     assert_eq!(code, Some(0), "{said}");

@@ -14,7 +14,7 @@ use nao::runtime;
 use nao::trace::ElementRef;
 use nao_bindings::DisputeGame;
 
-use super::{deployed, game_spec};
+use super::{deployed, register};
 
 /// How a corrupted element of each kind is made: moved by 5 % of (|v| + 1), far outside every region (the widest,
 /// a 1536-term dot product with cancellation, is ~1e-4 of its terms' magnitude sum), a masked score unmasked,
@@ -30,14 +30,17 @@ fn corrupt(kind: OpKind, t: &mut HostTensor, g: usize) {
 
 /// Adjudicates an honest and a corrupted element of the first op of every kind of `model` (and of every
 /// MatMul length) that the contracts decide; `kinds` must all be among them. Returns the gas lines.
-async fn every_kind(mut model: Model, input: HostTensor, kinds: &[OpKind]) -> Vec<String> {
+async fn every_kind(model: Model, input: HostTensor, kinds: &[OpKind]) -> Vec<String> {
     let (_chain, client, d) = deployed().await;
     let game = DisputeGame::new(d.game, client.provider.clone());
     // one segment per op: every op output is a leaf of the trace root, so the one-level `adjudicate` view opens
     // it directly (the partition game opens the same elements against fine roots)
-    model.graph.segments = (0..model.graph.nodes.len()).map(|i| i..i + 1).collect();
-    let mc = model.commit(b"profile");
-    let spec = game_spec(&model.spec(&mc, "", 0.0));
+    // (registered as a graph of its own: a fixed template of this graph, lengths (1, 1))
+    let mut graph = model.graph.clone();
+    graph.segments = (0..graph.nodes.len()).map(|i| i..i + 1).collect();
+    let model =
+        Model::with_shared_weights(&model.name, graph, model.weight_names.clone(), model.weights.clone()).unwrap();
+    let (spec, mc) = register(&client, &d, model.clone()).await;
 
     // the first op of each kind and MatMul length (576 and 1536), the last Argmax (the generated token), and
     // an element in its middle
@@ -95,7 +98,7 @@ async fn every_kind(mut model: Model, input: HostTensor, kinds: &[OpKind]) -> Ve
             let node = &model.graph.nodes[*op];
             let d = model.graph.descriptor(*op).unwrap();
             let c = element_challenge(&model, &mc, trace, &tc, *at).unwrap();
-            let call = game.adjudicate(spec.clone(), FixedBytes(tc.root()), c);
+            let call = game.adjudicate(spec, 1, 1, FixedBytes(tc.root()), c);
             let r = call.call().await.unwrap_or_else(|e| panic!("{:?} op {op}: {e}", d.kind));
             assert_eq!(r.inside, want, "{:?} op {op} {at:?}: the contract's verdict", d.kind);
             // the Rust region agrees (ops the contract decides bit-exactly are replayed there)

@@ -13,13 +13,7 @@ use nao::trace::Trace;
 use nao_bindings::DisputeGame;
 use rand::{Rng, SeedableRng};
 
-use super::{deployed, game_spec};
-
-fn spec(model: &Model) -> (DisputeGame::ModelSpec, nao::model::ModelCommitment) {
-    let c = model.commit(b"profile");
-    let s = game_spec(&model.spec(&c, "", 0.0));
-    (s, c)
-}
+use super::{deployed, register};
 
 /// Every op of a real MLP run: elements opened in Rust are adjudicated "inside" on-chain, the corrupted one
 /// "outside", and a flipped byte in any opening makes the contract refuse the proof.
@@ -28,7 +22,7 @@ async fn rust_openings_verify_in_solidity_and_a_flipped_byte_is_rejected() {
     let (_chain, client, d) = deployed().await;
     let game = DisputeGame::new(d.game, client.provider.clone());
     let model = MLP_TINY.generated();
-    let (s, mc) = spec(&model);
+    let (s, mc) = register(&client, &d, model.clone()).await;
     let mut tamper = |op: usize, t: &mut HostTensor| {
         if op == 3 {
             t.data[7] *= 1.001;
@@ -41,7 +35,7 @@ async fn rust_openings_verify_in_solidity_and_a_flipped_byte_is_rejected() {
         for (row, col) in [(0, 0), (1, 7), (3, node.cols as usize - 1), (0, 7)] {
             let at = ElementRef { op, row, col };
             let c = element_challenge(&model, &mc, &trace, &tc, at).unwrap();
-            let r = game.adjudicate(s.clone(), FixedBytes(tc.root()), c.clone()).call().await.unwrap();
+            let r = game.adjudicate(s, 1, 1, FixedBytes(tc.root()), c.clone()).call().await.unwrap();
             let weight = node.kind.uses_weight().then(|| &model.weights[node.weight as usize]);
             let rust = check_node(&node, &trace.tensors[node.input as usize], weight, &trace.tensors[op + 1])
                 .expect("the MLP's kinds are decided by region::sound");
@@ -54,7 +48,7 @@ async fn rust_openings_verify_in_solidity_and_a_flipped_byte_is_rejected() {
             let mut bytes = bad.output.chunks[0].data.to_vec();
             bytes[3] ^= 0x10;
             bad.output.chunks[0].data = Bytes::from(bytes);
-            let err = game.adjudicate(s.clone(), FixedBytes(tc.root()), bad).call().await.unwrap_err();
+            let err = game.adjudicate(s, 1, 1, FixedBytes(tc.root()), bad).call().await.unwrap_err();
             assert!(revert_reason(&err).contains("ProofDoesNotVerify"), "{}", revert_reason(&err));
         }
     }
@@ -94,7 +88,7 @@ async fn contract_and_rust_bound_checks_agree_on_random_edge_vectors() {
             segments: Vec::new(), // one segment: the only op
         };
         let model = Model::new("dot", graph, vec!["w".into()], vec![HostTensor::new(vec![1, n], w.clone())]).unwrap();
-        let (spec, mc) = spec(&model);
+        let (spec, mc) = register(&client, &d, model.clone()).await;
         // find the edge of the region outwards from fl(s) (galloping, then bisection on the ulp offset)
         let start = s as f32;
         let dir: i64 = if (case % 2 == 0) == (start >= 0.0) { 1 } else { -1 };
@@ -124,7 +118,7 @@ async fn contract_and_rust_bound_checks_agree_on_random_edge_vectors() {
             };
             let tc = trace.commit();
             let c = element_challenge(&model, &mc, &trace, &tc, ElementRef { op: 0, row: 0, col: 0 }).unwrap();
-            let r = game.adjudicate(spec.clone(), FixedBytes(tc.root()), c).call().await.unwrap();
+            let r = game.adjudicate(spec, 1, 1, FixedBytes(tc.root()), c).call().await.unwrap();
             let want = sound::dot_within(&x, &w, claimed).unwrap();
             assert_eq!(r.inside, want, "case {case}: n {n}, scale {scale}, y {claimed:e}");
             if want {

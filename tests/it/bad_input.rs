@@ -47,7 +47,8 @@ async fn late_challenges_second_finalizes_and_unknown_models_are_refused_by_name
     // A claim for an unknown model: the registry's error, named, and no bond taken.
     let pc = chain::connect(&chain.rpc_url(), chain.signer(1)).await.unwrap();
     let claims = ClaimManager::new(d.claims, pc.provider.clone());
-    let bogus = claims.postClaim(FixedBytes([7; 32]), vec![FixedBytes([0; 32])], String::new());
+    let inf = ClaimManager::Inference { traceRoot: FixedBytes([0; 32]), prompt: 1, steps: 1 };
+    let bogus = claims.postClaim(FixedBytes([7; 32]), vec![inf], String::new());
     let err = send("post", bogus.value(U256::from(10u128.pow(18)))).await.unwrap_err();
     assert!(err.to_string().contains("UnknownModel"), "{err}");
 

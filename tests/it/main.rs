@@ -17,9 +17,13 @@ pub async fn deployed() -> (LocalChain, Client, Deployment) {
     (chain, client, d)
 }
 
-/// `spec` as `DisputeGame`'s calldata (the registry's struct, converted by its ABI encoding).
-pub fn game_spec(spec: &nao::model::ModelSpec) -> nao_bindings::DisputeGame::ModelSpec {
-    use alloy::sol_types::SolValue;
-    let abi = nao::roles::abi_spec(spec).abi_encode();
-    nao_bindings::DisputeGame::ModelSpec::abi_decode(&abi).expect("the same struct")
+/// Registers `model` on `d` (with the profile bytes `b"profile"`): its id and commitment, for the one-level
+/// `DisputeGame.adjudicate` view (a fixed graph: lengths (1, 1)).
+pub async fn register(
+    client: &Client,
+    d: &Deployment,
+    model: nao::model::Model,
+) -> (alloy::primitives::B256, nao::model::ModelCommitment) {
+    let (r, _) = nao::roles::RegisteredModel::register(client, d, model, b"profile", "", 0.0).await.expect("register");
+    (r.id, (*r.commitment).clone())
 }

@@ -4,6 +4,7 @@
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::DynProvider;
 use nao::chain::{self, partition_game_id, send, Claims, LocalChain, Position};
+use nao::graph::template::Lengths;
 use nao::model::{HostTensor, Model, MLP_TINY};
 use nao::roles::calldata::{self, fine_answer, fine_challenge};
 use nao::roles::RegisteredModel;
@@ -36,6 +37,8 @@ struct Sides {
     bond: U256,
     /// The deployment's bisection arity (it sets the positions).
     k: u64,
+    /// The lengths of the model's claims.
+    lengths: Lengths,
 }
 
 impl Sides {
@@ -56,6 +59,7 @@ impl Sides {
             wclaims: ClaimManager::new(d.claims, wc.provider.clone()),
             bond: U256::from(10u128.pow(17)),
             k,
+            lengths: model.lengths,
         }
     }
 }
@@ -67,7 +71,7 @@ impl Sides {
         let salt = B256::with_last_byte(pointer.segment as u8);
         let h = Claims::commitment_of(id, self.watcher, salt);
         send("commitChallenge", self.wclaims.commitChallenge(h).value(self.bond)).await.unwrap();
-        let inf = calldata::inference_opening(&[root], 0).unwrap();
+        let inf = calldata::inference_opening(&[(root, self.lengths)], 0).unwrap();
         send("pointSegment", self.wgame.pointSegment(id, inf, pointer, salt)).await.unwrap();
     }
 }
@@ -90,7 +94,7 @@ async fn a_corrupted_element_is_won_by_pointing_and_an_honest_one_is_lost() {
         let trace = runtime::run(&model, &MLP_TINY.input(5 + corrupt as u64), Some(&mut tamper)).unwrap();
         let coarse = trace.commit_coarse(&model.graph);
         let root = B256::from(coarse.root());
-        let post = claims.postClaim(registered.id, vec![root], String::new());
+        let post = claims.postClaim(registered.id, calldata::inferences(&[(root, model.lengths)]), String::new());
         let sent = send("post", post.value(U256::from(10u128.pow(18)))).await.unwrap();
         let id = sent.receipt.decoded_log::<ClaimManager::ClaimPosted>().unwrap().claimId;
 
@@ -168,7 +172,7 @@ async fn a_residual_reading_an_earlier_boundary_is_adjudicated_in_the_partition_
         let trace = runtime::run(&model, &input, Some(&mut tamper)).unwrap();
         let coarse = trace.commit_coarse(&model.graph);
         let root = B256::from(coarse.root());
-        let post = claims.postClaim(registered.id, vec![root], String::new());
+        let post = claims.postClaim(registered.id, calldata::inferences(&[(root, model.lengths)]), String::new());
         let sent = send("post", post.value(U256::from(10u128.pow(18)))).await.unwrap();
         let id = sent.receipt.decoded_log::<ClaimManager::ClaimPosted>().unwrap().claimId;
         let pointer = calldata::segment_pointer(&model, &trace, seg).unwrap();

@@ -29,15 +29,18 @@ def main() -> None:
         nao = r.model_extra["nao"][0]
         assert floats.model_extra["nao"][0]["claim_id"] == nao["claim_id"], "the same input, the same claim"
         out["embedding"] = r.data[0].embedding[:4]
-        # two new inputs of one request share a batch (the prover batches two jobs a claim): one claim, two indices
-        pair = ["A prover re-runs every claim it posts.", "A validator re-runs every claim it sees."]
+        # two new inputs of one request share a batch (the prover batches two jobs a claim): one claim, two indices;
+        # their prompts have other lengths than the first, and than each other: one registration serves them all
+        pair = ["A prover re-runs every claim.", "A validator re-runs every claim it sees, then votes on what it found."]
         both = client.embeddings.create(model=model, input=pair)
         naos = both.model_extra["nao"]
         assert [d.index for d in both.data] == [0, 1] and len(naos) == 2, both
         assert naos[0]["claim_id"] == naos[1]["claim_id"] != nao["claim_id"], naos
         assert sorted(n["index"] for n in naos) == [0, 1] and all(n["batch"] == 2 for n in naos), naos
         out["batched"] = naos[1]
-        expect_error(openai.BadRequestError, lambda: client.embeddings.create(model=model, input=prompt + " and more"))
+        out["pair_tokens"] = both.usage.prompt_tokens
+        # past the model's context (512 tokens for MiniLM): refused by name, nothing claimed
+        expect_error(openai.BadRequestError, lambda: client.embeddings.create(model=model, input="token " * 600))
     else:
         max_tokens = int(sys.argv[6])
         messages = [{"role": "user", "content": prompt}]

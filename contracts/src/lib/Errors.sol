@@ -30,6 +30,8 @@ error UnknownModel(bytes32 modelId);
 error EmptyGraph();
 /// @notice Segments must be at least one and at most one per node.
 error BadSegmentCount(uint32 segmentCount, uint32 nodeCount);
+/// @notice A registered spec whose longest concrete graph (`context` steps) has `nodes` nodes, more than 2^32 - 1.
+error GraphTooLarge(uint256 nodes);
 /// @notice A declared output tolerance must be a finite, non-negative fp32.
 error BadOutputTolerance(uint32 bits);
 /// @notice The model declares no output tolerance, so no claim of it can go to an output vote.

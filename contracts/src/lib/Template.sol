@@ -3,15 +3,7 @@ pragma solidity ^0.8.28;
 
 import {TensorMerkle} from "./TensorMerkle.sol";
 import {BadLengths, BadPatch} from "./Errors.sol";
-
-/// @notice How one 32-byte word of a node's leaf moves with a claim's lengths: word `word` of the leaf at
-///         prompt length P and step s is the template's word + perToken * (P - 1) + perStep * (s - k), k the
-///         reference step of the node's piece. Mirrors Rust's `nao_numerics::graph::template::Patch`.
-struct Patch {
-    uint32 word;
-    int64 perToken;
-    int64 perStep;
-}
+import {Patch} from "./Types.sol";
 
 /// @title Template
 /// @notice One registered graph for every prompt and generation length (issue #20; docs/PROTOCOL.md, "One

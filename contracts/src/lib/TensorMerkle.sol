@@ -80,36 +80,31 @@ library TensorMerkle {
         if (got != root) revert ProofDoesNotVerify(got, root);
     }
 
-    /// @notice Root of the list of 32-byte roots `roots` (leaf i = `leafHash(roots[i])`, padded with empty
-    ///         leaves to a power of two), as Rust's `MerkleTree::from_leaves` over the roots computes it.
-    /// @dev One level array, hashed in place; each preimage (0x00 || root, or 0x01 || left || right) is written
-    ///      past the free memory pointer and hashed by the SHA-256 precompile, so memory does not grow per hash.
-    function listRoot(bytes32[] calldata roots) internal view returns (bytes32 root) {
-        uint256 width = uint256(1) << depth(roots.length);
-        bytes32[] memory level = new bytes32[](width);
+    /// @notice Root of the list whose leaf hashes are `leaves` (padded with empty leaves to a power of two), as
+    ///         Rust's `MerkleTree::from_leaf_hashes` computes it; `leaves` is overwritten.
+    /// @dev Hashed in place, level by level; each preimage (0x01 || left || right) is written past the free memory
+    ///      pointer and hashed by the SHA-256 precompile, so memory does not grow per hash.
+    function listRoot(bytes32[] memory leaves) internal view returns (bytes32 root) {
+        uint256 n = leaves.length;
+        uint256 width = uint256(1) << depth(n);
         bytes32 empty = emptyLeaf();
         assembly ("memory-safe") {
             let buf := mload(0x40)
-            let data := add(level, 0x20)
-            for { let i := 0 } lt(i, width) { i := add(i, 1) } {
-                let h := empty
-                if lt(i, roots.length) {
-                    mstore8(buf, 0)
-                    mstore(add(buf, 1), calldataload(add(roots.offset, shl(5, i))))
-                    if iszero(staticcall(gas(), 2, buf, 33, 0x00, 0x20)) { revert(0, 0) }
-                    h := mload(0x00)
-                }
-                mstore(add(data, shl(5, i)), h)
-            }
+            let data := add(leaves, 0x20)
             for {} gt(width, 1) {} {
                 width := shr(1, width)
                 for { let i := 0 } lt(i, width) { i := add(i, 1) } {
+                    let l := empty
+                    let r := empty
+                    if lt(shl(1, i), n) { l := mload(add(data, shl(6, i))) }
+                    if lt(add(shl(1, i), 1), n) { r := mload(add(data, add(shl(6, i), 0x20))) }
                     mstore8(buf, 1)
-                    mstore(add(buf, 1), mload(add(data, shl(6, i))))
-                    mstore(add(buf, 0x21), mload(add(data, add(shl(6, i), 0x20))))
+                    mstore(add(buf, 1), l)
+                    mstore(add(buf, 0x21), r)
                     if iszero(staticcall(gas(), 2, buf, 65, 0x00, 0x20)) { revert(0, 0) }
                     mstore(add(data, shl(5, i)), mload(0x00))
                 }
+                n := width
             }
             root := mload(data)
         }

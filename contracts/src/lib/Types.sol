@@ -96,14 +96,33 @@ struct Loc {
     uint256 count;
 }
 
-/// @notice What a model owner registers. modelId = keccak256(abi.encode(graphRoot, nodeCount, segmentCount,
-///         segmentsRoot, weightsRoot, weightCount, profileRoot)). The claim's trace root is the coarse trace:
-///         the input, the output of each segment's last node, so segmentCount + 1 leaves (the last one the
-///         output). `segmentsRoot` is the list root over `abi.encode(Segment)` of every segment, in order.
+/// @notice How one 32-byte word of a node's leaf moves with a claim's lengths: word `word` of the leaf at
+///         prompt length P and step s is the template's word + perToken * (P - 1) + perStep * (s - k), k the
+///         reference step of the node's piece. Mirrors Rust's `nao_numerics::graph::template::Patch`.
+struct Patch {
+    uint32 word;
+    int64 perToken;
+    int64 perStep;
+}
+
+/// @notice What a model owner registers: one template serving every length (`Template.sol`). modelId =
+///         keccak256(abi.encode(graphRoot, pieceNodes, pieceSegments, context, segmentsRoot, weightsRoot,
+///         weightCount, profileRoot)). The concrete graph of a claim's lengths (P prompt tokens, T steps) is
+///         the prefill piece, then the first-step piece (T >= 2), then the later-step piece T - 2 times; its
+///         nodes are tiled by segments, and an inference's trace root is its coarse trace: the input, the output
+///         of each segment's last node, so segments + 1 leaves (the last one the output). `graphRoot` is the
+///         list root over the template leaves (piece by piece), `segmentsRoot` over `abi.encode(Segment)` of the
+///         template segments, in template numbering (a later step's segment is the template's moved by whole
+///         steps of the last piece).
 struct ModelSpec {
     bytes32 graphRoot;
-    uint32 nodeCount;
-    uint32 segmentCount;
+    /// @notice Nodes of the prefill, the first step and each later step (0, 0 for a model that does not
+    ///         generate).
+    uint32[3] pieceNodes;
+    /// @notice Segments of each piece.
+    uint32[3] pieceSegments;
+    /// @notice The most positions a claim uses: prompt + steps - 1.
+    uint32 context;
     bytes32 segmentsRoot;
     bytes32 weightsRoot;
     uint32 weightCount;
@@ -120,8 +139,9 @@ function modelIdOf(ModelSpec memory spec) pure returns (bytes32) {
     return keccak256(
         abi.encode(
             spec.graphRoot,
-            spec.nodeCount,
-            spec.segmentCount,
+            spec.pieceNodes,
+            spec.pieceSegments,
+            spec.context,
             spec.segmentsRoot,
             spec.weightsRoot,
             spec.weightCount,
@@ -152,11 +172,21 @@ struct Claim {
     uint32 count;
 }
 
-/// @notice Inference `index` of a claim's batch: its coarse trace root with the proof against the claim's batch
-///         root. Every game names the inference it disputes with one.
+/// @notice One inference of a claim's batch: its coarse trace root and its lengths (prompt tokens, steps), which
+///         fix its concrete graph. Leaf data in the batch root: `abi.encodePacked(traceRoot, prompt, steps)`.
+struct Inference {
+    bytes32 traceRoot;
+    uint32 prompt;
+    uint32 steps;
+}
+
+/// @notice Inference `index` of a claim's batch with the proof against the claim's batch root. Every game names
+///         the inference it disputes with one.
 struct InferenceOpening {
     uint32 index;
     bytes32 traceRoot;
+    uint32 prompt;
+    uint32 steps;
     bytes32[] proof;
 }
 
@@ -175,7 +205,8 @@ struct TensorOpening {
     ChunkOpening[] chunks;
 }
 
-/// @notice A one-level challenge: op `op`, output element (row, col), with openings of the output element,
+/// @notice A one-level challenge: op `op` (its descriptor: `node` at the claim's lengths, with the template leaf's
+///         `nodePatches` and proof against the graph root), output element (row, col), with openings of the output element,
 ///         the input row (or element) and the weight row (or bias element) it depends on, and of the second
 ///         operand's elements: the second trace operand's (ops that read one) or the second weight's
 ///         (LayerNorm's shift); empty otherwise.
@@ -183,6 +214,7 @@ struct ElementChallenge {
     uint32 op;
     OpNode node;
     bytes32[] nodeProof;
+    Patch[] nodePatches;
     uint32 row;
     uint32 col;
     TensorOpening output;
@@ -295,6 +327,8 @@ struct PartitionGame {
     bytes32 claimId;
     bytes32 traceRoot;
     uint32 inference;
+    uint32 prompt;
+    uint32 steps;
     address challenger;
     Phase phase;
     GameOutcome outcome;
@@ -322,6 +356,7 @@ struct ElementRequest {
     uint32 op;
     OpNode node;
     bytes32[] nodeProof;
+    Patch[] nodePatches;
     uint32 row;
     uint32 col;
     SegmentOpening inputSegment;
@@ -338,6 +373,7 @@ struct Unopenable {
     uint32 col;
     bytes leaf;
     bytes32[] leafProof;
+    Patch[] leafPatches;
     SegmentOpening inputSegment;
     SegmentOpening input2Segment;
 }

@@ -475,8 +475,19 @@ impl VerifyArgs {
         let Some((cl, status)) = nao::daemon::openai::claim_status(&claims, self.claim).await? else {
             eyre::bail!("claim {}: no such claim on this deployment", self.claim);
         };
+        let batch = claims.inferences(self.claim).await?;
+        let Some(inf) = batch.get(got.index as usize) else {
+            println!("claim {}: the output received is NOT the claimed one", self.claim);
+            println!(
+                "  the claim has {} inferences, none at index {}\n  claim status {status}",
+                batch.len(),
+                got.index
+            );
+            return Ok(1);
+        };
         let registry = nao_bindings::ModelRegistry::new(file.contracts.registry, client.provider.clone());
-        let segments = registry.model(cl.modelId).call().await.wrap_err("reading the claim's model")?.segmentCount;
+        let counts = registry.counts(cl.modelId, inf.prompt, inf.steps).call().await.wrap_err("reading the model")?;
+        let segments = counts.segments;
         let root = nao::commit::TensorCommitment::new(&got.values, &got.shape).root();
         // the output is the last leaf of the inference's coarse trace, and that trace the claim's inference
         let proof = nao::commit::MerkleProof {
@@ -485,8 +496,7 @@ impl VerifyArgs {
         };
         let leaf = nao::commit::leaf_hash(&root);
         let in_trace = proof.verify(leaf, segments as usize + 1, &got.trace_root.0).is_ok();
-        let batch = claims.trace_roots(self.claim).await?;
-        let in_claim = batch.get(got.index as usize) == Some(&got.trace_root);
+        let in_claim = inf.traceRoot == got.trace_root;
         if !(in_trace && in_claim) {
             println!("claim {}: the output received is NOT the claimed one", self.claim);
             let why = if in_claim {

@@ -139,7 +139,9 @@ pub(super) async fn play_grief(w: &World, parties: &Parties, s: Scenario, input:
     txs.push(posted.sent.clone());
     let claim = seen_by(&griefer, from_block, posted.id).await?.swap_remove(0);
     let trace = griefer.fetch_trace(&claim).await?;
-    let graph = &prover.model().graph;
+    // the registered model at this claim's lengths (the registration serves every prompt length)
+    let model = prover.model_at(claim.lengths)?;
+    let graph = &model.model.graph;
     let outside = if grinding { vec![&own] } else { vec![] };
     let game = |griefer| Game {
         w,

@@ -525,7 +525,7 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
             }
             Scenario::Steering => scenarios::steering_refused(&world, s, i).await?,
             Scenario::Kink(_) | Scenario::MiniLmKink => scenarios::kink(&world, opts, s, i).await?,
-            Scenario::LongRowRequest => scenarios::long_row_request(&world, opts, s).await?,
+            Scenario::LongRowRequest => scenarios::long_row_request(&world, &mut reg.minilm, opts, s).await?,
             _ => scenarios::mlp_game(&world, &mut reg.mlp, opts, s, i).await?,
         };
         scenarios.push(report);

@@ -89,8 +89,9 @@ impl Claims {
         }
     }
 
-    /// The trace roots of claim `id`'s inferences, in batch order (from its `ClaimPosted` log; empty if none).
-    pub async fn trace_roots(&self, id: B256) -> Result<Vec<B256>> {
+    /// Claim `id`'s inferences (trace root and lengths), in batch order (from its `ClaimPosted` log; empty if
+    /// none).
+    pub async fn inferences(&self, id: B256) -> Result<Vec<ClaimManager::Inference>> {
         let logs = self
             .inner
             .ClaimPosted_filter()
@@ -99,7 +100,7 @@ impl Claims {
             .query()
             .await
             .map_err(call_err("ClaimPosted logs"))?;
-        Ok(logs.into_iter().next().map(|(e, _)| e.traceRoots).unwrap_or_default())
+        Ok(logs.into_iter().next().map(|(e, _)| e.inferences).unwrap_or_default())
     }
 
     /// Whether claim `id` was ever posted (a claim never posted is unknown to the claim manager).

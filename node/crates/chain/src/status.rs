@@ -38,7 +38,7 @@ pub async fn status(client: &Client, file: &DeploymentFile, account: Option<Addr
         .map_err(call_err("ModelRegistered logs"))?
         .into_iter()
         .map(|(e, _)| {
-            json!({"model_id": e.modelId.to_string(), "owner": e.owner.to_string(), "nodes": e.nodeCount, "segments": e.segmentCount})
+            json!({"model_id": e.modelId.to_string(), "owner": e.owner.to_string(), "piece_nodes": e.pieceNodes, "piece_segments": e.pieceSegments, "context": e.context})
         })
         .collect();
     let mut claim_rows = Vec::new();

@@ -72,6 +72,10 @@ pub enum Error {
         /// The op with the largest share (index and kind).
         worst: String,
     },
+    /// A graph template cannot be derived, does not serve the lengths asked for, or does not match a graph
+    /// ([`crate::graph::template`]); the message names the piece, node or segment.
+    #[error("graph template: {0}")]
+    Template(String),
     /// An I/O error with the path involved.
     #[error("{path}: {source}")]
     Io {

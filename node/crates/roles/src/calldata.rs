@@ -9,8 +9,10 @@ use nao_bindings::DisputeGame;
 use crate::commit::{MerkleProof, MerkleTree, TensorOpening};
 use crate::graph::OpNode;
 use crate::model::{Model, ModelCommitment};
-use crate::trace::{segments_tree, ElementRef, Trace, TraceCommitment};
+use crate::trace::{ElementRef, Trace, TraceCommitment};
 use crate::{Error, Result};
+use nao_bindings::ClaimManager::Inference;
+use nao_numerics::graph::template::Lengths;
 use nao_numerics::op::Params;
 
 fn b256s(p: &MerkleProof) -> Vec<B256> {
@@ -22,20 +24,42 @@ pub fn list_proof(tree: &MerkleTree, index: usize) -> Result<Vec<B256>> {
     Ok(b256s(&tree.proof(index)?))
 }
 
-/// Inference `index` of a claim's batch (its trace roots in order) with its proof against the batch root: how
+/// Inference `index` of a claim's batch (its inferences in order) with its proof against the batch root: how
 /// every game and coarse data request names the inference it disputes.
-pub fn inference_opening(batch: &[B256], index: usize) -> Result<DisputeGame::InferenceOpening> {
-    let root = *batch.get(index).ok_or(Error::OutOfRange { what: "inference", index, len: batch.len() })?;
+pub fn inference_opening(batch: &[(B256, Lengths)], index: usize) -> Result<DisputeGame::InferenceOpening> {
+    let (root, l) = batch.get(index).ok_or(Error::OutOfRange { what: "inference", index, len: batch.len() })?;
     Ok(DisputeGame::InferenceOpening {
         index: index as u32,
-        traceRoot: root,
+        traceRoot: *root,
+        prompt: l.prompt,
+        steps: l.steps,
         proof: list_proof(&batch_tree(batch), index)?,
     })
 }
 
-/// The list tree over a batch's trace roots, whose root is the claim's batch root.
-pub fn batch_tree(batch: &[B256]) -> MerkleTree {
-    MerkleTree::from_leaves(&batch.iter().map(|r| r.0).collect::<Vec<_>>())
+/// A batch as `ClaimManager.postClaim` takes it.
+pub fn inferences(batch: &[(B256, Lengths)]) -> Vec<Inference> {
+    batch.iter().map(|(root, l)| Inference { traceRoot: *root, prompt: l.prompt, steps: l.steps }).collect()
+}
+
+/// The list tree over a batch's inferences (leaf data: trace root, prompt and steps as big-endian u32s), whose
+/// root is the claim's batch root (`ClaimManager.batchRootOf`).
+pub fn batch_tree(batch: &[(B256, Lengths)]) -> MerkleTree {
+    let leaves: Vec<Vec<u8>> =
+        batch.iter().map(|(root, l)| [&root.0[..], &l.prompt.to_be_bytes(), &l.steps.to_be_bytes()].concat()).collect();
+    MerkleTree::from_leaves(&leaves)
+}
+
+/// The proof and patches of node `op` of `model`'s graph (at its lengths) in the registered template.
+fn node_opening(model: &Model, mc: &ModelCommitment, op: usize) -> Result<(Vec<B256>, Vec<DisputeGame::Patch>)> {
+    let template = model.template();
+    let (t, _) = template.locate(model.lengths, op)?;
+    let patches = template.nodes[t]
+        .patches
+        .iter()
+        .map(|p| DisputeGame::Patch { word: p.word, perToken: p.per_token, perStep: p.per_step })
+        .collect();
+    Ok((list_proof(&mc.graph, t)?, patches))
 }
 
 fn opening(o: TensorOpening, root_proof: Vec<B256>) -> DisputeGame::TensorOpening {
@@ -159,10 +183,12 @@ fn challenge_with(
         }
         None => no_opening(),
     };
+    let (node_proof, node_patches) = node_opening(model, mc, at.op)?;
     Ok(DisputeGame::ElementChallenge {
         op: at.op as u32,
         node: abi_node(&node),
-        nodeProof: list_proof(&mc.graph, at.op)?,
+        nodeProof: node_proof,
+        nodePatches: node_patches,
         row: at.row as u32,
         col: at.col as u32,
         output,
@@ -204,12 +230,15 @@ fn segment_range(model: &Model, s: usize) -> Result<std::ops::Range<usize>> {
     ranges.get(s).cloned().ok_or(Error::OutOfRange { what: "segment", index: s, len: ranges.len() })
 }
 
+/// Segment `s` of `model`'s graph (at its lengths) with the proof of the template segment it moves from.
 fn segment_opening(model: &Model, s: usize) -> Result<DisputeGame::SegmentOpening> {
     let r = segment_range(model, s)?;
+    let template = model.template();
+    let (t, _) = template.locate_segment(model.lengths, s)?;
     Ok(DisputeGame::SegmentOpening {
         index: s as u32,
         segment: DisputeGame::Segment { start: r.start as u32, end: r.end as u32 },
-        proof: list_proof(&segments_tree(&model.graph), s)?,
+        proof: list_proof(&template.segments_tree(), t)?,
     })
 }
 
@@ -248,10 +277,12 @@ pub fn segment_of(model: &Model, op: usize) -> Result<usize> {
 /// an earlier boundary, that boundary's segment).
 pub fn element_request(model: &Model, mc: &ModelCommitment, at: ElementRef) -> Result<DisputeGame::ElementRequest> {
     let c = fine_challenge_parts(model, at)?;
+    let (node_proof, node_patches) = node_opening(model, mc, at.op)?;
     Ok(DisputeGame::ElementRequest {
         op: at.op as u32,
         node: abi_node(&c.node),
-        nodeProof: list_proof(&mc.graph, at.op)?,
+        nodeProof: node_proof,
+        nodePatches: node_patches,
         row: at.row as u32,
         col: at.col as u32,
         inputSegment: boundary_opening(model, c.input_boundary)?,
@@ -274,12 +305,14 @@ pub fn unopenable(model: &Model, mc: &ModelCommitment, at: ElementRef) -> Result
         Some(d) => (computing(d.input)?, if d.kind.reads_input2() { computing(d.input2)? } else { computing(0)? }),
         None => (computing(0)?, computing(0)?),
     };
+    let (leaf_proof, leaf_patches) = node_opening(model, mc, at.op)?;
     Ok(DisputeGame::Unopenable {
         op: at.op as u32,
         row: at.row as u32,
         col: at.col as u32,
         leaf: model.graph.leaf(at.op).into(),
-        leafProof: list_proof(&mc.graph, at.op)?,
+        leafProof: leaf_proof,
+        leafPatches: leaf_patches,
         inputSegment: input_segment,
         input2Segment: input2_segment,
     })

@@ -6,9 +6,10 @@ use alloy::primitives::{FixedBytes, B256};
 use alloy::providers::DynProvider;
 use nao_bindings::{ClaimManager, DisputeGame};
 
-use super::calldata::{batch_tree, data_answer, fine_answer, fine_challenge, reveal_openings};
+use super::calldata::{batch_tree, data_answer, fine_answer, fine_challenge, inferences, reveal_openings};
 use super::{RegisteredModel, TraceStore};
 use crate::chain::{call_err, send, Claims, Client, Deployment, Phase, Position, Sent};
+use crate::graph::template::Lengths;
 use crate::model::HostTensor;
 use crate::runtime::{Runtime, Tamper};
 use crate::trace::ElementRef;
@@ -46,6 +47,8 @@ pub struct Run {
     pub output: HostTensor,
     /// The coarse commitment (its root is the claim's trace root).
     pub coarse: crate::trace::ListCommitment,
+    /// The lengths its graph was built for.
+    pub lengths: Lengths,
 }
 
 impl Run {
@@ -63,7 +66,6 @@ pub struct Prover {
     store: TraceStore,
     data_url: String,
     runtime: Arc<Runtime>,
-    graph: Arc<crate::graph::Graph>,
     game: DisputeGame::DisputeGameInstance<DynProvider>,
 }
 
@@ -78,9 +80,8 @@ impl Prover {
     ) -> Result<Self> {
         let claims = Claims::new(&client, d);
         let runtime = Arc::new(Runtime::new(&model.model)?);
-        let graph = Arc::new(model.model.graph.clone());
         let game = DisputeGame::new(d.game, client.provider.clone());
-        Ok(Self { client, claims, model, store, data_url, runtime, graph, game })
+        Ok(Self { client, claims, model, store, data_url, runtime, game })
     }
 
     /// The provider it sends with.
@@ -101,30 +102,57 @@ impl Prover {
     }
 
     /// The first half of [`Prover::post`]: runs the model and commits the run, keeping its trace for the trace
-    /// server, without sending anything (a daemon persists the run before it posts it).
+    /// server, without sending anything (a daemon persists the run before it posts it). The graph is the
+    /// model's at the input's length (and, for a model that generates, the steps this prover was set up with).
     pub fn run(&self, input: &HostTensor, tamper: Option<Tamper<'_>>) -> Result<Run> {
-        let graph = &self.graph;
+        self.run_at(self.lengths_of(input, None), input, tamper)
+    }
+
+    /// The lengths of a job on `input` generating `steps` tokens (this prover's default when `None`): the
+    /// input's length as the prompt, for a model whose graph varies.
+    pub fn lengths_of(&self, input: &HostTensor, steps: Option<u32>) -> Lengths {
+        let m = &self.model.model;
+        if m.template().context == 1 {
+            return m.lengths;
+        }
+        Lengths::new(input.data.len() as u32, steps.unwrap_or(m.lengths.steps))
+    }
+
+    /// [`Prover::run`] at lengths `l` (refused when the model does not serve them: the error names the limit).
+    pub fn run_at(&self, l: Lengths, input: &HostTensor, tamper: Option<Tamper<'_>>) -> Result<Run> {
+        let at = self.model.at(l)?;
+        let graph = &at.model.graph;
         // Honest runs take the hot path (only the coarse trace is hashed; the fine trace is recomputed when
         // asked for); a tampered run is recorded whole, as it cannot be recomputed.
         match tamper {
             None => {
                 let (output, coarse) = self.runtime.run_committed(graph, input)?;
-                self.keep(coarse.root(), input.clone());
-                Ok(Run { output, coarse })
+                self.keep(coarse.root(), input.clone(), l)?;
+                Ok(Run { output, coarse, lengths: l })
             }
             Some(f) => self.keep_trace(self.runtime.run(graph, input, Some(f))?),
         }
     }
 
-    /// Serves the trace of an honest run of `input` under `root` (recomputed when first asked for): what a
-    /// restarted prover does for the open claims in its store.
-    pub fn keep(&self, root: crate::commit::Hash, input: HostTensor) {
-        self.store.insert_recomputable(root, input, self.runtime.clone(), self.graph.clone());
+    /// Serves the trace of an honest run of `input` at lengths `l` under `root` (recomputed when first asked
+    /// for): what a restarted prover does for the open claims in its store.
+    pub fn keep(&self, root: crate::commit::Hash, input: HostTensor, l: Lengths) -> Result<()> {
+        let graph = Arc::new(self.model.at(l)?.model.graph.clone());
+        self.store.insert_recomputable(root, input, self.runtime.clone(), graph);
+        Ok(())
     }
 
-    /// Commits `trace` on the registered graph and serves it; the run to post.
+    /// The registered model at the lengths of `trace` (its input's length and node count).
+    fn model_of(&self, trace: &crate::trace::Trace) -> Result<Arc<RegisteredModel>> {
+        let t = self.model.model.template();
+        let input = trace.tensors.first().map_or(0, |x| x.data.len());
+        self.model.at(t.lengths_of(input, trace.tensors.len().saturating_sub(1))?)
+    }
+
+    /// Commits `trace` on the registered graph of its lengths and serves it; the run to post.
     pub fn keep_trace(&self, trace: crate::trace::Trace) -> Result<Run> {
-        let graph = &self.graph;
+        let at = self.model_of(&trace)?;
+        let graph = &at.model.graph;
         if trace.tensors.len() != graph.trace_len() {
             return Err(Error::TraceData(format!(
                 "a trace of {} tensors for a graph of {}",
@@ -135,7 +163,7 @@ impl Prover {
         let coarse = trace.commit_coarse(graph);
         let output = trace.output().clone();
         self.store.insert(coarse.root(), trace);
-        Ok(Run { output, coarse })
+        Ok(Run { output, coarse, lengths: at.model.lengths })
     }
 
     /// Posts a trace computed elsewhere (what a dishonest prover running another model does): commits it on
@@ -157,8 +185,9 @@ impl Prover {
             return Err(Error::TraceData("a claim needs at least one inference".into()));
         }
         let bond = self.claims.claim_bond().await?;
-        let trace_roots: Vec<B256> = runs.iter().map(Run::trace_root).collect();
-        let call = self.claims.contract().postClaim(self.model.id, trace_roots.clone(), self.data_uri());
+        let batch: Vec<_> = runs.iter().map(|r| (r.trace_root(), r.lengths)).collect();
+        let trace_roots: Vec<B256> = batch.iter().map(|(r, _)| *r).collect();
+        let call = self.claims.contract().postClaim(self.model.id, inferences(&batch), self.data_uri());
         let sent = send("post", call.value(bond)).await?;
         let id = sent
             .receipt
@@ -177,8 +206,8 @@ impl Prover {
     /// The id a batch of `runs` has (or would have) as this prover's claim, and whether it was posted already:
     /// claims are content-addressed (model, batch root, prover).
     pub async fn claim_of(&self, runs: &[Run]) -> Result<(B256, bool)> {
-        let roots: Vec<B256> = runs.iter().map(Run::trace_root).collect();
-        let batch_root = FixedBytes(batch_tree(&roots).root());
+        let batch: Vec<_> = runs.iter().map(|r| (r.trace_root(), r.lengths)).collect();
+        let batch_root = FixedBytes(batch_tree(&batch).root());
         let id = self
             .claims
             .contract()
@@ -192,6 +221,11 @@ impl Prover {
     /// The model this prover runs.
     pub fn model(&self) -> &crate::model::Model {
         &self.model.model
+    }
+
+    /// The model this prover runs, at lengths `l`.
+    pub fn model_at(&self, l: Lengths) -> Result<Arc<RegisteredModel>> {
+        self.model.at(l)
     }
 
     /// The claim manager as this prover.
@@ -211,7 +245,8 @@ impl Prover {
                 continue;
             }
             let trace = self.trace(claim, g.traceRoot)?;
-            let model = &self.model.model;
+            let at = self.model.at(Lengths::new(g.prompt, g.steps))?;
+            let model = &at.model;
             if phase == Phase::Fine {
                 let a = fine_answer(model, &trace, g.lo as usize)?;
                 sent.push(send("postFine", self.game.postFine(id, a)).await?);
@@ -249,13 +284,13 @@ impl Prover {
                 continue; // answered or expired
             }
             let (trace, list) = if let Some(trace) = self.store.get(&e.root.0)? {
-                let coarse = trace.commit_coarse(&self.graph);
+                let coarse = trace.commit_coarse(&self.model_of(&trace)?.model.graph);
                 (trace, coarse)
             } else {
                 match self.fine_segment(claim, e.root, from_block).await? {
                     Some((trace_root, s)) => {
                         let trace = self.trace(claim, trace_root)?;
-                        let fine = trace.commit_fine(&self.graph, s)?;
+                        let fine = trace.commit_fine(&self.model_of(&trace)?.model.graph, s)?;
                         (trace, fine)
                     }
                     None => {

@@ -1,10 +1,14 @@
 //! A model as registered on-chain: the model, its commitment and its id.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use alloy::primitives::{FixedBytes, B256};
 use nao_bindings::ModelRegistry;
 
 use crate::chain::call_err;
 use crate::chain::{send, Client, Deployment, Sent};
+use crate::graph::template::Lengths;
 use crate::model::{HostTensor, Model, ModelCommitment, ModelSpec};
 use crate::region::admission::Admitted;
 use crate::region::profile::Profile;
@@ -15,8 +19,9 @@ use crate::{Error, Result};
 pub fn abi_spec(spec: &ModelSpec) -> ModelRegistry::ModelSpec {
     ModelRegistry::ModelSpec {
         graphRoot: FixedBytes(spec.graph_root),
-        nodeCount: spec.node_count,
-        segmentCount: spec.segment_count,
+        pieceNodes: spec.piece_nodes,
+        pieceSegments: spec.piece_segments,
+        context: spec.context,
         segmentsRoot: FixedBytes(spec.segments_root),
         weightsRoot: FixedBytes(spec.weights_root),
         weightCount: spec.weight_count,
@@ -31,16 +36,34 @@ pub fn abi_spec(spec: &ModelSpec) -> ModelRegistry::ModelSpec {
 pub struct RegisteredModel {
     /// The model.
     pub model: Model,
-    /// Its commitment.
-    pub commitment: ModelCommitment,
+    /// Its commitment (shared by its graphs of every length).
+    pub commitment: Arc<ModelCommitment>,
     /// Its on-chain id.
     pub id: B256,
     /// The declared output tolerance as registered (0: none): how far an element of a claim's output may be
     /// from an honest run of its input, which the output vote enforces.
     pub output_tolerance: f32,
+    /// Its graphs at other lengths, made on first use.
+    others: Arc<Mutex<HashMap<Lengths, Arc<RegisteredModel>>>>,
 }
 
 impl RegisteredModel {
+    fn of(model: Model, commitment: ModelCommitment, id: B256, output_tolerance: f32) -> Self {
+        Self { model, commitment: Arc::new(commitment), id, output_tolerance, others: Arc::default() }
+    }
+
+    /// This registered model with its graph at lengths `l` (the same id, commitment and tolerance), made once
+    /// per lengths; refused when the template does not serve `l`.
+    pub fn at(&self, l: Lengths) -> Result<Arc<RegisteredModel>> {
+        let mut others = self.others.lock().expect("model cache lock");
+        if let Some(m) = others.get(&l) {
+            return Ok(m.clone());
+        }
+        let m = Arc::new(Self { model: self.model.at(l)?, ..self.clone() });
+        others.insert(l, m.clone());
+        Ok(m)
+    }
+
     /// Registers `model` (with the profile file's bytes) as the sender of `client`, declaring
     /// `output_tolerance` (0: none, and no output votes on its claims).
     pub async fn register(
@@ -71,7 +94,7 @@ impl RegisteredModel {
                  are decided by the committee, unopened"
             );
         }
-        Ok((Self { model, commitment, id, output_tolerance }, sent))
+        Ok((Self::of(model, commitment, id, output_tolerance), sent))
     }
 
     /// `model` (with the profile file's bytes) as registered on `d` by someone: its id, checked against the
@@ -81,7 +104,7 @@ impl RegisteredModel {
         let registry = ModelRegistry::new(d.registry, client.provider.clone());
         let spec = abi_spec(&model.spec(&commitment, "", 0.0));
         let id = registry.modelIdOf(spec).call().await.map_err(call_err("modelIdOf"))?;
-        let mut registered = Self { model, commitment, id, output_tolerance: 0.0 };
+        let mut registered = Self::of(model, commitment, id, 0.0);
         let spec = registered.check_registered(client, d).await?;
         registered.output_tolerance = f32::from_bits(spec.outputTolerance);
         Ok(registered)

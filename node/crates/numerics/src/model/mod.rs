@@ -16,20 +16,40 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::commit::{Hash, MerkleTree, TensorCommitment};
+use crate::graph::template::{Lengths, Template};
 use crate::graph::Graph;
 use crate::{Error, Result};
 
-/// A model ready to run and to register.
-#[derive(Debug, Clone)]
+/// Builds a model family's concrete graph for given lengths.
+pub type BuildGraph = Arc<dyn Fn(Lengths) -> Result<Graph> + Send + Sync>;
+
+/// A model ready to run and to register: a concrete graph (at `lengths`) of the family its template registers.
+#[derive(Clone)]
 pub struct Model {
     /// Human name (e.g. `mlp-tiny`).
     pub name: String,
-    /// The computation.
+    /// The computation, at `lengths`.
     pub graph: Graph,
     /// Names of the weight tensors (as in the model file).
     pub weight_names: Vec<String>,
     /// Weight tensors, in the order nodes index them (shared by the graphs of one model).
     pub weights: Arc<Vec<HostTensor>>,
+    /// The lengths `graph` is built for ((1, 1) for a graph that does not vary).
+    pub lengths: Lengths,
+    /// The family's template and what builds the graph of other lengths (none for a graph that does not vary:
+    /// its template is its own, [`Model::template`]).
+    family: Option<(Arc<Template>, BuildGraph)>,
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model")
+            .field("name", &self.name)
+            .field("nodes", &self.graph.nodes.len())
+            .field("lengths", &self.lengths)
+            .field("family", &self.family.is_some())
+            .finish()
+    }
 }
 
 impl Model {
@@ -58,7 +78,41 @@ impl Model {
             }
         }
         graph.validate()?;
-        Ok(Self { name: name.to_string(), graph, weight_names, weights })
+        Template::fixed(&graph)?;
+        Ok(Self { name: name.to_string(), graph, weight_names, weights, lengths: Lengths::new(1, 1), family: None })
+    }
+
+    /// This model as one graph (at `lengths`) of the family `template` registers, whose other graphs `build`
+    /// makes; refuses a graph that is not the template's at `lengths`.
+    pub fn with_family(mut self, template: Arc<Template>, lengths: Lengths, build: BuildGraph) -> Result<Self> {
+        template.check(&self.graph, lengths)?;
+        (self.lengths, self.family) = (lengths, Some((template, build)));
+        Ok(self)
+    }
+
+    /// The template every length's graph follows from: what is registered. A graph that does not vary is its
+    /// own template, made from the graph as it is now (so a test that re-cuts its segments registers those).
+    pub fn template(&self) -> Arc<Template> {
+        match &self.family {
+            Some((t, _)) => t.clone(),
+            None => Arc::new(Template::fixed(&self.graph).expect("checked when the model was made")),
+        }
+    }
+
+    /// The same model (weights, template) with its graph at lengths `l`: refused when the template does not serve
+    /// `l` (the error names the limit: the context, a model that does not generate).
+    pub fn at(&self, l: Lengths) -> Result<Model> {
+        if l == self.lengths {
+            return Ok(self.clone());
+        }
+        let (template, build) = self.family.as_ref().ok_or(Error::OutOfRange {
+            what: "lengths of a model with one graph (prompt tokens)",
+            index: l.prompt as usize,
+            len: 1,
+        })?;
+        template.lengths_ok(l)?;
+        let graph = build(l)?;
+        Ok(Model { graph, lengths: l, ..self.clone() })
     }
 
     /// The per-weight commitments.
@@ -136,7 +190,7 @@ pub fn read_safetensors(path: &Path, names: &[String]) -> Result<Vec<HostTensor>
 /// Everything registered on-chain about a model, with the trees needed to open any part of it.
 #[derive(Debug, Clone)]
 pub struct ModelCommitment {
-    /// Tree over the graph's node descriptors.
+    /// Tree over the template's node leaves (the graph root).
     pub graph: MerkleTree,
     /// Per-weight commitments.
     pub weights: Vec<TensorCommitment>,
@@ -152,7 +206,7 @@ impl Model {
         use sha2::Digest;
         let weights = self.weight_commitments();
         ModelCommitment {
-            graph: self.graph.tree(),
+            graph: self.template().tree(),
             weights_tree: Self::weights_tree(&weights),
             weights,
             profile_root: sha2::Sha256::digest(profile).into(),
@@ -164,13 +218,15 @@ impl Model {
 /// the bindings' struct). Its id is `ModelRegistry.modelIdOf`: every field but the tolerance and the uri.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelSpec {
-    /// Root over the graph's node leaves.
+    /// Root over the template's node leaves.
     pub graph_root: Hash,
-    /// Number of nodes.
-    pub node_count: u32,
-    /// Number of segments.
-    pub segment_count: u32,
-    /// Root over the segments' node ranges.
+    /// Nodes of the prefill, the first step and each later step.
+    pub piece_nodes: [u32; 3],
+    /// Segments of each piece.
+    pub piece_segments: [u32; 3],
+    /// The most positions a claim uses (prompt + steps - 1).
+    pub context: u32,
+    /// Root over the template segments' node ranges.
     pub segments_root: Hash,
     /// Root over the weight tensor roots.
     pub weights_root: Hash,
@@ -187,11 +243,13 @@ pub struct ModelSpec {
 impl Model {
     /// The registry spec of this model under commitment `c`.
     pub fn spec(&self, c: &ModelCommitment, uri: &str, output_tolerance: f32) -> ModelSpec {
+        let t = self.template();
         ModelSpec {
             graph_root: c.graph.root(),
-            node_count: self.graph.nodes.len() as u32,
-            segment_count: self.graph.segment_ranges().len() as u32,
-            segments_root: crate::trace::segments_tree(&self.graph).root(),
+            piece_nodes: t.piece_nodes,
+            piece_segments: t.piece_segments,
+            context: t.context,
+            segments_root: t.segments_tree().root(),
             weights_root: c.weights_tree.root(),
             weight_count: self.weights.len() as u32,
             profile_root: c.profile_root,

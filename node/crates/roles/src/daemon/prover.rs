@@ -195,7 +195,7 @@ impl ProverNode {
         for (root, c) in &node.store.state().claims {
             if matches!(c.fault, None | Some(ProverFault::Withhold | ProverFault::Unserved)) {
                 // an honest run is recomputed when first asked for, and checked against its root then
-                node.prover.keep(root.0, c.input.clone());
+                node.prover.keep(root.0, c.input.clone(), node.prover.lengths_of(&c.input, None))?;
                 continue;
             }
             let run = node.execute(&c.input, c.fault)?;
@@ -236,7 +236,8 @@ impl ProverNode {
                 self.prover.run(input, Some(&mut moved))
             }
             Some(ProverFault::Nudge) => {
-                let model = self.prover.model();
+                let at = self.prover.model_at(self.prover.lengths_of(input, None))?;
+                let model = &at.model;
                 let honest = crate::runtime::run(model, input, None)?;
                 let profile = self.profile.as_ref().expect("checked in new");
                 let sw = search::single_weight(model, profile, &honest)?;
@@ -258,14 +259,9 @@ impl ProverNode {
     pub async fn submit(&mut self, job: &Job) -> Result<Ticket> {
         let input = (self.encode)(&job.prompt)?;
         let input_tokens = input.data.len();
-        let want = &self.prover.model().graph.input_shape;
-        if &input.shape != want {
-            return Err(Error::Shape {
-                name: "job input (the prompt, encoded)".into(),
-                got: input.shape,
-                expected: want.clone(),
-            });
-        }
+        // one registration serves every length its template holds; a longer prompt is refused by name
+        let lengths = self.prover.lengths_of(&input, None);
+        self.prover.model().template().lengths_ok(lengths).map_err(|e| Error::Config(format!("the prompt: {e}")))?;
         let run = tokio::task::block_in_place(|| self.execute(&input, self.fault))?;
         let (from_block, _) = head(self.prover.provider()).await?;
         let root = run.trace_root();
@@ -418,7 +414,7 @@ impl ProverNode {
             .map_err(call_err("ClaimPosted logs"))?;
         Ok(logs
             .into_iter()
-            .find_map(|(e, _)| e.traceRoots.iter().position(|r| *r == root).map(|i| (e.claimId, i as u32))))
+            .find_map(|(e, _)| e.inferences.iter().position(|i| i.traceRoot == root).map(|i| (e.claimId, i as u32))))
     }
 
     /// One tick's moves for the open claim `id` (posted at or after block `from_block`, with `fault`): its game

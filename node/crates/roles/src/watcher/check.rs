@@ -56,6 +56,16 @@ impl Watcher {
     }
 
     fn check_replaying(&self, trace: &Trace, replay: bool) -> Finding {
+        // a trace of other lengths than this view's graph is checked by the view at its lengths
+        let l = self.model.model.lengths;
+        if trace.tensors.len() != self.model.model.graph.trace_len() || trace.tensors[0].data.len() != l.prompt as usize
+        {
+            if let Ok(w) = self.for_trace(trace) {
+                if w.model.model.lengths != l {
+                    return w.check_replaying(trace, replay);
+                }
+            }
+        }
         let n = self.model.model.graph.nodes.len();
         let picked = self.sample.as_ref().map_or_else(|| vec![true; n], Sample::draw);
         let (finding, exact) = self.check_ops(trace, replay, picked);

@@ -8,6 +8,7 @@ use super::{ClaimSeen, Watcher};
 use crate::calldata::{boundary, element_request, fine_challenge, segment_of, segment_pointer};
 use crate::chain::call_err;
 use crate::chain::{partition_game_id, send, ClaimStatus, Clock, GameOutcome, Phase, Position, Sent, Side};
+use crate::graph::template::Lengths;
 use crate::graph::OpNode;
 use crate::trace::{ElementRef, Trace};
 use crate::{Error, Result};
@@ -24,7 +25,8 @@ impl Watcher {
     /// boundaries opened against the coarse root), with the bond of this watcher's commitment; returns the game
     /// id.
     pub async fn point_segment(&self, claim: &ClaimSeen, trace: &Trace, at: ElementRef) -> Result<(B256, Sent)> {
-        let m = &self.model.model;
+        let here = self.at(claim.lengths)?;
+        let m = &here.model.model;
         let p = segment_pointer(m, trace, segment_of(m, at.op)?)?;
         let (salt, _) = self.commitment(claim);
         let sent = send("pointSegment", self.game.pointSegment(claim.id, claim.opening()?, p, salt)).await?;
@@ -35,7 +37,7 @@ impl Watcher {
     /// graph's last), with the bond of this watcher's commitment.
     pub async fn escalate_output(&self, claim: &ClaimSeen, trace: &Trace, at: ElementRef) -> Result<(B256, Sent)> {
         let (salt, _) = self.commitment(claim);
-        let coarse = trace.commit_coarse(&self.model.model.graph);
+        let coarse = trace.commit_coarse(&self.at(claim.lengths)?.model.model.graph);
         let output = boundary(&coarse, coarse.tensors.len() - 1)?;
         let call = self.game.escalateOutput(claim.id, claim.opening()?, output, at.row as u32, at.col as u32, salt);
         let sent = send("escalateOutput", call).await?;
@@ -69,14 +71,15 @@ impl Watcher {
             .map(|(e, _)| e.roots.clone())
             .ok_or_else(|| Error::Chain(format!("game {game}: nothing revealed")))?;
         let w = Position(g.position).child_width(k, u64::from(g.segments));
-        let s = segment_of(&self.model.model, at.op)? as u64;
+        let here = self.at(Lengths::new(g.prompt, g.steps))?;
+        let s = segment_of(&here.model.model, at.op)? as u64;
         let child = (s - u64::from(g.lo)) / w;
         Ok(send("pick", self.game.pick(game, alloy::primitives::U256::from(child), roots)).await?)
     }
 
     /// Opens element `at` against the fine root the prover posted: the game ends with the op's verdict.
     pub async fn open_element(&self, game: B256, trace: &Trace, at: ElementRef) -> Result<(u8, Sent)> {
-        let m = &self.model;
+        let m = &self.for_trace(trace)?.model;
         let c = fine_challenge(&m.model, &m.commitment, trace, at)?;
         let sent = send("openElement", self.game.openElement(game, c)).await?;
         let ended = sent
@@ -92,12 +95,13 @@ impl Watcher {
     /// then goes to the committee instead.
     /// The verdict is read with a call of `openElement` that changes nothing.
     async fn contract_holds_inside(&self, game: B256, trace: &Trace, at: ElementRef) -> Result<bool> {
-        let m = &self.model.model;
+        let here = self.for_trace(trace)?;
+        let m = &here.model.model;
         let differs = m.graph.descriptor(at.op).is_some_and(|d| d.bounds_differ_on_chain());
         if !differs {
             return Ok(false);
         }
-        let c = fine_challenge(m, &self.model.commitment, trace, at)?;
+        let c = fine_challenge(m, &here.model.commitment, trace, at)?;
         let outcome = self.game.openElement(game, c).call().await.map_err(call_err("openElement"))?;
         Ok(GameOutcome::from(outcome) == GameOutcome::ProverWon)
     }
@@ -105,7 +109,7 @@ impl Watcher {
     /// Makes the prover open element `at` (when this watcher lacks the data or the fine root commits leaves it
     /// cannot open); the prover's answer decides the game, or its clock runs out.
     pub async fn request_element(&self, game: B256, at: ElementRef) -> Result<Sent> {
-        let m = &self.model;
+        let m = &self.at_game(game).await?.model;
         let r = element_request(&m.model, &m.commitment, at)?;
         Ok(send("requestElement", self.game.requestElement(game, r)).await?)
     }
@@ -115,7 +119,7 @@ impl Watcher {
     /// when they cannot (its op has no on-chain check or reads an interior tensor of an earlier segment). The
     /// staked validators drawn recompute it and vote.
     pub async fn escalate(&self, game: B256, trace: Option<&Trace>, at: ElementRef) -> Result<Sent> {
-        let m = &self.model;
+        let m = &self.at_game(game).await?.model;
         // an op whose openings exceed a block or a transaction is escalated unopened, as one without a check
         match (m.model.graph.adjudicable(at.op).filter(OpNode::openable), trace) {
             (Some(_), Some(trace)) => {
@@ -130,6 +134,16 @@ impl Watcher {
                 Ok(send("escalateUnopenable", self.game.escalateUnopenable(game, u)).await?)
             }
         }
+    }
+
+    /// This watcher at the lengths of game `game`'s inference (read from the chain); itself for a game that
+    /// does not exist, whose move the contract refuses by name.
+    async fn at_game(&self, game: B256) -> Result<Watcher> {
+        let g = self.game.partitionGame(game).call().await.map_err(call_err("partitionGame"))?;
+        if g.prompt == 0 {
+            return Ok(self.clone());
+        }
+        self.at(Lengths::new(g.prompt, g.steps))
     }
 
     /// Ends a game whose mover let its clock run out (or that another game made moot).
@@ -197,7 +211,7 @@ impl Watcher {
     /// The id of this watcher's game over `claim` under `d`: it follows from the claim, the watcher and the
     /// game's start, so a restarted watcher finds its game without having recorded it.
     pub async fn game_of(&self, claim: &ClaimSeen, d: &Dispute) -> Result<B256> {
-        let m = &self.model.model;
+        let m = &self.model.at(claim.lengths)?.model;
         let start = if d.output {
             Position::OUTPUT
         } else if d.bisect || d.withheld {
@@ -227,6 +241,11 @@ impl Watcher {
     /// vote the committee left unresolved, take a commitment back or the reward out. Every decision is read from
     /// the chain, so a restarted watcher resumes where it was.
     pub async fn advance(&self, claim: &ClaimSeen, d: &Dispute, trace: Option<&Trace>) -> Result<Advance> {
+        self.at(claim.lengths)?.advance_here(claim, d, trace).await
+    }
+
+    /// [`Watcher::advance`] with this view's graph (the claim's lengths).
+    async fn advance_here(&self, claim: &ClaimSeen, d: &Dispute, trace: Option<&Trace>) -> Result<Advance> {
         let game = self.game_of(claim, d).await?;
         let g = self.game.partitionGame(game).call().await.map_err(call_err("partitionGame"))?;
         let phase = Phase::from(g.phase);

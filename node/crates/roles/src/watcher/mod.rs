@@ -21,6 +21,7 @@ use nao_bindings::{Committee, DisputeGame};
 use super::calldata::{element_challenge, inference_opening};
 use super::RegisteredModel;
 use crate::chain::{call_err, send, Claims, Client, Deployment, Sent};
+use crate::graph::template::Lengths;
 use crate::region::profile::Profile;
 use crate::runtime;
 use crate::trace::{ElementRef, Trace};
@@ -38,8 +39,10 @@ pub struct ClaimSeen {
     pub index: u32,
     /// The inference's coarse trace root.
     pub trace_root: B256,
-    /// Every inference's trace root, in batch order (their list root is the claim's batch root).
-    pub batch: Vec<B256>,
+    /// The inference's lengths (which fix its concrete graph).
+    pub lengths: Lengths,
+    /// Every inference's trace root and lengths, in batch order (their list root is the claim's batch root).
+    pub batch: Vec<(B256, Lengths)>,
     /// Where the prover serves this inference's trace (`<data URI>/<trace root>`, then `/<i>` per tensor).
     pub data_uri: String,
 }
@@ -47,15 +50,17 @@ pub struct ClaimSeen {
 impl ClaimSeen {
     /// Every inference of a posted claim, in batch order.
     pub fn inferences(e: nao_bindings::ClaimManager::ClaimPosted) -> Vec<Self> {
-        let batch = e.traceRoots;
+        let batch: Vec<(B256, Lengths)> =
+            e.inferences.iter().map(|i| (i.traceRoot, Lengths::new(i.prompt, i.steps))).collect();
         batch
             .iter()
             .enumerate()
-            .map(|(i, root)| Self {
+            .map(|(i, (root, lengths))| Self {
                 id: e.claimId,
                 model: e.modelId,
                 index: i as u32,
                 trace_root: *root,
+                lengths: *lengths,
                 batch: batch.clone(),
                 data_uri: format!("{}/{root}", e.dataUri),
             })
@@ -70,7 +75,13 @@ impl ClaimSeen {
     /// [`ClaimSeen::opening`] as a coarse data request names it.
     pub fn request_opening(&self) -> Result<nao_bindings::ClaimManager::InferenceOpening> {
         let o = self.opening()?;
-        Ok(nao_bindings::ClaimManager::InferenceOpening { index: o.index, traceRoot: o.traceRoot, proof: o.proof })
+        Ok(nao_bindings::ClaimManager::InferenceOpening {
+            index: o.index,
+            traceRoot: o.traceRoot,
+            prompt: o.prompt,
+            steps: o.steps,
+            proof: o.proof,
+        })
     }
 }
 
@@ -112,6 +123,7 @@ pub enum Checking {
 }
 
 /// A watcher following one model.
+#[derive(Clone)]
 pub struct Watcher {
     client: Client,
     claims: Claims,
@@ -121,8 +133,9 @@ pub struct Watcher {
     http: reqwest::Client,
     checking: Checking,
     sample: Option<Sample>,
-    /// The model prepared for replays (weights on the device), made at the first check that replays.
-    runtime: std::sync::OnceLock<Option<runtime::Runtime>>,
+    /// The model prepared for replays (weights on the device), made at the first check that replays; shared by
+    /// this watcher's views at every length (it holds weights, not a graph).
+    runtime: Arc<std::sync::OnceLock<Option<runtime::Runtime>>>,
 }
 
 impl Watcher {
@@ -137,8 +150,24 @@ impl Watcher {
             http: reqwest::Client::new(),
             checking: Checking::Sound,
             sample: None,
-            runtime: std::sync::OnceLock::new(),
+            runtime: Arc::default(),
         }
+    }
+
+    /// This watcher for claims at lengths `l`: its model's graph at `l` (a spot-check sample, drawn for the
+    /// registered graph, checks every op at other lengths). Refused for lengths the model does not serve.
+    pub fn at(&self, l: Lengths) -> Result<Watcher> {
+        if l == self.model.model.lengths {
+            return Ok(self.clone());
+        }
+        Ok(Watcher { model: self.model.at(l)?, sample: None, ..self.clone() })
+    }
+
+    /// This watcher for the claim whose trace is `trace` (its lengths read from the trace's shape).
+    fn for_trace(&self, trace: &Trace) -> Result<Watcher> {
+        let t = self.model.model.template();
+        let input = trace.tensors.first().map_or(0, |x| x.data.len());
+        self.at(t.lengths_of(input, trace.tensors.len().saturating_sub(1))?)
     }
 
     /// The ops (those in `picked`) that this watcher's execution reproduces bit for bit from `trace`'s operands
@@ -234,9 +263,10 @@ impl Watcher {
         Ok(logs.into_iter().flat_map(|(e, _)| ClaimSeen::inferences(e)).collect())
     }
 
-    /// Fetches every trace tensor from the prover and checks shapes and roots against the claim.
+    /// Fetches every trace tensor from the prover and checks shapes and roots against the claim (its graph at
+    /// the claim's lengths).
     pub async fn fetch_trace(&self, claim: &ClaimSeen) -> Result<Trace> {
-        fetch_trace(&self.http, &self.model.model, claim).await
+        fetch_trace(&self.http, &self.model.at(claim.lengths)?.model, claim).await
     }
 
     /// This watcher's challenge commitment to `claim`: its salt and hash.
@@ -267,7 +297,7 @@ impl Watcher {
         trace: &Trace,
         at: ElementRef,
     ) -> Result<(DisputeGame::GameResolved, Sent)> {
-        let m = &self.model;
+        let m = self.model.at(claim.lengths)?;
         let tc = trace.commit();
         let c = element_challenge(&m.model, &m.commitment, trace, &tc, at)?;
         self.commit(claim).await?;
