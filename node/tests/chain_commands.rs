@@ -132,15 +132,22 @@ async fn deploy_register_through_the_audit_and_stake_and_bad_input_is_named() {
     assert_ne!(rc, 0);
     assert!(err.contains("no key: pass --key or set NAO_KEY"), "{err}");
 
-    // a model registered per input length needs the prompt the prover will serve: refused by name, before
-    // anything is fetched or sent
+    // a profile that is not there: refused by name, before anything is fetched or sent
     let nonce = client.provider.get_transaction_count(client.address).await.unwrap();
-    let p = profile("minilm");
-    let args =
-        ["register", "--deployment", dep_s, "--model", "minilm", "--profile", &p, "--declared-tolerance", "1e-2"];
+    let args = [
+        "register",
+        "--deployment",
+        dep_s,
+        "--model",
+        "minilm",
+        "--profile",
+        "profiles/nowhere.json",
+        "--declared-tolerance",
+        "1e-2",
+    ];
     let (rc, _, err) = nao(&chain, &args);
     assert_ne!(rc, 0, "{err}");
-    assert!(err.contains("no prompt: minilm is registered per input length; pass the --prompt the prover will serve"));
+    assert!(err.contains("reading profiles/nowhere.json"), "{err}");
     assert_eq!(client.provider.get_transaction_count(client.address).await.unwrap(), nonce, "nothing was sent");
 
     // bad input, named: a dead RPC, a deployment file of another chain's addresses, not a deployment file

@@ -408,18 +408,12 @@ async fn daemons_refuse_bad_setups_by_name_and_change_nothing() {
     };
 
     // a model nobody registered: named, with what to check
-    check(
-        watch(&["--deployment", &dep_s]),
-        &rpc,
-        &k1,
-        "check --prompt and --profile (and --max-tokens for smollm2) against the registration",
-    );
-    // no model, and a model registered per input length without its prompt
+    check(watch(&["--deployment", &dep_s]), &rpc, &k1, "check --model and --profile against the registration");
+    // no model
     let bare = |extra: &[&str]| -> Vec<String> {
         ["watch", "--store", &store_s, "--deployment", &dep_s].iter().chain(extra).map(|s| s.to_string()).collect()
     };
     check(bare(&[]), &rpc, &k1, "no model: pass --model");
-    check(bare(&["--model", "minilm"]), &rpc, &k1, "no prompt: minilm is registered per input length");
     register_mlp(&anvil, &dep_s);
     // a dead RPC
     check(watch(&["--deployment", &dep_s]), "http://127.0.0.1:9", &k1, "does not answer");

@@ -112,6 +112,16 @@ async fn the_official_openai_client_buys_verifiable_embeddings_and_chat_answers(
         assert_eq!(got["status"], "pending");
     }
 
+    // SmolLM2 under one registration: the first answer ended its turn before 16 tokens, and its claim has the
+    // steps it ran (the end-of-turn token included); the one asked for 4 tokens has 4
+    let tokens = chat["tokens"].as_u64().unwrap() as u32;
+    assert!(chat["finish"] == "stop" && tokens < 16, "SmolLM2 ends its turn early: {chat}");
+    for (got, steps) in [(&chat, tokens), (&chat["short"], 4)] {
+        let id: B256 = got["claim_id"].as_str().unwrap().parse().unwrap();
+        let inference = &chain::Claims::new(&c, &file.contracts).inferences(id).await.unwrap()[0];
+        assert_eq!(inference.steps, steps, "{got}");
+    }
+
     // the buyer checks what it received against the claim, and a changed output fails the check
     let verify = |claim: &serde_json::Value, file: &str| {
         let out = Command::new(procs::NAO)

@@ -62,8 +62,21 @@ async fn every_scenario_ends_as_expected_and_bonds_move_to_the_winner() {
     let minilm = by("minilm-corrupted");
     assert_eq!(minilm.outcome, Outcome::ProverSlashed, "a real transformer layer disputed through its fine trace");
     assert!(minilm.tx_gas.iter().any(|t| t.label == "postFine"));
+    // #20: a fraud in one inference of a batch slashes the whole claim (one bond); so does one in an inference of
+    // another prompt length than the registration's operating point, its game opening nodes of that length's graph
+    let (batch, lengths) = (by("corrupted-in-batch"), by("minilm-lengths"));
+    for s in [batch, lengths] {
+        assert_eq!(s.outcome, Outcome::ProverSlashed, "{}", s.name);
+        assert_eq!(
+            (s.prover_delta_wei.as_str(), s.watcher_delta_wei.as_str()),
+            ("-1000000000000000000", "500000000000000000")
+        );
+    }
+    let tokens = &lengths.details.as_ref().expect("minilm-lengths figures")["prompt_tokens"];
+    let tokens: Vec<u64> = tokens.as_array().unwrap().iter().map(|t| t.as_u64().unwrap()).collect();
+    assert!(tokens.len() == 3 && tokens[0] < tokens[1] && tokens[1] < tokens[2], "three lengths: {tokens:?}");
     // the dispute itself: every transaction but the claim's post and the final withdraw
-    for s in [corrupted, bisected, silent, minilm] {
+    for s in [corrupted, bisected, silent, minilm, batch, lengths] {
         let dispute = s.tx_gas.iter().filter(|t| !["post", "withdraw"].contains(&t.label.as_str())).count();
         assert!(s.gas_used < 3_000_000 && dispute <= 8, "{}: {} gas in {dispute} transactions", s.name, s.gas_used);
     }
@@ -130,7 +143,8 @@ async fn every_scenario_ends_as_expected_and_bonds_move_to_the_winner() {
             ["register", "post", "finalize", "withdraw"]
         );
     }
-    assert!(by("smollm2-honest").answer.contains("Paris"), "{}", by("smollm2-honest").answer);
+    let smollm2 = &by("smollm2-honest").answer;
+    assert!(smollm2.contains("Paris") && smollm2.contains("the turn ended"), "{smollm2}");
     // the non-composability attack: it works against per-layer tolerances (the steered claim finalizes); the
     // point region of the trigger gets the prover slashed on-chain; the audit refuses the network at registration
     let undefended = by("steering-undefended");

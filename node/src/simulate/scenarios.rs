@@ -10,27 +10,39 @@ pub(super) async fn minilm_game(
     s: &Scenario,
 ) -> Result<ScenarioReport> {
     let (input, mut parties) = world.minilm(&opts.cache_dir, minilm.take()).await?;
-    let played = if *s == Scenario::MiniLmCorrupted {
-        // the first adjudicable matmul of the second segment (layers 3 to 5)
-        let graph = &parties.prover_model().graph;
-        let seg = graph.segment_ranges()[1].clone();
-        let target = seg
-            .clone()
-            .find(|i| graph.descriptor(*i).is_some_and(|d| d.kind == crate::graph::OpKind::MatMul))
-            .ok_or_else(|| Error::Chain("MiniLM: no adjudicable matmul in segment 1".into()))?;
-        let mut moved = |op: usize, t: &mut HostTensor| {
-            if op == target {
-                t.data[5] += 1.0;
-            }
-        };
-        play_with(world, &parties, *s, input, Some(&mut moved)).await
-    } else {
-        play(world, &parties, *s, input).await
+    // the first adjudicable matmul of the second segment (layers 3 to 5); the same node at every length
+    let graph = &parties.prover_model().graph;
+    let seg = graph.segment_ranges()[1].clone();
+    let target = seg
+        .clone()
+        .find(|i| graph.descriptor(*i).is_some_and(|d| d.kind == crate::graph::OpKind::MatMul))
+        .ok_or_else(|| Error::Chain("MiniLM: no adjudicable matmul in segment 1".into()))?;
+    let mut moved = |op: usize, t: &mut HostTensor| {
+        if op == target {
+            t.data[5] += 1.0;
+        }
+    };
+    let mut lengths = Vec::new();
+    let played = match s {
+        Scenario::MiniLmCorrupted => play_with(world, &parties, *s, input, Some(&mut moved)).await,
+        Scenario::MiniLmLengths => {
+            let bert = Bert::load(&fetch::minilm_dir(&opts.cache_dir)?)?;
+            let inputs = MINILM_LENGTHS.iter().map(|t| bert.encode(t)).collect::<std::result::Result<Vec<_>, _>>()?;
+            lengths = inputs.iter().map(|x| x.data.len()).collect();
+            play_posting(world, &parties, *s, Posting::Batch(inputs, 1, &mut moved)).await
+        }
+        _ => play(world, &parties, *s, input).await,
     };
     parties.register = None; // counted once, in the first MiniLM scenario
     *minilm = Some(parties);
     let (mut report, out) = played?;
-    report.answer = format!("embedding[..4] = {:?}", &out.data[..4]);
+    report.answer = match lengths.as_slice() {
+        [] => format!("embedding[..4] = {:?}", &out.data[..4]),
+        l => format!("one batch of prompts of {l:?} tokens, the second corrupted"),
+    };
+    if !lengths.is_empty() {
+        report.details = Some(serde_json::json!({ "prompt_tokens": lengths, "corrupted": 1 }));
+    }
     Ok(report)
 }
 
@@ -129,9 +141,12 @@ pub(super) async fn smollm2(world: &World, opts: &SimulateOptions, s: &Scenario)
     let input = llama.encode(&smollm2_chat_prompt("What is the capital of France?"))?;
     let model = llama.model(input.data.len(), SMOLLM2_NEW_TOKENS)?;
     // registered without the token audit (`nao register` runs it: ~70 s for 15 tokens) to keep the run short
-    let parties = world.parties(model, SMOLLM2_PROFILE, "nao:smollm2", None).await?;
+    let mut parties = world.parties(model, SMOLLM2_PROFILE, "nao:smollm2", None).await?;
+    // generation ends at the end of the turn: the claim is of the steps it took
+    parties.prover = parties.prover.with_stop(llama.config.eos_token_ids.clone());
     let (mut report, out) = play(world, &parties, *s, input).await?;
-    report.answer = llama.decode(&out.data)?;
+    let steps = out.data.len();
+    report.answer = format!("{} ({steps} of {SMOLLM2_NEW_TOKENS} tokens: the turn ended)", llama.decode(&out.data)?);
     tracing::info!(answer = %report.answer, "SmolLM2 answered");
     Ok(report)
 }
@@ -297,7 +312,16 @@ pub(super) async fn mlp_game(
     report
 }
 
-/// A sentence of MiniLM's registered length (the claims are content-addressed: MiniLM's other scenarios claimed
+/// [`Scenario::MiniLmLengths`]'s batch: three texts of different token counts under MiniLM's one registration
+/// (none of them the registration's operating point, [`MINILM_SENTENCE`]).
+const MINILM_LENGTHS: [&str; 3] = [
+    "Short text.",
+    "A somewhat longer sentence, of about twice as many tokens.",
+    "The third text is longer again: a prover serves every prompt length up to the context under the one \
+     registration, and a watcher judges each inference at its own lengths.",
+];
+
+/// A sentence no other scenario claims (the claims are content-addressed: MiniLM's other scenarios claimed
 /// [`MINILM_SENTENCE`] already).
 const OPENAI_SENTENCE: &str = "Optimistic verification settles inference claims on-chain.";
 
@@ -312,16 +336,9 @@ pub(super) async fn openai_embedding(
 ) -> Result<ScenarioReport> {
     use crate::chain::Store;
     use crate::daemon::{Node, OpenAi, ProverNode, Serves};
-    let (input, mut parties) = world.minilm(&opts.cache_dir, minilm.take()).await?;
+    let (_, mut parties) = world.minilm(&opts.cache_dir, minilm.take()).await?;
     let bert = Arc::new(Bert::load(&fetch::minilm_dir(&opts.cache_dir)?)?);
-    let want = input.data.len();
-    let encode: crate::daemon::Encode = Box::new(move |p| {
-        let ids = bert.encode(p)?;
-        match ids.data.len() == want {
-            true => Ok(ids),
-            false => Err(Error::Config(format!("{p:?}: {} tokens, MiniLM is registered for {want}", ids.data.len()))),
-        }
-    });
+    let encode: crate::daemon::Encode = Box::new(move |p| Ok(bert.encode(p)?));
     let answer: crate::daemon::Answer = Box::new(|o| Ok(format!("embedding [{}]", o.data.len())));
     let (d, registered) = (&world.deployment, parties.watcher.registered());
     let prover = Prover::new(world.prover.clone(), d, registered, world.store.clone(), world.server.url.clone())?;

@@ -67,6 +67,9 @@ pub struct Prover {
     data_url: String,
     runtime: Arc<Runtime>,
     game: DisputeGame::DisputeGameInstance<DynProvider>,
+    /// Token ids that end a generation (the end of the turn): an honest run stops after the step that
+    /// produced one, and is claimed at the steps it ran.
+    stop: Vec<u32>,
 }
 
 impl Prover {
@@ -81,7 +84,14 @@ impl Prover {
         let claims = Claims::new(&client, d);
         let runtime = Arc::new(Runtime::new(&model.model)?);
         let game = DisputeGame::new(d.game, client.provider.clone());
-        Ok(Self { client, claims, model, store, data_url, runtime, game })
+        Ok(Self { client, claims, model, store, data_url, runtime, game, stop: Vec::new() })
+    }
+
+    /// This prover, ending each honest generation after the first step whose token is one of `stop` (a model
+    /// that does not generate ignores it).
+    pub fn with_stop(mut self, stop: Vec<u32>) -> Self {
+        self.stop = stop;
+        self
     }
 
     /// The provider it sends with.
@@ -119,19 +129,39 @@ impl Prover {
     }
 
     /// [`Prover::run`] at lengths `l` (refused when the model does not serve them: the error names the limit).
+    /// An honest generation ends early at a stop token ([`Prover::with_stop`]): the run is then the one at
+    /// the steps it took.
     pub fn run_at(&self, l: Lengths, input: &HostTensor, tamper: Option<Tamper<'_>>) -> Result<Run> {
         let at = self.model.at(l)?;
         let graph = &at.model.graph;
         // Honest runs take the hot path (only the coarse trace is hashed; the fine trace is recomputed when
         // asked for); a tampered run is recorded whole, as it cannot be recomputed.
-        match tamper {
-            None => {
-                let (output, coarse) = self.runtime.run_committed(graph, input)?;
-                self.keep(coarse.root(), input.clone(), l)?;
-                Ok(Run { output, coarse, lengths: l })
-            }
-            Some(f) => self.keep_trace(self.runtime.run(graph, input, Some(f))?),
-        }
+        let Some(f) = tamper else {
+            let t = at.model.template();
+            // the graph of k steps is the first nodes of this one: the token row after step k is its last
+            let ends: Vec<usize> = match self.stop.is_empty() || !t.generates() {
+                true => Vec::new(),
+                false => (1..l.steps).map(|k| t.nodes(Lengths::new(l.prompt, k)) as usize).collect(),
+            };
+            let stop = |row: &[f32]| row.last().is_some_and(|id| self.stop.contains(&(*id as u32)));
+            let (output, coarse, end) = self.runtime.run_committed_until(graph, input, &ends, stop)?;
+            let l = match ends.binary_search(&end) {
+                Ok(k) => {
+                    let l = Lengths::new(l.prompt, k as u32 + 1);
+                    let want = self.model.at(l)?.model.graph.coarse_indices();
+                    if coarse.indices != want {
+                        return Err(Error::TraceData(format!(
+                            "a generation stopped at {l:?} is not its graph's prefix"
+                        )));
+                    }
+                    l
+                }
+                Err(_) => l,
+            };
+            self.keep(coarse.root(), input.clone(), l)?;
+            return Ok(Run { output, coarse, lengths: l });
+        };
+        self.keep_trace(self.runtime.run(graph, input, Some(f))?)
     }
 
     /// Serves the trace of an honest run of `input` at lengths `l` under `root` (recomputed when first asked

@@ -599,6 +599,28 @@ mod tests {
         assert!(answer.contains("Paris"), "{answer:?}");
     }
 
+    /// A generation that ends at its end-of-turn token is the run of the graph of the steps it took: the graph
+    /// of k steps is the first nodes of a longer one, so the early-ended run commits to the same trace root.
+    #[test]
+    fn a_generation_ended_early_is_the_shorter_graphs_run() {
+        let m = smollm2();
+        let ids = m.encode(&smollm2_chat_prompt("Hi")).unwrap();
+        let p = ids.data.len() as u32;
+        let long = m.model(ids.data.len(), 6).unwrap();
+        let t = long.template();
+        let ends: Vec<usize> = (1..6).map(|k| t.nodes(Lengths::new(p, k)) as usize).collect();
+        let rt = Runtime::new(&long).unwrap();
+        // ends after the third token; and never (the whole run)
+        let (out, coarse, end) = rt.run_committed_until(&long.graph, &ids, &ends, |row| row.len() == 3).unwrap();
+        assert_eq!(end, ends[2]);
+        let short = m.model(ids.data.len(), 3).unwrap();
+        let (want_out, want) = rt.run_committed(&short.graph, &ids).unwrap();
+        assert_eq!((coarse.root(), &coarse.indices), (want.root(), &want.indices));
+        assert_eq!(out, want_out);
+        let (full, _, end) = rt.run_committed_until(&long.graph, &ids, &ends, |_| false).unwrap();
+        assert_eq!((end, &full.data[..3]), (long.graph.trace_len() - 1, &out.data[..]));
+    }
+
     #[test]
     fn a_prompt_longer_than_the_context_is_refused() {
         let m = smollm2();

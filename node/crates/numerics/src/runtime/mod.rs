@@ -7,6 +7,8 @@ mod config;
 pub use crate::region::orders::dot_matmul;
 pub use config::Config;
 
+use std::ops::ControlFlow;
+
 use candle_core::{Device, Tensor};
 
 use crate::commit::TensorCommitment;
@@ -102,7 +104,7 @@ impl Runtime {
     /// Runs `graph` on `input` keeping every op output on the device, uncopied (the hot path: hash the
     /// coarse trace from there, keep the rest for disputes).
     pub fn record(&self, graph: &Graph, input: &HostTensor, tamper: Option<Tamper<'_>>) -> Result<Recorded> {
-        let live = self.execute(graph, input, true, tamper, |_, _| Ok(()))?;
+        let live = self.execute(graph, input, true, tamper, |_, _| Ok(ControlFlow::Continue(())))?;
         Ok(Recorded { tensors: live.into_iter().map(|t| t.expect("every tensor is kept")).collect() })
     }
 
@@ -118,19 +120,41 @@ impl Runtime {
     /// nothing else is kept. The fine trace of a disputed segment is recomputed with [`Runtime::record`] (CPU
     /// runs are deterministic; the recomputed boundary roots are checked against the posted ones).
     pub fn run_committed(&self, graph: &Graph, input: &HostTensor) -> Result<(HostTensor, ListCommitment)> {
+        let (out, coarse, _) = self.run_committed_until(graph, input, &[], |_| false)?;
+        Ok((out, coarse))
+    }
+
+    /// [`Runtime::run_committed`] that may end early: at trace tensor `i` in `ends` (coarse indices,
+    /// ascending) where `stop` holds of its elements, the run ends; that tensor is the output and the
+    /// commitment covers the coarse trace up to it (a language model stopping at the end of its turn: the graph
+    /// of fewer steps is the longer one's prefix). Returns the output, the commitment and the trace index the
+    /// run ended at.
+    pub fn run_committed_until(
+        &self,
+        graph: &Graph,
+        input: &HostTensor,
+        ends: &[usize],
+        mut stop: impl FnMut(&[f32]) -> bool,
+    ) -> Result<(HostTensor, ListCommitment, usize)> {
         // (Hashing on a thread of its own while the model computes, at normal or idle priority, was measured
         // no faster on 2 cores than waiting for each boundary's all-core hash.)
         let indices = graph.coarse_indices();
         let mut commits = Vec::with_capacity(indices.len());
         let mut want = indices.iter().peekable();
-        let out = self.stream(graph, input, |i, t| {
+        let mut end = graph.trace_len() - 1;
+        let out = self.stream_until(graph, input, |i, t| {
             if want.peek() == Some(&&i) {
                 want.next();
                 commits.push(with_f32(t, |d| TensorCommitment::new(d, t.dims()))?);
             }
-            Ok(())
+            if ends.binary_search(&i).is_ok() && with_f32(t, &mut stop)? {
+                end = i;
+                return Ok(ControlFlow::Break(()));
+            }
+            Ok(ControlFlow::Continue(()))
         })?;
-        Ok((to_host(&out)?, ListCommitment::from_commitments(indices, commits)))
+        let done = commits.len();
+        Ok((to_host(&out)?, ListCommitment::from_commitments(indices[..done].to_vec(), commits), end))
     }
 
     /// Whether executing `node` on its operands among `tensors` (trace tensors, this runtime's weights) gives
@@ -238,22 +262,34 @@ impl Runtime {
         &self,
         graph: &Graph,
         input: &HostTensor,
-        visit: impl FnMut(usize, &Tensor) -> Result<()>,
+        mut visit: impl FnMut(usize, &Tensor) -> Result<()>,
+    ) -> Result<Tensor> {
+        self.stream_until(graph, input, |i, t| visit(i, t).map(|()| ControlFlow::Continue(())))
+    }
+
+    /// [`Runtime::stream`], ending after the tensor at which `visit` breaks; returns that tensor (the output
+    /// when it never breaks).
+    fn stream_until(
+        &self,
+        graph: &Graph,
+        input: &HostTensor,
+        visit: impl FnMut(usize, &Tensor) -> Result<ControlFlow<()>>,
     ) -> Result<Tensor> {
         let mut live = self.execute(graph, input, false, None, visit)?;
-        Ok(live.pop().flatten().expect("the output is live"))
+        Ok(live.pop().flatten().expect("the last tensor is live"))
     }
 
     /// The one execution loop: every trace tensor is shown to `visit` as it is produced (after `tamper`, if
-    /// any, rewrote it); with `keep_all` every tensor is kept, otherwise each is dropped after its last use
-    /// (the output always stays).
+    /// any, rewrote it), and the run ends after the first at which `visit` breaks (the tensors returned end
+    /// there); with `keep_all` every tensor is kept, otherwise each is dropped after its last use (the last
+    /// always stays).
     fn execute(
         &self,
         graph: &Graph,
         input: &HostTensor,
         keep_all: bool,
         mut tamper: Option<Tamper<'_>>,
-        mut visit: impl FnMut(usize, &Tensor) -> Result<()>,
+        mut visit: impl FnMut(usize, &Tensor) -> Result<ControlFlow<()>>,
     ) -> Result<Vec<Option<Tensor>>> {
         if input.shape != graph.input_shape {
             return Err(Error::Shape {
@@ -266,8 +302,12 @@ impl Runtime {
         let _threads = Threads::set(self.config);
         let mut live: Vec<Option<Tensor>> = vec![None; graph.trace_len()];
         let x = to_device(input, &self.device)?;
-        visit(0, &x)?;
+        let first = visit(0, &x)?;
         live[0] = Some(x);
+        if first.is_break() {
+            live.truncate(1);
+            return Ok(live);
+        }
         for (i, node) in graph.nodes.iter().enumerate() {
             let operands: Vec<Tensor> = node
                 .inputs
@@ -283,8 +323,12 @@ impl Runtime {
                 f(i, &mut h);
                 y = to_device(&h, &self.device)?;
             }
-            visit(i + 1, &y)?;
+            let flow = visit(i + 1, &y)?;
             live[i + 1] = Some(y);
+            if flow.is_break() {
+                live.truncate(i + 2);
+                return Ok(live);
+            }
             if !keep_all {
                 for s in &node.inputs {
                     if let Src::Trace(t) = s {

@@ -8,7 +8,7 @@
 //! follow = "poll"             # or "filter"
 //! model = "minilm"
 //! prompt = "Optimistic verification settles inference disputes on-chain."
-//! max_tokens = 16            # smollm2: tokens per answer, as registered
+//! max_tokens = 16            # smollm2: the most tokens an answer generates
 //!
 //! [prover]                    # overrides [node] for `nao prover`
 //! store = "prover.json"
@@ -54,10 +54,9 @@ pub struct Settings {
     pub follow: Option<FollowMode>,
     /// The model (`mlp-tiny`, `minilm`, `smollm2`, ...).
     pub model: Option<String>,
-    /// The prompt whose length fixes the registered graph (the one `nao register` was given).
+    /// The operating point: the prompt the model is loaded at first (any length).
     pub prompt: Option<String>,
-    /// SmolLM2: the tokens each answer generates, part of the registered graph (the `--max-tokens` `nao
-    /// register` was given).
+    /// SmolLM2: the most tokens an answer generates.
     pub max_tokens: Option<usize>,
     /// The model's threshold profile.
     pub profile: Option<PathBuf>,

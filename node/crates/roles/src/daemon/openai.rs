@@ -34,12 +34,14 @@ use crate::Error;
 use nao_bindings::ClaimManager;
 
 /// What the model behind a prover answers through the OpenAI API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Serves {
     /// Chat and text completions (a language model; its output is the generated token ids).
     Completions {
-        /// The tokens the registered graph generates: the most a request may ask for.
+        /// The most tokens a request may ask for.
         max_tokens: usize,
+        /// The token ids that end an answer (the end of the turn; the prover stops generating there).
+        stop: Vec<u32>,
     },
     /// Embeddings (its output is the embedding).
     Embeddings,
@@ -178,7 +180,7 @@ async fn embeddings(
     {
         let mut node = node.lock().await;
         for prompt in inputs {
-            tickets.push(node.submit(&Job { prompt }).await.map_err(job_error)?);
+            tickets.push(node.submit(&Job { prompt, steps: None }).await.map_err(job_error)?);
         }
     }
     let (mut data, mut naos, mut tokens) = (Vec::new(), Vec::new(), 0);
@@ -242,19 +244,21 @@ async fn complete(
     max_tokens: Option<usize>,
 ) -> std::result::Result<Completion, ApiError> {
     let (node, api) = node;
-    let Serves::Completions { max_tokens: most } = api.serves else { unreachable!("checked by check_model") };
+    let Serves::Completions { max_tokens: most, stop } = &api.serves else { unreachable!("checked by check_model") };
+    let most = *most;
     let n = max_tokens.unwrap_or(most);
     if n == 0 || n > most {
-        let msg = format!("max_tokens {n}: this model is registered to generate 1 to {most} tokens");
+        let msg = format!("max_tokens {n}: this prover generates 1 to {most} tokens an answer");
         return Err(error(StatusCode::BAD_REQUEST, "invalid_request", msg));
     }
-    let r = ProverNode::job(node, &Job { prompt }).await.map_err(job_error)?;
+    // the claim covers the `n` steps asked for; the answer ends at the end of the turn
+    let r = ProverNode::job(node, &Job { prompt, steps: Some(n as u32) }).await.map_err(job_error)?;
     let node = node.lock().await;
     let ids = &r.output[..n.min(r.output.len())];
     let text = node.answer_of(ids).map_err(job_error)?;
-    let (text, finish) = match ["<|im_end|>", "<|endoftext|>"].iter().filter_map(|m| text.find(m)).min() {
-        Some(end) => (text[..end].to_string(), "stop"),
-        None => (text, "length"),
+    let finish = match ids.iter().any(|id| stop.contains(&(*id as u32))) {
+        true => "stop",
+        false => "length",
     };
     Ok(Completion { text, finish, prompt_tokens: r.input_tokens, tokens: ids.len(), nao: nao(api, &r) })
 }

@@ -33,6 +33,7 @@ use super::{Node, OpenAi, Store};
 use crate::attack::{search, Cheat};
 use crate::chain::call_err;
 use crate::chain::{head, next_block_time, ClaimStatus};
+use crate::graph::template::Lengths;
 use crate::model::HostTensor;
 use crate::region::profile::Profile;
 use crate::{Error, Result};
@@ -75,6 +76,10 @@ pub struct OpenClaim {
     pub from_block: u64,
     /// The fault committed on this claim, if any.
     pub fault: Option<ProverFault>,
+    /// The inference's lengths (absent in stores written before lengths varied: the input's length and the
+    /// prover's default steps).
+    #[serde(default)]
+    pub lengths: Option<Lengths>,
 }
 
 /// The prover's store: its open claims by trace root.
@@ -94,6 +99,9 @@ pub type Answer = Box<dyn Fn(&HostTensor) -> Result<String> + Send + Sync>;
 pub struct Job {
     /// The prompt.
     pub prompt: String,
+    /// Tokens to generate (a language model; the prover's default when absent).
+    #[serde(default)]
+    pub steps: Option<u32>,
 }
 
 /// What a job returns.
@@ -195,10 +203,10 @@ impl ProverNode {
         for (root, c) in &node.store.state().claims {
             if matches!(c.fault, None | Some(ProverFault::Withhold | ProverFault::Unserved)) {
                 // an honest run is recomputed when first asked for, and checked against its root then
-                node.prover.keep(root.0, c.input.clone(), node.prover.lengths_of(&c.input, None))?;
+                node.prover.keep(root.0, c.input.clone(), node.lengths_of(c))?;
                 continue;
             }
-            let run = node.execute(&c.input, c.fault)?;
+            let run = node.execute(&c.input, node.lengths_of(c), c.fault)?;
             if run.trace_root() != *root {
                 return Err(Error::TraceData(format!(
                     "store {}: the run of claim {:?} recomputes to trace root {}, the store says {root}",
@@ -222,10 +230,15 @@ impl ProverNode {
         Ok(self)
     }
 
-    /// Runs the model on `input`, committing `fault`, and keeps the trace for the trace server.
-    fn execute(&self, input: &HostTensor, fault: Option<ProverFault>) -> Result<Run> {
+    /// The lengths open claim `c` ran at.
+    fn lengths_of(&self, c: &OpenClaim) -> Lengths {
+        c.lengths.unwrap_or_else(|| self.prover.lengths_of(&c.input, None))
+    }
+
+    /// Runs the model on `input` at lengths `l`, committing `fault`, and keeps the trace for the trace server.
+    fn execute(&self, input: &HostTensor, l: Lengths, fault: Option<ProverFault>) -> Result<Run> {
         match fault {
-            None | Some(ProverFault::Withhold | ProverFault::Unserved) => self.prover.run(input, None),
+            None | Some(ProverFault::Withhold | ProverFault::Unserved) => self.prover.run_at(l, input, None),
             Some(ProverFault::Corrupt | ProverFault::UnservedCorrupt) => {
                 let mut moved = |op: usize, t: &mut HostTensor| {
                     if op == 0 {
@@ -233,10 +246,10 @@ impl ProverNode {
                         t.data[i] += 1.0;
                     }
                 };
-                self.prover.run(input, Some(&mut moved))
+                self.prover.run_at(l, input, Some(&mut moved))
             }
             Some(ProverFault::Nudge) => {
-                let at = self.prover.model_at(self.prover.lengths_of(input, None))?;
+                let at = self.prover.model_at(l)?;
                 let model = &at.model;
                 let honest = crate::runtime::run(model, input, None)?;
                 let profile = self.profile.as_ref().expect("checked in new");
@@ -260,9 +273,9 @@ impl ProverNode {
         let input = (self.encode)(&job.prompt)?;
         let input_tokens = input.data.len();
         // one registration serves every length its template holds; a longer prompt is refused by name
-        let lengths = self.prover.lengths_of(&input, None);
+        let lengths = self.prover.lengths_of(&input, job.steps);
         self.prover.model().template().lengths_ok(lengths).map_err(|e| Error::Config(format!("the prompt: {e}")))?;
-        let run = tokio::task::block_in_place(|| self.execute(&input, self.fault))?;
+        let run = tokio::task::block_in_place(|| self.execute(&input, lengths, self.fault))?;
         let (from_block, _) = head(self.prover.provider()).await?;
         let root = run.trace_root();
         let last = run.coarse.tensors.len() - 1;
@@ -294,8 +307,15 @@ impl ProverNode {
             }
             _ => {}
         }
-        let entry =
-            OpenClaim { prompt: job.prompt.clone(), input, claim: None, index: 0, from_block, fault: self.fault };
+        let entry = OpenClaim {
+            prompt: job.prompt.clone(),
+            input,
+            claim: None,
+            index: 0,
+            from_block,
+            fault: self.fault,
+            lengths: Some(run.lengths), // fewer steps than asked when the generation stopped at the end of its turn
+        };
         // persisted before posting, so a prover killed in between finds the run again
         self.store.update(|s| s.claims.insert(root, entry))?;
         self.queue.push(Queued { run, receipt, reply });
