@@ -40,6 +40,7 @@ import {
     NoFineRoot,
     AlreadyPublished,
     BadBatchSize,
+    BadBatchEncoding,
     InferenceOutOfRange,
     UnknownModel
 } from "./lib/Errors.sol";
@@ -84,6 +85,8 @@ contract ClaimManager {
     uint32 public constant MAX_DATA_CHUNKS = 24;
     /// @notice Most inferences one claim commits (posting 1024 costs about 1.7M gas).
     uint32 public constant MAX_BATCH = 1024;
+    /// @notice Bytes of one inference in a packed batch (`postClaim`, `ClaimPosted`): traceRoot, prompt, steps.
+    uint256 public constant INFERENCE_BYTES = 40;
 
     /// @notice The model registry claims refer to.
     ModelRegistry public immutable registry;
@@ -162,13 +165,14 @@ contract ClaimManager {
     mapping(bytes32 chunkKey => bool) public published;
 
     /// @notice A claim was posted: a batch of inferences (their coarse trace roots and lengths, in order; their
-    ///         list root is `batchRoot`), whose tensors the prover serves at `dataUri`.
+    ///         list root is `batchRoot`), whose tensors the prover serves at `dataUri`. `inferences` are the packed
+    ///         bytes `postClaim` was sent (`pack`): 40 an inference, its batch leaf's preimage after the 0x00 prefix.
     event ClaimPosted(
         bytes32 indexed claimId,
         bytes32 indexed modelId,
         address indexed prover,
         bytes32 batchRoot,
-        Inference[] inferences,
+        bytes inferences,
         uint256 bond,
         string dataUri
     );
@@ -269,21 +273,24 @@ contract ClaimManager {
 
     /// @notice Posts a claim on a batch of 1 to `MAX_BATCH` inferences of registered model `modelId`, in order,
     ///         each its coarse trace root (whose first leaf is its input, its last leaf its output) and the lengths
-    ///         the model serves it at, with `claimBond`.
-    function postClaim(bytes32 modelId, Inference[] calldata inferences, string calldata dataUri)
+    ///         the model serves it at, with `claimBond`. `inferences` is packed, `INFERENCE_BYTES` each (`pack`):
+    ///         traceRoot, then prompt and steps as 4-byte big-endian words; the log carries the same bytes.
+    function postClaim(bytes32 modelId, bytes calldata inferences, string calldata dataUri)
         external
         payable
         returns (bytes32 claimId)
     {
         if (msg.value != claimBond) revert WrongBond(msg.value, claimBond);
-        uint256 count = inferences.length;
-        if (count == 0 || count > MAX_BATCH) revert BadBatchSize(count, MAX_BATCH);
+        uint256 count = _count(inferences);
         // INVARIANT: a claim names a registered model, and lengths its template serves.
         uint64 seen;
         for (uint256 i; i < count; ++i) {
+            uint64 key; // prompt << 32 | steps
+            assembly ("memory-safe") {
+                key := shr(192, calldataload(add(inferences.offset, add(mul(i, 40), 32))))
+            }
             // one look a run of equal lengths (a batch of one kind of request)
-            uint64 key = (uint64(inferences[i].prompt) << 32) | inferences[i].steps;
-            if (i == 0 || key != seen) registry.counts(modelId, inferences[i].prompt, inferences[i].steps);
+            if (i == 0 || key != seen) registry.counts(modelId, uint32(key >> 32), uint32(key));
             seen = key;
         }
         bytes32 batchRoot = batchRootOf(inferences);
@@ -304,23 +311,44 @@ contract ClaimManager {
         emit ClaimPosted(claimId, modelId, msg.sender, batchRoot, inferences, msg.value, dataUri);
     }
 
-    /// @notice The batch root of `inferences`: the list root over `abi.encodePacked(traceRoot, prompt, steps)`
-    ///         of each (`TensorMerkle.listRoot`).
-    function batchRootOf(Inference[] calldata inferences) public view returns (bytes32) {
-        bytes32[] memory leaves = new bytes32[](inferences.length);
+    /// @notice `batch` packed as `postClaim` takes it and `ClaimPosted` logs it: each inference's
+    ///         `abi.encodePacked(traceRoot, prompt, steps)`, in order.
+    function pack(Inference[] calldata batch) external pure returns (bytes memory out) {
+        out = new bytes(batch.length * INFERENCE_BYTES);
+        for (uint256 i; i < batch.length; ++i) {
+            bytes32 root = batch[i].traceRoot;
+            uint256 lengths = (uint256(batch[i].prompt) << 32) | batch[i].steps;
+            assembly ("memory-safe") {
+                let at := add(add(out, 0x20), mul(i, 40))
+                mstore(at, root)
+                // the lengths' 8 bytes; the word's zero tail lands on the next entry (written next) or past `out`
+                mstore(add(at, 0x20), shl(192, lengths))
+            }
+        }
+    }
+
+    /// @notice The batch root of packed `inferences` (`pack`): the list root (`TensorMerkle.listRoot`) over leaves
+    ///         sha256(0x00 || the inference's 40 bytes).
+    function batchRootOf(bytes calldata inferences) public view returns (bytes32) {
+        uint256 n = _count(inferences);
+        bytes32[] memory leaves = new bytes32[](n);
         assembly ("memory-safe") {
-            let buf := mload(0x40)
+            let buf := mload(0x40) // scratch past the free memory pointer
             mstore8(buf, 0)
-            for { let i := 0 } lt(i, inferences.length) { i := add(i, 1) } {
-                let at := add(inferences.offset, mul(i, 0x60))
-                mstore(add(buf, 1), calldataload(at))
-                mstore(add(buf, 0x21), shl(224, calldataload(add(at, 0x20))))
-                mstore(add(buf, 0x25), shl(224, calldataload(add(at, 0x40))))
+            for { let i := 0 } lt(i, n) { i := add(i, 1) } {
+                calldatacopy(add(buf, 1), add(inferences.offset, mul(i, 40)), 40)
                 if iszero(staticcall(gas(), 2, buf, 41, 0x00, 0x20)) { revert(0, 0) }
                 mstore(add(leaves, add(0x20, shl(5, i))), mload(0x00))
             }
         }
         return TensorMerkle.listRoot(leaves);
+    }
+
+    /// @dev The inferences in packed `inferences`: a whole number of `INFERENCE_BYTES`, 1 to `MAX_BATCH` of them.
+    function _count(bytes calldata inferences) internal pure returns (uint256 count) {
+        count = inferences.length / INFERENCE_BYTES;
+        if (count * INFERENCE_BYTES != inferences.length) revert BadBatchEncoding(inferences.length);
+        if (count == 0 || count > MAX_BATCH) revert BadBatchSize(count, MAX_BATCH);
     }
 
     /// @notice A claim; reverts with `UnknownClaim` if none.

@@ -177,6 +177,17 @@ abstract contract Base is PRBTest {
         return TensorMerkle.leafHash(abi.encodePacked(i.traceRoot, i.prompt, i.steps));
     }
 
+    /// `ClaimPosted.inferences` of `batch`, as a reference: each inference's traceRoot, prompt and steps packed.
+    function packed(Inference[] memory batch) internal pure returns (bytes memory out) {
+        out = new bytes(batch.length * 40);
+        for (uint256 j; j < batch.length; ++j) {
+            bytes memory e = abi.encodePacked(batch[j].traceRoot, batch[j].prompt, batch[j].steps);
+            for (uint256 k; k < 40; ++k) {
+                out[j * 40 + k] = e[k];
+            }
+        }
+    }
+
     /// A batch of one inference at the fixed-shape lengths.
     function batchOf(bytes32 root) internal pure returns (Inference[] memory batch) {
         batch = new Inference[](1);
@@ -205,7 +216,7 @@ abstract contract Base is PRBTest {
     function post(uint32 y) internal returns (bytes32 id) {
         Inference[] memory batch = batchOf(traceRoot(y)); // (sha256 is a precompile call: build before pranking)
         vm.prank(prover);
-        id = claims.postClaim{value: CLAIM_BOND}(modelId, batch, DATA_URI);
+        id = claims.postClaim{value: CLAIM_BOND}(modelId, packed(batch), DATA_URI);
     }
 
     function opening(uint32[] memory bits, bytes32 sibling, bool hasSibling)

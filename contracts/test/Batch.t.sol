@@ -22,6 +22,7 @@ import {
 } from "../src/lib/Types.sol";
 import {
     BadBatchSize,
+    BadBatchEncoding,
     WrongBond,
     ClaimExists,
     UnknownClaim,
@@ -193,7 +194,8 @@ contract BatchTest is Fixture {
     /// Batches of 1, 3, 64 and the most a claim holds: each stores its count and the reference batch root,
     /// emits its trace roots in order, and locks exactly one claim bond.
     function test_postClaim_batches_storeCountAndReferenceRoot_succeeds() public {
-        uint256[4] memory sizes = [uint256(1), 3, 64, claims.MAX_BATCH()];
+        // odd, 2 mod 4 and 0 mod 4 inferences: the packed log's last word is padded by 24, 16 and 0 bytes
+        uint256[5] memory sizes = [uint256(1), 2, 3, 64, claims.MAX_BATCH()];
         for (uint256 i; i < sizes.length; ++i) {
             uint256 n = sizes[i];
             bytes32[] memory roots = randomRoots(n, n);
@@ -201,7 +203,7 @@ contract BatchTest is Fixture {
             bytes32 id = claims.claimIdOf(fxModel, batchRoot, prover);
             uint256 proverBefore = prover.balance;
             vm.expectEmit(true, true, true, true, address(claims));
-            emit ClaimManager.ClaimPosted(id, fxModel, prover, batchRoot, batchOf(roots), CLAIM_BOND, "fixture");
+            emit ClaimManager.ClaimPosted(id, fxModel, prover, batchRoot, packed(batchOf(roots)), CLAIM_BOND, "fixture");
             assertEq(fxPostBatch(roots), id);
             Claim memory c = claims.claim(id);
             assertEq(c.batchRoot, batchRoot, "the reference batch root");
@@ -233,12 +235,12 @@ contract BatchTest is Fixture {
         vm.deal(prover2, CLAIM_BOND);
         Inference[] memory batch = batchOf(roots);
         vm.prank(prover2);
-        bytes32 theirs = claims.postClaim{value: CLAIM_BOND}(fxModel, batch, "fixture");
+        bytes32 theirs = claims.postClaim{value: CLAIM_BOND}(fxModel, packed(batch), "fixture");
         assertEq(theirs, claims.claimIdOf(fxModel, RefMerkle.root(roots), prover2));
         assertTrue(theirs != id, "the prover is part of the id");
         vm.prank(prover);
         vm.expectRevert(abi.encodeWithSelector(ClaimExists.selector, id));
-        claims.postClaim{value: CLAIM_BOND}(fxModel, batch, "fixture");
+        claims.postClaim{value: CLAIM_BOND}(fxModel, packed(batch), "fixture");
         assertEq(address(claims).balance, 3 * CLAIM_BOND);
     }
 
@@ -251,14 +253,14 @@ contract BatchTest is Fixture {
         Inference[] memory empty = batchOf(none);
         vm.prank(prover);
         vm.expectRevert(abi.encodeWithSelector(BadBatchSize.selector, 0, max));
-        claims.postClaim{value: CLAIM_BOND}(fxModel, empty, "fixture");
+        claims.postClaim{value: CLAIM_BOND}(fxModel, packed(empty), "fixture");
         assertNoClaim(claims.claimIdOf(fxModel, RefMerkle.root(none), prover));
 
         bytes32[] memory tooMany = randomRoots(max + 1, 9);
         Inference[] memory tooBig = batchOf(tooMany);
         vm.prank(prover);
         vm.expectRevert(abi.encodeWithSelector(BadBatchSize.selector, max + 1, max));
-        claims.postClaim{value: CLAIM_BOND}(fxModel, tooBig, "fixture");
+        claims.postClaim{value: CLAIM_BOND}(fxModel, packed(tooBig), "fixture");
         assertNoClaim(claims.claimIdOf(fxModel, RefMerkle.root(tooMany), prover));
         // nor was a claim on the first MAX_BATCH of them stored
         assembly {
@@ -270,6 +272,34 @@ contract BatchTest is Fixture {
         assertEq(address(claims).balance, 0);
     }
 
+    /// A packed batch that is not a whole number of 40-byte inferences (a byte short, a byte over) is refused by
+    /// name; nothing is stored and the bond is not kept.
+    function test_postClaim_badBatchEncoding_reverts() public {
+        bytes memory whole = packed(batchOf(randomRoots(3, 3)));
+        uint256[2] memory lengths = [uint256(119), 121];
+        for (uint256 i; i < 2; ++i) {
+            bytes memory cut = new bytes(lengths[i]);
+            for (uint256 k; k < cut.length && k < whole.length; ++k) {
+                cut[k] = whole[k];
+            }
+            vm.prank(prover);
+            vm.expectRevert(abi.encodeWithSelector(BadBatchEncoding.selector, lengths[i]));
+            claims.postClaim{value: CLAIM_BOND}(fxModel, cut, "fixture");
+        }
+        assertEq(address(claims).balance, 0, "the bond was not kept");
+    }
+
+    /// `pack` is the reference packing, for any batch: each inference's traceRoot, prompt and steps, 40 bytes.
+    function testFuzz_pack_matchesReference_succeeds(uint256 seed, uint8 n, uint32 prompt, uint32 steps) public {
+        Inference[] memory batch = batchOf(randomRoots(n, seed));
+        for (uint256 j; j < batch.length; ++j) {
+            (batch[j].prompt, batch[j].steps) = (prompt ^ uint32(j), steps + uint32(j));
+        }
+        bytes memory got = claims.pack(batch);
+        assertEq(got, packed(batch));
+        assertEq(got.length, 40 * uint256(n));
+    }
+
     /// The bond is checked whatever the batch: too little, too much and none are refused.
     function test_postClaim_batchWrongBond_reverts() public {
         bytes32[] memory roots = randomRoots(3, 3);
@@ -278,13 +308,13 @@ contract BatchTest is Fixture {
         for (uint256 i; i < 3; ++i) {
             vm.prank(prover);
             vm.expectRevert(abi.encodeWithSelector(WrongBond.selector, wrong[i], CLAIM_BOND));
-            claims.postClaim{value: wrong[i]}(fxModel, batch, "fixture");
+            claims.postClaim{value: wrong[i]}(fxModel, packed(batch), "fixture");
         }
         // the bond is checked before the batch's size
         Inference[] memory none = new Inference[](0);
         vm.prank(prover);
         vm.expectRevert(abi.encodeWithSelector(WrongBond.selector, 1, CLAIM_BOND));
-        claims.postClaim{value: 1}(fxModel, none, "fixture");
+        claims.postClaim{value: 1}(fxModel, packed(none), "fixture");
         assertNoClaim(claims.claimIdOf(fxModel, RefMerkle.root(roots), prover));
         assertEq(address(claims).balance, 0);
     }
@@ -367,7 +397,7 @@ contract BatchTest is Fixture {
         (roots[0], roots[1]) = (traceRoot(TEN), traceRoot(TEN + 3));
         Inference[] memory batch = batchOf(roots);
         vm.prank(prover);
-        bytes32 id = claims.postClaim{value: CLAIM_BOND}(modelId, batch, DATA_URI);
+        bytes32 id = claims.postClaim{value: CLAIM_BOND}(modelId, packed(batch), DATA_URI);
         InferenceOpening memory inf0 = inferenceOf(roots, 0);
         InferenceOpening memory inf1 = inferenceOf(roots, 1);
         ElementChallenge memory c0 = challengeOf(TEN);
@@ -653,7 +683,7 @@ contract BatchGasTest is Fixture, GasMeter {
             roots[i] = keccak256(abi.encode("inference", n, i));
         }
         bytes32 id = claims.claimIdOf(fxModel, RefMerkle.root(roots), prover);
-        bytes memory data = abi.encodeCall(claims.postClaim, (fxModel, batchOf(roots), "fixture"));
+        bytes memory data = abi.encodeCall(claims.postClaim, (fxModel, packed(batchOf(roots)), "fixture"));
         string memory size = vm.toString(n);
         post = _tx(string.concat("postClaim, n = ", size), prover, address(claims), CLAIM_BOND, data);
         vm.warp(block.timestamp + WINDOW);

@@ -112,7 +112,7 @@ contract BisectionGasTest is GasMeter {
             prover,
             address(claims8),
             CLAIM_BOND,
-            abi.encodeCall(claims8.postClaim, (model8, batch, "relu-chain"))
+            abi.encodeCall(claims8.postClaim, (model8, packed(batch), "relu-chain"))
         );
         id = claims8.claimIdOf(model8, inferenceLeaf(batch[0]), prover);
     }

@@ -27,10 +27,10 @@ contract ClaimManagerTest is Base {
         Inference[] memory batch = batchOf(traceRoot(TEN));
         // a batch of one: its root is its only leaf, the trace root with the lengths
         bytes32 batchRoot = sha256(abi.encodePacked(bytes1(0x00), traceRoot(TEN), uint32(1), uint32(1)));
-        assertEq(claims.batchRootOf(batch), batchRoot);
+        assertEq(claims.batchRootOf(packed(batch)), batchRoot);
         bytes32 id = claims.claimIdOf(modelId, batchRoot, prover);
         vm.expectEmit(true, true, true, true, address(claims));
-        emit ClaimManager.ClaimPosted(id, modelId, prover, batchRoot, batch, CLAIM_BOND, DATA_URI);
+        emit ClaimManager.ClaimPosted(id, modelId, prover, batchRoot, packed(batch), CLAIM_BOND, DATA_URI);
         assertEq(post(TEN), id);
         Claim memory c = claims.claim(id);
         assertEq(uint8(c.status), uint8(ClaimStatus.Pending));
@@ -45,7 +45,7 @@ contract ClaimManagerTest is Base {
         Inference[] memory batch = batchOf(traceRoot(TEN));
         vm.prank(prover);
         vm.expectRevert(abi.encodeWithSelector(WrongBond.selector, 1, CLAIM_BOND));
-        claims.postClaim{value: 1}(modelId, batch, DATA_URI);
+        claims.postClaim{value: 1}(modelId, packed(batch), DATA_URI);
     }
 
     function test_postClaim_unknownModel_reverts() public {
@@ -53,7 +53,7 @@ contract ClaimManagerTest is Base {
         bytes32 model = keccak256("nope");
         vm.prank(prover);
         vm.expectRevert(abi.encodeWithSelector(UnknownModel.selector, model));
-        claims.postClaim{value: CLAIM_BOND}(model, batch, DATA_URI);
+        claims.postClaim{value: CLAIM_BOND}(model, packed(batch), DATA_URI);
         assertEq(address(claims).balance, 0);
     }
 
@@ -62,7 +62,7 @@ contract ClaimManagerTest is Base {
         Inference[] memory batch = batchOf(traceRoot(TEN));
         vm.prank(prover);
         vm.expectRevert(abi.encodeWithSelector(ClaimExists.selector, id));
-        claims.postClaim{value: CLAIM_BOND}(modelId, batch, DATA_URI);
+        claims.postClaim{value: CLAIM_BOND}(modelId, packed(batch), DATA_URI);
     }
 
     function test_finalize_afterWindow_succeeds() public {

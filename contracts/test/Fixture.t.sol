@@ -226,7 +226,7 @@ abstract contract Fixture is Base {
     /// Posts the claim on `batch` of the fixture model.
     function fxPostBatch(Inference[] memory batch) internal returns (bytes32 id) {
         vm.prank(prover);
-        id = claims.postClaim{value: CLAIM_BOND}(fxModel, batch, "fixture");
+        id = claims.postClaim{value: CLAIM_BOND}(fxModel, packed(batch), "fixture");
     }
 
     /// Posts the claim on a batch of `roots` (at the fixed-shape lengths) of the fixture model.

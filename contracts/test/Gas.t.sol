@@ -80,7 +80,7 @@ contract DisputeGasTest is Fixture, GasMeter {
     /// Posts the honest or corrupt inference as a batch of one.
     function _post(bool corrupt) internal returns (bytes32 id) {
         Inference[] memory batch = batchOf(fxTraceRoot(corrupt));
-        bytes memory ret = abi.encodeCall(claims.postClaim, (fxModel, batch, "fixture"));
+        bytes memory ret = abi.encodeCall(claims.postClaim, (fxModel, packed(batch), "fixture"));
         _tx("postClaim", prover, address(claims), CLAIM_BOND, ret);
         id = claims.claimIdOf(fxModel, inferenceLeaf(batch[0]), prover);
     }

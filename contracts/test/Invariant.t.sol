@@ -81,7 +81,7 @@ contract GameHandler is Fixture {
         // the first prover is honest
         if (p == provers[0] && corrupt) return;
         vm.prank(p);
-        claims.postClaim{value: CLAIM_BOND}(fxModel, batch, "fixture");
+        claims.postClaim{value: CLAIM_BOND}(fxModel, packed(batch), "fixture");
         claimIds.push(id);
         isCorrupt[id] = corrupt;
         deposited += CLAIM_BOND;

@@ -375,10 +375,10 @@ contract LengthsTest is Fixture {
                     lengths[i] = i == where ? [bad[k][1], bad[k][2]] : [uint32(1), 1];
                 }
                 Inference[] memory batch = batchAt(lengths);
-                bytes32 id = claims.claimIdOf(model, claims.batchRootOf(batch), prover);
+                bytes32 id = claims.claimIdOf(model, claims.batchRootOf(packed(batch)), prover);
                 vm.prank(prover);
                 vm.expectRevert(abi.encodeWithSelector(BadLengths.selector, bad[k][1], bad[k][2], bad[k][3]));
-                claims.postClaim{value: CLAIM_BOND}(model, batch, "lengths");
+                claims.postClaim{value: CLAIM_BOND}(model, packed(batch), "lengths");
                 assertNoClaim(id);
             }
         }
@@ -395,24 +395,24 @@ contract LengthsTest is Fixture {
         ([uint32(5), 4], [uint32(1), 1], [uint32(12), 5], [uint32(5), 4], [uint32(1), 16]);
         Inference[] memory batch = batchAt(lengths);
         bytes32 batchRoot = RefMerkle.root(batch);
-        assertEq(claims.batchRootOf(batch), batchRoot, "the reference batch root");
+        assertEq(claims.batchRootOf(packed(batch)), batchRoot, "the reference batch root");
         bytes32 id = claims.claimIdOf(genModel, batchRoot, prover);
         uint256 prover0 = prover.balance;
         vm.expectEmit(true, true, true, true, address(claims));
-        emit ClaimManager.ClaimPosted(id, genModel, prover, batchRoot, batch, CLAIM_BOND, "lengths");
+        emit ClaimManager.ClaimPosted(id, genModel, prover, batchRoot, packed(batch), CLAIM_BOND, "lengths");
         vm.prank(prover);
-        assertEq(claims.postClaim{value: CLAIM_BOND}(genModel, batch, "lengths"), id);
+        assertEq(claims.postClaim{value: CLAIM_BOND}(genModel, packed(batch), "lengths"), id);
         Claim memory c = claims.claim(id);
         assertEq(c.batchRoot, batchRoot);
         assertEq(uint256(c.count), 5);
         assertEq(prover0 - prover.balance, CLAIM_BOND, "one bond");
 
         batch[2].steps = 4;
-        bytes32 other = claims.batchRootOf(batch);
+        bytes32 other = claims.batchRootOf(packed(batch));
         assertTrue(other != batchRoot, "the lengths are part of the batch root");
         vm.prank(prover);
         assertEq(
-            claims.postClaim{value: CLAIM_BOND}(genModel, batch, "lengths"), claims.claimIdOf(genModel, other, prover)
+            claims.postClaim{value: CLAIM_BOND}(genModel, packed(batch), "lengths"), claims.claimIdOf(genModel, other, prover)
         );
         assertEq(address(claims).balance, 2 * CLAIM_BOND);
     }
@@ -441,7 +441,7 @@ contract LengthsTest is Fixture {
         batch[0] = Inference(Tree.root(coarseLeaves()), 5, 4);
         batch[1] = Inference(keccak256("another trace"), 1, 1);
         vm.prank(prover);
-        id = claims.postClaim{value: CLAIM_BOND}(genModel, batch, "lengths");
+        id = claims.postClaim{value: CLAIM_BOND}(genModel, packed(batch), "lengths");
     }
 
     /// The inference at (5, 4) opened at (5, 3), (6, 4) or (5, 5), lengths the model serves, does not verify

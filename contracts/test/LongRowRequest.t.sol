@@ -64,7 +64,7 @@ contract LongRowRequestTest is Base {
         bytes32 traceRoot = TensorMerkle.nodeHash(listLeaf(IN), listLeaf(OUT));
         Inference[] memory batch = batchOf(traceRoot);
         vm.prank(prover);
-        id = claims.postClaim{value: CLAIM_BOND}(longModel, batch, "long softmax");
+        id = claims.postClaim{value: CLAIM_BOND}(longModel, packed(batch), "long softmax");
         SegmentPointer memory p = SegmentPointer(0, BoundaryOpening(IN, _proof(OUT)), BoundaryOpening(OUT, _proof(IN)));
         InferenceOpening memory inf = single(traceRoot);
         bytes32 salt = commit(watcher, id);

@@ -62,7 +62,7 @@ contract MalformedLeafTest is Fixture {
         bytes32 traceRoot = TensorMerkle.nodeHash(listLeaf(IN), listLeaf(OUT));
         Inference[] memory batch = batchOf(traceRoot);
         vm.prank(prover);
-        bytes32 id = claims.postClaim{value: CLAIM_BOND}(junkModel, batch, "junk params");
+        bytes32 id = claims.postClaim{value: CLAIM_BOND}(junkModel, packed(batch), "junk params");
         uint256 watcherBefore = watcher.balance;
         bytes32 salt = commit(watcher, id);
         SegmentPointer memory sp = SegmentPointer(0, BoundaryOpening(IN, _proof(OUT)), BoundaryOpening(OUT, _proof(IN)));

@@ -48,7 +48,10 @@ async fn late_challenges_second_finalizes_and_unknown_models_are_refused_by_name
     let pc = chain::connect(&chain.rpc_url(), chain.signer(1)).await.unwrap();
     let claims = ClaimManager::new(d.claims, pc.provider.clone());
     let inf = ClaimManager::Inference { traceRoot: FixedBytes([0; 32]), prompt: 1, steps: 1 };
-    let bogus = claims.postClaim(FixedBytes([7; 32]), vec![inf], String::new());
+    // the batch packed in Rust is the contract's own packing of it
+    let two = [inf.clone(), ClaimManager::Inference { traceRoot: FixedBytes([9; 32]), prompt: 70_000, steps: 300 }];
+    assert_eq!(claims.pack(two.to_vec()).call().await.unwrap(), chain::pack(&two));
+    let bogus = claims.postClaim(FixedBytes([7; 32]), chain::pack(&[inf]), String::new());
     let err = send("post", bogus.value(U256::from(10u128.pow(18)))).await.unwrap_err();
     assert!(err.to_string().contains("UnknownModel"), "{err}");
 

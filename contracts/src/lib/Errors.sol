@@ -46,6 +46,8 @@ error ClaimExists(bytes32 claimId);
 error UnknownClaim(bytes32 claimId);
 /// @notice A claim commits between 1 and `max` inferences; this one had `count`.
 error BadBatchSize(uint256 count, uint256 max);
+/// @notice A packed batch is a whole number of 40-byte inferences; this one had `length` bytes.
+error BadBatchEncoding(uint256 length);
 /// @notice The claim's batch has `count` inferences; there is no inference `index`.
 error InferenceOutOfRange(uint32 index, uint32 count);
 /// @notice A model's template serves at least one prompt token and one step, at most `context` positions

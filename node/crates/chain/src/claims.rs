@@ -1,6 +1,6 @@
 //! Typed access to the ClaimManager: claim status, bonds, credits, finalize and withdraw.
 
-use alloy::primitives::{Address, B256, U256};
+use alloy::primitives::{Address, Bytes, B256, U256};
 use alloy::providers::DynProvider;
 use alloy::sol_types::SolValue;
 use nao_bindings::ClaimManager;
@@ -100,7 +100,7 @@ impl Claims {
             .query()
             .await
             .map_err(call_err("ClaimPosted logs"))?;
-        Ok(logs.into_iter().next().map(|(e, _)| e.inferences).unwrap_or_default())
+        logs.into_iter().next().map_or(Ok(Vec::new()), |(e, _)| unpack(&e.inferences))
     }
 
     /// Whether claim `id` was ever posted (a claim never posted is unknown to the claim manager).
@@ -274,5 +274,66 @@ impl Claims {
         let sent = self.withdraw().await?;
         tracing::info!(gas = sent.gas_used, "credit withdrawn");
         Ok(Some(sent))
+    }
+}
+
+/// Bytes of one inference in a packed batch (`ClaimManager.INFERENCE_BYTES`): trace root, prompt, steps.
+pub const INFERENCE_BYTES: usize = 40;
+
+/// `batch` packed as `ClaimManager.postClaim` takes it and `ClaimPosted` logs it (`ClaimManager.pack`): each
+/// inference's trace root, then prompt and steps as big-endian u32s.
+pub fn pack(batch: &[ClaimManager::Inference]) -> Bytes {
+    let mut out = Vec::with_capacity(batch.len() * INFERENCE_BYTES);
+    for i in batch {
+        out.extend_from_slice(&i.traceRoot.0);
+        out.extend_from_slice(&i.prompt.to_be_bytes());
+        out.extend_from_slice(&i.steps.to_be_bytes());
+    }
+    out.into()
+}
+
+/// The inferences of a packed batch (a `ClaimPosted` log's), in order; refused unless whole 40-byte entries.
+pub fn unpack(packed: &[u8]) -> Result<Vec<ClaimManager::Inference>> {
+    if !packed.len().is_multiple_of(INFERENCE_BYTES) {
+        return Err(Error::Chain(format!(
+            "a packed batch of {} bytes: not whole {INFERENCE_BYTES}-byte inferences",
+            packed.len()
+        )));
+    }
+    let word = |b: &[u8]| u32::from_be_bytes(b.try_into().expect("4 bytes"));
+    Ok(packed
+        .chunks_exact(INFERENCE_BYTES)
+        .map(|e| ClaimManager::Inference {
+            traceRoot: B256::from_slice(&e[..32]),
+            prompt: word(&e[32..36]),
+            steps: word(&e[36..40]),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_packed_batch_unpacks_to_itself_and_a_ragged_one_is_refused() {
+        let batch: Vec<_> = (0..3u32)
+            .map(|i| ClaimManager::Inference {
+                traceRoot: B256::repeat_byte(i as u8 + 1),
+                prompt: 70_000 + i,
+                steps: i,
+            })
+            .collect();
+        let packed = pack(&batch);
+        assert_eq!(packed.len(), 3 * INFERENCE_BYTES);
+        // big-endian words after each root: the batch leaf's preimage after its 0x00
+        assert_eq!(&packed[32..40], &[0, 1, 0x11, 0x70, 0, 0, 0, 0]);
+        let back = unpack(&packed).unwrap();
+        assert!(back
+            .iter()
+            .zip(&batch)
+            .all(|(a, b)| (a.traceRoot, a.prompt, a.steps) == (b.traceRoot, b.prompt, b.steps)));
+        let err = unpack(&packed[..119]).unwrap_err().to_string();
+        assert!(err.contains("119 bytes"), "{err}");
     }
 }

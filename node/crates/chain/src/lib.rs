@@ -16,7 +16,7 @@ mod store;
 mod tx;
 
 pub use anvil::{find_tool, LocalChain};
-pub use claims::{ClaimStatus, Claims, GameOutcome};
+pub use claims::{pack, unpack, ClaimStatus, Claims, GameOutcome, INFERENCE_BYTES};
 pub use deploy::{deploy, ClaimsParams, CommitteeParams, Deployment, DeploymentFile, GameParams, ProtocolParams};
 pub use error::{Error, Result};
 pub use follow::{FollowMode, Follower};

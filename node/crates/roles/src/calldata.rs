@@ -37,9 +37,11 @@ pub fn inference_opening(batch: &[(B256, Lengths)], index: usize) -> Result<Disp
     })
 }
 
-/// A batch as `ClaimManager.postClaim` takes it.
-pub fn inferences(batch: &[(B256, Lengths)]) -> Vec<Inference> {
-    batch.iter().map(|(root, l)| Inference { traceRoot: *root, prompt: l.prompt, steps: l.steps }).collect()
+/// A batch as `ClaimManager.postClaim` takes it: packed ([`nao_chain::pack`]).
+pub fn inferences(batch: &[(B256, Lengths)]) -> alloy::primitives::Bytes {
+    let batch: Vec<_> =
+        batch.iter().map(|(root, l)| Inference { traceRoot: *root, prompt: l.prompt, steps: l.steps }).collect();
+    nao_chain::pack(&batch)
 }
 
 /// The list tree over a batch's inferences (leaf data: trace root, prompt and steps as big-endian u32s), whose

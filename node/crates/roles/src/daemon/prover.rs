@@ -432,9 +432,12 @@ impl ProverNode {
             .query()
             .await
             .map_err(call_err("ClaimPosted logs"))?;
-        Ok(logs
-            .into_iter()
-            .find_map(|(e, _)| e.inferences.iter().position(|i| i.traceRoot == root).map(|i| (e.claimId, i as u32))))
+        for (e, _) in logs {
+            if let Some(i) = nao_chain::unpack(&e.inferences)?.iter().position(|i| i.traceRoot == root) {
+                return Ok(Some((e.claimId, i as u32)));
+            }
+        }
+        Ok(None)
     }
 
     /// One tick's moves for the open claim `id` (posted at or after block `from_block`, with `fault`): its game

@@ -50,8 +50,13 @@ pub struct ClaimSeen {
 impl ClaimSeen {
     /// Every inference of a posted claim, in batch order.
     pub fn inferences(e: nao_bindings::ClaimManager::ClaimPosted) -> Vec<Self> {
+        // the contract logs only whole 40-byte entries (it refuses others), so a ragged log is no claim of it
+        let packed = nao_chain::unpack(&e.inferences).unwrap_or_else(|err| {
+            tracing::warn!(claim = %e.claimId, %err, "ClaimPosted log skipped");
+            Vec::new()
+        });
         let batch: Vec<(B256, Lengths)> =
-            e.inferences.iter().map(|i| (i.traceRoot, Lengths::new(i.prompt, i.steps))).collect();
+            packed.iter().map(|i| (i.traceRoot, Lengths::new(i.prompt, i.steps))).collect();
         batch
             .iter()
             .enumerate()
