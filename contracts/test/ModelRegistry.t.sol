@@ -213,13 +213,18 @@ contract ModelRegistryTest is Base {
         assertFalse(registry.isRegistered(registry.modelIdOf(s)), "nothing registered");
     }
 
-    /// The tolerance is not part of the id: the same computation with another tolerance is the same model.
-    function test_register_sameModelOtherTolerance_reverts() public {
+    /// The tolerance is part of the id: a squatter who registers an owner's computation first, with a tolerance
+    /// of its choosing (0: no output votes), takes no id from the owner, whose own tolerance registers apart.
+    function test_register_sameModelOtherTolerance_isAnotherModel_succeeds() public {
         ModelSpec memory s = spec();
-        s.outputTolerance = 0x3f800000;
-        vm.expectRevert(abi.encodeWithSelector(ModelAlreadyRegistered.selector, modelId));
+        s.outputTolerance = 0x3c23d70a; // 1e-2, the owner's
+        bytes32 squatted = modelId; // setUp registered the same computation first, with tolerance 0
+        bytes32 owned = registry.register(s);
+        assertTrue(owned != squatted, "another id");
+        assertEq(registry.model(owned).outputTolerance, s.outputTolerance, "the owner's tolerance");
+        assertEq(registry.model(squatted).outputTolerance, 0);
+        vm.expectRevert(abi.encodeWithSelector(ModelAlreadyRegistered.selector, owned));
         registry.register(s);
-        assertEq(registry.model(modelId).outputTolerance, 0, "the first registration's tolerance stands");
     }
 
     function test_model_unknown_reverts() public {

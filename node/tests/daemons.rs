@@ -497,6 +497,13 @@ async fn daemons_refuse_bad_setups_by_name_and_change_nothing() {
     assert!(warned.contains("this key has no stake in the committee, so it is never drawn"), "{warned}");
     assert!(warned.contains("stake with this same key") && warned.contains(&format!("{}", client.address)), "{warned}");
 
+    // the same MLP registered again (by another account) with another declared tolerance, part of the id: a
+    // daemon naming none cannot tell which registration it serves, and is told to say
+    let again = ["register", "--deployment", &dep_s, "--model", "mlp-tiny", "--profile", profile];
+    run(&anvil, 0, &[&again[..], &["--declared-tolerance", "2e-3"]].concat());
+    let want = "registered with several declared output tolerances ([0.001, 0.002]): name the one served";
+    check(watch(&["--deployment", &dep_s]), &rpc, &k1, want);
+
     // nothing was sent by any of them
     assert_eq!(client.provider.get_transaction_count(client.address).await.unwrap(), nonce);
 }

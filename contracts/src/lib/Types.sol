@@ -129,7 +129,7 @@ struct ModelSpec {
     bytes32 profileRoot;
     /// @notice The declared output tolerance (fp32 bits; 0: none): how far an element of a claim's output may
     ///         be from an honest run of its input. The output vote (`DisputeGame.escalateOutput`) holds claims to
-    ///         it. Not part of the id: the first registration's tolerance stands.
+    ///         it. Part of the id: nobody can register an owner's graph first with another tolerance in its place.
     uint32 outputTolerance;
     string uri;
 }
@@ -145,7 +145,8 @@ function modelIdOf(ModelSpec memory spec) pure returns (bytes32) {
             spec.segmentsRoot,
             spec.weightsRoot,
             spec.weightCount,
-            spec.profileRoot
+            spec.profileRoot,
+            spec.outputTolerance
         )
     );
 }

@@ -175,7 +175,9 @@ impl RegisterArgs {
         let name = model.name.clone();
         let d = &file.contracts;
         // the cheap precondition first: a model registered already is named before any audit runs
-        if let Ok(r) = RegisteredModel::attach(&client, d, model.clone(), &profile).await {
+        if let Ok(r) =
+            RegisteredModel::attach(&client, d, model.clone(), &profile, Some(self.declared_tolerance as f32)).await
+        {
             eprintln!(
                 "{name} is registered already as {} (declared output tolerance {:e}): nothing sent",
                 r.id, r.output_tolerance

@@ -53,6 +53,10 @@ pub struct Common {
     /// `steps`: this many) [default: 16].
     #[arg(long)]
     max_tokens: Option<usize>,
+    /// The declared output tolerance of the registration to serve (part of its id; needed only when the
+    /// model's roots are registered with several tolerances).
+    #[arg(long)]
+    declared_tolerance: Option<f64>,
     /// The model's threshold profile [default: profiles/<model>.json].
     #[arg(long)]
     profile: Option<PathBuf>,
@@ -91,6 +95,7 @@ impl Common {
             model: self.model.clone(),
             prompt: self.prompt.clone(),
             max_tokens: self.max_tokens,
+            declared_tolerance: self.declared_tolerance,
             profile: self.profile.clone(),
             ..extra
         };
@@ -130,7 +135,15 @@ impl Common {
         let profile =
             std::fs::read(&profile_path).wrap_err_with(|| format!("reading the profile {}", profile_path.display()))?;
         let root = hex::encode(nao::region::profile::Profile::root(&profile));
-        let model = match RegisteredModel::attach(&client, &file.contracts, model, &profile).await {
+        let model = match RegisteredModel::attach(
+            &client,
+            &file.contracts,
+            model,
+            &profile,
+            settings.declared_tolerance.map(|t| t as f32),
+        )
+        .await
+        {
             Ok(m) => Arc::new(m),
             Err(e @ nao::Error::UnknownModel(_)) => eyre::bail!(
                 "{e}: no {name} template with profile root 0x{root} ({}) is registered on this deployment; check \

@@ -97,16 +97,56 @@ impl RegisteredModel {
         Ok((Self::of(model, commitment, id, output_tolerance), sent))
     }
 
-    /// `model` (with the profile file's bytes) as registered on `d` by someone: its id, checked against the
-    /// registry's roots. A model nobody registered is [`Error::UnknownModel`].
-    pub async fn attach(client: &Client, d: &Deployment, model: Model, profile: &[u8]) -> Result<Self> {
+    /// `model` (with the profile file's bytes) as registered on `d` by someone, at declared output tolerance
+    /// `tolerance` (part of the id). Without one, the registration of these roots found in the registry's logs:
+    /// an error names the tolerances when there are several (say which is served) and none is
+    /// [`Error::UnknownModel`].
+    pub async fn attach(
+        client: &Client,
+        d: &Deployment,
+        model: Model,
+        profile: &[u8],
+        tolerance: Option<f32>,
+    ) -> Result<Self> {
         let commitment = model.commit(profile);
         let registry = ModelRegistry::new(d.registry, client.provider.clone());
-        let spec = abi_spec(&model.spec(&commitment, "", 0.0));
+        let tolerance = match tolerance {
+            Some(t) => t,
+            None => {
+                let logs = registry
+                    .ModelRegistered_filter()
+                    .from_block(0)
+                    .query()
+                    .await
+                    .map_err(call_err("ModelRegistered logs"))?;
+                let (graph, weights) = (commitment.graph.root(), commitment.weights_tree.root());
+                let mut found: Vec<f32> = logs
+                    .iter()
+                    .filter(|(e, _)| {
+                        e.graphRoot.0 == graph
+                            && e.weightsRoot.0 == weights
+                            && e.profileRoot.0 == commitment.profile_root
+                    })
+                    .map(|(e, _)| f32::from_bits(e.outputTolerance))
+                    .collect();
+                found.dedup();
+                match found.as_slice() {
+                    [] => return Err(Error::UnknownModel(format!("{}: no registration of its roots", model.name))),
+                    [t] => *t,
+                    many => {
+                        return Err(Error::Config(format!(
+                            "{} is registered with several declared output tolerances ({many:?}): name the one \
+                             served (--declared-tolerance)",
+                            model.name
+                        )))
+                    }
+                }
+            }
+        };
+        let spec = abi_spec(&model.spec(&commitment, "", tolerance));
         let id = registry.modelIdOf(spec).call().await.map_err(call_err("modelIdOf"))?;
-        let mut registered = Self::of(model, commitment, id, 0.0);
-        let spec = registered.check_registered(client, d).await?;
-        registered.output_tolerance = f32::from_bits(spec.outputTolerance);
+        let registered = Self::of(model, commitment, id, tolerance);
+        registered.check_registered(client, d).await?;
         Ok(registered)
     }
 

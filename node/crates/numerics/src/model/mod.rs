@@ -215,7 +215,7 @@ impl Model {
 }
 
 /// What a model owner registers: `ModelSpec` of `Types.sol`, field for field (the chain client turns it into
-/// the bindings' struct). Its id is `ModelRegistry.modelIdOf`: every field but the tolerance and the uri.
+/// the bindings' struct). Its id is `ModelRegistry.modelIdOf`: every field but the uri.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelSpec {
     /// Root over the template's node leaves.

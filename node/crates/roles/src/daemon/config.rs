@@ -60,6 +60,9 @@ pub struct Settings {
     pub max_tokens: Option<usize>,
     /// The model's threshold profile.
     pub profile: Option<PathBuf>,
+    /// The declared output tolerance of the registration served (part of its id); needed only when the model's
+    /// roots are registered with several.
+    pub declared_tolerance: Option<f64>,
     /// Watcher: spot-check each op of each claim with this probability (every op when absent).
     pub sample: Option<f64>,
     /// Prover: the address its HTTP API listens on.
@@ -81,8 +84,23 @@ impl Settings {
     pub fn or(self, under: Settings) -> Settings {
         let (a, b) = (self, under);
         or_fields!(
-            a, b, rpc_url, deployment, store, poll_ms, follow, model, prompt, max_tokens, profile, sample, listen,
-            public_url, batch_size, batch_ms
+            a,
+            b,
+            rpc_url,
+            deployment,
+            store,
+            poll_ms,
+            follow,
+            model,
+            prompt,
+            max_tokens,
+            profile,
+            sample,
+            listen,
+            public_url,
+            batch_size,
+            batch_ms,
+            declared_tolerance
         )
     }
 }
