@@ -38,18 +38,17 @@ pub fn inference_opening(batch: &[(B256, Lengths)], index: usize) -> Result<Disp
 }
 
 /// A batch as `ClaimManager.postClaim` takes it: packed ([`nao_chain::pack`]).
-pub fn inferences(batch: &[(B256, Lengths)]) -> alloy::primitives::Bytes {
+pub fn inferences(batch: &[(B256, Lengths)]) -> Bytes {
     let batch: Vec<_> =
         batch.iter().map(|(root, l)| Inference { traceRoot: *root, prompt: l.prompt, steps: l.steps }).collect();
     nao_chain::pack(&batch)
 }
 
-/// The list tree over a batch's inferences (leaf data: trace root, prompt and steps as big-endian u32s), whose
+/// The list tree over a batch's inferences (leaf data: each inference's packed bytes, [`inferences`]), whose
 /// root is the claim's batch root (`ClaimManager.batchRootOf`).
 pub fn batch_tree(batch: &[(B256, Lengths)]) -> MerkleTree {
-    let leaves: Vec<Vec<u8>> =
-        batch.iter().map(|(root, l)| [&root.0[..], &l.prompt.to_be_bytes(), &l.steps.to_be_bytes()].concat()).collect();
-    MerkleTree::from_leaves(&leaves)
+    let packed = inferences(batch);
+    MerkleTree::from_leaves(&packed.chunks_exact(nao_chain::INFERENCE_BYTES).collect::<Vec<_>>())
 }
 
 /// The proof and patches of node `op` of `model`'s graph (at its lengths) in the registered template.

@@ -110,8 +110,9 @@ impl RegisteredModel {
     ) -> Result<Self> {
         let commitment = model.commit(profile);
         let registry = ModelRegistry::new(d.registry, client.provider.clone());
-        let tolerance = match tolerance {
-            Some(t) => t,
+        let id_at = |t: f32| registry.modelIdOf(abi_spec(&model.spec(&commitment, "", t)));
+        let (tolerance, id) = match tolerance {
+            Some(t) => (t, id_at(t).call().await.map_err(call_err("modelIdOf"))?),
             None => {
                 let logs = registry
                     .ModelRegistered_filter()
@@ -119,32 +120,33 @@ impl RegisteredModel {
                     .query()
                     .await
                     .map_err(call_err("ModelRegistered logs"))?;
+                // registrations of this very spec at some tolerance: the id of the spec at the log's tolerance is
+                // the log's (a spec that only shares the roots, its pieces or segments changed, is not this model)
                 let (graph, weights) = (commitment.graph.root(), commitment.weights_tree.root());
-                let mut found: Vec<f32> = logs
-                    .iter()
-                    .filter(|(e, _)| {
-                        e.graphRoot.0 == graph
-                            && e.weightsRoot.0 == weights
-                            && e.profileRoot.0 == commitment.profile_root
-                    })
-                    .map(|(e, _)| f32::from_bits(e.outputTolerance))
-                    .collect();
-                found.dedup();
+                let mut found = Vec::new();
+                for (e, _) in &logs {
+                    if (e.graphRoot.0, e.weightsRoot.0, e.profileRoot.0) != (graph, weights, commitment.profile_root) {
+                        continue;
+                    }
+                    let t = f32::from_bits(e.outputTolerance);
+                    if id_at(t).call().await.map_err(call_err("modelIdOf"))? == e.modelId {
+                        found.push((t, e.modelId));
+                    }
+                }
                 match found.as_slice() {
                     [] => return Err(Error::UnknownModel(format!("{}: no registration of its roots", model.name))),
-                    [t] => *t,
+                    [one] => *one,
                     many => {
+                        let many: Vec<f32> = many.iter().map(|(t, _)| *t).collect();
                         return Err(Error::Config(format!(
                             "{} is registered with several declared output tolerances ({many:?}): name the one \
                              served (--declared-tolerance)",
                             model.name
-                        )))
+                        )));
                     }
                 }
             }
         };
-        let spec = abi_spec(&model.spec(&commitment, "", tolerance));
-        let id = registry.modelIdOf(spec).call().await.map_err(call_err("modelIdOf"))?;
         let registered = Self::of(model, commitment, id, tolerance);
         registered.check_registered(client, d).await?;
         Ok(registered)
