@@ -276,6 +276,7 @@ contract BatchTest is Fixture {
     /// name; nothing is stored and the bond is not kept.
     function test_postClaim_badBatchEncoding_reverts() public {
         bytes memory whole = packed(batchOf(randomRoots(3, 3)));
+        uint256 proverBefore = prover.balance;
         uint256[2] memory lengths = [uint256(119), 121];
         for (uint256 i; i < 2; ++i) {
             bytes memory cut = new bytes(lengths[i]);
@@ -287,6 +288,7 @@ contract BatchTest is Fixture {
             claims.postClaim{value: CLAIM_BOND}(fxModel, cut, "fixture");
         }
         assertEq(address(claims).balance, 0, "the bond was not kept");
+        assertEq(prover.balance, proverBefore, "the prover paid nothing");
     }
 
     /// `pack` is the reference packing, for any batch: each inference's traceRoot, prompt and steps, 40 bytes.
