@@ -20,7 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let text = "the quick brown fox jumps over the lazy dog ".repeat(tokens / 9 + 1);
     let (m, input): (Model, HostTensor) = match model {
         "minilm" => {
-            let b = Bert::load(&fetch::minilm_dir(&cache)?)?;
+            let b = Bert::minilm(&cache)?;
             let mut ids = b.encode(&text)?;
             ids.data.truncate(tokens);
             ids.shape = vec![tokens];

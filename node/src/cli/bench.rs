@@ -117,7 +117,7 @@ impl Models {
         if let Some(b) = self.bert.get() {
             return Ok(b);
         }
-        let b = Bert::load(&fetch::minilm_dir(&fetch::default_cache_dir())?)?;
+        let b = Bert::minilm(&fetch::default_cache_dir())?;
         Ok(self.bert.get_or_init(|| b))
     }
 

@@ -103,8 +103,9 @@ pub(super) fn prompts(templates: &[&str], n: usize) -> Vec<String> {
 ///   nao calibrate --model minilm --profile profiles/minilm.json --declared-tolerance 1e-2
 #[derive(Debug, Args)]
 pub struct CalibrateArgs {
-    /// Which model.
-    #[arg(long, value_enum)]
+    /// Which model: smollm2, qwen2.5-coder, minilm, mlp-tiny, mlp-steering, or the path of a GGUF file or a
+    /// Hugging Face checkpoint directory.
+    #[arg(long)]
     model: ModelName,
     /// Calibration prompts (each runs in every configuration).
     #[arg(long, default_value_t = 24)]
@@ -171,10 +172,6 @@ pub fn flagged(p: &Profile, declared: Option<f64>) -> bool {
     }
 }
 
-fn model_key(m: ModelName) -> String {
-    format!("{m:?}").to_lowercase().replace("mlp", "mlp-")
-}
-
 /// Configurations this machine can run; the others are reported and skipped.
 fn runnable(configs: &[Config]) -> Vec<Config> {
     configs
@@ -204,7 +201,7 @@ fn bar(len: usize, what: &str) -> indicatif::ProgressBar {
 impl CalibrateArgs {
     pub fn run(self) -> eyre::Result<i32> {
         let loaded = self.model.load_with(self.max_tokens, self.chat)?;
-        let key = model_key(self.model);
+        let key = self.model.key();
         let profile = match &self.profile {
             Some(path) => {
                 let bytes = std::fs::read(path).wrap_err_with(|| format!("reading {}", path.display()))?;

@@ -139,8 +139,9 @@ impl DeployArgs {
 pub struct RegisterArgs {
     #[command(flatten)]
     on: Deployed,
-    /// Which model.
-    #[arg(long, value_enum)]
+    /// Which model: smollm2, qwen2.5-coder, minilm, mlp-tiny, mlp-steering, or the path of a GGUF file or a
+    /// Hugging Face checkpoint directory.
+    #[arg(long)]
     model: ModelName,
     /// Its threshold profile (hashed into its profile root).
     #[arg(long)]

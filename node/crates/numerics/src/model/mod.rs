@@ -5,6 +5,7 @@ pub mod builtin;
 pub mod fetch;
 pub mod gguf;
 pub mod gguf_tokenizer;
+pub mod hf;
 pub mod llama;
 mod mlp;
 pub mod steering;

@@ -490,7 +490,7 @@ mod tests {
         use crate::model::builtin::{MINILM_DECLARED_TOLERANCE as DECLARED, MINILM_PROFILE, MINILM_SENTENCE};
         use crate::model::{bert::Bert, fetch};
         use crate::region::admission::{Admission, Admitted};
-        let bert = Bert::load(&fetch::minilm_dir(&fetch::default_cache_dir()).unwrap()).unwrap();
+        let bert = Bert::minilm(&fetch::default_cache_dir()).unwrap();
         let x = bert.encode(MINILM_SENTENCE).unwrap();
         let base = bert.model(x.data.len()).unwrap();
         for parking in [Parking::Constant, Parking::GeluFlat] {

@@ -446,7 +446,7 @@ mod tests {
             s.budget, s.first_order, c.budget, c.first_order
         );
         assert!(s.budget < 1e-3, "the MLP passes a declared 1e-3: {}", s.budget);
-        let bert = Bert::load(&fetch::minilm_dir(&fetch::default_cache_dir()).unwrap()).unwrap();
+        let bert = Bert::minilm(&fetch::default_cache_dir()).unwrap();
         let input = bert.encode(crate::model::builtin::MINILM_SENTENCE).unwrap();
         let m = bert.model(input.data.len()).unwrap();
         let (s, c, d) = random_in_region_errors(&m, &input, crate::model::builtin::MINILM_PROFILE);

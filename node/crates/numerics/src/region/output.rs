@@ -91,7 +91,7 @@ mod tests {
         use crate::model::builtin::{MINILM_DECLARED_TOLERANCE, MINILM_SENTENCE, STEERING_DECLARED_TOLERANCE};
         use crate::model::{bert::Bert, fetch, MLP_TINY};
         use crate::runtime::{Config, Runtime};
-        let bert = Bert::load(&fetch::minilm_dir(&fetch::default_cache_dir()).unwrap()).unwrap();
+        let bert = Bert::minilm(&fetch::default_cache_dir()).unwrap();
         let sentences = [MINILM_SENTENCE, "The capital of France is Paris.", "Rust is a systems language."];
         let mut cases: Vec<(Model, HostTensor, f64)> =
             (0..8).map(|s| (MLP_TINY.generated(), MLP_TINY.input(s), STEERING_DECLARED_TOLERANCE)).collect();

@@ -1,0 +1,215 @@
+//! Hugging Face checkpoint directories: `config.json`, one or more `*.safetensors` files and `tokenizer.json`
+//! (with `tokenizer_config.json`'s chat template when present), as `transformers` saves them.
+//!
+//! The family is read from `config.json` ([`Family::of`]: `model_type`, else `architectures`); decoders
+//! (llama, mistral, qwen2) become a [`LlamaConfig`] ([`LlamaConfig::from_hf`]), BERT encoders a
+//! [`super::bert::BertConfig`]. Tensors may be F32, F16 or BF16 and are widened to fp32.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::llama::LlamaConfig;
+use super::HostTensor;
+use crate::{Error, Result};
+
+/// A model family a checkpoint can belong to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// A llama-family decoder (llama, mistral, qwen2): [`super::llama::Llama`].
+    Llama,
+    /// A BERT encoder: [`super::bert::Bert`].
+    Bert,
+}
+
+/// The `model_type` values each family reads.
+const MODEL_TYPES: [(&str, Family); 4] =
+    [("llama", Family::Llama), ("mistral", Family::Llama), ("qwen2", Family::Llama), ("bert", Family::Bert)];
+
+impl Family {
+    /// The family of the checkpoint whose `config.json` is `config` (read from `path`): its `model_type`, or
+    /// else its first `architectures` entry (`LlamaForCausalLM`, `Qwen2ForCausalLM`, `BertModel`, …). An
+    /// unsupported one is named with the supported ones.
+    pub fn of(config: &Value, path: &Path) -> Result<Self> {
+        let model_type = config.get("model_type").and_then(Value::as_str);
+        let architecture = config.get("architectures").and_then(|a| a.get(0)).and_then(Value::as_str);
+        let found = model_type.map(str::to_lowercase).or_else(|| {
+            let a = architecture?.to_lowercase();
+            MODEL_TYPES.iter().find(|(t, _)| a.starts_with(t)).map(|(t, _)| (*t).to_string())
+        });
+        match found.as_deref().and_then(|t| MODEL_TYPES.iter().find(|(m, _)| *m == t)) {
+            Some((_, family)) => Ok(*family),
+            None => Err(Error::Weights {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "model_type {} (architectures {}) is not supported; supported: {}",
+                    model_type.map_or_else(|| "not given".to_string(), |t| format!("`{t}`")),
+                    architecture.map_or_else(|| "not given".to_string(), |a| format!("`{a}`")),
+                    MODEL_TYPES.iter().map(|(t, _)| *t).collect::<Vec<_>>().join(", ")
+                ),
+            }),
+        }
+    }
+}
+
+/// `dir/config.json`, parsed; its path for errors.
+pub fn read_config(dir: &Path) -> Result<(Value, PathBuf)> {
+    if !dir.is_dir() {
+        return Err(Error::Weights { path: dir.to_path_buf(), reason: "not a directory".into() });
+    }
+    let path = dir.join("config.json");
+    if !path.is_file() {
+        return Err(Error::Weights {
+            path: dir.to_path_buf(),
+            reason: "no config.json: a Hugging Face checkpoint directory holds config.json, *.safetensors and \
+                     tokenizer.json"
+                .into(),
+        });
+    }
+    let text = std::fs::read_to_string(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
+    let value = serde_json::from_str(&text)
+        .map_err(|e| Error::Weights { path: path.clone(), reason: format!("not JSON: {e}") })?;
+    Ok((value, path))
+}
+
+impl LlamaConfig {
+    /// A llama-family decoder's configuration from its `config.json` (`config`, read from `path`): Hugging Face's
+    /// field names; qwen2 always has attention biases, llama has them if `attention_bias` says so; a mistral
+    /// sliding window bounds the context (the graphs attend over every earlier position). Rope scaling is
+    /// refused by name.
+    pub fn from_hf(config: &Value, path: &Path) -> Result<Self> {
+        let bad = |reason: String| Error::Weights { path: path.to_path_buf(), reason };
+        let count = |key: &str| -> Result<Option<usize>> {
+            match config.get(key) {
+                None | Some(Value::Null) => Ok(None),
+                Some(v) => v
+                    .as_u64()
+                    .and_then(|n| usize::try_from(n).ok())
+                    .map(Some)
+                    .ok_or_else(|| bad(format!("`{key}` = {v} is not a count"))),
+            }
+        };
+        let need = |key: &str| count(key)?.ok_or_else(|| bad(format!("`{key}` is missing")));
+        let float = |key: &str, default: f64| -> Result<f32> {
+            match config.get(key) {
+                None | Some(Value::Null) => Ok(default as f32),
+                Some(v) => v.as_f64().map(|x| x as f32).ok_or_else(|| bad(format!("`{key}` = {v} is not a number"))),
+            }
+        };
+        let model_type = config.get("model_type").and_then(Value::as_str).unwrap_or("llama");
+        if let Some(scaling) = config.get("rope_scaling").filter(|v| !v.is_null()) {
+            return Err(bad(format!("rope scaling {scaling} is not supported")));
+        }
+        if let Some(act) = config.get("hidden_act").and_then(Value::as_str) {
+            if act != "silu" {
+                return Err(bad(format!("hidden_act `{act}` is not supported (llama-family MLPs use silu)")));
+            }
+        }
+        let hidden_size = need("hidden_size")?;
+        let num_heads = need("num_attention_heads")?;
+        let mut max_position_embeddings = need("max_position_embeddings")?;
+        let window = count("sliding_window")?;
+        let uses_window = config.get("use_sliding_window").and_then(Value::as_bool).unwrap_or(model_type == "mistral");
+        if let (Some(w), true) = (window, uses_window) {
+            max_position_embeddings = max_position_embeddings.min(w);
+        }
+        let token_ids = |key: &str| -> Vec<u32> {
+            match config.get(key) {
+                Some(Value::Number(n)) => n.as_u64().and_then(|n| u32::try_from(n).ok()).into_iter().collect(),
+                Some(Value::Array(a)) => a.iter().filter_map(|n| n.as_u64().and_then(|n| u32::try_from(n).ok())).collect(),
+                _ => Vec::new(),
+            }
+        };
+        let c = Self {
+            vocab_size: need("vocab_size")?,
+            hidden_size,
+            intermediate_size: need("intermediate_size")?,
+            num_layers: need("num_hidden_layers")?,
+            num_heads,
+            num_kv_heads: count("num_key_value_heads")?.unwrap_or(num_heads),
+            head_dim: count("head_dim")?.unwrap_or(hidden_size / num_heads.max(1)),
+            rms_norm_eps: float("rms_norm_eps", 1e-6)?,
+            rope_theta: float("rope_theta", 10_000.0)?,
+            max_position_embeddings,
+            attention_bias: model_type == "qwen2"
+                || config.get("attention_bias").and_then(Value::as_bool).unwrap_or(false),
+            tie_word_embeddings: config.get("tie_word_embeddings").and_then(Value::as_bool).unwrap_or(false),
+            bos_token_id: token_ids("bos_token_id").first().copied(),
+            eos_token_ids: token_ids("eos_token_id"),
+        };
+        c.check().map_err(bad)?;
+        Ok(c)
+    }
+}
+
+/// Reads the tensors `names` (with the shapes `shapes`) from the `*.safetensors` files of `dir` (one file or a
+/// sharded set), widened to fp32. A missing tensor, a tensor of another shape or dtype, or a tensor the model
+/// does not use (other than rope's cached `rotary_emb.inv_freq` and, for `ignore`, names it lists) is an error
+/// naming it: an ignored tensor would change the numerics.
+pub fn read_tensors(dir: &Path, names: &[String], shapes: &[Vec<usize>], ignore: &[&str]) -> Result<Vec<HostTensor>> {
+    use safetensors::SafeTensors;
+    let bad = |path: &Path, reason: String| Error::Weights { path: path.to_path_buf(), reason };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|source| Error::Io { path: dir.to_path_buf(), source })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(bad(dir, "no *.safetensors file".into()));
+    }
+    let wanted: BTreeMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+    let mut out: Vec<Option<HostTensor>> = vec![None; names.len()];
+    for file in &files {
+        let bytes = std::fs::read(file).map_err(|source| Error::Io { path: file.clone(), source })?;
+        let st = SafeTensors::deserialize(&bytes).map_err(|e| bad(file, format!("not a safetensors file: {e}")))?;
+        for (name, view) in st.tensors() {
+            let Some(&i) = wanted.get(name.as_str()) else {
+                if name.ends_with("rotary_emb.inv_freq") || ignore.contains(&name.as_str()) {
+                    continue;
+                }
+                return Err(bad(file, format!("tensor `{name}` is not one this model uses")));
+            };
+            if view.shape() != shapes[i].as_slice() {
+                return Err(Error::Shape {
+                    name: format!("{name} in {}", file.display()),
+                    got: view.shape().to_vec(),
+                    expected: shapes[i].clone(),
+                });
+            }
+            out[i] = Some(HostTensor::new(view.shape().to_vec(), widen(&view).map_err(|r| bad(file, format!("`{name}`: {r}")))?));
+        }
+    }
+    names
+        .iter()
+        .zip(out)
+        .map(|(n, t)| t.ok_or_else(|| bad(dir, format!("tensor `{n}` is missing from its *.safetensors files"))))
+        .collect()
+}
+
+/// A safetensors tensor's values as fp32 (F32 as is; F16 and BF16 widened exactly).
+fn widen(view: &safetensors::tensor::TensorView<'_>) -> std::result::Result<Vec<f32>, String> {
+    use safetensors::Dtype;
+    let bytes = view.data();
+    Ok(match view.dtype() {
+        Dtype::F32 => bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+        Dtype::BF16 => bytes.chunks_exact(2).map(|b| f32::from_bits(u32::from(u16::from_le_bytes([b[0], b[1]])) << 16)).collect(),
+        Dtype::F16 => {
+            let t = candle_core::Tensor::from_raw_buffer(bytes, candle_core::DType::F16, view.shape(), &candle_core::Device::Cpu)
+                .and_then(|t| t.to_dtype(candle_core::DType::F32))
+                .and_then(|t| t.flatten_all())
+                .and_then(|t| t.to_vec1::<f32>())
+                .map_err(|e| e.to_string())?;
+            t
+        }
+        other => return Err(format!("dtype {other:?} is not supported (F32, F16, BF16)")),
+    })
+}
+
+/// The chat template of `dir/tokenizer_config.json`, if it has one.
+pub fn chat_template(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join("tokenizer_config.json")).ok()?;
+    let v: Value = serde_json::from_str(&text).ok()?;
+    v.get("chat_template").and_then(Value::as_str).map(str::to_string)
+}
