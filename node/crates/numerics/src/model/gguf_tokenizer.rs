@@ -1,11 +1,12 @@
 //! A Hugging Face `tokenizers::Tokenizer` rebuilt from the tokenizer stored in GGUF metadata
-//! (`tokenizer.ggml.*`), for byte-level BPE models (`tokenizer.ggml.model == "gpt2"`).
+//! (`tokenizer.ggml.*`): byte-level BPE (`tokenizer.ggml.model == "gpt2"`: SmolLM2, Qwen2, Llama 3) or llama
+//! SentencePiece (`"llama"`: Llama 2, TinyLlama, Mistral).
 //!
 //! The result matches the `tokenizer.json` llama.cpp's converter started from: the BPE vocabulary
-//! and merges, control tokens (`tokenizer.ggml.token_type` 3, e.g. `<|im_start|>`) as special
-//! added tokens, user-defined ones (type 4) as added tokens, the pre-tokenizer named by
-//! `tokenizer.ggml.pre` (for SmolLM2: digits split one by one, then GPT-2's byte-level split
-//! without a prefix space) and a byte-level decoder.
+//! and merges (for SentencePiece, merges ranked by piece score, as `transformers` derives them), control tokens
+//! (`tokenizer.ggml.token_type` 3, e.g. `<|im_start|>`) as special added tokens, user-defined ones (type 4) as
+//! added tokens, the pre-tokenizer named by `tokenizer.ggml.pre` (SmolLM2: digits split one by one, then GPT-2's
+//! byte-level split without a prefix space; Qwen2 and Llama 3: their regex split) and the matching decoder.
 
 use std::path::Path;
 
@@ -24,6 +25,10 @@ use tokenizers::{AddedToken, Tokenizer};
 
 use crate::{Error, Result};
 
+/// `tokenizer.ggml.token_type` of a normal token.
+const TOKEN_TYPE_NORMAL: i64 = 1;
+/// `tokenizer.ggml.token_type` of the unknown token (`<unk>`).
+const TOKEN_TYPE_UNKNOWN: i64 = 2;
 /// `tokenizer.ggml.token_type` of a control token (special: `<|im_start|>`, `<|endoftext|>`).
 const TOKEN_TYPE_CONTROL: i64 = 3;
 /// `tokenizer.ggml.token_type` of a user-defined token (matched before BPE, not special).
@@ -43,9 +48,10 @@ pub const SMOLLM2_SYSTEM_PROMPT: &str = "You are a helpful AI assistant named Sm
 /// name).
 ///
 /// Supported: `tokenizer.ggml.model == "gpt2"` (byte-level BPE) with pre-tokenizer
-/// (`tokenizer.ggml.pre`) `gpt2`/`default`/absent (GPT-2 split), or one of the
+/// (`tokenizer.ggml.pre`) `gpt2`/`default`/absent (GPT-2 split), one of the
 /// StarCoder-family ones that first split digits one by one (`smollm`, `starcoder`, `refact`,
-/// `codeshell`, `command-r`, `exaone`, `minerva`). If `tokenizer.ggml.add_bos_token` is true,
+/// `codeshell`, `command-r`, `exaone`, `minerva`), `qwen2` or `llama-bpe`; or `"llama"` (SentencePiece, with
+/// `tokenizer.ggml.scores`). If `tokenizer.ggml.add_bos_token` is true (by default for SentencePiece),
 /// encoding with special tokens prepends the BOS token.
 pub fn tokenizer_from_gguf(content: &gguf_file::Content, path: &Path) -> Result<Tokenizer> {
     let bad = |reason: String| Error::Weights { path: path.to_path_buf(), reason };
@@ -54,19 +60,18 @@ pub fn tokenizer_from_gguf(content: &gguf_file::Content, path: &Path) -> Result<
         Some(Value::String(s)) => Some(s.as_str()),
         _ => None,
     };
-    match string("tokenizer.ggml.model") {
-        Some("gpt2") => {}
+    let sentencepiece = match string("tokenizer.ggml.model") {
+        Some("gpt2") => false,
+        Some("llama") => true,
         other => {
             return Err(bad(format!(
-                "tokenizer model {} is not supported (only byte-level BPE, `gpt2`)",
+                "tokenizer model {} is not supported (byte-level BPE `gpt2`, SentencePiece `llama`)",
                 other.map_or_else(|| "not given".to_string(), |m| format!("`{m}`"))
             )))
         }
-    }
+    };
     let tokens = string_array(md.get("tokenizer.ggml.tokens"))
         .ok_or_else(|| bad("metadata `tokenizer.ggml.tokens` is missing or not strings".into()))?;
-    let merges = string_array(md.get("tokenizer.ggml.merges"))
-        .ok_or_else(|| bad("metadata `tokenizer.ggml.merges` is missing or not strings".into()))?;
     let token_types: Vec<i64> = match md.get("tokenizer.ggml.token_type") {
         None => vec![1; tokens.len()],
         Some(Value::Array(v)) => v
@@ -77,7 +82,53 @@ pub fn tokenizer_from_gguf(content: &gguf_file::Content, path: &Path) -> Result<
             .ok_or_else(|| bad(format!("metadata `tokenizer.ggml.token_type` is not {} integers", tokens.len())))?,
         Some(v) => return Err(bad(format!("metadata `tokenizer.ggml.token_type` = {v:?} is not an array"))),
     };
+    let mut tokenizer = if sentencepiece {
+        sentencepiece_bpe(content, &tokens, &token_types, &bad)?
+    } else {
+        byte_level_bpe(content, &tokens, &bad)?
+    };
+    let special: Vec<AddedToken> = tokens
+        .iter()
+        .zip(&token_types)
+        .filter(|(_, &t)| t == TOKEN_TYPE_CONTROL)
+        .map(|(tok, _)| AddedToken::from(*tok, true).normalized(false))
+        .collect();
+    let user: Vec<AddedToken> = tokens
+        .iter()
+        .zip(&token_types)
+        .filter(|(_, &t)| t == TOKEN_TYPE_USER_DEFINED)
+        .map(|(tok, _)| AddedToken::from(*tok, false).normalized(false))
+        .collect();
+    tokenizer.add_special_tokens(special).map_err(|e| bad(format!("adding special tokens: {e}")))?;
+    tokenizer.add_tokens(user).map_err(|e| bad(format!("adding user-defined tokens: {e}")))?;
 
+    // SentencePiece models add BOS unless told otherwise; byte-level BPE ones only when told to.
+    let add_bos = match md.get("tokenizer.ggml.add_bos_token") {
+        Some(Value::Bool(b)) => *b,
+        _ => sentencepiece,
+    };
+    if add_bos {
+        let bos = md
+            .get("tokenizer.ggml.bos_token_id")
+            .and_then(integer)
+            .and_then(|i| usize::try_from(i).ok())
+            .and_then(|i| tokens.get(i).map(|t| (i, *t)))
+            .ok_or_else(|| bad("add_bos_token is set but the BOS token is not".into()))?;
+        let (id, bos) = (u32::try_from(bos.0).unwrap_or(u32::MAX), bos.1);
+        let template = TemplateProcessing::builder()
+            .try_single(vec![bos, "$A"])
+            .and_then(|b| b.try_pair(vec![bos, "$A", bos, "$B:1"]))
+            .map_err(|e| bad(format!("BOS template: {e}")))?
+            .special_tokens(vec![(bos, id)])
+            .build()
+            .map_err(|e| bad(format!("BOS template: {e}")))?;
+        tokenizer.with_post_processor(Some(template));
+    }
+    Ok(tokenizer)
+}
+
+/// The vocabulary as token -> id; refuses duplicates.
+fn vocabulary(tokens: &[&str], bad: &dyn Fn(String) -> Error) -> Result<Vocab> {
     let vocab: Vocab = tokens
         .iter()
         .enumerate()
@@ -90,6 +141,91 @@ pub fn tokenizer_from_gguf(content: &gguf_file::Content, path: &Path) -> Result<
     if vocab.len() != tokens.len() {
         return Err(bad("metadata `tokenizer.ggml.tokens` has duplicates".into()));
     }
+    Ok(vocab)
+}
+
+/// A llama SentencePiece tokenizer (`tokenizer.ggml.model == "llama"`) as Hugging Face's `LlamaTokenizerFast`
+/// writes it: a BPE over the pieces whose merges follow from the pieces' scores (`tokenizer.ggml.scores`; as
+/// `transformers`' `SentencePieceExtractor`: every split of a piece into two pieces, ranked by the merged
+/// piece's score), byte fallback (`<0x..>` tokens) for what no piece covers, spaces written `▁` with one
+/// prepended (unless `tokenizer.ggml.add_space_prefix` is false), and the decoder undoing each.
+fn sentencepiece_bpe(
+    content: &gguf_file::Content,
+    tokens: &[&str],
+    types: &[i64],
+    bad: &dyn Fn(String) -> Error,
+) -> Result<Tokenizer> {
+    use tokenizers::decoders::{
+        byte_fallback::ByteFallback, fuse::Fuse, sequence::Sequence as Decoders, strip::Strip, DecoderWrapper,
+    };
+    use tokenizers::normalizers::{prepend::Prepend, replace::Replace, utils::Sequence as Normalizers};
+    let md = &content.metadata;
+    let scores: Vec<f32> = match md.get("tokenizer.ggml.scores") {
+        Some(Value::Array(v)) => v
+            .iter()
+            .map(|x| match x {
+                Value::F32(f) => Some(*f),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()
+            .filter(|s| s.len() == tokens.len())
+            .ok_or_else(|| bad(format!("metadata `tokenizer.ggml.scores` is not {} floats", tokens.len())))?,
+        _ => return Err(bad("metadata `tokenizer.ggml.scores` is missing (a SentencePiece vocabulary)".into())),
+    };
+    let vocab = vocabulary(tokens, bad)?;
+    // Only normal pieces merge (control, unknown and byte tokens never come out of a merge).
+    let mut merges: Vec<(f32, u32, u32, String, String)> = Vec::new();
+    for (id, piece) in tokens.iter().enumerate() {
+        if types[id] != TOKEN_TYPE_NORMAL {
+            continue;
+        }
+        for (at, _) in piece.char_indices().skip(1) {
+            let (l, r) = piece.split_at(at);
+            if let (Some(&a), Some(&b)) = (vocab.get(l), vocab.get(r)) {
+                merges.push((scores[id], a, b, l.to_string(), r.to_string()));
+            }
+        }
+    }
+    // by score, highest first; ties as the extractor leaves them (by the left, then the right piece's id)
+    merges.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
+    let unk = types.iter().position(|t| *t == TOKEN_TYPE_UNKNOWN).map(|i| tokens[i].to_string());
+    let mut builder = BPE::builder()
+        .vocab_and_merges(vocab, merges.into_iter().map(|m| (m.3, m.4)).collect())
+        .byte_fallback(true)
+        .fuse_unk(true);
+    if let Some(unk) = unk {
+        builder = builder.unk_token(unk);
+    }
+    let bpe = builder.build().map_err(|e| bad(format!("building the BPE model: {e}")))?;
+    let mut tokenizer = Tokenizer::new(bpe);
+    let replace = |from: &str, to: &str| Replace::new(from, to).map_err(|e| bad(format!("replace: {e}")));
+    let prefix = !matches!(md.get("tokenizer.ggml.add_space_prefix"), Some(Value::Bool(false)));
+    let mut normalizers = Vec::new();
+    if prefix {
+        normalizers.push(Prepend::new("▁".into()).into());
+    }
+    normalizers.push(replace(" ", "▁")?.into());
+    tokenizer.with_normalizer(Some(Normalizers::new(normalizers))).map_err(|e| bad(format!("normalizer: {e}")))?;
+    let mut decoders: Vec<DecoderWrapper> =
+        vec![replace("▁", " ")?.into(), ByteFallback::new().into(), Fuse::new().into()];
+    if prefix {
+        decoders.push(Strip::new(' ', 1, 0).into());
+    }
+    tokenizer.with_decoder(Some(Decoders::new(decoders)));
+    Ok(tokenizer)
+}
+
+/// A byte-level BPE tokenizer (`tokenizer.ggml.model == "gpt2"`): the vocabulary and merges of the GGUF, the
+/// pre-tokenizer `tokenizer.ggml.pre` names, a byte-level decoder.
+fn byte_level_bpe(content: &gguf_file::Content, tokens: &[&str], bad: &dyn Fn(String) -> Error) -> Result<Tokenizer> {
+    let md = &content.metadata;
+    let string = |key: &str| match md.get(key) {
+        Some(Value::String(s)) => Some(s.as_str()),
+        _ => None,
+    };
+    let merges = string_array(md.get("tokenizer.ggml.merges"))
+        .ok_or_else(|| bad("metadata `tokenizer.ggml.merges` is missing or not strings".into()))?;
+    let vocab = vocabulary(tokens, bad)?;
     let merges = merges
         .iter()
         .map(|m| {
@@ -129,38 +265,6 @@ pub fn tokenizer_from_gguf(content: &gguf_file::Content, path: &Path) -> Result<
     tokenizer.with_pre_tokenizer(Some(pre_tokenizer)).with_decoder(Some(ByteLevelDecoder::default()));
     if matches!(pre, Some("qwen2")) {
         tokenizer.with_normalizer(Some(NFC)).map_err(|e| bad(format!("NFC normalizer: {e}")))?;
-    }
-    let special: Vec<AddedToken> = tokens
-        .iter()
-        .zip(&token_types)
-        .filter(|(_, &t)| t == TOKEN_TYPE_CONTROL)
-        .map(|(tok, _)| AddedToken::from(*tok, true).normalized(false))
-        .collect();
-    let user: Vec<AddedToken> = tokens
-        .iter()
-        .zip(&token_types)
-        .filter(|(_, &t)| t == TOKEN_TYPE_USER_DEFINED)
-        .map(|(tok, _)| AddedToken::from(*tok, false).normalized(false))
-        .collect();
-    tokenizer.add_special_tokens(special).map_err(|e| bad(format!("adding special tokens: {e}")))?;
-    tokenizer.add_tokens(user).map_err(|e| bad(format!("adding user-defined tokens: {e}")))?;
-
-    if matches!(md.get("tokenizer.ggml.add_bos_token"), Some(Value::Bool(true))) {
-        let bos = md
-            .get("tokenizer.ggml.bos_token_id")
-            .and_then(integer)
-            .and_then(|i| usize::try_from(i).ok())
-            .and_then(|i| tokens.get(i).map(|t| (i, *t)))
-            .ok_or_else(|| bad("add_bos_token is set but the BOS token is not".into()))?;
-        let (id, bos) = (u32::try_from(bos.0).unwrap_or(u32::MAX), bos.1);
-        let template = TemplateProcessing::builder()
-            .try_single(vec![bos, "$A"])
-            .and_then(|b| b.try_pair(vec![bos, "$A", bos, "$B:1"]))
-            .map_err(|e| bad(format!("BOS template: {e}")))?
-            .special_tokens(vec![(bos, id)])
-            .build()
-            .map_err(|e| bad(format!("BOS template: {e}")))?;
-        tokenizer.with_post_processor(Some(template));
     }
     Ok(tokenizer)
 }
@@ -387,12 +491,63 @@ mod tests {
         }
     }
 
+    /// A llama SentencePiece vocabulary (pieces, scores, byte tokens) becomes Hugging Face's BPE equivalent:
+    /// merges ranked by the merged piece's score, `▁` for spaces with one prepended, BOS added, bytes for what no
+    /// piece covers; the ids are the ones SentencePiece's own BPE gives for this vocabulary.
+    #[test]
+    fn sentencepiece_vocabularies_encode_by_piece_score() {
+        let mut tokens: Vec<String> = vec!["<unk>".into(), "<s>".into(), "</s>".into()];
+        let mut types = vec![TOKEN_TYPE_UNKNOWN, TOKEN_TYPE_CONTROL, TOKEN_TYPE_CONTROL];
+        tokens.extend((0..=255u8).map(|b| format!("<0x{b:02X}>")));
+        types.extend([6; 256]);
+        let mut scores = vec![0f32; tokens.len()];
+        // single characters (merged from nothing), then the pieces in the order their scores merge them
+        let pieces = [
+            "▁", "H", "e", "l", "o", "w", "r", "d", "ll", "▁H", "llo", "▁He", "▁Hello", "▁w", "or", "▁wor", "ld", "▁world",
+        ];
+        for (i, p) in pieces.iter().enumerate() {
+            tokens.push((*p).into());
+            types.push(TOKEN_TYPE_NORMAL);
+            scores.push(if i < 8 { -100.0 - i as f32 } else { -(i as f32 - 7.0) });
+        }
+        let id = |p: &str| tokens.iter().position(|t| t == p).unwrap() as u32;
+        let (hello, world, h) = (id("▁Hello"), id("▁world"), id("▁H"));
+        let array = |v: Vec<Value>| Value::Array(v);
+        let metadata = [
+            ("tokenizer.ggml.model", Value::String("llama".into())),
+            ("tokenizer.ggml.tokens", array(tokens.iter().map(|t| Value::String(t.clone())).collect())),
+            ("tokenizer.ggml.scores", array(scores.iter().map(|s| Value::F32(*s)).collect())),
+            ("tokenizer.ggml.token_type", array(types.iter().map(|t| Value::I32(*t as i32)).collect())),
+            ("tokenizer.ggml.bos_token_id", Value::U32(1)),
+            ("tokenizer.ggml.eos_token_id", Value::U32(2)),
+        ];
+        let content = gguf_file::Content {
+            magic: gguf_file::VersionedMagic::GgufV3,
+            metadata: metadata.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            tensor_infos: Default::default(),
+            tensor_data_offset: 0,
+        };
+        let tok = tokenizer_from_gguf(&content, Path::new("spm.gguf")).unwrap();
+        assert_eq!(tok.encode("Hello world", true).unwrap().get_ids(), [1, hello, world]);
+        // é is no piece: its UTF-8 bytes 0xC3 0xA9 (ids 3 + byte)
+        assert_eq!(tok.encode("Hello Hé", true).unwrap().get_ids(), [1, hello, h, 3 + 0xC3, 3 + 0xA9]);
+        assert_eq!(tok.encode("<s>Hello", false).unwrap().get_ids(), [1, hello]);
+        for text in ["Hello world", "Hello Hé"] {
+            let ids = tok.encode(text, true).unwrap().get_ids().to_vec();
+            assert_eq!(tok.decode(&ids, true).unwrap(), text);
+        }
+        let mut content = content;
+        content.metadata.remove("tokenizer.ggml.scores");
+        let msg = tokenizer_from_gguf(&content, Path::new("spm.gguf")).unwrap_err().to_string();
+        assert!(msg.contains("tokenizer.ggml.scores") && msg.contains("spm.gguf"), "{msg}");
+    }
+
     #[test]
     fn other_tokenizer_models_are_refused() {
         let (mut content, path) = smollm2();
-        content.metadata.insert("tokenizer.ggml.model".into(), Value::String("llama".into()));
+        content.metadata.insert("tokenizer.ggml.model".into(), Value::String("bert".into()));
         let msg = tokenizer_from_gguf(&content, &path).unwrap_err().to_string();
-        assert!(msg.contains("`llama`"), "{msg}");
+        assert!(msg.contains("`bert`") && msg.contains("SentencePiece"), "{msg}");
         assert!(msg.contains("SmolLM2-135M-Instruct.Q4_1.gguf"), "{msg}");
     }
 }
