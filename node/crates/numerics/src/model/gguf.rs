@@ -199,9 +199,34 @@ pub fn open(path: &Path) -> Result<BufReader<File>> {
     Ok(BufReader::new(file))
 }
 
-/// Parses the GGUF header (metadata and tensor directory) from `reader`; errors name `path`, and a tensor type
-/// candle cannot dequantize by its ggml name (e.g. `IQ2_XXS`).
+/// Parses the GGUF header (metadata and tensor directory) from `reader`; errors name `path`, a tensor type
+/// candle cannot dequantize by its ggml name (e.g. `IQ2_XXS`), and a file shorter than its own tensor directory
+/// says (truncated, or parts joined wrongly) with both sizes.
 pub fn read_content<R: Read + Seek>(reader: &mut R, path: &Path) -> Result<gguf_file::Content> {
+    let content = parse(reader, path)?;
+    let needed = content
+        .tensor_infos
+        .values()
+        .map(|t| {
+            let (elements, dtype) = (t.shape.elem_count() as u64, t.ggml_dtype);
+            t.offset + elements / dtype.block_size() as u64 * dtype.type_size() as u64
+        })
+        .max()
+        .map_or(0, |end| content.tensor_data_offset + end);
+    let len = reader.seek(std::io::SeekFrom::End(0)).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    if len < needed {
+        return Err(Error::Weights {
+            path: path.to_path_buf(),
+            reason: format!(
+                "the file is {len} bytes but its tensor directory needs {needed}: truncated, or its parts joined \
+                 wrongly"
+            ),
+        });
+    }
+    Ok(content)
+}
+
+fn parse<R: Read + Seek>(reader: &mut R, path: &Path) -> Result<gguf_file::Content> {
     gguf_file::Content::read(reader).map_err(|e| {
         let e = e.to_string();
         let id = e.split("unknown dtype for tensor ").nth(1).map(|n| n.chars().take_while(char::is_ascii_digit));
@@ -509,6 +534,21 @@ mod tests {
         std::fs::write(&path, bytes).unwrap();
         let msg = GgufModel::load(&path).unwrap_err().to_string();
         assert!(msg.contains("IQ2_XXS") && msg.contains("iq2.gguf") && msg.contains("Q4_K"), "{msg}");
+    }
+
+    /// A GGUF cut short (a part missing, a download stopped) is refused by its sizes before any tensor is read.
+    #[test]
+    fn a_truncated_gguf_names_its_size_and_the_size_it_needs() {
+        let whole = fetch::smollm2_gguf(&fetch::default_cache_dir()).unwrap();
+        let len = std::fs::metadata(&whole).unwrap().len();
+        let dir = tempfile::tempdir().unwrap();
+        let cut = dir.path().join("cut.gguf");
+        let mut bytes = std::fs::read(&whole).unwrap();
+        bytes.truncate(bytes.len() - 1000);
+        std::fs::write(&cut, bytes).unwrap();
+        let msg = GgufModel::load(&cut).unwrap_err().to_string();
+        assert!(msg.contains(&format!("is {} bytes", len - 1000)) && msg.contains(&format!("needs {len}")), "{msg}");
+        assert!(msg.contains("cut.gguf"), "{msg}");
     }
 
     #[test]
