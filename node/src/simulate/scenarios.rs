@@ -151,6 +151,52 @@ pub(super) async fn smollm2(world: &World, opts: &SimulateOptions, s: &Scenario)
     Ok(report)
 }
 
+/// Qwen2.5-Coder answers a chat prompt: honestly, or with one element of a down projection (n = 4864) moved.
+/// Registered once for both.
+pub(super) async fn qwen(
+    world: &World,
+    registered: &mut Option<(Arc<Llama>, Parties)>,
+    opts: &SimulateOptions,
+    s: &Scenario,
+) -> Result<ScenarioReport> {
+    let (llama, mut parties) = match registered.take() {
+        Some(r) => r,
+        None => {
+            let mut llama = Llama::qwen25_coder(&opts.cache_dir)?;
+            llama.name = "qwen2.5-coder".into();
+            let llama = Arc::new(llama);
+            let input = llama.encode(&llama.chat_prompt("What is the capital of France?"))?;
+            let model = llama.model(input.data.len(), QWEN_NEW_TOKENS)?;
+            let mut parties = world.parties(model, QWEN25_CODER_PROFILE, "nao:qwen2.5-coder", None).await?;
+            parties.prover = parties.prover.with_stop(llama.config.eos_token_ids.clone());
+            (llama, parties)
+        }
+    };
+    let input = llama.encode(&llama.chat_prompt("What is the capital of France?"))?;
+    // the down projection of the prefill's first block: its widest dot product (n = 4864)
+    let model = parties.prover_model();
+    let down = model.weight_names.iter().position(|n| n == "model.layers.0.mlp.down_proj.weight");
+    let target = down
+        .and_then(|w| model.graph.nodes.iter().position(|n| n.inputs.get(1) == Some(&crate::graph::Src::Weight(w as u32))))
+        .ok_or_else(|| Error::Chain("Qwen: no down projection".into()))?;
+    let mut moved = |op: usize, t: &mut HostTensor| {
+        if op == target {
+            t.data[5] += 1.0;
+        }
+    };
+    let played = match s {
+        Scenario::QwenCorrupted => play_with(world, &parties, *s, input, Some(&mut moved)).await,
+        _ => play(world, &parties, *s, input).await,
+    };
+    parties.register = None; // counted once, in the first Qwen scenario
+    *registered = Some((llama.clone(), parties));
+    let (mut report, out) = played?;
+    let steps = out.data.len();
+    report.answer = format!("{} ({steps} of {QWEN_NEW_TOKENS} tokens)", llama.decode(&out.data)?);
+    tracing::info!(answer = %report.answer, "Qwen2.5-Coder answered");
+    Ok(report)
+}
+
 /// The MLP's steering twin with a trigger at a point region: undefended (per-layer tolerances) or defended.
 pub(super) async fn steering_baseline(
     world: &World,

@@ -10,6 +10,8 @@ pub const MLP_STEERING_PROFILE: &[u8] = include_bytes!("../../../../../profiles/
 pub const MINILM_PROFILE: &[u8] = include_bytes!("../../../../../profiles/minilm.json");
 /// The acceptance-region profile of SmolLM2-135M-Instruct.
 pub const SMOLLM2_PROFILE: &[u8] = include_bytes!("../../../../../profiles/smollm2.json");
+/// The acceptance-region profile of Qwen2.5-Coder-0.5B-Instruct.
+pub const QWEN25_CODER_PROFILE: &[u8] = include_bytes!("../../../../../profiles/qwen2.5-coder.json");
 /// Amplification per layer of the steering twin (an exact power of two).
 pub const STEERING_AMPLIFIER: f32 = 1024.0;
 /// Output tolerance MiniLM declares at registration (per component of its mean-pooled embedding, whose

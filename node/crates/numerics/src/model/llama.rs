@@ -885,6 +885,40 @@ mod tests {
         assert!(code.contains("def square(x)") && code.contains("return"), "{code:?}");
     }
 
+    /// The cheats of the adversarial suite that apply to a decoder, on Qwen2.5-Coder: int8 and int4 weights, fp16
+    /// activations and a swapped model each put elements of the first segment outside their sound regions (the
+    /// check a watcher makes with the registered weights: what the contract's exact check then proves), while
+    /// the honest run has none outside.
+    #[test]
+    fn attacks_on_qwen_leave_their_sound_regions() {
+        use crate::attack::Attack;
+        use crate::region::ops;
+        use crate::runtime::operands;
+        let m = qwen();
+        let ids = m.encode(&m.chat_prompt("Name a prime number.")).unwrap();
+        let model = m.model(ids.data.len(), 1).unwrap();
+        let first = model.graph.segment_ranges()[0].clone();
+        // elements outside their sound regions in the first segment (three blocks), checked as the watcher does
+        let outside = |trace: &crate::trace::Trace| -> usize {
+            first
+                .clone()
+                .filter_map(|i| {
+                    let node = &model.graph.nodes[i];
+                    ops::check(node, &operands(&model, trace, node), &trace.tensors[i + 1])
+                })
+                .map(|c| c.elements.iter().filter(|v| !v.inside).count())
+                .sum()
+        };
+        let honest = Runtime::new(&model).unwrap().run(&model.graph, &ids, None).unwrap();
+        assert_eq!(outside(&honest), 0, "the honest run is inside every region");
+        for a in [Attack::Int8Weights, Attack::Int4Weights, Attack::Fp16Activations, Attack::ModelSwap] {
+            let trace = a.cheat(&model, &ids).unwrap().run(&ids).unwrap();
+            let n = outside(&trace);
+            eprintln!("{}: {n} elements of Qwen's first segment outside their sound regions", a.name());
+            assert!(n > 0, "{} passes every sound region", a.name());
+        }
+    }
+
     /// Writes `m` as a Hugging Face checkpoint directory (config.json, model.safetensors in `dtype`,
     /// tokenizer.json), as `transformers` would save it.
     fn save_hf(m: &Llama, dir: &Path, dtype: safetensors::Dtype) {
