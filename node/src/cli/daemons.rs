@@ -134,7 +134,8 @@ impl Common {
         let prompt = model_name.prompt_or(settings.prompt.as_deref());
         let loaded = model_name.load(settings.max_tokens.unwrap_or(super::models::MAX_TOKENS))?;
         let (model, input) = (loaded.prepare)(&prompt)?;
-        let profile_path = settings.profile.clone().unwrap_or_else(|| format!("profiles/{}.json", model_name.key()).into());
+        let profile_path =
+            settings.profile.clone().unwrap_or_else(|| format!("profiles/{}.json", model_name.key()).into());
         let profile =
             std::fs::read(&profile_path).wrap_err_with(|| format!("reading the profile {}", profile_path.display()))?;
         let root = hex::encode(nao::region::profile::Profile::root(&profile));

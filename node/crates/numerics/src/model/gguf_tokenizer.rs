@@ -13,14 +13,14 @@ use std::path::Path;
 use candle_core::quantized::gguf_file::{self, Value};
 use tokenizers::decoders::byte_level::ByteLevel as ByteLevelDecoder;
 use tokenizers::models::bpe::{Vocab, BPE};
+use tokenizers::normalizers::unicode::NFC;
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::pre_tokenizers::digits::Digits;
-use tokenizers::normalizers::unicode::NFC;
 use tokenizers::pre_tokenizers::sequence::Sequence;
 use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
-use tokenizers::SplitDelimiterBehavior;
 use tokenizers::pre_tokenizers::PreTokenizerWrapper;
 use tokenizers::processors::template::TemplateProcessing;
+use tokenizers::SplitDelimiterBehavior;
 use tokenizers::{AddedToken, Tokenizer};
 
 use crate::{Error, Result};
@@ -36,7 +36,8 @@ const TOKEN_TYPE_USER_DEFINED: i64 = 4;
 
 /// Qwen2's pre-tokenizer split (its `tokenizer.json`): contractions, letters with one leading non-letter, each
 /// digit alone, punctuation runs, newlines, spaces.
-const QWEN2_SPLIT: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+const QWEN2_SPLIT: &str =
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
 /// Llama 3's: as Qwen2's, with digits in runs of up to three.
 const LLAMA3_SPLIT: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
@@ -503,7 +504,8 @@ mod tests {
         let mut scores = vec![0f32; tokens.len()];
         // single characters (merged from nothing), then the pieces in the order their scores merge them
         let pieces = [
-            "▁", "H", "e", "l", "o", "w", "r", "d", "ll", "▁H", "llo", "▁He", "▁Hello", "▁w", "or", "▁wor", "ld", "▁world",
+            "▁", "H", "e", "l", "o", "w", "r", "d", "ll", "▁H", "llo", "▁He", "▁Hello", "▁w", "or", "▁wor", "ld",
+            "▁world",
         ];
         for (i, p) in pieces.iter().enumerate() {
             tokens.push((*p).into());

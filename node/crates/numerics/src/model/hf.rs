@@ -117,7 +117,9 @@ impl LlamaConfig {
         let token_ids = |key: &str| -> Vec<u32> {
             match config.get(key) {
                 Some(Value::Number(n)) => n.as_u64().and_then(|n| u32::try_from(n).ok()).into_iter().collect(),
-                Some(Value::Array(a)) => a.iter().filter_map(|n| n.as_u64().and_then(|n| u32::try_from(n).ok())).collect(),
+                Some(Value::Array(a)) => {
+                    a.iter().filter_map(|n| n.as_u64().and_then(|n| u32::try_from(n).ok())).collect()
+                }
                 _ => Vec::new(),
             }
         };
@@ -178,7 +180,10 @@ pub fn read_tensors(dir: &Path, names: &[String], shapes: &[Vec<usize>], ignore:
                     expected: shapes[i].clone(),
                 });
             }
-            out[i] = Some(HostTensor::new(view.shape().to_vec(), widen(&view).map_err(|r| bad(file, format!("`{name}`: {r}")))?));
+            out[i] = Some(HostTensor::new(
+                view.shape().to_vec(),
+                widen(&view).map_err(|r| bad(file, format!("`{name}`: {r}")))?,
+            ));
         }
     }
     names
@@ -194,13 +199,20 @@ fn widen(view: &safetensors::tensor::TensorView<'_>) -> std::result::Result<Vec<
     let bytes = view.data();
     Ok(match view.dtype() {
         Dtype::F32 => bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
-        Dtype::BF16 => bytes.chunks_exact(2).map(|b| f32::from_bits(u32::from(u16::from_le_bytes([b[0], b[1]])) << 16)).collect(),
+        Dtype::BF16 => {
+            bytes.chunks_exact(2).map(|b| f32::from_bits(u32::from(u16::from_le_bytes([b[0], b[1]])) << 16)).collect()
+        }
         Dtype::F16 => {
-            let t = candle_core::Tensor::from_raw_buffer(bytes, candle_core::DType::F16, view.shape(), &candle_core::Device::Cpu)
-                .and_then(|t| t.to_dtype(candle_core::DType::F32))
-                .and_then(|t| t.flatten_all())
-                .and_then(|t| t.to_vec1::<f32>())
-                .map_err(|e| e.to_string())?;
+            let t = candle_core::Tensor::from_raw_buffer(
+                bytes,
+                candle_core::DType::F16,
+                view.shape(),
+                &candle_core::Device::Cpu,
+            )
+            .and_then(|t| t.to_dtype(candle_core::DType::F32))
+            .and_then(|t| t.flatten_all())
+            .and_then(|t| t.to_vec1::<f32>())
+            .map_err(|e| e.to_string())?;
             t
         }
         other => return Err(format!("dtype {other:?} is not supported (F32, F16, BF16)")),

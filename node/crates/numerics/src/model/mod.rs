@@ -134,8 +134,9 @@ impl Model {
 }
 
 /// The weights root of `model`, whose weights were loaded from the file `source`: read from
-/// `<source>.nao-weights-root` when that records the same source SHA-256 and leaf size, else computed and
-/// written there (atomically). Hashing the source file is ~6x cheaper than committing its fp32 weights.
+/// `<source>.nao-weights-root` when that records the same source SHA-256, leaf size and layout (the weights'
+/// names and shapes: how the graph's weights are cut from the file), else computed and written there
+/// (atomically). Hashing the source file is ~6x cheaper than committing its fp32 weights.
 pub fn cached_weights_root(model: &Model, source: &Path) -> Result<Hash> {
     fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
         move |source| Error::Io { path: path.into(), source }
@@ -145,13 +146,20 @@ pub fn cached_weights_root(model: &Model, source: &Path) -> Result<Hash> {
     let mut hasher = sha2::Sha256::new();
     std::io::copy(&mut file, &mut hasher).map_err(io(source))?;
     let source_sha256 = hex::encode(hasher.finalize());
+    let mut layout = sha2::Sha256::new();
+    for (name, w) in model.weight_names.iter().zip(model.weights.iter()) {
+        layout.update(format!("{name}{:?};", w.shape));
+    }
+    let layout = hex::encode(layout.finalize());
     let cache = source.with_extension(format!(
         "{}.nao-weights-root",
         source.extension().and_then(|e| e.to_str()).unwrap_or("weights")
     ));
     let parse = |text: &str| -> Option<Hash> {
         let v: serde_json::Value = serde_json::from_str(text).ok()?;
-        let fresh = v["source_sha256"] == source_sha256.as_str() && v["chunk_bytes"] == crate::commit::CHUNK_BYTES;
+        let fresh = v["source_sha256"] == source_sha256.as_str()
+            && v["chunk_bytes"] == crate::commit::CHUNK_BYTES
+            && v["layout_sha256"] == layout.as_str();
         fresh.then(|| hex::decode(v["weights_root"].as_str()?).ok()?.try_into().ok()).flatten()
     };
     if let Some(root) = std::fs::read_to_string(&cache).ok().as_deref().and_then(parse) {
@@ -161,6 +169,7 @@ pub fn cached_weights_root(model: &Model, source: &Path) -> Result<Hash> {
     let record = serde_json::json!({
         "source_sha256": source_sha256,
         "chunk_bytes": crate::commit::CHUNK_BYTES,
+        "layout_sha256": layout,
         "weights_root": hex::encode(root),
     });
     let tmp = cache.with_extension("tmp");
@@ -277,6 +286,18 @@ mod tests {
         let text = std::fs::read_to_string(&cache).unwrap().replace(&hex::encode(want), &"ab".repeat(32));
         std::fs::write(&cache, text).unwrap();
         assert_eq!(cached_weights_root(&model, &path).unwrap(), [0xab; 32]);
+        // weights cut from the file another way (here: the last two swapped) invalidate it
+        let mut other = model.clone();
+        let mut w = (*other.weights).clone();
+        let n = w.len();
+        w.swap(n - 1, n - 2);
+        other.weights = Arc::new(w);
+        other.weight_names.swap(n - 1, n - 2);
+        assert_eq!(
+            cached_weights_root(&other, &path).unwrap(),
+            Model::weights_tree(&other.weight_commitments()).root()
+        );
+        assert_eq!(cached_weights_root(&model, &path).unwrap(), want, "recomputed for the original layout");
         // a changed source file invalidates it
         let mut bytes = std::fs::read(&path).unwrap();
         bytes.push(b' ');
