@@ -88,18 +88,12 @@ pub fn tokenizer_from_gguf(content: &gguf_file::Content, path: &Path) -> Result<
     } else {
         byte_level_bpe(content, &tokens, &bad)?
     };
-    let special: Vec<AddedToken> = tokens
-        .iter()
-        .zip(&token_types)
-        .filter(|(_, &t)| t == TOKEN_TYPE_CONTROL)
-        .map(|(tok, _)| AddedToken::from(*tok, true).normalized(false))
-        .collect();
-    let user: Vec<AddedToken> = tokens
-        .iter()
-        .zip(&token_types)
-        .filter(|(_, &t)| t == TOKEN_TYPE_USER_DEFINED)
-        .map(|(tok, _)| AddedToken::from(*tok, false).normalized(false))
-        .collect();
+    // the tokens of one type, added whole (special: kept out of decoded text unless asked for)
+    let of_type = |kind: i64, special: bool| -> Vec<AddedToken> {
+        let typed = tokens.iter().zip(&token_types).filter(|(_, &t)| t == kind);
+        typed.map(|(tok, _)| AddedToken::from(*tok, special).normalized(false)).collect()
+    };
+    let (special, user) = (of_type(TOKEN_TYPE_CONTROL, true), of_type(TOKEN_TYPE_USER_DEFINED, false));
     tokenizer.add_special_tokens(special).map_err(|e| bad(format!("adding special tokens: {e}")))?;
     tokenizer.add_tokens(user).map_err(|e| bad(format!("adding user-defined tokens: {e}")))?;
 

@@ -756,6 +756,18 @@ mod tests {
         })
     }
 
+    /// One step's logits from the IR (`got`) against the reference's (`want`): within 1e-3 of the largest logit
+    /// (printed), and the IR's greedy `token` is the reference's; returns it.
+    fn agrees(what: &str, step: usize, got: &[f32], want: &[f32], token: f32) -> u32 {
+        let max = got.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        let scale = want.iter().map(|v| v.abs()).fold(0f32, f32::max);
+        eprintln!("step {step}: {what} logits: max |diff| = {max:e}, max |logit| = {scale}, ratio {:e}", max / scale);
+        assert!(max <= 1e-3 * scale, "step {step}: max |IR - reference| = {max:e} (scale {scale})");
+        let best = want.iter().enumerate().fold(0, |b, (i, v)| if *v > want[b] { i } else { b });
+        assert_eq!(token, best as f32, "step {step}: greedy tokens differ");
+        best as u32
+    }
+
     #[test]
     fn segments_cover_the_graph_one_block_per_step() {
         let c = smollm2_config();
@@ -852,18 +864,8 @@ mod tests {
             let x = Tensor::new(input.as_slice(), &dev).unwrap().unsqueeze(0).unwrap();
             let want: Vec<f32> = reference.forward(&x, pos, &mut cache).unwrap().squeeze(0).unwrap().to_vec1().unwrap();
             pos += input.len();
-            let got = &trace.tensors[node + 1].data;
-            let max = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
-            let scale = want.iter().map(|v| v.abs()).fold(0f32, f32::max);
-            eprintln!(
-                "step {step}: SmolLM2 IR vs candle-transformers logits: max |diff| = {max:e}, max |logit| = {scale}, \
-                 ratio {:e}",
-                max / scale
-            );
-            assert!(max <= 1e-3 * scale, "step {step}: max |IR - candle| = {max:e} (scale {scale})");
-            let best = want.iter().enumerate().fold(0, |b, (i, v)| if *v > want[b] { i } else { b });
-            assert_eq!(token, best as f32, "step {step}: greedy tokens differ");
-            input = vec![best as u32];
+            input =
+                vec![agrees("SmolLM2 IR vs candle-transformers", step, &trace.tensors[node + 1].data, &want, token)];
         }
     }
 
@@ -977,17 +979,7 @@ mod tests {
             let want: Vec<f32> = reference.forward(&x, pos).unwrap().flatten_all().unwrap().to_vec1().unwrap();
             pos += input.len();
             let got = &trace.tensors[node + 1].data;
-            let max = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
-            let scale = want.iter().map(|v| v.abs()).fold(0f32, f32::max);
-            eprintln!(
-                "step {step}: Qwen2.5 IR vs candle-transformers qwen2 logits: max |diff| = {max:e}, max |logit| = \
-                 {scale}, ratio {:e}",
-                max / scale
-            );
-            assert!(max <= 1e-3 * scale, "step {step}: max |IR - candle| = {max:e} (scale {scale})");
-            let best = want.iter().enumerate().fold(0, |b, (i, v)| if *v > want[b] { i } else { b });
-            assert_eq!(token, best as f32, "step {step}: greedy tokens differ");
-            input = vec![best as u32];
+            input = vec![agrees("Qwen2.5 IR vs candle-transformers qwen2", step, got, &want, token)];
         }
     }
 
