@@ -33,6 +33,50 @@ pub struct BertConfig {
     pub type_vocab_size: usize,
     /// LayerNorm epsilon.
     pub layer_norm_eps: f64,
+    /// How token states become the sentence embedding (from a sentence-transformers `1_Pooling/config.json`
+    /// beside `config.json`; mean pooling without one).
+    #[serde(skip)]
+    pub pooling: Pooling,
+}
+
+/// Sentence-transformers pooling of a BERT encoder's last hidden states.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Pooling {
+    /// The mean over every token (`pooling_mode_mean_tokens`).
+    #[default]
+    Mean,
+    /// The first token's state, `[CLS]` (`pooling_mode_cls_token`).
+    Cls,
+}
+
+impl Pooling {
+    /// The pooling `dir/1_Pooling/config.json` asks for (mean when there is none); a mode the graph does not
+    /// build (max, mean / sqrt(len), several at once) is refused by name.
+    pub fn of(dir: &Path) -> Result<Self> {
+        let path = dir.join("1_Pooling").join("config.json");
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            return Ok(Self::Mean);
+        };
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| Error::Weights { path: path.clone(), reason: format!("not JSON: {e}") })?;
+        let on: Vec<&str> = v
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, v)| k.starts_with("pooling_mode_") && v.as_bool() == Some(true))
+            .map(|(k, _)| k.as_str())
+            .collect();
+        match on.as_slice() {
+            ["pooling_mode_mean_tokens"] => Ok(Self::Mean),
+            ["pooling_mode_cls_token"] => Ok(Self::Cls),
+            other => Err(Error::Weights {
+                path,
+                reason: format!(
+                    "pooling {other:?} is not supported (one of pooling_mode_mean_tokens, pooling_mode_cls_token)"
+                ),
+            }),
+        }
+    }
 }
 
 /// A BERT encoder with its weights and tokenizer.
@@ -139,7 +183,13 @@ impl BertConfig {
                 g.end_segment();
             }
         }
-        g.push(Op::MeanRows, [x], [h]);
+        match self.pooling {
+            Pooling::Mean => g.push(Op::MeanRows, [x], [h]),
+            Pooling::Cls => {
+                let cls = g.push(Op::Narrow(op::Narrow { dim: 0, start: 0, len: 1 }), [x], [1, h]);
+                g.push(Op::Reshape, [cls], [h])
+            }
+        };
         g.finish()
     }
 
@@ -172,8 +222,9 @@ impl Bert {
     pub fn load(dir: &Path) -> Result<Self> {
         let cfg_path = dir.join("config.json");
         let text = std::fs::read_to_string(&cfg_path).map_err(|source| Error::Io { path: cfg_path.clone(), source })?;
-        let config: BertConfig = serde_json::from_str(&text)
+        let mut config: BertConfig = serde_json::from_str(&text)
             .map_err(|e| Error::Weights { path: cfg_path.clone(), reason: format!("not a BERT config: {e}") })?;
+        config.pooling = Pooling::of(dir)?;
         if config.hidden_act != "gelu" {
             return Err(Error::Weights {
                 path: cfg_path,
@@ -340,6 +391,39 @@ mod tests {
         let node = &m.graph.nodes[target];
         let c = ops::check(node, &operands(&m, &bad, node), &bad.tensors[target + 1]).unwrap();
         assert_eq!(c.elements.iter().filter(|v| !v.inside).map(|v| v.element).collect::<Vec<_>>(), [5]);
+    }
+
+    /// A sentence-transformers checkpoint asking for CLS pooling embeds as its `[CLS]` token's last state; max
+    /// pooling is refused by name.
+    #[test]
+    fn pooling_follows_the_sentence_transformers_config() {
+        let src = fetch::minilm_dir(&fetch::default_cache_dir()).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        for f in ["config.json", "tokenizer.json", "model.safetensors"] {
+            std::fs::copy(src.join(f), dir.join(f)).unwrap();
+        }
+        std::fs::create_dir(dir.join("1_Pooling")).unwrap();
+        let pooling = |mode: &str| {
+            let cfg =
+                format!(r#"{{"word_embedding_dimension": 384, "{mode}": true, "pooling_mode_max_tokens": false}}"#);
+            std::fs::write(dir.join("1_Pooling").join("config.json"), cfg).unwrap();
+        };
+        pooling("pooling_mode_cls_token");
+        let cls = Bert::load(dir).unwrap();
+        assert_eq!(cls.config.pooling, Pooling::Cls);
+        let mean = minilm();
+        assert_eq!(mean.config.pooling, Pooling::Mean, "MiniLM's own 1_Pooling asks for the mean");
+        let ids = mean.encode("Pooling picks the sentence's state.").unwrap();
+        let (m, c) = (mean.model(ids.data.len()).unwrap(), cls.model(ids.data.len()).unwrap());
+        let trace = Runtime::new(&m).unwrap().run(&m.graph, &ids, None).unwrap();
+        let out = Runtime::new(&c).unwrap().run(&c.graph, &ids, None).unwrap();
+        // the mean model's last hidden states (the MeanRows operand): row 0 is the CLS embedding
+        let states = &trace.tensors[trace.tensors.len() - 2];
+        assert_eq!(out.output().data, states.data[..384]);
+        std::fs::write(dir.join("1_Pooling").join("config.json"), r#"{"pooling_mode_max_tokens": true}"#).unwrap();
+        let msg = Bert::load(dir).err().unwrap().to_string();
+        assert!(msg.contains("pooling_mode_max_tokens") && msg.contains("1_Pooling"), "{msg}");
     }
 
     #[test]
