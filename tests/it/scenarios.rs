@@ -145,6 +145,19 @@ async fn every_scenario_ends_as_expected_and_bonds_move_to_the_winner() {
     }
     let smollm2 = &by("smollm2-honest").answer;
     assert!(smollm2.contains("Paris") && smollm2.contains("the turn ended"), "{smollm2}");
+    // Qwen2.5 (#21): honest, it answers and finalizes; one element of a down projection's 1216-term column block
+    // moved, the prover loses its bond and the contract's exact check, at most 1.5M gas, decided it
+    let qwen = by("qwen-honest");
+    assert_eq!((qwen.outcome, qwen.finding.as_str()), (Outcome::Finalized, "clean"));
+    assert!(qwen.answer.contains("Paris"), "{}", qwen.answer);
+    let fraud = by("qwen-corrupted");
+    assert_eq!(fraud.outcome, Outcome::ProverSlashed, "{}", fraud.finding);
+    assert_eq!(
+        (fraud.prover_delta_wei.as_str(), fraud.watcher_delta_wei.as_str()),
+        ("-1000000000000000000", "500000000000000000")
+    );
+    let open = fraud.tx_gas.iter().find(|t| t.label == "openElement").expect("decided by an element opening");
+    assert!(open.gas <= 1_500_000, "a 1216-term element opened for {} gas", open.gas);
     // the non-composability attack: it works against per-layer tolerances (the steered claim finalizes); the
     // point region of the trigger gets the prover slashed on-chain; the audit refuses the network at registration
     let undefended = by("steering-undefended");
@@ -188,7 +201,7 @@ async fn every_scenario_ends_as_expected_and_bonds_move_to_the_winner() {
             assert!(d["all_orders"].as_f64().unwrap() > 1e3, "the all-orders audit prices the trigger: {d}");
         }
     }
-    for honest in ["honest", "minilm-honest", "smollm2-honest"] {
+    for honest in ["honest", "minilm-honest", "smollm2-honest", "qwen-honest"] {
         assert_eq!(by(honest).finding, "clean", "{honest}: the calibrated thresholds flag no honest element");
     }
     // the adversarial suite (#7): every tamper is caught; weight and precision cheats are proven on-chain by the
