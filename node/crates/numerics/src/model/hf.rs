@@ -202,19 +202,16 @@ fn widen(view: &safetensors::tensor::TensorView<'_>) -> std::result::Result<Vec<
         Dtype::BF16 => {
             bytes.chunks_exact(2).map(|b| f32::from_bits(u32::from(u16::from_le_bytes([b[0], b[1]])) << 16)).collect()
         }
-        Dtype::F16 => {
-            let t = candle_core::Tensor::from_raw_buffer(
-                bytes,
-                candle_core::DType::F16,
-                view.shape(),
-                &candle_core::Device::Cpu,
-            )
-            .and_then(|t| t.to_dtype(candle_core::DType::F32))
-            .and_then(|t| t.flatten_all())
-            .and_then(|t| t.to_vec1::<f32>())
-            .map_err(|e| e.to_string())?;
-            t
-        }
+        Dtype::F16 => candle_core::Tensor::from_raw_buffer(
+            bytes,
+            candle_core::DType::F16,
+            view.shape(),
+            &candle_core::Device::Cpu,
+        )
+        .and_then(|t| t.to_dtype(candle_core::DType::F32))
+        .and_then(|t| t.flatten_all())
+        .and_then(|t| t.to_vec1::<f32>())
+        .map_err(|e| e.to_string())?,
         other => return Err(format!("dtype {other:?} is not supported (F32, F16, BF16)")),
     })
 }
@@ -224,4 +221,61 @@ pub fn chat_template(dir: &Path) -> Option<String> {
     let text = std::fs::read_to_string(dir.join("tokenizer_config.json")).ok()?;
     let v: Value = serde_json::from_str(&text).ok()?;
     v.get("chat_template").and_then(Value::as_str).map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(extra: Value) -> Value {
+        let mut c = serde_json::json!({
+            "model_type": "llama", "vocab_size": 1000, "hidden_size": 64, "intermediate_size": 128,
+            "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+            "max_position_embeddings": 8192, "rms_norm_eps": 1e-5, "eos_token_id": [7, 9], "hidden_act": "silu",
+        });
+        c.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        c
+    }
+
+    /// Each family's fields as `transformers` names them: qwen2 always has attention biases, mistral's sliding
+    /// window bounds the context, several end-of-sequence ids are kept; what the graph cannot build is named.
+    #[test]
+    fn decoder_configs_read_like_transformers() {
+        let p = Path::new("config.json");
+        let llama = LlamaConfig::from_hf(&config(serde_json::json!({})), p).unwrap();
+        assert_eq!((llama.head_dim, llama.attention_bias, llama.tie_word_embeddings), (16, false, false));
+        assert_eq!((llama.eos_token_ids.as_slice(), llama.rope_theta), (&[7, 9][..], 10_000.0));
+        let qwen =
+            config(serde_json::json!({"model_type": "qwen2", "sliding_window": 4096, "use_sliding_window": false}));
+        let qwen = LlamaConfig::from_hf(&qwen, p).unwrap();
+        assert!(qwen.attention_bias);
+        assert_eq!(qwen.max_position_embeddings, 8192, "its window is off");
+        let mistral =
+            LlamaConfig::from_hf(&config(serde_json::json!({"model_type": "mistral", "sliding_window": 4096})), p);
+        assert_eq!(mistral.unwrap().max_position_embeddings, 4096);
+        for (bad, named) in [
+            (serde_json::json!({"rope_scaling": {"rope_type": "llama3", "factor": 8.0}}), "rope scaling"),
+            (serde_json::json!({"hidden_act": "gelu"}), "hidden_act `gelu`"),
+            (serde_json::json!({"num_key_value_heads": 3}), "4 attention heads cannot be grouped over 3"),
+            (serde_json::json!({"hidden_size": null}), "`hidden_size` is missing"),
+        ] {
+            let msg = LlamaConfig::from_hf(&config(bad), p).unwrap_err().to_string();
+            assert!(msg.contains(named) && msg.contains("config.json"), "{msg}");
+        }
+        let bert = serde_json::json!({"architectures": ["BertModel"]});
+        assert_eq!(Family::of(&bert, p).unwrap(), Family::Bert, "by its architecture when model_type is absent");
+    }
+
+    /// F16 and BF16 tensors widen to the fp32 values they hold, exactly.
+    #[test]
+    fn half_precision_tensors_widen_exactly() {
+        use safetensors::{tensor::TensorView, Dtype};
+        let f16: Vec<u8> = [0x3e00u16, 0xc000, 0x0001].iter().flat_map(|b| b.to_le_bytes()).collect(); // 1.5, -2, 2^-24
+        let bf16: Vec<u8> = [0x3fc0u16, 0xc000].iter().flat_map(|b| b.to_le_bytes()).collect(); // 1.5, -2
+        assert_eq!(widen(&TensorView::new(Dtype::F16, vec![3], &f16).unwrap()).unwrap(), [1.5, -2.0, 2f32.powi(-24)]);
+        assert_eq!(widen(&TensorView::new(Dtype::BF16, vec![2], &bf16).unwrap()).unwrap(), [1.5, -2.0]);
+        let i8s = [1u8, 2];
+        let msg = widen(&TensorView::new(Dtype::I8, vec![2], &i8s).unwrap()).unwrap_err();
+        assert!(msg.contains("I8"), "{msg}");
+    }
 }
