@@ -1015,7 +1015,7 @@ mod tests {
         let ids = m.encode(&m.chat_prompt("Name a prime number.")).unwrap();
         let model = m.model(ids.data.len(), 1).unwrap();
         let first = model.graph.segment_ranges()[0].clone();
-        // elements outside their sound regions in the first segment (three blocks), checked as the watcher does
+        // elements outside their sound regions in the first segment (the embedding and block 0), checked as the watcher does
         let outside = |trace: &crate::trace::Trace| -> usize {
             first
                 .clone()
