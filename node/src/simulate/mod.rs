@@ -42,6 +42,8 @@ pub const BOUND_AWARE_INPUTS: u64 = 100;
 pub const SMOLLM2_NEW_TOKENS: usize = 16;
 /// The most tokens Qwen2.5-Coder generates in the simulation (it ends its turn before).
 pub const QWEN_NEW_TOKENS: usize = 12;
+/// What Qwen2.5-Coder is asked in the simulation.
+pub const QWEN_PROMPT: &str = "What is the capital of France?";
 
 /// How a scenario ended, as read from the chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

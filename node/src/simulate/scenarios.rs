@@ -166,14 +166,14 @@ pub(super) async fn qwen(
             let mut llama = Llama::qwen25_coder(&opts.cache_dir)?;
             llama.name = "qwen2.5-coder".into();
             let llama = Arc::new(llama);
-            let input = llama.encode(&llama.chat_prompt("What is the capital of France?"))?;
-            let model = llama.model(input.data.len(), QWEN_NEW_TOKENS)?;
+            let prompt_len = llama.encode(&llama.chat_prompt(QWEN_PROMPT))?.data.len();
+            let model = llama.model(prompt_len, QWEN_NEW_TOKENS)?;
             let mut parties = world.parties(model, QWEN25_CODER_PROFILE, "nao:qwen2.5-coder", None).await?;
             parties.prover = parties.prover.with_stop(llama.config.eos_token_ids.clone());
             (llama, parties)
         }
     };
-    let input = llama.encode(&llama.chat_prompt("What is the capital of France?"))?;
+    let input = llama.encode(&llama.chat_prompt(QWEN_PROMPT))?;
     // the prefill's first block's down projection (4864 terms), in its first column block: the widest dot
     // product of the graph (1216 terms, `llama::MAX_DOT_TERMS`)
     let model = parties.prover_model();

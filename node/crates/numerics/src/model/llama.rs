@@ -393,10 +393,10 @@ fn build(c: &LlamaConfig, prompt_len: usize, new_tokens: usize) -> Generation {
     let final_norm = 1 + block_suffixes(c).len() * c.num_layers;
     let pieces = down_pieces(c);
     let lm_head = if c.tie_word_embeddings { 0 } else { final_norm + 1 };
-    // A projection, with its bias where the model has one (qwen2's Q, K and V).
+    // A Q, K or V projection, with its bias where the model has one (qwen2).
     let project = |g: &mut GraphBuilder, x: Src, l: usize, p: &str, shape: [usize; 2]| {
         let y = g.push(Op::MatMul, [x, slot(c, l, &format!("{p}.weight"))], shape);
-        if c.attention_bias && p != "self_attn.o_proj" {
+        if c.attention_bias {
             g.push(Op::Add, [y, slot(c, l, &format!("{p}.bias"))], shape)
         } else {
             y
@@ -467,7 +467,7 @@ fn build(c: &LlamaConfig, prompt_len: usize, new_tokens: usize) -> Generation {
             let a = g.push(Op::Reshape, [a], [nh, t, hd]);
             let a = g.push(Op::Transpose(op::Transpose { a: 0, b: 1 }), [a], [t, nh, hd]);
             let a = g.push(Op::Reshape, [a], [t, nh * hd]);
-            let o = project(&mut g, a, l, "self_attn.o_proj", [t, h]);
+            let o = g.push(Op::MatMul, [a, at("self_attn.o_proj.weight")], [t, h]);
             let x1 = g.push(Op::Add, [o, x], [t, h]);
             let n = g.push(Op::RmsNorm(op::RmsNorm { eps }), [x1, at("post_attention_layernorm.weight")], [t, h]);
             let gate = g.push(Op::MatMul, [n, at("mlp.gate_proj.weight")], [t, ff]);
