@@ -145,7 +145,8 @@ contract Adjudicator {
         } else if (k == OpKind.RmsNorm || k == OpKind.LayerNorm) {
             (chunks, work) = (_rowChunks(n.cols) + 2, 4_000 * uint256(n.cols));
         } else if (k == OpKind.Rope) {
-            chunks = _rowChunks(n.cols);
+            // the row, and the factor's chunk when scaled
+            chunks = _rowChunks(n.cols) + (abi.decode(n.params, (Attention.RopeParams)).scaled ? 1 : 0);
         } else if (k == OpKind.MeanRows) {
             uint256 rows = abi.decode(n.params, (Reduce.MeanRowsParams)).rows;
             (chunks, work) = (_columnChunks(rows, n.cols), 4_000 * rows);

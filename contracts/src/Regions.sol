@@ -42,8 +42,12 @@ contract Regions {
     }
 
     /// @notice `RopeBound.within`.
-    function rope(uint32[] calldata x, uint256 j, uint256 p, uint32 theta, uint32 y) external pure returns (bool) {
-        return RopeBound.within(x, j, p, theta, y);
+    function rope(uint32[] calldata x, uint256 j, uint256 p, uint32 theta, uint32 factor, uint32 y)
+        external
+        pure
+        returns (bool)
+    {
+        return RopeBound.within(x, j, p, theta, factor, y);
     }
 
     /// @notice `ActivationBound.geluWithin`.

@@ -163,71 +163,118 @@ async fn clamp_is_adjudicated_on_chain_as_in_rust() {
 }
 
 /// RoPE's on-chain region holds three honest implementations (candle, an f32 table from `powf`, f64 rounded
-/// once) at positions up to 8191 with SmolLM2's base, element by element through `Regions.rope`, as the Rust
-/// region does; outputs moved by 0.1 (|y| + 1) are outside both (at position 8191 the fastest pair's angle
-/// budget alone, 8u a, is 4e-3: honest tables differ that much).
+/// once) at positions up to 8191, element by element through `Regions.rope`, as the Rust region does: with
+/// SmolLM2's base, and scaled as Llama 3.1 is (base 500,000, 128-wide heads, the frequency factors llama.cpp's
+/// converter writes: 1, 8 and the band between); outputs moved by 0.1 (|y| + 1) are outside both (at position
+/// 8191 the fastest pair's angle budget alone, 8u a, is 4e-3: honest tables differ that much).
 #[tokio::test(flavor = "multi_thread")]
 async fn rope_region_holds_honest_tables_at_long_positions() {
     use nao::graph::{Node, Op, Src};
+    use nao::model::llama::Llama3Scaling;
     use nao::region::rope;
     use rand::{Rng, SeedableRng};
     let (_chain, client, d) = deployed().await;
     let game = DisputeGame::new(d.game, client.provider.clone());
     let adj = nao_bindings::Adjudicator::new(game.adjudicator().call().await.unwrap(), client.provider.clone());
     let regions = nao_bindings::Regions::new(adj.regions().call().await.unwrap(), client.provider.clone());
-    let (theta, dim) = (100_000.0f32, 64usize);
+    let llama31 = Llama3Scaling {
+        factor: 8.0,
+        low_freq_factor: 1.0,
+        high_freq_factor: 4.0,
+        original_max_position_embeddings: 8192,
+    };
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x20e);
     let (mut checked, mut moved) = (0, 0);
-    for p in [0usize, 1, 17, 1000, 4095, 8191] {
-        let x: Vec<f32> = (0..dim).map(|_| rng.random_range(-3.0f32..3.0)).collect();
-        let node = Node {
-            op: Op::Rope(op::Rope { theta, offset: p as u32 }),
-            inputs: vec![Src::Trace(0)],
-            shape: vec![1, 1, dim],
-        };
-        let candle = runtime::replay(&node, &[&HostTensor::new(vec![1, 1, dim], x.clone())]).unwrap().data;
+    for (theta, dim, freqs) in [(100_000.0f32, 64usize, None), (500_000.0, 128, Some(llama31.factors(500_000.0, 128)))]
+    {
         let half = dim / 2;
-        let table = |wide: bool| -> Vec<f32> {
-            let mut y = vec![0f32; dim];
-            for k in 0..half {
-                let (c, s) = if wide {
-                    let a = p as f64 / (theta as f64).powf(2.0 * k as f64 / dim as f64);
-                    (a.cos(), a.sin())
-                } else {
-                    let a = p as f32 * theta.powf(-2.0 * k as f32 / dim as f32);
-                    (a.cos() as f64, a.sin() as f64)
-                };
-                let (x1, x2) = (x[k] as f64, x[k + half] as f64);
-                if wide {
-                    y[k] = (x1 * c - x2 * s) as f32;
-                    y[k + half] = (x2 * c + x1 * s) as f32;
-                } else {
-                    let (c, s) = (c as f32, s as f32);
-                    y[k] = x[k] * c - x[k + half] * s;
-                    y[k + half] = x[k + half] * c + x[k] * s;
+        let factor = |k: usize| freqs.as_ref().map_or(1.0f32, |f: &Vec<f32>| f[k]);
+        for p in [0usize, 1, 17, 1000, 4095, 8191] {
+            let x: Vec<f32> = (0..dim).map(|_| rng.random_range(-3.0f32..3.0)).collect();
+            let node = Node {
+                op: Op::Rope(op::Rope { theta, offset: p as u32, scaled: freqs.is_some() }),
+                inputs: std::iter::once(Src::Trace(0)).chain(freqs.as_ref().map(|_| Src::Weight(0))).collect(),
+                shape: vec![1, 1, dim],
+            };
+            let xt = HostTensor::new(vec![1, 1, dim], x.clone());
+            let ft = freqs.as_ref().map(|f| HostTensor::new(vec![half], f.clone()));
+            let operands: Vec<&HostTensor> = std::iter::once(&xt).chain(ft.as_ref()).collect();
+            let candle = runtime::replay(&node, &operands).unwrap().data;
+            let table = |wide: bool| -> Vec<f32> {
+                let mut y = vec![0f32; dim];
+                for k in 0..half {
+                    let (c, s) = if wide {
+                        let a = p as f64 / ((theta as f64).powf(2.0 * k as f64 / dim as f64) * factor(k) as f64);
+                        (a.cos(), a.sin())
+                    } else {
+                        let a = p as f32 * theta.powf(-2.0 * k as f32 / dim as f32) / factor(k);
+                        (a.cos() as f64, a.sin() as f64)
+                    };
+                    let (x1, x2) = (x[k] as f64, x[k + half] as f64);
+                    if wide {
+                        y[k] = (x1 * c - x2 * s) as f32;
+                        y[k + half] = (x2 * c + x1 * s) as f32;
+                    } else {
+                        let (c, s) = (c as f32, s as f32);
+                        y[k] = x[k] * c - x[k + half] * s;
+                        y[k + half] = x[k + half] * c + x[k] * s;
+                    }
                 }
-            }
-            y
-        };
-        let xs: Vec<u32> = x.iter().map(|v| v.to_bits()).collect();
-        for y in [candle, table(false), table(true)] {
-            let rust = rope::rope(&x, 1, dim, theta, p, &y);
-            for j in 0..dim {
-                assert!(rust[j].0, "the Rust region holds position {p}, element {j}");
-                let call = regions.rope(xs.clone(), U256::from(j), U256::from(p), theta.to_bits(), y[j].to_bits());
-                assert!(call.call().await.unwrap(), "position {p}, element {j}: {:e} is inside on-chain", y[j]);
-                checked += 1;
-                if j % 8 == 0 {
-                    let bad = y[j] + (y[j].abs() + 1.0) * 0.1;
-                    let mut ybad = y.clone();
-                    ybad[j] = bad;
-                    assert!(!rope::rope(&x, 1, dim, theta, p, &ybad)[j].0, "position {p}, element {j}: Rust");
-                    let call = regions.rope(xs.clone(), U256::from(j), U256::from(p), theta.to_bits(), bad.to_bits());
-                    assert!(!call.call().await.unwrap(), "position {p}, element {j}: {bad:e} is outside on-chain");
-                    moved += 1;
+                y
+            };
+            let xs: Vec<u32> = x.iter().map(|v| v.to_bits()).collect();
+            let region = |y: &[f32]| rope::rope(&x, 1, dim, theta, p, freqs.as_deref(), y);
+            for y in [candle, table(false), table(true)] {
+                let rust = region(&y);
+                for j in 0..dim {
+                    assert!(rust[j].0, "the Rust region holds position {p}, element {j}");
+                    let f = factor(j % half).to_bits();
+                    let call =
+                        regions.rope(xs.clone(), U256::from(j), U256::from(p), theta.to_bits(), f, y[j].to_bits());
+                    assert!(call.call().await.unwrap(), "position {p}, element {j}: {:e} is inside on-chain", y[j]);
+                    checked += 1;
+                    if j % 8 == 0 {
+                        let bad = y[j] + (y[j].abs() + 1.0) * 0.1;
+                        let mut ybad = y.clone();
+                        ybad[j] = bad;
+                        assert!(!region(&ybad)[j].0, "position {p}, element {j}: Rust");
+                        let call =
+                            regions.rope(xs.clone(), U256::from(j), U256::from(p), theta.to_bits(), f, bad.to_bits());
+                        assert!(!call.call().await.unwrap(), "position {p}, element {j}: {bad:e} is outside on-chain");
+                        moved += 1;
+                    }
                 }
             }
         }
     }
-    assert_eq!((checked, moved), (6 * 3 * 64, 6 * 3 * 8));
+    assert_eq!((checked, moved), (6 * 3 * (64 + 128), 6 * 3 * (8 + 16)));
+}
+
+/// Llama 3.1's scaled rope adjudicated through the game: an honest element of a pair scaled by the full factor
+/// is inside on-chain (its factor opened from the weights root) and a corrupted one outside, as in Rust.
+#[tokio::test(flavor = "multi_thread")]
+async fn scaled_rope_is_adjudicated_on_chain_as_in_rust() {
+    use nao::graph::{Graph, Node, Op, Src};
+    use nao::model::llama::{Llama3Scaling, ROPE_FREQS};
+    use rand::{Rng, SeedableRng};
+    let (theta, dim, shape) = (500_000.0f32, 128usize, vec![2, 12, 128]);
+    let s = Llama3Scaling {
+        factor: 8.0,
+        low_freq_factor: 1.0,
+        high_freq_factor: 4.0,
+        original_max_position_embeddings: 8192,
+    };
+    let freqs = s.factors(theta, dim);
+    // the element the test opens (column 128 / 3) is pair 42, slowed by the full factor
+    assert_eq!(freqs[42], 8.0);
+    let mut graph =
+        Graph { input_shape: shape.clone(), weight_shapes: vec![vec![dim / 2]], nodes: vec![], segments: Vec::new() };
+    let op = Op::Rope(op::Rope { theta, offset: 1000, scaled: true });
+    graph.nodes.push(Node { op, inputs: vec![Src::Trace(0), Src::Weight(0)], shape: shape.clone() });
+    let weights = vec![HostTensor::new(vec![dim / 2], freqs)];
+    let model = Model::new("llama3.1-rope", graph, vec![ROPE_FREQS.into()], weights).unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x31);
+    let input = HostTensor::new(shape, (0..2 * 12 * dim).map(|_| rng.random_range(-3.0f32..3.0)).collect());
+    let gas = every_kind(model, input, &[OpKind::Rope]).await;
+    println!("adjudication gas of a scaled rope element:\n{}", gas.join("\n"));
 }

@@ -36,7 +36,7 @@ async fn rust_openings_verify_in_solidity_and_a_flipped_byte_is_rejected() {
             let at = ElementRef { op, row, col };
             let c = element_challenge(&model, &mc, &trace, &tc, at).unwrap();
             let r = game.adjudicate(s, 1, 1, FixedBytes(tc.root()), c.clone()).call().await.unwrap();
-            let weight = node.kind.uses_weight().then(|| &model.weights[node.weight as usize]);
+            let weight = node.uses_weight().then(|| &model.weights[node.weight as usize]);
             let rust = check_node(&node, &trace.tensors[node.input as usize], weight, &trace.tensors[op + 1])
                 .expect("the MLP's kinds are decided by region::sound");
             let g = row * node.cols as usize + col;

@@ -56,8 +56,8 @@ enum OpKind {
     /// y[c] = mean_r x[r, c]   (x: [rows of the params, cols]; output [cols], elements (0, c);
     ///        `Reduce.MeanRowsParams`)
     MeanRows,
-    /// rotary embedding (rotate-half) of rows of `cols` at position start + (r mod rows / batch)
-    ///     (`Attention.RopeParams`)
+    /// rotary embedding (rotate-half) of rows of `cols` at position start + (r mod rows / batch), scaled: each
+    ///     pair's frequency divided by its factor, the weight `[cols / 2]`   (`Attention.RopeParams`)
     Rope,
     /// y[b, i, j] = sum_k x[b, i, k] * x2[b, j, k] (transposed: x2 is [batch, cols, inner]) or x2[b, k, j]
     ///        (x2 is [batch, inner, cols]); x is [batch, rows / batch, inner]   (`Linear.BatchMatMulParams`)

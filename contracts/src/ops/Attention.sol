@@ -2,6 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {Fp32} from "../lib/Fp32.sol";
+import {TensorMerkle} from "../lib/TensorMerkle.sol";
 import {OpNode, ElementChallenge} from "../lib/Types.sol";
 import {NonFiniteInput} from "../lib/Errors.sol";
 import {Operands, Open} from "./Operands.sol";
@@ -19,10 +20,13 @@ library Attention {
         uint32 offset;
     }
 
-    /// @notice RoPE's constants: the position of the first row and the base's fp32 bits.
+    /// @notice RoPE's constants: the position of the first row, the base's fp32 bits, and whether each pair's
+    ///         frequency is divided by its factor (Llama 3's rope scaling): element col % (cols / 2) of the node's
+    ///         weight, `[cols / 2]`.
     struct RopeParams {
         uint32 start;
         uint32 theta;
+        bool scaled;
     }
 
     function softmax(ElementChallenge calldata c, Operands memory o, uint32 y) internal pure returns (bool) {
@@ -41,6 +45,12 @@ library Attention {
         OpNode calldata n = c.node;
         RopeParams memory p = abi.decode(n.params, (RopeParams));
         uint256 pos = uint256(p.start) + c.row % Open.rowsPerBatch(n);
-        return o.regions.rope(Open.inputRow(c, o), c.col, pos, p.theta, y);
+        uint32 factor = 0x3f800000; // 1.0f
+        if (p.scaled) {
+            uint32 half = n.cols / 2;
+            Open.weight(c.weight, Open.shape1(half), o, n.weight);
+            factor = TensorMerkle.element(c.weight, c.col % half);
+        }
+        return o.regions.rope(Open.inputRow(c, o), c.col, pos, p.theta, factor, y);
     }
 }

@@ -76,6 +76,8 @@ impl LlamaConfig {
             head_dim,
             rms_norm_eps: md.f32(&key("attention.layer_norm_rms_epsilon"))?,
             rope_theta: md.opt_f32(&key("rope.freq_base"))?.unwrap_or(10_000.0),
+            // llama.cpp converts Llama 3's rope scaling into per-pair frequency factors
+            rope_scaling: content.tensor_infos.contains_key(llama::ROPE_FREQS).then_some(llama::RopeScaling::Stored),
             max_position_embeddings: md.usize(&key("context_length"))?,
             attention_bias: content.tensor_infos.contains_key("blk.0.attn_q.bias"),
             tie_word_embeddings: !content.tensor_infos.contains_key("output.weight"),
@@ -124,8 +126,7 @@ impl GgufModel {
         let arch = check_architecture(content, path)?;
         let wanted: Vec<(String, String, Vec<usize>)> =
             llama::checkpoint_weights(&config).into_iter().map(|(hf, shape)| (gguf_name(&hf), hf, shape)).collect();
-        // Every tensor in the file must be one we know; anything else (e.g. llama 3's
-        // `rope_freqs.weight`) would change the numerics if ignored.
+        // Every tensor in the file must be one we know; anything else would change the numerics if ignored.
         let known: BTreeMap<&str, usize> =
             wanted.iter().enumerate().map(|(i, (gguf, _, _))| (gguf.as_str(), i)).collect();
         let mut unknown: Vec<&str> =
@@ -161,6 +162,9 @@ impl GgufModel {
                 } else if hf_name.ends_with("self_attn.k_proj.weight") || hf_name.ends_with("self_attn.k_proj.bias") {
                     data = unpermute_rope_rows(&data, shape[0], data.len() / shape[0], config.num_kv_heads);
                 }
+            }
+            if hf_name == llama::ROPE_FREQS {
+                llama::check_rope_freqs(&data).map_err(|reason| Error::Weights { path: path.to_path_buf(), reason })?;
             }
             tensors.push((hf_name, HostTensor::new(shape, data)));
         }
@@ -516,6 +520,73 @@ mod tests {
             let err = got.iter().zip(&values).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
             eprintln!("{dtype:?}: max |dequantized - original| = {err:e}");
             assert!(err <= tolerance, "{dtype:?}: max error {err} over {tolerance}");
+        }
+    }
+
+    /// Writes a one-block llama GGUF (width 8, two heads of 4, vocabulary 4) with Llama 3.1's `rope_freqs.weight`
+    /// holding `freqs`, every other tensor filled with its index.
+    fn write_scaled_llama(path: &Path, freqs: &[f32]) {
+        let u = |v: u32| Value::U32(v);
+        let metadata = [
+            ("general.architecture", Value::String("llama".into())),
+            ("llama.embedding_length", u(8)),
+            ("llama.attention.head_count", u(2)),
+            ("llama.feed_forward_length", u(16)),
+            ("llama.block_count", u(1)),
+            ("llama.context_length", u(64)),
+            ("llama.vocab_size", u(4)),
+            ("llama.rope.freq_base", Value::F32(500_000.0)),
+            ("llama.attention.layer_norm_rms_epsilon", Value::F32(1e-5)),
+        ];
+        let config = LlamaConfig {
+            vocab_size: 4,
+            hidden_size: 8,
+            intermediate_size: 16,
+            num_layers: 1,
+            num_heads: 2,
+            num_kv_heads: 2,
+            head_dim: 4,
+            rms_norm_eps: 1e-5,
+            rope_theta: 500_000.0,
+            rope_scaling: Some(llama::RopeScaling::Stored),
+            max_position_embeddings: 64,
+            attention_bias: false,
+            tie_word_embeddings: true,
+            bos_token_id: None,
+            eos_token_ids: vec![],
+        };
+        let tensors: Vec<(String, QTensor)> = llama::checkpoint_weights(&config)
+            .into_iter()
+            .enumerate()
+            .map(|(i, (name, shape))| {
+                let n: usize = shape.iter().product();
+                let data = if name == llama::ROPE_FREQS { freqs.to_vec() } else { vec![i as f32; n] };
+                let t = Tensor::from_vec(data, shape.as_slice(), &Device::Cpu).unwrap();
+                (gguf_name(&name), QTensor::quantize(&t, GgmlDType::F32).unwrap())
+            })
+            .collect();
+        let md: Vec<(&str, &Value)> = metadata.iter().map(|(k, v)| (*k, v)).collect();
+        let ts: Vec<(&str, &QTensor)> = tensors.iter().map(|(n, q)| (n.as_str(), q)).collect();
+        gguf_file::write(&mut File::create(path).unwrap(), &md, &ts).unwrap();
+    }
+
+    /// Llama 3.1+ as llama.cpp converts it: the frequency factors are the file's `rope_freqs.weight`, read as the
+    /// scaled rope's last weight; a factor below 1 (or not finite) is named and nothing is loaded.
+    #[test]
+    fn llama3_rope_factors_are_read_from_the_file_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("llama31.gguf");
+        write_scaled_llama(&path, &[1.0, 8.0]);
+        let m = GgufModel::load(&path).unwrap();
+        assert_eq!(m.config.rope_scaling, Some(llama::RopeScaling::Stored));
+        assert_eq!(
+            m.tensors.last().map(|(n, t)| (n.as_str(), t.data.clone())),
+            Some((llama::ROPE_FREQS, vec![1.0, 8.0]))
+        );
+        for bad in [0.5f32, f32::NAN] {
+            write_scaled_llama(&path, &[1.0, bad]);
+            let msg = GgufModel::load(&path).unwrap_err().to_string();
+            assert!(msg.contains(&format!("rope_freqs.weight[1] = {bad}")) && msg.contains("llama31.gguf"), "{msg}");
         }
     }
 

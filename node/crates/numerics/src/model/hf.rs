@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::llama::LlamaConfig;
+use super::llama::{Llama3Scaling, LlamaConfig, RopeScaling};
 use super::HostTensor;
 use crate::{Error, Result};
 
@@ -76,8 +76,8 @@ pub fn read_config(dir: &Path) -> Result<(Value, PathBuf)> {
 impl LlamaConfig {
     /// A llama-family decoder's configuration from its `config.json` (`config`, read from `path`): Hugging Face's
     /// field names; qwen2 always has attention biases, llama has them if `attention_bias` says so; a mistral
-    /// sliding window bounds the context (the graphs attend over every earlier position). Rope scaling is
-    /// refused by name.
+    /// sliding window bounds the context (the graphs attend over every earlier position). Llama 3's rope scaling
+    /// is read; any other is refused by name.
     pub fn from_hf(config: &Value, path: &Path) -> Result<Self> {
         let bad = |reason: String| Error::Weights { path: path.to_path_buf(), reason };
         let count = |key: &str| -> Result<Option<usize>> {
@@ -98,9 +98,10 @@ impl LlamaConfig {
             }
         };
         let model_type = config.get("model_type").and_then(Value::as_str).unwrap_or("llama");
-        if let Some(scaling) = config.get("rope_scaling").filter(|v| !v.is_null()) {
-            return Err(bad(format!("rope scaling {scaling} is not supported")));
-        }
+        let rope_scaling = match config.get("rope_scaling").filter(|v| !v.is_null()) {
+            None => None,
+            Some(scaling) => llama3_scaling(scaling).map_err(bad)?.map(RopeScaling::Llama3),
+        };
         if let Some(act) = config.get("hidden_act").and_then(Value::as_str) {
             if act != "silu" {
                 return Err(bad(format!("hidden_act `{act}` is not supported (llama-family MLPs use silu)")));
@@ -133,6 +134,7 @@ impl LlamaConfig {
             head_dim: count("head_dim")?.unwrap_or(hidden_size / num_heads.max(1)),
             rms_norm_eps: float("rms_norm_eps", 1e-6)?,
             rope_theta: float("rope_theta", 10_000.0)?,
+            rope_scaling,
             max_position_embeddings,
             attention_bias: model_type == "qwen2"
                 || config.get("attention_bias").and_then(Value::as_bool).unwrap_or(false),
@@ -143,6 +145,40 @@ impl LlamaConfig {
         c.check().map_err(bad)?;
         Ok(c)
     }
+}
+
+/// Llama 3's rope scaling from a `rope_scaling` object (`rope_type`, or the older `type`): `None` for
+/// `default`; any other type, a missing or non-numeric parameter, a factor below 1 or a band whose ends are
+/// not `0 < low_freq_factor < high_freq_factor` is named.
+fn llama3_scaling(scaling: &Value) -> std::result::Result<Option<Llama3Scaling>, String> {
+    let kind = scaling.get("rope_type").or_else(|| scaling.get("type")).and_then(Value::as_str).unwrap_or("");
+    match kind {
+        "default" => return Ok(None),
+        "llama3" => {}
+        _ => return Err(format!("rope scaling {scaling} is not supported (only Llama 3's, `rope_type: llama3`)")),
+    }
+    let number = |key: &str| {
+        scaling.get(key).and_then(Value::as_f64).ok_or_else(|| format!("rope_scaling.{key} is missing or not a number"))
+    };
+    let s = Llama3Scaling {
+        factor: number("factor")? as f32,
+        low_freq_factor: number("low_freq_factor")? as f32,
+        high_freq_factor: number("high_freq_factor")? as f32,
+        original_max_position_embeddings: number("original_max_position_embeddings")? as usize,
+    };
+    if !(s.factor >= 1.0 && s.factor.is_finite()) {
+        return Err(format!("rope_scaling.factor = {} is not a finite factor of at least 1", s.factor));
+    }
+    if !(0.0 < s.low_freq_factor && s.low_freq_factor < s.high_freq_factor && s.high_freq_factor.is_finite()) {
+        return Err(format!(
+            "rope_scaling's band (low_freq_factor {}, high_freq_factor {}) is not 0 < low < high",
+            s.low_freq_factor, s.high_freq_factor
+        ));
+    }
+    if s.original_max_position_embeddings == 0 {
+        return Err("rope_scaling.original_max_position_embeddings is 0".into());
+    }
+    Ok(Some(s))
 }
 
 /// Reads the tensors `names` (with the shapes `shapes`) from the `*.safetensors` files of `dir` (one file or a
@@ -253,8 +289,38 @@ mod tests {
         let mistral =
             LlamaConfig::from_hf(&config(serde_json::json!({"model_type": "mistral", "sliding_window": 4096})), p);
         assert_eq!(mistral.unwrap().max_position_embeddings, 4096);
+        let llama31 = serde_json::json!({"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+            "high_freq_factor": 4.0, "original_max_position_embeddings": 8192});
+        let scaled = LlamaConfig::from_hf(&config(serde_json::json!({"rope_scaling": llama31})), p).unwrap();
+        let want = Llama3Scaling {
+            factor: 8.0,
+            low_freq_factor: 1.0,
+            high_freq_factor: 4.0,
+            original_max_position_embeddings: 8192,
+        };
+        assert_eq!(scaled.rope_scaling, Some(RopeScaling::Llama3(want)));
+        let default = config(serde_json::json!({"rope_scaling": {"rope_type": "default"}}));
+        assert_eq!(LlamaConfig::from_hf(&default, p).unwrap().rope_scaling, None);
+        let with = |key: &str, v: serde_json::Value| {
+            let mut s = llama31.clone();
+            s[key] = v;
+            serde_json::json!({ "rope_scaling": s })
+        };
         for (bad, named) in [
-            (serde_json::json!({"rope_scaling": {"rope_type": "llama3", "factor": 8.0}}), "rope scaling"),
+            (
+                serde_json::json!({"rope_scaling": {"type": "linear", "factor": 2.0}}),
+                "rope scaling {\"factor\":2.0,\"type\":\"linear\"} is not supported",
+            ),
+            (
+                serde_json::json!({"rope_scaling": {"rope_type": "llama3", "factor": 8.0}}),
+                "rope_scaling.low_freq_factor is missing",
+            ),
+            (with("factor", serde_json::json!(0.5)), "rope_scaling.factor = 0.5"),
+            (
+                with("high_freq_factor", serde_json::json!(1.0)),
+                "(low_freq_factor 1, high_freq_factor 1) is not 0 < low < high",
+            ),
+            (with("original_max_position_embeddings", serde_json::json!(0)), "original_max_position_embeddings is 0"),
             (serde_json::json!({"hidden_act": "gelu"}), "hidden_act `gelu`"),
             (serde_json::json!({"num_key_value_heads": 3}), "4 attention heads cannot be grouped over 3"),
             (serde_json::json!({"hidden_size": null}), "`hidden_size` is missing"),

@@ -75,6 +75,9 @@ pub struct LlamaConfig {
     pub rms_norm_eps: f32,
     /// Rope base frequency.
     pub rope_theta: f32,
+    /// Llama 3's rope scaling (Llama 3.1 and later): each pair's frequency divided by its factor, the weight
+    /// [`ROPE_FREQS`]; `None` for plain rope.
+    pub rope_scaling: Option<RopeScaling>,
     /// Context length the model serves.
     pub max_position_embeddings: usize,
     /// Whether the Q, K and V projections have biases (qwen2).
@@ -85,6 +88,68 @@ pub struct LlamaConfig {
     pub bos_token_id: Option<u32>,
     /// End-of-sequence token(s).
     pub eos_token_ids: Vec<u32>,
+}
+
+/// The name of the rope frequency factors (`[head_dim / 2]`), llama.cpp's, the last weight of a scaled model.
+pub const ROPE_FREQS: &str = "rope_freqs.weight";
+
+/// Where a scaled rope's frequency factors come from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RopeScaling {
+    /// Stored in the checkpoint ([`ROPE_FREQS`] of a GGUF file, as llama.cpp converts Llama 3.1+).
+    Stored,
+    /// Derived from Llama 3's parameters (`rope_scaling` of `config.json`, `rope_type: "llama3"`).
+    Llama3(Llama3Scaling),
+}
+
+/// Llama 3's rope scaling parameters (Hugging Face's names): a pair whose wavelength is below
+/// `original_max_position_embeddings / high_freq_factor` keeps its frequency, one above
+/// `original_max_position_embeddings / low_freq_factor` has it divided by `factor`, and between the two the
+/// divisor is interpolated.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Llama3Scaling {
+    /// The divisor of the slowest frequencies.
+    pub factor: f32,
+    /// Wavelengths above `original_max_position_embeddings / low_freq_factor` are scaled by `factor`.
+    pub low_freq_factor: f32,
+    /// Wavelengths below `original_max_position_embeddings / high_freq_factor` are left as they are.
+    pub high_freq_factor: f32,
+    /// The context length the model was trained at before scaling.
+    pub original_max_position_embeddings: usize,
+}
+
+impl Llama3Scaling {
+    /// The frequency factors of a `head_dim`-wide head with base `theta`, as llama.cpp's converter writes them
+    /// ([`ROPE_FREQS`]): 1, `factor`, or `1 / ((1 - s) / factor + s)` with
+    /// `s = (original / wavelength - low) / (high - low)`; computed in f64, rounded once.
+    pub fn factors(&self, theta: f32, head_dim: usize) -> Vec<f32> {
+        let old = self.original_max_position_embeddings as f64;
+        let (factor, low, high) = (self.factor as f64, self.low_freq_factor as f64, self.high_freq_factor as f64);
+        (0..head_dim / 2)
+            .map(|k| {
+                let freq = 1.0 / (theta as f64).powf(2.0 * k as f64 / head_dim as f64);
+                let wavelen = 2.0 * std::f64::consts::PI / freq;
+                let f = if wavelen < old / high {
+                    1.0
+                } else if wavelen > old / low {
+                    factor
+                } else {
+                    let s = (old / wavelen - low) / (high - low);
+                    1.0 / ((1.0 - s) / factor + s)
+                };
+                f as f32
+            })
+            .collect()
+    }
+}
+
+/// Checks rope frequency factors: finite and at least 1 (the contract takes their logarithm; Llama 3's are
+/// between 1 and its factor). The reason names the first that is not.
+pub fn check_rope_freqs(freqs: &[f32]) -> std::result::Result<(), String> {
+    match freqs.iter().enumerate().find(|(_, f)| !(f.is_finite() && **f >= 1.0)) {
+        Some((k, f)) => Err(format!("{ROPE_FREQS}[{k}] = {f} is not a finite factor of at least 1")),
+        None => Ok(()),
+    }
 }
 
 impl LlamaConfig {
@@ -111,8 +176,9 @@ impl LlamaConfig {
         Ok(())
     }
 
-    /// The same configuration as candle-transformers' llama `Config` (no flash attention, no
-    /// rope scaling), for running the weights with `candle_transformers::models::llama`.
+    /// The same configuration as candle-transformers' llama `Config` (no flash attention; Llama 3's rope scaling
+    /// when its parameters are known, none for factors [`RopeScaling::Stored`]), for running the weights with
+    /// `candle_transformers::models::llama`.
     ///
     /// That implementation derives the head width as `hidden_size / num_heads` and has no attention biases;
     /// models where either differs cannot run there ([`LlamaConfig::to_candle_qwen2`] has biases).
@@ -135,7 +201,16 @@ impl LlamaConfig {
             rope_theta: self.rope_theta,
             bos_token_id: self.bos_token_id,
             eos_token_id,
-            rope_scaling: None,
+            rope_scaling: match self.rope_scaling {
+                Some(RopeScaling::Llama3(s)) => Some(candle_transformers::models::llama::Llama3RopeConfig {
+                    factor: s.factor,
+                    low_freq_factor: s.low_freq_factor,
+                    high_freq_factor: s.high_freq_factor,
+                    original_max_position_embeddings: s.original_max_position_embeddings,
+                    rope_type: candle_transformers::models::llama::Llama3RopeType::Llama3,
+                }),
+                _ => None,
+            },
             max_position_embeddings: self.max_position_embeddings,
             tie_word_embeddings: self.tie_word_embeddings,
         }
@@ -236,7 +311,7 @@ fn block_shape(c: &LlamaConfig, suffix: &str) -> Vec<usize> {
 
 /// Hugging Face names and shapes of the tensors a llama-family checkpoint holds, in checkpoint order: the token
 /// embedding, each block's ([`BLOCK`]: norm, q, k, v (with their biases for qwen2), o, norm, gate, up, down),
-/// the final norm and, unless the embeddings are tied, `lm_head`.
+/// the final norm, unless the embeddings are tied `lm_head`, and with scaled rope [`ROPE_FREQS`].
 pub fn checkpoint_weights(c: &LlamaConfig) -> Vec<(String, Vec<usize>)> {
     let block = BLOCK.iter().filter(|(_, bias)| !bias || c.attention_bias).map(|(s, _)| *s);
     with_blocks(c, |l| block.clone().map(|s| (format!("model.layers.{l}.{s}"), block_shape(c, s))).collect())
@@ -249,7 +324,8 @@ pub fn weights(c: &LlamaConfig) -> Vec<(String, Vec<usize>)> {
     with_blocks(c, |l| block.iter().map(|s| (format!("model.layers.{l}.{s}"), block_shape(c, s))).collect())
 }
 
-/// The embedding, `block(l)` for every block, the final norm and the lm head if it is not tied.
+/// The embedding, `block(l)` for every block, the final norm, the lm head if it is not tied and the rope
+/// frequency factors if rope is scaled.
 fn with_blocks(c: &LlamaConfig, block: impl Fn(usize) -> Vec<(String, Vec<usize>)>) -> Vec<(String, Vec<usize>)> {
     let mut v = vec![("model.embed_tokens.weight".to_string(), vec![c.vocab_size, c.hidden_size])];
     for l in 0..c.num_layers {
@@ -258,6 +334,9 @@ fn with_blocks(c: &LlamaConfig, block: impl Fn(usize) -> Vec<(String, Vec<usize>
     v.push(("model.norm.weight".into(), vec![c.hidden_size]));
     if !c.tie_word_embeddings {
         v.push(("lm_head.weight".into(), vec![c.vocab_size, c.hidden_size]));
+    }
+    if c.rope_scaling.is_some() {
+        v.push((ROPE_FREQS.into(), vec![c.head_dim / 2]));
     }
     v
 }
@@ -393,6 +472,13 @@ fn build(c: &LlamaConfig, prompt_len: usize, new_tokens: usize) -> Generation {
     let final_norm = 1 + block_suffixes(c).len() * c.num_layers;
     let pieces = down_pieces(c);
     let lm_head = if c.tie_word_embeddings { 0 } else { final_norm + 1 };
+    // Rope of `x` (`heads` of `[t, hd]` at position `pos`), its frequencies scaled by the last weight if so.
+    let freqs = c.rope_scaling.map(|_| w(weights(c).len() - 1));
+    let rope = |g: &mut GraphBuilder, x: Src, heads: usize, t: usize, pos: usize| {
+        let op = Op::Rope(op::Rope { theta, offset: pos as u32, scaled: freqs.is_some() });
+        let inputs = std::iter::once(x).chain(freqs).collect();
+        g.push_node(crate::graph::Node { op, inputs, shape: vec![heads, t, hd] })
+    };
     // A Q, K or V projection, with its bias where the model has one (qwen2).
     let project = |g: &mut GraphBuilder, x: Src, l: usize, p: &str, shape: [usize; 2]| {
         let y = g.push(Op::MatMul, [x, slot(c, l, &format!("{p}.weight"))], shape);
@@ -429,10 +515,10 @@ fn build(c: &LlamaConfig, prompt_len: usize, new_tokens: usize) -> Generation {
             let n = g.push(Op::RmsNorm(op::RmsNorm { eps }), [x, at("input_layernorm.weight")], [t, h]);
             let q = project(&mut g, n, l, "self_attn.q_proj", [t, nh * hd]);
             let q = heads(&mut g, q, t, nh, hd);
-            let q = g.push(Op::Rope(op::Rope { theta, offset: pos as u32 }), [q], [nh, t, hd]);
+            let q = rope(&mut g, q, nh, t, pos);
             let k = project(&mut g, n, l, "self_attn.k_proj", [t, kvh * hd]);
             let k = heads(&mut g, k, t, kvh, hd);
-            let k = g.push(Op::Rope(op::Rope { theta, offset: pos as u32 }), [k], [kvh, t, hd]);
+            let k = rope(&mut g, k, kvh, t, pos);
             let v = project(&mut g, n, l, "self_attn.v_proj", [t, kvh * hd]);
             let v = heads(&mut g, v, t, kvh, hd);
             let (k, v) = match cache.get(l) {
@@ -614,10 +700,17 @@ impl Llama {
     pub fn load_hf(dir: &Path) -> Result<Self> {
         let (json, cfg_path) = super::hf::read_config(dir)?;
         let config = LlamaConfig::from_hf(&json, &cfg_path)?;
-        let (names, shapes): (Vec<String>, Vec<Vec<usize>>) = checkpoint_weights(&config).into_iter().unzip();
+        // Llama 3's frequency factors are derived from the configuration, not stored
+        let (names, shapes): (Vec<String>, Vec<Vec<usize>>) =
+            checkpoint_weights(&config).into_iter().filter(|(n, _)| n != ROPE_FREQS).unzip();
         // a tied checkpoint may still carry the (unused) lm head
         let ignore: &[&str] = if config.tie_word_embeddings { &["lm_head.weight"] } else { &[] };
-        let weights = super::hf::read_tensors(dir, &names, &shapes, ignore)?;
+        let mut weights = super::hf::read_tensors(dir, &names, &shapes, ignore)?;
+        if let Some(RopeScaling::Llama3(s)) = config.rope_scaling {
+            let freqs = s.factors(config.rope_theta, config.head_dim);
+            check_rope_freqs(&freqs).map_err(|reason| Error::Weights { path: cfg_path.clone(), reason })?;
+            weights.push(HostTensor::new(vec![freqs.len()], freqs));
+        }
         let tok_path = dir.join("tokenizer.json");
         let tokenizer = Tokenizer::from_file(&tok_path)
             .map_err(|e| Error::Weights { path: tok_path.clone(), reason: format!("tokenizer: {e}") })?;
@@ -739,6 +832,7 @@ mod tests {
             head_dim: 64,
             rms_norm_eps: 1e-5,
             rope_theta: 100_000.0,
+            rope_scaling: None,
             max_position_embeddings: 8192,
             attention_bias: false,
             tie_word_embeddings: true,
@@ -830,27 +924,15 @@ mod tests {
         assert_eq!(g.nodes.last().unwrap().shape, vec![1, 2], "the ids as one row");
     }
 
-    /// The IR's prefill and first decode steps equal candle-transformers' llama (with its KV cache) on the
-    /// same fp32 weights, to within the rounding of a differently ordered fp32 evaluation.
-    #[test]
-    fn ir_logits_match_candle_transformers_llama() {
-        let m = smollm2();
-        let ids = m.encode(&smollm2_chat_prompt("What is the capital of France?")).unwrap();
-        let steps = 3;
+    /// Runs `m` through the IR for `steps` greedy steps from `ids` and candle-transformers' llama on the same
+    /// fp32 weights (with its KV cache), asserting each step's logits agree ([`agrees`]); the IR's generation
+    /// and trace.
+    fn llama_parity(m: &Llama, ids: &HostTensor, steps: usize, what: &str) -> (Generation, crate::trace::Trace) {
         let gen = m.generation(ids.data.len(), steps).unwrap();
         let rt = Runtime::new(&m.model_of(&gen).unwrap()).unwrap();
         let started = Instant::now();
-        let trace = rt.run(&gen.graph, &ids, None).unwrap();
+        let trace = rt.run(&gen.graph, ids, None).unwrap();
         eprintln!("IR: prefill of {} tokens + {} decode steps in {:.2?}", ids.data.len(), steps - 1, started.elapsed());
-        let tokens = &trace.output().data;
-        // The prefill alone (a one-step graph) is the same computation as step 0: same logits, bit for bit.
-        let prefill = m.generation(ids.data.len(), 1).unwrap();
-        let started = Instant::now();
-        let alone = rt.run(&prefill.graph, &ids, None).unwrap();
-        eprintln!("IR: prefill alone in {:.2?}", started.elapsed());
-        assert_eq!(alone.tensors[prefill.logits[0] + 1], trace.tensors[gen.logits[0] + 1]);
-        assert_eq!(alone.output().data, [tokens[0]]);
-
         let dev = Device::Cpu;
         let tensors: HashMap<String, Tensor> = m
             .checkpoint()
@@ -862,13 +944,71 @@ mod tests {
         let mut cache = Cache::new(true, DType::F32, &cfg, &dev).unwrap();
         let mut input: Vec<u32> = ids.data.iter().map(|v| *v as u32).collect();
         let mut pos = 0;
-        for (step, (&token, &node)) in tokens.iter().zip(&gen.logits).enumerate() {
+        for (step, (&token, &node)) in trace.output().data.iter().zip(&gen.logits).enumerate() {
             let x = Tensor::new(input.as_slice(), &dev).unwrap().unsqueeze(0).unwrap();
             let want: Vec<f32> = reference.forward(&x, pos, &mut cache).unwrap().squeeze(0).unwrap().to_vec1().unwrap();
             pos += input.len();
-            input =
-                vec![agrees("SmolLM2 IR vs candle-transformers", step, &trace.tensors[node + 1].data, &want, token)];
+            input = vec![agrees(what, step, &trace.tensors[node + 1].data, &want, token)];
         }
+        (gen, trace)
+    }
+
+    /// The IR's prefill and first decode steps equal candle-transformers' llama (with its KV cache) on the
+    /// same fp32 weights, to within the rounding of a differently ordered fp32 evaluation.
+    #[test]
+    fn ir_logits_match_candle_transformers_llama() {
+        let m = smollm2();
+        let ids = m.encode(&smollm2_chat_prompt("What is the capital of France?")).unwrap();
+        let (gen, trace) = llama_parity(m, &ids, 3, "SmolLM2 IR vs candle-transformers");
+        // The prefill alone (a one-step graph) is the same computation as step 0: same logits, bit for bit.
+        let prefill = m.generation(ids.data.len(), 1).unwrap();
+        let rt = Runtime::new(&m.model_of(&prefill).unwrap()).unwrap();
+        let started = Instant::now();
+        let alone = rt.run(&prefill.graph, &ids, None).unwrap();
+        eprintln!("IR: prefill alone in {:.2?}", started.elapsed());
+        assert_eq!(alone.tensors[prefill.logits[0] + 1], trace.tensors[gen.logits[0] + 1]);
+        assert_eq!(alone.output().data, [trace.output().data[0]]);
+    }
+
+    /// Llama 3's rope scaling (Llama 3.1+), read from a `config.json`: SmolLM2's weights with a scaled rope
+    /// (original context 64, so that most pairs are slowed at a short prompt's positions) load with the
+    /// frequency factors llama.cpp's converter writes as their last weight, and the IR equals
+    /// candle-transformers' llama3 rope, which derives its frequencies in f32 from the same parameters; the
+    /// unscaled model's logits are far from them (the scaling is applied, not ignored).
+    #[test]
+    fn llama3_rope_scaling_matches_candle_transformers_llama() {
+        let m = smollm2();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("SmolLM2-scaled");
+        std::fs::create_dir(&dir).unwrap();
+        save_hf(m, &dir, safetensors::Dtype::F32);
+        let path = dir.join("config.json");
+        let mut config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        config["rope_scaling"] = serde_json::json!({"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+            "high_freq_factor": 4.0, "original_max_position_embeddings": 64});
+        std::fs::write(&path, config.to_string()).unwrap();
+        let scaled = Llama::load_hf(&dir).unwrap();
+        assert!(matches!(scaled.config.rope_scaling, Some(RopeScaling::Llama3(s)) if s.factor == 8.0));
+        assert_eq!(scaled.weight_names.last().map(String::as_str), Some(ROPE_FREQS));
+        let freqs = &scaled.weights.last().unwrap().data;
+        // wavelengths 2 pi 100000^(k/32): below 16 kept (k < 3), above 64 slowed 8 times (k > 6), between interpolated
+        assert_eq!((freqs.len(), &freqs[..3], freqs[7], freqs[31]), (32, &[1.0f32; 3][..], 8.0, 8.0));
+        assert!(freqs[3..7].windows(2).all(|w| 1.0 < w[0] && w[0] < w[1] && w[1] < 8.0), "{freqs:?}");
+        let ropes = scaled.generation(5, 1).unwrap().graph.nodes.into_iter().filter(|n| matches!(n.op, Op::Rope(_)));
+        assert!(
+            ropes.clone().count() == 60
+                && ropes.clone().all(|n| n.inputs[1] == Src::Weight(scaled.weights.len() as u32 - 1))
+        );
+
+        let ids = m.encode(&smollm2_chat_prompt("What is the capital of France?")).unwrap();
+        let (gen, trace) =
+            llama_parity(&scaled, &ids, 3, "SmolLM2 with Llama 3 rope scaling, IR vs candle-transformers");
+        let prefill = m.generation(ids.data.len(), 1).unwrap();
+        let plain = Runtime::new(&m.model_of(&prefill).unwrap()).unwrap().run(&prefill.graph, &ids, None).unwrap();
+        let (a, b) = (&trace.tensors[gen.logits[0] + 1].data, &plain.tensors[prefill.logits[0] + 1].data);
+        let diff = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+        eprintln!("scaled vs unscaled prefill logits: max |diff| = {diff}");
+        assert!(diff > 0.1, "the scaling changes the logits: {diff}");
     }
 
     #[test]

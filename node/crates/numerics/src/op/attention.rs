@@ -1,5 +1,6 @@
 //! Attention's own ops: [`Softmax`] ([`crate::region::softmax`]: max-subtracted exp, any-order sum, divide),
-//! [`CausalMask`] (exact) and [`Rope`] ([`crate::region::rope`]: angle budget 8u, 2-ulp sin/cos).
+//! [`CausalMask`] (exact) and [`Rope`] ([`crate::region::rope`]: angle budget 8u (40u for a scaled pair),
+//! 2-ulp sin/cos).
 
 use candle_core::{Device, Tensor};
 
@@ -19,13 +20,17 @@ pub struct CausalMask {
 }
 
 /// Rotary embedding (rotate-half convention) of `x: [heads, seq, head_dim]` at positions
-/// `offset..offset + seq`: operands `[x]`.
+/// `offset..offset + seq`: operands `[x]`, or `[x, freqs]` when `scaled` (Llama 3's rope scaling: pair `k`'s
+/// frequency divided by `freqs[k]`, a `[head_dim / 2]` weight, the checkpoint's `rope_freqs.weight`).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Rope {
     /// Base of the frequencies.
     pub theta: f32,
     /// Position of the first row.
     pub offset: u32,
+    /// Whether the frequencies are divided by the factors of a second operand.
+    #[serde(default)]
+    pub scaled: bool,
 }
 
 impl Operator for Softmax {
@@ -108,26 +113,30 @@ impl Operator for Rope {
 
     fn exec(&self, x: &[Tensor], _shape: &[usize]) -> candle_core::Result<Tensor> {
         let (_, t, d) = x[0].dims3()?;
-        let (cos, sin) = rope_tables(self.theta, self.offset as usize, t, d, x[0].device())?;
+        let freqs = match x.get(1) {
+            Some(f) if self.scaled => Some(f.flatten_all()?.to_vec1::<f32>()?),
+            _ => None,
+        };
+        let (cos, sin) = rope_tables(self.theta, self.offset as usize, t, d, freqs.as_deref(), x[0].device())?;
         candle_nn::rotary_emb::rope(&x[0].unsqueeze(0)?.contiguous()?, &cos, &sin)?.squeeze(0)
     }
 
     fn region(&self, _shape: &[usize], operands: &[&HostTensor], y: &[f32]) -> Option<Verdicts> {
         let s = &operands[0].shape;
         let (seq, d) = (s[s.len() - 2], s[s.len() - 1]);
-        Some(crate::region::rope::rope(&operands[0].data, seq, d, self.theta, self.offset as usize, y).into())
+        let freqs = self.freqs(operands)?;
+        Some(crate::region::rope::rope(&operands[0].data, seq, d, self.theta, self.offset as usize, freqs, y).into())
     }
 
     fn vjp(&self, x: &[&HostTensor], _traced: &[bool], _y: &HostTensor, gy: &[f64], _kk: usize) -> Grads {
         // the inverse rotation
-        Ok(vec![(
-            0,
-            self.rotate(x[0], gy, |gr, c, sn, i, h| (gr[i] * c + gr[i + h] * sn, -gr[i] * sn + gr[i + h] * c)),
-        )])
+        let inverse =
+            |gr: &[f64], c: f64, sn: f64, i: usize, h: usize| (gr[i] * c + gr[i + h] * sn, -gr[i] * sn + gr[i + h] * c);
+        Ok(vec![(0, self.rotate(x, gy, inverse))])
     }
 
     fn reach(&self, x: &[&HostTensor], dx: &[&[f64]], _y: &HostTensor) -> Reached {
-        let lin = self.rotate(x[0], dx[0], |dr, c, sn, i, h| {
+        let lin = self.rotate(x, dx[0], |dr, c, sn, i, h| {
             let (c, sn) = (c.abs(), sn.abs());
             (dr[i] * c + dr[i + h] * sn, dr[i] * sn + dr[i + h] * c)
         });
@@ -135,27 +144,48 @@ impl Operator for Rope {
         Ok((lin, none))
     }
 
-    /// The position of the first row goes in `inner`; theta must be at least 1 (the contract takes its
-    /// logarithm) and rows of even length.
+    /// The position of the first row goes in `start`; theta must be at least 1 (the contract takes its
+    /// logarithm) and rows of even length. Scaled, the factors are the node's weight, `[head_dim / 2]`.
     fn descriptor(&self, inputs: &[Src], shapes: &[&[usize]], shape: &[usize]) -> Option<OpNode> {
-        let params = Params::Rope { start: self.offset, theta: self.theta.to_bits() };
-        let d = super::unary_descriptor(OpKind::Rope, params, inputs, shapes, shape)?;
+        let params = Params::Rope { start: self.offset, theta: self.theta.to_bits(), scaled: self.scaled };
+        let d = if self.scaled {
+            let [Src::Trace(x), Src::Weight(f)] = *inputs else { return None };
+            let d = OpNode { input: x, weight: f, params, ..OpNode::of_shape(OpKind::Rope, shape, true)? };
+            (shapes[0] == shape && shapes[1] == [d.cols as usize / 2]).then_some(d)?
+        } else {
+            super::unary_descriptor(OpKind::Rope, params, inputs, shapes, shape)?
+        };
         (d.cols % 2 == 0 && self.theta >= 1.0).then_some(d)
     }
 }
 
 impl Rope {
-    /// `v` (rows of `x`'s last dim) with each pair `(i, i + h)` of a row at position `p` mapped by
-    /// `f(row, cos, sin, i, h)` at the row's angle `p / theta^(2i/d)`.
-    fn rotate(&self, x: &HostTensor, v: &[f64], f: impl Fn(&[f64], f64, f64, usize, usize) -> (f64, f64)) -> Vec<f64> {
-        let s = &x.shape;
+    /// The frequency factors among `operands` (`None` unscaled); `None` inside when scaled without them.
+    fn freqs<'a>(&self, operands: &[&'a HostTensor]) -> Option<Option<&'a [f32]>> {
+        match operands.get(1) {
+            _ if !self.scaled => Some(None),
+            Some(f) => Some(Some(&f.data)),
+            None => None,
+        }
+    }
+
+    /// `v` (rows of `x[0]`'s last dim) with each pair `(i, i + h)` of a row at position `p` mapped by
+    /// `f(row, cos, sin, i, h)` at the pair's angle ([`crate::region::rope::angle`]).
+    fn rotate(
+        &self,
+        x: &[&HostTensor],
+        v: &[f64],
+        f: impl Fn(&[f64], f64, f64, usize, usize) -> (f64, f64),
+    ) -> Vec<f64> {
+        let s = &x[0].shape;
         let (t, d) = (s[s.len() - 2], s[s.len() - 1]);
+        let freqs = self.freqs(x).flatten();
         let h = d / 2;
         let mut out = vec![0.0; v.len()];
         for (row, (vr, o)) in v.chunks(d).zip(out.chunks_mut(d)).enumerate() {
             let p = (self.offset as usize + row % t) as f64;
             for i in 0..h {
-                let a = p / (self.theta as f64).powf(2.0 * i as f64 / d as f64);
+                let (a, _) = crate::region::rope::angle(p, self.theta, i, d, freqs.map_or(1.0, |f| f[i]));
                 (o[i], o[i + h]) = f(vr, a.cos(), a.sin(), i, h);
             }
         }
@@ -163,15 +193,22 @@ impl Rope {
     }
 }
 
-/// cos/sin tables `[t, d/2]` of the rotate-half rope at positions `offset..offset + t`, computed in f64.
-fn rope_tables(theta: f32, offset: usize, t: usize, d: usize, dev: &Device) -> candle_core::Result<(Tensor, Tensor)> {
+/// cos/sin tables `[t, d/2]` of the rotate-half rope at positions `offset..offset + t` (frequencies divided by
+/// `freqs` if given), computed in f64.
+fn rope_tables(
+    theta: f32,
+    offset: usize,
+    t: usize,
+    d: usize,
+    freqs: Option<&[f32]>,
+    dev: &Device,
+) -> candle_core::Result<(Tensor, Tensor)> {
     let half = d / 2;
     let mut cos = Vec::with_capacity(t * half);
     let mut sin = Vec::with_capacity(t * half);
     for p in offset..offset + t {
         for i in 0..half {
-            let inv = 1.0 / (theta as f64).powf(2.0 * i as f64 / d as f64);
-            let a = p as f64 * inv;
+            let (a, _) = crate::region::rope::angle(p as f64, theta, i, d, freqs.map_or(1.0, |f| f[i]));
             cos.push(a.cos() as f32);
             sin.push(a.sin() as f32);
         }

@@ -53,7 +53,8 @@ pub enum OpKind {
 }
 
 impl OpKind {
-    /// Whether the op reads a weight tensor.
+    /// Whether every op of this kind reads a weight tensor (a scaled [`OpKind::Rope`] does too:
+    /// [`OpNode::uses_weight`]).
     pub fn uses_weight(self) -> bool {
         matches!(self, OpKind::MatMul | OpKind::Add | OpKind::Embedding | OpKind::RmsNorm | OpKind::LayerNorm)
     }
@@ -74,7 +75,7 @@ pub struct OpNode {
     pub input: u32,
     /// Trace index of the second trace operand ([`OpKind::reads_input2`]); 0 when unused.
     pub input2: u32,
-    /// Index of the weight tensor ([`OpKind::uses_weight`]); 0 when unused.
+    /// Index of the weight tensor ([`OpNode::uses_weight`]); 0 when unused.
     pub weight: u32,
     /// Leading dim of a 3-D output `[batch, rows / batch, cols]`; 0 for a 2-D output `[rows, cols]`.
     pub batch: u32,
@@ -135,6 +136,9 @@ pub enum Params {
         start: u32,
         /// The base's fp32 bits.
         theta: u32,
+        /// Whether each pair's frequency is divided by its factor, element `col % (cols / 2)` of the node's
+        /// weight (`[cols / 2]`).
+        scaled: bool,
     },
     /// `Movement.EmbeddingParams`.
     Embedding {
@@ -224,7 +228,7 @@ impl Params {
             Params::RmsNorm { eps } => vec![Word(*eps)],
             Params::LayerNorm { eps, shift } => vec![Word(*eps), Word(*shift)],
             Params::CausalMask { offset } => vec![Word(*offset)],
-            Params::Rope { start, theta } => vec![Word(*start), Word(*theta)],
+            Params::Rope { start, theta, scaled } => vec![Word(*start), Word(*theta), Word(u32::from(*scaled))],
             Params::Embedding { vocab } => vec![Word(*vocab)],
             Params::Reshape { in_shape } => vec![Array(in_shape.clone())],
             Params::Transpose { in_shape, dim0, dim1 } => vec![Array(in_shape.clone()), Word(*dim0), Word(*dim1)],
@@ -305,6 +309,11 @@ pub const MAX_OPENING_BYTES: u64 = 120_000;
 pub const MAX_OPENING_GAS: u64 = 25_000_000;
 
 impl OpNode {
+    /// Whether the op reads the weight tensor [`OpNode::weight`].
+    pub fn uses_weight(&self) -> bool {
+        self.kind.uses_weight() || matches!(self.params, Params::Rope { scaled: true, .. })
+    }
+
     /// A descriptor of `kind` for an output of `shape`: `[rows, cols]`, or `[batch, rows / batch, cols]` when
     /// the kind reads its elements by flat index (`batched`); every other field 0, no params. `None` for another rank
     /// or a dim beyond 32 bits.
@@ -356,7 +365,7 @@ impl OpNode {
             }
             (OpKind::Softmax, _) => (row(self.cols), 10_000 * u64::from(self.cols)),
             (OpKind::RmsNorm | OpKind::LayerNorm, _) => (row(self.cols) + 2, 4_000 * u64::from(self.cols)),
-            (OpKind::Rope, _) => (row(self.cols), 200_000),
+            (OpKind::Rope, Params::Rope { scaled, .. }) => (row(self.cols) + u64::from(*scaled), 200_000),
             (OpKind::MeanRows, Params::MeanRows { rows }) => (column(*rows, self.cols), 4_000 * u64::from(*rows)),
             _ => (4, 200_000),
         };
@@ -523,6 +532,10 @@ impl OpNode {
                 Some(col * k..(col + 1) * k)
             }
             (OpKind::Add | OpKind::RmsNorm | OpKind::LayerNorm, _) => Some(col..col + 1),
+            (_, Params::Rope { scaled: true, .. }) => {
+                let k = col % (self.cols as usize / 2);
+                Some(k..k + 1)
+            }
             (_, Params::Embedding { vocab }) => {
                 let id = index_of(*input.first()?, *vocab as usize)?;
                 let g = id * self.cols as usize + col;

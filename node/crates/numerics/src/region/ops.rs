@@ -10,7 +10,7 @@
 //! | Embedding, Reshape, Transpose, Narrow, Concat, CausalMask, Argmax | bit-exact: the replay must give the same bits |
 //! | Softmax | [`super::softmax`]: max-subtracted exp (2-ulp budget), any-order sum, divide |
 //! | RMSNorm, LayerNorm, SiLU | [`super::norms`]: any-order sums, naive or two-pass variance, sqrt or 2-ulp rsqrt; 2-ulp exp |
-//! | RoPE, MeanRows | [`super::rope`]: angle budget 8u, 2-ulp sin/cos; any-order sum then divide |
+//! | RoPE, MeanRows | [`super::rope`]: angle budget 8u (40u a scaled pair), 2-ulp sin/cos; any-order sum then divide |
 //! | GELU | [`super::gelu`]: 2-ulp erf, argument with two roundings; the tanh approximation is outside |
 
 use super::{ElementVerdict, NodeCheck};

@@ -586,7 +586,8 @@ mod tests {
         assert_eq!(p.data[..2], [1.0, 0.0]);
         // rope at position 0 is the identity
         let x = HostTensor::new(vec![1, 1, 4], vec![1.0, 2.0, 3.0, 4.0]);
-        let r = replay(&node(Op::Rope(op::Rope { theta: 10000.0, offset: 0 }), 1, &[1, 1, 4]), &[&x]).unwrap();
+        let r = replay(&node(Op::Rope(op::Rope { theta: 10000.0, offset: 0, scaled: false }), 1, &[1, 1, 4]), &[&x])
+            .unwrap();
         assert_eq!(r.data, x.data);
         // argmax as fp32 index
         let a = replay(&node(Op::Argmax, 1, &[2]), &[&HostTensor::new(vec![2, 3], vec![0.0, 5.0, 1.0, 9.0, 2.0, 3.0])])
