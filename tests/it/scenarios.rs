@@ -1,7 +1,7 @@
 //! Every scenario of `nao::simulate`, with outcomes, findings and balances.
 
 use nao::attack::Attack;
-use nao::simulate::{simulate, Outcome, SimulateOptions};
+use nao::simulate::{simulate, Outcome, Scenario, SimulateOptions, QWEN_ATTACKS};
 
 /// Where each cheat must end: proven on-chain by the contract's exact check (weights, precision, embeddings,
 /// one weight), or by the committee's vote (graph rewrites of ops without an on-chain check), or (bound-aware)
@@ -158,6 +158,19 @@ async fn every_scenario_ends_as_expected_and_bonds_move_to_the_winner() {
     );
     let open = fraud.tx_gas.iter().find(|t| t.label == "openElement").expect("decided by an element opening");
     assert!(open.gas <= 1_500_000, "a 1216-term element opened for {} gas", open.gas);
+    // the cheats that apply to a decoder, each played on Qwen's claim: proven by the contract's exact check
+    for a in QWEN_ATTACKS {
+        let s = by(Scenario::QwenAttack(a).name());
+        assert_eq!(s.outcome, Outcome::ProverSlashed, "{}: {} ({})", s.name, s.outcome, s.finding);
+        assert!(s.detected && s.level.starts_with("on-chain sound bound"), "{}: caught at {}", s.name, s.level);
+        assert_eq!(
+            (s.prover_delta_wei.as_str(), s.watcher_delta_wei.as_str()),
+            ("-1000000000000000000", "500000000000000000"),
+            "{}",
+            s.name
+        );
+        assert!(s.tx_gas.iter().all(|t| t.gas <= 1_500_000) && s.gas_used < 3_000_000, "{}: {:?}", s.name, s.tx_gas);
+    }
     // the non-composability attack: it works against per-layer tolerances (the steered claim finalizes); the
     // point region of the trigger gets the prover slashed on-chain; the audit refuses the network at registration
     let undefended = by("steering-undefended");

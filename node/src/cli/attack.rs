@@ -9,7 +9,7 @@ use nao::model::fetch::default_cache_dir;
 use nao::model::steering::Parking;
 
 use super::models::ModelName;
-use nao::simulate::{Report, Scenario, SimulateOptions};
+use nao::simulate::{Report, Scenario, SimulateOptions, QWEN_ATTACKS};
 
 use super::simulate::play;
 
@@ -21,7 +21,8 @@ use super::simulate::play;
 /// Attacks: model-swap, int8-weights, int4-weights, fp16-activations, bf16-activations, norm-dropped,
 /// epsilon-changed, gelu-approximated, layer-skipped, embedding-altered, single-weight, bound-aware,
 /// steering (the non-composability construction: undefended, point region, audit, and the kink-parked
-/// triggers the output vote catches), or all. Off-chain: bound-aware-minilm and bound-aware-smollm2 push every
+/// triggers the output vote catches), the decoder's cheats on Qwen2.5-Coder (qwen-model-swap, qwen-int8-weights,
+/// qwen-int4-weights, qwen-fp16-activations), or all. Off-chain: bound-aware-minilm and bound-aware-smollm2 push every
 /// op of a real transformer as far as its calibrated region accepts over `--prompts` held-out prompts and count
 /// what moved (MiniLM's embedding beyond its declared tolerance, SmolLM2's first token flipped).
 ///
@@ -76,8 +77,13 @@ fn scenarios_of(name: &str) -> eyre::Result<Vec<Scenario>> {
         "all" => {
             let mut v: Vec<Scenario> = Attack::ALL.map(Scenario::Attack).to_vec();
             v.extend(scenarios_of("steering")?);
+            v.extend(QWEN_ATTACKS.map(Scenario::QwenAttack));
             v
         }
+        n if n.starts_with("qwen-") => match Scenario::from_name(n) {
+            Some(s @ Scenario::QwenAttack(_)) => vec![s],
+            _ => eyre::bail!("unknown attack `{n}`"),
+        },
         "steering" => vec![Scenario::SteeringUndefended, Scenario::SteeringPoint, Scenario::Steering]
             .into_iter()
             .chain(Parking::ALL.map(Scenario::Kink))

@@ -164,7 +164,15 @@ pub enum Scenario {
     MiniLmKink,
     /// A cheat of the adversarial suite ([`Attack`]), played against the real protocol.
     Attack(Attack),
+    /// A cheat of the adversarial suite that applies to a decoder ([`QWEN_ATTACKS`]), played on Qwen2.5-Coder's
+    /// claim: the watcher finds the first element outside its sound region and the contract's exact check
+    /// slashes the prover.
+    QwenAttack(Attack),
 }
+
+/// The cheats played on Qwen2.5-Coder: another checkpoint, quantized weights, half-precision activations.
+pub const QWEN_ATTACKS: [Attack; 4] =
+    [Attack::ModelSwap, Attack::Int8Weights, Attack::Int4Weights, Attack::Fp16Activations];
 
 impl Scenario {
     /// Every scenario but the attacks, in order.
@@ -199,6 +207,7 @@ impl Scenario {
             .chain(Parking::ALL.map(Scenario::Kink))
             .chain([Scenario::MiniLmKink])
             .chain(Attack::ALL.map(Scenario::Attack))
+            .chain(QWEN_ATTACKS.map(Scenario::QwenAttack))
             .collect()
     }
 
@@ -206,6 +215,11 @@ impl Scenario {
     pub fn name(self) -> &'static str {
         match self {
             Scenario::Attack(a) => a.name(),
+            Scenario::QwenAttack(Attack::ModelSwap) => "qwen-model-swap",
+            Scenario::QwenAttack(Attack::Int8Weights) => "qwen-int8-weights",
+            Scenario::QwenAttack(Attack::Int4Weights) => "qwen-int4-weights",
+            Scenario::QwenAttack(Attack::Fp16Activations) => "qwen-fp16-activations",
+            Scenario::QwenAttack(_) => "qwen-attack",
             Scenario::Kink(Parking::Constant) => "steering-kink",
             Scenario::Kink(Parking::Input) => "steering-kink-input",
             Scenario::Kink(Parking::GeluFlat) => "steering-gelu-flat",
@@ -246,6 +260,7 @@ impl Scenario {
             | Scenario::MiniLmCorrupted
             | Scenario::MiniLmLengths
             | Scenario::QwenCorrupted
+            | Scenario::QwenAttack(_)
             | Scenario::SteeringPoint
             | Scenario::SelfChallenge
             | Scenario::Copycat
@@ -547,7 +562,9 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
             Scenario::Attack(Attack::BoundAware) => scenarios::bound_aware(&world, &mut reg.mlp, opts, s).await?,
             Scenario::Attack(a) => scenarios::attack(&world, &mut reg.minilm, opts, s, a).await?,
             Scenario::SmolLm2Honest => scenarios::smollm2(&world, opts, s).await?,
-            Scenario::QwenHonest | Scenario::QwenCorrupted => scenarios::qwen(&world, &mut reg.qwen, opts, s).await?,
+            Scenario::QwenHonest | Scenario::QwenCorrupted | Scenario::QwenAttack(_) => {
+                scenarios::qwen(&world, &mut reg.qwen, opts, s).await?
+            }
             Scenario::SteeringUndefended | Scenario::SteeringPoint => {
                 scenarios::steering_baseline(&world, &mut reg.steering, s, i).await?
             }

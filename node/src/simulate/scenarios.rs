@@ -151,9 +151,9 @@ pub(super) async fn smollm2(world: &World, opts: &SimulateOptions, s: &Scenario)
     Ok(report)
 }
 
-/// Qwen2.5-Coder answers a chat prompt: honestly, or with one element of a down projection's first column block
-/// (1216 of its 4864 terms) moved.
-/// Registered once for both.
+/// Qwen2.5-Coder answers a chat prompt: honestly, with one element of a down projection's first column block
+/// (1216 of its 4864 terms) moved, or through a cheat of [`super::QWEN_ATTACKS`] (the whole generation run
+/// cheated). Registered once for all.
 pub(super) async fn qwen(
     world: &World,
     registered: &mut Option<(Arc<Llama>, Parties)>,
@@ -190,13 +190,19 @@ pub(super) async fn qwen(
     };
     let played = match s {
         Scenario::QwenCorrupted => play_with(world, &parties, *s, input, Some(&mut moved)).await,
+        Scenario::QwenAttack(a) => match a.cheat(model, &input).and_then(|mut c| c.run(&input)) {
+            Ok(trace) => play_posting(world, &parties, *s, Posting::Trace(trace)).await,
+            Err(e) => Err(e.into()),
+        },
         _ => play(world, &parties, *s, input).await,
     };
     parties.register = None; // counted once, in the first Qwen scenario
     *registered = Some((llama.clone(), parties));
     let (mut report, out) = played?;
     let steps = out.data.len();
-    report.answer = format!("{} ({steps} of {QWEN_NEW_TOKENS} tokens)", llama.decode(&out.data)?);
+    // a cheat's tokens may not decode (half-precision activations round the ids)
+    let text = llama.decode(&out.data).unwrap_or_else(|e| format!("<{e}>"));
+    report.answer = format!("{text} ({steps} of {QWEN_NEW_TOKENS} tokens)");
     tracing::info!(answer = %report.answer, "Qwen2.5-Coder answered");
     Ok(report)
 }
