@@ -145,19 +145,24 @@ async fn every_scenario_ends_as_expected_and_bonds_move_to_the_winner() {
     }
     let smollm2 = &by("smollm2-honest").answer;
     assert!(smollm2.contains("Paris") && smollm2.contains("the turn ended"), "{smollm2}");
-    // Qwen2.5 (#21): honest, it answers and finalizes; one element of a down projection's 1216-term column block
-    // moved, the prover loses its bond and the contract's exact check, at most 1.5M gas, decided it
+    // Qwen2.5 (#21): honest, it answers and finalizes
     let qwen = by("qwen-honest");
     assert_eq!((qwen.outcome, qwen.finding.as_str()), (Outcome::Finalized, "clean"));
     assert!(qwen.answer.contains("Paris"), "{}", qwen.answer);
-    let fraud = by("qwen-corrupted");
-    assert_eq!(fraud.outcome, Outcome::ProverSlashed, "{}", fraud.finding);
-    assert_eq!(
-        (fraud.prover_delta_wei.as_str(), fraud.watcher_delta_wei.as_str()),
-        ("-1000000000000000000", "500000000000000000")
-    );
-    let open = fraud.tx_gas.iter().find(|t| t.label == "openElement").expect("decided by an element opening");
-    assert!(open.gas <= 1_500_000, "a 1216-term element opened for {} gas", open.gas);
+    // one element of each language model's widest dot product moved (SmolLM2's 1536-term down projection in two
+    // blocks of 768, Qwen's 4864-term one in four of 1216): the prover loses its bond and the contract's exact
+    // check, within 1.5M gas, decided it
+    for (name, terms) in [("smollm2-corrupted", 768), ("qwen-corrupted", 1216)] {
+        let fraud = by(name);
+        assert_eq!(fraud.outcome, Outcome::ProverSlashed, "{name}: {}", fraud.finding);
+        assert_eq!(
+            (fraud.prover_delta_wei.as_str(), fraud.watcher_delta_wei.as_str()),
+            ("-1000000000000000000", "500000000000000000"),
+            "{name}"
+        );
+        let open = fraud.tx_gas.iter().find(|t| t.label == "openElement").expect("decided by an element opening");
+        assert!(open.gas <= 1_500_000, "{name}: a {terms}-term element opened for {} gas", open.gas);
+    }
     // the cheats that apply to a decoder, each played on Qwen's claim: proven by the contract's exact check
     for a in QWEN_ATTACKS {
         let s = by(Scenario::QwenAttack(a).name());

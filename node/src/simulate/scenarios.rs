@@ -135,75 +135,67 @@ pub(super) async fn attack(
     Ok(report)
 }
 
-/// SmolLM2 answers a chat prompt, honestly.
-pub(super) async fn smollm2(world: &World, opts: &SimulateOptions, s: &Scenario) -> Result<ScenarioReport> {
-    let llama = Llama::smollm2(&opts.cache_dir)?;
-    let input = llama.encode(&smollm2_chat_prompt("What is the capital of France?"))?;
-    let model = llama.model(input.data.len(), SMOLLM2_NEW_TOKENS)?;
-    // registered without the token audit (`nao register` runs it: ~70 s for 15 tokens) to keep the run short
-    let mut parties = world.parties(model, SMOLLM2_PROFILE, "nao:smollm2", None).await?;
-    // generation ends at the end of the turn: the claim is of the steps it took
-    parties.prover = parties.prover.with_stop(llama.config.eos_token_ids.clone());
-    let (mut report, out) = play(world, &parties, *s, input).await?;
-    let steps = out.data.len();
-    report.answer = format!("{} ({steps} of {SMOLLM2_NEW_TOKENS} tokens: the turn ended)", llama.decode(&out.data)?);
-    tracing::info!(answer = %report.answer, "SmolLM2 answered");
-    Ok(report)
-}
-
-/// Qwen2.5-Coder answers a chat prompt: honestly, with one element of a down projection's first column block
-/// (1216 of its 4864 terms) moved, or through a cheat of [`super::QWEN_ATTACKS`] (the whole generation run
-/// cheated). Registered once for all.
-pub(super) async fn qwen(
+/// A language model of the simulation answers "What is the capital of France?" ([`LM_PROMPT`]): honestly,
+/// with one element of its widest dot product moved (the prefill's first down projection: SmolLM2's 1536 terms
+/// whole, Qwen2.5-Coder's first 1216-term column block of 4864), or through a cheat of [`super::QWEN_ATTACKS`]
+/// (the whole generation run cheated). Each model is registered once for all its scenarios, without the token
+/// audit (`nao register` runs it) to keep the run short; generation ends at the end of the turn, and the claim is
+/// of the steps it took.
+pub(super) async fn language_model(
     world: &World,
     registered: &mut Option<(Arc<Llama>, Parties)>,
+    lm: Lm,
     opts: &SimulateOptions,
     s: &Scenario,
 ) -> Result<ScenarioReport> {
     let (llama, mut parties) = match registered.take() {
         Some(r) => r,
         None => {
-            let mut llama = Llama::qwen25_coder(&opts.cache_dir)?;
-            llama.name = "qwen2.5-coder".into();
+            let (mut llama, profile) = match lm {
+                Lm::Smollm2 => (Llama::smollm2(&opts.cache_dir)?, SMOLLM2_PROFILE),
+                Lm::Qwen => (Llama::qwen25_coder(&opts.cache_dir)?, QWEN25_CODER_PROFILE),
+            };
+            llama.name = lm.name().into();
             let llama = Arc::new(llama);
-            let prompt_len = llama.encode(&llama.chat_prompt(QWEN_PROMPT))?.data.len();
-            let model = llama.model(prompt_len, QWEN_NEW_TOKENS)?;
-            let mut parties = world.parties(model, QWEN25_CODER_PROFILE, "nao:qwen2.5-coder", None).await?;
+            let prompt_len = llama.encode(&llama.chat_prompt(LM_PROMPT))?.data.len();
+            let model = llama.model(prompt_len, lm.new_tokens())?;
+            let mut parties = world.parties(model, profile, &format!("nao:{}", lm.name()), None).await?;
             parties.prover = parties.prover.with_stop(llama.config.eos_token_ids.clone());
             (llama, parties)
         }
     };
-    let input = llama.encode(&llama.chat_prompt(QWEN_PROMPT))?;
-    // the prefill's first block's down projection (4864 terms), in its first column block: the widest dot
-    // product of the graph (1216 terms, `llama::MAX_DOT_TERMS`)
+    let input = llama.encode(&llama.chat_prompt(LM_PROMPT))?;
     let model = parties.prover_model();
     let down = model.weight_names.iter().position(|n| n.starts_with("model.layers.0.mlp.down_proj.weight"));
     let target = down
         .and_then(|w| {
             model.graph.nodes.iter().position(|n| n.inputs.get(1) == Some(&crate::graph::Src::Weight(w as u32)))
         })
-        .ok_or_else(|| Error::Chain("Qwen: no down projection".into()))?;
+        .ok_or_else(|| Error::Chain(format!("{}: no down projection", lm.name())))?;
     let mut moved = |op: usize, t: &mut HostTensor| {
         if op == target {
             t.data[5] += 1.0;
         }
     };
     let played = match s {
-        Scenario::QwenCorrupted => play_with(world, &parties, *s, input, Some(&mut moved)).await,
+        Scenario::SmolLm2Corrupted | Scenario::QwenCorrupted => {
+            play_with(world, &parties, *s, input, Some(&mut moved)).await
+        }
         Scenario::QwenAttack(a) => match a.cheat(model, &input).and_then(|mut c| c.run(&input)) {
             Ok(trace) => play_posting(world, &parties, *s, Posting::Trace(trace)).await,
             Err(e) => Err(e.into()),
         },
         _ => play(world, &parties, *s, input).await,
     };
-    parties.register = None; // counted once, in the first Qwen scenario
+    parties.register = None; // counted once, in the model's first scenario
     *registered = Some((llama.clone(), parties));
     let (mut report, out) = played?;
-    let steps = out.data.len();
+    let (steps, most) = (out.data.len(), lm.new_tokens());
     // a cheat's tokens may not decode (half-precision activations round the ids)
     let text = llama.decode(&out.data).unwrap_or_else(|e| format!("<{e}>"));
-    report.answer = format!("{text} ({steps} of {QWEN_NEW_TOKENS} tokens)");
-    tracing::info!(answer = %report.answer, "Qwen2.5-Coder answered");
+    let ended = if steps < most { ": the turn ended" } else { "" };
+    report.answer = format!("{text} ({steps} of {most} tokens{ended})");
+    tracing::info!(model = lm.name(), answer = %report.answer, "answered");
     Ok(report)
 }
 

@@ -13,12 +13,27 @@ pub mod template;
 pub use crate::op::{Op, OpKind, OpNode, Src, MAX_OPENING_BYTES, MAX_OPENING_GAS};
 
 use crate::commit::{Hash, MerkleTree};
+use crate::op;
 
 /// The fewest multiply-adds a segment of repeated blocks should do per byte of the boundary that closes it
 /// ([`block_groups`]). Posting hashes every boundary (SHA-256, one core), so this ratio bounds what hashing
 /// adds to an inference: measured on this project's 2-core machine, one byte hashed costs about as long as
 /// 27 multiply-adds of the model's own kernels, so 4096 per byte keeps hashing under ~0.7 % of the run.
 pub const SEGMENT_MACS_PER_BYTE: usize = 4096;
+
+/// The widest dot product a graph computes as one op. Opening a matmul element in the game costs about 640k gas
+/// plus 660 a term (its rows' chunks in calldata, the exact bound's arithmetic): a wider one is computed as
+/// [`dot_pieces`] matmuls over equal column blocks of its input and weight, summed by a tree of adds
+/// ([`GraphBuilder::matmul_blocks`]: one valid fp32 evaluation order of the same dot product). Measured
+/// (`openElement`): Qwen2.5-0.5B's 4864-term row 3.85M gas whole, its 1216-term blocks 1.44M; SmolLM2's and
+/// MiniLM's 1536-term rows 1.52M whole (over the 1.5M goal), their 768-term blocks below it.
+pub const MAX_DOT_TERMS: usize = 1280;
+
+/// Into how many column blocks a dot product of `inner` terms is computed: the fewest of equal width (dividing
+/// `inner`) no wider than [`MAX_DOT_TERMS`].
+pub fn dot_pieces(inner: usize) -> usize {
+    (1..=inner).find(|k| inner.is_multiple_of(*k) && inner / k <= MAX_DOT_TERMS).unwrap_or(1)
+}
 
 /// How a model of `blocks` identical blocks, each doing `macs` weight multiply-adds per position and closing
 /// on a residual stream of `hidden` fp32 values per position, groups its blocks into segments: `per` = the
@@ -195,6 +210,34 @@ impl GraphBuilder {
     pub fn push_node(&mut self, node: Node) -> Src {
         self.graph.nodes.push(node);
         Src::Trace(self.graph.nodes.len() as u32)
+    }
+
+    /// `x @ w^T` (`x: [t, inner]`, output `shape = [t, h]`) with `w` given as its column blocks `blocks` (of
+    /// [`dot_pieces`]): one MatMul per block against the matching columns of `x` (a Narrow), summed pairwise by
+    /// Adds; one block is a plain MatMul.
+    pub fn matmul_blocks(&mut self, x: Src, blocks: &[Src], inner: usize, shape: [usize; 2]) -> Src {
+        let (pieces, [t, _]) = (blocks.len(), shape);
+        let w = inner / pieces;
+        let mut parts: Vec<Src> = blocks
+            .iter()
+            .enumerate()
+            .map(|(j, b)| {
+                let x = if pieces == 1 {
+                    x
+                } else {
+                    let narrow = op::Narrow { dim: 1, start: (j * w) as u32, len: w as u32 };
+                    self.push(Op::Narrow(narrow), [x], [t, w])
+                };
+                self.push(Op::MatMul, [x, *b], shape)
+            })
+            .collect();
+        while parts.len() > 1 {
+            parts = parts
+                .chunks(2)
+                .map(|p| if let [a, b] = p { self.push(Op::Add, [*a, *b], shape) } else { p[0] })
+                .collect();
+        }
+        parts[0]
     }
 
     /// `x @ w^T + b` as a MatMul node and an Add node.

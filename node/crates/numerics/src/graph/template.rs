@@ -793,8 +793,9 @@ mod tests {
         assert_eq!(refusal(t.lengths_ok(Lengths::new(3, 2))), "steps (the model does not generate) 2 1");
         assert_eq!(refusal(t.lengths_ok(Lengths::new(513, 1))), "prompt tokens 513 512");
         assert_eq!(refusal(t.lengths_ok(Lengths::new(0, 1))), "prompt tokens 0 512");
-        assert_eq!(t.lengths_of(13, 182).unwrap(), Lengths::new(13, 1));
-        assert!(t.lengths_of(13, 2 * 182).is_err(), "an encoder has one step");
+        // 182 nodes, and 4 a layer for its FFN output projection in two 768-term blocks (two Narrows, a MatMul, an Add)
+        assert_eq!(t.lengths_of(13, 206).unwrap(), Lengths::new(13, 1));
+        assert!(t.lengths_of(13, 2 * 206).is_err(), "an encoder has one step");
     }
 
     /// The figures of the two real templates.

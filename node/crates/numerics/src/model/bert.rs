@@ -9,7 +9,7 @@ use tokenizers::Tokenizer;
 
 use super::{read_safetensors, HostTensor, Model};
 use crate::graph::template::{Lengths, Template};
-use crate::graph::{block_groups, Graph, GraphBuilder, Op, Src};
+use crate::graph::{block_groups, dot_pieces, Graph, GraphBuilder, Op, Src};
 use crate::{Error, Result};
 
 /// The fields of a published BERT `config.json` that the graph needs.
@@ -95,9 +95,44 @@ pub struct Bert {
     template: std::sync::OnceLock<Arc<Template>>,
 }
 
+/// One layer's weights as a BERT checkpoint names them (`encoder.layer.{l}.` + suffix), in graph order.
+const LAYER: [&str; 16] = [
+    "attention.self.query.weight",
+    "attention.self.query.bias",
+    "attention.self.key.weight",
+    "attention.self.key.bias",
+    "attention.self.value.weight",
+    "attention.self.value.bias",
+    "attention.output.dense.weight",
+    "attention.output.dense.bias",
+    "attention.output.LayerNorm.weight",
+    "attention.output.LayerNorm.bias",
+    "intermediate.dense.weight",
+    "intermediate.dense.bias",
+    FFN_OUT,
+    "output.dense.bias",
+    "output.LayerNorm.weight",
+    "output.LayerNorm.bias",
+];
+
+/// The FFN's output projection (`intermediate_size` terms a dot product), computed in column blocks.
+const FFN_OUT: &str = "output.dense.weight";
+
 impl BertConfig {
-    /// Safetensors names of the weights in the order the graph indexes them.
+    /// Safetensors names of the weights as the checkpoint holds them, in the order the graph indexes them.
+    pub fn checkpoint_names(&self) -> Vec<String> {
+        self.names(LAYER.iter().map(|s| s.to_string()).collect())
+    }
+
+    /// Names of the weights in the order the graph indexes them: [`BertConfig::checkpoint_names`] with each
+    /// layer's FFN output projection as its column blocks ([`dot_pieces`] of `intermediate_size`:
+    /// `output.dense.weight[a:b]`).
     pub fn weight_names(&self) -> Vec<String> {
+        self.names(self.layer_suffixes())
+    }
+
+    /// The embeddings' weights, then `layer` for each layer.
+    fn names(&self, layer: Vec<String>) -> Vec<String> {
         let mut n: Vec<String> =
             ["word_embeddings.weight", "position_embeddings.weight", "token_type_embeddings.weight"]
                 .iter()
@@ -105,28 +140,40 @@ impl BertConfig {
                 .map(|s| format!("embeddings.{s}"))
                 .collect();
         for l in 0..self.num_hidden_layers {
-            for s in [
-                "attention.self.query.weight",
-                "attention.self.query.bias",
-                "attention.self.key.weight",
-                "attention.self.key.bias",
-                "attention.self.value.weight",
-                "attention.self.value.bias",
-                "attention.output.dense.weight",
-                "attention.output.dense.bias",
-                "attention.output.LayerNorm.weight",
-                "attention.output.LayerNorm.bias",
-                "intermediate.dense.weight",
-                "intermediate.dense.bias",
-                "output.dense.weight",
-                "output.dense.bias",
-                "output.LayerNorm.weight",
-                "output.LayerNorm.bias",
-            ] {
-                n.push(format!("encoder.layer.{l}.{s}"));
-            }
+            n.extend(layer.iter().map(|s| format!("encoder.layer.{l}.{s}")));
         }
         n
+    }
+
+    /// One layer's weight suffixes as the graph indexes them: [`LAYER`] with the FFN output projection as its
+    /// column blocks.
+    fn layer_suffixes(&self) -> Vec<String> {
+        let (ff, pieces) = (self.intermediate_size, dot_pieces(self.intermediate_size));
+        LAYER
+            .iter()
+            .flat_map(|s| match *s {
+                FFN_OUT => (0..pieces).map(|j| super::block_name(FFN_OUT, ff, pieces, j)).collect(),
+                s => vec![s.to_string()],
+            })
+            .collect()
+    }
+
+    /// The graph's weights from the checkpoint's (in [`BertConfig::checkpoint_names`] order): each FFN output
+    /// projection cut into its column blocks.
+    pub fn graph_weights(&self, checkpoint: Vec<HostTensor>) -> Vec<HostTensor> {
+        let pieces = dot_pieces(self.intermediate_size);
+        let names = self.checkpoint_names();
+        let mut out = Vec::with_capacity(names.len());
+        for (name, t) in names.iter().zip(checkpoint) {
+            let ffn_out =
+                name.strip_prefix("encoder.layer.").and_then(|r| r.split_once('.')).is_some_and(|(_, s)| s == FFN_OUT);
+            if ffn_out {
+                out.extend(super::column_blocks(t, pieces));
+            } else {
+                out.push(t);
+            }
+        }
+        out
     }
 
     /// The graph for one sentence of `seq` tokens: input token ids `[seq]`, output the mean-pooled `[hidden]`.
@@ -153,8 +200,11 @@ impl BertConfig {
         let mut x = g.push(Op::LayerNorm(op::LayerNorm { eps }), [x, w(3), w(4)], [seq, h]);
         let (layers, ff) = (self.num_hidden_layers, self.intermediate_size);
         let groups = block_groups(layers, 4 * h * h + 2 * h * ff, h);
+        let suffixes = self.layer_suffixes();
         for l in 0..layers as u32 {
-            let b = 5 + 16 * l;
+            let b = 5 + suffixes.len() as u32 * l;
+            // layer l's weights after its FFN output projection's blocks, by suffix
+            let at = |s: &str| w(b + suffixes.iter().position(|x| x == s).expect("a layer weight") as u32);
             let heads = |g: &mut GraphBuilder, t: Src| {
                 let t = g.push(Op::Reshape, [t], [seq, nh, hd]);
                 g.push(Op::Transpose(op::Transpose { a: 0, b: 1 }), [t], [nh, seq, hd])
@@ -176,9 +226,12 @@ impl BertConfig {
             x = g.push(Op::LayerNorm(op::LayerNorm { eps }), [r, w(b + 8), w(b + 9)], [seq, h]);
             let f = g.linear(x, w(b + 10), w(b + 11), [seq, self.intermediate_size]);
             let f = g.push(Op::Gelu, [f], [seq, self.intermediate_size]);
-            let f = g.linear(f, w(b + 12), w(b + 13), [seq, h]);
+            let blocks: Vec<Src> = suffixes.iter().filter(|s| s.starts_with(FFN_OUT)).map(|s| at(s)).collect();
+            let f = g.matmul_blocks(f, &blocks, ff, [seq, h]);
+            let f = g.push(Op::Add, [f, at("output.dense.bias")], [seq, h]);
             let r = g.push(Op::Add, [f, x], [seq, h]);
-            x = g.push(Op::LayerNorm(op::LayerNorm { eps }), [r, w(b + 14), w(b + 15)], [seq, h]);
+            let (gain, shift) = (at("output.LayerNorm.weight"), at("output.LayerNorm.bias"));
+            x = g.push(Op::LayerNorm(op::LayerNorm { eps }), [r, gain, shift], [seq, h]);
             if groups.iter().any(|group| group.end == l as usize + 1) {
                 g.end_segment();
             }
@@ -232,7 +285,8 @@ impl Bert {
             });
         }
         let weight_names = config.weight_names();
-        let weights = read_safetensors(&dir.join("model.safetensors"), &weight_names)?;
+        let weights =
+            config.graph_weights(read_safetensors(&dir.join("model.safetensors"), &config.checkpoint_names())?);
         let tok_path = dir.join("tokenizer.json");
         let mut tokenizer = Tokenizer::from_file(&tok_path)
             .map_err(|e| Error::Weights { path: tok_path.clone(), reason: format!("tokenizer: {e}") })?;
@@ -323,11 +377,9 @@ mod tests {
         let dir = fetch::minilm_dir(&fetch::default_cache_dir()).unwrap();
         let cfg: Config = serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
         let dev = Device::Cpu;
-        let tensors: HashMap<String, Tensor> = b
-            .weight_names
-            .iter()
-            .zip(b.weights.iter())
-            .map(|(n, w)| (n.clone(), Tensor::from_slice(&w.data, w.shape.as_slice(), &dev).unwrap()))
+        let tensors: HashMap<String, Tensor> = crate::model::join_column_blocks(&b.weight_names, &b.weights)
+            .into_iter()
+            .map(|(n, w)| (n, Tensor::from_slice(&w.data, w.shape.as_slice(), &dev).unwrap()))
             .collect();
         let reference = BertModel::load(VarBuilder::from_tensors(tensors, DType::F32, &dev), &cfg).unwrap();
         let ids = b.encode("The quick brown fox jumps over the lazy dog.").unwrap();

