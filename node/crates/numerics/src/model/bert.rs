@@ -203,7 +203,7 @@ impl BertConfig {
         let suffixes = self.layer_suffixes();
         for l in 0..layers as u32 {
             let b = 5 + suffixes.len() as u32 * l;
-            // layer l's weights after its FFN output projection's blocks, by suffix
+            // layer l's weight by suffix (those after the FFN output projection move with its block count)
             let at = |s: &str| w(b + suffixes.iter().position(|x| x == s).expect("a layer weight") as u32);
             let heads = |g: &mut GraphBuilder, t: Src| {
                 let t = g.push(Op::Reshape, [t], [seq, nh, hd]);
