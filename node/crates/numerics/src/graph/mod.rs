@@ -25,8 +25,8 @@ pub const SEGMENT_MACS_PER_BYTE: usize = 4096;
 /// plus 660 a term (its rows' chunks in calldata, the exact bound's arithmetic): a wider one is computed as
 /// [`dot_pieces`] matmuls over equal column blocks of its input and weight, summed by a tree of adds
 /// ([`GraphBuilder::matmul_blocks`]: one valid fp32 evaluation order of the same dot product). Measured
-/// (`openElement`): Qwen2.5-0.5B's 4864-term row 3.85M gas whole, its 1216-term blocks 1.44M; SmolLM2's and
-/// MiniLM's 1536-term rows 1.52M whole (over the 1.5M goal), their 768-term blocks below it.
+/// (`openElement`): Qwen2.5-0.5B's 4864-term row 3.85M gas whole, its 1216-term blocks 1.44M; SmolLM2's
+/// 1536-term row 1.52M whole (over the 1.5M goal; MiniLM's FFN output is as wide), its 768-term blocks 1.04M.
 pub const MAX_DOT_TERMS: usize = 1280;
 
 /// Into how many column blocks a dot product of `inner` terms is computed: the fewest of equal width (dividing
