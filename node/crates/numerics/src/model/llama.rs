@@ -453,7 +453,8 @@ fn build(c: &LlamaConfig, prompt_len: usize, new_tokens: usize) -> Generation {
     let pieces = down_pieces(c);
     let lm_head = if c.tie_word_embeddings { 0 } else { final_norm + 1 };
     // Rope of `x` (`heads` of `[t, hd]` at position `pos`), its frequencies scaled by the last weight if so.
-    let freqs = c.rope_scaling.map(|_| w(weights(c).len() - 1));
+    let shapes = weight_shapes(c);
+    let freqs = c.rope_scaling.map(|_| w(shapes.len() - 1));
     let rope = |g: &mut GraphBuilder, x: Src, heads: usize, t: usize, pos: usize| {
         let op = Op::Rope(op::Rope { theta, offset: pos as u32, scaled: freqs.is_some() });
         let inputs = std::iter::once(x).chain(freqs).collect();
@@ -469,7 +470,7 @@ fn build(c: &LlamaConfig, prompt_len: usize, new_tokens: usize) -> Generation {
         }
     };
 
-    let mut g = GraphBuilder::new(vec![prompt_len], weight_shapes(c));
+    let mut g = GraphBuilder::new(vec![prompt_len], shapes);
     let groups = block_groups(c.num_layers, h * (nh + 2 * kvh) * hd + nh * hd * h + 3 * h * ff, h);
     let mut segments = Vec::with_capacity(new_tokens * (groups.len() + 1));
     let mut logits = Vec::with_capacity(new_tokens);
