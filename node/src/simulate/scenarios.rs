@@ -199,6 +199,34 @@ pub(super) async fn language_model(
     Ok(report)
 }
 
+/// SmolLM2's weights under Llama 3's rope scaling (factor 8, band 1-4, original context 64: most pairs slowed at a
+/// short prompt's positions), registered with its factors and SmolLM2's thresholds; the prover posts the run of
+/// the same weights with plain rope.
+pub(super) async fn scaled_rope_ignored(world: &World, opts: &SimulateOptions, s: &Scenario) -> Result<ScenarioReport> {
+    use crate::model::llama::Llama3Scaling;
+    let plain = Llama::smollm2(&opts.cache_dir)?;
+    let scaling = Llama3Scaling {
+        factor: 8.0,
+        low_freq_factor: 1.0,
+        high_freq_factor: 4.0,
+        original_max_position_embeddings: 64,
+    };
+    let mut scaled = plain.with_rope_scaling(scaling)?;
+    scaled.name = "smollm2-llama3-rope".into();
+    let input = scaled.encode(&scaled.chat_prompt(LM_PROMPT))?;
+    let model = scaled.model(input.data.len(), 1)?;
+    // SmolLM2's calibrated thresholds (the same op kinds) over the scaled model's weights
+    let mut profile = Profile::parse(SMOLLM2_PROFILE)?;
+    profile.model = scaled.name.clone();
+    profile.weights_root = hex::encode(Model::weights_tree(&model.weight_commitments()).root());
+    let profile = serde_json::to_vec_pretty(&profile).map_err(|e| Error::Chain(format!("profile: {e}")))?;
+    let parties = world.parties(model, &profile, "nao:smollm2-llama3-rope", None).await?;
+    let unscaled = crate::runtime::run(&plain.model(input.data.len(), 1)?, &input, None)?;
+    let (mut report, out) = play_posting(world, &parties, *s, Posting::Trace(unscaled)).await?;
+    report.answer = format!("{} (rope without the scaling)", scaled.decode(&out.data).unwrap_or_default());
+    Ok(report)
+}
+
 /// The MLP's steering twin with a trigger at a point region: undefended (per-layer tolerances) or defended.
 pub(super) async fn steering_baseline(
     world: &World,

